@@ -1,0 +1,135 @@
+import type { CstNode, ILexingError, IRecognitionException, IToken } from "chevrotain";
+import type * as A from "../ast.ts";
+import { error, type Diagnostic } from "../diagnostics.ts";
+import { ganParser } from "./parser.ts";
+import { ganLexer } from "./tokens.ts";
+import { AstBuilder } from "./to-ast.ts";
+
+export interface ParseResult<T> {
+  readonly value: T | null;
+  readonly diagnostics: Diagnostic[];
+}
+
+/** Deeper nesting than this is refused before parsing: a recursive-descent parser would exhaust the stack. */
+const MAX_NESTING = 200;
+
+/** Parses `.gan` text into an AST, or into diagnostics (every lexing and syntax error found). */
+export function parseDsl(text: string, file: string): ParseResult<A.Spec> {
+  return run(text, file, 0, "spec", (b, n) => b.spec(n, file));
+}
+
+/** Parses one expression, e.g. a loss in a YAML string; spans are shifted by `base`. */
+export function parseExpression(text: string, file: string, base = 0): ParseResult<A.Expr> {
+  return run(text, file, base, "expr", (b, n) => b.expr(n));
+}
+
+/** Parses one layer (`conv 64 kernel=4 stride=2 -> features`), as written in a YAML layer list. */
+export function parseLayer(text: string, file: string, base = 0): ParseResult<A.Layer> {
+  return run(text, file, base, "layer", (b, n) => b.layer(n));
+}
+
+type RuleName = "spec" | "expr" | "layer";
+
+function run<T>(text: string, file: string, base: number, rule: RuleName, build: (b: AstBuilder, n: CstNode) => T): ParseResult<T> {
+  const diagnostics: Diagnostic[] = [];
+  const lexed = ganLexer.tokenize(text);
+  for (const e of lexed.errors) diagnostics.push(lexError(e, text, file, base));
+  const tokens = lexed.tokens;
+  const deep = nestingTooDeep(tokens);
+  if (deep) {
+    diagnostics.push(error("E0003", `nesting deeper than ${MAX_NESTING} levels`, file, shift(tokSpan(deep), base)));
+    return { value: null, diagnostics };
+  }
+  if (rule === "spec" && tokens.length === 0 && lexed.errors.length === 0) {
+    diagnostics.push(error("E0004", "the spec is empty: it declares no networks, losses or steps", file, { start: base, end: base }));
+    return { value: null, diagnostics };
+  }
+  const parser = ganParser();
+  parser.input = tokens;
+  const cst = parser[rule]();
+  for (const e of parser.errors) diagnostics.push(syntaxError(e, tokens, text, file, base));
+  if (diagnostics.length === 0 && rule !== "spec") {
+    // A sub-rule stops where its grammar ends; anything after it is an error here.
+    const end = cst.location?.endOffset ?? -1;
+    const extra = tokens.find((t) => t.startOffset > end);
+    if (extra) diagnostics.push(error("E0002", `unexpected ${describe(extra)} after the ${rule === "expr" ? "expression" : "layer"}`, file, shift(tokSpan(extra), base)));
+  }
+  if (diagnostics.length > 0) return { value: null, diagnostics };
+  return { value: build(new AstBuilder(base), cst), diagnostics };
+}
+
+function nestingTooDeep(tokens: IToken[]): IToken | null {
+  let depth = 0;
+  for (const t of tokens) {
+    const n = t.tokenType.name;
+    if (n === "LParen" || n === "LBracket" || n === "LBrace") {
+      if (++depth > MAX_NESTING) return t;
+    } else if (n === "RParen" || n === "RBracket" || n === "RBrace") depth--;
+  }
+  return null;
+}
+
+function shift(s: A.Span, base: number): A.Span {
+  return { start: s.start + base, end: s.end + base };
+}
+
+function tokSpan(t: IToken): A.Span {
+  return { start: t.startOffset, end: (t.endOffset ?? t.startOffset) + 1 };
+}
+
+function lexError(e: ILexingError, text: string, file: string, base: number): Diagnostic {
+  const ch = text.codePointAt(e.offset) ?? 0;
+  const shown = ch < 32 || ch === 0xfffd ? `U+${ch.toString(16).toUpperCase().padStart(4, "0")}` : `'${String.fromCodePoint(ch)}'`;
+  const len = ch > 0xffff ? 2 : 1;
+  const hint = ch === 39 ? " (strings use double quotes)" : ch === 0xfffd ? " (the file is not valid UTF-8)" : "";
+  return error("E0001", `unexpected character ${shown}${hint}`, file, { start: base + e.offset, end: base + e.offset + len });
+}
+
+function describe(t: IToken): string {
+  if (t.tokenType.name === "EOF") return "end of input";
+  if (t.tokenType.name === "Identifier") return `name '${t.image}'`;
+  if (t.tokenType.name === "NumberLiteral") return `number ${t.image}`;
+  if (t.tokenType.name === "StringLiteral") return `string ${t.image}`;
+  if (/^[a-z]+$/.test(t.image)) return `keyword '${t.image}'`;
+  return `'${t.image}'`;
+}
+
+function syntaxError(e: IRecognitionException, tokens: IToken[], text: string, file: string, base: number): Diagnostic {
+  let t = e.token;
+  let span: A.Span;
+  if (t.tokenType.name === "EOF" || Number.isNaN(t.startOffset)) {
+    // Error recovery inserts tokens with NaN positions; point just after the previous real token instead.
+    const prev = e.previousToken && !Number.isNaN(e.previousToken.startOffset) ? e.previousToken : tokens[tokens.length - 1];
+    const at = prev ? (prev.endOffset ?? prev.startOffset) + 1 : text.length;
+    span = { start: at, end: at };
+    if (t.tokenType.name !== "EOF") t = { ...t, image: "" };
+  } else span = tokSpan(t);
+  const found = t.tokenType.name === "EOF" ? "end of input" : describe(t);
+  const rules = e.context?.ruleStack ?? [];
+  const inRule = rules[rules.length - 1];
+  const expected =
+    inRule === "primary" || inRule === "unary" ? "an expression"
+    : inRule === "decl" ? "a declaration (data, noise, net, loss, step, state, after, train, or name = expression)"
+    : expectedFrom(e.message);
+  const msg = expected ? `expected ${expected}, found ${found}` : `unexpected ${found}`;
+  return error("E0002", msg, file, shift(span, base));
+}
+
+/** chevrotain says "Expecting token of type --> RParen <--" or lists alternatives; say it in the spec's words. */
+function expectedFrom(message: string): string | null {
+  const words: Record<string, string> = {
+    RParen: "')'", LParen: "'('", RBracket: "']'", LBracket: "'['", RBrace: "'}'", LBrace: "'{'",
+    Colon: "':'", Equals: "'='", Comma: "','", Identifier: "a name", NumberLiteral: "a number", StringLiteral: "a string",
+    Arrow: "'->'", Minimize: "'minimize'", Over: "'over'", Dot: "'.'",
+  };
+  const single = /Expecting token of type --> (\w+) <--/.exec(message);
+  if (single) return words[single[1]!] ?? single[1]!.toLowerCase();
+  if (/Expecting: one of these possible Token sequences/.test(message) || /Expecting: expecting at least one/.test(message)) {
+    const names = [...message.matchAll(/\[([A-Za-z, ]+)\]/g)].map((m) => m[1]!.split(",")[0]!.trim());
+    const uniq = [...new Set(names.map((n) => words[n] ?? (/^[A-Z]/.test(n) ? `'${n.toLowerCase()}'` : n)))];
+    if (uniq.length > 0 && uniq.length <= 4) return uniq.join(" or ");
+    if (uniq.length > 4) return "a declaration (data, noise, net, loss, step, state, after, train, or name = expression)";
+  }
+  if (/NoViableAlt|one of these possible/.test(message)) return "an expression";
+  return null;
+}

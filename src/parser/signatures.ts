@@ -1,0 +1,84 @@
+/**
+ * Parameter lists of everything a spec can call by name in a declaration: layers, data sources, noise
+ * distributions, optimizers. Both front ends bind positional arguments with these tables, so
+ * `dense 1024` and `{dense: {units: 1024}}` give the same AST. A trailing `...` marks a variadic parameter
+ * whose positional arguments are collected into one list.
+ */
+export interface Signature {
+  readonly params: readonly string[];
+  /** Short spellings accepted for parameter names (`k` for `kernel`). */
+  readonly aliases?: Readonly<Record<string, string>>;
+  readonly doc: string;
+}
+
+const convAliases = { k: "kernel", s: "stride", p: "padding" };
+
+export const LAYERS: Readonly<Record<string, Signature>> = {
+  dense: { params: ["units", "init", "bias", "sn"], doc: "fully connected layer: x W + b" },
+  conv2d: { params: ["filters", "kernel", "stride", "padding", "init", "bias", "sn"], aliases: convAliases, doc: "2-D convolution, NHWC" },
+  conv2dTranspose: { params: ["filters", "kernel", "stride", "padding", "init", "bias", "sn"], aliases: convAliases, doc: "2-D transposed convolution (deconvolution)" },
+  batchnorm: { params: ["decay", "epsilon", "scale", "center"], doc: "batch normalization (training: batch statistics; sampling: moving averages)" },
+  layernorm: { params: ["epsilon"], doc: "layer normalization over all non-batch axes" },
+  dropout: { params: ["rate"], doc: "dropout during training steps" },
+  reshape: { params: ["shape"], doc: "reshape each sample" },
+  flatten: { params: [], doc: "flatten each sample to a vector" },
+  concat: { params: ["inputs..."], doc: "concatenate with other inputs of the net on the last axis; vectors are broadcast over image positions" },
+  upsample: { params: ["factor"], doc: "nearest-neighbour upsampling" },
+  relu: { params: [], doc: "max(x, 0)" },
+  leakyrelu: { params: ["alpha"], doc: "max(x, alpha x)" },
+  sigmoid: { params: [], doc: "1 / (1 + exp(-x))" },
+  tanh: { params: [], doc: "tanh(x)" },
+  softmax: { params: [], doc: "softmax over the last axis" },
+  linear: { params: [], doc: "identity" },
+};
+
+export const LAYER_ALIASES: Readonly<Record<string, string>> = {
+  conv: "conv2d",
+  deconv: "conv2dTranspose",
+  conv2d_transpose: "conv2dTranspose",
+  fc: "dense",
+  bn: "batchnorm",
+  ln: "layernorm",
+  lrelu: "leakyrelu",
+  leaky_relu: "leakyrelu",
+};
+
+export const DATA_SOURCES: Readonly<Record<string, Signature>> = {
+  mnist: { params: ["batch", "path", "limit"], doc: "MNIST digits 28x28x1 in [0,1] with labels; the embedded 10,000 digits unless a folder of IDX files is given" },
+  fashion_mnist: { params: ["batch", "path", "limit"], doc: "Fashion-MNIST 28x28x1 in [0,1] with labels, from IDX files" },
+  ring8: { params: ["batch", "count"], doc: "2-D points from 8 Gaussians on a circle" },
+  grid25: { params: ["batch", "count"], doc: "2-D points from a 5x5 grid of Gaussians" },
+};
+
+export const NOISE_DISTS: Readonly<Record<string, Signature>> = {
+  uniform: { params: ["low", "high", "shape"], doc: "independent U(low, high) per element" },
+  normal: { params: ["mean", "std", "shape"], doc: "independent N(mean, std^2) per element" },
+  categorical: { params: ["classes"], doc: "a one-hot code drawn uniformly from `classes` categories" },
+};
+
+export const OPTIMIZERS: Readonly<Record<string, Signature>> = {
+  adam: { params: ["lr", "beta1", "beta2", "epsilon", "clipnorm", "clipvalue", "decay", "decay_every", "decay_rate"], doc: "Adam" },
+  rmsprop: { params: ["lr", "rho", "momentum", "epsilon", "clipnorm", "clipvalue", "decay", "decay_every", "decay_rate"], doc: "RMSProp" },
+  sgd: { params: ["lr", "clipnorm", "clipvalue", "decay", "decay_every", "decay_rate"], doc: "plain gradient descent" },
+  momentum: { params: ["lr", "momentum", "nesterov", "clipnorm", "clipvalue", "decay", "decay_every", "decay_rate"], doc: "gradient descent with momentum" },
+};
+
+export const TRAIN_SETTINGS: Readonly<Record<string, string>> = {
+  epochs: "number of passes over the data (default 25 unless steps is given)",
+  steps: "number of iterations (one pass through the schedule each); overrides epochs",
+  schedule: "the steps of one iteration in order, e.g. [5*d, g]",
+  seed: "seed for weights, noise and data order (default 0)",
+  sample_every: "write a sample grid every N iterations (default 300)",
+  sample_count: "images in a sample grid (default 64; 100 for conditional specs)",
+  samples: "the value whose images are sampled (default: the generator's output value)",
+  checkpoint_every: "write a checkpoint every N iterations, or `epoch` (default epoch)",
+  keep_checkpoints: "checkpoints kept on disk (default 3)",
+  log: "values logged besides every loss, e.g. [k, M]",
+  log_every: "iterations between metric log lines and loss read-backs (default 10)",
+  ema: "exponential moving average decay of G's weights for sampling, e.g. 0.999 (default off)",
+  ema_net: "the net whose weights are averaged (default G)",
+};
+
+export function canonicalLayer(op: string): string {
+  return LAYER_ALIASES[op] ?? op;
+}
