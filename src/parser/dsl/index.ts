@@ -99,7 +99,8 @@ function syntaxError(e: IRecognitionException, tokens: IToken[], text: string, f
   let span: A.Span;
   if (t.tokenType.name === "EOF" || Number.isNaN(t.startOffset)) {
     // Error recovery inserts tokens with NaN positions; point just after the previous real token instead.
-    const prev = e.previousToken && !Number.isNaN(e.previousToken.startOffset) ? e.previousToken : tokens[tokens.length - 1];
+    const before = (e as { previousToken?: IToken }).previousToken;
+    const prev = before && !Number.isNaN(before.startOffset) ? before : tokens[tokens.length - 1];
     const at = prev ? (prev.endOffset ?? prev.startOffset) + 1 : text.length;
     span = { start: at, end: at };
     if (t.tokenType.name !== "EOF") t = { ...t, image: "" };

@@ -1,0 +1,659 @@
+import type * as A from "../ast.ts";
+import { error, hasErrors, suggest, warning, SourceText, type Diagnostic } from "../diagnostics.ts";
+import { DATA_SOURCES, NOISE_DISTS, OPTIMIZERS, TRAIN_SETTINGS } from "../signatures.ts";
+import { ArgReader, constNumber } from "./args.ts";
+import { broadcast, FUNCTIONS, show } from "./functions.ts";
+import type { ActionIR, DataIR, ExprNode, NetIR, NodeOp, NoiseIR, OptimizerIR, ProgramIR, StepIR, TensorType, TrainIR } from "./ir.ts";
+import { checkGroups } from "./groups.ts";
+import { lintSpec } from "./lint.ts";
+import { fmt, instantiateNet } from "./nets.ts";
+
+export interface CheckResult {
+  readonly program: ProgramIR | null;
+  readonly diagnostics: Diagnostic[];
+}
+
+const SCALAR: TensorType = { batched: false, shape: [] };
+const RESERVED = new Set(["ones", "zeros", "batch", "true", "false", "epoch"]);
+
+/**
+ * Resolves names, infers shapes through every layer and expression, checks optimizer groups and numeric
+ * ranges, and runs the GAN lint rules. Reports everything it finds; returns a program only without errors.
+ */
+export function checkSpec(spec: A.Spec, text: string): CheckResult {
+  const c = new Checker(spec, new SourceText(spec.file, text));
+  const program = c.run();
+  return { program: hasErrors(c.diags) ? null : program, diagnostics: c.diags };
+}
+
+type Decl = A.Decl;
+
+class Checker {
+  readonly diags: Diagnostic[] = [];
+  readonly file: string;
+  private readonly declared = new Map<string, A.Ident>();
+  private readonly nodes: ExprNode[] = [];
+  private readonly memo = new Map<string, number>();
+  private readonly netDecls = new Map<string, A.NetDecl>();
+  private readonly nets = new Map<string, NetIR | null>();
+  private readonly valueDecls = new Map<string, A.ValueDecl | A.LossDecl>();
+  private readonly values = new Map<string, number | null>();
+  private readonly resolving: string[] = [];
+  private readonly noiseNames = new Set<string>();
+  private readonly stateNames = new Set<string>();
+  private data: DataIR | null = null;
+
+  constructor(private readonly spec: A.Spec, private readonly src: SourceText) {
+    this.file = spec.file;
+  }
+
+  private line(offset: number): number {
+    return this.src.position(offset).line;
+  }
+  private err(code: string, msg: string, span: A.Span, notes: Diagnostic["notes"] = []) {
+    this.diags.push(error(code, msg, this.file, span, [...notes]));
+  }
+  private warn(code: string, msg: string, span: A.Span) {
+    this.diags.push(warning(code, msg, this.file, span));
+  }
+
+  private of<K extends Decl["kind"]>(kind: K): Extract<Decl, { kind: K }>[] {
+    return this.spec.decls.filter((d): d is Extract<Decl, { kind: K }> => d.kind === kind);
+  }
+
+  run(): ProgramIR | null {
+    this.declareNames();
+    const data = this.checkData();
+    const noise = this.of("Noise").map((n) => this.checkNoise(n)).filter((n): n is NoiseIR => !!n);
+    const states = this.of("State").map((s) => {
+      const v = constNumber(s.init);
+      if (v === null || !Number.isFinite(v)) this.err("E0113", `state '${s.name.name}' needs a constant number as its start value`, s.init.span);
+      return { name: s.name.name, init: v ?? 0, line: this.line(s.span.start) };
+    });
+    for (const n of this.of("Net")) {
+      if (n.params.length === 0) this.err("E0105", `net ${n.name.name} needs at least one input`, n.name.span);
+      const seen = new Map<string, A.Ident>();
+      for (const p of n.params) {
+        const prev = seen.get(p.name);
+        if (prev) this.err("E0106", `input '${p.name}' appears twice in net ${n.name.name}`, p.span, [{ message: "first here", file: this.file, span: prev.span }]);
+        seen.set(p.name, p);
+      }
+    }
+    if (!data) return null;
+    this.data = data;
+    // Values and losses in dependency order, with cycle detection.
+    for (const v of [...this.of("Value"), ...this.of("Loss")]) this.resolveValue(v.name.name, v.name.span);
+    const losses = this.of("Loss").map((l) => {
+      const id = this.values.get(l.name.name);
+      if (id != null && !this.isScalar(id)) this.err("E0204", `loss '${l.name.name}' must be a scalar, but it is ${show(this.nodes[id]!.type)}; wrap it in mean(...)`, l.expr.span);
+      return { name: l.name.name, node: id ?? -1, line: this.line(l.span.start) };
+    });
+    for (const n of this.of("Net")) {
+      if (!this.nets.has(n.name.name)) this.warn("W0405", `net ${n.name.name} is never applied, so it is not trained and has no shapes`, n.name.span);
+    }
+    const steps = this.checkSteps();
+    const train = this.checkTrain(steps);
+    if (hasErrors(this.diags)) return null;
+    const nets = [...this.nets.values()].filter((n): n is NetIR => !!n);
+    const program: ProgramIR = {
+      file: this.file,
+      name: this.spec.name ?? this.file.replace(/^.*[\\/]/, "").replace(/\.gan(\.ya?ml)?$|\.ya?ml$/, ""),
+      data,
+      noise,
+      states,
+      nets,
+      nodes: this.nodes,
+      values: Object.fromEntries([...this.values].filter(([, id]) => id != null)) as Record<string, number>,
+      losses,
+      steps,
+      train: train!,
+    };
+    checkGroups(program, this.spec, this.diags);
+    lintSpec(program, this.spec, this.diags);
+    return program;
+  }
+
+  /** Every top-level name lives in one namespace (nets, data, noise, values, losses, states); steps have their own. */
+  private declareNames() {
+    const steps = new Map<string, A.Ident>();
+    for (const d of this.spec.decls) {
+      let id: A.Ident | null = null;
+      if (d.kind === "Step") {
+        const prev = steps.get(d.name.name);
+        if (prev) this.err("E0120", `step '${d.name.name}' is declared twice`, d.name.span, [{ message: "first declared here", file: this.file, span: prev.span }]);
+        steps.set(d.name.name, d.name);
+        continue;
+      }
+      if (d.kind === "Data" || d.kind === "Noise" || d.kind === "Net" || d.kind === "Value" || d.kind === "Loss" || d.kind === "State") id = d.name;
+      if (!id) continue;
+      if (RESERVED.has(id.name) || id.name in FUNCTIONS) {
+        this.err("E0121", `'${id.name}' is a built-in name and cannot be declared`, id.span);
+        continue;
+      }
+      const prev = this.declared.get(id.name);
+      if (prev) {
+        this.err("E0120", `'${id.name}' is declared twice`, id.span, [{ message: "first declared here", file: this.file, span: prev.span }]);
+        continue;
+      }
+      this.declared.set(id.name, id);
+      if (d.kind === "Net") this.netDecls.set(id.name, d);
+      if (d.kind === "Value" || d.kind === "Loss") this.valueDecls.set(id.name, d);
+      if (d.kind === "Noise") this.noiseNames.add(id.name);
+      if (d.kind === "State") this.stateNames.add(id.name);
+    }
+    const trains = this.of("Train");
+    if (trains.length > 1) this.err("E0120", "'train' is declared twice", trains[1]!.span, [{ message: "first declared here", file: this.file, span: trains[0]!.span }]);
+  }
+
+  private checkData(): DataIR | null {
+    const ds = this.of("Data");
+    if (ds.length === 0) {
+      this.err("E0130", "the spec has no data source; add one, like: data real: mnist(batch=64)", { start: 0, end: 0 });
+      return null;
+    }
+    if (ds.length > 1) this.err("E0131", "only one data source is supported per spec", ds[1]!.span, [{ message: "the first one", file: this.file, span: ds[0]!.span }]);
+    const d = ds[0]!;
+    const src = d.source.name;
+    const sig = DATA_SOURCES[src];
+    if (!sig) {
+      const s = suggest(src, Object.keys(DATA_SOURCES));
+      this.err("E0132", `unknown data source '${src}'${s ? `; did you mean '${s}'?` : ` (known: ${Object.keys(DATA_SOURCES).join(", ")})`}`, d.source.span);
+      return null;
+    }
+    const r = new ArgReader(this.file, this.diags, d.args, `data source '${src}'`, sig);
+    const batch = r.posInt("batch", 64)!;
+    const toy = src === "ring8" || src === "grid25";
+    const path = r.arg("path");
+    if (path && path.value.kind !== "String") this.err("E0113", "'path' must be a string", path.value.span);
+    return {
+      name: d.name.name,
+      source: src as DataIR["source"],
+      batch,
+      shape: toy ? [2] : [28, 28, 1],
+      numClasses: toy ? (src === "ring8" ? 8 : 25) : 10,
+      path: path?.value.kind === "String" ? path.value.value : null,
+      limit: toy ? null : r.posInt("limit", null),
+      count: toy ? r.posInt("count", 10000) : null,
+      line: this.line(d.span.start),
+    };
+  }
+
+  private checkNoise(n: A.NoiseDecl): NoiseIR | null {
+    const sig = NOISE_DISTS[n.dist.name];
+    if (!sig) {
+      const s = suggest(n.dist.name, Object.keys(NOISE_DISTS));
+      this.err("E0133", `unknown noise distribution '${n.dist.name}'${s ? `; did you mean '${s}'?` : ` (known: ${Object.keys(NOISE_DISTS).join(", ")})`}`, n.dist.span);
+      return null;
+    }
+    const r = new ArgReader(this.file, this.diags, n.args, `noise '${n.dist.name}'`, sig);
+    const line = this.line(n.span.start);
+    if (n.dist.name === "categorical") {
+      const classes = r.posInt("classes", null);
+      if (classes === null) r.required("classes", n.span);
+      return { name: n.name.name, dist: "categorical", a: 0, b: 0, shape: [classes ?? 1], classes: classes ?? 1, line };
+    }
+    const uni = n.dist.name === "uniform";
+    const a = r.number(uni ? "low" : "mean", uni ? -1 : 0);
+    const b = r.number(uni ? "high" : "std", 1, (v) => (uni ? null : v > 0 ? null : "must be > 0"));
+    if (uni && !(a < b)) this.err("E0501", `uniform needs low < high, got ${a} and ${b}`, n.span);
+    const shape = r.intList("shape");
+    if (!shape && !r.has("shape")) r.required("shape", n.span);
+    return { name: n.name.name, dist: uni ? "uniform" : "normal", a, b, shape: shape ?? [1], classes: 0, line };
+  }
+
+  // ---- expressions ---------------------------------------------------------------------------
+
+  private isScalar(id: number): boolean {
+    const t = this.nodes[id]!.type;
+    return !t.batched && t.shape.length === 0;
+  }
+
+  /** Hash-consing: the same computation written twice is one node (one forward pass of D(fake), not two). */
+  private mk(op: NodeOp, type: TensorType, span: A.Span): number {
+    const key = JSON.stringify(op);
+    const hit = this.memo.get(key);
+    if (hit !== undefined) return hit;
+    const id = this.nodes.length;
+    this.nodes.push({ ...op, id, type, name: null, line: this.line(span.start), span });
+    this.memo.set(key, id);
+    return id;
+  }
+
+  private resolveValue(name: string, at: A.Span): number | null {
+    if (this.values.has(name)) return this.values.get(name)!;
+    const decl = this.valueDecls.get(name)!;
+    const i = this.resolving.indexOf(name);
+    if (i >= 0) {
+      const cycle = [...this.resolving.slice(i), name].join(" -> ");
+      this.err("E0122", `'${name}' is defined in terms of itself: ${cycle}`, at, [{ message: `'${name}' is defined here`, file: this.file, span: decl.name.span }]);
+      this.values.set(name, null);
+      return null;
+    }
+    this.resolving.push(name);
+    const id = this.expr(decl.expr);
+    this.resolving.pop();
+    this.values.set(name, id);
+    if (id !== null && this.nodes[id]!.name === null && this.nodes[id]!.op !== "data" && this.nodes[id]!.op !== "noise") this.nodes[id]!.name = name;
+    return id;
+  }
+
+  private expr(e: A.Expr): number | null {
+    switch (e.kind) {
+      case "Number":
+        if (!Number.isFinite(e.value)) {
+          this.err("E0501", `number ${e.value} is out of range`, e.span);
+          return null;
+        }
+        return this.mk({ op: "const", value: e.value }, SCALAR, e.span);
+      case "String":
+        this.err("E0205", "a string cannot be used in an expression", e.span);
+        return null;
+      case "List":
+        this.err("E0205", "a list cannot be used in an expression", e.span);
+        return null;
+      case "Name":
+        return this.name(e.name, e.span);
+      case "Unary": {
+        const a = this.expr(e.operand);
+        return a === null ? null : this.mk({ op: "neg", a }, this.nodes[a]!.type, e.span);
+      }
+      case "Binary": {
+        const a = this.expr(e.left);
+        const b = this.expr(e.right);
+        if (a === null || b === null) return null;
+        const t = broadcast(this.nodes[a]!.type, this.nodes[b]!.type);
+        if (typeof t === "string") {
+          this.err("E0206", `cannot apply '${e.op}': ${t}`, e.span);
+          return null;
+        }
+        return this.mk({ op: "binary", o: e.op, a, b }, t, e.span);
+      }
+      case "Member":
+        return this.member(e);
+      case "Call":
+        return this.call(e);
+    }
+  }
+
+  private name(name: string, span: A.Span): number | null {
+    if (name === "ones") return this.mk({ op: "const", value: 1 }, SCALAR, span);
+    if (name === "zeros") return this.mk({ op: "const", value: 0 }, SCALAR, span);
+    if (name === "batch") return this.mk({ op: "const", value: this.data!.batch }, SCALAR, span);
+    if (this.data && name === this.data.name) return this.mk({ op: "data" }, { batched: true, shape: this.data.shape }, span);
+    if (this.noiseNames.has(name)) {
+      const n = this.of("Noise").find((x) => x.name.name === name)!;
+      const ir = this.checkNoiseShapeOnly(n);
+      return this.mk({ op: "noise", noise: name }, { batched: true, shape: ir }, span);
+    }
+    if (this.stateNames.has(name)) return this.mk({ op: "state", state: name }, SCALAR, span);
+    if (this.valueDecls.has(name)) return this.resolveValue(name, span);
+    if (this.netDecls.has(name)) {
+      this.err("E0207", `net ${name} must be applied to inputs, like ${name}(x)`, span);
+      return null;
+    }
+    const s = suggest(name, [...this.declared.keys(), "ones", "zeros", "batch"]);
+    this.err("E0123", `unknown name '${name}'${s ? `; did you mean '${s}'?` : ""}`, span);
+    return null;
+  }
+
+  private checkNoiseShapeOnly(n: A.NoiseDecl): number[] {
+    const shape = n.args.find((a) => a.name?.name === "shape");
+    const classes = n.args.find((a) => a.name?.name === "classes");
+    if (n.dist.name === "categorical") return [(classes && constNumber(classes.value)) || 1];
+    if (shape?.value.kind === "List") return shape.value.items.map((x) => constNumber(x) ?? 1);
+    return [1];
+  }
+
+  private member(e: A.MemberExpr): number | null {
+    // real.label: the one-hot labels of the data batch.
+    if (e.object.kind === "Name" && this.data && e.object.name === this.data.name) {
+      if (e.member.name === "label" || e.member.name === "labels") return this.mk({ op: "label" }, { batched: true, shape: [this.data.numClasses] }, e.span);
+      this.err("E0124", `data '${this.data.name}' has no field '${e.member.name}' (it has: label)`, e.member.span);
+      return null;
+    }
+    const obj = this.expr(e.object);
+    if (obj === null) return null;
+    const node = this.nodes[obj]!;
+    if (node.op !== "apply") {
+      this.err("E0124", `'.${e.member.name}' needs a network application on its left, like D(x).${e.member.name}`, e.member.span);
+      return null;
+    }
+    const net = this.nets.get(node.net)!;
+    if (!(e.member.name in net.taps)) {
+      const s = suggest(e.member.name, Object.keys(net.taps));
+      this.err("E0125", `net ${net.name} has no tap '${e.member.name}'${s ? `; did you mean '${s}'?` : ` (its taps: ${Object.keys(net.taps).join(", ")})`}`, e.member.span);
+      return null;
+    }
+    const shape = net.layers[net.taps[e.member.name]!]!.outShape;
+    return this.mk({ op: "tap", of: obj, tap: e.member.name }, { batched: true, shape }, e.span);
+  }
+
+  private call(e: A.CallExpr): number | null {
+    const fname = e.callee.name;
+    const netDecl = this.netDecls.get(fname);
+    for (const a of e.args) if (a.name) this.err("E0112", `${netDecl ? `net ${fname}` : `'${fname}'`} takes no named arguments`, a.name.span);
+    const args = e.args.map((a) => this.expr(a.value));
+    if (args.some((a) => a === null)) return null;
+    const ids = args as number[];
+    if (netDecl) return this.apply(netDecl, ids, e);
+    if (fname === "slice") return this.slice(e, ids);
+    const fn = FUNCTIONS[fname];
+    if (!fn) {
+      const s = suggest(fname, [...Object.keys(FUNCTIONS), ...this.netDecls.keys()]);
+      this.err("E0126", `unknown function '${fname}'${s ? `; did you mean '${s}'?` : ""}`, e.callee.span);
+      return null;
+    }
+    if (ids.length !== fn.arity) {
+      this.err("E0127", `${fname} takes ${fn.arity} argument${fn.arity === 1 ? "" : "s"}, got ${ids.length}`, e.span);
+      return null;
+    }
+    if (fname === "grad") {
+      const wrt = this.nodes[ids[1]!]!;
+      if (!(wrt.op === "data" || wrt.op === "noise" || wrt.name !== null)) {
+        this.err("E0208", "grad(y, x) needs x to be a named value or an input, like: xhat = real + a * (fake - real)", e.args[1]!.span);
+        return null;
+      }
+      if (!this.dependsOn(ids[0]!, ids[1]!)) {
+        this.err("E0209", "grad(y, x): y does not depend on x, so the gradient is zero", e.span);
+        return null;
+      }
+    }
+    const t = fn.result(ids.map((i) => this.nodes[i]!.type));
+    if (typeof t === "string") {
+      this.err("E0206", t, e.span);
+      return null;
+    }
+    return this.mk({ op: "call", fn: fname, args: ids }, t, e.span);
+  }
+
+  private slice(e: A.CallExpr, ids: number[]): number | null {
+    if (ids.length !== 3) {
+      this.err("E0127", `slice takes 3 arguments (x, begin, size), got ${ids.length}`, e.span);
+      return null;
+    }
+    const x = this.nodes[ids[0]!]!;
+    const begin = this.nodes[ids[1]!]!;
+    const size = this.nodes[ids[2]!]!;
+    if (begin.op !== "const" || size.op !== "const" || !x.type.batched || x.type.shape.length === 0) {
+      this.err("E0206", "slice(x, begin, size) needs a batched x and constant begin and size", e.span);
+      return null;
+    }
+    const last = x.type.shape[x.type.shape.length - 1]!;
+    if (!Number.isInteger(begin.value) || !Number.isInteger(size.value) || begin.value < 0 || size.value <= 0 || begin.value + size.value > last) {
+      this.err("E0210", `slice [${begin.value}, ${begin.value + size.value}) is outside the last axis of size ${last}`, e.span);
+      return null;
+    }
+    return this.mk({ op: "call", fn: "slice", args: ids }, { batched: true, shape: [...x.type.shape.slice(0, -1), size.value] }, e.span);
+  }
+
+  private dependsOn(y: number, x: number): boolean {
+    const seen = new Set<number>();
+    const stack = [y];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (n === x) return true;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      stack.push(...children(this.nodes[n]!));
+    }
+    return false;
+  }
+
+  private apply(decl: A.NetDecl, ids: number[], e: A.CallExpr): number | null {
+    const name = decl.name.name;
+    if (ids.length !== decl.params.length) {
+      this.err("E0127", `net ${name} takes ${decl.params.length} input${decl.params.length === 1 ? "" : "s"} (${decl.params.map((p) => p.name).join(", ")}), got ${ids.length}`, e.span, [
+        { message: `net ${name} is declared here`, file: this.file, span: decl.name.span },
+      ]);
+      return null;
+    }
+    const types = ids.map((i) => this.nodes[i]!.type);
+    for (let i = 0; i < ids.length; i++) {
+      if (!types[i]!.batched) {
+        this.err("E0211", `input '${decl.params[i]!.name}' of net ${name} must be a batch of samples, got ${show(types[i]!)}`, e.args[i]!.span);
+        return null;
+      }
+    }
+    if (!this.nets.has(name)) {
+      const ir = instantiateNet(decl, types.map((t) => t.shape), this.file, this.diags, (o) => this.line(o));
+      this.nets.set(name, ir);
+      if (ir) this.firstUse.set(name, e.span);
+    }
+    const net = this.nets.get(name);
+    if (!net) return null;
+    for (let i = 0; i < ids.length; i++) {
+      const want = net.params[i]!.shape;
+      if (fmt(want) !== fmt(types[i]!.shape)) {
+        this.err("E0212", `net ${name} expects input '${net.params[i]!.name}' of shape ${fmt(want)}, got ${fmt(types[i]!.shape)}`, e.args[i]!.span, [
+          { message: `shapes were fixed by this first use of ${name}`, file: this.file, span: this.firstUse.get(name)! },
+        ]);
+        return null;
+      }
+    }
+    return this.mk({ op: "apply", net: name, args: ids }, { batched: true, shape: net.outShape }, e.span);
+  }
+  private readonly firstUse = new Map<string, A.Span>();
+
+  // ---- steps, actions, training ----------------------------------------------------------------
+
+  private checkSteps(): StepIR[] {
+    const actions = new Map<string, ActionIR[]>();
+    const stepNames = new Set(this.of("Step").map((s) => s.name.name));
+    for (const a of this.of("After")) {
+      if (!stepNames.has(a.step.name)) {
+        const s = suggest(a.step.name, stepNames);
+        this.err("E0128", `unknown step '${a.step.name}'${s ? `; did you mean '${s}'?` : ""}`, a.step.span);
+        continue;
+      }
+      const act = this.action(a);
+      if (act) actions.set(a.step.name, [...(actions.get(a.step.name) ?? []), act]);
+    }
+    const out: StepIR[] = [];
+    for (const s of this.of("Step")) {
+      const loss = this.of("Loss").find((l) => l.name.name === s.loss.name);
+      if (!loss) {
+        const s2 = suggest(s.loss.name, this.of("Loss").map((l) => l.name.name));
+        const isValue = this.valueDecls.has(s.loss.name);
+        this.err("E0129", `'${s.loss.name}' is not a loss${isValue ? "; declare it with 'loss'" : s2 ? `; did you mean '${s2}'?` : ""}`, s.loss.span);
+        continue;
+      }
+      const nets: string[] = [];
+      for (const n of s.over) {
+        if (!this.netDecls.has(n.name)) {
+          const s2 = suggest(n.name, this.netDecls.keys());
+          this.err("E0130", `unknown net '${n.name}'${s2 ? `; did you mean '${s2}'?` : ""}`, n.span);
+          continue;
+        }
+        if (nets.includes(n.name)) this.err("E0111", `net ${n.name} is listed twice`, n.span);
+        nets.push(n.name);
+      }
+      const opt = this.optimizer(s.optimizer);
+      const lossNode = this.values.get(s.loss.name);
+      if (!opt || lossNode == null) continue;
+      out.push({ name: s.name.name, optimizer: opt, loss: s.loss.name, lossNode, nets, shared: s.shared, actions: actions.get(s.name.name) ?? [], line: this.line(s.span.start) });
+    }
+    if (this.of("Step").length === 0) this.err("E0131", "the spec has no optimizer step; add one, like: step d: adam(lr=2e-4) minimize d over D", this.spec.span.end > 0 ? { start: this.spec.span.end, end: this.spec.span.end } : { start: 0, end: 0 });
+    return out;
+  }
+
+  private action(a: A.AfterDecl): ActionIR | null {
+    const line = this.line(a.span.start);
+    if (a.target) {
+      if (!this.stateNames.has(a.target.name)) {
+        this.err("E0134", `'${a.target.name}' is not a state variable; declare it with: state ${a.target.name} = 0`, a.target.span);
+        return null;
+      }
+      const id = this.expr(a.expr);
+      if (id === null) return null;
+      if (!this.isScalar(id)) {
+        this.err("E0204", `the new value of state '${a.target.name}' must be a scalar, got ${show(this.nodes[id]!.type)}`, a.expr.span);
+        return null;
+      }
+      return { kind: "assign", state: a.target.name, node: id, line };
+    }
+    const e = a.expr;
+    if (e.kind === "Call" && e.callee.name === "clip_weights") {
+      const [netArg, ...bounds] = e.args;
+      if (!netArg || netArg.value.kind !== "Name" || !this.netDecls.has(netArg.value.name) || bounds.length < 1 || bounds.length > 2) {
+        this.err("E0135", "clip_weights takes a net and a bound c (clips to [-c, c]) or two bounds, like clip_weights(D, -0.01, 0.01)", e.span);
+        return null;
+      }
+      const nums = bounds.map((b) => constNumber(b.value));
+      if (nums.some((n) => n === null)) {
+        this.err("E0135", "clip_weights bounds must be constant numbers", e.span);
+        return null;
+      }
+      const [low, high] = nums.length === 1 ? [-Math.abs(nums[0]!), Math.abs(nums[0]!)] : [nums[0]!, nums[1]!];
+      if (!(low < high)) {
+        this.err("E0501", `clip_weights needs low < high, got [${low}, ${high}]`, e.span);
+        return null;
+      }
+      return { kind: "clip_weights", net: netArg.value.name, low, high, line };
+    }
+    this.err("E0135", "an action is either an update of a state variable (k = expression) or clip_weights(net, c)", e.span);
+    return null;
+  }
+
+  private optimizer(o: A.OptimizerRef): OptimizerIR | null {
+    const kind = o.name.name;
+    const sig = OPTIMIZERS[kind];
+    if (!sig) {
+      const s = suggest(kind, Object.keys(OPTIMIZERS));
+      this.err("E0136", `unknown optimizer '${kind}'${s ? `; did you mean '${s}'?` : ` (known: ${Object.keys(OPTIMIZERS).join(", ")})`}`, o.name.span);
+      return null;
+    }
+    const r = new ArgReader(this.file, this.diags, o.args, `optimizer '${kind}'`, sig);
+    const pos = (v: number) => (v > 0 ? null : "must be > 0");
+    const beta = (v: number) => (v >= 0 && v < 1 ? null : "must be in [0, 1)");
+    const lrDefault = kind === "sgd" || kind === "momentum" ? 0.01 : kind === "rmsprop" ? 1e-3 : 2e-4;
+    return {
+      kind: kind as OptimizerIR["kind"],
+      lr: r.number("lr", lrDefault, pos),
+      beta1: r.number("beta1", 0.9, beta),
+      beta2: r.number("beta2", 0.999, beta),
+      epsilon: r.number("epsilon", kind === "rmsprop" ? 1e-10 : 1e-8, pos),
+      rho: r.number("rho", 0.9, beta),
+      momentum: r.number("momentum", kind === "momentum" ? 0.9 : 0, beta),
+      nesterov: r.bool("nesterov", false),
+      clipnorm: r.number("clipnorm", null, pos),
+      clipvalue: r.number("clipvalue", null, pos),
+      decay: r.word("decay", "none", ["none", "linear", "step"]) as OptimizerIR["decay"],
+      decayEvery: r.posInt("decay_every", 1000)!,
+      decayRate: r.number("decay_rate", 0.5, (v) => (v > 0 && v <= 1 ? null : "must be in (0, 1]")),
+    };
+  }
+
+  private checkTrain(steps: StepIR[]): TrainIR | null {
+    const t = this.of("Train")[0];
+    const r = new ArgReader(this.file, this.diags, t?.settings ?? [], "train", Object.keys(TRAIN_SETTINGS));
+    const stepNames = steps.map((s) => s.name);
+    const schedule: { step: string; repeat: number }[] = [];
+    const sched = r.arg("schedule");
+    if (sched) {
+      const items = sched.value.kind === "List" ? sched.value.items : [sched.value];
+      for (const it of items) {
+        let name: A.Expr = it;
+        let repeat = 1;
+        if (it.kind === "Binary" && it.op === "*") {
+          const [n, k] = it.left.kind === "Name" ? [it.left, constNumber(it.right)] : [it.right, constNumber(it.left)];
+          name = n;
+          repeat = k ?? NaN;
+        }
+        if (name.kind !== "Name" || !Number.isInteger(repeat) || repeat < 1) {
+          this.err("E0137", "a schedule entry is a step name, optionally repeated: [5*d, g]", it.span);
+          continue;
+        }
+        if (!this.of("Step").some((s) => s.name.name === name.name)) {
+          const s = suggest(name.name, this.of("Step").map((x) => x.name.name));
+          this.err("E0128", `unknown step '${name.name}'${s ? `; did you mean '${s}'?` : ""}`, name.span);
+          continue;
+        }
+        schedule.push({ step: name.name, repeat });
+      }
+      for (const s of this.of("Step")) {
+        if (!schedule.some((x) => x.step === s.name.name)) this.warn("W0406", `step '${s.name.name}' is not in the schedule, so it never runs`, s.name.span);
+      }
+    } else schedule.push(...stepNames.map((step) => ({ step, repeat: 1 })));
+    const epochs = r.posInt("epochs", null);
+    const nsteps = r.posInt("steps", null);
+    const conditional = this.nodes.some((n) => n.op === "label" || (n.op === "noise" && this.of("Noise").find((x) => x.name.name === n.noise)?.dist.name === "categorical"));
+    const ckpt = r.arg("checkpoint_every");
+    let checkpointEvery: number | "epoch" = "epoch";
+    if (ckpt && !(ckpt.value.kind === "Name" && ckpt.value.name === "epoch")) checkpointEvery = r.posInt("checkpoint_every", 1000)!;
+    const log: string[] = [];
+    const logArg = r.arg("log");
+    if (logArg) {
+      const items = logArg.value.kind === "List" ? logArg.value.items : [logArg.value];
+      for (const it of items) {
+        if (it.kind !== "Name" || !(this.valueDecls.has(it.name) || this.stateNames.has(it.name))) {
+          this.err("E0138", "log lists names of values, losses or state variables", it.span);
+          continue;
+        }
+        if (this.valueDecls.has(it.name)) {
+          const id = this.values.get(it.name);
+          if (id != null && !this.isScalar(id)) {
+            this.err("E0204", `logged value '${it.name}' must be a scalar, got ${show(this.nodes[id]!.type)}`, it.span);
+            continue;
+          }
+        }
+        log.push(it.name);
+      }
+    }
+    // The sampled images: `samples=` or the value produced by applying the first net that a step trains
+    // and whose output is data-shaped (the generator).
+    let samples = -1;
+    const sArg = r.arg("samples");
+    if (sArg) {
+      const id = this.expr(sArg.value);
+      if (id !== null && fmt(this.nodes[id]!.type.shape) !== fmt(this.data!.shape)) this.err("E0212", `samples must be shaped like the data ${fmt(this.data!.shape)}, got ${show(this.nodes[id]!.type)}`, sArg.value.span);
+      else if (id !== null) samples = id;
+    } else {
+      const cand = this.nodes.find((n) => n.op === "apply" && fmt(n.type.shape) === fmt(this.data!.shape) && n.args.every((a) => !this.dependsOnData(a)));
+      if (cand) samples = cand.id;
+      else this.err("E0139", "cannot tell which value is the generator's output; say it with train { samples = fake }", t?.span ?? { start: 0, end: 0 });
+    }
+    const ema = r.number("ema", null, (v) => (v > 0 && v < 1 ? null : "must be in (0, 1)"));
+    const emaNetArg = r.arg("ema_net");
+    const emaNet = ema === null ? null : emaNetArg?.value.kind === "Name" ? emaNetArg.value.name : samples >= 0 ? (this.nodes[samples] as { net?: string }).net ?? null : null;
+    if (emaNet && !this.netDecls.has(emaNet)) this.err("E0130", `unknown net '${emaNet}'`, emaNetArg!.value.span);
+    return {
+      epochs: nsteps ? null : epochs ?? 25,
+      steps: nsteps,
+      schedule,
+      seed: r.number("seed", 0, (v) => (Number.isInteger(v) && v >= 0 && v < 2 ** 32 ? null : "must be a whole number in [0, 2^32)")),
+      sampleEvery: r.posInt("sample_every", 300)!,
+      sampleCount: r.posInt("sample_count", conditional ? 100 : 64)!,
+      samples,
+      checkpointEvery,
+      keepCheckpoints: r.posInt("keep_checkpoints", 3)!,
+      log,
+      logEvery: r.posInt("log_every", 10)!,
+      ema,
+      emaNet,
+    };
+  }
+
+  private dependsOnData(id: number): boolean {
+    const n = this.nodes[id]!;
+    if (n.op === "data") return true;
+    return children(n).some((c) => this.dependsOnData(c));
+  }
+}
+
+export function children(n: ExprNode): number[] {
+  switch (n.op) {
+    case "apply":
+    case "call":
+      return [...n.args];
+    case "tap":
+      return [n.of];
+    case "binary":
+      return [n.a, n.b];
+    case "neg":
+      return [n.a];
+    case "grad":
+      return [n.of, n.wrt];
+    default:
+      return [];
+  }
+}

@@ -1,0 +1,166 @@
+import type { Span } from "../ast.ts";
+
+/**
+ * The checked, resolved program the code generator consumes. Every default is filled in, every name
+ * resolved, every shape known. Tensors are `[batch, ...shape]` when `batched`, else scalars.
+ */
+export interface TensorType {
+  readonly batched: boolean;
+  readonly shape: readonly number[];
+}
+
+export type Init =
+  | { readonly kind: "normal"; readonly mean: number; readonly std: number }
+  | { readonly kind: "truncated_normal"; readonly mean: number; readonly std: number }
+  | { readonly kind: "uniform"; readonly low: number; readonly high: number }
+  | { readonly kind: "glorot" }
+  | { readonly kind: "zeros" }
+  | { readonly kind: "ones" };
+
+export interface VarIR {
+  readonly name: string; // "D/conv1/kernel"
+  readonly shape: readonly number[];
+  readonly init: Init;
+  readonly trainable: boolean;
+}
+
+export type LayerIR =
+  | { readonly op: "dense"; readonly units: number; readonly kernel: string; readonly bias: string | null; readonly sn: string | null }
+  | { readonly op: "conv2d" | "conv2dTranspose"; readonly filters: number; readonly kernelSize: number; readonly stride: number; readonly padding: "same" | "valid"; readonly kernel: string; readonly bias: string | null; readonly sn: string | null }
+  | { readonly op: "batchnorm"; readonly decay: number; readonly epsilon: number; readonly gamma: string | null; readonly beta: string | null; readonly mean: string; readonly variance: string }
+  | { readonly op: "layernorm"; readonly epsilon: number; readonly gamma: string; readonly beta: string }
+  | { readonly op: "dropout"; readonly rate: number }
+  | { readonly op: "reshape"; readonly shape: readonly number[] }
+  | { readonly op: "flatten" }
+  | { readonly op: "concat"; readonly inputs: readonly string[] }
+  | { readonly op: "upsample"; readonly factor: number }
+  | { readonly op: "relu" | "sigmoid" | "tanh" | "softmax" | "linear" }
+  | { readonly op: "leakyrelu"; readonly alpha: number };
+
+export interface LayerInfo {
+  readonly layer: LayerIR;
+  readonly name: string; // "conv1", "bn2": stable, per op kind
+  readonly inShape: readonly number[];
+  readonly outShape: readonly number[];
+  readonly line: number;
+  readonly tap: string | null;
+}
+
+export interface NetIR {
+  readonly name: string;
+  readonly params: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  readonly layers: readonly LayerInfo[];
+  /** tap name -> index of the layer whose output it is; `out` is always the last layer. */
+  readonly taps: Readonly<Record<string, number>>;
+  readonly vars: readonly VarIR[];
+  readonly outShape: readonly number[];
+  readonly line: number;
+  readonly hasBatchnorm: boolean;
+  readonly hasDropout: boolean;
+}
+
+export type NodeOp =
+  | { readonly op: "data" }
+  | { readonly op: "label" }
+  | { readonly op: "noise"; readonly noise: string }
+  | { readonly op: "state"; readonly state: string }
+  | { readonly op: "const"; readonly value: number }
+  | { readonly op: "apply"; readonly net: string; readonly args: readonly number[] }
+  | { readonly op: "tap"; readonly of: number; readonly tap: string }
+  | { readonly op: "call"; readonly fn: string; readonly args: readonly number[] }
+  | { readonly op: "binary"; readonly o: "+" | "-" | "*" | "/"; readonly a: number; readonly b: number }
+  | { readonly op: "neg"; readonly a: number }
+  | { readonly op: "grad"; readonly of: number; readonly wrt: number };
+
+export type ExprNode = NodeOp & {
+  readonly id: number;
+  readonly type: TensorType;
+  /** The named value this node is, if any (for readable generated code). */
+  name: string | null;
+  readonly line: number;
+  readonly span: Span;
+};
+
+export interface OptimizerIR {
+  readonly kind: "adam" | "rmsprop" | "sgd" | "momentum";
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly rho: number;
+  readonly momentum: number;
+  readonly nesterov: boolean;
+  readonly clipnorm: number | null;
+  readonly clipvalue: number | null;
+  /** Learning-rate schedule: none, linear decay to 0 over the run, or step decay (times decay_rate every decay_every iterations). */
+  readonly decay: "none" | "linear" | "step";
+  readonly decayEvery: number;
+  readonly decayRate: number;
+}
+
+export type ActionIR =
+  | { readonly kind: "assign"; readonly state: string; readonly node: number; readonly line: number }
+  | { readonly kind: "clip_weights"; readonly net: string; readonly low: number; readonly high: number; readonly line: number };
+
+export interface StepIR {
+  readonly name: string;
+  readonly optimizer: OptimizerIR;
+  readonly loss: string;
+  readonly lossNode: number;
+  readonly nets: readonly string[];
+  readonly shared: boolean;
+  readonly actions: readonly ActionIR[];
+  readonly line: number;
+}
+
+export interface DataIR {
+  readonly name: string;
+  readonly source: "mnist" | "fashion_mnist" | "ring8" | "grid25";
+  readonly batch: number;
+  readonly shape: readonly number[];
+  readonly numClasses: number;
+  readonly path: string | null;
+  readonly limit: number | null;
+  readonly count: number | null;
+  readonly line: number;
+}
+
+export interface NoiseIR {
+  readonly name: string;
+  readonly dist: "uniform" | "normal" | "categorical";
+  readonly a: number; // low or mean
+  readonly b: number; // high or std
+  readonly shape: readonly number[];
+  readonly classes: number;
+  readonly line: number;
+}
+
+export interface TrainIR {
+  readonly epochs: number | null;
+  readonly steps: number | null;
+  readonly schedule: readonly { readonly step: string; readonly repeat: number }[];
+  readonly seed: number;
+  readonly sampleEvery: number;
+  readonly sampleCount: number;
+  readonly samples: number; // node id of the sampled images
+  readonly checkpointEvery: number | "epoch";
+  readonly keepCheckpoints: number;
+  readonly log: readonly string[];
+  readonly logEvery: number;
+  readonly ema: number | null;
+  readonly emaNet: string | null;
+}
+
+export interface ProgramIR {
+  readonly file: string;
+  readonly name: string;
+  readonly data: DataIR;
+  readonly noise: readonly NoiseIR[];
+  readonly states: readonly { readonly name: string; readonly init: number; readonly line: number }[];
+  readonly nets: readonly NetIR[];
+  readonly nodes: readonly ExprNode[];
+  readonly values: Readonly<Record<string, number>>;
+  readonly losses: readonly { readonly name: string; readonly node: number; readonly line: number }[];
+  readonly steps: readonly StepIR[];
+  readonly train: TrainIR;
+}
