@@ -1,6 +1,560 @@
-import type { Spec } from "../ast.ts";
-import { error, type Diagnostic } from "../diagnostics.ts";
+import { Ajv, type ErrorObject } from "ajv";
+import { isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node as YNode, type Pair, type Scalar, type YAMLMap } from "yaml";
+import schema from "../../../grammar/gan.schema.json" with { type: "json" };
+import type * as A from "../ast.ts";
+import { bindArgs } from "../bind.ts";
+import { error, suggest, warning, type Diagnostic, type Note } from "../diagnostics.ts";
+import { parseExpression, parseLayer, type ParseResult } from "../dsl/index.ts";
+import { DATA_SOURCES, LAYERS, NOISE_DISTS, OPTIMIZERS, canonicalLayer } from "../signatures.ts";
 
-export function parseYamlSpec(_text: string, file: string): { value: Spec | null; diagnostics: Diagnostic[] } {
-  return { value: null, diagnostics: [error("E0600", "YAML specs are not supported yet", file, { start: 0, end: 0 })] };
+/**
+ * The `.gan.yaml` front end. Stages, each stopping the parse when it finds an error:
+ *   1. YAML syntax (E0601), duplicate keys (E0602), alias bombs and cycles (E0603), non-mapping documents (E0604, E0605);
+ *   2. the JSON schema `grammar/gan.schema.json` (E0610-E0615), every error mapped back to its YAML node;
+ *   3. building the AST: expression and layer strings go through the `.gan` parser with their offset in the file,
+ *      so their diagnostics (E0001-E0003) point inside the YAML string.
+ * The result is the same AST the `.gan` form gives: the same binding of arguments, the same node kinds.
+ */
+export function parseYamlSpec(text: string, file: string): ParseResult<A.Spec> {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const diagnostics = yamlDiagnostics(doc, text, file);
+  if (diagnostics.some((d) => d.severity === "error")) return { value: null, diagnostics };
+
+  const root = doc.contents;
+  if (root === null || (isScalar(root) && root.value === null)) {
+    diagnostics.push(error("E0604", "the YAML document is empty; a spec is a mapping with data, nets, losses and steps", file, { start: 0, end: 0 }));
+    return { value: null, diagnostics };
+  }
+  if (!isMap(root)) {
+    const what = isSeq(root) ? "a list" : "a single value";
+    diagnostics.push(error("E0605", `a spec must be a mapping of keys (data, nets, losses, steps, ...), not ${what}`, file, rangeOf(root)));
+    return { value: null, diagnostics };
+  }
+
+  const aliasProblem = checkAliases(doc, file);
+  if (aliasProblem) return { value: null, diagnostics: [...diagnostics, aliasProblem] };
+
+  const schemaErrors = validateSchema(doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), doc, root, file);
+  if (schemaErrors.length > 0) return { value: null, diagnostics: [...diagnostics, ...schemaErrors] };
+
+  const b = new Builder(doc, text, file);
+  const spec = b.spec(root);
+  diagnostics.push(...b.diags);
+  return { value: b.diags.some((d) => d.severity === "error") ? null : spec, diagnostics };
+}
+
+/** Expanding more aliases than this (counted the way the yaml package counts them) is refused as a resource attack. */
+const MAX_ALIAS_COUNT = 100;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stage 1: YAML
+
+function yamlDiagnostics(doc: Document.Parsed, text: string, file: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const e of doc.errors) {
+    const span = { start: e.pos[0], end: Math.max(e.pos[0], e.pos[1]) };
+    if (e.code === "DUPLICATE_KEY") {
+      const key = text.slice(span.start, span.end).trim();
+      const first = firstOccurrence(doc, span.start);
+      const notes: Note[] = first ? [{ message: "first defined here", file, span: first }] : [];
+      out.push(error("E0602", `duplicate key '${key}'`, file, span, notes));
+    } else {
+      out.push(error("E0601", `YAML syntax error: ${lowerFirst(e.message)}`, file, span));
+    }
+  }
+  for (const w of doc.warnings) out.push(warning("W0601", `YAML: ${lowerFirst(w.message)}`, file, { start: w.pos[0], end: w.pos[1] }));
+  return out;
+}
+
+/** The earlier key of a duplicate pair whose second key starts at `offset`. */
+function firstOccurrence(doc: Document.Parsed, offset: number): A.Span | null {
+  let found: A.Span | null = null;
+  visit(doc, {
+    Map(_, map) {
+      const dup = map.items.find((p) => isScalar(p.key) && p.key.range?.[0] === offset);
+      if (!dup) return undefined;
+      const first = map.items.find((p) => p !== dup && isScalar(p.key) && isScalar(dup.key) && p.key.value === dup.key.value);
+      if (first && isScalar(first.key)) found = rangeOf(first.key);
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+/**
+ * Refuses an alias that refers to a node containing it (an infinite document) and documents whose aliases expand
+ * beyond MAX_ALIAS_COUNT ("billion laughs"). Both are checked without expanding anything.
+ */
+function checkAliases(doc: Document.Parsed, file: string): Diagnostic | null {
+  let problem: Diagnostic | null = null;
+  visit(doc, {
+    Alias(_, alias, path) {
+      const target = alias.resolve(doc);
+      if (target && path.includes(target as never)) {
+        problem = error("E0603", `alias '*${alias.source}' refers to a node that contains it; the document would be infinite`, file, rangeOf(alias));
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  if (problem) return problem;
+  try {
+    doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    let first: A.Span = { start: 0, end: 0 };
+    visit(doc, {
+      Alias(_, alias) {
+        first = rangeOf(alias);
+        return visit.BREAK;
+      },
+    });
+    const why = e instanceof ReferenceError ? `its aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT} alias expansions); refusing to expand them` : (e as Error).message;
+    return error("E0603", `the YAML document cannot be read: ${why}`, file, first);
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stage 2: the schema
+
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+const validate = ajv.compile(schema);
+
+function validateSchema(data: unknown, doc: Document.Parsed, root: YAMLMap, file: string): Diagnostic[] {
+  if (validate(data)) return [];
+  const out: Diagnostic[] = [];
+  const seen = new Set<string>();
+  for (const e of validate.errors ?? []) {
+    const d = schemaDiagnostic(e, doc, root, file);
+    if (!d) continue;
+    const id = `${d.code}:${d.span.start}:${d.message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(d);
+  }
+  return out.sort((a, b) => a.span.start - b.span.start || a.code.localeCompare(b.code));
+}
+
+type Seg = string | number;
+
+interface Located {
+  /** The node at the path (null when the key has no value). */
+  readonly node: YNode | null;
+  /** The key of the pair holding the node, when its parent is a mapping. */
+  readonly key: YNode | null;
+}
+
+/** Walks a JSON pointer through the YAML tree, following aliases the way `toJS` does. */
+function locate(doc: Document.Parsed, root: YNode, segs: readonly Seg[]): Located {
+  let node: YNode | null = root;
+  let key: YNode | null = null;
+  for (const s of segs) {
+    node = deref(doc, node);
+    if (isMap(node)) {
+      const pair: Pair | undefined = node.items.find((p) => keyText(p.key) === String(s));
+      key = (pair?.key as YNode | undefined) ?? null;
+      node = (pair?.value as YNode | null | undefined) ?? null;
+    } else if (isSeq(node)) {
+      key = null;
+      node = (node.items[Number(s)] as YNode | undefined) ?? null;
+    } else break;
+  }
+  return { node: deref(doc, node), key };
+}
+
+function pathSegs(instancePath: string): Seg[] {
+  if (!instancePath) return [];
+  return instancePath
+    .slice(1)
+    .split("/")
+    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function schemaDiagnostic(e: ErrorObject, doc: Document.Parsed, root: YAMLMap, file: string): Diagnostic | null {
+  // `if` only says a then/else branch failed, and `propertyNames` repeats its inner error: both add nothing.
+  if (e.keyword === "if" || e.keyword === "propertyNames") return null;
+  const segs = pathSegs(e.instancePath);
+  const at = locate(doc, root, segs);
+  const nodeSpan = at.node ? rangeOf(at.node) : at.key ? rangeOf(at.key) : { start: 0, end: 0 };
+  const subject = describePath(segs);
+  const parent = e.parentSchema as { properties?: Record<string, { description?: string }> } | undefined;
+
+  switch (e.keyword) {
+    case "additionalProperties": {
+      const name = (e.params as { additionalProperty: string }).additionalProperty;
+      const key = at.node && isMap(at.node) ? at.node.items.find((p) => keyText(p.key) === name)?.key : null;
+      const known = Object.keys(parent?.properties ?? {});
+      const s = suggest(name, known);
+      const what = isLayerItem(segs) ? `unknown layer '${name}'` : isOptimizer(segs) ? `unknown optimizer '${name}'` : `unknown key '${name}' in ${subject}`;
+      const hint = s ? `; did you mean '${s}'?` : known.length > 0 && known.length <= 12 ? ` (expected ${known.join(", ")})` : "";
+      return error("E0610", what + hint, file, key ? rangeOf(key as YNode) : nodeSpan);
+    }
+    case "required": {
+      const name = (e.params as { missingProperty: string }).missingProperty;
+      const doc = parent?.properties?.[name]?.description;
+      // Point at the key naming the incomplete mapping (`d:` of a step), or at the mapping itself.
+      const span = at.key ? rangeOf(at.key) : at.node ? { start: rangeOf(at.node).start, end: rangeOf(at.node).start } : { start: 0, end: 0 };
+      return error("E0612", `${subject} is missing '${name}'${doc ? ` (${doc})` : ""}`, file, span);
+    }
+    case "type": {
+      const want = (e.params as { type: string | string[] }).type;
+      const list = (Array.isArray(want) ? want : String(want).split(",")).map(typeWord);
+      const expected = list.length === 1 ? list[0] : `${list.slice(0, -1).join(", ")} or ${list[list.length - 1]}`;
+      return error("E0611", `${subject} must be ${expected}, got ${yamlKind(at.node)}`, file, nodeSpan);
+    }
+    case "enum": {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
+      const got = at.node && isScalar(at.node) ? String(at.node.value) : "";
+      const s = suggest(got, allowed);
+      const label = enumLabel(segs);
+      return error("E0613", `unknown ${label} '${got}'${s ? `; did you mean '${s}'?` : ` (expected ${allowed.join(", ")})`}`, file, nodeSpan);
+    }
+    case "pattern": {
+      const rule = "letters, digits and _, not starting with a digit";
+      if (e.propertyName !== undefined) {
+        const key = at.node && isMap(at.node) ? at.node.items.find((p) => keyText(p.key) === e.propertyName)?.key : null;
+        return error("E0614", `'${e.propertyName}' is not a valid name in ${subject}: use ${rule}`, file, key ? rangeOf(key as YNode) : nodeSpan);
+      }
+      const got = at.node && isScalar(at.node) ? String(at.node.value) : "";
+      return error("E0614", `${subject} must be a name (${rule}), got '${got}'`, file, nodeSpan);
+    }
+    case "minProperties":
+    case "maxProperties": {
+      if (isLayerItem(segs)) return error("E0615", `${subject} must have exactly one key, the layer name, like {conv2d: {filters: 64, kernel: 4}}`, file, nodeSpan);
+      if (isOptimizer(segs)) return error("E0615", `${subject} must have exactly one key, the optimizer name, like {adam: {lr: 2.0e-4}}`, file, nodeSpan);
+      return error("E0615", `${subject} ${e.message ?? "is invalid"}`, file, nodeSpan);
+    }
+    default:
+      return error("E0615", `${subject} ${e.message ?? "is invalid"}`, file, nodeSpan);
+  }
+}
+
+const isLayerItem = (s: readonly Seg[]) => s.length === 4 && s[0] === "nets" && s[2] === "layers";
+const isOptimizer = (s: readonly Seg[]) => s.length === 3 && s[0] === "steps" && s[2] === "optimizer";
+
+function enumLabel(s: readonly Seg[]): string {
+  if (s.length === 3 && s[0] === "data" && s[2] === "source") return "data source";
+  if (s.length === 3 && s[0] === "noise" && s[2] === "dist") return "noise distribution";
+  if (isOptimizer(s)) return "optimizer";
+  return `value for ${describePath(s)}`;
+}
+
+const SECTION_ITEM: Record<string, string> = {
+  data: "data", noise: "noise", nets: "net", values: "value", losses: "loss", states: "state", steps: "step",
+};
+
+/** A path in the spec's own words: "layer 3 of net 'G'", "the optimizer of step 'd'". */
+function describePath(s: readonly Seg[]): string {
+  if (s.length === 0) return "the spec";
+  const [section, name] = s;
+  if (s.length === 1) return `'${section}'`;
+  if (section === "after" && s.length === 2) return `the actions after step '${name}'`;
+  if (s.length === 2 && typeof section === "string" && SECTION_ITEM[section]) return `${SECTION_ITEM[section]} '${name}'`;
+  if (section === "nets" && s[2] === "layers" && s.length >= 4) {
+    const layer = `layer ${(s[3] as number) + 1} of net '${name}'`;
+    if (s.length === 4) return layer;
+    if (s.length === 5) return `the arguments of ${s[4]} (${layer})`;
+  }
+  if (section === "steps" && s[2] === "optimizer") {
+    if (s.length === 3) return `the optimizer of step '${name}'`;
+    if (s.length === 4) return `the settings of optimizer '${s[3]}' (step '${name}')`;
+  }
+  const last = s[s.length - 1]!;
+  const rest = describePath(s.slice(0, -1));
+  return typeof last === "number" ? `item ${last + 1} of ${rest}` : `'${last}' of ${rest}`;
+}
+
+function typeWord(t: string): string {
+  const words: Record<string, string> = { string: "a string", number: "a number", integer: "a whole number", boolean: "true or false", array: "a list", object: "a mapping", null: "empty" };
+  return words[t] ?? t;
+}
+
+function yamlKind(n: YNode | null): string {
+  if (!n) return "nothing";
+  if (isMap(n)) return "a mapping";
+  if (isSeq(n)) return "a list";
+  if (isScalar(n)) {
+    const v = n.value;
+    if (v === null || v === undefined) return "nothing";
+    if (typeof v === "number") return `the number ${v}`;
+    if (typeof v === "boolean") return String(v);
+    if (typeof v === "string") return `the string '${v.length > 40 ? v.slice(0, 37) + "..." : v}'`;
+  }
+  return "a value of another kind";
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stage 3: the AST
+
+/**
+ * Builds the AST from a document the schema accepted. Errors in expression and layer strings are collected (the
+ * offending node is replaced by a placeholder) so that one run reports all of them; the spec is then discarded.
+ */
+class Builder {
+  readonly diags: Diagnostic[] = [];
+
+  constructor(
+    private readonly doc: Document.Parsed,
+    private readonly text: string,
+    private readonly file: string,
+  ) {}
+
+  spec(root: YAMLMap): A.Spec {
+    let name: string | null = null;
+    const decls: A.Decl[] = [];
+    // Sections in file order, entries of a section in file order.
+    for (const { key, value } of this.pairs(root)) {
+      switch (keyText(key)) {
+        case "gan":
+          name = String((deref(this.doc, value) as Scalar).value);
+          break;
+        case "data":
+          for (const p of this.pairs(value)) decls.push(this.source("Data", p, "source"));
+          break;
+        case "noise":
+          for (const p of this.pairs(value)) decls.push(this.source("Noise", p, "dist"));
+          break;
+        case "nets":
+          for (const p of this.pairs(value)) decls.push(this.net(p));
+          break;
+        case "values":
+          for (const p of this.pairs(value)) decls.push({ kind: "Value", name: this.ident(p.key), expr: this.value(p.value), span: pairSpan(p) });
+          break;
+        case "losses":
+          for (const p of this.pairs(value)) decls.push({ kind: "Loss", name: this.ident(p.key), expr: this.value(p.value), span: pairSpan(p) });
+          break;
+        case "states":
+          for (const p of this.pairs(value)) decls.push({ kind: "State", name: this.ident(p.key), init: this.value(p.value), span: pairSpan(p) });
+          break;
+        case "steps":
+          for (const p of this.pairs(value)) decls.push(this.step(p));
+          break;
+        case "after":
+          for (const p of this.pairs(value)) decls.push(...this.after(p));
+          break;
+        case "train":
+          decls.push({ kind: "Train", settings: this.pairs(value).map((p) => this.arg(p)), span: pairSpan({ key, value }) });
+          break;
+      }
+    }
+    return { kind: "Spec", file: this.file, name, decls, span: { start: 0, end: this.text.length } };
+  }
+
+  private source(kind: "Data" | "Noise", p: KV, selector: "source" | "dist"): A.DataDecl | A.NoiseDecl {
+    const entries = this.pairs(p.value);
+    const sel = entries.find((e) => keyText(e.key) === selector)!;
+    const which = this.ident(sel.value);
+    const raw = entries.filter((e) => e !== sel).map((e) => this.arg(e, kind === "Data" && keyText(e.key) === "path"));
+    const name = this.ident(p.key);
+    const span = pairSpan(p);
+    if (kind === "Data") return { kind, name, source: which, args: bindArgs(DATA_SOURCES[which.name], raw), span };
+    return { kind, name, dist: which, args: bindArgs(NOISE_DISTS[which.name], raw), span };
+  }
+
+  private net(p: KV): A.NetDecl {
+    const fields = this.fields(p.value);
+    const layers = this.items(fields.get("layers")!).map((l) => this.layer(l));
+    return { kind: "Net", name: this.ident(p.key), params: this.names(fields.get("inputs")!), layers, span: pairSpan(p) };
+  }
+
+  /** `"deconv 64 kernel=4 stride=2 -> x"`, `relu`, or `{conv2d: {filters: 64, tap: x}}`. */
+  private layer(n: YNode): A.Layer {
+    if (isScalar(n)) {
+      const r = this.parseIn(n, parseLayer);
+      if (r) return r;
+      const op: A.Ident = { kind: "Ident", name: String(n.value), span: rangeOf(n) };
+      return { kind: "Layer", op, args: [], tap: null, span: rangeOf(n) };
+    }
+    const [only] = this.pairs(n);
+    const op = this.ident(only!.key);
+    let tap: A.Ident | null = null;
+    const raw: A.Arg[] = [];
+    for (const e of this.pairs(only!.value)) {
+      if (keyText(e.key) === "tap") tap = this.ident(e.value);
+      else raw.push(this.arg(e));
+    }
+    return { kind: "Layer", op, args: bindArgs(LAYERS[canonicalLayer(op.name)], raw), tap, span: rangeOf(n) };
+  }
+
+  private step(p: KV): A.StepDecl {
+    const f = this.fields(p.value);
+    const o = f.get("optimizer")!;
+    let optimizer: A.OptimizerRef;
+    if (isScalar(o)) {
+      optimizer = { kind: "Optimizer", name: this.ident(o), args: [], span: rangeOf(o) };
+    } else {
+      const [only] = this.pairs(o);
+      const name = this.ident(only!.key);
+      const args = bindArgs(OPTIMIZERS[name.name], this.pairs(only!.value).map((e) => this.arg(e)));
+      optimizer = { kind: "Optimizer", name, args, span: rangeOf(o) };
+    }
+    const shared = f.get("shared");
+    return {
+      kind: "Step",
+      name: this.ident(p.key),
+      optimizer,
+      loss: this.ident(f.get("minimize")!),
+      over: this.names(f.get("over")!),
+      shared: shared !== undefined && isScalar(shared) && shared.value === true,
+      span: pairSpan(p),
+    };
+  }
+
+  /** One decl per action; `k = expr` assigns a state variable, anything else is an action call. */
+  private after(p: KV): A.AfterDecl[] {
+    const step = this.ident(p.key);
+    const v = deref(this.doc, p.value)!;
+    const actions = isSeq(v) ? this.items(v) : [v];
+    return actions.map((n) => {
+      const s = n as Scalar;
+      const text = String(s.value);
+      const assign = /^(\s*)([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(text);
+      const { base } = this.contentOffset(s);
+      let target: A.Ident | null = null;
+      let expr: A.Expr;
+      if (assign) {
+        const start = base + assign[1]!.length;
+        target = { kind: "Ident", name: assign[2]!, span: { start, end: start + assign[2]!.length } };
+        expr = this.parseIn(s, (t, f, b) => parseExpression(t.slice(assign[0].length), f, b + assign[0].length)) ?? placeholder(s);
+      } else {
+        expr = this.parseIn(s, parseExpression) ?? placeholder(s);
+      }
+      return { kind: "After", step, target, expr, span: rangeOf(s) };
+    });
+  }
+
+  /** A named argument; `literal` keeps a string as a String node instead of parsing it (`path`). */
+  private arg(p: KV, literal = false): A.Arg {
+    const name = this.ident(p.key);
+    const v = deref(this.doc, p.value);
+    const value: A.Expr =
+      literal && isScalar(v) && typeof v.value === "string" ? { kind: "String", value: v.value, span: rangeOf(v) } : this.value(p.value);
+    return { kind: "Arg", name, value, span: { start: name.span.start, end: value.span.end } };
+  }
+
+  /** A YAML value in expression position: numbers, true/false (names, as in `.gan`), lists, expression strings. */
+  private value(raw: YNode | null): A.Expr {
+    const n = deref(this.doc, raw);
+    if (isSeq(n)) return { kind: "List", items: this.items(n).map((x) => this.value(x)), span: rangeOf(n) };
+    if (isScalar(n)) {
+      const v = n.value;
+      const span = rangeOf(n);
+      if (typeof v === "number") {
+        if (Number.isFinite(v)) return { kind: "Number", value: v, span };
+        this.diags.push(error("E0620", `${v} is not a number a spec can use; numbers must be finite`, this.file, span));
+        return placeholder(n);
+      }
+      if (typeof v === "boolean") return { kind: "Name", name: String(v), span };
+      if (typeof v === "string") return this.parseIn(n, parseExpression) ?? placeholder(n);
+    }
+    // The schema admits nothing else here.
+    throw new Error(`unexpected YAML value at offset ${raw?.range?.[0] ?? 0}`);
+  }
+
+  /** Parses a scalar's text with the `.gan` parser, spans shifted to where the text sits in the file. */
+  private parseIn<T>(s: Scalar, parse: (text: string, file: string, base: number) => ParseResult<T>): T | null {
+    const { base, exact } = this.contentOffset(s);
+    const r = parse(String(s.value), this.file, base);
+    const outer = rangeOf(s);
+    for (const d of r.diagnostics) {
+      // Where offsets inside the value are not offsets inside the file, keep the report within the scalar.
+      const span = exact ? d.span : clamp(d.span, outer);
+      this.diags.push({ ...d, span });
+    }
+    return r.value;
+  }
+
+  /**
+   * Where a scalar's value starts in the file. Exact when the value appears verbatim in the scalar's source:
+   * plain scalars, quoted strings without escapes, one-line block scalars. Otherwise (escapes, folded lines) the
+   * value's offsets drift from the file's, and this is best effort: the start of the content.
+   */
+  contentOffset(s: Scalar): { base: number; exact: boolean } {
+    const [start, end] = s.range ?? [0, 0];
+    const raw = this.text.slice(start, end);
+    const value = String(s.value);
+    const quoted = s.type === "QUOTE_DOUBLE" || s.type === "QUOTE_SINGLE";
+    const inner = quoted ? 1 : 0;
+    if (raw.slice(inner, raw.length - inner) === value) return { base: start + inner, exact: true };
+    const at = raw.indexOf(value);
+    if (at >= 0) return { base: start + at, exact: true };
+    // Block scalars keep a final newline (LF even in a CRLF file): match the trimmed text on one line.
+    const trimmed = value.trim();
+    const lead = value.length - value.trimStart().length;
+    const t = trimmed.length > 0 && !/[\r\n]/.test(trimmed) ? raw.indexOf(trimmed) : -1;
+    if (t >= 0) return { base: start + t - lead, exact: true };
+    return { base: start + inner, exact: false };
+  }
+
+  private ident(raw: YNode | null): A.Ident {
+    const n = deref(this.doc, raw);
+    return { kind: "Ident", name: isScalar(n) ? String(n.value) : "", span: n ? rangeOf(n) : { start: 0, end: 0 } };
+  }
+
+  /** A name or a list of names. */
+  private names(raw: YNode): A.Ident[] {
+    const n = deref(this.doc, raw);
+    return isSeq(n) ? this.items(n).map((x) => this.ident(x)) : [this.ident(n)];
+  }
+
+  private pairs(raw: YNode | null | undefined): KV[] {
+    const n = deref(this.doc, raw ?? null);
+    if (!isMap(n)) return [];
+    return n.items.map((p) => ({ key: p.key as YNode, value: (p.value as YNode | null) ?? null }));
+  }
+
+  private fields(raw: YNode | null): Map<string, YNode> {
+    const out = new Map<string, YNode>();
+    for (const p of this.pairs(raw)) if (p.value) out.set(keyText(p.key), p.value);
+    return out;
+  }
+
+  private items(raw: YNode): YNode[] {
+    const n = deref(this.doc, raw);
+    return isSeq(n) ? (n.items as YNode[]).map((x) => deref(this.doc, x)!) : [];
+  }
+}
+
+interface KV {
+  readonly key: YNode;
+  readonly value: YNode | null;
+}
+
+/** Stands in for an expression that failed to parse; its error is already reported. */
+function placeholder(n: YNode): A.Expr {
+  return { kind: "Name", name: "", span: rangeOf(n) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// helpers
+
+function deref(doc: Document.Parsed, n: YNode | null): YNode | null {
+  let cur = n;
+  // Cycles were refused before building, so this terminates.
+  while (cur && isAlias(cur)) cur = (cur.resolve(doc) as YNode | undefined) ?? null;
+  return cur;
+}
+
+function keyText(k: unknown): string {
+  return isScalar(k) ? String(k.value) : String(k);
+}
+
+function rangeOf(n: YNode): A.Span {
+  const r = n.range;
+  return r ? { start: r[0], end: r[1] } : { start: 0, end: 0 };
+}
+
+function pairSpan(p: KV): A.Span {
+  const k = rangeOf(p.key);
+  return { start: k.start, end: p.value ? Math.max(k.end, rangeOf(p.value).end) : k.end };
+}
+
+function clamp(s: A.Span, to: A.Span): A.Span {
+  const start = Math.min(Math.max(s.start, to.start), to.end);
+  return { start, end: Math.min(Math.max(s.end, start), to.end) };
+}
+
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1);
 }

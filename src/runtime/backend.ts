@@ -1,0 +1,184 @@
+import * as tf from "@tensorflow/tfjs";
+import { registerTrainingKernels } from "./kernels/index.ts";
+
+export class BackendError extends Error {
+  override name = "BackendError";
+}
+
+export type BackendChoice = "auto" | "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu" | "webgpu";
+
+export interface BackendInfo {
+  /** tfjs backend name now active: "tensorflow", "wasm", "cpu" or "webgpu". */
+  name: string;
+  /** Human-readable, e.g. "wasm (SIMD, 1 thread, ganc training kernels)". */
+  detail: string;
+  /** For "auto": why each better backend was not used, e.g. "tensorflow: @tensorflow/tfjs-node is not installed: ...". */
+  fallbacks: string[];
+}
+
+const TFJS_NODE_GPU = "@tensorflow/tfjs-node-gpu";
+const TFJS_NODE = "@tensorflow/tfjs-node";
+const TFJS_WEBGPU = "@tensorflow/tfjs-backend-webgpu";
+const DAWN = "webgpu";
+
+/** A backend that could not be used, and why (one line). */
+class Unavailable extends Error {}
+
+type Attempt = () => Promise<Omit<BackendInfo, "fallbacks">>;
+
+const attempts: Record<Exclude<BackendChoice, "auto">, Attempt> = {
+  "tensorflow-gpu": () => useTensorflow(true),
+  tensorflow: () => useTensorflow(false),
+  wasm: useWasm,
+  cpu: useCpu,
+  webgpu: useWebgpu,
+};
+
+const AUTO_ORDER = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
+
+/**
+ * Makes the best available backend (or the one forced by `choice`) the active tfjs backend and
+ * registers ganc's training kernels where the stock ones are missing or slow.
+ * "auto" tries tfjs-node-gpu (only if it really sees a GPU), tfjs-node, wasm, then cpu.
+ * A forced choice that cannot be used throws BackendError saying why.
+ */
+export async function selectBackend(
+  choice: BackendChoice = "auto",
+  opts: { log?: (line: string) => void } = {},
+): Promise<BackendInfo> {
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const order = choice === "auto" ? AUTO_ORDER : [choice];
+  const fallbacks: string[] = [];
+  for (const candidate of order) {
+    const attempt = attempts[candidate];
+    if (attempt === undefined) throw new BackendError(`unknown backend '${candidate}'`);
+    try {
+      const info = { ...(await attempt()), fallbacks };
+      const skipped = fallbacks.length > 0 ? `; skipped ${fallbacks.join("; ")}` : "";
+      log(`backend: ${info.detail}${skipped}`);
+      return info;
+    } catch (err) {
+      const reason = err instanceof Unavailable ? err.message : `failed: ${errorMessage(err)}`;
+      if (choice !== "auto") throw new BackendError(`backend '${candidate}' is unavailable: ${reason}`);
+      fallbacks.push(`${candidate} (${reason})`);
+    }
+  }
+  throw new BackendError(`no usable backend: ${fallbacks.join("; ")}`);
+}
+
+/**
+ * Imports an optional package by a computed specifier (so neither TypeScript nor a bundler insists
+ * on it being installed), telling "not installed" apart from "installed but broken".
+ */
+async function importOptional(pkg: string): Promise<unknown> {
+  const specifier: string = pkg;
+  try {
+    return await import(/* @vite-ignore */ specifier);
+  } catch (err) {
+    if (isMissingPackage(err, pkg)) throw new Unavailable(`${pkg} is not installed: npm install ${pkg}`);
+    throw new Unavailable(`${pkg} is installed but failed to load: ${errorMessage(err)}`);
+  }
+}
+
+function isMissingPackage(err: unknown, pkg: string): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = errorMessage(err);
+  const notFound =
+    code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND" || /cannot find (package|module)/i.test(message);
+  // Only when the package itself is missing: a dependency missing inside it is a broken install.
+  return notFound && (message.includes(`'${pkg}'`) || message.includes(`"${pkg}"`));
+}
+
+function errorMessage(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split("\n")[0]!.trim();
+}
+
+async function activate(name: string): Promise<void> {
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(name);
+  } catch (err) {
+    throw new Unavailable(`the ${name} backend failed to initialise: ${errorMessage(err)}`);
+  }
+  if (!ok) throw new Unavailable(`the ${name} backend failed to initialise`);
+}
+
+async function useTensorflow(gpu: boolean): Promise<Omit<BackendInfo, "fallbacks">> {
+  const pkg = gpu ? TFJS_NODE_GPU : TFJS_NODE;
+  // tfjs-node and tfjs-node-gpu both register "tensorflow"; if the GPU package already did (and
+  // found no GPU) its native CPU path is as good as tfjs-node's, so it is reused.
+  if (tf.findBackendFactory("tensorflow") === null) {
+    await importOptional(pkg);
+    if (tf.findBackendFactory("tensorflow") === null) {
+      throw new Unavailable(
+        `${pkg} loaded but registered no 'tensorflow' backend with this copy of @tensorflow/tfjs (mismatched versions?)`,
+      );
+    }
+  }
+  await activate("tensorflow");
+  const native = tf.backend() as { isUsingGpuDevice?: boolean; isGPUPackage?: boolean };
+  const loadedFrom = native.isGPUPackage ? "tfjs-node-gpu" : "tfjs-node";
+  if (gpu) {
+    if (!native.isGPUPackage) throw new Unavailable(`the loaded 'tensorflow' backend is tfjs-node (CPU only)`);
+    if (!native.isUsingGpuDevice) {
+      throw new Unavailable(`${pkg} loaded but TensorFlow sees no GPU (CUDA/cuDNN libraries missing or no device)`);
+    }
+    return { name: "tensorflow", detail: `tensorflow (${loadedFrom}, GPU)` };
+  }
+  return { name: "tensorflow", detail: `tensorflow (${loadedFrom}, native CPU)` };
+}
+
+async function useWasm(): Promise<Omit<BackendInfo, "fallbacks">> {
+  let wasm: { getThreadsCount?: () => number };
+  try {
+    wasm = await import("@tensorflow/tfjs-backend-wasm");
+  } catch (err) {
+    throw new Unavailable(`@tensorflow/tfjs-backend-wasm failed to load: ${errorMessage(err)}`);
+  }
+  // Registered before activation so that the stock setup of wrapped kernels still runs at init.
+  registerTrainingKernels("wasm");
+  await activate("wasm");
+  const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
+  // Node always gets the single-threaded binary: tfjs-backend-wasm disables threads there because
+  // its worker script is served from a blob: URL, which Node's worker_threads cannot load.
+  const threads = wasm.getThreadsCount?.() ?? 1;
+  return {
+    name: "wasm",
+    detail: `wasm (${simd ? "SIMD" : "no SIMD"}, ${threads} thread${threads === 1 ? "" : "s"}, ganc training kernels)`,
+  };
+}
+
+async function useCpu(): Promise<Omit<BackendInfo, "fallbacks">> {
+  registerTrainingKernels("cpu");
+  await activate("cpu");
+  return { name: "cpu", detail: "cpu (plain JavaScript, ganc training kernels)" };
+}
+
+async function useWebgpu(): Promise<Omit<BackendInfo, "fallbacks">> {
+  // In Node, WebGPU needs both the tfjs backend and a native implementation (Dawn, the `webgpu`
+  // package) that provides navigator.gpu.
+  const missing: string[] = [];
+  const loaded: Record<string, unknown> = {};
+  for (const pkg of [DAWN, TFJS_WEBGPU]) {
+    try {
+      loaded[pkg] = await importOptional(pkg);
+    } catch (err) {
+      missing.push(errorMessage(err));
+    }
+  }
+  if (missing.length > 0) throw new Unavailable(missing.join("; "));
+  const dawn = loaded[DAWN] as { create?: (flags: string[]) => unknown; globals?: object };
+  if (typeof dawn.create !== "function") throw new Unavailable(`${DAWN} does not export create()`);
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  if (g.navigator?.gpu === undefined) {
+    Object.assign(globalThis, dawn.globals ?? {});
+    Object.defineProperty(globalThis, "navigator", {
+      value: { ...(g.navigator ?? {}), gpu: dawn.create([]) },
+      configurable: true,
+      writable: true,
+    });
+  }
+  await activate("webgpu");
+  return { name: "webgpu", detail: "webgpu (Dawn)" };
+}

@@ -1,0 +1,72 @@
+import * as tf from "@tensorflow/tfjs";
+
+/**
+ * Building blocks for the training kernels: each one calls a kernel already registered for the
+ * backend directly (no engine, no tape), the way tfjs's own backends compose kernels. Every
+ * TensorInfo they return is owned by the caller and must be released with `release`.
+ */
+export class Primitives {
+  constructor(
+    readonly backend: tf.KernelBackend,
+    readonly backendName: string,
+  ) {}
+
+  run(kernelName: string, inputs: Record<string, tf.TensorInfo>, attrs: tf.NamedAttrMap = {}): tf.TensorInfo {
+    const config = tf.getKernel(kernelName, this.backendName);
+    if (config === undefined) {
+      throw new Error(`kernel ${kernelName} is not registered for backend '${this.backendName}'`);
+    }
+    return config.kernelFunc({ inputs, backend: this.backend, attrs }) as tf.TensorInfo;
+  }
+
+  reshape(x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
+    return this.run(tf.Reshape, { x }, { shape });
+  }
+
+  transpose(x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
+    return this.run(tf.Transpose, { x }, { perm });
+  }
+
+  slice(x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
+    return this.run(tf.Slice, { x }, { begin, size });
+  }
+
+  /** NHWC stride-1 convolution with explicit [top, bottom] / [left, right] padding. */
+  conv2d(
+    x: tf.TensorInfo,
+    filter: tf.TensorInfo,
+    padH: [number, number],
+    padW: [number, number],
+    dilations: [number, number] = [1, 1],
+  ): tf.TensorInfo {
+    return this.run(
+      tf.Conv2D,
+      { x, filter },
+      {
+        strides: [1, 1],
+        pad: [[0, 0], padH, padW, [0, 0]],
+        dataFormat: "NHWC",
+        dilations,
+        dimRoundingMode: undefined as unknown as string,
+      } as unknown as tf.NamedAttrMap,
+    );
+  }
+
+  read(x: tf.TensorInfo): Float32Array {
+    return this.backend.readSync(x.dataId) as Float32Array;
+  }
+
+  write(values: Float32Array, shape: number[]): tf.TensorInfo {
+    return { dataId: this.backend.write(values, shape, "float32"), shape, dtype: "float32" };
+  }
+
+  release(...infos: tf.TensorInfo[]): void {
+    for (const info of infos) this.backend.disposeData(info.dataId);
+  }
+}
+
+export type TrainingKernelFunc = (args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs: tf.NamedAttrMap;
+}) => tf.TensorInfo;

@@ -1,0 +1,546 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import cliProgress from "cli-progress";
+import { selectBackend, type BackendChoice, type BackendInfo } from "./backend.ts";
+import { CheckpointError, loadLatestCheckpoint, saveCheckpoint, tensorsToSaved, type SavedTensor } from "./checkpoint.ts";
+import { BatchIterator, loadEmbeddedMnist, loadIdxDir, oneHot, toyDataset, toyModes, type Dataset } from "./data.ts";
+import { writeFileAtomic } from "./fsutil.ts";
+import { encodeImageGrid, encodeScatter, writePng } from "./png.ts";
+import { Rng } from "./rng.ts";
+import { SummaryWriter } from "./tensorboard.ts";
+import type { Mode } from "./ops.ts";
+
+/** What a generated trainer tells the runtime about its spec (all defaults resolved by the compiler). */
+export interface SpecInfo {
+  name: string;
+  source: string;
+  hash: string;
+  data: { name: string; source: "mnist" | "fashion_mnist" | "ring8" | "grid25"; batch: number; shape: number[]; numClasses: number; path: string | null; limit: number | null; count: number | null };
+  noise: { name: string; dist: "uniform" | "normal" | "categorical"; a: number; b: number; shape: number[]; classes: number }[];
+  train: { epochs: number | null; steps: number | null; seed: number; sampleEvery: number; sampleCount: number; checkpointEvery: number | "epoch"; keepCheckpoints: number; logEvery: number };
+  /** Value range of the sampled images: [0, 1] after sigmoid, [-1, 1] after tanh. */
+  sampleRange: [number, number];
+  /** The resolved spec, printed in reports and TensorBoard. */
+  resolved: string;
+}
+
+export type Init =
+  | { kind: "normal"; mean: number; std: number }
+  | { kind: "truncated_normal"; mean: number; std: number }
+  | { kind: "uniform"; low: number; high: number }
+  | { kind: "glorot" }
+  | { kind: "zeros" }
+  | { kind: "ones" };
+
+/** The tensors of one draw: the data batch under its name, its one-hot labels as `<name>_label`, each noise. */
+export type Batch = Record<string, tf.Tensor>;
+
+export class TrainingError extends Error {
+  override name = "TrainingError";
+}
+
+export interface RunOptions {
+  out: string;
+  epochs?: number;
+  steps?: number;
+  batch?: number;
+  backend: BackendChoice;
+  seed?: number;
+  data?: string;
+  resume: boolean;
+  quiet: boolean;
+  logEvery?: number;
+  sampleEvery?: number;
+  /** Sample-only mode: restore the newest checkpoint, write a grid of `sampleCount` images here, no training. */
+  sampleTo?: string;
+  sampleCount?: number;
+}
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive whole number");
+  return n;
+};
+const seedInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw new InvalidArgumentError("must be a whole number in [0, 2^32)");
+  return n;
+};
+
+/** The trainer's command line; `ganc train` passes the same flags through. */
+export function trainerCommand(name: string): Command {
+  return new Command(name)
+    .description("train the GAN described by the spec")
+    .option("-o, --out <dir>", "run folder for samples, checkpoints and logs")
+    .option("--epochs <n>", "passes over the data", positiveInt)
+    .option("--steps <n>", "iterations (overrides epochs)", positiveInt)
+    .option("--batch <n>", "batch size", positiveInt)
+    .addOption(new Option("--backend <name>", "tfjs backend").choices(["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu", "webgpu"]).default("auto"))
+    .option("--seed <n>", "seed for weights, noise and data order", seedInt)
+    .option("--data <dir>", "folder of MNIST / Fashion-MNIST IDX files (raw or .gz)")
+    .option("--resume", "continue from the newest good checkpoint in the run folder", false)
+    .option("-q, --quiet", "no progress output", false)
+    .option("--log-every <n>", "iterations between loss read-backs and log lines", positiveInt)
+    .option("--sample-every <n>", "iterations between sample grids", positiveInt)
+    .option("--sample-to <file>", "only write a sample grid from the newest checkpoint to this PNG file")
+    .option("--sample-count <n>", "images in that grid", positiveInt)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+}
+
+interface VarEntry {
+  v: tf.Variable;
+  init: Init;
+}
+
+interface Pending {
+  step: number;
+  values: Record<string, tf.Scalar>;
+}
+
+/**
+ * One training run: backend, data, seeded randomness, variables, optimizers, checkpoints, samples and
+ * logs. A generated trainer declares its variables and optimizers here, then drives the loop:
+ *
+ *   await run.begin();
+ *   while (run.next()) { const b = run.batch(); run.record(stepD(b)); ...; await run.endIteration(); }
+ *   return run.finish();
+ */
+export class Run {
+  readonly vars = new Map<string, VarEntry>();
+  readonly optimizers = new Map<string, tf.Optimizer>();
+  readonly states = new Map<string, tf.Variable>();
+  readonly dataset: Dataset;
+  readonly iterator: BatchIterator;
+  readonly batchSize: number;
+  readonly totalSteps: number;
+  step = 0;
+  private rng: Rng;
+  private readonly initRng: Rng;
+  private dropoutSeed = 1;
+  private live: tf.Tensor[] = [];
+  private pending: Pending[] = [];
+  private interrupted = false;
+  private lastCheckpoint: string | null = null;
+  private readonly started = Date.now();
+  private lastLogTime = Date.now();
+  private lastLogStep = 0;
+  private bar: cliProgress.SingleBar | null = null;
+  private tb: SummaryWriter | null = null;
+  private readonly metricsFile: string;
+  private samplesFn: ((b: Batch) => tf.Tensor) | null = null;
+  private fixedBatch: Batch | null = null;
+  private readonly tensorCounts: number[] = [];
+  private onSigint = () => {
+    if (this.interrupted) process.exit(130);
+    this.interrupted = true;
+    this.say("interrupted: finishing this iteration and writing a checkpoint (Ctrl-C again to quit now)");
+  };
+
+  private constructor(
+    readonly spec: SpecInfo,
+    readonly opts: RunOptions,
+    readonly backend: BackendInfo,
+    dataset: Dataset,
+  ) {
+    this.dataset = dataset;
+    this.batchSize = opts.batch ?? spec.data.batch;
+    const seed = opts.seed ?? spec.train.seed;
+    this.iterator = new BatchIterator(dataset, this.batchSize, seed);
+    this.rng = new Rng(seed);
+    this.initRng = new Rng((seed ^ 0x9e3779b9) >>> 0);
+    const epochs = opts.epochs ?? spec.train.epochs;
+    const steps = opts.steps ?? (opts.epochs !== undefined ? null : spec.train.steps);
+    this.totalSteps = steps ?? (epochs ?? 25) * this.iterator.stepsPerEpoch;
+    if (!opts.sampleTo) fs.mkdirSync(path.join(opts.out, "samples"), { recursive: true });
+    this.metricsFile = path.join(opts.out, "metrics.jsonl");
+  }
+
+  /** Parses the trainer's flags, selects the backend, loads the data. */
+  static async start(spec: SpecInfo, argv: string[]): Promise<Run> {
+    const cmd = trainerCommand(`trainer (${spec.name})`);
+    cmd.parse(argv, { from: "user" });
+    const o = cmd.opts();
+    const opts: RunOptions = {
+      out: o.out ?? path.join("runs", spec.name),
+      epochs: o.epochs,
+      steps: o.steps,
+      batch: o.batch,
+      backend: o.backend,
+      seed: o.seed,
+      data: o.data,
+      resume: o.resume,
+      quiet: o.quiet,
+      logEvery: o.logEvery,
+      sampleEvery: o.sampleEvery,
+      sampleTo: o.sampleTo,
+      sampleCount: o.sampleCount,
+    };
+    if (opts.sampleTo) opts.resume = true;
+    const backend = await selectBackend(opts.backend, { log: (l) => (opts.quiet ? undefined : console.error(l)) });
+    const dataset = loadData(spec, opts);
+    const run = new Run(spec, opts, backend, dataset);
+    run.say(`data: ${dataset.name}, ${dataset.count} samples of [${dataset.shape.join(", ")}], batch ${run.batchSize}, ${run.iterator.stepsPerEpoch} iterations per epoch`);
+    return run;
+  }
+
+  private say(line: string): void {
+    if (this.opts.quiet) return;
+    if (this.bar) this.bar.stop();
+    console.error(line);
+    this.bar = null;
+  }
+
+  // ---- declarations ------------------------------------------------------------------------------
+
+  variable(name: string, shape: number[], init: Init, trainable = true): tf.Variable {
+    const values = initValues(this.initRng, shape, init);
+    const v = tf.variable(tf.tensor(values, shape), trainable, `${this.spec.name}/${name}`);
+    this.vars.set(name, { v, init });
+    return v;
+  }
+
+  optimizer(step: string, cfg: { kind: "adam" | "rmsprop" | "sgd" | "momentum"; lr: number; beta1: number; beta2: number; epsilon: number; rho: number; momentum: number; nesterov: boolean }): tf.Optimizer {
+    const opt =
+      cfg.kind === "adam" ? tf.train.adam(cfg.lr, cfg.beta1, cfg.beta2, cfg.epsilon)
+      : cfg.kind === "rmsprop" ? tf.train.rmsprop(cfg.lr, cfg.rho, cfg.momentum, cfg.epsilon)
+      : cfg.kind === "momentum" ? tf.train.momentum(cfg.lr, cfg.momentum, cfg.nesterov)
+      : tf.train.sgd(cfg.lr);
+    this.optimizers.set(step, opt);
+    return opt;
+  }
+
+  state(name: string, init: number): tf.Variable {
+    const v = tf.variable(tf.scalar(init), false, `${this.spec.name}/state/${name}`);
+    this.states.set(name, v);
+    return v;
+  }
+
+  /** How to draw the sampled images from a batch of fixed noise (networks in inference mode). */
+  samples(fn: (b: Batch) => tf.Tensor): void {
+    this.samplesFn = fn;
+  }
+
+  /** A fresh seed for each dropout call, drawn from the run's generator so runs repeat. */
+  seed(): number {
+    return this.dropoutSeed++;
+  }
+
+  /** Sets a step's learning rate for this iteration (learning-rate schedules). */
+  learningRate(opt: tf.Optimizer, base: number, decay: "none" | "linear" | "step", every: number, rate: number): void {
+    if (decay === "none") return;
+    const lr = decay === "linear" ? base * Math.max(0, 1 - this.step / this.totalSteps) : base * rate ** Math.floor(this.step / every);
+    (opt as unknown as { learningRate: number }).learningRate = lr;
+  }
+
+  // ---- the loop --------------------------------------------------------------------------------------
+
+  /** Restores the newest good checkpoint when resuming, and opens the logs. */
+  async begin(): Promise<void> {
+    if (this.opts.resume) await this.restore();
+    if (this.opts.sampleTo) {
+      this.fixedBatch = this.makeFixedBatch(this.opts.sampleCount ?? this.spec.train.sampleCount);
+      this.interrupted = true; // no iterations
+      return;
+    }
+    else if (fs.existsSync(path.join(this.opts.out, "checkpoints")) && fs.readdirSync(path.join(this.opts.out, "checkpoints")).some((f) => f.endsWith(".ganckpt"))) {
+      throw new TrainingError(`${this.opts.out} already holds checkpoints: pass --resume to continue that run, or choose another --out`);
+    }
+    if (!this.opts.resume && fs.existsSync(this.metricsFile)) fs.rmSync(this.metricsFile);
+    this.tb = new SummaryWriter(path.join(this.opts.out, "tb"));
+    if (this.step === 0) this.tb.text("spec", "```\n" + this.spec.resolved + "\n```", 0);
+    this.tb.text("backend", this.backend.detail, this.step);
+    this.fixedBatch = this.makeFixedBatch();
+    process.on("SIGINT", this.onSigint);
+    this.say(`training ${this.spec.name}: ${this.totalSteps} iterations${this.step ? `, resuming at ${this.step}` : ""}; run folder ${this.opts.out}`);
+  }
+
+  /** True on iterations whose values are read back and logged. */
+  logging(): boolean {
+    const every = this.opts.logEvery ?? this.spec.train.logEvery;
+    return (this.step + 1) % every === 0 || this.step + 1 === this.totalSteps;
+  }
+
+  next(): boolean {
+    return !this.interrupted && this.step < this.totalSteps;
+  }
+
+  /** Draws the next data batch and fresh noise. The tensors live until the end of the iteration. */
+  batch(): Batch {
+    const d = this.spec.data;
+    const { x, labels } = this.iterator.next();
+    const b: Batch = { [d.name]: tf.tensor(x, [this.batchSize, ...d.shape]) };
+    if (labels) b[`${d.name}_label`] = tf.tensor(oneHot(labels, d.numClasses), [this.batchSize, d.numClasses]);
+    for (const n of this.spec.noise) b[n.name] = this.noise(n, this.batchSize, this.rng, null);
+    this.live.push(...Object.values(b));
+    return b;
+  }
+
+  private noise(n: SpecInfo["noise"][number], count: number, rng: Rng, cycle: boolean | null): tf.Tensor {
+    if (n.dist === "categorical") {
+      const idx = new Int32Array(count);
+      for (let i = 0; i < count; i++) idx[i] = cycle ? i % n.classes : Math.floor(rng.uniform() * n.classes);
+      return tf.tensor(oneHot(idx, n.classes), [count, n.classes]);
+    }
+    const size = n.shape.reduce((a, b) => a * b, 1);
+    const buf = new Float32Array(count * size);
+    if (n.dist === "uniform") rng.fillUniform(buf, n.a, n.b);
+    else rng.fillNormal(buf, n.a, n.b);
+    return tf.tensor(buf, [count, ...n.shape]);
+  }
+
+  /** Fixed noise (and cycling labels and codes) for sample grids, the same at every sample step. */
+  private makeFixedBatch(n = this.spec.train.sampleCount): Batch {
+    const rng = new Rng((this.spec.train.seed ^ 0x5a4d1e) >>> 0);
+    const d = this.spec.data;
+    const labels = new Int32Array(n).map((_, i) => i % d.numClasses);
+    const b: Batch = { [`${d.name}_label`]: tf.tensor(oneHot(labels, d.numClasses), [n, d.numClasses]) };
+    for (const nz of this.spec.noise) b[nz.name] = this.noise(nz, n, rng, true);
+    return b;
+  }
+
+  /** Keeps a step's scalars until the next read-back; nothing is read from the device on other steps. */
+  record(values: Record<string, tf.Scalar>): void {
+    const p = this.pending[this.pending.length - 1];
+    if (p && p.step === this.step) Object.assign(p.values, values);
+    else this.pending.push({ step: this.step, values });
+  }
+
+  async endIteration(): Promise<void> {
+    for (const t of this.live) t.dispose();
+    this.live = [];
+    this.step++;
+    const t = this.spec.train;
+    const logEvery = this.opts.logEvery ?? t.logEvery;
+    const sampleEvery = this.opts.sampleEvery ?? t.sampleEvery;
+    const ckptEvery = t.checkpointEvery === "epoch" ? this.iterator.stepsPerEpoch : t.checkpointEvery;
+    const last = this.step === this.totalSteps || this.interrupted;
+    if (this.step % logEvery === 0 || last || this.step % ckptEvery === 0) await this.readBack();
+    if (this.step % sampleEvery === 0 || last) await this.writeSamples();
+    if (this.step % ckptEvery === 0 || last) await this.checkpoint();
+  }
+
+  /** Reads the pending scalars, stops on NaN/Inf, writes metrics and progress. */
+  private async readBack(): Promise<void> {
+    const pending = this.pending;
+    this.pending = [];
+    let lastValues: Record<string, number> = {};
+    try {
+      for (const p of pending) {
+        const names = Object.keys(p.values);
+        const data = await Promise.all(names.map((n) => p.values[n]!.data()));
+        const vals: Record<string, number> = {};
+        names.forEach((n, i) => (vals[n] = data[i]![0]!));
+        for (const [n, v] of Object.entries(vals)) {
+          if (!Number.isFinite(v)) {
+            throw new TrainingError(
+              `loss '${n}' is ${v} at iteration ${p.step + 1}: training stopped. ` +
+                (this.lastCheckpoint ? `The last good checkpoint is ${this.lastCheckpoint}.` : "No checkpoint was written yet.") +
+                " Lower the learning rate or check the loss for log(0) or division by zero.",
+            );
+          }
+        }
+        lastValues = vals;
+      }
+    } finally {
+      for (const p of pending) for (const t of Object.values(p.values)) t.dispose();
+    }
+    for (const [name, st] of this.states) lastValues[name] = (await st.data())[0]!;
+    const now = Date.now();
+    const itPerSec = ((this.step - this.lastLogStep) * 1000) / Math.max(1, now - this.lastLogTime);
+    this.lastLogTime = now;
+    this.lastLogStep = this.step;
+    const tensors = tf.memory().numTensors;
+    this.tensorCounts.push(tensors);
+    const epoch = Math.floor(this.step / this.iterator.stepsPerEpoch);
+    const row = { step: this.step, epoch, ...lastValues, itPerSec: round(itPerSec), tensors, elapsedSec: round((now - this.started) / 1000) };
+    fs.appendFileSync(this.metricsFile, JSON.stringify(row) + "\n");
+    for (const [k, v] of Object.entries(lastValues)) this.tb!.scalar(`loss/${k}`, v, this.step);
+    this.tb!.scalar("perf/iterations_per_sec", itPerSec, this.step);
+    this.tb!.flush();
+    this.progress(lastValues, itPerSec, epoch);
+  }
+
+  private progress(values: Record<string, number>, itPerSec: number, epoch: number): void {
+    if (this.opts.quiet) return;
+    const losses = Object.entries(values).map(([k, v]) => `${k}=${v.toFixed(4)}`).join(" ");
+    if (process.stderr.isTTY) {
+      if (!this.bar) {
+        this.bar = new cliProgress.SingleBar(
+          { format: "{bar} {value}/{total} | epoch {epoch} | {losses} | {speed} it/s | eta {eta_formatted}", hideCursor: true, stream: process.stderr },
+          cliProgress.Presets.shades_classic,
+        );
+        this.bar.start(this.totalSteps, this.step, { epoch, losses, speed: itPerSec.toFixed(2) });
+      }
+      this.bar.update(this.step, { epoch, losses, speed: itPerSec.toFixed(2) });
+    } else {
+      console.error(`step ${this.step}/${this.totalSteps} epoch ${epoch} ${losses} ${itPerSec.toFixed(2)} it/s`);
+    }
+  }
+
+  /** Writes the fixed-noise sample grid: samples/step-NNNNNNN.png and samples/latest.png. */
+  async writeSamples(to?: string): Promise<string | null> {
+    if (!this.samplesFn || !this.fixedBatch) return null;
+    const out = tf.tidy(() => this.samplesFn!(this.fixedBatch!));
+    const data = (await out.data()) as Float32Array;
+    const shape = out.shape;
+    out.dispose();
+    const png = this.spec.data.shape.length === 1
+      ? encodeScatter(data, { reference: toyModes(this.spec.data.source as "ring8" | "grid25").centers, size: 400 })
+      : encodeImageGrid(data, shape[0]!, shape[1]!, shape[2]!, shape[3]!, { range: this.spec.sampleRange, scale: 2 });
+    if (to) {
+      writePng(to, png);
+      return to;
+    }
+    const file = path.join(this.opts.out, "samples", `step-${String(this.step).padStart(7, "0")}.png`);
+    writePng(file, png);
+    writePng(path.join(this.opts.out, "samples", "latest.png"), png);
+    if (this.tb) this.tb.image("samples", png, ...pngSize(png), 3, this.step);
+    return file;
+  }
+
+  // ---- checkpoints ------------------------------------------------------------------------------------
+
+  async checkpoint(): Promise<string> {
+    if (this.pending.length) await this.readBack(); // never checkpoint weights that produced NaN
+    const named: Record<string, tf.Tensor> = {};
+    for (const [name, e] of this.vars) named[`var:${name}`] = e.v;
+    for (const [name, s] of this.states) named[`state:${name}`] = s;
+    const optMeta: Record<string, string[]> = {};
+    for (const [step, opt] of this.optimizers) {
+      const ws = await opt.getWeights();
+      optMeta[step] = ws.map((w) => w.name);
+      ws.forEach((w, i) => (named[`opt:${step}:${i}`] = w.tensor));
+    }
+    const tensors = await tensorsToSaved(named);
+    const meta = {
+      spec: this.spec.name,
+      specHash: this.spec.hash,
+      step: this.step,
+      iterator: this.iterator.state(),
+      rng: this.rng.getState(),
+      dropoutSeed: this.dropoutSeed,
+      optimizers: optMeta,
+      backend: this.backend.name,
+      batch: this.batchSize,
+      seed: this.opts.seed ?? this.spec.train.seed,
+    };
+    const file = saveCheckpoint(path.join(this.opts.out, "checkpoints"), this.step, { meta, tensors }, { keep: this.spec.train.keepCheckpoints });
+    this.lastCheckpoint = file;
+    return file;
+  }
+
+  private async restore(): Promise<void> {
+    const dir = path.join(this.opts.out, "checkpoints");
+    const found = loadLatestCheckpoint(dir, (file, reason) => this.say(`skipping checkpoint ${file}: ${reason}`));
+    if (!found) throw new TrainingError(`--resume: no checkpoint in ${dir}`);
+    const { meta, tensors } = found.payload;
+    if (meta.specHash !== this.spec.hash) {
+      throw new TrainingError(`--resume: ${found.file} was written by a different spec (or a different version of it); start a new run folder`);
+    }
+    if (meta.batch !== this.batchSize) throw new TrainingError(`--resume: the checkpoint was trained with batch ${String(meta.batch)}, not ${this.batchSize}`);
+    const byName = new Map(tensors.map((t) => [t.name, t]));
+    const take = (name: string): SavedTensor => {
+      const t = byName.get(name);
+      if (!t) throw new CheckpointError(found.file, `missing tensor ${name}`);
+      return t;
+    };
+    for (const [name, e] of this.vars) {
+      const t = take(`var:${name}`);
+      if (t.shape.join(",") !== e.v.shape.join(",")) throw new CheckpointError(found.file, `${name} has shape [${t.shape}], expected [${e.v.shape}]`);
+      e.v.assign(tf.tensor(t.data, t.shape, t.dtype));
+    }
+    for (const [name, s] of this.states) s.assign(tf.tensor(take(`state:${name}`).data, []));
+    const optMeta = meta.optimizers as Record<string, string[]>;
+    for (const [step, opt] of this.optimizers) {
+      const names = optMeta[step] ?? [];
+      await opt.setWeights(names.map((n, i) => {
+        const t = take(`opt:${step}:${i}`);
+        return { name: n, tensor: tf.tensor(t.data, t.shape, t.dtype) };
+      }));
+    }
+    this.step = meta.step as number;
+    this.iterator.restore(meta.iterator as { epoch: number; cursor: number });
+    this.rng = Rng.fromState(meta.rng as number[]);
+    this.dropoutSeed = meta.dropoutSeed as number;
+    this.lastCheckpoint = found.file;
+    this.lastLogStep = this.step;
+    this.say(`resumed from ${found.file} at iteration ${this.step}`);
+  }
+
+  /** Ends the run: returns the process exit code (130 after Ctrl-C). */
+  async finish(): Promise<number> {
+    if (this.opts.sampleTo) {
+      const file = await this.writeSamples(this.opts.sampleTo);
+      this.say(`wrote ${file} from the checkpoint at iteration ${this.step}`);
+      return 0;
+    }
+    process.off("SIGINT", this.onSigint);
+    if (this.bar) this.bar.stop();
+    this.tb?.close();
+    const exit = this.interrupted ? 130 : 0;
+    const secs = (Date.now() - this.started) / 1000;
+    this.say(`${this.interrupted ? "stopped" : "done"} at iteration ${this.step} in ${secs.toFixed(1)} s; samples in ${path.join(this.opts.out, "samples")}, checkpoint ${this.lastCheckpoint ?? "none"}`);
+    writeFileAtomic(path.join(this.opts.out, "run.json"), JSON.stringify({ spec: this.spec.name, source: this.spec.source, backend: this.backend.detail, steps: this.step, seconds: round(secs), tensorCounts: this.tensorCounts }, null, 2) + "\n");
+    return exit;
+  }
+
+  /** For the sampling CLI: draw `n` samples from restored weights with fresh fixed noise. */
+  sampleWith(fn: (b: Batch) => tf.Tensor): void {
+    this.samplesFn = fn;
+  }
+}
+
+/** Width and height from a PNG's IHDR chunk. */
+function pngSize(png: Buffer): [number, number] {
+  return [png.readUInt32BE(16), png.readUInt32BE(20)];
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+export function loadData(spec: SpecInfo, opts: { data?: string }): Dataset {
+  const d = spec.data;
+  if (d.source === "ring8" || d.source === "grid25") return toyDataset(d.source, d.count ?? 10000, spec.train.seed);
+  const dir = opts.data ?? (d.path ? path.resolve(path.dirname(spec.source), d.path) : null);
+  let ds: Dataset;
+  if (dir) ds = loadIdxDir(dir, { name: d.source === "fashion_mnist" ? "fashion-mnist" : "mnist" });
+  else if (d.source === "fashion_mnist") throw new TrainingError("fashion_mnist needs its IDX files: pass --data DIR (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz])");
+  else ds = loadEmbeddedMnist();
+  if (d.limit && d.limit < ds.count) {
+    const per = ds.shape.reduce((a, b) => a * b, 1);
+    ds = { ...ds, count: d.limit, x: ds.x.subarray(0, d.limit * per), labels: ds.labels ? ds.labels.subarray(0, d.limit) : null };
+  }
+  return ds;
+}
+
+/** Initial values of a variable, drawn from the run's seeded generator. */
+export function initValues(rng: Rng, shape: number[], init: Init): Float32Array {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(size);
+  switch (init.kind) {
+    case "zeros":
+      return out;
+    case "ones":
+      return out.fill(1);
+    case "normal":
+      return rng.fillNormal(out, init.mean, init.std);
+    case "truncated_normal":
+      return rng.fillTruncatedNormal(out, init.mean, init.std);
+    case "uniform":
+      return rng.fillUniform(out, init.low, init.high);
+    case "glorot": {
+      // fan_in / fan_out as Keras computes them: receptive field times channels.
+      const rf = shape.slice(0, -2).reduce((a, b) => a * b, 1);
+      const fanIn = (shape[shape.length - 2] ?? 1) * rf;
+      const fanOut = (shape[shape.length - 1] ?? 1) * rf;
+      const lim = Math.sqrt(6 / (fanIn + fanOut));
+      return rng.fillUniform(out, -lim, lim);
+    }
+  }
+}
+
+export type { Mode };
