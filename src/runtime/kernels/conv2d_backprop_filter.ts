@@ -10,13 +10,15 @@ import { Primitives, type TrainingKernelFunc } from "./primitives.ts";
  * Reading ci as the batch, n as the input channel and dy as an (OH x OW) filter dilated by the
  * forward stride, that sum is conv2d(x^T [Cin,H,W,N], dy^T [OH,OW,N,Cout]) -> [Cin,KH,KW,Cout].
  */
-export function makeConv2DBackpropFilter(backendName: string): TrainingKernelFunc {
+export function makeConv2DBackpropFilter(backendName: string, stock?: tf.KernelFunc): TrainingKernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
       attrs as unknown as tf.Conv2DBackpropFilterAttrs;
     const format = tf.backend_util.convertConv2DDataFormat(dataFormat);
     if (format !== "channelsLast") {
+      // NCHW is rare in tfjs (wasm's Conv2D cannot even run it): leave it to the stock kernel.
+      if (stock) return stock({ inputs, backend, attrs }) as tf.TensorInfo;
       throw new Error(`Conv2DBackpropFilter: only NHWC is supported on ${backendName}, got ${dataFormat}`);
     }
     const info = tf.backend_util.computeConv2DInfo(

@@ -13,12 +13,14 @@ import { Primitives, type TrainingKernelFunc } from "./primitives.ts";
  * ([M, M, Cout, sh*sw*Cin] with M = ceil(K/s)), then interleaved back into space
  * (reshape + transpose) and cropped by padTop/padLeft. No zero-dilated input is materialised.
  */
-export function makeConv2DBackpropInput(backendName: string): TrainingKernelFunc {
+export function makeConv2DBackpropInput(backendName: string, stock?: tf.KernelFunc): TrainingKernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
     const format = tf.backend_util.convertConv2DDataFormat(dataFormat);
     if (format !== "channelsLast") {
+      // NCHW is rare in tfjs (wasm's Conv2D cannot even run it): leave it to the stock kernel.
+      if (stock) return stock({ inputs, backend, attrs }) as tf.TensorInfo;
       throw new Error(`Conv2DBackpropInput: only NHWC is supported on ${backendName}, got ${dataFormat}`);
     }
     const info = tf.backend_util.computeConv2DInfo(

@@ -16,11 +16,11 @@ interface Replacement {
 
 const conv2DBackpropFilter: Replacement = {
   kernelName: tf.Conv2DBackpropFilter,
-  make: (backendName) => makeConv2DBackpropFilter(backendName),
+  make: (backendName, stock) => makeConv2DBackpropFilter(backendName, stock?.kernelFunc),
 };
 const conv2DBackpropInput: Replacement = {
   kernelName: tf.Conv2DBackpropInput,
-  make: (backendName) => makeConv2DBackpropInput(backendName),
+  make: (backendName, stock) => makeConv2DBackpropInput(backendName, stock?.kernelFunc),
 };
 const batchMatMul: Replacement = {
   kernelName: tf.BatchMatMul,
@@ -31,9 +31,10 @@ const batchMatMul: Replacement = {
 };
 
 /**
- * Which kernels each backend gets, chosen by bench/kernels.ts on the seed GAN's shapes: on cpu only
- * the filter gradient wins (tfjs-backend-cpu's own BatchMatMul and Conv2DBackpropInput are already
- * as fast as the Conv2D they would be rewritten into).
+ * Which kernels each backend gets, kept only where bench/kernels.ts showed a win on the seed GAN's
+ * shapes. On cpu only the filter gradient does (20-64x): the cpu Conv2D that the input gradient
+ * would be rewritten into is 2-3x slower than tfjs-backend-cpu's own Conv2DBackpropInput, and its
+ * BatchMatMul handles transposes at full speed already.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
   wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul],
