@@ -125,6 +125,7 @@ const PENDING: Record<string, { readonly why: string; readonly throws?: true }> 
   "negative-units-in-generator.gan": { why: "E0139 'cannot tell which value is the generator's output' follows any failure inside G, and its advice does not help" },
   "unknown-net-call.gan": { why: "E0139 'cannot tell which value is the generator's output' follows the unknown function" },
   "concat-bare.gan": { why: "`concat y` (the bare form every other layer accepts) parses as concat with no input plus a layer named 'y'" },
+  "paren-span.gan": { why: "the span of `(z + z) * x` starts inside the parenthesis, so the carets begin under `z`, not `(`" },
   "duplicate-input.gan": { why: "W0405 'net D is never applied' while D is applied three times (with the wrong number of inputs)" },
 };
 
