@@ -9,7 +9,8 @@ import { DATA_SOURCES, LAYERS, NOISE_DISTS, OPTIMIZERS, canonicalLayer } from ".
 
 /**
  * The `.gan.yaml` front end. Stages, each stopping the parse when it finds an error:
- *   1. YAML syntax (E0601), duplicate keys (E0602), alias bombs and cycles (E0603), non-mapping documents (E0604, E0605);
+ *   1. YAML syntax (E0601), duplicate keys (E0602), alias bombs and cycles (E0603), empty or non-mapping documents
+ *      (E0604, E0605), keys that are lists or mappings (E0606);
  *   2. the JSON schema `grammar/gan.schema.json` (E0610-E0615), every error mapped back to its YAML node;
  *   3. building the AST: expression and layer strings go through the `.gan` parser with their offset in the file,
  *      so their diagnostics (E0001-E0003) point inside the YAML string.
@@ -31,10 +32,10 @@ export function parseYamlSpec(text: string, file: string): ParseResult<A.Spec> {
     return { value: null, diagnostics };
   }
 
-  const aliasProblem = checkAliases(doc, file);
-  if (aliasProblem) return { value: null, diagnostics: [...diagnostics, aliasProblem] };
+  const data = toData(doc, file);
+  if (!data.ok) return { value: null, diagnostics: [...diagnostics, data.problem] };
 
-  const schemaErrors = validateSchema(doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), doc, root, file);
+  const schemaErrors = validateSchema(data.value, doc, root, file);
   if (schemaErrors.length > 0) return { value: null, diagnostics: [...diagnostics, ...schemaErrors] };
 
   const b = new Builder(doc, text, file);
@@ -51,8 +52,10 @@ const MAX_ALIAS_COUNT = 100;
 
 function yamlDiagnostics(doc: Document.Parsed, text: string, file: string): Diagnostic[] {
   const out: Diagnostic[] = [];
+  // The yaml package may place an error at end of input one past the last character.
+  const within = (pos: [number, number]) => clamp({ start: pos[0], end: pos[1] }, { start: 0, end: text.length });
   for (const e of doc.errors) {
-    const span = { start: e.pos[0], end: Math.max(e.pos[0], e.pos[1]) };
+    const span = within(e.pos);
     if (e.code === "DUPLICATE_KEY") {
       const key = text.slice(span.start, span.end).trim();
       const first = firstOccurrence(doc, span.start);
@@ -62,7 +65,7 @@ function yamlDiagnostics(doc: Document.Parsed, text: string, file: string): Diag
       out.push(error("E0601", `YAML syntax error: ${lowerFirst(e.message)}`, file, span));
     }
   }
-  for (const w of doc.warnings) out.push(warning("W0601", `YAML: ${lowerFirst(w.message)}`, file, { start: w.pos[0], end: w.pos[1] }));
+  for (const w of doc.warnings) out.push(warning("W0601", `YAML: ${lowerFirst(w.message)}`, file, within(w.pos)));
   return out;
 }
 
@@ -82,12 +85,22 @@ function firstOccurrence(doc: Document.Parsed, offset: number): A.Span | null {
 }
 
 /**
- * Refuses an alias that refers to a node containing it (an infinite document) and documents whose aliases expand
- * beyond MAX_ALIAS_COUNT ("billion laughs"). Both are checked without expanding anything.
+ * The document as plain data for the schema. Refuses an alias that refers to a node containing it (an infinite
+ * document), found without expanding anything, and documents whose aliases expand beyond MAX_ALIAS_COUNT
+ * ("billion laughs"), which the yaml package detects while expanding.
  */
-function checkAliases(doc: Document.Parsed, file: string): Diagnostic | null {
+function toData(doc: Document.Parsed, file: string): { ok: true; value: unknown } | { ok: false; problem: Diagnostic } {
   let problem: Diagnostic | null = null;
   visit(doc, {
+    Pair(_, pair) {
+      // A list or mapping as a key (`? [a, b]: 1`) has no JSON equivalent; every key in a spec is a name.
+      const key = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
+      if (key && !isScalar(key)) {
+        problem = error("E0606", "a key must be a plain name, not a list or a mapping", file, rangeOf(pair.key as YNode));
+        return visit.BREAK;
+      }
+      return undefined;
+    },
     Alias(_, alias, path) {
       const target = alias.resolve(doc);
       if (target && path.includes(target as never)) {
@@ -97,9 +110,9 @@ function checkAliases(doc: Document.Parsed, file: string): Diagnostic | null {
       return undefined;
     },
   });
-  if (problem) return problem;
+  if (problem) return { ok: false, problem };
   try {
-    doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    return { ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) };
   } catch (e) {
     let first: A.Span = { start: 0, end: 0 };
     visit(doc, {
@@ -109,9 +122,8 @@ function checkAliases(doc: Document.Parsed, file: string): Diagnostic | null {
       },
     });
     const why = e instanceof ReferenceError ? `its aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT} alias expansions); refusing to expand them` : (e as Error).message;
-    return error("E0603", `the YAML document cannot be read: ${why}`, file, first);
+    return { ok: false, problem: error("E0603", `the YAML document cannot be read: ${why}`, file, first) };
   }
-  return null;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -124,8 +136,16 @@ function validateSchema(data: unknown, doc: Document.Parsed, root: YAMLMap, file
   if (validate(data)) return [];
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
-  for (const e of validate.errors ?? []) {
-    const d = schemaDiagnostic(e, doc, root, file);
+  const errors = validate.errors ?? [];
+  // Several keys missing from one mapping make one report.
+  const missing = new Map<string, string[]>();
+  for (const e of errors) {
+    if (e.keyword === "required") missing.set(e.instancePath, [...(missing.get(e.instancePath) ?? []), (e.params as { missingProperty: string }).missingProperty]);
+  }
+  for (const e of errors) {
+    const names = e.keyword === "required" ? missing.get(e.instancePath)! : [];
+    if (names.length > 1 && names[0] !== (e.params as { missingProperty: string }).missingProperty) continue;
+    const d = names.length > 1 ? missingKeys(names, e, doc, root, file) : schemaDiagnostic(e, doc, root, file);
     if (!d) continue;
     const id = `${d.code}:${d.span.start}:${d.message}`;
     if (seen.has(id)) continue;
@@ -192,14 +212,17 @@ function schemaDiagnostic(e: ErrorObject, doc: Document.Parsed, root: YAMLMap, f
     }
     case "required": {
       const name = (e.params as { missingProperty: string }).missingProperty;
-      const doc = parent?.properties?.[name]?.description;
-      // Point at the key naming the incomplete mapping (`d:` of a step), or at the mapping itself.
-      const span = at.key ? rangeOf(at.key) : at.node ? { start: rangeOf(at.node).start, end: rangeOf(at.node).start } : { start: 0, end: 0 };
-      return error("E0612", `${subject} is missing '${name}'${doc ? ` (${doc})` : ""}`, file, span);
+      const hint = parent?.properties?.[name]?.description;
+      return error("E0612", `${subject} is missing '${name}'${hint ? ` (${hint})` : ""}`, file, requiredSpan(at));
     }
     case "type": {
+      // JSON Schema numbers are finite: YAML's .inf and .nan fail `type: number`.
+      if (at.node && isScalar(at.node) && typeof at.node.value === "number" && !Number.isFinite(at.node.value)) {
+        return error("E0611", `${subject} must be a finite number, got ${at.node.source ?? at.node.value}`, file, nodeSpan);
+      }
       const want = (e.params as { type: string | string[] }).type;
-      const list = (Array.isArray(want) ? want : String(want).split(",")).map(typeWord);
+      const types = Array.isArray(want) ? want : String(want).split(",");
+      const list = types.map((t) => (t === "boolean" && types.length > 1 ? "true/false" : typeWord(t)));
       const expected = list.length === 1 ? list[0] : `${list.slice(0, -1).join(", ")} or ${list[list.length - 1]}`;
       return error("E0611", `${subject} must be ${expected}, got ${yamlKind(at.node)}`, file, nodeSpan);
     }
@@ -228,6 +251,20 @@ function schemaDiagnostic(e: ErrorObject, doc: Document.Parsed, root: YAMLMap, f
     default:
       return error("E0615", `${subject} ${e.message ?? "is invalid"}`, file, nodeSpan);
   }
+}
+
+function missingKeys(names: string[], e: ErrorObject, doc: Document.Parsed, root: YAMLMap, file: string): Diagnostic {
+  const segs = pathSegs(e.instancePath);
+  const list = names.map((n) => `'${n}'`);
+  const joined = `${list.slice(0, -1).join(", ")} and ${list[list.length - 1]}`;
+  return error("E0612", `${describePath(segs)} is missing ${joined}`, file, requiredSpan(locate(doc, root, segs)));
+}
+
+/** A missing key is reported at the key naming the incomplete mapping (`d:` of a step), or at the mapping's start. */
+function requiredSpan(at: Located): A.Span {
+  if (at.key) return rangeOf(at.key);
+  if (at.node) return { start: rangeOf(at.node).start, end: rangeOf(at.node).start };
+  return { start: 0, end: 0 };
 }
 
 const isLayerItem = (s: readonly Seg[]) => s.length === 4 && s[0] === "nets" && s[2] === "layers";
@@ -361,8 +398,14 @@ class Builder {
   /** `"deconv 64 kernel=4 stride=2 -> x"`, `relu`, or `{conv2d: {filters: 64, tap: x}}`. */
   private layer(n: YNode): A.Layer {
     if (isScalar(n)) {
+      const before = this.diags.length;
       const r = this.parseIn(n, parseLayer);
       if (r) return r;
+      if (this.diags.length > before && hasTopLevelComma(String(n.value))) {
+        // `"flatten, dense 1024"` is a .gan line of several layers; in YAML each list item is one layer.
+        const d = this.diags[before]!;
+        this.diags[before] = { ...d, message: `${d.message}; each item of a layer list is one layer, so write these as separate items` };
+      }
       const op: A.Ident = { kind: "Ident", name: String(n.value), span: rangeOf(n) };
       return { kind: "Layer", op, args: [], tap: null, span: rangeOf(n) };
     }
@@ -440,11 +483,7 @@ class Builder {
     if (isScalar(n)) {
       const v = n.value;
       const span = rangeOf(n);
-      if (typeof v === "number") {
-        if (Number.isFinite(v)) return { kind: "Number", value: v, span };
-        this.diags.push(error("E0620", `${v} is not a number a spec can use; numbers must be finite`, this.file, span));
-        return placeholder(n);
-      }
+      if (typeof v === "number") return { kind: "Number", value: v, span }; // finite: the schema refuses .inf and .nan
       if (typeof v === "boolean") return { kind: "Name", name: String(v), span };
       if (typeof v === "string") return this.parseIn(n, parseExpression) ?? placeholder(n);
     }
@@ -477,12 +516,14 @@ class Builder {
     const quoted = s.type === "QUOTE_DOUBLE" || s.type === "QUOTE_SINGLE";
     const inner = quoted ? 1 : 0;
     if (raw.slice(inner, raw.length - inner) === value) return { base: start + inner, exact: true };
-    const at = raw.indexOf(value);
+    // A block scalar's header line (`| # comment`) is not content: search after it.
+    const from = s.type === "BLOCK_LITERAL" || s.type === "BLOCK_FOLDED" ? raw.indexOf("\n") + 1 : 0;
+    const at = raw.indexOf(value, from);
     if (at >= 0) return { base: start + at, exact: true };
     // Block scalars keep a final newline (LF even in a CRLF file): match the trimmed text on one line.
     const trimmed = value.trim();
     const lead = value.length - value.trimStart().length;
-    const t = trimmed.length > 0 && !/[\r\n]/.test(trimmed) ? raw.indexOf(trimmed) : -1;
+    const t = trimmed.length > 0 && !/[\r\n]/.test(trimmed) ? raw.indexOf(trimmed, from) : -1;
     if (t >= 0) return { base: start + t - lead, exact: true };
     return { base: start + inner, exact: false };
   }
@@ -519,6 +560,16 @@ class Builder {
 interface KV {
   readonly key: YNode;
   readonly value: YNode | null;
+}
+
+function hasTopLevelComma(text: string): boolean {
+  let depth = 0;
+  for (const c of text) {
+    if (c === "(" || c === "[") depth++;
+    else if (c === ")" || c === "]") depth--;
+    else if (c === "," && depth === 0) return true;
+  }
+  return false;
 }
 
 /** Stands in for an expression that failed to parse; its error is already reported. */
