@@ -239,12 +239,13 @@ export class Run {
 
   /** Restores the newest good checkpoint when resuming, and opens the logs. */
   async begin(): Promise<void> {
-    if (this.opts.resume) await this.restore();
     if (this.opts.sampleTo) {
+      await this.restore();
       this.fixedBatch = this.makeFixedBatch(this.opts.sampleCount ?? this.spec.train.sampleCount);
       this.interrupted = true; // no iterations
       return;
     }
+    if (this.opts.resume) await this.restore();
     else if (fs.existsSync(path.join(this.opts.out, "checkpoints")) && fs.readdirSync(path.join(this.opts.out, "checkpoints")).some((f) => f.endsWith(".ganckpt"))) {
       throw new TrainingError(`${this.opts.out} already holds checkpoints: pass --resume to continue that run, or choose another --out`);
     }
@@ -387,6 +388,11 @@ export class Run {
     const data = (await out.data()) as Float32Array;
     const shape = out.shape;
     out.dispose();
+    if (to && to.endsWith(".json")) {
+      // Raw values for tools (evaluation, tests): {shape, data}.
+      writeFileAtomic(to, JSON.stringify({ shape, range: this.spec.sampleRange, data: Array.from(data, (v) => Math.round(v * 1e6) / 1e6) }));
+      return to;
+    }
     const png = this.spec.data.shape.length === 1
       ? encodeScatter(data, { reference: toyModes(this.spec.data.source as "ring8" | "grid25").centers, size: 400 })
       : encodeImageGrid(data, shape[0]!, shape[1]!, shape[2]!, shape[3]!, { range: this.spec.sampleRange, scale: 2 });
@@ -409,12 +415,17 @@ export class Run {
     for (const [name, e] of this.vars) named[`var:${name}`] = e.v;
     for (const [name, s] of this.states) named[`state:${name}`] = s;
     const optMeta: Record<string, string[]> = {};
+    const temporary: tf.Tensor[] = [];
     for (const [step, opt] of this.optimizers) {
       const ws = await opt.getWeights();
       optMeta[step] = ws.map((w) => w.name);
       ws.forEach((w, i) => (named[`opt:${step}:${i}`] = w.tensor));
+      // getWeights() makes a fresh tensor for the iteration count; the moments are the live variables.
+      for (const w of ws) if (!(w.tensor instanceof tf.Variable)) temporary.push(w.tensor);
+      for (const [k, v] of Object.entries(hiddenState(opt))) named[`optx:${step}:${k}`] = v;
     }
     const tensors = await tensorsToSaved(named);
+    for (const t of temporary) t.dispose();
     const meta = {
       spec: this.spec.name,
       specHash: this.spec.hash,
@@ -450,16 +461,22 @@ export class Run {
     for (const [name, e] of this.vars) {
       const t = take(`var:${name}`);
       if (t.shape.join(",") !== e.v.shape.join(",")) throw new CheckpointError(found.file, `${name} has shape [${t.shape}], expected [${e.v.shape}]`);
-      e.v.assign(tf.tensor(t.data, t.shape, t.dtype));
+      tf.tidy(() => e.v.assign(tf.tensor(t.data, t.shape, t.dtype)));
     }
-    for (const [name, s] of this.states) s.assign(tf.tensor(take(`state:${name}`).data, []));
+    for (const [name, s] of this.states) tf.tidy(() => s.assign(tf.tensor(take(`state:${name}`).data, [])));
     const optMeta = meta.optimizers as Record<string, string[]>;
     for (const [step, opt] of this.optimizers) {
       const names = optMeta[step] ?? [];
-      await opt.setWeights(names.map((n, i) => {
+      const weights = names.map((n, i) => {
         const t = take(`opt:${step}:${i}`);
         return { name: n, tensor: tf.tensor(t.data, t.shape, t.dtype) };
-      }));
+      });
+      await opt.setWeights(weights);
+      for (const w of weights) w.tensor.dispose(); // setWeights copied them into its own variables
+      for (const [k, v] of Object.entries(hiddenState(opt))) {
+        const t = byName.get(`optx:${step}:${k}`);
+        if (t) tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, t.dtype)));
+      }
     }
     this.step = meta.step as number;
     this.iterator.restore(meta.iterator as { epoch: number; cursor: number });
@@ -491,6 +508,16 @@ export class Run {
   sampleWith(fn: (b: Batch) => tf.Tensor): void {
     this.samplesFn = fn;
   }
+}
+
+/**
+ * Optimizer state that getWeights() leaves out. Adam keeps beta1^t and beta2^t as running products; its
+ * setWeights() recomputes them with pow(), which differs in the last bit, so a resumed run would drift
+ * from an uninterrupted one. Saving the products themselves keeps resume exact.
+ */
+function hiddenState(opt: tf.Optimizer): Record<string, tf.Variable> {
+  const o = opt as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  return o.accBeta1 instanceof tf.Variable && o.accBeta2 instanceof tf.Variable ? { accBeta1: o.accBeta1, accBeta2: o.accBeta2 } : {};
 }
 
 /** Width and height from a PNG's IHDR chunk. */

@@ -1,0 +1,142 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadEmbeddedMnist, toyModes } from "../../src/runtime/data.ts";
+import { loadCheckpoint, listCheckpoints } from "../../src/runtime/checkpoint.ts";
+import { ganc, readJsonl, tmpDir } from "../helpers.ts";
+
+/** Samples written by `ganc sample -o x.json`. */
+function readSamples(file: string): { shape: number[]; data: number[] } {
+  return JSON.parse(fs.readFileSync(file, "utf8"));
+}
+
+/** Fraction of pixels below 0.1 (MNIST is mostly background) and the mean image. */
+function pixelStats(data: ArrayLike<number>, n: number) {
+  const per = data.length / n;
+  let dark = 0;
+  const mean = new Float64Array(per);
+  for (let i = 0; i < data.length; i++) {
+    if (data[i]! < 0.1) dark++;
+    mean[i % per]! += data[i]! / n;
+  }
+  return { dark: dark / data.length, mean };
+}
+
+const dist = (a: Float64Array, b: Float64Array) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0));
+
+describe("training", () => {
+  it("an MLP GAN on embedded MNIST moves its samples from noise toward digits", () => {
+    const out = tmpDir();
+    const spec = "test/fixtures/mlp-mnist.gan";
+    // One iteration: samples are still what the initial weights make.
+    let r = ganc(["train", spec, "--out", out, "--steps", "1", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(ganc(["sample", out, "-n", "256", "-o", path.join(out, "before.json")]).code).toBe(0);
+    r = ganc(["train", spec, "--out", out, "--resume", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(ganc(["sample", out, "-n", "256", "-o", path.join(out, "after.json")]).code).toBe(0);
+
+    const metrics = readJsonl(path.join(out, "metrics.jsonl"));
+    expect(metrics[metrics.length - 1]!.step).toBe(600);
+    for (const m of metrics) expect(Number.isFinite(m.d) && Number.isFinite(m.g)).toBe(true);
+
+    const real = loadEmbeddedMnist();
+    const realStats = pixelStats(real.x.subarray(0, 256 * 784), 256);
+    const before = pixelStats(readSamples(path.join(out, "before.json")).data, 256);
+    const after = pixelStats(readSamples(path.join(out, "after.json")).data, 256);
+    // Untrained sigmoid outputs sit near 0.5: almost no background. Trained ones have MNIST's dark background
+    // and its mean image.
+    expect(Math.abs(after.dark - realStats.dark)).toBeLessThan(0.5 * Math.abs(before.dark - realStats.dark));
+    expect(dist(after.mean, realStats.mean)).toBeLessThan(0.5 * dist(before.mean, realStats.mean));
+    // A real PNG grid was written.
+    const png = fs.readFileSync(path.join(out, "samples", "latest.png"));
+    expect(png.subarray(1, 4).toString()).toBe("PNG");
+  }, 240_000);
+
+  it("the ring-of-8 GAN covers at least 6 of the 8 modes", () => {
+    const out = tmpDir();
+    const r = ganc(["train", "test/fixtures/ring8.gan", "--out", out, "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(ganc(["sample", out, "-n", "1000", "-o", path.join(out, "s.json")]).code).toBe(0);
+    const { data } = readSamples(path.join(out, "s.json"));
+    const { centers, std } = toyModes("ring8");
+    const counts = new Array(8).fill(0);
+    for (let i = 0; i < data.length; i += 2) {
+      centers.forEach((c, k) => {
+        if (Math.hypot(data[i]! - c[0]!, data[i + 1]! - c[1]!) < 3 * std) counts[k]++;
+      });
+    }
+    const covered = counts.filter((c) => c >= 10).length; // 1% of the samples
+    expect(covered, `samples within 3 std of each mode: ${counts}`).toBeGreaterThanOrEqual(6);
+  }, 240_000);
+
+  it("tensor count stays flat across iterations (no leak)", () => {
+    const out = tmpDir();
+    const r = ganc(["train", "test/fixtures/mlp-mnist.gan", "--out", out, "--steps", "120", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    const counts = readJsonl(path.join(out, "metrics.jsonl")).map((m) => m.tensors);
+    expect(counts.length).toBe(12);
+    expect(new Set(counts.slice(1)).size, `tensor counts: ${counts}`).toBe(1);
+  }, 120_000);
+});
+
+describe("checkpoints and resume", () => {
+  it("N steps equal N/2 steps + resume + N/2 steps, weights and optimizer moments bit for bit", () => {
+    const a = tmpDir();
+    const b = tmpDir();
+    const spec = "test/fixtures/mlp-mnist.gan";
+    expect(ganc(["train", spec, "--out", a, "--steps", "40", "--seed", "7", "--quiet"]).code).toBe(0);
+    expect(ganc(["train", spec, "--out", b, "--steps", "20", "--seed", "7", "--quiet"]).code).toBe(0);
+    const r = ganc(["train", spec, "--out", b, "--steps", "40", "--seed", "7", "--resume"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("resumed from");
+    const last = (dir: string) => listCheckpoints(path.join(dir, "checkpoints")).pop()!;
+    expect(last(a).step).toBe(40);
+    expect(last(b).step).toBe(40);
+    const ca = loadCheckpoint(last(a).file);
+    const cb = loadCheckpoint(last(b).file);
+    expect(cb.meta.step).toBe(40);
+    expect(cb.tensors.map((t) => t.name)).toEqual(ca.tensors.map((t) => t.name));
+    expect(ca.tensors.some((t) => t.name.startsWith("opt:d:"))).toBe(true);
+    for (let i = 0; i < ca.tensors.length; i++) {
+      expect(Buffer.from(cb.tensors[i]!.data.buffer).equals(Buffer.from(ca.tensors[i]!.data.buffer)), ca.tensors[i]!.name).toBe(true);
+    }
+  }, 180_000);
+
+  it("a corrupt checkpoint is reported and resume falls back to the previous good one", () => {
+    const out = tmpDir();
+    expect(ganc(["train", "test/fixtures/mlp-mnist.gan", "--out", out, "--steps", "100", "--quiet"]).code).toBe(0);
+    const cks = listCheckpoints(path.join(out, "checkpoints"));
+    expect(cks.map((c) => c.step)).toEqual([50, 100]);
+    const f = cks[1]!.file;
+    const bytes = fs.readFileSync(f);
+    bytes[bytes.length >> 1] ^= 0xff;
+    fs.writeFileSync(f, bytes);
+    const r = ganc(["train", "test/fixtures/mlp-mnist.gan", "--out", out, "--steps", "110", "--resume"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/skipping checkpoint .*ckpt-00000100/);
+    expect(r.stderr).toContain("at iteration 50");
+    // With every checkpoint corrupt: a clear error, no stack trace.
+    for (const c of listCheckpoints(path.join(out, "checkpoints"))) fs.writeFileSync(c.file, "garbage");
+    const bad = ganc(["train", "test/fixtures/mlp-mnist.gan", "--out", out, "--resume"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: .*checkpoint/m);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  }, 180_000);
+
+  it("a NaN loss stops training with the loss and iteration named, keeping the last good checkpoint", () => {
+    const dir = tmpDir();
+    const spec = path.join(dir, "nan.gan");
+    const text = fs.readFileSync("test/fixtures/mlp-mnist.gan", "utf8").replace(
+      "loss g = bce_logits(D(fake).logit, ones)",
+      "loss g = bce_logits(D(fake).logit, ones) + sqrt(mean(D(fake).logit) - 1000)",
+    );
+    fs.writeFileSync(spec, text);
+    const out = path.join(dir, "run");
+    const r = ganc(["train", spec, "--out", out, "--steps", "30"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: loss 'g' is NaN at iteration 1: training stopped/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(fs.existsSync(path.join(out, "checkpoints")) ? fs.readdirSync(path.join(out, "checkpoints")) : []).toEqual([]);
+  }, 120_000);
+});
