@@ -32,7 +32,9 @@ export function instantiateNet(
     const sig = LAYERS[op];
     if (!sig) {
       const s = suggest(l.op.name, [...Object.keys(LAYERS)]);
-      diags.push(error("E0101", `unknown layer '${l.op.name}'${s ? `; did you mean '${s}'?` : ""}`, file, l.op.span));
+      const isInput = net.params.some((p) => p.name === l.op.name);
+      const hint = isInput ? `; '${l.op.name}' is an input of net ${name}: to concatenate it, write concat(${l.op.name})` : s ? `; did you mean '${s}'?` : "";
+      diags.push(error("E0101", `unknown layer '${l.op.name}'${hint}`, file, l.op.span));
       ok = false;
       continue;
     }
