@@ -128,6 +128,8 @@ export function program(): Command {
     .option("-q, --quiet", "no progress output")
     .option("--log-every <n>", "iterations between loss read-backs")
     .option("--sample-every <n>", "iterations between sample grids")
+    .option("--histogram-every <n>", "iterations between TensorBoard histograms (0: none)")
+    .option("--stats <file>", "profile one iteration with tf.profile; write its kernel counts to this JSON file")
     .action(async (file: string, o: Record<string, string | boolean | undefined>) => {
       const text = readSpec(file);
       const c = compileFor(file, text);

@@ -48,6 +48,8 @@ function expr(p: ProgramIR, id: number, top = true): string {
       return `${p.data.name}.label`;
     case "noise":
       return n.noise;
+    case "batch":
+      return "batch";
     case "state":
       return n.state;
     case "const":

@@ -102,7 +102,7 @@ class TrainerGen {
       }, "],");
       const t = p.train;
       w.line(
-        `train: { epochs: ${t.epochs}, steps: ${t.steps}, seed: ${t.seed}, sampleEvery: ${t.sampleEvery}, sampleCount: ${t.sampleCount}, checkpointEvery: ${JSON.stringify(t.checkpointEvery)}, keepCheckpoints: ${t.keepCheckpoints}, logEvery: ${t.logEvery} },`,
+        `train: { epochs: ${t.epochs}, steps: ${t.steps}, seed: ${t.seed}, sampleEvery: ${t.sampleEvery}, sampleCount: ${t.sampleCount}, checkpointEvery: ${JSON.stringify(t.checkpointEvery)}, keepCheckpoints: ${t.keepCheckpoints}, logEvery: ${t.logEvery}, histogramEvery: ${t.histogramEvery} },`,
       );
       w.line(`sampleRange: [${range.join(", ")}],`);
       w.line(`resolved: ${JSON.stringify(o.resolved)},`);
@@ -326,6 +326,8 @@ class TrainerGen {
         return this.local(n.state);
       case "const":
         return num(n.value);
+      case "batch":
+        return "run.batchSize";
       case "apply": {
         const call = `${n.net}(${n.args.map((a) => this.tensorRef(a, names)).join(", ")}, ${mode})`;
         return this.direct.has(n.id) ? `${call}.out` : call;
@@ -353,7 +355,7 @@ class TrainerGen {
     const n = this.p.nodes[id]!;
     const r = names.get(id)!;
     if (n.op === "apply" && !this.direct.has(id)) return `${r}.out`;
-    if (n.op === "const") return `tf.scalar(${r})`;
+    if (n.op === "const" || n.op === "batch") return `tf.scalar(${r})`;
     return r;
   }
 
@@ -361,6 +363,7 @@ class TrainerGen {
   private scalarCode(id: number, names: Map<number, string>): string {
     const n = this.p.nodes[id]!;
     if (n.op === "const") return num(n.value);
+    if (n.op === "batch") return "run.batchSize";
     return `${names.get(id)!}.dataSync()[0]!`;
   }
 
@@ -417,6 +420,7 @@ class TrainerGen {
         const o = s.optimizer;
         const clip = o.clipnorm !== null || o.clipvalue !== null ? `rt.clipGradients(grads, ${o.clipnorm === null ? "null" : num(o.clipnorm)}, ${o.clipvalue === null ? "null" : num(o.clipvalue)})` : "grads";
         w.line(`opt_${ident(s.name)}.applyGradients(${clip});`);
+        w.line(`run.gradients(${JSON.stringify(s.name)}, grads);`);
         for (const a of s.actions) {
           if (a.kind === "clip_weights") {
             w.line(`// after ${s.name}: clip_weights(${a.net}, ${num(a.low)}, ${num(a.high)}) (${this.at(a.line)})`);

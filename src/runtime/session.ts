@@ -19,7 +19,7 @@ export interface SpecInfo {
   hash: string;
   data: { name: string; source: "mnist" | "fashion_mnist" | "ring8" | "grid25"; batch: number; shape: number[]; numClasses: number; path: string | null; limit: number | null; count: number | null };
   noise: { name: string; dist: "uniform" | "normal" | "categorical"; a: number; b: number; shape: number[]; classes: number }[];
-  train: { epochs: number | null; steps: number | null; seed: number; sampleEvery: number; sampleCount: number; checkpointEvery: number | "epoch"; keepCheckpoints: number; logEvery: number };
+  train: { epochs: number | null; steps: number | null; seed: number; sampleEvery: number; sampleCount: number; checkpointEvery: number | "epoch"; keepCheckpoints: number; logEvery: number; histogramEvery: number };
   /** Value range of the sampled images: [0, 1] after sigmoid, [-1, 1] after tanh. */
   sampleRange: [number, number];
   /** The resolved spec, printed in reports and TensorBoard. */
@@ -53,9 +53,12 @@ export interface RunOptions {
   quiet: boolean;
   logEvery?: number;
   sampleEvery?: number;
+  histogramEvery?: number;
   /** Sample-only mode: restore the newest checkpoint, write a grid of `sampleCount` images here, no training. */
   sampleTo?: string;
   sampleCount?: number;
+  /** Profile one iteration (the second when there are two or more) with tf.profile; write its kernel counts here as JSON. */
+  stats?: string;
 }
 
 const positiveInt = (v: string) => {
@@ -84,8 +87,10 @@ export function trainerCommand(name: string): Command {
     .option("-q, --quiet", "no progress output", false)
     .option("--log-every <n>", "iterations between loss read-backs and log lines", positiveInt)
     .option("--sample-every <n>", "iterations between sample grids", positiveInt)
+    .option("--histogram-every <n>", "iterations between TensorBoard histograms (0: none)", (v) => (v === "0" ? 0 : positiveInt(v)))
     .option("--sample-to <file>", "only write a sample grid from the newest checkpoint to this PNG file")
     .option("--sample-count <n>", "images in that grid", positiveInt)
+    .option("--stats <file>", "profile one iteration with tf.profile and write its kernel counts to this JSON file")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 }
@@ -133,6 +138,9 @@ export class Run {
   private samplesFn: ((b: Batch) => tf.Tensor) | null = null;
   private fixedBatch: Batch | null = null;
   private readonly tensorCounts: number[] = [];
+  private pendingGrads: { step: number; name: string; tensor: tf.Tensor }[] = [];
+  private profilingDone = false;
+  private profiling: { done: () => void; profile: ReturnType<typeof tf.profile>; started: number } | null = null;
   private onSigint = () => {
     if (this.interrupted) process.exit(130);
     this.interrupted = true;
@@ -175,8 +183,10 @@ export class Run {
       quiet: o.quiet,
       logEvery: o.logEvery,
       sampleEvery: o.sampleEvery,
+      histogramEvery: o.histogramEvery,
       sampleTo: o.sampleTo,
       sampleCount: o.sampleCount,
+      stats: o.stats,
     };
     if (opts.sampleTo) opts.resume = true;
     const backend = await selectBackend(opts.backend, { log: (l) => (opts.quiet ? undefined : console.error(l)) });
@@ -276,7 +286,37 @@ export class Run {
     if (labels) b[`${d.name}_label`] = tf.tensor(oneHot(labels, d.numClasses), [this.batchSize, d.numClasses]);
     for (const n of this.spec.noise) b[n.name] = this.noise(n, this.batchSize, this.rng, null);
     this.live.push(...Object.values(b));
+    if (this.opts.stats && this.profiling === null && this.step === Math.min(1, this.totalSteps - 1)) this.startProfile();
     return b;
+  }
+
+  /**
+   * tf.profile records every kernel the engine runs while its query is pending: the query here is a
+   * promise that endIteration() resolves, so the profile covers exactly this iteration's steps (not the
+   * read-back, samples or checkpoints that follow).
+   */
+  private startProfile(): void {
+    let done = () => {};
+    const pending = new Promise<void>((resolve) => (done = resolve));
+    const profile = tf.profile(() => pending);
+    this.profiling = { done, profile, started: performance.now() };
+  }
+
+  private async finishProfile(): Promise<void> {
+    const p = this.profiling!;
+    const ms = performance.now() - p.started;
+    p.done();
+    const info = await p.profile;
+    const byKernel: Record<string, { count: number; ms: number }> = {};
+    for (const k of info.kernels) {
+      const e = (byKernel[k.name] ??= { count: 0, ms: 0 });
+      e.count++;
+      if (typeof k.kernelTimeMs === "number") e.ms += k.kernelTimeMs;
+    }
+    const sorted = Object.fromEntries(Object.entries(byKernel).sort((a, b) => b[1].count - a[1].count || a[0].localeCompare(b[0])).map(([k, v]) => [k, { count: v.count, ms: round(v.ms) }]));
+    const report = { spec: this.spec.name, backend: this.backend.name, batch: this.batchSize, iteration: this.step + 1, kernels: info.kernels.length, wallMs: round(ms), byKernel: sorted };
+    writeFileAtomic(this.opts.stats!, JSON.stringify(report, null, 2) + "\n");
+    if (process.env.GANC_PROFILE_SEQ) fs.writeFileSync(process.env.GANC_PROFILE_SEQ, info.kernels.map((k) => `${k.name} ${JSON.stringify(k.inputShapes)} -> ${JSON.stringify(k.outputShapes)} ${typeof k.kernelTimeMs === "number" ? k.kernelTimeMs.toFixed(2) : ""}`).join("\n"));
   }
 
   private noise(n: SpecInfo["noise"][number], count: number, rng: Rng, cycle: boolean | null): tf.Tensor {
@@ -302,6 +342,31 @@ export class Run {
     return b;
   }
 
+  /** True on iterations that write TensorBoard histograms. */
+  private histogramStep(step = this.step + 1): boolean {
+    const every = this.opts.histogramEvery ?? this.spec.train.histogramEvery;
+    return every > 0 && (step % every === 0 || step === this.totalSteps);
+  }
+
+  /** A step's gradients, kept for TensorBoard histograms on histogram iterations only. */
+  gradients(step: string, grads: tf.NamedTensorMap): void {
+    if (!this.histogramStep()) return;
+    const prefix = `${this.spec.name}/`;
+    for (const [name, g] of Object.entries(grads)) {
+      this.pendingGrads.push({ step: this.step + 1, name: `grad/${step}/${name.startsWith(prefix) ? name.slice(prefix.length) : name}`, tensor: tf.keep(g.clone()) });
+    }
+  }
+
+  private async writeHistograms(): Promise<void> {
+    for (const [name, e] of this.vars) this.tb!.histogram(`weights/${name}`, (await e.v.data()) as Float32Array, this.step);
+    const grads = this.pendingGrads;
+    this.pendingGrads = [];
+    for (const g of grads) {
+      this.tb!.histogram(g.name, (await g.tensor.data()) as Float32Array, g.step);
+      g.tensor.dispose();
+    }
+  }
+
   /** Keeps a step's scalars until the next read-back; nothing is read from the device on other steps. */
   record(values: Record<string, tf.Scalar>): void {
     const p = this.pending[this.pending.length - 1];
@@ -310,6 +375,10 @@ export class Run {
   }
 
   async endIteration(): Promise<void> {
+    if (this.profiling && !this.profilingDone) {
+      this.profilingDone = true;
+      await this.finishProfile();
+    }
     for (const t of this.live) t.dispose();
     this.live = [];
     this.step++;
@@ -320,6 +389,7 @@ export class Run {
     const last = this.step === this.totalSteps || this.interrupted;
     if (this.step % logEvery === 0 || last || this.step % ckptEvery === 0) await this.readBack();
     if (this.step % sampleEvery === 0 || last) await this.writeSamples();
+    if (this.histogramStep(this.step)) await this.writeHistograms();
     if (this.step % ckptEvery === 0 || last) await this.checkpoint();
   }
 

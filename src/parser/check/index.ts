@@ -278,7 +278,7 @@ class Checker {
   private name(name: string, span: A.Span): number | null {
     if (name === "ones") return this.mk({ op: "const", value: 1 }, SCALAR, span);
     if (name === "zeros") return this.mk({ op: "const", value: 0 }, SCALAR, span);
-    if (name === "batch") return this.mk({ op: "const", value: this.data!.batch }, SCALAR, span);
+    if (name === "batch") return this.mk({ op: "batch" }, SCALAR, span);
     if (this.data && name === this.data.name) return this.mk({ op: "data" }, { batched: true, shape: this.data.shape }, span);
     if (this.noiseNames.has(name)) {
       const n = this.of("Noise").find((x) => x.name.name === name)!;
@@ -616,18 +616,20 @@ class Checker {
     const emaNetArg = r.arg("ema_net");
     const emaNet = ema === null ? null : emaNetArg?.value.kind === "Name" ? emaNetArg.value.name : samples >= 0 ? (this.nodes[samples] as { net?: string }).net ?? null : null;
     if (emaNet && !this.netDecls.has(emaNet)) this.err("E0130", `unknown net '${emaNet}'`, emaNetArg!.value.span);
+    const sampleEvery = r.posInt("sample_every", 300)!;
     return {
       epochs: nsteps ? null : epochs ?? 25,
       steps: nsteps,
       schedule,
       seed: r.number("seed", 0, (v) => (Number.isInteger(v) && v >= 0 && v < 2 ** 32 ? null : "must be a whole number in [0, 2^32)")),
-      sampleEvery: r.posInt("sample_every", 300)!,
+      sampleEvery,
       sampleCount: r.posInt("sample_count", conditional ? 100 : 64)!,
       samples,
       checkpointEvery,
       keepCheckpoints: r.posInt("keep_checkpoints", 3)!,
       log,
       logEvery: r.posInt("log_every", 10)!,
+      histogramEvery: r.number("histogram_every", sampleEvery, (v) => (Number.isInteger(v) && v >= 0 ? null : "must be a whole number (0 turns histograms off)")),
       ema,
       emaNet,
     };

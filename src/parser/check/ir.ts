@@ -65,6 +65,8 @@ export type NodeOp =
   | { readonly op: "noise"; readonly noise: string }
   | { readonly op: "state"; readonly state: string }
   | { readonly op: "const"; readonly value: number }
+  /** `batch`: the number of samples in a batch at run time (the trainer's --batch may change the spec's). */
+  | { readonly op: "batch" }
   | { readonly op: "apply"; readonly net: string; readonly args: readonly number[] }
   | { readonly op: "tap"; readonly of: number; readonly tap: string }
   | { readonly op: "call"; readonly fn: string; readonly args: readonly number[] }
@@ -147,6 +149,7 @@ export interface TrainIR {
   readonly keepCheckpoints: number;
   readonly log: readonly string[];
   readonly logEvery: number;
+  readonly histogramEvery: number;
   readonly ema: number | null;
   readonly emaNet: string | null;
 }

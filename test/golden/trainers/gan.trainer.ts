@@ -11,7 +11,7 @@ export const SPEC: rt.SpecInfo = {
   noise: [
     { name: "z", dist: "uniform", a: -1, b: 1, shape: [62], classes: 0 },
   ],
-  train: { epochs: 25, steps: null, seed: 0, sampleEvery: 300, sampleCount: 64, checkpointEvery: "epoch", keepCheckpoints: 3, logEvery: 10 },
+  train: { epochs: 25, steps: null, seed: 0, sampleEvery: 300, sampleCount: 64, checkpointEvery: "epoch", keepCheckpoints: 3, logEvery: 10, histogramEvery: 300 },
   sampleRange: [0, 1],
   resolved: "gan \"gan\"\ndata real: mnist(batch=64)  # [28,28,1], 10 classes\nnoise z: uniform(low=-1, high=1, shape=[62])\nnet G(z: [62]) {\n  dense units=1024 init=normal(0, 0.02)   # dense1: [1024]\n  batchnorm decay=0.9 epsilon=0.00001   # bn1: [1024]\n  relu    # relu1: [1024]\n  dense units=6272 init=normal(0, 0.02)   # dense2: [6272]\n  batchnorm decay=0.9 epsilon=0.00001   # bn2: [6272]\n  relu    # relu2: [6272]\n  reshape shape=[7,7,128]   # reshape1: [7,7,128]\n  conv2dTranspose filters=64 kernelSize=4 stride=2 init=normal(0, 0.02)   # deconv1: [14,14,64]\n  batchnorm decay=0.9 epsilon=0.00001   # bn3: [14,14,64]\n  relu    # relu3: [14,14,64]\n  conv2dTranspose filters=1 kernelSize=4 stride=2 init=normal(0, 0.02)   # deconv2: [28,28,1]\n  sigmoid    # sigmoid1: [28,28,1]\n}\nnet D(x: [28,28,1]) {\n  conv2d filters=64 kernelSize=4 stride=2 init=truncated_normal(0, 0.02)   # conv1: [14,14,64]\n  leakyrelu alpha=0.2   # leakyrelu1: [14,14,64]\n  conv2d filters=128 kernelSize=4 stride=2 init=truncated_normal(0, 0.02)   # conv2: [7,7,128]\n  batchnorm decay=0.9 epsilon=0.00001   # bn1: [7,7,128]\n  leakyrelu alpha=0.2   # leakyrelu2: [7,7,128]\n  flatten    # flatten1: [6272]\n  dense units=1024 init=normal(0, 0.02)   # dense1: [1024]\n  batchnorm decay=0.9 epsilon=0.00001   # bn2: [1024]\n  leakyrelu alpha=0.2 -> features   # leakyrelu3: [1024]\n  dense units=1 init=normal(0, 0.02) -> logit   # dense2: [1]\n}\nloss d_real = bce_logits(D(real).logit, 1)\nloss d_fake = bce_logits(D(fake).logit, 0)\nloss d = (d_real + d_fake)\nloss g = bce_logits(D(fake).logit, 1)\nstep d: adam(lr=0.0002, beta1=0.5, beta2=0.999, epsilon=1e-8) minimize d over D\nstep g: adam(lr=0.001, beta1=0.5, beta2=0.999, epsilon=1e-8) minimize g over G\ntrain { epochs=25, schedule=[d, g], seed=0, sample_every=300, sample_count=64, samples=G(z), checkpoint_every=epoch, keep_checkpoints=3, log_every=10 }",
 };
@@ -120,6 +120,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
         return d as tf.Scalar;
       }, [...varsD]);
       opt_d.applyGradients(grads);
+      run.gradients("d", grads);
       return { "d": value, ...logged };
     });
   }
@@ -134,6 +135,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
         return g as tf.Scalar;
       }, [...varsG]);
       opt_g.applyGradients(grads);
+      run.gradients("g", grads);
       return { "g": value };
     });
   }
