@@ -58,6 +58,53 @@ function compile(text: string): Diagnostic[] {
   return diags;
 }
 
+const YAML_FILE = "fuzz.gan.yaml";
+const yamlSeedText = fs.readFileSync(new URL("../../specs/gan.gan.yaml", import.meta.url), "utf8");
+
+/** `compile` for the YAML form. */
+function compileYaml(text: string): void {
+  const parsed = parseSpec(text, YAML_FILE);
+  const diags = [...parsed.diagnostics];
+  if (parsed.spec) {
+    fc.pre(!hitsKnownCrash(parsed.spec));
+    diags.push(...checkSpec(parsed.spec, text).diagnostics);
+  } else expect(diags.some((d) => d.severity === "error")).toBe(true);
+  const src = new SourceText(YAML_FILE, text);
+  for (const d of diags) {
+    for (const s of [d.span, ...d.notes.map((n) => n.span)]) {
+      if (!(Number.isInteger(s.start) && Number.isInteger(s.end) && 0 <= s.start && s.start <= s.end && s.end <= text.length)) {
+        throw new Error(`${d.code} span ${JSON.stringify(s)} is outside a text of length ${text.length}: ${d.message}`);
+      }
+    }
+    expect(formatDiagnostic(d, (f) => (f === YAML_FILE ? src : undefined)).startsWith(`${d.severity}[${d.code}]: `)).toBe(true);
+  }
+}
+
+const yamlPieces = ["- ", ": ", "{", "}", "[", "]", "&a ", "*a", "? ", "|", ">", "'", "\"", "#", "\t", "  ", "\r", "1e999", "-1", "null", "~", "!!str ", "<<: *a", "---", "...", "\ufeff", ",", "->", "(", ")"];
+type LineMutation = { kind: "delete" | "duplicate" | "swap" | "insert" | "cut"; at: number; other: number; col: number };
+const lineMutation: fc.Arbitrary<LineMutation> = fc.record({
+  kind: fc.constantFrom("delete", "duplicate", "swap", "insert", "cut"),
+  at: fc.nat(),
+  other: fc.nat(),
+  col: fc.nat(),
+});
+
+function mutateYaml(ms: readonly LineMutation[]): string {
+  const lines = yamlSeedText.split("\n");
+  for (const m of ms) {
+    const i = m.at % lines.length;
+    const j = m.other % lines.length;
+    const line = lines[i]!;
+    const c = m.col % (line.length + 1);
+    if (m.kind === "delete") lines.splice(i, 1);
+    else if (m.kind === "duplicate") lines.splice(i, 0, line);
+    else if (m.kind === "swap") [lines[i], lines[j]] = [lines[j]!, line];
+    else if (m.kind === "insert") lines[i] = line.slice(0, c) + yamlPieces[m.other % yamlPieces.length] + line.slice(c);
+    else lines[i] = line.slice(0, c) + line.slice(c + 1 + (m.other % 4));
+  }
+  return lines.join("\n");
+}
+
 /** The seed as tokens, each with the text (whitespace, comments) before it. */
 const seedTokens: { gap: string; image: string }[] = (() => {
   const toks = ganLexer.tokenize(seedText).tokens;
@@ -159,6 +206,16 @@ describe("the front end never throws", () => {
 
   it("on token deletions, insertions, duplications and swaps in the seed spec", () => {
     fc.assert(fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (ms) => void compile(mutate(ms))), { numRuns: 600 });
+  });
+
+  it("on line deletions, duplications, swaps and edits in the YAML seed spec", () => {
+    expect(parseSpec(yamlSeedText, YAML_FILE).diagnostics).toEqual([]);
+    fc.assert(fc.property(fc.array(lineMutation, { minLength: 1, maxLength: 4 }), (ms) => compileYaml(mutateYaml(ms))), { numRuns: 200 });
+  });
+
+  it("on random strings read as YAML", () => {
+    const chars = fc.constantFrom(..." \n\t:-{}[],&*?|>'\"#!0123456789abdgnrstxz_".split(""));
+    fc.assert(fc.property(fc.string({ unit: chars, maxLength: 200 }), (s) => compileYaml(s)), { numRuns: 300 });
   });
 });
 
