@@ -5,6 +5,86 @@ import * as tf from "@tensorflow/tfjs";
  * Each one is the textbook formula, written once here so every trainer shares the same tested code.
  */
 
+// ---- second derivatives ----------------------------------------------------------------------------
+
+/*
+ * Gradient penalties (WGAN-GP, DRAGAN, R1) differentiate a gradient. tfjs builds first derivatives from
+ * ordinary ops, so second derivatives exist only where those ops have gradients themselves, and are right
+ * only where tfjs records them correctly. Two gaps break the critic architectures of the reference
+ * collection; both are closed here, for every trainer, when the runtime is loaded:
+ *
+ * 1. Comparison and logical kernels have no gradient, yet leaky ReLU's gradient selects with Greater,
+ *    clip's with LogicalAnd and LessEqual, max/min's with Less / Greater / LessEqual, so a penalty through
+ *    a leaky ReLU fails with "gradient function not found for Greater". They are piecewise constant: their
+ *    derivative is zero wherever it exists (everywhere but on the kinks, a set of measure zero).
+ *
+ * 2. Kernels whose gradient reads their own saved output (sigmoid, tanh, softmax, log-softmax, exp) get
+ *    a second derivative that silently drops every term through that output: tfjs records the copy of
+ *    the output it saves before the op that produced it, so the tape walk from the weights never reaches
+ *    the copy and treats it as a constant. Their gradients are re-registered to save the input instead
+ *    and recompute the output from it (one extra elementwise op per activation in a backward pass).
+ *
+ * test/variants/gradient-penalty.test.ts checks the resulting first and second derivatives of every
+ * layer kind against finite differences on the cpu and wasm backends.
+ */
+const PIECEWISE_CONSTANT: Record<string, readonly string[]> = {
+  [tf.Greater]: ["a", "b"],
+  [tf.Less]: ["a", "b"],
+  [tf.LessEqual]: ["a", "b"],
+  [tf.Equal]: ["a", "b"],
+  [tf.NotEqual]: ["a", "b"],
+  [tf.LogicalAnd]: ["a", "b"],
+  [tf.LogicalOr]: ["a", "b"],
+  [tf.LogicalXor]: ["a", "b"],
+  [tf.LogicalNot]: ["x"],
+};
+
+type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[], attrs: Record<string, unknown>) => Record<string, () => tf.Tensor>;
+
+/** Gradients of activations computed from the saved input, so an outer gradient can see the dependence. */
+const FROM_INPUT: Record<string, { input: string; grad: GradFunc }> = {
+  [tf.Sigmoid]: {
+    input: "x",
+    grad: (dy, [x]) => ({ x: () => tf.tidy(() => {
+      const y = tf.sigmoid(x!);
+      return tf.mul(dy, tf.mul(y, tf.sub(1, y)));
+    }) }),
+  },
+  [tf.Tanh]: { input: "x", grad: (dy, [x]) => ({ x: () => tf.mul(dy, tf.sub(1, tf.square(tf.tanh(x!)))) }) },
+  [tf.Exp]: { input: "x", grad: (dy, [x]) => ({ x: () => tf.mul(dy, tf.exp(x!)) }) },
+  [tf.Softmax]: {
+    input: "logits",
+    grad: (dy, [logits], attrs) => ({ logits: () => tf.tidy(() => {
+      const dim = attrs.dim as number;
+      const y = tf.softmax(logits!, dim);
+      const dyTimesY = tf.mul(dy, y);
+      return tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, [dim], true), y));
+    }) }),
+  },
+  [tf.LogSoftmax]: {
+    input: "logits",
+    grad: (dy, [logits], attrs) => ({ logits: () => tf.tidy(() => {
+      const axis = attrs.axis as number;
+      return tf.sub(dy, tf.mul(tf.sum(dy, axis, true), tf.softmax(logits!, axis)));
+    }) }),
+  },
+};
+
+function registerSecondOrderGradients(): void {
+  for (const [kernelName, inputs] of Object.entries(PIECEWISE_CONSTANT)) {
+    if (tf.getGradient(kernelName) !== undefined) continue;
+    tf.registerGradient({
+      kernelName,
+      inputsToSave: [...inputs],
+      gradFunc: (_dy, saved) => Object.fromEntries(inputs.map((name, i) => [name, () => tf.zeros(saved[i]!.shape, "float32")])),
+    });
+  }
+  for (const [kernelName, { input, grad }] of Object.entries(FROM_INPUT)) {
+    tf.registerGradient({ kernelName, inputsToSave: [input], gradFunc: grad as unknown as tf.GradFunc });
+  }
+}
+registerSecondOrderGradients();
+
 /** How a network runs: `train` uses batch statistics and updates moving averages; `eval` uses batch
  * statistics without updating them (actions, logged values); `infer` uses the moving averages (samples). */
 export type Mode = "train" | "eval" | "infer";
@@ -23,7 +103,11 @@ export interface BatchNormVars {
 
 /** Batch normalization over every axis but the last, like TF's batch_norm(decay, epsilon, scale=True). */
 export function batchNorm(x: tf.Tensor, v: BatchNormVars, mode: Mode): tf.Tensor {
-  if (mode === "infer") return tf.batchNorm(x, v.movingMean, v.movingVariance, v.beta ?? undefined, v.gamma ?? undefined, v.epsilon);
+  // tfjs's batch-norm gradient fails without a scale ("reading 'dataId'") or an offset ("reading 'id'"),
+  // so a layer without them (`batchnorm scale=false center=false`) passes the constants 1 and 0.
+  const scale = v.gamma ?? tf.onesLike(v.movingMean);
+  const offset = v.beta ?? tf.zerosLike(v.movingMean);
+  if (mode === "infer") return tf.batchNorm(x, v.movingMean, v.movingVariance, offset, scale, v.epsilon);
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const { mean, variance } = tf.moments(x, axes);
   if (mode === "train") {
@@ -35,7 +119,7 @@ export function batchNorm(x: tf.Tensor, v: BatchNormVars, mode: Mode): tf.Tensor
       v.movingVariance.assign(tf.add(tf.mul(v.movingVariance, v.decay), tf.mul(s, 1 - v.decay)));
     });
   }
-  return tf.batchNorm(x, mean, variance, v.beta ?? undefined, v.gamma ?? undefined, v.epsilon);
+  return tf.batchNorm(x, mean, variance, offset, scale, v.epsilon);
 }
 
 /** Layer normalization over every non-batch axis, with a per-channel scale and offset. */
@@ -58,9 +142,18 @@ export function concatInput(x: tf.Tensor, y: tf.Tensor): tf.Tensor {
   return tf.concat([x, y], -1);
 }
 
+/**
+ * Nearest-neighbour upsampling by a whole factor. The gradient sums each factor x factor block, written
+ * with reshape and sum rather than tfjs's ResizeNearestNeighborGrad kernel, which has no gradient of its
+ * own (so no second derivative) and which the cpu backend gets wrong for batches of more than one image.
+ */
 export function upsample(x: tf.Tensor4D, factor: number): tf.Tensor4D {
-  const [, h, w] = x.shape;
-  return tf.image.resizeNearestNeighbor(x, [h * factor, w * factor]);
+  const [b, h, w, c] = x.shape;
+  const op = tf.customGrad(((xx: tf.Tensor4D) => ({
+    value: tf.image.resizeNearestNeighbor(xx, [h * factor, w * factor]),
+    gradFunc: (dy: tf.Tensor) => tf.sum(tf.reshape(dy, [b, h, factor, w, factor, c]), [2, 4]),
+  })) as never) as unknown as (xx: tf.Tensor4D) => tf.Tensor4D;
+  return op(x);
 }
 
 /**
@@ -111,9 +204,26 @@ export function std(x: tf.Tensor): tf.Scalar {
   return tf.sqrt(tf.moments(x).variance) as tf.Scalar;
 }
 
-/** L2 norm over each sample's elements: [batch]. */
+/**
+ * L2 norm over each sample's elements: [batch]. Its gradient x / ||x|| is taken as 0 (a subgradient) for
+ * a sample whose elements are all 0, where sqrt's derivative would turn a vanished input gradient into
+ * NaN weights under a gradient penalty.
+ */
 export function sampleNorm(x: tf.Tensor): tf.Tensor1D {
-  return tf.sqrt(tf.sum(tf.square(tf.reshape(x, [x.shape[0]!, -1])), 1)) as tf.Tensor1D;
+  const norm = (t: tf.Tensor) => tf.sqrt(tf.sum(tf.square(tf.reshape(t, [t.shape[0]!, -1])), 1));
+  const op = tf.customGrad(((xx: tf.Tensor, save: tf.GradSaveFunc) => {
+    // Only the input is saved and the norm recomputed from it, so that a derivative of this gradient
+    // still sees how the norm depends on the input (see "second derivatives" above).
+    save([xx]);
+    return {
+      value: norm(xx),
+      gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) => {
+        const perSample = [xs!.shape[0]!, ...xs!.shape.slice(1).map(() => 1)];
+        return tf.mul(tf.reshape(dy, perSample), tf.divNoNan(xs!, tf.reshape(norm(xs!), perSample)));
+      },
+    };
+  }) as never) as unknown as (xx: tf.Tensor) => tf.Tensor1D;
+  return op(x);
 }
 
 export function sampleMean(x: tf.Tensor): tf.Tensor1D {

@@ -1,7 +1,7 @@
 import type * as A from "../ast.ts";
 import { warning, type Diagnostic } from "../diagnostics.ts";
 import type { ExprNode, ProgramIR } from "./ir.ts";
-import { netsUsedBy } from "./groups.ts";
+import { children } from "./index.ts";
 
 /** What the last layer before this node's value is, when it is an activation. */
 function activationOf(p: ProgramIR, n: ExprNode): string | null {
@@ -22,6 +22,29 @@ function activationOf(p: ProgramIR, n: ExprNode): string | null {
   return op === "sigmoid" || op === "softmax" ? op : null;
 }
 
+/**
+ * The nets applied on a path from `x` to `y`: those grad(y, x) differentiates through. A net that only
+ * produced x (the generator behind an interpolate x̂) is outside the gradient.
+ */
+function netsBetween(p: ProgramIR, x: number, y: number): Set<string> {
+  const out = new Set<string>();
+  const memo = new Map<number, boolean>();
+  const reaches = (id: number): boolean => {
+    if (id === x) return true;
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    memo.set(id, false);
+    const n = p.nodes[id]!;
+    let r = false;
+    for (const c of children(n)) if (reaches(c)) r = true;
+    memo.set(id, r);
+    if (r && n.op === "apply") out.add(n.net);
+    return r;
+  };
+  reaches(y);
+  return out;
+}
+
 /** GAN lint rules: mistakes that compile and train, but not the way the author meant. */
 export function lintSpec(p: ProgramIR, spec: A.Spec, diags: Diagnostic[]): void {
   for (const n of p.nodes) {
@@ -34,7 +57,7 @@ export function lintSpec(p: ProgramIR, spec: A.Spec, diags: Diagnostic[]): void 
       if (activationOf(p, y)) {
         diags.push(warning("W0402", "gradient penalty taken on probabilities (after sigmoid): the penalty belongs on the critic's logits", spec.file, n.span));
       }
-      for (const net of netsUsedBy(p, y.id)) {
+      for (const net of netsBetween(p, n.args[1]!, y.id)) {
         const ir = p.nets.find((x) => x.name === net)!;
         if (ir.hasBatchnorm) {
           diags.push(warning("W0403", `net ${net} has batchnorm, which couples the samples of a batch and breaks a per-sample gradient penalty; use layernorm or none`, spec.file, n.span));
