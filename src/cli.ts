@@ -6,6 +6,7 @@ import { compileText, checkText } from "./compile.ts";
 import { formatDiagnostic, hasErrors, SourceText, toJson, type Diagnostic } from "./parser/diagnostics.ts";
 import { writeFileAtomic } from "./runtime/fsutil.ts";
 import { reportError } from "./runtime/main.ts";
+import { EXIT_CODES, keepSpec, registerToolCommands } from "./tools/commands.ts";
 
 const useColor = () => !!process.stderr.isTTY && !process.env.NO_COLOR;
 
@@ -71,7 +72,8 @@ export function program(): Command {
     .description("compile declarative GAN specs (.gan or .gan.yaml) into TensorFlow.js trainers")
     .version("0.1.0")
     .exitOverride()
-    .showHelpAfterError("(run with --help for usage)");
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", EXIT_CODES);
 
   cli
     .command("check")
@@ -129,6 +131,7 @@ export function program(): Command {
     .option("--log-every <n>", "iterations between loss read-backs")
     .option("--sample-every <n>", "iterations between sample grids")
     .option("--histogram-every <n>", "iterations between TensorBoard histograms (0: none)")
+    .option("--checkpoint-every <n>", "iterations between checkpoints (default: the spec's)")
     .option("--stats <file>", "profile one iteration with tf.profile; write its kernel counts to this JSON file")
     .action(async (file: string, o: Record<string, string | boolean | undefined>) => {
       const text = readSpec(file);
@@ -143,6 +146,7 @@ export function program(): Command {
       const out = (o.out as string | undefined) ?? path.join("runs", name);
       fs.mkdirSync(out, { recursive: true });
       writeFileAtomic(path.join(out, "trainer.ts"), c.code);
+      keepSpec(out, file, text);
       const argv: string[] = ["--out", out];
       for (const [k, v] of Object.entries(o)) {
         if (k === "out" || v === undefined || v === false) continue;
@@ -189,6 +193,8 @@ export function program(): Command {
       writeFileAtomic(file, seed);
       process.stderr.write(`wrote ${file}\nnext: ganc check ${file} && ganc train ${file} --steps 200\n`);
     });
+
+  registerToolCommands(cli, (message) => new UsageError(message));
 
   return cli;
 }

@@ -54,6 +54,7 @@ export interface RunOptions {
   logEvery?: number;
   sampleEvery?: number;
   histogramEvery?: number;
+  checkpointEvery?: number;
   /** Sample-only mode: restore the newest checkpoint, write a grid of `sampleCount` images here, no training. */
   sampleTo?: string;
   sampleCount?: number;
@@ -87,6 +88,7 @@ export function trainerCommand(name: string): Command {
     .option("-q, --quiet", "no progress output", false)
     .option("--log-every <n>", "iterations between loss read-backs and log lines", positiveInt)
     .option("--sample-every <n>", "iterations between sample grids", positiveInt)
+    .option("--checkpoint-every <n>", "iterations between checkpoints (default: the spec's)", positiveInt)
     .option("--histogram-every <n>", "iterations between TensorBoard histograms (0: none)", (v) => (v === "0" ? 0 : positiveInt(v)))
     .option("--sample-to <file>", "only write a sample grid from the newest checkpoint to this PNG file")
     .option("--sample-count <n>", "images in that grid", positiveInt)
@@ -184,6 +186,7 @@ export class Run {
       logEvery: o.logEvery,
       sampleEvery: o.sampleEvery,
       histogramEvery: o.histogramEvery,
+      checkpointEvery: o.checkpointEvery,
       sampleTo: o.sampleTo,
       sampleCount: o.sampleCount,
       stats: o.stats,
@@ -381,11 +384,14 @@ export class Run {
     }
     for (const t of this.live) t.dispose();
     this.live = [];
+    // Let the event loop run once per iteration: otherwise a loop whose awaits all resolve at once would
+    // never deliver SIGINT (or any other event) until training ends.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     this.step++;
     const t = this.spec.train;
     const logEvery = this.opts.logEvery ?? t.logEvery;
     const sampleEvery = this.opts.sampleEvery ?? t.sampleEvery;
-    const ckptEvery = t.checkpointEvery === "epoch" ? this.iterator.stepsPerEpoch : t.checkpointEvery;
+    const ckptEvery = this.opts.checkpointEvery ?? (t.checkpointEvery === "epoch" ? this.iterator.stepsPerEpoch : t.checkpointEvery);
     const last = this.step === this.totalSteps || this.interrupted;
     if (this.step % logEvery === 0 || last || this.step % ckptEvery === 0) await this.readBack();
     if (this.step % sampleEvery === 0 || last) await this.writeSamples();
@@ -426,7 +432,8 @@ export class Run {
     const tensors = tf.memory().numTensors;
     this.tensorCounts.push(tensors);
     const epoch = Math.floor(this.step / this.iterator.stepsPerEpoch);
-    const row = { step: this.step, epoch, ...lastValues, itPerSec: round(itPerSec), tensors, elapsedSec: round((now - this.started) / 1000) };
+    const rssMB = Math.round(process.memoryUsage.rss() / 1048576);
+    const row = { step: this.step, epoch, ...lastValues, itPerSec: round(itPerSec), tensors, rssMB, elapsedSec: round((now - this.started) / 1000) };
     fs.appendFileSync(this.metricsFile, JSON.stringify(row) + "\n");
     for (const [k, v] of Object.entries(lastValues)) this.tb!.scalar(`loss/${k}`, v, this.step);
     this.tb!.scalar("perf/iterations_per_sec", itPerSec, this.step);
@@ -599,10 +606,25 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
+/**
+ * A path written inside a spec is data, not a licence to read anywhere: it is resolved against the spec's
+ * folder and must stay inside that folder or the working folder. Paths given on the command line
+ * (--data) are the user's own choice and are not restricted.
+ */
+export function specRelativePath(specFile: string, p: string): string {
+  const specDir = path.resolve(path.dirname(specFile));
+  const full = path.resolve(specDir, p);
+  const inside = (root: string) => full === root || full.startsWith(root + path.sep);
+  if (!inside(specDir) && !inside(process.cwd())) {
+    throw new TrainingError(`data path "${p}" in ${specFile} resolves to ${full}, outside the spec's folder and the working folder; pass it with --data if you mean it`);
+  }
+  return full;
+}
+
 export function loadData(spec: SpecInfo, opts: { data?: string }): Dataset {
   const d = spec.data;
   if (d.source === "ring8" || d.source === "grid25") return toyDataset(d.source, d.count ?? 10000, spec.train.seed);
-  const dir = opts.data ?? (d.path ? path.resolve(path.dirname(spec.source), d.path) : null);
+  const dir = opts.data ?? (d.path ? specRelativePath(spec.source, d.path) : null);
   let ds: Dataset;
   if (dir) ds = loadIdxDir(dir, { name: d.source === "fashion_mnist" ? "fashion-mnist" : "mnist" });
   else if (d.source === "fashion_mnist") throw new TrainingError("fashion_mnist needs its IDX files: pass --data DIR (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz])");

@@ -1,0 +1,110 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
+import { Rng } from "../../src/runtime/rng.ts";
+import { ganc, gancAsync, readJsonl, tmpDir, waitFor } from "../helpers.ts";
+
+const SPEC = "test/fixtures/ring8.gan";
+const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/);
+
+function sameTensors(fileA: string, fileB: string): void {
+  const a = loadCheckpoint(fileA);
+  const b = loadCheckpoint(fileB);
+  expect(b.meta.step).toBe(a.meta.step);
+  expect(b.tensors.map((t) => t.name)).toEqual(a.tensors.map((t) => t.name));
+  a.tensors.forEach((t, i) => expect(Buffer.from(b.tensors[i]!.data.buffer).equals(Buffer.from(t.data.buffer)), t.name).toBe(true));
+}
+
+describe("faults during training", () => {
+  it("survives 20 SIGKILLs at random moments: each --resume continues from the last complete checkpoint, ending identical to an uninterrupted run", async () => {
+    const steps = 300;
+    const flags = ["--steps", String(steps), "--checkpoint-every", "5", "--log-every", "5", "--seed", "3", "--quiet"];
+    const ref = tmpDir();
+    expect(ganc(["train", SPEC, "--out", ref, ...flags]).code).toBe(0);
+
+    const out = tmpDir();
+    const rng = new Rng(2024);
+    let kills = 0;
+    let started = false;
+    while (kills < 20) {
+      const before = listCheckpoints(path.join(out, "checkpoints")).map((c) => c.step).pop() ?? 0;
+      const child = gancAsync(["train", SPEC, "--out", out, ...flags, ...(started ? ["--resume"] : [])]);
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      // Kill after the process has started training, at a random moment within the next ~1.5 s.
+      await waitFor(() => fs.existsSync(path.join(out, "tb")) || child.exitCode !== null, 60_000, 20);
+      await new Promise((r) => setTimeout(r, 100 + rng.uniform() * 1500));
+      child.kill("SIGKILL");
+      const code = await exited;
+      if (code === 0) break; // finished before the kill: fine, but the loop below keeps count honest
+      kills++;
+      started = listCheckpoints(path.join(out, "checkpoints")).length > 0;
+      const after = listCheckpoints(path.join(out, "checkpoints")).map((c) => c.step).pop() ?? 0;
+      expect(after, stderr).toBeGreaterThanOrEqual(before);
+      fs.rmSync(path.join(out, "tb"), { recursive: true, force: true }); // the wait above keys on it
+    }
+    expect(kills).toBe(20);
+    const r = ganc(["train", SPEC, "--out", out, ...flags, "--resume"]);
+    expect(r.code, r.stderr).toBe(0);
+    const last = (d: string) => listCheckpoints(path.join(d, "checkpoints")).pop()!.file;
+    sameTensors(last(ref), last(out));
+    // No temp files left behind by the kills are mistaken for checkpoints, and none remain after a clean finish.
+    const names = fs.readdirSync(path.join(out, "checkpoints"));
+    expect(names.filter((n) => n.endsWith(".ganckpt")).length).toBeLessThanOrEqual(3);
+  }, 400_000);
+
+  it("Ctrl-C (SIGINT) finishes the iteration, writes a checkpoint and exits 130", async () => {
+    const out = tmpDir();
+    const child = gancAsync(["train", SPEC, "--out", out, "--steps", "100000", "--log-every", "5", "--checkpoint-every", "100000"]);
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    await waitFor(() => fs.existsSync(path.join(out, "metrics.jsonl")) && readJsonl(path.join(out, "metrics.jsonl")).length >= 2, 60_000);
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    const cks = listCheckpoints(path.join(out, "checkpoints"));
+    expect(cks).toHaveLength(1);
+    expect(stderr).toContain("interrupted");
+    const r = ganc(["train", SPEC, "--out", out, "--steps", String(cks[0]!.step + 5), "--resume", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+  }, 120_000);
+
+  it("a truncated newest checkpoint and a stray temp file from a kill mid-write: resume uses the previous good one", () => {
+    const out = tmpDir();
+    expect(ganc(["train", SPEC, "--out", out, "--steps", "20", "--checkpoint-every", "10", "--quiet"]).code).toBe(0);
+    const dir = path.join(out, "checkpoints");
+    const [c10, c20] = listCheckpoints(dir);
+    fs.truncateSync(c20!.file, Math.floor(fs.statSync(c20!.file).size / 2));
+    fs.writeFileSync(path.join(dir, ".ckpt-00000030.ganckpt.123.456.tmp"), "half-written");
+    const r = ganc(["train", SPEC, "--out", out, "--steps", "25", "--resume"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/skipping checkpoint .*ckpt-00000020.*truncated/);
+    expect(r.stderr).toContain(`resumed from ${c10!.file} at iteration 10`);
+  }, 120_000);
+
+  it("an unwritable output folder is a clear error, with no stack trace", () => {
+    const dir = tmpDir();
+    const file = path.join(dir, "not-a-folder");
+    fs.writeFileSync(file, "x");
+    const r = ganc(["train", SPEC, "--out", path.join(file, "run"), "--steps", "2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*not-a-folder/m);
+    noStack(r.stderr);
+    expect(fs.readFileSync(file, "utf8")).toBe("x");
+  }, 60_000);
+});
+
+describe("spec files are data", () => {
+  it("a data path in a spec that escapes the spec's folder is refused unless given on the command line", () => {
+    const dir = tmpDir();
+    const spec = path.join(dir, "sub", "escape.gan");
+    fs.mkdirSync(path.dirname(spec));
+    fs.writeFileSync(spec, fs.readFileSync("test/fixtures/mlp-mnist.gan", "utf8").replace("mnist(batch=64)", 'mnist(batch=64, path="../../../../../../etc")'));
+    const r = ganc(["train", spec, "--out", path.join(dir, "run"), "--steps", "1"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: data path "\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/etc" in .* resolves to \/etc, outside the spec's folder and the working folder; pass it with --data/);
+    noStack(r.stderr);
+  }, 60_000);
+});
