@@ -1,0 +1,107 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { isYamlFile } from "../parser/index.ts";
+import { writeFileAtomic } from "../runtime/fsutil.ts";
+import { evaluateRun, formatEval, saveEval } from "./eval.ts";
+import { exportRun } from "./export.ts";
+import { buildReport } from "./report.ts";
+import { RunFolderError, trainerFile } from "./runfolder.ts";
+
+/** What `ganc --help` says about exit codes. */
+export const EXIT_CODES = `
+Exit codes:
+  0    success
+  1    the spec has errors, training failed, or a run folder's contents are unusable (message on stderr)
+  2    usage error: unknown command or flag, bad value, missing file or run folder
+  70   internal error (please report it with the spec that caused it)
+  130  interrupted (Ctrl-C); a checkpoint was written
+
+Output: data (--json, printed trainers, eval results) goes to stdout, messages to stderr; colour only
+on a terminal and never when NO_COLOR is set; --quiet drops progress messages.`;
+
+/** `ganc train` keeps a copy of the spec in the run folder, so that export and reports find what was trained. */
+export function keepSpec(runDir: string, specFile: string, text: string): void {
+  writeFileAtomic(path.join(runDir, isYamlFile(specFile) ? "spec.gan.yaml" : "spec.gan"), text);
+}
+
+const backendOption = () =>
+  new Option("--backend <name>", "tfjs backend").choices(["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu", "webgpu"]).default("auto");
+
+/** eval, report and export: commands that read a run folder. */
+export function registerToolCommands(cli: Command, usageError: (message: string) => Error): void {
+  const wrap =
+    <A extends unknown[]>(fn: (...args: A) => Promise<void> | void) =>
+    async (...args: A) => {
+      try {
+        await fn(...args);
+      } catch (err) {
+        if (err instanceof RunFolderError) throw usageError(err.message);
+        throw err;
+      }
+    };
+  const say = (quiet: boolean | undefined) => (line: string) => (quiet ? undefined : process.stderr.write(line + "\n"));
+
+  cli
+    .command("eval")
+    .description("sample quality of a run's newest checkpoint: FID, classifier score and class coverage (MNIST), modes covered (toy 2-D)")
+    .argument("<run-dir>", "a run folder written by ganc train")
+    .option("-n, --n <count>", "number of samples", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 2 || n > 10000) throw new InvalidArgumentError("must be a whole number in 2..10000");
+      return n;
+    }, 5000)
+    .option("--json", "print the results as JSON on stdout")
+    .option("-q, --quiet", "no progress messages")
+    .addOption(backendOption())
+    .addHelpText("after", "\nThe results are also saved to <run-dir>/eval.json, where `ganc report` shows them.")
+    .action(
+      wrap(async (runDir: string, o: { n: number; json?: boolean; quiet?: boolean; backend: string }) => {
+        trainerFile(runDir);
+        const r = await evaluateRun(runDir, { n: o.n, backend: o.backend, log: say(o.quiet || o.json) });
+        saveEval(runDir, r);
+        process.stdout.write(o.json ? JSON.stringify(r, null, 2) + "\n" : formatEval(r));
+      }),
+    );
+
+  cli
+    .command("report")
+    .description("write a self-contained HTML report of a run: charts of every logged value, samples over time, spec, timings")
+    .argument("<run-dir>", "a run folder written by ganc train")
+    .option("-o, --out <file>", "HTML file to write (default <run-dir>/report.html)")
+    .option("--max-images <n>", "sample grids shown, evenly spaced over the run", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 2) throw new InvalidArgumentError("must be a whole number >= 2");
+      return n;
+    }, 24)
+    .option("-q, --quiet", "no messages")
+    .action(
+      wrap((runDir: string, o: { out?: string; maxImages: number; quiet?: boolean }) => {
+        const html = buildReport(runDir, { maxImages: o.maxImages });
+        const out = o.out ?? path.join(runDir, "report.html");
+        fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+        writeFileAtomic(out, html);
+        say(o.quiet)(`wrote ${out}`);
+      }),
+    );
+
+  cli
+    .command("export")
+    .description("write a run's generator as a TensorFlow.js layers model (model.json + weights) for tf.loadLayersModel")
+    .argument("<run-dir>", "a run folder written by ganc train")
+    .option("-o, --out <dir>", "folder to write (default <run-dir>/export)")
+    .option("--json", "print what was written as JSON on stdout")
+    .option("-q, --quiet", "no messages")
+    .addOption(backendOption())
+    .addHelpText(
+      "after",
+      "\nAlso writes sample-noise.json: the trainer's fixed sample noise and the exported model's outputs for it.\nLoad the model with tf.loadLayersModel(\"<url>/model.json\"); its inputs and their noise are described\nin model.getUserDefinedMetadata().ganc.",
+    )
+    .action(
+      wrap(async (runDir: string, o: { out?: string; json?: boolean; quiet?: boolean; backend: string }) => {
+        const r = await exportRun(runDir, { out: o.out, backend: o.backend as never, log: say(o.quiet || o.json) });
+        if (o.json) process.stdout.write(JSON.stringify({ dir: r.dir, files: r.files, ...r.meta }, null, 2) + "\n");
+        else say(o.quiet)(`wrote ${r.dir}: ${r.meta.net} at iteration ${r.meta.step}, inputs ${r.meta.inputs.map((i) => `${i.name} [${i.shape.join(", ")}]`).join(", ")} -> [${r.meta.output.shape.join(", ")}]`);
+      }),
+    );
+}

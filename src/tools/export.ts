@@ -1,0 +1,252 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { compileText } from "../compile.ts";
+import type { LayerInfo, NetIR, ProgramIR } from "../parser/check/ir.ts";
+import { selectBackend, type BackendChoice } from "../runtime/backend.ts";
+import { CheckpointError, loadLatestCheckpoint } from "../runtime/checkpoint.ts";
+import { oneHot } from "../runtime/data.ts";
+import { writeFileAtomic } from "../runtime/fsutil.ts";
+import { spectralNorm } from "../runtime/ops.ts";
+import { Rng } from "../runtime/rng.ts";
+import { findSpec, RunFolderError, trainerFile } from "./runfolder.ts";
+
+/**
+ * `ganc export`: the generator of a run's newest checkpoint as a TensorFlow.js layers model (model.json
+ * plus binary weight shards) that `tf.loadLayersModel` loads in a browser or in Node without ganc.
+ *
+ * The model is rebuilt from the spec's checked IR, layer for layer, as Keras layers with the same
+ * arithmetic the trainer's inference mode uses (batch norm on the moving statistics, dropout off,
+ * spectral norm folded into the kernels), and given the checkpoint's weights.
+ */
+
+/** What feeds one input of the exported model. */
+export type ExportInput =
+  | { name: string; kind: "noise"; dist: "uniform" | "normal" | "categorical"; a: number; b: number; shape: number[]; classes: number }
+  | { name: string; kind: "label"; classes: number; shape: number[] };
+
+export interface ExportMeta {
+  format: "ganc-generator/1";
+  spec: string;
+  net: string;
+  step: number;
+  inputs: ExportInput[];
+  output: { shape: number[]; range: [number, number] };
+}
+
+const SHARD_BYTES = 4 * 1024 * 1024;
+
+/** The generator net and the sources of its inputs, from the `samples` expression (G applied to noise and labels). */
+function generatorOf(p: ProgramIR): { net: NetIR; inputs: ExportInput[] } {
+  const node = p.nodes[p.train.samples]!;
+  if (node.op !== "apply") throw new RunFolderError(`export needs samples = G(...) with G a net; this spec samples an expression`);
+  const net = p.nets.find((n) => n.name === node.net)!;
+  const inputs = node.args.map((a, i): ExportInput => {
+    const arg = p.nodes[a]!;
+    const param = net.params[i]!;
+    if (arg.op === "noise") {
+      const nz = p.noise.find((n) => n.name === arg.noise)!;
+      return { name: param.name, kind: "noise", dist: nz.dist, a: nz.a, b: nz.b, shape: [...nz.shape], classes: nz.classes };
+    }
+    if (arg.op === "label") return { name: param.name, kind: "label", classes: p.data.numClasses, shape: [p.data.numClasses] };
+    throw new RunFolderError(`export: input ${param.name} of ${net.name} in the samples expression must be a noise or the data labels`);
+  });
+  return { net, inputs };
+}
+
+/** Keras layers for the net, with the checkpoint's weights set. */
+export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): tf.LayersModel {
+  const inputs = net.params.map((q) => tf.input({ shape: [...q.shape], name: q.name }));
+  const byName = new Map(net.params.map((q, i) => [q.name, inputs[i]!]));
+  let h = inputs[0]!;
+  const pending: [tf.layers.Layer, tf.Tensor[]][] = [];
+  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[], weights?: tf.Tensor[]): tf.SymbolicTensor => {
+    const y = layer.apply(x) as tf.SymbolicTensor;
+    if (weights) pending.push([layer, weights]);
+    return y;
+  };
+  const kernelOf = (k: string, sn: string | null): tf.Tensor => (sn ? tf.tidy(() => spectralNorm(take(k), tf.variable(take(sn), false), "infer")) : take(k));
+  for (const info of net.layers) {
+    const l = info.layer;
+    const name = info.name;
+    switch (l.op) {
+      case "dense":
+        h = apply(tf.layers.dense({ units: l.units, useBias: !!l.bias, name }), h, [kernelOf(l.kernel, l.sn), ...(l.bias ? [take(l.bias)] : [])]);
+        break;
+      case "conv2d":
+      case "conv2dTranspose": {
+        const cfg = { filters: l.filters, kernelSize: l.kernelSize, strides: l.stride, padding: l.padding, useBias: !!l.bias, name };
+        const layer = l.op === "conv2d" ? tf.layers.conv2d(cfg) : tf.layers.conv2dTranspose(cfg);
+        h = apply(layer, h, [kernelOf(l.kernel, l.sn), ...(l.bias ? [take(l.bias)] : [])]);
+        break;
+      }
+      case "batchnorm":
+        h = apply(
+          tf.layers.batchNormalization({ axis: -1, momentum: l.decay, epsilon: l.epsilon, center: !!l.beta, scale: !!l.gamma, name }),
+          h,
+          [...(l.gamma ? [take(l.gamma)] : []), ...(l.beta ? [take(l.beta)] : []), take(l.mean), take(l.variance)],
+        );
+        break;
+      case "layernorm": {
+        // ganc normalises over every non-batch axis with a per-channel scale and offset; Keras keeps a
+        // scale per normalised position, so the per-channel values are repeated over the positions.
+        const shape = [...info.inShape];
+        const axis = shape.map((_, i) => i + 1);
+        const tile = (t: tf.Tensor) => tf.tidy(() => tf.mul(tf.ones(shape), t));
+        h = apply(tf.layers.layerNormalization({ axis, epsilon: l.epsilon, name }), h, [tile(take(l.gamma)), tile(take(l.beta))]);
+        break;
+      }
+      case "dropout":
+      case "linear":
+        continue; // identity at inference
+      case "reshape":
+        h = apply(tf.layers.reshape({ targetShape: [...l.shape], name }), h);
+        break;
+      case "flatten":
+        h = apply(tf.layers.flatten({ name }), h);
+        break;
+      case "concat":
+        for (const x of l.inputs) {
+          let y = byName.get(x);
+          if (!y) throw new RunFolderError(`export: ${net.name}.${name} concatenates ${x}, which is not an input of ${net.name}`);
+          if (h.shape.length === 4 && y.shape.length === 2) {
+            // A vector joined to an image is repeated at every position (rt.concatInput).
+            const [, hh, ww] = h.shape as number[];
+            y = apply(tf.layers.reshape({ targetShape: [1, 1, y.shape[1]!], name: `${name}_${x}_reshape` }), y);
+            y = apply(tf.layers.upSampling2d({ size: [hh!, ww!], name: `${name}_${x}_tile` }), y);
+          }
+          h = apply(tf.layers.concatenate({ axis: -1, name: `${name}_${x}` }), [h, y]);
+        }
+        break;
+      case "upsample":
+        h = apply(tf.layers.upSampling2d({ size: [l.factor, l.factor], name }), h);
+        break;
+      case "relu":
+      case "sigmoid":
+      case "tanh":
+        h = apply(tf.layers.activation({ activation: l.op, name }), h);
+        break;
+      case "softmax":
+        h = apply(tf.layers.softmax({ axis: -1, name }), h);
+        break;
+      case "leakyrelu":
+        h = apply(tf.layers.leakyReLU({ alpha: l.alpha, name }), h);
+        break;
+    }
+    checkShape(net, info, h);
+  }
+  const model = tf.model({ inputs, outputs: h, name: net.name });
+  for (const [layer, weights] of pending) {
+    layer.setWeights(weights);
+    for (const w of weights) w.dispose();
+  }
+  return model;
+}
+
+function checkShape(net: NetIR, info: LayerInfo, h: tf.SymbolicTensor): void {
+  const got = h.shape.slice(1).join(",");
+  if (got !== info.outShape.join(",")) {
+    throw new RunFolderError(`export: ${net.name}.${info.name} gives [${got}] as a Keras layer but [${info.outShape.join(", ")}] in ganc; this layer cannot be exported`);
+  }
+}
+
+/**
+ * The fixed sample noise of the trainer (Run.makeFixedBatch): labels cycling through the classes,
+ * categorical codes cycling, other noise from the generator seeded with the spec's seed.
+ */
+export function fixedInputs(p: ProgramIR, inputs: ExportInput[], n: number): Record<string, tf.Tensor> {
+  const rng = new Rng((p.train.seed ^ 0x5a4d1e) >>> 0);
+  const values = new Map<string, tf.Tensor>();
+  const cycle = (k: number) => new Int32Array(n).map((_, i) => i % k);
+  values.set("label", tf.tensor(oneHot(cycle(p.data.numClasses), p.data.numClasses), [n, p.data.numClasses]));
+  for (const nz of p.noise) {
+    if (nz.dist === "categorical") {
+      values.set(`noise:${nz.name}`, tf.tensor(oneHot(cycle(nz.classes), nz.classes), [n, nz.classes]));
+      continue;
+    }
+    const buf = new Float32Array(n * nz.shape.reduce((a, b) => a * b, 1));
+    if (nz.dist === "uniform") rng.fillUniform(buf, nz.a, nz.b);
+    else rng.fillNormal(buf, nz.a, nz.b);
+    values.set(`noise:${nz.name}`, tf.tensor(buf, [n, ...nz.shape]));
+  }
+  const node = p.nodes[p.train.samples]! as { args: readonly number[] };
+  const out: Record<string, tf.Tensor> = {};
+  inputs.forEach((inp, i) => {
+    const arg = p.nodes[node.args[i]!]!;
+    out[inp.name] = values.get(arg.op === "noise" ? `noise:${arg.noise}` : "label")!;
+  });
+  const used = new Set(Object.values(out));
+  for (const t of values.values()) if (!used.has(t)) t.dispose();
+  return out;
+}
+
+export interface ExportResult {
+  dir: string;
+  files: string[];
+  meta: ExportMeta;
+}
+
+export async function exportRun(runDir: string, opts: { out?: string; backend?: BackendChoice; samples?: number; log?: (l: string) => void } = {}): Promise<ExportResult> {
+  trainerFile(runDir);
+  const { file, text } = findSpec(runDir);
+  const compiled = compileText(text, file);
+  if (!compiled.program) throw new RunFolderError(`the spec ${file} no longer checks`);
+  const p = compiled.program;
+  const { net, inputs } = generatorOf(p);
+  const found = loadLatestCheckpoint(path.join(runDir, "checkpoints"), (f, why) => opts.log?.(`skipping checkpoint ${f}: ${why}`));
+  if (!found) throw new CheckpointError(path.join(runDir, "checkpoints"), "no checkpoint to export: train first");
+  await selectBackend(opts.backend ?? "auto", { log: opts.log ?? (() => {}) });
+  const byName = new Map(found.payload.tensors.map((t) => [t.name, t]));
+  const take = (name: string) => {
+    const t = byName.get(`var:${name}`);
+    if (!t) throw new CheckpointError(found.file, `missing tensor ${name}`);
+    return tf.tensor(t.data, t.shape, t.dtype);
+  };
+  const model = buildGenerator(net, take);
+  const range: [number, number] = net.layers[net.layers.length - 1]?.layer.op === "tanh" ? [-1, 1] : [0, 1];
+  const meta: ExportMeta = { format: "ganc-generator/1", spec: p.name, net: net.name, step: found.step, inputs, output: { shape: [...net.outShape], range } };
+  model.setUserDefinedMetadata({ ganc: meta });
+
+  const dir = opts.out ?? path.join(runDir, "export");
+  fs.mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  await model.save(
+    tf.io.withSaveHandler(async (art) => {
+      const data = new Uint8Array(tf.io.CompositeArrayBuffer.join(art.weightData!));
+      const count = Math.max(1, Math.ceil(data.length / SHARD_BYTES));
+      const paths: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const name = `group1-shard${i + 1}of${count}.bin`;
+        writeFileAtomic(path.join(dir, name), data.subarray(i * SHARD_BYTES, (i + 1) * SHARD_BYTES));
+        paths.push(name);
+      }
+      const json = {
+        modelTopology: art.modelTopology,
+        format: art.format ?? "layers-model",
+        generatedBy: art.generatedBy,
+        convertedBy: "ganc export",
+        weightsManifest: [{ paths, weights: art.weightSpecs }],
+        userDefinedMetadata: art.userDefinedMetadata,
+      };
+      writeFileAtomic(path.join(dir, "model.json"), JSON.stringify(json));
+      files.push(path.join(dir, "model.json"), ...paths.map((q) => path.join(dir, q)));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+    }),
+  );
+
+  // The trainer's fixed sample noise and what the exported model makes of it, to check a copy against.
+  const n = opts.samples ?? 16;
+  const feed = fixedInputs(p, inputs, n);
+  const outT = model.predict(inputs.map((i) => feed[i.name]!)) as tf.Tensor;
+  const check = {
+    note: "inputs: the trainer's fixed sample noise (the first samples `ganc sample` draws); outputs: the exported model's results for them",
+    inputs: Object.fromEntries(await Promise.all(inputs.map(async (i) => [i.name, { shape: feed[i.name]!.shape, data: Array.from(await feed[i.name]!.data()) }]))),
+    outputs: { shape: outT.shape, data: Array.from(await outT.data(), (v) => Math.round(v * 1e6) / 1e6) },
+  };
+  writeFileAtomic(path.join(dir, "sample-noise.json"), JSON.stringify(check));
+  files.push(path.join(dir, "sample-noise.json"));
+  outT.dispose();
+  for (const t of Object.values(feed)) t.dispose();
+  model.dispose();
+  return { dir, files, meta };
+}

@@ -1,0 +1,116 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { TrainingError, type SpecInfo } from "../runtime/session.ts";
+import { writeFileAtomic } from "../runtime/fsutil.ts";
+
+/**
+ * Reading a run folder written by `ganc train`: its trainer (trainer.ts, with the SPEC it was compiled
+ * from), the spec text, and samples drawn from its newest checkpoint through the trainer's own
+ * sample mode (the path `ganc sample` takes).
+ */
+
+const RUNTIME_URL = new URL("../runtime/index.ts", import.meta.url).href;
+
+/** A problem with what the user pointed a command at (exit code 2). */
+export class RunFolderError extends Error {
+  override name = "RunFolderError";
+}
+
+export function trainerFile(runDir: string): string {
+  const file = path.join(runDir, "trainer.ts");
+  if (!fs.existsSync(runDir) || !fs.statSync(runDir).isDirectory()) throw new RunFolderError(`no such run folder: ${runDir}`);
+  if (!fs.existsSync(file)) throw new RunFolderError(`${runDir} is not a run folder (no trainer.ts in it)`);
+  return file;
+}
+
+/** The trainer's SPEC without running anything: the fields reports need, read from the generated source. */
+export function readSpecInfo(runDir: string): Pick<SpecInfo, "name" | "source" | "hash" | "resolved" | "sampleRange"> & { data: { source: string; shape: number[] } } {
+  const code = fs.readFileSync(trainerFile(runDir), "utf8");
+  const str = (key: string) => {
+    const m = new RegExp(`^  ${key}: (".*"),$`, "m").exec(code);
+    return m ? (JSON.parse(m[1]!) as string) : "";
+  };
+  const data = /^  data: \{ name: ".*?", source: "(\w+)", batch: \d+, shape: \[([\d, ]*)\]/m.exec(code);
+  const range = /^  sampleRange: \[(-?[\d.]+), (-?[\d.]+)\],$/m.exec(code);
+  return {
+    name: str("name"),
+    source: str("source"),
+    hash: str("hash"),
+    resolved: str("resolved"),
+    sampleRange: range ? [Number(range[1]), Number(range[2])] : [0, 1],
+    data: { source: data?.[1] ?? "", shape: data ? data[2]!.split(",").map((s) => Number(s.trim())) : [] },
+  };
+}
+
+/** The trainer module as this process runs it: imports pointed at this copy of ganc and tfjs. */
+async function importTrainer(runDir: string): Promise<{ SPEC: SpecInfo; main: (argv: string[]) => Promise<number> }> {
+  const code = fs.readFileSync(trainerFile(runDir), "utf8");
+  const tfjs = import.meta.resolve("@tensorflow/tfjs");
+  const exec = code
+    .replace(`from "ganc/runtime";`, `from ${JSON.stringify(RUNTIME_URL)};`)
+    .replace(`from "@tensorflow/tfjs";`, `from ${JSON.stringify(tfjs)};`)
+    .replace(/\nrt\.runIfMain\(import\.meta\.url, main\);\n$/, "\n");
+  const dir = path.join(runDir, ".ganc");
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, "trainer.exec.mts");
+  if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== exec) writeFileAtomic(file, exec);
+  return (await import(pathToFileURL(path.resolve(file)).href)) as { SPEC: SpecInfo; main: (argv: string[]) => Promise<number> };
+}
+
+export interface Samples {
+  spec: SpecInfo;
+  shape: number[];
+  range: [number, number];
+  data: Float32Array;
+}
+
+/**
+ * `n` samples from the newest checkpoint, drawn by the trainer's sample mode with its fixed sample
+ * noise (the values `ganc sample -o x.json` writes).
+ */
+export async function drawSamples(runDir: string, n: number, backend = "auto"): Promise<Samples> {
+  const mod = await importTrainer(runDir);
+  const tmp = path.join(runDir, ".ganc", `samples-${process.pid}.json`);
+  try {
+    const code = await mod.main(["--out", runDir, "--sample-to", tmp, "--sample-count", String(n), "--backend", backend, "--quiet"]);
+    if (code !== 0) throw new TrainingError(`drawing samples from ${runDir} failed (exit ${code})`);
+    const raw = JSON.parse(fs.readFileSync(tmp, "utf8")) as { shape: number[]; range: [number, number]; data: number[] };
+    return { spec: mod.SPEC, shape: raw.shape, range: raw.range, data: Float32Array.from(raw.data) };
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** sha-256 of the spec text with normalised line ends, as the compiler hashes it. */
+export function specHash(text: string): string {
+  return createHash("sha256").update(text.replace(/\r\n?/g, "\n")).digest("hex").slice(0, 16);
+}
+
+/**
+ * The spec the run was trained from: the copy `ganc train` keeps in the run folder (spec.gan or
+ * spec.gan.yaml), else the trainer's source path (as given, then relative to the run folder's parent),
+ * accepted only when its hash matches the trainer's.
+ */
+export function findSpec(runDir: string): { file: string; text: string } {
+  const info = readSpecInfo(runDir);
+  const candidates = [
+    path.join(runDir, "spec.gan"),
+    path.join(runDir, "spec.gan.yaml"),
+    path.resolve(info.source),
+    path.resolve(runDir, "..", info.source),
+    path.resolve(runDir, "..", "..", info.source),
+  ];
+  const tried: string[] = [];
+  for (const file of candidates) {
+    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) continue;
+    const text = fs.readFileSync(file, "utf8");
+    if (specHash(text) === info.hash) return { file, text };
+    tried.push(`${file} (changed since training)`);
+  }
+  throw new RunFolderError(
+    `cannot find the spec ${runDir} was trained from (hash ${info.hash}): looked for spec.gan in the run folder and ${info.source}` +
+      (tried.length ? `; found only ${tried.join(", ")}` : ""),
+  );
+}

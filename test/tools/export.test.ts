@@ -1,0 +1,143 @@
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import { createRequire } from "node:module";
+import { beforeAll, describe, expect, it } from "vitest";
+// Only tfjs itself: the exported model must load without ganc.
+import * as tf from "@tensorflow/tfjs";
+import { CHROMIUM, chromiumAsync } from "../browser.ts";
+import { ganc, ROOT, tmpDir } from "../helpers.ts";
+
+/** An IOHandler that reads model.json and its weight shards from a folder (tfjs has no file:// loader without tfjs-node). */
+function fileHandler(dir: string): tf.io.IOHandler {
+  return {
+    load: async () => {
+      const json = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
+      const specs: tf.io.WeightsManifestEntry[] = [];
+      const buffers: Buffer[] = [];
+      for (const group of json.weightsManifest) {
+        specs.push(...group.weights);
+        for (const p of group.paths) buffers.push(fs.readFileSync(path.join(dir, p)));
+      }
+      const all = Buffer.concat(buffers);
+      return {
+        modelTopology: json.modelTopology,
+        weightSpecs: specs,
+        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+        userDefinedMetadata: json.userDefinedMetadata,
+        format: json.format,
+      };
+    },
+  };
+}
+
+interface NoiseFile {
+  inputs: Record<string, { shape: number[]; data: number[] }>;
+  outputs: { shape: number[]; data: number[] };
+}
+
+/** Exports `run`, loads the model with plain tfjs, feeds it the trainer's fixed noise and compares with `ganc sample`. */
+async function exportAndCompare(run: string, n: number) {
+  const out = path.join(run, "exported");
+  const r = ganc(["export", run, "-o", out, "--json"]);
+  expect(r.code, r.stderr).toBe(0);
+  const written = JSON.parse(r.stdout);
+  expect(fs.existsSync(path.join(out, "model.json"))).toBe(true);
+  expect(written.files.length).toBeGreaterThanOrEqual(3);
+
+  const s = ganc(["sample", run, "-n", String(n), "-o", path.join(run, "s.json")]);
+  expect(s.code, s.stderr).toBe(0);
+  const sampled = JSON.parse(fs.readFileSync(path.join(run, "s.json"), "utf8")) as { shape: number[]; data: number[] };
+
+  const model = await tf.loadLayersModel(fileHandler(out));
+  const meta = (model.getUserDefinedMetadata() as { ganc: { inputs: { name: string }[]; output: { shape: number[] } } }).ganc;
+  const noise = JSON.parse(fs.readFileSync(path.join(out, "sample-noise.json"), "utf8")) as NoiseFile;
+  const feed = meta.inputs.map((i) => tf.tensor(noise.inputs[i.name]!.data, noise.inputs[i.name]!.shape));
+  const y = model.predict(feed.length === 1 ? feed[0]! : feed) as tf.Tensor;
+  const got = await y.data();
+  tf.dispose([y, ...feed]);
+  model.dispose();
+  expect(y.shape).toEqual(sampled.shape);
+  expect([...y.shape.slice(1)]).toEqual(meta.output.shape);
+  let maxDiff = 0;
+  for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - sampled.data[i]!));
+  expect(maxDiff).toBeLessThan(1e-4);
+  // The outputs in sample-noise.json are the same values.
+  expect(Math.max(...noise.outputs.data.map((v, i) => Math.abs(v - sampled.data[i]!)))).toBeLessThan(1e-4);
+  return { out, meta };
+}
+
+let mlpRun = "";
+beforeAll(() => {
+  mlpRun = path.join(tmpDir(), "run");
+  const r = ganc(["train", "test/fixtures/mlp-mnist.gan", "--out", mlpRun, "--steps", "100", "--quiet"]);
+  expect(r.code, r.stderr).toBe(0);
+}, 120_000);
+
+describe("ganc export", () => {
+  it("writes a layers model that plain tfjs loads and that reproduces ganc sample on the same noise", async () => {
+    const { meta } = await exportAndCompare(mlpRun, 16);
+    expect(meta).toMatchObject({ net: "G", inputs: [{ name: "z", kind: "noise", dist: "uniform", a: -1, b: 1, shape: [32] }], output: { shape: [28, 28, 1], range: [0, 1] } });
+  }, 60_000);
+
+  it("maps every layer kind: conditional concat (vector and image), spectral norm, batch norm, dropout, deconv, upsample, layer norm, tanh", async () => {
+    const run = path.join(tmpDir(), "run");
+    const r = ganc(["train", "test/fixtures/export-kinds.gan", "--out", run, "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    const { meta, out } = await exportAndCompare(run, 16);
+    expect(meta.inputs.map((i) => i.name)).toEqual(["z", "y"]);
+    expect(meta).toMatchObject({ inputs: [{ kind: "noise", dist: "normal" }, { kind: "label", classes: 10 }], output: { range: [-1, 1] } });
+    const topology = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers.map((l: { class_name: string }) => l.class_name);
+    expect(topology).toEqual(expect.arrayContaining(["Concatenate", "UpSampling2D", "BatchNormalization", "Conv2DTranspose", "LayerNormalization", "LeakyReLU"]));
+  }, 60_000);
+
+  it("a run without checkpoints is an error (exit 1), a missing folder a usage error (exit 2)", () => {
+    const dir = tmpDir();
+    expect(ganc(["export", path.join(dir, "nope")]).code).toBe(2);
+    fs.copyFileSync(path.join(mlpRun, "trainer.ts"), path.join(dir, "trainer.ts"));
+    fs.copyFileSync(path.join(mlpRun, "spec.gan"), path.join(dir, "spec.gan"));
+    const r = ganc(["export", dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*no checkpoint/m);
+  });
+
+  it.skipIf(!CHROMIUM)("examples/browser/index.html loads the exported generator with a local tfjs and draws digits on its canvas", async () => {
+    const site = tmpDir("ganc-site-");
+    fs.copyFileSync(path.join(ROOT, "examples/browser/index.html"), path.join(site, "index.html"));
+    const tfjsDist = path.join(path.dirname(createRequire(import.meta.url).resolve("@tensorflow/tfjs/package.json")), "dist/tf.min.js");
+    fs.copyFileSync(tfjsDist, path.join(site, "tf.min.js"));
+    expect(ganc(["export", mlpRun, "-o", path.join(site, "model"), "--quiet"]).code).toBe(0);
+
+    const types: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".json": "application/json", ".bin": "application/octet-stream" };
+    const requests: string[] = [];
+    const server = http.createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://127.0.0.1");
+      requests.push(url.pathname);
+      const file = path.join(site, path.normalize(decodeURIComponent(url.pathname)).replace(/^([/\\])+/, "") || "index.html");
+      if (!file.startsWith(site) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { "content-type": types[path.extname(file)] ?? "application/octet-stream" });
+      fs.createReadStream(file).pipe(res);
+    });
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const page = await chromiumAsync(`http://127.0.0.1:${port}/index.html?backend=cpu`, ["--dump-dom", "--virtual-time-budget=30000"]);
+      expect(page.code, page.stderr.slice(-2000)).toBe(0);
+      const body = /<body([^>]*)>/.exec(page.stdout)?.[1] ?? "";
+      expect(body, page.stdout.slice(-1500)).toContain('data-state="done"');
+      const ink = Number(/data-ink="([\d.]+)"/.exec(body)?.[1]);
+      // Bright strokes cover a good part of each digit tile (a blank or black canvas has none).
+      expect(ink).toBeGreaterThan(0.03);
+      expect(page.stdout).toMatch(/drew 16 samples/);
+      expect(page.console.filter((l) => /error|uncaught/i.test(l))).toEqual([]);
+      // Everything came from the local server: the page, tfjs, the model and its weights.
+      expect(requests).toEqual(expect.arrayContaining(["/index.html", "/tf.min.js", "/model/model.json", "/model/group1-shard1of1.bin"]));
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  }, 60_000);
+});
