@@ -18,7 +18,7 @@ Exit codes:
   130  interrupted (Ctrl-C); a checkpoint was written
 
 Output: data (--json, printed trainers, eval results) goes to stdout, messages to stderr; colour only
-on a terminal and never when NO_COLOR is set; --quiet drops progress messages.`;
+on a terminal and never when NO_COLOR is set; --quiet, where a command has it, drops progress messages.`;
 
 /** `ganc train` keeps a copy of the spec in the run folder, so that export and reports find what was trained. */
 export function keepSpec(runDir: string, specFile: string, text: string): void {

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/runtime/backend.ts";
@@ -5,6 +6,7 @@ import { loadEmbeddedMnist, toyDataset, toyModes } from "../../src/runtime/data.
 import { loadClassifier } from "../../src/runtime/eval/classifier.ts";
 import { classCoverage, classifierScore, frechetDistance, gaussianOf, symmetricEigen, toyMetrics, type Gaussian } from "../../src/runtime/eval/metrics.ts";
 import { Rng } from "../../src/runtime/rng.ts";
+import { ganc, tmpDir } from "../helpers.ts";
 
 const gaussian = (mean: number[], cov: number[][]): Gaussian => ({ dim: mean.length, mean: Float64Array.from(mean), cov: Float64Array.from(cov.flat()), count: 0 });
 
@@ -83,6 +85,18 @@ describe("toy mixtures", () => {
     const collapsed = Array.from({ length: 500 }, () => [centers[2]![0]! + 0.01, centers[2]![1]!]).flat();
     expect(toyMetrics(collapsed, centers, std)).toMatchObject({ modesCovered: 1, highQuality: 1 });
   });
+
+  it("ganc eval on a toy run: modes covered and high-quality share, from the trainer's samples", () => {
+    const run = path.join(tmpDir(), "run");
+    expect(ganc(["train", "test/fixtures/ring8.gan", "--out", run, "--steps", "100", "--quiet"]).code).toBe(0);
+    const r = ganc(["eval", run, "-n", "1000", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ spec: "ring8-test", data: "ring8", metrics: { kind: "toy", samples: 1000, modes: 8, std: 0.02, minShare: 0.01 } });
+    expect(out.metrics.perMode).toHaveLength(8);
+    expect(out.metrics.modesCovered).toBe(out.metrics.perMode.filter((c: number) => c >= 10).length);
+    expect(out.metrics.highQuality).toBeCloseTo(out.metrics.perMode.reduce((a: number, b: number) => a + b, 0) / 1000, 9);
+  }, 60_000);
 });
 
 describe("MNIST classifier metrics", () => {
