@@ -82,14 +82,15 @@ class Checker {
     if (!data) return null;
     this.data = data;
     // Values and losses in dependency order, with cycle detection.
-    for (const v of [...this.of("Value"), ...this.of("Loss")]) this.resolveValue(v.name.name, v.name.span);
-    const losses = this.of("Loss").map((l) => {
+    if (!this.checkDepth()) return null;
+    for (const [name, d] of this.valueDecls) this.resolveValue(name, d.name.span);
+    const losses = this.of("Loss").filter((l) => this.valueDecls.get(l.name.name) === l).map((l) => {
       const id = this.values.get(l.name.name);
       if (id != null && !this.isScalar(id)) this.err("E0204", `loss '${l.name.name}' must be a scalar, but it is ${show(this.nodes[id]!.type)}; wrap it in mean(...)`, l.expr.span);
       return { name: l.name.name, node: id ?? -1, line: this.line(l.span.start) };
     });
     for (const n of this.of("Net")) {
-      if (!this.nets.has(n.name.name)) this.warn("W0405", `net ${n.name.name} is never applied, so it is not trained and has no shapes`, n.name.span);
+      if (!this.applied.has(n.name.name)) this.warn("W0405", `net ${n.name.name} is never applied, so it is not trained and has no shapes`, n.name.span);
     }
     const steps = this.checkSteps();
     const train = this.checkTrain(steps);
@@ -148,10 +149,10 @@ class Checker {
   private checkData(): DataIR | null {
     const ds = this.of("Data");
     if (ds.length === 0) {
-      this.err("E0130", "the spec has no data source; add one, like: data real: mnist(batch=64)", { start: 0, end: 0 });
+      this.err("E0140", "the spec has no data source; add one, like: data real: mnist(batch=64)", { start: 0, end: 0 });
       return null;
     }
-    if (ds.length > 1) this.err("E0131", "only one data source is supported per spec", ds[1]!.span, [{ message: "the first one", file: this.file, span: ds[0]!.span }]);
+    if (ds.length > 1) this.err("E0141", "only one data source is supported per spec", ds[1]!.span, [{ message: "the first one", file: this.file, span: ds[0]!.span }]);
     const d = ds[0]!;
     const src = d.source.name;
     const sig = DATA_SOURCES[src];
@@ -226,6 +227,11 @@ class Checker {
     if (i >= 0) {
       const cycle = [...this.resolving.slice(i), name].join(" -> ");
       this.err("E0122", `'${name}' is defined in terms of itself: ${cycle}`, at, [{ message: `'${name}' is defined here`, file: this.file, span: decl.name.span }]);
+      this.values.set(name, null);
+      return null;
+    }
+    if (this.resolving.length > 300) {
+      this.err("E0003", `values defined through more than 300 other values ('${name}' -> ...); shorten the chain`, at);
       this.values.set(name, null);
       return null;
     }
@@ -401,6 +407,7 @@ class Checker {
 
   private apply(decl: A.NetDecl, ids: number[], e: A.CallExpr): number | null {
     const name = decl.name.name;
+    this.applied.add(name);
     if (ids.length !== decl.params.length) {
       this.err("E0127", `net ${name} takes ${decl.params.length} input${decl.params.length === 1 ? "" : "s"} (${decl.params.map((p) => p.name).join(", ")}), got ${ids.length}`, e.span, [
         { message: `net ${name} is declared here`, file: this.file, span: decl.name.span },
@@ -433,6 +440,34 @@ class Checker {
     return this.mk({ op: "apply", net: name, args: ids }, { batched: true, shape: net.outShape }, e.span);
   }
   private readonly firstUse = new Map<string, A.Span>();
+  /** Nets applied anywhere, even where the application itself had an error. */
+  private readonly applied = new Set<string>();
+
+  /**
+   * Expressions and value chains deeper than this are refused: checking them recursively would exhaust
+   * the stack, and no GAN needs them. Depth is measured without recursion.
+   */
+  private checkDepth(): boolean {
+    const LIMIT = 500;
+    let ok = true;
+    for (const d of this.spec.decls) {
+      const roots: A.Expr[] = d.kind === "Value" || d.kind === "Loss" ? [d.expr] : d.kind === "State" ? [d.init] : d.kind === "After" ? [d.expr] : [];
+      for (const root of roots) {
+        const stack: [A.Expr, number][] = [[root, 1]];
+        while (stack.length) {
+          const [e, depth] = stack.pop()!;
+          if (depth > LIMIT) {
+            this.err("E0003", `expression nested more than ${LIMIT} levels deep; split it into named values`, e.span);
+            ok = false;
+            stack.length = 0;
+            break;
+          }
+          for (const c of exprChildren(e)) stack.push([c, depth + 1]);
+        }
+      }
+    }
+    return ok;
+  }
 
   // ---- steps, actions, training ----------------------------------------------------------------
 
@@ -461,7 +496,7 @@ class Checker {
       for (const n of s.over) {
         if (!this.netDecls.has(n.name)) {
           const s2 = suggest(n.name, this.netDecls.keys());
-          this.err("E0130", `unknown net '${n.name}'${s2 ? `; did you mean '${s2}'?` : ""}`, n.span);
+          this.err("E0130", `unknown net '${n.name}'${s2 ? `; did you mean '${s2}'?` : ` (nets: ${[...this.netDecls.keys()].join(", ") || "none"})`}`, n.span);
           continue;
         }
         if (nets.includes(n.name)) this.err("E0111", `net ${n.name} is listed twice`, n.span);
@@ -472,7 +507,7 @@ class Checker {
       if (!opt || lossNode == null) continue;
       out.push({ name: s.name.name, optimizer: opt, loss: s.loss.name, lossNode, nets, shared: s.shared, actions: actions.get(s.name.name) ?? [], line: this.line(s.span.start) });
     }
-    if (this.of("Step").length === 0) this.err("E0131", "the spec has no optimizer step; add one, like: step d: adam(lr=2e-4) minimize d over D", this.spec.span.end > 0 ? { start: this.spec.span.end, end: this.spec.span.end } : { start: 0, end: 0 });
+    if (this.of("Step").length === 0) this.err("E0142", "the spec has no optimizer step; add one, like: step d: adam(lr=2e-4) minimize d over D", this.spec.span.end > 0 ? { start: this.spec.span.end, end: this.spec.span.end } : { start: 0, end: 0 });
     return out;
   }
 
@@ -610,7 +645,7 @@ class Checker {
     } else {
       const cand = this.nodes.find((n) => n.op === "apply" && fmt(n.type.shape) === fmt(this.data!.shape) && n.args.every((a) => !this.dependsOnData(a)));
       if (cand) samples = cand.id;
-      else this.err("E0139", "cannot tell which value is the generator's output; say it with train { samples = fake }", t?.span ?? { start: 0, end: 0 });
+      else if (!hasErrors(this.diags)) this.err("E0139", "cannot tell which value is the generator's output; say it with train { samples = fake }", t?.span ?? { start: 0, end: 0 });
     }
     const ema = r.number("ema", null, (v) => (v > 0 && v < 1 ? null : "must be in (0, 1)"));
     const emaNetArg = r.arg("ema_net");
@@ -655,6 +690,23 @@ export function children(n: ExprNode): number[] {
       return [n.a];
     case "grad":
       return [n.of, n.wrt];
+    default:
+      return [];
+  }
+}
+
+function exprChildren(e: A.Expr): A.Expr[] {
+  switch (e.kind) {
+    case "Binary":
+      return [e.left, e.right];
+    case "Unary":
+      return [e.operand];
+    case "Member":
+      return [e.object];
+    case "Call":
+      return e.args.map((a) => a.value);
+    case "List":
+      return [...e.items];
     default:
       return [];
   }

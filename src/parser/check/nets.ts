@@ -36,7 +36,7 @@ export function instantiateNet(
       const hint = isInput ? `; '${l.op.name}' is an input of net ${name}: to concatenate it, write concat(${l.op.name})` : s ? `; did you mean '${s}'?` : "";
       diags.push(error("E0101", `unknown layer '${l.op.name}'${hint}`, file, l.op.span));
       ok = false;
-      continue;
+      break;
     }
     const short = { conv2d: "conv", conv2dTranspose: "deconv", batchnorm: "bn", layernorm: "ln", dense: "dense" }[op as string] ?? op;
     counters[short] = (counters[short] ?? 0) + 1;
@@ -153,7 +153,9 @@ export function instantiateNet(
         const a = r.arg("inputs");
         const items = a ? (a.value.kind === "List" ? a.value.items : [a.value]) : [];
         if (items.length === 0) {
-          fail("concat needs at least one input of the net to concatenate, like concat(y)", "E0114");
+          const next = net.layers[net.layers.indexOf(l) + 1];
+          const meant = next && net.params.some((p) => p.name === next.op.name) ? next.op.name : null;
+          fail(meant ? `concat takes its inputs in parentheses: write concat(${meant})` : "concat needs at least one input of the net to concatenate, like concat(y)", "E0114");
           break;
         }
         const names: string[] = [];
@@ -165,7 +167,7 @@ export function instantiateNet(
           }
           const idx = net.params.findIndex((p) => p.name === it.name);
           if (idx < 0) {
-            const s = suggest(it.name, net.params.map((p) => p.name));
+            const s = suggest(it.name, net.params.slice(1).map((p) => p.name));
             diags.push(error("E0102", `'${it.name}' is not an input of net ${name}${s ? `; did you mean '${s}'?` : ` (its inputs: ${net.params.map((p) => p.name).join(", ")})`}`, file, it.span));
             ok = false;
             continue;
@@ -213,14 +215,17 @@ export function instantiateNet(
         break;
     }
     if (!layer) {
+      // Later layers would see a wrong input shape and report errors that are not theirs.
       ok = false;
-      continue;
+      break;
     }
     shape = out;
     const tap = l.tap?.name ?? null;
     if (l.tap) {
       if (l.tap.name in taps || l.tap.name === "out") {
-        diags.push(error("E0103", `tap '${l.tap.name}' is defined twice in net ${name}`, file, l.tap.span));
+        const first = net.layers.find((x) => x.tap?.name === l.tap!.name && x !== l);
+        const notes = first && first !== l ? [{ message: "first defined here", file, span: first.tap!.span }] : [];
+        diags.push(error("E0103", l.tap.name === "out" ? "'out' is the name of every net's final output and cannot be a tap" : `tap '${l.tap.name}' is defined twice in net ${name}`, file, l.tap.span, notes));
         ok = false;
       }
       taps[l.tap.name] = layers.length;

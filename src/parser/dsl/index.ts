@@ -1,7 +1,8 @@
-import type { CstNode, ILexingError, IRecognitionException, IToken } from "chevrotain";
+import type { CstNode, ILexingError, IRecognitionException, IToken, TokenType } from "chevrotain";
 import type * as A from "../ast.ts";
 import { error, type Diagnostic } from "../diagnostics.ts";
 import { ganParser } from "./parser.ts";
+import * as T from "./tokens.ts";
 import { ganLexer } from "./tokens.ts";
 import { AstBuilder } from "./to-ast.ts";
 
@@ -34,7 +35,7 @@ function run<T>(text: string, file: string, base: number, rule: RuleName, build:
   const diagnostics: Diagnostic[] = [];
   const lexed = ganLexer.tokenize(text);
   for (const e of lexed.errors) diagnostics.push(lexError(e, text, file, base));
-  const tokens = lexed.tokens;
+  const tokens = lexed.tokens.map((t) => fixMistake(t, file, base, diagnostics));
   const deep = nestingTooDeep(tokens);
   if (deep) {
     diagnostics.push(error("E0003", `nesting deeper than ${MAX_NESTING} levels`, file, shift(tokSpan(deep), base)));
@@ -47,7 +48,9 @@ function run<T>(text: string, file: string, base: number, rule: RuleName, build:
   const parser = ganParser();
   parser.input = tokens;
   const cst = parser[rule]();
-  for (const e of parser.errors) diagnostics.push(syntaxError(e, tokens, text, file, base));
+  const lexed0 = diagnostics.filter((d) => d.code === "E0001").map((d) => d.span.start);
+  diagnostics.push(...firstPerDeclaration(parser.errors.map((e) => syntaxError(e, tokens, text, file, base)), tokens, text, base, lexed0));
+  diagnostics.sort((a, b) => a.span.start - b.span.start);
   if (diagnostics.length === 0 && rule !== "spec") {
     // A sub-rule stops where its grammar ends; anything after it is an error here.
     const end = cst.location?.endOffset ?? -1;
@@ -58,13 +61,75 @@ function run<T>(text: string, file: string, base: number, rule: RuleName, build:
   return { value: build(new AstBuilder(base), cst), diagnostics };
 }
 
+/** The same token read as another type (the parser matches on tokenTypeIdx). */
+function as(t: IToken, type: TokenType, image: string): IToken {
+  return { ...t, tokenType: type, tokenTypeIdx: type.tokenTypeIdx!, image };
+}
+
+/** Reports a mistake token and stands in the token the author meant, so parsing goes on without a cascade. */
+function fixMistake(t: IToken, file: string, base: number, diags: Diagnostic[]): IToken {
+  const at = shift(tokSpan(t), base);
+  switch (t.tokenType) {
+    case T.UnterminatedString:
+      diags.push(error("E0005", "unterminated string: add the closing '\"' on the same line", file, at));
+      return as(t, T.StringLiteral, t.image + '"');
+    case T.SingleQuoted:
+      diags.push(error("E0001", "strings use double quotes: write \"...\"", file, at));
+      return as(t, T.StringLiteral, '"' + t.image.slice(1, t.image.endsWith("'") && t.image.length > 1 ? -1 : undefined) + '"');
+    case T.FatArrow:
+      diags.push(error("E0006", "'=>' is not an operator; a tap is written with '->', like: dense 1 -> logit", file, at));
+      return as(t, T.Arrow, "->");
+    default:
+      return t;
+  }
+}
+
+/**
+ * After one syntax error, chevrotain's recovery often reports more in the same declaration that are only
+ * echoes of the first. Keep the first error of each declaration; a declaration starts at a keyword or
+ * `name =` that begins a line.
+ */
+function firstPerDeclaration(errs: Diagnostic[], tokens: IToken[], text: string, base: number, dropped: number[]): Diagnostic[] {
+  const starts: number[] = [];
+  let prevLine = -1;
+  tokens.forEach((t, i) => {
+    const line = t.startLine ?? 0;
+    const first = line !== prevLine;
+    prevLine = line;
+    if (!first) return;
+    const isDecl = T.keywords.includes(t.tokenType) && t.tokenType !== T.Minimize && t.tokenType !== T.Over && t.tokenType !== T.Shared;
+    if (isDecl || (t.tokenType === T.Identifier && tokens[i + 1]?.tokenType === T.Equals && text[t.startOffset - 1] !== " ")) starts.push(t.startOffset + base);
+  });
+  const region = (offset: number) => {
+    let r = 0;
+    for (const s of starts) if (s <= offset) r++;
+    return r;
+  };
+  // A character the lexer could not read (already reported) breaks its declaration: no echo for it.
+  const seen = new Set<number>(dropped.map(region));
+  return errs.filter((d) => {
+    const r = region(d.span.start);
+    if (seen.has(r)) return false;
+    // An error exactly at the start of a declaration, right after one that already failed, says only
+    // that the failed one did not end where the parser hoped: the same mistake again.
+    const atStart = starts[r - 1] === d.span.start;
+    seen.add(r);
+    return !(atStart && seen.has(r - 1));
+  });
+}
+
 function nestingTooDeep(tokens: IToken[]): IToken | null {
   let depth = 0;
+  let minuses = 0;
   for (const t of tokens) {
     const n = t.tokenType.name;
     if (n === "LParen" || n === "LBracket" || n === "LBrace") {
       if (++depth > MAX_NESTING) return t;
     } else if (n === "RParen" || n === "RBracket" || n === "RBrace") depth--;
+    // A run of unary minuses nests as deeply as parentheses do.
+    if (n === "Minus") {
+      if (++minuses > MAX_NESTING) return t;
+    } else minuses = 0;
   }
   return null;
 }
@@ -108,8 +173,12 @@ function syntaxError(e: IRecognitionException, tokens: IToken[], text: string, f
   const found = t.tokenType.name === "EOF" ? "end of input" : describe(t);
   const rules = e.context?.ruleStack ?? [];
   const inRule = rules[rules.length - 1];
+  const single = /Expecting token of type --> (\w+) <--/.exec(e.message)?.[1];
   const expected =
-    inRule === "primary" || inRule === "unary" ? "an expression"
+    single === "RParen" && inRule === "parenArgs" ? "',' or ')'"
+    : single === "RBracket" ? "',' or ']'"
+    : single ? expectedFrom(e.message)
+    : inRule === "primary" || inRule === "unary" ? "an expression"
     : inRule === "decl" ? "a declaration (data, noise, net, loss, step, state, after, train, or name = expression)"
     : expectedFrom(e.message);
   const msg = expected ? `expected ${expected}, found ${found}` : `unexpected ${found}`;
@@ -122,6 +191,7 @@ function expectedFrom(message: string): string | null {
     RParen: "')'", LParen: "'('", RBracket: "']'", LBracket: "'['", RBrace: "'}'", LBrace: "'{'",
     Colon: "':'", Equals: "'='", Comma: "','", Identifier: "a name", NumberLiteral: "a number", StringLiteral: "a string",
     Arrow: "'->'", Minimize: "'minimize'", Over: "'over'", Dot: "'.'",
+    EOF: "a new declaration (data, noise, net, loss, step, state, after, train, or name = expression)",
   };
   const single = /Expecting token of type --> (\w+) <--/.exec(message);
   if (single) return words[single[1]!] ?? single[1]!.toLowerCase();

@@ -194,7 +194,8 @@ export class AstBuilder {
       return { kind: "Name", name: id.name, span: id.span };
     }
     if (c.LBracket) return { kind: "List", items: this.nodes(c, "items").map((x) => this.expr(x)), span };
-    return this.expr(this.node(c, "expr"));
+    // A parenthesised expression keeps its parentheses in its span, so errors underline what was written.
+    return { ...this.expr(this.node(c, "expr")), span };
   }
 }
 

@@ -22,6 +22,11 @@ export const keywords = [Gan, Data, Noise, Net, Loss, State, Step, After, Train,
 
 export const NumberLiteral = createToken({ name: "NumberLiteral", pattern: /(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/ });
 export const StringLiteral = createToken({ name: "StringLiteral", pattern: /"(?:[^"\\\r\n]|\\.)*"/ });
+// Common mistakes get tokens of their own so that they are reported once, with a hint, instead of
+// as a cascade of syntax errors: a string without its closing quote, single quotes, and `=>`.
+export const UnterminatedString = createToken({ name: "UnterminatedString", pattern: /"(?:[^"\\\r\n]|\\.)*/ });
+export const SingleQuoted = createToken({ name: "SingleQuoted", pattern: /'[^'\r\n]*'?/ });
+export const FatArrow = createToken({ name: "FatArrow", pattern: /=>/ });
 export const Arrow = createToken({ name: "Arrow", pattern: /->/ });
 export const Plus = createToken({ name: "Plus", pattern: /\+/ });
 export const Minus = createToken({ name: "Minus", pattern: /-/ });
@@ -45,6 +50,9 @@ export const allTokens: TokenType[] = [
   Identifier,
   NumberLiteral,
   StringLiteral,
+  UnterminatedString,
+  SingleQuoted,
+  FatArrow,
   Arrow,
   Plus,
   Minus,
