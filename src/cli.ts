@@ -1,8 +1,10 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { compileText, checkText } from "./compile.ts";
+import { OPT_PASSES, resolvePasses, type OptSet } from "./codegen/opt.ts";
 import { formatDiagnostic, hasErrors, SourceText, toJson, type Diagnostic } from "./parser/diagnostics.ts";
 import { writeFileAtomic } from "./runtime/fsutil.ts";
 import { reportError } from "./runtime/main.ts";
@@ -46,9 +48,9 @@ function displayPath(file: string): string {
 const RUNTIME_URL = new URL("./runtime/index.ts", import.meta.url).href;
 
 /** The trainer as written for the user (imports "ganc/runtime") and the copy this process runs. */
-function compileFor(file: string, text: string) {
+function compileFor(file: string, text: string, passes?: OptSet) {
   const source = displayPath(file);
-  const forUser = compileText(text, file, { source });
+  const forUser = compileText(text, file, { source, passes });
   if (!forUser.code) return null;
   const tfjs = import.meta.resolve("@tensorflow/tfjs");
   const exec = forUser.code
@@ -65,6 +67,48 @@ async function runTrainer(execCode: string, runDir: string, argv: string[]): Pro
   writeFileAtomic(file, execCode);
   const mod = (await import(pathToFileURL(path.resolve(file)).href)) as { main: (argv: string[]) => Promise<number> };
   return mod.main(argv);
+}
+
+/** `--no-opt` (all passes off), `--no-opt=a,b` (those off), nothing (all on). */
+function passesFrom(opt: unknown): OptSet {
+  try {
+    return resolvePasses(opt === true || opt === undefined ? undefined : opt === false ? true : String(opt));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+interface KernelStats {
+  spec: string;
+  backend: string;
+  batch: number;
+  iteration: number;
+  kernels: number;
+  wallMs: number;
+  byKernel: Record<string, { count: number; ms: number }>;
+}
+
+/**
+ * Kernels per training iteration, counted by tf.profile: the compiled trainer runs three iterations in a
+ * scratch folder and profiles the second (the first creates optimizer state, the last writes a
+ * checkpoint; neither is a typical iteration).
+ */
+async function kernelStats(file: string, text: string, passes: OptSet, backend: string): Promise<KernelStats> {
+  const c = compileFor(file, text, passes)!;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ganc-stats-"));
+  try {
+    const out = path.join(dir, "stats.json");
+    const code = await runTrainer(c.exec, dir, ["--out", dir, "--steps", "3", "--quiet", "--backend", backend, "--histogram-every", "0", "--stats", out]);
+    if (code !== 0) throw new Error(`the trainer exited with ${code} while profiling`);
+    return JSON.parse(fs.readFileSync(out, "utf8")) as KernelStats;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function formatStats(s: KernelStats): string {
+  const top = Object.entries(s.byKernel).slice(0, 12).map(([k, v]) => `${k} ${v.count}`).join(", ");
+  return `kernels per iteration: ${s.kernels} (tf.profile of iteration ${s.iteration} on ${s.backend}, batch ${s.batch}; ${s.wallMs.toFixed(0)} ms while profiled)\n  ${top}`;
 }
 
 export function program(): Command {
@@ -99,9 +143,13 @@ export function program(): Command {
     .argument("<spec>", "a .gan or .gan.yaml file")
     .option("-o, --out <file>", "write the trainer here (default: print it)")
     .option("--json", "print diagnostics as JSON on stdout")
-    .action((file: string, o: { out?: string; json?: boolean }) => {
+    .option("--no-opt [passes]", `switch off all optimization passes, or those named (comma-separated: ${Object.keys(OPT_PASSES).join(", ")})`)
+    .option("--stats", "run one iteration of the trainer with tf.profile and print its kernel count (stderr)")
+    .option("--backend <name>", "tfjs backend for --stats", "auto")
+    .action(async (file: string, o: { out?: string; json?: boolean; opt: boolean | string; stats?: boolean; backend: string }) => {
       const text = readSpec(file);
-      const r = compileText(text, file, { source: displayPath(file) });
+      const passes = passesFrom(o.opt);
+      const r = compileText(text, file, { source: displayPath(file), passes });
       const bad = report(r.diagnostics, file, text, !!o.json);
       if (bad || !r.code) {
         process.exitCode = 1;
@@ -112,6 +160,10 @@ export function program(): Command {
         writeFileAtomic(o.out, r.code);
         if (!o.json) process.stderr.write(`wrote ${o.out}\n`);
       } else if (!o.json) process.stdout.write(r.code);
+      if (o.stats) {
+        const stats = await kernelStats(file, text, passes, o.backend);
+        process.stderr.write(formatStats(stats) + "\n");
+      }
     });
 
   cli
@@ -127,15 +179,17 @@ export function program(): Command {
     .option("--seed <n>", "seed for weights, noise and data order")
     .option("--data <dir>", "folder of MNIST / Fashion-MNIST IDX files")
     .option("--resume", "continue from the newest good checkpoint")
+    .option("--fresh", "start over: remove the run folder's checkpoints, samples and logs first")
     .option("-q, --quiet", "no progress output")
     .option("--log-every <n>", "iterations between loss read-backs")
     .option("--sample-every <n>", "iterations between sample grids")
     .option("--histogram-every <n>", "iterations between TensorBoard histograms (0: none)")
     .option("--checkpoint-every <n>", "iterations between checkpoints (default: the spec's)")
     .option("--stats <file>", "profile one iteration with tf.profile; write its kernel counts to this JSON file")
+    .option("--no-opt [passes]", "train the trainer compiled without optimization passes (or without those named)")
     .action(async (file: string, o: Record<string, string | boolean | undefined>) => {
       const text = readSpec(file);
-      const c = compileFor(file, text);
+      const c = compileFor(file, text, passesFrom(o.opt));
       if (!c) {
         report(checkText(text, file).diagnostics, file, text, false);
         process.exitCode = 1;
@@ -149,7 +203,7 @@ export function program(): Command {
       keepSpec(out, file, text);
       const argv: string[] = ["--out", out];
       for (const [k, v] of Object.entries(o)) {
-        if (k === "out" || v === undefined || v === false) continue;
+        if (k === "out" || k === "opt" || v === undefined || v === false) continue;
         const flag = "--" + k.replace(/[A-Z]/g, (m) => "-" + m.toLowerCase());
         if (v === true) argv.push(flag);
         else argv.push(flag, String(v));
@@ -202,7 +256,8 @@ export function program(): Command {
 export async function main(argv: string[]): Promise<number> {
   const cli = program();
   try {
-    await cli.parseAsync(argv, { from: "user" });
+    // A bare --no-opt takes no value (commander would read the next argument as its list of passes).
+    await cli.parseAsync(argv.map((a) => (a === "--no-opt" ? "--no-opt=all" : a)), { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;

@@ -10,6 +10,7 @@ import { writeFileAtomic } from "./fsutil.ts";
 import { encodeImageGrid, encodeScatter, writePng } from "./png.ts";
 import { Rng } from "./rng.ts";
 import { SummaryWriter } from "./tensorboard.ts";
+import { FusedAdam } from "./fused/adam.ts";
 import type { Mode } from "./ops.ts";
 
 /** What a generated trainer tells the runtime about its spec (all defaults resolved by the compiler). */
@@ -55,6 +56,8 @@ export interface RunOptions {
   sampleEvery?: number;
   histogramEvery?: number;
   checkpointEvery?: number;
+  /** Start over in an existing run folder: its checkpoints, samples and logs are removed first. */
+  fresh?: boolean;
   /** Sample-only mode: restore the newest checkpoint, write a grid of `sampleCount` images here, no training. */
   sampleTo?: string;
   sampleCount?: number;
@@ -85,6 +88,7 @@ export function trainerCommand(name: string): Command {
     .option("--seed <n>", "seed for weights, noise and data order", seedInt)
     .option("--data <dir>", "folder of MNIST / Fashion-MNIST IDX files (raw or .gz)")
     .option("--resume", "continue from the newest good checkpoint in the run folder", false)
+    .option("--fresh", "start over: remove the run folder's checkpoints, samples and logs first", false)
     .option("-q, --quiet", "no progress output", false)
     .option("--log-every <n>", "iterations between loss read-backs and log lines", positiveInt)
     .option("--sample-every <n>", "iterations between sample grids", positiveInt)
@@ -187,11 +191,14 @@ export class Run {
       sampleEvery: o.sampleEvery,
       histogramEvery: o.histogramEvery,
       checkpointEvery: o.checkpointEvery,
+      fresh: o.fresh,
       sampleTo: o.sampleTo,
       sampleCount: o.sampleCount,
       stats: o.stats,
     };
     if (opts.sampleTo) opts.resume = true;
+    if (opts.fresh && opts.resume) throw new TrainingError("--fresh and --resume contradict each other: choose one");
+    if (opts.fresh) for (const sub of ["checkpoints", "samples", "tb", "metrics.jsonl", "run.json"]) fs.rmSync(path.join(opts.out, sub), { recursive: true, force: true });
     const backend = await selectBackend(opts.backend, { log: (l) => (opts.quiet ? undefined : console.error(l)) });
     const dataset = loadData(spec, opts);
     const run = new Run(spec, opts, backend, dataset);
@@ -215,9 +222,11 @@ export class Run {
     return v;
   }
 
-  optimizer(step: string, cfg: { kind: "adam" | "rmsprop" | "sgd" | "momentum"; lr: number; beta1: number; beta2: number; epsilon: number; rho: number; momentum: number; nesterov: boolean }): tf.Optimizer {
+  /** A step's optimizer; `fused` (pass fused-adam): Adam over the step's variables as one flat buffer, bit for bit tf.train.adam. */
+  optimizer(step: string, cfg: { kind: "adam" | "rmsprop" | "sgd" | "momentum"; lr: number; beta1: number; beta2: number; epsilon: number; rho: number; momentum: number; nesterov: boolean; fused?: boolean }): tf.Optimizer {
     const opt =
-      cfg.kind === "adam" ? tf.train.adam(cfg.lr, cfg.beta1, cfg.beta2, cfg.epsilon)
+      cfg.kind === "adam" && cfg.fused ? new FusedAdam(cfg.lr, cfg.beta1, cfg.beta2, cfg.epsilon)
+      : cfg.kind === "adam" ? tf.train.adam(cfg.lr, cfg.beta1, cfg.beta2, cfg.epsilon)
       : cfg.kind === "rmsprop" ? tf.train.rmsprop(cfg.lr, cfg.rho, cfg.momentum, cfg.epsilon)
       : cfg.kind === "momentum" ? tf.train.momentum(cfg.lr, cfg.momentum, cfg.nesterov)
       : tf.train.sgd(cfg.lr);
