@@ -1,5 +1,5 @@
 import type { Spec } from "./ast.ts";
-import type { Diagnostic } from "./diagnostics.ts";
+import { error, type Diagnostic } from "./diagnostics.ts";
 import { parseDsl } from "./dsl/index.ts";
 import { parseYamlSpec } from "./yaml/load.ts";
 
@@ -8,12 +8,19 @@ export interface ParsedSpec {
   readonly diagnostics: Diagnostic[];
 }
 
+/** Far above any real spec (a 10,000-line spec is about 300 KB), far below what takes long to parse. */
+export const MAX_SPEC_CHARS = 4 * 1048576;
+
 export function isYamlFile(fileName: string): boolean {
   return /\.(ya?ml)$/i.test(fileName);
 }
 
 /** Parses a spec in either form, chosen by the file name (`.gan` or `.gan.yaml` / `.yaml` / `.yml`). */
 export function parseSpec(text: string, fileName: string): ParsedSpec {
+  if (text.length > MAX_SPEC_CHARS) {
+    const mb = (text.length / 1048576).toFixed(1);
+    return { spec: null, diagnostics: [error("E0007", `the file is ${mb} MB; a spec may be at most ${MAX_SPEC_CHARS / 1048576} MB (is this really a spec?)`, fileName, { start: 0, end: 0 })] };
+  }
   const r = isYamlFile(fileName) ? parseYamlSpec(text, fileName) : parseDsl(text, fileName);
   return { spec: r.value, diagnostics: r.diagnostics };
 }

@@ -106,6 +106,11 @@ const GENERATED: Record<string, () => string> = {
     const close = Array.from({ length: 100 }, () => ")".repeat(100)).join("\n");
     return seed.replace("loss d = d_real + d_fake", `loss d =\n${open}\nd_real\n${close}\n+ d_fake`);
   },
+  // A 10 MB file: the seed, then comment lines. Refused before parsing.
+  "ten-megabytes": () => {
+    const seed = fs.readFileSync(path.join(DIR, "../../specs/gan.gan"), "utf8");
+    return seed + "# padding padding padding padding padding padding padding padding padding padding\n".repeat(125_000);
+  },
   // 10,000 nested lists in a layer argument.
   "deep-brackets": () => {
     const seed = fs.readFileSync(path.join(DIR, "../../specs/gan.gan"), "utf8");
