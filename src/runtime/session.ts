@@ -402,9 +402,10 @@ export class Run {
     const sampleEvery = this.opts.sampleEvery ?? t.sampleEvery;
     const ckptEvery = this.opts.checkpointEvery ?? (t.checkpointEvery === "epoch" ? this.iterator.stepsPerEpoch : t.checkpointEvery);
     const last = this.step === this.totalSteps || this.interrupted;
+    // Histograms first: they release the gradients kept for them before the tensor count is read.
+    if (this.histogramStep(this.step)) await this.writeHistograms();
     if (this.step % logEvery === 0 || last || this.step % ckptEvery === 0) await this.readBack();
     if (this.step % sampleEvery === 0 || last) await this.writeSamples();
-    if (this.histogramStep(this.step)) await this.writeHistograms();
     if (this.step % ckptEvery === 0 || last) await this.checkpoint();
   }
 
@@ -441,8 +442,10 @@ export class Run {
     const tensors = tf.memory().numTensors;
     this.tensorCounts.push(tensors);
     const epoch = Math.floor(this.step / this.iterator.stepsPerEpoch);
-    const rssMB = Math.round(process.memoryUsage.rss() / 1048576);
-    const row = { step: this.step, epoch, ...lastValues, itPerSec: round(itPerSec), tensors, rssMB, elapsedSec: round((now - this.started) / 1000) };
+    const mem = process.memoryUsage();
+    const rssMB = Math.round(mem.rss / 1048576);
+    const heapMB = Math.round(mem.heapUsed / 1048576);
+    const row = { step: this.step, epoch, ...lastValues, itPerSec: round(itPerSec), tensors, rssMB, heapMB, elapsedSec: round((now - this.started) / 1000) };
     fs.appendFileSync(this.metricsFile, JSON.stringify(row) + "\n");
     for (const [k, v] of Object.entries(lastValues)) this.tb!.scalar(`loss/${k}`, v, this.step);
     this.tb!.scalar("perf/iterations_per_sec", itPerSec, this.step);
