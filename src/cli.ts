@@ -185,6 +185,7 @@ export function program(): Command {
     .option("--sample-every <n>", "iterations between sample grids")
     .option("--histogram-every <n>", "iterations between TensorBoard histograms (0: none)")
     .option("--checkpoint-every <n>", "iterations between checkpoints (default: the spec's)")
+    .option("--eval-every <n>", "iterations between quality metrics in the metrics log (0: none)")
     .option("--stats <file>", "profile one iteration with tf.profile; write its kernel counts to this JSON file")
     .option("--no-opt [passes]", "train the trainer compiled without optimization passes (or without those named)")
     .action(async (file: string, o: Record<string, string | boolean | undefined>) => {

@@ -20,7 +20,7 @@ export interface SpecInfo {
   hash: string;
   data: { name: string; source: "mnist" | "fashion_mnist" | "ring8" | "grid25"; batch: number; shape: number[]; numClasses: number; path: string | null; limit: number | null; count: number | null };
   noise: { name: string; dist: "uniform" | "normal" | "categorical"; a: number; b: number; shape: number[]; classes: number }[];
-  train: { epochs: number | null; steps: number | null; seed: number; sampleEvery: number; sampleCount: number; checkpointEvery: number | "epoch"; keepCheckpoints: number; logEvery: number; histogramEvery: number };
+  train: { epochs: number | null; steps: number | null; seed: number; sampleEvery: number; sampleCount: number; checkpointEvery: number | "epoch"; keepCheckpoints: number; logEvery: number; histogramEvery: number; evalEvery?: number; evalCount?: number };
   /** Value range of the sampled images: [0, 1] after sigmoid, [-1, 1] after tanh. */
   sampleRange: [number, number];
   /** The resolved spec, printed in reports and TensorBoard. */
@@ -56,6 +56,7 @@ export interface RunOptions {
   sampleEvery?: number;
   histogramEvery?: number;
   checkpointEvery?: number;
+  evalEvery?: number;
   /** Start over in an existing run folder: its checkpoints, samples and logs are removed first. */
   fresh?: boolean;
   /** Sample-only mode: restore the newest checkpoint, write a grid of `sampleCount` images here, no training. */
@@ -92,6 +93,7 @@ export function trainerCommand(name: string): Command {
     .option("-q, --quiet", "no progress output", false)
     .option("--log-every <n>", "iterations between loss read-backs and log lines", positiveInt)
     .option("--sample-every <n>", "iterations between sample grids", positiveInt)
+    .option("--eval-every <n>", "iterations between quality metrics (FID, classifier score, coverage) in the log (0: none)", (v) => (v === "0" ? 0 : positiveInt(v)))
     .option("--checkpoint-every <n>", "iterations between checkpoints (default: the spec's)", positiveInt)
     .option("--histogram-every <n>", "iterations between TensorBoard histograms (0: none)", (v) => (v === "0" ? 0 : positiveInt(v)))
     .option("--sample-to <file>", "only write a sample grid from the newest checkpoint to this PNG file")
@@ -191,6 +193,7 @@ export class Run {
       sampleEvery: o.sampleEvery,
       histogramEvery: o.histogramEvery,
       checkpointEvery: o.checkpointEvery,
+      evalEvery: o.evalEvery,
       fresh: o.fresh,
       sampleTo: o.sampleTo,
       sampleCount: o.sampleCount,
@@ -345,13 +348,41 @@ export class Run {
   }
 
   /** Fixed noise (and cycling labels and codes) for sample grids, the same at every sample step. */
-  private makeFixedBatch(n = this.spec.train.sampleCount): Batch {
-    const rng = new Rng((this.spec.train.seed ^ 0x5a4d1e) >>> 0);
+  private makeFixedBatch(n = this.spec.train.sampleCount, salt = 0x5a4d1e): Batch {
+    const rng = new Rng((this.spec.train.seed ^ salt) >>> 0);
     const d = this.spec.data;
     const labels = new Int32Array(n).map((_, i) => i % d.numClasses);
     const b: Batch = { [`${d.name}_label`]: tf.tensor(oneHot(labels, d.numClasses), [n, d.numClasses]) };
     for (const nz of this.spec.noise) b[nz.name] = this.noise(nz, n, rng, true);
     return b;
+  }
+
+  private evalValues: Record<string, number> | null = null;
+  private evalBatch: Batch | null = null;
+
+  /**
+   * Quality metrics of `evalCount` samples from fixed noise: for MNIST-shaped data the classifier's FID
+   * against the training digits, its score and class coverage; for toy data mode coverage and the share
+   * of high-quality samples. Logged with the next read-back.
+   */
+  private async evaluate(): Promise<void> {
+    if (!this.samplesFn) return;
+    const n = this.spec.train.evalCount ?? 1000;
+    this.evalBatch ??= this.makeFixedBatch(n, 0x3e7a1);
+    const out = tf.tidy(() => this.samplesFn!(this.evalBatch!));
+    const data = (await out.data()) as Float32Array;
+    out.dispose();
+    const src = this.spec.data.source;
+    const { imageMetrics, toUnitRange, toyMetrics } = await import("./eval/metrics.ts");
+    if (src === "ring8" || src === "grid25") {
+      const modes = toyModes(src);
+      const m = toyMetrics(data, modes.centers, modes.std);
+      this.evalValues = { modesCovered: m.modesCovered, highQuality: round(m.highQuality) };
+    } else if (src === "mnist") {
+      const ds = this.dataset;
+      const m = imageMetrics(toUnitRange(data, this.spec.sampleRange), n, { x: ds.x, count: ds.count, key: `${ds.name}:${ds.count}` });
+      this.evalValues = { fid: round(m.fid), classifierScore: round(m.classifierScore), classesCovered: m.classCoverage.covered };
+    }
   }
 
   /** True on iterations that write TensorBoard histograms. */
@@ -402,9 +433,11 @@ export class Run {
     const sampleEvery = this.opts.sampleEvery ?? t.sampleEvery;
     const ckptEvery = this.opts.checkpointEvery ?? (t.checkpointEvery === "epoch" ? this.iterator.stepsPerEpoch : t.checkpointEvery);
     const last = this.step === this.totalSteps || this.interrupted;
+    const evalEvery = this.opts.evalEvery ?? t.evalEvery ?? 0;
+    if (evalEvery > 0 && (this.step % evalEvery === 0 || last)) await this.evaluate();
     // Histograms first: they release the gradients kept for them before the tensor count is read.
     if (this.histogramStep(this.step)) await this.writeHistograms();
-    if (this.step % logEvery === 0 || last || this.step % ckptEvery === 0) await this.readBack();
+    if (this.step % logEvery === 0 || last || this.step % ckptEvery === 0 || this.evalValues) await this.readBack();
     if (this.step % sampleEvery === 0 || last) await this.writeSamples();
     if (this.step % ckptEvery === 0 || last) await this.checkpoint();
   }
@@ -435,6 +468,8 @@ export class Run {
       for (const p of pending) for (const t of Object.values(p.values)) t.dispose();
     }
     for (const [name, st] of this.states) lastValues[name] = (await st.data())[0]!;
+    const evaluated = this.evalValues ?? {};
+    this.evalValues = null;
     const now = Date.now();
     const itPerSec = ((this.step - this.lastLogStep) * 1000) / Math.max(1, now - this.lastLogTime);
     this.lastLogTime = now;
@@ -445,7 +480,8 @@ export class Run {
     const mem = process.memoryUsage();
     const rssMB = Math.round(mem.rss / 1048576);
     const heapMB = Math.round(mem.heapUsed / 1048576);
-    const row = { step: this.step, epoch, ...lastValues, itPerSec: round(itPerSec), tensors, rssMB, heapMB, elapsedSec: round((now - this.started) / 1000) };
+    for (const [k, v] of Object.entries(evaluated)) this.tb!.scalar(`eval/${k}`, v, this.step);
+    const row = { step: this.step, epoch, ...lastValues, ...evaluated, itPerSec: round(itPerSec), tensors, rssMB, heapMB, elapsedSec: round((now - this.started) / 1000) };
     fs.appendFileSync(this.metricsFile, JSON.stringify(row) + "\n");
     for (const [k, v] of Object.entries(lastValues)) this.tb!.scalar(`loss/${k}`, v, this.step);
     this.tb!.scalar("perf/iterations_per_sec", itPerSec, this.step);

@@ -29,15 +29,21 @@ describe("training", () => {
     const out = tmpDir();
     const spec = "test/fixtures/mlp-mnist.gan";
     // One iteration: samples are still what the initial weights make.
-    let r = ganc(["train", spec, "--out", out, "--steps", "1", "--quiet"]);
+    let r = ganc(["train", spec, "--out", out, "--steps", "1", "--eval-every", "1", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     expect(ganc(["sample", out, "-n", "256", "-o", path.join(out, "before.json")]).code).toBe(0);
-    r = ganc(["train", spec, "--out", out, "--resume", "--quiet"]);
+    r = ganc(["train", spec, "--out", out, "--resume", "--eval-every", "600", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     expect(ganc(["sample", out, "-n", "256", "-o", path.join(out, "after.json")]).code).toBe(0);
 
     const metrics = readJsonl(path.join(out, "metrics.jsonl"));
     expect(metrics[metrics.length - 1]!.step).toBe(600);
+    // The trainer's own quality metrics (classifier FID against the digits) improve too.
+    const evals = metrics.filter((m) => m.fid !== undefined);
+    expect(evals.map((m) => m.step)).toEqual([1, 600]);
+    // (This small MLP GAN collapses onto a few digit shapes, so the FID improves only partly.)
+    expect(evals[1]!.fid).toBeLessThan(0.95 * evals[0]!.fid!);
+    expect(evals[1]!.classifierScore).toBeGreaterThan(evals[0]!.classifierScore!);
     for (const m of metrics) expect(Number.isFinite(m.d) && Number.isFinite(m.g)).toBe(true);
 
     const real = loadEmbeddedMnist();
@@ -55,7 +61,7 @@ describe("training", () => {
 
   it("the ring-of-8 GAN covers at least 6 of the 8 modes", () => {
     const out = tmpDir();
-    const r = ganc(["train", "test/fixtures/ring8.gan", "--out", out, "--quiet"]);
+    const r = ganc(["train", "test/fixtures/ring8.gan", "--out", out, "--eval-every", "1500", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     expect(ganc(["sample", out, "-n", "1000", "-o", path.join(out, "s.json")]).code).toBe(0);
     const { data } = readSamples(path.join(out, "s.json"));
@@ -68,6 +74,10 @@ describe("training", () => {
     }
     const covered = counts.filter((c) => c >= 10).length; // 1% of the samples
     expect(covered, `samples within 3 std of each mode: ${counts}`).toBeGreaterThanOrEqual(6);
+    // The trainer's own evaluation (other noise, 1,000 samples) agrees.
+    const last = readJsonl(path.join(out, "metrics.jsonl")).at(-1)!;
+    expect(last.modesCovered).toBeGreaterThanOrEqual(6);
+    expect(last.highQuality).toBeGreaterThan(0.3);
   }, 240_000);
 
   it("tensor count stays flat across iterations (no leak)", () => {

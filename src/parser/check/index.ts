@@ -664,6 +664,8 @@ class Checker {
       keepCheckpoints: r.posInt("keep_checkpoints", 3)!,
       log,
       logEvery: r.posInt("log_every", 10)!,
+      evalEvery: r.number("eval_every", 0, (v) => (Number.isInteger(v) && v >= 0 ? null : "must be a whole number (0 turns evaluation off)")),
+      evalCount: r.posInt("eval_count", 1000)!,
       histogramEvery: r.number("histogram_every", sampleEvery, (v) => (Number.isInteger(v) && v >= 0 ? null : "must be a whole number (0 turns histograms off)")),
       ema,
       emaNet,

@@ -150,6 +150,8 @@ export interface TrainIR {
   readonly log: readonly string[];
   readonly logEvery: number;
   readonly histogramEvery: number;
+  readonly evalEvery: number;
+  readonly evalCount: number;
   readonly ema: number | null;
   readonly emaNet: string | null;
 }
