@@ -255,24 +255,29 @@ function kinkMargin(kinks: tf.Tensor[]): number {
   return Math.min(Infinity, ...kinks.map((k) => tf.min(tf.abs(k)).dataSync()[0]!));
 }
 
-function checkCase(c: Case, seed: number) {
-  const net = buildNet(c.layers, c.x.slice(1), c.y ? c.y.slice(1) : null, seed, c.post);
-  // Inputs drawn until no pre-activation lies within KINK_MARGIN of a kink, so that steps of H in one
-  // input or weight stay on the same linear piece (the signature checks below confirm it).
-  const r = rng(seed + 1000);
-  let x = randn(r, c.x, 1);
-  let y = c.y ? randn(r, c.y, 1) : null;
-  for (let tries = 0; tf.tidy(() => {
-    const kinks: tf.Tensor[] = [];
-    net.forward(x, y, kinks);
-    return kinkMargin(kinks);
-  }) < KINK_MARGIN; tries++) {
-    if (tries === 500) throw new Error(`${c.name}: no input found with pre-activations away from the kinks`);
+/**
+ * Inputs drawn until no pre-activation lies within KINK_MARGIN of a kink, so that steps of H in one input
+ * or one weight stay on the same linear piece (the signature checks in checkCase confirm it).
+ */
+function inputsAwayFromKinks(c: Case, net: Net, r: () => number): { x: tf.Tensor; y: tf.Tensor | null } {
+  for (let tries = 0; tries < 500; tries++) {
+    const x = randn(r, c.x, 1);
+    const y = c.y ? randn(r, c.y, 1) : null;
+    const margin = tf.tidy(() => {
+      const kinks: tf.Tensor[] = [];
+      net.forward(x, y, kinks);
+      return kinkMargin(kinks);
+    });
+    if (margin >= KINK_MARGIN) return { x, y };
     x.dispose();
     y?.dispose();
-    x = randn(r, c.x, 1);
-    y = c.y ? randn(r, c.y, 1) : null;
   }
+  throw new Error(`${c.name}: no input found with pre-activations away from the kinks`);
+}
+
+function checkCase(c: Case, seed: number) {
+  const net = buildNet(c.layers, c.x.slice(1), c.y ? c.y.slice(1) : null, seed, c.post);
+  const { x, y } = inputsAwayFromKinks(c, net, rng(seed + 1000));
 
   /** sum of the logits and the kink pattern at input `xv`. */
   const evalD = (xv: tf.Tensor) =>
