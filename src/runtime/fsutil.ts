@@ -12,7 +12,10 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, "w", 0o644);
-    fs.writeSync(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data);
+    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    // writeSync may write less than asked (a full disk fills up mid-write): loop until all is written,
+    // so that the error, not a truncated file, is what comes out.
+    for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;

@@ -27,7 +27,9 @@ export function reportError(err: unknown): number {
     console.error(`error: ${e.message}`);
     return 1;
   }
-  if (e && (e as NodeJS.ErrnoException).code && typeof (e as NodeJS.ErrnoException).path === "string") {
+  // File system failures (a full disk, an unwritable folder) are the user's to fix, not bugs: one line.
+  const errno = (x: unknown) => x instanceof Error && typeof (x as NodeJS.ErrnoException).code === "string" && /^E[A-Z]+$/.test((x as NodeJS.ErrnoException).code!);
+  if (errno(e) || errno(e?.cause)) {
     console.error(`error: ${e.message}`);
     return 1;
   }

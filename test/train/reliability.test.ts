@@ -3,7 +3,21 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
 import { Rng } from "../../src/runtime/rng.ts";
+import { spawnSync } from "node:child_process";
 import { ganc, gancAsync, readJsonl, tmpDir, waitFor } from "../helpers.ts";
+
+/** A tiny tmpfs to fill up, where this machine lets us mount one (root on Linux); else null. */
+function smallDisk(kb: number): string | null {
+  if (process.platform !== "linux") return null;
+  const dir = tmpDir("ganc-full-");
+  const r = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${kb}k`, "tmpfs", dir], { encoding: "utf8" });
+  return r.status === 0 ? dir : null;
+}
+const canMount = (() => {
+  const d = smallDisk(64);
+  if (d) spawnSync("umount", [d]);
+  return d !== null;
+})();
 
 const SPEC = "test/fixtures/ring8.gan";
 const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/);
@@ -83,6 +97,23 @@ describe("faults during training", () => {
     expect(r.stderr).toMatch(/skipping checkpoint .*ckpt-00000020.*truncated/);
     expect(r.stderr).toContain(`resumed from ${c10!.file} at iteration 10`);
   }, 120_000);
+
+  it.skipIf(!canMount)("a full disk: a clear error, no truncated checkpoint and no temp file left behind", () => {
+    const diskForTest = smallDisk(600);
+    try {
+      const out = path.join(diskForTest!, "run");
+      // The MLP's checkpoint (about 850 KB) cannot fit in 600 KB.
+      const r = ganc(["train", "test/fixtures/mlp-mnist.gan", "--out", out, "--steps", "3", "--quiet"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^error: .*no space left on device/m);
+      noStack(r.stderr);
+      const dir = path.join(out, "checkpoints");
+      const left = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+      expect(left).toEqual([]);
+    } finally {
+      spawnSync("umount", [diskForTest!]);
+    }
+  }, 60_000);
 
   it("an unwritable output folder is a clear error, with no stack trace", () => {
     const dir = tmpDir();
