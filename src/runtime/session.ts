@@ -329,9 +329,10 @@ export class Run {
       if (typeof k.kernelTimeMs === "number") e.ms += k.kernelTimeMs;
     }
     const sorted = Object.fromEntries(Object.entries(byKernel).sort((a, b) => b[1].count - a[1].count || a[0].localeCompare(b[0])).map(([k, v]) => [k, { count: v.count, ms: round(v.ms) }]));
-    const report = { spec: this.spec.name, backend: this.backend.name, batch: this.batchSize, iteration: this.step + 1, kernels: info.kernels.length, wallMs: round(ms), byKernel: sorted };
+    // In order, each as "name [input shapes] -> [output shapes] ms": where the kernels of an iteration go.
+    const sequence = info.kernels.map((k) => `${k.name} ${JSON.stringify(k.inputShapes)} -> ${JSON.stringify(k.outputShapes)}${typeof k.kernelTimeMs === "number" ? ` ${k.kernelTimeMs.toFixed(2)}` : ""}`);
+    const report = { spec: this.spec.name, backend: this.backend.name, batch: this.batchSize, iteration: this.step + 1, kernels: info.kernels.length, wallMs: round(ms), byKernel: sorted, sequence };
     writeFileAtomic(this.opts.stats!, JSON.stringify(report, null, 2) + "\n");
-    if (process.env.GANC_PROFILE_SEQ) fs.writeFileSync(process.env.GANC_PROFILE_SEQ, info.kernels.map((k) => `${k.name} ${JSON.stringify(k.inputShapes)} -> ${JSON.stringify(k.outputShapes)} ${typeof k.kernelTimeMs === "number" ? k.kernelTimeMs.toFixed(2) : ""}`).join("\n"));
   }
 
   private noise(n: SpecInfo["noise"][number], count: number, rng: Rng, cycle: boolean | null): tf.Tensor {

@@ -2,9 +2,10 @@ import * as tf from "@tensorflow/tfjs";
 import { makeBatchMatMul } from "./batch_mat_mul.ts";
 import { makeConv2DBackpropFilter } from "./conv2d_backprop_filter.ts";
 import { makeConv2DBackpropInput } from "./conv2d_backprop_input.ts";
+import { makeSplitV } from "./split_v.ts";
 import type { TrainingKernelFunc } from "./primitives.ts";
 
-export { makeBatchMatMul, makeConv2DBackpropFilter, makeConv2DBackpropInput };
+export { makeBatchMatMul, makeConv2DBackpropFilter, makeConv2DBackpropInput, makeSplitV };
 
 export type PackBackend = "wasm" | "cpu";
 
@@ -30,6 +31,11 @@ const batchMatMul: Replacement = {
   },
 };
 
+const splitV: Replacement = {
+  kernelName: tf.SplitV,
+  make: () => makeSplitV(),
+};
+
 /**
  * Which kernels each backend gets, kept only where bench/kernels.ts showed a win on the seed GAN's
  * shapes. On cpu only the filter gradient does (20-64x): the cpu Conv2D that the input gradient
@@ -37,7 +43,7 @@ const batchMatMul: Replacement = {
  * BatchMatMul handles transposes at full speed already.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, splitV],
   cpu: [conv2DBackpropFilter],
 };
 
