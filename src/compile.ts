@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { generateTrainer } from "./codegen/trainer.ts";
+import type { OptSet } from "./codegen/opt.ts";
 import { checkSpec } from "./parser/check/index.ts";
 import type { ProgramIR } from "./parser/check/ir.ts";
 import { hasErrors, type Diagnostic } from "./parser/diagnostics.ts";
@@ -21,10 +22,10 @@ export function checkText(text: string, file: string): { program: ProgramIR | nu
 }
 
 /** Spec text to trainer source. `source` is the spec path as printed in the generated header. */
-export function compileText(text: string, file: string, opts: { source?: string; runtimeImport?: string } = {}): CompileResult {
+export function compileText(text: string, file: string, opts: { source?: string; runtimeImport?: string; passes?: OptSet } = {}): CompileResult {
   const { program, diagnostics } = checkText(text, file);
   if (!program || hasErrors(diagnostics)) return { code: null, program: null, diagnostics };
   const hash = createHash("sha256").update(text.replace(/\r\n?/g, "\n")).digest("hex").slice(0, 16);
-  const code = generateTrainer(program, { source: opts.source ?? file, hash, resolved: printResolved(program), runtimeImport: opts.runtimeImport });
+  const code = generateTrainer(program, { source: opts.source ?? file, hash, resolved: printResolved(program), runtimeImport: opts.runtimeImport, passes: opts.passes });
   return { code, program, diagnostics };
 }

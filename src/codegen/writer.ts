@@ -17,6 +17,19 @@ export class Writer {
     return this.line(close);
   }
 
+  /** Where the next line will go; `splice(at, other)` inserts another writer's lines there, at this indentation. */
+  mark(): { at: number; depth: number } {
+    return { at: this.lines.length, depth: this.depth };
+  }
+
+  splice(mark: { at: number; depth: number }, body: (w: Writer) => void): this {
+    const w = new Writer();
+    w.depth = mark.depth;
+    body(w);
+    this.lines.splice(mark.at, 0, ...w.lines);
+    return this;
+  }
+
   toString(): string {
     return this.lines.join("\n").replace(/\n{3,}/g, "\n\n") + "\n";
   }

@@ -1,0 +1,341 @@
+import type { ExprNode, LayerIR, NetIR, ProgramIR, StepIR } from "../parser/check/ir.ts";
+import { children } from "../parser/check/index.ts";
+
+/*
+ * The optimization passes between the checked program and the emitted trainer. Each is a pure analysis
+ * of the program that the code generator consults; each can be switched off (`ganc compile --no-opt`,
+ * or `--no-opt=<pass>,...`), and with all of them off the generator writes the layer-by-layer reference
+ * trainer. A pass that builds on another is off when that one is.
+ */
+
+export const OPT_PASSES = {
+  "fused-adam": "Adam updates over all variables of a step at once: one flat buffer per group (rt.FusedAdam), bit for bit tf.train.adam",
+  "fused-nets": "each application of a network in a training step is one op with its backward pass written out, computing only the gradients the step needs",
+  "fused-batchnorm": "batch norm in training mode in those ops: rt.batchNorm's forward kernels, a 13-kernel backward, all moving averages of a pass in one update; a bias right before it gets its exact gradient, zero (needs fused-nets)",
+  "fused-activation": "an activation right after a biased dense or conv layer runs inside its fused kernel (needs fused-nets)",
+  "hoist": "values no gradient of a step flows through are computed before its gradient tape; number constants are made once",
+  "reuse-forward": "a forward pass that a later step of the same iteration would repeat with the same weights and inputs is recorded once and differentiated there (needs fused-nets)",
+  "loss-forms": "bce_logits, mse and l1 against a constant target are one op each with their closed-form gradient",
+} as const;
+
+export type OptPass = keyof typeof OPT_PASSES;
+export type OptSet = ReadonlySet<OptPass>;
+
+const NEEDS: Partial<Record<OptPass, OptPass>> = { "fused-batchnorm": "fused-nets", "fused-activation": "fused-nets", "reuse-forward": "fused-nets" };
+
+export const ALL_PASSES: OptSet = new Set(Object.keys(OPT_PASSES) as OptPass[]);
+export const NO_PASSES: OptSet = new Set();
+
+/**
+ * The passes left on by `--no-opt` (all off), `--no-opt=a,b` (those off) or nothing (all on). Unknown
+ * names throw, naming the known ones.
+ */
+export function resolvePasses(off: boolean | string | undefined | readonly string[]): OptSet {
+  if (off === true) return NO_PASSES;
+  const names = off === undefined || off === false ? [] : typeof off === "string" ? off.split(",") : [...off];
+  const offSet = new Set<string>();
+  for (const raw of names) {
+    const n = raw.trim();
+    if (n === "") continue;
+    if (n === "all") return NO_PASSES;
+    if (!(n in OPT_PASSES)) throw new Error(`unknown optimization pass '${n}' (known: ${Object.keys(OPT_PASSES).join(", ")})`);
+    offSet.add(n);
+  }
+  const on = new Set<OptPass>();
+  for (const p of Object.keys(OPT_PASSES) as OptPass[]) if (!offSet.has(p)) on.add(p);
+  for (const [p, need] of Object.entries(NEEDS) as [OptPass, OptPass][]) if (!on.has(need)) on.delete(p);
+  return on;
+}
+
+// ---- the plan ------------------------------------------------------------------------------------
+
+/** A network as one fused op: its layers after fusion, and where its taps are. */
+export interface FusedNetPlan {
+  readonly net: string;
+  readonly layers: readonly FusedLayerPlan[];
+  /** tap name -> index in `layers` of the layer whose output it is. */
+  readonly taps: Readonly<Record<string, number>>;
+}
+
+export interface FusedLayerPlan {
+  /** Index of the spec layer, and of a following activation fused into it. */
+  readonly layer: number;
+  readonly fusedAct: number | null;
+}
+
+export interface ApplyPlan {
+  readonly taps: readonly string[];
+  readonly gradInputs: readonly boolean[];
+  readonly gradParams: boolean;
+}
+
+export interface StepPlan {
+  /** Nodes computed before the gradient tape, in id order. */
+  readonly hoisted: ReadonlySet<number>;
+  /** Applications run as fused ops, and what each computes. */
+  readonly fused: ReadonlyMap<number, ApplyPlan>;
+  /** Applications this step records for a later step (value: that step). */
+  readonly record: ReadonlyMap<number, string>;
+  /** Applications this step takes from an earlier step's recording (value: that step). */
+  readonly replay: ReadonlyMap<number, string>;
+  /** Loss calls against a constant target run as one op. */
+  readonly lossForms: ReadonlySet<number>;
+}
+
+export interface OptPlan {
+  readonly passes: OptSet;
+  readonly nets: ReadonlyMap<string, FusedNetPlan>;
+  readonly steps: ReadonlyMap<string, StepPlan>;
+  readonly fusedAdam: ReadonlySet<string>;
+  readonly hoistConstants: boolean;
+}
+
+/** Nodes a step's pass evaluates outside any grad() region (the generator's closure, repeated here). */
+export function stepPass(p: ProgramIR, s: StepIR): number[] {
+  const seen = new Set<number>();
+  const visit = (id: number) => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    const n = p.nodes[id]!;
+    if (n.op === "call" && n.fn === "grad") {
+      const [y, x] = n.args as [number, number];
+      const inner = between(p, x, y);
+      visit(x);
+      for (const c of inner) for (const dep of children(p.nodes[c]!)) if (!inner.has(dep) && dep !== x) visit(dep);
+      return;
+    }
+    for (const c of children(n)) visit(c);
+  };
+  visit(s.lossNode);
+  return [...seen].sort((a, b) => a - b);
+}
+
+/** Nodes on a path from `x` to `y` (inclusive of y, exclusive of x): a grad() region. */
+export function between(p: ProgramIR, x: number, y: number): Set<number> {
+  const memo = new Map<number, boolean>();
+  const out = new Set<number>();
+  const dep = (id: number): boolean => {
+    if (id === x) return true;
+    if (memo.has(id)) return memo.get(id)!;
+    memo.set(id, false);
+    let r = false;
+    for (const c of children(p.nodes[id]!)) if (dep(c)) r = true;
+    memo.set(id, r);
+    if (r) out.add(id);
+    return r;
+  };
+  dep(y);
+  return out;
+}
+
+/** Whether node `id` depends on an application of one of `nets` (through values, taps and gradients). */
+export function dependsOn(p: ProgramIR, id: number, nets: ReadonlySet<string>, memo = new Map<number, boolean>()): boolean {
+  const hit = memo.get(id);
+  if (hit !== undefined) return hit;
+  memo.set(id, false);
+  const n = p.nodes[id]!;
+  const r = (n.op === "apply" && nets.has(n.net)) || children(n).some((c) => dependsOn(p, c, nets, memo));
+  memo.set(id, r);
+  return r;
+}
+
+const FUSABLE_ACT = new Set(["relu", "leakyrelu", "sigmoid"]);
+const ACT = new Set(["relu", "leakyrelu", "sigmoid", "tanh", "softmax"]);
+
+/**
+ * Pass fused-nets (with fused-batchnorm and fused-activation): the network as one op, or null where a
+ * layer has no fused form (layer norm, spectral norm; batch norm when fused-batchnorm is off).
+ */
+export function planFusedNet(net: NetIR, passes: OptSet): FusedNetPlan | null {
+  if (!passes.has("fused-nets")) return null;
+  for (const l of net.layers) {
+    const op = l.layer.op;
+    if (op === "layernorm") return null;
+    if ((op === "dense" || op === "conv2d" || op === "conv2dTranspose") && l.layer.sn) return null;
+    if (op === "batchnorm" && !passes.has("fused-batchnorm")) return null;
+  }
+  const layers: FusedLayerPlan[] = [];
+  const taps: Record<string, number> = {};
+  const tapAt = (i: number) => net.layers[i]!.tap;
+  for (let i = 0; i < net.layers.length; i++) {
+    const l = net.layers[i]!.layer;
+    const next = net.layers[i + 1]?.layer;
+    let fusedAct: number | null = null;
+    if (
+      passes.has("fused-activation") &&
+      (l.op === "dense" || l.op === "conv2d") &&
+      l.bias !== null &&
+      tapAt(i) === null &&
+      next !== undefined &&
+      FUSABLE_ACT.has(next.op) &&
+      !(next.op === "leakyrelu" && next.alpha < 0)
+    ) {
+      fusedAct = i + 1;
+    }
+    if (l.op === "linear") {
+      // the identity: its tap is the previous layer's output
+      if (tapAt(i) !== null) {
+        if (layers.length === 0) return null;
+        taps[tapAt(i)!] = layers.length - 1;
+      }
+      continue;
+    }
+    layers.push({ layer: i, fusedAct });
+    if (fusedAct !== null) i++;
+    const t = tapAt(fusedAct ?? i);
+    if (t !== null) taps[t] = layers.length - 1;
+  }
+  if (layers.length === 0) return null;
+  return { net: net.name, layers, taps };
+}
+
+export function isActivation(l: LayerIR): boolean {
+  return ACT.has(l.op);
+}
+
+/** Taps of application `id` that nodes of `pass` read ("out" for the application itself). */
+function tapsRead(p: ProgramIR, id: number, pass: readonly number[], direct: boolean): string[] {
+  const out = new Set<string>();
+  if (direct) out.add("out");
+  for (const k of pass) {
+    const n = p.nodes[k]!;
+    if (n.op === "tap" && n.of === id) out.add(n.tap);
+    else if (n.op !== "tap" && children(n).includes(id)) out.add("out");
+  }
+  return [...out].sort();
+}
+
+/** The whole plan for a program and a set of passes. */
+export function planOptimizations(p: ProgramIR, passes: OptSet, direct: ReadonlySet<number>): OptPlan {
+  const nets = new Map<string, FusedNetPlan>();
+  for (const net of p.nets) {
+    const plan = planFusedNet(net, passes);
+    if (plan) nets.set(net.name, plan);
+  }
+  const netIR = (name: string) => p.nets.find((n) => n.name === name)!;
+  const passes_ = new Map(p.steps.map((s) => [s.name, stepPass(p, s)]));
+  const hoisted = new Map(p.steps.map((s) => [s.name, passes.has("hoist") ? hoist(p, s, passes_.get(s.name)!) : new Set<number>()]));
+
+  // reuse-forward: pairs (earlier step A, later step B) of one iteration on one batch.
+  const record = new Map<string, Map<number, string>>();
+  const replay = new Map<string, Map<number, string>>();
+  for (const s of p.steps) {
+    record.set(s.name, new Map());
+    replay.set(s.name, new Map());
+  }
+  const sched = p.train.schedule;
+  const once = sched.every((it) => it.repeat === 1) && new Set(sched.map((it) => it.step)).size === sched.length;
+  if (passes.has("reuse-forward") && once) {
+    const step = (name: string) => p.steps.find((s) => s.name === name)!;
+    for (let j = 1; j < sched.length; j++) {
+      const b = step(sched[j]!.step);
+      const passB = passes_.get(b.name)!;
+      const bNets = new Set(b.nets);
+      for (const id of passB) {
+        const n = p.nodes[id]!;
+        if (n.op !== "apply" || !nets.has(n.net) || netIR(n.net).hasDropout) continue;
+        if (n.args.some((a) => dependsOn(p, a, bNets))) continue;
+        if (replay.get(b.name)!.has(id)) continue;
+        // the latest earlier step that computes it outside its tape, with nothing it reads changed since
+        for (let i = j - 1; i >= 0; i--) {
+          const a = step(sched[i]!.step);
+          const changed = changedBy(sched.slice(i, j).map((it) => step(it.step)));
+          if (readsAny(p, id, changed.nets, changed.states)) break;
+          if (hoisted.get(a.name)!.has(id) && [...record.values()].every((m) => !m.has(id))) {
+            record.get(a.name)!.set(id, b.name);
+            replay.get(b.name)!.set(id, a.name);
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  const steps = new Map<string, StepPlan>();
+  for (const s of p.steps) {
+    const pass = passes_.get(s.name)!;
+    const sNets = new Set(s.nets);
+    const memo = new Map<number, boolean>();
+    const fused = new Map<number, ApplyPlan>();
+    for (const id of pass) {
+      const n = p.nodes[id]!;
+      if (n.op !== "apply" || !nets.has(n.net)) continue;
+      const taps = new Set(tapsRead(p, id, pass, direct.has(id)));
+      // a recording serves the later step too: it holds the taps both read
+      const later = record.get(s.name)!.get(id);
+      if (later) for (const t of tapsRead(p, id, passes_.get(later)!, direct.has(id))) taps.add(t);
+      const earlier = replay.get(s.name)!.get(id);
+      if (earlier) for (const t of tapsRead(p, id, passes_.get(earlier)!, direct.has(id))) taps.add(t);
+      fused.set(id, {
+        taps: [...taps].sort(),
+        gradInputs: n.args.map((a) => dependsOn(p, a, sNets, memo)),
+        gradParams: sNets.has(n.net) || (later !== undefined && p.steps.find((x) => x.name === later)!.nets.includes(n.net)),
+      });
+    }
+    const lossForms = new Set<number>();
+    if (passes.has("loss-forms")) {
+      for (const id of pass) {
+        const n = p.nodes[id]!;
+        if (n.op === "call" && (n.fn === "bce_logits" || n.fn === "mse" || n.fn === "l1") && p.nodes[n.args[1]!]!.op === "const") lossForms.add(id);
+      }
+    }
+    steps.set(s.name, { hoisted: hoisted.get(s.name)!, fused, record: record.get(s.name)!, replay: replay.get(s.name)!, lossForms });
+  }
+  const fusedAdam = new Set(passes.has("fused-adam") ? p.steps.filter((s) => s.optimizer.kind === "adam").map((s) => s.name) : []);
+  return { passes, nets, steps, fusedAdam, hoistConstants: passes.has("hoist") };
+}
+
+/**
+ * Pass hoist: the nodes of a step's pass that do not depend on the step's networks, computed before the
+ * gradient tape (the tape would record them and copy what their gradients need, for nothing). Values
+ * are unchanged; only the order of side effects could change, so an application is hoisted only if every
+ * earlier application of its net in the pass is (batch-norm moving averages and spectral-norm vectors
+ * are updated in the same order), and none is when a net with dropout runs (its seeds are drawn in order).
+ */
+export function hoist(p: ProgramIR, s: StepIR, pass: readonly number[]): Set<number> {
+  const sNets = new Set(s.nets);
+  const memo = new Map<number, boolean>();
+  const applies = pass.filter((id) => p.nodes[id]!.op === "apply");
+  const dropout = applies.some((id) => p.nets.find((n) => n.name === (p.nodes[id] as ExprNode & { op: "apply" }).net)!.hasDropout);
+  const out = new Set<number>();
+  const blocked = new Set<string>();
+  for (const id of pass) {
+    const n = p.nodes[id]!;
+    const free = !dependsOn(p, id, sNets, memo) && children(n).every((c) => out.has(c) || !pass.includes(c));
+    if (n.op === "apply") {
+      if (free && !dropout && !blocked.has(n.net)) out.add(id);
+      else blocked.add(n.net);
+      continue;
+    }
+    if (free && children(n).every((c) => out.has(c))) out.add(id);
+  }
+  return out;
+}
+
+/** What a run of steps changes: the nets they train or clip, the states they assign. */
+function changedBy(steps: readonly StepIR[]): { nets: Set<string>; states: Set<string> } {
+  const nets = new Set<string>();
+  const states = new Set<string>();
+  for (const s of steps) {
+    for (const n of s.nets) nets.add(n);
+    for (const a of s.actions) {
+      if (a.kind === "clip_weights") nets.add(a.net);
+      else states.add(a.state);
+    }
+  }
+  return { nets, states };
+}
+
+function readsAny(p: ProgramIR, id: number, nets: ReadonlySet<string>, states: ReadonlySet<string>): boolean {
+  const seen = new Set<number>();
+  const stack = [id];
+  while (stack.length) {
+    const n = p.nodes[stack.pop()!]!;
+    if (seen.has(n.id)) continue;
+    seen.add(n.id);
+    if (n.op === "apply" && nets.has(n.net)) return true;
+    if (n.op === "state" && states.has(n.state)) return true;
+    stack.push(...children(n));
+  }
+  return false;
+}
