@@ -414,8 +414,14 @@ export class Run {
   /** Keeps a step's scalars until the next read-back; nothing is read from the device on other steps. */
   record(values: Record<string, tf.Scalar>): void {
     const p = this.pending[this.pending.length - 1];
-    if (p && p.step === this.step) Object.assign(p.values, values);
-    else this.pending.push({ step: this.step, values });
+    if (p && p.step === this.step) {
+      // A value two steps both compute (WGAN's d_fake, BEGAN's g) keeps the later one; the earlier
+      // one is released here, or it would leak one tensor per iteration.
+      for (const [name, t] of Object.entries(values)) {
+        if (p.values[name] !== t) p.values[name]?.dispose();
+        p.values[name] = t;
+      }
+    } else this.pending.push({ step: this.step, values });
   }
 
   async endIteration(): Promise<void> {
