@@ -29,21 +29,15 @@ describe("training", () => {
     const out = tmpDir();
     const spec = "test/fixtures/mlp-mnist.gan";
     // One iteration: samples are still what the initial weights make.
-    let r = ganc(["train", spec, "--out", out, "--steps", "1", "--eval-every", "1", "--quiet"]);
+    let r = ganc(["train", spec, "--out", out, "--steps", "1", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     expect(ganc(["sample", out, "-n", "256", "-o", path.join(out, "before.json")]).code).toBe(0);
-    r = ganc(["train", spec, "--out", out, "--resume", "--eval-every", "600", "--quiet"]);
+    r = ganc(["train", spec, "--out", out, "--resume", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     expect(ganc(["sample", out, "-n", "256", "-o", path.join(out, "after.json")]).code).toBe(0);
 
     const metrics = readJsonl(path.join(out, "metrics.jsonl"));
     expect(metrics[metrics.length - 1]!.step).toBe(600);
-    // The trainer's own quality metrics (classifier FID against the digits) improve too.
-    const evals = metrics.filter((m) => m.fid !== undefined);
-    expect(evals.map((m) => m.step)).toEqual([1, 600]);
-    // (This small MLP GAN collapses onto a few digit shapes, so the FID improves only partly.)
-    expect(evals[1]!.fid).toBeLessThan(0.95 * evals[0]!.fid!);
-    expect(evals[1]!.classifierScore).toBeGreaterThan(evals[0]!.classifierScore!);
     for (const m of metrics) expect(Number.isFinite(m.d) && Number.isFinite(m.g)).toBe(true);
 
     const real = loadEmbeddedMnist();
