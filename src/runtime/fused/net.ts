@@ -82,7 +82,7 @@ export class FusedNet {
   /** The net in training mode (batch statistics, moving averages updated) as one op on the tape. */
   apply(xs: readonly tf.Tensor[], o: ApplyOptions): Record<string, tf.Tensor> {
     const wantsGrad = o.gradParams || o.gradInputs.some(Boolean);
-    const inputs = [...xs.filter((_, i) => o.gradInputs[i]), ...(o.gradParams ? this.params : [])];
+    const inputs = [...xs.filter((_, i) => o.gradInputs[i]), ...(o.gradParams ? this.paramsBelow(o.taps) : [])];
     let fwd: Forward | null = null;
     const outs = customOp(
       `net ${this.name}`,
@@ -123,7 +123,7 @@ export class FusedNet {
     const net = r.net;
     const outs = customOp(
       `net ${net.name} (recorded)`,
-      r.gradParams ? net.params : [],
+      r.gradParams ? net.paramsBelow(r.taps) : [],
       () => {
         updateMovingAverages(r.forward.stats);
         return r.forward.outputs.map((t) => view(t, t.shape));
@@ -131,10 +131,30 @@ export class FusedNet {
       (dys) => {
         const grads = new Map<tf.Variable, tf.Tensor>();
         r.forward.backward(dys, grads);
-        return net.params.map((p) => grads.get(p) ?? filledView(0, p.shape));
+        return net.paramsBelow(r.taps).map((p) => grads.get(p) ?? filledView(0, p.shape));
       },
     );
     return Object.fromEntries(r.taps.map((t, i) => [t, outs[i]!]));
+  }
+
+  /**
+   * The trainable variables the outputs `taps` depend on: those of the layers up to the last of them.
+   * Only these are the op's inputs, as tfjs's tape would find a path from only these to a loss that reads
+   * those taps; the others get no gradient (and so no optimizer update) from this application.
+   */
+  paramsBelow(taps: readonly string[]): tf.Variable[] {
+    const top = Math.max(...taps.map((t) => this.tapIndex.get(t) ?? -1));
+    const used = new Set<tf.Variable>();
+    this.layers.slice(0, top + 1).forEach((l) => {
+      if (l.op === "dense" || l.op === "conv2d" || l.op === "deconv") {
+        used.add(l.kernel);
+        if (l.bias) used.add(l.bias);
+      } else if (l.op === "batchnorm") {
+        if (l.bn.gamma) used.add(l.bn.gamma);
+        if (l.bn.beta) used.add(l.bn.beta);
+      }
+    });
+    return this.params.filter((p) => used.has(p));
   }
 
   private gradients(fwd: Forward, dys: tf.Tensor[], xs: readonly tf.Tensor[], o: ApplyOptions): tf.Tensor[] {
@@ -144,7 +164,7 @@ export class FusedNet {
     xs.forEach((x, i) => {
       if (o.gradInputs[i]) out.push(dxs[i] ?? filledView(0, x.shape));
     });
-    if (o.gradParams) for (const p of this.params) out.push(grads.get(p) ?? filledView(0, p.shape));
+    if (o.gradParams) for (const p of this.paramsBelow(o.taps)) out.push(grads.get(p) ?? filledView(0, p.shape));
     return out;
   }
 

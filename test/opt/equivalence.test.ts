@@ -1,0 +1,113 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import * as tf from "@tensorflow/tfjs";
+import { afterAll, describe, expect, it } from "vitest";
+import { compileText } from "../../src/compile.ts";
+import { NO_PASSES, ALL_PASSES, type OptSet } from "../../src/codegen/opt.ts";
+import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
+import { ROOT } from "../helpers.ts";
+
+/*
+ * Proof that the optimization passes change nothing but speed: for every spec in specs/, the optimized
+ * trainer (every pass on) and the layer-by-layer reference (`ganc compile --no-opt`), with the same seed,
+ * train 10 iterations at batch 8 on wasm, and give the same losses (every loss, logged value and state,
+ * at every iteration) and the same final checkpoint (every variable, state and optimizer slot) to 1e-5
+ * relative.
+ *
+ * In fact they agree bit for bit, and must: these GANs amplify any rounding difference. Changing only
+ * how the gradient of one bce_logits is rounded (the same derivative, fewer kernels) moves G's weights by
+ * 1e-4 relative after one iteration and by 1e-1 after ten, because Adam's first steps move every weight
+ * by about +-lr whatever the size of its gradient, so gradients that are rounding noise (a bias right
+ * before a batch norm, sums that cancel) pick their sign from the rounding. So every pass reproduces
+ * tfjs's float32 operations exactly (see src/runtime/fused/), and this test would catch one that did not.
+ */
+
+// Every spec, and a fixture with every layer kind the passes fuse (softmax, dropout, upsample, tanh, batch
+// norm without scale or offset, layers without bias, taps on a linear layer) at small sizes.
+const specs = [
+  ...fs.readdirSync(path.join(ROOT, "specs")).filter((f) => f.endsWith(".gan")).sort().map((f) => `specs/${f}`),
+  "test/fixtures/opt-layers.gan",
+];
+const STEPS = 10;
+const TOL = 1e-5;
+// Inside the repository (in an ignored folder), so that the trainers resolve @tensorflow/tfjs to the
+// package this process already loaded.
+fs.mkdirSync(path.join(ROOT, ".cache"), { recursive: true });
+const work = fs.mkdtempSync(path.join(ROOT, ".cache", "equiv-"));
+
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+interface Trained {
+  code: string;
+  /** name -> value at each iteration */
+  series: Record<string, number[]>;
+  tensors: Map<string, Float32Array | Int32Array | Uint8Array>;
+}
+
+/** Compiles `spec` with `passes` and trains it in this process (tfjs and the runtime loaded once). */
+async function train(spec: string, passes: OptSet, tag: string): Promise<Trained> {
+  const text = fs.readFileSync(path.join(ROOT, spec), "utf8");
+  const dir = path.join(work, `${path.basename(spec)}-${tag}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const runtime = path.relative(dir, path.join(ROOT, "src/runtime/index.ts")).split(path.sep).join("/");
+  const r = compileText(text, spec, { source: spec, runtimeImport: runtime, passes });
+  expect(r.code, r.diagnostics.map((d) => d.message).join("; ")).not.toBeNull();
+  const file = path.join(dir, "trainer.ts");
+  fs.writeFileSync(file, r.code!.replace(/\nrt\.runIfMain\(import\.meta\.url, main\);\n$/, "\n"));
+  const mod = (await import(pathToFileURL(file).href)) as { main: (argv: string[]) => Promise<number> };
+  const out = path.join(dir, "run");
+  try {
+    const code = await mod.main(["--out", out, "--steps", String(STEPS), "--batch", "8", "--seed", "11", "--backend", "wasm", "--quiet", "--log-every", "1", "--histogram-every", "0", "--sample-every", "1000"]);
+    expect(code).toBe(0);
+  } finally {
+    tf.disposeVariables(); // the next trainer declares variables of the same names
+  }
+  const p = r.program!;
+  const names = [...p.losses.map((l) => l.name), ...p.train.log, ...p.states.map((s) => s.name)];
+  const rows = fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
+  expect(rows.map((row) => row.step)).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
+  const series: Record<string, number[]> = {};
+  for (const n of new Set(names)) if (n in rows[0]!) series[n] = rows.map((row) => row[n]!);
+  const ckpt = loadCheckpoint(listCheckpoints(path.join(out, "checkpoints")).pop()!.file);
+  return { code: r.code!, series, tensors: new Map(ckpt.tensors.map((t) => [t.name, t.data])) };
+}
+
+function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += (a[i]! - b[i]!) ** 2;
+    n += b[i]! ** 2;
+  }
+  return d === 0 ? 0 : Math.sqrt(d / n);
+}
+
+describe("optimized trainers compute what the layer-by-layer reference computes", () => {
+  for (const spec of specs) {
+    it(`${spec}: ${STEPS} iterations, same losses and weights to ${TOL} relative`, async () => {
+      const ref = await train(spec, NO_PASSES, "ref");
+      const opt = await train(spec, ALL_PASSES, "opt");
+      expect(opt.code).not.toBe(ref.code);
+      expect(opt.code).toContain("rt.fused.");
+
+      expect(Object.keys(opt.series).sort()).toEqual(Object.keys(ref.series).sort());
+      expect(Object.keys(ref.series).length).toBeGreaterThan(0);
+      for (const [name, a] of Object.entries(ref.series)) {
+        const b = opt.series[name]!;
+        const scale = Math.max(...a.map(Math.abs), 1e-30);
+        a.forEach((x, i) => {
+          expect(Math.abs(b[i]! - x) / scale, `${name} at iteration ${i + 1}: ${x} (reference) vs ${b[i]} (optimized)`).toBeLessThanOrEqual(TOL);
+        });
+      }
+
+      expect([...opt.tensors.keys()].sort()).toEqual([...ref.tensors.keys()].sort());
+      expect([...ref.tensors.keys()].some((k) => k.startsWith("var:"))).toBe(true);
+      for (const [name, a] of ref.tensors) {
+        const b = opt.tensors.get(name)!;
+        expect(b.length, name).toBe(a.length);
+        expect(relL2(a, b), name).toBeLessThanOrEqual(TOL);
+      }
+    }, 300_000);
+  }
+});
