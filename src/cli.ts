@@ -4,6 +4,8 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { compileText, checkText } from "./compile.ts";
+import { isYamlFile, parseSpec } from "./parser/index.ts";
+import { printDsl, printYaml } from "./parser/print.ts";
 import { OPT_PASSES, resolvePasses, type OptSet } from "./codegen/opt.ts";
 import { formatDiagnostic, hasErrors, SourceText, toJson, type Diagnostic } from "./parser/diagnostics.ts";
 import { writeFileAtomic } from "./runtime/fsutil.ts";
@@ -235,6 +237,34 @@ export function program(): Command {
       const out = o.out ?? path.join(runDir, "samples", "sample.png");
       process.exitCode = await runTrainer(exec, runDir, ["--out", runDir, "--sample-to", out, "--sample-count", String(o.n), "--backend", o.backend, "--quiet"]);
       if (process.exitCode === 0) process.stderr.write(`wrote ${out}\n`);
+    });
+
+  cli
+    .command("convert")
+    .description("print a spec in the other form (.gan <-> .gan.yaml); the leading comment block is kept")
+    .argument("<spec>", "a .gan or .gan.yaml file")
+    .option("-o, --out <file>", "write here (the form follows its name); default: print the other form")
+    .option("--to <form>", "gan or yaml (default: the other form, or what -o's name says)")
+    .action((file: string, o: { out?: string; to?: string }) => {
+      const text = readSpec(file);
+      const parsed = parseSpec(text, file);
+      if (!parsed.spec || hasErrors(parsed.diagnostics)) {
+        report(parsed.diagnostics, file, text, false);
+        process.exitCode = 1;
+        return;
+      }
+      const to = o.to ?? (o.out ? (isYamlFile(o.out) ? "yaml" : "gan") : isYamlFile(file) ? "gan" : "yaml");
+      if (to !== "gan" && to !== "yaml") throw new UsageError(`--to must be gan or yaml, got '${to}'`);
+      // Comments are not in the AST; carry over the block of comment lines that opens the file.
+      const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+      const end = lines.findIndex((l) => !/^\s*#/.test(l));
+      const lead = lines.slice(0, end < 0 ? lines.length : end).filter((l) => !/yaml-language-server/.test(l));
+      const body = to === "yaml" ? printYaml(parsed.spec) : printDsl(parsed.spec);
+      const out = to === "yaml" ? body.replace(/^(# yaml-language-server.*\n)/, `$1${lead.map((l) => l + "\n").join("")}`) : lead.map((l) => l + "\n").join("") + body;
+      if (o.out) {
+        writeFileAtomic(o.out, out);
+        process.stderr.write(`wrote ${o.out}\n`);
+      } else process.stdout.write(out);
     });
 
   cli

@@ -94,3 +94,20 @@ describe("ganc train and the compiled trainer on its own", () => {
     fs.rmSync(run, { recursive: true, force: true });
   }, 60_000);
 });
+
+describe("ganc convert", () => {
+  it("turns a .gan spec into YAML and back, keeping the opening comment block, and both check clean", () => {
+    const dir = tmpDir();
+    const yaml = path.join(dir, "wgan.gan.yaml");
+    expect(ganc(["convert", "specs/wgan.gan", "-o", yaml]).code).toBe(0);
+    const text = fs.readFileSync(yaml, "utf8");
+    expect(text).toMatch(/^# yaml-language-server: \$schema=\.\.\/grammar\/gan\.schema\.json\n# WGAN of the reference collection/);
+    const back = path.join(dir, "wgan.gan");
+    expect(ganc(["convert", yaml, "-o", back]).code).toBe(0);
+    expect(fs.readFileSync(back, "utf8")).toMatch(/^# WGAN of the reference collection[\s\S]*\nafter d: clip_weights\(D, -0\.01, 0\.01\)\n/);
+    for (const f of [yaml, back]) expect(ganc(["check", f]).code).toBe(0);
+    // The same trainer, but for where it says the spec is (and the lines: the comment block is shorter).
+    const norm = (code: string) => code.slice(code.indexOf("export async function main")).replace(/[^\s()"]+\.gan(\.yaml)?(:\d+)?/g, "SPEC");
+    expect(norm(ganc(["compile", back]).stdout)).toBe(norm(ganc(["compile", "specs/wgan.gan"]).stdout));
+  }, 60_000);
+});

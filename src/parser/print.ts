@@ -1,0 +1,189 @@
+import type * as A from "./ast.ts";
+import { DATA_SOURCES, LAYERS, NOISE_DISTS, OPTIMIZERS, canonicalLayer, type Signature } from "./signatures.ts";
+
+/**
+ * Prints an AST back as a spec, in either form: `.gan` text or `.gan.yaml`. Reading the printed text
+ * gives the same AST again (spans aside), which the tests check for every spec in specs/; `ganc convert`
+ * uses this to turn one form into the other. Comments are not part of the AST and are not carried over.
+ */
+const PREC: Record<A.BinaryExpr["op"], number> = { "+": 1, "-": 1, "*": 2, "/": 2 };
+
+function number(v: number): string {
+  if (Object.is(v, -0)) return "-0";
+  if (Number.isInteger(v) && Math.abs(v) < 1e9) return String(v);
+  const s = String(v);
+  const e = v.toExponential().replace("e+", "e");
+  return e.length < s.length && Number(e) === v ? e : s;
+}
+
+/** An expression with the fewest parentheses that keep its tree. */
+export function printExpr(e: A.Expr, parentPrec = 0, rightOperand = false): string {
+  switch (e.kind) {
+    case "Number":
+      return number(e.value);
+    case "String":
+      return JSON.stringify(e.value);
+    case "Name":
+      return e.name;
+    case "List":
+      return `[${e.items.map((x) => printExpr(x)).join(", ")}]`;
+    case "Call":
+      return `${e.callee.name}(${e.args.map(printArg).join(", ")})`;
+    case "Member":
+      return `${printExpr(e.object, 4)}.${e.member.name}`;
+    case "Unary":
+      return wrap(`-${printExpr(e.operand, 3)}`, 3, parentPrec, false);
+    case "Binary": {
+      const p = PREC[e.op];
+      const text = `${printExpr(e.left, p)} ${e.op} ${printExpr(e.right, p, true)}`;
+      return wrap(text, p, parentPrec, rightOperand);
+    }
+  }
+}
+
+function wrap(text: string, prec: number, parentPrec: number, rightOperand: boolean): string {
+  return prec < parentPrec || (rightOperand && prec === parentPrec) ? `(${text})` : text;
+}
+
+function printArg(a: A.Arg): string {
+  return a.name ? `${a.name.name}=${printExpr(a.value)}` : printExpr(a.value);
+}
+
+/**
+ * Arguments in signature order print positionally, up to `maxPositional` of them, while they run unbroken
+ * from the first parameter; the rest by name (`dense 1024`, `conv 64 kernel=4 stride=2`).
+ */
+function printArgs(sig: Signature | undefined, args: readonly A.Arg[], maxPositional = Infinity): string[] {
+  const out: string[] = [];
+  let positional = true;
+  args.forEach((a, i) => {
+    const param = sig?.params[i];
+    const variadic = param?.endsWith("...") && a.name?.name === param.slice(0, -3);
+    if (positional && i < maxPositional && a.name && (param === a.name.name || variadic)) {
+      out.push(variadic && a.value.kind === "List" ? a.value.items.map((x) => printExpr(x)).join(", ") : printExpr(a.value));
+    } else {
+      positional = false;
+      out.push(printArg(a));
+    }
+  });
+  return out;
+}
+
+export function printLayer(l: A.Layer): string {
+  const args = printArgs(LAYERS[canonicalLayer(l.op.name)], l.args, 1);
+  // A bare positional argument may not start with a name (it would read as the next layer): use parentheses.
+  const needsParens = args.some((a, i) => !/^[A-Za-z_]\w*=/.test(a) && (/^[A-Za-z_]/.test(a) || !l.args[i]!.name) && i === 0);
+  const body = args.length === 0 ? l.op.name : needsParens ? `${l.op.name}(${args.join(", ")})` : `${l.op.name} ${args.join(" ")}`;
+  return l.tap ? `${body} -> ${l.tap.name}` : body;
+}
+
+export function printDsl(spec: A.Spec): string {
+  const out: string[] = [];
+  if (spec.name !== null) out.push(`gan ${JSON.stringify(spec.name)}`, "");
+  let prev: A.Decl["kind"] | null = null;
+  for (const d of spec.decls) {
+    if (prev !== null && (d.kind === "Net" || prev === "Net" || (d.kind !== prev && !(isExprDecl(d.kind) && isExprDecl(prev))))) out.push("");
+    prev = d.kind;
+    switch (d.kind) {
+      case "Data":
+        out.push(`data ${d.name.name}: ${d.source.name}(${printArgs(DATA_SOURCES[d.source.name], d.args, 0).join(", ")})`);
+        break;
+      case "Noise":
+        out.push(`noise ${d.name.name}: ${d.dist.name}(${printArgs(NOISE_DISTS[d.dist.name], d.args).join(", ")})`);
+        break;
+      case "Net":
+        out.push(`net ${d.name.name}(${d.params.map((p) => p.name).join(", ")}) {`, ...d.layers.map((l) => `  ${printLayer(l)}`), "}");
+        break;
+      case "Value":
+        out.push(`${d.name.name} = ${printExpr(d.expr)}`);
+        break;
+      case "Loss":
+        out.push(`loss ${d.name.name} = ${printExpr(d.expr)}`);
+        break;
+      case "State":
+        out.push(`state ${d.name.name} = ${printExpr(d.init)}`);
+        break;
+      case "Step": {
+        const o = d.optimizer;
+        const args = o.args.length ? `(${printArgs(OPTIMIZERS[o.name.name], o.args, 0).join(", ")})` : "";
+        out.push(`step ${d.name.name}: ${o.name.name}${args} minimize ${d.loss.name} over ${d.over.map((n) => n.name).join(", ")}${d.shared ? " shared" : ""}`);
+        break;
+      }
+      case "After":
+        out.push(`after ${d.step.name}: ${d.target ? `${d.target.name} = ` : ""}${printExpr(d.expr)}`);
+        break;
+      case "Train":
+        out.push(`train { ${d.settings.map(printArg).join(", ")} }`);
+        break;
+    }
+  }
+  return out.join("\n") + "\n";
+}
+
+const isExprDecl = (k: A.Decl["kind"]) => k === "Value" || k === "Loss";
+
+// ---- YAML ----------------------------------------------------------------------------------------------
+
+const RESERVED_SCALARS = /^(?:true|false|null|~|yes|no|on|off|y|n)$/i;
+
+/**
+ * A YAML scalar for an expression string: plain where YAML reads it back as the same string, else double
+ * quoted. Inside a flow collection (`{ ... }`, `[ ... ]`) commas and brackets end a plain scalar too.
+ */
+function yamlString(s: string, flow = false): string {
+  const plainSafe =
+    /^[A-Za-z_(0-9.]/.test(s) &&
+    !/^[-+]?(?:\d|\.\d)/.test(s) &&
+    !RESERVED_SCALARS.test(s) &&
+    !/:(\s|$)|\s#|\s$/.test(s) &&
+    !/["'`]/.test(s) &&
+    !(flow && /[,\[\]{}]/.test(s));
+  return plainSafe ? s : JSON.stringify(s);
+}
+
+/** A YAML value for an argument: numbers, true/false and lists natively, every other expression as text. */
+function yamlValue(e: A.Expr, flow: boolean, literalString = false): string {
+  if (e.kind === "Number") return Number.isFinite(e.value) ? number(e.value) : JSON.stringify(printExpr(e));
+  if (e.kind === "Name" && (e.name === "true" || e.name === "false")) return e.name;
+  if (e.kind === "List") return `[${e.items.map((x) => yamlValue(x, true)).join(", ")}]`;
+  if (e.kind === "String" && literalString) return JSON.stringify(e.value);
+  return yamlString(printExpr(e), flow);
+}
+
+function yamlArgs(args: readonly A.Arg[], flow: boolean, literal: (name: string) => boolean = () => false): string[] {
+  return args.map((a) => `${a.name?.name ?? "_"}: ${yamlValue(a.value, flow, literal(a.name?.name ?? ""))}`);
+}
+
+export function printYaml(spec: A.Spec, schemaPath = "../grammar/gan.schema.json"): string {
+  const out: string[] = [`# yaml-language-server: $schema=${schemaPath}`];
+  const of = <K extends A.Decl["kind"]>(k: K) => spec.decls.filter((d): d is Extract<A.Decl, { kind: K }> => d.kind === k);
+  if (spec.name !== null) out.push(`gan: ${yamlString(spec.name)}`);
+  const section = (title: string, lines: string[]) => {
+    if (lines.length) out.push("", `${title}:`, ...lines.map((l) => `  ${l}`));
+  };
+  section("data", of("Data").map((d) => `${d.name.name}: { ${[`source: ${d.source.name}`, ...yamlArgs(d.args, true, (n) => n === "path")].join(", ")} }`));
+  section("noise", of("Noise").map((d) => `${d.name.name}: { ${[`dist: ${d.dist.name}`, ...yamlArgs(d.args, true)].join(", ")} }`));
+  section(
+    "nets",
+    of("Net").flatMap((n) => [`${n.name.name}:`, `  inputs: [${n.params.map((p) => p.name).join(", ")}]`, "  layers:", ...n.layers.map((l) => `    - ${yamlString(printLayer(l))}`)]),
+  );
+  section("values", of("Value").map((d) => `${d.name.name}: ${yamlValue(d.expr, false)}`));
+  section("losses", of("Loss").map((d) => `${d.name.name}: ${yamlString(printExpr(d.expr))}`));
+  section("states", of("State").map((d) => `${d.name.name}: ${yamlValue(d.init, false)}`));
+  section(
+    "steps",
+    of("Step").map((s) => {
+      const o = s.optimizer;
+      const opt = o.args.length ? `{ ${o.name.name}: { ${yamlArgs(o.args, true).join(", ")} } }` : o.name.name;
+      return `${s.name.name}: { optimizer: ${opt}, minimize: ${s.loss.name}, over: [${s.over.map((n) => n.name).join(", ")}]${s.shared ? ", shared: true" : ""} }`;
+    }),
+  );
+  const afterSteps = [...new Set(of("After").map((a) => a.step.name))];
+  section(
+    "after",
+    afterSteps.map((step) => `${step}: [${of("After").filter((a) => a.step.name === step).map((a) => JSON.stringify(`${a.target ? `${a.target.name} = ` : ""}${printExpr(a.expr)}`)).join(", ")}]`),
+  );
+  const train = of("Train")[0];
+  if (train) section("train", yamlArgs(train.settings, false));
+  return out.join("\n") + "\n";
+}
