@@ -76,6 +76,11 @@ export interface StepPlan {
   readonly fused: ReadonlyMap<number, ApplyPlan>;
   /** Applications this step records for a later step (value: that step). */
   readonly record: ReadonlyMap<number, string>;
+  /**
+   * Recordings that apply the later step's batch-norm moving-average update too: safe when no other
+   * application of the net runs in either step or between them, so no one sees the values in between.
+   */
+  readonly recordTwice: ReadonlySet<number>;
   /** Applications this step takes from an earlier step's recording (value: that step). */
   readonly replay: ReadonlyMap<number, string>;
   /** Loss calls against a constant target run as one op. */
@@ -279,7 +284,14 @@ export function planOptimizations(p: ProgramIR, passes: OptSet, direct: Readonly
         if (n.op === "call" && (n.fn === "bce_logits" || n.fn === "mse" || n.fn === "l1") && p.nodes[n.args[1]!]!.op === "const") lossForms.add(id);
       }
     }
-    steps.set(s.name, { hoisted: hoisted.get(s.name)!, fused, record: record.get(s.name)!, replay: replay.get(s.name)!, lossForms });
+    const recordTwice = new Set<number>();
+    for (const [id, later] of record.get(s.name)!) {
+      const net = (p.nodes[id] as ExprNode & { op: "apply" }).net;
+      const only = (step: StepIR, ids: number[]) => applicationsOf(p, step.lossNode, net).join() === ids.join();
+      const between = sched.slice(sched.findIndex((it) => it.step === s.name) + 1, sched.findIndex((it) => it.step === later)).map((it) => p.steps.find((x) => x.name === it.step)!);
+      if (only(s, [id]) && only(p.steps.find((x) => x.name === later)!, [id]) && between.every((x) => only(x, []))) recordTwice.add(id);
+    }
+    steps.set(s.name, { hoisted: hoisted.get(s.name)!, fused, record: record.get(s.name)!, recordTwice, replay: replay.get(s.name)!, lossForms });
   }
   const fusedAdam = new Set(passes.has("fused-adam") ? p.steps.filter((s) => s.optimizer.kind === "adam").map((s) => s.name) : []);
   return { passes, nets, steps, fusedAdam, hoistConstants: passes.has("hoist") };
@@ -310,6 +322,21 @@ export function hoist(p: ProgramIR, s: StepIR, pass: readonly number[]): Set<num
     if (free && children(n).every((c) => out.has(c))) out.add(id);
   }
   return out;
+}
+
+/** Applications of `net` that evaluating `root` runs, inside grad() regions too, in id order. */
+function applicationsOf(p: ProgramIR, root: number, net: string): number[] {
+  const seen = new Set<number>();
+  const out: number[] = [];
+  const stack = [root];
+  while (stack.length) {
+    const n = p.nodes[stack.pop()!]!;
+    if (seen.has(n.id)) continue;
+    seen.add(n.id);
+    if (n.op === "apply" && n.net === net) out.push(n.id);
+    stack.push(...children(n));
+  }
+  return out.sort((a, b) => a - b);
 }
 
 /** What a run of steps changes: the nets they train or clip, the states they assign. */

@@ -363,7 +363,7 @@ class TrainerGen {
       this.pre.push(
         `// ${this.describe(n.id)}: the forward pass step ${earlier} recorded (pass reuse-forward). Exact: since then`,
         `// ${since}, so ${n.net}'s weights and everything it reads are the same; the batch is the same; ${n.net} has`,
-        `// no dropout.${net.hasBatchnorm ? ` Replaying it updates ${n.net}'s batch-norm moving averages again, as recomputing it would.` : ""}`,
+        `// no dropout.${net.hasBatchnorm ? (this.plan.steps.get(earlier)!.recordTwice.has(n.id) ? ` Its batch-norm moving averages got this pass's update when it was recorded.` : ` Replaying it updates ${n.net}'s batch-norm moving averages again, as recomputing it would.`) : ""}`,
       );
       return `rt.fused.FusedNet.replay(${rec}!)${out}`;
     }
@@ -373,7 +373,10 @@ class TrainerGen {
     const opts = `{ taps: [${a.taps.map((t) => JSON.stringify(t)).join(", ")}], gradInputs: [${a.gradInputs.join(", ")}], gradParams: ${a.gradParams}, arena${later !== undefined ? ": reuse" : ""}${net.hasDropout ? ", seed: () => run.seed()" : ""} }`;
     if (later !== undefined) {
       this.pre.push(`// ${this.describe(n.id)}: recorded for step ${later}, which trains ${n.net} on this forward pass (see there).`);
-      this.pre.push(`${rec} = net${n.net}.record(${args}, ${opts});`);
+      if (plan.recordTwice.has(n.id)) {
+        this.pre.push(`// Its batch-norm moving averages get step ${later}'s update now as well: nothing else applies ${n.net} in between.`);
+        this.pre.push(`${rec} = net${n.net}.record(${args}, ${opts}, "now and for the replay");`);
+      } else this.pre.push(`${rec} = net${n.net}.record(${args}, ${opts});`);
       return `${rec}.outputs${out}`;
     }
     return `net${n.net}.apply(${args}, ${opts})${out}`;

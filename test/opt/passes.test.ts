@@ -177,7 +177,8 @@ describe("the generated trainer", () => {
   }
 
   it("says why a reused forward pass is exact", () => {
-    expect(code()).toMatch(/fake = G\(z\) \(specs\/gan\.gan:23\): the forward pass step d recorded \(pass reuse-forward\)\. Exact: since then\n\s+\/\/ only D changed \(step d\), so G's weights and everything it reads are the same; the batch is the same; G has\n\s+\/\/ no dropout\. Replaying it updates G's batch-norm moving averages again/);
+    expect(code()).toMatch(/fake = G\(z\) \(specs\/gan\.gan:23\): the forward pass step d recorded \(pass reuse-forward\)\. Exact: since then\n\s+\/\/ only D changed \(step d\), so G's weights and everything it reads are the same; the batch is the same; G has\n\s+\/\/ no dropout\. Its batch-norm moving averages got this pass's update when it was recorded\./);
+    expect(code()).toContain(`rec_fake = netG.record([b.z], { taps: ["out"], gradInputs: [false], gradParams: true, arena: reuse }, "now and for the replay");`);
   });
 });
 

@@ -47,12 +47,21 @@ export interface ApplyOptions {
 
 type Backward = (dy: tf.Tensor, grads: Map<tf.Variable, tf.Tensor>) => tf.Tensor | null;
 
+interface BnStats {
+  bn: BatchNormVars;
+  mean: tf.Tensor;
+  variance: tf.Tensor;
+  /** 1/sqrt(var + eps) and -0.5 (1/sqrt(var + eps))^3, set after the forward pass (see bnFactors). */
+  r?: tf.Tensor;
+  minusHalfRCube?: tf.Tensor;
+}
+
 interface Forward {
   outputs: tf.Tensor[];
   /** Runs the backward pass from the outputs' gradients; gradients of the inputs (null where not needed). */
   backward: (dys: tf.Tensor[], grads: Map<tf.Variable, tf.Tensor>) => (tf.Tensor | null)[];
-  /** Batch statistics of each batch-norm layer, for the moving averages. */
-  stats: { bn: BatchNormVars; mean: tf.Tensor; variance: tf.Tensor }[];
+  /** Batch statistics of each batch-norm layer, for the moving averages, and the per-channel factors its backward pass uses. */
+  stats: BnStats[];
 }
 
 /** A forward pass run in one step and differentiated in a later one (see FusedNet.record). */
@@ -62,6 +71,8 @@ export interface Recorded {
   readonly forward: Forward;
   readonly taps: readonly string[];
   readonly gradParams: boolean;
+  /** Whether replay() updates the moving averages (false: record() already applied the replay's update). */
+  readonly replayUpdates: boolean;
 }
 
 export class FusedNet {
@@ -101,17 +112,18 @@ export class FusedNet {
    * The forward pass of `apply`, run now outside any gradient tape, kept (in `o.arena`) for a later step
    * that trains this net on the same values: `replay` stands for a second forward pass there.
    */
-  record(xs: readonly tf.Tensor[], o: ApplyOptions): Recorded {
+  record(xs: readonly tf.Tensor[], o: ApplyOptions, movingAverages: "now" | "now and for the replay" = "now"): Recorded {
     const held: { f?: Forward } = {};
+    const twice = movingAverages !== "now";
     tf.tidy(() => {
       const f = (held.f = this.forward(xs, o, o.gradParams));
-      updateMovingAverages(f.stats);
+      updateMovingAverages(f.stats, twice ? 2 : 1);
       f.outputs.forEach((t) => {
         if (!t.kept) o.arena.keep(t);
       });
     });
     const fwd = held.f!;
-    return { net: this, outputs: Object.fromEntries(o.taps.map((t, i) => [t, fwd.outputs[i]!])), forward: fwd, taps: o.taps, gradParams: o.gradParams };
+    return { net: this, outputs: Object.fromEntries(o.taps.map((t, i) => [t, fwd.outputs[i]!])), forward: fwd, taps: o.taps, gradParams: o.gradParams, replayUpdates: !twice };
   }
 
   /**
@@ -125,7 +137,7 @@ export class FusedNet {
       `net ${net.name} (recorded)`,
       r.gradParams ? net.paramsBelow(r.taps) : [],
       () => {
-        updateMovingAverages(r.forward.stats);
+        if (r.replayUpdates) updateMovingAverages(r.forward.stats);
         return r.forward.outputs.map((t) => view(t, t.shape));
       },
       (dys) => {
@@ -197,6 +209,7 @@ export class FusedNet {
         if (w === i) outputs[k] = h;
       });
     });
+    if (save) bnFactors(stats, keep);
     return {
       outputs,
       stats,
@@ -424,7 +437,8 @@ function batchNormLayer(
   const offset = bn.beta ?? filledView(0, [channels]);
   const shape4 = as4D(x.shape);
   const y4 = kernel("FusedBatchNorm", { x: view(x, shape4), scale, offset, mean, variance }, { varianceEpsilon: bn.epsilon });
-  stats.push({ bn, mean: keep(mean), variance: keep(variance) });
+  const st: BnStats = { bn, mean: keep(mean), variance: keep(variance) };
+  stats.push(st);
   const xc4 = keep(view(xc, shape4));
   return {
     y: view(y4, x.shape),
@@ -433,7 +447,7 @@ function batchNormLayer(
       const dy = view(dyIn, shape4);
       const sum = (t: tf.Tensor) => kernel("Sum", { x: t }, { axis: [0, 1, 2], keepDims: false });
       const mul = (a: tf.Tensor, b: tf.Tensor) => kernel("Multiply", { a, b });
-      const r = kernel("Rsqrt", { x: kernel("Add", { a: variance, b: constant(bn.epsilon) }) });
+      const r = st.r!;
       // with no gamma tfjs multiplies by a scale of ones, which changes nothing
       const dyGamma = bn.gamma ? mul(dy, bn.gamma) : dy;
       if (train) {
@@ -442,7 +456,7 @@ function batchNormLayer(
       }
       if (!needDx) return null;
       const dx1 = bn.gamma ? mul(mul(dy, r), bn.gamma) : mul(dy, r);
-      const minusHalfRCube = mul(mul(mul(r, r), r), constant(-0.5));
+      const minusHalfRCube = st.minusHalfRCube!;
       const dvar = sum(mul(mul(minusHalfRCube, xc4), dyGamma));
       const dxc = mul(xc4, mul(kernel("RealDiv", { a: dvar, b: constant(n) }), constant(2)));
       // dmean1 + dmean2 = -sum(r * dy*gamma) - sum(dxc) = -(sum(r * dy*gamma) + sum(dxc))
@@ -452,6 +466,29 @@ function batchNormLayer(
       return view(kernel("Add", { a: kernel("Add", { a: dx1, b: dxc }), b: dx3 }), x.shape);
     },
   };
+}
+
+/**
+ * The per-channel factors of every batch-norm layer's backward pass, for all layers of a forward pass at
+ * once: r = rsqrt(var + eps) and (((r * r) * r) * -0.5), as tfjs's FusedBatchNorm gradient computes them
+ * (elementwise, so one chain over the layers' variances laid end to end gives the same numbers).
+ */
+function bnFactors(stats: BnStats[], keep: <T extends tf.Tensor>(t: T) => T): void {
+  if (stats.length === 0) return;
+  const sizes = stats.map((s) => s.variance.size);
+  const eps = stats.every((s) => s.bn.epsilon === stats[0]!.bn.epsilon)
+    ? constant(stats[0]!.bn.epsilon)
+    : tf.concat(stats.map((s) => tf.fill([s.variance.size], s.bn.epsilon, "float32")), 0);
+  const v = stats.length === 1 ? stats[0]!.variance : tf.concat(stats.map((s) => s.variance), 0);
+  const r = kernel("Rsqrt", { x: kernel("Add", { a: v, b: eps }) });
+  const mul = (a: tf.Tensor, b: tf.Tensor) => kernel("Multiply", { a, b });
+  const mh = mul(mul(mul(r, r), r), constant(-0.5));
+  const rs = stats.length === 1 ? [r] : tf.split(r, sizes, 0);
+  const mhs = stats.length === 1 ? [mh] : tf.split(mh, sizes, 0);
+  stats.forEach((s, i) => {
+    s.r = keep(rs[i]!);
+    s.minusHalfRCube = keep(mhs[i]!);
+  });
 }
 
 function as4D(shape: readonly number[]): number[] {
@@ -464,9 +501,11 @@ function as4D(shape: readonly number[]): number[] {
 /**
  * Moving averages of every batch-norm layer of one forward pass, as rt.batchNorm computes them
  * (moving * decay + batch * (1 - decay), per element), over all layers at once: one concat of the batch
- * statistics, one of the moving ones, three kernels of arithmetic and one split, per decay value.
+ * statistics, one of the moving ones, the arithmetic and one split, per decay value. `times` = 2 applies
+ * the update of a second forward pass with the same statistics (a replayed one) right away:
+ * (moving * decay + b) * decay + b with b = batch * (1 - decay), the same operations.
  */
-function updateMovingAverages(stats: Forward["stats"]): void {
+function updateMovingAverages(stats: Forward["stats"], times = 1): void {
   if (stats.length === 0) return;
   tf.tidy(() => {
     const byDecay = new Map<number, Forward["stats"]>();
@@ -475,7 +514,9 @@ function updateMovingAverages(stats: Forward["stats"]): void {
       const batch = group.flatMap((s) => [s.mean, s.variance]);
       const moving = group.flatMap((s) => [s.bn.movingMean, s.bn.movingVariance]);
       const cat = (ts: tf.Tensor[]) => (ts.length === 1 ? ts[0]! : tf.concat(ts, 0));
-      const next = kernel("Add", { a: kernel("Multiply", { a: cat(moving), b: constant(decay) }), b: kernel("Multiply", { a: cat(batch), b: constant(1 - decay) }) });
+      const b = kernel("Multiply", { a: cat(batch), b: constant(1 - decay) });
+      let next = cat(moving);
+      for (let t = 0; t < times; t++) next = kernel("Add", { a: kernel("Multiply", { a: next, b: constant(decay) }), b });
       const parts = tf.split(next, moving.map((m) => m.size), 0);
       parts.forEach((p, i) => moving[i]!.assign(p));
     }

@@ -128,7 +128,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
         let logged: Record<string, tf.Scalar> = {};
         // No gradient of d flows through these: computed before the gradient tape (pass hoist).
         // fake = G(z) (specs/gan.gan:23): recorded for step g, which trains G on this forward pass (see there).
-        rec_fake = netG.record([b.z], { taps: ["out"], gradInputs: [false], gradParams: true, arena: reuse });
+        // Its batch-norm moving averages get step g's update now as well: nothing else applies G in between.
+        rec_fake = netG.record([b.z], { taps: ["out"], gradInputs: [false], gradParams: true, arena: reuse }, "now and for the replay");
         const fake = rec_fake.outputs.out; // specs/gan.gan:23
         const { value, grads } = tf.variableGrads(() => {
           const D_real = netD.apply([b.real], { taps: ["logit"], gradInputs: [false], gradParams: true, arena });
@@ -156,7 +157,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
         const { value, grads } = tf.variableGrads(() => {
           // fake = G(z) (specs/gan.gan:23): the forward pass step d recorded (pass reuse-forward). Exact: since then
           // only D changed (step d), so G's weights and everything it reads are the same; the batch is the same; G has
-          // no dropout. Replaying it updates G's batch-norm moving averages again, as recomputing it would.
+          // no dropout. Its batch-norm moving averages got this pass's update when it was recorded.
           const fake = rt.fused.FusedNet.replay(rec_fake!).out; // specs/gan.gan:23
           const D_fake = netD.apply([fake], { taps: ["logit"], gradInputs: [true], gradParams: false, arena });
           const g = rt.fused.bceLogits(D_fake.logit, 1, arena); // specs/gan.gan:27
