@@ -168,6 +168,10 @@ class TrainerGen {
       this.fusedNet(net);
     }
     for (const s of p.states) w.line(`const ${this.local(s.name)} = run.state(${JSON.stringify(s.name)}, ${num(s.init)}); // ${this.at(s.line)}`);
+    if (p.train.ema !== null && p.train.emaNet) {
+      w.line(`// Samples use an exponential moving average of ${p.train.emaNet}'s weights (train { ema=${num(p.train.ema)} }).`);
+      w.line(`run.ema(vars${p.train.emaNet}, ${num(p.train.ema)});`);
+    }
   }
 
   private local(name: string): string {

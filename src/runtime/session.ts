@@ -243,6 +243,38 @@ export class Run {
     return v;
   }
 
+  private emaState: { vars: tf.Variable[]; shadow: tf.Variable[]; decay: number } | null = null;
+
+  /**
+   * An exponential moving average of `vars` (the generator's weights) with `decay`, updated after every
+   * iteration; sample grids, evaluations and `ganc sample` use the averaged weights, training never does.
+   */
+  ema(vars: tf.Variable[], decay: number): void {
+    const shadow = vars.map((v) => tf.variable(v.clone(), false, `${v.name}/ema`));
+    this.emaState = { vars, shadow, decay };
+    vars.forEach((v, i) => this.vars.set(`${v.name.slice(this.spec.name.length + 1)}/ema`, { v: shadow[i]!, init: { kind: "zeros" } }));
+  }
+
+  private updateEma(): void {
+    const e = this.emaState;
+    if (!e) return;
+    tf.tidy(() => e.shadow.forEach((s, i) => s.assign(tf.add(tf.mul(s, e.decay), tf.mul(e.vars[i]!, 1 - e.decay)))));
+  }
+
+  /** Runs `f` with the averaged weights swapped in (when there is an average), then swaps back. */
+  private withEma<T>(f: () => T): T {
+    const e = this.emaState;
+    if (!e) return f();
+    const saved = e.vars.map((v) => v.clone());
+    e.vars.forEach((v, i) => v.assign(e.shadow[i]!));
+    try {
+      return f();
+    } finally {
+      e.vars.forEach((v, i) => v.assign(saved[i]!));
+      saved.forEach((t) => t.dispose());
+    }
+  }
+
   /** How to draw the sampled images from a batch of fixed noise (networks in inference mode). */
   samples(fn: (b: Batch) => tf.Tensor): void {
     this.samplesFn = fn;
@@ -370,7 +402,7 @@ export class Run {
     if (!this.samplesFn) return;
     const n = this.spec.train.evalCount ?? 1000;
     this.evalBatch ??= this.makeFixedBatch(n, 0x3e7a1);
-    const out = tf.tidy(() => this.samplesFn!(this.evalBatch!));
+    const out = this.withEma(() => tf.tidy(() => this.samplesFn!(this.evalBatch!)));
     const data = (await out.data()) as Float32Array;
     out.dispose();
     const src = this.spec.data.source;
@@ -434,6 +466,7 @@ export class Run {
     // Let the event loop run once per iteration: otherwise a loop whose awaits all resolve at once would
     // never deliver SIGINT (or any other event) until training ends.
     await new Promise<void>((resolve) => setImmediate(resolve));
+    this.updateEma();
     this.step++;
     const t = this.spec.train;
     const logEvery = this.opts.logEvery ?? t.logEvery;
@@ -516,7 +549,7 @@ export class Run {
   /** Writes the fixed-noise sample grid: samples/step-NNNNNNN.png and samples/latest.png. */
   async writeSamples(to?: string): Promise<string | null> {
     if (!this.samplesFn || !this.fixedBatch) return null;
-    const out = tf.tidy(() => this.samplesFn!(this.fixedBatch!));
+    const out = this.withEma(() => tf.tidy(() => this.samplesFn!(this.fixedBatch!)));
     const data = (await out.data()) as Float32Array;
     const shape = out.shape;
     out.dispose();

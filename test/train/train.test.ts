@@ -144,3 +144,24 @@ describe("checkpoints and resume", () => {
     expect(fs.existsSync(path.join(out, "checkpoints")) ? fs.readdirSync(path.join(out, "checkpoints")) : []).toEqual([]);
   }, 120_000);
 });
+
+describe("exponential moving average of G's weights", () => {
+  it("updates the average after each iteration by its rule and checkpoints it (for the sampled net only)", () => {
+    const out = tmpDir();
+    const spec = "test/fixtures/mlp-ema.gan";
+    expect(ganc(["train", spec, "--out", out, "--steps", "1", "--quiet"]).code).toBe(0);
+    expect(ganc(["train", spec, "--out", out, "--steps", "2", "--resume", "--quiet"]).code).toBe(0);
+    const [c1, c2] = listCheckpoints(path.join(out, "checkpoints")).map((c) => loadCheckpoint(c.file));
+    const get = (c: typeof c1, name: string) => Float64Array.from(c!.tensors.find((t) => t.name === name)!.data);
+    const w2 = get(c2, "var:G/dense2/kernel");
+    const s1 = get(c1, "var:G/dense2/kernel/ema");
+    const s2 = get(c2, "var:G/dense2/kernel/ema");
+    // s2 = 0.99 s1 + 0.01 w2, to float32 rounding.
+    let worst = 0;
+    for (let i = 0; i < s2.length; i++) worst = Math.max(worst, Math.abs(s2[i]! - (0.99 * s1[i]! + 0.01 * w2[i]!)));
+    expect(worst).toBeLessThan(1e-7);
+    expect(s2.some((v, i) => v !== w2[i])).toBe(true);
+    // D has no average: only the sampled net does.
+    expect(c2!.tensors.some((t) => t.name.startsWith("var:D/") && t.name.endsWith("/ema"))).toBe(false);
+  }, 120_000);
+});
