@@ -123,11 +123,6 @@ const GENERATED: Record<string, () => string> = {
 /** Inputs whose diagnostics are wrong or unhelpful today: why, and whether the front end throws on it. */
 const PENDING: Record<string, { readonly why: string; readonly throws?: true }> = {
   "yaml-tab-indent.gan.yaml": { why: "the tab error is right; the YAML parser then adds 'all mapping items must start at the same column' for the next line" },
-  "yaml-unknown-tap-folded.gan.yaml": { why: "in a folded block scalar (>) the carets land on 'D(fake' instead of 'logits': offsets ignore the indentation removed from each line" },
-  "yaml-unknown-tap-literal.gan.yaml": { why: "in a literal block scalar (|) the carets land 8 columns left of 'logits': offsets ignore the indentation removed from each line" },
-  "yaml-unknown-tap-plain-multiline.gan.yaml": { why: "in a plain scalar over two lines the carets land 4 columns left of 'logits': the folded line break and indentation are counted as one space" },
-  "yaml-unknown-tap-quoted.gan.yaml": { why: "in a double-quoted scalar with an escape (\\x66) the carets land 3 columns left of 'logits': offsets count the escape as one character" },
-  "yaml-unknown-tap-single-quoted.gan.yaml": { why: "in a single-quoted scalar the second E0001 is one column left of its quote: the '' escape before it is counted as one character" },
 };
 
 const caseFiles = fs.readdirSync(DIR).filter((f) => SPEC_EXT.test(f)).sort();

@@ -494,14 +494,59 @@ class Builder {
   /** Parses a scalar's text with the `.gan` parser, spans shifted to where the text sits in the file. */
   private parseIn<T>(s: Scalar, parse: (text: string, file: string, base: number) => ParseResult<T>): T | null {
     const { base, exact } = this.contentOffset(s);
-    const r = parse(String(s.value), this.file, base);
-    const outer = rangeOf(s);
-    for (const d of r.diagnostics) {
-      // Where offsets inside the value are not offsets inside the file, keep the report within the scalar.
-      const span = exact ? d.span : clamp(d.span, outer);
-      this.diags.push({ ...d, span });
+    if (exact) {
+      const r = parse(String(s.value), this.file, base);
+      this.diags.push(...r.diagnostics);
+      return r.value;
     }
-    return r.value;
+    // Folded lines, block indentation, escapes: offsets in the value are not offsets in the file. Parse at
+    // offset 0, then move every span through a map from value positions to file positions.
+    const map = this.valueToFile(s);
+    const r = parse(String(s.value), this.file, 0);
+    const outer = rangeOf(s);
+    const move = (sp: A.Span): A.Span => clamp({ start: map(sp.start), end: sp.end > sp.start ? map(sp.end - 1) + 1 : map(sp.start) }, outer);
+    for (const d of r.diagnostics) this.diags.push({ ...d, span: move(d.span), notes: d.notes.map((n) => ({ ...n, span: move(n.span) })) });
+    return r.value === null ? null : (moveSpans(r.value, move) as T);
+  }
+
+  /**
+   * Aligns a scalar's value with its source text: each value character is found at or after the previous
+   * one's source position, skipping what YAML removed (indentation, line breaks folded to spaces, quotes)
+   * and treating an escape sequence as the one character it stands for.
+   */
+  private valueToFile(s: Scalar): (i: number) => number {
+    const [start, end] = s.range ?? [0, 0];
+    const src = this.text.slice(start, end);
+    const value = String(s.value);
+    const isWs = (c: string | undefined) => c === " " || c === "\t" || c === "\n" || c === "\r";
+    const at: number[] = [];
+    let j = s.type === "BLOCK_LITERAL" || s.type === "BLOCK_FOLDED" ? src.indexOf("\n") + 1 : s.type === "QUOTE_DOUBLE" || s.type === "QUOTE_SINGLE" ? 1 : 0;
+    for (let i = 0; i < value.length; i++) {
+      const c = value[i]!;
+      if (s.type === "QUOTE_DOUBLE" && src[j] === "\\" && c !== "\\") {
+        const kind = src[j + 1];
+        const len = kind === "x" ? 4 : kind === "u" ? 6 : kind === "U" ? 10 : 2;
+        at.push(j);
+        j += len;
+        continue;
+      }
+      if (isWs(c)) {
+        // A run of whitespace in the value (folded line breaks, kept indentation) against the run in the
+        // source (line breaks, indentation): spread the one over the other.
+        let k = i;
+        while (k < value.length && isWs(value[k])) k++;
+        let m = j;
+        while (m < src.length && isWs(src[m])) m++;
+        for (let x = i; x < k; x++) at.push(Math.min(j + (x - i), Math.max(j, m - 1)));
+        i = k - 1;
+        j = m;
+        continue;
+      }
+      while (j < src.length && src[j] !== c) j++;
+      at.push(Math.min(j, src.length));
+      j++;
+    }
+    return (i) => start + (at[Math.min(i, at.length - 1)] ?? 0) + (i >= at.length ? 1 : 0);
   }
 
   /**
@@ -608,4 +653,15 @@ function clamp(s: A.Span, to: A.Span): A.Span {
 
 function lowerFirst(s: string): string {
   return s.charAt(0).toLowerCase() + s.slice(1);
+}
+
+/** A copy of an AST fragment with every span moved by `move`. */
+function moveSpans(node: unknown, move: (s: A.Span) => A.Span): unknown {
+  if (Array.isArray(node)) return node.map((x) => moveSpans(x, move));
+  if (node && typeof node === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) out[k] = k === "span" ? move(v as A.Span) : moveSpans(v, move);
+    return out;
+  }
+  return node;
 }
