@@ -186,7 +186,7 @@ const TOL = 1e-4;
 describe("wasm training kernels", () => {
   beforeAll(async () => {
     expect(await tf.setBackend("wasm")).toBe(true);
-    expect(registerTrainingKernels("wasm")).toEqual([tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul]);
+    expect(registerTrainingKernels("wasm")).toEqual([tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul, tf.SplitV]);
   });
 
   it("registration is idempotent and keeps the same kernels", () => {
