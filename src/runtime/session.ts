@@ -591,6 +591,17 @@ export class Run {
     }
     const tensors = await tensorsToSaved(named);
     for (const t of temporary) t.dispose();
+    // A NaN or Inf gradient poisons weights before any loss shows it: never write such weights.
+    for (const t of tensors) {
+      if (!t.name.startsWith("var:")) continue;
+      const bad = t.data.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        throw new TrainingError(
+          `variable ${t.name.slice(4)} holds ${t.data[bad]} at iteration ${this.step} (a NaN or Inf gradient reached it): training stopped. ` +
+            (this.lastCheckpoint ? `The last good checkpoint is ${this.lastCheckpoint}.` : "No checkpoint was written yet."),
+        );
+      }
+    }
     const meta = {
       spec: this.spec.name,
       specHash: this.spec.hash,

@@ -138,3 +138,18 @@ describe("spec files are data", () => {
     noStack(r.stderr);
   }, 60_000);
 });
+
+describe("non-finite values", () => {
+  it("weights poisoned by a NaN gradient (in a loss term that is itself finite) are never checkpointed", () => {
+    const dir = tmpDir();
+    const spec = path.join(dir, "nan-grad.gan");
+    // sqrt(0) has an infinite derivative: the loss stays finite (it adds 0 * sqrt(0)) but G's gradient is NaN.
+    fs.writeFileSync(spec, fs.readFileSync("test/fixtures/mlp-mnist.gan", "utf8").replace("loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit, ones) + 0 * sqrt(mean(fake) - mean(fake))"));
+    const out = path.join(dir, "run");
+    const r = ganc(["train", spec, "--out", out, "--steps", "5", "--log-every", "100", "--checkpoint-every", "5"]);
+    expect(r.code).toBe(1);
+    // Whichever shows it first (the poisoned weights, or a loss they feed): training stops, nothing is saved.
+    expect(r.stderr).toMatch(/error: (variable G\/\S+ holds NaN at iteration \d+ \(a NaN or Inf gradient reached it\)|loss '\w+' is NaN at iteration \d+)/);
+    expect(fs.existsSync(path.join(out, "checkpoints")) ? fs.readdirSync(path.join(out, "checkpoints")) : []).toEqual([]);
+  }, 60_000);
+});
