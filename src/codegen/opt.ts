@@ -1,4 +1,4 @@
-import type { ExprNode, LayerIR, NetIR, ProgramIR, StepIR } from "../parser/check/ir.ts";
+import type { ExprNode, NetIR, ProgramIR, StepIR } from "../parser/check/ir.ts";
 import { children } from "../parser/check/index.ts";
 
 /*
@@ -145,7 +145,6 @@ export function dependsOn(p: ProgramIR, id: number, nets: ReadonlySet<string>, m
 }
 
 const FUSABLE_ACT = new Set(["relu", "leakyrelu", "sigmoid"]);
-const ACT = new Set(["relu", "leakyrelu", "sigmoid", "tanh", "softmax"]);
 
 /**
  * Pass fused-nets (with fused-batchnorm and fused-activation): the network as one op, or null where a
@@ -192,10 +191,6 @@ export function planFusedNet(net: NetIR, passes: OptSet): FusedNetPlan | null {
   }
   if (layers.length === 0) return null;
   return { net: net.name, layers, taps };
-}
-
-export function isActivation(l: LayerIR): boolean {
-  return ACT.has(l.op);
 }
 
 /** Taps of application `id` that nodes of `pass` read ("out" for the application itself). */

@@ -11,7 +11,7 @@ import { ROOT } from "../helpers.ts";
 /*
  * Proof that the optimization passes change nothing but speed: for every spec in specs/, the optimized
  * trainer (every pass on) and the layer-by-layer reference (`ganc compile --no-opt`), with the same seed,
- * train 10 iterations at batch 8 on wasm, and give the same losses (every loss, logged value and state,
+ * train 10 iterations at batch 8, and give the same losses (every loss, logged value and state,
  * at every iteration) and the same final checkpoint (every variable, state and optimizer slot) to 1e-5
  * relative.
  *
@@ -23,11 +23,13 @@ import { ROOT } from "../helpers.ts";
  * tfjs's float32 operations exactly (see src/runtime/fused/), and this test would catch one that did not.
  */
 
-// Every spec, and a fixture with every layer kind the passes fuse (softmax, dropout, upsample, tanh, batch
-// norm without scale or offset, layers without bias, taps on a linear layer) at small sizes.
-const specs = [
-  ...fs.readdirSync(path.join(ROOT, "specs")).filter((f) => f.endsWith(".gan")).sort().map((f) => `specs/${f}`),
-  "test/fixtures/opt-layers.gan",
+// Every spec on wasm, and a fixture with every layer kind the passes fuse (softmax, dropout, upsample,
+// tanh, batch norm without scale or offset, layers without bias, taps on a linear layer) at small sizes,
+// on wasm and on cpu.
+const runs: [string, "wasm" | "cpu"][] = [
+  ...fs.readdirSync(path.join(ROOT, "specs")).filter((f) => f.endsWith(".gan")).sort().map((f): [string, "wasm"] => [`specs/${f}`, "wasm"]),
+  ["test/fixtures/opt-layers.gan", "wasm"],
+  ["test/fixtures/opt-layers.gan", "cpu"],
 ];
 const STEPS = 10;
 const TOL = 1e-5;
@@ -46,9 +48,9 @@ interface Trained {
 }
 
 /** Compiles `spec` with `passes` and trains it in this process (tfjs and the runtime loaded once). */
-async function train(spec: string, passes: OptSet, tag: string): Promise<Trained> {
+async function train(spec: string, backend: string, passes: OptSet, tag: string): Promise<Trained> {
   const text = fs.readFileSync(path.join(ROOT, spec), "utf8");
-  const dir = path.join(work, `${path.basename(spec)}-${tag}`);
+  const dir = path.join(work, `${path.basename(spec)}-${backend}-${tag}`);
   fs.mkdirSync(dir, { recursive: true });
   const runtime = path.relative(dir, path.join(ROOT, "src/runtime/index.ts")).split(path.sep).join("/");
   const r = compileText(text, spec, { source: spec, runtimeImport: runtime, passes });
@@ -58,7 +60,7 @@ async function train(spec: string, passes: OptSet, tag: string): Promise<Trained
   const mod = (await import(pathToFileURL(file).href)) as { main: (argv: string[]) => Promise<number> };
   const out = path.join(dir, "run");
   try {
-    const code = await mod.main(["--out", out, "--steps", String(STEPS), "--batch", "8", "--seed", "11", "--backend", "wasm", "--quiet", "--log-every", "1", "--histogram-every", "0", "--sample-every", "1000"]);
+    const code = await mod.main(["--out", out, "--steps", String(STEPS), "--batch", "8", "--seed", "11", "--backend", backend, "--quiet", "--log-every", "1", "--histogram-every", "0", "--sample-every", "1000"]);
     expect(code).toBe(0);
   } finally {
     tf.disposeVariables(); // the next trainer declares variables of the same names
@@ -84,10 +86,10 @@ function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe("optimized trainers compute what the layer-by-layer reference computes", () => {
-  for (const spec of specs) {
-    it(`${spec}: ${STEPS} iterations, same losses and weights to ${TOL} relative`, async () => {
-      const ref = await train(spec, NO_PASSES, "ref");
-      const opt = await train(spec, ALL_PASSES, "opt");
+  for (const [spec, backend] of runs) {
+    it(`${spec} on ${backend}: ${STEPS} iterations, same losses and weights to ${TOL} relative`, async () => {
+      const ref = await train(spec, backend, NO_PASSES, "ref");
+      const opt = await train(spec, backend, ALL_PASSES, "opt");
       expect(opt.code).not.toBe(ref.code);
       expect(opt.code).toContain("rt.fused.");
 
