@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { checkText, compileText } from "../../src/compile.ts";
 import { ALL_PASSES, NO_PASSES, OPT_PASSES, planFusedNet, planOptimizations, resolvePasses, type OptPass } from "../../src/codegen/opt.ts";
 import type { ProgramIR } from "../../src/parser/check/ir.ts";
-import { ganc, ROOT } from "../helpers.ts";
+import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
+import { ganc, ROOT, tmpDir } from "../helpers.ts";
 
 /** The optimization passes as analyses (src/codegen/opt.ts) and as switches of the compiler. */
 
@@ -200,4 +201,22 @@ describe("ganc compile --no-opt", () => {
     expect(r.stderr).toMatch(/error: unknown optimization pass 'hoisting' \(known: .*hoist/);
     expect(r.stdout).toBe("");
   });
+});
+
+describe("checkpoints", () => {
+  it("a run started with --no-opt and resumed optimized ends bit for bit where the --no-opt run does", () => {
+    const a = tmpDir();
+    const b = tmpDir();
+    const spec = "test/fixtures/mlp-mnist.gan";
+    expect(ganc(["train", spec, "--no-opt", "--out", a, "--steps", "40", "--seed", "7", "--quiet"]).code).toBe(0);
+    expect(ganc(["train", spec, "--no-opt", "--out", b, "--steps", "20", "--seed", "7", "--quiet"]).code).toBe(0);
+    const r = ganc(["train", spec, "--out", b, "--steps", "40", "--seed", "7", "--resume", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    const last = (dir: string) => loadCheckpoint(listCheckpoints(path.join(dir, "checkpoints")).pop()!.file);
+    const ca = last(a);
+    const cb = last(b);
+    expect(cb.meta.step).toBe(40);
+    expect(cb.tensors.map((t) => t.name)).toEqual(ca.tensors.map((t) => t.name));
+    ca.tensors.forEach((t, i) => expect(Buffer.from(cb.tensors[i]!.data.buffer).equals(Buffer.from(t.data.buffer)), t.name).toBe(true));
+  }, 180_000);
 });
