@@ -11,13 +11,19 @@ export function printResolved(p: ProgramIR): string {
   }
   for (const s of p.states) out.push(`state ${s.name} = ${s.init}`);
   for (const net of p.nets) {
+    // Variables by layer, once per net (a filter per layer would be quadratic in the number of layers).
+    const byLayer = new Map<string, typeof net.vars[number][]>();
+    for (const v of net.vars) {
+      const layer = v.name.split("/")[1]!;
+      byLayer.set(layer, [...(byLayer.get(layer) ?? []), v]);
+    }
     out.push(`net ${net.name}(${net.params.map((q) => `${q.name}: [${q.shape}]`).join(", ")}) {`);
     for (const l of net.layers) {
       const { op, ...rest } = l.layer as unknown as Record<string, unknown>;
       const args = Object.entries(rest)
         .filter(([, v]) => v !== null && typeof v !== "string")
         .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v}]` : v}`);
-      const inits = net.vars.filter((v) => v.name.startsWith(`${net.name}/${l.name}/`) && v.trainable && v.init.kind !== "zeros" && v.init.kind !== "ones");
+      const inits = (byLayer.get(l.name) ?? []).filter((v) => v.trainable && v.init.kind !== "zeros" && v.init.kind !== "ones");
       const init = inits.map((v) => `init=${v.init.kind}${"std" in v.init ? `(${v.init.mean}, ${v.init.std})` : ""}`);
       out.push(`  ${op} ${[...args, ...init].join(" ")}${l.tap ? ` -> ${l.tap}` : ""}   # ${l.name}: [${l.outShape}]`);
     }
