@@ -286,7 +286,7 @@ export class Run {
   }
 
   /** Sets a step's learning rate for this iteration (learning-rate schedules). */
-  learningRate(opt: tf.Optimizer, base: number, decay: "none" | "linear" | "step", every: number, rate: number): void {
+  learningRate(opt: tf.Optimizer, base: number, decay: "none" | "linear" | "staircase", every: number, rate: number): void {
     if (decay === "none") return;
     const lr = decay === "linear" ? base * Math.max(0, 1 - this.step / this.totalSteps) : base * rate ** Math.floor(this.step / every);
     (opt as unknown as { learningRate: number }).learningRate = lr;

@@ -572,7 +572,7 @@ class Checker {
       nesterov: r.bool("nesterov", false),
       clipnorm: r.number("clipnorm", null, pos),
       clipvalue: r.number("clipvalue", null, pos),
-      decay: r.word("decay", "none", ["none", "linear", "step"]) as OptimizerIR["decay"],
+      decay: r.word("decay", "none", ["none", "linear", "staircase"]) as OptimizerIR["decay"],
       decayEvery: r.posInt("decay_every", 1000)!,
       decayRate: r.number("decay_rate", 0.5, (v) => (v > 0 && v <= 1 ? null : "must be in (0, 1]")),
     };

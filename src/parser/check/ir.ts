@@ -94,8 +94,8 @@ export interface OptimizerIR {
   readonly nesterov: boolean;
   readonly clipnorm: number | null;
   readonly clipvalue: number | null;
-  /** Learning-rate schedule: none, linear decay to 0 over the run, or step decay (times decay_rate every decay_every iterations). */
-  readonly decay: "none" | "linear" | "step";
+  /** Learning-rate schedule: none, linear decay to 0 over the run, or staircase decay (times decay_rate every decay_every iterations). */
+  readonly decay: "none" | "linear" | "staircase";
   readonly decayEvery: number;
   readonly decayRate: number;
 }
