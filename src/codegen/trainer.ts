@@ -192,8 +192,11 @@ class TrainerGen {
       net.layers.forEach((l, i) => {
         w.line(`${this.layerCode(net, l)} // ${l.name}: [${l.outShape.join(", ")}]`);
         if (l.tap) {
-          w.line(`const ${ident(l.tap)} = h;`);
-          tapVals.push(ident(l.tap));
+          // A tap named like a local of this function (h, mode, an input) gets a local name of its own.
+          const key = ident(l.tap);
+          const local = key === "h" || key === "mode" || params.includes(key) || RESERVED.has(key) ? `${key}_tap` : key;
+          w.line(`const ${local} = h;`);
+          tapVals.push(local === key ? key : `${key}: ${local}`);
         }
         void i;
       });

@@ -111,3 +111,12 @@ describe("ganc convert", () => {
     expect(norm(ganc(["compile", back]).stdout)).toBe(norm(ganc(["compile", "specs/wgan.gan"]).stdout));
   }, 60_000);
 });
+
+describe("names that meet the generated code", () => {
+  it("a tap named h (the layer variable of a generated net function) trains, optimized and not", () => {
+    for (const opt of [[], ["--no-opt"]]) {
+      const r = ganc(["train", "test/fixtures/tap-named-h.gan", "--out", tmpDir(), "--steps", "2", "--quiet", ...opt]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+  }, 60_000);
+});
