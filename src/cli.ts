@@ -54,12 +54,19 @@ function compileFor(file: string, text: string, passes?: OptSet) {
   const source = displayPath(file);
   const forUser = compileText(text, file, { source, passes });
   if (!forUser.code) return null;
+  return { code: forUser.code, exec: forThisProcess(forUser.code), diagnostics: forUser.diagnostics };
+}
+
+/**
+ * A trainer's source made runnable inside this process, wherever its run folder is: the runtime and
+ * tfjs are imported from this installation (one tfjs engine for both), and main() is not auto-run.
+ */
+function forThisProcess(code: string): string {
   const tfjs = import.meta.resolve("@tensorflow/tfjs");
-  const exec = forUser.code
+  return code
     .replace(`from "ganc/runtime";`, `from ${JSON.stringify(RUNTIME_URL)};`)
     .replace(`from "@tensorflow/tfjs";`, `from ${JSON.stringify(tfjs)};`)
     .replace(/\nrt\.runIfMain\(import\.meta\.url, main\);\n$/, "\n");
-  return { code: forUser.code, exec, diagnostics: forUser.diagnostics };
 }
 
 async function runTrainer(execCode: string, runDir: string, argv: string[]): Promise<number> {
@@ -228,12 +235,7 @@ export function program(): Command {
     .action(async (runDir: string, o: { n: number; out?: string; backend: string }) => {
       const trainer = path.join(runDir, "trainer.ts");
       if (!fs.existsSync(trainer)) throw new UsageError(`${runDir} is not a run folder (no trainer.ts in it)`);
-      const code = fs.readFileSync(trainer, "utf8");
-      const tfjs = import.meta.resolve("@tensorflow/tfjs");
-      const exec = code
-        .replace(`from "ganc/runtime";`, `from ${JSON.stringify(RUNTIME_URL)};`)
-        .replace(`from "@tensorflow/tfjs";`, `from ${JSON.stringify(tfjs)};`)
-        .replace(/\nrt\.runIfMain\(import\.meta\.url, main\);\n$/, "\n");
+      const exec = forThisProcess(fs.readFileSync(trainer, "utf8"));
       const out = o.out ?? path.join(runDir, "samples", "sample.png");
       process.exitCode = await runTrainer(exec, runDir, ["--out", runDir, "--sample-to", out, "--sample-count", String(o.n), "--backend", o.backend, "--quiet"]);
       if (process.exitCode === 0) process.stderr.write(`wrote ${out}\n`);
