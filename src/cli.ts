@@ -10,6 +10,7 @@ import { OPT_PASSES, resolvePasses, type OptSet } from "./codegen/opt.ts";
 import { formatDiagnostic, hasErrors, SourceText, toJson, type Diagnostic } from "./parser/diagnostics.ts";
 import { writeFileAtomic } from "./runtime/fsutil.ts";
 import { reportError } from "./runtime/main.ts";
+import { forThisProcess } from "./tools/runfolder.ts";
 import { EXIT_CODES, keepSpec, registerToolCommands } from "./tools/commands.ts";
 
 const useColor = () => !!process.stderr.isTTY && !process.env.NO_COLOR;
@@ -47,7 +48,6 @@ function displayPath(file: string): string {
   return (rel.startsWith("..") ? path.resolve(file) : rel).split(path.sep).join("/");
 }
 
-const RUNTIME_URL = new URL("./runtime/index.ts", import.meta.url).href;
 
 /** The trainer as written for the user (imports "ganc/runtime") and the copy this process runs. */
 function compileFor(file: string, text: string, passes?: OptSet) {
@@ -57,17 +57,6 @@ function compileFor(file: string, text: string, passes?: OptSet) {
   return { code: forUser.code, exec: forThisProcess(forUser.code), diagnostics: forUser.diagnostics };
 }
 
-/**
- * A trainer's source made runnable inside this process, wherever its run folder is: the runtime and
- * tfjs are imported from this installation (one tfjs engine for both), and main() is not auto-run.
- */
-function forThisProcess(code: string): string {
-  const tfjs = import.meta.resolve("@tensorflow/tfjs");
-  return code
-    .replace(`from "ganc/runtime";`, `from ${JSON.stringify(RUNTIME_URL)};`)
-    .replace(`from "@tensorflow/tfjs";`, `from ${JSON.stringify(tfjs)};`)
-    .replace(/\nrt\.runIfMain\(import\.meta\.url, main\);\n$/, "\n");
-}
 
 async function runTrainer(execCode: string, runDir: string, argv: string[]): Promise<number> {
   const dir = path.join(runDir, ".ganc");

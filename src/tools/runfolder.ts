@@ -44,14 +44,21 @@ export function readSpecInfo(runDir: string): Pick<SpecInfo, "name" | "source" |
   };
 }
 
-/** The trainer module as this process runs it: imports pointed at this copy of ganc and tfjs. */
-async function importTrainer(runDir: string): Promise<{ SPEC: SpecInfo; main: (argv: string[]) => Promise<number> }> {
-  const code = fs.readFileSync(trainerFile(runDir), "utf8");
+/**
+ * A trainer's source made runnable inside this process, wherever its run folder is: the runtime and
+ * tfjs are imported from this installation (one tfjs engine for both), and main() is not auto-run.
+ */
+export function forThisProcess(code: string): string {
   const tfjs = import.meta.resolve("@tensorflow/tfjs");
-  const exec = code
+  return code
     .replace(`from "ganc/runtime";`, `from ${JSON.stringify(RUNTIME_URL)};`)
     .replace(`from "@tensorflow/tfjs";`, `from ${JSON.stringify(tfjs)};`)
     .replace(/\nrt\.runIfMain\(import\.meta\.url, main\);\n$/, "\n");
+}
+
+/** The trainer module as this process runs it: imports pointed at this copy of ganc and tfjs. */
+async function importTrainer(runDir: string): Promise<{ SPEC: SpecInfo; main: (argv: string[]) => Promise<number> }> {
+  const exec = forThisProcess(fs.readFileSync(trainerFile(runDir), "utf8"));
   const dir = path.join(runDir, ".ganc");
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "trainer.exec.mts");
