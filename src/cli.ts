@@ -48,7 +48,6 @@ function displayPath(file: string): string {
   return (rel.startsWith("..") ? path.resolve(file) : rel).split(path.sep).join("/");
 }
 
-
 /** The trainer as written for the user (imports "ganc/runtime") and the copy this process runs. */
 function compileFor(file: string, text: string, passes?: OptSet) {
   const source = displayPath(file);
