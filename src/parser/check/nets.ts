@@ -103,7 +103,9 @@ export function instantiateNet(
         const dflt: Init = isT ? { kind: "normal", mean: 0, std: 0.02 } : { kind: "truncated_normal", mean: 0, std: 0.02 };
         const kernel = v("kernel", isT ? [k, k, filters, c] : [k, k, c, filters], readInit(r, file, diags, dflt));
         const bias = r.bool("bias", true) ? v("bias", [filters], { kind: "zeros" }) : null;
-        const sn = r.bool("sn", false) ? v("sn_u", [1, filters], { kind: "normal", mean: 0, std: 1 }, false) : null;
+        // Spectral norm's u spans the kernel's last axis (rt.spectralNorm views the kernel as [-1, last]): a
+        // conv's output channels, a deconv's input channels.
+        const sn = r.bool("sn", false) ? v("sn_u", [1, isT ? c : filters], { kind: "normal", mean: 0, std: 1 }, false) : null;
         layer = { op, filters, kernelSize: k, stride, padding, kernel, bias, sn };
         out = [oh, ow, filters];
         break;
