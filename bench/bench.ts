@@ -17,6 +17,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { checkText, compileText } from "../src/compile.ts";
 import { ROOT, writeExecTrainer } from "./compiled.ts";
+import { loadBlas } from "../src/runtime/kernels/index.ts";
 import { ENGINES, MODELS, RESULT_MARKER, type BenchModel, type Engine } from "./models.ts";
 
 // ---- options ---------------------------------------------------------------------------------------
@@ -32,8 +33,17 @@ interface Options {
   python: string | null;
 }
 
+/**
+ * PyTorch gets as many threads as the tfjs engines' products: the native BLAS's thread count when
+ * ganc's wasm kernels use one (OpenBLAS: all cores), else 1 (wasm alone is single-threaded in Node).
+ */
+function defaultTorchThreads(): number {
+  const blas = loadBlas();
+  return blas.ok ? (blas.blas.threads ?? 1) : 1;
+}
+
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, backend: "auto", torchThreads: 1, models: MODELS, engines: [...ENGINES], write: true, python: null };
+  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...ENGINES], write: true, python: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {

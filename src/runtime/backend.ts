@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { registerTrainingKernels } from "./kernels/index.ts";
+import { loadBlas, registerTrainingKernels } from "./kernels/index.ts";
 
 export class BackendError extends Error {
   override name = "BackendError";
@@ -136,16 +136,22 @@ async function useWasm(): Promise<Omit<BackendInfo, "fallbacks">> {
   } catch (err) {
     throw new Unavailable(`@tensorflow/tfjs-backend-wasm failed to load: ${errorMessage(err)}`);
   }
+  // Products and convolutions on a native BLAS where one is installed (GANC_BLAS=off: never).
+  const blas = loadBlas();
   // Registered before activation so that the stock setup of wrapped kernels still runs at init.
-  registerTrainingKernels("wasm");
+  registerTrainingKernels("wasm", { blas: blas.ok ? blas.blas : false });
   await activate("wasm");
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
   // Node always gets the single-threaded binary: tfjs-backend-wasm disables threads there because
   // its worker script is served from a blob: URL, which Node's worker_threads cannot load.
   const threads = wasm.getThreadsCount?.() ?? 1;
+  const plural = (n: number) => `${n} thread${n === 1 ? "" : "s"}`;
+  const products = blas.ok
+    ? `matmul/conv on ${blas.blas.name}${blas.blas.threads !== undefined ? `, ${plural(blas.blas.threads)}` : ""}`
+    : `no native BLAS: ${blas.reason}`;
   return {
     name: "wasm",
-    detail: `wasm (${simd ? "SIMD" : "no SIMD"}, ${threads} thread${threads === 1 ? "" : "s"}, ganc training kernels)`,
+    detail: `wasm (${simd ? "SIMD" : "no SIMD"}, ${plural(threads)}, ganc training kernels; ${products})`,
   };
 }
 

@@ -32,13 +32,14 @@ describe("kernels per iteration", () => {
     expect(s.sequence.slice(0, 8).some((k) => k.startsWith("_FusedMatMul [[1,8,62],[1,62,1024],[1024]"))).toBe(true); // G's first layer, at batch 8
   }, 120_000);
 
-  it("the optimized seed GAN runs under 30% of the reference's kernels (1,794 -> 485 when written)", () => {
+  it("the optimized seed GAN runs under 30% of the reference's kernels, and at most 400 on wasm (1,794 -> 395 when written)", () => {
     const ref = stats(["--no-opt"]).kernels;
     const opt = stats([]).kernels;
     expect(ref).toBeGreaterThan(1500);
     expect(opt).toBeLessThan(0.3 * ref);
-    // a guard against passes silently switching off; tfjs versions may move it a little
-    expect(opt).toBeLessThanOrEqual(500);
+    // the target of the optimizer (ganc's one-kernel Adam and batch-norm bookkeeping on wasm included);
+    // also a guard against passes silently switching off
+    expect(opt).toBeLessThanOrEqual(400);
   }, 180_000);
 
   it("ganc compile --stats prints the count after writing the trainer", () => {

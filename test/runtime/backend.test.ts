@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { BackendError, selectBackend } from "../../src/runtime/backend.ts";
+import { loadBlas } from "../../src/runtime/kernels/index.ts";
 
 function installed(pkg: string): boolean {
   try {
@@ -30,7 +31,9 @@ describe("selectBackend", () => {
     const info = await selectBackend("auto", { log: (l) => lines.push(l) });
     expect(info.name).toBe("wasm");
     expect(tf.getBackend()).toBe("wasm");
-    expect(info.detail).toMatch(/^wasm \((no )?SIMD, 1 thread, ganc training kernels\)$/);
+    expect(info.detail).toMatch(/^wasm \((no )?SIMD, 1 thread, ganc training kernels; (matmul\/conv on .+|no native BLAS: .+)\)$/);
+    const blas = loadBlas();
+    expect(info.detail).toContain(blas.ok ? `matmul/conv on ${blas.blas.name}` : `no native BLAS: ${blas.reason}`);
     expect(info.fallbacks).toHaveLength(2);
     expect(info.fallbacks[0]).toMatch(/^tensorflow-gpu .*@tensorflow\/tfjs-node-gpu is not installed: npm install @tensorflow\/tfjs-node-gpu/);
     expect(info.fallbacks[1]).toMatch(/^tensorflow .*@tensorflow\/tfjs-node is not installed: npm install @tensorflow\/tfjs-node\b/);

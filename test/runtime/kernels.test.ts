@@ -1,7 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { registerTrainingKernels, trainingKernelNames } from "../../src/runtime/kernels/index.ts";
+import { loadBlas, registerTrainingKernels, trainingKernelNames, type Blas } from "../../src/runtime/kernels/index.ts";
+
+// The wasm kernels are tested twice: pure (what every machine gets) and with the native BLAS
+// (what machines with OpenBLAS get). The second is skipped, saying why, where there is no BLAS.
+const blasResult = loadBlas();
+const blasOrFalse: Blas | false = blasResult.ok ? blasResult.blas : false;
+if (!blasResult.ok) console.warn(`kernels.test: BLAS kernels not tested: ${blasResult.reason}`);
 
 // ---------------------------------------------------------------------------------------------
 // float64 references, written from the definition of the forward convolution (TF conventions)
@@ -78,6 +84,21 @@ function refBackpropInput(c: ConvCase, dy: Float32Array, filter: Float32Array): 
     }
   });
   return dx;
+}
+
+function refConv(c: ConvCase, x: Float32Array, filter: Float32Array): Float64Array {
+  const { n: N, h, w, cin, oh: OH, ow: OW } = geometry(c);
+  const { cout } = c;
+  const y = new Float64Array(N * OH * OW * cout);
+  forEachTap(c, (n, oh, ow, kh, kw, i, j) => {
+    for (let ci = 0; ci < cin; ci++) {
+      const xv = x[((n * h + i) * w + j) * cin + ci]!;
+      for (let co = 0; co < cout; co++) {
+        y[((n * OH + oh) * OW + ow) * cout + co]! += xv * filter[((kh * c.k[1] + kw) * cin + ci) * cout + co]!;
+      }
+    }
+  });
+  return y;
 }
 
 function refMatMul(a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], tA: boolean, tB: boolean) {
@@ -162,43 +183,52 @@ function runConvKernels(c: ConvCase, seed: number) {
   const dyShape = [g.n, g.oh, g.ow, c.cout];
   const dyData = rand(size(dyShape));
   const attrs = { strides: c.strides, pad: c.pad, dataFormat: "NHWC" } as unknown as tf.NamedAttrMap;
-  const [dw, dx] = tf.tidy(() => {
+  const [y, dw, dx] = tf.tidy(() => {
     const x = tf.tensor4d(xData, c.x);
     const dy = tf.tensor(dyData, dyShape);
     const filter = tf.tensor4d(fData, filterShape);
     return [
+      tf.engine().runKernel(tf.Conv2D, { x, filter }, { ...attrs, dilations: [1, 1] }) as tf.Tensor,
       tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape }) as tf.Tensor,
       tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { ...attrs, inputShape: c.x }) as tf.Tensor,
     ];
   });
   const result = {
+    y: y!.dataSync() as Float32Array,
+    yRef: refConv(c, xData, fData),
     dw: dw!.dataSync() as Float32Array,
     dx: dx!.dataSync() as Float32Array,
     dwRef: refBackpropFilter(c, xData, dyData),
     dxRef: refBackpropInput(c, dyData, fData),
   };
-  tf.dispose([dw!, dx!]);
+  tf.dispose([y!, dw!, dx!]);
   return result;
 }
 
 const TOL = 1e-4;
 
-describe("wasm training kernels", () => {
+for (const withBlas of [false, true]) {
+describe.skipIf(withBlas && !blasOrFalse)(`wasm training kernels${withBlas ? " on the native BLAS" : ""}`, () => {
+  const opts = { blas: withBlas ? blasOrFalse : (false as const) };
   beforeAll(async () => {
     expect(await tf.setBackend("wasm")).toBe(true);
-    expect(registerTrainingKernels("wasm")).toEqual([tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul, tf.SplitV]);
+    expect(registerTrainingKernels("wasm", opts)).toEqual(trainingKernelNames("wasm", opts));
+    const expected = [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul, tf._FusedMatMul, tf.SplitV, "GancAdam", "GancBnFactors", "GancMovingAverages"];
+    if (withBlas) expected.push(tf.Conv2D, tf.FusedConv2D);
+    expect(trainingKernelNames("wasm", opts)).toEqual(expected);
   });
 
   it("registration is idempotent and keeps the same kernels", () => {
-    const before = trainingKernelNames("wasm").map((k) => tf.getKernel(k, "wasm")!.kernelFunc);
-    expect(registerTrainingKernels("wasm")).toEqual(trainingKernelNames("wasm"));
-    const after = trainingKernelNames("wasm").map((k) => tf.getKernel(k, "wasm")!.kernelFunc);
+    const before = trainingKernelNames("wasm", opts).map((k) => tf.getKernel(k, "wasm")!.kernelFunc);
+    expect(registerTrainingKernels("wasm", opts)).toEqual(trainingKernelNames("wasm", opts));
+    const after = trainingKernelNames("wasm", opts).map((k) => tf.getKernel(k, "wasm")!.kernelFunc);
     expect(after).toEqual(before);
   });
 
   convCases.forEach((c, i) => {
-    it(`Conv2DBackpropFilter / Conv2DBackpropInput match float64: ${c.name}`, () => {
+    it(`Conv2D / Conv2DBackpropFilter / Conv2DBackpropInput match float64: ${c.name}`, () => {
       const r = runConvKernels(c, 100 + i);
+      expect(relError(r.y, r.yRef)).toBeLessThan(TOL);
       expect(relError(r.dw, r.dwRef)).toBeLessThan(TOL);
       expect(relError(r.dx, r.dxRef)).toBeLessThan(TOL);
     });
@@ -234,6 +264,69 @@ describe("wasm training kernels", () => {
     });
   });
 
+  it("dilated Conv2D matches float64", () => {
+    const rand = random(31);
+    const x = rand(2 * 11 * 10 * 3);
+    const f = rand(3 * 3 * 3 * 4);
+    const y = tf.tidy(() =>
+      tf.conv2d(tf.tensor4d(x, [2, 11, 10, 3]), tf.tensor4d(f, [3, 3, 3, 4]), 1, "same", "NHWC", [2, 3]).dataSync(),
+    );
+    // dilation (2, 3) with 'same' padding: taps at rows i + 2(kh-1), columns j + 3(kw-1)
+    const ref = new Float64Array(2 * 11 * 10 * 4);
+    for (let n = 0; n < 2; n++)
+      for (let i = 0; i < 11; i++)
+        for (let j = 0; j < 10; j++)
+          for (let kh = 0; kh < 3; kh++)
+            for (let kw = 0; kw < 3; kw++) {
+              const r = i + 2 * (kh - 1);
+              const q = j + 3 * (kw - 1);
+              if (r < 0 || r >= 11 || q < 0 || q >= 10) continue;
+              for (let ci = 0; ci < 3; ci++)
+                for (let co = 0; co < 4; co++)
+                  ref[((n * 11 + i) * 10 + j) * 4 + co]! += x[((n * 11 + r) * 10 + q) * 3 + ci]! * f[((kh * 3 + kw) * 3 + ci) * 4 + co]!;
+            }
+    expect(relError(y, ref)).toBeLessThan(TOL);
+  });
+
+  for (const activation of ["linear", "relu", "leakyrelu", "sigmoid", "elu", "relu6"] as const) {
+    // With the BLAS, bias and activation are the backend's own kernels after the product: equal bit
+    // for bit. Stock wasm's fused conv (XNNPACK) starts its sums from the bias: equal to rounding.
+    it(`fused matMul and conv2d with bias and ${activation} equal the unfused ops${withBlas ? " bit for bit" : ""}`, () => {
+      const rand = random(activation.length * 17);
+      tf.tidy(() => {
+        const a = tf.tensor2d(rand(6 * 9), [6, 9]);
+        const w = tf.tensor2d(rand(5 * 9), [5, 9]);
+        const bias = tf.tensor1d(rand(5));
+        const x = tf.tensor4d(rand(2 * 6 * 5 * 3), [2, 6, 5, 3]);
+        const f = tf.tensor4d(rand(3 * 3 * 3 * 5), [3, 3, 3, 5]);
+        const unfused = (y: tf.Tensor): tf.Tensor => {
+          const z = tf.add(y, bias);
+          if (activation === "linear") return z;
+          if (activation === "leakyrelu") return tf.leakyRelu(z, 0.3);
+          return tf[activation](z);
+        };
+        const dense = tf.fused.matMul({ a, b: w, transposeB: true, bias, activation, leakyreluAlpha: 0.3 });
+        expect(Array.from(dense.dataSync())).toEqual(Array.from(unfused(tf.matMul(a, w, false, true)).dataSync()));
+        const conv = tf.fused.conv2d({ x, filter: f, strides: 2, pad: "same", bias, activation, leakyreluAlpha: 0.3 });
+        const convRef = unfused(tf.conv2d(x, f, 2, "same")).dataSync();
+        if (withBlas) expect(Array.from(conv.dataSync())).toEqual(Array.from(convRef));
+        else expect(relError(conv.dataSync(), convRef)).toBeLessThan(1e-6);
+      });
+    });
+  }
+
+  it("a fused product with transposeB and a bias is right (stock wasm 4.22 gets it wrong)", () => {
+    tf.tidy(() => {
+      const a = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+      const w = tf.tensor2d([1, 0, 0, 0, 1, 0], [2, 3]);
+      const y = tf.fused.matMul({ a, b: w, transposeB: true, bias: tf.tensor1d([10, 20]) });
+      expect(y.arraySync()).toEqual([
+        [11, 22],
+        [14, 25],
+      ]);
+    });
+  });
+
   it("releases every intermediate buffer", () => {
     const backend = tf.backend();
     const x = tf.randomNormal<tf.Rank.R4>([2, 9, 9, 3]);
@@ -252,6 +345,7 @@ describe("wasm training kernels", () => {
     tf.dispose([x, f, w]);
   });
 });
+}
 
 describe("gradients of a small conv net: wasm (with the pack) equals stock cpu", () => {
   const shapes = { x: [2, 9, 9, 2], w1: [3, 3, 2, 4], w2: [4, 4, 3, 4], w3: [3, 3, 3, 2], wd: [98, 5] };

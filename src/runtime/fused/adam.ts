@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { constant, view } from "./engine.ts";
+import { GANC_ADAM, type AdamKernelAttrs } from "../kernels/index.ts";
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
@@ -49,6 +50,11 @@ export class FusedAdam extends tf.Optimizer {
       throw new Error(`FusedAdam: the step's gradients (${names.join(", ")}) are not the group it was built for (${layout.map((l) => l.name).join(", ")})`);
     }
     const vars = layout.map((l) => tf.engine().registeredVariables[l.name]!);
+    if (tf.getKernel(GANC_ADAM, tf.getBackend()) !== undefined) {
+      this.applyAsOneKernel(layout.map((l) => grads[l.name]!), vars);
+      this.incrementIterations();
+      return;
+    }
     // Intermediates are freed as soon as the next kernel has read them: the buffers are the size of the
     // whole group (26 MB each for the seed GAN's D), and the wasm heap never shrinks from its peak.
     tf.tidy(() => {
@@ -78,6 +84,33 @@ export class FusedAdam extends tf.Optimizer {
       this.accBeta2.assign(tf.mul(this.accBeta2, constant(this.beta2)));
     });
     this.incrementIterations();
+  }
+
+  /**
+   * The same step as one kernel where the backend has ganc's (wasm): it reads the gradients and values
+   * where they lie instead of concatenating them, and writes the new values, moments and running
+   * products in one pass over the group.
+   */
+  private applyAsOneKernel(grads: tf.Tensor[], vars: tf.Variable[]): void {
+    const inputs: tf.NamedTensorMap = { m: this.m!, v: this.v!, acc1: this.accBeta1, acc2: this.accBeta2 };
+    grads.forEach((g, i) => (inputs[`g${i}`] = g));
+    vars.forEach((w, i) => (inputs[`w${i}`] = w));
+    const attrs: AdamKernelAttrs = {
+      count: vars.length,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      epsilon: this.epsilon,
+      learningRate: this.learningRate,
+    };
+    tf.tidy(() => {
+      const outs = tf.engine().runKernel(GANC_ADAM, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      vars.forEach((w, i) => w.assign(outs[i]!));
+      const k = vars.length;
+      this.m!.assign(outs[k]!);
+      this.v!.assign(outs[k + 1]!);
+      this.accBeta1.assign(outs[k + 2]!);
+      this.accBeta2.assign(outs[k + 3]!);
+    });
   }
 
   private setLayout(entries: { name: string; shape: number[] }[]): void {

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BatchNormVars } from "../ops.ts";
 import { Arena, constant, customOp, filledView, kernel, view } from "./engine.ts";
+import { GANC_BN_FACTORS, GANC_MOVING_AVERAGES, type BnFactorsAttrs, type MovingAveragesAttrs } from "../kernels/index.ts";
 
 /*
  * A network applied as one op on the gradient tape, with its backward pass written out layer by layer.
@@ -475,6 +476,18 @@ function batchNormLayer(
  */
 function bnFactors(stats: BnStats[], keep: <T extends tf.Tensor>(t: T) => T): void {
   if (stats.length === 0) return;
+  if (tf.getKernel(GANC_BN_FACTORS, tf.getBackend()) !== undefined) {
+    // the same arithmetic as one kernel (wasm)
+    const inputs: tf.NamedTensorMap = {};
+    stats.forEach((s, i) => (inputs[`v${i}`] = s.variance));
+    const attrs: BnFactorsAttrs = { epsilons: stats.map((s) => s.bn.epsilon) };
+    const outs = tf.engine().runKernel(GANC_BN_FACTORS, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    stats.forEach((s, i) => {
+      s.r = keep(outs[i]!);
+      s.minusHalfRCube = keep(outs[stats.length + i]!);
+    });
+    return;
+  }
   const sizes = stats.map((s) => s.variance.size);
   const eps = stats.every((s) => s.bn.epsilon === stats[0]!.bn.epsilon)
     ? constant(stats[0]!.bn.epsilon)
@@ -513,6 +526,18 @@ function updateMovingAverages(stats: Forward["stats"], times = 1): void {
     for (const [decay, group] of byDecay) {
       const batch = group.flatMap((s) => [s.mean, s.variance]);
       const moving = group.flatMap((s) => [s.bn.movingMean, s.bn.movingVariance]);
+      if (tf.getKernel(GANC_MOVING_AVERAGES, tf.getBackend()) !== undefined) {
+        // the same arithmetic as one kernel (wasm)
+        const inputs: tf.NamedTensorMap = {};
+        moving.forEach((m, i) => {
+          inputs[`moving${i}`] = m;
+          inputs[`batch${i}`] = batch[i]!;
+        });
+        const attrs: MovingAveragesAttrs = { count: moving.length, decay, times };
+        const outs = tf.engine().runKernel(GANC_MOVING_AVERAGES, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        outs.forEach((o, i) => moving[i]!.assign(o));
+        continue;
+      }
       const cat = (ts: tf.Tensor[]) => (ts.length === 1 ? ts[0]! : tf.concat(ts, 0));
       const b = kernel("Multiply", { a: cat(batch), b: constant(1 - decay) });
       let next = cat(moving);

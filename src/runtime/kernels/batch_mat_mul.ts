@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { Primitives, type TrainingKernelFunc } from "./primitives.ts";
+import { biasActivation, Primitives, type TrainingKernelFunc } from "./primitives.ts";
 
 /**
  * BatchMatMul that never hands a transposed operand to the backend. The wasm kernel only takes its
@@ -66,4 +66,29 @@ function swapLastTwo(p: Primitives, x: tf.TensorInfo, owned: tf.TensorInfo[]): t
   const t = p.reshape(t3, [...outer, c, r]);
   owned.push(t);
   return t;
+}
+
+/**
+ * _FusedMatMul with a transposed operand as the pack's BatchMatMul (above) followed by the
+ * backend's own Add and activation kernels. The stock wasm kernel is slow there (the scalar loop)
+ * and, with transposeB and a bias, wrong: tfjs-backend-wasm 4.22 returns [[11, 22], [24, 25]] for
+ * [[1, 2, 3], [4, 5, 6]] . [[1, 0, 0], [0, 1, 0]]^T + [10, 20] (test/runtime/kernels.test.ts).
+ * Plain products keep the stock kernel.
+ */
+export function makeFusedMatMul(backendName: string, stock: tf.KernelFunc, batchMatMul: tf.KernelFunc): TrainingKernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { a, b, bias, preluActivationWeights } = inputs as {
+      a: tf.TensorInfo;
+      b: tf.TensorInfo;
+      bias?: tf.TensorInfo;
+      preluActivationWeights?: tf.TensorInfo;
+    };
+    const { transposeA, transposeB, activation, leakyreluAlpha } = attrs as unknown as tf.BatchMatMulAttrs & {
+      activation?: string;
+      leakyreluAlpha?: number;
+    };
+    if (!transposeA && !transposeB) return stock({ inputs, backend, attrs }) as tf.TensorInfo;
+    const y = batchMatMul({ inputs: { a, b }, backend, attrs: { transposeA, transposeB } }) as tf.TensorInfo;
+    return biasActivation(new Primitives(backend, backendName), y, bias, activation, leakyreluAlpha, preluActivationWeights);
+  };
 }

@@ -1,18 +1,49 @@
 import * as tf from "@tensorflow/tfjs";
-import { makeBatchMatMul } from "./batch_mat_mul.ts";
+import { makeBatchMatMul, makeFusedMatMul } from "./batch_mat_mul.ts";
 import { makeConv2DBackpropFilter } from "./conv2d_backprop_filter.ts";
 import { makeConv2DBackpropInput } from "./conv2d_backprop_input.ts";
 import { makeSplitV } from "./split_v.ts";
+import {
+  GANC_ADAM,
+  GANC_BN_FACTORS,
+  GANC_MOVING_AVERAGES,
+  makeAdamKernel,
+  makeBnFactorsKernel,
+  makeMovingAveragesKernel,
+} from "./wasm/index.ts";
 import type { TrainingKernelFunc } from "./primitives.ts";
+import type { Blas } from "./blas.ts";
+import {
+  makeBlasBatchMatMul,
+  makeBlasConv2D,
+  makeBlasConv2DBackpropFilter,
+  makeBlasConv2DBackpropInput,
+  makeBlasFusedConv2D,
+  makeBlasFusedMatMul,
+} from "./blas_kernels.ts";
 
 export { makeBatchMatMul, makeConv2DBackpropFilter, makeConv2DBackpropInput, makeSplitV };
+export { loadBlas, type Blas, type BlasResult } from "./blas.ts";
+export {
+  GANC_ADAM,
+  GANC_BN_FACTORS,
+  GANC_MOVING_AVERAGES,
+  type AdamKernelAttrs,
+  type BnFactorsAttrs,
+  type MovingAveragesAttrs,
+} from "./wasm/index.ts";
 
 export type PackBackend = "wasm" | "cpu";
 
 interface Replacement {
   kernelName: string;
   /** `stock` is the kernel registered before ours (undefined when the backend has none). */
-  make(backendName: PackBackend, stock: tf.KernelConfig | undefined): TrainingKernelFunc;
+  make(
+    backendName: PackBackend,
+    stock: tf.KernelConfig | undefined,
+    /** The pure pack's kernel of that name, or the stock one (for the BLAS kernels' fallbacks). */
+    packOrStock: (kernelName: string) => tf.KernelFunc,
+  ): TrainingKernelFunc;
 }
 
 const conv2DBackpropFilter: Replacement = {
@@ -31,6 +62,29 @@ const batchMatMul: Replacement = {
   },
 };
 
+const fusedMatMul: Replacement = {
+  kernelName: tf._FusedMatMul,
+  make: (backendName, stock, packOrStock) => {
+    if (stock === undefined) throw new Error(`no stock _FusedMatMul kernel for '${backendName}' to wrap`);
+    return makeFusedMatMul(backendName, stock.kernelFunc, packOrStock(tf.BatchMatMul));
+  },
+};
+
+const adam: Replacement = {
+  kernelName: GANC_ADAM,
+  make: () => makeAdamKernel() as unknown as TrainingKernelFunc,
+};
+
+const bnFactors: Replacement = {
+  kernelName: GANC_BN_FACTORS,
+  make: () => makeBnFactorsKernel() as unknown as TrainingKernelFunc,
+};
+
+const movingAverages: Replacement = {
+  kernelName: GANC_MOVING_AVERAGES,
+  make: () => makeMovingAveragesKernel() as unknown as TrainingKernelFunc,
+};
+
 const splitV: Replacement = {
   kernelName: tf.SplitV,
   make: () => makeSplitV(),
@@ -43,37 +97,99 @@ const splitV: Replacement = {
  * BatchMatMul handles transposes at full speed already.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, splitV],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages],
   cpu: [conv2DBackpropFilter],
 };
 
-const ours = new WeakSet<tf.KernelFunc>();
+/** The kernels registered before ours, per backend and kernel name (captured on first registration). */
+const stockKernels = new Map<string, Map<string, tf.KernelConfig | undefined>>();
+/** What each backend has now: the BLAS it was registered with (null: none). */
+const registered = new Map<string, Blas | null>();
+
+function blasReplacements(blas: Blas): Replacement[] {
+  return [
+    { kernelName: tf.BatchMatMul, make: (_b, _stock, wasmPack) => makeBlasBatchMatMul(blas, wasmPack(tf.BatchMatMul)) },
+    { kernelName: tf._FusedMatMul, make: (b, _stock, wasmPack) => makeBlasFusedMatMul(blas, b, wasmPack(tf._FusedMatMul)) },
+    { kernelName: tf.Conv2D, make: (_b, _stock, wasmPack) => makeBlasConv2D(blas, wasmPack(tf.Conv2D)) },
+    { kernelName: tf.FusedConv2D, make: (b, _stock, wasmPack) => makeBlasFusedConv2D(blas, b, wasmPack(tf.FusedConv2D)) },
+    {
+      kernelName: tf.Conv2DBackpropFilter,
+      make: (_b, _stock, wasmPack) => makeBlasConv2DBackpropFilter(blas, wasmPack(tf.Conv2DBackpropFilter)),
+    },
+    {
+      kernelName: tf.Conv2DBackpropInput,
+      make: (_b, _stock, wasmPack) => makeBlasConv2DBackpropInput(blas, wasmPack(tf.Conv2DBackpropInput)),
+    },
+  ];
+}
+
+export interface KernelOptions {
+  /**
+   * A native BLAS for the wasm backend's products and convolutions (see blas.ts); false or absent:
+   * the pure wasm kernels. Ignored on cpu.
+   */
+  blas?: Blas | false;
+}
 
 /**
  * Registers the training kernels for `backend` in tfjs's kernel registry, replacing the stock
  * kernel where there is one. The backend package must already be loaded (its stock kernels are
- * wrapped or replaced). Idempotent; returns the kernel names the pack provides.
+ * wrapped or replaced). Idempotent; registering again with another BLAS setting swaps the kernels.
+ * Returns the kernel names the pack provides.
  */
-export function registerTrainingKernels(backend: PackBackend): string[] {
+export function registerTrainingKernels(backend: PackBackend, opts: KernelOptions = {}): string[] {
   if (tf.getKernel(tf.Conv2D, backend) === undefined) {
     throw new Error(`registerTrainingKernels('${backend}'): the ${backend} backend is not loaded`);
   }
-  const names: string[] = [];
-  for (const replacement of PACKS[backend]) {
-    const { kernelName } = replacement;
-    names.push(kernelName);
-    const existing = tf.getKernel(kernelName, backend);
-    if (existing !== undefined && ours.has(existing.kernelFunc)) continue;
-    const kernelFunc = replacement.make(backend, existing) as unknown as tf.KernelFunc;
-    ours.add(kernelFunc);
-    if (existing !== undefined) tf.unregisterKernel(kernelName, backend);
-    // Keep the stock setupFunc: a kernel we wrap may still need it when the backend initialises later.
-    tf.registerKernel({ kernelName, backendName: backend, kernelFunc, setupFunc: existing?.setupFunc });
+  const blas = backend === "wasm" && opts.blas ? opts.blas : null;
+  const names = trainingKernelNames(backend, opts);
+  if (registered.has(backend) && registered.get(backend) === blas) return names;
+
+  let stock = stockKernels.get(backend);
+  if (stock === undefined) {
+    stock = new Map();
+    stockKernels.set(backend, stock);
   }
+  const allNames = new Set([...PACKS[backend].map((r) => r.kernelName), ...(backend === "wasm" ? BLAS_KERNEL_NAMES : [])]);
+  for (const kernelName of allNames) {
+    if (!stock.has(kernelName)) stock.set(kernelName, tf.getKernel(kernelName, backend));
+  }
+  const stockOf = (name: string): tf.KernelConfig | undefined => stock.get(name);
+
+  // The pure wasm/cpu pack first, then the BLAS kernels over it (they fall back to it).
+  const pack = new Map<string, tf.KernelFunc>();
+  const packOrStock = (name: string): tf.KernelFunc => {
+    const f = pack.get(name) ?? stockOf(name)?.kernelFunc;
+    if (f === undefined) throw new Error(`no ${name} kernel for '${backend}' to fall back to`);
+    return f;
+  };
+  for (const replacement of PACKS[backend]) {
+    const made = replacement.make(backend, stockOf(replacement.kernelName), packOrStock);
+    pack.set(replacement.kernelName, made as unknown as tf.KernelFunc);
+  }
+  const chosen = new Map(pack);
+  if (blas !== null) {
+    for (const replacement of blasReplacements(blas)) {
+      chosen.set(replacement.kernelName, replacement.make(backend, stockOf(replacement.kernelName), packOrStock) as unknown as tf.KernelFunc);
+    }
+  }
+  for (const kernelName of allNames) {
+    const original = stockOf(kernelName);
+    const kernelFunc = chosen.get(kernelName) ?? original?.kernelFunc;
+    if (tf.getKernel(kernelName, backend) !== undefined) tf.unregisterKernel(kernelName, backend);
+    if (kernelFunc === undefined) continue;
+    // Keep the stock setupFunc: a kernel we wrap may still need it when the backend initialises later.
+    tf.registerKernel({ kernelName, backendName: backend, kernelFunc, setupFunc: original?.setupFunc });
+  }
+  registered.set(backend, blas);
   return names;
 }
 
+const BLAS_KERNEL_NAMES = [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2D, tf.FusedConv2D, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput];
+
 /** Kernel names the pack would register for `backend`, without registering anything. */
-export function trainingKernelNames(backend: PackBackend): string[] {
-  return PACKS[backend].map((r) => r.kernelName);
+export function trainingKernelNames(backend: PackBackend, opts: KernelOptions = {}): string[] {
+  const names = PACKS[backend].map((r) => r.kernelName);
+  if (backend === "wasm" && opts.blas) for (const n of BLAS_KERNEL_NAMES) if (!names.includes(n)) names.push(n);
+  return names;
 }

@@ -70,3 +70,43 @@ export type TrainingKernelFunc = (args: {
   backend: tf.KernelBackend;
   attrs: tf.NamedAttrMap;
 }) => tf.TensorInfo;
+
+const ACTIVATION_KERNELS: Record<string, string> = {
+  relu: tf.Relu,
+  relu6: tf.Relu6,
+  elu: tf.Elu,
+  sigmoid: tf.Sigmoid,
+  tanh: tf.Tanh,
+  leakyrelu: tf.LeakyRelu,
+  prelu: tf.Prelu,
+};
+
+/** y + bias, then the activation, each by the backend's own kernel. Takes ownership of `y`. */
+export function biasActivation(
+  p: Primitives,
+  y: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  activation: string | undefined,
+  leakyreluAlpha: number | undefined,
+  preluActivationWeights: tf.TensorInfo | undefined,
+): tf.TensorInfo {
+  let out = y;
+  if (bias !== undefined) {
+    const added = p.run(tf.Add, { a: out, b: bias });
+    p.release(out);
+    out = added;
+  }
+  const act = activation ?? "linear";
+  if (act === "linear") return out;
+  const kernel = ACTIVATION_KERNELS[act];
+  if (kernel === undefined) {
+    p.release(out);
+    throw new Error(`fused activation '${act}' is not supported`);
+  }
+  let activated: tf.TensorInfo;
+  if (act === "leakyrelu") activated = p.run(kernel, { x: out }, { alpha: leakyreluAlpha ?? 0.2 });
+  else if (act === "prelu") activated = p.run(kernel, { x: out, alpha: preluActivationWeights! });
+  else activated = p.run(kernel, { x: out });
+  p.release(out);
+  return activated;
+}

@@ -1,0 +1,146 @@
+import { createRequire } from "node:module";
+
+/**
+ * A native BLAS (OpenBLAS, BLIS or MKL), reached through koffi, an FFI library that ships its
+ * prebuilt binaries inside its npm package. Both are optional: without them the wasm kernels run
+ * every product. With them, the matrix products of dense layers and convolutions (the bulk of a
+ * GAN's arithmetic) run as multi-threaded native sgemm on the tensors' own memory (the wasm heap),
+ * with no copies in or out.
+ *
+ * GANC_BLAS=off disables it; GANC_BLAS=<file> loads that library instead of searching;
+ * GANC_BLAS_THREADS=<n> sets OpenBLAS's thread count (default: its own, all cores).
+ */
+export interface Blas {
+  /** e.g. "OpenBLAS 0.3.21" */
+  name: string;
+  /** The library file that was loaded. */
+  file: string;
+  /** Threads the library uses, where it can tell (OpenBLAS). */
+  threads: number | undefined;
+  /**
+   * Row-major C[m x n] = op(A) . op(B) + beta * C, op(X) = X^T when its flag is set. Offsets are
+   * in elements into the given arrays; leading dimensions as in CBLAS.
+   */
+  sgemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
+  ): void;
+}
+
+export type BlasResult = { ok: true; blas: Blas } | { ok: false; reason: string };
+
+/**
+ * Libraries with an optimised sgemm. Debian's reference libblas.so.3 also exports cblas_sgemm but
+ * is an order of magnitude slower than the wasm kernels, so it is never picked by the search.
+ */
+const CANDIDATES = [
+  "libopenblas.so.0",
+  "libopenblas.so",
+  "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0",
+  "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
+  "/usr/lib/aarch64-linux-gnu/openblas-openmp/libopenblas.so.0",
+  "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
+  "libblis.so.4",
+  "libmkl_rt.so.2",
+  "libmkl_rt.so",
+  "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+  "/usr/local/opt/openblas/lib/libopenblas.dylib",
+];
+
+const ROW_MAJOR = 101;
+const NO_TRANS = 111;
+const TRANS = 112;
+
+let cached: BlasResult | undefined;
+
+/** Loads the BLAS once per process (the answer, with the reason when there is none, is cached). */
+export function loadBlas(env: NodeJS.ProcessEnv = process.env): BlasResult {
+  if (cached === undefined) cached = tryLoad(env);
+  return cached;
+}
+
+function tryLoad(env: NodeJS.ProcessEnv): BlasResult {
+  const setting = (env.GANC_BLAS ?? "").trim();
+  if (/^(off|0|false|no|none)$/i.test(setting)) return { ok: false, reason: "turned off by GANC_BLAS" };
+  let koffi: Koffi;
+  try {
+    koffi = createRequire(import.meta.url)("koffi") as Koffi;
+  } catch (err) {
+    return { ok: false, reason: `the optional package koffi is not installed (${firstLine(err)})` };
+  }
+  const files = setting !== "" && !/^(on|auto|1|true|yes)$/i.test(setting) ? [setting] : CANDIDATES;
+  const failures: string[] = [];
+  for (const file of files) {
+    let lib: KoffiLib;
+    try {
+      lib = koffi.load(file);
+    } catch (err) {
+      failures.push(`${file}: ${firstLine(err)}`);
+      continue;
+    }
+    try {
+      return { ok: true, blas: bind(koffi, lib, file, env) };
+    } catch (err) {
+      failures.push(`${file}: ${firstLine(err)}`);
+    }
+  }
+  if (setting !== "" && files.length === 1) return { ok: false, reason: `GANC_BLAS=${setting} could not be used: ${failures[0]}` };
+  return { ok: false, reason: "no OpenBLAS, BLIS or MKL library found (Debian: apt-get install libopenblas0-openmp)" };
+}
+
+function bind(koffi: Koffi, lib: KoffiLib, file: string, env: NodeJS.ProcessEnv): Blas {
+  const gemm = lib.func(
+    "void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, " +
+      "const float *a, int lda, const float *b, int ldb, float beta, _Inout_ float *c, int ldc)",
+  ) as (...args: unknown[]) => void;
+  const optional = (decl: string): ((...args: unknown[]) => unknown) | undefined => {
+    try {
+      return lib.func(decl) as (...args: unknown[]) => unknown;
+    } catch {
+      return undefined;
+    }
+  };
+  const config = optional("const char *openblas_get_config()");
+  const getThreads = optional("int openblas_get_num_threads()");
+  const setThreads = optional("void openblas_set_num_threads(int n)");
+  const wanted = Number.parseInt(env.GANC_BLAS_THREADS ?? "", 10);
+  if (setThreads !== undefined && Number.isInteger(wanted) && wanted > 0) setThreads(wanted);
+  const version = config !== undefined ? /OpenBLAS\s+[\d.]+/.exec(String(config()))?.[0] : undefined;
+  const name = version ?? (/blis/i.test(file) ? "BLIS" : /mkl/i.test(file) ? "MKL" : file);
+  const threads = getThreads !== undefined ? Number(getThreads()) : undefined;
+
+  return {
+    name,
+    file,
+    threads,
+    sgemm(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc) {
+      if (m === 0 || n === 0) return;
+      if (k === 0) {
+        if (beta === 0) c.fill(0, 0, (m - 1) * ldc + n);
+        return;
+      }
+      gemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);
+    },
+  };
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
+}
+
+interface KoffiLib {
+  func(decl: string): unknown;
+}
+interface Koffi {
+  load(file: string): KoffiLib;
+}

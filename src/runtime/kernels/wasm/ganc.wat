@@ -1,0 +1,148 @@
+;; ganc's own wasm kernels. They run on the wasm heap of tfjs-backend-wasm (its memory is imported),
+;; so they read and write tensors in place of a chain of stock kernels. Every operation is an IEEE
+;; float32 operation (f32x4 lanes are exact per lane), done in the order the stock kernels would do
+;; them, so each kernel gives bit for bit what the chain of tfjs ops it replaces gives.
+;;
+;; Regenerate src/runtime/kernels/wasm/ganc.wasm.ts after editing: npm run build:wasm
+(module
+  (import "env" "memory" (memory 0))
+
+  ;; Adam, as tfjs's AdamOptimizer.applyGradients computes it per element:
+  ;;   m' = m*b1 + g*c1        v' = v*b2 + (g*g)*c2
+  ;;   w' = ((m' / oma1) / (sqrt(v' / oma2) + eps)) * nlr + w
+  ;; with c1 = 1-beta1, c2 = 1-beta2, omaK = 1 - betaK^t, nlr = -learning rate (all float32).
+  ;; g, m, v, w: inputs; mo, vo, wo: outputs (byte offsets); n: elements.
+  (func (export "adam")
+    (param $g i32) (param $m i32) (param $v i32) (param $w i32)
+    (param $mo i32) (param $vo i32) (param $wo i32) (param $n i32)
+    (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
+    (param $oma1 f32) (param $oma2 f32) (param $eps f32) (param $nlr f32)
+    (local $i i32) (local $end4 i32) (local $at i32)
+    (local $gv v128) (local $mv v128) (local $vv v128)
+    (local $gs f32) (local $ms f32) (local $vs f32)
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done4
+      (loop $vec
+        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $gv (v128.load (i32.add (local.get $g) (local.get $at))))
+        (local.set $mv
+          (f32x4.add
+            (f32x4.mul (v128.load (i32.add (local.get $m) (local.get $at))) (f32x4.splat (local.get $b1)))
+            (f32x4.mul (local.get $gv) (f32x4.splat (local.get $c1)))))
+        (local.set $vv
+          (f32x4.add
+            (f32x4.mul (v128.load (i32.add (local.get $v) (local.get $at))) (f32x4.splat (local.get $b2)))
+            (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (f32x4.splat (local.get $c2)))))
+        (v128.store (i32.add (local.get $mo) (local.get $at)) (local.get $mv))
+        (v128.store (i32.add (local.get $vo) (local.get $at)) (local.get $vv))
+        (v128.store (i32.add (local.get $wo) (local.get $at))
+          (f32x4.add
+            (f32x4.mul
+              (f32x4.div
+                (f32x4.div (local.get $mv) (f32x4.splat (local.get $oma1)))
+                (f32x4.add
+                  (f32x4.sqrt (f32x4.div (local.get $vv) (f32x4.splat (local.get $oma2))))
+                  (f32x4.splat (local.get $eps))))
+              (f32x4.splat (local.get $nlr)))
+            (v128.load (i32.add (local.get $w) (local.get $at)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vec)))
+    (block $done
+      (loop $tail
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $gs (f32.load (i32.add (local.get $g) (local.get $at))))
+        (local.set $ms
+          (f32.add
+            (f32.mul (f32.load (i32.add (local.get $m) (local.get $at))) (local.get $b1))
+            (f32.mul (local.get $gs) (local.get $c1))))
+        (local.set $vs
+          (f32.add
+            (f32.mul (f32.load (i32.add (local.get $v) (local.get $at))) (local.get $b2))
+            (f32.mul (f32.mul (local.get $gs) (local.get $gs)) (local.get $c2))))
+        (f32.store (i32.add (local.get $mo) (local.get $at)) (local.get $ms))
+        (f32.store (i32.add (local.get $vo) (local.get $at)) (local.get $vs))
+        (f32.store (i32.add (local.get $wo) (local.get $at))
+          (f32.add
+            (f32.mul
+              (f32.div
+                (f32.div (local.get $ms) (local.get $oma1))
+                (f32.add (f32.sqrt (f32.div (local.get $vs) (local.get $oma2))) (local.get $eps)))
+              (local.get $nlr))
+            (f32.load (i32.add (local.get $w) (local.get $at)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
+
+  ;; The per-channel factors of batch norm's backward pass, as tfjs's FusedBatchNorm gradient computes
+  ;; them: r = rsqrt(v + eps) (tfjs-backend-wasm's Rsqrt is 1 / sqrt(x), two roundings) and
+  ;; mh = ((r*r)*r) * -0.5. v: input; r, mh: outputs; n elements.
+  (func (export "bn_factors")
+    (param $v i32) (param $r i32) (param $mh i32) (param $n i32) (param $eps f32)
+    (local $i i32) (local $end4 i32) (local $at i32) (local $rv v128) (local $rs f32)
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done4
+      (loop $vec
+        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $rv
+          (f32x4.div (f32x4.splat (f32.const 1))
+            (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $v) (local.get $at))) (f32x4.splat (local.get $eps))))))
+        (v128.store (i32.add (local.get $r) (local.get $at)) (local.get $rv))
+        (v128.store (i32.add (local.get $mh) (local.get $at))
+          (f32x4.mul (f32x4.mul (f32x4.mul (local.get $rv) (local.get $rv)) (local.get $rv)) (f32x4.splat (f32.const -0.5))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vec)))
+    (block $done
+      (loop $tail
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $rs
+          (f32.div (f32.const 1) (f32.sqrt (f32.add (f32.load (i32.add (local.get $v) (local.get $at))) (local.get $eps)))))
+        (f32.store (i32.add (local.get $r) (local.get $at)) (local.get $rs))
+        (f32.store (i32.add (local.get $mh) (local.get $at))
+          (f32.mul (f32.mul (f32.mul (local.get $rs) (local.get $rs)) (local.get $rs)) (f32.const -0.5)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
+
+  ;; Moving averages of batch norm: b = batch * omd, then `times` times next = next * decay + b,
+  ;; starting from moving (omd = 1 - decay, in float32). moving, batch: inputs; out: output.
+  (func (export "moving_average")
+    (param $moving i32) (param $batch i32) (param $out i32) (param $n i32)
+    (param $decay f32) (param $omd f32) (param $times i32)
+    (local $i i32) (local $end4 i32) (local $at i32) (local $t i32)
+    (local $bv v128) (local $xv v128) (local $bs f32) (local $xs f32)
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done4
+      (loop $vec
+        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $bv (f32x4.mul (v128.load (i32.add (local.get $batch) (local.get $at))) (f32x4.splat (local.get $omd))))
+        (local.set $xv (v128.load (i32.add (local.get $moving) (local.get $at))))
+        (local.set $t (i32.const 0))
+        (block $rep_done
+          (loop $rep
+            (br_if $rep_done (i32.ge_u (local.get $t) (local.get $times)))
+            (local.set $xv (f32x4.add (f32x4.mul (local.get $xv) (f32x4.splat (local.get $decay))) (local.get $bv)))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $rep)))
+        (v128.store (i32.add (local.get $out) (local.get $at)) (local.get $xv))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vec)))
+    (block $done
+      (loop $tail
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $bs (f32.mul (f32.load (i32.add (local.get $batch) (local.get $at))) (local.get $omd)))
+        (local.set $xs (f32.load (i32.add (local.get $moving) (local.get $at))))
+        (local.set $t (i32.const 0))
+        (block $rep_done
+          (loop $rep
+            (br_if $rep_done (i32.ge_u (local.get $t) (local.get $times)))
+            (local.set $xs (f32.add (f32.mul (local.get $xs) (local.get $decay)) (local.get $bs)))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $rep)))
+        (f32.store (i32.add (local.get $out) (local.get $at)) (local.get $xs))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
+)

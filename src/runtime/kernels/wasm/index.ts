@@ -1,0 +1,193 @@
+import * as tf from "@tensorflow/tfjs";
+import { GANC_WASM_BASE64 } from "./ganc.wasm.ts";
+
+/**
+ * ganc's own wasm kernels (ganc.wat), instantiated on the memory of tfjs-backend-wasm so that they
+ * read and write tensors where they lie. One instance per wasm backend memory.
+ */
+interface GancWasm {
+  adam(
+    g: number,
+    m: number,
+    v: number,
+    w: number,
+    mo: number,
+    vo: number,
+    wo: number,
+    n: number,
+    b1: number,
+    c1: number,
+    b2: number,
+    c2: number,
+    oma1: number,
+    oma2: number,
+    eps: number,
+    nlr: number,
+  ): void;
+  bn_factors(v: number, r: number, mh: number, n: number, eps: number): void;
+  moving_average(moving: number, batch: number, out: number, n: number, decay: number, omd: number, times: number): void;
+}
+
+interface WasmBackendLike {
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  getMemoryOffset(dataId: object): number;
+  typedArrayFromHeap(info: tf.TensorInfo): tf.TypedArray;
+}
+
+let compiled: WebAssembly.Module | undefined;
+const instances = new WeakMap<WebAssembly.Memory, GancWasm>();
+
+function wasmBackend(backend: tf.KernelBackend): WasmBackendLike {
+  const b = backend as unknown as Partial<WasmBackendLike>;
+  if (b.wasm === undefined || typeof b.getMemoryOffset !== "function") throw new Error("ganc's wasm kernels need the wasm backend");
+  return b as WasmBackendLike;
+}
+
+/** The kernels, bound to `backend`'s heap. */
+export function gancWasm(backend: tf.KernelBackend): GancWasm {
+  const b = wasmBackend(backend);
+  const memory = b.wasm.asm?.memory ?? b.wasm.wasmMemory;
+  if (!(memory instanceof WebAssembly.Memory)) throw new Error("tfjs-backend-wasm does not expose its memory");
+  let inst = instances.get(memory);
+  if (inst === undefined) {
+    compiled ??= new WebAssembly.Module(Buffer.from(GANC_WASM_BASE64, "base64"));
+    inst = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as GancWasm;
+    instances.set(memory, inst);
+  }
+  return inst;
+}
+
+/** Kernel name of the one-kernel Adam step over a group (see makeAdamKernel). */
+export const GANC_ADAM = "GancAdam";
+
+export interface AdamKernelAttrs {
+  /** Number of variables k: inputs are g0..g{k-1}, w0..w{k-1}, m, v, acc1, acc2. */
+  count: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  learningRate: number;
+}
+
+const f32 = Math.fround;
+
+/**
+ * One Adam step over every variable of a group: inputs g_i (gradients), w_i (values), m and v (the
+ * group's flat moment buffers, variables end to end), acc1 and acc2 (the running products
+ * beta^t); outputs the new w_i, m, v, acc1, acc2. Bit for bit the element-wise chain of FusedAdam
+ * (and so of tf.train.adam): the same float32 operations in the same order, with the constants
+ * rounded to float32 as tf.scalar would.
+ */
+export function makeAdamKernel(): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo[] => {
+    const b = wasmBackend(backend);
+    const a = attrs as unknown as AdamKernelAttrs;
+    const ins = inputs as Record<string, tf.TensorInfo>;
+    const g = Array.from({ length: a.count }, (_, i) => ins[`g${i}`]!);
+    const w = Array.from({ length: a.count }, (_, i) => ins[`w${i}`]!);
+    const { m, v, acc1, acc2 } = ins as Record<"m" | "v" | "acc1" | "acc2", tf.TensorInfo>;
+    const outs = [
+      ...w.map((t) => b.makeOutput([...t.shape], "float32")),
+      b.makeOutput([...m.shape], "float32"),
+      b.makeOutput([...v.shape], "float32"),
+      b.makeOutput([], "float32"),
+      b.makeOutput([], "float32"),
+    ];
+    const k = gancWasm(backend);
+    const accBeta1 = b.typedArrayFromHeap(acc1)[0]!;
+    const accBeta2 = b.typedArrayFromHeap(acc2)[0]!;
+    const b1 = f32(a.beta1);
+    const b2 = f32(a.beta2);
+    const c1 = f32(1 - a.beta1);
+    const c2 = f32(1 - a.beta2);
+    const oma1 = f32(1 - accBeta1);
+    const oma2 = f32(1 - accBeta2);
+    const eps = f32(a.epsilon);
+    const nlr = f32(-a.learningRate);
+    const at = (t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
+    const mo = outs[a.count]!;
+    const vo = outs[a.count + 1]!;
+    let offset = 0;
+    for (let i = 0; i < a.count; i++) {
+      const n = w[i]!.shape.reduce((x, y) => x * y, 1);
+      const byte = offset * 4;
+      k.adam(at(g[i]!), at(m) + byte, at(v) + byte, at(w[i]!), at(mo) + byte, at(vo) + byte, at(outs[i]!), n, b1, c1, b2, c2, oma1, oma2, eps, nlr);
+      offset += n;
+    }
+    if (offset !== m.shape.reduce((x, y) => x * y, 1)) throw new Error(`${GANC_ADAM}: the variables hold ${offset} values, the moments ${m.shape}`);
+    b.typedArrayFromHeap(outs[a.count + 2]!)[0] = f32(accBeta1 * b1);
+    b.typedArrayFromHeap(outs[a.count + 3]!)[0] = f32(accBeta2 * b2);
+    return outs;
+  }) as unknown as tf.KernelFunc;
+}
+
+const size = (t: tf.TensorInfo) => t.shape.reduce((x, y) => x * y, 1);
+
+/** Kernel name of batch norm's backward factors for the layers of one forward pass (makeBnFactorsKernel). */
+export const GANC_BN_FACTORS = "GancBnFactors";
+
+export interface BnFactorsAttrs {
+  /** One epsilon per input v0..v{k-1} (the layers' batch variances). */
+  epsilons: number[];
+}
+
+/**
+ * For each batch variance v_i: r_i = rsqrt(v_i + eps_i) and ((r_i * r_i) * r_i) * -0.5, the factors
+ * tfjs's FusedBatchNorm gradient computes; outputs r_0..r_{k-1}, then the second factors. Bit for bit
+ * the Add, Rsqrt and Multiply kernels of the chain it replaces.
+ */
+export function makeBnFactorsKernel(): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo[] => {
+    const b = wasmBackend(backend);
+    const { epsilons } = attrs as unknown as BnFactorsAttrs;
+    const vs = epsilons.map((_, i) => (inputs as Record<string, tf.TensorInfo>)[`v${i}`]!);
+    const rs = vs.map((v) => b.makeOutput([...v.shape], "float32"));
+    const mhs = vs.map((v) => b.makeOutput([...v.shape], "float32"));
+    const k = gancWasm(backend);
+    vs.forEach((v, i) =>
+      k.bn_factors(b.getMemoryOffset(v.dataId), b.getMemoryOffset(rs[i]!.dataId), b.getMemoryOffset(mhs[i]!.dataId), size(v), f32(epsilons[i]!)),
+    );
+    return [...rs, ...mhs];
+  }) as unknown as tf.KernelFunc;
+}
+
+/** Kernel name of the moving-average update of a forward pass's batch-norm layers (makeMovingAveragesKernel). */
+export const GANC_MOVING_AVERAGES = "GancMovingAverages";
+
+export interface MovingAveragesAttrs {
+  /** Inputs moving0, batch0, ..., moving{count-1}, batch{count-1}. */
+  count: number;
+  decay: number;
+  /** How many updates with the same batch statistics (2: a pass and its replay). */
+  times: number;
+}
+
+/**
+ * moving_i' = moving_i * decay + batch_i * (1 - decay), `times` times, for every pair; outputs the new
+ * moving values in input order. Bit for bit the Multiply and Add kernels of the chain it replaces.
+ */
+export function makeMovingAveragesKernel(): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo[] => {
+    const b = wasmBackend(backend);
+    const { count, decay, times } = attrs as unknown as MovingAveragesAttrs;
+    const ins = inputs as Record<string, tf.TensorInfo>;
+    const moving = Array.from({ length: count }, (_, i) => ins[`moving${i}`]!);
+    const batch = Array.from({ length: count }, (_, i) => ins[`batch${i}`]!);
+    const outs = moving.map((m) => b.makeOutput([...m.shape], "float32"));
+    const k = gancWasm(backend);
+    moving.forEach((m, i) => {
+      if (size(batch[i]!) !== size(m)) throw new Error(`${GANC_MOVING_AVERAGES}: batch${i} and moving${i} differ in size`);
+      k.moving_average(
+        b.getMemoryOffset(m.dataId),
+        b.getMemoryOffset(batch[i]!.dataId),
+        b.getMemoryOffset(outs[i]!.dataId),
+        size(m),
+        f32(decay),
+        f32(1 - decay),
+        times,
+      );
+    });
+    return outs;
+  }) as unknown as tf.KernelFunc;
+}

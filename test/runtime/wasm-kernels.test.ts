@@ -1,0 +1,100 @@
+import { readFileSync } from "node:fs";
+import * as tf from "@tensorflow/tfjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { selectBackend } from "../../src/runtime/backend.ts";
+import { FusedAdam } from "../../src/runtime/fused/index.ts";
+import { MODULE_FILE, renderModule } from "../../src/runtime/kernels/wasm/build.ts";
+
+describe("ganc's own wasm kernels", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm", { log: () => {} });
+  });
+  afterAll(() => tf.disposeVariables());
+
+  it("the committed module is what ganc.wat assembles to (npm run build:wasm)", async () => {
+    expect(readFileSync(MODULE_FILE, "utf8")).toBe(await renderModule());
+  });
+
+  it("GancAdam equals tf.train.adam bit for bit on 100k values of every magnitude, and frees nothing it should keep", () => {
+    const n = 100_003; // not a multiple of 4: the scalar tail runs too
+    const rand = tf.randomUniform([n], -1, 1, "float32", 3);
+    // magnitudes from 1e-30 to 1e30 and exact zeros, where eps, underflow and sqrt matter
+    const scales = tf.pow(10, tf.round(tf.randomUniform([n], -30, 30, "float32", 4)));
+    const init = tf.mul(rand, scales);
+    const a = tf.variable(init.clone(), true, "wk/a");
+    const b = tf.variable(init.clone(), true, "wk/b");
+    const ref = tf.train.adam(2e-4, 0.5, 0.999, 1e-8);
+    const fused = new FusedAdam(2e-4, 0.5, 0.999, 1e-8);
+    for (let t = 0; t < 5; t++) {
+      const g = tf.tidy(() => {
+        const raw = tf.mul(tf.randomNormal([n], 0, 1, "float32", 10 + t), scales);
+        return tf.where(tf.less(tf.randomUniform([n], 0, 1, "float32", 20 + t), 0.05), tf.zerosLike(raw), raw);
+      });
+      ref.applyGradients({ [a.name]: g } as tf.NamedTensorMap as never);
+      const before = tf.memory().numTensors;
+      fused.applyGradients({ [b.name]: g });
+      // the first step creates the two moment buffers; after that a step leaves the count as it was
+      expect(tf.memory().numTensors).toBe(before + (t === 0 ? 2 : 0));
+      g.dispose();
+    }
+    const av = a.dataSync();
+    const bv = b.dataSync();
+    let differing = 0;
+    for (let i = 0; i < n; i++) if (!Object.is(av[i], bv[i])) differing++;
+    expect(differing).toBe(0);
+    const [refM, fusedM] = [ref, fused].map((o) => o as unknown as { accBeta2: tf.Variable });
+    expect(Array.from(fusedM!.accBeta2.dataSync())).toEqual(Array.from(refM!.accBeta2.dataSync()));
+    tf.dispose([rand, scales, init]);
+  });
+
+  const same = (a: tf.Tensor, b: tf.Tensor) => {
+    const x = a.dataSync();
+    const y = b.dataSync();
+    expect(x.length).toBe(y.length);
+    let differing = 0;
+    for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) differing++;
+    expect(differing).toBe(0);
+  };
+
+  it("GancBnFactors equals tfjs's Add, Rsqrt and Multiply chain bit for bit", () => {
+    tf.tidy(() => {
+      // variances of several sizes (tails), tiny to huge, exact zeros among them
+      const vs = [1031, 7, 64].map((n, i) =>
+        tf.mul(tf.randomUniform([n], 0, 1, "float32", 40 + i), tf.pow(10, tf.round(tf.randomUniform([n], -12, 12, "float32", 50 + i)))),
+      );
+      vs[1] = tf.concat([tf.zeros([3]), vs[1]!.slice(3)]);
+      const epsilons = [1e-5, 1e-3, 0.001];
+      const inputs = Object.fromEntries(vs.map((v, i) => [`v${i}`, v]));
+      const outs = tf.engine().runKernel("GancBnFactors", inputs, { epsilons } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      expect(outs).toHaveLength(6);
+      vs.forEach((v, i) => {
+        const r = tf.rsqrt(tf.add(v, tf.scalar(epsilons[i]!)));
+        same(outs[i]!, r);
+        same(outs[3 + i]!, tf.mul(tf.mul(tf.mul(r, r), r), tf.scalar(-0.5)));
+      });
+    });
+  });
+
+  it("GancMovingAverages equals tfjs's Multiply and Add chain bit for bit, once and twice", () => {
+    tf.tidy(() => {
+      const sizes = [1030, 5, 64];
+      const moving = sizes.map((n, i) => tf.randomNormal([n], 0, 3, "float32", 60 + i));
+      const batch = sizes.map((n, i) => tf.randomNormal([n], 0, 3, "float32", 70 + i));
+      const inputs: tf.NamedTensorMap = {};
+      moving.forEach((m, i) => {
+        inputs[`moving${i}`] = m;
+        inputs[`batch${i}`] = batch[i]!;
+      });
+      for (const times of [1, 2]) {
+        const decay = 0.99;
+        const outs = tf.engine().runKernel("GancMovingAverages", inputs, { count: 3, decay, times } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        moving.forEach((m, i) => {
+          const b = tf.mul(batch[i]!, tf.scalar(1 - decay));
+          let next = m;
+          for (let t = 0; t < times; t++) next = tf.add(tf.mul(next, tf.scalar(decay)), b);
+          same(outs[i]!, next);
+        });
+      }
+    });
+  });
+});
