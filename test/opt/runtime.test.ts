@@ -34,13 +34,11 @@ for (const backend of ["wasm", "cpu"] as const) {
         fused.applyGradients(Object.fromEntries(b.map((v, i) => [v.name, g[i]!])));
       };
       for (let t = 0; t < 3; t++) step(t);
-      // on wasm the whole group's step is one kernel (ganc's), elsewhere a chain of stock ones
+      // on wasm and cpu the whole group's step is one kernel (ganc's; other backends run the chain)
       const g3 = shapes.map((s, i) => tf.randomNormal(s, 0, 1, "float32", 700 + i));
       const profile = await tf.profile(() => fused.applyGradients(Object.fromEntries(b.map((v, i) => [v.name, g3[i]!]))));
       ref.applyGradients(Object.fromEntries(a.map((v, i) => [v.name, g3[i]!])) as tf.NamedTensorMap as never);
-      const adamKernels = profile.kernels.filter((k) => k.name === "GancAdam").length;
-      if (backend === "wasm") expect(profile.kernels.map((k) => k.name)).toEqual(["GancAdam"]);
-      expect(adamKernels).toBe(backend === "wasm" ? 1 : 0);
+      expect(profile.kernels.map((k) => k.name)).toEqual(["GancAdam"]);
       (ref as unknown as { learningRate: number }).learningRate = 3e-4; // a learning-rate schedule sets it
       fused.learningRate = 3e-4;
       step(4);

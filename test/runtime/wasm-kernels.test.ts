@@ -5,15 +5,17 @@ import { selectBackend } from "../../src/runtime/backend.ts";
 import { FusedAdam } from "../../src/runtime/fused/index.ts";
 import { MODULE_FILE, renderModule } from "../../src/runtime/kernels/wasm/build.ts";
 
-describe("ganc's own wasm kernels", () => {
+it("the committed module is what ganc.wat assembles to (npm run build:wasm)", async () => {
+  expect(readFileSync(MODULE_FILE, "utf8")).toBe(await renderModule());
+});
+
+// The same kernels on wasm (ganc.wat) and cpu (cpu_kernels.ts), each against its own backend's chain.
+for (const backend of ["wasm", "cpu"] as const)
+describe(`ganc's own kernels on ${backend}`, () => {
   beforeAll(async () => {
-    await selectBackend("wasm", { log: () => {} });
+    await selectBackend(backend, { log: () => {} });
   });
   afterAll(() => tf.disposeVariables());
-
-  it("the committed module is what ganc.wat assembles to (npm run build:wasm)", async () => {
-    expect(readFileSync(MODULE_FILE, "utf8")).toBe(await renderModule());
-  });
 
   it("GancAdam equals tf.train.adam bit for bit on 100k values of every magnitude, and frees nothing it should keep", () => {
     const n = 100_003; // not a multiple of 4: the scalar tail runs too
@@ -21,8 +23,8 @@ describe("ganc's own wasm kernels", () => {
     // magnitudes from 1e-30 to 1e30 and exact zeros, where eps, underflow and sqrt matter
     const scales = tf.pow(10, tf.round(tf.randomUniform([n], -30, 30, "float32", 4)));
     const init = tf.mul(rand, scales);
-    const a = tf.variable(init.clone(), true, "wk/a");
-    const b = tf.variable(init.clone(), true, "wk/b");
+    const a = tf.variable(init.clone(), true, `${backend}/wk/a`);
+    const b = tf.variable(init.clone(), true, `${backend}/wk/b`);
     const ref = tf.train.adam(2e-4, 0.5, 0.999, 1e-8);
     const fused = new FusedAdam(2e-4, 0.5, 0.999, 1e-8);
     for (let t = 0; t < 5; t++) {
@@ -98,3 +100,32 @@ describe("ganc's own wasm kernels", () => {
     });
   });
 });
+
+describe("without ganc's kernels (as on webgpu or tensorflow), FusedAdam's chain of stock ops is the reference too", () => {
+  beforeAll(async () => {
+    await selectBackend("cpu", { log: () => {} });
+  });
+  afterAll(() => tf.disposeVariables());
+
+  it("FusedAdam falls back to the chain and still equals tf.train.adam bit for bit", () => {
+    const saved = tf.getKernel("GancAdam", "cpu")!;
+    tf.unregisterKernel("GancAdam", "cpu");
+    try {
+      const init = tf.randomNormal([1031], 0, 1, "float32", 5);
+      const a = tf.variable(init.clone(), true, "chain/a");
+      const b = tf.variable(init.clone(), true, "chain/b");
+      const ref = tf.train.adam(1e-3, 0.5, 0.999, 1e-8);
+      const fused = new FusedAdam(1e-3, 0.5, 0.999, 1e-8);
+      for (let t = 0; t < 3; t++) {
+        const g = tf.randomNormal([1031], 0, 1, "float32", 30 + t);
+        ref.applyGradients({ [a.name]: g } as tf.NamedTensorMap as never);
+        fused.applyGradients({ [b.name]: g });
+        g.dispose();
+      }
+      expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+    } finally {
+      tf.registerKernel(saved);
+    }
+  });
+});
+

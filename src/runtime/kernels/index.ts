@@ -11,6 +11,7 @@ import {
   makeBnFactorsKernel,
   makeMovingAveragesKernel,
 } from "./wasm/index.ts";
+import { makeCpuAdamKernel, makeCpuBnFactorsKernel, makeCpuMovingAveragesKernel } from "./cpu_kernels.ts";
 import type { TrainingKernelFunc } from "./primitives.ts";
 import type { Blas } from "./blas.ts";
 import {
@@ -72,17 +73,18 @@ const fusedMatMul: Replacement = {
 
 const adam: Replacement = {
   kernelName: GANC_ADAM,
-  make: () => makeAdamKernel() as unknown as TrainingKernelFunc,
+  make: (backendName) => (backendName === "cpu" ? makeCpuAdamKernel() : makeAdamKernel()) as unknown as TrainingKernelFunc,
 };
 
 const bnFactors: Replacement = {
   kernelName: GANC_BN_FACTORS,
-  make: () => makeBnFactorsKernel() as unknown as TrainingKernelFunc,
+  make: (backendName) => (backendName === "cpu" ? makeCpuBnFactorsKernel() : makeBnFactorsKernel()) as unknown as TrainingKernelFunc,
 };
 
 const movingAverages: Replacement = {
   kernelName: GANC_MOVING_AVERAGES,
-  make: () => makeMovingAveragesKernel() as unknown as TrainingKernelFunc,
+  make: (backendName) =>
+    (backendName === "cpu" ? makeCpuMovingAveragesKernel() : makeMovingAveragesKernel()) as unknown as TrainingKernelFunc,
 };
 
 const splitV: Replacement = {
@@ -94,11 +96,12 @@ const splitV: Replacement = {
  * Which kernels each backend gets, kept only where bench/kernels.ts showed a win on the seed GAN's
  * shapes. On cpu only the filter gradient does (20-64x): the cpu Conv2D that the input gradient
  * would be rewritten into is 2-3x slower than tfjs-backend-cpu's own Conv2DBackpropInput, and its
- * BatchMatMul handles transposes at full speed already.
+ * BatchMatMul handles transposes at full speed already. Both get ganc's one-kernel Adam and batch-norm
+ * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
   wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages],
-  cpu: [conv2DBackpropFilter],
+  cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages],
 };
 
 /** The kernels registered before ours, per backend and kernel name (captured on first registration). */

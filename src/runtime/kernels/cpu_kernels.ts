@@ -1,0 +1,117 @@
+import * as tf from "@tensorflow/tfjs";
+import type { AdamKernelAttrs, BnFactorsAttrs, MovingAveragesAttrs } from "./wasm/index.ts";
+
+/**
+ * ganc's one-kernel Adam and batch-norm bookkeeping for the cpu backend: the same kernels as
+ * wasm/index.ts, written as JavaScript loops over the tensors' Float32Arrays. tfjs-backend-cpu
+ * computes each elementwise op in double precision and stores it to float32, so every step here is
+ * one operation rounded with Math.fround: bit for bit the chain of cpu kernels it replaces. (The one
+ * difference from wasm: the cpu Rsqrt is 1 / sqrt(x) rounded once.)
+ */
+
+interface CpuBackendLike {
+  readSync(dataId: object): tf.TypedArray;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.TypedArray): tf.TensorInfo;
+}
+
+type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
+
+const f32 = Math.fround;
+const cpu = (backend: tf.KernelBackend) => backend as unknown as CpuBackendLike;
+const values = (backend: tf.KernelBackend, t: tf.TensorInfo) => cpu(backend).readSync(t.dataId) as Float32Array;
+
+export function makeCpuAdamKernel(): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: Args): tf.TensorInfo[] => {
+    const a = attrs as unknown as AdamKernelAttrs;
+    const ins = inputs as Record<string, tf.TensorInfo>;
+    const m = values(backend, ins.m!);
+    const v = values(backend, ins.v!);
+    const accBeta1 = values(backend, ins.acc1!)[0]!;
+    const accBeta2 = values(backend, ins.acc2!)[0]!;
+    const b1 = f32(a.beta1);
+    const b2 = f32(a.beta2);
+    const c1 = f32(1 - a.beta1);
+    const c2 = f32(1 - a.beta2);
+    const oma1 = f32(1 - accBeta1);
+    const oma2 = f32(1 - accBeta2);
+    const eps = f32(a.epsilon);
+    const nlr = f32(-a.learningRate);
+    const mo = new Float32Array(m.length);
+    const vo = new Float32Array(v.length);
+    const outs: tf.TensorInfo[] = [];
+    let offset = 0;
+    for (let i = 0; i < a.count; i++) {
+      const wInfo = ins[`w${i}`]!;
+      const g = values(backend, ins[`g${i}`]!);
+      const w = values(backend, wInfo);
+      const wo = new Float32Array(w.length);
+      for (let j = 0; j < w.length; j++) {
+        const k = offset + j;
+        const gj = g[j]!;
+        const mj = f32(f32(m[k]! * b1) + f32(gj * c1));
+        const vj = f32(f32(v[k]! * b2) + f32(f32(gj * gj) * c2));
+        mo[k] = mj;
+        vo[k] = vj;
+        const denom = f32(f32(Math.sqrt(f32(vj / oma2))) + eps);
+        wo[j] = f32(f32(f32(f32(mj / oma1) / denom) * nlr) + w[j]!);
+      }
+      offset += w.length;
+      outs.push(cpu(backend).makeTensorInfo([...wInfo.shape], "float32", wo));
+    }
+    if (offset !== m.length) throw new Error(`GancAdam: the variables hold ${offset} values, the moments ${m.length}`);
+    const c = cpu(backend);
+    outs.push(
+      c.makeTensorInfo([...ins.m!.shape], "float32", mo),
+      c.makeTensorInfo([...ins.v!.shape], "float32", vo),
+      c.makeTensorInfo([], "float32", new Float32Array([f32(accBeta1 * b1)])),
+      c.makeTensorInfo([], "float32", new Float32Array([f32(accBeta2 * b2)])),
+    );
+    return outs;
+  }) as unknown as tf.KernelFunc;
+}
+
+export function makeCpuBnFactorsKernel(): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: Args): tf.TensorInfo[] => {
+    const { epsilons } = attrs as unknown as BnFactorsAttrs;
+    const rs: tf.TensorInfo[] = [];
+    const mhs: tf.TensorInfo[] = [];
+    epsilons.forEach((e, i) => {
+      const info = (inputs as Record<string, tf.TensorInfo>)[`v${i}`]!;
+      const v = values(backend, info);
+      const eps = f32(e);
+      const r = new Float32Array(v.length);
+      const mh = new Float32Array(v.length);
+      for (let j = 0; j < v.length; j++) {
+        const rj = f32(1 / Math.sqrt(f32(v[j]! + eps)));
+        r[j] = rj;
+        mh[j] = f32(f32(f32(rj * rj) * rj) * -0.5);
+      }
+      rs.push(cpu(backend).makeTensorInfo([...info.shape], "float32", r));
+      mhs.push(cpu(backend).makeTensorInfo([...info.shape], "float32", mh));
+    });
+    return [...rs, ...mhs];
+  }) as unknown as tf.KernelFunc;
+}
+
+export function makeCpuMovingAveragesKernel(): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: Args): tf.TensorInfo[] => {
+    const { count, decay, times } = attrs as unknown as MovingAveragesAttrs;
+    const d = f32(decay);
+    const omd = f32(1 - decay);
+    const ins = inputs as Record<string, tf.TensorInfo>;
+    return Array.from({ length: count }, (_, i) => {
+      const info = ins[`moving${i}`]!;
+      const moving = values(backend, info);
+      const batch = values(backend, ins[`batch${i}`]!);
+      if (batch.length !== moving.length) throw new Error(`GancMovingAverages: batch${i} and moving${i} differ in size`);
+      const out = new Float32Array(moving.length);
+      for (let j = 0; j < moving.length; j++) {
+        const b = f32(batch[j]! * omd);
+        let x = moving[j]!;
+        for (let t = 0; t < times; t++) x = f32(f32(x * d) + b);
+        out[j] = x;
+      }
+      return cpu(backend).makeTensorInfo([...info.shape], "float32", out);
+    });
+  }) as unknown as tf.KernelFunc;
+}
