@@ -101,6 +101,30 @@ describe(`ganc's own kernels on ${backend}`, () => {
   });
 });
 
+describe("Sum and Mean over all axes but the last on wasm", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm", { log: () => {} });
+  });
+
+  it("is bit for bit the stock kernel's transpose-and-sum, for every rank, odd widths and keepDims", () => {
+    const rows = (x: tf.Tensor) => tf.reshape(tf.transpose(x, [x.rank - 1, ...Array.from({ length: x.rank - 1 }, (_, i) => i)]), [x.shape[x.rank - 1]!, -1]);
+    for (const shape of [[64, 7, 7, 128], [3, 5, 7], [1, 1, 64, 1031], [9, 1], [2, 3, 4, 6]]) {
+      tf.tidy(() => {
+        const x = tf.mul(tf.randomNormal(shape, 0, 1, "float32", shape.length), tf.scalar(1e3));
+        const leading = Array.from({ length: shape.length - 1 }, (_, i) => i);
+        const ours = tf.sum(x, leading);
+        const stock = tf.sum(rows(x), 1); // the stock kernel reduces an inner axis itself
+        expect(ours.shape).toEqual([shape[shape.length - 1]]);
+        expect(Array.from(ours.dataSync())).toEqual(Array.from(stock.dataSync()));
+        expect(Array.from(tf.mean(x, leading).dataSync())).toEqual(Array.from(tf.mean(rows(x), 1).dataSync()));
+        expect(tf.sum(x, leading, true).shape).toEqual([...leading.map(() => 1), shape[shape.length - 1]]);
+        // a reduction over other axes still goes to the stock kernel and is right
+        expect(tf.sum(x, shape.length - 1).shape).toEqual(shape.slice(0, -1));
+      });
+    }
+  });
+});
+
 describe("without ganc's kernels (as on webgpu or tensorflow), FusedAdam's chain of stock ops is the reference too", () => {
   beforeAll(async () => {
     await selectBackend("cpu", { log: () => {} });

@@ -9,6 +9,7 @@ import {
   GANC_MOVING_AVERAGES,
   makeAdamKernel,
   makeBnFactorsKernel,
+  makeColumnReduceKernel,
   makeMovingAveragesKernel,
 } from "./wasm/index.ts";
 import { makeCpuAdamKernel, makeCpuBnFactorsKernel, makeCpuMovingAveragesKernel } from "./cpu_kernels.ts";
@@ -87,6 +88,22 @@ const movingAverages: Replacement = {
     (backendName === "cpu" ? makeCpuMovingAveragesKernel() : makeMovingAveragesKernel()) as unknown as TrainingKernelFunc,
 };
 
+const columnSum: Replacement = {
+  kernelName: tf.Sum,
+  make: (backendName, stock) => {
+    if (stock === undefined) throw new Error(`no stock Sum kernel for '${backendName}' to wrap`);
+    return makeColumnReduceKernel("sum", stock.kernelFunc) as unknown as TrainingKernelFunc;
+  },
+};
+
+const columnMean: Replacement = {
+  kernelName: tf.Mean,
+  make: (backendName, stock) => {
+    if (stock === undefined) throw new Error(`no stock Mean kernel for '${backendName}' to wrap`);
+    return makeColumnReduceKernel("mean", stock.kernelFunc) as unknown as TrainingKernelFunc;
+  },
+};
+
 const splitV: Replacement = {
   kernelName: tf.SplitV,
   make: () => makeSplitV(),
@@ -100,7 +117,7 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean],
   cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages],
 };
 

@@ -145,4 +145,36 @@
         (f32.store (i32.add (local.get $out) (local.get $at)) (local.get $xs))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $tail))))
+
+  ;; Sum over the rows of x [rows, cols] (row-major): out[c] = ((0 + x[0,c]) + x[1,c]) + ..., each
+  ;; column summed in row order as tfjs-backend-wasm's Sum does after transposing the column to the
+  ;; inner axis, so the result is the same bit for bit; here without the transpose, 4 columns a lane.
+  (func (export "column_sum")
+    (param $x i32) (param $out i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $c i32) (local $end4 i32) (local $row i32) (local $at i32)
+    (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
+    (memory.fill (local.get $out) (i32.const 0) (i32.shl (local.get $cols) (i32.const 2)))
+    (block $rows_done
+      (loop $rows_loop
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $row (i32.add (local.get $x) (i32.shl (i32.mul (local.get $r) (local.get $cols)) (i32.const 2))))
+        (local.set $c (i32.const 0))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $c) (local.get $end4)))
+            (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+            (v128.store (i32.add (local.get $out) (local.get $at))
+              (f32x4.add (v128.load (i32.add (local.get $out) (local.get $at))) (v128.load (i32.add (local.get $row) (local.get $at)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $vec)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $c) (local.get $cols)))
+            (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+            (f32.store (i32.add (local.get $out) (local.get $at))
+              (f32.add (f32.load (i32.add (local.get $out) (local.get $at))) (f32.load (i32.add (local.get $row) (local.get $at)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $tail)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows_loop))))
 )

@@ -26,6 +26,7 @@ interface GancWasm {
   ): void;
   bn_factors(v: number, r: number, mh: number, n: number, eps: number): void;
   moving_average(moving: number, batch: number, out: number, n: number, decay: number, omd: number, times: number): void;
+  column_sum(x: number, out: number, rows: number, cols: number): void;
 }
 
 interface WasmBackendLike {
@@ -189,5 +190,33 @@ export function makeMovingAveragesKernel(): tf.KernelFunc {
       );
     });
     return outs;
+  }) as unknown as tf.KernelFunc;
+}
+
+/**
+ * Sum (and Mean) over every axis but the last (bias and batch-norm gradients, batch statistics):
+ * summed down the columns where the tensor lies, instead of the stock kernel's transpose to
+ * [last, rest] and row sums. Each column is added up in the same order from 0, and Mean divides the
+ * sum by the count in float32 as the stock kernel does, so results are bit for bit the stock ones.
+ * Other reductions and dtypes go to the stock kernel.
+ */
+export function makeColumnReduceKernel(kind: "sum" | "mean", stock: tf.KernelFunc): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const leading = rank >= 2 && axes.length === rank - 1 && axes.every((a, i) => a === i);
+    const cols = x.shape[rank - 1] ?? 0;
+    if (!leading || x.dtype !== "float32" || cols === 0 || size(x) === 0) return stock({ inputs, backend, attrs }) as tf.TensorInfo;
+    const b = wasmBackend(backend);
+    const rows = size(x) / cols;
+    const out = b.makeOutput(keepDims ? [...x.shape.slice(0, -1).map(() => 1), cols] : [cols], "float32");
+    gancWasm(backend).column_sum(b.getMemoryOffset(x.dataId), b.getMemoryOffset(out.dataId), rows, cols);
+    if (kind === "mean") {
+      const values = b.typedArrayFromHeap(out) as Float32Array;
+      for (let c = 0; c < cols; c++) values[c] = f32(values[c]! / rows);
+    }
+    return out;
   }) as unknown as tf.KernelFunc;
 }
