@@ -80,8 +80,18 @@ function tryLoad(env: NodeJS.ProcessEnv): BlasResult {
   }
   // OpenMP threads that spin while they wait for the next product burn the CPU the single-threaded
   // wasm kernels between products need (same wall time, 20-25% less CPU per seed iteration measured).
-  // Read by libgomp when the library loads; a value the user set is kept.
-  if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = "PASSIVE";
+  // Read by libgomp when the library loads; a value the user set is kept, and ours is removed again
+  // afterwards so that child processes (PyTorch in the benchmark) keep their own default.
+  const setPolicy = process.env.OMP_WAIT_POLICY === undefined;
+  if (setPolicy) process.env.OMP_WAIT_POLICY = "PASSIVE";
+  try {
+    return loadFirst(koffi, setting, env);
+  } finally {
+    if (setPolicy) delete process.env.OMP_WAIT_POLICY;
+  }
+}
+
+function loadFirst(koffi: Koffi, setting: string, env: NodeJS.ProcessEnv): BlasResult {
   const files = setting !== "" && !/^(on|auto|1|true|yes)$/i.test(setting) ? [setting] : CANDIDATES;
   const failures: string[] = [];
   for (const file of files) {
