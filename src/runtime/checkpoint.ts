@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Tensor } from "@tensorflow/tfjs";
+import { getBackend, type Tensor } from "@tensorflow/tfjs";
 import { writeFileAtomic } from "./fsutil.ts";
 
 /*
@@ -125,15 +125,24 @@ function encode(file: string, step: number, payload: CheckpointPayload): Uint8Ar
   }
   dataLength = align8(dataLength);
 
-  const data = Buffer.alloc(dataLength);
-  payload.tensors.forEach((t, i) => writeLE(t.data, data, entries[i].offset));
+  // The data section's digest, fed tensor by tensor (with the zero padding between them) instead of
+  // from a copy of the whole section: checkpoints of large models are hundreds of MB.
+  const dataHash = createHash("sha256");
+  let hashed = 0;
+  payload.tensors.forEach((t, i) => {
+    const at = entries[i].offset;
+    if (at > hashed) dataHash.update(Buffer.alloc(at - hashed));
+    dataHash.update(littleEndianBytes(t.data));
+    hashed = at + t.data.byteLength;
+  });
+  if (dataLength > hashed) dataHash.update(Buffer.alloc(dataLength - hashed));
 
   const header: Header = {
     step,
     meta: payload.meta,
     tensors: entries,
     dataLength,
-    dataSha256: sha256(data).toString("hex"),
+    dataSha256: dataHash.digest("hex"),
   };
   let json: string;
   try {
@@ -149,7 +158,7 @@ function encode(file: string, step: number, payload: CheckpointPayload): Uint8Ar
   out.writeUInt32LE(CHECKPOINT_FORMAT_VERSION, MAGIC.length);
   out.writeUInt32LE(headerBytes.length, MAGIC.length + 4);
   headerBytes.copy(out, PREFIX_LEN);
-  data.copy(out, dataStart);
+  payload.tensors.forEach((t, i) => writeLE(t.data, out, dataStart + entries[i].offset));
   sha256(out.subarray(0, out.length - DIGEST_LEN)).copy(out, out.length - DIGEST_LEN);
   return out;
 }
@@ -321,8 +330,14 @@ export async function tensorsToSaved(named: Record<string, Tensor>): Promise<Sav
       throw new TypeError(`tensorsToSaved: tensor ${JSON.stringify(name)} has dtype ${t.dtype}; only float32 and int32 can be saved`);
     }
     const values = await t.data();
-    // Copy, so later changes to a backend buffer cannot alter what gets saved.
-    const data = t.dtype === "float32" ? new Float32Array(values as Float32Array) : new Int32Array(values as Int32Array);
+    // Copy, so later changes to a backend buffer cannot alter what gets saved: the cpu backend hands
+    // out its own buffer. The wasm backend's read is already a fresh copy of its heap (slice), and
+    // a second one would add the model's size again to the peak memory of every checkpoint.
+    const fresh = getBackend() === "wasm";
+    const data =
+      t.dtype === "float32"
+        ? fresh ? (values as Float32Array) : new Float32Array(values as Float32Array)
+        : fresh ? (values as Int32Array) : new Int32Array(values as Int32Array);
     out.push({ name, shape: [...t.shape], dtype: t.dtype, data });
   }
   return out;
@@ -334,6 +349,14 @@ function align8(n: number): number {
 
 function sha256(bytes: Uint8Array): Buffer {
   return createHash("sha256").update(bytes).digest();
+}
+
+/** The tensor's bytes in little-endian order (a view on a little-endian host, a copy elsewhere). */
+function littleEndianBytes(src: Float32Array | Int32Array): Uint8Array {
+  if (LITTLE_ENDIAN_HOST) return new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  const bytes = Buffer.alloc(src.byteLength);
+  writeLE(src, bytes, 0);
+  return bytes;
 }
 
 function writeLE(src: Float32Array | Int32Array, dst: Buffer, offset: number): void {
