@@ -13,8 +13,9 @@ export interface CliResult {
 }
 
 /** Runs the ganc CLI in a child process, the way a user does. */
-export function ganc(args: string[], opts: { cwd?: string; timeout?: number } = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, encoding: "utf8", timeout: opts.timeout ?? 240_000, env: { ...process.env, NO_COLOR: "1" } });
+export function ganc(args: string[], opts: { cwd?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {}): CliResult {
+  const env = { ...(opts.env ?? process.env), NO_COLOR: "1" };
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, encoding: "utf8", timeout: opts.timeout ?? 240_000, env });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -65,11 +65,12 @@ let cached: BlasResult | undefined;
 
 /** Loads the BLAS once per process (the answer, with the reason when there is none, is cached). */
 export function loadBlas(env: NodeJS.ProcessEnv = process.env): BlasResult {
-  if (cached === undefined) cached = tryLoad(env);
+  if (cached === undefined) cached = probeBlas(env);
   return cached;
 }
 
-function tryLoad(env: NodeJS.ProcessEnv): BlasResult {
+/** What loadBlas would answer for `env`, without the cache (a library already loaded stays loaded). */
+export function probeBlas(env: NodeJS.ProcessEnv): BlasResult {
   const setting = (env.GANC_BLAS ?? "").trim();
   if (/^(off|0|false|no|none)$/i.test(setting)) return { ok: false, reason: "turned off by GANC_BLAS" };
   let koffi: Koffi;
