@@ -70,7 +70,33 @@ const FROM_INPUT: Record<string, { input: string; grad: GradFunc }> = {
   },
 };
 
+/**
+ * Tile's gradient as one transpose and one sum. tfjs's own adds up one slice of dy per repetition
+ * (3,136 Slice and Add kernels for a [1,1,1,128] statistic tiled over a 64x7x7 batch), which is where
+ * a gradient penalty's second derivative through batch norm spent most of its time. The sum runs
+ * over the repetitions in the same row-major order from 0, as the slices were added (bit for bit the
+ * same on wasm, whose Sum adds in float32; cpu's Sum accumulates in double).
+ */
+function tileGrad(dy: tf.Tensor, saved: tf.Tensor[], attrs: Record<string, unknown>): Record<string, () => tf.Tensor> {
+  const [x] = saved;
+  const reps = attrs.reps as number[];
+  return {
+    x: () =>
+      tf.tidy(() => {
+        const shape = x!.shape;
+        const n = shape.length;
+        const split = shape.flatMap((a, i) => [reps[i]!, a]); // [r1, a1, r2, a2, ...]
+        const perm = [...shape.map((_, i) => 2 * i + 1), ...shape.map((_, i) => 2 * i)]; // a's, then r's
+        const size = shape.reduce((p, a) => p * a, 1);
+        const repeats = reps.reduce((p, r) => p * r, 1);
+        const byRep = tf.reshape(tf.transpose(tf.reshape(dy, split), perm), [size, repeats]);
+        return tf.reshape(tf.sum(byRep, 1), n === 0 ? [] : shape);
+      }),
+  };
+}
+
 function registerSecondOrderGradients(): void {
+  tf.registerGradient({ kernelName: tf.Tile, inputsToSave: ["x"], gradFunc: tileGrad as unknown as tf.GradFunc });
   for (const [kernelName, inputs] of Object.entries(PIECEWISE_CONSTANT)) {
     if (tf.getGradient(kernelName) !== undefined) continue;
     tf.registerGradient({
