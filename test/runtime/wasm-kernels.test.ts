@@ -125,6 +125,25 @@ describe("Sum and Mean over all axes but the last on wasm", () => {
   });
 });
 
+describe("Identity on wasm shares the buffer", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm", { log: () => {} });
+  });
+
+  it("a clone outlives its source, keeps its values, and frees the buffer with the last of them", () => {
+    const backend = tf.backend();
+    const before = backend.numDataIds();
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const y = tf.clone(x);
+    expect(backend.numDataIds()).toBe(before + 1); // one buffer, two tensors
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(tf.tidy(() => tf.add(y, 1).dataSync()[5])).toBe(7);
+    y.dispose();
+    expect(backend.numDataIds()).toBe(before);
+  });
+});
+
 describe("without ganc's kernels (as on webgpu or tensorflow), FusedAdam's chain of stock ops is the reference too", () => {
   beforeAll(async () => {
     await selectBackend("cpu", { log: () => {} });

@@ -104,6 +104,24 @@ const columnMean: Replacement = {
   },
 };
 
+/**
+ * Identity without the copy: the output shares the input's buffer, as Reshape already does on wasm
+ * and Identity does on cpu (nothing in tfjs or ganc writes into a tensor's buffer after it is made).
+ * tfjs's gradients and tf.clone issue hundreds of these per iteration in gradient-penalty specs.
+ */
+const identity: Replacement = {
+  kernelName: tf.Identity,
+  make: (backendName, stock) => ({ inputs, backend, attrs }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    if (x.dtype === "string" || typeof backend.incRef !== "function") {
+      if (stock === undefined) throw new Error(`no stock Identity kernel for '${backendName}'`);
+      return stock.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
+    }
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  },
+};
+
 const splitV: Replacement = {
   kernelName: tf.SplitV,
   make: () => makeSplitV(),
@@ -117,7 +135,7 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, identity],
   cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages],
 };
 
