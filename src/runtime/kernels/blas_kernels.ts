@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Blas } from "./blas.ts";
 import { biasActivation, Primitives, type TrainingKernelFunc } from "./primitives.ts";
+import { wasmBackend } from "./wasm/index.ts";
 
 /**
  * The wasm backend's matrix products and convolutions on a native BLAS: every kernel here is one
@@ -12,19 +13,6 @@ import { biasActivation, Primitives, type TrainingKernelFunc } from "./primitive
  * Anything outside what these handle (other dtypes, NCHW, batch shapes that broadcast in both
  * operands) goes to the kernel registered before them.
  */
-
-interface WasmHeap {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): tf.TypedArray;
-}
-
-function heap(backend: tf.KernelBackend): WasmHeap {
-  const b = backend as unknown as Partial<WasmHeap>;
-  if (typeof b.makeOutput !== "function" || typeof b.typedArrayFromHeap !== "function") {
-    throw new Error("the BLAS kernels need the wasm backend");
-  }
-  return b as WasmHeap;
-}
 
 /** Grow-only scratch memory for im2col / col2im, shared by all kernels (they never nest). */
 let scratch = new Float32Array(0);
@@ -63,7 +51,7 @@ function matMul(
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
   const batch = Math.max(batchA, batchB);
 
-  const h = heap(backend);
+  const h = wasmBackend(backend);
   const out = h.makeOutput([...outer, m, n], "float32");
   const A = h.typedArrayFromHeap(a) as Float32Array;
   const B = h.typedArrayFromHeap(b) as Float32Array;
@@ -237,7 +225,7 @@ function convForward(blas: Blas, backend: tf.KernelBackend, x: tf.TensorInfo, fi
   const cout = info.outChannels;
   const M = g.n * g.oh * g.ow;
   const K = g.kh * g.kw * g.cin;
-  const h = heap(backend);
+  const h = wasmBackend(backend);
   const out = h.makeOutput([g.n, g.oh, g.ow, cout], "float32");
   const X = h.typedArrayFromHeap(x) as Float32Array;
   const W = h.typedArrayFromHeap(filter) as Float32Array;
@@ -298,7 +286,7 @@ export function makeBlasConv2DBackpropFilter(blas: Blas, fallback: tf.KernelFunc
     const cout = info.outChannels;
     const M = g.n * g.oh * g.ow;
     const K = g.kh * g.kw * g.cin;
-    const h = heap(backend);
+    const h = wasmBackend(backend);
     const out = h.makeOutput([...a.filterShape], "float32");
     const X = h.typedArrayFromHeap(x) as Float32Array;
     const DY = h.typedArrayFromHeap(dy) as Float32Array;
@@ -331,7 +319,7 @@ export function makeBlasConv2DBackpropInput(blas: Blas, fallback: tf.KernelFunc)
     const cout = info.outChannels;
     const M = g.n * g.oh * g.ow;
     const K = g.kh * g.kw * g.cin;
-    const h = heap(backend);
+    const h = wasmBackend(backend);
     const out = h.makeOutput([...a.inputShape], "float32");
     const DY = h.typedArrayFromHeap(dy) as Float32Array;
     const W = h.typedArrayFromHeap(filter) as Float32Array;

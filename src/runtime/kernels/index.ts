@@ -88,21 +88,18 @@ const movingAverages: Replacement = {
     (backendName === "cpu" ? makeCpuMovingAveragesKernel() : makeMovingAveragesKernel()) as unknown as TrainingKernelFunc,
 };
 
-const columnSum: Replacement = {
-  kernelName: tf.Sum,
-  make: (backendName, stock) => {
-    if (stock === undefined) throw new Error(`no stock Sum kernel for '${backendName}' to wrap`);
-    return makeColumnReduceKernel("sum", stock.kernelFunc) as unknown as TrainingKernelFunc;
-  },
-};
-
-const columnMean: Replacement = {
-  kernelName: tf.Mean,
-  make: (backendName, stock) => {
-    if (stock === undefined) throw new Error(`no stock Mean kernel for '${backendName}' to wrap`);
-    return makeColumnReduceKernel("mean", stock.kernelFunc) as unknown as TrainingKernelFunc;
-  },
-};
+/** Sum or Mean over all axes but the last, down the columns in place (wasm/index.ts). */
+function columnReduce(kernelName: string, kind: "sum" | "mean"): Replacement {
+  return {
+    kernelName,
+    make: (backendName, stock) => {
+      if (stock === undefined) throw new Error(`no stock ${kernelName} kernel for '${backendName}' to wrap`);
+      return makeColumnReduceKernel(kind, stock.kernelFunc) as unknown as TrainingKernelFunc;
+    },
+  };
+}
+const columnSum = columnReduce(tf.Sum, "sum");
+const columnMean = columnReduce(tf.Mean, "mean");
 
 /**
  * Identity without the copy: the output shares the input's buffer, as Reshape already does on wasm
@@ -144,22 +141,16 @@ const stockKernels = new Map<string, Map<string, tf.KernelConfig | undefined>>()
 /** What each backend has now: the BLAS it was registered with (null: none). */
 const registered = new Map<string, Blas | null>();
 
-function blasReplacements(blas: Blas): Replacement[] {
-  return [
-    { kernelName: tf.BatchMatMul, make: (_b, _stock, wasmPack) => makeBlasBatchMatMul(blas, wasmPack(tf.BatchMatMul)) },
-    { kernelName: tf._FusedMatMul, make: (b, _stock, wasmPack) => makeBlasFusedMatMul(blas, b, wasmPack(tf._FusedMatMul)) },
-    { kernelName: tf.Conv2D, make: (_b, _stock, wasmPack) => makeBlasConv2D(blas, wasmPack(tf.Conv2D)) },
-    { kernelName: tf.FusedConv2D, make: (b, _stock, wasmPack) => makeBlasFusedConv2D(blas, b, wasmPack(tf.FusedConv2D)) },
-    {
-      kernelName: tf.Conv2DBackpropFilter,
-      make: (_b, _stock, wasmPack) => makeBlasConv2DBackpropFilter(blas, wasmPack(tf.Conv2DBackpropFilter)),
-    },
-    {
-      kernelName: tf.Conv2DBackpropInput,
-      make: (_b, _stock, wasmPack) => makeBlasConv2DBackpropInput(blas, wasmPack(tf.Conv2DBackpropInput)),
-    },
-  ];
-}
+/** The BLAS kernels for wasm, each given the pure pack's (or stock) kernel of its name to fall back to. */
+const BLAS_KERNELS: Record<string, (blas: Blas, backendName: PackBackend, fallback: tf.KernelFunc) => TrainingKernelFunc> = {
+  [tf.BatchMatMul]: (blas, _b, fallback) => makeBlasBatchMatMul(blas, fallback),
+  [tf._FusedMatMul]: (blas, b, fallback) => makeBlasFusedMatMul(blas, b, fallback),
+  [tf.Conv2D]: (blas, _b, fallback) => makeBlasConv2D(blas, fallback),
+  [tf.FusedConv2D]: (blas, b, fallback) => makeBlasFusedConv2D(blas, b, fallback),
+  [tf.Conv2DBackpropFilter]: (blas, _b, fallback) => makeBlasConv2DBackpropFilter(blas, fallback),
+  [tf.Conv2DBackpropInput]: (blas, _b, fallback) => makeBlasConv2DBackpropInput(blas, fallback),
+};
+const BLAS_KERNEL_NAMES = Object.keys(BLAS_KERNELS);
 
 export interface KernelOptions {
   /**
@@ -207,8 +198,8 @@ export function registerTrainingKernels(backend: PackBackend, opts: KernelOption
   }
   const chosen = new Map(pack);
   if (blas !== null) {
-    for (const replacement of blasReplacements(blas)) {
-      chosen.set(replacement.kernelName, replacement.make(backend, stockOf(replacement.kernelName), packOrStock) as unknown as tf.KernelFunc);
+    for (const [kernelName, make] of Object.entries(BLAS_KERNELS)) {
+      chosen.set(kernelName, make(blas, backend, packOrStock(kernelName)) as unknown as tf.KernelFunc);
     }
   }
   for (const kernelName of allNames) {
@@ -222,8 +213,6 @@ export function registerTrainingKernels(backend: PackBackend, opts: KernelOption
   registered.set(backend, blas);
   return names;
 }
-
-const BLAS_KERNEL_NAMES = [tf.BatchMatMul, tf._FusedMatMul, tf.Conv2D, tf.FusedConv2D, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput];
 
 /** Kernel names the pack would register for `backend`, without registering anything. */
 export function trainingKernelNames(backend: PackBackend, opts: KernelOptions = {}): string[] {

@@ -29,17 +29,21 @@ interface GancWasm {
   column_sum(x: number, out: number, rows: number, cols: number): void;
 }
 
-interface WasmBackendLike {
+export interface WasmBackendLike {
   wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   getMemoryOffset(dataId: object): number;
   typedArrayFromHeap(info: tf.TensorInfo): tf.TypedArray;
 }
 
+/** Elements of a tensor. */
+export const size = (t: { shape: readonly number[] }) => t.shape.reduce((x, y) => x * y, 1);
+
 let compiled: WebAssembly.Module | undefined;
 const instances = new WeakMap<WebAssembly.Memory, GancWasm>();
 
-function wasmBackend(backend: tf.KernelBackend): WasmBackendLike {
+/** The wasm backend's heap API (tfjs-backend-wasm's BackendWasm), or an error on another backend. */
+export function wasmBackend(backend: tf.KernelBackend): WasmBackendLike {
   const b = backend as unknown as Partial<WasmBackendLike>;
   if (b.wasm === undefined || typeof b.getMemoryOffset !== "function") throw new Error("ganc's wasm kernels need the wasm backend");
   return b as WasmBackendLike;
@@ -111,19 +115,18 @@ export function makeAdamKernel(): tf.KernelFunc {
     const vo = outs[a.count + 1]!;
     let offset = 0;
     for (let i = 0; i < a.count; i++) {
-      const n = w[i]!.shape.reduce((x, y) => x * y, 1);
+      const n = size(w[i]!);
       const byte = offset * 4;
       k.adam(at(g[i]!), at(m) + byte, at(v) + byte, at(w[i]!), at(mo) + byte, at(vo) + byte, at(outs[i]!), n, b1, c1, b2, c2, oma1, oma2, eps, nlr);
       offset += n;
     }
-    if (offset !== m.shape.reduce((x, y) => x * y, 1)) throw new Error(`${GANC_ADAM}: the variables hold ${offset} values, the moments ${m.shape}`);
+    if (offset !== size(m)) throw new Error(`${GANC_ADAM}: the variables hold ${offset} values, the moments ${m.shape}`);
     b.typedArrayFromHeap(outs[a.count + 2]!)[0] = f32(accBeta1 * b1);
     b.typedArrayFromHeap(outs[a.count + 3]!)[0] = f32(accBeta2 * b2);
     return outs;
   }) as unknown as tf.KernelFunc;
 }
 
-const size = (t: tf.TensorInfo) => t.shape.reduce((x, y) => x * y, 1);
 
 /** Kernel name of batch norm's backward factors for the layers of one forward pass (makeBnFactorsKernel). */
 export const GANC_BN_FACTORS = "GancBnFactors";
