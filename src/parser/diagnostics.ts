@@ -1,4 +1,5 @@
 import type { Span } from "./ast.ts";
+import type { Code, ErrorCode, WarningCode } from "./codes.ts";
 
 export type Severity = "error" | "warning";
 
@@ -10,7 +11,7 @@ export interface Note {
 
 /** A problem found in a spec. `code` is stable: tests, docs and editors rely on it. */
 export interface Diagnostic {
-  readonly code: string;
+  readonly code: Code;
   readonly severity: Severity;
   readonly message: string;
   readonly file: string;
@@ -18,11 +19,11 @@ export interface Diagnostic {
   readonly notes: readonly Note[];
 }
 
-export function error(code: string, message: string, file: string, span: Span, notes: Note[] = []): Diagnostic {
+export function error(code: ErrorCode, message: string, file: string, span: Span, notes: Note[] = []): Diagnostic {
   return { code, severity: "error", message, file, span, notes };
 }
 
-export function warning(code: string, message: string, file: string, span: Span, notes: Note[] = []): Diagnostic {
+export function warning(code: WarningCode, message: string, file: string, span: Span, notes: Note[] = []): Diagnostic {
   return { code, severity: "warning", message, file, span, notes };
 }
 

@@ -337,8 +337,8 @@ describe("syntax diagnostics", () => {
     expect(diagsOf("x = 1\ny = 2 @ 3\n")).toEqual([{ code: "E0001", line: 2, column: 7, message: "unexpected character '@'" }]);
   });
 
-  it("E0001 hints at double quotes for a single quote", () => {
-    expect(diagsOf("data r: mnist(path='x')\n")).toEqual([{ code: "E0001", line: 1, column: 20, message: 'strings use double quotes: write "..."' }]);
+  it("E0008 a single-quoted string: write double quotes", () => {
+    expect(diagsOf("data r: mnist(path='x')\n")).toEqual([{ code: "E0008", line: 1, column: 20, message: 'strings use double quotes: write "..."' }]);
   });
 
   it("E0001 names control characters and replacement characters by code point", () => {

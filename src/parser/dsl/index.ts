@@ -1,3 +1,4 @@
+import { C } from "../codes.ts";
 import type { CstNode, ILexingError, IRecognitionException, IToken, TokenType } from "chevrotain";
 import type * as A from "../ast.ts";
 import { error, type Diagnostic } from "../diagnostics.ts";
@@ -38,24 +39,24 @@ function run<T>(text: string, file: string, base: number, rule: RuleName, build:
   const tokens = lexed.tokens.map((t) => fixMistake(t, file, base, diagnostics));
   const deep = nestingTooDeep(tokens);
   if (deep) {
-    diagnostics.push(error("E0003", `nesting deeper than ${MAX_NESTING} levels`, file, shift(tokSpan(deep), base)));
+    diagnostics.push(error(C.E0003, `nesting deeper than ${MAX_NESTING} levels`, file, shift(tokSpan(deep), base)));
     return { value: null, diagnostics };
   }
   if (rule === "spec" && tokens.length === 0 && lexed.errors.length === 0) {
-    diagnostics.push(error("E0004", "the spec is empty: it declares no networks, losses or steps", file, { start: base, end: base }));
+    diagnostics.push(error(C.E0004, "the spec is empty: it declares no networks, losses or steps", file, { start: base, end: base }));
     return { value: null, diagnostics };
   }
   const parser = ganParser();
   parser.input = tokens;
   const cst = parser[rule]();
-  const lexed0 = diagnostics.filter((d) => d.code === "E0001").map((d) => d.span.start);
+  const lexed0 = diagnostics.filter((d) => d.code === C.E0001 || d.code === C.E0008).map((d) => d.span.start);
   diagnostics.push(...firstPerDeclaration(parser.errors.map((e) => syntaxError(e, tokens, text, file, base)), tokens, text, base, lexed0));
   diagnostics.sort((a, b) => a.span.start - b.span.start);
   if (diagnostics.length === 0 && rule !== "spec") {
     // A sub-rule stops where its grammar ends; anything after it is an error here.
     const end = cst.location?.endOffset ?? -1;
     const extra = tokens.find((t) => t.startOffset > end);
-    if (extra) diagnostics.push(error("E0002", `unexpected ${describe(extra)} after the ${rule === "expr" ? "expression" : "layer"}`, file, shift(tokSpan(extra), base)));
+    if (extra) diagnostics.push(error(C.E0002, `unexpected ${describe(extra)} after the ${rule === "expr" ? "expression" : "layer"}`, file, shift(tokSpan(extra), base)));
   }
   if (diagnostics.length > 0) return { value: null, diagnostics };
   return { value: build(new AstBuilder(base), cst), diagnostics };
@@ -71,13 +72,13 @@ function fixMistake(t: IToken, file: string, base: number, diags: Diagnostic[]):
   const at = shift(tokSpan(t), base);
   switch (t.tokenType) {
     case T.UnterminatedString:
-      diags.push(error("E0005", "unterminated string: add the closing '\"' on the same line", file, at));
+      diags.push(error(C.E0005, "unterminated string: add the closing '\"' on the same line", file, at));
       return as(t, T.StringLiteral, t.image + '"');
     case T.SingleQuoted:
-      diags.push(error("E0001", "strings use double quotes: write \"...\"", file, at));
+      diags.push(error(C.E0008, "strings use double quotes: write \"...\"", file, at));
       return as(t, T.StringLiteral, '"' + t.image.slice(1, t.image.endsWith("'") && t.image.length > 1 ? -1 : undefined) + '"');
     case T.FatArrow:
-      diags.push(error("E0006", "'=>' is not an operator; a tap is written with '->', like: dense 1 -> logit", file, at));
+      diags.push(error(C.E0006, "'=>' is not an operator; a tap is written with '->', like: dense 1 -> logit", file, at));
       return as(t, T.Arrow, "->");
     default:
       return t;
@@ -147,7 +148,7 @@ function lexError(e: ILexingError, text: string, file: string, base: number): Di
   const shown = ch < 32 || ch === 0xfffd ? `U+${ch.toString(16).toUpperCase().padStart(4, "0")}` : `'${String.fromCodePoint(ch)}'`;
   const len = ch > 0xffff ? 2 : 1;
   const hint = ch === 39 ? " (strings use double quotes)" : ch === 0xfffd ? " (the file is not valid UTF-8)" : "";
-  return error("E0001", `unexpected character ${shown}${hint}`, file, { start: base + e.offset, end: base + e.offset + len });
+  return error(C.E0001, `unexpected character ${shown}${hint}`, file, { start: base + e.offset, end: base + e.offset + len });
 }
 
 function describe(t: IToken): string {
@@ -182,7 +183,7 @@ function syntaxError(e: IRecognitionException, tokens: IToken[], text: string, f
     : inRule === "decl" ? "a declaration (data, noise, net, loss, step, state, after, train, or name = expression)"
     : expectedFrom(e.message);
   const msg = expected ? `expected ${expected}, found ${found}` : `unexpected ${found}`;
-  return error("E0002", msg, file, shift(span, base));
+  return error(C.E0002, msg, file, shift(span, base));
 }
 
 /** chevrotain says "Expecting token of type --> RParen <--" or lists alternatives; say it in the spec's words. */
