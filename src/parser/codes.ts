@@ -15,6 +15,8 @@ export interface Example {
   readonly yaml?: boolean;
   /** The example is a whole file, not a snippet completed with the base spec. */
   readonly whole?: boolean;
+  /** What `ganc explain` shows instead of a text too long to print. */
+  readonly shown?: string;
 }
 
 export interface CodeInfo {
@@ -121,7 +123,7 @@ export const CATALOG = {
   E0003: {
     title: "nesting too deep",
     explanation: "Parentheses, brackets, braces or unary minuses nest more than 200 levels deep. Split the expression into named values.",
-    wrong: gan(`loss g = ${"(".repeat(201)}bce_logits(D(fake).logit, ones)${")".repeat(201)}`),
+    wrong: { ...gan(`loss g = ${"(".repeat(201)}bce_logits(D(fake).logit, ones)${")".repeat(201)}`), shown: "loss g = ((((...201 levels...bce_logits(D(fake).logit, ones)...))))" },
     right: gan("loss g = bce_logits(D(fake).logit, ones)"),
   },
   E0004: {
@@ -422,7 +424,10 @@ export const CATALOG = {
   E0149: {
     title: "chain of values too long",
     explanation: "A value is defined through more than 300 other values; shorten the chain.",
-    wrong: gan(["v0 = mean(fake)", ...Array.from({ length: 301 }, (_, i) => `v${i + 1} = v${i} + 1`), "loss g = bce_logits(D(fake).logit, ones) + v301"].join("\n")),
+    wrong: {
+      ...gan(["v0 = mean(fake)", ...Array.from({ length: 301 }, (_, i) => `v${i + 1} = v${i} + 1`), "loss g = bce_logits(D(fake).logit, ones) + v301"].join("\n")),
+      shown: "v0 = mean(fake)\nv1 = v0 + 1\n...\nv301 = v300 + 1\nloss g = bce_logits(D(fake).logit, ones) + v301",
+    },
     right: gan("v0 = mean(fake)\nv1 = v0 + 1\nloss g = bce_logits(D(fake).logit, ones) + v1"),
   },
 
@@ -549,7 +554,7 @@ export const CATALOG = {
     title: "net never applied",
     explanation: "A declared net is not used in any expression, so it is not trained and its shapes are unknown.",
     wrong: gan("net Q(x) {\n  dense 2\n}"),
-    right: gan(""),
+    right: gan("# no net Q: delete a net that nothing applies"),
   },
   W0406: {
     title: "step not in the schedule",
