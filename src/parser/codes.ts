@@ -517,6 +517,19 @@ export const CATALOG = {
     right: gan("train { steps=100, schedule=[d, g], samples=fake }"),
   },
 
+  E0222: {
+    title: "kernel larger than the input",
+    explanation: "With padding 'valid' a convolution's kernel must fit inside the image it slides over; use a smaller kernel or padding 'same'.",
+    wrong: gan(`data real: mnist(batch=64)\nnet G(z) {\n  dense 16, relu\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 8 kernel=29 padding=valid, lrelu 0.2\n  flatten, dense 1 -> logit\n}`),
+    right: gan(`data real: mnist(batch=64)\nnet G(z) {\n  dense 16, relu\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 8 kernel=4 padding=valid, lrelu 0.2\n  flatten, dense 1 -> logit\n}`),
+  },
+  E0223: {
+    title: "slice of a scalar or with computed bounds",
+    explanation: "`slice(x, begin, size)` takes a batched x (not a scalar) and constant numbers for begin and size.",
+    wrong: gan("state k = 0\nafter g: k = k + 1\nm = mean(slice(fake, k, 1))"),
+    right: gan("state k = 0\nafter g: k = k + 1\nm = mean(slice(fake, 0, 1))"),
+  },
+
   // ---- E03xx: optimizer groups ----
   E0301: {
     title: "step trains a net its loss does not depend on",
@@ -603,8 +616,8 @@ export const CATALOG = {
     right: yaml("train:\n  steps: 200\n  schedule: [d, g]"),
   },
   E0603: {
-    title: "YAML aliases that cannot be expanded",
-    explanation: "An alias refers to a node that contains it (an infinite document), or the aliases expand to too many nodes (an alias bomb).",
+    title: "YAML alias inside the node it names",
+    explanation: "An alias refers to a node that contains it, so the document would be infinite.",
     wrong: yaml("train: &t\n  steps: 100\n  schedule: [d, g]\n  again: *t"),
     right: yaml("train: &t\n  steps: 100\n  schedule: [d, g]"),
   },
@@ -625,6 +638,12 @@ export const CATALOG = {
     explanation: "Every key in a spec is a plain name.",
     wrong: yaml("values:\n  fake: G(z)\n  ? [a, b]\n  : 1"),
     right: yaml("values:\n  fake: G(z)"),
+  },
+  E0607: {
+    title: "YAML aliases expand to too many nodes",
+    explanation: "The aliases of the document expand to more than 100 nodes (an alias bomb: each level multiplies the last); write the values out or use fewer aliases.",
+    wrong: yaml("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n", true),
+    right: yaml(BASE_YAML, true),
   },
   E0610: {
     title: "unknown YAML key",

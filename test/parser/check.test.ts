@@ -326,12 +326,12 @@ describe("nets and shapes", () => {
     expect(got).toHaveLength(1);
   });
 
-  it("E0201 dense after conv without flatten, conv on a vector, upsample on a vector", () => {
+  it("E0201 dense after conv without flatten, conv on a vector, upsample on a vector; E0222 a kernel larger than the image", () => {
     expectDiags(edit(["flatten, dense 1", "dense 1"]), ["E0201", "dense 1", /dense needs a flat input per sample, got \[14, 14, 8\]; add 'flatten' before it/]);
     expectDiags(edit(["flatten, dense 1 -> logit", "flatten, conv 1 kernel=1 -> logit"]), ["E0201", "conv 1", /conv needs an image input \[height, width, channels\] per sample, got \[1568\]/]);
     // Only the error itself: no follow-on E0139 about the generator's output.
     expectDiags(edit(["dense 784, sigmoid", "dense 784, upsample, sigmoid"]), ["E0201", "upsample", /upsample needs an image input, got \[784\]/]);
-    expectDiags(edit(["conv 8 kernel=4 stride=2", "conv 8 kernel=40 stride=2 padding=valid"]), ["E0201", "conv 8", /conv with kernel 40 and padding 'valid' does not fit an input of \[28, 28, 1\]/]);
+    expectDiags(edit(["conv 8 kernel=4 stride=2", "conv 8 kernel=40 stride=2 padding=valid"]), ["E0222", "conv 8", /conv with kernel 40 and padding 'valid' does not fit an input of \[28, 28, 1\]/]);
   });
 
   it("E0202 a reshape whose size does not match", () => {

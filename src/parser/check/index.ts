@@ -382,7 +382,7 @@ class Checker {
     const begin = this.nodes[ids[1]!]!;
     const size = this.nodes[ids[2]!]!;
     if (begin.op !== "const" || size.op !== "const" || !x.type.batched || x.type.shape.length === 0) {
-      this.err(C.E0206, "slice(x, begin, size) needs a batched x and constant begin and size", e.span);
+      this.err(C.E0223, "slice(x, begin, size) needs a batched x and constant begin and size", e.span);
       return null;
     }
     const last = x.type.shape[x.type.shape.length - 1]!;

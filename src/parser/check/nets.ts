@@ -98,7 +98,7 @@ export function instantiateNet(
         const oh = dim(h);
         const ow = dim(w);
         if (oh <= 0 || ow <= 0) {
-          fail(`${l.op.name} with kernel ${k} and padding 'valid' does not fit an input of ${fmt(shape)}`);
+          fail(`${l.op.name} with kernel ${k} and padding 'valid' does not fit an input of ${fmt(shape)}`, C.E0222);
           break;
         }
         const dflt: Init = isT ? { kind: "normal", mean: 0, std: 0.02 } : { kind: "truncated_normal", mean: 0, std: 0.02 };

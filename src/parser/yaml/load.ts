@@ -10,7 +10,7 @@ import { DATA_SOURCES, LAYERS, NOISE_DISTS, OPTIMIZERS, canonicalLayer } from ".
 
 /**
  * The `.gan.yaml` front end. Stages, each stopping the parse when it finds an error:
- *   1. YAML syntax (E0601), duplicate keys (E0602), alias bombs and cycles (E0603), empty or non-mapping documents
+ *   1. YAML syntax (E0601), duplicate keys (E0602), alias cycles (E0603) and bombs (E0607), empty or non-mapping documents
  *      (E0604, E0605), keys that are lists or mappings (E0606);
  *   2. the JSON schema `grammar/gan.schema.json` (E0610-E0615), every error mapped back to its YAML node;
  *   3. building the AST: expression and layer strings go through the `.gan` parser with their offset in the file,
@@ -123,7 +123,7 @@ function toData(doc: Document.Parsed, file: string): { ok: true; value: unknown 
       },
     });
     const why = e instanceof ReferenceError ? `its aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT} alias expansions); refusing to expand them` : (e as Error).message;
-    return { ok: false, problem: error(C.E0603, `the YAML document cannot be read: ${why}`, file, first) };
+    return { ok: false, problem: error(C.E0607, `the YAML document cannot be read: ${why}`, file, first) };
   }
 }
 
