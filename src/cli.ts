@@ -12,6 +12,7 @@ import { writeFileAtomic } from "./runtime/fsutil.ts";
 import { reportError } from "./runtime/main.ts";
 import { forThisProcess } from "./tools/runfolder.ts";
 import { EXIT_CODES, keepSpec, registerToolCommands } from "./tools/commands.ts";
+import { registerExplainCommand } from "./explain.ts";
 
 const useColor = () => !!process.stderr.isTTY && !process.env.NO_COLOR;
 
@@ -270,6 +271,7 @@ export function program(): Command {
     });
 
   registerToolCommands(cli, (message) => new UsageError(message));
+  registerExplainCommand(cli, (message) => new UsageError(message));
 
   return cli;
 }

@@ -1,4 +1,6 @@
+import * as path from "node:path";
 import type { Span } from "./ast.ts";
+import type { Code, ErrorCode, WarningCode } from "./codes.ts";
 
 export type Severity = "error" | "warning";
 
@@ -10,7 +12,7 @@ export interface Note {
 
 /** A problem found in a spec. `code` is stable: tests, docs and editors rely on it. */
 export interface Diagnostic {
-  readonly code: string;
+  readonly code: Code;
   readonly severity: Severity;
   readonly message: string;
   readonly file: string;
@@ -18,11 +20,11 @@ export interface Diagnostic {
   readonly notes: readonly Note[];
 }
 
-export function error(code: string, message: string, file: string, span: Span, notes: Note[] = []): Diagnostic {
+export function error(code: ErrorCode, message: string, file: string, span: Span, notes: Note[] = []): Diagnostic {
   return { code, severity: "error", message, file, span, notes };
 }
 
-export function warning(code: string, message: string, file: string, span: Span, notes: Note[] = []): Diagnostic {
+export function warning(code: WarningCode, message: string, file: string, span: Span, notes: Note[] = []): Diagnostic {
   return { code, severity: "warning", message, file, span, notes };
 }
 
@@ -78,7 +80,7 @@ export interface JsonDiagnostic {
 export function toJson(d: Diagnostic, src: SourceText): JsonDiagnostic {
   const a = src.position(d.span.start);
   const b = src.position(Math.max(d.span.start, d.span.end));
-  return { code: d.code, severity: d.severity, message: d.message, file: d.file, line: a.line, column: a.column, endLine: b.line, endColumn: b.column };
+  return { code: d.code, severity: d.severity, message: d.message, file: displayFile(d.file), line: a.line, column: a.column, endLine: b.line, endColumn: b.column };
 }
 
 export interface FormatOptions {
@@ -106,6 +108,12 @@ export function formatDiagnostic(d: Diagnostic, sources: (file: string) => Sourc
   return out.join("\n");
 }
 
+/** A file name as diagnostics show it: `a/b/../c/./spec.gan` as `a/c/spec.gan` (the name itself is what sources are found by). */
+export function displayFile(file: string): string {
+  if (file === "" || !/(^|[\\/])\.\.?([\\/]|$)|[\\/]{2}/.test(file)) return file;
+  return path.normalize(file);
+}
+
 function frame(
   file: string,
   span: Span,
@@ -114,12 +122,12 @@ function frame(
   color: string,
   label: string | null,
 ): string[] {
-  if (!src) return [`  --> ${file}`, ...(label ? [`  = note: ${label}`] : [])];
+  if (!src) return [`  --> ${displayFile(file)}`, ...(label ? [`  = note: ${label}`] : [])];
   const a = src.position(span.start);
   const b = src.position(Math.max(span.start, span.end));
   const gutter = String(a.line).length;
   const pad = " ".repeat(gutter);
-  const lines = [`${pad}--> ${file}:${a.line}:${a.column}`, `${pad} |`];
+  const lines = [`${pad}--> ${displayFile(file)}:${a.line}:${a.column}`, `${pad} |`];
   const text = expandTabs(src.lineText(a.line));
   const col = visualColumn(src.lineText(a.line), a.column);
   const endCol = b.line === a.line ? visualColumn(src.lineText(a.line), b.column) : text.length + 1;

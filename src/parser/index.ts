@@ -1,3 +1,4 @@
+import { C } from "./codes.ts";
 import type { Spec } from "./ast.ts";
 import { error, type Diagnostic } from "./diagnostics.ts";
 import { parseDsl } from "./dsl/index.ts";
@@ -19,7 +20,7 @@ export function isYamlFile(fileName: string): boolean {
 export function parseSpec(text: string, fileName: string): ParsedSpec {
   if (text.length > MAX_SPEC_CHARS) {
     const mb = (text.length / 1048576).toFixed(1);
-    return { spec: null, diagnostics: [error("E0007", `the file is ${mb} MB; a spec may be at most ${MAX_SPEC_CHARS / 1048576} MB (is this really a spec?)`, fileName, { start: 0, end: 0 })] };
+    return { spec: null, diagnostics: [error(C.E0007, `the file is ${mb} MB; a spec may be at most ${MAX_SPEC_CHARS / 1048576} MB (is this really a spec?)`, fileName, { start: 0, end: 0 })] };
   }
   const r = isYamlFile(fileName) ? parseYamlSpec(text, fileName) : parseDsl(text, fileName);
   return { spec: r.value, diagnostics: r.diagnostics };

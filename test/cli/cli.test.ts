@@ -120,3 +120,41 @@ describe("names that meet the generated code", () => {
     }
   }, 60_000);
 });
+
+describe("ganc explain", () => {
+  it("prints a code's title, explanation and both examples; the wrong example is one that gives the code", async () => {
+    const { CATALOG, completeExample } = await import("../../src/parser/codes.ts");
+    const r = ganc(["explain", "E0119"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^E0119: invalid initializer\n/);
+    expect(r.stdout).toContain(CATALOG.E0119.explanation);
+    expect(r.stdout).toContain("    dense 16 init=normal(0, 0), relu");
+    expect(r.stdout).toContain("    dense 16 init=normal(0, 0.02), relu");
+    expect(r.stdout.indexOf("Wrong")).toBeLessThan(r.stdout.indexOf("Right"));
+    // The shown example, completed, is what `ganc check` reports with this code.
+    const dir = tmpDir();
+    const f = path.join(dir, "wrong.gan");
+    fs.writeFileSync(f, completeExample(CATALOG.E0119.wrong));
+    const c = ganc(["check", f, "--json"]);
+    expect(c.code).toBe(1);
+    expect(JSON.parse(c.stdout).map((d: { code: string }) => d.code)).toEqual(["E0119"]);
+  });
+
+  it("reads codes in any case, and explains warnings and YAML codes", () => {
+    expect(ganc(["explain", "w0406"]).stdout).toMatch(/^W0406: step not in the schedule\n/);
+    expect(ganc(["explain", "E0613"]).stdout).toMatch(/Wrong \(YAML, in a spec\)\n\n {4}noise:\n {6}z: \{ dist: gaussian/);
+  });
+
+  it("an unknown code is a one-line usage error (exit 2) with a did-you-mean", () => {
+    const r = ganc(["explain", "E0131"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe("error: unknown diagnostic code 'E0131'; did you mean E0130? (codes look like E0113 or W0401)\n");
+    expect(ganc(["explain", "113"]).stderr).toContain("did you mean E0113?");
+    const far = ganc(["explain", "frobnicate"]);
+    expect(far.code).toBe(2);
+    expect(far.stderr.trim().split("\n")).toHaveLength(1);
+    expect(far.stderr).not.toContain("did you mean");
+    expect(ganc(["explain"]).code).toBe(2);
+  });
+});

@@ -183,9 +183,9 @@ describe("names", () => {
     expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit, ones) * wgt"]), ["E0123", "wgt", /^unknown name 'wgt'$/]);
   });
 
-  it("E0124 a field the data does not have, and a member of something that is not a net application", () => {
+  it("E0124 a field the data does not have, E0147 a member of something that is not a net application", () => {
     expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit, ones) + mean(real.labl)"]), ["E0124", "labl", /data 'real' has no field 'labl'/]);
-    expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit, ones) + mean(z.logit)"]), ["E0124", "logit)", /needs a network application on its left/]);
+    expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit, ones) + mean(z.logit)"]), ["E0147", "logit)", /needs a network application on its left/]);
   });
 
   it("E0125 an unknown tap, with did-you-mean or the list of taps", () => {
@@ -238,11 +238,11 @@ describe("arguments", () => {
     expectDiags(edit(["flatten,", "flatten 1,"]), ["E0110", "1, dense", /too many arguments for layer 'flatten' \(it takes none\)/]);
   });
 
-  it("E0111 an argument given twice, with a note at the first, and a net listed twice in a step", () => {
+  it("E0111 an argument given twice, with a note at the first, and E0146 a net listed twice in a step", () => {
     const text = edit(["step d: adam(lr=2e-4, beta1=0.5)", "step d: adam(lr=2e-4, beta1=0.5, lr=1e-3)"]);
     expectDiags(text, ["E0111", "lr=1e-3", /argument 'lr' given twice/]);
     expect(run(text).diagnostics[0]!.notes.map((n) => [n.message, n.span.start])).toEqual([["first given here", text.indexOf("lr=2e-4")]]);
-    expectDiags(edit(["minimize g over G", "minimize g over G, G"]), ["E0111", "G, |G", /net G is listed twice/]);
+    expectDiags(edit(["minimize g over G", "minimize g over G, G"]), ["E0146", "G, |G", /net G is listed twice/]);
   });
 
   it("E0112 an unknown parameter with did-you-mean, and named arguments to a function", () => {
@@ -251,15 +251,15 @@ describe("arguments", () => {
     expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = mean(x=D(fake).logit)"]), ["E0112", "x=", /'mean' takes no named arguments/]);
   });
 
-  it("E0113 arguments of the wrong kind", () => {
+  it("E0113, E0115-E0119, E0144 arguments of the wrong kind", () => {
     expectDiags(edit(["batch=64", "batch=ones"]), ["E0113", "ones", /'batch' of data source 'mnist' must be a number/]);
-    expectDiags(edit(["batch=64", "batch=64, path=3"]), ["E0113", "3)", /'path' must be a string/]);
-    expectDiags(edit(["conv 8 kernel=4 stride=2", "conv 8 kernel=4 stride=2 padding=full"]), ["E0113", "full", /'padding' of layer 'conv' must be one of same, valid/]);
-    expectDiags(edit(["dense 1 ->", "dense 1 bias=maybe ->"]), ["E0113", "maybe", /'bias' of layer 'dense' must be true or false/]);
-    expectDiags(edit(["net D(x) {\n", "net D(x) {\n  reshape [28, 28, 0.5]\n"]), ["E0113", "[28, 28, 0.5]", /'shape' of layer 'reshape' must be a list of positive whole numbers/]);
-    expectDiags(edit(["dense 1 ->", "dense 1 init=gaussian(0, 1) ->"]), ["E0113", "gaussian", /unknown initializer 'gaussian'/]);
-    expectDiags(edit(["dense 1 ->", "dense 1 init=normal(0, 0) ->"]), ["E0113", "normal(0, 0)", /normal takes \(mean, std\) with std > 0/]);
-    expectDiags(BASE + "state k = ones\n", ["E0113", "ones\n", /state 'k' needs a constant number/]);
+    expectDiags(edit(["batch=64", "batch=64, path=3"]), ["E0118", "3)", /'path' must be a string/]);
+    expectDiags(edit(["conv 8 kernel=4 stride=2", "conv 8 kernel=4 stride=2 padding=full"]), ["E0116", "full", /'padding' of layer 'conv' must be one of same, valid/]);
+    expectDiags(edit(["dense 1 ->", "dense 1 bias=maybe ->"]), ["E0115", "maybe", /'bias' of layer 'dense' must be true or false/]);
+    expectDiags(edit(["net D(x) {\n", "net D(x) {\n  reshape [28, 28, 0.5]\n"]), ["E0117", "[28, 28, 0.5]", /'shape' of layer 'reshape' must be a list of positive whole numbers/]);
+    expectDiags(edit(["dense 1 ->", "dense 1 init=gaussian(0, 1) ->"]), ["E0119", "gaussian", /unknown initializer 'gaussian'/]);
+    expectDiags(edit(["dense 1 ->", "dense 1 init=normal(0, 0) ->"]), ["E0119", "normal(0, 0)", /normal takes \(mean, std\) with std > 0/]);
+    expectDiags(BASE + "state k = ones\n", ["E0144", "ones\n", /state 'k' needs a constant number/]);
   });
 
   it("E0114 a missing required argument", () => {
@@ -290,13 +290,13 @@ describe("ranges", () => {
     expectDiags(edit(["batch=64", "batch=0"]), ["E0501", "0)", /'batch' of data source 'mnist' must be a positive whole number/]);
   });
 
-  it("E0501 infinite numbers, low >= high, and a seed out of range", () => {
+  it("E0501 infinite numbers, E0502 a literal out of range, E0503 low >= high, and a seed out of range", () => {
     expectDiags(edit(["adam(lr=2e-4, beta1=0.5) minimize d", "adam(lr=1e999, beta1=0.5) minimize d"]), ["E0501", "1e999", /'lr' of optimizer 'adam' must be finite, got Infinity/]);
-    expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit, ones) * 1e999"]), ["E0501", "1e999", /out of range/]);
-    expectDiags(edit(["uniform(-1, 1, [62])", "uniform(1, 1, [62])"]), ["E0501", "noise z", /uniform needs low < high, got 1 and 1/]);
+    expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit, ones) * 1e999"]), ["E0502", "1e999", /out of range/]);
+    expectDiags(edit(["uniform(-1, 1, [62])", "uniform(1, 1, [62])"]), ["E0503", "noise z", /uniform needs low < high, got 1 and 1/]);
     expectDiags(edit(["uniform(-1, 1, [62])", "normal(0, 0, [62])"]), ["E0501", "0, [62]", /'std' of noise 'normal' must be > 0/]);
     expectDiags(edit(["train { steps=10 }", "train { steps=10, seed=-1 }"]), ["E0501", "-1 }", /'seed' of train must be a whole number in \[0, 2\^32\)/]);
-    expectDiags(BASE + "after d: clip_weights(D, 0.01, -0.01)\n", ["E0501", "clip_weights", /clip_weights needs low < high, got \[0.01, -0.01\]/]);
+    expectDiags(BASE + "after d: clip_weights(D, 0.01, -0.01)\n", ["E0503", "clip_weights", /clip_weights needs low < high, got \[0.01, -0.01\]/]);
   });
 });
 
@@ -311,7 +311,7 @@ describe("nets and shapes", () => {
     expect(diags(cond("concat(y)"))).toEqual([]);
     expectDiags(cond("concat(yy)"), ["E0102", "yy)", /'yy' is not an input of net D; did you mean 'y'\?/]);
     expectDiags(cond("concat(label)"), ["E0102", "label)", /'label' is not an input of net D \(its inputs: x, y\)/]);
-    expectDiags(cond("concat(x)"), ["E0203", "x)\n", /concat of 'x' with itself/]);
+    expectDiags(cond("concat(x)"), ["E0220", "x)\n", /concat of 'x' with itself/]);
     const images = edit(["net D(x) {\n  conv 8 kernel=4 stride=2, lrelu 0.2", "net D(x, y) {\n  conv 8 kernel=4 stride=2, lrelu 0.2, concat(y)"], ["D(real)", "D(real, real)"], ["D(fake).logit, zeros", "D(fake, fake).logit, zeros"], ["loss g = bce_logits(D(fake)", "loss g = bce_logits(D(fake, fake)"]);
     expectDiags(images, ["E0203", "concat(|y)", /cannot concatenate \[14, 14, 8\] with 'y' of shape \[28, 28, 1\]/]);
   });
@@ -326,12 +326,12 @@ describe("nets and shapes", () => {
     expect(got).toHaveLength(1);
   });
 
-  it("E0201 dense after conv without flatten, conv on a vector, upsample on a vector", () => {
+  it("E0201 dense after conv without flatten, conv on a vector, upsample on a vector; E0222 a kernel larger than the image", () => {
     expectDiags(edit(["flatten, dense 1", "dense 1"]), ["E0201", "dense 1", /dense needs a flat input per sample, got \[14, 14, 8\]; add 'flatten' before it/]);
     expectDiags(edit(["flatten, dense 1 -> logit", "flatten, conv 1 kernel=1 -> logit"]), ["E0201", "conv 1", /conv needs an image input \[height, width, channels\] per sample, got \[1568\]/]);
     // Only the error itself: no follow-on E0139 about the generator's output.
     expectDiags(edit(["dense 784, sigmoid", "dense 784, upsample, sigmoid"]), ["E0201", "upsample", /upsample needs an image input, got \[784\]/]);
-    expectDiags(edit(["conv 8 kernel=4 stride=2", "conv 8 kernel=40 stride=2 padding=valid"]), ["E0201", "conv 8", /conv with kernel 40 and padding 'valid' does not fit an input of \[28, 28, 1\]/]);
+    expectDiags(edit(["conv 8 kernel=4 stride=2", "conv 8 kernel=40 stride=2 padding=valid"]), ["E0222", "conv 8", /conv with kernel 40 and padding 'valid' does not fit an input of \[28, 28, 1\]/]);
   });
 
   it("E0202 a reshape whose size does not match", () => {
@@ -366,7 +366,7 @@ describe("nets and shapes", () => {
     const text = edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(z).logit, ones)"]);
     expectDiags(text, ["E0212", "z).logit, ones", /net D expects input 'x' of shape \[28, 28, 1\], got \[62\]/]);
     expect(run(text).diagnostics[0]!.notes.map((n) => [n.message, text.slice(n.span.start, n.span.end)])).toEqual([["shapes were fixed by this first use of D", "D(real)"]]);
-    expectDiags(edit(["train { steps=10 }", "train { steps=10, samples=z }"]), ["E0212", "z }", /samples must be shaped like the data \[28, 28, 1\], got \[batch, 62\]/]);
+    expectDiags(edit(["train { steps=10 }", "train { steps=10, samples=z }"]), ["E0221", "z }", /samples must be shaped like the data \[28, 28, 1\], got \[batch, 62\]/]);
   });
 
   it("E0208 and E0209 gradients that cannot be taken, E0210 a slice out of range", () => {
@@ -381,8 +381,8 @@ describe("steps, actions and training", () => {
   it("E0134 an action assigning something that is not a state, E0135 an action that is neither", () => {
     expectDiags(BASE + "after d: k = 1\n", ["E0134", "k = 1", /'k' is not a state variable; declare it with: state k = 0/]);
     expectDiags(BASE + "after d: mean(z)\n", ["E0135", "mean(z)\n", /an action is either an update of a state variable/]);
-    expectDiags(BASE + "after d: clip_weights(fake, 0.01)\n", ["E0135", "clip_weights", /clip_weights takes a net and a bound/]);
-    expectDiags(BASE + "after d: clip_weights(D, c)\n", ["E0135", "clip_weights", /clip_weights bounds must be constant numbers/]);
+    expectDiags(BASE + "after d: clip_weights(fake, 0.01)\n", ["E0148", "clip_weights", /clip_weights takes a net and a bound/]);
+    expectDiags(BASE + "after d: clip_weights(D, c)\n", ["E0148", "clip_weights", /clip_weights bounds must be constant numbers/]);
   });
 
   it("E0137 a schedule entry that is not a step, E0138 a log entry that is not a value", () => {

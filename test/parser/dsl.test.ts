@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { stripSpans, type Arg, type Decl, type Expr, type Layer, type Spec } from "../../src/parser/ast.ts";
 import { SourceText, toJson } from "../../src/parser/diagnostics.ts";
 import { parseDsl, parseExpression, parseLayer } from "../../src/parser/dsl/index.ts";
+import { ganErrorMessages } from "../../src/parser/dsl/messages.ts";
+import { ganParser } from "../../src/parser/dsl/parser.ts";
 import { parseSpec } from "../../src/parser/index.ts";
 import { canonicalLayer } from "../../src/parser/signatures.ts";
 
@@ -337,8 +339,8 @@ describe("syntax diagnostics", () => {
     expect(diagsOf("x = 1\ny = 2 @ 3\n")).toEqual([{ code: "E0001", line: 2, column: 7, message: "unexpected character '@'" }]);
   });
 
-  it("E0001 hints at double quotes for a single quote", () => {
-    expect(diagsOf("data r: mnist(path='x')\n")).toEqual([{ code: "E0001", line: 1, column: 20, message: 'strings use double quotes: write "..."' }]);
+  it("E0008 a single-quoted string: write double quotes", () => {
+    expect(diagsOf("data r: mnist(path='x')\n")).toEqual([{ code: "E0008", line: 1, column: 20, message: 'strings use double quotes: write "..."' }]);
   });
 
   it("E0001 names control characters and replacement characters by code point", () => {
@@ -427,5 +429,23 @@ describe("syntax diagnostics", () => {
   it("reports every syntax error in the file, not just the first", () => {
     const d = diagsOf("data r mnist\nnoise z normal\n");
     expect(d.map((x) => [x.code, x.line, x.column])).toEqual([["E0002", 1, 8], ["E0002", 2, 9]]);
+  });
+
+  it("syntax errors are worded by chevrotain's error message provider (ganErrorMessages), not rewritten from its English", () => {
+    const parser = ganParser();
+    parser.input = [];
+    expect((parser as unknown as { errorMessageProvider: unknown }).errorMessageProvider).toBe(ganErrorMessages);
+    const cases: [string, string][] = [
+      ["data r mnist\n", "expected ':', found name 'mnist'"], // a token mismatch
+      ["loss g = (1 + \n", "expected an expression, found end of input"], // no alternative in an expression
+      ["step d: adam(lr=1 minimize d over D\n", "expected ',' or ')', found keyword 'minimize'"], // an unclosed argument list
+      ["step d: adam() minimize d over\n", "expected a name, found end of input"], // at least one name
+      ["}\n", "unexpected '}'"], // input left over after the last declaration
+      ["net G(z) { dense 1 }\n= 3\n", "expected a new declaration (data, noise, net, loss, step, state, after, train, or name = expression), found '='"],
+    ];
+    for (const [text, message] of cases) {
+      const d = diagsOf(text).filter((x) => x.code === "E0002");
+      expect(d.map((x) => x.message), text).toEqual([message]);
+    }
   });
 });

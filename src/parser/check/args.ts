@@ -1,3 +1,4 @@
+import { C } from "../codes.ts";
 import type * as A from "../ast.ts";
 import { error, suggest, type Diagnostic } from "../diagnostics.ts";
 import type { Signature } from "../signatures.ts";
@@ -15,17 +16,17 @@ export class ArgReader {
     const names = Array.isArray(allowed) ? allowed : (allowed as Signature | undefined)?.params.map((p) => p.replace("...", ""));
     for (const a of args) {
       if (!a.name) {
-        diags.push(error("E0110", `too many arguments for ${what}${names ? ` (it takes ${names.length ? names.join(", ") : "none"})` : ""}`, file, a.span));
+        diags.push(error(C.E0110, `too many arguments for ${what}${names ? ` (it takes ${names.length ? names.join(", ") : "none"})` : ""}`, file, a.span));
         continue;
       }
       const prev = this.byName.get(a.name.name);
       if (prev) {
-        diags.push(error("E0111", `argument '${a.name.name}' given twice`, file, a.name.span, [{ message: "first given here", file, span: prev.name!.span }]));
+        diags.push(error(C.E0111, `argument '${a.name.name}' given twice`, file, a.name.span, [{ message: "first given here", file, span: prev.name!.span }]));
         continue;
       }
       if (names && !names.includes(a.name.name)) {
         const s = suggest(a.name.name, names);
-        diags.push(error("E0112", `${what} has no parameter '${a.name.name}'${s ? `; did you mean '${s}'?` : ` (it takes ${names.join(", ") || "none"})`}`, file, a.name.span));
+        diags.push(error(C.E0112, `${what} has no parameter '${a.name.name}'${s ? `; did you mean '${s}'?` : ` (it takes ${names.join(", ") || "none"})`}`, file, a.name.span));
         continue;
       }
       this.byName.set(a.name.name, a);
@@ -46,16 +47,16 @@ export class ArgReader {
     if (!a) return dflt;
     const v = constNumber(a.value);
     if (v === null) {
-      this.diags.push(error("E0113", `'${name}' of ${this.what} must be a number`, this.file, a.value.span));
+      this.diags.push(error(C.E0113, `'${name}' of ${this.what} must be a number`, this.file, a.value.span));
       return dflt;
     }
     if (!Number.isFinite(v)) {
-      this.diags.push(error("E0501", `'${name}' of ${this.what} must be finite, got ${v}`, this.file, a.value.span));
+      this.diags.push(error(C.E0501, `'${name}' of ${this.what} must be finite, got ${v}`, this.file, a.value.span));
       return dflt;
     }
     const problem = check?.(v);
     if (problem) {
-      this.diags.push(error("E0501", `'${name}' of ${this.what} ${problem}, got ${v}`, this.file, a.value.span));
+      this.diags.push(error(C.E0501, `'${name}' of ${this.what} ${problem}, got ${v}`, this.file, a.value.span));
       return dflt;
     }
     return v;
@@ -67,7 +68,7 @@ export class ArgReader {
 
   required(name: string, at: A.Span): A.Arg | null {
     const a = this.byName.get(name);
-    if (!a) this.diags.push(error("E0114", `${this.what} needs '${name}'`, this.file, at));
+    if (!a) this.diags.push(error(C.E0114, `${this.what} needs '${name}'`, this.file, at));
     return a ?? null;
   }
 
@@ -76,7 +77,7 @@ export class ArgReader {
     if (!a) return dflt;
     if (a.value.kind === "Name" && (a.value.name === "true" || a.value.name === "false")) return a.value.name === "true";
     if (a.value.kind === "Number" && (a.value.value === 0 || a.value.value === 1)) return a.value.value === 1;
-    this.diags.push(error("E0113", `'${name}' of ${this.what} must be true or false`, this.file, a.value.span));
+    this.diags.push(error(C.E0115, `'${name}' of ${this.what} must be true or false`, this.file, a.value.span));
     return dflt;
   }
 
@@ -86,7 +87,7 @@ export class ArgReader {
     const w = a.value.kind === "Name" ? a.value.name : a.value.kind === "String" ? a.value.value : null;
     if (w === null || !allowed.includes(w)) {
       const s = w ? suggest(w, allowed) : null;
-      this.diags.push(error("E0113", `'${name}' of ${this.what} must be one of ${allowed.join(", ")}${s ? `; did you mean '${s}'?` : ""}`, this.file, a.value.span));
+      this.diags.push(error(C.E0116, `'${name}' of ${this.what} must be one of ${allowed.join(", ")}${s ? `; did you mean '${s}'?` : ""}`, this.file, a.value.span));
       return dflt;
     }
     return w;
@@ -97,7 +98,7 @@ export class ArgReader {
     if (!a) return null;
     const v = a.value.kind === "List" ? a.value.items.map(constNumber) : [constNumber(a.value)];
     if (v.some((x) => x === null || !Number.isInteger(x) || x <= 0)) {
-      this.diags.push(error("E0113", `'${name}' of ${this.what} must be a list of positive whole numbers, like [7, 7, 128]`, this.file, a.value.span));
+      this.diags.push(error(C.E0117, `'${name}' of ${this.what} must be a list of positive whole numbers, like [7, 7, 128]`, this.file, a.value.span));
       return null;
     }
     return v as number[];

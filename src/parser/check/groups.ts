@@ -1,3 +1,4 @@
+import { C } from "../codes.ts";
 import type * as A from "../ast.ts";
 import { error, warning, type Diagnostic } from "../diagnostics.ts";
 import type { ProgramIR } from "./ir.ts";
@@ -32,13 +33,13 @@ export function checkGroups(p: ProgramIR, spec: A.Spec, diags: Diagnostic[]): vo
     for (const n of s.nets) {
       const at = decl.over.find((o) => o.name === n)!.span;
       if (!used.has(n)) {
-        diags.push(error("E0301", `loss '${s.loss}' does not depend on net ${n}, so step '${s.name}' cannot train it`, spec.file, at, [
+        diags.push(error(C.E0301, `loss '${s.loss}' does not depend on net ${n}, so step '${s.name}' cannot train it`, spec.file, at, [
           { message: `loss '${s.loss}' uses ${used.size ? [...used].join(", ") : "no net"}`, file: spec.file, span: decl.loss.span },
         ]));
       }
       const prev = owner.get(n);
       if (prev !== undefined && !s.shared && !p.steps.find((x) => x.name === prev)!.shared) {
-        diags.push(error("E0302", `net ${n} is trained by both step '${prev}' and step '${s.name}'; add 'shared' to a step that trains it on purpose`, spec.file, at, [
+        diags.push(error(C.E0302, `net ${n} is trained by both step '${prev}' and step '${s.name}'; add 'shared' to a step that trains it on purpose`, spec.file, at, [
           { message: `step '${prev}' trains it here`, file: spec.file, span: stepDecl(prev).over.find((o) => o.name === n)!.span },
         ]));
       }
@@ -49,7 +50,7 @@ export function checkGroups(p: ProgramIR, spec: A.Spec, diags: Diagnostic[]): vo
     if (!net.vars.some((v) => v.trainable)) continue;
     if (!p.steps.some((s) => s.nets.includes(net.name))) {
       const decl = spec.decls.find((d): d is A.NetDecl => d.kind === "Net" && d.name.name === net.name)!;
-      diags.push(warning("W0407", `net ${net.name} has trainable variables but no step trains it`, spec.file, decl.name.span));
+      diags.push(warning(C.W0407, `net ${net.name} has trainable variables but no step trains it`, spec.file, decl.name.span));
     }
   }
 }

@@ -1,3 +1,4 @@
+import { C, type ErrorCode, type WarningCode } from "../codes.ts";
 import type * as A from "../ast.ts";
 import { error, hasErrors, suggest, warning, SourceText, type Diagnostic } from "../diagnostics.ts";
 import { DATA_SOURCES, NOISE_DISTS, OPTIMIZERS, TRAIN_SETTINGS } from "../signatures.ts";
@@ -50,10 +51,10 @@ class Checker {
   private line(offset: number): number {
     return this.src.position(offset).line;
   }
-  private err(code: string, msg: string, span: A.Span, notes: Diagnostic["notes"] = []) {
+  private err(code: ErrorCode, msg: string, span: A.Span, notes: Diagnostic["notes"] = []) {
     this.diags.push(error(code, msg, this.file, span, [...notes]));
   }
-  private warn(code: string, msg: string, span: A.Span) {
+  private warn(code: WarningCode, msg: string, span: A.Span) {
     this.diags.push(warning(code, msg, this.file, span));
   }
 
@@ -67,15 +68,15 @@ class Checker {
     const noise = this.of("Noise").map((n) => this.checkNoise(n)).filter((n): n is NoiseIR => !!n);
     const states = this.of("State").map((s) => {
       const v = constNumber(s.init);
-      if (v === null || !Number.isFinite(v)) this.err("E0113", `state '${s.name.name}' needs a constant number as its start value`, s.init.span);
+      if (v === null || !Number.isFinite(v)) this.err(C.E0144, `state '${s.name.name}' needs a constant number as its start value`, s.init.span);
       return { name: s.name.name, init: v ?? 0, line: this.line(s.span.start) };
     });
     for (const n of this.of("Net")) {
-      if (n.params.length === 0) this.err("E0105", `net ${n.name.name} needs at least one input`, n.name.span);
+      if (n.params.length === 0) this.err(C.E0105, `net ${n.name.name} needs at least one input`, n.name.span);
       const seen = new Map<string, A.Ident>();
       for (const p of n.params) {
         const prev = seen.get(p.name);
-        if (prev) this.err("E0106", `input '${p.name}' appears twice in net ${n.name.name}`, p.span, [{ message: "first here", file: this.file, span: prev.span }]);
+        if (prev) this.err(C.E0106, `input '${p.name}' appears twice in net ${n.name.name}`, p.span, [{ message: "first here", file: this.file, span: prev.span }]);
         seen.set(p.name, p);
       }
     }
@@ -86,11 +87,11 @@ class Checker {
     for (const [name, d] of this.valueDecls) this.resolveValue(name, d.name.span);
     const losses = this.of("Loss").filter((l) => this.valueDecls.get(l.name.name) === l).map((l) => {
       const id = this.values.get(l.name.name);
-      if (id != null && !this.isScalar(id)) this.err("E0204", `loss '${l.name.name}' must be a scalar, but it is ${show(this.nodes[id]!.type)}; wrap it in mean(...)`, l.expr.span);
+      if (id != null && !this.isScalar(id)) this.err(C.E0204, `loss '${l.name.name}' must be a scalar, but it is ${show(this.nodes[id]!.type)}; wrap it in mean(...)`, l.expr.span);
       return { name: l.name.name, node: id ?? -1, line: this.line(l.span.start) };
     });
     for (const n of this.of("Net")) {
-      if (!this.applied.has(n.name.name)) this.warn("W0405", `net ${n.name.name} is never applied, so it is not trained and has no shapes`, n.name.span);
+      if (!this.applied.has(n.name.name)) this.warn(C.W0405, `net ${n.name.name} is never applied, so it is not trained and has no shapes`, n.name.span);
     }
     const steps = this.checkSteps();
     const train = this.checkTrain(steps);
@@ -121,19 +122,19 @@ class Checker {
       let id: A.Ident | null = null;
       if (d.kind === "Step") {
         const prev = steps.get(d.name.name);
-        if (prev) this.err("E0120", `step '${d.name.name}' is declared twice`, d.name.span, [{ message: "first declared here", file: this.file, span: prev.span }]);
+        if (prev) this.err(C.E0120, `step '${d.name.name}' is declared twice`, d.name.span, [{ message: "first declared here", file: this.file, span: prev.span }]);
         steps.set(d.name.name, d.name);
         continue;
       }
       if (d.kind === "Data" || d.kind === "Noise" || d.kind === "Net" || d.kind === "Value" || d.kind === "Loss" || d.kind === "State") id = d.name;
       if (!id) continue;
       if (RESERVED.has(id.name) || id.name in FUNCTIONS) {
-        this.err("E0121", `'${id.name}' is a built-in name and cannot be declared`, id.span);
+        this.err(C.E0121, `'${id.name}' is a built-in name and cannot be declared`, id.span);
         continue;
       }
       const prev = this.declared.get(id.name);
       if (prev) {
-        this.err("E0120", `'${id.name}' is declared twice`, id.span, [{ message: "first declared here", file: this.file, span: prev.span }]);
+        this.err(C.E0120, `'${id.name}' is declared twice`, id.span, [{ message: "first declared here", file: this.file, span: prev.span }]);
         continue;
       }
       this.declared.set(id.name, id);
@@ -143,29 +144,29 @@ class Checker {
       if (d.kind === "State") this.stateNames.add(id.name);
     }
     const trains = this.of("Train");
-    if (trains.length > 1) this.err("E0120", "'train' is declared twice", trains[1]!.span, [{ message: "first declared here", file: this.file, span: trains[0]!.span }]);
+    if (trains.length > 1) this.err(C.E0120, "'train' is declared twice", trains[1]!.span, [{ message: "first declared here", file: this.file, span: trains[0]!.span }]);
   }
 
   private checkData(): DataIR | null {
     const ds = this.of("Data");
     if (ds.length === 0) {
-      this.err("E0140", "the spec has no data source; add one, like: data real: mnist(batch=64)", { start: 0, end: 0 });
+      this.err(C.E0140, "the spec has no data source; add one, like: data real: mnist(batch=64)", { start: 0, end: 0 });
       return null;
     }
-    if (ds.length > 1) this.err("E0141", "only one data source is supported per spec", ds[1]!.span, [{ message: "the first one", file: this.file, span: ds[0]!.span }]);
+    if (ds.length > 1) this.err(C.E0141, "only one data source is supported per spec", ds[1]!.span, [{ message: "the first one", file: this.file, span: ds[0]!.span }]);
     const d = ds[0]!;
     const src = d.source.name;
     const sig = DATA_SOURCES[src];
     if (!sig) {
       const s = suggest(src, Object.keys(DATA_SOURCES));
-      this.err("E0132", `unknown data source '${src}'${s ? `; did you mean '${s}'?` : ` (known: ${Object.keys(DATA_SOURCES).join(", ")})`}`, d.source.span);
+      this.err(C.E0132, `unknown data source '${src}'${s ? `; did you mean '${s}'?` : ` (known: ${Object.keys(DATA_SOURCES).join(", ")})`}`, d.source.span);
       return null;
     }
     const r = new ArgReader(this.file, this.diags, d.args, `data source '${src}'`, sig);
     const batch = r.posInt("batch", 64)!;
     const toy = src === "ring8" || src === "grid25";
     const path = r.arg("path");
-    if (path && path.value.kind !== "String") this.err("E0113", "'path' must be a string", path.value.span);
+    if (path && path.value.kind !== "String") this.err(C.E0118, "'path' must be a string", path.value.span);
     return {
       name: d.name.name,
       source: src as DataIR["source"],
@@ -183,7 +184,7 @@ class Checker {
     const sig = NOISE_DISTS[n.dist.name];
     if (!sig) {
       const s = suggest(n.dist.name, Object.keys(NOISE_DISTS));
-      this.err("E0133", `unknown noise distribution '${n.dist.name}'${s ? `; did you mean '${s}'?` : ` (known: ${Object.keys(NOISE_DISTS).join(", ")})`}`, n.dist.span);
+      this.err(C.E0133, `unknown noise distribution '${n.dist.name}'${s ? `; did you mean '${s}'?` : ` (known: ${Object.keys(NOISE_DISTS).join(", ")})`}`, n.dist.span);
       return null;
     }
     const r = new ArgReader(this.file, this.diags, n.args, `noise '${n.dist.name}'`, sig);
@@ -196,7 +197,7 @@ class Checker {
     const uni = n.dist.name === "uniform";
     const a = r.number(uni ? "low" : "mean", uni ? -1 : 0);
     const b = r.number(uni ? "high" : "std", 1, (v) => (uni ? null : v > 0 ? null : "must be > 0"));
-    if (uni && !(a < b)) this.err("E0501", `uniform needs low < high, got ${a} and ${b}`, n.span);
+    if (uni && !(a < b)) this.err(C.E0503, `uniform needs low < high, got ${a} and ${b}`, n.span);
     const shape = r.intList("shape");
     if (!shape && !r.has("shape")) r.required("shape", n.span);
     return { name: n.name.name, dist: uni ? "uniform" : "normal", a, b, shape: shape ?? [1], classes: 0, line };
@@ -226,12 +227,12 @@ class Checker {
     const i = this.resolving.indexOf(name);
     if (i >= 0) {
       const cycle = [...this.resolving.slice(i), name].join(" -> ");
-      this.err("E0122", `'${name}' is defined in terms of itself: ${cycle}`, at, [{ message: `'${name}' is defined here`, file: this.file, span: decl.name.span }]);
+      this.err(C.E0122, `'${name}' is defined in terms of itself: ${cycle}`, at, [{ message: `'${name}' is defined here`, file: this.file, span: decl.name.span }]);
       this.values.set(name, null);
       return null;
     }
     if (this.resolving.length > 300) {
-      this.err("E0003", `values defined through more than 300 other values ('${name}' -> ...); shorten the chain`, at);
+      this.err(C.E0149, `values defined through more than 300 other values ('${name}' -> ...); shorten the chain`, at);
       this.values.set(name, null);
       return null;
     }
@@ -247,15 +248,15 @@ class Checker {
     switch (e.kind) {
       case "Number":
         if (!Number.isFinite(e.value)) {
-          this.err("E0501", `number ${e.value} is out of range`, e.span);
+          this.err(C.E0502, `number ${e.value} is out of range`, e.span);
           return null;
         }
         return this.mk({ op: "const", value: e.value }, SCALAR, e.span);
       case "String":
-        this.err("E0205", "a string cannot be used in an expression", e.span);
+        this.err(C.E0205, "a string cannot be used in an expression", e.span);
         return null;
       case "List":
-        this.err("E0205", "a list cannot be used in an expression", e.span);
+        this.err(C.E0205, "a list cannot be used in an expression", e.span);
         return null;
       case "Name":
         return this.name(e.name, e.span);
@@ -269,7 +270,7 @@ class Checker {
         if (a === null || b === null) return null;
         const t = broadcast(this.nodes[a]!.type, this.nodes[b]!.type);
         if (typeof t === "string") {
-          this.err("E0206", `cannot apply '${e.op}': ${t}`, e.span);
+          this.err(C.E0206, `cannot apply '${e.op}': ${t}`, e.span);
           return null;
         }
         return this.mk({ op: "binary", o: e.op, a, b }, t, e.span);
@@ -294,11 +295,11 @@ class Checker {
     if (this.stateNames.has(name)) return this.mk({ op: "state", state: name }, SCALAR, span);
     if (this.valueDecls.has(name)) return this.resolveValue(name, span);
     if (this.netDecls.has(name)) {
-      this.err("E0207", `net ${name} must be applied to inputs, like ${name}(x)`, span);
+      this.err(C.E0207, `net ${name} must be applied to inputs, like ${name}(x)`, span);
       return null;
     }
     const s = suggest(name, [...this.declared.keys(), "ones", "zeros", "batch"]);
-    this.err("E0123", `unknown name '${name}'${s ? `; did you mean '${s}'?` : ""}`, span);
+    this.err(C.E0123, `unknown name '${name}'${s ? `; did you mean '${s}'?` : ""}`, span);
     return null;
   }
 
@@ -314,20 +315,20 @@ class Checker {
     // real.label: the one-hot labels of the data batch.
     if (e.object.kind === "Name" && this.data && e.object.name === this.data.name) {
       if (e.member.name === "label" || e.member.name === "labels") return this.mk({ op: "label" }, { batched: true, shape: [this.data.numClasses] }, e.span);
-      this.err("E0124", `data '${this.data.name}' has no field '${e.member.name}' (it has: label)`, e.member.span);
+      this.err(C.E0124, `data '${this.data.name}' has no field '${e.member.name}' (it has: label)`, e.member.span);
       return null;
     }
     const obj = this.expr(e.object);
     if (obj === null) return null;
     const node = this.nodes[obj]!;
     if (node.op !== "apply") {
-      this.err("E0124", `'.${e.member.name}' needs a network application on its left, like D(x).${e.member.name}`, e.member.span);
+      this.err(C.E0147, `'.${e.member.name}' needs a network application on its left, like D(x).${e.member.name}`, e.member.span);
       return null;
     }
     const net = this.nets.get(node.net)!;
     if (!(e.member.name in net.taps)) {
       const s = suggest(e.member.name, Object.keys(net.taps));
-      this.err("E0125", `net ${net.name} has no tap '${e.member.name}'${s ? `; did you mean '${s}'?` : ` (its taps: ${Object.keys(net.taps).join(", ")})`}`, e.member.span);
+      this.err(C.E0125, `net ${net.name} has no tap '${e.member.name}'${s ? `; did you mean '${s}'?` : ` (its taps: ${Object.keys(net.taps).join(", ")})`}`, e.member.span);
       return null;
     }
     const shape = net.layers[net.taps[e.member.name]!]!.outShape;
@@ -337,7 +338,7 @@ class Checker {
   private call(e: A.CallExpr): number | null {
     const fname = e.callee.name;
     const netDecl = this.netDecls.get(fname);
-    for (const a of e.args) if (a.name) this.err("E0112", `${netDecl ? `net ${fname}` : `'${fname}'`} takes no named arguments`, a.name.span);
+    for (const a of e.args) if (a.name) this.err(C.E0112, `${netDecl ? `net ${fname}` : `'${fname}'`} takes no named arguments`, a.name.span);
     const args = e.args.map((a) => this.expr(a.value));
     if (args.some((a) => a === null)) return null;
     const ids = args as number[];
@@ -346,27 +347,27 @@ class Checker {
     const fn = FUNCTIONS[fname];
     if (!fn) {
       const s = suggest(fname, [...Object.keys(FUNCTIONS), ...this.netDecls.keys()]);
-      this.err("E0126", `unknown function '${fname}'${s ? `; did you mean '${s}'?` : ""}`, e.callee.span);
+      this.err(C.E0126, `unknown function '${fname}'${s ? `; did you mean '${s}'?` : ""}`, e.callee.span);
       return null;
     }
     if (ids.length !== fn.arity) {
-      this.err("E0127", `${fname} takes ${fn.arity} argument${fn.arity === 1 ? "" : "s"}, got ${ids.length}`, e.span);
+      this.err(C.E0127, `${fname} takes ${fn.arity} argument${fn.arity === 1 ? "" : "s"}, got ${ids.length}`, e.span);
       return null;
     }
     if (fname === "grad") {
       const wrt = this.nodes[ids[1]!]!;
       if (!(wrt.op === "data" || wrt.op === "noise" || wrt.name !== null)) {
-        this.err("E0208", "grad(y, x) needs x to be a named value or an input, like: xhat = real + a * (fake - real)", e.args[1]!.span);
+        this.err(C.E0208, "grad(y, x) needs x to be a named value or an input, like: xhat = real + a * (fake - real)", e.args[1]!.span);
         return null;
       }
       if (!this.dependsOn(ids[0]!, ids[1]!)) {
-        this.err("E0209", "grad(y, x): y does not depend on x, so the gradient is zero", e.span);
+        this.err(C.E0209, "grad(y, x): y does not depend on x, so the gradient is zero", e.span);
         return null;
       }
     }
     const t = fn.result(ids.map((i) => this.nodes[i]!.type));
     if (typeof t === "string") {
-      this.err("E0206", t, e.span);
+      this.err(C.E0206, t, e.span);
       return null;
     }
     return this.mk({ op: "call", fn: fname, args: ids }, t, e.span);
@@ -374,19 +375,19 @@ class Checker {
 
   private slice(e: A.CallExpr, ids: number[]): number | null {
     if (ids.length !== 3) {
-      this.err("E0127", `slice takes 3 arguments (x, begin, size), got ${ids.length}`, e.span);
+      this.err(C.E0127, `slice takes 3 arguments (x, begin, size), got ${ids.length}`, e.span);
       return null;
     }
     const x = this.nodes[ids[0]!]!;
     const begin = this.nodes[ids[1]!]!;
     const size = this.nodes[ids[2]!]!;
     if (begin.op !== "const" || size.op !== "const" || !x.type.batched || x.type.shape.length === 0) {
-      this.err("E0206", "slice(x, begin, size) needs a batched x and constant begin and size", e.span);
+      this.err(C.E0223, "slice(x, begin, size) needs a batched x and constant begin and size", e.span);
       return null;
     }
     const last = x.type.shape[x.type.shape.length - 1]!;
     if (!Number.isInteger(begin.value) || !Number.isInteger(size.value) || begin.value < 0 || size.value <= 0 || begin.value + size.value > last) {
-      this.err("E0210", `slice [${begin.value}, ${begin.value + size.value}) is outside the last axis of size ${last}`, e.span);
+      this.err(C.E0210, `slice [${begin.value}, ${begin.value + size.value}) is outside the last axis of size ${last}`, e.span);
       return null;
     }
     return this.mk({ op: "call", fn: "slice", args: ids }, { batched: true, shape: [...x.type.shape.slice(0, -1), size.value] }, e.span);
@@ -409,7 +410,7 @@ class Checker {
     const name = decl.name.name;
     this.applied.add(name);
     if (ids.length !== decl.params.length) {
-      this.err("E0127", `net ${name} takes ${decl.params.length} input${decl.params.length === 1 ? "" : "s"} (${decl.params.map((p) => p.name).join(", ")}), got ${ids.length}`, e.span, [
+      this.err(C.E0127, `net ${name} takes ${decl.params.length} input${decl.params.length === 1 ? "" : "s"} (${decl.params.map((p) => p.name).join(", ")}), got ${ids.length}`, e.span, [
         { message: `net ${name} is declared here`, file: this.file, span: decl.name.span },
       ]);
       return null;
@@ -417,7 +418,7 @@ class Checker {
     const types = ids.map((i) => this.nodes[i]!.type);
     for (let i = 0; i < ids.length; i++) {
       if (!types[i]!.batched) {
-        this.err("E0211", `input '${decl.params[i]!.name}' of net ${name} must be a batch of samples, got ${show(types[i]!)}`, e.args[i]!.span);
+        this.err(C.E0211, `input '${decl.params[i]!.name}' of net ${name} must be a batch of samples, got ${show(types[i]!)}`, e.args[i]!.span);
         return null;
       }
     }
@@ -431,7 +432,7 @@ class Checker {
     for (let i = 0; i < ids.length; i++) {
       const want = net.params[i]!.shape;
       if (fmt(want) !== fmt(types[i]!.shape)) {
-        this.err("E0212", `net ${name} expects input '${net.params[i]!.name}' of shape ${fmt(want)}, got ${fmt(types[i]!.shape)}`, e.args[i]!.span, [
+        this.err(C.E0212, `net ${name} expects input '${net.params[i]!.name}' of shape ${fmt(want)}, got ${fmt(types[i]!.shape)}`, e.args[i]!.span, [
           { message: `shapes were fixed by this first use of ${name}`, file: this.file, span: this.firstUse.get(name)! },
         ]);
         return null;
@@ -457,7 +458,7 @@ class Checker {
         while (stack.length) {
           const [e, depth] = stack.pop()!;
           if (depth > LIMIT) {
-            this.err("E0003", `expression nested more than ${LIMIT} levels deep; split it into named values`, e.span);
+            this.err(C.E0003, `expression nested more than ${LIMIT} levels deep; split it into named values`, e.span);
             ok = false;
             stack.length = 0;
             break;
@@ -477,7 +478,7 @@ class Checker {
     for (const a of this.of("After")) {
       if (!stepNames.has(a.step.name)) {
         const s = suggest(a.step.name, stepNames);
-        this.err("E0128", `unknown step '${a.step.name}'${s ? `; did you mean '${s}'?` : ""}`, a.step.span);
+        this.err(C.E0128, `unknown step '${a.step.name}'${s ? `; did you mean '${s}'?` : ""}`, a.step.span);
         continue;
       }
       const act = this.action(a);
@@ -489,17 +490,17 @@ class Checker {
       if (!loss) {
         const s2 = suggest(s.loss.name, this.of("Loss").map((l) => l.name.name));
         const isValue = this.valueDecls.has(s.loss.name);
-        this.err("E0129", `'${s.loss.name}' is not a loss${isValue ? "; declare it with 'loss'" : s2 ? `; did you mean '${s2}'?` : ""}`, s.loss.span);
+        this.err(C.E0129, `'${s.loss.name}' is not a loss${isValue ? "; declare it with 'loss'" : s2 ? `; did you mean '${s2}'?` : ""}`, s.loss.span);
         continue;
       }
       const nets: string[] = [];
       for (const n of s.over) {
         if (!this.netDecls.has(n.name)) {
           const s2 = suggest(n.name, this.netDecls.keys());
-          this.err("E0130", `unknown net '${n.name}'${s2 ? `; did you mean '${s2}'?` : ` (nets: ${[...this.netDecls.keys()].join(", ") || "none"})`}`, n.span);
+          this.err(C.E0130, `unknown net '${n.name}'${s2 ? `; did you mean '${s2}'?` : ` (nets: ${[...this.netDecls.keys()].join(", ") || "none"})`}`, n.span);
           continue;
         }
-        if (nets.includes(n.name)) this.err("E0111", `net ${n.name} is listed twice`, n.span);
+        if (nets.includes(n.name)) this.err(C.E0146, `net ${n.name} is listed twice`, n.span);
         nets.push(n.name);
       }
       const opt = this.optimizer(s.optimizer);
@@ -507,7 +508,7 @@ class Checker {
       if (!opt || lossNode == null) continue;
       out.push({ name: s.name.name, optimizer: opt, loss: s.loss.name, lossNode, nets, shared: s.shared, actions: actions.get(s.name.name) ?? [], line: this.line(s.span.start) });
     }
-    if (this.of("Step").length === 0) this.err("E0142", "the spec has no optimizer step; add one, like: step d: adam(lr=2e-4) minimize d over D", this.spec.span.end > 0 ? { start: this.spec.span.end, end: this.spec.span.end } : { start: 0, end: 0 });
+    if (this.of("Step").length === 0) this.err(C.E0142, "the spec has no optimizer step; add one, like: step d: adam(lr=2e-4) minimize d over D", this.spec.span.end > 0 ? { start: this.spec.span.end, end: this.spec.span.end } : { start: 0, end: 0 });
     return out;
   }
 
@@ -515,13 +516,13 @@ class Checker {
     const line = this.line(a.span.start);
     if (a.target) {
       if (!this.stateNames.has(a.target.name)) {
-        this.err("E0134", `'${a.target.name}' is not a state variable; declare it with: state ${a.target.name} = 0`, a.target.span);
+        this.err(C.E0134, `'${a.target.name}' is not a state variable; declare it with: state ${a.target.name} = 0`, a.target.span);
         return null;
       }
       const id = this.expr(a.expr);
       if (id === null) return null;
       if (!this.isScalar(id)) {
-        this.err("E0204", `the new value of state '${a.target.name}' must be a scalar, got ${show(this.nodes[id]!.type)}`, a.expr.span);
+        this.err(C.E0204, `the new value of state '${a.target.name}' must be a scalar, got ${show(this.nodes[id]!.type)}`, a.expr.span);
         return null;
       }
       return { kind: "assign", state: a.target.name, node: id, line };
@@ -530,22 +531,22 @@ class Checker {
     if (e.kind === "Call" && e.callee.name === "clip_weights") {
       const [netArg, ...bounds] = e.args;
       if (!netArg || netArg.value.kind !== "Name" || !this.netDecls.has(netArg.value.name) || bounds.length < 1 || bounds.length > 2) {
-        this.err("E0135", "clip_weights takes a net and a bound c (clips to [-c, c]) or two bounds, like clip_weights(D, -0.01, 0.01)", e.span);
+        this.err(C.E0148, "clip_weights takes a net and a bound c (clips to [-c, c]) or two bounds, like clip_weights(D, -0.01, 0.01)", e.span);
         return null;
       }
       const nums = bounds.map((b) => constNumber(b.value));
       if (nums.some((n) => n === null)) {
-        this.err("E0135", "clip_weights bounds must be constant numbers", e.span);
+        this.err(C.E0148, "clip_weights bounds must be constant numbers", e.span);
         return null;
       }
       const [low, high] = nums.length === 1 ? [-Math.abs(nums[0]!), Math.abs(nums[0]!)] : [nums[0]!, nums[1]!];
       if (!(low < high)) {
-        this.err("E0501", `clip_weights needs low < high, got [${low}, ${high}]`, e.span);
+        this.err(C.E0503, `clip_weights needs low < high, got [${low}, ${high}]`, e.span);
         return null;
       }
       return { kind: "clip_weights", net: netArg.value.name, low, high, line };
     }
-    this.err("E0135", "an action is either an update of a state variable (k = expression) or clip_weights(net, c)", e.span);
+    this.err(C.E0135, "an action is either an update of a state variable (k = expression) or clip_weights(net, c)", e.span);
     return null;
   }
 
@@ -554,7 +555,7 @@ class Checker {
     const sig = OPTIMIZERS[kind];
     if (!sig) {
       const s = suggest(kind, Object.keys(OPTIMIZERS));
-      this.err("E0136", `unknown optimizer '${kind}'${s ? `; did you mean '${s}'?` : ` (known: ${Object.keys(OPTIMIZERS).join(", ")})`}`, o.name.span);
+      this.err(C.E0136, `unknown optimizer '${kind}'${s ? `; did you mean '${s}'?` : ` (known: ${Object.keys(OPTIMIZERS).join(", ")})`}`, o.name.span);
       return null;
     }
     const r = new ArgReader(this.file, this.diags, o.args, `optimizer '${kind}'`, sig);
@@ -595,18 +596,18 @@ class Checker {
           repeat = k ?? NaN;
         }
         if (name.kind !== "Name" || !Number.isInteger(repeat) || repeat < 1) {
-          this.err("E0137", "a schedule entry is a step name, optionally repeated: [5*d, g]", it.span);
+          this.err(C.E0137, "a schedule entry is a step name, optionally repeated: [5*d, g]", it.span);
           continue;
         }
         if (!this.of("Step").some((s) => s.name.name === name.name)) {
           const s = suggest(name.name, this.of("Step").map((x) => x.name.name));
-          this.err("E0128", `unknown step '${name.name}'${s ? `; did you mean '${s}'?` : ""}`, name.span);
+          this.err(C.E0128, `unknown step '${name.name}'${s ? `; did you mean '${s}'?` : ""}`, name.span);
           continue;
         }
         schedule.push({ step: name.name, repeat });
       }
       for (const s of this.of("Step")) {
-        if (!schedule.some((x) => x.step === s.name.name)) this.warn("W0406", `step '${s.name.name}' is not in the schedule, so it never runs`, s.name.span);
+        if (!schedule.some((x) => x.step === s.name.name)) this.warn(C.W0406, `step '${s.name.name}' is not in the schedule, so it never runs`, s.name.span);
       }
     } else schedule.push(...stepNames.map((step) => ({ step, repeat: 1 })));
     const epochs = r.posInt("epochs", null);
@@ -621,13 +622,13 @@ class Checker {
       const items = logArg.value.kind === "List" ? logArg.value.items : [logArg.value];
       for (const it of items) {
         if (it.kind !== "Name" || !(this.valueDecls.has(it.name) || this.stateNames.has(it.name))) {
-          this.err("E0138", "log lists names of values, losses or state variables", it.span);
+          this.err(C.E0138, "log lists names of values, losses or state variables", it.span);
           continue;
         }
         if (this.valueDecls.has(it.name)) {
           const id = this.values.get(it.name);
           if (id != null && !this.isScalar(id)) {
-            this.err("E0204", `logged value '${it.name}' must be a scalar, got ${show(this.nodes[id]!.type)}`, it.span);
+            this.err(C.E0204, `logged value '${it.name}' must be a scalar, got ${show(this.nodes[id]!.type)}`, it.span);
             continue;
           }
         }
@@ -640,17 +641,17 @@ class Checker {
     const sArg = r.arg("samples");
     if (sArg) {
       const id = this.expr(sArg.value);
-      if (id !== null && fmt(this.nodes[id]!.type.shape) !== fmt(this.data!.shape)) this.err("E0212", `samples must be shaped like the data ${fmt(this.data!.shape)}, got ${show(this.nodes[id]!.type)}`, sArg.value.span);
+      if (id !== null && fmt(this.nodes[id]!.type.shape) !== fmt(this.data!.shape)) this.err(C.E0221, `samples must be shaped like the data ${fmt(this.data!.shape)}, got ${show(this.nodes[id]!.type)}`, sArg.value.span);
       else if (id !== null) samples = id;
     } else {
       const cand = this.nodes.find((n) => n.op === "apply" && fmt(n.type.shape) === fmt(this.data!.shape) && n.args.every((a) => !this.dependsOnData(a)));
       if (cand) samples = cand.id;
-      else if (!hasErrors(this.diags)) this.err("E0139", "cannot tell which value is the generator's output; say it with train { samples = fake }", t?.span ?? { start: 0, end: 0 });
+      else if (!hasErrors(this.diags)) this.err(C.E0139, "cannot tell which value is the generator's output; say it with train { samples = fake }", t?.span ?? { start: 0, end: 0 });
     }
     const ema = r.number("ema", null, (v) => (v > 0 && v < 1 ? null : "must be in (0, 1)"));
     const emaNetArg = r.arg("ema_net");
     const emaNet = ema === null ? null : emaNetArg?.value.kind === "Name" ? emaNetArg.value.name : samples >= 0 ? (this.nodes[samples] as { net?: string }).net ?? null : null;
-    if (emaNet && !this.netDecls.has(emaNet)) this.err("E0130", `unknown net '${emaNet}'`, emaNetArg!.value.span);
+    if (emaNet && !this.netDecls.has(emaNet)) this.err(C.E0130, `unknown net '${emaNet}'`, emaNetArg!.value.span);
     const sampleEvery = r.posInt("sample_every", 300)!;
     return {
       epochs: nsteps ? null : epochs ?? 25,

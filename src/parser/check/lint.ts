@@ -1,3 +1,4 @@
+import { C } from "../codes.ts";
 import type * as A from "../ast.ts";
 import { warning, type Diagnostic } from "../diagnostics.ts";
 import type { ExprNode, ProgramIR } from "./ir.ts";
@@ -50,17 +51,17 @@ export function lintSpec(p: ProgramIR, spec: A.Spec, diags: Diagnostic[]): void 
   for (const n of p.nodes) {
     if (n.op !== "call") continue;
     if ((n.fn === "bce_logits" || n.fn === "softmax_ce") && activationOf(p, p.nodes[n.args[0]!]!)) {
-      diags.push(warning("W0401", `${n.fn} applies its own ${n.fn === "bce_logits" ? "sigmoid" : "softmax"}, but its input already went through ${activationOf(p, p.nodes[n.args[0]!]!)}: use the logits (a tap before the activation) or ${n.fn === "bce_logits" ? "bce" : "a plain cross-entropy"}`, spec.file, n.span));
+      diags.push(warning(C.W0401, `${n.fn} applies its own ${n.fn === "bce_logits" ? "sigmoid" : "softmax"}, but its input already went through ${activationOf(p, p.nodes[n.args[0]!]!)}: use the logits (a tap before the activation) or ${n.fn === "bce_logits" ? "bce" : "a plain cross-entropy"}`, spec.file, n.span));
     }
     if (n.fn === "grad") {
       const y = p.nodes[n.args[0]!]!;
       if (activationOf(p, y)) {
-        diags.push(warning("W0402", "gradient penalty taken on probabilities (after sigmoid): the penalty belongs on the critic's logits", spec.file, n.span));
+        diags.push(warning(C.W0402, "gradient penalty taken on probabilities (after sigmoid): the penalty belongs on the critic's logits", spec.file, n.span));
       }
       for (const net of netsBetween(p, n.args[1]!, y.id)) {
         const ir = p.nets.find((x) => x.name === net)!;
         if (ir.hasBatchnorm) {
-          diags.push(warning("W0403", `net ${net} has batchnorm, which couples the samples of a batch and breaks a per-sample gradient penalty; use layernorm or none`, spec.file, n.span));
+          diags.push(warning(C.W0403, `net ${net} has batchnorm, which couples the samples of a batch and breaks a per-sample gradient penalty; use layernorm or none`, spec.file, n.span));
         }
       }
     }

@@ -1,3 +1,4 @@
+import { C, type ErrorCode } from "../codes.ts";
 import type * as A from "../ast.ts";
 import { error, suggest, type Diagnostic } from "../diagnostics.ts";
 import { LAYERS, canonicalLayer } from "../signatures.ts";
@@ -34,7 +35,7 @@ export function instantiateNet(
       const s = suggest(l.op.name, [...Object.keys(LAYERS)]);
       const isInput = net.params.some((p) => p.name === l.op.name);
       const hint = isInput ? `; '${l.op.name}' is an input of net ${name}: to concatenate it, write concat(${l.op.name})` : s ? `; did you mean '${s}'?` : "";
-      diags.push(error("E0101", `unknown layer '${l.op.name}'${hint}`, file, l.op.span));
+      diags.push(error(C.E0101, `unknown layer '${l.op.name}'${hint}`, file, l.op.span));
       ok = false;
       break;
     }
@@ -47,7 +48,7 @@ export function instantiateNet(
       vars.push({ name: full, shape: vshape, init, trainable });
       return full;
     };
-    const fail = (msg: string, code = "E0201") => {
+    const fail = (msg: string, code: ErrorCode = C.E0201) => {
       diags.push(error(code, msg, file, l.span));
       ok = false;
     };
@@ -97,7 +98,7 @@ export function instantiateNet(
         const oh = dim(h);
         const ow = dim(w);
         if (oh <= 0 || ow <= 0) {
-          fail(`${l.op.name} with kernel ${k} and padding 'valid' does not fit an input of ${fmt(shape)}`);
+          fail(`${l.op.name} with kernel ${k} and padding 'valid' does not fit an input of ${fmt(shape)}`, C.E0222);
           break;
         }
         const dflt: Init = isT ? { kind: "normal", mean: 0, std: 0.02 } : { kind: "truncated_normal", mean: 0, std: 0.02 };
@@ -140,7 +141,7 @@ export function instantiateNet(
           break;
         }
         if (prod(target) !== prod(shape)) {
-          fail(`reshape to ${fmt(target)} (${prod(target)} values) does not fit an input of ${fmt(shape)} (${prod(shape)} values)`, "E0202");
+          fail(`reshape to ${fmt(target)} (${prod(target)} values) does not fit an input of ${fmt(shape)} (${prod(shape)} values)`, C.E0202);
           break;
         }
         layer = { op: "reshape", shape: target };
@@ -157,25 +158,25 @@ export function instantiateNet(
         if (items.length === 0) {
           const next = net.layers[net.layers.indexOf(l) + 1];
           const meant = next && net.params.some((p) => p.name === next.op.name) ? next.op.name : null;
-          fail(meant ? `concat takes its inputs in parentheses: write concat(${meant})` : "concat needs at least one input of the net to concatenate, like concat(y)", "E0114");
+          fail(meant ? `concat takes its inputs in parentheses: write concat(${meant})` : "concat needs at least one input of the net to concatenate, like concat(y)", C.E0145);
           break;
         }
         const names: string[] = [];
         for (const it of items) {
           if (it.kind !== "Name") {
-            diags.push(error("E0113", "concat takes names of the net's inputs", file, it.span));
+            diags.push(error(C.E0143, "concat takes names of the net's inputs", file, it.span));
             ok = false;
             continue;
           }
           const idx = net.params.findIndex((p) => p.name === it.name);
           if (idx < 0) {
             const s = suggest(it.name, net.params.slice(1).map((p) => p.name));
-            diags.push(error("E0102", `'${it.name}' is not an input of net ${name}${s ? `; did you mean '${s}'?` : ` (its inputs: ${net.params.map((p) => p.name).join(", ")})`}`, file, it.span));
+            diags.push(error(C.E0102, `'${it.name}' is not an input of net ${name}${s ? `; did you mean '${s}'?` : ` (its inputs: ${net.params.map((p) => p.name).join(", ")})`}`, file, it.span));
             ok = false;
             continue;
           }
           if (idx === 0) {
-            diags.push(error("E0203", `concat of '${it.name}' with itself: it is the net's first input, which the layers already carry`, file, it.span));
+            diags.push(error(C.E0220, `concat of '${it.name}' with itself: it is the net's first input, which the layers already carry`, file, it.span));
             ok = false;
             continue;
           }
@@ -184,7 +185,7 @@ export function instantiateNet(
           else if (out.length === 3 && other.length === 1) out = [out[0]!, out[1]!, out[2]! + other[0]!];
           else if (out.length === 3 && other.length === 3 && other[0] === out[0] && other[1] === out[1]) out = [out[0]!, out[1]!, out[2]! + other[2]!];
           else {
-            diags.push(error("E0203", `cannot concatenate ${fmt(out)} with '${it.name}' of shape ${fmt(other)}: need two vectors, an image and a vector, or two images of the same size`, file, it.span));
+            diags.push(error(C.E0203, `cannot concatenate ${fmt(out)} with '${it.name}' of shape ${fmt(other)}: need two vectors, an image and a vector, or two images of the same size`, file, it.span));
             ok = false;
             continue;
           }
@@ -227,7 +228,7 @@ export function instantiateNet(
       if (l.tap.name in taps || l.tap.name === "out") {
         const first = net.layers.find((x) => x.tap?.name === l.tap!.name && x !== l);
         const notes = first && first !== l ? [{ message: "first defined here", file, span: first.tap!.span }] : [];
-        diags.push(error("E0103", l.tap.name === "out" ? "'out' is the name of every net's final output and cannot be a tap" : `tap '${l.tap.name}' is defined twice in net ${name}`, file, l.tap.span, notes));
+        diags.push(error(C.E0103, l.tap.name === "out" ? "'out' is the name of every net's final output and cannot be a tap" : `tap '${l.tap.name}' is defined twice in net ${name}`, file, l.tap.span, notes));
         ok = false;
       }
       taps[l.tap.name] = layers.length;
@@ -235,7 +236,7 @@ export function instantiateNet(
     layers.push({ layer, name: lname, inShape, outShape: out, line: lineOf(l.span.start), tap });
   }
   if (net.layers.length === 0) {
-    diags.push(error("E0104", `net ${name} has no layers`, file, net.name.span));
+    diags.push(error(C.E0104, `net ${name} has no layers`, file, net.name.span));
     return null;
   }
   if (!ok || diags.length > before) return null;
@@ -260,7 +261,7 @@ function readInit(r: ArgReader, file: string, diags: Diagnostic[], dflt: Init): 
   const name = e.kind === "Name" ? e.name : e.kind === "Call" ? e.callee.name : null;
   const nums = e.kind === "Call" ? e.args.map((x) => (x.value.kind === "Number" ? x.value.value : NaN)) : [];
   const bad = (msg: string) => {
-    diags.push(error("E0113", msg, file, e.span));
+    diags.push(error(C.E0119, msg, file, e.span));
     return dflt;
   };
   switch (name) {

@@ -1,6 +1,8 @@
+import { C } from "../codes.ts";
 import type { CstNode, ILexingError, IRecognitionException, IToken, TokenType } from "chevrotain";
 import type * as A from "../ast.ts";
 import { error, type Diagnostic } from "../diagnostics.ts";
+import { describeToken } from "./messages.ts";
 import { ganParser } from "./parser.ts";
 import * as T from "./tokens.ts";
 import { ganLexer } from "./tokens.ts";
@@ -38,24 +40,24 @@ function run<T>(text: string, file: string, base: number, rule: RuleName, build:
   const tokens = lexed.tokens.map((t) => fixMistake(t, file, base, diagnostics));
   const deep = nestingTooDeep(tokens);
   if (deep) {
-    diagnostics.push(error("E0003", `nesting deeper than ${MAX_NESTING} levels`, file, shift(tokSpan(deep), base)));
+    diagnostics.push(error(C.E0003, `nesting deeper than ${MAX_NESTING} levels`, file, shift(tokSpan(deep), base)));
     return { value: null, diagnostics };
   }
   if (rule === "spec" && tokens.length === 0 && lexed.errors.length === 0) {
-    diagnostics.push(error("E0004", "the spec is empty: it declares no networks, losses or steps", file, { start: base, end: base }));
+    diagnostics.push(error(C.E0004, "the spec is empty: it declares no networks, losses or steps", file, { start: base, end: base }));
     return { value: null, diagnostics };
   }
   const parser = ganParser();
   parser.input = tokens;
   const cst = parser[rule]();
-  const lexed0 = diagnostics.filter((d) => d.code === "E0001").map((d) => d.span.start);
+  const lexed0 = diagnostics.filter((d) => d.code === C.E0001 || d.code === C.E0008).map((d) => d.span.start);
   diagnostics.push(...firstPerDeclaration(parser.errors.map((e) => syntaxError(e, tokens, text, file, base)), tokens, text, base, lexed0));
   diagnostics.sort((a, b) => a.span.start - b.span.start);
   if (diagnostics.length === 0 && rule !== "spec") {
     // A sub-rule stops where its grammar ends; anything after it is an error here.
     const end = cst.location?.endOffset ?? -1;
     const extra = tokens.find((t) => t.startOffset > end);
-    if (extra) diagnostics.push(error("E0002", `unexpected ${describe(extra)} after the ${rule === "expr" ? "expression" : "layer"}`, file, shift(tokSpan(extra), base)));
+    if (extra) diagnostics.push(error(C.E0002, `unexpected ${describeToken(extra)} after the ${rule === "expr" ? "expression" : "layer"}`, file, shift(tokSpan(extra), base)));
   }
   if (diagnostics.length > 0) return { value: null, diagnostics };
   return { value: build(new AstBuilder(base), cst), diagnostics };
@@ -71,13 +73,13 @@ function fixMistake(t: IToken, file: string, base: number, diags: Diagnostic[]):
   const at = shift(tokSpan(t), base);
   switch (t.tokenType) {
     case T.UnterminatedString:
-      diags.push(error("E0005", "unterminated string: add the closing '\"' on the same line", file, at));
+      diags.push(error(C.E0005, "unterminated string: add the closing '\"' on the same line", file, at));
       return as(t, T.StringLiteral, t.image + '"');
     case T.SingleQuoted:
-      diags.push(error("E0001", "strings use double quotes: write \"...\"", file, at));
+      diags.push(error(C.E0008, "strings use double quotes: write \"...\"", file, at));
       return as(t, T.StringLiteral, '"' + t.image.slice(1, t.image.endsWith("'") && t.image.length > 1 ? -1 : undefined) + '"');
     case T.FatArrow:
-      diags.push(error("E0006", "'=>' is not an operator; a tap is written with '->', like: dense 1 -> logit", file, at));
+      diags.push(error(C.E0006, "'=>' is not an operator; a tap is written with '->', like: dense 1 -> logit", file, at));
       return as(t, T.Arrow, "->");
     default:
       return t;
@@ -147,20 +149,11 @@ function lexError(e: ILexingError, text: string, file: string, base: number): Di
   const shown = ch < 32 || ch === 0xfffd ? `U+${ch.toString(16).toUpperCase().padStart(4, "0")}` : `'${String.fromCodePoint(ch)}'`;
   const len = ch > 0xffff ? 2 : 1;
   const hint = ch === 39 ? " (strings use double quotes)" : ch === 0xfffd ? " (the file is not valid UTF-8)" : "";
-  return error("E0001", `unexpected character ${shown}${hint}`, file, { start: base + e.offset, end: base + e.offset + len });
-}
-
-function describe(t: IToken): string {
-  if (t.tokenType.name === "EOF") return "end of input";
-  if (t.tokenType.name === "Identifier") return `name '${t.image}'`;
-  if (t.tokenType.name === "NumberLiteral") return `number ${t.image}`;
-  if (t.tokenType.name === "StringLiteral") return `string ${t.image}`;
-  if (/^[a-z]+$/.test(t.image)) return `keyword '${t.image}'`;
-  return `'${t.image}'`;
+  return error(C.E0001, `unexpected character ${shown}${hint}`, file, { start: base + e.offset, end: base + e.offset + len });
 }
 
 function syntaxError(e: IRecognitionException, tokens: IToken[], text: string, file: string, base: number): Diagnostic {
-  let t = e.token;
+  const t = e.token;
   let span: A.Span;
   if (t.tokenType.name === "EOF" || Number.isNaN(t.startOffset)) {
     // Error recovery inserts tokens with NaN positions; point just after the previous real token instead.
@@ -168,39 +161,7 @@ function syntaxError(e: IRecognitionException, tokens: IToken[], text: string, f
     const prev = before && !Number.isNaN(before.startOffset) ? before : tokens[tokens.length - 1];
     const at = prev ? (prev.endOffset ?? prev.startOffset) + 1 : text.length;
     span = { start: at, end: at };
-    if (t.tokenType.name !== "EOF") t = { ...t, image: "" };
   } else span = tokSpan(t);
-  const found = t.tokenType.name === "EOF" ? "end of input" : describe(t);
-  const rules = e.context?.ruleStack ?? [];
-  const inRule = rules[rules.length - 1];
-  const single = /Expecting token of type --> (\w+) <--/.exec(e.message)?.[1];
-  const expected =
-    single === "RParen" && inRule === "parenArgs" ? "',' or ')'"
-    : single === "RBracket" ? "',' or ']'"
-    : single ? expectedFrom(e.message)
-    : inRule === "primary" || inRule === "unary" ? "an expression"
-    : inRule === "decl" ? "a declaration (data, noise, net, loss, step, state, after, train, or name = expression)"
-    : expectedFrom(e.message);
-  const msg = expected ? `expected ${expected}, found ${found}` : `unexpected ${found}`;
-  return error("E0002", msg, file, shift(span, base));
-}
-
-/** chevrotain says "Expecting token of type --> RParen <--" or lists alternatives; say it in the spec's words. */
-function expectedFrom(message: string): string | null {
-  const words: Record<string, string> = {
-    RParen: "')'", LParen: "'('", RBracket: "']'", LBracket: "'['", RBrace: "'}'", LBrace: "'{'",
-    Colon: "':'", Equals: "'='", Comma: "','", Identifier: "a name", NumberLiteral: "a number", StringLiteral: "a string",
-    Arrow: "'->'", Minimize: "'minimize'", Over: "'over'", Dot: "'.'",
-    EOF: "a new declaration (data, noise, net, loss, step, state, after, train, or name = expression)",
-  };
-  const single = /Expecting token of type --> (\w+) <--/.exec(message);
-  if (single) return words[single[1]!] ?? single[1]!.toLowerCase();
-  if (/Expecting: one of these possible Token sequences/.test(message) || /Expecting: expecting at least one/.test(message)) {
-    const names = [...message.matchAll(/\[([A-Za-z, ]+)\]/g)].map((m) => m[1]!.split(",")[0]!.trim());
-    const uniq = [...new Set(names.map((n) => words[n] ?? (/^[A-Z]/.test(n) ? `'${n.toLowerCase()}'` : n)))];
-    if (uniq.length > 0 && uniq.length <= 4) return uniq.join(" or ");
-    if (uniq.length > 4) return "a declaration (data, noise, net, loss, step, state, after, train, or name = expression)";
-  }
-  if (/NoViableAlt|one of these possible/.test(message)) return "an expression";
-  return null;
+  // The message is ganErrorMessages' (messages.ts), which chevrotain called with what it expected.
+  return error(C.E0002, e.message, file, shift(span, base));
 }

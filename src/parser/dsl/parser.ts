@@ -1,4 +1,5 @@
 import { CstParser, type CstNode, type IToken } from "chevrotain";
+import { ganErrorMessages } from "./messages.ts";
 import * as T from "./tokens.ts";
 
 /**
@@ -7,7 +8,7 @@ import * as T from "./tokens.ts";
  */
 export class GanParser extends CstParser {
   constructor() {
-    super(T.allTokens, { recoveryEnabled: true, nodeLocationTracking: "full", maxLookahead: 3 });
+    super(T.allTokens, { recoveryEnabled: true, nodeLocationTracking: "full", maxLookahead: 3, errorMessageProvider: ganErrorMessages });
     this.performSelfAnalysis();
   }
 

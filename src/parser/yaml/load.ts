@@ -1,3 +1,4 @@
+import { C } from "../codes.ts";
 import { Ajv, type ErrorObject } from "ajv";
 import { isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node as YNode, type Pair, type Scalar, type YAMLMap } from "yaml";
 import schema from "../../../grammar/gan.schema.json" with { type: "json" };
@@ -9,7 +10,7 @@ import { DATA_SOURCES, LAYERS, NOISE_DISTS, OPTIMIZERS, canonicalLayer } from ".
 
 /**
  * The `.gan.yaml` front end. Stages, each stopping the parse when it finds an error:
- *   1. YAML syntax (E0601), duplicate keys (E0602), alias bombs and cycles (E0603), empty or non-mapping documents
+ *   1. YAML syntax (E0601), duplicate keys (E0602), alias cycles (E0603) and bombs (E0607), empty or non-mapping documents
  *      (E0604, E0605), keys that are lists or mappings (E0606);
  *   2. the JSON schema `grammar/gan.schema.json` (E0610-E0615), every error mapped back to its YAML node;
  *   3. building the AST: expression and layer strings go through the `.gan` parser with their offset in the file,
@@ -23,12 +24,12 @@ export function parseYamlSpec(text: string, file: string): ParseResult<A.Spec> {
 
   const root = doc.contents;
   if (root === null || (isScalar(root) && root.value === null)) {
-    diagnostics.push(error("E0604", "the YAML document is empty; a spec is a mapping with data, nets, losses and steps", file, { start: 0, end: 0 }));
+    diagnostics.push(error(C.E0604, "the YAML document is empty; a spec is a mapping with data, nets, losses and steps", file, { start: 0, end: 0 }));
     return { value: null, diagnostics };
   }
   if (!isMap(root)) {
     const what = isSeq(root) ? "a list" : "a single value";
-    diagnostics.push(error("E0605", `a spec must be a mapping of keys (data, nets, losses, steps, ...), not ${what}`, file, rangeOf(root)));
+    diagnostics.push(error(C.E0605, `a spec must be a mapping of keys (data, nets, losses, steps, ...), not ${what}`, file, rangeOf(root)));
     return { value: null, diagnostics };
   }
 
@@ -60,12 +61,12 @@ function yamlDiagnostics(doc: Document.Parsed, text: string, file: string): Diag
       const key = text.slice(span.start, span.end).trim();
       const first = firstOccurrence(doc, span.start);
       const notes: Note[] = first ? [{ message: "first defined here", file, span: first }] : [];
-      out.push(error("E0602", `duplicate key '${key}'`, file, span, notes));
+      out.push(error(C.E0602, `duplicate key '${key}'`, file, span, notes));
     } else {
-      out.push(error("E0601", `YAML syntax error: ${lowerFirst(e.message)}`, file, span));
+      out.push(error(C.E0601, `YAML syntax error: ${lowerFirst(e.message)}`, file, span));
     }
   }
-  for (const w of doc.warnings) out.push(warning("W0601", `YAML: ${lowerFirst(w.message)}`, file, within(w.pos)));
+  for (const w of doc.warnings) out.push(warning(C.W0601, `YAML: ${lowerFirst(w.message)}`, file, within(w.pos)));
   return out;
 }
 
@@ -96,7 +97,7 @@ function toData(doc: Document.Parsed, file: string): { ok: true; value: unknown 
       // A list or mapping as a key (`? [a, b]: 1`) has no JSON equivalent; every key in a spec is a name.
       const key = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
       if (key && !isScalar(key)) {
-        problem = error("E0606", "a key must be a plain name, not a list or a mapping", file, rangeOf(pair.key as YNode));
+        problem = error(C.E0606, "a key must be a plain name, not a list or a mapping", file, rangeOf(pair.key as YNode));
         return visit.BREAK;
       }
       return undefined;
@@ -104,7 +105,7 @@ function toData(doc: Document.Parsed, file: string): { ok: true; value: unknown 
     Alias(_, alias, path) {
       const target = alias.resolve(doc);
       if (target && path.includes(target as never)) {
-        problem = error("E0603", `alias '*${alias.source}' refers to a node that contains it; the document would be infinite`, file, rangeOf(alias));
+        problem = error(C.E0603, `alias '*${alias.source}' refers to a node that contains it; the document would be infinite`, file, rangeOf(alias));
         return visit.BREAK;
       }
       return undefined;
@@ -122,7 +123,7 @@ function toData(doc: Document.Parsed, file: string): { ok: true; value: unknown 
       },
     });
     const why = e instanceof ReferenceError ? `its aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT} alias expansions); refusing to expand them` : (e as Error).message;
-    return { ok: false, problem: error("E0603", `the YAML document cannot be read: ${why}`, file, first) };
+    return { ok: false, problem: error(C.E0607, `the YAML document cannot be read: ${why}`, file, first) };
   }
 }
 
@@ -208,48 +209,48 @@ function schemaDiagnostic(e: ErrorObject, doc: Document.Parsed, root: YAMLMap, f
       const s = suggest(name, known);
       const what = isLayerItem(segs) ? `unknown layer '${name}'` : isOptimizer(segs) ? `unknown optimizer '${name}'` : `unknown key '${name}' in ${subject}`;
       const hint = s ? `; did you mean '${s}'?` : known.length > 0 && known.length <= 12 ? ` (expected ${known.join(", ")})` : "";
-      return error("E0610", what + hint, file, key ? rangeOf(key as YNode) : nodeSpan);
+      return error(C.E0610, what + hint, file, key ? rangeOf(key as YNode) : nodeSpan);
     }
     case "required": {
       const name = (e.params as { missingProperty: string }).missingProperty;
       const hint = parent?.properties?.[name]?.description;
-      return error("E0612", `${subject} is missing '${name}'${hint ? ` (${hint})` : ""}`, file, requiredSpan(at));
+      return error(C.E0612, `${subject} is missing '${name}'${hint ? ` (${hint})` : ""}`, file, requiredSpan(at));
     }
     case "type": {
       // JSON Schema numbers are finite: YAML's .inf and .nan fail `type: number`.
       if (at.node && isScalar(at.node) && typeof at.node.value === "number" && !Number.isFinite(at.node.value)) {
-        return error("E0611", `${subject} must be a finite number, got ${at.node.source ?? at.node.value}`, file, nodeSpan);
+        return error(C.E0611, `${subject} must be a finite number, got ${at.node.source ?? at.node.value}`, file, nodeSpan);
       }
       const want = (e.params as { type: string | string[] }).type;
       const types = Array.isArray(want) ? want : String(want).split(",");
       const list = types.map((t) => (t === "boolean" && types.length > 1 ? "true/false" : typeWord(t)));
       const expected = list.length === 1 ? list[0] : `${list.slice(0, -1).join(", ")} or ${list[list.length - 1]}`;
-      return error("E0611", `${subject} must be ${expected}, got ${yamlKind(at.node)}`, file, nodeSpan);
+      return error(C.E0611, `${subject} must be ${expected}, got ${yamlKind(at.node)}`, file, nodeSpan);
     }
     case "enum": {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
       const got = at.node && isScalar(at.node) ? String(at.node.value) : "";
       const s = suggest(got, allowed);
       const label = enumLabel(segs);
-      return error("E0613", `unknown ${label} '${got}'${s ? `; did you mean '${s}'?` : ` (expected ${allowed.join(", ")})`}`, file, nodeSpan);
+      return error(C.E0613, `unknown ${label} '${got}'${s ? `; did you mean '${s}'?` : ` (expected ${allowed.join(", ")})`}`, file, nodeSpan);
     }
     case "pattern": {
       const rule = "letters, digits and _, not starting with a digit";
       if (e.propertyName !== undefined) {
         const key = at.node && isMap(at.node) ? at.node.items.find((p) => keyText(p.key) === e.propertyName)?.key : null;
-        return error("E0614", `'${e.propertyName}' is not a valid name in ${subject}: use ${rule}`, file, key ? rangeOf(key as YNode) : nodeSpan);
+        return error(C.E0614, `'${e.propertyName}' is not a valid name in ${subject}: use ${rule}`, file, key ? rangeOf(key as YNode) : nodeSpan);
       }
       const got = at.node && isScalar(at.node) ? String(at.node.value) : "";
-      return error("E0614", `${subject} must be a name (${rule}), got '${got}'`, file, nodeSpan);
+      return error(C.E0614, `${subject} must be a name (${rule}), got '${got}'`, file, nodeSpan);
     }
     case "minProperties":
     case "maxProperties": {
-      if (isLayerItem(segs)) return error("E0615", `${subject} must have exactly one key, the layer name, like {conv2d: {filters: 64, kernel: 4}}`, file, nodeSpan);
-      if (isOptimizer(segs)) return error("E0615", `${subject} must have exactly one key, the optimizer name, like {adam: {lr: 2.0e-4}}`, file, nodeSpan);
-      return error("E0615", `${subject} ${e.message ?? "is invalid"}`, file, nodeSpan);
+      if (isLayerItem(segs)) return error(C.E0615, `${subject} must have exactly one key, the layer name, like {conv2d: {filters: 64, kernel: 4}}`, file, nodeSpan);
+      if (isOptimizer(segs)) return error(C.E0615, `${subject} must have exactly one key, the optimizer name, like {adam: {lr: 2.0e-4}}`, file, nodeSpan);
+      return error(C.E0617, `${subject} ${e.message ?? "is invalid"}`, file, nodeSpan);
     }
     default:
-      return error("E0615", `${subject} ${e.message ?? "is invalid"}`, file, nodeSpan);
+      return error(C.E0617, `${subject} ${e.message ?? "is invalid"}`, file, nodeSpan);
   }
 }
 
@@ -257,7 +258,7 @@ function missingKeys(names: string[], e: ErrorObject, doc: Document.Parsed, root
   const segs = pathSegs(e.instancePath);
   const list = names.map((n) => `'${n}'`);
   const joined = `${list.slice(0, -1).join(", ")} and ${list[list.length - 1]}`;
-  return error("E0612", `${describePath(segs)} is missing ${joined}`, file, requiredSpan(locate(doc, root, segs)));
+  return error(C.E0612, `${describePath(segs)} is missing ${joined}`, file, requiredSpan(locate(doc, root, segs)));
 }
 
 /** A missing key is reported at the key naming the incomplete mapping (`d:` of a step), or at the mapping's start. */
