@@ -29,12 +29,13 @@ export async function build({ quiet = false } = {}) {
     format: "esm",
     target: "node20",
     // The compiler's dependencies are bundled (chevrotain alone costs ~0.5 s of CPU to import from
-    // node_modules: lodash-es, one module per function). commander stays external: `ganc train` parses
-    // with the trainer's Command (runtime/session.ts, loaded from src/), and main() must recognise its
-    // CommanderError. tsx is the loader for the lazily imported sources.
+    // node_modules: lodash-es, one module per function; commander ~40 ms, most of --version's cost
+    // above node's own start). `ganc train` parses with the trainer's Command, whose commander comes
+    // from node_modules: main() recognises its errors by their code, not by class. tsx is the loader
+    // for the lazily imported sources.
     // tfjs is never bundled: the runtime loads it from src/ (lazy.ts), and a static import of it on the
     // compiler path should show as tfjs being loaded (test/cli/startup.test.ts), not hide in a chunk.
-    external: ["commander", "tsx", "tsx/*", "esbuild", "@tensorflow/*"],
+    external: ["tsx", "tsx/*", "esbuild", "@tensorflow/*"],
     write: false,
     metafile: true,
     // Chunks: the parser and code generator load when a command reads a spec, not for --version.

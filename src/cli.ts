@@ -306,6 +306,16 @@ export function program(): Command {
   return cli;
 }
 
+/**
+ * A commander error, from this commander or another copy: dist/ bundles commander, while `ganc train`
+ * parses with the trainer's Command, which comes from node_modules through runtime/session.ts.
+ */
+function isCommanderError(err: unknown): err is CommanderError {
+  if (err instanceof CommanderError) return true;
+  const e = err as Partial<CommanderError> | null;
+  return err instanceof Error && typeof e?.exitCode === "number" && typeof e.code === "string" && e.code.startsWith("commander.");
+}
+
 export async function main(argv: string[]): Promise<number> {
   const cli = program();
   try {
@@ -313,7 +323,7 @@ export async function main(argv: string[]): Promise<number> {
     await cli.parseAsync(argv.map((a) => (a === "--no-opt" ? "--no-opt=all" : a)), { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (isCommanderError(err)) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof UsageError) {
       process.stderr.write(`error: ${err.message}\n`);
       return 2;
