@@ -2,17 +2,23 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { compileText, checkText } from "./compile.ts";
-import { isYamlFile, parseSpec } from "./parser/index.ts";
+import { Command, CommanderError, InvalidArgumentError, type Option } from "commander";
 import { printDsl, printYaml } from "./parser/print.ts";
 import { OPT_PASSES, resolvePasses, type OptSet } from "./codegen/opt.ts";
 import { formatDiagnostic, hasErrors, SourceText, toJson, type Diagnostic } from "./parser/diagnostics.ts";
 import { writeFileAtomic } from "./runtime/fsutil.ts";
 import { reportError } from "./runtime/main.ts";
-import { forThisProcess } from "./tools/runfolder.ts";
 import { EXIT_CODES, keepSpec, registerToolCommands } from "./tools/commands.ts";
 import { registerExplainCommand } from "./explain.ts";
+import { loadSource } from "./lazy.ts";
+
+// The parser (chevrotain's grammar analysis, ajv's schema compilation) loads when a command reads a spec,
+// so that --version and --help do not pay for it.
+const compiler = () => import("./compile.ts");
+const specParser = () => import("./parser/index.ts");
+// What loads tfjs is imported by the commands that run a trainer, never at start (see lazy.ts).
+const runFolder = () => loadSource<typeof import("./tools/runfolder.ts")>("tools/runfolder.ts");
+const session = () => loadSource<typeof import("./runtime/session.ts")>("runtime/session.ts");
 
 const useColor = () => !!process.stderr.isTTY && !process.env.NO_COLOR;
 
@@ -50,10 +56,12 @@ function displayPath(file: string): string {
 }
 
 /** The trainer as written for the user (imports "ganc/runtime") and the copy this process runs. */
-function compileFor(file: string, text: string, passes?: OptSet) {
+async function compileFor(file: string, text: string, passes?: OptSet) {
   const source = displayPath(file);
+  const { compileText } = await compiler();
   const forUser = compileText(text, file, { source, passes });
   if (!forUser.code) return null;
+  const { forThisProcess } = await runFolder();
   return { code: forUser.code, exec: forThisProcess(forUser.code), diagnostics: forUser.diagnostics };
 }
 
@@ -92,7 +100,7 @@ interface KernelStats {
  * checkpoint; neither is a typical iteration).
  */
 async function kernelStats(file: string, text: string, passes: OptSet, backend: string): Promise<KernelStats> {
-  const c = compileFor(file, text, passes)!;
+  const c = (await compileFor(file, text, passes))!;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ganc-stats-"));
   try {
     const out = path.join(dir, "stats.json");
@@ -109,6 +117,61 @@ function formatStats(s: KernelStats): string {
   return `kernels per iteration: ${s.kernels} (tf.profile of iteration ${s.iteration} on ${s.backend}, batch ${s.batch}; ${s.wallMs.toFixed(0)} ms while profiled)\n  ${top}`;
 }
 
+/** Flags of the trainer that `ganc train` does not take: `ganc sample` drives them. */
+const NOT_FOR_TRAIN = new Set(["--sample-to", "--sample-count"]);
+
+/** `ganc train`'s command: the trainer's flags, the spec, and --no-opt. */
+export async function trainCommand(): Promise<Command> {
+  const cmd = (await session()).trainerCommand("ganc train");
+  const own = cmd.options as Option[];
+  own.splice(0, own.length, ...own.filter((o) => !NOT_FOR_TRAIN.has(o.long ?? "")));
+  return cmd
+    .description("compile a spec and train it")
+    .argument("<spec>", "a .gan or .gan.yaml file")
+    .option("--no-opt [passes]", "train the trainer compiled without optimization passes (or without those named)")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", "\nThe run folder defaults to runs/<spec name>.");
+}
+
+/** The trainer's arguments for the flags given on the command line, as the trainer parses them back. */
+export function trainerArgv(cmd: Command): string[] {
+  const argv: string[] = [];
+  for (const opt of cmd.options as Option[]) {
+    const key = opt.attributeName();
+    if (key === "out" || key === "opt" || !opt.long || cmd.getOptionValueSource(key) !== "cli") continue;
+    const v: unknown = cmd.getOptionValue(key);
+    if (opt.negate ? v !== false : v === false || v === undefined) continue;
+    if (typeof v === "boolean") argv.push(opt.long);
+    else if (Array.isArray(v)) argv.push(opt.long, ...v.map(String));
+    else argv.push(opt.long, String(v));
+  }
+  return argv;
+}
+
+async function train(args: string[]): Promise<void> {
+  const cmd = await trainCommand();
+  let file = "";
+  cmd.action((spec: string) => {
+    file = spec;
+  });
+  await cmd.parseAsync(args, { from: "user" });
+  const o = cmd.opts<{ out?: string; opt: boolean | string }>();
+  const text = readSpec(file);
+  const c = await compileFor(file, text, passesFrom(o.opt));
+  if (!c) {
+    report((await compiler()).checkText(text, file).diagnostics, file, text, false);
+    process.exitCode = 1;
+    return;
+  }
+  if (c.diagnostics.length) report(c.diagnostics, file, text, false);
+  const name = /name: "(.*)",/.exec(c.code)![1]!;
+  const out = o.out ?? path.join("runs", name);
+  fs.mkdirSync(out, { recursive: true });
+  writeFileAtomic(path.join(out, "trainer.ts"), c.code);
+  await keepSpec(out, file, text);
+  process.exitCode = await runTrainer(c.exec, out, ["--out", out, ...trainerArgv(cmd)]);
+}
+
 export function program(): Command {
   const cli = new Command("ganc")
     .description("compile declarative GAN specs (.gan or .gan.yaml) into TensorFlow.js trainers")
@@ -123,8 +186,9 @@ export function program(): Command {
     .argument("<spec>", "a .gan or .gan.yaml file")
     .option("--json", "print diagnostics as JSON on stdout")
     .option("--resolved", "print the resolved spec, every default filled in")
-    .action((file: string, o: { json?: boolean; resolved?: boolean }) => {
+    .action(async (file: string, o: { json?: boolean; resolved?: boolean }) => {
       const text = readSpec(file);
+      const { checkText, compileText } = await compiler();
       const r = checkText(text, file);
       const bad = report(r.diagnostics, file, text, !!o.json);
       if (!bad && o.resolved && r.program) {
@@ -147,6 +211,7 @@ export function program(): Command {
     .action(async (file: string, o: { out?: string; json?: boolean; opt: boolean | string; stats?: boolean; backend: string }) => {
       const text = readSpec(file);
       const passes = passesFrom(o.opt);
+      const { compileText } = await compiler();
       const r = compileText(text, file, { source: displayPath(file), passes });
       const bad = report(r.diagnostics, file, text, !!o.json);
       if (bad || !r.code) {
@@ -164,51 +229,17 @@ export function program(): Command {
       }
     });
 
+  // The trainer's own flags (trainerCommand in runtime/session.ts) are `ganc train`'s: they are read from
+  // there when the command runs (that module loads tfjs), so `ganc train` parses its arguments itself.
   cli
     .command("train")
-    .description("compile a spec and train it (all trainer flags apply)")
-    .argument("<spec>", "a .gan or .gan.yaml file")
-    .allowUnknownOption(false)
-    .option("-o, --out <dir>", "run folder (default runs/<spec name>)")
-    .option("--epochs <n>", "passes over the data")
-    .option("--steps <n>", "iterations (overrides epochs)")
-    .option("--batch <n>", "batch size")
-    .option("--backend <name>", "auto | tensorflow-gpu | tensorflow | wasm | cpu | webgpu")
-    .option("--seed <n>", "seed for weights, noise and data order")
-    .option("--data <dir>", "folder of MNIST / Fashion-MNIST IDX files")
-    .option("--resume", "continue from the newest good checkpoint")
-    .option("--fresh", "start over: remove the run folder's checkpoints, samples and logs first")
-    .option("-q, --quiet", "no progress output")
-    .option("--log-every <n>", "iterations between loss read-backs")
-    .option("--sample-every <n>", "iterations between sample grids")
-    .option("--histogram-every <n>", "iterations between TensorBoard histograms (0: none)")
-    .option("--checkpoint-every <n>", "iterations between checkpoints (default: the spec's)")
-    .option("--eval-every <n>", "iterations between quality metrics in the metrics log (0: none)")
-    .option("--stats <file>", "profile one iteration with tf.profile; write its kernel counts to this JSON file")
-    .option("--no-opt [passes]", "train the trainer compiled without optimization passes (or without those named)")
-    .action(async (file: string, o: Record<string, string | boolean | undefined>) => {
-      const text = readSpec(file);
-      const c = compileFor(file, text, passesFrom(o.opt));
-      if (!c) {
-        report(checkText(text, file).diagnostics, file, text, false);
-        process.exitCode = 1;
-        return;
-      }
-      if (c.diagnostics.length) report(c.diagnostics, file, text, false);
-      const name = /name: "(.*)",/.exec(c.code)![1]!;
-      const out = (o.out as string | undefined) ?? path.join("runs", name);
-      fs.mkdirSync(out, { recursive: true });
-      writeFileAtomic(path.join(out, "trainer.ts"), c.code);
-      keepSpec(out, file, text);
-      const argv: string[] = ["--out", out];
-      for (const [k, v] of Object.entries(o)) {
-        if (k === "out" || k === "opt" || v === undefined || v === false) continue;
-        const flag = "--" + k.replace(/[A-Z]/g, (m) => "-" + m.toLowerCase());
-        if (v === true) argv.push(flag);
-        else argv.push(flag, String(v));
-      }
-      process.exitCode = await runTrainer(c.exec, out, argv);
-    });
+    .description("compile a spec and train it (all trainer flags apply; ganc train --help lists them)")
+    .usage("[options] <spec>")
+    .helpOption(false)
+    .allowUnknownOption()
+    .argument("[spec]")
+    .argument("[flags...]")
+    .action(async (spec: string | undefined, flags: string[]) => train(spec === undefined ? flags : [spec, ...flags]));
 
   cli
     .command("sample")
@@ -224,7 +255,7 @@ export function program(): Command {
     .action(async (runDir: string, o: { n: number; out?: string; backend: string }) => {
       const trainer = path.join(runDir, "trainer.ts");
       if (!fs.existsSync(trainer)) throw new UsageError(`${runDir} is not a run folder (no trainer.ts in it)`);
-      const exec = forThisProcess(fs.readFileSync(trainer, "utf8"));
+      const exec = (await runFolder()).forThisProcess(fs.readFileSync(trainer, "utf8"));
       const out = o.out ?? path.join(runDir, "samples", "sample.png");
       process.exitCode = await runTrainer(exec, runDir, ["--out", runDir, "--sample-to", out, "--sample-count", String(o.n), "--backend", o.backend, "--quiet"]);
       if (process.exitCode === 0) process.stderr.write(`wrote ${out}\n`);
@@ -236,8 +267,9 @@ export function program(): Command {
     .argument("<spec>", "a .gan or .gan.yaml file")
     .option("-o, --out <file>", "write here (the form follows its name); default: print the other form")
     .option("--to <form>", "gan or yaml (default: the other form, or what -o's name says)")
-    .action((file: string, o: { out?: string; to?: string }) => {
+    .action(async (file: string, o: { out?: string; to?: string }) => {
       const text = readSpec(file);
+      const { isYamlFile, parseSpec } = await specParser();
       const parsed = parseSpec(text, file);
       if (!parsed.spec || hasErrors(parsed.diagnostics)) {
         report(parsed.diagnostics, file, text, false);
@@ -276,6 +308,16 @@ export function program(): Command {
   return cli;
 }
 
+/**
+ * A commander error, from this commander or another copy: dist/ bundles commander, while `ganc train`
+ * parses with the trainer's Command, which comes from node_modules through runtime/session.ts.
+ */
+function isCommanderError(err: unknown): err is CommanderError {
+  if (err instanceof CommanderError) return true;
+  const e = err as Partial<CommanderError> | null;
+  return err instanceof Error && typeof e?.exitCode === "number" && typeof e.code === "string" && e.code.startsWith("commander.");
+}
+
 export async function main(argv: string[]): Promise<number> {
   const cli = program();
   try {
@@ -283,7 +325,7 @@ export async function main(argv: string[]): Promise<number> {
     await cli.parseAsync(argv.map((a) => (a === "--no-opt" ? "--no-opt=all" : a)), { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (isCommanderError(err)) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof UsageError) {
       process.stderr.write(`error: ${err.message}\n`);
       return 2;

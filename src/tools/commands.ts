@@ -1,12 +1,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { isYamlFile } from "../parser/index.ts";
 import { writeFileAtomic } from "../runtime/fsutil.ts";
-import { evaluateRun, formatEval, saveEval } from "./eval.ts";
-import { exportRun } from "./export.ts";
-import { buildReport } from "./report.ts";
-import { RunFolderError, trainerFile } from "./runfolder.ts";
+import { loadSource } from "../lazy.ts";
+
+// eval, export and report load tfjs (and report the runtime's modules): imported when their command runs.
+const evalTool = () => loadSource<typeof import("./eval.ts")>("tools/eval.ts");
+const exportTool = () => loadSource<typeof import("./export.ts")>("tools/export.ts");
+const reportTool = () => loadSource<typeof import("./report.ts")>("tools/report.ts");
+const runFolder = () => loadSource<typeof import("./runfolder.ts")>("tools/runfolder.ts");
 
 /** What `ganc --help` says about exit codes. */
 export const EXIT_CODES = `
@@ -21,7 +23,8 @@ Output: data (--json, printed trainers, eval results) goes to stdout, messages t
 on a terminal and never when NO_COLOR is set; --quiet, where a command has it, drops progress messages.`;
 
 /** `ganc train` keeps a copy of the spec in the run folder, so that export and reports find what was trained. */
-export function keepSpec(runDir: string, specFile: string, text: string): void {
+export async function keepSpec(runDir: string, specFile: string, text: string): Promise<void> {
+  const { isYamlFile } = await import("../parser/index.ts");
   writeFileAtomic(path.join(runDir, isYamlFile(specFile) ? "spec.gan.yaml" : "spec.gan"), text);
 }
 
@@ -36,7 +39,8 @@ export function registerToolCommands(cli: Command, usageError: (message: string)
       try {
         await fn(...args);
       } catch (err) {
-        if (err instanceof RunFolderError) throw usageError(err.message);
+        // By name: RunFolderError's module is loaded lazily (and, from dist/cli.js, is another copy).
+        if (err instanceof Error && err.name === "RunFolderError") throw usageError(err.message);
         throw err;
       }
     };
@@ -57,7 +61,8 @@ export function registerToolCommands(cli: Command, usageError: (message: string)
     .addHelpText("after", "\nThe results are also saved to <run-dir>/eval.json, where `ganc report` shows them.")
     .action(
       wrap(async (runDir: string, o: { n: number; json?: boolean; quiet?: boolean; backend: string }) => {
-        trainerFile(runDir);
+        (await runFolder()).trainerFile(runDir);
+        const { evaluateRun, formatEval, saveEval } = await evalTool();
         const r = await evaluateRun(runDir, { n: o.n, backend: o.backend, log: say(o.quiet || o.json) });
         saveEval(runDir, r);
         process.stdout.write(o.json ? JSON.stringify(r, null, 2) + "\n" : formatEval(r));
@@ -76,7 +81,8 @@ export function registerToolCommands(cli: Command, usageError: (message: string)
     }, 24)
     .option("-q, --quiet", "no messages")
     .action(
-      wrap((runDir: string, o: { out?: string; maxImages: number; quiet?: boolean }) => {
+      wrap(async (runDir: string, o: { out?: string; maxImages: number; quiet?: boolean }) => {
+        const { buildReport } = await reportTool();
         const html = buildReport(runDir, { maxImages: o.maxImages });
         const out = o.out ?? path.join(runDir, "report.html");
         fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
@@ -99,6 +105,7 @@ export function registerToolCommands(cli: Command, usageError: (message: string)
     )
     .action(
       wrap(async (runDir: string, o: { out?: string; json?: boolean; quiet?: boolean; backend: string }) => {
+        const { exportRun } = await exportTool();
         const r = await exportRun(runDir, { out: o.out, backend: o.backend as never, log: say(o.quiet || o.json) });
         if (o.json) process.stdout.write(JSON.stringify({ dir: r.dir, files: r.files, ...r.meta }, null, 2) + "\n");
         else say(o.quiet)(`wrote ${r.dir}: ${r.meta.net} at iteration ${r.meta.step}, inputs ${r.meta.inputs.map((i) => `${i.name} [${i.shape.join(", ")}]`).join(", ")} -> [${r.meta.output.shape.join(", ")}]`);
