@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { compileText, checkText } from "./compile.ts";
+import { compileText, checkText, resolvedText } from "./compile.ts";
 import { isYamlFile, parseSpec } from "./parser/index.ts";
 import { printDsl, printYaml } from "./parser/print.ts";
 import { OPT_PASSES, resolvePasses, type OptSet } from "./codegen/opt.ts";
@@ -127,9 +127,8 @@ export function program(): Command {
       const r = checkText(text, file);
       const bad = report(r.diagnostics, file, text, !!o.json);
       if (!bad && o.resolved && r.program) {
-        const c = compileText(text, file);
-        const m = c.code && /resolved: (".*"),\n/.exec(c.code);
-        if (m) process.stdout.write(JSON.parse(m[1]!) + "\n");
+        const resolved = resolvedText(text, file);
+        if (resolved !== null) process.stdout.write(resolved);
       }
       process.exitCode = bad ? 1 : 0;
     });
