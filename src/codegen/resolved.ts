@@ -95,7 +95,8 @@ export function resolveSpec(spec: A.Spec, p: ProgramIR): A.Spec {
       case "Net": {
         const net = p.nets.find((n) => n.name === d.name.name);
         if (!net) return d;
-        const initOf = (v: string) => initExpr(net.vars.find((x) => x.name === v)!.init);
+        const inits = new Map(net.vars.map((x) => [x.name, x.init]));
+        const initOf = (v: string) => initExpr(inits.get(v)!);
         const layers = d.layers.map((l, i): A.Layer => {
           const L = net.layers[i]?.layer;
           if (!L) return l;
