@@ -190,7 +190,5 @@ function exprOf(p: ProgramIR, id: number): A.Expr {
       return { kind: "Binary", op: n.o, left: sub(n.a), right: sub(n.b), span: NOSPAN };
     case "call":
       return call(n.fn, n.args.map(sub));
-    case "grad":
-      return call("grad", [sub(n.of), sub(n.wrt)]);
   }
 }
