@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { specHash } from "./spec-hash.ts";
 import { generateTrainer } from "./codegen/trainer.ts";
 import type { OptSet } from "./codegen/opt.ts";
 import { checkSpec } from "./parser/check/index.ts";
@@ -20,11 +20,6 @@ export function checkText(text: string, file: string): { program: ProgramIR | nu
   if (!parsed.spec || hasErrors(parsed.diagnostics)) return { program: null, spec: parsed.spec, diagnostics: parsed.diagnostics };
   const checked = checkSpec(parsed.spec, text);
   return { program: checked.program, spec: parsed.spec, diagnostics: [...parsed.diagnostics, ...checked.diagnostics] };
-}
-
-/** The spec hash a trainer carries and a run folder is matched by: sha-256 of the text with normalised line ends. */
-export function specHash(text: string): string {
-  return createHash("sha256").update(text.replace(/\r\n?/g, "\n")).digest("hex").slice(0, 16);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { specHash } from "../compile.ts";
+import { specHash } from "../spec-hash.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
