@@ -139,7 +139,9 @@ export function resolveSpec(spec: A.Spec, p: ProgramIR): A.Spec {
     }
   });
   if (!decls.some((d) => d.kind === "Train")) decls.push({ kind: "Train", settings: withDefaults([], trainFill(p)), span: NOSPAN });
-  return { ...spec, name: spec.name ?? p.name, decls };
+  // A spec without `gan "..."` is named after its file; the resolved spec leaves it so (a name written out
+  // would stay when the file is renamed, and could push the first declaration off its line).
+  return { ...spec, decls };
 }
 
 function trainFill(p: ProgramIR): [string, A.Expr | null][] {

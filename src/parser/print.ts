@@ -108,16 +108,31 @@ export function printDsl(spec: A.Spec, layout?: PrintLayout): string {
         emit(`noise ${d.name.name}: ${d.dist.name}(${printArgs(NOISE_DISTS[d.dist.name], d.args).join(", ")})`, d, d);
         break;
       case "Net": {
-        emit(`net ${d.name.name}(${d.params.map((p) => p.name).join(", ")}) {`, d, d);
-        // With a layout, the layers that shared a line in the source share one again.
+        const head = `net ${d.name.name}(${d.params.map((p) => p.name).join(", ")}) {`;
+        // With a layout, the layers that shared a line in the source share one again, and so do the braces
+        // with the layers they stood beside (`net G(z) { dense 16, relu }`).
         const groups: A.Layer[][] = [];
         for (const l of d.layers) {
           const last = groups[groups.length - 1];
           if (layout && last && layout.line(last[0]!.span.start) === layout.line(l.span.start)) last.push(l);
           else groups.push([l]);
         }
-        for (const g of groups) emit(`  ${g.map(printLayer).join(", ")}`, g[0], g);
-        out.push("}");
+        const first = groups[0];
+        const headShared = !!(layout && first && layout.line(first[0]!.span.start) === layout.line(d.span.start));
+        const lastGroup = groups[groups.length - 1];
+        const closeShared = !!(layout && lastGroup && layout.line(d.span.end - 1) === layout.line(lastGroup[lastGroup.length - 1]!.span.start));
+        if (!headShared) emit(head, d, d);
+        groups.forEach((g, i) => {
+          const text = `${g.map(printLayer).join(", ")}${closeShared && i === groups.length - 1 ? " }" : ""}`;
+          if (i === 0 && headShared) {
+            const layers = layout?.comment?.(g);
+            const net = layout?.comment?.(d);
+            emit(`${head} ${text}`, d, undefined);
+            const c = [net, layers].filter(Boolean).join("; ");
+            if (c) out[out.length - 1] += `   # ${c}`;
+          } else emit(`  ${text}`, g[0], g);
+        });
+        if (!closeShared) out.push("}");
         break;
       }
       case "Value":

@@ -52,6 +52,27 @@ describe("the resolved spec", () => {
     expect(yaml).toMatch(/^ {2}histogram_every: 300$/m);
   });
 
+  it("keeps every line where the source had it: no `gan` line, a net on one line, layers sharing lines", () => {
+    const text = [
+      "data real: ring8(batch=32)",
+      "noise z: normal(shape=[2])",
+      "net G(z) { dense 16, relu, dense 2 }",
+      "net D(x) { dense 16, relu",
+      "  dense 1 }",
+      "fake = G(z)",
+      "loss d = bce_logits(D(real), ones) +",
+      "  bce_logits(D(fake), zeros)",
+      "loss g = bce_logits(D(fake), ones)",
+      "step d: adam minimize d over D",
+      "step g: adam minimize g over G",
+      "",
+    ].join("\n");
+    const r = checkResolved(text, "one-line.gan");
+    expect(r.split("\n")[2]).toMatch(/^net G\(z\) \{ dense 16 .* \}   # z: \[2\] -> \[2\]; dense1: \[16\]/);
+    expect(r.split("\n")[8]).toMatch(/^loss g = /);
+    expect(r).not.toMatch(/^gan /m);
+  });
+
   it("keeps what the checker reads from arguments for generated variations of a spec", () => {
     const spec = fc.record({
       units: fc.integer({ min: 1, max: 64 }),
