@@ -188,13 +188,12 @@ export function program(): Command {
     .option("--resolved", "print the resolved spec, every default filled in")
     .action(async (file: string, o: { json?: boolean; resolved?: boolean }) => {
       const text = readSpec(file);
-      const { checkText, compileText } = await compiler();
+      const { checkText, compileText, resolvedText } = await compiler();
       const r = checkText(text, file);
       const bad = report(r.diagnostics, file, text, !!o.json);
       if (!bad && o.resolved && r.program) {
-        const c = compileText(text, file);
-        const m = c.code && /resolved: (".*"),\n/.exec(c.code);
-        if (m) process.stdout.write(JSON.parse(m[1]!) + "\n");
+        const resolved = resolvedText(text, file);
+        if (resolved !== null) process.stdout.write(resolved);
       }
       process.exitCode = bad ? 1 : 0;
     });

@@ -1,76 +1,196 @@
-import type { ExprNode, ProgramIR } from "../parser/check/ir.ts";
+import type * as A from "../parser/ast.ts";
+import type { ExprNode, Init, LayerInfo, ProgramIR } from "../parser/check/ir.ts";
+import { printDsl, printYaml, type PrintLayout } from "../parser/print.ts";
 
-/** The resolved spec as text: every default the compiler filled in, for reports and `ganc check --resolved`. */
-export function printResolved(p: ProgramIR): string {
-  const out: string[] = [];
-  const d = p.data;
-  out.push(`gan "${p.name}"`);
-  out.push(`data ${d.name}: ${d.source}(batch=${d.batch}${d.path ? `, path="${d.path}"` : ""}${d.limit ? `, limit=${d.limit}` : ""}${d.count ? `, count=${d.count}` : ""})  # [${d.shape}], ${d.numClasses} classes`);
-  for (const n of p.noise) {
-    out.push(n.dist === "categorical" ? `noise ${n.name}: categorical(classes=${n.classes})` : `noise ${n.name}: ${n.dist}(${n.dist === "uniform" ? "low" : "mean"}=${n.a}, ${n.dist === "uniform" ? "high" : "std"}=${n.b}, shape=[${n.shape}])`);
-  }
-  for (const s of p.states) out.push(`state ${s.name} = ${s.init}`);
-  for (const net of p.nets) {
-    // Variables by layer, once per net (a filter per layer would be quadratic in the number of layers).
-    const byLayer = new Map<string, typeof net.vars[number][]>();
-    for (const v of net.vars) {
-      const layer = v.name.split("/")[1]!;
-      byLayer.set(layer, [...(byLayer.get(layer) ?? []), v]);
+/**
+ * The resolved spec (`ganc check --resolved`, reports, TensorBoard): the spec itself with every default
+ * the compiler filled in written out as an argument, shapes as comments. It is a spec in the form of its
+ * input (.gan or YAML) that checks clean and compiles to the same trainer; each declaration and layer
+ * stays on its line, so the trainer's `spec:line` references agree too. Values, losses and `after`
+ * expressions are printed as written; comments of the input are replaced by the shape comments.
+ */
+export function printResolved(spec: A.Spec, p: ProgramIR, text: string, form: "dsl" | "yaml"): string {
+  const resolved = resolveSpec(spec, p);
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  const line = (offset: number) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
     }
-    out.push(`net ${net.name}(${net.params.map((q) => `${q.name}: [${q.shape}]`).join(", ")}) {`);
-    for (const l of net.layers) {
-      const { op, ...rest } = l.layer as unknown as Record<string, unknown>;
-      const args = Object.entries(rest)
-        .filter(([, v]) => v !== null && typeof v !== "string")
-        .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v}]` : v}`);
-      const inits = (byLayer.get(l.name) ?? []).filter((v) => v.trainable && v.init.kind !== "zeros" && v.init.kind !== "ones");
-      const init = inits.map((v) => `init=${v.init.kind}${"std" in v.init ? `(${v.init.mean}, ${v.init.std})` : ""}`);
-      out.push(`  ${op} ${[...args, ...init].join(" ")}${l.tap ? ` -> ${l.tap}` : ""}   # ${l.name}: [${l.outShape}]`);
+    return lo + 1;
+  };
+  const layerInfo = new Map<A.Layer, LayerInfo>();
+  for (const d of resolved.decls) {
+    if (d.kind !== "Net") continue;
+    const net = p.nets.find((n) => n.name === d.name.name);
+    d.layers.forEach((l, i) => net?.layers[i] && layerInfo.set(l, net.layers[i]!));
+  }
+  const comment = (node: A.Decl | readonly A.Layer[]): string | null => {
+    if ("length" in node) return node.map((l) => layerInfo.get(l)).filter((x) => x).map((x) => `${x!.name}: ${shape(x!.outShape)}`).join(", ") || null;
+    if (node.kind === "Data") return `${shape([p.data.batch, ...p.data.shape])}, ${p.data.numClasses} classes`;
+    if (node.kind === "Net") {
+      const net = p.nets.find((n) => n.name === node.name.name);
+      return net ? `${net.params.map((q) => `${q.name}: ${shape(q.shape)}`).join(", ")} -> ${shape(net.outShape)}` : null;
     }
-    out.push("}");
-  }
-  for (const l of p.losses) out.push(`loss ${l.name} = ${expr(p, l.node)}`);
-  for (const s of p.steps) {
-    const o = s.optimizer;
-    const args = o.kind === "adam" ? `lr=${o.lr}, beta1=${o.beta1}, beta2=${o.beta2}, epsilon=${o.epsilon}` : o.kind === "rmsprop" ? `lr=${o.lr}, rho=${o.rho}, momentum=${o.momentum}, epsilon=${o.epsilon}` : o.kind === "momentum" ? `lr=${o.lr}, momentum=${o.momentum}, nesterov=${o.nesterov}` : `lr=${o.lr}`;
-    const extra = `${o.clipnorm !== null ? `, clipnorm=${o.clipnorm}` : ""}${o.clipvalue !== null ? `, clipvalue=${o.clipvalue}` : ""}${o.decay !== "none" ? `, decay=${o.decay}` : ""}`;
-    out.push(`step ${s.name}: ${o.kind}(${args}${extra}) minimize ${s.loss} over ${s.nets.join(", ")}${s.shared ? " shared" : ""}`);
-    for (const a of s.actions) out.push(a.kind === "assign" ? `after ${s.name}: ${a.state} = ${expr(p, a.node)}` : `after ${s.name}: clip_weights(${a.net}, ${a.low}, ${a.high})`);
-  }
-  const t = p.train;
-  out.push(
-    `train { ${t.steps ? `steps=${t.steps}` : `epochs=${t.epochs}`}, schedule=[${t.schedule.map((x) => (x.repeat > 1 ? `${x.repeat}*${x.step}` : x.step)).join(", ")}], seed=${t.seed}, sample_every=${t.sampleEvery}, sample_count=${t.sampleCount}, samples=${expr(p, t.samples)}, checkpoint_every=${t.checkpointEvery}, keep_checkpoints=${t.keepCheckpoints}, log_every=${t.logEvery}${t.log.length ? `, log=[${t.log}]` : ""}${t.ema ? `, ema=${t.ema}` : ""} }`,
-  );
-  return out.join("\n");
+    if (node.kind === "Value" || node.kind === "Loss") {
+      const id = node.kind === "Value" ? p.values[node.name.name] : p.losses.find((l) => l.name === node.name.name)?.node;
+      const t = id === undefined ? null : p.nodes[id]?.type;
+      return t ? (t.batched ? shape(["batch", ...t.shape]) : t.shape.length ? shape(t.shape) : "scalar") : null;
+    }
+    return null;
+  };
+  const layout: PrintLayout = { line, comment };
+  return form === "yaml" ? printYaml(resolved, undefined, layout) : printDsl(resolved, layout);
 }
 
-function expr(p: ProgramIR, id: number, top = true): string {
+const shape = (s: readonly (number | string)[]) => `[${s.join(", ")}]`;
+
+// ---- AST with every default ------------------------------------------------------------------------
+
+const NOSPAN: A.Span = { start: -1, end: -1 };
+const ident = (name: string): A.Ident => ({ kind: "Ident", name, span: NOSPAN });
+const num = (value: number): A.Expr => ({ kind: "Number", value, span: NOSPAN });
+const name = (n: string): A.Expr => ({ kind: "Name", name: n, span: NOSPAN });
+const bool = (b: boolean) => name(b ? "true" : "false");
+const list = (items: A.Expr[]): A.Expr => ({ kind: "List", items, span: NOSPAN });
+const call = (fn: string, args: A.Expr[]): A.Expr => ({ kind: "Call", callee: ident(fn), args: args.map((value) => ({ kind: "Arg", name: null, value, span: NOSPAN })), span: NOSPAN });
+
+/** `args` with each of `fill` that is not given appended (a given argument is kept as written). */
+function withDefaults(args: readonly A.Arg[], fill: readonly (readonly [string, A.Expr | null])[]): A.Arg[] {
+  const out = [...args];
+  for (const [k, v] of fill) if (v && !args.some((a) => a.name?.name === k)) out.push({ kind: "Arg", name: ident(k), value: v, span: NOSPAN });
+  return out;
+}
+
+function initExpr(i: Init): A.Expr {
+  switch (i.kind) {
+    case "normal":
+    case "truncated_normal":
+      return call(i.kind, [num(i.mean), num(i.std)]);
+    case "uniform":
+      return call("uniform", [num(i.low), num(i.high)]);
+    default:
+      return name(i.kind);
+  }
+}
+
+/** The spec's AST with every default the checker applied written out as an argument. */
+export function resolveSpec(spec: A.Spec, p: ProgramIR): A.Spec {
+  const decls = spec.decls.map((d): A.Decl => {
+    switch (d.kind) {
+      case "Data": {
+        const x = p.data;
+        return { ...d, args: withDefaults(d.args, [["batch", num(x.batch)], ["limit", x.limit === null ? null : num(x.limit)], ["count", x.count === null ? null : num(x.count)]]) };
+      }
+      case "Noise": {
+        const n = p.noise.find((x) => x.name === d.name.name);
+        if (!n || n.dist === "categorical") return d;
+        const [a, b] = n.dist === "uniform" ? ["low", "high"] : ["mean", "std"];
+        return { ...d, args: withDefaults(d.args, [[a, num(n.a)], [b, num(n.b)]]) };
+      }
+      case "Net": {
+        const net = p.nets.find((n) => n.name === d.name.name);
+        if (!net) return d;
+        const inits = new Map(net.vars.map((x) => [x.name, x.init]));
+        const initOf = (v: string) => initExpr(inits.get(v)!);
+        const layers = d.layers.map((l, i): A.Layer => {
+          const L = net.layers[i]?.layer;
+          if (!L) return l;
+          const fill: [string, A.Expr | null][] =
+            L.op === "dense"
+              ? [["init", initOf(L.kernel)], ["bias", bool(L.bias !== null)], ["sn", bool(L.sn !== null)]]
+              : L.op === "conv2d" || L.op === "conv2dTranspose"
+                ? [["stride", num(L.stride)], ["padding", name(L.padding)], ["init", initOf(L.kernel)], ["bias", bool(L.bias !== null)], ["sn", bool(L.sn !== null)]]
+                : L.op === "batchnorm"
+                  ? [["decay", num(L.decay)], ["epsilon", num(L.epsilon)], ["scale", bool(L.gamma !== null)], ["center", bool(L.beta !== null)]]
+                  : L.op === "layernorm"
+                    ? [["epsilon", num(L.epsilon)]]
+                    : L.op === "dropout"
+                      ? [["rate", num(L.rate)]]
+                      : L.op === "upsample"
+                        ? [["factor", num(L.factor)]]
+                        : L.op === "leakyrelu"
+                          ? [["alpha", num(L.alpha)]]
+                          : [];
+          return { ...l, args: withDefaults(l.args, fill) };
+        });
+        return { ...d, layers };
+      }
+      case "Step": {
+        const s = p.steps.find((x) => x.name === d.name.name);
+        if (!s) return d;
+        const o = s.optimizer;
+        const fill: [string, A.Expr | null][] = [["lr", num(o.lr)]];
+        if (o.kind === "adam") fill.push(["beta1", num(o.beta1)], ["beta2", num(o.beta2)], ["epsilon", num(o.epsilon)]);
+        if (o.kind === "rmsprop") fill.push(["rho", num(o.rho)], ["momentum", num(o.momentum)], ["epsilon", num(o.epsilon)]);
+        if (o.kind === "momentum") fill.push(["momentum", num(o.momentum)], ["nesterov", bool(o.nesterov)]);
+        fill.push(["clipnorm", o.clipnorm === null ? null : num(o.clipnorm)], ["clipvalue", o.clipvalue === null ? null : num(o.clipvalue)], ["decay", name(o.decay)]);
+        if (o.decay !== "none") fill.push(["decay_every", num(o.decayEvery)], ["decay_rate", num(o.decayRate)]);
+        return { ...d, optimizer: { ...d.optimizer, args: withDefaults(d.optimizer.args, fill) } };
+      }
+      case "Train":
+        return { ...d, settings: withDefaults(d.settings, trainFill(p)) };
+      default:
+        return d;
+    }
+  });
+  if (!decls.some((d) => d.kind === "Train")) decls.push({ kind: "Train", settings: withDefaults([], trainFill(p)), span: NOSPAN });
+  // A spec without `gan "..."` is named after its file; the resolved spec leaves it so (a name written out
+  // would stay when the file is renamed, and could push the first declaration off its line).
+  return { ...spec, decls };
+}
+
+function trainFill(p: ProgramIR): [string, A.Expr | null][] {
+  const t = p.train;
+  return [
+    t.steps !== null ? ["steps", num(t.steps)] : ["epochs", num(t.epochs ?? 25)],
+    ["schedule", list(t.schedule.map((x) => (x.repeat > 1 ? { kind: "Binary", op: "*", left: num(x.repeat), right: name(x.step), span: NOSPAN } : name(x.step))))],
+    ["seed", num(t.seed)],
+    ["samples", t.samples >= 0 ? exprOf(p, t.samples) : null],
+    ["sample_every", num(t.sampleEvery)],
+    ["sample_count", num(t.sampleCount)],
+    ["checkpoint_every", t.checkpointEvery === "epoch" ? name("epoch") : num(t.checkpointEvery)],
+    ["keep_checkpoints", num(t.keepCheckpoints)],
+    ["log_every", num(t.logEvery)],
+    ["eval_every", num(t.evalEvery)],
+    ["eval_count", num(t.evalCount)],
+    ["histogram_every", num(t.histogramEvery)],
+    ["ema", t.ema === null ? null : num(t.ema)],
+    ["ema_net", t.ema === null || t.emaNet === null ? null : name(t.emaNet)],
+  ];
+}
+
+/** An IR node as an expression (a named value by its name), for the default `samples`. */
+function exprOf(p: ProgramIR, id: number): A.Expr {
   const n: ExprNode = p.nodes[id]!;
-  if (n.name && !top) return n.name;
+  if (n.name) return name(n.name);
+  const sub = (i: number) => exprOf(p, i);
   switch (n.op) {
     case "data":
-      return p.data.name;
+      return name(p.data.name);
     case "label":
-      return `${p.data.name}.label`;
+      return { kind: "Member", object: name(p.data.name), member: ident("label"), span: NOSPAN };
     case "noise":
-      return n.noise;
+      return name(n.noise);
     case "batch":
-      return "batch";
+      return name("batch");
     case "state":
-      return n.state;
+      return name(n.state);
     case "const":
-      return String(n.value);
+      return num(n.value);
     case "apply":
-      return `${n.net}(${n.args.map((a) => expr(p, a, false)).join(", ")})`;
+      return call(n.net, n.args.map(sub));
     case "tap":
-      return `${expr(p, n.of, false)}.${n.tap}`;
+      return { kind: "Member", object: sub(n.of), member: ident(n.tap), span: NOSPAN };
     case "neg":
-      return `-${expr(p, n.a, false)}`;
+      return { kind: "Unary", op: "-", operand: sub(n.a), span: NOSPAN };
     case "binary":
-      return `(${expr(p, n.a, false)} ${n.o} ${expr(p, n.b, false)})`;
+      return { kind: "Binary", op: n.o, left: sub(n.a), right: sub(n.b), span: NOSPAN };
     case "call":
-      return `${n.fn}(${n.args.map((a) => expr(p, a, false)).join(", ")})`;
-    case "grad":
-      return `grad(${expr(p, n.of, false)}, ${expr(p, n.wrt, false)})`;
+      return call(n.fn, n.args.map(sub));
   }
 }

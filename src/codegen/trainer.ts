@@ -512,8 +512,6 @@ class TrainerGen {
         return `tf.neg(${this.tensorRef(n.a, names)})`;
       case "binary":
         return `${BIN[n.o]}(${this.tensorRef(n.a, names)}, ${ref(n.b)})`;
-      case "grad":
-        throw new Error("grad nodes are calls");
       case "call": {
         if (n.fn === "grad") return this.gradCode(n, mode, names, used);
         if (n.fn === "slice") return `rt.sliceLast(${ref(n.args[0]!)}, ${ref(n.args[1]!)}, ${ref(n.args[2]!)})`;

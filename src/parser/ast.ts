@@ -74,10 +74,6 @@ export interface Spec {
 
 export type Node = Spec | Decl | Layer | Arg | Expr | Ident | OptimizerRef;
 
-export function assertNever(x: never): never {
-  throw new Error(`unexpected node: ${JSON.stringify(x)}`);
-}
-
 /** A deep copy of `node` without `span` fields: what "the same spec" means across the two forms. */
 export function stripSpans(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(stripSpans);

@@ -77,43 +77,84 @@ export function printLayer(l: A.Layer): string {
   return l.tap ? `${body} -> ${l.tap.name}` : body;
 }
 
-export function printDsl(spec: A.Spec): string {
+/**
+ * How `ganc check --resolved` lays out a spec: `line(offset)` gives the line a declaration or layer had in
+ * the file it came from, and the printer puts it on that line again (layers that shared a line share one),
+ * so a trainer compiled from the printed spec points at the same lines; `comment` adds a trailing comment.
+ */
+export interface PrintLayout {
+  readonly line: (offset: number) => number;
+  readonly comment?: (node: A.Decl | readonly A.Layer[]) => string | null;
+}
+
+export function printDsl(spec: A.Spec, layout?: PrintLayout): string {
   const out: string[] = [];
-  if (spec.name !== null) out.push(`gan ${JSON.stringify(spec.name)}`, "");
+  const emit = (text: string, at?: { span: A.Span }, node?: A.Decl | readonly A.Layer[]) => {
+    if (layout && at) while (out.length + 1 < layout.line(at.span.start)) out.push("");
+    const c = layout?.comment && node ? layout.comment(node) : null;
+    out.push(c ? `${text}   # ${c}` : text);
+  };
+  if (spec.name !== null) out.push(`gan ${JSON.stringify(spec.name)}`);
+  if (spec.name !== null && !layout) out.push("");
   let prev: A.Decl["kind"] | null = null;
   for (const d of spec.decls) {
-    if (prev !== null && (d.kind === "Net" || prev === "Net" || (d.kind !== prev && !(isExprDecl(d.kind) && isExprDecl(prev))))) out.push("");
+    if (!layout && prev !== null && (d.kind === "Net" || prev === "Net" || (d.kind !== prev && !(isExprDecl(d.kind) && isExprDecl(prev))))) out.push("");
     prev = d.kind;
     switch (d.kind) {
       case "Data":
-        out.push(`data ${d.name.name}: ${d.source.name}(${printArgs(DATA_SOURCES[d.source.name], d.args, 0).join(", ")})`);
+        emit(`data ${d.name.name}: ${d.source.name}(${printArgs(DATA_SOURCES[d.source.name], d.args, 0).join(", ")})`, d, d);
         break;
       case "Noise":
-        out.push(`noise ${d.name.name}: ${d.dist.name}(${printArgs(NOISE_DISTS[d.dist.name], d.args).join(", ")})`);
+        emit(`noise ${d.name.name}: ${d.dist.name}(${printArgs(NOISE_DISTS[d.dist.name], d.args).join(", ")})`, d, d);
         break;
-      case "Net":
-        out.push(`net ${d.name.name}(${d.params.map((p) => p.name).join(", ")}) {`, ...d.layers.map((l) => `  ${printLayer(l)}`), "}");
+      case "Net": {
+        const head = `net ${d.name.name}(${d.params.map((p) => p.name).join(", ")}) {`;
+        // With a layout, the layers that shared a line in the source share one again, and so do the braces
+        // with the layers they stood beside (`net G(z) { dense 16, relu }`).
+        const groups: A.Layer[][] = [];
+        for (const l of d.layers) {
+          const last = groups[groups.length - 1];
+          if (layout && last && layout.line(last[0]!.span.start) === layout.line(l.span.start)) last.push(l);
+          else groups.push([l]);
+        }
+        const first = groups[0];
+        const headShared = !!(layout && first && layout.line(first[0]!.span.start) === layout.line(d.span.start));
+        const lastGroup = groups[groups.length - 1];
+        const closeShared = !!(layout && lastGroup && layout.line(d.span.end - 1) === layout.line(lastGroup[lastGroup.length - 1]!.span.start));
+        if (!headShared) emit(head, d, d);
+        groups.forEach((g, i) => {
+          const text = `${g.map(printLayer).join(", ")}${closeShared && i === groups.length - 1 ? " }" : ""}`;
+          if (i === 0 && headShared) {
+            const layers = layout?.comment?.(g);
+            const net = layout?.comment?.(d);
+            emit(`${head} ${text}`, d, undefined);
+            const c = [net, layers].filter(Boolean).join("; ");
+            if (c) out[out.length - 1] += `   # ${c}`;
+          } else emit(`  ${text}`, g[0], g);
+        });
+        if (!closeShared) out.push("}");
         break;
+      }
       case "Value":
-        out.push(`${d.name.name} = ${printExpr(d.expr)}`);
+        emit(`${d.name.name} = ${printExpr(d.expr)}`, d, d);
         break;
       case "Loss":
-        out.push(`loss ${d.name.name} = ${printExpr(d.expr)}`);
+        emit(`loss ${d.name.name} = ${printExpr(d.expr)}`, d, d);
         break;
       case "State":
-        out.push(`state ${d.name.name} = ${printExpr(d.init)}`);
+        emit(`state ${d.name.name} = ${printExpr(d.init)}`, d, d);
         break;
       case "Step": {
         const o = d.optimizer;
         const args = o.args.length ? `(${printArgs(OPTIMIZERS[o.name.name], o.args, 0).join(", ")})` : "";
-        out.push(`step ${d.name.name}: ${o.name.name}${args} minimize ${d.loss.name} over ${d.over.map((n) => n.name).join(", ")}${d.shared ? " shared" : ""}`);
+        emit(`step ${d.name.name}: ${o.name.name}${args} minimize ${d.loss.name} over ${d.over.map((n) => n.name).join(", ")}${d.shared ? " shared" : ""}`, d, d);
         break;
       }
       case "After":
-        out.push(`after ${d.step.name}: ${d.target ? `${d.target.name} = ` : ""}${printExpr(d.expr)}`);
+        emit(`after ${d.step.name}: ${d.target ? `${d.target.name} = ` : ""}${printExpr(d.expr)}`, d, d);
         break;
       case "Train":
-        out.push(`train { ${d.settings.map(printArg).join(", ")} }`);
+        emit(`train { ${d.settings.map(printArg).join(", ")} }`, d, d);
         break;
     }
   }
@@ -154,36 +195,60 @@ function yamlArgs(args: readonly A.Arg[], flow: boolean, literal: (name: string)
   return args.map((a) => `${a.name?.name ?? "_"}: ${yamlValue(a.value, flow, literal(a.name?.name ?? ""))}`);
 }
 
-export function printYaml(spec: A.Spec, schemaPath = "../grammar/gan.schema.json"): string {
+export function printYaml(spec: A.Spec, schemaPath = "../grammar/gan.schema.json", layout?: PrintLayout): string {
   const out: string[] = [`# yaml-language-server: $schema=${schemaPath}`];
   const of = <K extends A.Decl["kind"]>(k: K) => spec.decls.filter((d): d is Extract<A.Decl, { kind: K }> => d.kind === k);
   if (spec.name !== null) out.push(`gan: ${yamlString(spec.name)}`);
-  const section = (title: string, lines: string[]) => {
-    if (lines.length) out.push("", `${title}:`, ...lines.map((l) => `  ${l}`));
+  /** A line of a section: its text, and with a layout, where it came from and what to note after it. */
+  type Line = { text: string; at?: A.Span; node?: A.Decl | readonly A.Layer[] };
+  const lineOf = (l: Line) => (layout && l.at && l.at.start >= 0 ? layout.line(l.at.start) : 0);
+  const padTo = (target: number) => {
+    while (out.length + 1 < target) out.push("");
   };
-  section("data", of("Data").map((d) => `${d.name.name}: { ${[`source: ${d.source.name}`, ...yamlArgs(d.args, true, (n) => n === "path")].join(", ")} }`));
-  section("noise", of("Noise").map((d) => `${d.name.name}: { ${[`dist: ${d.dist.name}`, ...yamlArgs(d.args, true)].join(", ")} }`));
+  const section = (title: string, lines: Line[]) => {
+    if (!lines.length) return;
+    if (layout) padTo(lineOf(lines[0]!) - 1);
+    else out.push("");
+    out.push(`${title}:`);
+    for (const l of lines) {
+      padTo(lineOf(l));
+      const c = layout?.comment && l.node ? layout.comment(l.node) : null;
+      out.push(`  ${l.text}${c ? `   # ${c}` : ""}`);
+    }
+  };
+  const plain = (text: string): Line => ({ text });
+  section("data", of("Data").map((d) => ({ text: `${d.name.name}: { ${[`source: ${d.source.name}`, ...yamlArgs(d.args, true, (n) => n === "path")].join(", ")} }`, at: d.span, node: d })));
+  section("noise", of("Noise").map((d) => ({ text: `${d.name.name}: { ${[`dist: ${d.dist.name}`, ...yamlArgs(d.args, true)].join(", ")} }`, at: d.span, node: d })));
   section(
     "nets",
-    of("Net").flatMap((n) => [`${n.name.name}:`, `  inputs: [${n.params.map((p) => p.name).join(", ")}]`, "  layers:", ...n.layers.map((l) => `    - ${yamlString(printLayer(l))}`)]),
+    of("Net").flatMap((n): Line[] => [
+      { text: `${n.name.name}:`, at: n.name.span, node: n },
+      plain(`  inputs: [${n.params.map((p) => p.name).join(", ")}]`),
+      plain("  layers:"),
+      ...n.layers.map((l): Line => ({ text: `    - ${yamlString(printLayer(l))}`, at: l.span, node: [l] })),
+    ]),
   );
-  section("values", of("Value").map((d) => `${d.name.name}: ${yamlValue(d.expr, false)}`));
-  section("losses", of("Loss").map((d) => `${d.name.name}: ${yamlString(printExpr(d.expr))}`));
-  section("states", of("State").map((d) => `${d.name.name}: ${yamlValue(d.init, false)}`));
+  section("values", of("Value").map((d) => ({ text: `${d.name.name}: ${yamlValue(d.expr, false)}`, at: d.span, node: d })));
+  section("losses", of("Loss").map((d) => ({ text: `${d.name.name}: ${yamlString(printExpr(d.expr))}`, at: d.span, node: d })));
+  section("states", of("State").map((d) => ({ text: `${d.name.name}: ${yamlValue(d.init, false)}`, at: d.span, node: d })));
   section(
     "steps",
     of("Step").map((s) => {
       const o = s.optimizer;
       const opt = o.args.length ? `{ ${o.name.name}: { ${yamlArgs(o.args, true).join(", ")} } }` : o.name.name;
-      return `${s.name.name}: { optimizer: ${opt}, minimize: ${s.loss.name}, over: [${s.over.map((n) => n.name).join(", ")}]${s.shared ? ", shared: true" : ""} }`;
+      return { text: `${s.name.name}: { optimizer: ${opt}, minimize: ${s.loss.name}, over: [${s.over.map((n) => n.name).join(", ")}]${s.shared ? ", shared: true" : ""} }`, at: s.span, node: s };
     }),
   );
-  const afterSteps = [...new Set(of("After").map((a) => a.step.name))];
+  const afters = of("After");
+  const afterSteps = [...new Set(afters.map((a) => a.step.name))];
   section(
     "after",
-    afterSteps.map((step) => `${step}: [${of("After").filter((a) => a.step.name === step).map((a) => JSON.stringify(`${a.target ? `${a.target.name} = ` : ""}${printExpr(a.expr)}`)).join(", ")}]`),
+    afterSteps.map((step) => {
+      const these = afters.filter((a) => a.step.name === step);
+      return { text: `${step}: [${these.map((a) => JSON.stringify(`${a.target ? `${a.target.name} = ` : ""}${printExpr(a.expr)}`)).join(", ")}]`, at: these[0]!.span };
+    }),
   );
   const train = of("Train")[0];
-  if (train) section("train", yamlArgs(train.settings, false));
+  if (train) section("train", train.settings.map((a) => ({ text: yamlArgs([a], false)[0]!, at: a.span })));
   return out.join("\n") + "\n";
 }

@@ -116,7 +116,7 @@ registerSecondOrderGradients();
 export type Mode = "train" | "eval" | "infer";
 
 /** The identity whose gradient is zero: values that must not be differentiated (moving statistics, power iteration). */
-export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
+const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
 
 export interface BatchNormVars {
   gamma: tf.Variable | null;

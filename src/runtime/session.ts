@@ -679,11 +679,6 @@ export class Run {
     writeFileAtomic(path.join(this.opts.out, "run.json"), JSON.stringify({ spec: this.spec.name, source: this.spec.source, backend: this.backend.detail, steps: this.step, seconds: round(secs), tensorCounts: this.tensorCounts }, null, 2) + "\n");
     return exit;
   }
-
-  /** For the sampling CLI: draw `n` samples from restored weights with fresh fixed noise. */
-  sampleWith(fn: (b: Batch) => tf.Tensor): void {
-    this.samplesFn = fn;
-  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { specHash } from "../spec-hash.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -90,10 +90,6 @@ export async function drawSamples(runDir: string, n: number, backend = "auto"): 
   }
 }
 
-/** sha-256 of the spec text with normalised line ends, as the compiler hashes it. */
-export function specHash(text: string): string {
-  return createHash("sha256").update(text.replace(/\r\n?/g, "\n")).digest("hex").slice(0, 16);
-}
 
 /**
  * The spec the run was trained from: the copy `ganc train` keeps in the run folder (spec.gan or

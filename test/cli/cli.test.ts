@@ -35,6 +35,20 @@ describe("ganc check", () => {
     expect(diags[0].message).toContain("did you mean 'mnist'?");
   });
 
+  it("--resolved prints a spec in the input's form that `ganc check` accepts as it is", () => {
+    const dir = tmpDir();
+    for (const [f, out] of [["specs/infogan.gan", "r.gan"], ["specs/infogan.gan.yaml", "r.gan.yaml"]] as const) {
+      const r = ganc(["check", f, "--resolved"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/sn=false|sn: false|sn=true/);
+      fs.writeFileSync(path.join(dir, out), r.stdout);
+      const again = ganc(["check", path.join(dir, out), "--resolved"]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toBe("");
+      expect(again.stdout).toBe(r.stdout);
+    }
+  });
+
   it("usage errors exit 2: missing file, unknown flag, unknown command", () => {
     expect(ganc(["check", "nope.gan"]).code).toBe(2);
     expect(ganc(["check", "nope.gan"]).stderr).toContain("no such file: nope.gan");

@@ -57,7 +57,7 @@ describe("ganc report", () => {
     // Sample grids of iterations 20, 40, 60, inlined.
     expect(html.match(/<img src="data:image\/png;base64,/g)!.length).toBe(3);
     expect(html).toContain("iteration 60");
-    expect(html).toContain("net G(z: [32])"); // the resolved spec
+    expect(html).toMatch(/net G\(z\) \{ +# z: \[32\] -&gt; \[/); // the resolved spec, shapes as comments
     expect(html).toMatch(/backend<\/th><td>(wasm|cpu|tensorflow)/);
     if (fs.existsSync(path.join(run, "eval.json"))) expect(html).toContain("FID (classifier features)"); // saved by ganc eval
     // No external resources: every src/href is inline.

@@ -691,8 +691,6 @@ export function children(n: ExprNode): number[] {
       return [n.a, n.b];
     case "neg":
       return [n.a];
-    case "grad":
-      return [n.of, n.wrt];
     default:
       return [];
   }

@@ -71,8 +71,7 @@ export type NodeOp =
   | { readonly op: "tap"; readonly of: number; readonly tap: string }
   | { readonly op: "call"; readonly fn: string; readonly args: readonly number[] }
   | { readonly op: "binary"; readonly o: "+" | "-" | "*" | "/"; readonly a: number; readonly b: number }
-  | { readonly op: "neg"; readonly a: number }
-  | { readonly op: "grad"; readonly of: number; readonly wrt: number };
+  | { readonly op: "neg"; readonly a: number };
 
 export type ExprNode = NodeOp & {
   readonly id: number;
