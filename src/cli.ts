@@ -176,6 +176,7 @@ export function program(): Command {
     .option("--seed <n>", "seed for weights, noise and data order")
     .option("--data <dir>", "folder of MNIST / Fashion-MNIST IDX files")
     .option("--resume", "continue from the newest good checkpoint")
+    .option("--override", "with --resume: let flags change the run's stored settings (seed, data, batch, ...)")
     .option("--fresh", "start over: remove the run folder's checkpoints, samples and logs first")
     .option("-q, --quiet", "no progress output")
     .option("--log-every <n>", "iterations between loss read-backs")
