@@ -22,7 +22,7 @@ export interface SpecInfo {
   hash: string;
   data: { name: string; source: "mnist" | "fashion_mnist" | "ring8" | "grid25"; batch: number; shape: number[]; numClasses: number; path: string | null; limit: number | null; count: number | null };
   noise: { name: string; dist: "uniform" | "normal" | "categorical"; a: number; b: number; shape: number[]; classes: number }[];
-  train: { epochs: number | null; steps: number | null; seed: number; sampleEvery: number; sampleCount: number; checkpointEvery: number | "epoch"; keepCheckpoints: number; logEvery: number; histogramEvery: number; evalEvery?: number; evalCount?: number };
+  train: { epochs: number | null; steps: number | null; seed: number; sampleEvery: number; sampleCount: number; checkpointEvery: number | "epoch"; keepCheckpoints: number; logEvery: number; histogramEvery: number; evalEvery: number; evalCount: number };
   /** Value range of the sampled images: [0, 1] after sigmoid, [-1, 1] after tanh. */
   sampleRange: [number, number];
   /** The resolved spec, printed in reports and TensorBoard. */

@@ -12,7 +12,7 @@ export const SPEC: rt.SpecInfo = {
   noise: [
     { name: "z", dist: "normal", a: 0, b: 1, shape: [16], classes: 0 },
   ],
-  train: { epochs: null, steps: 2000, seed: 0, sampleEvery: 500, sampleCount: 64, checkpointEvery: 1000, keepCheckpoints: 3, logEvery: 100, histogramEvery: 500 },
+  train: { epochs: null, steps: 2000, seed: 0, sampleEvery: 500, sampleCount: 64, checkpointEvery: 1000, keepCheckpoints: 3, logEvery: 100, histogramEvery: 500, evalEvery: 0, evalCount: 1000 },
   sampleRange: [0, 1],
   resolved: "gan \"ring8\"\ndata real: ring8(batch=128, count=10000)  # [2], 8 classes\nnoise z: normal(mean=0, std=1, shape=[16])\nnet G(z: [16]) {\n  dense units=128 init=normal(0, 0.02)   # dense1: [128]\n  relu    # relu1: [128]\n  dense units=128 init=normal(0, 0.02)   # dense2: [128]\n  relu    # relu2: [128]\n  dense units=2 init=normal(0, 0.02)   # dense3: [2]\n}\nnet D(x: [2]) {\n  dense units=128 init=normal(0, 0.02)   # dense1: [128]\n  leakyrelu alpha=0.2   # leakyrelu1: [128]\n  dense units=128 init=normal(0, 0.02)   # dense2: [128]\n  leakyrelu alpha=0.2   # leakyrelu2: [128]\n  dense units=1 init=normal(0, 0.02) -> logit   # dense3: [1]\n}\nloss d_real = bce_logits(D(real).logit, 1)\nloss d_fake = bce_logits(D(fake).logit, 0)\nloss d = (d_real + d_fake)\nloss g = bce_logits(D(fake).logit, 1)\nstep d: adam(lr=0.001, beta1=0.5, beta2=0.999, epsilon=1e-8) minimize d over D\nstep g: adam(lr=0.001, beta1=0.5, beta2=0.999, epsilon=1e-8) minimize g over G\ntrain { steps=2000, schedule=[d, g], seed=0, sample_every=500, sample_count=64, samples=G(z), checkpoint_every=1000, keep_checkpoints=3, log_every=100 }",
 };
