@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { compileText, checkText } from "./compile.ts";
 import { isYamlFile, MAX_SPEC_CHARS, parseSpec } from "./parser/index.ts";
@@ -252,7 +252,10 @@ export function program(): Command {
       const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
       const end = lines.findIndex((l) => !/^\s*#/.test(l));
       const lead = lines.slice(0, end < 0 ? lines.length : end).filter((l) => !/yaml-language-server/.test(l));
-      const body = to === "yaml" ? printYaml(parsed.spec) : printDsl(parsed.spec);
+      // The modeline points at this package's schema from where the file is written (stdout: the working folder).
+      const schema = fileURLToPath(new URL("../grammar/gan.schema.json", import.meta.url));
+      const schemaRel = path.relative(o.out ? path.dirname(path.resolve(o.out)) : process.cwd(), schema).split(path.sep).join("/");
+      const body = to === "yaml" ? printYaml(parsed.spec, schemaRel) : printDsl(parsed.spec);
       const out = to === "yaml" ? body.replace(/^(# yaml-language-server.*\n)/, `$1${lead.map((l) => l + "\n").join("")}`) : lead.map((l) => l + "\n").join("") + body;
       if (o.out) {
         writeFileAtomic(o.out, out);

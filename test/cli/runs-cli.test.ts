@@ -36,3 +36,30 @@ describe("ganc sample", () => {
     expect(r.stderr.trim()).toBe(`error: no checkpoint in ${path.join(dir, "checkpoints")}: train first`);
   }, 60_000);
 });
+
+describe("ganc convert's schema modeline", () => {
+  it("points at this package's grammar/gan.schema.json from the output file's folder", () => {
+    const dir = tmpDir();
+    const nested = path.join(dir, "a", "b");
+    fs.mkdirSync(nested, { recursive: true });
+    const out = path.join(nested, "gan.gan.yaml");
+    const r = ganc(["convert", path.resolve("specs/gan.gan"), "-o", out], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const m = /^# yaml-language-server: \$schema=(.+)$/m.exec(fs.readFileSync(out, "utf8"));
+    expect(m).not.toBeNull();
+    expect(path.isAbsolute(m![1]!)).toBe(false);
+    expect(path.resolve(nested, m![1]!)).toBe(path.resolve("grammar/gan.schema.json"));
+    // Printed to stdout: relative to the working folder.
+    const printed = ganc(["convert", path.resolve("specs/gan.gan")], { cwd: dir });
+    const p = /^# yaml-language-server: \$schema=(.+)$/m.exec(printed.stdout);
+    expect(path.resolve(dir, p![1]!)).toBe(path.resolve("grammar/gan.schema.json"));
+    // Written into specs/: what the committed YAML specs there say.
+    const inSpecs = path.join("specs", `.convert-${process.pid}.gan.yaml`);
+    try {
+      expect(ganc(["convert", "specs/gan.gan", "-o", inSpecs]).code).toBe(0);
+      expect(fs.readFileSync(inSpecs, "utf8")).toMatch(/^# yaml-language-server: \$schema=\.\.\/grammar\/gan\.schema\.json\n/);
+    } finally {
+      fs.rmSync(inSpecs, { force: true });
+    }
+  }, 60_000);
+});
