@@ -3,7 +3,10 @@
  * count and the process RSS every 100 iterations (the trainer's metrics.jsonl), then reports the slope of
  * each per 1,000 iterations. A flat run has a tensor slope of exactly 0.
  *
- *   npm run soak [-- --steps 2000]
+ *   npm run soak [-- --steps 2000] [-- --save]
+ *
+ * The results go to a temp file (its path is printed); --save writes them to the tracked
+ * bench/results/soak-latest.json instead, for a run meant to be committed.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -44,8 +47,10 @@ console.log(`\nsoak: ${steps} iterations in ${((Date.now() - t0) / 1000).toFixed
 console.log(`tensor count slope: ${tensorSlope.toFixed(3)} per 1,000 iterations (min ${Math.min(...steady.map((r) => r.tensors!))}, max ${Math.max(...steady.map((r) => r.tensors!))})`);
 console.log(`RSS slope: ${rssSlope.toFixed(2)} MB per 1,000 iterations (first ${rows[0]!.rssMB} MB, last ${rows.at(-1)!.rssMB} MB)`);
 const result = { date: new Date().toISOString(), spec: "specs/ring8.gan", steps, tensorSlopePer1000: tensorSlope, rssSlopeMBPer1000: rssSlope, samples: rows.map((r) => ({ step: r.step, tensors: r.tensors, rssMB: r.rssMB, heapMB: r.heapMB })) };
-fs.mkdirSync(path.join(root, "bench/results"), { recursive: true });
-fs.writeFileSync(path.join(root, "bench/results/soak-latest.json"), JSON.stringify(result, null, 2) + "\n");
+const resultFile = args.includes("--save") ? path.join(root, "bench/results/soak-latest.json") : path.join(os.tmpdir(), `ganc-soak-${process.pid}.json`);
+fs.mkdirSync(path.dirname(resultFile), { recursive: true });
+fs.writeFileSync(resultFile, JSON.stringify(result, null, 2) + "\n");
+console.log(`results: ${resultFile}`);
 fs.rmSync(out, { recursive: true, force: true });
 if (tensorSlope !== 0) {
   console.error("the tensor count grew during the soak: a leak");

@@ -1,8 +1,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, type Option } from "commander";
+import { MAX_SPEC_CHARS } from "./parser/limits.ts";
 import { printDsl, printYaml } from "./parser/print.ts";
 import { OPT_PASSES, resolvePasses, type OptSet } from "./codegen/opt.ts";
 import { formatDiagnostic, hasErrors, SourceText, toJson, type Diagnostic } from "./parser/diagnostics.ts";
@@ -32,7 +33,9 @@ function readSpec(file: string): string {
     throw new UsageError(`no such file: ${file}`);
   }
   if (st.isDirectory()) throw new UsageError(`${file} is a folder, not a spec file`);
-  if (st.size > 16 * 1024 * 1024) throw new UsageError(`${file} is ${(st.size / 1048576).toFixed(1)} MB; specs are limited to 16 MB`);
+  // One limit, the parser's (MAX_SPEC_CHARS characters). A file too large to hold that many characters even
+  // at 4 bytes each is refused unread; a smaller one over the limit gets the parser's E0007.
+  if (st.size > 4 * MAX_SPEC_CHARS) throw new UsageError(`${file} is ${(st.size / 1048576).toFixed(1)} MB; specs are limited to ${MAX_SPEC_CHARS / 1048576} MB`);
   return fs.readFileSync(file, "utf8");
 }
 
@@ -281,7 +284,10 @@ export function program(): Command {
       const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
       const end = lines.findIndex((l) => !/^\s*#/.test(l));
       const lead = lines.slice(0, end < 0 ? lines.length : end).filter((l) => !/yaml-language-server/.test(l));
-      const body = to === "yaml" ? printYaml(parsed.spec) : printDsl(parsed.spec);
+      // The modeline points at this package's schema from where the file is written (stdout: the working folder).
+      const schema = fileURLToPath(new URL("../grammar/gan.schema.json", import.meta.url));
+      const schemaRel = path.relative(o.out ? path.dirname(path.resolve(o.out)) : process.cwd(), schema).split(path.sep).join("/");
+      const body = to === "yaml" ? printYaml(parsed.spec, schemaRel) : printDsl(parsed.spec);
       const out = to === "yaml" ? body.replace(/^(# yaml-language-server.*\n)/, `$1${lead.map((l) => l + "\n").join("")}`) : lead.map((l) => l + "\n").join("") + body;
       if (o.out) {
         writeFileAtomic(o.out, out);

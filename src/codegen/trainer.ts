@@ -2,6 +2,7 @@ import type { ExprNode, LayerInfo, NetIR, ProgramIR, StepIR } from "../parser/ch
 import { children } from "../parser/check/index.ts";
 import { ALL_PASSES, OPT_PASSES, planOptimizations, type ApplyPlan, type FusedLayerPlan, type OptPlan, type OptSet, type StepPlan } from "./opt.ts";
 import { ident, num, Writer } from "./writer.ts";
+import type { SpecInfo } from "../runtime/session.ts";
 
 export interface GenerateOptions {
   /** The spec's path as it should appear in the header and comments (relative, forward slashes). */
@@ -126,9 +127,21 @@ class TrainerGen {
         for (const n of p.noise) w.line(`{ name: ${JSON.stringify(n.name)}, dist: ${JSON.stringify(n.dist)}, a: ${num(n.a)}, b: ${num(n.b)}, shape: [${n.shape.join(", ")}], classes: ${n.classes} },`);
       }, "],");
       const t = p.train;
-      w.line(
-        `train: { epochs: ${t.epochs}, steps: ${t.steps}, seed: ${t.seed}, sampleEvery: ${t.sampleEvery}, sampleCount: ${t.sampleCount}, checkpointEvery: ${JSON.stringify(t.checkpointEvery)}, keepCheckpoints: ${t.keepCheckpoints}, logEvery: ${t.logEvery}, histogramEvery: ${t.histogramEvery} },`,
-      );
+      // One typed object, every field required: a setting the runtime reads cannot be left out of SPEC.
+      const train: SpecInfo["train"] = {
+        epochs: t.epochs,
+        steps: t.steps,
+        seed: t.seed,
+        sampleEvery: t.sampleEvery,
+        sampleCount: t.sampleCount,
+        checkpointEvery: t.checkpointEvery,
+        keepCheckpoints: t.keepCheckpoints,
+        logEvery: t.logEvery,
+        histogramEvery: t.histogramEvery,
+        evalEvery: t.evalEvery,
+        evalCount: t.evalCount,
+      };
+      w.line(`train: { ${Object.entries(train).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")} },`);
       w.line(`sampleRange: [${range.join(", ")}],`);
       w.line(`resolved: ${JSON.stringify(o.resolved)},`);
     }, "};");

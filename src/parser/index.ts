@@ -10,7 +10,8 @@ export interface ParsedSpec {
 }
 
 /** Far above any real spec (a 10,000-line spec is about 300 KB), far below what takes long to parse. */
-export const MAX_SPEC_CHARS = 4 * 1048576;
+import { MAX_SPEC_CHARS } from "./limits.ts";
+export { MAX_SPEC_CHARS };
 
 export function isYamlFile(fileName: string): boolean {
   return /\.(ya?ml)$/i.test(fileName);

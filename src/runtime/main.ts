@@ -2,7 +2,7 @@ import { pathToFileURL } from "node:url";
 import { CommanderError } from "commander";
 
 /** Errors whose message is the whole story for the user: printed without a stack trace. */
-const USER_ERRORS = new Set(["TrainingError", "DataError", "CheckpointError", "BackendError"]);
+const USER_ERRORS = new Set(["TrainingError", "DataError", "CheckpointError", "BackendError", "RunLockError"]);
 
 /** Runs a trainer's main() when its file is the program, mapping errors to messages and exit codes. */
 export function runIfMain(moduleUrl: string, main: (argv: string[]) => Promise<number>): void {

@@ -7,6 +7,8 @@ import { selectBackend, type BackendChoice, type BackendInfo } from "./backend.t
 import { CheckpointError, loadLatestCheckpoint, saveCheckpoint, tensorsToSaved, type SavedTensor } from "./checkpoint.ts";
 import { BatchIterator, loadEmbeddedMnist, loadIdxDir, oneHot, toyDataset, toyModes, type Dataset } from "./data.ts";
 import { writeFileAtomic } from "./fsutil.ts";
+import { acquireRunLock, releaseRunLock } from "./lock.ts";
+import { mergeSettings, readSettings, SETTINGS_FILE, type RunSettings } from "./settings.ts";
 import { encodeImageGrid, encodeScatter, writePng } from "./png.ts";
 import { Rng } from "./rng.ts";
 import { SummaryWriter } from "./tensorboard.ts";
@@ -20,7 +22,7 @@ export interface SpecInfo {
   hash: string;
   data: { name: string; source: "mnist" | "fashion_mnist" | "ring8" | "grid25"; batch: number; shape: number[]; numClasses: number; path: string | null; limit: number | null; count: number | null };
   noise: { name: string; dist: "uniform" | "normal" | "categorical"; a: number; b: number; shape: number[]; classes: number }[];
-  train: { epochs: number | null; steps: number | null; seed: number; sampleEvery: number; sampleCount: number; checkpointEvery: number | "epoch"; keepCheckpoints: number; logEvery: number; histogramEvery: number; evalEvery?: number; evalCount?: number };
+  train: { epochs: number | null; steps: number | null; seed: number; sampleEvery: number; sampleCount: number; checkpointEvery: number | "epoch"; keepCheckpoints: number; logEvery: number; histogramEvery: number; evalEvery: number; evalCount: number };
   /** Value range of the sampled images: [0, 1] after sigmoid, [-1, 1] after tanh. */
   sampleRange: [number, number];
   /** The resolved spec, printed in reports and TensorBoard. */
@@ -51,6 +53,8 @@ export interface RunOptions {
   seed?: number;
   data?: string;
   resume: boolean;
+  /** On --resume: let flags change settings stored in the run folder (seed, data, batch, cadences). */
+  override?: boolean;
   quiet: boolean;
   logEvery?: number;
   sampleEvery?: number;
@@ -88,7 +92,8 @@ export function trainerCommand(name: string): Command {
     .addOption(new Option("--backend <name>", "tfjs backend").choices(["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu", "webgpu"]).default("auto"))
     .option("--seed <n>", "seed for weights, noise and data order", seedInt)
     .option("--data <dir>", "folder of MNIST / Fashion-MNIST IDX files (raw or .gz)")
-    .option("--resume", "continue from the newest good checkpoint in the run folder", false)
+    .option("--resume", "continue from the newest good checkpoint in the run folder, with the run's stored settings", false)
+    .option("--override", "with --resume: let flags change the run's stored settings (seed, data, batch, ...)", false)
     .option("--fresh", "start over: remove the run folder's checkpoints, samples and logs first", false)
     .option("-q, --quiet", "no progress output", false)
     .option("--log-every <n>", "iterations between loss read-backs and log lines", positiveInt)
@@ -148,6 +153,7 @@ export class Run {
   private readonly tensorCounts: number[] = [];
   private pendingGrads: { step: number; name: string; tensor: tf.Tensor }[] = [];
   private profilingDone = false;
+  private lock: string | null = null;
   private profiling: { done: () => void; profile: ReturnType<typeof tf.profile>; started: number } | null = null;
   private onSigint = () => {
     if (this.interrupted) process.exit(130);
@@ -188,6 +194,7 @@ export class Run {
       seed: o.seed,
       data: o.data,
       resume: o.resume,
+      override: o.override,
       quiet: o.quiet,
       logEvery: o.logEvery,
       sampleEvery: o.sampleEvery,
@@ -201,10 +208,40 @@ export class Run {
     };
     if (opts.sampleTo) opts.resume = true;
     if (opts.fresh && opts.resume) throw new TrainingError("--fresh and --resume contradict each other: choose one");
-    if (opts.fresh) for (const sub of ["checkpoints", "samples", "tb", "metrics.jsonl", "run.json"]) fs.rmSync(path.join(opts.out, sub), { recursive: true, force: true });
-    const backend = await selectBackend(opts.backend, { log: (l) => (opts.quiet ? undefined : console.error(l)) });
+    if (opts.override && !opts.resume) throw new TrainingError("--override only applies with --resume (a new run takes its flags as they are)");
+    const say = (l: string) => (opts.quiet ? undefined : console.error(l));
+    // One writer per run folder; sampling only reads it.
+    // Taking over a stale lock is worth a line even under --quiet.
+    const lock = opts.sampleTo ? null : acquireRunLock(opts.out, (l) => console.error(l));
+    try {
+      return await Run.startLocked(spec, opts, lock, say);
+    } catch (err) {
+      if (lock) releaseRunLock(lock);
+      throw err;
+    }
+  }
+
+  private static async startLocked(spec: SpecInfo, opts: RunOptions, lock: string | null, say: (l: string) => void): Promise<Run> {
+    if (opts.resume) {
+      const stored = readSettings(opts.out);
+      if (stored) {
+        const given = {
+          seed: opts.seed, data: opts.data === undefined ? undefined : path.resolve(opts.data), batch: opts.batch, steps: opts.steps, epochs: opts.epochs,
+          logEvery: opts.logEvery, sampleEvery: opts.sampleEvery, checkpointEvery: opts.checkpointEvery, evalEvery: opts.evalEvery, histogramEvery: opts.histogramEvery,
+        };
+        const { settings: m, conflicts } = mergeSettings(stored, given, !!opts.override);
+        for (const c of conflicts) say(`--override: ${c}`);
+        Object.assign(opts, {
+          seed: m.seed, data: m.data ?? undefined, batch: m.batch, steps: m.steps ?? undefined, epochs: m.epochs ?? undefined,
+          logEvery: m.logEvery, sampleEvery: m.sampleEvery, checkpointEvery: m.checkpointEvery, evalEvery: m.evalEvery, histogramEvery: m.histogramEvery,
+        });
+      }
+    }
+    if (opts.fresh) for (const sub of ["checkpoints", "samples", "tb", "metrics.jsonl", "run.json", SETTINGS_FILE]) fs.rmSync(path.join(opts.out, sub), { recursive: true, force: true });
+    const backend = await selectBackend(opts.backend, { log: say });
     const dataset = loadData(spec, opts);
     const run = new Run(spec, opts, backend, dataset);
+    run.lock = lock;
     run.say(`data: ${dataset.name}, ${dataset.count} samples of [${dataset.shape.join(", ")}], batch ${run.batchSize}, ${run.iterator.stepsPerEpoch} iterations per epoch`);
     return run;
   }
@@ -261,20 +298,6 @@ export class Run {
     tf.tidy(() => e.shadow.forEach((s, i) => s.assign(tf.add(tf.mul(s, e.decay), tf.mul(e.vars[i]!, 1 - e.decay)))));
   }
 
-  /** Runs `f` with the averaged weights swapped in (when there is an average), then swaps back. */
-  private withEma<T>(f: () => T): T {
-    const e = this.emaState;
-    if (!e) return f();
-    const saved = e.vars.map((v) => v.clone());
-    e.vars.forEach((v, i) => v.assign(e.shadow[i]!));
-    try {
-      return f();
-    } finally {
-      e.vars.forEach((v, i) => v.assign(saved[i]!));
-      saved.forEach((t) => t.dispose());
-    }
-  }
-
   /** How to draw the sampled images from a batch of fixed noise (networks in inference mode). */
   samples(fn: (b: Batch) => tf.Tensor): void {
     this.samplesFn = fn;
@@ -307,12 +330,32 @@ export class Run {
       throw new TrainingError(`${this.opts.out} already holds checkpoints: pass --resume to continue that run, or choose another --out`);
     }
     if (!this.opts.resume && fs.existsSync(this.metricsFile)) fs.rmSync(this.metricsFile);
+    writeFileAtomic(path.join(this.opts.out, SETTINGS_FILE), JSON.stringify(this.settings(), null, 2) + "\n");
     this.tb = new SummaryWriter(path.join(this.opts.out, "tb"));
     if (this.step === 0) this.tb.text("spec", "```\n" + this.spec.resolved + "\n```", 0);
     this.tb.text("backend", this.backend.detail, this.step);
     this.fixedBatch = this.makeFixedBatch();
     process.on("SIGINT", this.onSigint);
-    this.say(`training ${this.spec.name}: ${this.totalSteps} iterations${this.step ? `, resuming at ${this.step}` : ""}; run folder ${this.opts.out}`);
+    const evalEvery = this.opts.evalEvery ?? this.spec.train.evalEvery ?? 0;
+    const evaluating = evalEvery > 0 ? `, evaluating every ${evalEvery} on ${this.spec.train.evalCount ?? 1000} samples` : "";
+    this.say(`training ${this.spec.name}: ${this.totalSteps} iterations${this.step ? `, resuming at ${this.step}` : ""}${evaluating}; run folder ${this.opts.out}`);
+  }
+
+  /** The settings that shape this run, as `--resume` restores them. */
+  settings(): RunSettings {
+    const t = this.spec.train;
+    return {
+      seed: this.opts.seed ?? t.seed,
+      data: this.opts.data === undefined ? null : path.resolve(this.opts.data),
+      batch: this.batchSize,
+      steps: this.opts.steps ?? null,
+      epochs: this.opts.epochs ?? null,
+      logEvery: this.opts.logEvery ?? t.logEvery,
+      sampleEvery: this.opts.sampleEvery ?? t.sampleEvery,
+      checkpointEvery: this.opts.checkpointEvery ?? (t.checkpointEvery === "epoch" ? this.iterator.stepsPerEpoch : t.checkpointEvery),
+      evalEvery: this.opts.evalEvery ?? t.evalEvery ?? 0,
+      histogramEvery: this.opts.histogramEvery ?? t.histogramEvery,
+    };
   }
 
   /** True on iterations whose values are read back and logged. */
@@ -382,7 +425,7 @@ export class Run {
 
   /** Fixed noise (and cycling labels and codes) for sample grids, the same at every sample step. */
   private makeFixedBatch(n = this.spec.train.sampleCount, salt = 0x5a4d1e): Batch {
-    const rng = new Rng((this.spec.train.seed ^ salt) >>> 0);
+    const rng = new Rng(((this.opts.seed ?? this.spec.train.seed) ^ salt) >>> 0);
     const d = this.spec.data;
     const labels = new Int32Array(n).map((_, i) => i % d.numClasses);
     const b: Batch = { [`${d.name}_label`]: tf.tensor(oneHot(labels, d.numClasses), [n, d.numClasses]) };
@@ -402,9 +445,7 @@ export class Run {
     if (!this.samplesFn) return;
     const n = this.spec.train.evalCount ?? 1000;
     this.evalBatch ??= this.makeFixedBatch(n, 0x3e7a1);
-    const out = this.withEma(() => tf.tidy(() => this.samplesFn!(this.evalBatch!)));
-    const data = (await out.data()) as Float32Array;
-    out.dispose();
+    const { data } = await this.generate(this.evalBatch, n);
     const src = this.spec.data.source;
     const { imageMetrics, toUnitRange, toyMetrics } = await import("./eval/metrics.ts");
     if (src === "ring8" || src === "grid25") {
@@ -546,13 +587,50 @@ export class Run {
     }
   }
 
+  /**
+   * The sampled images for the `n` rows of `batch`, made `sampleChunk()` rows at a time (averaged
+   * weights swapped in once), each chunk's output copied into one preallocated array and disposed:
+   * memory stays that of one chunk whatever `n` is (`ganc sample -n 5000` on a DCGAN needed 12 GB at once).
+   * The networks run in inference mode, so every row's values are those of one call on all `n`.
+   */
+  private async generate(batch: Batch, n: number): Promise<{ data: Float32Array; shape: number[] }> {
+    const chunk = sampleChunk();
+    let data: Float32Array | null = null;
+    let shape: number[] = [];
+    const e = this.emaState;
+    const saved = e ? e.vars.map((v) => v.clone()) : [];
+    if (e) e.vars.forEach((v, i) => v.assign(e.shadow[i]!));
+    try {
+      for (let start = 0; start < n; start += chunk) {
+        const k = Math.min(chunk, n - start);
+        const out = tf.tidy(() => {
+          const part: Batch = {};
+          for (const [name, t] of Object.entries(batch)) part[name] = k === n ? t : tf.slice(t, start, k);
+          return this.samplesFn!(part);
+        });
+        try {
+          const values = (await out.data()) as Float32Array;
+          if (!data) {
+            shape = [n, ...out.shape.slice(1)];
+            data = new Float32Array((values.length / k) * n);
+          }
+          data.set(values, (values.length / k) * start);
+        } finally {
+          out.dispose();
+        }
+      }
+    } finally {
+      if (e) e.vars.forEach((v, i) => v.assign(saved[i]!));
+      saved.forEach((t) => t.dispose());
+    }
+    return { data: data ?? new Float32Array(0), shape };
+  }
+
   /** Writes the fixed-noise sample grid: samples/step-NNNNNNN.png and samples/latest.png. */
   async writeSamples(to?: string): Promise<string | null> {
     if (!this.samplesFn || !this.fixedBatch) return null;
-    const out = this.withEma(() => tf.tidy(() => this.samplesFn!(this.fixedBatch!)));
-    const data = (await out.data()) as Float32Array;
-    const shape = out.shape;
-    out.dispose();
+    const n = this.fixedBatch[`${this.spec.data.name}_label`]!.shape[0]!;
+    const { data, shape } = await this.generate(this.fixedBatch, n);
     if (to && to.endsWith(".json")) {
       // Raw values for tools (evaluation, tests): {shape, data}.
       writeFileAtomic(to, JSON.stringify({ shape, range: this.spec.sampleRange, data: Array.from(data, (v) => Math.round(v * 1e6) / 1e6) }));
@@ -622,7 +700,7 @@ export class Run {
   private async restore(): Promise<void> {
     const dir = path.join(this.opts.out, "checkpoints");
     const found = loadLatestCheckpoint(dir, (file, reason) => this.say(`skipping checkpoint ${file}: ${reason}`));
-    if (!found) throw new TrainingError(`--resume: no checkpoint in ${dir}`);
+    if (!found) throw new TrainingError(this.opts.sampleTo ? `no checkpoint in ${dir}: train first` : `--resume: no checkpoint in ${dir}`);
     const { meta, tensors } = found.payload;
     if (meta.specHash !== this.spec.hash) {
       throw new TrainingError(`--resume: ${found.file} was written by a different spec (or a different version of it); start a new run folder`);
@@ -677,6 +755,7 @@ export class Run {
     const secs = (Date.now() - this.started) / 1000;
     this.say(`${this.interrupted ? "stopped" : "done"} at iteration ${this.step} in ${secs.toFixed(1)} s; samples in ${path.join(this.opts.out, "samples")}, checkpoint ${this.lastCheckpoint ?? "none"}`);
     writeFileAtomic(path.join(this.opts.out, "run.json"), JSON.stringify({ spec: this.spec.name, source: this.spec.source, backend: this.backend.detail, steps: this.step, seconds: round(secs), tensorCounts: this.tensorCounts }, null, 2) + "\n");
+    if (this.lock) releaseRunLock(this.lock);
     return exit;
   }
 }
@@ -694,6 +773,12 @@ function hiddenState(opt: tf.Optimizer): Record<string, tf.Variable> {
 /** Width and height from a PNG's IHDR chunk. */
 function pngSize(png: Buffer): [number, number] {
   return [png.readUInt32BE(16), png.readUInt32BE(20)];
+}
+
+/** Rows generated at once when sampling and evaluating; GANC_SAMPLE_CHUNK changes it (tests compare chunk sizes). */
+function sampleChunk(): number {
+  const v = Number(process.env.GANC_SAMPLE_CHUNK);
+  return Number.isInteger(v) && v > 0 ? v : 256;
 }
 
 function round(x: number): number {
@@ -715,9 +800,10 @@ export function specRelativePath(specFile: string, p: string): string {
   return full;
 }
 
-export function loadData(spec: SpecInfo, opts: { data?: string }): Dataset {
+export function loadData(spec: SpecInfo, opts: { data?: string; seed?: number }): Dataset {
   const d = spec.data;
-  if (d.source === "ring8" || d.source === "grid25") return toyDataset(d.source, d.count ?? 10000, spec.train.seed);
+  // The run's seed (--seed, else the spec's) draws the toy points too: `--seed 5` is the run `seed=5` makes.
+  if (d.source === "ring8" || d.source === "grid25") return toyDataset(d.source, d.count ?? 10000, opts.seed ?? spec.train.seed);
   const dir = opts.data ?? (d.path ? specRelativePath(spec.source, d.path) : null);
   let ds: Dataset;
   if (dir) ds = loadIdxDir(dir, { name: d.source === "fashion_mnist" ? "fashion-mnist" : "mnist" });

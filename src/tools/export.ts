@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { compileText } from "../compile.ts";
 import type { LayerInfo, NetIR, ProgramIR } from "../parser/check/ir.ts";
+import { readSettings } from "../runtime/settings.ts";
 import { selectBackend, type BackendChoice } from "../runtime/backend.ts";
 import { CheckpointError, loadLatestCheckpoint } from "../runtime/checkpoint.ts";
 import { oneHot } from "../runtime/data.ts";
@@ -22,7 +23,9 @@ import { findSpec, RunFolderError, trainerFile } from "./runfolder.ts";
 
 /** What feeds one input of the exported model. */
 export type ExportInput =
-  | { name: string; kind: "noise"; dist: "uniform" | "normal" | "categorical"; a: number; b: number; shape: number[]; classes: number }
+  | { name: string; kind: "noise"; dist: "uniform"; low: number; high: number; shape: number[] }
+  | { name: string; kind: "noise"; dist: "normal"; mean: number; std: number; shape: number[] }
+  | { name: string; kind: "noise"; dist: "categorical"; classes: number; shape: number[] }
   | { name: string; kind: "label"; classes: number; shape: number[] };
 
 export interface ExportMeta {
@@ -31,7 +34,8 @@ export interface ExportMeta {
   net: string;
   step: number;
   inputs: ExportInput[];
-  output: { shape: number[]; range: [number, number] };
+  /** The values' range where the last activation bounds it (sigmoid [0, 1], tanh [-1, 1]); null: unbounded (a linear output). */
+  output: { shape: number[]; range: [number, number] | null };
 }
 
 const SHARD_BYTES = 4 * 1024 * 1024;
@@ -46,7 +50,10 @@ function generatorOf(p: ProgramIR): { net: NetIR; inputs: ExportInput[] } {
     const param = net.params[i]!;
     if (arg.op === "noise") {
       const nz = p.noise.find((n) => n.name === arg.noise)!;
-      return { name: param.name, kind: "noise", dist: nz.dist, a: nz.a, b: nz.b, shape: [...nz.shape], classes: nz.classes };
+      const shape = [...nz.shape];
+      if (nz.dist === "uniform") return { name: param.name, kind: "noise", dist: "uniform", low: nz.a, high: nz.b, shape };
+      if (nz.dist === "normal") return { name: param.name, kind: "noise", dist: "normal", mean: nz.a, std: nz.b, shape };
+      return { name: param.name, kind: "noise", dist: "categorical", classes: nz.classes, shape };
     }
     if (arg.op === "label") return { name: param.name, kind: "label", classes: p.data.numClasses, shape: [p.data.numClasses] };
     throw new RunFolderError(`export: input ${param.name} of ${net.name} in the samples expression must be a noise or the data labels`);
@@ -150,12 +157,23 @@ function checkShape(net: NetIR, info: LayerInfo, h: tf.SymbolicTensor): void {
   }
 }
 
+/** The range the generator's last activation confines its values to; layers that only move values (reshape, ...) are looked through. */
+export function outputRange(net: NetIR): [number, number] | null {
+  for (let i = net.layers.length - 1; i >= 0; i--) {
+    const op = net.layers[i]!.layer.op;
+    if (op === "reshape" || op === "flatten" || op === "dropout" || op === "upsample") continue;
+    return op === "tanh" ? [-1, 1] : op === "sigmoid" || op === "softmax" ? [0, 1] : null;
+  }
+  return null;
+}
+
 /**
  * The fixed sample noise of the trainer (Run.makeFixedBatch): labels cycling through the classes,
- * categorical codes cycling, other noise from the generator seeded with the spec's seed.
+ * categorical codes cycling, other noise from the generator seeded with the run's seed (`seed`: the run
+ * folder's settings.json, else the spec's).
  */
-export function fixedInputs(p: ProgramIR, inputs: ExportInput[], n: number): Record<string, tf.Tensor> {
-  const rng = new Rng((p.train.seed ^ 0x5a4d1e) >>> 0);
+export function fixedInputs(p: ProgramIR, inputs: ExportInput[], n: number, seed = p.train.seed): Record<string, tf.Tensor> {
+  const rng = new Rng((seed ^ 0x5a4d1e) >>> 0);
   const values = new Map<string, tf.Tensor>();
   const cycle = (k: number) => new Int32Array(n).map((_, i) => i % k);
   values.set("label", tf.tensor(oneHot(cycle(p.data.numClasses), p.data.numClasses), [n, p.data.numClasses]));
@@ -203,7 +221,7 @@ export async function exportRun(runDir: string, opts: { out?: string; backend?: 
     return tf.tensor(t.data, t.shape, t.dtype);
   };
   const model = buildGenerator(net, take);
-  const range: [number, number] = net.layers[net.layers.length - 1]?.layer.op === "tanh" ? [-1, 1] : [0, 1];
+  const range = outputRange(net);
   const meta: ExportMeta = { format: "ganc-generator/1", spec: p.name, net: net.name, step: found.step, inputs, output: { shape: [...net.outShape], range } };
   model.setUserDefinedMetadata({ ganc: meta });
 
@@ -236,7 +254,7 @@ export async function exportRun(runDir: string, opts: { out?: string; backend?: 
 
   // The trainer's fixed sample noise and what the exported model makes of it, to check a copy against.
   const n = opts.samples ?? 16;
-  const feed = fixedInputs(p, inputs, n);
+  const feed = fixedInputs(p, inputs, n, readSettings(runDir)?.seed);
   const outT = model.predict(inputs.map((i) => feed[i.name]!)) as tf.Tensor;
   const check = {
     note: "inputs: the trainer's fixed sample noise (the first samples `ganc sample` draws); outputs: the exported model's results for them",

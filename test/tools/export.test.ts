@@ -78,7 +78,8 @@ beforeAll(() => {
 describe("ganc export", () => {
   it("writes a layers model that plain tfjs loads and that reproduces ganc sample on the same noise", async () => {
     const { meta } = await exportAndCompare(mlpRun, 16);
-    expect(meta).toMatchObject({ net: "G", inputs: [{ name: "z", kind: "noise", dist: "uniform", a: -1, b: 1, shape: [32] }], output: { shape: [28, 28, 1], range: [0, 1] } });
+    expect(meta).toMatchObject({ net: "G", inputs: [{ name: "z", kind: "noise", dist: "uniform", low: -1, high: 1, shape: [32] }], output: { shape: [28, 28, 1], range: [0, 1] } });
+    expect(meta.inputs[0]).not.toHaveProperty("a");
   }, 60_000);
 
   it("maps every layer kind: conditional concat (vector and image), spectral norm, batch norm, dropout, deconv, upsample, layer norm, tanh", async () => {
@@ -87,9 +88,18 @@ describe("ganc export", () => {
     expect(r.code, r.stderr).toBe(0);
     const { meta, out } = await exportAndCompare(run, 16);
     expect(meta.inputs.map((i) => i.name)).toEqual(["z", "y"]);
-    expect(meta).toMatchObject({ inputs: [{ kind: "noise", dist: "normal" }, { kind: "label", classes: 10 }], output: { range: [-1, 1] } });
+    expect(meta).toMatchObject({ inputs: [{ kind: "noise", dist: "normal", mean: 0, std: 1 }, { kind: "label", classes: 10 }], output: { range: [-1, 1] } });
     const topology = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers.map((l: { class_name: string }) => l.class_name);
     expect(topology).toEqual(expect.arrayContaining(["Concatenate", "UpSampling2D", "BatchNormalization", "Conv2DTranspose", "LayerNormalization", "LeakyReLU"]));
+  }, 60_000);
+
+  it("a linear 2-D generator has no output range; a run trained with --seed has its noise in sample-noise.json", async () => {
+    const run = path.join(tmpDir(), "run");
+    const r = ganc(["train", "test/fixtures/ring8.gan", "--out", run, "--steps", "2", "--seed", "9", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    const { meta } = await exportAndCompare(run, 16);
+    expect(meta.output).toEqual({ shape: [2], range: null });
+    expect(meta.inputs).toEqual([{ name: "z", kind: "noise", dist: "normal", mean: 0, std: 1, shape: [8] }]);
   }, 60_000);
 
   it("a run without checkpoints is an error (exit 1), a missing folder a usage error (exit 2)", () => {

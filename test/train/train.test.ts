@@ -33,7 +33,8 @@ describe("training", () => {
     let r = ganc(["train", spec, "--out", out, "--steps", "1", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     expect(ganc(["sample", out, "-n", "256", "-o", path.join(out, "before.json")]).code).toBe(0);
-    r = ganc(["train", spec, "--out", out, "--resume", "--quiet"]);
+    // The run's length is one of its stored settings: extend it explicitly (the spec's 600).
+    r = ganc(["train", spec, "--out", out, "--resume", "--steps", "600", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     expect(ganc(["sample", out, "-n", "256", "-o", path.join(out, "after.json")]).code).toBe(0);
 
@@ -108,13 +109,13 @@ describe("training", () => {
 });
 
 describe("checkpoints and resume", () => {
-  it("N steps equal N/2 steps + resume + N/2 steps, weights and optimizer moments bit for bit", () => {
+  it("N steps equal N/2 steps + resume (seed not repeated: the run folder keeps it) + N/2 steps, weights and optimizer moments bit for bit", () => {
     const a = tmpDir();
     const b = tmpDir();
     const spec = "test/fixtures/mlp-mnist.gan";
     expect(ganc(["train", spec, "--out", a, "--steps", "40", "--seed", "7", "--quiet"]).code).toBe(0);
     expect(ganc(["train", spec, "--out", b, "--steps", "20", "--seed", "7", "--quiet"]).code).toBe(0);
-    const r = ganc(["train", spec, "--out", b, "--steps", "40", "--seed", "7", "--resume"]);
+    const r = ganc(["train", spec, "--out", b, "--steps", "40", "--resume"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("resumed from");
     const last = (dir: string) => listCheckpoints(path.join(dir, "checkpoints")).pop()!;

@@ -1,0 +1,103 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { loadEmbeddedMnist } from "../../src/runtime/data.ts";
+import { ganc, gancAsync, readJsonl, tmpDir, waitFor } from "../helpers.ts";
+
+const SPEC = "test/fixtures/mlp-mnist.gan";
+
+/** 256 embedded digits as gzipped MNIST IDX files in `dir`. */
+function writeIdx(dir: string, n = 256): void {
+  const ds = loadEmbeddedMnist();
+  const img = Buffer.alloc(16 + n * 784);
+  img.writeUInt32BE(2051, 0);
+  img.writeUInt32BE(n, 4);
+  img.writeUInt32BE(28, 8);
+  img.writeUInt32BE(28, 12);
+  img.set(Uint8Array.from(ds.x.subarray(0, n * 784), (v) => Math.round(v * 255)), 16);
+  const lab = Buffer.alloc(8 + n);
+  lab.writeUInt32BE(2049, 0);
+  lab.writeUInt32BE(n, 4);
+  lab.set(ds.labels!.subarray(0, n), 8);
+  fs.writeFileSync(path.join(dir, "train-images-idx3-ubyte.gz"), zlib.gzipSync(img));
+  fs.writeFileSync(path.join(dir, "train-labels-idx1-ubyte.gz"), zlib.gzipSync(lab));
+}
+
+describe("a run folder remembers the settings that shape its run", () => {
+  it("--resume restores --data, --batch and the cadences; a contradicting flag is an error naming both values unless --override", () => {
+    const dir = tmpDir();
+    writeIdx(dir);
+    const out = path.join(dir, "run");
+    let r = ganc(["train", SPEC, "--out", out, "--data", dir, "--batch", "32", "--seed", "3", "--log-every", "2", "--steps", "4"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("data: mnist, 256 samples of [28, 28, 1], batch 32");
+    // Nothing repeated: the same data (not the embedded 10000 digits), batch and log cadence.
+    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "8"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("data: mnist, 256 samples of [28, 28, 1], batch 32");
+    expect(readJsonl(path.join(out, "metrics.jsonl")).map((m) => m.step)).toEqual([2, 4, 6, 8]);
+    // A contradiction names the flag, its value and the stored one; nothing is trained.
+    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--seed", "4"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: --resume: --seed 4 contradicts the run's 3 .*--override/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--data", path.join(dir, "elsewhere")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`--data ${path.join(dir, "elsewhere")} contradicts the run's ${dir}`);
+    expect(readJsonl(path.join(out, "metrics.jsonl")).at(-1)!.step).toBe(8);
+    // --override changes it, says so, and the run folder remembers the new value.
+    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--log-every", "1", "--override"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("--override: --log-every 1 contradicts the run's 2");
+    expect(readJsonl(path.join(out, "metrics.jsonl")).map((m) => m.step)).toEqual([2, 4, 6, 8, 9, 10]);
+    expect(JSON.parse(fs.readFileSync(path.join(out, "settings.json"), "utf8"))).toMatchObject({ seed: 3, data: dir, batch: 32, logEvery: 1, steps: 10 });
+    // --override alone (no --resume) is a usage mistake.
+    r = ganc(["train", SPEC, "--out", path.join(dir, "other"), "--steps", "1", "--override"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: --override only applies with --resume/m);
+  }, 180_000);
+});
+
+describe("one writer per run folder", () => {
+  it("a second trainer on a live run is refused in one line; Ctrl-C releases the lock (exit 130); a dead writer's lock is taken over", async () => {
+    const dir = tmpDir();
+    const out = path.join(dir, "run");
+    const lock = path.join(out, ".lock");
+    const first = gancAsync(["train", SPEC, "--out", out, "--steps", "1000000", "--log-every", "1", "--quiet"]);
+    let exit: number | null = null;
+    first.on("exit", (code) => (exit = code));
+    try {
+      await waitFor(() => fs.existsSync(path.join(out, "metrics.jsonl")), 60_000);
+      expect(Number(fs.readFileSync(lock, "utf8"))).toBe(first.pid);
+      const second = ganc(["train", SPEC, "--out", out, "--steps", "5", "--resume"]);
+      expect(second.code).toBe(1);
+      expect(second.stderr.trim()).toBe(`error: ${out} is in use by another trainer (pid ${first.pid}, lock ${lock}): wait for it to finish, or choose another --out`);
+      first.kill("SIGINT");
+      await waitFor(() => exit !== null, 60_000);
+    } finally {
+      if (exit === null) first.kill("SIGKILL");
+    }
+    expect(exit).toBe(130);
+    expect(fs.existsSync(lock)).toBe(false);
+    // A lock left by a process that is gone (a pid that just exited).
+    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
+    fs.writeFileSync(lock, `${dead}\n`);
+    const r = ganc(["train", SPEC, "--out", out, "--steps", "2", "--resume", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`taking over the lock of ${out} from process ${dead}, which is no longer running`);
+    expect(fs.existsSync(lock)).toBe(false);
+  }, 180_000);
+
+  it("the lock is released when training fails", () => {
+    const dir = tmpDir();
+    const spec = path.join(dir, "nan.gan");
+    fs.writeFileSync(spec, fs.readFileSync(SPEC, "utf8").replace("loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit, ones) + sqrt(mean(D(fake).logit) - 1000)"));
+    const out = path.join(dir, "run");
+    const r = ganc(["train", spec, "--out", out, "--steps", "3"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: loss 'g' is NaN/);
+    expect(fs.existsSync(path.join(out, ".lock"))).toBe(false);
+  }, 120_000);
+});
