@@ -511,7 +511,7 @@ class TrainerGen {
       case "neg":
         return `tf.neg(${this.tensorRef(n.a, names)})`;
       case "binary":
-        return `${BIN[n.o]}(${this.tensorRef(n.a, names)}, ${ref(n.b)})`;
+        return `${BIN[n.o]}(${this.operand(n.a, n.b, names, true)}, ${this.operand(n.b, n.a, names, false)})`;
       case "grad":
         throw new Error("grad nodes are calls");
       case "call": {
@@ -522,10 +522,27 @@ class TrainerGen {
           return `rt.fused.${fn}(${this.tensorRef(n.args[0]!, names)}, ${num((this.p.nodes[n.args[1]!] as { value: number }).value)}, arena)`;
         }
         if (n.fn === "clip") return `tf.clipByValue(${ref(n.args[0]!)}, ${this.scalarCode(n.args[1]!, names)}, ${this.scalarCode(n.args[2]!, names)})`;
-        const args = n.args.map((a, i) => (i === 0 || !(n.fn in { bce_logits: 1, bce: 1, mse: 1, l1: 1 }) ? this.tensorRef(a, names) : ref(a)));
+        const pair = n.fn in { bce_logits: 1, bce: 1, mse: 1, l1: 1, max: 1, min: 1 };
+        const args = n.args.map((a, i) => (pair ? this.operand(a, n.args[1 - i]!, names, i === 0 || !(n.fn in { bce_logits: 1, bce: 1, mse: 1, l1: 1 })) : this.tensorRef(a, names)));
         return `${FN[n.fn]}(${args.join(", ")})`;
       }
     }
+  }
+
+  /**
+   * An operand of a broadcasting operation (the rule of src/parser/check/expr-types.ts): a net result is
+   * read through `.out`, and a per-sample [1] value against a value of more dimensions is reshaped to
+   * [batch, 1, ..., 1] so that it broadcasts over each sample (tfjs aligns trailing axes, so [B, 1]
+   * against [B, 28, 28, 1] would not). `tensor`: constants become tensors (else they stay numbers).
+   */
+  private operand(id: number, other: number, names: Map<number, string>, tensor: boolean): string {
+    const n = this.p.nodes[id]!;
+    const o = this.p.nodes[other]!;
+    let r = tensor ? this.tensorRef(id, names) : n.op === "apply" && !this.direct.has(id) ? `${names.get(id)!}.out` : names.get(id)!;
+    if (n.type.batched && o.type.batched && n.type.shape.length < o.type.shape.length && n.type.shape.every((d) => d === 1)) {
+      r = `tf.reshape(${r}, [-1${", 1".repeat(o.type.shape.length)}])`;
+    }
+    return r;
   }
 
   /** A node as a tensor expression: apply results are read through `.out`. */

@@ -5,6 +5,7 @@ import { ArgReader, constNumber } from "./args.ts";
 import { broadcast, FUNCTIONS, show } from "./functions.ts";
 import type { ActionIR, DataIR, ExprNode, NetIR, NodeOp, NoiseIR, OptimizerIR, ProgramIR, StepIR, TensorType, TrainIR } from "./ir.ts";
 import { checkGroups } from "./groups.ts";
+import { checkStepsTrainSomething } from "./step-vars.ts";
 import { lintSpec } from "./lint.ts";
 import { fmt, instantiateNet } from "./nets.ts";
 
@@ -110,6 +111,7 @@ class Checker {
       train: train!,
     };
     checkGroups(program, this.spec, this.diags);
+    checkStepsTrainSomething(program, this.spec, this.diags);
     lintSpec(program, this.spec, this.diags);
     return program;
   }
@@ -269,7 +271,7 @@ class Checker {
         if (a === null || b === null) return null;
         const t = broadcast(this.nodes[a]!.type, this.nodes[b]!.type);
         if (typeof t === "string") {
-          this.err("E0206", `cannot apply '${e.op}': ${t}`, e.span);
+          this.err("E0510", `cannot apply '${e.op}': ${t}`, e.span);
           return null;
         }
         return this.mk({ op: "binary", o: e.op, a, b }, t, e.span);
@@ -346,7 +348,7 @@ class Checker {
     const fn = FUNCTIONS[fname];
     if (!fn) {
       const s = suggest(fname, [...Object.keys(FUNCTIONS), ...this.netDecls.keys()]);
-      this.err("E0126", `unknown function '${fname}'${s ? `; did you mean '${s}'?` : ""}`, e.callee.span);
+      this.err("E0126", `unknown net or function '${fname}'${s ? `; did you mean '${s}'?` : ` (nets: ${[...this.netDecls.keys()].join(", ") || "none"}; functions: ${Object.keys(FUNCTIONS).join(", ")})`}`, e.callee.span);
       return null;
     }
     if (ids.length !== fn.arity) {
@@ -366,7 +368,8 @@ class Checker {
     }
     const t = fn.result(ids.map((i) => this.nodes[i]!.type));
     if (typeof t === "string") {
-      this.err("E0206", t, e.span);
+      if (t.startsWith("shapes ")) this.err("E0510", `cannot apply ${fname}: ${t}`, e.span);
+      else this.err("E0206", t, e.span);
       return null;
     }
     return this.mk({ op: "call", fn: fname, args: ids }, t, e.span);
