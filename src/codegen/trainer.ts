@@ -545,6 +545,12 @@ class TrainerGen {
     return r;
   }
 
+  /** A logged value as a tensor of its own (a constant or `batch` loss is a number in the generated code). */
+  private ownScalar(id: number, names: Map<number, string>): string {
+    const n = this.p.nodes[id]!;
+    return n.op === "const" || n.op === "batch" ? `tf.scalar(${names.get(id)!})` : names.get(id)!;
+  }
+
   /** A node as a tensor expression: apply results are read through `.out`. */
   private tensorRef(id: number, names: Map<number, string>): string {
     const n = this.p.nodes[id]!;
@@ -621,7 +627,7 @@ class TrainerGen {
           this.emitPass(hoisted, `"train"`, names, used, pass);
           w.block("const { value, grads } = tf.variableGrads(() => {", () => {
             this.emitPass(pass.filter((id) => !plan.hoisted.has(id)), `"train"`, names, used, pass);
-            if (logged.length) w.line(`logged = { ${logged.map(([n, id]) => `${JSON.stringify(n)}: tf.keep(${names.get(id)}) as tf.Scalar`).join(", ")} };`);
+            if (logged.length) w.line(`logged = { ${logged.map(([n, id]) => `${JSON.stringify(n)}: tf.keep(${this.ownScalar(id, names)}) as tf.Scalar`).join(", ")} };`);
             w.line(`return ${names.get(s.lossNode)} as tf.Scalar;`);
           }, `}, [${s.nets.map((n) => `...vars${n}`).join(", ")}]);`);
           this.ctx = null;

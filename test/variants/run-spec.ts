@@ -6,7 +6,6 @@
  * error (exit 70).
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
@@ -60,7 +59,9 @@ export async function checkAndRun(text: string, file: string, opts: { batch?: nu
   const c = compileText(text, file);
   if (!c.program || !c.code) return { kind: "diagnostic", diagnostics: c.diagnostics };
   if (tf.getBackend() !== "cpu") await tf.setBackend("cpu");
-  work ??= fs.mkdtempSync(path.join(os.tmpdir(), "ganc-check-train-"));
+  // under the repository, so that the trainer resolves @tensorflow/tfjs and the runtime as it does there
+  fs.mkdirSync(path.join(HERE, "../../.cache"), { recursive: true });
+  work ??= fs.mkdtempSync(path.join(HERE, "../../.cache", "check-train-"));
   const dir = path.join(work, `case-${++counter}`);
   fs.mkdirSync(dir, { recursive: true });
   const runtime = path.relative(dir, path.join(HERE, "fixed-run.ts")).split(path.sep).join("/");
