@@ -11,6 +11,11 @@
  * | E0512 | net output unlike the data  | a net's output is fed where data-shaped input is expected; reported at the net's last layer  |
  * | W0510 | generator range vs data     | the generator's last activation (tanh/sigmoid) does not produce the data's value range       |
  *
+ * Checked in: E0510 here (broadcast, used by index.ts for operators and functions.ts for pairwise
+ * functions), E0511 in step-vars.ts, E0512 in index.ts's apply with the fix from net-output.ts, W0510 in
+ * range-lint.ts. E0126 (existing) now says "unknown net or function" and lists the nets. The range starts
+ * at E0510 because E0501 is already taken ("uniform needs low < high", "number out of range").
+ *
  * The broadcasting rule (README, "Expressions"): two operands combine when their per-sample shapes are
  * equal, or when one of them is a scalar (a number, a state variable, a reduction such as mean(x)), or a
  * per-sample `[1]` value (a `[1]` noise, a `dense 1` output; also `[1, 1, 1]`) against any batched value
