@@ -25,3 +25,16 @@ describe("expression types: valid specs train", () => {
     }
   }
 });
+
+describe("max and min of a scalar and a tensor train (tfjs's Minimum gradient does not reduce broadcast axes)", () => {
+  for (const fn of ["min", "max"]) {
+    for (const optimized of [true, false]) {
+      it(`${fn}(d_real, D(fake).logit) (${optimized ? "optimized" : "--no-opt"})`, async () => {
+        const text = fs.readFileSync(path.join(ROOT, "test/fixtures/residual-expr.gan"), "utf8").replace("loss d = ", `loss d_real = bce_logits(D(real).logit, ones)\nloss d = -mean(${fn}(d_real, D(fake).logit)) + `);
+        expect(text).toContain(`${fn}(d_real`);
+        const out = await checkAndRun(text, "specs/minmax.gan", { batch: 2, optimized });
+        expect(out.kind === "crashed" ? out.error : out.kind === "diagnostic" ? out.diagnostics.map((d) => d.message).join("; ") : out.kind).toBe("trained");
+      }, 60_000);
+    }
+  }
+});
