@@ -4,6 +4,10 @@
  * trainer throwing. Prints a tally and every failure (spec, mutations, text, error).
  *
  *   node bin/run-ts.mjs scripts/fuzz-check-train.ts [--runs 2000] [--seed 1]
+ *
+ * GANC_FUZZ_SAVE=DIR writes each failing spec there. Results on the 2-core machine: --runs 3000 --seed 7
+ * found one crash (max/min of a scalar and a tensor, fixed in the trainer): 1109 trained, 1890 rejected,
+ * 1 crashed; after the fix --runs 2000 --seed 11: 740 trained, 1260 rejected, 0 crashed (219 s).
  */
 import * as fc from "fast-check";
 import { checkAndRun } from "../test/variants/run-spec.ts";
