@@ -524,7 +524,7 @@ class TrainerGen {
       case "neg":
         return `tf.neg(${this.tensorRef(n.a, names)})`;
       case "binary":
-        return `${BIN[n.o]}(${this.tensorRef(n.a, names)}, ${ref(n.b)})`;
+        return `${BIN[n.o]}(${this.operand(n.a, n.b, names, true)}, ${this.operand(n.b, n.a, names, false)})`;
       case "call": {
         if (n.fn === "grad") return this.gradCode(n, mode, names, used);
         if (n.fn === "slice") return `rt.sliceLast(${ref(n.args[0]!)}, ${ref(n.args[1]!)}, ${ref(n.args[2]!)})`;
@@ -533,10 +533,42 @@ class TrainerGen {
           return `rt.fused.${fn}(${this.tensorRef(n.args[0]!, names)}, ${num((this.p.nodes[n.args[1]!] as { value: number }).value)}, arena)`;
         }
         if (n.fn === "clip") return `tf.clipByValue(${ref(n.args[0]!)}, ${this.scalarCode(n.args[1]!, names)}, ${this.scalarCode(n.args[2]!, names)})`;
-        const args = n.args.map((a, i) => (i === 0 || !(n.fn in { bce_logits: 1, bce: 1, mse: 1, l1: 1 }) ? this.tensorRef(a, names) : ref(a)));
+        const pair = n.fn in { bce_logits: 1, bce: 1, mse: 1, l1: 1, max: 1, min: 1 };
+        const args = n.args.map((a, i) => (pair ? this.operand(a, n.args[1 - i]!, names, i === 0 || !(n.fn in { bce_logits: 1, bce: 1, mse: 1, l1: 1 })) : this.tensorRef(a, names)));
+        if (n.fn === "max" || n.fn === "min") {
+          // tfjs's Maximum/Minimum gradients do not sum over broadcast axes: broadcast the smaller operand first
+          const [ta, tb] = n.args.map((a) => this.p.nodes[a]!.type);
+          const size = (t: typeof ta) => (t!.batched ? 1 : 0) + t!.shape.reduce((x, y) => x * y, 1) * (t!.batched ? 2 : 1);
+          if (JSON.stringify(ta) !== JSON.stringify(tb)) {
+            const small = size(ta) < size(tb) ? 0 : 1;
+            args[small] = `tf.add(tf.zerosLike(${args[1 - small]}), ${args[small]})`;
+          }
+        }
         return `${FN[n.fn]}(${args.join(", ")})`;
       }
     }
+  }
+
+  /**
+   * An operand of a broadcasting operation (the rule of src/parser/check/expr-types.ts): a net result is
+   * read through `.out`, and a per-sample [1] value against a value of more dimensions is reshaped to
+   * [batch, 1, ..., 1] so that it broadcasts over each sample (tfjs aligns trailing axes, so [B, 1]
+   * against [B, 28, 28, 1] would not). `tensor`: constants become tensors (else they stay numbers).
+   */
+  private operand(id: number, other: number, names: Map<number, string>, tensor: boolean): string {
+    const n = this.p.nodes[id]!;
+    const o = this.p.nodes[other]!;
+    let r = tensor ? this.tensorRef(id, names) : n.op === "apply" && !this.direct.has(id) ? `${names.get(id)!}.out` : names.get(id)!;
+    if (n.type.batched && o.type.batched && n.type.shape.length < o.type.shape.length && n.type.shape.every((d) => d === 1)) {
+      r = `tf.reshape(${r}, [-1${", 1".repeat(o.type.shape.length)}])`;
+    }
+    return r;
+  }
+
+  /** A logged value as a tensor of its own (a constant or `batch` loss is a number in the generated code). */
+  private ownScalar(id: number, names: Map<number, string>): string {
+    const n = this.p.nodes[id]!;
+    return n.op === "const" || n.op === "batch" ? `tf.scalar(${names.get(id)!})` : names.get(id)!;
   }
 
   /** A node as a tensor expression: apply results are read through `.out`. */
@@ -615,7 +647,7 @@ class TrainerGen {
           this.emitPass(hoisted, `"train"`, names, used, pass);
           w.block("const { value, grads } = tf.variableGrads(() => {", () => {
             this.emitPass(pass.filter((id) => !plan.hoisted.has(id)), `"train"`, names, used, pass);
-            if (logged.length) w.line(`logged = { ${logged.map(([n, id]) => `${JSON.stringify(n)}: tf.keep(${names.get(id)}) as tf.Scalar`).join(", ")} };`);
+            if (logged.length) w.line(`logged = { ${logged.map(([n, id]) => `${JSON.stringify(n)}: tf.keep(${this.ownScalar(id, names)}) as tf.Scalar`).join(", ")} };`);
             w.line(`return ${names.get(s.lossNode)} as tf.Scalar;`);
           }, `}, [${s.nets.map((n) => `...vars${n}`).join(", ")}]);`);
           this.ctx = null;

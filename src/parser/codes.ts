@@ -464,9 +464,9 @@ export const CATALOG = {
   },
   E0206: {
     title: "operation does not apply to these operands",
-    explanation: "The shapes or kinds of the operands do not fit the operator or function (for example, adding tensors whose shapes do not broadcast).",
-    wrong: gan("noise w: normal(0, 1, [3])\nm = mean(fake + w)"),
-    right: gan("noise w: normal(0, 1, [2])\nm = mean(fake + w)"),
+    explanation: "The kinds of the arguments do not fit the function: clip's bounds must be scalars, sample_mean and pullaway need a batched tensor, softmax_ce needs logits and labels of one [batch, k] shape. (Shapes that do not broadcast are E0510.)",
+    wrong: gan("m = mean(clip(fake, fake, 1))"),
+    right: gan("m = mean(clip(fake, -1, 1))"),
   },
   E0207: {
     title: "net used without inputs",
@@ -582,6 +582,12 @@ export const CATALOG = {
     right: gan("step g: adam(lr=1e-3) minimize g over G, Q\nnet Q(x) {\n  dense 1\n}\nloss g = bce_logits(D(fake).logit, ones) + mean(Q(fake))"),
   },
 
+  W0510: {
+    title: "generator range unlike the data's",
+    explanation: "The generator ends in tanh (values in [-1, 1]) or sigmoid ([0, 1]) while the data lies in another range, so the discriminator can tell real from fake by range alone. End the generator in the activation whose range is the data's.",
+    wrong: gan("data real: mnist(batch=64)\nnoise z: uniform(-1, 1, [16])\nnet G(z) {\n  dense 7*7*4, relu\n  reshape [7, 7, 4]\n  deconv 1 kernel=4 stride=4, tanh\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, lrelu 0.2\n  flatten, dense 1 -> logit\n}"),
+    right: gan("data real: mnist(batch=64)\nnoise z: uniform(-1, 1, [16])\nnet G(z) {\n  dense 7*7*4, relu\n  reshape [7, 7, 4]\n  deconv 1 kernel=4 stride=4, sigmoid\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, lrelu 0.2\n  flatten, dense 1 -> logit\n}"),
+  },
   // ---- E05xx: values ----
   E0501: {
     title: "argument out of range",
@@ -602,6 +608,24 @@ export const CATALOG = {
     right: gan("noise z: uniform(-1, 1, [4])"),
   },
 
+  E0510: {
+    title: "shapes do not broadcast",
+    explanation: "Two operands of an operator or pairwise function must have equal shapes, or one of them is a scalar or a per-sample value of ones ([1], [1, 1, 1]) that stretches over the other. Anything else (an image against a vector, [batch, 1] against [batch]) would silently make a batch-by-batch matrix or fail in training; the message names both shapes and what to write instead.",
+    wrong: gan("noise w: normal(0, 1, [3])\nm = mean(fake + w)"),
+    right: gan("noise w: normal(0, 1, [1])\nm = mean(fake * w)"),
+  },
+  E0511: {
+    title: "step trains nothing",
+    explanation: "Every net a step trains must have trainable variables (a layer with weights); a step over nets made only of activations, reshapes or resampling has nothing to update.",
+    wrong: gan("net B(x) {\n  relu\n}\nloss b = mean(B(fake))\nstep b: adam(lr=1e-3) minimize b over B\ntrain { steps=100, schedule=[d, g, b] }"),
+    right: gan("net B(x) {\n  dense 2\n}\nloss b = mean(B(fake))\nstep b: adam(lr=1e-3) minimize b over B\ntrain { steps=100, schedule=[d, g, b] }"),
+  },
+  E0512: {
+    title: "net output unlike the data",
+    explanation: "A generator's output is given to a net whose input has the data's shape. The error is reported once, at the generator's last layer, with the use as a note and the change that fixes it (an upsampling layer more or less, other filters in the last layer).",
+    wrong: gan("data real: mnist(batch=64)\nnoise z: uniform(-1, 1, [16])\nnet G(z) {\n  dense 7*7*4, relu\n  reshape [7, 7, 4]\n  deconv 1 kernel=4 stride=2, sigmoid\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, lrelu 0.2\n  flatten, dense 1 -> logit\n}"),
+    right: gan("data real: mnist(batch=64)\nnoise z: uniform(-1, 1, [16])\nnet G(z) {\n  dense 7*7*4, relu\n  reshape [7, 7, 4]\n  deconv 1 kernel=4 stride=4, sigmoid\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, lrelu 0.2\n  flatten, dense 1 -> logit\n}"),
+  },
   // ---- E06xx / W06xx: YAML ----
   E0601: {
     title: "YAML syntax error",

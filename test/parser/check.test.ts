@@ -194,7 +194,7 @@ describe("names", () => {
   });
 
   it("E0126 an unknown function, with did-you-mean", () => {
-    expectDiags(edit(["loss g = bce_logits(", "loss g = bce_logit("]), ["E0126", "bce_logit(", /unknown function 'bce_logit'; did you mean 'bce_logits'\?/]);
+    expectDiags(edit(["loss g = bce_logits(", "loss g = bce_logit("]), ["E0126", "bce_logit(", /unknown net or function 'bce_logit'; did you mean 'bce_logits'\?/]);
   });
 
   it("E0207 a net used as a value", () => {
@@ -349,8 +349,8 @@ describe("nets and shapes", () => {
     expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit, [1])"]), ["E0205", "[1]", /a list cannot be used in an expression/]);
   });
 
-  it("E0206 shapes that do not broadcast, and arguments a function does not take", () => {
-    expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit, ones) + mean(z + real.label)"]), ["E0206", "z + real", /cannot apply '\+': shapes \[batch, 62\] and \[batch, 10\] do not broadcast/]);
+  it("E0510 shapes that do not broadcast, E0206 arguments a function does not take", () => {
+    expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit, ones) + mean(z + real.label)"]), ["E0510", "z + real", /cannot apply '\+': shapes \[batch, 62\] and \[batch, 10\] do not broadcast/]);
     expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = softmax_ce(D(fake).logit, real.label)"]), ["E0206", "softmax_ce", /softmax_ce needs logits and labels of the same \[batch, k\] shape/]);
   });
 

@@ -99,8 +99,9 @@ export class FixedRun {
     for (const [name, t] of Object.entries(values)) {
       if (t.size !== 1) throw new Error(`${name} is not a scalar: [${t.shape}]`);
       out[name] = t.dataSync()[0]!;
-      t.dispose();
     }
+    // one tensor may be recorded under two names (a loss defined as another loss): dispose it once
+    for (const t of new Set(Object.values(values))) t.dispose();
     this.records.push({ iteration: this.step, values: out });
   }
 

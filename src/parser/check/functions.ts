@@ -7,27 +7,11 @@ export interface FnSig {
   readonly result: (args: readonly TensorType[]) => TensorType | string;
 }
 
-const SCALAR: TensorType = { batched: false, shape: [] };
+import { broadcast, SCALAR, show } from "./expr-types.ts";
 
-/** Broadcast of two types, numpy-style on the per-sample shapes; a string says why they do not fit. */
-export function broadcast(a: TensorType, b: TensorType): TensorType | string {
-  if (!a.batched && a.shape.length === 0) return b;
-  if (!b.batched && b.shape.length === 0) return a;
-  const n = Math.max(a.shape.length, b.shape.length);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const x = a.shape[a.shape.length - n + i] ?? 1;
-    const y = b.shape[b.shape.length - n + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) return `shapes ${show(a)} and ${show(b)} do not broadcast`;
-    out.push(Math.max(x, y));
-  }
-  return { batched: a.batched || b.batched, shape: out };
-}
-
-export function show(t: TensorType): string {
-  if (!t.batched && t.shape.length === 0) return "a scalar";
-  return `[${t.batched ? ["batch", ...t.shape] : t.shape}]`.replace(/,/g, ", ");
-}
+// Typing rules: every function's `result` is its typing rule; pairwise functions (bce_logits, bce, mse,
+// l1, max, min) follow the one broadcasting rule of expr-types.ts.
+export { broadcast, show };
 
 const elementwise = (args: readonly TensorType[]) => args[0]!;
 const reduceAll = () => SCALAR;

@@ -6,6 +6,9 @@ import { ArgReader, constNumber } from "./args.ts";
 import { broadcast, FUNCTIONS, show } from "./functions.ts";
 import type { ActionIR, DataIR, ExprNode, NetIR, NodeOp, NoiseIR, OptimizerIR, ProgramIR, StepIR, TensorType, TrainIR } from "./ir.ts";
 import { checkGroups } from "./groups.ts";
+import { checkStepsTrainSomething } from "./step-vars.ts";
+import { lintOutputRange } from "./range-lint.ts";
+import { outputFix } from "./net-output.ts";
 import { lintSpec } from "./lint.ts";
 import { fmt, instantiateNet } from "./nets.ts";
 
@@ -111,7 +114,9 @@ class Checker {
       train: train!,
     };
     checkGroups(program, this.spec, this.diags);
+    checkStepsTrainSomething(program, this.spec, this.diags);
     lintSpec(program, this.spec, this.diags);
+    lintOutputRange(program, this.spec, this.diags);
     return program;
   }
 
@@ -270,7 +275,7 @@ class Checker {
         if (a === null || b === null) return null;
         const t = broadcast(this.nodes[a]!.type, this.nodes[b]!.type);
         if (typeof t === "string") {
-          this.err(C.E0206, `cannot apply '${e.op}': ${t}`, e.span);
+          this.err(C.E0510, `cannot apply '${e.op}': ${t}`, e.span);
           return null;
         }
         return this.mk({ op: "binary", o: e.op, a, b }, t, e.span);
@@ -347,7 +352,7 @@ class Checker {
     const fn = FUNCTIONS[fname];
     if (!fn) {
       const s = suggest(fname, [...Object.keys(FUNCTIONS), ...this.netDecls.keys()]);
-      this.err(C.E0126, `unknown function '${fname}'${s ? `; did you mean '${s}'?` : ""}`, e.callee.span);
+      this.err(C.E0126, `unknown net or function '${fname}'${s ? `; did you mean '${s}'?` : ` (nets: ${[...this.netDecls.keys()].join(", ") || "none"}; functions: ${Object.keys(FUNCTIONS).join(", ")})`}`, e.callee.span);
       return null;
     }
     if (ids.length !== fn.arity) {
@@ -367,7 +372,8 @@ class Checker {
     }
     const t = fn.result(ids.map((i) => this.nodes[i]!.type));
     if (typeof t === "string") {
-      this.err(C.E0206, t, e.span);
+      if (t.startsWith("shapes ")) this.err(C.E0510, `cannot apply ${fname}: ${t}`, e.span);
+      else this.err(C.E0206, t, e.span);
       return null;
     }
     return this.mk({ op: "call", fn: fname, args: ids }, t, e.span);
@@ -432,6 +438,19 @@ class Checker {
     for (let i = 0; i < ids.length; i++) {
       const want = net.params[i]!.shape;
       if (fmt(want) !== fmt(types[i]!.shape)) {
+        const src = this.nodes[ids[i]!]!;
+        const producer = src.op === "apply" ? this.netDecls.get(src.net) : undefined;
+        if (producer && src.op === "apply" && this.data && fmt(want) === fmt(this.data.shape) && producer.layers.length) {
+          // a generator unlike the data: once, at its last layer, with the edit that fixes it
+          if (!this.shapeReported.has(src.net)) {
+            this.shapeReported.add(src.net);
+            const last = producer.layers[producer.layers.length - 1]!;
+            this.err(C.E0512, `net ${src.net} produces ${fmt(types[i]!.shape)}, but its output is used where data-shaped ${fmt(want)} is expected; ${outputFix(types[i]!.shape, want)}`, last.span, [
+              { message: `${src.net}'s output is given to net ${name} here`, file: this.file, span: e.args[i]!.span },
+            ]);
+          }
+          return null;
+        }
         this.err(C.E0212, `net ${name} expects input '${net.params[i]!.name}' of shape ${fmt(want)}, got ${fmt(types[i]!.shape)}`, e.args[i]!.span, [
           { message: `shapes were fixed by this first use of ${name}`, file: this.file, span: this.firstUse.get(name)! },
         ]);
@@ -441,6 +460,8 @@ class Checker {
     return this.mk({ op: "apply", net: name, args: ids }, { batched: true, shape: net.outShape }, e.span);
   }
   private readonly firstUse = new Map<string, A.Span>();
+  /** Nets whose output shape was reported (E0512) at their last layer: reported once. */
+  private readonly shapeReported = new Set<string>();
   /** Nets applied anywhere, even where the application itself had an error. */
   private readonly applied = new Set<string>();
 
