@@ -1,4 +1,4 @@
-import type { ExprNode, NetIR, ProgramIR, StepIR } from "../parser/check/ir.ts";
+import type { ExprNode, NetIR, ProgramIR, StepIR } from "../ir/types.ts";
 import { children } from "../parser/check/index.ts";
 import { layerModule } from "../layers/index.ts";
 

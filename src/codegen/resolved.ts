@@ -1,5 +1,5 @@
 import type * as A from "../parser/ast.ts";
-import type { ExprNode, Init, LayerInfo, ProgramIR } from "../parser/check/ir.ts";
+import type { ExprNode, Init, LayerInfo, ProgramIR } from "../ir/types.ts";
 import { printDsl, printYaml, type PrintLayout } from "../parser/print.ts";
 import { layerModule } from "../layers/index.ts";
 

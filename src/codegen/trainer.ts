@@ -1,4 +1,4 @@
-import type { ExprNode, LayerInfo, NetIR, ProgramIR, StepIR } from "../parser/check/ir.ts";
+import type { ExprNode, LayerInfo, NetIR, ProgramIR, StepIR } from "../ir/types.ts";
 import { children } from "../parser/check/index.ts";
 import { ALL_PASSES, OPT_PASSES, planOptimizations, type ApplyPlan, type FusedLayerPlan, type OptPlan, type OptSet, type StepPlan } from "./opt.ts";
 import { ident, num, Writer } from "./writer.ts";

@@ -1,6 +1,6 @@
 import type * as tf from "@tensorflow/tfjs";
 import { ident } from "../codegen/writer.ts";
-import type { Init } from "../parser/check/ir.ts";
+import type { Init } from "../ir/types.ts";
 import type { Activation } from "../runtime/fused/net.ts";
 import { fmt, type CheckContext, type Checked, type LayerModule, type ResolvedContext } from "./layer.ts";
 import { INIT_DOC, snKernel } from "./weights.ts";

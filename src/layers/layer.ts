@@ -13,7 +13,7 @@ import type * as tf from "@tensorflow/tfjs";
 import type * as A from "../parser/ast.ts";
 import type { ErrorCode } from "../parser/codes.ts";
 import type { ArgReader } from "../parser/check/args.ts";
-import type { Init, LayerInfo, NetIR } from "../parser/check/ir.ts";
+import type { Init, LayerInfo, NetIR } from "../ir/types.ts";
 import type * as Engine from "../runtime/fused/engine.ts";
 import type { ApplyOptions, BnStats } from "../runtime/fused/net.ts";
 

@@ -4,7 +4,7 @@ import { error, suggest, type Diagnostic } from "../diagnostics.ts";
 import { layerModule, type LayerKind } from "../../layers/index.ts";
 import { LAYERS, canonicalLayer } from "../signatures.ts";
 import { ArgReader } from "./args.ts";
-import type { Init, LayerInfo, NetIR, VarIR } from "./ir.ts";
+import type { Init, LayerInfo, NetIR, VarIR } from "../../ir/types.ts";
 
 export { fmt } from "../../layers/layer.ts";
 

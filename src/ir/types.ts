@@ -1,5 +1,5 @@
-import type { Span } from "../ast.ts";
-import type { LayerIR } from "../../layers/index.ts";
+import type { Span } from "../parser/ast.ts";
+import type { LayerIR } from "../layers/index.ts";
 
 /**
  * The checked, resolved program the code generator consumes. Every default is filled in, every name
@@ -26,7 +26,7 @@ export interface VarIR {
 }
 
 /** A layer of a net: the union of every layer kind's IR (each defined by its module in src/layers/). */
-export type { LayerIR } from "../../layers/index.ts";
+export type { LayerIR } from "../layers/index.ts";
 
 export interface LayerInfo {
   readonly layer: LayerIR;
