@@ -2,7 +2,7 @@ import { specHash } from "./spec-hash.ts";
 import { generateTrainer } from "./codegen/trainer.ts";
 import type { OptSet } from "./codegen/opt.ts";
 import { checkSpec } from "./parser/check/index.ts";
-import type { ProgramIR } from "./parser/check/ir.ts";
+import type { ProgramIR } from "./ir/types.ts";
 import { hasErrors, type Diagnostic } from "./parser/diagnostics.ts";
 import { isYamlFile, parseSpec } from "./parser/index.ts";
 import type { Spec } from "./parser/ast.ts";

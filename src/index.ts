@@ -5,4 +5,4 @@ export { checkText, compileText, type CompileResult } from "./compile.ts";
 export { generateTrainer } from "./codegen/trainer.ts";
 export { formatDiagnostic, toJson, SourceText, type Diagnostic, type JsonDiagnostic } from "./parser/diagnostics.ts";
 export type * from "./parser/ast.ts";
-export type { ProgramIR } from "./parser/check/ir.ts";
+export type { ProgramIR } from "./ir/types.ts";

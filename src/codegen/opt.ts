@@ -1,5 +1,6 @@
-import type { ExprNode, NetIR, ProgramIR, StepIR } from "../parser/check/ir.ts";
+import type { ExprNode, NetIR, ProgramIR, StepIR } from "../ir/types.ts";
 import { children } from "../parser/check/index.ts";
+import { layerModule } from "../layers/index.ts";
 
 /*
  * The optimization passes between the checked program and the emitted trainer. Each is a pure analysis
@@ -144,39 +145,37 @@ export function dependsOn(p: ProgramIR, id: number, nets: ReadonlySet<string>, m
   return r;
 }
 
-const FUSABLE_ACT = new Set(["relu", "leakyrelu", "sigmoid"]);
-
 /**
  * Pass fused-nets (with fused-batchnorm and fused-activation): the network as one op, or null where a
- * layer has no fused form (layer norm, spectral norm; batch norm when fused-batchnorm is off).
+ * layer has no fused form (each layer kind's module says: layer norm, spectral norm; batch norm when
+ * fused-batchnorm is off).
  */
 export function planFusedNet(net: NetIR, passes: OptSet): FusedNetPlan | null {
   if (!passes.has("fused-nets")) return null;
   for (const l of net.layers) {
-    const op = l.layer.op;
-    if (op === "layernorm") return null;
-    if ((op === "dense" || op === "conv2d" || op === "conv2dTranspose") && l.layer.sn) return null;
-    if (op === "batchnorm" && !passes.has("fused-batchnorm")) return null;
+    const fused = layerModule(l.layer).fused;
+    if (fused === null || (fused !== "identity" && fused.available && !fused.available(l.layer, passes))) return null;
   }
   const layers: FusedLayerPlan[] = [];
   const taps: Record<string, number> = {};
   const tapAt = (i: number) => net.layers[i]!.tap;
   for (let i = 0; i < net.layers.length; i++) {
     const l = net.layers[i]!.layer;
+    const fused = layerModule(l).fused;
     const next = net.layers[i + 1]?.layer;
     let fusedAct: number | null = null;
     if (
       passes.has("fused-activation") &&
-      (l.op === "dense" || l.op === "conv2d") &&
-      l.bias !== null &&
+      fused !== null &&
+      fused !== "identity" &&
+      fused.hostsActivation?.(l) === true &&
       tapAt(i) === null &&
       next !== undefined &&
-      FUSABLE_ACT.has(next.op) &&
-      !(next.op === "leakyrelu" && next.alpha < 0)
+      layerModule(next).activation?.fusable(next) === true
     ) {
       fusedAct = i + 1;
     }
-    if (l.op === "linear") {
+    if (fused === "identity") {
       // the identity: its tap is the previous layer's output
       if (tapAt(i) !== null) {
         if (layers.length === 0) return null;

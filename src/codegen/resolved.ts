@@ -1,6 +1,7 @@
 import type * as A from "../parser/ast.ts";
-import type { ExprNode, Init, LayerInfo, ProgramIR } from "../parser/check/ir.ts";
+import type { ExprNode, Init, LayerInfo, ProgramIR } from "../ir/types.ts";
 import { printDsl, printYaml, type PrintLayout } from "../parser/print.ts";
+import { layerModule } from "../layers/index.ts";
 
 /**
  * The resolved spec (`ganc check --resolved`, reports, TensorBoard): the spec itself with every default
@@ -100,22 +101,7 @@ export function resolveSpec(spec: A.Spec, p: ProgramIR): A.Spec {
         const layers = d.layers.map((l, i): A.Layer => {
           const L = net.layers[i]?.layer;
           if (!L) return l;
-          const fill: [string, A.Expr | null][] =
-            L.op === "dense"
-              ? [["init", initOf(L.kernel)], ["bias", bool(L.bias !== null)], ["sn", bool(L.sn !== null)]]
-              : L.op === "conv2d" || L.op === "conv2dTranspose"
-                ? [["stride", num(L.stride)], ["padding", name(L.padding)], ["init", initOf(L.kernel)], ["bias", bool(L.bias !== null)], ["sn", bool(L.sn !== null)]]
-                : L.op === "batchnorm"
-                  ? [["decay", num(L.decay)], ["epsilon", num(L.epsilon)], ["scale", bool(L.gamma !== null)], ["center", bool(L.beta !== null)]]
-                  : L.op === "layernorm"
-                    ? [["epsilon", num(L.epsilon)]]
-                    : L.op === "dropout"
-                      ? [["rate", num(L.rate)]]
-                      : L.op === "upsample"
-                        ? [["factor", num(L.factor)]]
-                        : L.op === "leakyrelu"
-                          ? [["alpha", num(L.alpha)]]
-                          : [];
+          const fill = layerModule(L).resolved(L, { num, bool, name, initOf });
           return { ...l, args: withDefaults(l.args, fill) };
         });
         return { ...d, layers };

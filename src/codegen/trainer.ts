@@ -1,8 +1,10 @@
-import type { ExprNode, LayerInfo, NetIR, ProgramIR, StepIR } from "../parser/check/ir.ts";
+import type { ExprNode, LayerInfo, NetIR, ProgramIR, StepIR } from "../ir/types.ts";
 import { children } from "../parser/check/index.ts";
 import { ALL_PASSES, OPT_PASSES, planOptimizations, type ApplyPlan, type FusedLayerPlan, type OptPlan, type OptSet, type StepPlan } from "./opt.ts";
 import { ident, num, Writer } from "./writer.ts";
 import type { SpecInfo } from "../runtime/session.ts";
+import { layerModule } from "../layers/index.ts";
+import { batchNormVars } from "../layers/batchnorm.ts";
 
 export interface GenerateOptions {
   /** The spec's path as it should appear in the header and comments (relative, forward slashes). */
@@ -147,12 +149,12 @@ class TrainerGen {
     }, "};");
   }
 
-  /** [0, 1] for sigmoid outputs, [-1, 1] for tanh, else the data's range. */
+  /** The range the generator's last layer confines its output to (sigmoid [0, 1], tanh [-1, 1]), else the data's range. */
   private sampleRange(n: ExprNode): [number, number] {
     if (n.op === "apply") {
       const net = this.net(n.net);
-      const last = net.layers[net.layers.length - 1]!.layer.op;
-      if (last === "tanh") return [-1, 1];
+      const range = layerModule(net.layers[net.layers.length - 1]!.layer).range;
+      if (Array.isArray(range)) return [range[0], range[1]];
     }
     return [0, 1];
   }
@@ -171,11 +173,7 @@ class TrainerGen {
         w.line(`const ${ident(v.name)} = run.variable(${JSON.stringify(v.name)}, [${v.shape.join(", ")}], ${init}${v.trainable ? "" : ", false"});`);
       }
       for (const l of net.layers) {
-        if (l.layer.op !== "batchnorm") continue;
-        const b = l.layer;
-        w.line(
-          `const ${ident(`${net.name}/${l.name}`)}: rt.BatchNormVars = { gamma: ${b.gamma ? ident(b.gamma) : "null"}, beta: ${b.beta ? ident(b.beta) : "null"}, movingMean: ${ident(b.mean)}, movingVariance: ${ident(b.variance)}, decay: ${num(b.decay)}, epsilon: ${num(b.epsilon)} };`,
-        );
+        if (l.layer.op === "batchnorm") w.line(batchNormVars(net.name, l.name, l.layer));
       }
       w.line(`const vars${net.name} = [${net.vars.filter((v) => v.trainable).map((v) => ident(v.name)).join(", ")}];`);
       this.fusedNet(net);
@@ -218,49 +216,7 @@ class TrainerGen {
   }
 
   private layerCode(net: NetIR, info: LayerInfo): string {
-    const l = info.layer;
-    const kernel = (k: string, sn: string | null) => (sn ? `rt.spectralNorm(${ident(k)}, ${ident(sn)}, mode)` : ident(k));
-    switch (l.op) {
-      case "dense":
-        return l.bias
-          ? `h = tf.fused.matMul({ a: h as tf.Tensor2D, b: ${kernel(l.kernel, l.sn)} as tf.Tensor2D, bias: ${ident(l.bias)} });`
-          : `h = tf.matMul(h as tf.Tensor2D, ${kernel(l.kernel, l.sn)} as tf.Tensor2D);`;
-      case "conv2d":
-        return l.bias
-          ? `h = tf.fused.conv2d({ x: h as tf.Tensor4D, filter: ${kernel(l.kernel, l.sn)} as tf.Tensor4D, strides: ${l.stride}, pad: "${l.padding}", bias: ${ident(l.bias)} });`
-          : `h = tf.conv2d(h as tf.Tensor4D, ${kernel(l.kernel, l.sn)} as tf.Tensor4D, ${l.stride}, "${l.padding}");`;
-      case "conv2dTranspose": {
-        const [oh, ow] = info.outShape;
-        const conv = `tf.conv2dTranspose(h as tf.Tensor4D, ${kernel(l.kernel, l.sn)} as tf.Tensor4D, [h.shape[0]!, ${oh}, ${ow}, ${l.filters}], ${l.stride}, "${l.padding}")`;
-        return l.bias ? `h = tf.add(${conv}, ${ident(l.bias)});` : `h = ${conv};`;
-      }
-      case "batchnorm":
-        return `h = rt.batchNorm(h, ${ident(`${net.name}/${info.name}`)}, mode);`;
-      case "layernorm":
-        return `h = rt.layerNorm(h, ${ident(l.gamma)}, ${ident(l.beta)}, ${num(l.epsilon)});`;
-      case "dropout":
-        return `h = rt.dropout(h, ${num(l.rate)}, mode, run.seed());`;
-      case "reshape":
-        return `h = tf.reshape(h, [-1, ${l.shape.join(", ")}]);`;
-      case "flatten":
-        return `h = tf.reshape(h, [h.shape[0]!, -1]);`;
-      case "concat":
-        return `h = ${l.inputs.reduce((acc, x) => `rt.concatInput(${acc}, ${this.local(x)})`, "h")};`;
-      case "upsample":
-        return `h = rt.upsample(h as tf.Tensor4D, ${l.factor});`;
-      case "relu":
-        return "h = tf.relu(h);";
-      case "leakyrelu":
-        return `h = tf.leakyRelu(h, ${num(l.alpha)});`;
-      case "sigmoid":
-        return "h = tf.sigmoid(h);";
-      case "tanh":
-        return "h = tf.tanh(h);";
-      case "softmax":
-        return "h = tf.softmax(h);";
-      case "linear":
-        return "// linear: identity";
-    }
+    return layerModule(info.layer).code(info.layer, { net, info, local: (x) => this.local(x) });
   }
 
   private optimizers() {
@@ -300,45 +256,13 @@ class TrainerGen {
     return parts.join(" ");
   }
 
-  private actCode(l: NetIR["layers"][number]["layer"]): string {
-    if (l.op === "leakyrelu") return `{ kind: "leakyrelu", alpha: ${num(l.alpha)} }`;
-    return `{ kind: "${l.op}" }`;
-  }
-
   private fusedLayerCode(net: NetIR, lp: FusedLayerPlan): string {
     const info = net.layers[lp.layer]!;
-    const l = info.layer;
-    const act = lp.fusedAct !== null ? this.actCode(net.layers[lp.fusedAct]!.layer) : "null";
-    const bias = (b: string | null) => (b ? ident(b) : "null");
-    switch (l.op) {
-      case "dense":
-        return `{ op: "dense", kernel: ${ident(l.kernel)}, bias: ${bias(l.bias)}, act: ${act} }`;
-      case "conv2d":
-        return `{ op: "conv2d", kernel: ${ident(l.kernel)}, bias: ${bias(l.bias)}, stride: ${l.stride}, pad: "${l.padding}", act: ${act} }`;
-      case "conv2dTranspose":
-        return `{ op: "deconv", kernel: ${ident(l.kernel)}, bias: ${bias(l.bias)}, stride: ${l.stride}, pad: "${l.padding}", out: [${info.outShape.join(", ")}] }`;
-      case "batchnorm":
-        return `{ op: "batchnorm", bn: ${ident(`${net.name}/${info.name}`)} }`;
-      case "dropout":
-        return `{ op: "dropout", rate: ${num(l.rate)} }`;
-      case "reshape":
-        return `{ op: "reshape", shape: [${l.shape.join(", ")}] }`;
-      case "flatten":
-        return `{ op: "flatten" }`;
-      case "concat":
-        return `{ op: "concat", inputs: [${l.inputs.map((x) => net.params.findIndex((q) => q.name === x)).join(", ")}] }`;
-      case "upsample":
-        return `{ op: "upsample", factor: ${l.factor} }`;
-      case "relu":
-      case "leakyrelu":
-      case "sigmoid":
-      case "tanh":
-      case "softmax":
-        return `{ op: "act", act: ${this.actCode(l)} }`;
-      case "linear":
-      case "layernorm":
-        throw new Error(`no fused form of ${l.op}`);
-    }
+    const fused = layerModule(info.layer).fused;
+    if (fused === null || fused === "identity") throw new Error(`no fused form of ${info.layer.op}`);
+    const actLayer = lp.fusedAct !== null ? net.layers[lp.fusedAct]!.layer : null;
+    const act = actLayer ? layerModule(actLayer).activation!.code(actLayer) : "null";
+    return fused.code(info.layer, { net, info, local: (x) => this.local(x) }, act);
   }
 
   private recName(id: number): string {

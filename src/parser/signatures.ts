@@ -1,3 +1,5 @@
+import { LAYER_NAME_ALIASES, LAYER_SIGNATURES } from "../layers/index.ts";
+
 /**
  * Parameter lists of everything a spec can call by name in a declaration: layers, data sources, noise
  * distributions, optimizers. Both front ends bind positional arguments with these tables, so
@@ -11,37 +13,9 @@ export interface Signature {
   readonly doc: string;
 }
 
-const convAliases = { k: "kernel", s: "stride", p: "padding" };
-
-export const LAYERS: Readonly<Record<string, Signature>> = {
-  dense: { params: ["units", "init", "bias", "sn"], doc: "fully connected layer: x W + b" },
-  conv2d: { params: ["filters", "kernel", "stride", "padding", "init", "bias", "sn"], aliases: convAliases, doc: "2-D convolution, NHWC" },
-  conv2dTranspose: { params: ["filters", "kernel", "stride", "padding", "init", "bias", "sn"], aliases: convAliases, doc: "2-D transposed convolution (deconvolution)" },
-  batchnorm: { params: ["decay", "epsilon", "scale", "center"], doc: "batch normalization (training: batch statistics; sampling: moving averages)" },
-  layernorm: { params: ["epsilon"], doc: "layer normalization over all non-batch axes" },
-  dropout: { params: ["rate"], doc: "dropout during training steps" },
-  reshape: { params: ["shape"], doc: "reshape each sample" },
-  flatten: { params: [], doc: "flatten each sample to a vector" },
-  concat: { params: ["inputs..."], doc: "concatenate with other inputs of the net on the last axis; vectors are broadcast over image positions" },
-  upsample: { params: ["factor"], doc: "nearest-neighbour upsampling" },
-  relu: { params: [], doc: "max(x, 0)" },
-  leakyrelu: { params: ["alpha"], doc: "max(x, alpha x)" },
-  sigmoid: { params: [], doc: "1 / (1 + exp(-x))" },
-  tanh: { params: [], doc: "tanh(x)" },
-  softmax: { params: [], doc: "softmax over the last axis" },
-  linear: { params: [], doc: "identity" },
-};
-
-export const LAYER_ALIASES: Readonly<Record<string, string>> = {
-  conv: "conv2d",
-  deconv: "conv2dTranspose",
-  conv2d_transpose: "conv2dTranspose",
-  fc: "dense",
-  bn: "batchnorm",
-  ln: "layernorm",
-  lrelu: "leakyrelu",
-  leaky_relu: "leakyrelu",
-};
+/** Layer kinds and their other names: each kind is defined by its module in src/layers/. */
+export const LAYERS: Readonly<Record<string, Signature>> = LAYER_SIGNATURES;
+export const LAYER_ALIASES: Readonly<Record<string, string>> = LAYER_NAME_ALIASES;
 
 export const DATA_SOURCES: Readonly<Record<string, Signature>> = {
   mnist: { params: ["batch", "path", "limit"], doc: "MNIST digits 28x28x1 in [0,1] with labels; the embedded 10,000 digits unless a folder of IDX files is given" },

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { compileText } from "../compile.ts";
-import type { LayerInfo, NetIR, ProgramIR } from "../parser/check/ir.ts";
+import type { LayerInfo, NetIR, ProgramIR } from "../ir/types.ts";
 import { readSettings } from "../runtime/settings.ts";
 import { selectBackend, type BackendChoice } from "../runtime/backend.ts";
 import { CheckpointError, loadLatestCheckpoint } from "../runtime/checkpoint.ts";
@@ -11,6 +11,7 @@ import { writeFileAtomic } from "../runtime/fsutil.ts";
 import { spectralNorm } from "../runtime/ops.ts";
 import { Rng } from "../runtime/rng.ts";
 import { findSpec, RunFolderError, trainerFile } from "./runfolder.ts";
+import { layerModule } from "../layers/index.ts";
 
 /**
  * `ganc export`: the generator of a run's newest checkpoint as a TensorFlow.js layers model (model.json
@@ -76,70 +77,22 @@ export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): t
   for (const info of net.layers) {
     const l = info.layer;
     const name = info.name;
-    switch (l.op) {
-      case "dense":
-        h = apply(tf.layers.dense({ units: l.units, useBias: !!l.bias, name }), h, [kernelOf(l.kernel, l.sn), ...(l.bias ? [take(l.bias)] : [])]);
-        break;
-      case "conv2d":
-      case "conv2dTranspose": {
-        const cfg = { filters: l.filters, kernelSize: l.kernelSize, strides: l.stride, padding: l.padding, useBias: !!l.bias, name };
-        const layer = l.op === "conv2d" ? tf.layers.conv2d(cfg) : tf.layers.conv2dTranspose(cfg);
-        h = apply(layer, h, [kernelOf(l.kernel, l.sn), ...(l.bias ? [take(l.bias)] : [])]);
-        break;
-      }
-      case "batchnorm":
-        h = apply(
-          tf.layers.batchNormalization({ axis: -1, momentum: l.decay, epsilon: l.epsilon, center: !!l.beta, scale: !!l.gamma, name }),
-          h,
-          [...(l.gamma ? [take(l.gamma)] : []), ...(l.beta ? [take(l.beta)] : []), take(l.mean), take(l.variance)],
-        );
-        break;
-      case "layernorm": {
-        // ganc normalises over every non-batch axis with a per-channel scale and offset; Keras keeps a
-        // scale per normalised position, so the per-channel values are repeated over the positions.
-        const shape = [...info.inShape];
-        const axis = shape.map((_, i) => i + 1);
-        const tile = (t: tf.Tensor) => tf.tidy(() => tf.mul(tf.ones(shape), t));
-        h = apply(tf.layers.layerNormalization({ axis, epsilon: l.epsilon, name }), h, [tile(take(l.gamma)), tile(take(l.beta))]);
-        break;
-      }
-      case "dropout":
-      case "linear":
-        continue; // identity at inference
-      case "reshape":
-        h = apply(tf.layers.reshape({ targetShape: [...l.shape], name }), h);
-        break;
-      case "flatten":
-        h = apply(tf.layers.flatten({ name }), h);
-        break;
-      case "concat":
-        for (const x of l.inputs) {
-          let y = byName.get(x);
-          if (!y) throw new RunFolderError(`export: ${net.name}.${name} concatenates ${x}, which is not an input of ${net.name}`);
-          if (h.shape.length === 4 && y.shape.length === 2) {
-            // A vector joined to an image is repeated at every position (rt.concatInput).
-            const [, hh, ww] = h.shape as number[];
-            y = apply(tf.layers.reshape({ targetShape: [1, 1, y.shape[1]!], name: `${name}_${x}_reshape` }), y);
-            y = apply(tf.layers.upSampling2d({ size: [hh!, ww!], name: `${name}_${x}_tile` }), y);
-          }
-          h = apply(tf.layers.concatenate({ axis: -1, name: `${name}_${x}` }), [h, y]);
-        }
-        break;
-      case "upsample":
-        h = apply(tf.layers.upSampling2d({ size: [l.factor, l.factor], name }), h);
-        break;
-      case "relu":
-      case "sigmoid":
-      case "tanh":
-        h = apply(tf.layers.activation({ activation: l.op, name }), h);
-        break;
-      case "softmax":
-        h = apply(tf.layers.softmax({ axis: -1, name }), h);
-        break;
-      case "leakyrelu":
-        h = apply(tf.layers.leakyReLU({ alpha: l.alpha, name }), h);
-        break;
-    }
+    const y = layerModule(l).export(l, {
+      tf,
+      net,
+      info,
+      name,
+      h,
+      apply,
+      take,
+      kernelOf,
+      input: (x) => byName.get(x),
+      fail: (msg) => {
+        throw new RunFolderError(msg);
+      },
+    });
+    if (y === null) continue; // identity at inference
+    h = y;
     checkShape(net, info, h);
   }
   const model = tf.model({ inputs, outputs: h, name: net.name });
@@ -160,9 +113,9 @@ function checkShape(net: NetIR, info: LayerInfo, h: tf.SymbolicTensor): void {
 /** The range the generator's last activation confines its values to; layers that only move values (reshape, ...) are looked through. */
 export function outputRange(net: NetIR): [number, number] | null {
   for (let i = net.layers.length - 1; i >= 0; i--) {
-    const op = net.layers[i]!.layer.op;
-    if (op === "reshape" || op === "flatten" || op === "dropout" || op === "upsample") continue;
-    return op === "tanh" ? [-1, 1] : op === "sigmoid" || op === "softmax" ? [0, 1] : null;
+    const range = layerModule(net.layers[i]!.layer).range;
+    if (range === "through") continue;
+    return range ? [range[0], range[1]] : null;
   }
   return null;
 }

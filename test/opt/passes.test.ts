@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkText, compileText } from "../../src/compile.ts";
 import { ALL_PASSES, NO_PASSES, OPT_PASSES, planFusedNet, planOptimizations, resolvePasses, type OptPass } from "../../src/codegen/opt.ts";
-import type { ProgramIR } from "../../src/parser/check/ir.ts";
+import type { ProgramIR } from "../../src/ir/types.ts";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
 import { ganc, ROOT, tmpDir } from "../helpers.ts";
 

@@ -6,7 +6,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALL_PASSES, NO_PASSES, type OptSet } from "../../src/codegen/opt.ts";
 import { compileText } from "../../src/compile.ts";
-import type { NetIR, ProgramIR } from "../../src/parser/check/ir.ts";
+import type { NetIR, ProgramIR } from "../../src/ir/types.ts";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import { ROOT } from "../helpers.ts";
 import { harness, type FixedRun, type FixedTensor } from "./fixed-run.ts";

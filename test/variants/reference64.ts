@@ -1,4 +1,4 @@
-import type { NetIR, NoiseIR } from "../../src/parser/check/ir.ts";
+import type { NetIR, NoiseIR } from "../../src/ir/types.ts";
 
 /*
  * Float64 arithmetic for the tests of test/variants: a seeded generator of float32-exact test values, the

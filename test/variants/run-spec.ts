@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { NO_PASSES, ALL_PASSES } from "../../src/codegen/opt.ts";
 import { compileText } from "../../src/compile.ts";
-import type { ProgramIR } from "../../src/parser/check/ir.ts";
+import type { ProgramIR } from "../../src/ir/types.ts";
 import type { Diagnostic } from "../../src/parser/diagnostics.ts";
 import { harness, type FixedTensor } from "./fixed-run.ts";
 

@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALL_PASSES, NO_PASSES, type OptSet } from "../../src/codegen/opt.ts";
 import { compileText } from "../../src/compile.ts";
-import type { ProgramIR } from "../../src/parser/check/ir.ts";
+import type { ProgramIR } from "../../src/ir/types.ts";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
 import { ROOT } from "../helpers.ts";

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileText } from "../../src/compile.ts";
-import type { ProgramIR } from "../../src/parser/check/ir.ts";
+import type { ProgramIR } from "../../src/ir/types.ts";
 import { listCheckpoints, loadCheckpoint, type SavedTensor } from "../../src/runtime/checkpoint.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");

@@ -22,7 +22,7 @@
  * with at least as many per-sample dimensions; the result has the other operand's shape. Nothing else broadcasts: `[batch, 1] + [batch]` would silently build a
  * batch-by-batch matrix, and is an error.
  */
-import type { ExprNode, NetIR, ProgramIR, TensorType } from "./ir.ts";
+import type { ExprNode, NetIR, ProgramIR, TensorType } from "../../ir/types.ts";
 
 /** What a value is: a net application (read as its output `out`), a tap, another tensor, or a number. */
 export type ValueKind = "net" | "tap" | "tensor" | "number";

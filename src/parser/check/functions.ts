@@ -1,4 +1,4 @@
-import type { TensorType } from "./ir.ts";
+import type { TensorType } from "../../ir/types.ts";
 
 /** Expression functions: arity and result type. `null` from `result` means the argument types do not fit. */
 export interface FnSig {

@@ -1,7 +1,7 @@
 import { C } from "../codes.ts";
 import type * as A from "../ast.ts";
 import { error, warning, type Diagnostic } from "../diagnostics.ts";
-import type { ProgramIR } from "./ir.ts";
+import type { ProgramIR } from "../../ir/types.ts";
 import { children } from "./index.ts";
 
 /** The nets whose application the value `id` depends on, through values, taps and gradients. */

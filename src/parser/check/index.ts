@@ -4,7 +4,7 @@ import { error, hasErrors, suggest, warning, SourceText, type Diagnostic } from 
 import { DATA_SOURCES, NOISE_DISTS, OPTIMIZERS, TRAIN_SETTINGS } from "../signatures.ts";
 import { ArgReader, constNumber } from "./args.ts";
 import { broadcast, FUNCTIONS, show } from "./functions.ts";
-import type { ActionIR, DataIR, ExprNode, NetIR, NodeOp, NoiseIR, OptimizerIR, ProgramIR, StepIR, TensorType, TrainIR } from "./ir.ts";
+import type { ActionIR, DataIR, ExprNode, NetIR, NodeOp, NoiseIR, OptimizerIR, ProgramIR, StepIR, TensorType, TrainIR } from "../../ir/types.ts";
 import { checkGroups } from "./groups.ts";
 import { checkStepsTrainSomething } from "./step-vars.ts";
 import { lintOutputRange } from "./range-lint.ts";

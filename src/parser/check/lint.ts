@@ -1,7 +1,7 @@
 import { C } from "../codes.ts";
 import type * as A from "../ast.ts";
 import { warning, type Diagnostic } from "../diagnostics.ts";
-import type { ExprNode, ProgramIR } from "./ir.ts";
+import type { ExprNode, ProgramIR } from "../../ir/types.ts";
 import { children } from "./index.ts";
 
 /** What the last layer before this node's value is, when it is an activation. */

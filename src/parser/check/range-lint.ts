@@ -2,7 +2,7 @@ import type * as A from "../ast.ts";
 import { C } from "../codes.ts";
 import { warning, type Diagnostic } from "../diagnostics.ts";
 import { dataRange, netRange } from "./expr-types.ts";
-import type { ProgramIR } from "./ir.ts";
+import type { ProgramIR } from "../../ir/types.ts";
 
 /**
  * W0510: the generator's last activation (the net whose output is sampled) makes values in another range

@@ -1,7 +1,7 @@
 import type * as A from "../ast.ts";
 import { C } from "../codes.ts";
 import { error, type Diagnostic } from "../diagnostics.ts";
-import type { ProgramIR } from "./ir.ts";
+import type { ProgramIR } from "../../ir/types.ts";
 
 /** E0511: every step trains something; a step whose nets have no trainable variable has nothing to update. */
 export function checkStepsTrainSomething(p: ProgramIR, spec: A.Spec, diags: Diagnostic[]): void {

@@ -1,4 +1,5 @@
-import type { Span } from "../ast.ts";
+import type { Span } from "../parser/ast.ts";
+import type { LayerIR } from "../layers/index.ts";
 
 /**
  * The checked, resolved program the code generator consumes. Every default is filled in, every name
@@ -24,18 +25,8 @@ export interface VarIR {
   readonly trainable: boolean;
 }
 
-export type LayerIR =
-  | { readonly op: "dense"; readonly units: number; readonly kernel: string; readonly bias: string | null; readonly sn: string | null }
-  | { readonly op: "conv2d" | "conv2dTranspose"; readonly filters: number; readonly kernelSize: number; readonly stride: number; readonly padding: "same" | "valid"; readonly kernel: string; readonly bias: string | null; readonly sn: string | null }
-  | { readonly op: "batchnorm"; readonly decay: number; readonly epsilon: number; readonly gamma: string | null; readonly beta: string | null; readonly mean: string; readonly variance: string }
-  | { readonly op: "layernorm"; readonly epsilon: number; readonly gamma: string; readonly beta: string }
-  | { readonly op: "dropout"; readonly rate: number }
-  | { readonly op: "reshape"; readonly shape: readonly number[] }
-  | { readonly op: "flatten" }
-  | { readonly op: "concat"; readonly inputs: readonly string[] }
-  | { readonly op: "upsample"; readonly factor: number }
-  | { readonly op: "relu" | "sigmoid" | "tanh" | "softmax" | "linear" }
-  | { readonly op: "leakyrelu"; readonly alpha: number };
+/** A layer of a net: the union of every layer kind's IR (each defined by its module in src/layers/). */
+export type { LayerIR } from "../layers/index.ts";
 
 export interface LayerInfo {
   readonly layer: LayerIR;

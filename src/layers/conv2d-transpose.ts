@@ -1,0 +1,64 @@
+import type * as tf from "@tensorflow/tfjs";
+import { ident } from "../codegen/writer.ts";
+import { CONV_PARAM_ALIASES, CONV_PARAMS, checkConv, resolvedConv, type ConvIR } from "./conv2d.ts";
+import type { LayerModule } from "./layer.ts";
+import { snKernel } from "./weights.ts";
+
+export interface DeconvFused {
+  op: "deconv";
+  kernel: tf.Variable;
+  bias: tf.Variable | null;
+  stride: number;
+  pad: "same" | "valid";
+  out: [number, number, number];
+}
+
+export const conv2dTranspose: LayerModule<ConvIR<"conv2dTranspose">, DeconvFused> = {
+  kind: "conv2dTranspose",
+  doc: "2-D transposed convolution (deconvolution)",
+  params: CONV_PARAMS,
+  paramAliases: CONV_PARAM_ALIASES,
+  aliases: ["deconv", "conv2d_transpose"],
+  prefix: "deconv",
+  range: null,
+  check: (c) => checkConv("conv2dTranspose", c),
+  resolved: (l, c) => [...resolvedConv(l, c)],
+
+  code(l, { info }) {
+    const [oh, ow] = info.outShape;
+    const conv = `tf.conv2dTranspose(h as tf.Tensor4D, ${snKernel(l.kernel, l.sn)} as tf.Tensor4D, [h.shape[0]!, ${oh}, ${ow}, ${l.filters}], ${l.stride}, "${l.padding}")`;
+    return l.bias ? `h = tf.add(${conv}, ${ident(l.bias)});` : `h = ${conv};`;
+  },
+
+  fused: {
+    available: (l) => !l.sn,
+    code: (l, { info }) => `{ op: "deconv", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, stride: ${l.stride}, pad: "${l.padding}", out: [${info.outShape.join(", ")}] }`,
+    runtime: {
+      op: "deconv",
+      weights: (l) => (l.bias ? [l.kernel, l.bias] : [l.kernel]),
+      forward(l, { x, keep, kernel, view, needDx, train }) {
+        const conv = { strides: l.stride, pad: l.pad, dataFormat: "NHWC", dimRoundingMode: undefined };
+        const z = kernel("Conv2DBackpropInput", { dy: x, filter: l.kernel }, { ...conv, inputShape: [x.shape[0]!, ...l.out] });
+        const y = l.bias ? kernel("Add", { a: z, b: l.bias }) : z;
+        const xs4 = keep(view(x, x.shape));
+        return {
+          y,
+          backward: (dy, grads) => {
+            if (train) {
+              grads.set(l.kernel, kernel("Conv2DBackpropFilter", { x: dy, dy: xs4 }, { ...conv, filterShape: l.kernel.shape }));
+              if (l.bias) grads.set(l.bias, kernel("Sum", { x: dy }, { axis: [0, 1, 2], keepDims: false }));
+            }
+            return needDx ? kernel("Conv2D", { x: dy, filter: l.kernel }, { ...conv, dilations: 1 }) : null;
+          },
+        };
+      },
+    },
+  },
+
+  export: (l, { tf, apply, h, name, kernelOf, take }) =>
+    apply(
+      tf.layers.conv2dTranspose({ filters: l.filters, kernelSize: l.kernelSize, strides: l.stride, padding: l.padding, useBias: !!l.bias, name }),
+      h,
+      [kernelOf(l.kernel, l.sn), ...(l.bias ? [take(l.bias)] : [])],
+    ),
+};

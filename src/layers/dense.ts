@@ -1,0 +1,89 @@
+import type * as tf from "@tensorflow/tfjs";
+import { ident } from "../codegen/writer.ts";
+import type { Activation } from "../runtime/fused/net.ts";
+import { fmt, type LayerModule } from "./layer.ts";
+import { INIT_DOC, snKernel } from "./weights.ts";
+
+export interface DenseIR {
+  readonly op: "dense";
+  readonly units: number;
+  readonly kernel: string;
+  readonly bias: string | null;
+  readonly sn: string | null;
+}
+
+/** `act`: an activation the compiler fused into the kernel (only after a bias: the layer-by-layer trainer used the same fused kernel). */
+export interface DenseFused {
+  op: "dense";
+  kernel: tf.Variable;
+  bias: tf.Variable | null;
+  act: Activation | null;
+}
+
+export const dense: LayerModule<DenseIR, DenseFused> = {
+  kind: "dense",
+  doc: "fully connected layer: x W + b",
+  params: {
+    units: "number of output features",
+    init: INIT_DOC,
+    bias: "add a learned bias (default true)",
+    sn: "spectral normalization of the weights (default false)",
+  },
+  aliases: ["fc"],
+  range: null,
+
+  check({ r, layer, shape, variable, init, fail }) {
+    const units = r.posInt("units", null);
+    if (units === null) {
+      r.required("units", layer.span);
+      return null;
+    }
+    if (shape.length !== 1) return fail(`dense needs a flat input per sample, got ${fmt(shape)}; add 'flatten' before it`);
+    const useBias = r.bool("bias", true);
+    const kernel = variable("kernel", [shape[0]!, units], init({ kind: "normal", mean: 0, std: 0.02 }));
+    const bias = useBias ? variable("bias", [units], { kind: "zeros" }) : null;
+    const sn = r.bool("sn", false) ? variable("sn_u", [1, units], { kind: "normal", mean: 0, std: 1 }, false) : null;
+    return { layer: { op: "dense", units, kernel, bias, sn }, out: [units] };
+  },
+
+  resolved: (l, { bool, initOf }) => [["init", initOf(l.kernel)], ["bias", bool(l.bias !== null)], ["sn", bool(l.sn !== null)]],
+
+  code: (l) =>
+    l.bias
+      ? `h = tf.fused.matMul({ a: h as tf.Tensor2D, b: ${snKernel(l.kernel, l.sn)} as tf.Tensor2D, bias: ${ident(l.bias)} });`
+      : `h = tf.matMul(h as tf.Tensor2D, ${snKernel(l.kernel, l.sn)} as tf.Tensor2D);`,
+
+  fused: {
+    available: (l) => !l.sn,
+    hostsActivation: (l) => l.bias !== null,
+    code: (l, _c, act) => `{ op: "dense", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, act: ${act} }`,
+    runtime: {
+      op: "dense",
+      weights: (l) => (l.bias ? [l.kernel, l.bias] : [l.kernel]),
+      forward(l, { x, keep, kernel, view, needDx, train, activationAttrs, activationGrad }) {
+        const [n, k] = x.shape as [number, number];
+        const units = l.kernel.shape[1]!;
+        const a3 = view(x, [1, n, k]);
+        const y = l.bias
+          ? view(kernel("_FusedMatMul", { a: a3, b: view(l.kernel, [1, k, units]), bias: l.bias }, { transposeA: false, transposeB: false, ...activationAttrs(l.act) }), [n, units])
+          : kernel("BatchMatMul", { a: x, b: l.kernel }, { transposeA: false, transposeB: false });
+        keep(a3);
+        if (l.act) keep(y);
+        return {
+          y,
+          backward: (dy, grads) => {
+            const dz3 = view(l.act ? activationGrad(l.act, dy, y) : dy, [1, n, units]);
+            if (train) {
+              grads.set(l.kernel, view(kernel("BatchMatMul", { a: a3, b: dz3 }, { transposeA: true, transposeB: false }), [k, units]));
+              if (l.bias) grads.set(l.bias, kernel("Sum", { x: dz3 }, { axis: [0, 1], keepDims: false }));
+            }
+            return needDx ? view(kernel("BatchMatMul", { a: dz3, b: view(l.kernel, [1, k, units]) }, { transposeA: false, transposeB: true }), [n, k]) : null;
+          },
+        };
+      },
+    },
+  },
+
+  export: (l, { tf, apply, h, name, kernelOf, take }) =>
+    apply(tf.layers.dense({ units: l.units, useBias: !!l.bias, name }), h, [kernelOf(l.kernel, l.sn), ...(l.bias ? [take(l.bias)] : [])]),
+};
