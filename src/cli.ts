@@ -19,7 +19,8 @@ const compiler = () => import("./compile.ts");
 const specParser = () => import("./parser/index.ts");
 // What loads tfjs is imported by the commands that run a trainer, never at start (see lazy.ts).
 const runFolder = () => loadSource<typeof import("./tools/runfolder.ts")>("tools/runfolder.ts");
-const session = () => loadSource<typeof import("./runtime/session.ts")>("runtime/session.ts");
+// The trainer's flags (no tfjs there): `ganc train --help` and flag mistakes answer without the runtime.
+const runFlags = () => import("./runtime/run-flags.ts");
 
 const useColor = () => !!process.stderr.isTTY && !process.env.NO_COLOR;
 
@@ -120,14 +121,9 @@ function formatStats(s: KernelStats): string {
   return `kernels per iteration: ${s.kernels} (tf.profile of iteration ${s.iteration} on ${s.backend}, batch ${s.batch}; ${s.wallMs.toFixed(0)} ms while profiled)\n  ${top}`;
 }
 
-/** Flags of the trainer that `ganc train` does not take: `ganc sample` drives them. */
-const NOT_FOR_TRAIN = new Set(["--sample-to", "--sample-count"]);
-
-/** `ganc train`'s command: the trainer's flags, the spec, and --no-opt. */
+/** `ganc train`'s command: the trainer's flags (but those only `ganc sample` drives), the spec, and --no-opt. */
 export async function trainCommand(): Promise<Command> {
-  const cmd = (await session()).trainerCommand("ganc train");
-  const own = cmd.options as Option[];
-  own.splice(0, own.length, ...own.filter((o) => !NOT_FOR_TRAIN.has(o.long ?? "")));
+  const cmd = (await runFlags()).trainerCommand("ganc train", "train");
   return cmd
     .description("compile a spec and train it")
     .argument("<spec>", "a .gan or .gan.yaml file")
@@ -231,8 +227,8 @@ export function program(): Command {
       }
     });
 
-  // The trainer's own flags (trainerCommand in runtime/session.ts) are `ganc train`'s: they are read from
-  // there when the command runs (that module loads tfjs), so `ganc train` parses its arguments itself.
+  // The trainer's own flags (trainerCommand in runtime/run-flags.ts) are `ganc train`'s: they are read from
+  // there when the command runs, so `ganc train` parses its arguments itself.
   cli
     .command("train")
     .description("compile a spec and train it (all trainer flags apply; ganc train --help lists them)")
@@ -253,13 +249,13 @@ export function program(): Command {
       return n;
     }, 64)
     .option("-o, --out <file>", "PNG file to write (default <run-dir>/samples/sample.png)")
-    .option("--backend <name>", "tfjs backend", "auto")
-    .action(async (runDir: string, o: { n: number; out?: string; backend: string }) => {
+    .option("--backend <name>", "tfjs backend (default: the run's)")
+    .action(async (runDir: string, o: { n: number; out?: string; backend?: string }) => {
       const trainer = path.join(runDir, "trainer.ts");
       if (!fs.existsSync(trainer)) throw new UsageError(`${runDir} is not a run folder (no trainer.ts in it)`);
       const exec = (await runFolder()).forThisProcess(fs.readFileSync(trainer, "utf8"));
       const out = o.out ?? path.join(runDir, "samples", "sample.png");
-      process.exitCode = await runTrainer(exec, runDir, ["--out", runDir, "--sample-to", out, "--sample-count", String(o.n), "--backend", o.backend, "--quiet"]);
+      process.exitCode = await runTrainer(exec, runDir, ["--out", runDir, "--sample-to", out, "--sample-count", String(o.n), ...(o.backend ? ["--backend", o.backend] : []), "--quiet"]);
       if (process.exitCode === 0) process.stderr.write(`wrote ${out}\n`);
     });
 
@@ -314,8 +310,8 @@ export function program(): Command {
 }
 
 /**
- * A commander error, from this commander or another copy: dist/ bundles commander, while `ganc train`
- * parses with the trainer's Command, which comes from node_modules through runtime/session.ts.
+ * A commander error, from this commander or another copy: dist/ bundles commander, while the trainer
+ * that `ganc train` and `ganc sample` run parses its flags with node_modules' (src/runtime/run-flags.ts).
  */
 function isCommanderError(err: unknown): err is CommanderError {
   if (err instanceof CommanderError) return true;

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
 import { freshBuild } from "../../bin/fresh.mjs";
 import { trainCommand, trainerArgv } from "../../src/cli.ts";
-import { trainerCommand } from "../../src/runtime/session.ts";
+import { trainerCommand } from "../../src/runtime/run-flags.ts";
 import { ganc, ROOT, tmpDir } from "../helpers.ts";
 
 /**
@@ -23,7 +23,7 @@ function loadedBy(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; 
 
 const tfjs = (m: string) => /@tensorflow\//.test(m);
 const fromSrc = (m: string) => m.startsWith(new URL("src/", `file://${ROOT}/`).href);
-const COMMANDS = [["--version"], ["--help"], ["check", "specs/gan.gan"], ["check", "specs/gan.gan.yaml"], ["compile", "specs/gan.gan"], ["convert", "specs/gan.gan"]];
+const COMMANDS = [["--version"], ["--help"], ["train", "--help"], ["check", "specs/gan.gan"], ["check", "specs/gan.gan.yaml"], ["compile", "specs/gan.gan"], ["convert", "specs/gan.gan"]];
 
 beforeAll(() => {
   const r = spawnSync(process.execPath, ["scripts/build.mjs", "--quiet"], { cwd: ROOT, encoding: "utf8" });
@@ -35,8 +35,8 @@ describe("startup", () => {
     expect(freshBuild(ROOT)).toBe(true);
   });
 
-  it("the recorder sees tfjs where a command loads it (ganc train --help reads the trainer's flags)", () => {
-    const r = loadedBy(["train", "--help"]);
+  it("the recorder sees tfjs where a command loads it (ganc train, one iteration)", () => {
+    const r = loadedBy(["train", "test/fixtures/ring8.gan", "--steps", "1", "--quiet", "--out", path.join(tmpDir(), "run")]);
     expect(r.code).toBe(0);
     expect(r.modules.some(tfjs)).toBe(true);
   });
