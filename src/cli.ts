@@ -165,10 +165,17 @@ async function train(args: string[]): Promise<void> {
   if (c.diagnostics.length) report(c.diagnostics, file, text, false);
   const name = /name: "(.*)",/.exec(c.code)![1]!;
   const out = o.out ?? path.join("runs", name);
-  fs.mkdirSync(out, { recursive: true });
-  writeFileAtomic(path.join(out, "trainer.ts"), c.code);
-  await keepSpec(out, file, text);
-  process.exitCode = await runTrainer(c.exec, out, ["--out", out, ...trainerArgv(cmd)]);
+  // The run folder's lock before anything is written there (a refused second writer changes nothing);
+  // the trainer's Run takes it over. The same module instance as the trainer's (lazy.ts).
+  const { acquireRunLock, releaseRunLock } = await loadSource<typeof import("./runtime/lock.ts")>("runtime/lock.ts");
+  const lock = acquireRunLock(out, (l) => process.stderr.write(l + "\n"), { handOver: true });
+  try {
+    writeFileAtomic(path.join(out, "trainer.ts"), c.code);
+    await keepSpec(out, file, text);
+    process.exitCode = await runTrainer(c.exec, out, ["--out", out, ...trainerArgv(cmd)]);
+  } finally {
+    releaseRunLock(lock);
+  }
 }
 
 export function program(): Command {

@@ -102,6 +102,15 @@ describe("one writer per run folder", () => {
       const second = ganc(["train", SPEC, "--out", out, "--steps", "5", "--resume"]);
       expect(second.code).toBe(1);
       expect(second.stderr.trim()).toBe(`error: ${out} is in use by another trainer (pid ${first.pid}, lock ${lock}): wait for it to finish, or choose another --out`);
+      // A refused writer changes nothing there, not even the trainer and spec it would have run.
+      const kept = ["trainer.ts", "spec.gan"].map((f) => fs.readFileSync(path.join(out, f), "utf8"));
+      const other = path.join(dir, "other.gan");
+      fs.writeFileSync(other, fs.readFileSync(SPEC, "utf8").replace("lr=2e-4", "lr=3e-4"));
+      expect(fs.readFileSync(other, "utf8")).not.toBe(kept[1]);
+      const third = ganc(["train", other, "--out", out, "--steps", "5"]);
+      expect(third.code).toBe(1);
+      expect(third.stderr).toContain(`is in use by another trainer (pid ${first.pid}`);
+      expect(["trainer.ts", "spec.gan"].map((f) => fs.readFileSync(path.join(out, f), "utf8"))).toEqual(kept);
       first.kill("SIGINT");
       await waitFor(() => exit !== null, 60_000);
     } finally {
