@@ -61,6 +61,33 @@ describe("startup", () => {
   }
 });
 
+describe("npm run build", () => {
+  it("leaves only this build's chunks in dist/chunks (earlier builds' and interrupted ones' files go)", () => {
+    const chunks = path.join(ROOT, "dist/chunks");
+    const stale = ["chunk-STALE000.js", "chunk-STALE001.js", "chunk-ABC.js.123.tmp"].map((f) => path.join(chunks, f));
+    for (const f of stale) fs.writeFileSync(f, "export {};\n");
+    const hourAgo = Date.now() / 1000 - 7200;
+    fs.utimesSync(stale[0]!, hourAgo, hourAgo); // old and recent alike
+    const r = spawnSync(process.execPath, ["scripts/build.mjs", "--quiet"], { cwd: ROOT, encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    for (const f of stale) expect(fs.existsSync(f), f).toBe(false);
+    // What remains is what the entry and its chunks import, transitively.
+    const imported = new Set<string>();
+    const visit = (file: string) => {
+      for (const m of fs.readFileSync(file, "utf8").matchAll(/["'](\.\/(?:chunks\/)?[\w-]+\.js)["']/g)) {
+        const f = path.resolve(path.dirname(file), m[1]!);
+        if (path.dirname(f) === chunks && !imported.has(f)) {
+          imported.add(f);
+          visit(f);
+        }
+      }
+    };
+    visit(path.join(ROOT, "dist/cli.js"));
+    expect(fs.readdirSync(chunks).map((f) => path.join(chunks, f)).sort()).toEqual([...imported].sort());
+    expect(freshBuild(ROOT)).toBe(true);
+  });
+});
+
 describe("freshBuild: dist/ runs only while newer than every source it was built from", () => {
   function fakeRoot(): string {
     const root = tmpDir("ganc-fresh-");
