@@ -15,6 +15,7 @@ import { loadSource } from "./lazy.ts";
 
 // The parser (chevrotain's grammar analysis, ajv's schema compilation) loads when a command reads a spec,
 // so that --version and --help do not pay for it.
+const checker = () => import("./check.ts");
 const compiler = () => import("./compile.ts");
 const specParser = () => import("./parser/index.ts");
 // What loads tfjs is imported by the commands that run a trainer, never at start (see lazy.ts).
@@ -26,7 +27,15 @@ const useColor = () => !!process.stderr.isTTY && !process.env.NO_COLOR;
 
 class UsageError extends Error {}
 
-function readSpec(file: string): string {
+/** The text of a spec file, with the front end its form needs loaded. */
+async function readSpec(file: string): Promise<string> {
+  const text = readSpecText(file);
+  const parser = await specParser();
+  if (parser.isYamlFile(file)) await parser.loadYamlFrontEnd();
+  return text;
+}
+
+function readSpecText(file: string): string {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -155,10 +164,10 @@ async function train(args: string[]): Promise<void> {
   });
   await cmd.parseAsync(args, { from: "user" });
   const o = cmd.opts<{ out?: string; opt: boolean | string }>();
-  const text = readSpec(file);
+  const text = await readSpec(file);
   const c = await compileFor(file, text, passesFrom(o.opt));
   if (!c) {
-    report((await compiler()).checkText(text, file).diagnostics, file, text, false);
+    report((await checker()).checkText(text, file).diagnostics, file, text, false);
     process.exitCode = 1;
     return;
   }
@@ -193,12 +202,12 @@ export function program(): Command {
     .option("--json", "print diagnostics as JSON on stdout")
     .option("--resolved", "print the resolved spec, every default filled in")
     .action(async (file: string, o: { json?: boolean; resolved?: boolean }) => {
-      const text = readSpec(file);
-      const { checkText, compileText, resolvedText } = await compiler();
+      const text = await readSpec(file);
+      const { checkText } = await checker();
       const r = checkText(text, file);
       const bad = report(r.diagnostics, file, text, !!o.json);
       if (!bad && o.resolved && r.program) {
-        const resolved = resolvedText(text, file);
+        const resolved = (await compiler()).resolvedText(text, file);
         if (resolved !== null) process.stdout.write(resolved);
       }
       process.exitCode = bad ? 1 : 0;
@@ -214,7 +223,7 @@ export function program(): Command {
     .option("--stats", "run one iteration of the trainer with tf.profile and print its kernel count (stderr)")
     .option("--backend <name>", "tfjs backend for --stats", "auto")
     .action(async (file: string, o: { out?: string; json?: boolean; opt: boolean | string; stats?: boolean; backend: string }) => {
-      const text = readSpec(file);
+      const text = await readSpec(file);
       const passes = passesFrom(o.opt);
       const { compileText } = await compiler();
       const r = compileText(text, file, { source: displayPath(file), passes });
@@ -273,7 +282,7 @@ export function program(): Command {
     .option("-o, --out <file>", "write here (the form follows its name); default: print the other form")
     .option("--to <form>", "gan or yaml (default: the other form, or what -o's name says)")
     .action(async (file: string, o: { out?: string; to?: string }) => {
-      const text = readSpec(file);
+      const text = await readSpec(file);
       const { isYamlFile, parseSpec } = await specParser();
       const parsed = parseSpec(text, file);
       if (!parsed.spec || hasErrors(parsed.diagnostics)) {

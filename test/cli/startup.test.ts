@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { freshBuild } from "../../bin/fresh.mjs";
 import { trainCommand, trainerArgv } from "../../src/cli.ts";
 import { trainerCommand } from "../../src/runtime/run-flags.ts";
+import { VALIDATE_GRAMMAR } from "../../src/parser/dsl/tokens.ts";
 import { ganc, ROOT, tmpDir } from "../helpers.ts";
 
 /**
@@ -50,6 +51,31 @@ describe("startup", () => {
       expect(r.modules.filter(fromSrc)).toEqual([]);
     });
   }
+
+  it("a .gan spec is checked without the YAML front end (yaml, ajv, the schema); a YAML spec loads it", () => {
+    // From dist/ the front end is its own chunk, named after src/parser/yaml/load.ts.
+    const yamlChunk = (m: string) => /\/dist\/chunks\/load-\w+\.js$/.test(m);
+    const yamlPackages = (m: string) => /\/node_modules\/(yaml|ajv)\//.test(m);
+    const gan = loadedBy(["check", "specs/gan.gan"]);
+    expect(gan.code).toBe(0);
+    expect(gan.modules.filter(yamlChunk)).toEqual([]);
+    // Nor the code generator (compile.ts's chunk), which only --resolved and compile need.
+    expect(gan.modules.filter((m) => /\/dist\/chunks\/compile-\w+\.js$/.test(m))).toEqual([]);
+    expect(loadedBy(["compile", "specs/gan.gan"]).modules.filter((m) => /\/dist\/chunks\/compile-\w+\.js$/.test(m))).toHaveLength(1);
+    const yaml = loadedBy(["check", "specs/gan.gan.yaml"]);
+    expect(yaml.code).toBe(0);
+    expect(yaml.modules.filter(yamlChunk)).toHaveLength(1);
+    const ganSrc = loadedBy(["check", "specs/gan.gan"], { GANC_FROM_SOURCE: "1" });
+    expect(ganSrc.code).toBe(0);
+    expect(ganSrc.modules.filter(yamlPackages)).toEqual([]);
+    const yamlSrc = loadedBy(["check", "specs/gan.gan.yaml"], { GANC_FROM_SOURCE: "1" });
+    expect(yamlSrc.code).toBe(0);
+    expect(yamlSrc.modules.some(yamlPackages)).toBe(true);
+  });
+
+  it("the grammar checks that dist/ skips run here, from the sources", () => {
+    expect(VALIDATE_GRAMMAR).toBe(true);
+  });
 
   for (const args of [["--version"], ["check", "specs/gan.gan"]]) {
     it(`ganc ${args.join(" ")} from the sources (GANC_FROM_SOURCE=1) loads no tfjs either`, () => {
