@@ -16,6 +16,7 @@ import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import { checkText, compileText } from "../src/compile.ts";
+import "../src/parser/yaml/load.ts"; // the benchmark's specs come in both forms
 import { ROOT, writeExecTrainer } from "./compiled.ts";
 import { loadBlas } from "../src/runtime/kernels/index.ts";
 import { ENGINES, MODELS, RESULT_MARKER, type BenchModel, type Engine } from "./models.ts";

@@ -114,8 +114,7 @@ async function runCompiled(a: Args): Promise<WorkerResult> {
       if (typeof orig !== "function") throw new Error(`Run.prototype.${name} is missing: the timing hooks need updating`);
       proto[name] = around(orig);
     };
-    const pendingScalars = (run: unknown) =>
-      ((run as { pending?: { values: object }[] }).pending ?? []).reduce((n, p) => n + Object.keys(p.values).length, 0);
+    const pendingScalars = (run: unknown) => (run as Run).pendingScalars();
     wrap("begin", (orig) => async function (this: unknown, ...args) {
       const r = await orig.apply(this, args);
       backend = (this as Run).backend.detail;

@@ -67,11 +67,14 @@ export async function build({ quiet = false } = {}) {
   const entry = path.join(dist, "cli.js");
   for (const f of r.outputFiles) if (f.path !== entry) put(f.path, f.contents);
   put(entry, r.outputFiles.find((f) => f.path === entry).contents);
-  // Chunks of earlier builds, unless recent (a ganc started before this build may still import them).
+  // Everything else in chunks/ is an earlier build's (chunk names change with their content) or a
+  // temporary file of an interrupted build. Sources unchanged give the same names, so a ganc running
+  // from the bundle loses nothing; one started from an earlier bundle a moment before this build
+  // could, and would say which chunk is missing (running it again uses this build).
   const keep = new Set(r.outputFiles.map((f) => f.path));
   for (const name of fs.readdirSync(path.join(dist, "chunks"))) {
     const f = path.join(dist, "chunks", name);
-    if (!keep.has(f) && Date.now() - fs.statSync(f).mtimeMs > 3600_000) fs.rmSync(f, { force: true });
+    if (!keep.has(f)) fs.rmSync(f, { force: true, recursive: true });
   }
   if (!quiet) process.stderr.write(`ganc build: wrote dist/cli.js (${inputs.length} source files)\n`);
   return true;

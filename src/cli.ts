@@ -15,17 +15,27 @@ import { loadSource } from "./lazy.ts";
 
 // The parser (chevrotain's grammar analysis, ajv's schema compilation) loads when a command reads a spec,
 // so that --version and --help do not pay for it.
+const checker = () => import("./check.ts");
 const compiler = () => import("./compile.ts");
 const specParser = () => import("./parser/index.ts");
 // What loads tfjs is imported by the commands that run a trainer, never at start (see lazy.ts).
 const runFolder = () => loadSource<typeof import("./tools/runfolder.ts")>("tools/runfolder.ts");
-const session = () => loadSource<typeof import("./runtime/session.ts")>("runtime/session.ts");
+// The trainer's flags (no tfjs there): `ganc train --help` and flag mistakes answer without the runtime.
+const runFlags = () => import("./runtime/run-flags.ts");
 
 const useColor = () => !!process.stderr.isTTY && !process.env.NO_COLOR;
 
 class UsageError extends Error {}
 
-function readSpec(file: string): string {
+/** The text of a spec file, with the front end its form needs loaded. */
+async function readSpec(file: string): Promise<string> {
+  const text = readSpecText(file);
+  const parser = await specParser();
+  if (parser.isYamlFile(file)) await parser.loadYamlFrontEnd();
+  return text;
+}
+
+function readSpecText(file: string): string {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -120,14 +130,9 @@ function formatStats(s: KernelStats): string {
   return `kernels per iteration: ${s.kernels} (tf.profile of iteration ${s.iteration} on ${s.backend}, batch ${s.batch}; ${s.wallMs.toFixed(0)} ms while profiled)\n  ${top}`;
 }
 
-/** Flags of the trainer that `ganc train` does not take: `ganc sample` drives them. */
-const NOT_FOR_TRAIN = new Set(["--sample-to", "--sample-count"]);
-
-/** `ganc train`'s command: the trainer's flags, the spec, and --no-opt. */
+/** `ganc train`'s command: the trainer's flags (but those only `ganc sample` drives), the spec, and --no-opt. */
 export async function trainCommand(): Promise<Command> {
-  const cmd = (await session()).trainerCommand("ganc train");
-  const own = cmd.options as Option[];
-  own.splice(0, own.length, ...own.filter((o) => !NOT_FOR_TRAIN.has(o.long ?? "")));
+  const cmd = (await runFlags()).trainerCommand("ganc train", "train");
   return cmd
     .description("compile a spec and train it")
     .argument("<spec>", "a .gan or .gan.yaml file")
@@ -159,20 +164,27 @@ async function train(args: string[]): Promise<void> {
   });
   await cmd.parseAsync(args, { from: "user" });
   const o = cmd.opts<{ out?: string; opt: boolean | string }>();
-  const text = readSpec(file);
+  const text = await readSpec(file);
   const c = await compileFor(file, text, passesFrom(o.opt));
   if (!c) {
-    report((await compiler()).checkText(text, file).diagnostics, file, text, false);
+    report((await checker()).checkText(text, file).diagnostics, file, text, false);
     process.exitCode = 1;
     return;
   }
   if (c.diagnostics.length) report(c.diagnostics, file, text, false);
   const name = /name: "(.*)",/.exec(c.code)![1]!;
   const out = o.out ?? path.join("runs", name);
-  fs.mkdirSync(out, { recursive: true });
-  writeFileAtomic(path.join(out, "trainer.ts"), c.code);
-  await keepSpec(out, file, text);
-  process.exitCode = await runTrainer(c.exec, out, ["--out", out, ...trainerArgv(cmd)]);
+  // The run folder's lock before anything is written there (a refused second writer changes nothing);
+  // the trainer's Run takes it over. The same module instance as the trainer's (lazy.ts).
+  const { acquireRunLock, releaseRunLock } = await loadSource<typeof import("./runtime/lock.ts")>("runtime/lock.ts");
+  const lock = acquireRunLock(out, (l) => process.stderr.write(l + "\n"), { handOver: true });
+  try {
+    writeFileAtomic(path.join(out, "trainer.ts"), c.code);
+    await keepSpec(out, file, text);
+    process.exitCode = await runTrainer(c.exec, out, ["--out", out, ...trainerArgv(cmd)]);
+  } finally {
+    releaseRunLock(lock);
+  }
 }
 
 export function program(): Command {
@@ -190,12 +202,12 @@ export function program(): Command {
     .option("--json", "print diagnostics as JSON on stdout")
     .option("--resolved", "print the resolved spec, every default filled in")
     .action(async (file: string, o: { json?: boolean; resolved?: boolean }) => {
-      const text = readSpec(file);
-      const { checkText, compileText, resolvedText } = await compiler();
+      const text = await readSpec(file);
+      const { checkText } = await checker();
       const r = checkText(text, file);
       const bad = report(r.diagnostics, file, text, !!o.json);
       if (!bad && o.resolved && r.program) {
-        const resolved = resolvedText(text, file);
+        const resolved = (await compiler()).resolvedText(text, file);
         if (resolved !== null) process.stdout.write(resolved);
       }
       process.exitCode = bad ? 1 : 0;
@@ -211,7 +223,7 @@ export function program(): Command {
     .option("--stats", "run one iteration of the trainer with tf.profile and print its kernel count (stderr)")
     .option("--backend <name>", "tfjs backend for --stats", "auto")
     .action(async (file: string, o: { out?: string; json?: boolean; opt: boolean | string; stats?: boolean; backend: string }) => {
-      const text = readSpec(file);
+      const text = await readSpec(file);
       const passes = passesFrom(o.opt);
       const { compileText } = await compiler();
       const r = compileText(text, file, { source: displayPath(file), passes });
@@ -231,8 +243,8 @@ export function program(): Command {
       }
     });
 
-  // The trainer's own flags (trainerCommand in runtime/session.ts) are `ganc train`'s: they are read from
-  // there when the command runs (that module loads tfjs), so `ganc train` parses its arguments itself.
+  // The trainer's own flags (trainerCommand in runtime/run-flags.ts) are `ganc train`'s: they are read from
+  // there when the command runs, so `ganc train` parses its arguments itself.
   cli
     .command("train")
     .description("compile a spec and train it (all trainer flags apply; ganc train --help lists them)")
@@ -253,13 +265,13 @@ export function program(): Command {
       return n;
     }, 64)
     .option("-o, --out <file>", "PNG file to write (default <run-dir>/samples/sample.png)")
-    .option("--backend <name>", "tfjs backend", "auto")
-    .action(async (runDir: string, o: { n: number; out?: string; backend: string }) => {
+    .option("--backend <name>", "tfjs backend (default: the run's)")
+    .action(async (runDir: string, o: { n: number; out?: string; backend?: string }) => {
       const trainer = path.join(runDir, "trainer.ts");
       if (!fs.existsSync(trainer)) throw new UsageError(`${runDir} is not a run folder (no trainer.ts in it)`);
       const exec = (await runFolder()).forThisProcess(fs.readFileSync(trainer, "utf8"));
       const out = o.out ?? path.join(runDir, "samples", "sample.png");
-      process.exitCode = await runTrainer(exec, runDir, ["--out", runDir, "--sample-to", out, "--sample-count", String(o.n), "--backend", o.backend, "--quiet"]);
+      process.exitCode = await runTrainer(exec, runDir, ["--out", runDir, "--sample-to", out, "--sample-count", String(o.n), ...(o.backend ? ["--backend", o.backend] : []), "--quiet"]);
       if (process.exitCode === 0) process.stderr.write(`wrote ${out}\n`);
     });
 
@@ -270,7 +282,7 @@ export function program(): Command {
     .option("-o, --out <file>", "write here (the form follows its name); default: print the other form")
     .option("--to <form>", "gan or yaml (default: the other form, or what -o's name says)")
     .action(async (file: string, o: { out?: string; to?: string }) => {
-      const text = readSpec(file);
+      const text = await readSpec(file);
       const { isYamlFile, parseSpec } = await specParser();
       const parsed = parseSpec(text, file);
       if (!parsed.spec || hasErrors(parsed.diagnostics)) {
@@ -314,8 +326,8 @@ export function program(): Command {
 }
 
 /**
- * A commander error, from this commander or another copy: dist/ bundles commander, while `ganc train`
- * parses with the trainer's Command, which comes from node_modules through runtime/session.ts.
+ * A commander error, from this commander or another copy: dist/ bundles commander, while the trainer
+ * that `ganc train` and `ganc sample` run parses its flags with node_modules' (src/runtime/run-flags.ts).
  */
 function isCommanderError(err: unknown): err is CommanderError {
   if (err instanceof CommanderError) return true;

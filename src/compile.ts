@@ -1,25 +1,18 @@
 import { specHash } from "./spec-hash.ts";
 import { generateTrainer } from "./codegen/trainer.ts";
 import type { OptSet } from "./codegen/opt.ts";
-import { checkSpec } from "./parser/check/index.ts";
 import type { ProgramIR } from "./ir/types.ts";
 import { hasErrors, type Diagnostic } from "./parser/diagnostics.ts";
-import { isYamlFile, parseSpec } from "./parser/index.ts";
-import type { Spec } from "./parser/ast.ts";
+import { isYamlFile } from "./parser/index.ts";
 import { printResolved } from "./codegen/resolved.ts";
+import { checkText } from "./check.ts";
+
+export { checkText };
 
 export interface CompileResult {
   readonly code: string | null;
   readonly program: ProgramIR | null;
   readonly diagnostics: Diagnostic[];
-}
-
-/** Checks a spec (either form) and stops at the first stage with errors; warnings pass through. */
-export function checkText(text: string, file: string): { program: ProgramIR | null; spec: Spec | null; diagnostics: Diagnostic[] } {
-  const parsed = parseSpec(text, file);
-  if (!parsed.spec || hasErrors(parsed.diagnostics)) return { program: null, spec: parsed.spec, diagnostics: parsed.diagnostics };
-  const checked = checkSpec(parsed.spec, text);
-  return { program: checked.program, spec: parsed.spec, diagnostics: [...parsed.diagnostics, ...checked.diagnostics] };
 }
 
 /**

@@ -14,6 +14,8 @@ export class RunLockError extends Error {
 }
 
 const held = new Set<string>();
+/** Locks taken for a trainer this process is about to run (`ganc train`), which its Run takes over. */
+const handedOver = new Set<string>();
 let exitHook = false;
 
 export function lockFile(runDir: string): string {
@@ -29,10 +31,21 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Takes the run folder's lock or throws; `say` reports a stale lock taken over. */
-export function acquireRunLock(runDir: string, say: (line: string) => void): string {
+/**
+ * Takes the run folder's lock or throws; `say` reports a stale lock taken over. `handOver`: the lock is
+ * taken before writing into the folder for a trainer this process runs next, whose own acquire takes
+ * it over instead of refusing it.
+ */
+export function acquireRunLock(runDir: string, say: (line: string) => void, opts: { handOver?: boolean } = {}): string {
   fs.mkdirSync(runDir, { recursive: true });
   const file = lockFile(runDir);
+  if (handedOver.delete(file) && held.has(file)) return file;
+  const taken = acquire(runDir, file, say);
+  if (opts.handOver) handedOver.add(taken);
+  return taken;
+}
+
+function acquire(runDir: string, file: string, say: (line: string) => void): string {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(file, "wx", 0o644);
@@ -72,6 +85,7 @@ export function acquireRunLock(runDir: string, say: (line: string) => void): str
 }
 
 export function releaseRunLock(file: string): void {
+  handedOver.delete(file);
   if (!held.delete(file)) return;
   try {
     if (Number(fs.readFileSync(file, "utf8").trim()) === process.pid) fs.rmSync(file, { force: true });

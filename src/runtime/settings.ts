@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { BackendChoice } from "./backend.ts";
 
 /**
  * The settings that shape a run, kept in `<run>/settings.json` when it starts, so that `--resume`
@@ -18,6 +19,8 @@ export interface RunSettings {
   checkpointEvery: number;
   evalEvery: number;
   histogramEvery: number;
+  /** The --backend choice: backends differ in the last bits of their results, so a run keeps its own. */
+  backend: BackendChoice;
 }
 
 export const SETTINGS_FILE = "settings.json";
@@ -34,6 +37,7 @@ export const SETTING_FLAGS: Record<keyof RunSettings, string> = {
   checkpointEvery: "--checkpoint-every",
   evalEvery: "--eval-every",
   histogramEvery: "--histogram-every",
+  backend: "--backend",
 };
 
 export function readSettings(runDir: string): RunSettings | null {
@@ -67,6 +71,11 @@ export function mergeSettings(stored: RunSettings, given: GivenSettings, overrid
     if (g === undefined) continue;
     const s = stored[key];
     if (g === s) continue;
+    if (s === undefined) {
+      // A setting the folder does not hold (written before ganc stored it): the flag sets it.
+      (settings as Record<string, unknown>)[key] = g;
+      continue;
+    }
     const show = (v: unknown) => (key === "data" && v === null ? "the spec's data" : String(v));
     conflicts.push(`${SETTING_FLAGS[key]} ${show(g)} contradicts the run's ${show(s)}`);
     (settings as Record<string, unknown>)[key] = g;

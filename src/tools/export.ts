@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { compileText } from "../compile.ts";
+import "../parser/yaml/load.ts"; // a run folder's spec may be in either form
 import type { LayerInfo, NetIR, ProgramIR } from "../ir/types.ts";
 import { readSettings } from "../runtime/settings.ts";
 import { selectBackend, type BackendChoice } from "../runtime/backend.ts";

@@ -4,7 +4,8 @@ import { spawnSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
 import { freshBuild } from "../../bin/fresh.mjs";
 import { trainCommand, trainerArgv } from "../../src/cli.ts";
-import { trainerCommand } from "../../src/runtime/session.ts";
+import { trainerCommand } from "../../src/runtime/run-flags.ts";
+import { VALIDATE_GRAMMAR } from "../../src/parser/dsl/tokens.ts";
 import { ganc, ROOT, tmpDir } from "../helpers.ts";
 
 /**
@@ -23,7 +24,7 @@ function loadedBy(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; 
 
 const tfjs = (m: string) => /@tensorflow\//.test(m);
 const fromSrc = (m: string) => m.startsWith(new URL("src/", `file://${ROOT}/`).href);
-const COMMANDS = [["--version"], ["--help"], ["check", "specs/gan.gan"], ["check", "specs/gan.gan.yaml"], ["compile", "specs/gan.gan"], ["convert", "specs/gan.gan"]];
+const COMMANDS = [["--version"], ["--help"], ["train", "--help"], ["check", "specs/gan.gan"], ["check", "specs/gan.gan.yaml"], ["compile", "specs/gan.gan"], ["convert", "specs/gan.gan"]];
 
 beforeAll(() => {
   const r = spawnSync(process.execPath, ["scripts/build.mjs", "--quiet"], { cwd: ROOT, encoding: "utf8" });
@@ -35,8 +36,8 @@ describe("startup", () => {
     expect(freshBuild(ROOT)).toBe(true);
   });
 
-  it("the recorder sees tfjs where a command loads it (ganc train --help reads the trainer's flags)", () => {
-    const r = loadedBy(["train", "--help"]);
+  it("the recorder sees tfjs where a command loads it (ganc train, one iteration)", () => {
+    const r = loadedBy(["train", "test/fixtures/ring8.gan", "--steps", "1", "--quiet", "--out", path.join(tmpDir(), "run")]);
     expect(r.code).toBe(0);
     expect(r.modules.some(tfjs)).toBe(true);
   });
@@ -51,6 +52,31 @@ describe("startup", () => {
     });
   }
 
+  it("a .gan spec is checked without the YAML front end (yaml, ajv, the schema); a YAML spec loads it", () => {
+    // From dist/ the front end is its own chunk, named after src/parser/yaml/load.ts.
+    const yamlChunk = (m: string) => /\/dist\/chunks\/load-\w+\.js$/.test(m);
+    const yamlPackages = (m: string) => /\/node_modules\/(yaml|ajv)\//.test(m);
+    const gan = loadedBy(["check", "specs/gan.gan"]);
+    expect(gan.code).toBe(0);
+    expect(gan.modules.filter(yamlChunk)).toEqual([]);
+    // Nor the code generator (compile.ts's chunk), which only --resolved and compile need.
+    expect(gan.modules.filter((m) => /\/dist\/chunks\/compile-\w+\.js$/.test(m))).toEqual([]);
+    expect(loadedBy(["compile", "specs/gan.gan"]).modules.filter((m) => /\/dist\/chunks\/compile-\w+\.js$/.test(m))).toHaveLength(1);
+    const yaml = loadedBy(["check", "specs/gan.gan.yaml"]);
+    expect(yaml.code).toBe(0);
+    expect(yaml.modules.filter(yamlChunk)).toHaveLength(1);
+    const ganSrc = loadedBy(["check", "specs/gan.gan"], { GANC_FROM_SOURCE: "1" });
+    expect(ganSrc.code).toBe(0);
+    expect(ganSrc.modules.filter(yamlPackages)).toEqual([]);
+    const yamlSrc = loadedBy(["check", "specs/gan.gan.yaml"], { GANC_FROM_SOURCE: "1" });
+    expect(yamlSrc.code).toBe(0);
+    expect(yamlSrc.modules.some(yamlPackages)).toBe(true);
+  });
+
+  it("the grammar checks that dist/ skips run here, from the sources", () => {
+    expect(VALIDATE_GRAMMAR).toBe(true);
+  });
+
   for (const args of [["--version"], ["check", "specs/gan.gan"]]) {
     it(`ganc ${args.join(" ")} from the sources (GANC_FROM_SOURCE=1) loads no tfjs either`, () => {
       const r = loadedBy(args, { GANC_FROM_SOURCE: "1" });
@@ -59,6 +85,33 @@ describe("startup", () => {
       expect(r.modules.filter(tfjs)).toEqual([]);
     });
   }
+});
+
+describe("npm run build", () => {
+  it("leaves only this build's chunks in dist/chunks (earlier builds' and interrupted ones' files go)", () => {
+    const chunks = path.join(ROOT, "dist/chunks");
+    const stale = ["chunk-STALE000.js", "chunk-STALE001.js", "chunk-ABC.js.123.tmp"].map((f) => path.join(chunks, f));
+    for (const f of stale) fs.writeFileSync(f, "export {};\n");
+    const hourAgo = Date.now() / 1000 - 7200;
+    fs.utimesSync(stale[0]!, hourAgo, hourAgo); // old and recent alike
+    const r = spawnSync(process.execPath, ["scripts/build.mjs", "--quiet"], { cwd: ROOT, encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    for (const f of stale) expect(fs.existsSync(f), f).toBe(false);
+    // What remains is what the entry and its chunks import, transitively.
+    const imported = new Set<string>();
+    const visit = (file: string) => {
+      for (const m of fs.readFileSync(file, "utf8").matchAll(/["'](\.\/(?:chunks\/)?[\w-]+\.js)["']/g)) {
+        const f = path.resolve(path.dirname(file), m[1]!);
+        if (path.dirname(f) === chunks && !imported.has(f)) {
+          imported.add(f);
+          visit(f);
+        }
+      }
+    };
+    visit(path.join(ROOT, "dist/cli.js"));
+    expect(fs.readdirSync(chunks).map((f) => path.join(chunks, f)).sort()).toEqual([...imported].sort());
+    expect(freshBuild(ROOT)).toBe(true);
+  });
 });
 
 describe("freshBuild: dist/ runs only while newer than every source it was built from", () => {

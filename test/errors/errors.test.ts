@@ -5,6 +5,11 @@
  *
  * `pending/` holds inputs whose diagnostics are wrong or unhelpful today (see PENDING for why). They have
  * no baseline yet; once the front end is fixed, move the case up one folder and write its baseline.
+ *
+ * A case that breaks a few lines of the seed GAN is written as those lines, `<case>.gan.diff` (or
+ * `.gan.yaml.diff`) against `base/seed.gan` (see case-diff.ts); its diagnostics are those of the spec it
+ * stands for, under the name `<case>.gan`. Cases about the bytes of a file (a BOM, CRLF or CR line ends,
+ * tabs, non-UTF-8 bytes, empty files) and specs unlike the seed stay whole files.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -13,10 +18,12 @@ import { describe, expect, it } from "vitest";
 import { checkSpec } from "../../src/parser/check/index.ts";
 import { formatDiagnostic, SourceText, toJson, type Diagnostic } from "../../src/parser/diagnostics.ts";
 import { parseSpec } from "../../src/parser/index.ts";
+import { CASE_DIFF_EXT, CaseDiffError, expandCaseDiff } from "./case-diff.ts";
 
 const DIR = path.dirname(fileURLToPath(import.meta.url));
 const PENDING_DIR = path.join(DIR, "pending");
 const UPDATE = process.env.GANC_UPDATE_GOLDEN === "1";
+const BASE_DIR = path.join(DIR, "base");
 const SPEC_EXT = /\.gan(\.ya?ml)?$/;
 
 interface Compiled {
@@ -37,7 +44,9 @@ function compile(text: string, file: string): Compiled {
 }
 
 function readCase(dir: string, file: string): Compiled {
-  return compile(fs.readFileSync(path.join(dir, file), "utf8"), file);
+  const text = fs.readFileSync(path.join(dir, file), "utf8");
+  if (CASE_DIFF_EXT.test(file)) return compile(expandCaseDiff(text, file, BASE_DIR).text, file.replace(/\.diff$/, ""));
+  return compile(text, file);
 }
 
 const expandTabs = (s: string) => s.replace(/\t/g, "    ");
@@ -125,14 +134,15 @@ const PENDING: Record<string, { readonly why: string; readonly throws?: true }> 
   "yaml-tab-indent.gan.yaml": { why: "the tab error is right; the YAML parser then adds 'all mapping items must start at the same column' for the next line" },
 };
 
-const caseFiles = fs.readdirSync(DIR).filter((f) => SPEC_EXT.test(f)).sort();
+const isCase = (f: string) => SPEC_EXT.test(f) || CASE_DIFF_EXT.test(f);
+const caseFiles = fs.readdirSync(DIR).filter(isCase).sort();
 const pendingFiles = fs.existsSync(PENDING_DIR) ? fs.readdirSync(PENDING_DIR).filter((f) => SPEC_EXT.test(f)).sort() : [];
-const caseName = (f: string) => f.replace(SPEC_EXT, "");
+const caseName = (f: string) => f.replace(CASE_DIFF_EXT, "").replace(SPEC_EXT, "");
 
 describe("error baselines", () => {
   it("has at least 40 .gan cases, and a baseline for every case and a case for every baseline", () => {
     const names = [...caseFiles.map(caseName), ...Object.keys(GENERATED)];
-    expect(caseFiles.filter((f) => f.endsWith(".gan")).length).toBeGreaterThanOrEqual(40);
+    expect(caseFiles.filter((f) => f.endsWith(".gan") || f.endsWith(".gan.diff")).length).toBeGreaterThanOrEqual(40);
     expect(new Set(names).size).toBe(names.length);
     if (UPDATE) return;
     const baselines = fs.readdirSync(DIR).filter((f) => f.endsWith(".errors.txt")).map((f) => f.slice(0, -".errors.txt".length));
@@ -151,6 +161,35 @@ describe("error baselines", () => {
     const file = path.join(DIR, `${name}.errors.txt`);
     if (UPDATE) fs.writeFileSync(file, baselineText(c));
     else expect(baselineText(c)).toBe(fs.readFileSync(file, "utf8"));
+  });
+});
+
+describe("cases written as changes to a base spec", () => {
+  const diffCases = caseFiles.filter((f) => CASE_DIFF_EXT.test(f));
+
+  it("each base is a clean spec, so that a case's diagnostics come from its own lines", () => {
+    for (const base of ["seed.gan", "seed.gan.yaml"]) expect(readCase(BASE_DIR, base).diags).toEqual([]);
+    expect(diffCases.length).toBeGreaterThan(50);
+  });
+
+  it.each(diffCases)("%s names a base of its own form and changes it", (f) => {
+    const text = fs.readFileSync(path.join(DIR, f), "utf8");
+    const { text: spec, base } = expandCaseDiff(text, f, BASE_DIR);
+    expect(base.endsWith(".yaml")).toBe(f.endsWith(".yaml.diff"));
+    // Its first line is its description, and it is the first line of the spec it stands for.
+    expect(text.split("\n")[0]).toMatch(/^# \S/);
+    expect(spec.split("\n")[0]).toBe(text.split("\n")[0]);
+  });
+
+  it("a hunk that matches the base twice, or not at all, is an error that says so", () => {
+    expect(() => expandCaseDiff("# x\n@@ seed.gan\n-}\n+)\n", "t.gan.diff", BASE_DIR)).toThrow(/hunk 1's '-' and ' ' lines occur 2 times in seed.gan .*add context lines/);
+    expect(() => expandCaseDiff("# x\n@@ seed.gan\n-not in the base\n+x\n", "t.gan.diff", BASE_DIR)).toThrow(/occur 0 times .*copy them from the base/);
+    expect(() => expandCaseDiff("# x\n@@ nowhere.gan\n-}\n", "t.gan.diff", BASE_DIR)).toThrow(/no base/);
+    expect(() => expandCaseDiff("# x\n@@ seed.gan\n net G(z) {\n", "t.gan.diff", BASE_DIR)).toThrow(/hunk 1 changes nothing/);
+    expect(() => expandCaseDiff("# x\n@@ seed.gan\n", "t.gan.diff", BASE_DIR)).toThrow(CaseDiffError);
+    // Context lines place a hunk that would otherwise match twice.
+    const placed = expandCaseDiff("# x\n@@ seed.gan\n   deconv 1 kernel=4 stride=2, sigmoid\n-}\n+)\n", "t.gan.diff", BASE_DIR).text;
+    expect(placed).toContain("  deconv 1 kernel=4 stride=2, sigmoid\n)\n");
   });
 });
 

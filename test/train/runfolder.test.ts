@@ -60,6 +60,34 @@ describe("a run folder remembers the settings that shape its run", () => {
   }, 180_000);
 });
 
+describe("settings that shape the numerics", () => {
+  it("--backend is a stored setting: --resume keeps it, a different one is a contradiction; --override --batch continues in batches of the new size", () => {
+    const dir = tmpDir();
+    writeIdx(dir);
+    const out = path.join(dir, "run");
+    let r = ganc(["train", SPEC, "--out", out, "--data", dir, "--batch", "32", "--backend", "cpu", "--log-every", "2", "--steps", "4"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(out, "settings.json"), "utf8"))).toMatchObject({ backend: "cpu", batch: 32 });
+    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "6"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^backend: cpu/m);
+    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "8", "--backend", "wasm"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: --resume: --backend wasm contradicts the run's cpu/m);
+    // A new batch size on purpose: the checkpoint's batch (32) is no longer an error.
+    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "8", "--batch", "16", "--override"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("--override: --batch 16 contradicts the run's 32");
+    expect(r.stderr).toContain("data: mnist, 256 samples of [28, 28, 1], batch 16, 16 iterations per epoch");
+    expect(readJsonl(path.join(out, "metrics.jsonl")).map((m) => m.step)).toEqual([2, 4, 6, 8]);
+    expect(JSON.parse(fs.readFileSync(path.join(out, "settings.json"), "utf8"))).toMatchObject({ backend: "cpu", batch: 16, steps: 8 });
+    // Without --override the checkpoint's batch still guards the run.
+    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--batch", "32"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: --resume: --batch 32 contradicts the run's 16/m);
+  }, 180_000);
+});
+
 describe("one writer per run folder", () => {
   it("a second trainer on a live run is refused in one line; Ctrl-C releases the lock (exit 130); a dead writer's lock is taken over", async () => {
     const dir = tmpDir();
@@ -74,6 +102,15 @@ describe("one writer per run folder", () => {
       const second = ganc(["train", SPEC, "--out", out, "--steps", "5", "--resume"]);
       expect(second.code).toBe(1);
       expect(second.stderr.trim()).toBe(`error: ${out} is in use by another trainer (pid ${first.pid}, lock ${lock}): wait for it to finish, or choose another --out`);
+      // A refused writer changes nothing there, not even the trainer and spec it would have run.
+      const kept = ["trainer.ts", "spec.gan"].map((f) => fs.readFileSync(path.join(out, f), "utf8"));
+      const other = path.join(dir, "other.gan");
+      fs.writeFileSync(other, fs.readFileSync(SPEC, "utf8").replace("lr=2e-4", "lr=3e-4"));
+      expect(fs.readFileSync(other, "utf8")).not.toBe(kept[1]);
+      const third = ganc(["train", other, "--out", out, "--steps", "5"]);
+      expect(third.code).toBe(1);
+      expect(third.stderr).toContain(`is in use by another trainer (pid ${first.pid}`);
+      expect(["trainer.ts", "spec.gan"].map((f) => fs.readFileSync(path.join(out, f), "utf8"))).toEqual(kept);
       first.kill("SIGINT");
       await waitFor(() => exit !== null, 60_000);
     } finally {

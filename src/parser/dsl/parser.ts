@@ -8,7 +8,7 @@ import * as T from "./tokens.ts";
  */
 export class GanParser extends CstParser {
   constructor() {
-    super(T.allTokens, { recoveryEnabled: true, nodeLocationTracking: "full", maxLookahead: 3, errorMessageProvider: ganErrorMessages });
+    super(T.allTokens, { recoveryEnabled: true, nodeLocationTracking: "full", maxLookahead: 3, errorMessageProvider: ganErrorMessages, skipValidations: !T.VALIDATE_GRAMMAR });
     this.performSelfAnalysis();
   }
 

@@ -6,6 +6,7 @@ import type * as A from "../ast.ts";
 import { bindArgs } from "../bind.ts";
 import { error, suggest, warning, type Diagnostic, type Note } from "../diagnostics.ts";
 import { parseExpression, parseLayer, type ParseResult } from "../dsl/index.ts";
+import { useYamlFrontEnd } from "../index.ts";
 import { DATA_SOURCES, LAYERS, NOISE_DISTS, OPTIMIZERS, canonicalLayer } from "../signatures.ts";
 
 /**
@@ -667,3 +668,5 @@ function moveSpans(node: unknown, move: (s: A.Span) => A.Span): unknown {
   }
   return node;
 }
+
+useYamlFrontEnd(parseYamlSpec);

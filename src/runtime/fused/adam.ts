@@ -145,7 +145,7 @@ export class FusedAdam extends tf.Optimizer {
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const rest = await this.extractIterations(weightValues);
     // As tf.train.adam: the running products are recomputed here; the session then restores the exact
-    // products it saved (see hiddenState in session.ts).
+    // products it saved (see hiddenState in run-checkpoints.ts).
     tf.tidy(() => {
       this.accBeta1.assign(tf.pow(this.beta1, this.iterations + 1));
       this.accBeta2.assign(tf.pow(this.beta2, this.iterations + 1));
