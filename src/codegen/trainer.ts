@@ -535,15 +535,6 @@ class TrainerGen {
         if (n.fn === "clip") return `tf.clipByValue(${ref(n.args[0]!)}, ${this.scalarCode(n.args[1]!, names)}, ${this.scalarCode(n.args[2]!, names)})`;
         const pair = n.fn in { bce_logits: 1, bce: 1, mse: 1, l1: 1, max: 1, min: 1 };
         const args = n.args.map((a, i) => (pair ? this.operand(a, n.args[1 - i]!, names, i === 0 || !(n.fn in { bce_logits: 1, bce: 1, mse: 1, l1: 1 })) : this.tensorRef(a, names)));
-        if (n.fn === "max" || n.fn === "min") {
-          // tfjs's Maximum/Minimum gradients do not sum over broadcast axes: broadcast the smaller operand first
-          const [ta, tb] = n.args.map((a) => this.p.nodes[a]!.type);
-          const size = (t: typeof ta) => (t!.batched ? 1 : 0) + t!.shape.reduce((x, y) => x * y, 1) * (t!.batched ? 2 : 1);
-          if (JSON.stringify(ta) !== JSON.stringify(tb)) {
-            const small = size(ta) < size(tb) ? 0 : 1;
-            args[small] = `tf.add(tf.zerosLike(${args[1 - small]}), ${args[small]})`;
-          }
-        }
         return `${FN[n.fn]}(${args.join(", ")})`;
       }
     }

@@ -95,8 +95,31 @@ function tileGrad(dy: tf.Tensor, saved: tf.Tensor[], attrs: Record<string, unkno
   };
 }
 
+/**
+ * Maximum's and Minimum's gradients, summed over the axes an operand was broadcast along. tfjs's own
+ * return dy masked by the comparison in the broadcast shape, so max(eps, x) with a per-sample eps of
+ * shape [batch, 1, 1, 1] against an image gets an image-shaped gradient for eps, and the tape fails (or
+ * adds it into the wrong shape). The mask is the same as tfjs's: ties go to `a`.
+ */
+function extremumGrad(aWins: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, bWins: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) {
+  return (dy: tf.Tensor, saved: tf.Tensor[]): Record<string, () => tf.Tensor> => {
+    const [a, b] = saved as [tf.Tensor, tf.Tensor];
+    const out = tf.broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const reduced = (g: tf.Tensor, shape: number[]) => {
+      const axes = tf.broadcast_util.getReductionAxes(shape, out);
+      return tf.reshape(axes.length ? tf.sum(g, axes) : g, shape);
+    };
+    return {
+      a: () => tf.tidy(() => reduced(tf.mul(dy, tf.cast(aWins(a, b), "float32")), a.shape)),
+      b: () => tf.tidy(() => reduced(tf.mul(dy, tf.cast(bWins(a, b), "float32")), b.shape)),
+    };
+  };
+}
+
 function registerSecondOrderGradients(): void {
   tf.registerGradient({ kernelName: tf.Tile, inputsToSave: ["x"], gradFunc: tileGrad as unknown as tf.GradFunc });
+  tf.registerGradient({ kernelName: tf.Maximum, inputsToSave: ["a", "b"], gradFunc: extremumGrad(tf.greaterEqual, tf.less) as unknown as tf.GradFunc });
+  tf.registerGradient({ kernelName: tf.Minimum, inputsToSave: ["a", "b"], gradFunc: extremumGrad(tf.lessEqual, tf.greater) as unknown as tf.GradFunc });
   for (const [kernelName, inputs] of Object.entries(PIECEWISE_CONSTANT)) {
     if (tf.getGradient(kernelName) !== undefined) continue;
     tf.registerGradient({
