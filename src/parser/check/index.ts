@@ -461,7 +461,11 @@ class Checker {
       }
     }
     if (!this.nets.has(name)) {
-      const ir = instantiateNet(decl, types.map((t) => t.shape), this.file, this.diags, (o) => this.line(o));
+      // A net the spec also applies to the data takes the data's shape there, whichever use comes first:
+      // a generator unlike the data is then reported once, at its last layer (E0512), not at D(real).
+      const fed = this.dataFedParams().get(name);
+      const shapes = types.map((t, i) => (fed?.has(i) && this.data ? this.data.shape : t.shape));
+      const ir = instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o));
       this.nets.set(name, ir);
       if (ir) this.firstUse.set(name, e.span);
     }
@@ -492,6 +496,27 @@ class Checker {
     return this.mk({ op: "apply", net: name, args: ids }, { batched: true, shape: net.outShape }, e.span);
   }
   private readonly firstUse = new Map<string, A.Span>();
+  private dataFed: Map<string, Set<number>> | null = null;
+
+  /** For each net, the inputs the spec gives the data itself to somewhere (`D(real)`): net -> input indices. */
+  private dataFedParams(): Map<string, Set<number>> {
+    if (this.dataFed) return this.dataFed;
+    const fed = new Map<string, Set<number>>();
+    const data = this.data?.name;
+    for (const d of this.spec.decls) {
+      const stack: A.Expr[] = d.kind === "Value" || d.kind === "Loss" ? [d.expr] : d.kind === "State" ? [d.init] : d.kind === "After" ? [d.expr] : [];
+      while (stack.length) {
+        const e = stack.pop()!;
+        if (e.kind === "Call" && this.netDecls.has(e.callee.name)) {
+          e.args.forEach((a, i) => {
+            if (a.value.kind === "Name" && a.value.name === data) fed.set(e.callee.name, (fed.get(e.callee.name) ?? new Set()).add(i));
+          });
+        }
+        stack.push(...exprChildren(e));
+      }
+    }
+    return (this.dataFed = fed);
+  }
   /** Nets whose output shape was reported (E0512) at their last layer: reported once. */
   private readonly shapeReported = new Set<string>();
   /** Nets applied anywhere, even where the application itself had an error. */
