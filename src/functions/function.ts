@@ -1,4 +1,4 @@
-import type { Code } from "../parser/codes.ts";
+import type { ErrorCode } from "../parser/codes.ts";
 import type { TensorType } from "../parser/check/ir.ts";
 import type { Range } from "./rules.ts";
 
@@ -67,7 +67,7 @@ export interface FnDef<N extends string = string> {
 
 /** Arguments a typing rule refuses, with the diagnostic code that says why. */
 export interface Refusal {
-  readonly code: Code;
+  readonly code: ErrorCode;
   readonly message: string;
 }
 

@@ -425,7 +425,7 @@ class Checker {
       return null;
     }
     if ("code" in t) {
-      this.err(t.code as ErrorCode, t.message, e.span);
+      this.err(t.code, t.message, e.span);
       return null;
     }
     return this.mk({ op: "call", fn: fname, args: ids }, t, e.span);
