@@ -5,7 +5,7 @@
  *   node bin/run-ts.mjs scripts/gen-textmate.ts
  */
 import * as fs from "node:fs";
-import { FUNCTIONS } from "../src/parser/check/functions.ts";
+import { FUNCTIONS } from "../src/functions/index.ts";
 import { keywords } from "../src/parser/dsl/tokens.ts";
 import { DATA_SOURCES, LAYER_ALIASES, LAYERS, NOISE_DISTS, OPTIMIZERS } from "../src/parser/signatures.ts";
 

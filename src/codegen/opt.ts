@@ -1,6 +1,7 @@
 import type { ExprNode, NetIR, ProgramIR, StepIR } from "../ir/types.ts";
 import { children } from "../parser/check/index.ts";
 import { layerModule } from "../layers/index.ts";
+import { FUNCTIONS } from "../functions/index.ts";
 
 /*
  * The optimization passes between the checked program and the emitted trainer. Each is a pure analysis
@@ -275,7 +276,7 @@ export function planOptimizations(p: ProgramIR, passes: OptSet, direct: Readonly
     if (passes.has("loss-forms")) {
       for (const id of pass) {
         const n = p.nodes[id]!;
-        if (n.op === "call" && (n.fn === "bce_logits" || n.fn === "mse" || n.fn === "l1") && p.nodes[n.args[1]!]!.op === "const") lossForms.add(id);
+        if (n.op === "call" && FUNCTIONS[n.fn].fused && p.nodes[n.args[1]!]!.op === "const") lossForms.add(id);
       }
     }
     const recordTwice = new Set<number>();

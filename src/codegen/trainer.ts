@@ -1,6 +1,7 @@
 import type { ExprNode, LayerInfo, NetIR, ProgramIR, StepIR } from "../ir/types.ts";
 import { children } from "../parser/check/index.ts";
 import { ALL_PASSES, OPT_PASSES, planOptimizations, type ApplyPlan, type FusedLayerPlan, type OptPlan, type OptSet, type StepPlan } from "./opt.ts";
+import { FUNCTIONS, NEGATE, OPERATORS, type EmitArgs } from "../functions/index.ts";
 import { ident, num, Writer } from "./writer.ts";
 import type { SpecInfo } from "../runtime/session.ts";
 import { layerModule } from "../layers/index.ts";
@@ -20,32 +21,6 @@ export interface GenerateOptions {
 }
 
 const RESERVED = new Set(["tf", "rt", "run", "b", "mode", "h", "main", "SPEC", "value", "grads", "logged", "i", "arena", "reuse"]);
-const FN: Record<string, string> = {
-  bce_logits: "rt.bceLogits",
-  bce: "rt.bce",
-  mse: "rt.mse",
-  l1: "rt.l1",
-  softmax_ce: "rt.softmaxCe",
-  std: "rt.std",
-  sample_norm: "rt.sampleNorm",
-  sample_mean: "rt.sampleMean",
-  pullaway: "rt.pullaway",
-  mean: "tf.mean",
-  sum: "tf.sum",
-  norm: "tf.norm",
-  abs: "tf.abs",
-  sqrt: "tf.sqrt",
-  square: "tf.square",
-  log: "tf.log",
-  exp: "tf.exp",
-  relu: "tf.relu",
-  sigmoid: "tf.sigmoid",
-  tanh: "tf.tanh",
-  softplus: "tf.softplus",
-  max: "tf.maximum",
-  min: "tf.minimum",
-};
-const BIN: Record<string, string> = { "+": "tf.add", "-": "tf.sub", "*": "tf.mul", "/": "tf.div" };
 
 /**
  * Generates the standalone TypeScript trainer for a checked program. Pure: the same program gives the
@@ -446,47 +421,43 @@ class TrainerGen {
       case "tap":
         return `${ref(n.of)}.${n.tap === "out" ? "out" : ident(n.tap)}`;
       case "neg":
-        return `tf.neg(${this.tensorRef(n.a, names)})`;
+        return NEGATE.emit(this.emitArgs(n, [n.a], mode, names, used));
       case "binary":
-        return `${BIN[n.o]}(${this.operand(n.a, n.b, names, true)}, ${this.operand(n.b, n.a, names, false)})`;
+        return OPERATORS[n.o].emit(this.emitArgs(n, [n.a, n.b], mode, names, used));
       case "call": {
-        if (n.fn === "grad") return this.gradCode(n, mode, names, used);
-        if (n.fn === "slice") return `rt.sliceLast(${ref(n.args[0]!)}, ${ref(n.args[1]!)}, ${ref(n.args[2]!)})`;
-        if (this.ctx && !this.inGrad && this.ctx.plan.lossForms.has(n.id)) {
-          const fn = n.fn === "bce_logits" ? "bceLogits" : n.fn;
-          return `rt.fused.${fn}(${this.tensorRef(n.args[0]!, names)}, ${num((this.p.nodes[n.args[1]!] as { value: number }).value)}, arena)`;
-        }
-        if (n.fn === "clip") return `tf.clipByValue(${ref(n.args[0]!)}, ${this.scalarCode(n.args[1]!, names)}, ${this.scalarCode(n.args[2]!, names)})`;
-        const pair = n.fn in { bce_logits: 1, bce: 1, mse: 1, l1: 1, max: 1, min: 1 };
-        const args = n.args.map((a, i) => (pair ? this.operand(a, n.args[1 - i]!, names, i === 0 || !(n.fn in { bce_logits: 1, bce: 1, mse: 1, l1: 1 })) : this.tensorRef(a, names)));
-        if (n.fn === "max" || n.fn === "min") {
-          // tfjs's Maximum/Minimum gradients do not sum over broadcast axes: broadcast the smaller operand first
-          const [ta, tb] = n.args.map((a) => this.p.nodes[a]!.type);
-          const size = (t: typeof ta) => (t!.batched ? 1 : 0) + t!.shape.reduce((x, y) => x * y, 1) * (t!.batched ? 2 : 1);
-          if (JSON.stringify(ta) !== JSON.stringify(tb)) {
-            const small = size(ta) < size(tb) ? 0 : 1;
-            args[small] = `tf.add(tf.zerosLike(${args[1 - small]}), ${args[small]})`;
-          }
-        }
-        return `${FN[n.fn]}(${args.join(", ")})`;
+        const def = FUNCTIONS[n.fn];
+        const args = this.emitArgs(n, n.args, mode, names, used);
+        if (def.fused && this.ctx && !this.inGrad && this.ctx.plan.lossForms.has(n.id)) return def.fused.emit(args, num(args.constant(1)!));
+        return def.emit(args);
       }
     }
   }
 
+  /** A node's arguments as code, for the emit functions of src/functions (operators and functions). */
+  private emitArgs(n: ExprNode, args: readonly number[], mode: string, names: Map<number, string>, used: Set<string>): EmitArgs {
+    return {
+      tensor: (i) => this.tensorRef(args[i]!, names),
+      operand: (i, asTensor) => this.operand(args[i]!, n.align[i] ?? null, names, asTensor),
+      number: (i) => this.scalarCode(args[i]!, names),
+      name: (i) => names.get(args[i]!)!,
+      constant: (i) => {
+        const a = this.p.nodes[args[i]!]!;
+        return a.op === "const" ? a.value : null;
+      },
+      gradient: () => this.gradCode(n as ExprNode & { op: "call" }, mode, names, used),
+    };
+  }
+
   /**
-   * An operand of a broadcasting operation (the rule of src/parser/check/expr-types.ts): a net result is
-   * read through `.out`, and a per-sample [1] value against a value of more dimensions is reshaped to
-   * [batch, 1, ..., 1] so that it broadcasts over each sample (tfjs aligns trailing axes, so [B, 1]
+   * An operand of a broadcasting operation: a net result is read through `.out`, and a per-sample [1]
+   * value is laid out as the checker decided (`align`, the broadcasting rule of src/functions/rules.ts):
+   * reshaped to [batch, 1, ..., 1] so that it weighs each sample (tfjs aligns trailing axes, so [B, 1]
    * against [B, 28, 28, 1] would not). `tensor`: constants become tensors (else they stay numbers).
    */
-  private operand(id: number, other: number, names: Map<number, string>, tensor: boolean): string {
+  private operand(id: number, align: number | null, names: Map<number, string>, tensor: boolean): string {
     const n = this.p.nodes[id]!;
-    const o = this.p.nodes[other]!;
-    let r = tensor ? this.tensorRef(id, names) : n.op === "apply" && !this.direct.has(id) ? `${names.get(id)!}.out` : names.get(id)!;
-    if (n.type.batched && o.type.batched && n.type.shape.length < o.type.shape.length && n.type.shape.every((d) => d === 1)) {
-      r = `tf.reshape(${r}, [-1${", 1".repeat(o.type.shape.length)}])`;
-    }
-    return r;
+    const r = tensor ? this.tensorRef(id, names) : n.op === "apply" && !this.direct.has(id) ? `${names.get(id)!}.out` : names.get(id)!;
+    return align === null ? r : `tf.reshape(${r}, [-1${", 1".repeat(align)}])`;
   }
 
   /** A logged value as a tensor of its own (a constant or `batch` loss is a number in the generated code). */

@@ -1,5 +1,7 @@
 import type { Span } from "../parser/ast.ts";
 import type { LayerIR } from "../layers/index.ts";
+import type { FnName } from "../functions/index.ts";
+import type { Range } from "../functions/rules.ts";
 
 /**
  * The checked, resolved program the code generator consumes. Every default is filled in, every name
@@ -60,13 +62,22 @@ export type NodeOp =
   | { readonly op: "batch" }
   | { readonly op: "apply"; readonly net: string; readonly args: readonly number[] }
   | { readonly op: "tap"; readonly of: number; readonly tap: string }
-  | { readonly op: "call"; readonly fn: string; readonly args: readonly number[] }
+  | { readonly op: "call"; readonly fn: FnName; readonly args: readonly number[] }
   | { readonly op: "binary"; readonly o: "+" | "-" | "*" | "/"; readonly a: number; readonly b: number }
   | { readonly op: "neg"; readonly a: number };
 
 export type ExprNode = NodeOp & {
   readonly id: number;
+  /** The type the checker inferred, once: codegen reads it and derives no shapes of its own. */
   readonly type: TensorType;
+  /** The value range where the checker knows it (data in [0, 1], a sigmoid's output, a uniform noise). */
+  readonly range: Range | null;
+  /**
+   * For a broadcasting operation (an operator, max, min, a pairwise loss): how each operand is laid out,
+   * as the broadcasting rule decided (src/functions/rules.ts `alignment`): a per-sample rank to reshape a
+   * per-sample [1] operand to ([batch, 1, ..., 1]), or null for as it is. Empty for other nodes.
+   */
+  readonly align: readonly (number | null)[];
   /** The named value this node is, if any (for readable generated code). */
   name: string | null;
   readonly line: number;

@@ -1,4 +1,17 @@
 import * as tf from "@tensorflow/tfjs";
+import { runtime as bceLogitsRuntime } from "../functions/bce-logits.ts";
+import { runtime as bceRuntime } from "../functions/bce.ts";
+import { runtime as gradRuntime } from "../functions/grad.ts";
+import { runtime as l1Runtime } from "../functions/l1.ts";
+import { gradient as maxGradient } from "../functions/max.ts";
+import { gradient as minGradient } from "../functions/min.ts";
+import { runtime as mseRuntime } from "../functions/mse.ts";
+import { runtime as pullawayRuntime } from "../functions/pullaway.ts";
+import { runtime as sampleMeanRuntime } from "../functions/sample-mean.ts";
+import { runtime as sampleNormRuntime } from "../functions/sample-norm.ts";
+import { runtime as sliceRuntime } from "../functions/slice.ts";
+import { runtime as softmaxCeRuntime } from "../functions/softmax-ce.ts";
+import { runtime as stdRuntime } from "../functions/std.ts";
 
 /**
  * The tensor functions generated trainers call for layers and loss terms that take more than one tfjs op.
@@ -97,6 +110,9 @@ function tileGrad(dy: tf.Tensor, saved: tf.Tensor[], attrs: Record<string, unkno
 
 function registerSecondOrderGradients(): void {
   tf.registerGradient({ kernelName: tf.Tile, inputsToSave: ["x"], gradFunc: tileGrad as unknown as tf.GradFunc });
+  // max and min of a per-sample [1] value against an image: gradients that sum over the broadcast axes
+  tf.registerGradient(maxGradient(tf));
+  tf.registerGradient(minGradient(tf));
   for (const [kernelName, inputs] of Object.entries(PIECEWISE_CONSTANT)) {
     if (tf.getGradient(kernelName) !== undefined) continue;
     tf.registerGradient({
@@ -197,88 +213,20 @@ export function spectralNorm(kernel: tf.Tensor, u: tf.Variable, mode: Mode): tf.
   return tf.div(kernel, sigma);
 }
 
-// ---- loss terms --------------------------------------------------------------------------------
+// ---- expression functions --------------------------------------------------------------------------
 
-/** Mean sigmoid cross-entropy on logits, in the stable form max(l,0) - l*t + log(1 + exp(-|l|)). */
-export function bceLogits(logits: tf.Tensor, targets: tf.Tensor | number): tf.Scalar {
-  return tf.mean(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits))))));
-}
-
-/** Mean binary cross-entropy on probabilities, clamped away from 0 and 1 so log stays finite. */
-export function bce(p: tf.Tensor, targets: tf.Tensor | number): tf.Scalar {
-  const eps = 1e-7;
-  const q = tf.clipByValue(p, eps, 1 - eps);
-  const t = typeof targets === "number" ? tf.scalar(targets) : targets;
-  return tf.neg(tf.mean(tf.add(tf.mul(t, tf.log(q)), tf.mul(tf.sub(1, t), tf.log(tf.sub(1, q)))))) as tf.Scalar;
-}
-
-export function mse(a: tf.Tensor, b: tf.Tensor | number): tf.Scalar {
-  return tf.mean(tf.square(tf.sub(a, b)));
-}
-
-export function l1(a: tf.Tensor, b: tf.Tensor | number): tf.Scalar {
-  return tf.mean(tf.abs(tf.sub(a, b)));
-}
-
-/** Mean over the batch of -sum(labels * log_softmax(logits)). */
-export function softmaxCe(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
-  return tf.mean(tf.neg(tf.sum(tf.mul(labels, tf.logSoftmax(logits)), -1)));
-}
-
-/** Standard deviation of all elements (population form, like tf.math.reduce_std). */
-export function std(x: tf.Tensor): tf.Scalar {
-  return tf.sqrt(tf.moments(x).variance) as tf.Scalar;
-}
-
-/**
- * L2 norm over each sample's elements: [batch]. Its gradient x / ||x|| is taken as 0 (a subgradient) for
- * a sample whose elements are all 0, where sqrt's derivative would turn a vanished input gradient into
- * NaN weights under a gradient penalty.
- */
-export function sampleNorm(x: tf.Tensor): tf.Tensor1D {
-  const norm = (t: tf.Tensor) => tf.sqrt(tf.sum(tf.square(tf.reshape(t, [t.shape[0]!, -1])), 1));
-  const op = tf.customGrad(((xx: tf.Tensor, save: tf.GradSaveFunc) => {
-    // Only the input is saved and the norm recomputed from it, so that a derivative of this gradient
-    // still sees how the norm depends on the input (see "second derivatives" above).
-    save([xx]);
-    return {
-      value: norm(xx),
-      gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) => {
-        const perSample = [xs!.shape[0]!, ...xs!.shape.slice(1).map(() => 1)];
-        return tf.mul(tf.reshape(dy, perSample), tf.divNoNan(xs!, tf.reshape(norm(xs!), perSample)));
-      },
-    };
-  }) as never) as unknown as (xx: tf.Tensor) => tf.Tensor1D;
-  return op(x);
-}
-
-export function sampleMean(x: tf.Tensor): tf.Tensor1D {
-  return tf.mean(tf.reshape(x, [x.shape[0]!, -1]), 1);
-}
-
-/** EBGAN's pull-away term: (sum of the cosine-similarity matrix - n) / (n (n - 1)). */
-export function pullaway(x: tf.Tensor): tf.Scalar {
-  const n = x.shape[0]!;
-  const flat = tf.reshape(x, [n, -1]);
-  const unit = tf.div(flat, tf.sqrt(tf.sum(tf.square(flat), 1, true)));
-  const sim = tf.matMul(unit, unit, false, true);
-  return tf.div(tf.sub(tf.sum(sim), n), n * (n - 1));
-}
-
-/** The last axis of `x` from `begin`, `size` wide. */
-export function sliceLast(x: tf.Tensor, begin: number, size: number): tf.Tensor {
-  const b = x.shape.map((_, i) => (i === x.rank - 1 ? begin : 0));
-  const s = x.shape.map((d, i) => (i === x.rank - 1 ? size : d!));
-  return tf.slice(x, b, s);
-}
-
-/**
- * Gradient of sum(y) with respect to the tensor `x` that `f` turned into `y`, kept on the tape so a
- * loss can penalise it (WGAN-GP, DRAGAN, R1: a second derivative when the optimizer differentiates it).
- */
-export function gradOf(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
-  return tf.grad((xx: tf.Tensor) => tf.sum(f(xx)))(x);
-}
+// Each is written in its file under src/functions, with its typing rule and the code the trainer emits.
+export const bceLogits = bceLogitsRuntime(tf);
+export const bce = bceRuntime(tf);
+export const mse = mseRuntime(tf);
+export const l1 = l1Runtime(tf);
+export const softmaxCe = softmaxCeRuntime(tf);
+export const std = stdRuntime(tf);
+export const sampleNorm = sampleNormRuntime(tf);
+export const sampleMean = sampleMeanRuntime(tf);
+export const pullaway = pullawayRuntime(tf);
+export const sliceLast = sliceRuntime(tf);
+export const gradOf = gradRuntime(tf);
 
 /** Keras-style gradient clipping: each gradient's norm to at most `clipnorm`, each element to [-clipvalue, clipvalue]. */
 export function clipGradients(grads: tf.NamedTensorMap, clipnorm: number | null, clipvalue: number | null): tf.NamedTensorMap {

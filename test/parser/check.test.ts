@@ -355,7 +355,7 @@ describe("nets and shapes", () => {
   });
 
   it("E0127 a function or a net applied to the wrong number of arguments", () => {
-    expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit)"]), ["E0127", "bce_logits(D(fake).logit)", /bce_logits takes 2 arguments, got 1/]);
+    expectDiags(edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit)"]), ["E0127", "bce_logits(D(fake).logit)", /bce_logits takes 2 arguments \(logits, targets\), got 1/]);
     const text = edit(["loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake, z).logit, ones)"]);
     expectDiags(text, ["E0127", "D(fake, z)", /net D takes 1 input \(x\), got 2/]);
     expect(run(text).diagnostics[0]!.notes.map((n) => [n.message, n.span.start])).toEqual([["net D is declared here", text.indexOf("D(x)")]]);

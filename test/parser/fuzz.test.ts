@@ -3,7 +3,7 @@ import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Spec } from "../../src/parser/ast.ts";
 import { checkSpec } from "../../src/parser/check/index.ts";
-import { FUNCTIONS } from "../../src/parser/check/functions.ts";
+import { FUNCTIONS } from "../../src/functions/index.ts";
 import { formatDiagnostic, SourceText, toJson, type Diagnostic } from "../../src/parser/diagnostics.ts";
 import { parseExpression, parseLayer } from "../../src/parser/dsl/index.ts";
 import { ganLexer } from "../../src/parser/dsl/tokens.ts";

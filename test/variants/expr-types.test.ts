@@ -26,7 +26,7 @@ describe("expression types: valid specs train", () => {
   }
 });
 
-describe("max and min of a scalar and a tensor train (tfjs's Minimum gradient does not reduce broadcast axes)", () => {
+describe("max and min of operands of different shapes train (the runtime's Maximum/Minimum gradients reduce broadcast axes)", () => {
   for (const fn of ["min", "max"]) {
     for (const optimized of [true, false]) {
       it(`${fn}(d_real, D(fake).logit) (${optimized ? "optimized" : "--no-opt"})`, async () => {
@@ -34,6 +34,18 @@ describe("max and min of a scalar and a tensor train (tfjs's Minimum gradient do
         expect(text).toContain(`${fn}(d_real`);
         const out = await checkAndRun(text, "specs/minmax.gan", { batch: 2, optimized });
         expect(out.kind === "crashed" ? out.error : out.kind === "diagnostic" ? out.diagnostics.map((d) => d.message).join("; ") : out.kind).toBe("trained");
+      }, 60_000);
+    }
+  }
+  // a per-sample [1] value against images, on the path to both nets' weights
+  for (const fn of ["min", "max"]) {
+    for (const optimized of [true, false]) {
+      it(`${fn}(D(fake).logit, fake): a [batch, 1] logit against [batch, 28, 28, 1] images (${optimized ? "optimized" : "--no-opt"})`, async () => {
+        const text = fs.readFileSync(path.join(ROOT, "test/fixtures/wgan-gp-eps1.gan"), "utf8").replace("loss g = -mean(D(fake).logit)", `loss g = -mean(${fn}(D(fake).logit, fake))`);
+        expect(text).toContain(`${fn}(D(fake).logit, fake)`);
+        const out = await checkAndRun(text, "specs/minmax-eps.gan", { batch: 2, optimized });
+        expect(out.kind === "crashed" ? out.error : out.kind === "diagnostic" ? out.diagnostics.map((d) => d.message).join("; ") : out.kind).toBe("trained");
+        if (out.kind === "trained") for (const [k, v] of Object.entries(out.values)) expect(Number.isFinite(v), k).toBe(true);
       }, 60_000);
     }
   }

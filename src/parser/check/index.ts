@@ -3,7 +3,9 @@ import type * as A from "../ast.ts";
 import { error, hasErrors, suggest, warning, SourceText, type Diagnostic } from "../diagnostics.ts";
 import { DATA_SOURCES, NOISE_DISTS, OPTIMIZERS, TRAIN_SETTINGS } from "../signatures.ts";
 import { ArgReader, constNumber } from "./args.ts";
-import { broadcast, FUNCTIONS, show } from "./functions.ts";
+import { FUNCTIONS, isFnName, NEGATE, OPERATORS } from "../../functions/index.ts";
+import { alignment, show, type Range } from "../../functions/rules.ts";
+import { dataRange, netRange } from "./expr-types.ts";
 import type { ActionIR, DataIR, ExprNode, NetIR, NodeOp, NoiseIR, OptimizerIR, ProgramIR, StepIR, TensorType, TrainIR } from "../../ir/types.ts";
 import { checkGroups } from "./groups.ts";
 import { checkStepsTrainSomething } from "./step-vars.ts";
@@ -46,6 +48,7 @@ class Checker {
   private readonly noiseNames = new Set<string>();
   private readonly stateNames = new Set<string>();
   private data: DataIR | null = null;
+  private readonly noiseIR = new Map<string, NoiseIR>();
 
   constructor(private readonly spec: A.Spec, private readonly src: SourceText) {
     this.file = spec.file;
@@ -85,6 +88,7 @@ class Checker {
     }
     if (!data) return null;
     this.data = data;
+    for (const n of noise) this.noiseIR.set(n.name, n);
     // Values and losses in dependency order, with cycle detection.
     if (!this.checkDepth()) return null;
     for (const [name, d] of this.valueDecls) this.resolveValue(name, d.name.span);
@@ -215,15 +219,53 @@ class Checker {
     return !t.batched && t.shape.length === 0;
   }
 
-  /** Hash-consing: the same computation written twice is one node (one forward pass of D(fake), not two). */
+  /**
+   * Hash-consing: the same computation written twice is one node (one forward pass of D(fake), not two).
+   * A node is stored with its type, its value range and, for a broadcasting operation, its operands'
+   * alignment: computed here once, read by codegen and the lints.
+   */
   private mk(op: NodeOp, type: TensorType, span: A.Span): number {
     const key = JSON.stringify(op);
     const hit = this.memo.get(key);
     if (hit !== undefined) return hit;
     const id = this.nodes.length;
-    this.nodes.push({ ...op, id, type, name: null, line: this.line(span.start), span });
+    const operands = op.op === "binary" ? [op.a, op.b] : op.op === "call" && FUNCTIONS[op.fn].broadcasts ? op.args : null;
+    const align = operands ? alignment(this.nodes[operands[0]!]!.type, this.nodes[operands[1]!]!.type) : [];
+    this.nodes.push({ ...op, id, type, range: this.rangeOf(op), align, name: null, line: this.line(span.start), span });
     this.memo.set(key, id);
     return id;
+  }
+
+  /** The value range of a new node, from its operands' ranges and the rules of its operator or function. */
+  private rangeOf(op: NodeOp): Range | null {
+    const r = (id: number) => this.nodes[id]!.range;
+    switch (op.op) {
+      case "const":
+        return { low: op.value, high: op.value };
+      case "data":
+        return this.data ? dataRange({ data: this.data }) : null;
+      case "label":
+        return { low: 0, high: 1 };
+      case "noise": {
+        const z = this.noiseIR.get(op.noise);
+        return z?.dist === "uniform" ? { low: z.a, high: z.b } : z?.dist === "categorical" ? { low: 0, high: 1 } : null;
+      }
+      case "apply":
+        return netRange(this.nets.get(op.net)!);
+      case "tap": {
+        const net = this.nets.get((this.nodes[op.of] as ExprNode & { op: "apply" }).net)!;
+        return netRange(net, net.taps[op.tap]);
+      }
+      case "call":
+        return FUNCTIONS[op.fn].range(op.args.map(r));
+      case "binary":
+        return OPERATORS[op.o].range(r(op.a), r(op.b));
+      case "neg":
+        return NEGATE.range(r(op.a));
+      case "state":
+      case "batch":
+        return null;
+    }
   }
 
   private resolveValue(name: string, at: A.Span): number | null {
@@ -267,13 +309,13 @@ class Checker {
         return this.name(e.name, e.span);
       case "Unary": {
         const a = this.expr(e.operand);
-        return a === null ? null : this.mk({ op: "neg", a }, this.nodes[a]!.type, e.span);
+        return a === null ? null : this.mk({ op: "neg", a }, NEGATE.type(this.nodes[a]!.type), e.span);
       }
       case "Binary": {
         const a = this.expr(e.left);
         const b = this.expr(e.right);
         if (a === null || b === null) return null;
-        const t = broadcast(this.nodes[a]!.type, this.nodes[b]!.type);
+        const t = OPERATORS[e.op].type(this.nodes[a]!.type, this.nodes[b]!.type);
         if (typeof t === "string") {
           this.err(C.E0510, `cannot apply '${e.op}': ${t}`, e.span);
           return null;
@@ -348,15 +390,15 @@ class Checker {
     if (args.some((a) => a === null)) return null;
     const ids = args as number[];
     if (netDecl) return this.apply(netDecl, ids, e);
-    if (fname === "slice") return this.slice(e, ids);
-    const fn = FUNCTIONS[fname];
-    if (!fn) {
+    if (!isFnName(fname)) {
       const s = suggest(fname, [...Object.keys(FUNCTIONS), ...this.netDecls.keys()]);
       this.err(C.E0126, `unknown net or function '${fname}'${s ? `; did you mean '${s}'?` : ` (nets: ${[...this.netDecls.keys()].join(", ") || "none"}; functions: ${Object.keys(FUNCTIONS).join(", ")})`}`, e.callee.span);
       return null;
     }
-    if (ids.length !== fn.arity) {
-      this.err(C.E0127, `${fname} takes ${fn.arity} argument${fn.arity === 1 ? "" : "s"}, got ${ids.length}`, e.span);
+    const fn = FUNCTIONS[fname];
+    if (ids.length !== fn.params.length) {
+      const n = fn.params.length;
+      this.err(C.E0127, `${fname} takes ${n} argument${n === 1 ? "" : "s"} (${fn.params.map((p) => p.name).join(", ")}), got ${ids.length}`, e.span);
       return null;
     }
     if (fname === "grad") {
@@ -370,33 +412,23 @@ class Checker {
         return null;
       }
     }
-    const t = fn.result(ids.map((i) => this.nodes[i]!.type));
+    const t = fn.type(
+      ids.map((i) => this.nodes[i]!.type),
+      ids.map((i) => {
+        const n = this.nodes[i]!;
+        return n.op === "const" ? n.value : null;
+      }),
+    );
     if (typeof t === "string") {
       if (t.startsWith("shapes ")) this.err(C.E0510, `cannot apply ${fname}: ${t}`, e.span);
       else this.err(C.E0206, t, e.span);
       return null;
     }
+    if ("code" in t) {
+      this.err(t.code, t.message, e.span);
+      return null;
+    }
     return this.mk({ op: "call", fn: fname, args: ids }, t, e.span);
-  }
-
-  private slice(e: A.CallExpr, ids: number[]): number | null {
-    if (ids.length !== 3) {
-      this.err(C.E0127, `slice takes 3 arguments (x, begin, size), got ${ids.length}`, e.span);
-      return null;
-    }
-    const x = this.nodes[ids[0]!]!;
-    const begin = this.nodes[ids[1]!]!;
-    const size = this.nodes[ids[2]!]!;
-    if (begin.op !== "const" || size.op !== "const" || !x.type.batched || x.type.shape.length === 0) {
-      this.err(C.E0223, "slice(x, begin, size) needs a batched x and constant begin and size", e.span);
-      return null;
-    }
-    const last = x.type.shape[x.type.shape.length - 1]!;
-    if (!Number.isInteger(begin.value) || !Number.isInteger(size.value) || begin.value < 0 || size.value <= 0 || begin.value + size.value > last) {
-      this.err(C.E0210, `slice [${begin.value}, ${begin.value + size.value}) is outside the last axis of size ${last}`, e.span);
-      return null;
-    }
-    return this.mk({ op: "call", fn: "slice", args: ids }, { batched: true, shape: [...x.type.shape.slice(0, -1), size.value] }, e.span);
   }
 
   private dependsOn(y: number, x: number): boolean {
@@ -429,7 +461,11 @@ class Checker {
       }
     }
     if (!this.nets.has(name)) {
-      const ir = instantiateNet(decl, types.map((t) => t.shape), this.file, this.diags, (o) => this.line(o));
+      // A net the spec also applies to the data takes the data's shape there, whichever use comes first:
+      // a generator unlike the data is then reported once, at its last layer (E0512), not at D(real).
+      const fed = this.dataFedParams().get(name);
+      const shapes = types.map((t, i) => (fed?.has(i) && this.data ? this.data.shape : t.shape));
+      const ir = instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o));
       this.nets.set(name, ir);
       if (ir) this.firstUse.set(name, e.span);
     }
@@ -460,6 +496,27 @@ class Checker {
     return this.mk({ op: "apply", net: name, args: ids }, { batched: true, shape: net.outShape }, e.span);
   }
   private readonly firstUse = new Map<string, A.Span>();
+  private dataFed: Map<string, Set<number>> | null = null;
+
+  /** For each net, the inputs the spec gives the data itself to somewhere (`D(real)`): net -> input indices. */
+  private dataFedParams(): Map<string, Set<number>> {
+    if (this.dataFed) return this.dataFed;
+    const fed = new Map<string, Set<number>>();
+    const data = this.data?.name;
+    for (const d of this.spec.decls) {
+      const stack: A.Expr[] = d.kind === "Value" || d.kind === "Loss" ? [d.expr] : d.kind === "State" ? [d.init] : d.kind === "After" ? [d.expr] : [];
+      while (stack.length) {
+        const e = stack.pop()!;
+        if (e.kind === "Call" && this.netDecls.has(e.callee.name)) {
+          e.args.forEach((a, i) => {
+            if (a.value.kind === "Name" && a.value.name === data) fed.set(e.callee.name, (fed.get(e.callee.name) ?? new Set()).add(i));
+          });
+        }
+        stack.push(...exprChildren(e));
+      }
+    }
+    return (this.dataFed = fed);
+  }
   /** Nets whose output shape was reported (E0512) at their last layer: reported once. */
   private readonly shapeReported = new Set<string>();
   /** Nets applied anywhere, even where the application itself had an error. */

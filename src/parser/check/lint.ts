@@ -3,6 +3,7 @@ import type * as A from "../ast.ts";
 import { warning, type Diagnostic } from "../diagnostics.ts";
 import type { ExprNode, ProgramIR } from "../../ir/types.ts";
 import { children } from "./index.ts";
+import { FUNCTIONS } from "../../functions/index.ts";
 
 /** What the last layer before this node's value is, when it is an activation. */
 function activationOf(p: ProgramIR, n: ExprNode): string | null {
@@ -50,8 +51,9 @@ function netsBetween(p: ProgramIR, x: number, y: number): Set<string> {
 export function lintSpec(p: ProgramIR, spec: A.Spec, diags: Diagnostic[]): void {
   for (const n of p.nodes) {
     if (n.op !== "call") continue;
-    if ((n.fn === "bce_logits" || n.fn === "softmax_ce") && activationOf(p, p.nodes[n.args[0]!]!)) {
-      diags.push(warning(C.W0401, `${n.fn} applies its own ${n.fn === "bce_logits" ? "sigmoid" : "softmax"}, but its input already went through ${activationOf(p, p.nodes[n.args[0]!]!)}: use the logits (a tap before the activation) or ${n.fn === "bce_logits" ? "bce" : "a plain cross-entropy"}`, spec.file, n.span));
+    const applies = FUNCTIONS[n.fn].applies;
+    if (applies && activationOf(p, p.nodes[n.args[0]!]!)) {
+      diags.push(warning(C.W0401, `${n.fn} applies its own ${applies}, but its input already went through ${activationOf(p, p.nodes[n.args[0]!]!)}: use the logits (a tap before the activation) or ${n.fn === "bce_logits" ? "bce" : "a plain cross-entropy"}`, spec.file, n.span));
     }
     if (n.fn === "grad") {
       const y = p.nodes[n.args[0]!]!;

@@ -1,0 +1,20 @@
+import type * as TF from "@tensorflow/tfjs";
+import { extremumGradient } from "./extremum.ts";
+import { type FnDef } from "./function.ts";
+import { broadcast } from "./rules.ts";
+
+export const max: FnDef<"max"> = {
+  name: "max",
+  params: [
+    { name: "a", doc: "a tensor or a number" },
+    { name: "b", doc: "a tensor or a number that broadcasts with a" },
+  ],
+  doc: "elementwise maximum",
+  type: (a) => broadcast(a[0]!, a[1]!),
+  broadcasts: true,
+  range: ([a, b]) => (a && b ? { low: Math.max(a.low, b.low), high: Math.max(a.high, b.high) } : null),
+  emit: (a) => `tf.maximum(${a.operand(0, true)}, ${a.operand(1, true)})`,
+};
+
+/** Maximum's gradient, summed over broadcast axes (extremum.ts); the runtime registers it. */
+export const gradient = (tf: typeof TF) => extremumGradient(tf, tf.Maximum, tf.greaterEqual, tf.less);
