@@ -5,7 +5,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import cliProgress from "cli-progress";
 import { selectBackend, type BackendChoice, type BackendInfo } from "./backend.ts";
 import { CheckpointError, loadLatestCheckpoint, saveCheckpoint, tensorsToSaved, type SavedTensor } from "./checkpoint.ts";
-import { BatchIterator, loadEmbeddedMnist, loadIdxDir, oneHot, toyDataset, toyModes, type Dataset } from "./data.ts";
+import { BatchIterator, dataSummary, oneHot, toyModes, type Dataset } from "./data.ts";
+import { loadDataset, type DataInfo } from "../data/index.ts";
 import { writeFileAtomic } from "./fsutil.ts";
 import { acquireRunLock, releaseRunLock } from "./lock.ts";
 import { mergeSettings, readSettings, SETTINGS_FILE, type RunSettings } from "./settings.ts";
@@ -20,7 +21,7 @@ export interface SpecInfo {
   name: string;
   source: string;
   hash: string;
-  data: { name: string; source: "mnist" | "fashion_mnist" | "ring8" | "grid25"; batch: number; shape: number[]; numClasses: number; path: string | null; limit: number | null; count: number | null };
+  data: DataInfo;
   noise: { name: string; dist: "uniform" | "normal" | "categorical"; a: number; b: number; shape: number[]; classes: number }[];
   train: { epochs: number | null; steps: number | null; seed: number; sampleEvery: number; sampleCount: number; checkpointEvery: number | "epoch"; keepCheckpoints: number; logEvery: number; histogramEvery: number; evalEvery: number; evalCount: number };
   /** Value range of the sampled images: [0, 1] after sigmoid, [-1, 1] after tanh. */
@@ -239,7 +240,7 @@ export class Run {
     }
     if (opts.fresh) for (const sub of ["checkpoints", "samples", "tb", "metrics.jsonl", "run.json", SETTINGS_FILE]) fs.rmSync(path.join(opts.out, sub), { recursive: true, force: true });
     const backend = await selectBackend(opts.backend, { log: say });
-    const dataset = loadData(spec, opts);
+    const dataset = await loadData(spec, opts, { log: say, progress: !opts.quiet && process.stderr.isTTY === true });
     const run = new Run(spec, opts, backend, dataset);
     run.lock = lock;
     run.say(`data: ${dataset.name}, ${dataset.count} samples of [${dataset.shape.join(", ")}], batch ${run.batchSize}, ${run.iterator.stepsPerEpoch} iterations per epoch`);
@@ -452,8 +453,8 @@ export class Run {
       const modes = toyModes(src);
       const m = toyMetrics(data, modes.centers, modes.std);
       this.evalValues = { modesCovered: m.modesCovered, highQuality: round(m.highQuality) };
-    } else if (src === "mnist") {
-      const ds = this.dataset;
+    } else if (src === "mnist" && this.dataset.x) {
+      const ds = this.dataset as Dataset & { x: Float32Array };
       const m = imageMetrics(toUnitRange(data, this.spec.sampleRange), n, { x: ds.x, count: ds.count, key: `${ds.name}:${ds.count}` });
       this.evalValues = { fid: round(m.fid), classifierScore: round(m.classifierScore), classesCovered: m.classCoverage.covered };
     }
@@ -754,7 +755,7 @@ export class Run {
     const exit = this.interrupted ? 130 : 0;
     const secs = (Date.now() - this.started) / 1000;
     this.say(`${this.interrupted ? "stopped" : "done"} at iteration ${this.step} in ${secs.toFixed(1)} s; samples in ${path.join(this.opts.out, "samples")}, checkpoint ${this.lastCheckpoint ?? "none"}`);
-    writeFileAtomic(path.join(this.opts.out, "run.json"), JSON.stringify({ spec: this.spec.name, source: this.spec.source, backend: this.backend.detail, steps: this.step, seconds: round(secs), tensorCounts: this.tensorCounts }, null, 2) + "\n");
+    writeFileAtomic(path.join(this.opts.out, "run.json"), JSON.stringify({ spec: this.spec.name, source: this.spec.source, data: dataSummary(this.dataset), backend: this.backend.detail, steps: this.step, seconds: round(secs), tensorCounts: this.tensorCounts }, null, 2) + "\n");
     if (this.lock) releaseRunLock(this.lock);
     return exit;
   }
@@ -785,35 +786,9 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-/**
- * A path written inside a spec is data, not a licence to read anywhere: it is resolved against the spec's
- * folder and must stay inside that folder or the working folder. Paths given on the command line
- * (--data) are the user's own choice and are not restricted.
- */
-export function specRelativePath(specFile: string, p: string): string {
-  const specDir = path.resolve(path.dirname(specFile));
-  const full = path.resolve(specDir, p);
-  const inside = (root: string) => full === root || full.startsWith(root + path.sep);
-  if (!inside(specDir) && !inside(process.cwd())) {
-    throw new TrainingError(`data path "${p}" in ${specFile} resolves to ${full}, outside the spec's folder and the working folder; pass it with --data if you mean it`);
-  }
-  return full;
-}
-
-export function loadData(spec: SpecInfo, opts: { data?: string; seed?: number }): Dataset {
-  const d = spec.data;
-  // The run's seed (--seed, else the spec's) draws the toy points too: `--seed 5` is the run `seed=5` makes.
-  if (d.source === "ring8" || d.source === "grid25") return toyDataset(d.source, d.count ?? 10000, opts.seed ?? spec.train.seed);
-  const dir = opts.data ?? (d.path ? specRelativePath(spec.source, d.path) : null);
-  let ds: Dataset;
-  if (dir) ds = loadIdxDir(dir, { name: d.source === "fashion_mnist" ? "fashion-mnist" : "mnist" });
-  else if (d.source === "fashion_mnist") throw new TrainingError("fashion_mnist needs its IDX files: pass --data DIR (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz])");
-  else ds = loadEmbeddedMnist();
-  if (d.limit && d.limit < ds.count) {
-    const per = ds.shape.reduce((a, b) => a * b, 1);
-    ds = { ...ds, count: d.limit, x: ds.x.subarray(0, d.limit * per), labels: ds.labels ? ds.labels.subarray(0, d.limit) : null };
-  }
-  return ds;
+/** The run's data: the spec's source, `--data` overriding its path, the run's seed drawing toy points. */
+export function loadData(spec: SpecInfo, opts: { data?: string; seed?: number }, io: { log?: (line: string) => void; progress?: boolean } = {}): Promise<Dataset> {
+  return loadDataset(spec.data, { specFile: spec.source, data: opts.data, seed: opts.seed ?? spec.train.seed, ...io });
 }
 
 /** Initial values of a variable, drawn from the run's seeded generator. */

@@ -1,3 +1,5 @@
+import type { SourceName } from "../../data/index.ts";
+import type { ArgValue } from "../../data/source.ts";
 import type { Span } from "../ast.ts";
 
 /**
@@ -116,13 +118,20 @@ export interface StepIR {
 
 export interface DataIR {
   readonly name: string;
-  readonly source: "mnist" | "fashion_mnist" | "ring8" | "grid25";
+  readonly source: SourceName;
   readonly batch: number;
+  /** Per-sample shape, from the source and its arguments. */
   readonly shape: readonly number[];
+  /** Width of `real.label`. */
   readonly numClasses: number;
+  /** False: the data has no labels (`real.label` is an error). */
+  readonly labelled: boolean;
+  readonly classNames: readonly string[] | null;
   readonly path: string | null;
-  readonly limit: number | null;
-  readonly count: number | null;
+  /** The source's other arguments, defaults filled in. */
+  readonly args: Readonly<Record<string, ArgValue>>;
+  /** Where the samples lie ([0, 1] for images); null: unknown. */
+  readonly range: readonly [number, number] | null;
   readonly line: number;
 }
 
