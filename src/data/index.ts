@@ -12,8 +12,11 @@ import { mnist_color } from "./mnist-color.ts";
 import { ring8 } from "./ring8.ts";
 import { grid25 } from "./grid25.ts";
 import { images } from "./images.ts";
+import { cifar10 } from "./cifar10.ts";
+import { cifar100 } from "./cifar100.ts";
+import { npy } from "./npy.ts";
 
-export type SourceName = "mnist" | "fashion_mnist" | "mnist_color" | "ring8" | "grid25" | "images";
+export type SourceName = "mnist" | "fashion_mnist" | "mnist_color" | "ring8" | "grid25" | "images" | "cifar10" | "cifar100" | "npy";
 
 export const SOURCES: { readonly [K in SourceName]: DataSource } = {
   mnist,
@@ -22,6 +25,9 @@ export const SOURCES: { readonly [K in SourceName]: DataSource } = {
   ring8,
   grid25,
   images,
+  cifar10,
+  cifar100,
+  npy,
 };
 
 export const isSourceName = (s: string): s is SourceName => Object.hasOwn(SOURCES, s);
@@ -50,5 +56,6 @@ export async function loadDataset(
 ): Promise<Dataset> {
   if (!isSourceName(d.source)) throw new DataError(`unknown data source '${d.source}' (known: ${Object.keys(SOURCES).join(", ")})`);
   const p = opts.data ?? (d.path ? specRelativePath(opts.specFile, d.path) : null);
-  return SOURCES[d.source].load(d, { path: p, seed: opts.seed, log: opts.log ?? (() => {}), progress: opts.progress ?? false });
+  const resolve = (q: string) => specRelativePath(opts.specFile, q);
+  return SOURCES[d.source].load(d, { path: p, resolve, seed: opts.seed, log: opts.log ?? (() => {}), progress: opts.progress ?? false });
 }

@@ -58,6 +58,8 @@ export interface DataInfo {
 export interface LoadContext {
   /** The folder or file to read: `--data`, else the spec's `path` resolved against the spec's folder; null if neither. */
   readonly path: string | null;
+  /** A further path the spec names (like a labels file): resolved against the spec's folder, and kept inside it. */
+  readonly resolve: (p: string) => string;
   /** The run's seed (toy sets draw their points with it). */
   readonly seed: number;
   /** One line of progress or warning for the user. */
@@ -79,8 +81,7 @@ export interface DataSource {
 export const BATCH_DOC = "samples per batch (default 64)";
 export const LIMIT_DOC = "use at most this many samples (the first ones, in file order)";
 
-/** Reads `batch`'s siblings common to image sources: limit. */
-export function readLimit(r: ArgReader): Record<string, ArgValue> {
-  const limit = r.posInt("limit", null);
-  return limit === null ? {} : { limit };
+/** `{ limit }` when the spec limits the samples, else nothing (read from `r` unless already read). */
+export function readLimit(r: ArgReader, read: number | null = r.posInt("limit", null)): Record<string, ArgValue> {
+  return read === null ? {} : { limit: read };
 }

@@ -437,6 +437,11 @@ export const CATALOG = {
     wrong: gan(`data real: images(batch=64, path="no-such-folder", size=28, channels=1, labels=true)\n${MNIST_NETS}`),
     right: gan(`data real: images(batch=64, path="no-such-folder", size=28, channels=1)\n${MNIST_NETS}`),
   },
+  E0151: {
+    title: "array file cannot be read",
+    explanation: "A NumPy data source is read when the spec is checked: the header of its array gives the sample shape, its labels array the number of classes. The file must exist (relative to the spec), be a .npy array or an .npz archive holding the named arrays, hold uint8 or float32 samples of 2 to 4 dimensions, and have one integer label per sample.",
+    noExample: "an example needs an array file beside the spec; test/errors/npy-missing-file shows it",
+  },
 
   // ---- E02xx: shapes and types ----
   E0201: {
