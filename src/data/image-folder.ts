@@ -117,7 +117,12 @@ export async function prepareImageFolder(dir: string, s: ImageSettings, ctx: Pic
 
   for (const u of unlabelled) ctx.log(`warning: ${path.join(dir, u)} is not in a class subfolder; skipped`);
   const sharp = (await import("sharp")).default;
-  const writer = new CacheWriter(file, s.height * s.width * s.channels);
+  let writer: CacheWriter;
+  try {
+    writer = new CacheWriter(file, s.height * s.width * s.channels);
+  } catch (err) {
+    throw new DataError(`cannot write the decode cache ${file} (${(err as Error).message}); set GANC_CACHE_DIR to a writable folder`);
+  }
   const bar = ctx.progress ? new cliProgress.SingleBar({ format: "decoding {bar} {value}/{total} images, {eta_formatted} left", hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
   if (!bar) ctx.log(`data: decoding ${files.length} images from ${dir} into ${file}`);
   bar?.start(files.length, 0);

@@ -92,7 +92,7 @@ export function trainerCommand(name: string): Command {
     .option("--batch <n>", "batch size", positiveInt)
     .addOption(new Option("--backend <name>", "tfjs backend").choices(["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu", "webgpu"]).default("auto"))
     .option("--seed <n>", "seed for weights, noise and data order", seedInt)
-    .option("--data <dir>", "folder of MNIST / Fashion-MNIST IDX files (raw or .gz)")
+    .option("--data <path>", "the data folder or file, in place of the spec's path (IDX or CIFAR folder, image folder, .bin, .npy, .npz)")
     .option("--resume", "continue from the newest good checkpoint in the run folder, with the run's stored settings", false)
     .option("--override", "with --resume: let flags change the run's stored settings (seed, data, batch, ...)", false)
     .option("--fresh", "start over: remove the run folder's checkpoints, samples and logs first", false)

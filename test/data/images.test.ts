@@ -49,6 +49,7 @@ describe("image folders", () => {
     const jpeg = await sharp(Buffer.alloc(8 * 8 * 3, 140), { raw: { width: 8, height: 8, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
     fs.writeFileSync(path.join(dir, "deep/d.jpg"), jpeg);
     jpegPixels = new Uint8Array(await sharp(jpeg).raw().toBuffer());
+    await sharp(Buffer.alloc(8 * 8 * 3, 33), { raw: { width: 8, height: 8, channels: 3 } }).webp({ lossless: true }).toFile(path.join(dir, "deep/er/e.webp"));
     fs.writeFileSync(path.join(dir, "deep/corrupt.jpg"), "this is not a JPEG");
     fs.writeFileSync(path.join(dir, "empty.png"), "");
     fs.writeFileSync(path.join(dir, "notes.txt"), "not an image, not counted");
@@ -61,12 +62,13 @@ describe("image folders", () => {
     const ds = await loadImageFolder(dir, RGB8, { log, progress: false });
     expect(ds.shape).toEqual([8, 8, 3]);
     expect(ds.x).toBeNull(); // read from the cache file, batch by batch
-    // Code-point order of the relative paths: a.png, deep/c.PNG, deep/d.jpg, deep/er/b.png, gray.png, rgba.png.
+    // Code-point order of the relative paths: a.png, deep/c.PNG, deep/d.jpg, deep/er/b.png, deep/er/e.webp, gray.png, rgba.png.
     const want = [
       filled(64, [200, 10, 20]),
       filled(64, [90, 91, 92]),
       jpegPixels,
       filled(64, [5, 250, 100]),
+      filled(64, [33, 33, 33]),
       filled(64, [77, 77, 77]),
       Uint8Array.from({ length: 192 }, (_, i) => (Math.floor(i / 3) % 8 < 4 ? 255 : 0)), // alpha 0 -> black
     ];
@@ -75,18 +77,18 @@ describe("image folders", () => {
       expect.stringMatching(new RegExp(`^warning: ${path.join(dir, "deep/corrupt.jpg")}: .*; skipped$`)),
       `warning: ${path.join(dir, "empty.png")}: empty file; skipped`,
     ]);
-    expect(warnings.at(-1)).toMatch(/decoded 6 images, skipped 2 files/);
+    expect(warnings.at(-1)).toMatch(/decoded 7 images, skipped 2 files/);
   });
 
   it("reads the cache on the second run; a changed file or setting decodes again", async () => {
     const again = await prepareImageFolder(dir, RGB8, quiet);
     expect(again.decoded).toBe(0);
-    expect(again.header.count).toBe(6);
+    expect(again.header.count).toBe(7);
 
     const other = await prepareImageFolder(dir, { ...RGB8, height: 4, width: 4 }, quiet);
-    expect(other.decoded).toBe(6);
+    expect(other.decoded).toBe(7);
     expect(other.cache).not.toBe(again.cache);
-    expect((await prepareImageFolder(dir, { ...RGB8, resize: "pad" }, quiet)).decoded).toBe(6);
+    expect((await prepareImageFolder(dir, { ...RGB8, resize: "pad" }, quiet)).decoded).toBe(7);
     expect((await prepareImageFolder(dir, { ...RGB8, resize: "pad" }, quiet)).decoded).toBe(0);
 
     // A file rewritten with other pixels (and so another mtime or size) invalidates the cache.
@@ -94,7 +96,7 @@ describe("image folders", () => {
     const t = new Date(Date.now() + 5000);
     fs.utimesSync(path.join(dir, "a.png"), t, t);
     const changed = await prepareImageFolder(dir, RGB8, quiet);
-    expect(changed.decoded).toBe(6);
+    expect(changed.decoded).toBe(7);
     expect(allSamples(await loadImageFolder(dir, RGB8, quiet))[0]).toEqual(filled(64, [0, 0, 255]));
   });
 
@@ -106,8 +108,23 @@ describe("image folders", () => {
     expect(readCacheHeader(file)).toBeNull();
     fs.writeFileSync(`${file}.12345.tmp`, whole.subarray(0, 500));
     const r = await prepareImageFolder(dir, RGB8, quiet);
-    expect(r.decoded).toBe(6);
+    expect(r.decoded).toBe(7);
     expect(fs.readFileSync(file).equals(whole)).toBe(true);
+  });
+
+  it("GANC_CACHE_DIR moves the cache out of the data folder", async () => {
+    const d = path.join(tmp, "elsewhere");
+    await solid(path.join(d, "one.png"), 8, 8, [1, 2, 3]);
+    const cacheDir = path.join(tmp, "cache-dir");
+    process.env.GANC_CACHE_DIR = cacheDir;
+    try {
+      const r = await prepareImageFolder(d, RGB8, quiet);
+      expect(path.dirname(r.cache)).toBe(cacheDir);
+      expect(fs.existsSync(path.join(d, ".ganc-cache"))).toBe(false);
+      expect((await prepareImageFolder(d, RGB8, quiet)).decoded).toBe(0);
+    } finally {
+      delete process.env.GANC_CACHE_DIR;
+    }
   });
 
   it("center-crops (default) or pads to the size, HxW or square", async () => {
