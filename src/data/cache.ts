@@ -39,6 +39,7 @@ export class CacheWriter {
     private readonly sampleBytes: number,
   ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
+    removeStaleTemps(file);
     this.tmp = `${file}.${process.pid}.tmp`;
     this.fd = fs.openSync(this.tmp, "w", 0o644);
     this.write(MAGIC);
@@ -77,6 +78,23 @@ export class CacheWriter {
   abort(): void {
     try { fs.closeSync(this.fd); } catch { /* already closed */ }
     fs.rmSync(this.tmp, { force: true });
+  }
+}
+
+/** Temporary files of decodes that were interrupted (their process is gone): never read, so removed. */
+function removeStaleTemps(file: string): void {
+  const base = path.basename(file);
+  for (const name of fs.readdirSync(path.dirname(file))) {
+    const m = name.startsWith(base + ".") ? /^\.(\d+)\.tmp$/.exec(name.slice(base.length)) : null;
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = pid !== process.pid;
+    try {
+      if (alive) process.kill(pid, 0);
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+    if (!alive) fs.rmSync(path.join(path.dirname(file), name), { force: true });
   }
 }
 

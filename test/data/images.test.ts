@@ -106,10 +106,13 @@ describe("image folders", () => {
     expect(readCacheHeader(file)).not.toBeNull();
     fs.writeFileSync(file, whole.subarray(0, whole.length - 100));
     expect(readCacheHeader(file)).toBeNull();
-    fs.writeFileSync(`${file}.12345.tmp`, whole.subarray(0, 500));
+    // A leftover of a process that is gone (pid 2^22 + 1 is above the largest pid Linux gives).
+    const stale = `${file}.${2 ** 22 + 1}.tmp`;
+    fs.writeFileSync(stale, whole.subarray(0, 500));
     const r = await prepareImageFolder(dir, RGB8, quiet);
     expect(r.decoded).toBe(7);
     expect(fs.readFileSync(file).equals(whole)).toBe(true);
+    expect(fs.existsSync(stale)).toBe(false);
   });
 
   it("GANC_CACHE_DIR moves the cache out of the data folder", async () => {
