@@ -25,14 +25,26 @@ export function listImages(dir: string, classNames: string[] | null): { files: I
   const files: ImageFile[] = [];
   const unlabelled: string[] = [];
   const byCode = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  // Symbolic links are followed (data sets are often linked in), each real folder once (no loops).
+  const seen = new Set<string>();
   const walk = (sub: string, label: number) => {
+    const real = fs.realpathSync(path.join(dir, sub));
+    if (seen.has(real)) return;
+    seen.add(real);
     const entries = fs.readdirSync(path.join(dir, sub), { withFileTypes: true }).sort((a, b) => byCode(a.name, b.name));
     for (const e of entries) {
       if (e.name.startsWith(".")) continue;
       const rel = sub ? `${sub}/${e.name}` : e.name;
-      if (e.isDirectory()) {
+      let isDir = e.isDirectory();
+      let isFile = e.isFile();
+      if (e.isSymbolicLink()) {
+        const st = fs.statSync(path.join(dir, rel), { throwIfNoEntry: false });
+        isDir = st?.isDirectory() ?? false;
+        isFile = st?.isFile() ?? false;
+      }
+      if (isDir) {
         walk(rel, sub === "" && classNames ? classNames.indexOf(e.name) : label);
-      } else if (e.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) {
+      } else if (isFile && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) {
         if (label < 0) {
           unlabelled.push(rel);
           continue;

@@ -160,6 +160,15 @@ describe("image folders", () => {
     expect(Array.from(ds.labels!)).toEqual([0, 0, 1]);
     expect(allSamples(ds).map((s) => s[0])).toEqual([20, 30, 10]);
     expect(lines).toContain(`warning: ${path.join(d, "stray.png")} is not in a class subfolder; skipped`);
+
+    // A class folder linked in from elsewhere counts; a link back up the tree is walked once.
+    await solid(path.join(tmp, "outside/o1.png"), 8, 8, [50, 50, 50]);
+    fs.symlinkSync(path.join(tmp, "outside"), path.join(d, "linked"));
+    fs.symlinkSync(d, path.join(d, "cat/loop"));
+    const linked = await loadImageFolder(d, { ...RGB8, labels: true }, quiet);
+    expect(linked.classNames).toEqual(["cat", "linked", "zebra"]);
+    expect(Array.from(linked.labels!)).toEqual([0, 0, 1, 2]);
+    expect(allSamples(linked).map((s) => s[0])).toEqual([20, 30, 50, 10]);
   });
 
   it("names the folder when it holds no image, or none that decodes", async () => {
