@@ -6,7 +6,7 @@ import { stripSpans } from "../../src/parser/ast.ts";
 import { checkText, compileText, resolvedText } from "../../src/compile.ts";
 import { parseSpec } from "../../src/parser/index.ts";
 import { printYaml } from "../../src/parser/print.ts";
-import { SOURCES } from "../../src/data/index.ts";
+import { loadDataset, SOURCES } from "../../src/data/index.ts";
 import { DATA_SOURCES } from "../../src/parser/signatures.ts";
 import { makeMnistColor, PALETTE } from "../../src/data/mnist-color.ts";
 import { loadEmbeddedMnist } from "../../src/runtime/data.ts";
@@ -90,11 +90,24 @@ describe("image folder declarations", () => {
 });
 
 describe("mnist_color", () => {
-  it("is 32x32x3 with 10 classes at check time", () => {
-    const f = path.join(tmp, "c.gan");
-    const r = checkText(ganSpec("mnist_color(batch=32, limit=100)", [32, 32, 3]), f);
-    expect(r.diagnostics).toEqual([]);
-    expect(r.program!.data).toMatchObject({ shape: [32, 32, 3], numClasses: 10, labelled: true, args: { limit: 100 }, range: [0, 1] });
+  it("is 32x32x3 with 10 classes at check time, in .gan and YAML alike", () => {
+    const files = bothForms("mnist_color(batch=32, limit=100)", [32, 32, 3]);
+    for (const f of [files.gan, files.yaml]) {
+      const r = checkText(fs.readFileSync(f, "utf8"), f);
+      expect(r.diagnostics).toEqual([]);
+      expect(r.program!.data).toMatchObject({ source: "mnist_color", shape: [32, 32, 3], numClasses: 10, labelled: true, args: { limit: 100 }, range: [0, 1] });
+    }
+    expect(fs.readFileSync(files.yaml, "utf8")).toContain("source: mnist_color, batch: 32, limit: 100");
+  });
+
+  it("loads through the sources' table: the digits' colored copies, read as batches in [0, 1]", async () => {
+    const d = checkText(ganSpec("mnist_color(batch=32, limit=50)", [32, 32, 3]), path.join(tmp, "c.gan")).program!.data;
+    const ds = await loadDataset({ ...d, shape: [...d.shape], classNames: null, args: { ...d.args } }, { specFile: path.join(tmp, "c.gan"), seed: 0 });
+    expect([ds.name, ds.count, ds.shape, ds.numClasses]).toEqual(["mnist-color", 50, [32, 32, 3], 10]);
+    const out = new Float32Array(2 * 3072);
+    ds.read!([49, 0], out);
+    const { bytes } = makeMnistColor(50);
+    expect(Array.from(out, (v) => Math.round(v * 255))).toEqual([...bytes.subarray(49 * 3072, 50 * 3072), ...bytes.subarray(0, 3072)]);
   });
 
   it("is each embedded digit padded by 2, drawn bg + (fg - bg) * ink in two palette colors, labelled by the digit", () => {
