@@ -7,6 +7,7 @@ import { BatchIterator, DataError, type Dataset } from "../../src/runtime/data.t
 import { cacheFile, prepareImageFolder, loadImageFolder } from "../../src/data/image-folder.ts";
 import { readCacheHeader } from "../../src/data/cache.ts";
 import type { ImageSettings } from "../../src/data/images.ts";
+import { loadDataset } from "../../src/data/index.ts";
 
 type RGB = [number, number, number];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ganc-images-"));
@@ -169,6 +170,16 @@ describe("image folders", () => {
     expect(linked.classNames).toEqual(["cat", "linked", "zebra"]);
     expect(Array.from(linked.labels!)).toEqual([0, 0, 1, 2]);
     expect(allSamples(linked).map((s) => s[0])).toEqual([20, 30, 50, 10]);
+  });
+
+  it("refuses a folder (--data) whose classes are not the ones the trainer was compiled for", async () => {
+    const d = path.join(tmp, "classes");
+    const info = { name: "real", source: "images", batch: 1, shape: [8, 8, 3], numClasses: 2, classNames: ["cat", "dog"], path: null, args: { size: 8, channels: 3, resize: "crop", flip: false, labels: true } };
+    await expect(loadDataset(info, { specFile: path.join(tmp, "x.gan"), data: d, seed: 0 })).rejects.toThrow(
+      new DataError(`${d} has the classes cat, linked, zebra, but the trainer was compiled for cat, dog: compile the spec again for this folder`),
+    );
+    const ok = await loadDataset({ ...info, numClasses: 3, classNames: ["cat", "linked", "zebra"] }, { specFile: path.join(tmp, "x.gan"), data: d, seed: 0 });
+    expect(ok.count).toBe(4);
   });
 
   it("names the folder when it holds no image, or none that decodes", async () => {
