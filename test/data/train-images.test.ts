@@ -57,6 +57,9 @@ describe("training on an image folder", () => {
     expect(r.stderr).toContain(`warning: ${path.join(root, "photos", "squares", "broken.png")}: `);
     const run = JSON.parse(fs.readFileSync(path.join(a, "run.json"), "utf8"));
     expect(run.data).toEqual({ name: "photos", count: 24, shape: [8, 8, 3], classes: [{ name: "circles", count: 12 }, { name: "squares", count: 12 }] });
+    const report = path.join(root, "report.html");
+    expect(ganc(["report", a, "-o", report]).code).toBe(0);
+    expect(fs.readFileSync(report, "utf8")).toContain("<tr><th>classes</th><td>circles 12, squares 12</td></tr>");
 
     // Stopped mid-epoch (3 batches an epoch), then resumed.
     r = ganc(["train", spec, "--out", b, "--backend", "wasm", "--steps", "7"]);
