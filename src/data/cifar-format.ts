@@ -10,7 +10,7 @@ const PIXELS = 32 * 32;
  * the blue (row-major 32x32 each). CIFAR-10 has one label byte; CIFAR-100 two, the coarse label then the
  * fine one. `labelAt` is which of them to use.
  */
-export function readCifar(files: string[], o: { labelBytes: 1 | 2; labelAt: 0 | 1; numClasses: number; name: string; limit?: number; classNames?: string[] | null }): Dataset {
+export function readCifar(files: string[], o: { labelBytes: 1 | 2; labelAt: 0 | 1; numClasses: number; name: string; limit?: number; classNames?: string[] | null; flip?: boolean }): Dataset {
   const record = o.labelBytes + 3 * PIXELS;
   const sizes = files.map((f) => {
     const n = fs.statSync(f).size;
@@ -41,7 +41,7 @@ export function readCifar(files: string[], o: { labelBytes: 1 | 2; labelAt: 0 | 
       }
     }
   }
-  return byteDataset(o.name, [32, 32, 3], bytes, labels, o.numClasses, { classNames: o.classNames ?? null });
+  return byteDataset(o.name, [32, 32, 3], bytes, labels, o.numClasses, { classNames: o.classNames ?? null, flip: o.flip ?? false });
 }
 
 /** `path` itself when it is a file, else the files of the split inside the folder (an error naming them when none is there). */

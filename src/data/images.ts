@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DataError } from "../runtime/data.ts";
-import { BATCH_DOC, LIMIT_DOC, type ArgValue, type DataSource } from "./source.ts";
+import { BATCH_DOC, FLIP_DOC, LIMIT_DOC, type ArgValue, type DataSource } from "./source.ts";
 
 /** Decode settings of an image folder, as the checker resolves them. */
 export interface ImageSettings {
@@ -34,7 +34,7 @@ export const images: DataSource = {
     size: "side of the square images, or [height, width] (default 64)",
     channels: "1 (gray) or 3 (RGB; gray images are expanded, an alpha channel is composed over black) (default 3)",
     resize: "crop: scale the shorter side to fit, then cut the center (default); pad: scale the longer side to fit, then pad with black",
-    flip: "mirror each real image left-right with probability 1/2 (default false)",
+    flip: FLIP_DOC,
     labels: "the class of an image is its first-level subfolder (default false)",
     limit: LIMIT_DOC,
   },

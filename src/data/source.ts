@@ -79,6 +79,7 @@ export interface DataSource {
 }
 
 export const BATCH_DOC = "samples per batch (default 64)";
+export const FLIP_DOC = "mirror each real image left-right with probability 1/2, drawn from the seed, epoch and position (default false)";
 export const LIMIT_DOC = "use at most this many samples (the first ones, in file order)";
 
 /** `{ limit }` when the spec limits the samples, else nothing (read from `r` unless already read). */

@@ -110,6 +110,11 @@ describe("CIFAR binary files", () => {
     expect([Array.from(test.labels!), bytesOf(test)]).toEqual([[5], [hwc(7)]]);
     const one = await load(checkBoth('cifar10(batch=1, path="cifar-10-batches-bin/data_batch_2.bin", limit=1)', [32, 32, 3]));
     expect(bytesOf(one)).toEqual([hwc(2)]);
+    expect(d.args.flip).toBe(false);
+    expect(ds.flip).toBe(false);
+    const flipped = checkBoth('cifar10(batch=2, path="cifar-10-batches-bin", flip=true)', [32, 32, 3]);
+    expect(flipped.args.flip).toBe(true);
+    expect((await load(flipped)).flip).toBe(true);
   });
 
   it("CIFAR-100: fine or coarse labels", async () => {
