@@ -35,7 +35,8 @@ export async function build({ quiet = false } = {}) {
     // for the lazily imported sources.
     // tfjs is never bundled: the runtime loads it from src/ (lazy.ts), and a static import of it on the
     // compiler path should show as tfjs being loaded (test/cli/startup.test.ts), not hide in a chunk.
-    external: ["tsx", "tsx/*", "esbuild", "@tensorflow/*"],
+    // sharp loads its native libvips binding at run time: imported from node_modules, only when a folder is decoded.
+    external: ["tsx", "tsx/*", "esbuild", "@tensorflow/*", "sharp"],
     write: false,
     metafile: true,
     // Chunks: the parser and code generator load when a command reads a spec, not for --version.

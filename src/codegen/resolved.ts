@@ -1,5 +1,6 @@
 import type * as A from "../parser/ast.ts";
 import type { ExprNode, Init, LayerInfo, ProgramIR } from "../ir/types.ts";
+import type { ArgValue } from "../data/source.ts";
 import { printDsl, printYaml, type PrintLayout } from "../parser/print.ts";
 import { layerModule } from "../layers/index.ts";
 
@@ -32,7 +33,11 @@ export function printResolved(spec: A.Spec, p: ProgramIR, text: string, form: "d
   }
   const comment = (node: A.Decl | readonly A.Layer[]): string | null => {
     if ("length" in node) return node.map((l) => layerInfo.get(l)).filter((x) => x).map((x) => `${x!.name}: ${shape(x!.outShape)}`).join(", ") || null;
-    if (node.kind === "Data") return `${shape([p.data.batch, ...p.data.shape])}, ${p.data.numClasses} classes`;
+    if (node.kind === "Data") {
+      const d = p.data;
+      if (!d.labelled) return `${shape([d.batch, ...d.shape])}, no labels`;
+      return `${shape([d.batch, ...d.shape])}, ${d.numClasses} classes${d.classNames ? `: ${d.classNames.join(", ")}` : ""}`;
+    }
     if (node.kind === "Net") {
       const net = p.nets.find((n) => n.name === node.name.name);
       return net ? `${net.params.map((q) => `${q.name}: ${shape(q.shape)}`).join(", ")} -> ${shape(net.outShape)}` : null;
@@ -60,6 +65,13 @@ const bool = (b: boolean) => name(b ? "true" : "false");
 const list = (items: A.Expr[]): A.Expr => ({ kind: "List", items, span: NOSPAN });
 const call = (fn: string, args: A.Expr[]): A.Expr => ({ kind: "Call", callee: ident(fn), args: args.map((value) => ({ kind: "Arg", name: null, value, span: NOSPAN })), span: NOSPAN });
 
+function argExpr(v: ArgValue): A.Expr {
+  if (typeof v === "number") return num(v);
+  if (typeof v === "boolean") return bool(v);
+  if (typeof v === "string") return name(v);
+  return list(v.map(num));
+}
+
 /** `args` with each of `fill` that is not given appended (a given argument is kept as written). */
 function withDefaults(args: readonly A.Arg[], fill: readonly (readonly [string, A.Expr | null])[]): A.Arg[] {
   const out = [...args];
@@ -85,7 +97,7 @@ export function resolveSpec(spec: A.Spec, p: ProgramIR): A.Spec {
     switch (d.kind) {
       case "Data": {
         const x = p.data;
-        return { ...d, args: withDefaults(d.args, [["batch", num(x.batch)], ["limit", x.limit === null ? null : num(x.limit)], ["count", x.count === null ? null : num(x.count)]]) };
+        return { ...d, args: withDefaults(d.args, [["batch", num(x.batch)], ...Object.entries(x.args).map(([k, v]) => [k, argExpr(v)] as const)]) };
       }
       case "Noise": {
         const n = p.noise.find((x) => x.name === d.name.name);

@@ -98,7 +98,7 @@ class TrainerGen {
       w.line(`source: ${JSON.stringify(o.source)},`);
       w.line(`hash: ${JSON.stringify(o.hash)},`);
       w.line(
-        `data: { name: ${JSON.stringify(d.name)}, source: ${JSON.stringify(d.source)}, batch: ${d.batch}, shape: [${d.shape.join(", ")}], numClasses: ${d.numClasses}, path: ${JSON.stringify(d.path)}, limit: ${d.limit}, count: ${d.count} },`,
+        `data: { name: ${JSON.stringify(d.name)}, source: ${JSON.stringify(d.source)}, batch: ${d.batch}, shape: [${d.shape.join(", ")}], numClasses: ${d.numClasses}, classNames: ${JSON.stringify(d.classNames)}, path: ${JSON.stringify(d.path)}, args: ${jsObject(d.args)} },`,
       );
       w.block("noise: [", () => {
         for (const n of p.noise) w.line(`{ name: ${JSON.stringify(n.name)}, dist: ${JSON.stringify(n.dist)}, a: ${num(n.a)}, b: ${num(n.b)}, shape: [${n.shape.join(", ")}], classes: ${n.classes} },`);
@@ -647,4 +647,10 @@ class TrainerGen {
     });
     w.line("return run.finish();");
   }
+}
+
+/** `{ count: 10000, size: [64, 48] }`: an argument object as a TypeScript literal, keys in the order given. */
+function jsObject(o: Readonly<Record<string, unknown>>): string {
+  const entries = Object.entries(o).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
+  return entries.length ? `{ ${entries.join(", ")} }` : "{}";
 }

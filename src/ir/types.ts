@@ -2,6 +2,8 @@ import type { Span } from "../parser/ast.ts";
 import type { LayerIR } from "../layers/index.ts";
 import type { FnName } from "../functions/index.ts";
 import type { Range } from "../functions/rules.ts";
+import type { SourceName } from "../data/index.ts";
+import type { ArgValue } from "../data/source.ts";
 
 /**
  * The checked, resolved program the code generator consumes. Every default is filled in, every name
@@ -118,13 +120,20 @@ export interface StepIR {
 
 export interface DataIR {
   readonly name: string;
-  readonly source: "mnist" | "fashion_mnist" | "ring8" | "grid25";
+  readonly source: SourceName;
   readonly batch: number;
+  /** Per-sample shape, from the source and its arguments. */
   readonly shape: readonly number[];
+  /** Width of `real.label`. */
   readonly numClasses: number;
+  /** False: the data has no labels (`real.label` is an error). */
+  readonly labelled: boolean;
+  readonly classNames: readonly string[] | null;
   readonly path: string | null;
-  readonly limit: number | null;
-  readonly count: number | null;
+  /** The source's other arguments, defaults filled in. */
+  readonly args: Readonly<Record<string, ArgValue>>;
+  /** Where the samples lie ([0, 1] for images); null: unknown. */
+  readonly range: readonly [number, number] | null;
   readonly line: number;
 }
 

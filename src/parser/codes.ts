@@ -8,6 +8,7 @@
  * below: each of its declarations replaces the base's declaration of the same kind and name (`net D`,
  * `loss g`, `train`, a YAML top-level key), the others are added at the end (see `completeExample`).
  */
+import { DATA_SOURCES } from "./signatures.ts";
 
 export interface Example {
   readonly text: string;
@@ -321,7 +322,7 @@ export const CATALOG = {
   },
   E0132: {
     title: "unknown data source",
-    explanation: "The data sources are mnist, fashion_mnist, ring8 and grid25.",
+    explanation: `The data sources are ${Object.keys(DATA_SOURCES).join(", ")}.`,
     wrong: gan("data real: ring(batch=64)"),
     right: gan("data real: ring8(batch=64)"),
   },
@@ -429,6 +430,17 @@ export const CATALOG = {
       shown: "v0 = mean(fake)\nv1 = v0 + 1\n...\nv301 = v300 + 1\nloss g = bce_logits(D(fake).logit, ones) + v301",
     },
     right: gan("v0 = mean(fake)\nv1 = v0 + 1\nloss g = bce_logits(D(fake).logit, ones) + v1"),
+  },
+  E0150: {
+    title: "class folders cannot be read",
+    explanation: "An image folder with `labels=true` takes its classes from its first-level subfolders, and the compiler reads them to know the width of `real.label`: the folder must exist (relative to the spec) and have subfolders when the spec is checked. Without labels, the folder is read only when training starts.",
+    wrong: gan(`data real: images(batch=64, path="no-such-folder", size=28, channels=1, labels=true)\n${MNIST_NETS}`),
+    right: gan(`data real: images(batch=64, path="no-such-folder", size=28, channels=1)\n${MNIST_NETS}`),
+  },
+  E0151: {
+    title: "array file cannot be read",
+    explanation: "A NumPy data source is read when the spec is checked: the header of its array gives the sample shape, its labels array the number of classes. The file must exist (relative to the spec), be a .npy array or an .npz archive holding the named arrays, hold uint8 or float32 samples of 2 to 4 dimensions, and have one integer label per sample.",
+    noExample: "an example needs an array file beside the spec; test/errors/npy-missing-file shows it",
   },
 
   // ---- E02xx: shapes and types ----

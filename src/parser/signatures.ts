@@ -6,6 +6,8 @@ import { LAYER_NAME_ALIASES, LAYER_SIGNATURES } from "../layers/index.ts";
  * `dense 1024` and `{dense: {units: 1024}}` give the same AST. A trailing `...` marks a variadic parameter
  * whose positional arguments are collected into one list.
  */
+import { SOURCES } from "../data/index.ts";
+
 export interface Signature {
   readonly params: readonly string[];
   /** Short spellings accepted for parameter names (`k` for `kernel`). */
@@ -17,12 +19,10 @@ export interface Signature {
 export const LAYERS: Readonly<Record<string, Signature>> = LAYER_SIGNATURES;
 export const LAYER_ALIASES: Readonly<Record<string, string>> = LAYER_NAME_ALIASES;
 
-export const DATA_SOURCES: Readonly<Record<string, Signature>> = {
-  mnist: { params: ["batch", "path", "limit"], doc: "MNIST digits 28x28x1 in [0,1] with labels; the embedded 10,000 digits unless a folder of IDX files is given" },
-  fashion_mnist: { params: ["batch", "path", "limit"], doc: "Fashion-MNIST 28x28x1 in [0,1] with labels, from IDX files" },
-  ring8: { params: ["batch", "count"], doc: "2-D points from 8 Gaussians on a circle" },
-  grid25: { params: ["batch", "count"], doc: "2-D points from a 5x5 grid of Gaussians" },
-};
+/** Derived from the data sources' own modules (src/data/): each states its parameters and their docs there. */
+export const DATA_SOURCES: Readonly<Record<string, Signature>> = Object.fromEntries(
+  Object.entries(SOURCES).map(([name, src]) => [name, { params: Object.keys(src.params), doc: src.doc }]),
+);
 
 export const NOISE_DISTS: Readonly<Record<string, Signature>> = {
   uniform: { params: ["low", "high", "shape"], doc: "independent U(low, high) per element" },

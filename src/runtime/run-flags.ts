@@ -59,7 +59,7 @@ const FLAGS: { option: () => Option; sampling?: true }[] = [
   { option: () => new Option("--batch <n>", "batch size").argParser(positiveInt) },
   { option: () => new Option("--backend <name>", "tfjs backend (default: auto; on --resume, the run's)").choices(BACKEND_CHOICES) },
   { option: () => new Option("--seed <n>", "seed for weights, noise and data order").argParser(seedInt) },
-  { option: () => new Option("--data <dir>", "folder of MNIST / Fashion-MNIST IDX files (raw or .gz)") },
+  { option: () => new Option("--data <path>", "the data folder or file, in place of the spec's path (IDX or CIFAR folder, image folder, .bin, .npy, .npz)") },
   { option: () => new Option("--resume", "continue from the newest good checkpoint in the run folder, with the run's stored settings").default(false) },
   { option: () => new Option("--override", "with --resume: let flags change the run's stored settings (seed, data, batch, backend, ...)").default(false) },
   { option: () => new Option("--fresh", "start over: remove the run folder's checkpoints, samples and logs first").default(false) },

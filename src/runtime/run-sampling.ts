@@ -156,7 +156,8 @@ export class Sampler {
       const m = toyMetrics(data, modes.centers, modes.std);
       return { modesCovered: m.modesCovered, highQuality: round(m.highQuality) };
     }
-    if (src === "mnist") {
+    // Data read per batch from a cache file (dataset.x null) is not held in memory to compare with.
+    if (src === "mnist" && dataset.x) {
       const m = imageMetrics(toUnitRange(data, this.spec.sampleRange), n, { x: dataset.x, count: dataset.count, key: `${dataset.name}:${dataset.count}` });
       return { fid: round(m.fid), classifierScore: round(m.classifierScore), classesCovered: m.classCoverage.covered };
     }

@@ -1,3 +1,4 @@
+import type { DataInfo } from "../data/index.ts";
 import type * as tf from "@tensorflow/tfjs";
 
 /** What a generated trainer tells the runtime about its spec (all defaults resolved by the compiler). */
@@ -5,7 +6,7 @@ export interface SpecInfo {
   name: string;
   source: string;
   hash: string;
-  data: { name: string; source: "mnist" | "fashion_mnist" | "ring8" | "grid25"; batch: number; shape: number[]; numClasses: number; path: string | null; limit: number | null; count: number | null };
+  data: DataInfo;
   noise: { name: string; dist: "uniform" | "normal" | "categorical"; a: number; b: number; shape: number[]; classes: number }[];
   train: { epochs: number | null; steps: number | null; seed: number; sampleEvery: number; sampleCount: number; checkpointEvery: number | "epoch"; keepCheckpoints: number; logEvery: number; histogramEvery: number; evalEvery: number; evalCount: number };
   /** Value range of the sampled images: [0, 1] after sigmoid, [-1, 1] after tanh. */

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend, type BackendInfo } from "./backend.ts";
-import { BatchIterator, oneHot, type Dataset } from "./data.ts";
+import { BatchIterator, dataSummary, oneHot, type Dataset } from "./data.ts";
 import { writeFileAtomic } from "./fsutil.ts";
 import { acquireRunLock, releaseRunLock } from "./lock.ts";
 import { readSettings, SETTINGS_FILE, type RunSettings } from "./settings.ts";
@@ -108,7 +108,7 @@ export class Run {
     if (stored) for (const c of applyStoredSettings(opts, stored)) say(`--override: ${c}`);
     if (opts.fresh) for (const sub of ["checkpoints", "samples", "tb", "metrics.jsonl", "run.json", SETTINGS_FILE]) fs.rmSync(path.join(opts.out, sub), { recursive: true, force: true });
     const backend = await selectBackend(opts.backend ?? "auto", { log: say });
-    const dataset = loadData(spec, opts);
+    const dataset = await loadData(spec, opts, { log: say, progress: !opts.quiet && process.stderr.isTTY === true });
     const run = new Run(spec, opts, backend, dataset);
     run.lock = lock;
     run.say(`data: ${dataset.name}, ${dataset.count} samples of [${dataset.shape.join(", ")}], batch ${run.batchSize}, ${run.iterator.stepsPerEpoch} iterations per epoch`);
@@ -309,7 +309,7 @@ export class Run {
     const exit = this.interrupted ? 130 : 0;
     const secs = (Date.now() - this.log.started) / 1000;
     this.say(`${this.interrupted ? "stopped" : "done"} at iteration ${this.step} in ${secs.toFixed(1)} s; samples in ${path.join(this.opts.out, "samples")}, checkpoint ${this.checkpoints.last ?? "none"}`);
-    writeFileAtomic(path.join(this.opts.out, "run.json"), JSON.stringify({ spec: this.spec.name, source: this.spec.source, backend: this.backend.detail, steps: this.step, seconds: round(secs), tensorCounts: this.log.tensorCounts }, null, 2) + "\n");
+    writeFileAtomic(path.join(this.opts.out, "run.json"), JSON.stringify({ spec: this.spec.name, source: this.spec.source, data: dataSummary(this.dataset), backend: this.backend.detail, steps: this.step, seconds: round(secs), tensorCounts: this.log.tensorCounts }, null, 2) + "\n");
     if (this.lock) releaseRunLock(this.lock);
     return exit;
   }

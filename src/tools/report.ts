@@ -154,6 +154,11 @@ export function buildReport(runDir: string, opts: { maxImages?: number } = {}): 
     ["run folder", path.resolve(runDir)],
   ];
   if (run) {
+    const data = run.data as { name: string; count: number; shape: number[]; classes: { name: string; count: number }[] | null } | undefined;
+    if (data) {
+      info.push(["data", `${data.name}: ${data.count} samples of [${data.shape.join(", ")}]`]);
+      if (data.classes) info.push(["classes", data.classes.map((c) => `${c.name} ${c.count}`).join(", ")]);
+    }
     if (run.backend) info.push(["backend", String(run.backend)]);
     if (typeof run.steps === "number") info.push(["iterations", String(run.steps)]);
     if (typeof run.seconds === "number") info.push(["training time", `${run.seconds} s${typeof run.steps === "number" && run.seconds > 0 ? ` (${(run.steps / run.seconds).toFixed(2)} it/s overall)` : ""}`]);

@@ -24,7 +24,9 @@ function loadedBy(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; 
 
 const tfjs = (m: string) => /@tensorflow\//.test(m);
 const fromSrc = (m: string) => m.startsWith(new URL("src/", `file://${ROOT}/`).href);
-const COMMANDS = [["--version"], ["--help"], ["train", "--help"], ["check", "specs/gan.gan"], ["check", "specs/gan.gan.yaml"], ["compile", "specs/gan.gan"], ["convert", "specs/gan.gan"]];
+const COMMANDS = [["--version"], ["--help"], ["train", "--help"], ["check", "specs/gan.gan"], ["check", "specs/gan.gan.yaml"], ["compile", "specs/gan.gan"], ["convert", "specs/gan.gan"], ["check", "test/fixtures/images.gan"]];
+/** The image decoder: an image folder is read at check time for its class names, never decoded. */
+const decoder = (m: string) => /\/node_modules\/(sharp|@img)\//.test(m);
 
 beforeAll(() => {
   const r = spawnSync(process.execPath, ["scripts/build.mjs", "--quiet"], { cwd: ROOT, encoding: "utf8" });
@@ -48,6 +50,7 @@ describe("startup", () => {
       expect(r.code).toBe(0);
       expect(r.modules).toContain(new URL("dist/cli.js", `file://${ROOT}/`).href);
       expect(r.modules.filter(tfjs)).toEqual([]);
+      expect(r.modules.filter(decoder)).toEqual([]);
       expect(r.modules.filter(fromSrc)).toEqual([]);
     });
   }

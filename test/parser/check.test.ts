@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { checkSpec, type CheckResult } from "../../src/parser/check/index.ts";
 import { SourceText, toJson } from "../../src/parser/diagnostics.ts";
 import { parseDsl } from "../../src/parser/dsl/index.ts";
+import { SOURCES } from "../../src/data/index.ts";
 
 const seedText = fs.readFileSync(new URL("../../specs/gan.gan", import.meta.url), "utf8");
 
@@ -226,7 +227,7 @@ describe("names", () => {
 
   it("E0132 an unknown data source, E0133 an unknown noise distribution, E0136 an unknown optimizer", () => {
     expectDiags(edit(["mnist(", "mnst("]), ["E0132", "mnst", /unknown data source 'mnst'; did you mean 'mnist'\?/]);
-    expectDiags(edit(["mnist(", "cifar10("]), ["E0132", "cifar10", /unknown data source 'cifar10' \(known: mnist, fashion_mnist, ring8, grid25\)/]);
+    expectDiags(edit(["mnist(", "imagenet("]), ["E0132", "imagenet", new RegExp(`unknown data source 'imagenet' \\(known: ${Object.keys(SOURCES).join(", ")}\\)`)]);
     expectDiags(edit(["uniform(", "gaussian("]), ["E0133", "gaussian", /unknown noise distribution 'gaussian' \(known: uniform, normal, categorical\)/]);
     expectDiags(edit(["step g: adam", "step g: adamw"]), ["E0136", "adamw", /unknown optimizer 'adamw'; did you mean 'adam'\?/]);
   });

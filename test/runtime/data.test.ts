@@ -12,6 +12,7 @@ import {
   toyDataset,
   toyModes,
   type Dataset,
+  type MemoryDataset,
 } from "../../src/runtime/data.ts";
 
 describe("loadEmbeddedMnist", () => {
@@ -83,7 +84,7 @@ describe("loadIdxDir", () => {
     expect(err).toBeInstanceOf(DataError);
     for (const p of parts) expect((err as Error).message).toContain(p);
   }
-  function expectDs(ds: Dataset): void {
+  function expectDs(ds: MemoryDataset): void {
     expect(ds.shape).toEqual([R, C, 1]);
     expect(ds.count).toBe(N);
     expect(ds.numClasses).toBe(10);

@@ -55,8 +55,7 @@ export function netRange(net: NetIR, index = net.layers.length - 1): Range | nul
 
 /** The range of the data source's samples. */
 export function dataRange(p: { readonly data: DataIR }): Range | null {
-  if (p.data.source === "mnist" || p.data.source === "fashion_mnist") return { low: 0, high: 1 };
-  return null;
+  return p.data.range ? { low: p.data.range[0], high: p.data.range[1] } : null;
 }
 
 /** The full type of a node of a checked program: its type and range as the checker stored them, and its kind. */

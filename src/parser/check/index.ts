@@ -1,7 +1,9 @@
 import { C, type ErrorCode, type WarningCode } from "../codes.ts";
 import type * as A from "../ast.ts";
 import { error, hasErrors, suggest, warning, SourceText, type Diagnostic } from "../diagnostics.ts";
+import * as nodePath from "node:path";
 import { DATA_SOURCES, NOISE_DISTS, OPTIMIZERS, TRAIN_SETTINGS } from "../signatures.ts";
+import { isSourceName, SOURCES } from "../../data/index.ts";
 import { ArgReader, constNumber } from "./args.ts";
 import { FUNCTIONS, isFnName, NEGATE, OPERATORS } from "../../functions/index.ts";
 import { alignment, show, type Range } from "../../functions/rules.ts";
@@ -165,26 +167,35 @@ class Checker {
     if (ds.length > 1) this.err(C.E0141, "only one data source is supported per spec", ds[1]!.span, [{ message: "the first one", file: this.file, span: ds[0]!.span }]);
     const d = ds[0]!;
     const src = d.source.name;
-    const sig = DATA_SOURCES[src];
-    if (!sig) {
-      const s = suggest(src, Object.keys(DATA_SOURCES));
-      this.err(C.E0132, `unknown data source '${src}'${s ? `; did you mean '${s}'?` : ` (known: ${Object.keys(DATA_SOURCES).join(", ")})`}`, d.source.span);
+    if (!isSourceName(src)) {
+      const s = suggest(src, Object.keys(SOURCES));
+      this.err(C.E0132, `unknown data source '${src}'${s ? `; did you mean '${s}'?` : ` (known: ${Object.keys(SOURCES).join(", ")})`}`, d.source.span);
       return null;
     }
-    const r = new ArgReader(this.file, this.diags, d.args, `data source '${src}'`, sig);
+    const r = new ArgReader(this.file, this.diags, d.args, `data source '${src}'`, DATA_SOURCES[src]);
     const batch = r.posInt("batch", 64)!;
-    const toy = src === "ring8" || src === "grid25";
-    const path = r.arg("path");
-    if (path && path.value.kind !== "String") this.err(C.E0118, "'path' must be a string", path.value.span);
+    const pathArg = r.arg("path");
+    if (pathArg && pathArg.value.kind !== "String") this.err(C.E0118, "'path' must be a string", pathArg.value.span);
+    const path = pathArg?.value.kind === "String" ? pathArg.value.value : null;
+    const res = SOURCES[src].resolve({
+      r,
+      span: d.span,
+      specDir: nodePath.dirname(nodePath.resolve(this.file)),
+      path,
+      error: (code, message, at) => this.err(code, message, at ?? d.span),
+    });
+    if (!res) return null;
     return {
       name: d.name.name,
-      source: src as DataIR["source"],
+      source: src,
       batch,
-      shape: toy ? [2] : [28, 28, 1],
-      numClasses: toy ? (src === "ring8" ? 8 : 25) : 10,
-      path: path?.value.kind === "String" ? path.value.value : null,
-      limit: toy ? null : r.posInt("limit", null),
-      count: toy ? r.posInt("count", 10000) : null,
+      shape: res.shape,
+      numClasses: res.numClasses,
+      labelled: res.labelled,
+      classNames: res.classNames,
+      path,
+      args: res.args,
+      range: res.range,
       line: this.line(d.span.start),
     };
   }
@@ -361,6 +372,10 @@ class Checker {
   private member(e: A.MemberExpr): number | null {
     // real.label: the one-hot labels of the data batch.
     if (e.object.kind === "Name" && this.data && e.object.name === this.data.name) {
+      if ((e.member.name === "label" || e.member.name === "labels") && !this.data.labelled) {
+        this.err(C.E0124, `data '${this.data.name}' has no labels; give it labels=true to take the classes from its subfolders`, e.member.span);
+        return null;
+      }
       if (e.member.name === "label" || e.member.name === "labels") return this.mk({ op: "label" }, { batched: true, shape: [this.data.numClasses] }, e.span);
       this.err(C.E0124, `data '${this.data.name}' has no field '${e.member.name}' (it has: label)`, e.member.span);
       return null;
@@ -467,7 +482,10 @@ class Checker {
       const shapes = types.map((t, i) => (fed?.has(i) && this.data ? this.data.shape : t.shape));
       const ir = instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o));
       this.nets.set(name, ir);
-      if (ir) this.firstUse.set(name, e.span);
+      if (ir) {
+        this.firstUse.set(name, e.span);
+        this.firstArgs.set(name, ids);
+      }
     }
     const net = this.nets.get(name);
     if (!net) return null;
@@ -483,6 +501,22 @@ class Checker {
             const last = producer.layers[producer.layers.length - 1]!;
             this.err(C.E0512, `net ${src.net} produces ${fmt(types[i]!.shape)}, but its output is used where data-shaped ${fmt(want)} is expected; ${outputFix(types[i]!.shape, want)}`, last.span, [
               { message: `${src.net}'s output is given to net ${name} here`, file: this.file, span: e.args[i]!.span },
+              ...this.dataNote(),
+            ]);
+          }
+          return null;
+        }
+        // The data given to a net whose shapes a generator fixed first: the generator is what is wrong.
+        const first = this.nodes[this.firstArgs.get(name)?.[i] ?? -1];
+        const gen = first?.op === "apply" ? this.netDecls.get(first.net) : undefined;
+        if (src.op === "data" && first?.op === "apply" && gen?.layers.length) {
+          if (!this.shapeReported.has(first.net)) {
+            this.shapeReported.add(first.net);
+            const last = gen.layers[gen.layers.length - 1]!;
+            this.err(C.E0512, `net ${first.net} produces ${fmt(want)}, but data '${src.name ?? this.data!.name}' is ${fmt(types[i]!.shape)}; ${outputFix(want, types[i]!.shape)}`, last.span, [
+              { message: `${first.net}'s output is given to net ${name} here`, file: this.file, span: this.firstUse.get(name)! },
+              { message: `and the data is given to net ${name} here`, file: this.file, span: e.args[i]!.span },
+              ...this.dataNote(),
             ]);
           }
           return null;
@@ -494,6 +528,12 @@ class Checker {
       }
     }
     return this.mk({ op: "apply", net: name, args: ids }, { batched: true, shape: net.outShape }, e.span);
+  }
+  /** Where the data's shape comes from, for errors about shapes that should be the data's. */
+  private dataNote(): { message: string; file: string; span: A.Span }[] {
+    const decl = this.of("Data")[0];
+    if (!decl || !this.data) return [];
+    return [{ message: `data '${this.data.name}' is ${fmt(this.data.shape)} per sample, as declared here`, file: this.file, span: decl.span }];
   }
   private readonly firstUse = new Map<string, A.Span>();
   private dataFed: Map<string, Set<number>> | null = null;
@@ -517,6 +557,8 @@ class Checker {
     }
     return (this.dataFed = fed);
   }
+  /** The argument nodes of each net's first use (the ones that fixed its input shapes). */
+  private readonly firstArgs = new Map<string, number[]>();
   /** Nets whose output shape was reported (E0512) at their last layer: reported once. */
   private readonly shapeReported = new Set<string>();
   /** Nets applied anywhere, even where the application itself had an error. */

@@ -8,7 +8,7 @@ export const SPEC: rt.SpecInfo = {
   name: "began",
   source: "specs/began.gan",
   hash: "006ea1ca42118bfb",
-  data: { name: "real", source: "mnist", batch: 64, shape: [28, 28, 1], numClasses: 10, path: null, limit: null, count: null },
+  data: { name: "real", source: "mnist", batch: 64, shape: [28, 28, 1], numClasses: 10, classNames: null, path: null, args: {} },
   noise: [
     { name: "z", dist: "uniform", a: -1, b: 1, shape: [62], classes: 0 },
   ],

@@ -8,7 +8,7 @@ export const SPEC: rt.SpecInfo = {
   name: "infogan",
   source: "specs/infogan.gan",
   hash: "1e4294863007edf3",
-  data: { name: "real", source: "mnist", batch: 64, shape: [28, 28, 1], numClasses: 10, path: null, limit: null, count: null },
+  data: { name: "real", source: "mnist", batch: 64, shape: [28, 28, 1], numClasses: 10, classNames: null, path: null, args: {} },
   noise: [
     { name: "z", dist: "uniform", a: -1, b: 1, shape: [62], classes: 0 },
     { name: "c", dist: "categorical", a: 0, b: 0, shape: [10], classes: 10 },

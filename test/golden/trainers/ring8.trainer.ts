@@ -8,7 +8,7 @@ export const SPEC: rt.SpecInfo = {
   name: "ring8",
   source: "specs/ring8.gan",
   hash: "1f3ae8a47c07379a",
-  data: { name: "real", source: "ring8", batch: 128, shape: [2], numClasses: 8, path: null, limit: null, count: 10000 },
+  data: { name: "real", source: "ring8", batch: 128, shape: [2], numClasses: 8, classNames: null, path: null, args: { count: 10000 } },
   noise: [
     { name: "z", dist: "normal", a: 0, b: 1, shape: [16], classes: 0 },
   ],
