@@ -1,8 +1,10 @@
+import type * as tfjs from "@tensorflow/tfjs";
 import { fmt, type LayerModule } from "./layer.ts";
 
 export interface UpsampleIR {
   readonly op: "upsample";
   readonly factor: number;
+  readonly mode: "nearest" | "bilinear";
 }
 
 export interface UpsampleFused {
@@ -10,22 +12,44 @@ export interface UpsampleFused {
   factor: number;
 }
 
+/**
+ * The [n * factor, n] matrix (row-major) of bilinear upsampling along one axis with half-pixel centers,
+ * as tf.image.resizeBilinear(halfPixelCenters=true) and PyTorch's F.interpolate(mode="bilinear",
+ * align_corners=False) place the samples: output o reads input position (o + 0.5) / factor - 0.5,
+ * clamped to the first and last positions.
+ */
+export function bilinearWeights(n: number, factor: number): Float32Array {
+  const a = new Float32Array(n * factor * n);
+  for (let o = 0; o < n * factor; o++) {
+    const src = Math.max((o + 0.5) / factor - 0.5, 0);
+    const i0 = Math.min(Math.floor(src), n - 1);
+    const i1 = Math.min(i0 + 1, n - 1);
+    const t = src - i0;
+    a[o * n + i0]! += 1 - t;
+    a[o * n + i1]! += t;
+  }
+  return a;
+}
+
 export const upsample: LayerModule<UpsampleIR, UpsampleFused> = {
   kind: "upsample",
-  doc: "nearest-neighbour upsampling",
-  params: { factor: "upsampling factor (default 2)" },
+  doc: "upsampling by a whole factor: nearest neighbour, or bilinear with half-pixel centers (PyTorch's align_corners=False)",
+  params: { factor: "upsampling factor (default 2)", mode: "nearest or bilinear (default nearest)" },
   range: "through",
 
   check({ r, shape, fail }) {
     const factor = r.posInt("factor", 2)!;
+    const mode = r.word("mode", "nearest", ["nearest", "bilinear"]) as "nearest" | "bilinear";
     if (shape.length !== 3) return fail(`upsample needs an image input, got ${fmt(shape)}`);
-    return { layer: { op: "upsample", factor }, out: [shape[0]! * factor, shape[1]! * factor, shape[2]!] };
+    return { layer: { op: "upsample", factor, mode }, out: [shape[0]! * factor, shape[1]! * factor, shape[2]!] };
   },
 
-  resolved: (l, { num }) => [["factor", num(l.factor)]],
-  code: (l) => `h = rt.upsample(h as tf.Tensor4D, ${l.factor});`,
+  resolved: (l, { num, name }) => [["factor", num(l.factor)], ["mode", name(l.mode)]],
+  code: (l) => (l.mode === "bilinear" ? `h = rt.upsampleBilinear(h as tf.Tensor4D, ${l.factor});` : `h = rt.upsample(h as tf.Tensor4D, ${l.factor});`),
 
   fused: {
+    // Bilinear has no fused form yet: a net with it runs layer by layer.
+    available: (l) => l.mode === "nearest",
     code: (l) => `{ op: "upsample", factor: ${l.factor} }`,
     runtime: {
       op: "upsample",
@@ -40,5 +64,20 @@ export const upsample: LayerModule<UpsampleIR, UpsampleFused> = {
     },
   },
 
-  export: (l, { tf, apply, h, name }) => apply(tf.layers.upSampling2d({ size: [l.factor, l.factor], name }), h),
+  export(l, { tf, apply, h, name, info }) {
+    if (l.mode === "nearest") return apply(tf.layers.upSampling2d({ size: [l.factor, l.factor], name }), h);
+    // Keras's bilinear UpSampling2D has no half-pixel centers in tfjs; the same interpolation as the
+    // trainer's, one matrix per axis, is a bias-free Dense on each spatial axis moved last.
+    const [ih, iw] = info.inShape as [number, number, number];
+    const f = l.factor;
+    const along = (n: number, x: tfjs.SymbolicTensor, tag: string) => {
+      const a = tf.tensor2d(bilinearWeights(n, f), [n * f, n]);
+      return apply(tf.layers.dense({ units: n * f, useBias: false, name: `${name}_${tag}` }), x, [tf.transpose(a)]);
+    };
+    const hLast = apply(tf.layers.permute({ dims: [2, 3, 1], name: `${name}_hlast` }), h); // [w, c, h]
+    const hUp = along(ih, hLast, "h"); // [w, c, h*f]
+    const wLast = apply(tf.layers.permute({ dims: [3, 2, 1], name: `${name}_wlast` }), hUp); // [h*f, c, w]
+    const wUp = along(iw, wLast, "w"); // [h*f, c, w*f]
+    return apply(tf.layers.permute({ dims: [1, 3, 2], name: `${name}_nhwc` }), wUp);
+  },
 };
