@@ -249,7 +249,7 @@ export const CATALOG = {
   },
   E0119: {
     title: "invalid initializer",
-    explanation: "`init=` takes normal(mean, std) or truncated_normal(mean, std) with std > 0, uniform(low, high) with low < high, glorot, zeros or ones.",
+    explanation: "`init=` takes normal(mean, std) or truncated_normal(mean, std) with std > 0, uniform(low, high) with low < high, or one of glorot (also xavier_uniform), glorot_normal (xavier_normal), he_normal (kaiming_normal), he_uniform (kaiming_uniform), orthogonal, zeros and ones, which take no arguments (their scale comes from the weight's shape).",
     wrong: gan("net G(z) {\n  dense 16 init=normal(0, 0), relu\n  dense 2\n}"),
     right: gan("net G(z) {\n  dense 16 init=normal(0, 0.02), relu\n  dense 2\n}"),
   },

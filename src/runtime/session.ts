@@ -11,6 +11,7 @@ import { acquireRunLock, releaseRunLock } from "./lock.ts";
 import { mergeSettings, readSettings, SETTINGS_FILE, type RunSettings } from "./settings.ts";
 import { encodeImageGrid, encodeScatter, writePng } from "./png.ts";
 import { Rng } from "./rng.ts";
+import { drawInit } from "../layers/weights.ts";
 import { SummaryWriter } from "./tensorboard.ts";
 import { FusedAdam } from "./fused/adam.ts";
 import type { Mode } from "./ops.ts";
@@ -33,7 +34,7 @@ export type Init =
   | { kind: "normal"; mean: number; std: number }
   | { kind: "truncated_normal"; mean: number; std: number }
   | { kind: "uniform"; low: number; high: number }
-  | { kind: "glorot" }
+  | { kind: "glorot" | "glorot_normal" | "he_normal" | "he_uniform" | "orthogonal" }
   | { kind: "zeros" }
   | { kind: "ones" };
 
@@ -816,30 +817,9 @@ export function loadData(spec: SpecInfo, opts: { data?: string; seed?: number })
   return ds;
 }
 
-/** Initial values of a variable, drawn from the run's seeded generator. */
+/** Initial values of a variable, drawn from the run's seeded generator (src/layers/weights.ts). */
 export function initValues(rng: Rng, shape: number[], init: Init): Float32Array {
-  const size = shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(size);
-  switch (init.kind) {
-    case "zeros":
-      return out;
-    case "ones":
-      return out.fill(1);
-    case "normal":
-      return rng.fillNormal(out, init.mean, init.std);
-    case "truncated_normal":
-      return rng.fillTruncatedNormal(out, init.mean, init.std);
-    case "uniform":
-      return rng.fillUniform(out, init.low, init.high);
-    case "glorot": {
-      // fan_in / fan_out as Keras computes them: receptive field times channels.
-      const rf = shape.slice(0, -2).reduce((a, b) => a * b, 1);
-      const fanIn = (shape[shape.length - 2] ?? 1) * rf;
-      const fanOut = (shape[shape.length - 1] ?? 1) * rf;
-      const lim = Math.sqrt(6 / (fanIn + fanOut));
-      return rng.fillUniform(out, -lim, lim);
-    }
-  }
+  return drawInit(rng, shape, init);
 }
 
 export type { Mode };
