@@ -1,10 +1,17 @@
 import { fmt, type LayerModule } from "./layer.ts";
 
+export interface AvgpoolFused {
+  op: "avgpool";
+  size: number;
+}
+
 export interface AvgpoolIR {
   readonly op: "avgpool";
   readonly size: number;
   readonly stride: number;
   readonly padding: "same" | "valid";
+  /** Whether the windows tile the input (stride = size, dividing height and width): then it has a fused form. */
+  readonly tiles: boolean;
 }
 
 /**
@@ -20,7 +27,7 @@ export function poolGeometry(n: number, size: number, stride: number, padding: "
   return { out, before, padded, counts };
 }
 
-export const avgpool: LayerModule<AvgpoolIR> = {
+export const avgpool: LayerModule<AvgpoolIR, AvgpoolFused> = {
   kind: "avgpool",
   doc: "average pooling over square windows, NHWC",
   params: {
@@ -42,14 +49,31 @@ export const avgpool: LayerModule<AvgpoolIR> = {
     const oh = poolGeometry(h, size, stride, padding).out;
     const ow = poolGeometry(w, size, stride, padding).out;
     if (oh <= 0 || ow <= 0) return fail(`${layer.op.name} with window ${size} and padding 'valid' does not fit an input of ${fmt(shape)}`, "E0222");
-    return { layer: { op: "avgpool", size, stride, padding }, out: [oh, ow, c] };
+    return { layer: { op: "avgpool", size, stride, padding, tiles: stride === size && h % size === 0 && w % size === 0 }, out: [oh, ow, c] };
   },
 
   resolved: (l, { num, name }) => [["size", num(l.size)], ["stride", num(l.stride)], ["padding", name(l.padding)]],
   code: (l) => `h = rt.avgPool(h as tf.Tensor4D, ${l.size}, ${l.stride}, "${l.padding}");`,
-  // No fused form yet: a net with average pooling runs layer by layer (the optimized trainer's other
-  // passes still apply).
-  fused: null,
+  fused: {
+    // Windows that tile the image (stride = size, and no padding needed), the usual 2x2 pooling, are a
+    // reshape and a mean, in the fused net as in rt.avgPool, with tfjs's own gradient of Mean written out
+    // (exact). Other windows have no fused form: such a net runs layer by layer.
+    available: (l) => l.tiles,
+    code: (l) => `{ op: "avgpool", size: ${l.size} }`,
+    runtime: {
+      op: "avgpool",
+      forward(l, { x, tf, view, needDx }) {
+        const [b, h, w, c] = x.shape as [number, number, number, number];
+        const k = l.size;
+        if (h % k !== 0 || w % k !== 0) throw new Error(`avgpool ${k}: the fused form needs an image that the windows tile, got ${h}x${w}`);
+        const blocks = [b, h / k, k, w / k, k, c];
+        return {
+          y: tf.mean(view(x, blocks), [2, 4]),
+          backward: (dy) => (needDx ? view(tf.div(tf.mul(view(dy, [b, h / k, 1, w / k, 1, c]), tf.ones(blocks)), k * k), [b, h, w, c]) : null),
+        };
+      },
+    },
+  },
 
   export: (l, { tf, apply, h, name }) => apply(tf.layers.averagePooling2d({ poolSize: l.size, strides: l.stride, padding: l.padding, name }), h),
 };

@@ -1,5 +1,5 @@
 import type * as tfjs from "@tensorflow/tfjs";
-import { fmt, type LayerModule } from "./layer.ts";
+import { fmt, type FusedEnv, type LayerModule } from "./layer.ts";
 
 export interface UpsampleIR {
   readonly op: "upsample";
@@ -10,6 +10,7 @@ export interface UpsampleIR {
 export interface UpsampleFused {
   op: "upsample";
   factor: number;
+  bilinear: boolean;
 }
 
 /**
@@ -48,14 +49,14 @@ export const upsample: LayerModule<UpsampleIR, UpsampleFused> = {
   code: (l) => (l.mode === "bilinear" ? `h = rt.upsampleBilinear(h as tf.Tensor4D, ${l.factor});` : `h = rt.upsample(h as tf.Tensor4D, ${l.factor});`),
 
   fused: {
-    // Bilinear has no fused form yet: a net with it runs layer by layer.
-    available: (l) => l.mode === "nearest",
-    code: (l) => `{ op: "upsample", factor: ${l.factor} }`,
+    code: (l) => `{ op: "upsample", factor: ${l.factor}, bilinear: ${l.mode === "bilinear"} }`,
     runtime: {
       op: "upsample",
-      forward(l, { x, tf, view, needDx }) {
+      forward(l, env) {
+        const { x, tf, view, needDx } = env;
         const [b, h, w, c] = x.shape as [number, number, number, number];
         const f = l.factor;
+        if (l.bilinear) return bilinearForward(env, b, h, w, c, f);
         return {
           y: tf.image.resizeNearestNeighbor(x as Parameters<typeof tf.image.resizeNearestNeighbor>[0], [h * f, w * f]),
           backward: (dy) => (needDx ? tf.sum(view(dy, [b, h, f, w, f, c]), [2, 4]) : null),
@@ -81,3 +82,24 @@ export const upsample: LayerModule<UpsampleIR, UpsampleFused> = {
     return apply(tf.layers.permute({ dims: [1, 3, 2], name: `${name}_nhwc` }), wUp);
   },
 };
+
+/**
+ * Bilinear upsampling in a fused net: the ops of rt.upsampleBilinear (an interpolation matrix per axis,
+ * between transposes), and backward the gradients tfjs's tape takes through them (transpose by the
+ * inverse permutation, matMul(a, dy, transposeA) for a constant left factor), so both agree bit for bit.
+ */
+function bilinearForward({ x, tf, view, keep, needDx }: FusedEnv, b: number, h: number, w: number, c: number, f: number) {
+  const ah = keep(tf.tensor2d(bilinearWeights(h, f), [h * f, h]));
+  const aw = keep(tf.tensor2d(bilinearWeights(w, f), [w * f, w]));
+  const rows = tf.matMul(ah, view(tf.transpose(x, [1, 0, 2, 3]), [h, b * w * c])); // [hf, b*w*c]
+  const cols = tf.matMul(aw, view(tf.transpose(view(rows, [h * f, b, w, c]), [2, 1, 0, 3]), [w, b * h * f * c])); // [wf, b*hf*c]
+  return {
+    y: tf.transpose(view(cols, [w * f, b, h * f, c]), [1, 2, 0, 3]),
+    backward: (dy: tfjs.Tensor) => {
+      if (!needDx) return null;
+      const dCols = view(tf.transpose(dy, [2, 0, 1, 3]), [w * f, b * h * f * c]);
+      const dRows = view(tf.transpose(view(tf.matMul(aw, dCols, true, false), [w, b, h * f, c]), [2, 1, 0, 3]), [h * f, b * w * c]);
+      return tf.transpose(view(tf.matMul(ah, dRows, true, false), [h, b, w, c]), [1, 0, 2, 3]);
+    },
+  };
+}
