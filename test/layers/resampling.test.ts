@@ -1,7 +1,11 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import * as rt from "../../src/runtime/index.ts";
+import { compileText } from "../../src/compile.ts";
+import { ROOT } from "../helpers.ts";
 
 /*
  * The resampling layers (average pooling, bilinear upsampling, global sum and average) as the trainer
@@ -198,3 +202,18 @@ for (const backend of ["cpu", "wasm"] as const) {
     });
   });
 }
+
+describe("both spec forms", () => {
+  it("the YAML twin of the resampling fixture (some layers in mapping form) resolves to the same nets", () => {
+    const nets = (file: string) => {
+      const r = compileText(fs.readFileSync(path.join(ROOT, file), "utf8"), file);
+      expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+      // Source lines differ between the forms; everything else must not.
+      return JSON.parse(JSON.stringify(r.program!.nets, (k, v) => (k === "line" || k === "span" ? undefined : v)));
+    };
+    const dsl = nets("test/fixtures/resample-layers.gan");
+    expect(nets("test/fixtures/resample-layers.gan.yaml")).toEqual(dsl);
+    const ops = dsl.flatMap((n: { layers: { layer: { op: string } }[] }) => n.layers.map((l) => l.layer.op));
+    expect(ops).toEqual(expect.arrayContaining(["avgpool", "upsample", "global_sum", "global_avg"]));
+  });
+});
