@@ -108,7 +108,9 @@ function orthogonal(rng: Rng, shape: readonly number[], out: Float32Array): Floa
         for (let i = 0; i < n; i++) d += u[i]! * v[i]!;
         for (let i = 0; i < n; i++) v[i]! -= d * u[i]!;
       }
-    const norm = Math.hypot(...v);
+    let sq = 0;
+    for (let i = 0; i < n; i++) sq += v[i]! * v[i]!;
+    const norm = Math.sqrt(sq);
     for (let i = 0; i < n; i++) v[i]! /= norm;
   }
   // rows >= cols: W[r][c] = q[c][r] (orthonormal columns); otherwise W = Q^T (orthonormal rows).
