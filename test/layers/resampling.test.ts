@@ -97,6 +97,8 @@ const cases: Case[] = [
       [3, 2, "valid", [1, 7, 6, 2]],
       [3, 2, "same", [2, 6, 5, 2]],
       [4, 3, "same", [1, 7, 8, 1]],
+      [2, 3, "same", [1, 7, 8, 2]],
+      [2, 3, "valid", [1, 8, 7, 1]],
     ] as const
   ).map(([k, s, p, shape]): Case => ({
     name: `avgpool ${k} stride=${s} padding=${p} on ${shape.join("x")}`,
@@ -196,7 +198,7 @@ for (const backend of ["cpu", "wasm"] as const) {
     it("average pooling is tf.avgPool for every padding", () => {
       tf.tidy(() => {
         const x = tf.tensor4d(Float32Array.from(values(2 * 7 * 6 * 2, 17)), [2, 7, 6, 2]);
-        for (const [k, s, p] of [[2, 2, "valid"], [3, 2, "same"], [3, 1, "same"], [3, 2, "valid"]] as const)
+        for (const [k, s, p] of [[2, 2, "valid"], [3, 2, "same"], [3, 1, "same"], [3, 2, "valid"], [2, 3, "same"]] as const)
           close(rt.avgPool(x, k, s, p).dataSync(), tf.avgPool(x, k, s, p).dataSync(), 1e-6);
       });
     });
