@@ -147,8 +147,8 @@ export function dependsOn(p: ProgramIR, id: number, nets: ReadonlySet<string>, m
 
 /**
  * Pass fused-nets (with fused-batchnorm and fused-activation): the network as one op, or null where a
- * layer has no fused form (each layer kind's module says: layer norm, spectral norm, average pooling
- * whose windows overlap or need padding; batch norm when fused-batchnorm is off).
+ * layer has no fused form (each layer kind's module says: layer norm, spectral norm; batch norm when
+ * fused-batchnorm is off).
  */
 export function planFusedNet(net: NetIR, passes: OptSet): FusedNetPlan | null {
   if (!passes.has("fused-nets")) return null;

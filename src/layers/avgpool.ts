@@ -3,6 +3,8 @@ import { fmt, type LayerModule } from "./layer.ts";
 export interface AvgpoolFused {
   op: "avgpool";
   size: number;
+  stride: number;
+  padding: "same" | "valid";
 }
 
 export interface AvgpoolIR {
@@ -10,8 +12,6 @@ export interface AvgpoolIR {
   readonly size: number;
   readonly stride: number;
   readonly padding: "same" | "valid";
-  /** Whether the windows tile the input (stride = size, dividing height and width): then it has a fused form. */
-  readonly tiles: boolean;
 }
 
 /**
@@ -49,27 +49,56 @@ export const avgpool: LayerModule<AvgpoolIR, AvgpoolFused> = {
     const oh = poolGeometry(h, size, stride, padding).out;
     const ow = poolGeometry(w, size, stride, padding).out;
     if (oh <= 0 || ow <= 0) return fail(`${layer.op.name} with window ${size} and padding 'valid' does not fit an input of ${fmt(shape)}`, "E0222");
-    return { layer: { op: "avgpool", size, stride, padding, tiles: stride === size && h % size === 0 && w % size === 0 }, out: [oh, ow, c] };
+    return { layer: { op: "avgpool", size, stride, padding }, out: [oh, ow, c] };
   },
 
   resolved: (l, { num, name }) => [["size", num(l.size)], ["stride", num(l.stride)], ["padding", name(l.padding)]],
   code: (l) => `h = rt.avgPool(h as tf.Tensor4D, ${l.size}, ${l.stride}, "${l.padding}");`,
   fused: {
-    // Windows that tile the image (stride = size, and no padding needed), the usual 2x2 pooling, are a
-    // reshape and a mean, in the fused net as in rt.avgPool, with tfjs's own gradient of Mean written out
-    // (exact). Other windows have no fused form: such a net runs layer by layer.
-    available: (l) => l.tiles,
-    code: (l) => `{ op: "avgpool", size: ${l.size} }`,
+    // The ops of rt.avgPool, and backward the gradients tfjs's tape takes through them (so both agree bit
+    // for bit): for windows that tile the image, the gradient of Mean; otherwise, per window offset in
+    // reverse order, reshape and pad back, summed into the padded input's gradient in the tape's order.
+    code: (l) => `{ op: "avgpool", size: ${l.size}, stride: ${l.stride}, padding: "${l.padding}" }`,
     runtime: {
       op: "avgpool",
-      forward(l, { x, tf, view, needDx }) {
+      forward(l, { x, tf, view, keep, needDx }) {
         const [b, h, w, c] = x.shape as [number, number, number, number];
         const k = l.size;
-        if (h % k !== 0 || w % k !== 0) throw new Error(`avgpool ${k}: the fused form needs an image that the windows tile, got ${h}x${w}`);
-        const blocks = [b, h / k, k, w / k, k, c];
+        const s = l.stride;
+        if (k === s && h % k === 0 && w % k === 0) {
+          const blocks = [b, h / k, k, w / k, k, c];
+          return {
+            y: tf.mean(view(x, blocks), [2, 4]),
+            backward: (dy) => (needDx ? view(tf.div(tf.mul(view(dy, [b, h / k, 1, w / k, 1, c]), tf.ones(blocks)), k * k), [b, h, w, c]) : null),
+          };
+        }
+        const gh = poolGeometry(h, k, s, l.padding);
+        const gw = poolGeometry(w, k, s, l.padding);
+        const padded = tf.pad(x, [[0, 0], [gh.before, gh.padded - h - gh.before], [gw.before, gw.padded - w - gw.before], [0, 0]]);
+        const parts: ReturnType<typeof tf.pad>[] = [];
+        for (let i = 0; i < k; i++)
+          for (let j = 0; j < k; j++) {
+            const win = tf.slice(padded, [0, i, j, 0], [b, gh.out * s, gw.out * s, c]);
+            const strided = tf.slice(tf.reshape(win, [b, gh.out, s, gw.out, s, c]), [0, 0, 0, 0, 0, 0], [b, gh.out, 1, gw.out, 1, c]);
+            parts.push(tf.reshape(strided, [b, gh.out, gw.out, c]));
+          }
+        const count = keep(tf.tensor4d(gh.counts.flatMap((p) => gw.counts.map((q) => p * q)), [1, gh.out, gw.out, 1]));
         return {
-          y: tf.mean(view(x, blocks), [2, 4]),
-          backward: (dy) => (needDx ? view(tf.div(tf.mul(view(dy, [b, h / k, 1, w / k, 1, c]), tf.ones(blocks)), k * k), [b, h, w, c]) : null),
+          y: tf.div(tf.addN(parts), count),
+          backward: (dy) => {
+            if (!needDx) return null;
+            const d = tf.div(dy, count);
+            let acc: ReturnType<typeof tf.pad> | null = null;
+            for (let n = k * k - 1; n >= 0; n--) {
+              const i = Math.floor(n / k);
+              const j = n % k;
+              const dStrided = tf.pad(tf.reshape(d, [b, gh.out, 1, gw.out, 1, c]), [[0, 0], [0, 0], [0, s - 1], [0, 0], [0, s - 1], [0, 0]]);
+              const dWin = tf.reshape(dStrided, [b, gh.out * s, gw.out * s, c]);
+              const dPadded = tf.pad(dWin, [[0, 0], [i, gh.padded - i - gh.out * s], [j, gw.padded - j - gw.out * s], [0, 0]]);
+              acc = acc ? tf.add(acc, dPadded) : dPadded;
+            }
+            return tf.slice(acc!, [0, gh.before, gw.before, 0], [b, h, w, c]);
+          },
         };
       },
     },
