@@ -18,7 +18,7 @@ export type Init =
   | { readonly kind: "normal"; readonly mean: number; readonly std: number }
   | { readonly kind: "truncated_normal"; readonly mean: number; readonly std: number }
   | { readonly kind: "uniform"; readonly low: number; readonly high: number }
-  | { readonly kind: "glorot" }
+  | { readonly kind: "glorot" | "glorot_normal" | "he_normal" | "he_uniform" | "orthogonal" }
   | { readonly kind: "zeros" }
   | { readonly kind: "ones" };
 

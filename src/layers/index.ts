@@ -5,6 +5,7 @@
  * must define.
  */
 import type { Signature } from "../parser/signatures.ts";
+import { avgpool } from "./avgpool.ts";
 import { batchnorm } from "./batchnorm.ts";
 import { concat } from "./concat.ts";
 import { conv2d } from "./conv2d.ts";
@@ -12,6 +13,8 @@ import { conv2dTranspose } from "./conv2d-transpose.ts";
 import { dense } from "./dense.ts";
 import { dropout } from "./dropout.ts";
 import { flatten } from "./flatten.ts";
+import { global_avg } from "./global-avg.ts";
+import { global_sum } from "./global-sum.ts";
 import type { FusedOp, LayerModule } from "./layer.ts";
 import { layernorm } from "./layernorm.ts";
 import { leakyrelu } from "./leakyrelu.ts";
@@ -34,6 +37,9 @@ const MODULES = {
   flatten,
   concat,
   upsample,
+  avgpool,
+  global_sum,
+  global_avg,
   relu,
   leakyrelu,
   sigmoid,

@@ -250,7 +250,7 @@ export const CATALOG = {
   },
   E0119: {
     title: "invalid initializer",
-    explanation: "`init=` takes normal(mean, std) or truncated_normal(mean, std) with std > 0, uniform(low, high) with low < high, glorot, zeros or ones.",
+    explanation: "`init=` takes normal(mean, std) or truncated_normal(mean, std) with std > 0, uniform(low, high) with low < high, or one of glorot (also xavier_uniform), glorot_normal (xavier_normal), he_normal (kaiming_normal), he_uniform (kaiming_uniform), orthogonal, zeros and ones, which take no arguments (their scale comes from the weight's shape).",
     wrong: gan("net G(z) {\n  dense 16 init=normal(0, 0), relu\n  dense 2\n}"),
     right: gan("net G(z) {\n  dense 16 init=normal(0, 0.02), relu\n  dense 2\n}"),
   },
@@ -446,7 +446,7 @@ export const CATALOG = {
   // ---- E02xx: shapes and types ----
   E0201: {
     title: "layer input of the wrong shape",
-    explanation: "A layer cannot take the shape it gets: dense needs a flat vector per sample, conv and upsample an image [height, width, channels], and a kernel with padding 'valid' must fit the image.",
+    explanation: "A layer cannot take the shape it gets: dense needs a flat vector per sample; conv, deconv, upsample, avgpool, global_sum and global_avg an image [height, width, channels].",
     wrong: gan("net G(z) {\n  dense 16, relu\n  conv 2 kernel=3\n}"),
     right: gan("net G(z) {\n  dense 16, relu\n  dense 2\n}"),
   },
@@ -531,7 +531,7 @@ export const CATALOG = {
 
   E0222: {
     title: "kernel larger than the input",
-    explanation: "With padding 'valid' a convolution's kernel must fit inside the image it slides over; use a smaller kernel or padding 'same'.",
+    explanation: "With padding 'valid' a convolution's kernel, or an average pooling's window, must fit inside the image it slides over; use a smaller kernel or window, or padding 'same'.",
     wrong: gan(`data real: mnist(batch=64)\nnet G(z) {\n  dense 16, relu\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 8 kernel=29 padding=valid, lrelu 0.2\n  flatten, dense 1 -> logit\n}`),
     right: gan(`data real: mnist(batch=64)\nnet G(z) {\n  dense 16, relu\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 8 kernel=4 padding=valid, lrelu 0.2\n  flatten, dense 1 -> logit\n}`),
   },

@@ -1,5 +1,6 @@
 /** What generated trainers import: everything shared between them. */
 export * from "./ops.ts";
+export { avgPool, upsampleBilinear } from "./resample.ts";
 export * as fused from "./fused/index.ts";
 export { Run, TrainingError, trainerCommand, loadData, initValues, type Batch, type SpecInfo, type Init, type RunOptions } from "./session.ts";
 export { selectBackend, BackendError, type BackendChoice, type BackendInfo } from "./backend.ts";

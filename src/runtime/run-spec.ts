@@ -19,7 +19,7 @@ export type Init =
   | { kind: "normal"; mean: number; std: number }
   | { kind: "truncated_normal"; mean: number; std: number }
   | { kind: "uniform"; low: number; high: number }
-  | { kind: "glorot" }
+  | { kind: "glorot" | "glorot_normal" | "he_normal" | "he_uniform" | "orthogonal" }
   | { kind: "zeros" }
   | { kind: "ones" };
 

@@ -30,6 +30,8 @@ const runs: [string, "wasm" | "cpu"][] = [
   ...fs.readdirSync(path.join(ROOT, "specs")).filter((f) => f.endsWith(".gan")).sort().map((f): [string, "wasm"] => [`specs/${f}`, "wasm"]),
   ["test/fixtures/opt-layers.gan", "wasm"],
   ["test/fixtures/opt-layers.gan", "cpu"],
+  ["test/fixtures/resample-layers.gan", "wasm"],
+  ["test/fixtures/resample-layers.gan", "cpu"],
 ];
 const STEPS = 10;
 const TOL = 1e-5;

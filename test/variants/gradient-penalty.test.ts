@@ -3,6 +3,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import * as rt from "../../src/runtime/ops.ts";
+import { avgPool, upsampleBilinear } from "../../src/runtime/resample.ts";
 
 /*
  * Gradient penalties (WGAN-GP, DRAGAN, R1) differentiate the critic twice: the penalty is a function of
@@ -36,7 +37,9 @@ type Layer =
   | { op: "layernorm" }
   | { op: "leakyrelu"; alpha: number }
   | { op: "relu" | "sigmoid" | "tanh" | "softmax" | "flatten" }
-  | { op: "upsample"; factor: number }
+  | { op: "upsample"; factor: number; bilinear?: boolean }
+  | { op: "avgpool"; size: number; stride: number; padding: "same" | "valid" }
+  | { op: "global_sum" | "global_avg" }
   | { op: "concat" };
 
 interface Net {
@@ -156,8 +159,19 @@ function buildNet(layers: Layer[], inShape: number[], yShape: number[] | null, s
         shape = [shape.reduce((a, b) => a * b, 1)];
         break;
       case "upsample":
-        steps.push((h) => rt.upsample(h as tf.Tensor4D, l.factor));
+        steps.push((h) => (l.bilinear ? upsampleBilinear : rt.upsample)(h as tf.Tensor4D, l.factor));
         shape = [shape[0]! * l.factor, shape[1]! * l.factor, shape[2]!];
+        break;
+      case "avgpool": {
+        steps.push((h) => avgPool(h as tf.Tensor4D, l.size, l.stride, l.padding));
+        const out = (n: number) => (l.padding === "same" ? Math.ceil(n / l.stride) : Math.floor((n - l.size) / l.stride) + 1);
+        shape = [out(shape[0]!), out(shape[1]!), shape[2]!];
+        break;
+      }
+      case "global_sum":
+      case "global_avg":
+        steps.push((h) => (l.op === "global_sum" ? tf.sum(h, [1, 2]) : tf.mean(h, [1, 2])));
+        shape = [shape[2]!];
         break;
       case "concat":
         steps.push((h, y) => rt.concatInput(h, y!));
@@ -194,6 +208,20 @@ const CASES: Case[] = [
   { name: "batchnorm on conv features", layers: [{ op: "conv2d", filters: 3, kernel: 3, stride: 2 }, { op: "batchnorm" }, { op: "leakyrelu", alpha: 0.2 }, { op: "flatten" }, { op: "dense", units: 1 }], x: [3, 4, 4, 1] },
   { name: "layernorm", layers: [{ op: "conv2d", filters: 3, kernel: 3, stride: 2 }, { op: "layernorm" }, { op: "leakyrelu", alpha: 0.2 }, { op: "flatten" }, { op: "dense", units: 1 }], x: [3, 4, 4, 1] },
   { name: "deconv + upsample + sigmoid", layers: [{ op: "conv2dTranspose", filters: 2, kernel: 3, stride: 2 }, { op: "upsample", factor: 2 }, { op: "sigmoid" }, { op: "flatten" }, { op: "dense", units: 1 }], x: [2, 2, 2, 2] },
+  {
+    name: "ResNet-critic resampling: average pooling (tiling and padded), bilinear upsampling, global sum",
+    layers: [
+      { op: "conv2d", filters: 3, kernel: 3, stride: 1 },
+      { op: "leakyrelu", alpha: 0.2 },
+      { op: "avgpool", size: 2, stride: 2, padding: "valid" },
+      { op: "upsample", factor: 2, bilinear: true },
+      { op: "avgpool", size: 3, stride: 2, padding: "same" },
+      { op: "global_sum" },
+      { op: "dense", units: 1 },
+    ],
+    x: [3, 6, 6, 1],
+  },
+  { name: "global average pooling", layers: [{ op: "conv2d", filters: 3, kernel: 3, stride: 2 }, { op: "tanh" }, { op: "global_avg" }, { op: "dense", units: 1 }], x: [3, 4, 4, 2] },
   { name: "softmax", layers: [{ op: "dense", units: 4 }, { op: "softmax" }, { op: "dense", units: 1 }], x: [3, 3] },
   { name: "spectral norm", layers: [{ op: "dense", units: 5, sn: true }, { op: "leakyrelu", alpha: 0.2 }, { op: "dense", units: 1, sn: true }], x: [3, 4] },
   { name: "label concatenated onto an image (CGAN's D)", layers: [{ op: "concat" }, { op: "conv2d", filters: 3, kernel: 3, stride: 2 }, { op: "leakyrelu", alpha: 0.2 }, { op: "flatten" }, { op: "dense", units: 1 }], x: [3, 4, 4, 1], y: [3, 2] },

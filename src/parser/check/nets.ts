@@ -4,6 +4,7 @@ import { error, suggest, type Diagnostic } from "../diagnostics.ts";
 import { layerModule, type LayerKind } from "../../layers/index.ts";
 import { LAYERS, canonicalLayer } from "../signatures.ts";
 import { ArgReader } from "./args.ts";
+import { INIT_ALIASES, INIT_DOC, INIT_KINDS, parseInit } from "../../layers/weights.ts";
 import type { Init, LayerInfo, NetIR, VarIR } from "../../ir/types.ts";
 
 export { fmt } from "../../layers/layer.ts";
@@ -115,21 +116,9 @@ function readInit(r: ArgReader, file: string, diags: Diagnostic[], dflt: Init): 
     diags.push(error(C.E0119, msg, file, e.span));
     return dflt;
   };
-  switch (name) {
-    case "glorot":
-    case "zeros":
-    case "ones":
-      return { kind: name };
-    case "normal":
-    case "truncated_normal":
-      if (nums.length !== 2 || nums.some(Number.isNaN) || nums[1]! <= 0) return bad(`${name} takes (mean, std) with std > 0, like ${name}(0, 0.02)`);
-      return { kind: name, mean: nums[0]!, std: nums[1]! };
-    case "uniform":
-      if (nums.length !== 2 || nums.some(Number.isNaN) || nums[1]! <= nums[0]!) return bad("uniform takes (low, high) with low < high");
-      return { kind: "uniform", low: nums[0]!, high: nums[1]! };
-    default: {
-      const s = name ? suggest(name, ["normal", "truncated_normal", "uniform", "glorot", "zeros", "ones"]) : null;
-      return bad(`unknown initializer${name ? ` '${name}'` : ""}; use normal(mean, std), truncated_normal(mean, std), uniform(low, high), glorot, zeros or ones${s ? ` (did you mean '${s}'?)` : ""}`);
-    }
-  }
+  const init = name ? parseInit(name, nums) : null;
+  if (typeof init === "string") return bad(init);
+  if (init) return init;
+  const s = name ? suggest(name, [...INIT_KINDS, ...Object.keys(INIT_ALIASES)]) : null;
+  return bad(`unknown initializer${name ? ` '${name}'` : ""}; use ${INIT_DOC.replace(/^weight initializer: /, "")}${s ? ` (did you mean '${s}'?)` : ""}`);
 }
