@@ -5,6 +5,7 @@
  * must define.
  */
 import type { Signature } from "../parser/signatures.ts";
+import { add } from "./add.ts";
 import { batchnorm } from "./batchnorm.ts";
 import { concat } from "./concat.ts";
 import { conv2d } from "./conv2d.ts";
@@ -12,10 +13,12 @@ import { conv2dTranspose } from "./conv2d-transpose.ts";
 import { dense } from "./dense.ts";
 import { dropout } from "./dropout.ts";
 import { flatten } from "./flatten.ts";
+import { from } from "./from.ts";
 import type { FusedOp, LayerModule } from "./layer.ts";
 import { layernorm } from "./layernorm.ts";
 import { leakyrelu } from "./leakyrelu.ts";
 import { linear } from "./linear.ts";
+import { multiply } from "./multiply.ts";
 import { relu } from "./relu.ts";
 import { reshape } from "./reshape.ts";
 import { sigmoid } from "./sigmoid.ts";
@@ -33,6 +36,9 @@ const MODULES = {
   reshape,
   flatten,
   concat,
+  add,
+  multiply,
+  from,
   upsample,
   relu,
   leakyrelu,

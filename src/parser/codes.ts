@@ -386,8 +386,8 @@ export const CATALOG = {
     right: gan(BASE_GAN, true),
   },
   E0143: {
-    title: "concat of something that is not a name",
-    explanation: "`concat(...)` takes names of the net's inputs, not expressions.",
+    title: "join of something that is not a name",
+    explanation: "`concat(...)`, `add(...)`, `multiply(...)` and `from(...)` take names of values of the net (its inputs, or outputs named with `-> name`), not expressions.",
     wrong: gan("net G(z, y) {\n  concat(2), dense 2\n}\nfake = G(z, z)"),
     right: gan("net G(z, y) {\n  concat(y), dense 2\n}\nfake = G(z, z)"),
   },
@@ -429,6 +429,19 @@ export const CATALOG = {
       shown: "v0 = mean(fake)\nv1 = v0 + 1\n...\nv301 = v300 + 1\nloss g = bce_logits(D(fake).logit, ones) + v301",
     },
     right: gan("v0 = mean(fake)\nv1 = v0 + 1\nloss g = bce_logits(D(fake).logit, ones) + v1"),
+  },
+
+  E0160: {
+    title: "unknown value in a net",
+    explanation: "A join (`add`, `multiply`, `concat`) or `from` names a value the net does not have: values are the net's inputs and the outputs named with `-> name` by its layers.",
+    wrong: gan("net D(x) {\n  dense 16 -> h1, lrelu 0.2\n  dense 16, add(h2)\n  dense 1 -> logit\n}"),
+    right: gan("net D(x) {\n  dense 16 -> h1, lrelu 0.2\n  dense 16, add(h1)\n  dense 1 -> logit\n}"),
+  },
+  E0161: {
+    title: "value used before it is defined in a net",
+    explanation: "A net's layers run in order: a join or `from` can read an output named with `-> name` only after the layer that names it.",
+    wrong: gan("net D(x) {\n  dense 16, add(h1)\n  dense 16 -> h1, lrelu 0.2\n  dense 1 -> logit\n}"),
+    right: gan("net D(x) {\n  dense 16 -> h1, lrelu 0.2\n  dense 16, add(h1)\n  dense 1 -> logit\n}"),
   },
 
   // ---- E02xx: shapes and types ----
@@ -517,6 +530,12 @@ export const CATALOG = {
     right: gan("train { steps=100, schedule=[d, g], samples=fake }"),
   },
 
+  E0230: {
+    title: "join of mismatched shapes",
+    explanation: "`add` and `multiply` join values of the same shape; `concat` joins two vectors, an image and a vector, or two images of the same size. The message names both shapes; a 1x1 conv on the shortcut (`from(x), conv 128 kernel=1`) changes its channels.",
+    wrong: gan("net D(x) {\n  dense 16 -> h1, lrelu 0.2\n  dense 8, add(h1)\n  dense 1 -> logit\n}"),
+    right: gan("net D(x) {\n  dense 16 -> h1, lrelu 0.2\n  dense 16, add(h1)\n  dense 1 -> logit\n}"),
+  },
   E0222: {
     title: "kernel larger than the input",
     explanation: "With padding 'valid' a convolution's kernel must fit inside the image it slides over; use a smaller kernel or padding 'same'.",

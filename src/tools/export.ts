@@ -67,6 +67,8 @@ export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): t
   const inputs = net.params.map((q) => tf.input({ shape: [...q.shape], name: q.name }));
   const byName = new Map(net.params.map((q, i) => [q.name, inputs[i]!]));
   let h = inputs[0]!;
+  // Outputs named with `-> name`, which joins and `from` read.
+  const values = new Map<string, tf.SymbolicTensor>();
   const pending: [tf.layers.Layer, tf.Tensor[]][] = [];
   const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[], weights?: tf.Tensor[]): tf.SymbolicTensor => {
     const y = layer.apply(x) as tf.SymbolicTensor;
@@ -86,14 +88,16 @@ export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): t
       apply,
       take,
       kernelOf,
-      input: (x) => byName.get(x),
+      input: (x) => values.get(x) ?? byName.get(x),
       fail: (msg) => {
         throw new RunFolderError(msg);
       },
     });
-    if (y === null) continue; // identity at inference
-    h = y;
-    checkShape(net, info, h);
+    if (y !== null) {
+      h = y;
+      checkShape(net, info, h);
+    } // else the identity at inference
+    if (info.tap) values.set(info.tap, h);
   }
   const model = tf.model({ inputs, outputs: h, name: net.name });
   for (const [layer, weights] of pending) {

@@ -30,6 +30,8 @@ const runs: [string, "wasm" | "cpu"][] = [
   ...fs.readdirSync(path.join(ROOT, "specs")).filter((f) => f.endsWith(".gan")).sort().map((f): [string, "wasm"] => [`specs/${f}`, "wasm"]),
   ["test/fixtures/opt-layers.gan", "wasm"],
   ["test/fixtures/opt-layers.gan", "cpu"],
+  // joins and `from` (the net with them runs layer by layer in the optimized trainer too)
+  ["test/fixtures/graph-joins.gan", "wasm"],
 ];
 const STEPS = 10;
 const TOL = 1e-5;

@@ -93,6 +93,15 @@ describe("ganc export", () => {
     expect(topology).toEqual(expect.arrayContaining(["Concatenate", "UpSampling2D", "BatchNormalization", "Conv2DTranspose", "LayerNormalization", "LeakyReLU"]));
   }, 60_000);
 
+  it("exports a net with several paths as a functional model: Add, Multiply and Concatenate joins, from(x)", async () => {
+    const run = path.join(tmpDir(), "run");
+    const r = ganc(["train", "test/fixtures/graph-joins.gan", "--out", run, "--steps", "2", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    const { out } = await exportAndCompare(run, 16);
+    const topology = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers.map((l: { class_name: string }) => l.class_name);
+    expect(topology).toEqual(expect.arrayContaining(["Add", "Multiply", "Concatenate"]));
+  }, 60_000);
+
   it("a linear 2-D generator has no output range; a run trained with --seed has its noise in sample-noise.json", async () => {
     const run = path.join(tmpDir(), "run");
     const r = ganc(["train", "test/fixtures/ring8.gan", "--out", run, "--steps", "2", "--seed", "9", "--quiet"]);

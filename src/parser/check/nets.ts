@@ -28,6 +28,21 @@ export function instantiateNet(
   let shape: readonly number[] = inputShapes[0] ?? [];
   let ok = true;
   const before = diags.length;
+  // Named values in scope: the inputs, then each `-> name` once its layer has run.
+  const scope = new Map<string, readonly number[]>(params.map((p) => [p.name, p.shape]));
+  const values = new Set<string>();
+  const value = (v: string, span: A.Span): readonly number[] | null => {
+    const s = scope.get(v);
+    if (s) return s;
+    const later = net.layers.find((x) => x.tap?.name === v);
+    if (later) {
+      diags.push(error(C.E0161, `'${v}' is used before it is defined: the layer that names it comes later in net ${name}`, file, span, [{ message: `'${v}' is defined here`, file, span: later.tap!.span }]));
+      return null;
+    }
+    const s2 = suggest(v, [...scope.keys()]);
+    diags.push(error(C.E0160, `net ${name} has no value named '${v}'${s2 ? `; did you mean '${s2}'?` : ` (its values here: ${[...scope.keys()].join(", ")})`}`, file, span));
+    return null;
+  };
   for (const l of net.layers) {
     const op = canonicalLayer(l.op.name);
     const sig = LAYERS[op];
@@ -51,6 +66,8 @@ export function instantiateNet(
       net,
       inputShapes,
       shape,
+      value,
+      values,
       variable: (suffix, vshape, init, trainable = true) => {
         const full = `${name}/${lname}/${suffix}`;
         vars.push({ name: full, shape: vshape, init, trainable });
@@ -83,6 +100,8 @@ export function instantiateNet(
         ok = false;
       }
       taps[l.tap.name] = layers.length;
+      scope.set(l.tap.name, out);
+      values.add(l.tap.name);
     }
     layers.push({ layer, name: lname, inShape, outShape: out, line: lineOf(l.span.start), tap });
   }
