@@ -213,6 +213,11 @@ class TrainerGen {
           locals.set(l.tap, loc);
           tapVals.push(loc === key ? key : `${key}: ${loc}`);
         }
+        for (const v of l.values ?? []) {
+          // a value inside a block instance (`up2/main`) as a local of its own
+          w.line(`const ${ident(v)} = h;`);
+          locals.set(v, ident(v));
+        }
       }
       w.line(`return { out: h${tapVals.map((t) => `, ${t}`).join("")} };`);
     });

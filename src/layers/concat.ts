@@ -49,8 +49,9 @@ export const concat: LayerModule<ConcatIR, ConcatFused> = {
       const idx = values.has(it.name) ? -1 : net.params.findIndex((p) => p.name === it.name);
       if (idx < 0 && (values.has(it.name) || net.layers.some((x) => x.tap?.name === it.name))) {
         // a named value of the net (`-> name`): joined on the channel axis like an input
-        const other = value(it.name, it.span);
-        if (!other) continue;
+        const v = value(it.name, it.span);
+        if (!v) continue;
+        const other = v.shape;
         const joined = joinShapes(out, other);
         if (!joined) {
           error("E0230", `cannot concatenate ${fmt(out)} and '${it.name}' of shape ${fmt(other)}: need two vectors, an image and a vector, or two images of the same size`, it.span);
@@ -58,7 +59,7 @@ export const concat: LayerModule<ConcatIR, ConcatFused> = {
         }
         out = joined;
         joinsValues = true;
-        names.push(it.name);
+        names.push(v.ref);
         continue;
       }
       if (idx < 0) {

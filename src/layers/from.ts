@@ -16,8 +16,8 @@ export const from: LayerModule<FromIR> = {
   check(c) {
     const names = namesOf(c, "value", "from");
     if (!names) return null;
-    const shape = c.value(names[0]!.name, names[0]!.span);
-    return shape ? { layer: { op: "from", value: names[0]!.name }, out: shape } : null;
+    const v = c.value(names[0]!.name, names[0]!.span);
+    return v ? { layer: { op: "from", value: v.ref }, out: v.shape } : null;
   },
 
   resolved: () => [],

@@ -49,18 +49,21 @@ export function joinModule<K extends "add" | "multiply">(kind: K, verb: string, 
       const names = namesOf(c, "values", kind);
       if (!names) return null;
       let ok = true;
+      const refs: string[] = [];
       for (const n of names) {
-        const other = c.value(n.name, n.span);
-        if (!other) {
+        const v = c.value(n.name, n.span);
+        if (!v) {
           ok = false;
           continue;
         }
+        const other = v.shape;
+        refs.push(v.ref);
         if (fmt(other) !== fmt(c.shape)) {
           c.error("E0230", `cannot ${verb} ${fmt(c.shape)} and '${n.name}' of shape ${fmt(other)}: ${kind} joins values of the same shape${shortcutHint(n.name, other, c.shape)}`, n.span);
           ok = false;
         }
       }
-      return ok ? { layer: { op: kind, values: names.map((n) => n.name) }, out: c.shape } : null;
+      return ok ? { layer: { op: kind, values: refs }, out: c.shape } : null;
     },
 
     resolved: () => [],

@@ -30,10 +30,11 @@ export interface CheckContext {
   readonly inputShapes: readonly (readonly number[])[];
   readonly shape: readonly number[];
   /**
-   * The per-sample shape of a named value of the net (an input, or an earlier layer's `-> name`), or null
-   * after reporting why it cannot be read here (unknown, or defined only by a later layer).
+   * The per-sample shape of a named value of the net (an input, or an earlier layer's `-> name`) and its
+   * net-wide name (what the IR stores: a value inside a block instance is `up2/main`), or null after
+   * reporting why it cannot be read here (unknown, or defined only by a later layer).
    */
-  value(name: string, span: A.Span): readonly number[] | null;
+  value(name: string, span: A.Span): { readonly shape: readonly number[]; readonly ref: string } | null;
   /** The names of the net's named values defined so far that are not inputs (earlier `-> name`). */
   readonly values: ReadonlySet<string>;
   /** Declares a variable of this layer (`<net>/<layer>/<suffix>`) and returns its full name. */

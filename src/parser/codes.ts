@@ -443,6 +443,24 @@ export const CATALOG = {
     wrong: gan("net D(x) {\n  dense 16, add(h1)\n  dense 16 -> h1, lrelu 0.2\n  dense 1 -> logit\n}"),
     right: gan("net D(x) {\n  dense 16 -> h1, lrelu 0.2\n  dense 16, add(h1)\n  dense 1 -> logit\n}"),
   },
+  E0162: {
+    title: "unknown block",
+    explanation: "A layer named with a capital letter is an instance of a block, which must be declared at the top level: `block Up(ch) { ... }`.",
+    wrong: gan("block Mlp(n) {\n  dense(n), lrelu 0.2\n}\nnet D(x) {\n  Mpl(16)\n  dense 1 -> logit\n}"),
+    right: gan("block Mlp(n) {\n  dense(n), lrelu 0.2\n}\nnet D(x) {\n  Mlp(16)\n  dense 1 -> logit\n}"),
+  },
+  E0163: {
+    title: "wrong arguments of a block instance",
+    explanation: "An instance gives each parameter of its block once, positionally or by name; parameters without a default (`block Up(ch, up=2)`: `ch`) must be given.",
+    wrong: gan("block Mlp(n) {\n  dense(n), lrelu 0.2\n}\nnet D(x) {\n  Mlp(16, 8)\n  dense 1 -> logit\n}"),
+    right: gan("block Mlp(n) {\n  dense(n), lrelu 0.2\n}\nnet D(x) {\n  Mlp(16)\n  dense 1 -> logit\n}"),
+  },
+  E0164: {
+    title: "recursion between blocks",
+    explanation: "A block may instantiate other blocks, but never itself, directly or through others: the expansion would not end.",
+    wrong: gan("block A(n) {\n  dense(n), B(n)\n}\nblock B(n) {\n  relu, A(n)\n}\nnet D(x) {\n  A(16)\n  dense 1 -> logit\n}"),
+    right: gan("block A(n) {\n  dense(n), B(n)\n}\nblock B(n) {\n  relu\n}\nnet D(x) {\n  A(16)\n  dense 1 -> logit\n}"),
+  },
 
   // ---- E02xx: shapes and types ----
   E0201: {

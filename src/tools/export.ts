@@ -78,7 +78,7 @@ export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): t
   const kernelOf = (k: string, sn: string | null): tf.Tensor => (sn ? tf.tidy(() => spectralNorm(take(k), tf.variable(take(sn), false), "infer")) : take(k));
   for (const info of net.layers) {
     const l = info.layer;
-    const name = info.name;
+    const name = info.name.replace(/\//g, "_"); // Keras names have no '/': up2/conv1 is up2_conv1
     const y = layerModule(l).export(l, {
       tf,
       net,
@@ -98,6 +98,7 @@ export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): t
       checkShape(net, info, h);
     } // else the identity at inference
     if (info.tap) values.set(info.tap, h);
+    for (const v of info.values ?? []) values.set(v, h);
   }
   const model = tf.model({ inputs, outputs: h, name: net.name });
   for (const [layer, weights] of pending) {
