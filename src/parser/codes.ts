@@ -461,6 +461,12 @@ export const CATALOG = {
     wrong: gan("block A(n) {\n  dense(n), B(n)\n}\nblock B(n) {\n  relu, A(n)\n}\nnet D(x) {\n  A(16)\n  dense 1 -> logit\n}"),
     right: gan("block A(n) {\n  dense(n), B(n)\n}\nblock B(n) {\n  relu\n}\nnet D(x) {\n  A(16)\n  dense 1 -> logit\n}"),
   },
+  E0165: {
+    title: "when= outside a block, or not a flag",
+    explanation: "`when=flag` keeps a layer of a block only in the instances whose flag is true (`upsample 2 when=up`); the flag is true, false or a parameter of the block given one of them.",
+    wrong: gan("block Mlp(n, act=true) {\n  dense(n), lrelu 0.2 when=n\n}\nnet D(x) {\n  Mlp(16)\n  dense 1 -> logit\n}"),
+    right: gan("block Mlp(n, act=true) {\n  dense(n), lrelu 0.2 when=act\n}\nnet D(x) {\n  Mlp(16)\n  dense 1 -> logit\n}"),
+  },
 
   // ---- E02xx: shapes and types ----
   E0201: {

@@ -61,7 +61,7 @@ export function instantiateNet(
       diags.push(error(C.E0160, `${where} has no value named '${v}'${s2 ? `; did you mean '${s2}'?` : ` (its values here: ${[...f.scope.keys()].join(", ")})`}`, file, span));
       return null;
     };
-    for (const l of list) {
+    for (let l of list) {
       const op = canonicalLayer(l.op.name);
       const sig = LAYERS[op];
       if (!sig) {
@@ -77,6 +77,17 @@ export function instantiateNet(
           diags.push(error(C.E0162, `unknown block '${l.op.name}'${hint || ` (blocks: ${[...blocks.keys()].join(", ") || "none; declare one with block " + l.op.name + "(...) { ... }"})`}`, file, l.op.span));
         } else diags.push(error(C.E0101, `unknown layer '${l.op.name}'${hint}`, file, l.op.span));
         return false;
+      }
+      // `when=flag` (inside blocks): the layer is there only when the instance's flag is on.
+      const when = l.args.find((a) => a.name?.name === "when");
+      if (when) {
+        const on = flagValue(substituteArgs([when], f.subst)[0]!.value);
+        if (!f.block || on === null) {
+          diags.push(error(C.E0165, !f.block ? "when= makes a layer of a block depend on a flag of the instance; a net's own layers are always there" : "when= takes a flag: true, false, or a parameter of the block given true or false", file, when.span));
+          return false;
+        }
+        if (!on) continue;
+        l = { ...l, args: l.args.filter((a) => a !== when) };
       }
       const mod = layerModule(op as LayerKind);
       const short = mod.prefix ?? op;
@@ -221,6 +232,13 @@ export function instantiateNet(
     hasBatchnorm: layers.some((l) => l.layer.op === "batchnorm"),
     hasDropout: layers.some((l) => l.layer.op === "dropout"),
   };
+}
+
+/** A flag's value: true or false (or 1 and 0), null for anything else. */
+function flagValue(e: A.Expr): boolean | null {
+  if (e.kind === "Name" && (e.name === "true" || e.name === "false")) return e.name === "true";
+  if (e.kind === "Number" && (e.value === 0 || e.value === 1)) return e.value === 1;
+  return null;
 }
 
 /** An argument as written (numbers and names), for naming an instance in messages. */
