@@ -45,12 +45,17 @@ export function instantiateNet(
   const instances: Record<string, number> = {};
   let shape: readonly number[] = inputShapes[0] ?? [];
   const before = diags.length;
+  /** The values some layer reads: only those are kept as locals by the trainer. */
+  const read = new Set<string>();
 
   const run = (list: readonly A.Layer[], f: Frame): boolean => {
     // Named values in scope: the inputs, then each `-> name` once its layer has run.
     const value = (v: string, span: A.Span): { shape: readonly number[]; ref: string } | null => {
       const s = f.scope.get(v);
-      if (s) return s;
+      if (s) {
+        read.add(s.ref);
+        return s;
+      }
       const later = list.find((x) => x.tap?.name === v);
       const where = f.block ? `block ${f.block.name.name}` : `net ${name}`;
       if (later) {
@@ -224,7 +229,12 @@ export function instantiateNet(
   return {
     name,
     params,
-    layers,
+    layers: layers.map((l) => {
+      if (!l.values) return l;
+      const { values: all, ...rest } = l;
+      const kept = all.filter((v) => read.has(v));
+      return kept.length ? { ...rest, values: kept } : rest;
+    }),
     taps,
     vars,
     outShape: shape,
