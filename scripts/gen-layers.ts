@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import { LAYER_MODULES, layerModule, type LayerKind } from "../src/layers/index.ts";
 
 const TAP_DOC = "name this layer's output, readable as net(x).tap";
+const WHEN_DOC = "inside a block: keep this layer only in the instances whose flag (true, false or a parameter of the block) is true";
 
 type Json = Record<string, unknown>;
 
@@ -19,6 +20,7 @@ function layerProperties(kind: LayerKind, description: string): Json {
   for (const [p, doc] of Object.entries(m.params)) properties[p.replace("...", "")] = { $ref: "#/definitions/value", description: doc };
   for (const [short, p] of Object.entries(m.paramAliases ?? {})) properties[short] = { $ref: "#/definitions/value", description: `short for ${p}: ${m.params[p]}` };
   properties.tap = { $ref: "#/definitions/name", description: TAP_DOC };
+  properties.when = { $ref: "#/definitions/value", description: WHEN_DOC };
   return { description, type: ["object", "null"], properties, additionalProperties: false };
 }
 

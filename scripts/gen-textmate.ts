@@ -33,8 +33,8 @@ export function textMateGrammar(): Record<string, unknown> {
       string: { name: "string.quoted.double.gan", match: '"(?:[^"\\\\]|\\\\.)*"' },
       keyword: { name: "keyword.control.gan", match: words(keywords.map((k) => String(k.PATTERN).replace(/^\/|\\b\/$/g, ""))) },
       declaration: {
-        comment: "the name after net, loss, state, step, data, noise",
-        match: "\\b(net|loss|state|step|data|noise)\\s+([A-Za-z_][A-Za-z0-9_]*)",
+        comment: "the name after net, block, loss, state, step, data, noise",
+        match: "\\b(net|block|loss|state|step|data|noise)\\s+([A-Za-z_][A-Za-z0-9_]*)",
         captures: { "1": { name: "keyword.control.gan" }, "2": { name: "entity.name.function.gan" } },
       },
       layer: { name: "support.type.layer.gan", match: words([...Object.keys(LAYERS), ...Object.keys(LAYER_ALIASES)]) },

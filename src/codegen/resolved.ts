@@ -1,5 +1,5 @@
 import type * as A from "../parser/ast.ts";
-import type { ExprNode, Init, LayerInfo, ProgramIR } from "../ir/types.ts";
+import type { ExprNode, Init, LayerInfo, NetIR, ProgramIR } from "../ir/types.ts";
 import type { ArgValue } from "../data/source.ts";
 import { printDsl, printYaml, type PrintLayout } from "../parser/print.ts";
 import { layerModule } from "../layers/index.ts";
@@ -29,7 +29,8 @@ export function printResolved(spec: A.Spec, p: ProgramIR, text: string, form: "d
   for (const d of resolved.decls) {
     if (d.kind !== "Net") continue;
     const net = p.nets.find((n) => n.name === d.name.name);
-    d.layers.forEach((l, i) => net?.layers[i] && layerInfo.set(l, net.layers[i]!));
+    const infos = net ? asWritten(net) : [];
+    d.layers.forEach((l, i) => infos[i] && layerInfo.set(l, infos[i]!));
   }
   const comment = (node: A.Decl | readonly A.Layer[]): string | null => {
     if ("length" in node) return node.map((l) => layerInfo.get(l)).filter((x) => x).map((x) => `${x!.name}: ${shape(x!.outShape)}`).join(", ") || null;
@@ -110,8 +111,9 @@ export function resolveSpec(spec: A.Spec, p: ProgramIR): A.Spec {
         if (!net) return d;
         const inits = new Map(net.vars.map((x) => [x.name, x.init]));
         const initOf = (v: string) => initExpr(inits.get(v)!);
+        const infos = asWritten(net);
         const layers = d.layers.map((l, i): A.Layer => {
-          const L = net.layers[i]?.layer;
+          const L = infos[i]?.layer;
           if (!L) return l;
           const fill = layerModule(L).resolved(L, { num, bool, name, initOf });
           return { ...l, args: withDefaults(l.args, fill) };
@@ -191,4 +193,20 @@ function exprOf(p: ProgramIR, id: number): A.Expr {
     case "call":
       return call(n.fn, n.args.map(sub));
   }
+}
+
+/**
+ * The net's layers as its declaration lists them: one entry per layer written, null for a block instance
+ * (written as its name and arguments, whose layers the block declares).
+ */
+function asWritten(net: NetIR): (LayerInfo | null)[] {
+  const out: (LayerInfo | null)[] = [];
+  let last: string | null = null;
+  for (const l of net.layers) {
+    const top = l.instance?.split("/")[0] ?? null;
+    if (top === null) out.push(l);
+    else if (top !== last) out.push(null);
+    last = top;
+  }
+  return out;
 }

@@ -175,23 +175,31 @@ class TrainerGen {
     w.block(`function ${net.name}(${params.map((q) => `${q}: tf.Tensor`).join(", ")}, mode: rt.Mode): ${ret} {`, () => {
       w.line(`let h = ${params[0]};`);
       const tapVals: string[] = [];
-      net.layers.forEach((l, i) => {
-        w.line(`${this.layerCode(net, l)} // ${l.name}: [${l.outShape.join(", ")}]`);
+      // Named values (`-> name`) as locals: joins and `from` read them by name.
+      const locals = new Map<string, string>();
+      const local = (x: string) => locals.get(x) ?? this.local(x);
+      for (const l of net.layers) {
+        w.line(`${this.layerCode(net, l, local)} // ${l.name}: [${l.outShape.join(", ")}]`);
         if (l.tap) {
           // A tap named like a local of this function (h, mode, an input) gets a local name of its own.
           const key = ident(l.tap);
-          const local = key === "h" || key === "mode" || params.includes(key) || RESERVED.has(key) ? `${key}_tap` : key;
-          w.line(`const ${local} = h;`);
-          tapVals.push(local === key ? key : `${key}: ${local}`);
+          const loc = key === "h" || key === "mode" || params.includes(key) || RESERVED.has(key) ? `${key}_tap` : key;
+          w.line(`const ${loc} = h;`);
+          locals.set(l.tap, loc);
+          tapVals.push(loc === key ? key : `${key}: ${loc}`);
         }
-        void i;
-      });
+        for (const v of l.values ?? []) {
+          // a value inside a block instance (`up2/main`) as a local of its own
+          w.line(`const ${ident(v)} = h;`);
+          locals.set(v, ident(v));
+        }
+      }
       w.line(`return { out: h${tapVals.map((t) => `, ${t}`).join("")} };`);
     });
   }
 
-  private layerCode(net: NetIR, info: LayerInfo): string {
-    return layerModule(info.layer).code(info.layer, { net, info, local: (x) => this.local(x) });
+  private layerCode(net: NetIR, info: LayerInfo, local: (x: string) => string = (x) => this.local(x)): string {
+    return layerModule(info.layer).code(info.layer, { net, info, local });
   }
 
   private optimizers() {

@@ -39,6 +39,10 @@ export interface LayerInfo {
   readonly outShape: readonly number[];
   readonly line: number;
   readonly tap: string | null;
+  /** Net-wide names the output is also kept under (values inside block instances: `up2/main`, `up2/input`). */
+  readonly values?: readonly string[];
+  /** The block instance the layer belongs to (`up2`, `up2/res1` when nested). */
+  readonly instance?: string;
 }
 
 export interface NetIR {

@@ -2,7 +2,10 @@ import { fmt, type LayerModule } from "./layer.ts";
 
 export interface ConcatIR {
   readonly op: "concat";
+  /** Inputs of the net, or (when `values`) named values of the net too. */
   readonly inputs: readonly string[];
+  /** Whether it joins outputs named with `-> name` (which the fused network does not read yet). */
+  readonly values?: true;
 }
 
 /** Concatenates the net's inputs `inputs` on the last axis (each broadcast over positions when it is a vector). */
@@ -11,13 +14,21 @@ export interface ConcatFused {
   inputs: number[];
 }
 
+/** The shape of `a` and `b` joined on the last axis (a vector broadcast over an image's positions), or null. */
+function joinShapes(a: readonly number[], b: readonly number[]): readonly number[] | null {
+  if (a.length === 1 && b.length === 1) return [a[0]! + b[0]!];
+  if (a.length === 3 && b.length === 1) return [a[0]!, a[1]!, a[2]! + b[0]!];
+  if (a.length === 3 && b.length === 3 && a[0] === b[0] && a[1] === b[1]) return [a[0]!, a[1]!, a[2]! + b[2]!];
+  return null;
+}
+
 export const concat: LayerModule<ConcatIR, ConcatFused> = {
   kind: "concat",
   doc: "concatenate with other inputs of the net on the last axis; vectors are broadcast over image positions",
   params: { "inputs...": "the other inputs of the net to concatenate, a list of names like [y]" },
   range: null,
 
-  check({ r, layer: l, net, inputShapes, shape, fail, error, suggest }) {
+  check({ r, layer: l, net, inputShapes, shape, fail, error, suggest, value, values }) {
     const name = net.name.name;
     const a = r.arg("inputs");
     const items = a ? (a.value.kind === "List" ? a.value.items : [a.value]) : [];
@@ -28,13 +39,29 @@ export const concat: LayerModule<ConcatIR, ConcatFused> = {
     }
     let out = shape;
     const names: string[] = [];
+    let joinsValues = false;
     // Each input is checked (and its errors reported) even after one fails.
     for (const it of items) {
       if (it.kind !== "Name") {
         error("E0143", "concat takes names of the net's inputs", it.span);
         continue;
       }
-      const idx = net.params.findIndex((p) => p.name === it.name);
+      const idx = values.has(it.name) ? -1 : net.params.findIndex((p) => p.name === it.name);
+      if (idx < 0 && (values.has(it.name) || net.layers.some((x) => x.tap?.name === it.name))) {
+        // a named value of the net (`-> name`): joined on the channel axis like an input
+        const v = value(it.name, it.span);
+        if (!v) continue;
+        const other = v.shape;
+        const joined = joinShapes(out, other);
+        if (!joined) {
+          error("E0230", `cannot concatenate ${fmt(out)} and '${it.name}' of shape ${fmt(other)}: need two vectors, an image and a vector, or two images of the same size`, it.span);
+          continue;
+        }
+        out = joined;
+        joinsValues = true;
+        names.push(v.ref);
+        continue;
+      }
       if (idx < 0) {
         const s = suggest(it.name, net.params.slice(1).map((p) => p.name));
         error("E0102", `'${it.name}' is not an input of net ${name}${s ? `; did you mean '${s}'?` : ` (its inputs: ${net.params.map((p) => p.name).join(", ")})`}`, it.span);
@@ -54,13 +81,14 @@ export const concat: LayerModule<ConcatIR, ConcatFused> = {
       }
       names.push(it.name);
     }
-    return { layer: { op: "concat", inputs: names }, out };
+    return { layer: { op: "concat", inputs: names, ...(joinsValues ? { values: true as const } : {}) }, out };
   },
 
   resolved: () => [],
   code: (l, { local }) => `h = ${l.inputs.reduce((acc, x) => `rt.concatInput(${acc}, ${local(x)})`, "h")};`,
 
   fused: {
+    available: (l) => !l.values,
     code: (l, { net }) => `{ op: "concat", inputs: [${l.inputs.map((x) => net.params.findIndex((q) => q.name === x)).join(", ")}] }`,
     runtime: {
       op: "concat",

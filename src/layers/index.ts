@@ -6,6 +6,7 @@
  */
 import type { Signature } from "../parser/signatures.ts";
 import { avgpool } from "./avgpool.ts";
+import { add } from "./add.ts";
 import { batchnorm } from "./batchnorm.ts";
 import { concat } from "./concat.ts";
 import { conv2d } from "./conv2d.ts";
@@ -15,10 +16,12 @@ import { dropout } from "./dropout.ts";
 import { flatten } from "./flatten.ts";
 import { global_avg } from "./global-avg.ts";
 import { global_sum } from "./global-sum.ts";
+import { from } from "./from.ts";
 import type { FusedOp, LayerModule } from "./layer.ts";
 import { layernorm } from "./layernorm.ts";
 import { leakyrelu } from "./leakyrelu.ts";
 import { linear } from "./linear.ts";
+import { multiply } from "./multiply.ts";
 import { relu } from "./relu.ts";
 import { reshape } from "./reshape.ts";
 import { sigmoid } from "./sigmoid.ts";
@@ -36,6 +39,9 @@ const MODULES = {
   reshape,
   flatten,
   concat,
+  add,
+  multiply,
+  from,
   upsample,
   avgpool,
   global_sum,

@@ -29,6 +29,14 @@ export interface CheckContext {
   /** Per-sample shapes of the net's inputs, and of this layer's input. */
   readonly inputShapes: readonly (readonly number[])[];
   readonly shape: readonly number[];
+  /**
+   * The per-sample shape of a named value of the net (an input, or an earlier layer's `-> name`) and its
+   * net-wide name (what the IR stores: a value inside a block instance is `up2/main`), or null after
+   * reporting why it cannot be read here (unknown, or defined only by a later layer).
+   */
+  value(name: string, span: A.Span): { readonly shape: readonly number[]; readonly ref: string } | null;
+  /** The names of the net's named values defined so far that are not inputs (earlier `-> name`). */
+  readonly values: ReadonlySet<string>;
   /** Declares a variable of this layer (`<net>/<layer>/<suffix>`) and returns its full name. */
   variable(suffix: string, shape: number[], init: Init, trainable?: boolean): string;
   /** The `init` argument, or `dflt` (a bad one is reported). */
@@ -59,7 +67,7 @@ export interface ResolvedContext {
 export interface CodeContext {
   readonly net: NetIR;
   readonly info: LayerInfo;
-  /** The name a spec name has as a local of the generated net function. */
+  /** The name a spec name (an input or a named value of the net) has as a local of the generated net function. */
   local(name: string): string;
 }
 
@@ -144,7 +152,7 @@ export interface ExportEnv {
   take(name: string): tf.Tensor;
   /** A kernel's value as the trainer's inference mode uses it (spectral norm applied). */
   kernelOf(kernel: string, sn: string | null): tf.Tensor;
-  /** The model input of the net's input `name`, if it has one. */
+  /** The model input of the net's input `name`, or the output of its named value `name`, if it has one. */
   input(name: string): tf.SymbolicTensor | undefined;
   /** Stops the export with a message. */
   fail(message: string): never;

@@ -39,6 +39,13 @@ export interface DataDecl { readonly kind: "Data"; readonly name: Ident; readonl
 export interface NoiseDecl { readonly kind: "Noise"; readonly name: Ident; readonly dist: Ident; readonly args: readonly Arg[]; readonly span: Span }
 export interface Layer { readonly kind: "Layer"; readonly op: Ident; readonly args: readonly Arg[]; readonly tap: Ident | null; readonly span: Span }
 export interface NetDecl { readonly kind: "Net"; readonly name: Ident; readonly params: readonly Ident[]; readonly layers: readonly Layer[]; readonly span: Span }
+/** A parameter of a block; `dflt` is its default value (null: the instance must give it). */
+export interface BlockParam { readonly kind: "BlockParam"; readonly name: Ident; readonly dflt: Expr | null; readonly span: Span }
+/**
+ * `block Up(ch, up=2) { ... }`: a sub-network declared once and instantiated by name inside nets
+ * (`Up(128)`); its parameters stand for numbers in its layers' arguments, and `input` names its input.
+ */
+export interface BlockDecl { readonly kind: "Block"; readonly name: Ident; readonly params: readonly BlockParam[]; readonly layers: readonly Layer[]; readonly span: Span }
 export interface ValueDecl { readonly kind: "Value"; readonly name: Ident; readonly expr: Expr; readonly span: Span }
 export interface LossDecl { readonly kind: "Loss"; readonly name: Ident; readonly expr: Expr; readonly span: Span }
 export interface StateDecl { readonly kind: "State"; readonly name: Ident; readonly init: Expr; readonly span: Span }
@@ -62,7 +69,7 @@ export interface AfterDecl {
 }
 export interface TrainDecl { readonly kind: "Train"; readonly settings: readonly Arg[]; readonly span: Span }
 
-export type Decl = DataDecl | NoiseDecl | NetDecl | ValueDecl | LossDecl | StateDecl | StepDecl | AfterDecl | TrainDecl;
+export type Decl = DataDecl | NoiseDecl | NetDecl | BlockDecl | ValueDecl | LossDecl | StateDecl | StepDecl | AfterDecl | TrainDecl;
 
 export interface Spec {
   readonly kind: "Spec";
@@ -72,7 +79,7 @@ export interface Spec {
   readonly span: Span;
 }
 
-export type Node = Spec | Decl | Layer | Arg | Expr | Ident | OptimizerRef;
+export type Node = Spec | Decl | Layer | Arg | Expr | Ident | OptimizerRef | BlockParam;
 
 /** A deep copy of `node` without `span` fields: what "the same spec" means across the two forms. */
 export function stripSpans(node: unknown): unknown {

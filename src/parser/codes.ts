@@ -387,8 +387,8 @@ export const CATALOG = {
     right: gan(BASE_GAN, true),
   },
   E0143: {
-    title: "concat of something that is not a name",
-    explanation: "`concat(...)` takes names of the net's inputs, not expressions.",
+    title: "join of something that is not a name",
+    explanation: "`concat(...)`, `add(...)`, `multiply(...)` and `from(...)` take names of values of the net (its inputs, or outputs named with `-> name`), not expressions.",
     wrong: gan("net G(z, y) {\n  concat(2), dense 2\n}\nfake = G(z, z)"),
     right: gan("net G(z, y) {\n  concat(y), dense 2\n}\nfake = G(z, z)"),
   },
@@ -441,6 +441,43 @@ export const CATALOG = {
     title: "array file cannot be read",
     explanation: "A NumPy data source is read when the spec is checked: the header of its array gives the sample shape, its labels array the number of classes. The file must exist (relative to the spec), be a .npy array or an .npz archive holding the named arrays, hold uint8 or float32 samples of 2 to 4 dimensions, and have one integer label per sample.",
     noExample: "an example needs an array file beside the spec; test/errors/npy-missing-file shows it",
+  },
+
+  E0160: {
+    title: "unknown value in a net",
+    explanation: "A join (`add`, `multiply`, `concat`) or `from` names a value the net does not have: values are the net's inputs and the outputs named with `-> name` by its layers.",
+    wrong: gan("net D(x) {\n  dense 16 -> h1, lrelu 0.2\n  dense 16, add(h2)\n  dense 1 -> logit\n}"),
+    right: gan("net D(x) {\n  dense 16 -> h1, lrelu 0.2\n  dense 16, add(h1)\n  dense 1 -> logit\n}"),
+  },
+  E0161: {
+    title: "value used before it is defined in a net",
+    explanation: "A net's layers run in order: a join or `from` can read an output named with `-> name` only after the layer that names it.",
+    wrong: gan("net D(x) {\n  dense 16, add(h1)\n  dense 16 -> h1, lrelu 0.2\n  dense 1 -> logit\n}"),
+    right: gan("net D(x) {\n  dense 16 -> h1, lrelu 0.2\n  dense 16, add(h1)\n  dense 1 -> logit\n}"),
+  },
+  E0162: {
+    title: "unknown block",
+    explanation: "A layer named with a capital letter is an instance of a block, which must be declared at the top level: `block Up(ch) { ... }`.",
+    wrong: gan("block Mlp(n) {\n  dense(n), lrelu 0.2\n}\nnet D(x) {\n  Mpl(16)\n  dense 1 -> logit\n}"),
+    right: gan("block Mlp(n) {\n  dense(n), lrelu 0.2\n}\nnet D(x) {\n  Mlp(16)\n  dense 1 -> logit\n}"),
+  },
+  E0163: {
+    title: "wrong arguments of a block instance",
+    explanation: "An instance gives each parameter of its block once, positionally or by name; parameters without a default (`block Up(ch, up=2)`: `ch`) must be given.",
+    wrong: gan("block Mlp(n) {\n  dense(n), lrelu 0.2\n}\nnet D(x) {\n  Mlp(16, 8)\n  dense 1 -> logit\n}"),
+    right: gan("block Mlp(n) {\n  dense(n), lrelu 0.2\n}\nnet D(x) {\n  Mlp(16)\n  dense 1 -> logit\n}"),
+  },
+  E0164: {
+    title: "recursion between blocks",
+    explanation: "A block may instantiate other blocks, but never itself, directly or through others: the expansion would not end.",
+    wrong: gan("block A(n) {\n  dense(n), B(n)\n}\nblock B(n) {\n  relu, A(n)\n}\nnet D(x) {\n  A(16)\n  dense 1 -> logit\n}"),
+    right: gan("block A(n) {\n  dense(n), B(n)\n}\nblock B(n) {\n  relu\n}\nnet D(x) {\n  A(16)\n  dense 1 -> logit\n}"),
+  },
+  E0165: {
+    title: "when= outside a block, or not a flag",
+    explanation: "`when=flag` keeps a layer of a block only in the instances whose flag is true (`upsample 2 when=up`); the flag is true, false or a parameter of the block given one of them.",
+    wrong: gan("block Mlp(n, act=true) {\n  dense(n), lrelu 0.2 when=n\n}\nnet D(x) {\n  Mlp(16)\n  dense 1 -> logit\n}"),
+    right: gan("block Mlp(n, act=true) {\n  dense(n), lrelu 0.2 when=act\n}\nnet D(x) {\n  Mlp(16)\n  dense 1 -> logit\n}"),
   },
 
   // ---- E02xx: shapes and types ----
@@ -529,6 +566,12 @@ export const CATALOG = {
     right: gan("train { steps=100, schedule=[d, g], samples=fake }"),
   },
 
+  E0230: {
+    title: "join of mismatched shapes",
+    explanation: "`add` and `multiply` join values of the same shape; `concat` joins two vectors, an image and a vector, or two images of the same size. The message names both shapes; a 1x1 conv on the shortcut (`from(x), conv 128 kernel=1`) changes its channels.",
+    wrong: gan("net D(x) {\n  dense 16 -> h1, lrelu 0.2\n  dense 8, add(h1)\n  dense 1 -> logit\n}"),
+    right: gan("net D(x) {\n  dense 16 -> h1, lrelu 0.2\n  dense 16, add(h1)\n  dense 1 -> logit\n}"),
+  },
   E0222: {
     title: "kernel larger than the input",
     explanation: "With padding 'valid' a convolution's kernel, or an average pooling's window, must fit inside the image it slides over; use a smaller kernel or window, or padding 'same'.",

@@ -98,7 +98,7 @@ export function printDsl(spec: A.Spec, layout?: PrintLayout): string {
   if (spec.name !== null && !layout) out.push("");
   let prev: A.Decl["kind"] | null = null;
   for (const d of spec.decls) {
-    if (!layout && prev !== null && (d.kind === "Net" || prev === "Net" || (d.kind !== prev && !(isExprDecl(d.kind) && isExprDecl(prev))))) out.push("");
+    if (!layout && prev !== null && (d.kind === "Net" || prev === "Net" || d.kind === "Block" || prev === "Block" || (d.kind !== prev && !(isExprDecl(d.kind) && isExprDecl(prev))))) out.push("");
     prev = d.kind;
     switch (d.kind) {
       case "Data":
@@ -107,8 +107,12 @@ export function printDsl(spec: A.Spec, layout?: PrintLayout): string {
       case "Noise":
         emit(`noise ${d.name.name}: ${d.dist.name}(${printArgs(NOISE_DISTS[d.dist.name], d.args).join(", ")})`, d, d);
         break;
+      case "Block":
       case "Net": {
-        const head = `net ${d.name.name}(${d.params.map((p) => p.name).join(", ")}) {`;
+        const head =
+          d.kind === "Net"
+            ? `net ${d.name.name}(${d.params.map((p) => p.name).join(", ")}) {`
+            : `block ${d.name.name}(${d.params.map((p) => (p.dflt ? `${p.name.name}=${printExpr(p.dflt)}` : p.name.name)).join(", ")}) {`;
         // With a layout, the layers that shared a line in the source share one again, and so do the braces
         // with the layers they stood beside (`net G(z) { dense 16, relu }`).
         const groups: A.Layer[][] = [];
@@ -219,6 +223,15 @@ export function printYaml(spec: A.Spec, schemaPath = "../grammar/gan.schema.json
   const plain = (text: string): Line => ({ text });
   section("data", of("Data").map((d) => ({ text: `${d.name.name}: { ${[`source: ${d.source.name}`, ...yamlArgs(d.args, true, (n) => n === "path")].join(", ")} }`, at: d.span, node: d })));
   section("noise", of("Noise").map((d) => ({ text: `${d.name.name}: { ${[`dist: ${d.dist.name}`, ...yamlArgs(d.args, true)].join(", ")} }`, at: d.span, node: d })));
+  section(
+    "blocks",
+    of("Block").flatMap((b): Line[] => [
+      { text: `${b.name.name}:`, at: b.name.span, node: b },
+      plain(`  params: [${b.params.map((p) => (p.dflt ? `{ ${p.name.name}: ${yamlValue(p.dflt, true)} }` : p.name.name)).join(", ")}]`),
+      plain("  layers:"),
+      ...b.layers.map((l): Line => ({ text: `    - ${yamlString(printLayer(l))}`, at: l.span })),
+    ]),
+  );
   section(
     "nets",
     of("Net").flatMap((n): Line[] => [

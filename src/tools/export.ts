@@ -68,6 +68,8 @@ export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): t
   const inputs = net.params.map((q) => tf.input({ shape: [...q.shape], name: q.name }));
   const byName = new Map(net.params.map((q, i) => [q.name, inputs[i]!]));
   let h = inputs[0]!;
+  // Outputs named with `-> name`, which joins and `from` read.
+  const values = new Map<string, tf.SymbolicTensor>();
   const pending: [tf.layers.Layer, tf.Tensor[]][] = [];
   const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[], weights?: tf.Tensor[]): tf.SymbolicTensor => {
     const y = layer.apply(x) as tf.SymbolicTensor;
@@ -77,7 +79,7 @@ export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): t
   const kernelOf = (k: string, sn: string | null): tf.Tensor => (sn ? tf.tidy(() => spectralNorm(take(k), tf.variable(take(sn), false), "infer")) : take(k));
   for (const info of net.layers) {
     const l = info.layer;
-    const name = info.name;
+    const name = info.name.replace(/\//g, "_"); // Keras names have no '/': up2/conv1 is up2_conv1
     const y = layerModule(l).export(l, {
       tf,
       net,
@@ -87,14 +89,17 @@ export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): t
       apply,
       take,
       kernelOf,
-      input: (x) => byName.get(x),
+      input: (x) => values.get(x) ?? byName.get(x),
       fail: (msg) => {
         throw new RunFolderError(msg);
       },
     });
-    if (y === null) continue; // identity at inference
-    h = y;
-    checkShape(net, info, h);
+    if (y !== null) {
+      h = y;
+      checkShape(net, info, h);
+    } // else the identity at inference
+    if (info.tap) values.set(info.tap, h);
+    for (const v of info.values ?? []) values.set(v, h);
   }
   const model = tf.model({ inputs, outputs: h, name: net.name });
   for (const [layer, weights] of pending) {

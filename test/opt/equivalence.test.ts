@@ -32,6 +32,10 @@ const runs: [string, "wasm" | "cpu"][] = [
   ["test/fixtures/opt-layers.gan", "cpu"],
   ["test/fixtures/resample-layers.gan", "wasm"],
   ["test/fixtures/resample-layers.gan", "cpu"],
+  // joins and `from` (the net with them runs layer by layer in the optimized trainer too)
+  ["test/fixtures/graph-joins.gan", "wasm"],
+  // blocks: G's residual blocks run layer by layer, D's plain blocks fused
+  ["test/fixtures/graph-blocks.gan", "wasm"],
 ];
 const STEPS = 10;
 const TOL = 1e-5;

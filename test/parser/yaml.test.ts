@@ -488,7 +488,7 @@ describe("the schema", () => {
     expect(props(layer).sort()).toEqual([...Object.keys(LAYERS), ...Object.keys(LAYER_ALIASES)].sort());
     for (const [name, sigName] of [...Object.keys(LAYERS).map((n) => [n, n]), ...Object.entries(LAYER_ALIASES)] as [string, string][]) {
       const sig = LAYERS[sigName]!;
-      const want = [...sig.params.map((p) => p.replace("...", "")), ...Object.keys(sig.aliases ?? {}), "tap"];
+      const want = [...sig.params.map((p) => p.replace("...", "")), ...Object.keys(sig.aliases ?? {}), "tap", "when"]; // tap and when (block flags) go with every layer
       expect(props(layer.properties![name] as S).sort(), name).toEqual(want.sort());
     }
     const opt = (((named("steps").properties!.optimizer as S) as { else: S }).else);

@@ -102,6 +102,24 @@ describe("ganc export", () => {
     expect(topology).toEqual(expect.arrayContaining(["AveragePooling2D", "GlobalAveragePooling2D", "Rescaling", "Permute", "UpSampling2D"]));
   }, 60_000);
 
+  it("exports a net with several paths as a functional model: Add, Multiply and Concatenate joins, from(x)", async () => {
+    const run = path.join(tmpDir(), "run");
+    const r = ganc(["train", "test/fixtures/graph-joins.gan", "--out", run, "--steps", "2", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    const { out } = await exportAndCompare(run, 16);
+    const topology = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers.map((l: { class_name: string }) => l.class_name);
+    expect(topology).toEqual(expect.arrayContaining(["Add", "Multiply", "Concatenate"]));
+  }, 60_000);
+
+  it("exports a net of block instances: one Keras layer per layer of each instance, named by instance", async () => {
+    const run = path.join(tmpDir(), "run");
+    const r = ganc(["train", "test/fixtures/graph-blocks.gan", "--out", run, "--steps", "2", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    const { out } = await exportAndCompare(run, 16);
+    const names = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers.map((l: { name: string }) => l.name);
+    expect(names).toEqual(expect.arrayContaining(["up1_conv1", "up2_conv1", "up3_add1"]));
+  }, 60_000);
+
   it("a linear 2-D generator has no output range; a run trained with --seed has its noise in sample-noise.json", async () => {
     const run = path.join(tmpDir(), "run");
     const r = ganc(["train", "test/fixtures/ring8.gan", "--out", run, "--steps", "2", "--seed", "9", "--quiet"]);

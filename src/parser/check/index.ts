@@ -14,6 +14,7 @@ import { checkStepsTrainSomething } from "./step-vars.ts";
 import { lintOutputRange } from "./range-lint.ts";
 import { outputFix } from "./net-output.ts";
 import { lintSpec } from "./lint.ts";
+import { recursiveBlocks } from "./blocks.ts";
 import { fmt, instantiateNet } from "./nets.ts";
 
 export interface CheckResult {
@@ -43,6 +44,9 @@ class Checker {
   private readonly nodes: ExprNode[] = [];
   private readonly memo = new Map<string, number>();
   private readonly netDecls = new Map<string, A.NetDecl>();
+  private readonly blockDecls = new Map<string, A.BlockDecl>();
+  /** Blocks on a cycle of instances (reported once; their instances are not expanded). */
+  private cyclicBlocks: ReadonlySet<string> = new Set();
   private readonly nets = new Map<string, NetIR | null>();
   private readonly valueDecls = new Map<string, A.ValueDecl | A.LossDecl>();
   private readonly values = new Map<string, number | null>();
@@ -137,7 +141,7 @@ class Checker {
         steps.set(d.name.name, d.name);
         continue;
       }
-      if (d.kind === "Data" || d.kind === "Noise" || d.kind === "Net" || d.kind === "Value" || d.kind === "Loss" || d.kind === "State") id = d.name;
+      if (d.kind === "Data" || d.kind === "Noise" || d.kind === "Net" || d.kind === "Block" || d.kind === "Value" || d.kind === "Loss" || d.kind === "State") id = d.name;
       if (!id) continue;
       if (RESERVED.has(id.name) || id.name in FUNCTIONS) {
         this.err(C.E0121, `'${id.name}' is a built-in name and cannot be declared`, id.span);
@@ -150,10 +154,12 @@ class Checker {
       }
       this.declared.set(id.name, id);
       if (d.kind === "Net") this.netDecls.set(id.name, d);
+      if (d.kind === "Block") this.blockDecls.set(id.name, d);
       if (d.kind === "Value" || d.kind === "Loss") this.valueDecls.set(id.name, d);
       if (d.kind === "Noise") this.noiseNames.add(id.name);
       if (d.kind === "State") this.stateNames.add(id.name);
     }
+    this.cyclicBlocks = recursiveBlocks(this.blockDecls, this.file, this.diags);
     const trains = this.of("Train");
     if (trains.length > 1) this.err(C.E0120, "'train' is declared twice", trains[1]!.span, [{ message: "first declared here", file: this.file, span: trains[0]!.span }]);
   }
@@ -480,7 +486,7 @@ class Checker {
       // a generator unlike the data is then reported once, at its last layer (E0512), not at D(real).
       const fed = this.dataFedParams().get(name);
       const shapes = types.map((t, i) => (fed?.has(i) && this.data ? this.data.shape : t.shape));
-      const ir = instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o));
+      const ir = instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o), this.blockDecls, this.cyclicBlocks);
       this.nets.set(name, ir);
       if (ir) {
         this.firstUse.set(name, e.span);

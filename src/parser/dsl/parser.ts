@@ -21,12 +21,13 @@ export class GanParser extends CstParser {
     this.MANY(() => this.SUBRULE(this.decl));
   });
 
-  /** decl = data | noise | net | loss | state | step | after | train | value ; */
+  /** decl = data | noise | net | block | loss | state | step | after | train | value ; */
   decl = this.RULE("decl", () => {
     this.OR([
       { ALT: () => this.SUBRULE(this.dataDecl) },
       { ALT: () => this.SUBRULE(this.noiseDecl) },
       { ALT: () => this.SUBRULE(this.netDecl) },
+      { ALT: () => this.SUBRULE(this.blockDecl) },
       { ALT: () => this.SUBRULE(this.lossDecl) },
       { ALT: () => this.SUBRULE(this.stateDecl) },
       { ALT: () => this.SUBRULE(this.stepDecl) },
@@ -64,6 +65,27 @@ export class GanParser extends CstParser {
     this.CONSUME(T.LBrace);
     this.MANY(() => this.SUBRULE(this.layer));
     this.CONSUME(T.RBrace);
+  });
+
+  /** block = "block" IDENT "(" [ blockParam { "," blockParam } ] ")" "{" { layer } "}" ; */
+  blockDecl = this.RULE("blockDecl", () => {
+    this.CONSUME(T.Block);
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.CONSUME(T.LParen);
+    this.MANY_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.blockParam) });
+    this.CONSUME(T.RParen);
+    this.CONSUME(T.LBrace);
+    this.MANY(() => this.SUBRULE(this.layer));
+    this.CONSUME(T.RBrace);
+  });
+
+  /** blockParam = IDENT [ "=" expr ] ; */
+  blockParam = this.RULE("blockParam", () => {
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.OPTION(() => {
+      this.CONSUME(T.Equals);
+      this.SUBRULE(this.expr);
+    });
   });
 
   /**

@@ -65,6 +65,19 @@ export class AstBuilder {
           layers: this.nodes(c, "layer").map((l) => this.layer(l)),
           span,
         };
+      case "blockDecl":
+        return {
+          kind: "Block",
+          name: name(),
+          params: this.nodes(c, "blockParam").map((bp) => {
+            const pc = bp.children as Children;
+            const pname = this.ident(this.tok(pc, "name"));
+            const dflt = pc.expr ? this.expr(this.node(pc, "expr")) : null;
+            return { kind: "BlockParam", name: pname, dflt, span: dflt ? { start: pname.span.start, end: dflt.span.end } : pname.span };
+          }),
+          layers: this.nodes(c, "layer").map((l) => this.layer(l)),
+          span,
+        };
       case "valueDecl":
         return { kind: "Value", name: name(), expr: this.expr(this.node(c, "expr")), span };
       case "lossDecl":

@@ -10,6 +10,7 @@ export const Gan = kw("gan");
 export const Data = kw("data");
 export const Noise = kw("noise");
 export const Net = kw("net");
+export const Block = kw("block");
 export const Loss = kw("loss");
 export const State = kw("state");
 export const Step = kw("step");
@@ -18,7 +19,7 @@ export const Train = kw("train");
 export const Minimize = kw("minimize");
 export const Over = kw("over");
 export const Shared = kw("shared");
-export const keywords = [Gan, Data, Noise, Net, Loss, State, Step, After, Train, Minimize, Over, Shared];
+export const keywords = [Gan, Data, Noise, Net, Block, Loss, State, Step, After, Train, Minimize, Over, Shared];
 
 export const NumberLiteral = createToken({ name: "NumberLiteral", pattern: /(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/ });
 export const StringLiteral = createToken({ name: "StringLiteral", pattern: /"(?:[^"\\\r\n]|\\.)*"/ });

@@ -270,7 +270,7 @@ function requiredSpan(at: Located): A.Span {
   return { start: 0, end: 0 };
 }
 
-const isLayerItem = (s: readonly Seg[]) => s.length === 4 && s[0] === "nets" && s[2] === "layers";
+const isLayerItem = (s: readonly Seg[]) => s.length === 4 && (s[0] === "nets" || s[0] === "blocks") && s[2] === "layers";
 const isOptimizer = (s: readonly Seg[]) => s.length === 3 && s[0] === "steps" && s[2] === "optimizer";
 
 function enumLabel(s: readonly Seg[]): string {
@@ -281,7 +281,7 @@ function enumLabel(s: readonly Seg[]): string {
 }
 
 const SECTION_ITEM: Record<string, string> = {
-  data: "data", noise: "noise", nets: "net", values: "value", losses: "loss", states: "state", steps: "step",
+  data: "data", noise: "noise", nets: "net", blocks: "block", values: "value", losses: "loss", states: "state", steps: "step",
 };
 
 /** A path in the spec's own words: "layer 3 of net 'G'", "the optimizer of step 'd'". */
@@ -358,6 +358,9 @@ class Builder {
         case "nets":
           for (const p of this.pairs(value)) decls.push(this.net(p));
           break;
+        case "blocks":
+          for (const p of this.pairs(value)) decls.push(this.block(p));
+          break;
         case "values":
           for (const p of this.pairs(value)) decls.push({ kind: "Value", name: this.ident(p.key), expr: this.value(p.value), span: pairSpan(p) });
           break;
@@ -396,6 +399,22 @@ class Builder {
     const fields = this.fields(p.value);
     const layers = this.items(fields.get("layers")!).map((l) => this.layer(l));
     return { kind: "Net", name: this.ident(p.key), params: this.names(fields.get("inputs")!), layers, span: pairSpan(p) };
+  }
+
+  /** `Up: { params: [ch, { up: 2 }], layers: [...] }`: a parameter is a name, or a name with its default. */
+  private block(p: KV): A.BlockDecl {
+    const fields = this.fields(p.value);
+    const raw = fields.get("params");
+    const params = (raw ? this.items(raw) : []).map((item): A.BlockParam => {
+      if (isScalar(item)) {
+        const name = this.ident(item);
+        return { kind: "BlockParam", name, dflt: null, span: name.span };
+      }
+      const [only] = this.pairs(item);
+      return { kind: "BlockParam", name: this.ident(only!.key), dflt: this.value(only!.value), span: pairSpan(only!) };
+    });
+    const layers = this.items(fields.get("layers")!).map((l) => this.layer(l));
+    return { kind: "Block", name: this.ident(p.key), params, layers, span: pairSpan(p) };
   }
 
   /** `"deconv 64 kernel=4 stride=2 -> x"`, `relu`, or `{conv2d: {filters: 64, tap: x}}`. */
