@@ -4,13 +4,12 @@ import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, type Option } from "commander";
 import { MAX_SPEC_CHARS } from "./parser/limits.ts";
-import { printDsl, printYaml } from "./parser/print.ts";
-import { OPT_PASSES, resolvePasses, type OptSet } from "./codegen/opt.ts";
+import { OPT_PASSES, resolvePasses, type OptSet } from "./codegen/opt-passes.ts";
 import { formatDiagnostic, hasErrors, SourceText, toJson, type Diagnostic } from "./parser/diagnostics.ts";
 import { writeFileAtomic } from "./runtime/fsutil.ts";
 import { reportError } from "./runtime/main.ts";
 import { EXIT_CODES, keepSpec, registerToolCommands } from "./tools/commands.ts";
-import { registerExplainCommand } from "./explain.ts";
+import { registerExplainCommand } from "./explain-command.ts";
 import { loadSource } from "./lazy.ts";
 
 // The parser (chevrotain's grammar analysis, ajv's schema compilation) loads when a command reads a spec,
@@ -299,6 +298,7 @@ export function program(): Command {
       // The modeline points at this package's schema from where the file is written (stdout: the working folder).
       const schema = fileURLToPath(new URL("../grammar/gan.schema.json", import.meta.url));
       const schemaRel = path.relative(o.out ? path.dirname(path.resolve(o.out)) : process.cwd(), schema).split(path.sep).join("/");
+      const { printDsl, printYaml } = await import("./parser/print.ts");
       const body = to === "yaml" ? printYaml(parsed.spec, schemaRel) : printDsl(parsed.spec);
       const out = to === "yaml" ? body.replace(/^(# yaml-language-server.*\n)/, `$1${lead.map((l) => l + "\n").join("")}`) : lead.map((l) => l + "\n").join("") + body;
       if (o.out) {

@@ -1,5 +1,4 @@
 /** `ganc explain CODE`: the catalog entry of a diagnostic code, as `rustc --explain` prints one. */
-import type { Command } from "commander";
 import { CATALOG, isCode, type Example } from "./parser/codes.ts";
 import { suggest } from "./parser/diagnostics.ts";
 
@@ -42,16 +41,4 @@ function nearestCode(c: string): string | null {
     if (k[0] === letters[0] && d <= 10 && (best === null || d < Math.abs(Number(best.slice(1)) - n))) best = k;
   }
   return best;
-}
-
-export function registerExplainCommand(cli: Command, usageError: (message: string) => Error): void {
-  cli
-    .command("explain")
-    .description("explain a diagnostic code, with a wrong and a right example (like rustc --explain)")
-    .argument("<code>", "a diagnostic code, like E0113")
-    .action((code: string) => {
-      const text = explain(code);
-      if (text === null) throw usageError(unknownCode(code));
-      process.stdout.write(text);
-    });
 }

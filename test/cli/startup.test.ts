@@ -76,6 +76,20 @@ describe("startup", () => {
     expect(yamlSrc.modules.some(yamlPackages)).toBe(true);
   });
 
+  it("--version and --help load neither the compiler nor the diagnostic catalog (layers, data sources, functions, codes)", () => {
+    const heavy = (m: string) => /\/src\/(layers|data|functions|parser\/check|codegen\/opt\.ts|codegen\/trainer\.ts|parser\/codes\.ts|parser\/print\.ts)/.test(m);
+    for (const args of [["--version"], ["--help"]]) {
+      const r = loadedBy(args, { GANC_FROM_SOURCE: "1" });
+      expect(r.code).toBe(0);
+      expect(r.modules.some((m) => m.endsWith("/src/cli.ts"))).toBe(true);
+      expect(r.modules.filter(heavy)).toEqual([]);
+    }
+    // `ganc explain` loads the catalog when it runs.
+    const explain = loadedBy(["explain", "E0512"], { GANC_FROM_SOURCE: "1" });
+    expect(explain.code).toBe(0);
+    expect(explain.modules.some((m) => m.endsWith("/src/parser/codes.ts"))).toBe(true);
+  });
+
   it("the grammar checks that dist/ skips run here, from the sources", () => {
     expect(VALIDATE_GRAMMAR).toBe(true);
   });
