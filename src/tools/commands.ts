@@ -29,7 +29,7 @@ export async function keepSpec(runDir: string, specFile: string, text: string): 
 }
 
 const backendOption = () =>
-  new Option("--backend <name>", "tfjs backend").choices(["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu", "webgpu"]).default("auto");
+  new Option("--backend <name>", "tfjs backend (default: the run's, which --resume and ganc sample use too)").choices(["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu", "webgpu"]);
 
 /** eval, report and export: commands that read a run folder. */
 export function registerToolCommands(cli: Command, usageError: (message: string) => Error): void {
@@ -60,7 +60,7 @@ export function registerToolCommands(cli: Command, usageError: (message: string)
     .addOption(backendOption())
     .addHelpText("after", "\nThe results are also saved to <run-dir>/eval.json, where `ganc report` shows them.")
     .action(
-      wrap(async (runDir: string, o: { n: number; json?: boolean; quiet?: boolean; backend: string }) => {
+      wrap(async (runDir: string, o: { n: number; json?: boolean; quiet?: boolean; backend?: string }) => {
         (await runFolder()).trainerFile(runDir);
         const { evaluateRun, formatEval, saveEval } = await evalTool();
         const r = await evaluateRun(runDir, { n: o.n, backend: o.backend, log: say(o.quiet || o.json) });
@@ -104,7 +104,7 @@ export function registerToolCommands(cli: Command, usageError: (message: string)
       "\nAlso writes sample-noise.json: the trainer's fixed sample noise and the exported model's outputs for it.\nLoad the model with tf.loadLayersModel(\"<url>/model.json\"); its inputs and their noise are described\nin model.getUserDefinedMetadata().ganc.",
     )
     .action(
-      wrap(async (runDir: string, o: { out?: string; json?: boolean; quiet?: boolean; backend: string }) => {
+      wrap(async (runDir: string, o: { out?: string; json?: boolean; quiet?: boolean; backend?: string }) => {
         const { exportRun } = await exportTool();
         const r = await exportRun(runDir, { out: o.out, backend: o.backend as never, log: say(o.quiet || o.json) });
         if (o.json) process.stdout.write(JSON.stringify({ dir: r.dir, files: r.files, ...r.meta }, null, 2) + "\n");

@@ -20,7 +20,7 @@ export interface EvalResult {
 export async function evaluateRun(runDir: string, opts: { n: number; backend?: string; log?: (line: string) => void }): Promise<EvalResult> {
   const log = opts.log ?? (() => {});
   log(`drawing ${opts.n} samples from ${runDir}`);
-  const s = await drawSamples(runDir, opts.n, opts.backend ?? "auto");
+  const s = await drawSamples(runDir, opts.n, opts.backend);
   const source = s.spec.data.source;
   const base = { run: runDir, spec: s.spec.name, data: source };
   const n = s.shape[0]!;

@@ -172,7 +172,8 @@ export async function exportRun(runDir: string, opts: { out?: string; backend?: 
   const { net, inputs } = generatorOf(p);
   const found = loadLatestCheckpoint(path.join(runDir, "checkpoints"), (f, why) => opts.log?.(`skipping checkpoint ${f}: ${why}`));
   if (!found) throw new CheckpointError(path.join(runDir, "checkpoints"), "no checkpoint to export: train first");
-  await selectBackend(opts.backend ?? "auto", { log: opts.log ?? (() => {}) });
+  // The run's own backend unless told otherwise: backends differ in the last bits of their results.
+  await selectBackend(opts.backend ?? readSettings(runDir)?.backend ?? "auto", { log: opts.log ?? (() => {}) });
   const byName = new Map(found.payload.tensors.map((t) => [t.name, t]));
   const take = (name: string) => {
     const t = byName.get(`var:${name}`);

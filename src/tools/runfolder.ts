@@ -77,11 +77,12 @@ export interface Samples {
  * `n` samples from the newest checkpoint, drawn by the trainer's sample mode with its fixed sample
  * noise (the values `ganc sample -o x.json` writes).
  */
-export async function drawSamples(runDir: string, n: number, backend = "auto"): Promise<Samples> {
+/** `backend` undefined: the trainer uses the run's stored backend (settings.json), as `ganc sample` does. */
+export async function drawSamples(runDir: string, n: number, backend?: string): Promise<Samples> {
   const mod = await importTrainer(runDir);
   const tmp = path.join(runDir, ".ganc", `samples-${process.pid}.json`);
   try {
-    const code = await mod.main(["--out", runDir, "--sample-to", tmp, "--sample-count", String(n), "--backend", backend, "--quiet"]);
+    const code = await mod.main(["--out", runDir, "--sample-to", tmp, "--sample-count", String(n), ...(backend ? ["--backend", backend] : []), "--quiet"]);
     if (code !== 0) throw new TrainingError(`drawing samples from ${runDir} failed (exit ${code})`);
     const raw = JSON.parse(fs.readFileSync(tmp, "utf8")) as { shape: number[]; range: [number, number]; data: number[] };
     return { spec: mod.SPEC, shape: raw.shape, range: raw.range, data: Float32Array.from(raw.data) };

@@ -85,6 +85,13 @@ describe("settings that shape the numerics", () => {
     r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--batch", "32"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: --resume: --batch 32 contradicts the run's 16/m);
+    // ganc export draws on the run's backend too, unless told otherwise.
+    r = ganc(["export", out, "-o", path.join(dir, "exported")]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^backend: cpu/m);
+    r = ganc(["export", out, "-o", path.join(dir, "exported2"), "--backend", "wasm"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^backend: wasm/m);
   }, 180_000);
 });
 
