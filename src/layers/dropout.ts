@@ -15,7 +15,7 @@ export const dropout: LayerModule<DropoutIR, DropoutFused> = {
   kind: "dropout",
   doc: "dropout during training steps",
   params: { rate: "fraction of units dropped, in [0, 1) (default 0.5)" },
-  range: "through",
+  range: null, // training scales the kept values by 1 / (1 - rate), out of the range before
 
   check({ r, shape }) {
     const rate = r.number("rate", 0.5, (x) => (x >= 0 && x < 1 ? null : "must be in [0, 1)"));

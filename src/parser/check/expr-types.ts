@@ -25,6 +25,7 @@
 import type { Range } from "../../functions/rules.ts";
 import type { DataIR, ExprNode, NetIR, ProgramIR, TensorType } from "../../ir/types.ts";
 import { isScalar } from "../../functions/rules.ts";
+import { layerModule } from "../../layers/index.ts";
 
 // The broadcasting rule and the type helpers live with the functions that obey it.
 export { alignment, broadcast, isPerSampleOne, isScalar, SCALAR, show, type Range } from "../../functions/rules.ts";
@@ -40,17 +41,12 @@ export interface ExprType {
 
 /** Value range of a net's output at layer `index` (its last layer when omitted), from the activation there. */
 export function netRange(net: NetIR, index = net.layers.length - 1): Range | null {
-  const l = net.layers[index];
-  if (!l) return null;
-  switch (l.layer.op) {
-    case "sigmoid":
-    case "softmax":
-      return { low: 0, high: 1 };
-    case "tanh":
-      return { low: -1, high: 1 };
-    default:
-      return null;
+  // Each layer module says what range it confines its output to; "through" layers keep the one before.
+  for (let i = index; i >= 0; i--) {
+    const r = layerModule(net.layers[i]!.layer.op).range;
+    if (r !== "through") return r ? { low: r[0], high: r[1] } : null;
   }
+  return null;
 }
 
 /** The range of the data source's samples. */

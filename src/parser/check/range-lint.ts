@@ -2,6 +2,7 @@ import type * as A from "../ast.ts";
 import { C } from "../codes.ts";
 import { warning, type Diagnostic } from "../diagnostics.ts";
 import { dataRange, netRange } from "./expr-types.ts";
+import { layerModule } from "../../layers/index.ts";
 import type { ProgramIR } from "../../ir/types.ts";
 
 /**
@@ -16,12 +17,13 @@ export function lintOutputRange(p: ProgramIR, spec: A.Spec, diags: Diagnostic[])
   const data = dataRange(p);
   if (!net || !data) return;
   const out = netRange(net);
-  if (!out || net.layers[net.layers.length - 1]!.layer.op === "softmax") return;
+  // The activation that set the range: the last layer that is not a "through" one (reshape, upsample, ...).
+  const act = [...net.layers].reverse().find((l) => layerModule(l.layer.op).range !== "through")?.layer.op;
+  if (!out || act === "softmax") return;
   if (out.low === data.low && out.high === data.high) return;
   const decl = spec.decls.find((d): d is A.NetDecl => d.kind === "Net" && d.name.name === net.name);
   const last = decl?.layers[decl.layers.length - 1];
   if (!last) return;
-  const act = net.layers[net.layers.length - 1]!.layer.op;
   const fix = data.low === 0 && data.high === 1 ? "end it with sigmoid" : data.low === -1 && data.high === 1 ? "end it with tanh" : "change its last activation";
   diags.push(
     warning(C.W0510, `net ${net.name} generates values in [${out.low}, ${out.high}] (${act}), but data '${p.data.name}' is in [${data.low}, ${data.high}], so D can tell them apart by range alone; ${fix}`, spec.file, last.span, [
