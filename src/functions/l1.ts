@@ -1,6 +1,7 @@
 import type * as TF from "@tensorflow/tfjs";
 import type * as Engine from "../runtime/fused/engine.ts";
 import { type FnDef } from "./function.ts";
+import { meanOfDifference } from "./fused-mean-of-difference.ts";
 import { pairMean } from "./rules.ts";
 
 export const l1: FnDef<"l1"> = {
@@ -24,18 +25,4 @@ export const runtime = (tf: typeof TF) =>
   };
 
 /** rt.fused.l1, against a constant target: mean(|a - t|) as one op; d/da = (dy/n) * step(a - t, -1). */
-export const fused = ({ constant, customOp, kernel, view }: typeof Engine) =>
-  function l1(a: TF.Tensor, target: number, arena: Engine.Arena): TF.Scalar {
-    const n = a.size;
-    const x = arena.keep(view(a, a.shape));
-    let d: TF.Tensor | null = null;
-    return customOp(
-      "l1",
-      [a],
-      () => {
-        d = target === 0 ? x : arena.keep(kernel("Sub", { a: x, b: constant(target) }));
-        return [kernel("Mean", { x: kernel("Abs", { x: d }) }, { axis: x.shape.map((_, i) => i), keepDims: false })];
-      },
-      ([dy]) => [kernel("Multiply", { a: kernel("RealDiv", { a: dy!, b: constant(n) }), b: kernel("Step", { x: d! }, { alpha: -1 }) })],
-    )[0] as TF.Scalar;
-  };
+export const fused = (engine: typeof Engine) => meanOfDifference(engine, "l1", "Abs", (scale, d) => engine.kernel("Multiply", { a: scale, b: engine.kernel("Step", { x: d }, { alpha: -1 }) }));

@@ -1,6 +1,7 @@
 import type * as TF from "@tensorflow/tfjs";
 import type * as Engine from "../runtime/fused/engine.ts";
 import { type FnDef } from "./function.ts";
+import { meanOfDifference } from "./fused-mean-of-difference.ts";
 import { pairMean } from "./rules.ts";
 
 export const mse: FnDef<"mse"> = {
@@ -24,19 +25,4 @@ export const runtime = (tf: typeof TF) =>
   };
 
 /** rt.fused.mse, against a constant target: mean((a - t)^2) as one op; d/da = (dy/n) * ((a - t) * 2). */
-export const fused = ({ constant, customOp, kernel, view }: typeof Engine) =>
-  function mse(a: TF.Tensor, target: number, arena: Engine.Arena): TF.Scalar {
-    const mul = (x: TF.Tensor, y: TF.Tensor) => kernel("Multiply", { a: x, b: y });
-    const n = a.size;
-    const x = arena.keep(view(a, a.shape));
-    let d: TF.Tensor | null = null;
-    return customOp(
-      "mse",
-      [a],
-      () => {
-        d = target === 0 ? x : arena.keep(kernel("Sub", { a: x, b: constant(target) }));
-        return [kernel("Mean", { x: kernel("Square", { x: d }) }, { axis: x.shape.map((_, i) => i), keepDims: false })];
-      },
-      ([dy]) => [mul(d!, mul(kernel("RealDiv", { a: dy!, b: constant(n) }), constant(2)))],
-    )[0] as TF.Scalar;
-  };
+export const fused = (engine: typeof Engine) => meanOfDifference(engine, "mse", "Square", (scale, d) => engine.kernel("Multiply", { a: d, b: engine.kernel("Multiply", { a: scale, b: engine.constant(2) }) }));

@@ -11,8 +11,8 @@ import * as rt from "../../src/runtime/index.ts";
 import { ROOT } from "../helpers.ts";
 
 const DIR = path.join(ROOT, "src/functions");
-/** Files of src/functions that are not a function: the registry, the shared types and rules, operators. */
-const SUPPORT = new Set(["index.ts", "function.ts", "rules.ts", "operators.ts", "extremum.ts"]);
+/** Files of src/functions that are not a function: the registry, the shared types and rules, operators, shared forms. */
+const SUPPORT = new Set(["index.ts", "function.ts", "rules.ts", "operators.ts", "extremum.ts", "fused-mean-of-difference.ts"]);
 
 /** Arguments as placeholder code: a0, a1, ...; operands marked so a test can see how they are read. */
 const fakeArgs: EmitArgs = {
