@@ -17,6 +17,7 @@ import { loadSource } from "./lazy.ts";
 const checker = () => import("./check.ts");
 const compiler = () => import("./compile.ts");
 const specParser = () => import("./parser/index.ts");
+const formatter = () => import("./format/index.ts");
 // What loads tfjs is imported by the commands that run a trainer, never at start (see lazy.ts).
 const runFolder = () => loadSource<typeof import("./tools/runfolder.ts")>("tools/runfolder.ts");
 // The trainer's flags (no tfjs there): `ganc train --help` and flag mistakes answer without the runtime.
@@ -305,6 +306,45 @@ export function program(): Command {
         writeFileAtomic(o.out, out);
         process.stderr.write(`wrote ${o.out}\n`);
       } else process.stdout.write(out);
+    });
+
+  cli
+    .command("fmt")
+    .description("format .gan specs: print the result, or --check / --write (exit 0 done, 1 unformatted or errors, 2 usage)")
+    .argument("<spec...>", ".gan files")
+    .option("--check", "print the files that are not formatted (and change nothing); exit 1 if there are any")
+    .option("--write", "rewrite the files that are not formatted in place (unchanged files are not touched)")
+    .action(async (files: string[], o: { check?: boolean; write?: boolean }) => {
+      if (o.check && o.write) throw new UsageError("--check and --write exclude each other");
+      const { isYamlFile } = await specParser();
+      const yaml = files.find((f) => isYamlFile(f));
+      if (yaml) throw new UsageError(`${yaml}: ganc fmt formats .gan specs only (a YAML spec keeps its own layout; \`ganc convert ${yaml}\` prints it as .gan)`);
+      const texts = files.map((f) => ({ file: f, text: readSpecText(f) }));
+      const { formatGan } = await formatter();
+      let failed = false;
+      const changed: string[] = [];
+      for (const { file, text } of texts) {
+        const r = formatGan(text, file);
+        if (!r.ok) {
+          report(r.diagnostics, file, text, false);
+          failed = true;
+          continue;
+        }
+        if (o.check) {
+          if (r.text !== text) changed.push(file);
+        } else if (o.write) {
+          if (r.text === text) continue;
+          // The file itself when `file` is a link; its permission bits are kept.
+          const real = fs.realpathSync(file);
+          writeFileAtomic(real, r.text, fs.statSync(real).mode & 0o7777);
+          changed.push(file);
+        } else process.stdout.write(r.text);
+      }
+      if (o.check) {
+        for (const f of changed) process.stdout.write(f + "\n");
+        if (changed.length) process.stderr.write(`${changed.length} of ${texts.length} file${texts.length === 1 ? "" : "s"} not formatted (ganc fmt --write rewrites them)\n`);
+      } else if (o.write) for (const f of changed) process.stderr.write(`formatted ${f}\n`);
+      process.exitCode = failed || (o.check && changed.length > 0) ? 1 : 0;
     });
 
   cli
