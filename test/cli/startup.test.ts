@@ -9,8 +9,8 @@ import { VALIDATE_GRAMMAR } from "../../src/parser/dsl/tokens.ts";
 import { ganc, ROOT, tmpDir } from "../helpers.ts";
 
 /**
- * The command starts without loading what it does not need: --version, --help, check, compile and
- * convert never load tfjs (nor the runtime), from the compiled build (dist/) or from the sources.
+ * The command starts without loading what it does not need: --version, --help, check, compile,
+ * convert and fmt never load tfjs (nor the runtime), from the compiled build (dist/) or from the sources.
  * Which modules a command loaded is recorded by a preloaded hook (test/fixtures/startup), not timed.
  */
 const RECORDER = path.join(ROOT, "test/fixtures/startup/record-modules.mjs");
@@ -24,7 +24,7 @@ function loadedBy(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; 
 
 const tfjs = (m: string) => /@tensorflow\//.test(m);
 const fromSrc = (m: string) => m.startsWith(new URL("src/", `file://${ROOT}/`).href);
-const COMMANDS = [["--version"], ["--help"], ["train", "--help"], ["check", "specs/gan.gan"], ["check", "specs/gan.gan.yaml"], ["compile", "specs/gan.gan"], ["convert", "specs/gan.gan"], ["check", "test/fixtures/images.gan"]];
+const COMMANDS = [["--version"], ["--help"], ["train", "--help"], ["check", "specs/gan.gan"], ["check", "specs/gan.gan.yaml"], ["compile", "specs/gan.gan"], ["convert", "specs/gan.gan"], ["fmt", "specs/gan.gan"], ["check", "test/fixtures/images.gan"]];
 /** The image decoder: an image folder is read at check time for its class names, never decoded. */
 const decoder = (m: string) => /\/node_modules\/(sharp|@img)\//.test(m);
 
