@@ -146,7 +146,9 @@ class Formatter {
       if (this.lineStarts[mid]! <= offset) lo = mid;
       else hi = mid - 1;
     }
-    return offset - this.lineStarts[lo]!;
+    // A byte order mark takes no column (the output keeps it in front of the first line too).
+    const bom = lo === 0 && this.src.charCodeAt(0) === 0xfeff && offset > 0 ? 1 : 0;
+    return offset - this.lineStarts[lo]! - bom;
   }
 
   private scanGap(from: number, to: number, afterToken: boolean): Gap {
@@ -185,6 +187,7 @@ class Formatter {
   /** Walks the CST once and records each token's role. */
   private analyze(cst: CstNode): void {
     const decls = ((cst.children as Children).decl ?? []) as CstNode[];
+    const index = new Map(this.tokens.map((t, i) => [t.startOffset, i]));
     let run: { offset: number; width: number }[] = [];
     const flush = () => {
       if (!run.length) return;
@@ -197,7 +200,7 @@ class Formatter {
       const start = d.location!.startOffset;
       this.declStarts.set(start, inner.name);
       if (ALIGNED.has(inner.name)) {
-        const kw = this.tokens.findIndex((t) => t.startOffset === start);
+        const kw = index.get(start)!;
         const gap = this.gaps[kw]!;
         // A blank line (before the declaration or before a comment above it) ends a run.
         if (gap.breaksAfter > 1 || gap.comments.some((c) => c.breaksBefore > 1)) flush();
@@ -403,8 +406,16 @@ class Formatter {
   }
 }
 
+const glued = new Map<string, boolean>();
+
 /** Whether two tokens written with nothing between them still read as those two tokens (`3` `.x` does not). */
 function gluesSafely(a: IToken, b: IToken): boolean {
-  const r = T.ganLexer.tokenize(a.image + b.image);
-  return r.errors.length === 0 && r.tokens.length === 2 && r.tokens[0]!.tokenType === a.tokenType && r.tokens[1]!.tokenType === b.tokenType;
+  const key = a.image + "\u0000" + b.image;
+  let ok = glued.get(key);
+  if (ok === undefined) {
+    const r = T.ganLexer.tokenize(a.image + b.image);
+    ok = r.errors.length === 0 && r.tokens.length === 2 && r.tokens[0]!.tokenType === a.tokenType && r.tokens[1]!.tokenType === b.tokenType;
+    if (glued.size < 10_000) glued.set(key, ok);
+  }
+  return ok;
 }

@@ -6,6 +6,7 @@ import { formatGan } from "../../src/format/index.ts";
 import { stripSpans } from "../../src/parser/ast.ts";
 import { parseDsl } from "../../src/parser/dsl/index.ts";
 import { ganLexer } from "../../src/parser/dsl/tokens.ts";
+import { CATALOG, completeExample, type CodeInfo } from "../../src/parser/codes.ts";
 import { parseSpec } from "../../src/parser/index.ts";
 import { ROOT } from "../helpers.ts";
 
@@ -82,6 +83,27 @@ describe("formatGan on the repository's specs", () => {
         throw new Error(`${path.relative(ROOT, f)}: ${(err as Error).message}`);
       }
     }
+  });
+});
+
+describe("formatGan on the diagnostic catalog's examples", () => {
+  it("is stable on every .gan example (wrong and right) that parses, as written and completed", () => {
+    let n = 0;
+    for (const [code, info] of Object.entries(CATALOG) as [string, CodeInfo][]) {
+      for (const ex of [info.wrong, info.right]) {
+        if (!ex || ex.yaml) continue;
+        for (const text of [ex.text, completeExample(ex)]) {
+          if (parseDsl(text, "x.gan").value === null) continue;
+          try {
+            expectStable(text);
+          } catch (err) {
+            throw new Error(`${code}: ${(err as Error).message}`);
+          }
+          n++;
+        }
+      }
+    }
+    expect(n).toBeGreaterThan(100);
   });
 });
 
@@ -200,6 +222,8 @@ describe("formatGan's layout", () => {
 
   it("keeps CRLF line ends and a byte order mark, and writes no trailing whitespace", () => {
     expect(format("\uFEFFx = 1   \r\n\r\n\r\ny=2 \r\n")).toBe("\uFEFFx = 1\r\n\r\ny = 2\r\n");
+    // The mark takes no column: an aligned comment on the first line stays where it was.
+    expect(expectStable("\uFEFFx=1      # c\ny = 2   # d\n")).toBe("\uFEFFx = 1    # c\ny = 2   # d\n");
   });
 
   it("never glues tokens into different ones", () => {
