@@ -311,15 +311,16 @@ export function program(): Command {
   cli
     .command("fmt")
     .description("format .gan specs: print the result, or --check / --write (exit 0 done, 1 unformatted or errors, 2 usage)")
-    .argument("<spec...>", ".gan files")
+    .argument("<spec...>", ".gan files; - reads a spec from stdin")
     .option("--check", "print the files that are not formatted (and change nothing); exit 1 if there are any")
     .option("--write", "rewrite the files that are not formatted in place (unchanged files are not touched)")
     .action(async (files: string[], o: { check?: boolean; write?: boolean }) => {
       if (o.check && o.write) throw new UsageError("--check and --write exclude each other");
+      if (files.includes("-") && (files.length > 1 || o.write)) throw new UsageError("- (stdin) is formatted alone and cannot be written back; drop --write or the other files");
       const { isYamlFile } = await specParser();
       const yaml = files.find((f) => isYamlFile(f));
       if (yaml) throw new UsageError(`${yaml}: ganc fmt formats .gan specs only (a YAML spec keeps its own layout; \`ganc convert ${yaml}\` prints it as .gan)`);
-      const texts = files.map((f) => ({ file: f, text: readSpecText(f) }));
+      const texts = files.map((f) => (f === "-" ? { file: "<stdin>", text: fs.readFileSync(0, "utf8") } : { file: f, text: readSpecText(f) }));
       const { formatGan } = await formatter();
       let failed = false;
       const changed: string[] = [];

@@ -1,8 +1,9 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatGan } from "../../src/format/index.ts";
-import { ganc, tmpDir } from "../helpers.ts";
+import { ganc, ROOT, tmpDir } from "../helpers.ts";
 
 const MESSY = 'gan "m"\ndata real:ring8(batch=8)\nnoise z:normal(0,1,[2])   # z\nnet G(z){dense 2}\nnet D(x){\ndense 1->logit\n}\n';
 const BAD = 'gan "x"\ndata real: mnist(batch=64\nnoise z: normal(0,1,[4])\n';
@@ -67,6 +68,16 @@ describe("ganc fmt", () => {
     expect(fs.readFileSync(bad, "utf8")).toBe(BAD);
   });
 
+  it("formats stdin with -, diagnostics naming <stdin>", () => {
+    const run = (input: string) => spawnSync(process.execPath, [path.join(ROOT, "bin/ganc.mjs"), "fmt", "-"], { cwd: ROOT, input, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+    const ok = run(MESSY);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe(setup().formatted);
+    const bad = run(BAD);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("--> <stdin>:3:1");
+  });
+
   it("refuses YAML specs and --check with --write as usage errors (exit 2)", () => {
     const y = ganc(["fmt", "specs/gan.gan", "specs/gan.gan.yaml"]);
     expect(y.code).toBe(2);
@@ -75,5 +86,8 @@ describe("ganc fmt", () => {
     const both = ganc(["fmt", "--check", "--write", "specs/gan.gan"]);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain("--check and --write exclude each other");
+    const stdinWrite = ganc(["fmt", "--write", "-"]);
+    expect(stdinWrite.code).toBe(2);
+    expect(stdinWrite.stderr).toContain("cannot be written back");
   });
 });
