@@ -282,6 +282,46 @@ describe("formatGan on mutated specs (property)", () => {
       return out + text.slice(from) + (tail ?? "");
     });
 
+  /** Token-level edits: delete, duplicate or move tokens, or put another of the spec's tokens in between. */
+  const edited = fc
+    .record({
+      seed: fc.nat({ max: seeds.length - 1 }),
+      edits: fc.array(fc.tuple(fc.constantFrom("delete", "duplicate", "insert"), fc.nat(), fc.nat()), { minLength: 1, maxLength: 4 }),
+      joiner: fc.constantFrom(" ", "", "\n", " # x\n"),
+    })
+    .map(({ seed, edits, joiner }) => {
+      const text = seeds[seed]!;
+      const tokens = ganLexer.tokenize(text).tokens;
+      const parts = tokens.map((t, i) => ({ image: t.image, before: text.slice(i === 0 ? 0 : tokens[i - 1]!.endOffset! + 1, t.startOffset) }));
+      for (const [op, a, b] of edits) {
+        const i = a % parts.length;
+        if (op === "delete" && parts.length > 1) parts.splice(i, 1);
+        else if (op === "duplicate") parts.splice(i, 0, { ...parts[i]!, before: joiner });
+        else parts.splice(i, 0, { image: parts[b % parts.length]!.image, before: joiner });
+      }
+      return parts.map((p) => p.before + p.image).join("") + "\n";
+    });
+
+  it("on token-level edits: the parser's diagnostics when they break the spec, a stable format when they do not", () => {
+    let parsed = 0;
+    fc.assert(
+      fc.property(edited, (text) => {
+        const r = formatGan(text, "e.gan");
+        const ref = parseSpec(text, "e.gan");
+        if (!ref.spec) {
+          expect(r.ok).toBe(false);
+          if (!r.ok) expect(r.diagnostics).toEqual(ref.diagnostics);
+          return;
+        }
+        parsed++;
+        expectStable(text, "e.gan");
+      }),
+      process.env.GANC_FMT_RUNS ? { numRuns: Number(process.env.GANC_FMT_RUNS) } : { numRuns: 200, seed: 20261206 },
+    );
+    // Enough of the edits still parse (a deleted comma, a moved layer...) for the property to mean something.
+    expect(parsed).toBeGreaterThan(20);
+  });
+
   it("stays idempotent and keeps the AST and the comments", () => {
     fc.assert(
       fc.property(mutant, (text) => {
