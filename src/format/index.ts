@@ -32,8 +32,7 @@
 import type { CstNode, IToken } from "chevrotain";
 import { stripSpans } from "../parser/ast.ts";
 import type { Diagnostic } from "../parser/diagnostics.ts";
-import { parseDsl } from "../parser/dsl/index.ts";
-import { ganParser } from "../parser/dsl/parser.ts";
+import { parseDsl, parseDslCst } from "../parser/dsl/index.ts";
 import * as T from "../parser/dsl/tokens.ts";
 import { parseSpec } from "../parser/index.ts";
 import { MAX_SPEC_CHARS } from "../parser/limits.ts";
@@ -47,13 +46,13 @@ export type FormatResult = { ok: true; text: string } | { ok: false; diagnostics
 export function formatGan(source: string, file = "<input>"): FormatResult {
   // parseSpec refuses an oversized file (E0007) before reading it, as `ganc check` does.
   if (source.length > MAX_SPEC_CHARS) return { ok: false, diagnostics: parseSpec(source, file).diagnostics };
-  const parsed = parseDsl(source, file);
+  const parsed = parseDslCst(source, file);
   if (!parsed.value || parsed.diagnostics.some((d) => d.severity === "error")) return { ok: false, diagnostics: parsed.diagnostics };
-  const text = new Formatter(source).run();
+  const text = new Formatter(source, parsed.value.tokens, parsed.value.cst).run();
   // The formatter only moves whitespace and comments; a spec that reads differently afterwards would be a
   // bug here. Checked on every call (one more parse) so that a wrong layout never reaches a file.
   const again = parseDsl(text, file);
-  if (!again.value || JSON.stringify(stripSpans(again.value)) !== JSON.stringify(stripSpans(parsed.value))) {
+  if (!again.value || JSON.stringify(stripSpans(again.value)) !== JSON.stringify(stripSpans(parsed.value.spec))) {
     throw new Error(`${file}: formatting would change what the spec means (please report it with the spec)`);
   }
   return { ok: true, text };
@@ -93,7 +92,6 @@ const isToken = (x: CstNode | IToken): x is IToken => "image" in x;
 const ALIGNED = new Set(["dataDecl", "noiseDecl", "stateDecl"]);
 
 class Formatter {
-  private readonly tokens: IToken[];
   private readonly gaps: Gap[];
   private readonly lineStarts: number[] = [0];
   private readonly eol: string;
@@ -116,15 +114,17 @@ class Formatter {
   private body: Body | null = null;
   private depth = 0;
 
-  constructor(private readonly src: string) {
+  constructor(
+    private readonly src: string,
+    private readonly tokens: IToken[],
+    cst: CstNode,
+  ) {
     for (let i = 0; i < src.length; i++) {
       const c = src.charCodeAt(i);
       if (c === 10 || (c === 13 && src.charCodeAt(i + 1) !== 10)) this.lineStarts.push(i + 1);
     }
     const firstBreak = src.search(/\r\n|\r|\n/);
     this.eol = firstBreak >= 0 && src.startsWith("\r\n", firstBreak) ? "\r\n" : "\n";
-    const lexed = T.ganLexer.tokenize(src);
-    this.tokens = lexed.tokens;
     this.gaps = [];
     let prevEnd = 0;
     for (const t of this.tokens) {
@@ -132,9 +132,6 @@ class Formatter {
       prevEnd = t.endOffset! + 1;
     }
     this.gaps.push(this.scanGap(prevEnd, src.length, this.tokens.length > 0));
-    const parser = ganParser();
-    parser.input = this.tokens;
-    const cst = parser.spec();
     this.analyze(cst);
   }
 

@@ -21,6 +21,13 @@ export function parseDsl(text: string, file: string): ParseResult<A.Spec> {
   return run(text, file, 0, "spec", (b, n) => b.spec(n, file));
 }
 
+/** parseDsl, plus the tokens and the CST the AST was built from (the formatter lays them out). */
+export function parseDslCst(text: string, file: string): ParseResult<{ spec: A.Spec; cst: CstNode; tokens: IToken[] }> {
+  let tokens: IToken[] = [];
+  const r = run(text, file, 0, "spec", (b, n) => ({ spec: b.spec(n, file), cst: n }), (t) => (tokens = t));
+  return r.value ? { value: { ...r.value, tokens }, diagnostics: r.diagnostics } : { value: null, diagnostics: r.diagnostics };
+}
+
 /** Parses one expression, e.g. a loss in a YAML string; spans are shifted by `base`. */
 export function parseExpression(text: string, file: string, base = 0): ParseResult<A.Expr> {
   return run(text, file, base, "expr", (b, n) => b.expr(n));
@@ -33,11 +40,12 @@ export function parseLayer(text: string, file: string, base = 0): ParseResult<A.
 
 type RuleName = "spec" | "expr" | "layer";
 
-function run<T>(text: string, file: string, base: number, rule: RuleName, build: (b: AstBuilder, n: CstNode) => T): ParseResult<T> {
+function run<T>(text: string, file: string, base: number, rule: RuleName, build: (b: AstBuilder, n: CstNode) => T, onTokens?: (tokens: IToken[]) => void): ParseResult<T> {
   const diagnostics: Diagnostic[] = [];
   const lexed = ganLexer.tokenize(text);
   for (const e of lexed.errors) diagnostics.push(lexError(e, text, file, base));
   const tokens = lexed.tokens.map((t) => fixMistake(t, file, base, diagnostics));
+  onTokens?.(tokens);
   const deep = nestingTooDeep(tokens);
   if (deep) {
     diagnostics.push(error(C.E0003, `nesting deeper than ${MAX_NESTING} levels`, file, shift(tokSpan(deep), base)));
