@@ -41,7 +41,8 @@ export type FormatResult = { ok: true; text: string } | { ok: false; diagnostics
 
 /**
  * Formats a `.gan` spec. A spec that does not parse gives the parser's diagnostics (the same as
- * `ganc check`'s syntax errors); nothing here throws on bad input.
+ * `ganc check`'s syntax errors); bad input never throws. It throws only if its own result would read as a
+ * different spec, which is a bug in the formatter (the command line reports it as an internal error).
  */
 export function formatGan(source: string, file = "<input>"): FormatResult {
   // parseSpec refuses an oversized file (E0007) before reading it, as `ganc check` does.
