@@ -186,6 +186,16 @@ function status(): { text: string; cls: string } {
   return { text: rows.length ? "not training" : "waiting for the run", cls: "" };
 }
 
+/** Iterations per second over the last few logged rows (one row's rate jumps with each read-back). */
+function recentSpeed(): number | null {
+  const last = rows[rows.length - 1];
+  const first = rows[Math.max(0, rows.length - 11)];
+  if (last && first && last !== first && typeof last.elapsedSec === "number" && typeof first.elapsedSec === "number" && last.elapsedSec > first.elapsedSec) {
+    return (last.step! - first.step!) / (last.elapsedSec - first.elapsedSec);
+  }
+  return typeof last?.itPerSec === "number" ? last.itPerSec : null;
+}
+
 function renderStats(): void {
   const last = rows[rows.length - 1];
   const run = info?.run ?? null;
@@ -193,8 +203,8 @@ function renderStats(): void {
   const step = typeof run?.steps === "number" && run.status !== "running" ? run.steps : (last?.step ?? 0);
   $("iteration").textContent = last || total ? `${step}${total ? ` / ${total}` : ""}` : "–";
   $("epoch").textContent = last?.epoch !== undefined ? String(last.epoch) : "–";
-  const speed = last?.itPerSec;
-  $("speed").textContent = typeof speed === "number" ? fmt(speed) : "–";
+  const speed = recentSpeed();
+  $("speed").textContent = speed !== null ? fmt(speed) : "–";
   const training = !!info?.writer;
   $("eta").textContent = training && total && speed && speed > 0 ? duration((total - step) / speed) : training ? "–" : total && step >= total ? "done" : "–";
   const elapsed = typeof run?.seconds === "number" && !training ? run.seconds : last?.elapsedSec;
