@@ -93,7 +93,7 @@ function chartFor(key: string): Chart {
       legend: { show: true, live: true },
       cursor: { drag: { x: true, y: false } },
       axes: [{ label: "iteration", size: 36, labelSize: 18 }, { size: 56 }],
-      series: [{ label: "iteration" }, { label: key, stroke: color, width: 2, points: { show: false }, spanGaps: true, value: (_u, v) => (v == null ? "–" : fmt(v)) }],
+      series: [{ label: "iteration" }, { label: key, stroke: color, width: 2, points: { size: 6, fill: color }, spanGaps: true, value: (_u, v) => (v == null ? "–" : fmt(v)) }],
     },
     [[], []],
     el,
@@ -118,6 +118,10 @@ function addRows(newRows: Row[]): void {
   for (const c of touched) {
     c.plot.setData([c.xs, c.ys]);
     c.el.dataset.points = String(c.xs.length);
+    // The newest value in the title: the legend shows values only under the cursor.
+    const last = c.ys[c.ys.length - 1];
+    const title = c.el.querySelector(".u-title");
+    if (title) title.textContent = last == null ? c.key : `${c.key}  ${fmt(last)}`;
   }
   renderStats();
 }
