@@ -3,7 +3,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startDashboard, type Dashboard } from "../../src/ui/server.ts";
-import { ganc, tmpDir } from "../helpers.ts";
+import { ganc, gancAsync, tmpDir, waitFor } from "../helpers.ts";
 
 function fakeRun(): string {
   const dir = tmpDir("ganc-ui-server-");
@@ -131,5 +131,40 @@ describe("ganc ui and ganc train --ui: usage errors", () => {
     const bad = ganc(["ui", tmpDir(), "--port", "70000"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("must be a whole number in 0..65535");
+  });
+});
+
+describe("ganc train --ui", () => {
+  it("a --port in use stops ganc train before it trains: exit 2, the reason in one line", async () => {
+    const d = await start(fakeRun());
+    const out = path.join(tmpDir(), "run");
+    const r = ganc(["train", "test/fixtures/ring8.gan", "--ui", "--port", String(d.port), "--out", out, "--steps", "5"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`error: port ${d.port} is in use on 127.0.0.1: choose another with --port (0 picks a free one)`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(fs.existsSync(path.join(out, "metrics.jsonl"))).toBe(false);
+    expect(fs.existsSync(path.join(out, ".lock"))).toBe(false);
+  });
+
+  it("the dashboard's process goes with the trainer's, even when that one is killed (SIGKILL)", async () => {
+    const out = path.join(tmpDir(), "run");
+    const train = gancAsync(["train", "test/fixtures/ring8.gan", "--ui", "--quiet", "--out", out, "--steps", "1000000", "--histogram-every", "0"]);
+    let stderr = "";
+    train.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    try {
+      await waitFor(() => /^dashboard: http:\/\/127\.0\.0\.1:\d+\/$/m.test(stderr), 60_000);
+      const url = /^dashboard: (\S+)$/m.exec(stderr)![1]!;
+      expect((await get(url + "api/state")).status).toBe(200);
+      train.kill("SIGKILL");
+      // The server is gone once its IPC channel closes: the port stops answering.
+      let refused = false;
+      for (let i = 0; i < 50 && !refused; i++) {
+        refused = await get(url + "api/state").then(() => false, () => true);
+        if (!refused) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(refused, "the dashboard still answers after its trainer was killed").toBe(true);
+    } finally {
+      if (train.exitCode === null && train.signalCode === null) train.kill("SIGKILL");
+    }
   });
 });
