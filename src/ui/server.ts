@@ -58,6 +58,14 @@ async function pageDir(): Promise<string> {
   return dir;
 }
 
+const isLoopback = (h: string) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(h);
+
+/** The name in a Host header: without its port, IPv6 brackets removed. */
+function hostName(header: string): string {
+  const m = /^\[([^\]]+)\](?::\d+)?$/.exec(header);
+  return m ? m[1]! : header.replace(/:\d+$/, "");
+}
+
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
   const dir = await pageDir();
   const files = new Map<string, { body: Buffer; type: string }>();
@@ -70,7 +78,15 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     for (const res of clients) send(res, e.type, e);
   });
 
+  const host = opts.host ?? "127.0.0.1";
+  const loopback = isLoopback(host);
   const server = http.createServer((req, res) => {
+    // On loopback, only pages addressed to this machine by name may read the run: a site whose name is
+    // made to point at 127.0.0.1 (DNS rebinding) sends its own name in Host and is refused.
+    if (loopback && !isLoopback(hostName(req.headers.host ?? ""))) {
+      res.writeHead(403, { "content-type": "text/plain" }).end("this dashboard answers requests for localhost only\n");
+      return;
+    }
     const url = new URL(req.url ?? "/", "http://localhost");
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
@@ -112,7 +128,6 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   }, 15_000);
   heartbeat.unref();
 
-  const host = opts.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) => {
       const where = `${host}:${opts.port ?? 0}`;

@@ -111,6 +111,21 @@ describe("dashboard server", () => {
     expect(late[0]!.data.samples).toHaveLength(2);
   });
 
+  it("on loopback, a request naming another host (DNS rebinding) is refused", async () => {
+    const d = await start(fakeRun());
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        http.get({ host: "127.0.0.1", port: d.port, path: "/api/state", headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on("error", reject);
+      });
+    expect(await status("evil.example:" + d.port)).toBe(403);
+    expect(await status("evil.example")).toBe(403);
+    expect(await status(`localhost:${d.port}`)).toBe(200);
+    expect(await status(`127.0.0.1:${d.port}`)).toBe(200);
+  });
+
   it("a port in use is a clear error", async () => {
     const d = await start(fakeRun());
     await expect(startDashboard({ runDir: fakeRun(), port: d.port })).rejects.toThrow(`port ${d.port} is in use on 127.0.0.1: choose another with --port`);
