@@ -63,6 +63,13 @@ describe("RunWatcher", () => {
     w.poll();
     expect(events.map((e) => e.type)).toEqual(["samples", "info"]);
     expect(events[0]).toEqual({ type: "samples", samples: [{ step: 20, name: "step-0000020.png" }] });
+    // ganc eval's results, saved while the page is open.
+    fs.writeFileSync(path.join(dir, "eval.json"), JSON.stringify({ metrics: { kind: "toy", modesCovered: 8 } }));
+    w.poll();
+    expect(events.map((e) => e.type)).toEqual(["samples", "info", "info"]);
+    expect((events[2] as { info: { eval: unknown } }).info.eval).toEqual({ metrics: { kind: "toy", modesCovered: 8 } });
+    w.poll();
+    expect(events).toHaveLength(3); // nothing changed, nothing sent
     events.length = 0;
     // --fresh in the same folder: metrics.jsonl and samples/ start over.
     fs.writeFileSync(file, '{"step":5,"d":2}\n');
