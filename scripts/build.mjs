@@ -78,6 +78,9 @@ export async function build({ quiet = false } = {}) {
     if (!keep.has(f)) fs.rmSync(f, { force: true, recursive: true });
   }
   if (!quiet) process.stderr.write(`ganc build: wrote dist/cli.js (${inputs.length} source files)\n`);
+  // The live dashboard's page (ganc ui): dist/ui.
+  const { buildUi } = await import("./build-ui.mjs");
+  await buildUi({ root, quiet });
   return true;
 }
 

@@ -22,6 +22,10 @@ const formatter = () => import("./format/index.ts");
 const runFolder = () => loadSource<typeof import("./tools/runfolder.ts")>("tools/runfolder.ts");
 // The trainer's flags (no tfjs there): `ganc train --help` and flag mistakes answer without the runtime.
 const runFlags = () => import("./runtime/run-flags.ts");
+// The live dashboard's server (node:http, no tfjs): loaded by `ganc ui` only.
+const uiServer = () => import("./ui/server.ts");
+/** bin/ganc.mjs, from src/cli.ts and from dist/cli.js alike. */
+const BIN = fileURLToPath(new URL("../bin/ganc.mjs", import.meta.url));
 
 const useColor = () => !!process.stderr.isTTY && !process.env.NO_COLOR;
 
@@ -130,13 +134,25 @@ function formatStats(s: KernelStats): string {
   return `kernels per iteration: ${s.kernels} (tf.profile of iteration ${s.iteration} on ${s.backend}, batch ${s.batch}; ${s.wallMs.toFixed(0)} ms while profiled)\n  ${top}`;
 }
 
-/** `ganc train`'s command: the trainer's flags (but those only `ganc sample` drives), the spec, and --no-opt. */
+const parsePort = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("must be a whole number in 0..65535 (0: any free port)");
+  return n;
+};
+
+/** Flags of `ganc train` that are not the trainer's: they shape the command, not the run. */
+const TRAIN_ONLY = new Set(["out", "opt", "ui", "port", "host"]);
+
+/** `ganc train`'s command: the trainer's flags (but those only `ganc sample` drives), the spec, --no-opt and --ui. */
 export async function trainCommand(): Promise<Command> {
   const cmd = (await runFlags()).trainerCommand("ganc train", "train");
   return cmd
     .description("compile a spec and train it")
     .argument("<spec>", "a .gan or .gan.yaml file")
     .option("--no-opt [passes]", "train the trainer compiled without optimization passes (or without those named)")
+    .option("--ui", "serve a live dashboard of the run while it trains (URL printed; see ganc ui)")
+    .option("--port <n>", "with --ui: the dashboard's port (default 0: any free port)", parsePort)
+    .option("--host <address>", "with --ui: the address to listen on (default 127.0.0.1, this machine only)")
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", "\nThe run folder defaults to runs/<spec name>.");
 }
@@ -146,7 +162,7 @@ export function trainerArgv(cmd: Command): string[] {
   const argv: string[] = [];
   for (const opt of cmd.options as Option[]) {
     const key = opt.attributeName();
-    if (key === "out" || key === "opt" || !opt.long || cmd.getOptionValueSource(key) !== "cli") continue;
+    if (TRAIN_ONLY.has(key) || !opt.long || cmd.getOptionValueSource(key) !== "cli") continue;
     const v: unknown = cmd.getOptionValue(key);
     if (opt.negate ? v !== false : v === false || v === undefined) continue;
     if (typeof v === "boolean") argv.push(opt.long);
@@ -163,7 +179,8 @@ async function train(args: string[]): Promise<void> {
     file = spec;
   });
   await cmd.parseAsync(args, { from: "user" });
-  const o = cmd.opts<{ out?: string; opt: boolean | string }>();
+  const o = cmd.opts<{ out?: string; opt: boolean | string; ui?: boolean; port?: number; host?: string }>();
+  if (!o.ui && (o.port !== undefined || o.host !== undefined)) throw new UsageError("--port and --host apply to the dashboard: add --ui");
   const text = await readSpec(file);
   const c = await compileFor(file, text, passesFrom(o.opt));
   if (!c) {
@@ -178,13 +195,90 @@ async function train(args: string[]): Promise<void> {
   // the trainer's Run takes it over. The same module instance as the trainer's (lazy.ts).
   const { acquireRunLock, releaseRunLock } = await loadSource<typeof import("./runtime/lock.ts")>("runtime/lock.ts");
   const lock = acquireRunLock(out, (l) => process.stderr.write(l + "\n"), { handOver: true });
+  let ui: DashboardChild | null = null;
   try {
     writeFileAtomic(path.join(out, "trainer.ts"), c.code);
     await keepSpec(out, file, text);
+    if (o.ui) ui = await dashboardChild(out, o.port ?? 0, o.host);
     process.exitCode = await runTrainer(c.exec, out, ["--out", out, ...trainerArgv(cmd)]);
   } finally {
     releaseRunLock(lock);
+    if (ui) {
+      await ui.stop();
+      process.stderr.write(`dashboard stopped with the run; ganc ui ${out} serves it again\n`);
+    }
   }
+}
+
+interface DashboardChild {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * `ganc train --ui`: the dashboard runs as `ganc ui <out>` in a child process, not in the trainer's. The
+ * trainer computes on the event loop's thread between few awaits, so a server there would answer late
+ * and read files on the loop's time; as its own process it only reads what the run writes. It says its
+ * URL over an IPC channel and exits when that channel closes (this process ending, however it ends).
+ */
+async function dashboardChild(runDir: string, port: number, host: string | undefined): Promise<DashboardChild> {
+  const { spawn } = await import("node:child_process");
+  const args = [BIN, "ui", runDir, "--port", String(port), ...(host !== undefined ? ["--host", host] : [])];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe", "ipc"] });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once("message", (m: { url?: string }) => (m.url ? resolve(m.url) : reject(new UsageError("the dashboard did not start"))));
+    child.once("exit", () => {
+      const msg = /^error: (.*)$/m.exec(stderr)?.[1] ?? (stderr.trim() || "the dashboard exited before it started");
+      reject(new UsageError(msg));
+    });
+  });
+  // Its messages from now on (a failure, say) are the user's to see.
+  child.stderr!.on("data", (d: string) => process.stderr.write(d));
+  process.stderr.write(`dashboard: ${url}\n`);
+  return {
+    url,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.disconnect();
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000).unref())]);
+        if (child.exitCode === null && child.signalCode === null) child.kill();
+      }
+    },
+  };
+}
+
+/** `ganc ui <run-dir>`: serves the dashboard until Ctrl-C (or, as train --ui's child, until its parent goes). */
+async function serveDashboard(runDir: string, o: { port: number; host?: string; quiet?: boolean }): Promise<void> {
+  const { trainerFile } = await import("./tools/runinfo.ts");
+  try {
+    trainerFile(runDir);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { startDashboard, DashboardError } = await uiServer();
+  let dash;
+  try {
+    dash = await startDashboard({ runDir, port: o.port, host: o.host });
+  } catch (err) {
+    if (err instanceof DashboardError) throw new UsageError(err.message);
+    throw err;
+  }
+  const host = o.host ?? "127.0.0.1";
+  if (process.send) process.send({ url: dash.url });
+  else {
+    process.stderr.write(`dashboard for ${runDir}: ${dash.url} (Ctrl-C to stop)\n`);
+    if (!/^(127\.|::1$|localhost$)/.test(host)) process.stderr.write(`note: listening on ${host}: anyone who can reach this machine on port ${dash.port} can see this run\n`);
+  }
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+    process.once("disconnect", done);
+  });
+  await dash.close();
 }
 
 export function program(): Command {
@@ -359,6 +453,15 @@ export function program(): Command {
       writeFileAtomic(file, seed);
       process.stderr.write(`wrote ${file}\nnext: ganc check ${file} && ganc train ${file} --steps 200\n`);
     });
+
+  cli
+    .command("ui")
+    .description("serve a live dashboard of a run folder (in progress or finished): charts of every logged value, sample grids, progress, spec")
+    .argument("<run-dir>", "a run folder written by ganc train")
+    .option("--port <n>", "port to listen on (default 0: any free port; the URL is printed)", parsePort, 0)
+    .option("--host <address>", "address to listen on (default 127.0.0.1, this machine only)")
+    .addHelpText("after", "\nThe page follows the run while a trainer writes to the folder. ganc train --ui starts it with the run.")
+    .action(async (runDir: string, o: { port: number; host?: string }) => serveDashboard(runDir, o));
 
   registerToolCommands(cli, (message) => new UsageError(message));
   registerExplainCommand(cli, (message) => new UsageError(message));

@@ -189,6 +189,9 @@ export class Run {
       throw new TrainingError(`${this.opts.out} already holds checkpoints: pass --resume to continue that run, or choose another --out`);
     }
     writeFileAtomic(path.join(this.opts.out, SETTINGS_FILE), JSON.stringify(this.settings(), null, 2) + "\n");
+    // run.json while training says so, with what a live view needs (iterations planned, backend, data);
+    // finish() rewrites it with the outcome.
+    this.writeRunJson("running", { totalSteps: this.totalSteps, startStep: this.step });
     this.log.open(this.spec, this.backend.detail, this.step, this.opts.resume);
     this.fixedBatch = this.sampler.fixedBatch();
     process.on("SIGINT", this.onSigint);
@@ -309,8 +312,14 @@ export class Run {
     const exit = this.interrupted ? 130 : 0;
     const secs = (Date.now() - this.log.started) / 1000;
     this.say(`${this.interrupted ? "stopped" : "done"} at iteration ${this.step} in ${secs.toFixed(1)} s; samples in ${path.join(this.opts.out, "samples")}, checkpoint ${this.checkpoints.last ?? "none"}`);
-    writeFileAtomic(path.join(this.opts.out, "run.json"), JSON.stringify({ spec: this.spec.name, source: this.spec.source, data: dataSummary(this.dataset), backend: this.backend.detail, steps: this.step, seconds: round(secs), tensorCounts: this.log.tensorCounts }, null, 2) + "\n");
+    this.writeRunJson(this.interrupted ? "stopped" : "finished", { totalSteps: this.totalSteps, steps: this.step, seconds: round(secs), tensorCounts: this.log.tensorCounts });
     if (this.lock) releaseRunLock(this.lock);
     return exit;
+  }
+
+  /** `<out>/run.json`: the run's status ("running", "finished", "stopped") and what it ran on. */
+  private writeRunJson(status: "running" | "finished" | "stopped", extra: Record<string, unknown>): void {
+    const body = { spec: this.spec.name, source: this.spec.source, status, data: dataSummary(this.dataset), backend: this.backend.detail, ...extra };
+    writeFileAtomic(path.join(this.opts.out, "run.json"), JSON.stringify(body, null, 2) + "\n");
   }
 }

@@ -162,6 +162,7 @@ export function buildReport(runDir: string, opts: { maxImages?: number } = {}): 
     if (run.backend) info.push(["backend", String(run.backend)]);
     if (typeof run.steps === "number") info.push(["iterations", String(run.steps)]);
     if (typeof run.seconds === "number") info.push(["training time", `${run.seconds} s${typeof run.steps === "number" && run.seconds > 0 ? ` (${(run.steps / run.seconds).toFixed(2)} it/s overall)` : ""}`]);
+    if (run.status === "running") info.push(["status", "in progress (or ended without finishing)"]);
   } else info.push(["status", "no run.json: the run is in progress or was stopped before it finished"]);
   const last = rows[rows.length - 1];
   if (last) {

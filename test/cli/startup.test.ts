@@ -15,16 +15,16 @@ import { ganc, ROOT, tmpDir } from "../helpers.ts";
  */
 const RECORDER = path.join(ROOT, "test/fixtures/startup/record-modules.mjs");
 
-function loadedBy(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; modules: string[] } {
+function loadedBy(args: string[], env: NodeJS.ProcessEnv = {}, timeout?: number): { code: number; modules: string[] } {
   const list = path.join(tmpDir("ganc-modules-"), "modules.txt");
   fs.writeFileSync(list, "");
-  const r = ganc(args, { env: { ...process.env, ...env, NODE_OPTIONS: `--import=${RECORDER}`, GANC_RECORD_MODULES: list } });
+  const r = ganc(args, { timeout, env: { ...process.env, ...env, NODE_OPTIONS: `--import=${RECORDER}`, GANC_RECORD_MODULES: list } });
   return { code: r.code, modules: fs.readFileSync(list, "utf8").split("\n").filter(Boolean) };
 }
 
 const tfjs = (m: string) => /@tensorflow\//.test(m);
 const fromSrc = (m: string) => m.startsWith(new URL("src/", `file://${ROOT}/`).href);
-const COMMANDS = [["--version"], ["--help"], ["train", "--help"], ["check", "specs/gan.gan"], ["check", "specs/gan.gan.yaml"], ["compile", "specs/gan.gan"], ["convert", "specs/gan.gan"], ["fmt", "specs/gan.gan"], ["check", "test/fixtures/images.gan"]];
+const COMMANDS = [["--version"], ["--help"], ["train", "--help"], ["check", "specs/gan.gan"], ["check", "specs/gan.gan.yaml"], ["compile", "specs/gan.gan"], ["convert", "specs/gan.gan"], ["fmt", "specs/gan.gan"], ["ui", "--help"], ["check", "test/fixtures/images.gan"]];
 /** The image decoder: an image folder is read at check time for its class names, never decoded. */
 const decoder = (m: string) => /\/node_modules\/(sharp|@img)\//.test(m);
 
@@ -88,6 +88,23 @@ describe("startup", () => {
     const explain = loadedBy(["explain", "E0512"], { GANC_FROM_SOURCE: "1" });
     expect(explain.code).toBe(0);
     expect(explain.modules.some((m) => m.endsWith("/src/parser/codes.ts"))).toBe(true);
+  });
+
+  it("--version, --help and check load none of the dashboard (its server, its page's build), from dist/ or the sources", () => {
+    const dashboard = (m: string) => /\/dist\/chunks\/(server|build-ui|watch)-\w+\.js$|\/src\/ui\/|\/scripts\/build-ui\.mjs$|\/node_modules\/uplot\//.test(m);
+    for (const env of [{}, { GANC_FROM_SOURCE: "1" }]) {
+      for (const args of [["--version"], ["--help"], ["check", "specs/gan.gan"]]) {
+        const r = loadedBy(args, env);
+        expect(r.code).toBe(0);
+        expect(r.modules.filter(dashboard), args.join(" ")).toEqual([]);
+      }
+    }
+    // The recorder does see it where it is loaded: ganc ui serving a run folder (stopped after a few seconds).
+    const run = tmpDir("ganc-ui-run-");
+    fs.writeFileSync(path.join(run, "trainer.ts"), 'export const SPEC = {\n  name: "toy",\n};\n');
+    const ui = loadedBy(["ui", run], {}, 8000);
+    expect(ui.modules.filter(dashboard).length).toBeGreaterThan(0);
+    expect(ui.modules.filter(tfjs)).toEqual([]);
   });
 
   it("the grammar checks that dist/ skips run here, from the sources", () => {
@@ -167,7 +184,7 @@ describe("ganc train takes the trainer's flags (trainerCommand), not a copy", ()
     const trainer = trainerCommand("t").options.map((o) => o.long).filter((l) => l !== "--sample-to" && l !== "--sample-count");
     const train = (await trainCommand()).options.map((o) => o.long);
     expect(trainer.length).toBeGreaterThan(10);
-    expect(train).toEqual([...trainer, "--no-opt"]);
+    expect(train).toEqual([...trainer, "--no-opt", "--ui", "--port", "--host"]);
     expect(train).not.toContain("--sample-to");
     const bad = await trainCommand();
     bad.action(() => {});
@@ -177,7 +194,7 @@ describe("ganc train takes the trainer's flags (trainerCommand), not a copy", ()
   it("what ganc train forwards parses, in the trainer, to the values given", async () => {
     const cmd = await trainCommand();
     cmd.action(() => {});
-    await cmd.parseAsync(["s.gan", "-o", "x", "--steps", "7", "--seed", "3", "-q", "--backend", "cpu", "--eval-every", "0", "--no-opt=all"], { from: "user" });
+    await cmd.parseAsync(["s.gan", "-o", "x", "--steps", "7", "--seed", "3", "-q", "--backend", "cpu", "--eval-every", "0", "--no-opt=all", "--ui", "--port", "0", "--host", "127.0.0.1"], { from: "user" });
     const argv = trainerArgv(cmd);
     expect(argv).toEqual(["--steps", "7", "--backend", "cpu", "--seed", "3", "--quiet", "--eval-every", "0"]);
     const back = trainerCommand("t").parse(argv, { from: "user" }).opts();
