@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import { Rng } from "../../src/runtime/rng.ts";
 import { makeMnistColor } from "../../src/data/mnist-color.ts";
-import { chooseIndices, laplacianPyramid, patchCorners, projectionDirections, pyramidLevels, slicedWassersteinDistance, SWD_DEFAULTS } from "../../src/runtime/eval/swd.ts";
+import { chooseIndices, SWD_LIMITS, laplacianPyramid, patchCorners, projectionDirections, pyramidLevels, slicedWassersteinDistance, SWD_DEFAULTS } from "../../src/runtime/eval/swd.ts";
 
 beforeAll(async () => {
   await selectBackend("auto", { log: () => {} });
@@ -131,7 +132,9 @@ describe("sliced Wasserstein distance", () => {
     const n = 3, h = 12, w = 10, c = 3;
     const o = { patchSize: 3, patchesPerImage: 5, repeats: 2, directions: 6, minResolution: 5, seed: 11 };
     const a = randomImages(n, h, w, c, 1), b = randomImages(n, h, w, c, 2).map((v) => v * v);
+    const tensors = tf.memory().numTensors;
     const r = slicedWassersteinDistance(a, b, { n, h, w, c }, o);
+    expect(tf.memory().numTensors).toBe(tensors); // every tensor it made is disposed
     expect(r.levels.map((l) => l.resolution)).toEqual([[12, 10], [6, 5]]);
     const pa = Array.from({ length: n }, (_, i) => Array.from({ length: c }, (_, ch) => pyramid64(channel(a, i, ch, h, w, c), 2)));
     const pb = Array.from({ length: n }, (_, i) => Array.from({ length: c }, (_, ch) => pyramid64(channel(b, i, ch, h, w, c), 2)));
@@ -141,6 +144,15 @@ describe("sliced Wasserstein distance", () => {
       expect(Math.abs(r.levels[k]!.swd - want) / want).toBeLessThan(1e-4);
     }
     expect(r.mean).toBeCloseTo((r.levels[0]!.swd + r.levels[1]!.swd) / 2, 9);
+    // Projected in chunks of 4 rows and groups of 2 directions (as large sets are): the same distances.
+    const limits = { ...SWD_LIMITS };
+    Object.assign(SWD_LIMITS, { chunkRows: 4, heldValues: 2 * n * o.patchesPerImage });
+    try {
+      const small = slicedWassersteinDistance(a, b, { n, h, w, c }, o);
+      small.levels.forEach((l, k) => expect(Math.abs(l.swd - r.levels[k]!.swd) / r.levels[k]!.swd).toBeLessThan(1e-5));
+    } finally {
+      Object.assign(SWD_LIMITS, limits);
+    }
     // Deterministic: the same seed gives the same result, another seed another.
     expect(slicedWassersteinDistance(a, b, { n, h, w, c }, o)).toEqual(r);
     expect(slicedWassersteinDistance(a, b, { n, h, w, c }, { ...o, seed: 12 }).mean).not.toBe(r.mean);

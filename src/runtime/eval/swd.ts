@@ -231,12 +231,14 @@ function radixSort(keys: Uint32Array, tmp: Uint32Array, counts: Uint32Array): vo
   keys.set(s);
 }
 
-/** Rows of descriptors per tensor, and the most projected values held at once per set. */
-const CHUNK = 8192;
-const HELD = 1 << 24;
+/**
+ * Rows of descriptors per tensor, and the most projected values held at once per set (directions are
+ * projected in groups of up to heldValues / patches). Only the memory use depends on them.
+ */
+export const SWD_LIMITS = { chunkRows: 8192, heldValues: 1 << 24 };
 
 /**
- * The normalized descriptors of one set's patches, as tensors of up to CHUNK rows (row i the patch i,
+ * The normalized descriptors of one set's patches, as tensors of up to SWD_LIMITS.chunkRows rows (row i the patch i,
  * its values in row, column, channel order).
  */
 function descriptors(l: Level, corners: Int32Array, c: number, p: number, ppi: number, mean: Float64Array, std: Float64Array): tf.Tensor2D[] {
@@ -244,8 +246,8 @@ function descriptors(l: Level, corners: Int32Array, c: number, p: number, ppi: n
   const count = corners.length / 2;
   const mean32 = Float32Array.from(mean), inv32 = Float32Array.from(std, (s) => 1 / s);
   const out: tf.Tensor2D[] = [];
-  for (let start = 0; start < count; start += CHUNK) {
-    const rows = Math.min(CHUNK, count - start);
+  for (let start = 0; start < count; start += SWD_LIMITS.chunkRows) {
+    const rows = Math.min(SWD_LIMITS.chunkRows, count - start);
     const desc = new Float32Array(rows * dim);
     for (let r = 0; r < rows; r++) {
       const i = start + r;
@@ -264,7 +266,7 @@ function descriptors(l: Level, corners: Int32Array, c: number, p: number, ppi: n
 
 /** SWD x 1e3 at one pyramid level between two sets of descriptors (equally many rows). */
 function levelDistance(da: tf.Tensor2D[], db: tf.Tensor2D[], count: number, dim: number, o: Required<SwdOptions>, level: number): number {
-  const group = Math.max(1, Math.min(o.directions, Math.floor(HELD / count)));
+  const group = Math.max(1, Math.min(o.directions, Math.floor(SWD_LIMITS.heldValues / count)));
   const keysA = new Uint32Array(group * count), keysB = new Uint32Array(group * count);
   const tmp = new Uint32Array(count), counts = new Uint32Array(3 * 2048);
   const bits = new Uint32Array(1), value = new Float32Array(bits.buffer);
