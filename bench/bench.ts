@@ -3,7 +3,7 @@
  * PyTorch, on the seed GAN and the ring8 MLP GAN, plus compile and parse+check times.
  *
  *   npm run bench [-- --quick] [--backend auto|wasm|cpu|...] [--torch-threads N] [--models seed,ring8]
- *                 [--engines compiled,handwritten,pytorch] [--python PATH] [--no-write]
+ *                 [--engines compiled,handwritten,pytorch] [--python PATH] [--no-write] [--no-data] [--data-count N]
  *
  * Each (model, engine) row runs in its own child process (bench/worker.ts for the tfjs engines,
  * bench/pytorch/*.py for PyTorch), one after another, so that peak RSS is per engine and the engines do
@@ -32,6 +32,10 @@ interface Options {
   write: boolean;
   /** The Python to run PyTorch with; default: the first of /usr/bin/python3 and python3 that imports torch. */
   python: string | null;
+  /** The loading-speed section (bench/data-loading.ts): images per second of decoding and of cached epochs. */
+  data: boolean;
+  /** Images in its folder; default 10,000 (2,000 with --quick). */
+  dataCount: number | null;
 }
 
 /**
@@ -44,7 +48,7 @@ function defaultTorchThreads(): number {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...ENGINES], write: true, python: null };
+  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...ENGINES], write: true, python: null, data: true, dataCount: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -54,17 +58,20 @@ function parseOptions(argv: string[]): Options {
     };
     if (a === "--quick") o.quick = true;
     else if (a === "--no-write") o.write = false;
+    else if (a === "--no-data") o.data = false;
+    else if (a === "--data-count") o.dataCount = Number(value());
     else if (a === "--backend") o.backend = value();
     else if (a === "--python") o.python = value();
     else if (a === "--torch-threads") o.torchThreads = Number(value());
     else if (a === "--models") o.models = value().split(",").map((id) => MODELS.find((m) => m.id === id) ?? fail(`unknown model '${id}'`));
     else if (a === "--engines") o.engines = value().split(",").map((e) => (ENGINES as readonly string[]).includes(e) ? (e as Engine) : fail(`unknown engine '${e}'`));
     else if (a === "--help" || a === "-h") {
-      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8] [--engines compiled,handwritten,pytorch] [--python PATH] [--no-write]");
+      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8] [--engines compiled,handwritten,pytorch] [--python PATH] [--no-write] [--no-data] [--data-count N]");
       process.exit(0);
     } else fail(`unknown option '${a}' (try --help)`);
   }
   if (!Number.isInteger(o.torchThreads) || o.torchThreads < 1) fail("--torch-threads must be a whole number >= 1");
+  if (o.dataCount !== null && (!Number.isInteger(o.dataCount) || o.dataCount < 64)) fail("--data-count must be a whole number >= 64");
   return o;
 }
 
@@ -392,6 +399,36 @@ const compile = timeCompiles(20);
 const bigReps = opts.quick ? 3 : 5;
 console.error(`bench: parse+check of two generated 10,000-line specs (${bigReps} runs each)`);
 const big = timeBigSpecs(bigReps);
+
+/** Loading speed of a folder of generated 64x64 JPEGs, in a child process (bench/data-loading.ts --json). */
+interface DataLoading {
+  images: number;
+  decodeImagesPerSec: number;
+  cachedImagesPerSec: number;
+  decodeSecs: number;
+  epochSecs: number;
+  rssMB: number;
+}
+let dataLoading: (DataLoading & { seedTrainImagesPerSec: number | null; cachedOverTraining: number | null }) | { error: string } | null = null;
+if (opts.data) {
+  const count = opts.dataCount ?? (opts.quick ? 2000 : 10000);
+  console.error(`bench: data loading, a folder of ${count} generated 64x64 JPEGs (bench/data-loading.ts)`);
+  const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const c = spawn(process.execPath, [path.join(ROOT, "bin/run-ts.mjs"), path.join(ROOT, "bench/data-loading.ts"), "--count", String(count), "--json"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "", err = "";
+    c.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    c.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    c.on("close", (code) => resolve({ code, out, err }));
+  });
+  const line = r.out.trim().split("\n").pop() ?? "";
+  if (r.code !== 0 || !line.startsWith("{")) dataLoading = { error: `exit ${r.code}: ${(r.err.trim().split("\n").pop() ?? "").slice(0, 300)}` };
+  else {
+    const d = JSON.parse(line) as DataLoading;
+    // The seed GAN's training speed in this run: the compiled engine's images/s.
+    const seedTrain = rows.find((x) => x.model === "seed" && x.engine === "compiled")?.imagesPerSec ?? null;
+    dataLoading = { ...d, seedTrainImagesPerSec: seedTrain, cachedOverTraining: seedTrain ? r2(d.cachedImagesPerSec / seedTrain) : null };
+  }
+}
 const loadAfter = os.loadavg();
 
 // Ratios of medians, measured in this run (wall time, and CPU time of the process).
@@ -448,6 +485,19 @@ lines.push(
     big.map((b) => [b.variant, String(b.lines), String(b.errors), fmt(b.parseCheckMsMedian), fmt(b.parseCheckMsMin), fmt(b.parseCheckMsMax), b.compileNote ? `${fmt(b.compileMs)} (${b.compileNote})` : fmt(b.compileMs)]),
   ),
 );
+if (dataLoading) {
+  lines.push("");
+  if ("error" in dataLoading) lines.push(`Data loading: failed (${dataLoading.error})`);
+  else {
+    const d = dataLoading;
+    lines.push(
+      table(
+        ["data loading", "first decode images/s", "cached epoch images/s (batches of 64)", "seed GAN trains, images/s", "cached / training", "at least 10x"],
+        [[`${d.images} 64x64 JPEGs`, `${fmt(d.decodeImagesPerSec, 0)} (${fmt(d.decodeSecs, 1)} s)`, `${fmt(d.cachedImagesPerSec, 0)} (${fmt(d.epochSecs, 2)} s)`, fmt(d.seedTrainImagesPerSec), fmt(d.cachedOverTraining, 1), d.cachedOverTraining === null ? "n/a (seed/compiled not run)" : d.cachedOverTraining >= 10 ? "yes" : "NO"]],
+      ),
+    );
+  }
+}
 console.log(lines.join("\n"));
 
 // ---- write -----------------------------------------------------------------------------------------
@@ -461,6 +511,7 @@ if (opts.write) {
     ratios,
     compile,
     bigSpec: big,
+    dataLoading,
     environment: {
       cpu: os.cpus()[0]?.model ?? null,
       cpus: os.cpus().length,

@@ -3,7 +3,9 @@
  * run), then read back as training reads it (shuffled batches of 64 through BatchIterator, one epoch).
  * Prints images per second for both; the folder's generation is not timed.
  *
- *   node bin/run-ts.mjs bench/data-loading.ts [--count 10000] [--keep DIR]
+ *   node bin/run-ts.mjs bench/data-loading.ts [--count 10000] [--keep DIR] [--json]
+ *
+ * `--json` prints one JSON object instead of the table (npm run bench reads it).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -61,6 +63,11 @@ const epochSecs = (performance.now() - t) / 1000;
 const read = it.stepsPerEpoch * 64;
 
 const rss = process.memoryUsage().rss / 2 ** 20;
+if (process.argv.includes("--json")) {
+  console.log(JSON.stringify({ images: first.header.count, decodeSecs, decodeImagesPerSec: first.header.count / decodeSecs, epochImages: read, epochSecs, cachedImagesPerSec: read / epochSecs, rssMB: Math.round(rss), cores: os.cpus().length }));
+  if (!keep) fs.rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
 console.log(`| images | first decode (images/s) | cached epoch, batches of 64 (images/s) | RSS after (MiB) | cores |`);
 console.log(`|---|---|---|---|---|`);
 console.log(`| ${first.header.count} 64x64 JPEG | ${Math.round(first.header.count / decodeSecs)} (${decodeSecs.toFixed(1)} s) | ${Math.round(read / epochSecs)} (${epochSecs.toFixed(2)} s) | ${Math.round(rss)} | ${os.cpus().length} |`);

@@ -1,13 +1,15 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { unzipSync } from "fflate";
+import { Inflate, inflateSync } from "fflate";
 
 /**
  * NumPy's .npy format (format version 1.0-3.0): "\x93NUMPY", two version bytes, the header length
  * (u16 LE, or u32 LE from version 2.0), then a Python dict literal
  * `{'descr': '<f4', 'fortran_order': False, 'shape': (100, 32, 32, 3), }` padded with spaces, then the data.
- * An .npz file is a zip of such files named `<key>.npy` (stored by np.savez, deflated by np.savez_compressed);
- * fflate reads it.
+ * An .npz file is a zip of such files named `<key>.npy` (stored by np.savez, deflated by np.savez_compressed).
+ * It is read through its central directory (at the end of the file): listing the arrays or reading an
+ * array's header reads the directory and the first bytes of that entry only (inflated by fflate as far as
+ * the header reaches), never the whole file; an array's data reads only its own entry.
  */
 export class NpyError extends Error {
   override name = "NpyError";
@@ -58,35 +60,162 @@ export interface ArrayRef {
   key: string | null;
 }
 
-/** Names of the arrays in an .npz file (its `<key>.npy` entries), in archive order. */
-export function npzKeys(file: string): string[] {
-  const keys: string[] = [];
-  unzipSync(readFile(file), { filter: (f) => (f.name.endsWith(".npy") && keys.push(f.name.slice(0, -4)), false) });
-  return keys;
-}
+/** Bytes read from .npy/.npz files by this module (for tests: what `check` reads of a large archive). */
+export const arrayFileReads = { bytes: 0 };
 
-function readFile(file: string): Uint8Array {
+function openFile(file: string): number {
   try {
-    return fs.readFileSync(file);
+    return fs.openSync(file, "r");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new NpyError(`cannot read ${file}: ${code === "ENOENT" ? "no such file" : (err as Error).message}`);
   }
 }
 
+/** `length` bytes at `position` (fewer at the end of the file). */
+function readAt(fd: number, length: number, position: number): Buffer {
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const n = fs.readSync(fd, buf, got, length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  arrayFileReads.bytes += got;
+  return got === length ? buf : buf.subarray(0, got);
+}
+
+interface ZipEntry {
+  name: string;
+  method: number;
+  compressedSize: number;
+  size: number;
+  /** Offset of the entry's local header. */
+  offset: number;
+}
+
+/** The entries of a zip file, from its central directory (ZIP64 included, as NumPy writes large archives). */
+function zipEntries(fd: number, file: string): ZipEntry[] {
+  const bad = (why: string) => new NpyError(`${file} is not a readable .npz (zip) file: ${why}`);
+  const size = fs.fstatSync(fd).size;
+  // The end record is the last 22 bytes unless the archive has a comment (up to 64 kB): the last 1 kB
+  // is read first, everything a comment could cover only when the record is not in it.
+  let tail: Buffer = Buffer.alloc(0);
+  let eocd = -1;
+  for (const want of [1024, 22 + 65535]) {
+    const len = Math.min(size, want);
+    if (len <= tail.length) break;
+    tail = readAt(fd, len, size - len);
+    for (let i = tail.length - 22; i >= 0; i--) {
+      if (tail.readUInt32LE(i) === 0x06054b50) {
+        eocd = i;
+        break;
+      }
+    }
+    if (eocd >= 0) break;
+  }
+  if (eocd < 0) throw bad("no end of central directory record");
+  let count = tail.readUInt16LE(eocd + 10);
+  let dirSize = tail.readUInt32LE(eocd + 12);
+  let dirOffset = tail.readUInt32LE(eocd + 16);
+  if (count === 0xffff || dirSize === 0xffffffff || dirOffset === 0xffffffff) {
+    if (eocd < 20 || tail.readUInt32LE(eocd - 20) !== 0x07064b50) throw bad("no ZIP64 end of central directory locator");
+    const at = Number(tail.readBigUInt64LE(eocd - 20 + 8));
+    const rec = readAt(fd, 56, at);
+    if (rec.length < 56 || rec.readUInt32LE(0) !== 0x06064b50) throw bad("no ZIP64 end of central directory record");
+    count = Number(rec.readBigUInt64LE(32));
+    dirSize = Number(rec.readBigUInt64LE(40));
+    dirOffset = Number(rec.readBigUInt64LE(48));
+  }
+  if (dirOffset + dirSize > size) throw bad("the central directory lies past the end of the file");
+  const dir = readAt(fd, dirSize, dirOffset);
+  const entries: ZipEntry[] = [];
+  let p = 0;
+  for (let k = 0; k < count; k++) {
+    if (p + 46 > dir.length || dir.readUInt32LE(p) !== 0x02014b50) throw bad("a damaged central directory");
+    const flags = dir.readUInt16LE(p + 8);
+    const method = dir.readUInt16LE(p + 10);
+    let compressedSize = dir.readUInt32LE(p + 20);
+    let usize = dir.readUInt32LE(p + 24);
+    const nameLen = dir.readUInt16LE(p + 28), extraLen = dir.readUInt16LE(p + 30), commentLen = dir.readUInt16LE(p + 32);
+    let offset = dir.readUInt32LE(p + 42);
+    const name = dir.toString(flags & 0x800 ? "utf8" : "latin1", p + 46, p + 46 + nameLen);
+    // ZIP64 extended information: the 8-byte values of the fields that hold 0xffffffff, in this order.
+    for (let e = p + 46 + nameLen; e + 4 <= p + 46 + nameLen + extraLen; ) {
+      const id = dir.readUInt16LE(e), len = dir.readUInt16LE(e + 2);
+      if (id === 0x0001) {
+        let q = e + 4;
+        const next = () => {
+          const v = Number(dir.readBigUInt64LE(q));
+          q += 8;
+          return v;
+        };
+        if (usize === 0xffffffff) usize = next();
+        if (compressedSize === 0xffffffff) compressedSize = next();
+        if (offset === 0xffffffff) offset = next();
+      }
+      e += 4 + len;
+    }
+    if (flags & 1) throw bad(`${name} is encrypted`);
+    entries.push({ name, method, compressedSize, size: usize, offset });
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  return entries;
+}
+
+/** Where an entry's data starts: after its local header, whose name and extra field lengths may differ from the directory's. */
+function entryDataStart(fd: number, e: ZipEntry, file: string): number {
+  const h = readAt(fd, 30, e.offset);
+  if (h.length < 30 || h.readUInt32LE(0) !== 0x04034b50) throw new NpyError(`${file} is not a readable .npz (zip) file: no local header for ${e.name}`);
+  return e.offset + 30 + h.readUInt16LE(26) + h.readUInt16LE(28);
+}
+
+function withArchive<T>(file: string, fn: (fd: number, entries: ZipEntry[]) => T): T {
+  const fd = openFile(file);
+  try {
+    return fn(fd, zipEntries(fd, file));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const arrayEntry = (entries: ZipEntry[], ref: ArrayRef): ZipEntry => {
+  const e = entries.find((x) => x.name === `${ref.key}.npy`);
+  if (!e) throw new NpyError(`${ref.file} has no array '${ref.key}' (it has: ${keysOf(entries).join(", ") || "none"})`);
+  if (e.method !== 0 && e.method !== 8) throw new NpyError(`${ref.file}: ${e.name} uses zip compression method ${e.method} (stored and deflated entries are readable)`);
+  return e;
+};
+
+const keysOf = (entries: ZipEntry[]) => entries.filter((e) => e.name.endsWith(".npy")).map((e) => e.name.slice(0, -4));
+
+/** Names of the arrays in an .npz file (its `<key>.npy` entries), in archive order. */
+export function npzKeys(file: string): string[] {
+  return withArchive(file, (_fd, entries) => keysOf(entries));
+}
+
+function readFile(file: string): Uint8Array {
+  const fd = openFile(file);
+  try {
+    return readAt(fd, fs.fstatSync(fd).size, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The .npy bytes of an array (the whole file, or the inflated archive entry). */
 export function readNpyBytes(ref: ArrayRef): Uint8Array {
   if (ref.key === null) return readFile(ref.file);
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(readFile(ref.file), { filter: (f) => f.name === `${ref.key}.npy` });
-  } catch (err) {
-    if (err instanceof NpyError) throw err;
-    throw new NpyError(`${ref.file} is not a readable .npz (zip) file: ${(err as Error).message}`);
-  }
-  const bytes = files[`${ref.key}.npy`];
-  if (!bytes) throw new NpyError(`${ref.file} has no array '${ref.key}' (it has: ${npzKeys(ref.file).join(", ") || "none"})`);
-  return bytes;
+  return withArchive(ref.file, (fd, entries) => {
+    const e = arrayEntry(entries, ref);
+    const raw = readAt(fd, e.compressedSize, entryDataStart(fd, e, ref.file));
+    if (raw.length < e.compressedSize) throw new NpyError(`${ref.file}: ${e.name} is cut short`);
+    if (e.method === 0) return raw;
+    try {
+      return inflateSync(raw, { out: new Uint8Array(e.size) });
+    } catch (err) {
+      throw new NpyError(`${ref.file} is not a readable .npz (zip) file: ${e.name}: ${(err as Error).message}`);
+    }
+  });
 }
 
 /** The header and data of an array, the data checked against the header's size. */
@@ -99,21 +228,54 @@ export function readNpy(ref: ArrayRef): { header: NpyHeader; data: Uint8Array } 
   return { header, data: bytes.subarray(header.offset, header.offset + want) };
 }
 
-/** Only the header: the first bytes of a .npy file (an .npz entry is inflated, it has to be). */
+/** The length of a .npy header from its first 12 bytes (magic, version, length field), or null if unreadable. */
+function headerLength(b: Uint8Array): number | null {
+  if (b.length < 12) return null;
+  const v = Buffer.from(b.buffer, b.byteOffset, 12);
+  return v[6] === 1 ? 10 + v.readUInt16LE(8) : 12 + v.readUInt32LE(8);
+}
+
+/**
+ * Only the header: the first bytes of a .npy file, or of an .npz entry (a deflated entry is inflated a
+ * few kilobytes at a time until the header is complete).
+ */
 export function readNpyHeader(ref: ArrayRef): NpyHeader {
-  if (ref.key !== null) return readNpy(ref).header;
-  const fd = (() => {
-    try {
-      return fs.openSync(ref.file, "r");
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new NpyError(`cannot read ${ref.file}: ${code === "ENOENT" ? "no such file" : (err as Error).message}`);
-    }
-  })();
+  if (ref.key !== null) {
+    return withArchive(ref.file, (fd, entries) => {
+      const e = arrayEntry(entries, ref);
+      const where = `${ref.file}:${ref.key}`;
+      let pos = entryDataStart(fd, e, ref.file);
+      const end = pos + e.compressedSize;
+      if (e.method === 0) {
+        const need = headerLength(readAt(fd, Math.min(12, e.compressedSize), pos));
+        return parseNpyHeader(readAt(fd, Math.min(need ?? 12, e.compressedSize), pos), where);
+      }
+      const parts: Uint8Array[] = [];
+      let have = 0;
+      let done = false;
+      const inflate = new Inflate((chunk) => {
+        parts.push(chunk);
+        have += chunk.length;
+      });
+      const head = () => Buffer.concat(parts, have);
+      while (!done && pos < end) {
+        const step = Math.min(4096, end - pos);
+        const last = pos + step >= end;
+        try {
+          inflate.push(readAt(fd, step, pos), last);
+        } catch (err) {
+          throw new NpyError(`${ref.file} is not a readable .npz (zip) file: ${e.name}: ${(err as Error).message}`);
+        }
+        pos += step;
+        const need = headerLength(head());
+        done = need !== null && have >= need;
+      }
+      return parseNpyHeader(head(), where);
+    });
+  }
+  const fd = openFile(ref.file);
   try {
-    const head = Buffer.alloc(65536 + 12);
-    const n = fs.readSync(fd, head, 0, head.length, 0);
-    return parseNpyHeader(head.subarray(0, n), ref.file);
+    return parseNpyHeader(readAt(fd, 65536 + 12, 0), ref.file);
   } finally {
     fs.closeSync(fd);
   }

@@ -49,7 +49,7 @@ export const TRAIN_SETTINGS: Readonly<Record<string, string>> = {
   keep_checkpoints: "checkpoints kept on disk (default 3)",
   log: "values logged besides every loss, e.g. [k, M]",
   log_every: "iterations between metric log lines and loss read-backs (default 10)",
-  eval_every: "iterations between quality metrics in the metrics log: classifier FID, classifier score and class coverage for MNIST, mode coverage for toy data (default 0: off)",
+  eval_every: "iterations between quality metrics in the metrics log: classifier FID, classifier score and class coverage for MNIST, mode coverage for toy data, sliced Wasserstein distance (x 1e3, per pyramid level and mean) for other images (default 0: off)",
   eval_count: "samples drawn for each of those evaluations (default 1000)",
   histogram_every: "iterations between TensorBoard histograms of every variable and its gradient (default: sample_every; 0 turns them off)",
   ema: "exponential moving average decay of G's weights for sampling, e.g. 0.999 (default off)",

@@ -142,7 +142,8 @@ export class Sampler {
   /**
    * Quality metrics of `evalCount` samples from fixed noise: for MNIST-shaped data the classifier's FID
    * against the training digits, its score and class coverage; for toy data mode coverage and the share
-   * of high-quality samples. Null where the spec samples nothing or no metric fits its data.
+   * of high-quality samples; for other images the sliced Wasserstein distance (x 1e3, mean and per pyramid
+   * level) against as many real images. Null where the spec samples nothing or no metric fits its data.
    */
   async evaluate(dataset: Dataset): Promise<Record<string, number> | null> {
     if (!this.fn) return null;
@@ -160,6 +161,14 @@ export class Sampler {
     if (src === "mnist" && dataset.x) {
       const m = imageMetrics(toUnitRange(data, this.spec.sampleRange), n, { x: dataset.x, count: dataset.count, key: `${dataset.name}:${dataset.count}` });
       return { fid: round(m.fid), classifierScore: round(m.classifierScore), classesCovered: m.classCoverage.covered };
+    }
+    // Any other images (and MNIST read from disk): SWD against as many real images, drawn the same way each time.
+    if (this.spec.data.shape.length === 3 && Math.min(this.spec.data.shape[0]!, this.spec.data.shape[1]!) >= 7) {
+      const { swdAgainst } = await import("./eval/swd.ts");
+      const m = swdAgainst(dataset, data, this.spec.sampleRange, this.spec.train.seed);
+      const out: Record<string, number> = { swd: round(m.mean) };
+      for (const l of m.levels) out[`swd${l.resolution[0] === l.resolution[1] ? l.resolution[0] : l.resolution.join("x")}`] = round(l.swd);
+      return out;
     }
     return null;
   }

@@ -48,22 +48,27 @@ export function registerToolCommands(cli: Command, usageError: (message: string)
 
   cli
     .command("eval")
-    .description("sample quality of a run's newest checkpoint: FID, classifier score and class coverage (MNIST), modes covered (toy 2-D)")
+    .description("sample quality of a run's newest checkpoint: sliced Wasserstein distance (any images), FID, classifier score and class coverage (MNIST), modes covered (toy 2-D)")
     .argument("<run-dir>", "a run folder written by ganc train")
     .option("-n, --n <count>", "number of samples", (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 2 || n > 10000) throw new InvalidArgumentError("must be a whole number in 2..10000");
       return n;
     }, 5000)
+    .addOption(
+      new Option("--metric <name>", "auto: the MNIST classifier for 28x28 MNIST, mode coverage for toy 2-D data, SWD for any other images; classifier; swd")
+        .choices(["auto", "classifier", "swd"])
+        .default("auto"),
+    )
     .option("--json", "print the results as JSON on stdout")
     .option("-q, --quiet", "no progress messages")
     .addOption(backendOption())
-    .addHelpText("after", "\nThe results are also saved to <run-dir>/eval.json, where `ganc report` shows them.")
+    .addHelpText("after", "\nThe results are also saved to <run-dir>/eval.json, where `ganc report` shows them.\nSWD (sliced Wasserstein distance of Laplacian-pyramid patches, Karras et al. 2018) is printed times 1e3, as ProGAN reports it.")
     .action(
-      wrap(async (runDir: string, o: { n: number; json?: boolean; quiet?: boolean; backend?: string }) => {
+      wrap(async (runDir: string, o: { n: number; metric: "auto" | "classifier" | "swd"; json?: boolean; quiet?: boolean; backend?: string }) => {
         (await runFolder()).trainerFile(runDir);
         const { evaluateRun, formatEval, saveEval } = await evalTool();
-        const r = await evaluateRun(runDir, { n: o.n, backend: o.backend, log: say(o.quiet || o.json) });
+        const r = await evaluateRun(runDir, { n: o.n, metric: o.metric, backend: o.backend, log: say(o.quiet || o.json) });
         saveEval(runDir, r);
         process.stdout.write(o.json ? JSON.stringify(r, null, 2) + "\n" : formatEval(r));
       }),

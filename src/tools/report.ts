@@ -119,7 +119,14 @@ function evalSection(file: string): string {
   const m = r.metrics as Record<string, any> | null | undefined;
   const rows: [string, string][] = [];
   if (!m) rows.push(["note", r.note ?? "no metrics"]);
-  else if (m.kind === "toy") {
+  else if (m.kind === "swd") {
+    rows.push(
+      ["samples", `${m.samples} (reference: ${m.reference} real images)`],
+      ["SWD x 1e3 (mean of the levels)", Number(m.mean).toFixed(2)],
+      ...(m.levels as { resolution: number[]; swd: number }[]).map((l): [string, string] => [`SWD x 1e3 at ${l.resolution.join("x")}`, l.swd.toFixed(2)]),
+      ["patches", `${m.settings.patchesPerImage} of ${m.settings.patchSize}x${m.settings.patchSize} per image and pyramid level, ${m.settings.repeats} x ${m.settings.directions} random directions (sliced Wasserstein distance, Karras et al. 2018; lower is better)`],
+    );
+  } else if (m.kind === "toy") {
     rows.push(["samples", String(m.samples)], ["modes covered", `${m.modesCovered} / ${m.modes}`], ["high-quality samples", `${(m.highQuality * 100).toFixed(1)}%`], ["per mode", (m.perMode as number[]).join(" ")]);
   } else {
     rows.push(

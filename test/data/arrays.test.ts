@@ -8,6 +8,7 @@ import { parseSpec } from "../../src/parser/index.ts";
 import { printYaml } from "../../src/parser/print.ts";
 import { loadDataset, type DataInfo } from "../../src/data/index.ts";
 import { DataError, type Dataset } from "../../src/runtime/data.ts";
+import { arrayFileReads, readNpy, readNpyHeader } from "../../src/data/npy-format.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ganc-arrays-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -208,5 +209,35 @@ describe("NumPy arrays", () => {
     expect(errorOf('npy(batch=2, path="i64.npy")')).toEqual(["E0151 i64.npy: samples must be uint8 (scaled to [0, 1]) or float32 (taken as stored), got dtype i8 (paths are relative to the spec's folder)"]);
     expect(errorOf('npy(batch=2, path="x.npy", labels="y3.npy")')).toEqual(["E0151 y3.npy holds 2 labels for the 3 samples of x.npy (paths are relative to the spec's folder)"]);
     expect(errorOf('npy(batch=2, path="data-0.npz", key="nope")')[0]).toMatch(/^E0151 .*data-0\.npz has no array 'nope' \(it has: images, classes\)/);
+  });
+});
+
+describe(".npz at check time", () => {
+  it.each([
+    ["stored", 0],
+    ["deflated", 6],
+  ] as const)("(%s) check reads the zip directory and the array header, not the archive (a 3 MB file, under 80 kB read)", (_name, level) => {
+    // Random bytes: the deflated archive is as large as the stored one.
+    const n = 1000, h = 32, w = 32, c = 3;
+    const data = new Uint8Array(n * h * w * c);
+    let s = 1;
+    for (let i = 0; i < data.length; i++) data[i] = (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24;
+    const file = path.join(tmp, `big-${level}.npz`);
+    // A small array first and one after: the images' entry is found through the directory, not by scanning.
+    fs.writeFileSync(file, zipSync({ "meta.npy": npyBytes("<i8", [2], [7, 8]), "x.npy": npyBytes("|u1", [n, h, w, c], data), "y.npy": npyBytes("<i8", [n], Array.from({ length: n }, (_, i) => i % 4)) }, { level }));
+    const size = fs.statSync(file).size;
+    expect(size).toBeGreaterThan(3_000_000);
+    arrayFileReads.bytes = 0;
+    const d = checkBoth(`npy(batch=2, path="big-${level}.npz", labels="y")`, [h, w, c]);
+    expect(d.numClasses).toBe(4);
+    // Two checks (the .gan and YAML forms), each reading the directory, the header and the 8 kB of labels.
+    expect(arrayFileReads.bytes).toBeGreaterThan(0);
+    expect(arrayFileReads.bytes).toBeLessThan(80_000);
+    // Loading reads the images' entry in full.
+    arrayFileReads.bytes = 0;
+    const x = readNpy({ file, key: "x" }).data;
+    expect(Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(data)).toBe(true);
+    expect(arrayFileReads.bytes).toBeGreaterThan(data.length);
+    expect(readNpyHeader({ file, key: "x" }).shape).toEqual([n, h, w, c]);
   });
 });
