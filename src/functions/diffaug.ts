@@ -73,6 +73,9 @@ export interface DiffAugDraws {
   /** Shifts in pixels: the output's pixel (i, j) is the input's (i + dy, j + dx), 0 outside. */
   readonly dy: Int32Array;
   readonly dx: Int32Array;
+  /** The cutout's centers as drawn (the reference's offsets), in [0, side + 1 - size % 2). */
+  readonly cy: Int32Array;
+  readonly cx: Int32Array;
   /** The cutout's rows [top, bottom) and columns [left, right), clipped to the image. */
   readonly cut: Int32Array;
 }
@@ -92,6 +95,8 @@ export function diffAugDraws(rng: Uniform, n: number, h: number, w: number, mask
     contrast: new Float32Array(n).fill(1),
     dy: new Int32Array(n),
     dx: new Int32Array(n),
+    cy: new Int32Array(n),
+    cx: new Int32Array(n),
     cut: new Int32Array(4 * n),
   };
   if (mask & DIFFAUG_OPS.color) {
@@ -108,11 +113,11 @@ export function diffAugDraws(rng: Uniform, n: number, h: number, w: number, mask
   if (mask & DIFFAUG_OPS.cutout) {
     const ch = Math.floor(h * 0.5 + 0.5);
     const cw = Math.floor(w * 0.5 + 0.5);
-    const cy = Array.from({ length: n }, () => int(0, h + 1 - (ch % 2)));
-    const cx = Array.from({ length: n }, () => int(0, w + 1 - (cw % 2)));
+    for (let i = 0; i < n; i++) d.cy[i] = int(0, h + 1 - (ch % 2));
+    for (let i = 0; i < n; i++) d.cx[i] = int(0, w + 1 - (cw % 2));
     for (let i = 0; i < n; i++) {
-      const top = cy[i]! - Math.floor(ch / 2);
-      const left = cx[i]! - Math.floor(cw / 2);
+      const top = d.cy[i]! - Math.floor(ch / 2);
+      const left = d.cx[i]! - Math.floor(cw / 2);
       d.cut.set([Math.max(top, 0), Math.min(top + ch, h), Math.max(left, 0), Math.min(left + cw, w)], 4 * i);
     }
   }
