@@ -22,12 +22,14 @@ export const DIFFAUG_OPS = { color: 1, translation: 2, cutout: 4 } as const;
 export type DiffAugOp = keyof typeof DIFFAUG_OPS;
 
 /** The policy string ("color,translation,cutout") as bits, or the word that is not an operation. */
-export function parsePolicy(s: string): number | { readonly unknown: string } {
+export function parsePolicy(s: string): number | { readonly unknown: string; readonly start: number } {
   let mask = 0;
+  let at = 0;
   for (const raw of s.split(",")) {
     const word = raw.trim();
-    if (!Object.hasOwn(DIFFAUG_OPS, word)) return { unknown: word };
+    if (!Object.hasOwn(DIFFAUG_OPS, word)) return { unknown: word, start: at + raw.indexOf(word) };
     mask |= DIFFAUG_OPS[word as DiffAugOp];
+    at += raw.length + 1;
   }
   return mask;
 }
@@ -53,7 +55,11 @@ export const diffaug: FnDef<"diffaug"> = {
     index: 1,
     parse: (s) => {
       const m = parsePolicy(s);
-      return typeof m === "number" ? m : `unknown augmentation '${m.unknown}' in "${s}"; diffaug's policy is a comma-separated list of: ${Object.keys(DIFFAUG_OPS).join(", ")}`;
+      if (typeof m === "number") return m;
+      const ops = Object.keys(DIFFAUG_OPS);
+      const near = ops.find((op) => m.unknown.length > 2 && (op.startsWith(m.unknown.slice(0, 4)) || m.unknown.startsWith(op.slice(0, 4))));
+      const message = m.unknown === "" ? `an empty augmentation in "${s}"` : `unknown augmentation '${m.unknown}'${near ? `; did you mean '${near}'?` : ""}`;
+      return { message: `${message} (diffaug's policy is a comma-separated list of: ${ops.join(", ")})`, start: m.start, end: m.start + m.unknown.length };
     },
   },
   range: unknownRange,

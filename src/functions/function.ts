@@ -71,9 +71,10 @@ export interface FnDef<N extends string = string> {
   readonly fused?: { readonly emit: (a: EmitArgs, target: string) => string };
   /**
    * An argument written as a string (diffaug's policy): the checker turns it into the constant `parse`
-   * gives, or reports the message (E0153) at the string; anything but a string there is E0153 too.
+   * gives, or reports its message (E0153) at the part of the string it names (offsets into the string's
+   * value); anything but a string there is E0153 too.
    */
-  readonly stringArg?: { readonly index: number; readonly parse: (s: string) => number | string };
+  readonly stringArg?: { readonly index: number; readonly parse: (s: string) => number | { readonly message: string; readonly start: number; readonly end: number } };
 }
 
 /** Arguments a typing rule refuses, with the diagnostic code that says why. */

@@ -74,7 +74,8 @@ describe("diffaug's draws", () => {
     expect(parsePolicy("color,translation,cutout")).toBe(7);
     expect(parsePolicy("cutout, color")).toBe(5);
     expect(parsePolicy("translation")).toBe(2);
-    expect(parsePolicy("color,flip")).toEqual({ unknown: "flip" });
+    expect(parsePolicy("color,flip")).toEqual({ unknown: "flip", start: 6 });
+    expect(parsePolicy("color, cutuot")).toEqual({ unknown: "cutuot", start: 7 });
   });
 });
 

@@ -5,7 +5,7 @@ import * as nodePath from "node:path";
 import { DATA_SOURCES, NOISE_DISTS, OPTIMIZERS, TRAIN_SETTINGS } from "../signatures.ts";
 import { isSourceName, SOURCES } from "../../data/index.ts";
 import { ArgReader, constNumber } from "./args.ts";
-import { FUNCTIONS, isFnName, NEGATE, OPERATORS } from "../../functions/index.ts";
+import { FUNCTIONS, isFnName, NEGATE, OPERATORS, type FnDef } from "../../functions/index.ts";
 import { alignment, show, type Range } from "../../functions/rules.ts";
 import { dataRange, netRange } from "./expr-types.ts";
 import type { ActionIR, DataIR, ExprNode, NetIR, NodeOp, NoiseIR, OptimizerIR, ProgramIR, StepIR, TensorType, TrainIR } from "../../ir/types.ts";
@@ -454,14 +454,16 @@ class Checker {
   }
 
   /** A function's string argument (diffaug's policy) as the constant its definition parses it to. */
-  private stringConstant(fname: string, parse: (s: string) => number | string, e: A.Expr, param: string): number | null {
+  private stringConstant(fname: string, parse: NonNullable<FnDef["stringArg"]>["parse"], e: A.Expr, param: string): number | null {
     if (e.kind !== "String") {
       this.err(C.E0153, `${fname}'s ${param} must be a string, like "color,translation,cutout"`, e.span);
       return null;
     }
     const v = parse(e.value);
-    if (typeof v === "string") {
-      this.err(C.E0153, v, e.span);
+    if (typeof v !== "number") {
+      // On the part of the string it names, where the source holds the string's text as it is (no escapes).
+      const plain = e.span.end - e.span.start === e.value.length + 2 && v.end > v.start;
+      this.err(C.E0153, v.message, plain ? { ...e.span, start: e.span.start + 1 + v.start, end: e.span.start + 1 + v.end } : e.span);
       return null;
     }
     return this.mk({ op: "const", value: v }, SCALAR, e.span);
