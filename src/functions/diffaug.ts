@@ -51,6 +51,7 @@ export const diffaug: FnDef<"diffaug"> = {
       ? x!
       : { code: "E0152", message: `diffaug needs a batch of images [height, width, channels], got ${x!.batched ? `[${["batch", ...x!.shape].join(", ")}]` : "a scalar"}` },
   broadcasts: false,
+  perStep: true,
   stringArg: {
     index: 1,
     parse: (s) => {

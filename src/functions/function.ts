@@ -74,6 +74,11 @@ export interface FnDef<N extends string = string> {
    * gives, or reports its message (E0153) at the part of the string it names (offsets into the string's
    * value); anything but a string there is E0153 too.
    */
+  /**
+   * Its value belongs to the step that computes it (random draws keyed by the call site, like diffaug's):
+   * the optimizer never hands a forward pass that reads it from one step to another (pass reuse-forward).
+   */
+  readonly perStep?: boolean;
   readonly stringArg?: { readonly index: number; readonly parse: (s: string) => number | { readonly message: string; readonly start: number; readonly end: number } };
 }
 
