@@ -11,7 +11,7 @@ import { unknownRange, type FnDef } from "./function.ts";
  *   axis; what comes in from outside is 0;
  * - `cutout`: a square of half the side (rounded) at a random center, set to 0 (clipped at the borders).
  *
- * Every operation is linear in the image for fixed draws, so gradients (and second derivatives) flow
+ * Every operation is affine in the image for fixed draws, so gradients (and second derivatives) flow
  * through to whatever produced it. One draw per sample and operation. The draws come from a generator
  * whose state is the key the trainer passes: the run derives it from the seed, the iteration, the batch
  * within it, the step and the call (`Run.augmentKey`), so no state needs to be kept for a resume.
