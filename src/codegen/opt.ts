@@ -198,6 +198,8 @@ export function planOptimizations(p: ProgramIR, passes: OptSet, direct: Readonly
       for (const id of passB) {
         const n = p.nodes[id]!;
         if (n.op !== "apply" || !nets.has(n.net) || netIR(n.net).hasDropout) continue;
+        // a pass on augmented images: each step draws its own augmentation
+        if (readsPerStep(p, id)) continue;
         if (n.args.some((a) => dependsOn(p, a, bNets))) continue;
         if (replay.get(b.name)!.has(id)) continue;
         // the latest earlier step that computes it outside its tape, with nothing it reads changed since
@@ -310,6 +312,20 @@ function changedBy(steps: readonly StepIR[]): { nets: Set<string>; states: Set<s
     }
   }
   return { nets, states };
+}
+
+/** Whether node `id` reads a value that belongs to the step computing it (FnDef.perStep: diffaug). */
+function readsPerStep(p: ProgramIR, id: number): boolean {
+  const seen = new Set<number>();
+  const stack = [id];
+  while (stack.length) {
+    const n = p.nodes[stack.pop()!]!;
+    if (seen.has(n.id)) continue;
+    seen.add(n.id);
+    if (n.op === "call" && FUNCTIONS[n.fn].perStep) return true;
+    stack.push(...children(n));
+  }
+  return false;
 }
 
 function readsAny(p: ProgramIR, id: number, nets: ReadonlySet<string>, states: ReadonlySet<string>): boolean {

@@ -40,6 +40,8 @@ class TrainerGen {
   private readonly plan: OptPlan;
   /** The training step being emitted, with its plan; null elsewhere (samples, logged values, state updates). */
   private ctx: { step: StepIR; plan: StepPlan } | null = null;
+  /** The pass being emitted outside the steps (`after_<step>`, `measure`, `samples`), for call sites. */
+  private pass = "samples";
   /** Inside a grad() region: layer-by-layer code, so that second derivatives see every op. */
   private inGrad = 0;
   /** Lines to write before the node being emitted (recordings, and why a reuse is exact). */
@@ -395,6 +397,10 @@ class TrainerGen {
         if (an.name) return an.name;
         if (an.op === "data") return this.p.data.name;
         if (an.op === "noise") return an.noise;
+        if (an.op === "call" && an.fn === "diffaug") {
+          const x = this.p.nodes[an.args[0]!]!;
+          return `aug_${x.name ?? (x.op === "data" ? this.p.data.name : "x")}`;
+        }
         return names.get(a)?.replace(/[^A-Za-z0-9_]/g, "") ?? "x";
       });
       return `${n.net}_${args.join("_")}`.slice(0, 40);
@@ -453,6 +459,7 @@ class TrainerGen {
         return a.op === "const" ? a.value : null;
       },
       gradient: () => this.gradCode(n as ExprNode & { op: "call" }, mode, names, used),
+      site: () => JSON.stringify(`${this.ctx?.step.name ?? this.pass}:${n.id}`),
     };
   }
 
@@ -580,6 +587,7 @@ class TrainerGen {
         w.block("tf.tidy(() => {", () => {
           const names = new Map<number, string>();
           const used = new Set<string>(this.p.nets.map((n) => n.name));
+          this.pass = `after_${s.name}`;
           this.emitPass(this.closure(assigns.map((a) => (a as { node: number }).node)), `"eval"`, names, used);
           for (const a of assigns) if (a.kind === "assign") w.line(`${this.local(a.state)}.assign(${this.tensorRef(a.node, names)}); // ${this.at(a.line)}`);
         }, "});");
@@ -610,6 +618,7 @@ class TrainerGen {
       w.block("return tf.tidy(() => {", () => {
         const names = new Map<number, string>();
         const used = new Set<string>(this.p.nets.map((n) => n.name));
+        this.pass = "measure";
         this.emitPass(this.closure(m.map(([, id]) => id)), `"eval"`, names, used);
         w.line(`return { ${m.map(([n, id]) => `${JSON.stringify(n)}: ${this.tensorRef(id, names)} as tf.Scalar`).join(", ")} };`);
       }, "});");
@@ -622,6 +631,7 @@ class TrainerGen {
     w.block("run.samples((b) => {", () => {
       const names = new Map<number, string>();
       const used = new Set<string>(p.nets.map((n) => n.name));
+      this.pass = "samples";
       this.emitPass(this.closure([p.train.samples]), `"infer"`, names, used);
       w.line(`return ${this.tensorRef(p.train.samples, names)};`);
     }, "});");

@@ -28,6 +28,12 @@ export interface EmitArgs {
   constant(i: number): number | null;
   /** grad(y, x): y recomputed as a function of x and differentiated (only grad calls this). */
   gradient(): string;
+  /**
+   * The call site as a string literal for the generated code: the pass it is computed in (a step's name,
+   * `measure`, `after_<step>`, `samples`) and the node, the same in both trainers and inside a grad()
+   * region. Functions that draw random numbers key their draws by it (see diffaug).
+   */
+  site(): string;
 }
 
 /**
@@ -63,6 +69,17 @@ export interface FnDef<N extends string = string> {
    * hand-written backward pass, `rt.fused.<name>`, bit for bit the same numbers.
    */
   readonly fused?: { readonly emit: (a: EmitArgs, target: string) => string };
+  /**
+   * An argument written as a string (diffaug's policy): the checker turns it into the constant `parse`
+   * gives, or reports its message (E0153) at the part of the string it names (offsets into the string's
+   * value); anything but a string there is E0153 too.
+   */
+  /**
+   * Its value belongs to the step that computes it (random draws keyed by the call site, like diffaug's):
+   * the optimizer never hands a forward pass that reads it from one step to another (pass reuse-forward).
+   */
+  readonly perStep?: boolean;
+  readonly stringArg?: { readonly index: number; readonly parse: (s: string) => number | { readonly message: string; readonly start: number; readonly end: number } };
 }
 
 /** Arguments a typing rule refuses, with the diagnostic code that says why. */

@@ -8,6 +8,7 @@ import { abs } from "./abs.ts";
 import { bceLogits } from "./bce-logits.ts";
 import { bce } from "./bce.ts";
 import { clip } from "./clip.ts";
+import { diffaug } from "./diffaug.ts";
 import { exp } from "./exp.ts";
 import type { FnDef } from "./function.ts";
 import { grad } from "./grad.ts";
@@ -61,7 +62,8 @@ export type FnName =
   | "min"
   | "clip"
   | "grad"
-  | "slice";
+  | "slice"
+  | "diffaug";
 
 /** Every function, by the name specs call it by (the order is the README's and the error messages'). */
 export const FUNCTIONS: { readonly [K in FnName]: FnDef<K> } = {
@@ -91,6 +93,7 @@ export const FUNCTIONS: { readonly [K in FnName]: FnDef<K> } = {
   clip: clip,
   grad: grad,
   slice: slice,
+  diffaug: diffaug,
 };
 
 export function isFnName(name: string): name is FnName {

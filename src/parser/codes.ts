@@ -442,6 +442,18 @@ export const CATALOG = {
     explanation: "A NumPy data source is read when the spec is checked: the header of its array gives the sample shape, its labels array the number of classes. The file must exist (relative to the spec), be a .npy array or an .npz archive holding the named arrays, hold uint8 or float32 samples of 2 to 4 dimensions, and have one integer label per sample.",
     noExample: "an example needs an array file beside the spec; test/errors/npy-missing-file shows it",
   },
+  E0152: {
+    title: "diffaug on something that is not an image",
+    explanation: "`diffaug(x, policy)` augments a batch of images: x must be [batch, height, width, channels] (the data, a generator's output, or a value of that shape). Its translation and cutout move and blank pixels, which a vector or a scalar does not have.",
+    wrong: gan("loss g = bce_logits(D(diffaug(fake, \"color\")).logit, ones)"),
+    right: gan(`data real: mnist(batch=64)\n${MNIST_NETS.replace("flatten", "conv 8 kernel=4 stride=2, flatten")}\nloss d = bce_logits(D(diffaug(real, "color,translation,cutout")).logit, ones) + bce_logits(D(diffaug(fake, "color,translation,cutout")).logit, zeros)\nloss g = bce_logits(D(diffaug(fake, "color,translation,cutout")).logit, ones)`),
+  },
+  E0153: {
+    title: "bad diffaug policy",
+    explanation: 'The second argument of `diffaug` is a string naming the augmentations, comma-separated: any of `color`, `translation` and `cutout` (DiffAugment\'s policy), like `diffaug(real, "color,translation,cutout")`.',
+    wrong: gan(`data real: mnist(batch=64)\n${MNIST_NETS}\nloss g = bce_logits(D(diffaug(fake, "colour,cutout")).logit, ones)`),
+    right: gan(`data real: mnist(batch=64)\n${MNIST_NETS}\nloss g = bce_logits(D(diffaug(fake, "color,cutout")).logit, ones)`),
+  },
 
   E0160: {
     title: "unknown value in a net",

@@ -173,7 +173,8 @@ const RESERVED_SCALARS = /^(?:true|false|null|~|yes|no|on|off|y|n)$/i;
 
 /**
  * A YAML scalar for an expression string: plain where YAML reads it back as the same string, else double
- * quoted. Inside a flow collection (`{ ... }`, `[ ... ]`) commas and brackets end a plain scalar too.
+ * quoted. Inside a flow collection (`{ ... }`, `[ ... ]`) commas and brackets end a plain scalar too. Quotes
+ * inside (diffaug's policy) are plain text in YAML; only one at the start would open a quoted scalar.
  */
 function yamlString(s: string, flow = false): string {
   const plainSafe =
@@ -181,7 +182,7 @@ function yamlString(s: string, flow = false): string {
     !/^[-+]?(?:\d|\.\d)/.test(s) &&
     !RESERVED_SCALARS.test(s) &&
     !/:(\s|$)|\s#|\s$/.test(s) &&
-    !/["'`]/.test(s) &&
+    !/^["'`]/.test(s) &&
     !(flow && /[,\[\]{}]/.test(s));
   return plainSafe ? s : JSON.stringify(s);
 }

@@ -1,6 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
+import { Rng } from "./rng.ts";
 import { runtime as bceLogitsRuntime } from "../functions/bce-logits.ts";
 import { runtime as bceRuntime } from "../functions/bce.ts";
+import { runtime as diffAugmentRuntime } from "../functions/diffaug.ts";
 import { runtime as gradRuntime } from "../functions/grad.ts";
 import { runtime as l1Runtime } from "../functions/l1.ts";
 import { gradient as maxGradient } from "../functions/max.ts";
@@ -227,6 +229,7 @@ export const sampleMean = sampleMeanRuntime(tf);
 export const pullaway = pullawayRuntime(tf);
 export const sliceLast = sliceRuntime(tf);
 export const gradOf = gradRuntime(tf);
+export const diffAugment = diffAugmentRuntime(tf, (key) => Rng.fromState([...key]));
 
 /** Keras-style gradient clipping: each gradient's norm to at most `clipnorm`, each element to [-clipvalue, clipvalue]. */
 export function clipGradients(grads: tf.NamedTensorMap, clipnorm: number | null, clipvalue: number | null): tf.NamedTensorMap {

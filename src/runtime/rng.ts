@@ -154,3 +154,31 @@ function float32Below(x: number): number {
   }
   return f[0];
 }
+
+/**
+ * A generator state (four 32-bit words, never all zero) from a string: the 128-bit hash cyrb128, so that
+ * draws keyed by a string (`Run.augmentKey`) are a pure function of it and need no state of their own.
+ */
+export function keyState(key: string): number[] {
+  let h1 = 1779033703;
+  let h2 = 3144134277;
+  let h3 = 1013904242;
+  let h4 = 2773480762;
+  for (let i = 0; i < key.length; i++) {
+    const k = key.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+  }
+  h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+  h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+  h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
+  h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+  h1 ^= h2 ^ h3 ^ h4;
+  h2 ^= h1;
+  h3 ^= h1;
+  h4 ^= h1;
+  const words = [h1 >>> 0, h2 >>> 0, h3 >>> 0, h4 >>> 0];
+  return words.every((w) => w === 0) ? [1, 0, 0, 0] : words;
+}

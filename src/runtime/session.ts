@@ -6,7 +6,7 @@ import { BatchIterator, dataSummary, oneHot, type Dataset } from "./data.ts";
 import { writeFileAtomic } from "./fsutil.ts";
 import { acquireRunLock, releaseRunLock } from "./lock.ts";
 import { readSettings, SETTINGS_FILE, type RunSettings } from "./settings.ts";
-import { Rng } from "./rng.ts";
+import { keyState, Rng } from "./rng.ts";
 import { FusedAdam } from "./fused/adam.ts";
 import { applyStoredSettings, effectiveSettings, parseRunOptions, type RunOptions } from "./run-flags.ts";
 import { RunCheckpoints, type VarEntry } from "./run-checkpoints.ts";
@@ -50,6 +50,9 @@ export class Run {
   private rng: Rng;
   private readonly initRng: Rng;
   private dropoutSeed = 1;
+  /** Each batch drawn this iteration and its number in it (augmentation keys). */
+  private batchNumbers = new WeakMap<Batch, number>();
+  private batchesDrawn = 0;
   private live: tf.Tensor[] = [];
   private interrupted = false;
   private readonly log: RunLog;
@@ -167,6 +170,18 @@ export class Run {
     return this.dropoutSeed++;
   }
 
+  /**
+   * The generator state for the random draws of one call of a function that draws (diffaug): a hash of
+   * the run's seed, the iteration, which batch of the iteration `b` is (a schedule's `5*d` draws five),
+   * and the call site (the step or pass, and the node). The same run repeats it; a resumed run, which starts
+   * at an iteration, computes the same keys without any saved state; a step that recomputes a node inside
+   * grad() gets the draws it used outside; step d and step g draw afresh. Batches not drawn by `batch()`
+   * (the fixed sampling batch) count as batch -1.
+   */
+  augmentKey(b: Batch, site: string): number[] {
+    return keyState(`diffaug/${this.cfg.seed}/${this.step}/${this.batchNumbers.get(b) ?? -1}/${site}`);
+  }
+
   /** Sets a step's learning rate for this iteration (learning-rate schedules). */
   learningRate(opt: tf.Optimizer, base: number, decay: "none" | "linear" | "staircase", every: number, rate: number): void {
     if (decay === "none") return;
@@ -221,6 +236,7 @@ export class Run {
     if (labels) b[`${d.name}_label`] = tf.tensor(oneHot(labels, d.numClasses), [this.batchSize, d.numClasses]);
     for (const n of this.spec.noise) b[n.name] = drawNoise(n, this.batchSize, this.rng, false);
     this.live.push(...Object.values(b));
+    this.batchNumbers.set(b, this.batchesDrawn++);
     if (this.opts.stats && this.profiling === null && this.step === Math.min(1, this.totalSteps - 1)) this.profiling = new IterationProfile();
     return b;
   }
@@ -242,6 +258,7 @@ export class Run {
     }
     for (const t of this.live) t.dispose();
     this.live = [];
+    this.batchesDrawn = 0;
     // Let the event loop run once per iteration: otherwise a loop whose awaits all resolve at once would
     // never deliver SIGINT (or any other event) until training ends.
     await new Promise<void>((resolve) => setImmediate(resolve));

@@ -36,6 +36,9 @@ const runs: [string, "wasm" | "cpu"][] = [
   ["test/fixtures/graph-joins.gan", "wasm"],
   // blocks: G's residual blocks run layer by layer, D's plain blocks fused
   ["test/fixtures/graph-blocks.gan", "wasm"],
+  // diffaug where reuse-forward must not carry a pass on augmented images to the next step, and in grad()
+  ["test/fixtures/diffaug-reuse.gan", "wasm"],
+  ["test/fixtures/diffaug-reuse.gan", "cpu"],
 ];
 const STEPS = 10;
 const TOL = 1e-5;

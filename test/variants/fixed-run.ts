@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Batch, Init, SpecInfo } from "../../src/runtime/index.ts";
+import { keyState } from "../../src/runtime/rng.ts";
 
 /*
  * A stand-in for the runtime that generated trainers import (`import * as rt from ...`): everything is the
@@ -11,7 +12,8 @@ import type { Batch, Init, SpecInfo } from "../../src/runtime/index.ts";
  * - every variable starts from the values the test gives for its name;
  * - every iteration's batch (data, labels, each noise) is the test's;
  * - optimizers do nothing, so the weights stay what the test gave (clip_weights and state updates still run);
- * - every value a step or measure() returns is read back and kept, in call order.
+ * - every value a step or measure() returns is read back and kept, in call order;
+ * - diffaug's draws come from a key of the call site alone (fixedAugmentKey), so a test can recompute them.
  */
 export * from "../../src/runtime/index.ts";
 
@@ -37,6 +39,9 @@ export interface Recorded {
 }
 
 let counter = 0;
+
+/** The generator state FixedRun gives diffaug's draws at a call site ("d:11"). */
+export const fixedAugmentKey = (site: string): number[] => keyState(`fixed/${site}`);
 
 export class FixedRun {
   readonly batchSize: number;
@@ -79,6 +84,11 @@ export class FixedRun {
   learningRate(): void {}
   seed(): number {
     return 1;
+  }
+
+  /** Draws of diffaug keyed by the call site alone (the step or pass and the node): `fixedAugmentKey`. */
+  augmentKey(_b: Batch, site: string): number[] {
+    return fixedAugmentKey(site);
   }
 
   async begin(): Promise<void> {}

@@ -6,10 +6,13 @@ import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALL_PASSES, NO_PASSES, type OptSet } from "../../src/codegen/opt.ts";
 import { compileText } from "../../src/compile.ts";
-import type { NetIR, ProgramIR } from "../../src/ir/types.ts";
+import type { ExprNode, NetIR, ProgramIR } from "../../src/ir/types.ts";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import { ROOT } from "../helpers.ts";
-import { harness, type FixedRun, type FixedTensor } from "./fixed-run.ts";
+import { fixedAugmentKey, harness, type FixedRun, type FixedTensor } from "./fixed-run.ts";
+import { diffAugDraws, parsePolicy } from "../../src/functions/diffaug.ts";
+import { Rng } from "../../src/runtime/rng.ts";
+import { diffaug64 } from "../functions/diffaug64.ts";
 import { bce, forward, inputGradient, mean, noiseValues, norm, pullaway, relu, rows, softmaxCe, sum, uniform, type Weights } from "./reference64.ts";
 
 /*
@@ -54,6 +57,9 @@ const SPECS = fs.readdirSync(path.join(ROOT, "specs")).filter((f) => f.endsWith(
 // ---- the small networks ----------------------------------------------------------------------------------
 
 const IMAGE = "dense 784, sigmoid, reshape [28, 28, 1]";
+/** The color specs' G: tanh, as theirs. */
+const COLOR_IMAGE = "dense 3072, tanh, reshape [32, 32, 3]";
+const COLOR = new Set(["dcgan", "dcgan_diffaug"]);
 const CRITIC = "flatten, dense 4, lrelu 0.2 -> features, dense 1 -> logit";
 /** Under a gradient penalty the critic is smooth, so its input gradient depends on where it is taken (x̂, x_p, x). */
 const SMOOTH_CRITIC = "flatten, dense 4, tanh, dense 1 -> logit";
@@ -63,7 +69,7 @@ const AUTOENCODER = `flatten, dense 4 -> code, ${IMAGE}`;
 /** The body that replaces net `name` of `spec` (null: the spec's own net is kept). */
 function smallNet(spec: string, name: string): string | null {
   if (spec === "ring8") return null;
-  if (name === "G") return IMAGE;
+  if (name === "G") return COLOR.has(spec) ? COLOR_IMAGE : IMAGE;
   if (name === "D") return spec === "ebgan" || spec === "began" ? AUTOENCODER : PENALIZED.has(spec) ? SMOOTH_CRITIC : CRITIC;
   if (name === "Q") return spec === "infogan" ? "dense 12" : "dense 10";
   throw new Error(`no small net for ${spec}'s ${name}`);
@@ -184,7 +190,7 @@ class Ctx {
   readonly noise: Record<string, number[][]>;
   readonly batch: number;
   readonly k: number;
-  constructor(readonly p: ProgramIR, readonly fixed: Fixed, readonly w: Weights, c: Case) {
+  constructor(readonly p: ProgramIR, readonly fixed: Fixed, readonly w: Weights, c: Case, readonly step = "d") {
     this.batch = c.batch;
     this.k = c.states?.k ?? 0;
     this.real = rows(fixed.batch[p.data.name]!.data, c.batch);
@@ -207,6 +213,17 @@ class Ctx {
   /** Per sample, the gradient of D's logit with respect to its input. */
   inputGrad(xs: number[][]): number[][] {
     return inputGradient(this.net("D"), xs, this.w);
+  }
+  /**
+   * diffaug(value, policy) as this step computes it: the draws of the call site (this step and the call's
+   * node, found by the name of its image argument), then DiffAugment in float64 (test/functions/diffaug64.ts).
+   */
+  diffaug(of: string, xs: number[][]): number[][] {
+    const call = this.p.nodes.find((n) => n.op === "call" && n.fn === "diffaug" && this.p.nodes[n.args[0]!]!.name === of) as ExprNode & { op: "call" };
+    const policy = (this.p.nodes[call.args[1]!] as ExprNode & { op: "const" }).value;
+    const [h, w, c] = this.p.data.shape as [number, number, number];
+    const draws = diffAugDraws(Rng.fromState(fixedAugmentKey(`${this.step}:${call.id}`)), xs.length, h, w, policy);
+    return diffaug64(xs, h, w, c, ["color", "translation", "cutout"].filter((op) => policy & (parsePolicy(op) as number)).join(","), draws);
   }
   /** ||D(x) - x|| over the whole batch, over the batch size (EBGAN's and BEGAN's error). */
   err(xs: number[][]): number {
@@ -275,6 +292,19 @@ const REFERENCE: Record<string, Reference> = {
     const realVsFake = lr.map((l) => l - mean(lf));
     const fakeVsReal = lf.map((l) => l - mean(lr));
     return { d: bce(realVsFake, 1) + bce(fakeVsReal, 0), g: bce(fakeVsReal, 1) + bce(realVsFake, 0) };
+  },
+  dcgan: (c) => {
+    const scaled = c.real.map((r) => r.map((x) => 2 * x - 1));
+    return ganTerms(c.logit(scaled), c.logit(c.apply("G", c.noise.z!).out!));
+  },
+  // The same terms on augmented images; step g draws its own augmentation of the fakes, so its d_fake
+  // (and g) differ from step d's.
+  dcgan_diffaug: (c): Record<string, number> => {
+    const scaled = c.real.map((r) => r.map((x) => 2 * x - 1));
+    const fake = c.apply("G", c.noise.z!).out!;
+    const lf = c.logit(c.diffaug("fake", fake));
+    const t = ganTerms(c.logit(c.diffaug("scaled", scaled)), lf);
+    return c.step === "d" ? { d_real: t.d_real, d_fake: t.d_fake, d: t.d } : { g: t.g };
   },
   r1: (c) => {
     const t = ganTerms(c.logit(c.real), c.logit(c.apply("G", c.noise.z!).out!));
@@ -374,8 +404,8 @@ const CASES: Case[] = [
 const caseName = (c: Case) => `${c.spec}${c.what ? ` (${c.what})` : ""}`;
 
 /** The reference values of a case (as step d sees the weights) and the fixed values they come from. */
-function reference(c: Case, p: ProgramIR, fixed: Fixed, w: Weights = weightsOf(fixed)) {
-  return REFERENCE[c.spec]!(new Ctx(p, fixed, w, c));
+function reference(c: Case, p: ProgramIR, fixed: Fixed, w: Weights = weightsOf(fixed), step = "d") {
+  return REFERENCE[c.spec]!(new Ctx(p, fixed, w, c, step));
 }
 
 describe("loss terms of the compiled trainers against float64", () => {
@@ -408,7 +438,7 @@ describe("loss terms of the compiled trainers against float64", () => {
               const plain = reference(c, p, ran.fixed);
               const afterClip = c.spec === "wgan" ? reference(c, p, ran.fixed, clipped(ran.fixed, p)) : plain;
               const label = `${caseName(c)}, ${trainer}, ${backend}`;
-              const checked = checkRecords(ran, (step) => (c.spec === "wgan" && step !== "d" ? afterClip : plain), label);
+              const checked = checkRecords(ran, (step) => (c.spec === "wgan" && step !== "d" ? afterClip : c.spec === "dcgan_diffaug" ? reference(c, p, ran.fixed, weightsOf(ran.fixed), step) : plain), label);
               // Every loss and every logged value of the spec was computed and compared.
               const logged = p.train.log.filter((n) => p.values[n] !== undefined);
               expect([...checked].sort()).toEqual([...new Set([...p.losses.map((l) => l.name), ...logged])].sort());

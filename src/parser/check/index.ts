@@ -5,7 +5,7 @@ import * as nodePath from "node:path";
 import { DATA_SOURCES, NOISE_DISTS, OPTIMIZERS, TRAIN_SETTINGS } from "../signatures.ts";
 import { isSourceName, SOURCES } from "../../data/index.ts";
 import { ArgReader, constNumber } from "./args.ts";
-import { FUNCTIONS, isFnName, NEGATE, OPERATORS } from "../../functions/index.ts";
+import { FUNCTIONS, isFnName, NEGATE, OPERATORS, type FnDef } from "../../functions/index.ts";
 import { alignment, show, type Range } from "../../functions/rules.ts";
 import { dataRange, netRange } from "./expr-types.ts";
 import type { ActionIR, DataIR, ExprNode, NetIR, NodeOp, NoiseIR, OptimizerIR, ProgramIR, StepIR, TensorType, TrainIR } from "../../ir/types.ts";
@@ -407,7 +407,8 @@ class Checker {
     const fname = e.callee.name;
     const netDecl = this.netDecls.get(fname);
     for (const a of e.args) if (a.name) this.err(C.E0112, `${netDecl ? `net ${fname}` : `'${fname}'`} takes no named arguments`, a.name.span);
-    const args = e.args.map((a) => this.expr(a.value));
+    const stringArg = !netDecl && isFnName(fname) ? FUNCTIONS[fname].stringArg : undefined;
+    const args = e.args.map((a, i) => (stringArg?.index === i ? this.stringConstant(fname, stringArg.parse, a.value, FUNCTIONS[fname as keyof typeof FUNCTIONS].params[i]!.name) : this.expr(a.value)));
     if (args.some((a) => a === null)) return null;
     const ids = args as number[];
     if (netDecl) return this.apply(netDecl, ids, e);
@@ -450,6 +451,22 @@ class Checker {
       return null;
     }
     return this.mk({ op: "call", fn: fname, args: ids }, t, e.span);
+  }
+
+  /** A function's string argument (diffaug's policy) as the constant its definition parses it to. */
+  private stringConstant(fname: string, parse: NonNullable<FnDef["stringArg"]>["parse"], e: A.Expr, param: string): number | null {
+    if (e.kind !== "String") {
+      this.err(C.E0153, `${fname}'s ${param} must be a string, like "color,translation,cutout"`, e.span);
+      return null;
+    }
+    const v = parse(e.value);
+    if (typeof v !== "number") {
+      // On the part of the string it names, where the source holds the string's text as it is (no escapes).
+      const plain = e.span.end - e.span.start === e.value.length + 2 && v.end > v.start;
+      this.err(C.E0153, v.message, plain ? { ...e.span, start: e.span.start + 1 + v.start, end: e.span.start + 1 + v.end } : e.span);
+      return null;
+    }
+    return this.mk({ op: "const", value: v }, SCALAR, e.span);
   }
 
   private dependsOn(y: number, x: number): boolean {
@@ -809,8 +826,12 @@ class Checker {
 export function children(n: ExprNode): number[] {
   switch (n.op) {
     case "apply":
-    case "call":
       return [...n.args];
+    case "call": {
+      // A string argument (diffaug's policy) is a constant the function's code spells out: not an operand.
+      const s = FUNCTIONS[n.fn].stringArg?.index;
+      return s === undefined ? [...n.args] : n.args.filter((_, i) => i !== s);
+    }
     case "tap":
       return [n.of];
     case "binary":
