@@ -319,6 +319,17 @@ export function program(): Command {
       process.stderr.write(`wrote ${file}\nnext: ganc check ${file} && ganc train ${file} --steps 200\n`);
     });
 
+  cli
+    .command("lsp")
+    .description("run the language server (Language Server Protocol over stdin and stdout) for editors")
+    .option("--stdio", "talk over stdin and stdout (the default and only transport; editors pass it)")
+    .action(async () => {
+      // Loaded only here: the protocol libraries cost every other command nothing.
+      const { startServer } = await import("./lsp/server.ts");
+      await startServer();
+      process.exitCode = 0;
+    });
+
   registerToolCommands(cli, (message) => new UsageError(message));
   registerExplainCommand(cli, (message) => new UsageError(message));
 
