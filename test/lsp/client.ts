@@ -31,6 +31,8 @@ export class TestClient {
   readonly child: ChildProcess;
   readonly conn: MessageConnection;
   readonly stderr: string[] = [];
+  /** Errors the server logged (a handler that threw and answered its fallback). */
+  readonly errors: string[] = [];
   private readonly published = new Map<string, Published[]>();
   private readonly waiters: (() => void)[] = [];
   private readonly docs = new Map<string, TextDocument>();
@@ -48,7 +50,9 @@ export class TestClient {
       this.published.set(p.uri, list);
       for (const w of this.waiters.splice(0)) w();
     });
-    this.conn.onNotification("window/logMessage", () => {});
+    this.conn.onNotification("window/logMessage", (p: { type: number; message: string }) => {
+      if (p.type === 1) this.errors.push(p.message);
+    });
     this.conn.listen();
   }
 

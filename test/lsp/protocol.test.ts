@@ -168,7 +168,8 @@ describe("ganc lsp over stdio", () => {
     await c.close(uri);
   });
 
-  it("shuts down and exits with 0 when asked", async () => {
+  it("shuts down and exits with 0 when asked, having logged no error", async () => {
+    expect(c.errors).toEqual([]);
     expect(await c.shutdown()).toBe(0);
   });
 });
