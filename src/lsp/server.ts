@@ -103,7 +103,9 @@ export interface ServerOptions {
 }
 
 /** Starts the server on a connection (stdio by default) and resolves when the connection closes. */
-export function startServer(connection: Connection = createConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout)), opts: ServerOptions = {}): Promise<void> {
+export function startServer(input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout, opts: ServerOptions = {}): Promise<void> {
+  const reader = new StreamMessageReader(input);
+  const connection: Connection = createConnection(reader, new StreamMessageWriter(output));
   const envDelay = Number(process.env.GANC_LSP_DEBOUNCE_MS);
   const debounceMs = opts.debounceMs ?? (Number.isFinite(envDelay) && envDelay >= 0 ? envDelay : 200);
   const documents = new TextDocuments(TextDocument);
@@ -280,7 +282,12 @@ export function startServer(connection: Connection = createConnection(new Stream
     ),
   );
 
-  const closed = new Promise<void>((resolve) => connection.onExit(() => resolve()));
+  // The `exit` notification, or the editor gone (stdin closed): either ends the command.
+  const closed = new Promise<void>((resolve) => {
+    connection.onExit(() => resolve());
+    reader.onClose(() => resolve());
+    input.once("end", () => resolve());
+  });
   documents.listen(connection);
   connection.listen();
   return closed;
