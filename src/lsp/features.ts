@@ -296,9 +296,12 @@ function stripComment(line: string): string {
   return line.replace(/(#|\/\/).*$/, "");
 }
 
-/** What may be typed at `offset`: the word being typed is replaced by the chosen entry. */
-export function complete(a: Analysis, offset: number, yaml: boolean): { entries: CompletionEntry[]; word: A.Span } {
-  const text = a.text;
+/**
+ * What may be typed at `offset` of `text`: the word being typed is replaced by the chosen entry. The context
+ * is read from `text`; names, taps and shapes come from `a`, which may be a check of an earlier version
+ * (while typing, completion does not wait for a check of every keystroke).
+ */
+export function complete(a: Analysis, offset: number, yaml: boolean, text: string = a.text): { entries: CompletionEntry[]; word: A.Span } {
   const lineStart = Math.max(text.lastIndexOf("\n", offset - 1), text.lastIndexOf("\r", offset - 1)) + 1;
   const prefixFull = text.slice(lineStart, offset);
   const word = /[A-Za-z_][A-Za-z0-9_]*$/.exec(prefixFull)?.[0] ?? "";

@@ -188,8 +188,13 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
 
   connection.onCompletion(
     safe("completion", [] as CompletionItem[], (p) =>
-      withDoc(p.textDocument.uri, [] as CompletionItem[], (doc, a) => {
-        const r = complete(a, doc.offsetAt(p.position), isYamlFile(a.file));
+      {
+        const doc = documents.get(p.textDocument.uri);
+        if (!doc) return [];
+        // The last check, even of an earlier version: names change rarely between keystrokes, and a check
+        // of a long spec is not free. The context is read from the current text.
+        const a = cache.get(doc.uri)?.analysis ?? analysisOf(doc);
+        const r = complete(a, doc.offsetAt(p.position), isYamlFile(a.file), doc.getText());
         const range = rangeOf(doc, r.word);
         const seen = new Set<string>();
         return r.entries
@@ -201,7 +206,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
             ...(e.doc ? { documentation: e.doc } : {}),
             textEdit: { range, newText: e.insert ?? e.label },
           }));
-      }),
+      },
     ),
   );
 
