@@ -5,6 +5,7 @@
  */
 import type * as A from "../parser/ast.ts";
 import { checkText } from "../check.ts";
+import type { IncrementalParser } from "./incremental.ts";
 import type { Diagnostic } from "../parser/diagnostics.ts";
 import type { ProgramIR } from "../ir/types.ts";
 import { LAYERS, canonicalLayer } from "../parser/signatures.ts";
@@ -38,8 +39,9 @@ export interface Analysis {
 
 export const namespaceOf = (k: SymbolKind): "steps" | "names" => (k === "step" ? "steps" : "names");
 
-export function analyze(text: string, file: string): Analysis {
-  const r = checkText(text, file);
+/** `parser`: a document's IncrementalParser, to parse again only what an edit changed. */
+export function analyze(text: string, file: string, parser?: IncrementalParser): Analysis {
+  const r = checkText(text, file, parser ? (t, f) => parser.parse(t, f) : undefined);
   const { defs, refs } = r.spec ? indexSpec(r.spec) : { defs: [], refs: [] };
   return { text, file, spec: r.spec, program: r.program, diagnostics: r.diagnostics, defs, refs };
 }

@@ -32,6 +32,7 @@ import type { Span } from "../parser/ast.ts";
 import type { Diagnostic } from "../parser/diagnostics.ts";
 import { isYamlFile } from "../parser/index.ts";
 import "../parser/yaml/load.ts";
+import { IncrementalParser } from "./incremental.ts";
 import { analyze, occurrences, symbolAt, type Analysis } from "./analysis.ts";
 import { complete, didYouMean, hover, outline, prepareRename, rename, type CompletionKind, type OutlineKind } from "./features.ts";
 
@@ -110,12 +111,15 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
   const debounceMs = opts.debounceMs ?? (Number.isFinite(envDelay) && envDelay >= 0 ? envDelay : 200);
   const documents = new TextDocuments(TextDocument);
   const cache = new Map<string, { version: number; analysis: Analysis }>();
+  const parsers = new Map<string, IncrementalParser>();
   const timers = new Map<string, NodeJS.Timeout>();
 
   const analysisOf = (doc: TextDocument): Analysis => {
     const hit = cache.get(doc.uri);
     if (hit && hit.version === doc.version) return hit.analysis;
-    const analysis = analyze(doc.getText(), fileOfUri(doc.uri, doc.languageId));
+    let parser = parsers.get(doc.uri);
+    if (!parser) parsers.set(doc.uri, (parser = new IncrementalParser()));
+    const analysis = analyze(doc.getText(), fileOfUri(doc.uri, doc.languageId), parser);
     cache.set(doc.uri, { version: doc.version, analysis });
     return analysis;
   };
@@ -174,6 +178,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     clearTimeout(timers.get(e.document.uri));
     timers.delete(e.document.uri);
     cache.delete(e.document.uri);
+    parsers.delete(e.document.uri);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
 
