@@ -4,7 +4,7 @@
  * edits after a short pause (GANC_LSP_DEBOUNCE_MS, default 200 ms). A request always answers from the
  * document's current text, checking it first if the last check is older.
  */
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   CodeActionKind,
   CompletionItemKind,
@@ -57,7 +57,7 @@ export function toLspDiagnostic(d: Diagnostic, doc: TextDocument, uri: string): 
     code: d.code,
     source: "ganc",
     message: d.message,
-    ...(d.notes.length ? { relatedInformation: d.notes.map((n) => ({ location: { uri: n.file === d.file ? uri : n.file, range: rangeOf(doc, n.span) }, message: n.message })) } : {}),
+    ...(d.notes.length ? { relatedInformation: d.notes.map((n) => ({ location: { uri: n.file === d.file ? uri : pathToFileURL(n.file).href, range: rangeOf(doc, n.span) }, message: n.message })) } : {}),
   };
 }
 

@@ -149,7 +149,7 @@ describe("ganc lsp over stdio", () => {
     expect(await c.request("textDocument/completion", { textDocument: { uri: other }, position: { line: 0, character: 0 } })).toEqual([]);
   });
 
-  it("YAML: diagnostics, hover and completion through the same tables", async () => {
+  it("YAML: diagnostics, hover, completion through the same tables, and rename across keys and expression strings", async () => {
     const uri = uriOf("specs/gan.gan.yaml");
     const text = fs.readFileSync(path.join(ROOT, "specs/gan.gan.yaml"), "utf8");
     await c.open(uri, text);
@@ -165,6 +165,15 @@ describe("ganc lsp over stdio", () => {
     const diags = await c.diagnostics(uri, v);
     expect(diags).toHaveLength(1);
     expect(diags[0]!.message).toMatch(/did you mean 'mnist'/);
+    const fixed = await c.replace(uri, "source: mnst", "source: mnist");
+    expect(await c.diagnostics(uri, fixed)).toEqual([]);
+    // Rename in YAML: the key that declares the net and every use, inside expression strings too.
+    const r = await c.request<Edit>("textDocument/rename", { textDocument: { uri }, position: c.doc(uri).positionAt(c.doc(uri).getText().indexOf("  D:") + 2), newName: "Disc" });
+    let v2 = 0;
+    for (const e of [...r.changes[uri]!].sort((a, b) => c.doc(uri).offsetAt(b.range.start) - c.doc(uri).offsetAt(a.range.start))) v2 = await c.edit(uri, c.doc(uri).offsetAt(e.range.start), c.doc(uri).offsetAt(e.range.end), e.newText);
+    expect(r.changes[uri]!.length).toBe(5);
+    expect(c.doc(uri).getText()).toContain("bce_logits(Disc(fake).logit, ones)");
+    expect(await c.diagnostics(uri, v2)).toEqual([]);
     await c.close(uri);
   });
 
