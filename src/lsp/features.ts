@@ -195,7 +195,9 @@ export function hover(a: Analysis, offset: number): HoverResult | null {
     }
   }
   const sym = symbolAt(a, offset);
-  if (sym) return { span: sym.span, markdown: symbolHover(a, sym.name, sym.kind) };
+  // A block instance inside a net is a layer: its hover gives its shapes (below), with the block's signature.
+  const instance = sym?.kind === "block" && sym.def !== null && sym.def.span !== sym.span;
+  if (sym && !instance) return { span: sym.span, markdown: symbolHover(a, sym.name, sym.kind) };
   // Layers of nets and blocks: their doc, and in a net their shapes and variables.
   for (const d of spec.decls) {
     if ((d.kind !== "Net" && d.kind !== "Block") || !within(d.span, offset)) continue;
@@ -215,7 +217,7 @@ export function hover(a: Analysis, offset: number): HoverResult | null {
         lines.push(vars.length ? `variables: ${vars.join(", ")}` : "no variables");
       } else if (d.kind === "Net") lines.push(NO_SHAPES);
       if (onTap) return { span: l.tap!.span, markdown: [`**tap** \`${l.tap!.name}\``, "", ...lines].join("\n") };
-      const doc = LAYERS[canonicalLayer(l.op.name)] ? layerDoc(l.op.name) : `block instance \`${l.op.name}\``;
+      const doc = LAYERS[canonicalLayer(l.op.name)] ? layerDoc(l.op.name) : `block instance \`${l.op.name}\`\n\n${symbolHover(a, l.op.name, "block")}`;
       return { span: l.op.span, markdown: [doc, "", "---", "", ...lines].join("\n") };
     }
   }
@@ -417,6 +419,14 @@ function completeYaml(a: Analysis, text: string, lineStart: number, before: stri
   if (layerText && parent === "layers") return layerArgEntries(layerText[1]!);
   const atKey = /^\s*$/.test(before) || /[{,]\s*$/.test(before);
   if (atKey) {
+    // Inside flow mappings on this line (`d: { optimizer: { adam: { `), their keys continue the path.
+    const flow: string[] = [];
+    for (const m of before.matchAll(/([A-Za-z_][\w-]*)\s*:\s*\{|\}/g)) {
+      if (m[0] === "}") flow.pop();
+      else flow.push(m[1]!);
+    }
+    parents.push(...flow);
+    const parent = parents.at(-1);
     if (parents.length === 0) return ["gan", "data", "noise", "nets", "blocks", "values", "losses", "state", "steps", "after", "train"].map((label) => ({ label, kind: "keyword" as const, insert: `${label}: ` }));
     if (parent === "train") return Object.entries(TRAIN_SETTINGS).map(([label, doc]) => ({ label, kind: "setting" as const, doc, insert: `${label}: ` }));
     if (parents.length >= 2 && parents.at(-2) === "optimizer") return argEntries(OPTIMIZERS[parent!]?.params ?? [], {}, ": ");
