@@ -1,15 +1,20 @@
 import { checkSpec } from "./parser/check/index.ts";
 import type { ProgramIR } from "./ir/types.ts";
 import { hasErrors, type Diagnostic } from "./parser/diagnostics.ts";
-import { parseSpec } from "./parser/index.ts";
+import { parseSpec, type ParsedSpec } from "./parser/index.ts";
 import type { Spec } from "./parser/ast.ts";
 
 /**
  * Checks a spec (either form) and stops at the first stage with errors; warnings pass through. Apart
  * from compile.ts, so that `ganc check` loads no code generator.
  */
-export function checkText(text: string, file: string): { program: ProgramIR | null; spec: Spec | null; diagnostics: Diagnostic[] } {
-  const parsed = parseSpec(text, file);
+export function checkText(
+  text: string,
+  file: string,
+  /** The parser: parseSpec, or one that gives what it gives faster (the language server's, src/lsp/incremental.ts). */
+  parse: (text: string, file: string) => ParsedSpec = parseSpec,
+): { program: ProgramIR | null; spec: Spec | null; diagnostics: Diagnostic[] } {
+  const parsed = parse(text, file);
   if (!parsed.spec || hasErrors(parsed.diagnostics)) return { program: null, spec: parsed.spec, diagnostics: parsed.diagnostics };
   const checked = checkSpec(parsed.spec, text);
   return { program: checked.program, spec: parsed.spec, diagnostics: [...parsed.diagnostics, ...checked.diagnostics] };

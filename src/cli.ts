@@ -463,6 +463,17 @@ export function program(): Command {
     .addHelpText("after", "\nThe page follows the run while a trainer writes to the folder. ganc train --ui starts it with the run.")
     .action(async (runDir: string, o: { port: number; host?: string }) => serveDashboard(runDir, o));
 
+  cli
+    .command("lsp")
+    .description("run the language server (Language Server Protocol over stdin and stdout) for editors")
+    .option("--stdio", "talk over stdin and stdout (the default and only transport; editors pass it)")
+    .action(async () => {
+      // Loaded only here: the protocol libraries cost every other command nothing.
+      const { startServer } = await import("./lsp/server.ts");
+      await startServer();
+      process.exitCode = 0;
+    });
+
   registerToolCommands(cli, (message) => new UsageError(message));
   registerExplainCommand(cli, (message) => new UsageError(message));
 

@@ -25,6 +25,8 @@ function loadedBy(args: string[], env: NodeJS.ProcessEnv = {}, timeout?: number)
 const tfjs = (m: string) => /@tensorflow\//.test(m);
 const fromSrc = (m: string) => m.startsWith(new URL("src/", `file://${ROOT}/`).href);
 const COMMANDS = [["--version"], ["--help"], ["train", "--help"], ["check", "specs/gan.gan"], ["check", "specs/gan.gan.yaml"], ["compile", "specs/gan.gan"], ["convert", "specs/gan.gan"], ["fmt", "specs/gan.gan"], ["ui", "--help"], ["check", "test/fixtures/images.gan"]];
+/** The language server: its chunk in dist/, its module in src/, the protocol libraries in node_modules. */
+const lsp = (m: string) => /\/dist\/chunks\/server-\w+\.js$|\/src\/lsp\/|\/node_modules\/vscode-(languageserver|jsonrpc)/.test(m);
 /** The image decoder: an image folder is read at check time for its class names, never decoded. */
 const decoder = (m: string) => /\/node_modules\/(sharp|@img)\//.test(m);
 
@@ -52,8 +54,26 @@ describe("startup", () => {
       expect(r.modules.filter(tfjs)).toEqual([]);
       expect(r.modules.filter(decoder)).toEqual([]);
       expect(r.modules.filter(fromSrc)).toEqual([]);
+      expect(r.modules.filter(lsp)).toEqual([]);
     });
   }
+
+  it("ganc lsp loads the language server (its chunk and the protocol libraries bundled in it); nothing else does", () => {
+    // stdin is closed at once: the server starts, sees the editor gone, and exits 0.
+    const r = loadedBy(["lsp", "--stdio"]);
+    expect(r.code).toBe(0);
+    expect(r.modules.filter(lsp)).toHaveLength(1);
+    expect(r.modules.filter(tfjs)).toEqual([]);
+    for (const args of [["--version"], ["check", "specs/gan.gan"]]) {
+      const src = loadedBy(args, { GANC_FROM_SOURCE: "1" });
+      expect(src.code).toBe(0);
+      expect(src.modules.filter(lsp)).toEqual([]);
+    }
+    const fromSource = loadedBy(["lsp"], { GANC_FROM_SOURCE: "1" });
+    expect(fromSource.code).toBe(0);
+    expect(fromSource.modules.some((m) => m.endsWith("/src/lsp/server.ts"))).toBe(true);
+    expect(fromSource.modules.some((m) => /\/node_modules\/vscode-languageserver\//.test(m))).toBe(true);
+  });
 
   it("a .gan spec is checked without the YAML front end (yaml, ajv, the schema); a YAML spec loads it", () => {
     // From dist/ the front end is its own chunk, named after src/parser/yaml/load.ts.
