@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { runtime as bceLogitsRuntime } from "../functions/bce-logits.ts";
+import { selfAttentionRuntime } from "../layers/attention.ts";
 import { runtime as bceRuntime } from "../functions/bce.ts";
 import { runtime as gradRuntime } from "../functions/grad.ts";
 import { runtime as l1Runtime } from "../functions/l1.ts";
@@ -227,6 +228,9 @@ export const sampleMean = sampleMeanRuntime(tf);
 export const pullaway = pullawayRuntime(tf);
 export const sliceLast = sliceRuntime(tf);
 export const gradOf = gradRuntime(tf);
+
+/** The attention layer's forward pass (src/layers/attention.ts). */
+export const selfAttention = selfAttentionRuntime(tf);
 
 /** Keras-style gradient clipping: each gradient's norm to at most `clipnorm`, each element to [-clipvalue, clipvalue]. */
 export function clipGradients(grads: tf.NamedTensorMap, clipnorm: number | null, clipvalue: number | null): tf.NamedTensorMap {
