@@ -5,6 +5,7 @@
  * must define.
  */
 import type { Signature } from "../parser/signatures.ts";
+import { attention } from "./attention.ts";
 import { avgpool } from "./avgpool.ts";
 import { add } from "./add.ts";
 import { batchnorm } from "./batchnorm.ts";
@@ -46,6 +47,7 @@ const MODULES = {
   avgpool,
   global_sum,
   global_avg,
+  attention,
   relu,
   leakyrelu,
   sigmoid,

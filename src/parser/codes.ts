@@ -491,11 +491,17 @@ export const CATALOG = {
     wrong: gan("block Mlp(n, act=true) {\n  dense(n), lrelu 0.2 when=n\n}\nnet D(x) {\n  Mlp(16)\n  dense 1 -> logit\n}"),
     right: gan("block Mlp(n, act=true) {\n  dense(n), lrelu 0.2 when=act\n}\nnet D(x) {\n  Mlp(16)\n  dense 1 -> logit\n}"),
   },
+  E0166: {
+    title: "attention on an image it cannot split",
+    explanation: "`attention` gives its queries and keys C/8 channels and max-pools its keys and values 2x2: its input needs a multiple of 8 channels and an even height and width. Change the conv before it, or move the attention to another resolution.",
+    wrong: gan("net G(z) {\n  dense 16, relu\n  dense 2\n}\nnet D(x) {\n  dense 48, reshape [2, 2, 12], attention\n  flatten, dense 1 -> logit\n}"),
+    right: gan("net G(z) {\n  dense 16, relu\n  dense 2\n}\nnet D(x) {\n  dense 64, reshape [2, 2, 16], attention\n  flatten, dense 1 -> logit\n}"),
+  },
 
   // ---- E02xx: shapes and types ----
   E0201: {
     title: "layer input of the wrong shape",
-    explanation: "A layer cannot take the shape it gets: dense needs a flat vector per sample; conv, deconv, upsample, avgpool, global_sum and global_avg an image [height, width, channels].",
+    explanation: "A layer cannot take the shape it gets: dense needs a flat vector per sample; conv, deconv, upsample, avgpool, global_sum, global_avg and attention an image [height, width, channels].",
     wrong: gan("net G(z) {\n  dense 16, relu\n  conv 2 kernel=3\n}"),
     right: gan("net G(z) {\n  dense 16, relu\n  dense 2\n}"),
   },

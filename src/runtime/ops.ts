@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "./rng.ts";
 import { runtime as bceLogitsRuntime } from "../functions/bce-logits.ts";
+import { selfAttentionRuntime } from "../layers/attention.ts";
 import { runtime as bceRuntime } from "../functions/bce.ts";
 import { runtime as diffAugmentRuntime } from "../functions/diffaug.ts";
 import { runtime as gradRuntime } from "../functions/grad.ts";
@@ -230,6 +231,9 @@ export const pullaway = pullawayRuntime(tf);
 export const sliceLast = sliceRuntime(tf);
 export const gradOf = gradRuntime(tf);
 export const diffAugment = diffAugmentRuntime(tf, (key) => Rng.fromState([...key]));
+
+/** The attention layer's forward pass (src/layers/attention.ts). */
+export const selfAttention = selfAttentionRuntime(tf);
 
 /** Keras-style gradient clipping: each gradient's norm to at most `clipnorm`, each element to [-clipvalue, clipvalue]. */
 export function clipGradients(grads: tf.NamedTensorMap, clipnorm: number | null, clipvalue: number | null): tf.NamedTensorMap {

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { CHROMIUM, chromiumAsync } from "../browser.ts";
 import { ganc, ROOT, tmpDir } from "../helpers.ts";
+import { shrink } from "../variants/spec-mutations.ts";
 
 /** An IOHandler that reads model.json and its weight shards from a folder (tfjs has no file:// loader without tfjs-node). */
 function fileHandler(dir: string): tf.io.IOHandler {
@@ -110,6 +111,27 @@ describe("ganc export", () => {
     const topology = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers.map((l: { class_name: string }) => l.class_name);
     expect(topology).toEqual(expect.arrayContaining(["Add", "Multiply", "Concatenate"]));
   }, 60_000);
+
+  it("folds self-attention into plain tfjs layers (1x1 convs, 2x2 max pooling, two Dot products around a Softmax, gamma in the output kernel), with and without spectral norm", async () => {
+    const run = path.join(tmpDir(), "run");
+    const r = ganc(["train", "test/fixtures/export-attention.gan", "--out", run, "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    const { out } = await exportAndCompare(run, 16);
+    const layers = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers as { class_name: string; name: string }[];
+    expect(layers.filter((l) => l.class_name === "Dot").map((l) => l.name)).toEqual(["attention1_scores", "attention1_attend", "attention2_scores", "attention2_attend"]);
+    expect(layers.map((l) => l.class_name)).toEqual(expect.arrayContaining(["MaxPooling2D", "Softmax", "Add"]));
+  }, 60_000);
+
+  // The reference specs with blocks, residual joins and attention, narrowed (test/variants/spec-mutations.ts) and trained two steps.
+  it.each(["sngan_resnet", "sagan"])("exports specs/%s.gan (narrowed): the exported G equals ganc sample", async (spec) => {
+    const dir = tmpDir();
+    const file = path.join(dir, `${spec}.gan`);
+    fs.writeFileSync(file, shrink(fs.readFileSync(path.join(ROOT, "specs", `${spec}.gan`), "utf8")));
+    const run = path.join(dir, "run");
+    const r = ganc(["train", file, "--out", run, "--steps", "2", "--batch", "4", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    await exportAndCompare(run, 16);
+  }, 120_000);
 
   it("exports a net of block instances: one Keras layer per layer of each instance, named by instance", async () => {
     const run = path.join(tmpDir(), "run");

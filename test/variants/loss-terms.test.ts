@@ -57,9 +57,13 @@ const SPECS = fs.readdirSync(path.join(ROOT, "specs")).filter((f) => f.endsWith(
 // ---- the small networks ----------------------------------------------------------------------------------
 
 const IMAGE = "dense 784, sigmoid, reshape [28, 28, 1]";
-/** The color specs' G: tanh, as theirs. */
-const COLOR_IMAGE = "dense 3072, tanh, reshape [32, 32, 3]";
-const COLOR = new Set(["dcgan", "dcgan_diffaug"]);
+/** Specs on 32x32 color images (mnist_color), and the output their G ends in: tanh as the DCGAN paper's, sigmoid where the data's [0, 1] range is matched directly. */
+const COLOR_IMAGE: Record<string, string> = {
+  dcgan: "dense 3072, tanh, reshape [32, 32, 3]",
+  dcgan_diffaug: "dense 3072, tanh, reshape [32, 32, 3]",
+  sngan_resnet: "dense 3072, sigmoid, reshape [32, 32, 3]",
+  sagan: "dense 3072, sigmoid, reshape [32, 32, 3]",
+};
 const CRITIC = "flatten, dense 4, lrelu 0.2 -> features, dense 1 -> logit";
 /** Under a gradient penalty the critic is smooth, so its input gradient depends on where it is taken (x̂, x_p, x). */
 const SMOOTH_CRITIC = "flatten, dense 4, tanh, dense 1 -> logit";
@@ -69,7 +73,7 @@ const AUTOENCODER = `flatten, dense 4 -> code, ${IMAGE}`;
 /** The body that replaces net `name` of `spec` (null: the spec's own net is kept). */
 function smallNet(spec: string, name: string): string | null {
   if (spec === "ring8") return null;
-  if (name === "G") return COLOR.has(spec) ? COLOR_IMAGE : IMAGE;
+  if (name === "G") return COLOR_IMAGE[spec] ?? IMAGE;
   if (name === "D") return spec === "ebgan" || spec === "began" ? AUTOENCODER : PENALIZED.has(spec) ? SMOOTH_CRITIC : CRITIC;
   if (name === "Q") return spec === "infogan" ? "dense 12" : "dense 10";
   throw new Error(`no small net for ${spec}'s ${name}`);
@@ -286,6 +290,9 @@ const REFERENCE: Record<string, Reference> = {
     const dFake = mean(lf.map((l) => relu(1 + l)));
     return { d_real: dReal, d_fake: dFake, d: dReal + dFake, g: -mean(lf) };
   },
+  // the SNGAN and SAGAN specs: the hinge loss (their ResNets are swapped for the small nets like every spec's)
+  sngan_resnet: (c) => REFERENCE.hinge!(c),
+  sagan: (c) => REFERENCE.hinge!(c),
   rsgan: (c) => {
     const lr = c.logit(c.real);
     const lf = c.logit(c.apply("G", c.noise.z!).out!);

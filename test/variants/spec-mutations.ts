@@ -11,13 +11,15 @@ import * as fc from "fast-check";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** Narrow layers: same structure and shapes where they matter (outputs of 1, 10, 12 units stay). */
+/** Narrow layers and blocks: same structure and shapes where they matter (outputs of 1, 10, 12 units stay; 8 channels suit attention). */
 export function shrink(text: string): string {
   return text
     .replace(/\b(dense|conv|deconv|conv2d|conv2dTranspose) (\d+)\b(?!\*)/g, (w, op: string, n: string) => (Number(n) > 16 ? `${op} 8` : w))
     .replace(/(\d+\*\d+\*)(\d+)/g, (w, a: string, n: string) => (Number(n) > 16 ? `${a}8` : w))
     .replace(/\b(\d+)(\*\d+\*\d+)/g, (w, n: string, a: string) => (Number(n) > 16 ? `8${a}` : w))
-    .replace(/reshape \[(\d+), (\d+), (\d+)\]/g, (w, a: string, b: string, c: string) => (Number(c) > 16 ? `reshape [${a}, ${b}, 8]` : w));
+    .replace(/reshape \[(\d+), (\d+), (\d+)\]/g, (w, a: string, b: string, c: string) => (Number(c) > 16 ? `reshape [${a}, ${b}, 8]` : w))
+    // block instances whose first argument is a width: GBlock(256)
+    .replace(/\b([A-Z]\w*)\((\d+)\)/g, (w, block: string, n: string) => (Number(n) > 16 ? `${block}(8)` : w));
 }
 
 export const SPECS: readonly { name: string; text: string }[] = fs

@@ -1,0 +1,131 @@
+import type * as tfjs from "@tensorflow/tfjs";
+import { ident } from "../codegen/writer.ts";
+import { fmt, type LayerModule } from "./layer.ts";
+import { INIT_DOC, snKernel } from "./weights.ts";
+
+/**
+ * Self-attention (SAGAN, Zhang et al. 2019) as its reference implementation and StudioGAN's CIFAR-10 SAGAN
+ * write it: on an image x of C channels, bias-free 1x1 convolutions give queries f(x) (C/8 channels) at
+ * every position, keys g(x) (C/8) and values h(x) (C/2), the keys and values max-pooled 2x2; each
+ * position attends to the pooled positions (softmax of query . key), the attended values go through a
+ * 1x1 convolution o back to C channels, and the layer gives x + gamma * o with gamma a learned scalar
+ * that starts at 0 (the layer starts as the identity).
+ */
+export interface AttentionIR {
+  readonly op: "attention";
+  /** The input's [height, width, channels]. */
+  readonly shape: readonly [number, number, number];
+  readonly f: string;
+  readonly g: string;
+  readonly h: string;
+  readonly o: string;
+  /** The spectral-norm vectors of f, g, h, o (null without `sn=true`). */
+  readonly sn: readonly [string, string, string, string] | null;
+  readonly gamma: string;
+}
+
+type Tf = typeof tfjs;
+
+/**
+ * 2x2 max pooling written so that a gradient penalty can differentiate its gradient: each window's values
+ * times a one-hot mask of its first largest entry, summed. The mask (argMax, oneHot, cast) has a zero
+ * gradient, so the gradient routes dy to that entry, and it is differentiable again. (tfjs's MaxPoolGrad
+ * has no gradient, and tf.max's gradient goes through Equal, which has none.)
+ */
+export function maxPool2Runtime(tf: Tf, masks?: (mask: tfjs.Tensor) => tfjs.Tensor) {
+  return (x: tfjs.Tensor4D): tfjs.Tensor4D => {
+    const [b, h, w, c] = x.shape;
+    const win = tf.reshape(tf.transpose(tf.reshape(x, [b, h / 2, 2, w / 2, 2, c]), [0, 1, 3, 5, 2, 4]), [b, h / 2, w / 2, c, 4]);
+    // int32 one-hot, then cast: the wasm backend's OneHot writes int32 bits whatever dtype it is asked for
+    const mask = tf.cast(tf.oneHot(tf.argMax(win, -1), 4), "float32");
+    return tf.sum(tf.mul(win, masks ? masks(mask) : mask), -1) as tfjs.Tensor4D;
+  };
+}
+
+/**
+ * The layer's forward pass on [batch, height, width, C] with kernels f, g [1, 1, C, C/8], h [1, 1, C, C/2],
+ * o [1, 1, C/2, C] and gamma [1]. The softmax is written out (its maximum held constant) so every step
+ * has a gradient of its own, for gradient penalties. (`maxPool2` is replaceable for tests that hold the
+ * pooling masks fixed.)
+ */
+export function selfAttentionRuntime(tf: Tf, maxPool2 = maxPool2Runtime(tf)) {
+  // The row maximum the softmax subtracts, held constant (its forward runs off the tape, its gradient is 0).
+  const rowMax = tf.customGrad(((s: tfjs.Tensor) => ({ value: tf.max(s, -1, true), gradFunc: () => tf.zeros(s.shape) })) as never) as unknown as (
+    s: tfjs.Tensor,
+  ) => tfjs.Tensor;
+  return (x: tfjs.Tensor4D, f: tfjs.Tensor, g: tfjs.Tensor, h: tfjs.Tensor, o: tfjs.Tensor, gamma: tfjs.Tensor): tfjs.Tensor4D => {
+    const [b, hh, ww, c] = x.shape;
+    const n = hh * ww;
+    const conv = (t: tfjs.Tensor4D, k: tfjs.Tensor) => tf.conv2d(t, k as tfjs.Tensor4D, 1, "valid");
+    const q = tf.reshape(conv(x, f), [b, n, c / 8]);
+    const k = tf.reshape(maxPool2(conv(x, g)), [b, n / 4, c / 8]);
+    const v = tf.reshape(maxPool2(conv(x, h)), [b, n / 4, c / 2]);
+    const s = tf.matMul(q as tfjs.Tensor3D, k as tfjs.Tensor3D, false, true); // [b, n, n/4]
+    const e = tf.exp(tf.sub(s, rowMax(s)));
+    const attn = tf.div(e, tf.sum(e, -1, true));
+    const a = tf.reshape(tf.matMul(attn as tfjs.Tensor3D, v as tfjs.Tensor3D), [b, hh, ww, c / 2]) as tfjs.Tensor4D;
+    return tf.add(x, tf.mul(gamma, conv(a, o))) as tfjs.Tensor4D;
+  };
+}
+
+export const attention: LayerModule<AttentionIR> = {
+  kind: "attention",
+  doc: "self-attention (SAGAN): 1x1 convs to queries (C/8), keys (C/8) and values (C/2), keys and values max-pooled 2x2, softmax over positions, a 1x1 conv back to C; x + gamma * that, gamma learned from 0",
+  params: {
+    init: INIT_DOC,
+    sn: "spectral normalization of its four convolutions (default false)",
+  },
+  aliases: ["self_attention"],
+  range: null,
+
+  check({ r, layer, shape, variable, init, fail }) {
+    const sn = r.bool("sn", false);
+    const kernelInit = init({ kind: "truncated_normal", mean: 0, std: 0.02 });
+    if (shape.length !== 3) return fail(`${layer.op.name} needs an image input [height, width, channels] per sample, got ${fmt(shape)}; add 'reshape' before it`);
+    const [h, w, c] = shape as [number, number, number];
+    if (c % 8 !== 0) return fail(`${layer.op.name} needs a multiple of 8 channels (its queries and keys have C/8), got ${c}`, "E0166");
+    if (h % 2 !== 0 || w % 2 !== 0) return fail(`${layer.op.name} max-pools its keys and values 2x2, so it needs an even height and width, got ${fmt(shape)}`, "E0166");
+    const conv = (name: string, cin: number, cout: number) => variable(`${name}_kernel`, [1, 1, cin, cout], kernelInit);
+    const u = (name: string, cout: number) => variable(`${name}_sn_u`, [1, cout], { kind: "normal", mean: 0, std: 1 }, false);
+    const f = conv("f", c, c / 8);
+    const g = conv("g", c, c / 8);
+    const hk = conv("h", c, c / 2);
+    const o = conv("o", c / 2, c);
+    const snU = sn ? ([u("f", c / 8), u("g", c / 8), u("h", c / 2), u("o", c)] as const) : null;
+    const gamma = variable("gamma", [1], { kind: "zeros" });
+    return { layer: { op: "attention", shape: [h, w, c], f, g, h: hk, o, sn: snU, gamma }, out: [h, w, c] };
+  },
+
+  resolved: (l, { bool, initOf }) => [["init", initOf(l.f)], ["sn", bool(l.sn !== null)]],
+
+  code: (l) => {
+    const k = (name: string, i: number) => snKernel(name, l.sn ? l.sn[i]! : null);
+    return `h = rt.selfAttention(h as tf.Tensor4D, ${k(l.f, 0)}, ${k(l.g, 1)}, ${k(l.h, 2)}, ${k(l.o, 3)}, ${ident(l.gamma)});`;
+  },
+
+  // No fused form: a net with attention runs layer by layer in the optimized trainer too.
+  fused: null,
+
+  // tfjs layers have no attention layer; it is folded into standard ones: 1x1 convs, 2x2 max pooling,
+  // reshapes, two batched Dot products with a Softmax between, and the output conv's kernel times gamma
+  // (o has no bias, so gamma * conv(a, o) = conv(a, gamma * o)), added to the input.
+  export(l, { tf, apply, h, name, kernelOf, take }) {
+    const [hh, ww, c] = l.shape;
+    const n = hh * ww;
+    const conv = (x: tfjs.SymbolicTensor, tag: string, filters: number, kernel: tfjs.Tensor) =>
+      apply(tf.layers.conv2d({ filters, kernelSize: 1, padding: "valid", useBias: false, name: `${name}_${tag}` }), x, [kernel]);
+    const pool = (x: tfjs.SymbolicTensor, tag: string) => apply(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `${name}_${tag}_pool` }), x);
+    const flat = (x: tfjs.SymbolicTensor, tag: string, rows: number, cols: number) => apply(tf.layers.reshape({ targetShape: [rows, cols], name: `${name}_${tag}_flat` }), x);
+    const sn = (i: number) => (l.sn ? l.sn[i]! : null);
+    const q = flat(conv(h, "f", c / 8, kernelOf(l.f, sn(0))), "f", n, c / 8);
+    const k = flat(pool(conv(h, "g", c / 8, kernelOf(l.g, sn(1))), "g"), "g", n / 4, c / 8);
+    const v = flat(pool(conv(h, "h", c / 2, kernelOf(l.h, sn(2))), "h"), "h", n / 4, c / 2);
+    const s = apply(tf.layers.dot({ axes: [2, 2], name: `${name}_scores` }), [q, k]); // [n, n/4]
+    const attn = apply(tf.layers.softmax({ axis: -1, name: `${name}_softmax` }), s);
+    const a = apply(tf.layers.dot({ axes: [2, 1], name: `${name}_attend` }), [attn, v]); // [n, c/2]
+    const img = apply(tf.layers.reshape({ targetShape: [hh, ww, c / 2], name: `${name}_image` }), a);
+    const oKernel = tf.tidy(() => tf.mul(kernelOf(l.o, sn(3)), take(l.gamma)));
+    const o = conv(img, "o", c, oKernel);
+    return apply(tf.layers.add({ name }), [h, o]);
+  },
+};
