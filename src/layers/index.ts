@@ -8,11 +8,15 @@ import type { Signature } from "../parser/signatures.ts";
 import { avgpool } from "./avgpool.ts";
 import { add } from "./add.ts";
 import { batchnorm } from "./batchnorm.ts";
+import { cbn } from "./cbn.ts";
+import { chunk } from "./chunk.ts";
 import { concat } from "./concat.ts";
 import { conv2d } from "./conv2d.ts";
 import { conv2dTranspose } from "./conv2d-transpose.ts";
 import { dense } from "./dense.ts";
+import { dot } from "./dot.ts";
 import { dropout } from "./dropout.ts";
+import { embed } from "./embed.ts";
 import { flatten } from "./flatten.ts";
 import { global_avg } from "./global-avg.ts";
 import { global_sum } from "./global-sum.ts";
@@ -34,6 +38,7 @@ const MODULES = {
   conv2d,
   conv2dTranspose,
   batchnorm,
+  cbn,
   layernorm,
   dropout,
   reshape,
@@ -42,6 +47,9 @@ const MODULES = {
   add,
   multiply,
   from,
+  embed,
+  chunk,
+  dot,
   upsample,
   avgpool,
   global_sum,

@@ -452,6 +452,12 @@ class Checker {
     return this.mk({ op: "call", fn: fname, args: ids }, t, e.span);
   }
 
+  /** Whether node `id` is a one-hot class label: the data's label, or a categorical noise. */
+  private isLabel(id: number): boolean {
+    const n = this.nodes[id]!;
+    return n.op === "label" || (n.op === "noise" && this.of("Noise").find((x) => x.name.name === n.noise)?.dist.name === "categorical");
+  }
+
   private dependsOn(y: number, x: number): boolean {
     const seen = new Set<number>();
     const stack = [y];
@@ -486,7 +492,9 @@ class Checker {
       // a generator unlike the data is then reported once, at its last layer (E0512), not at D(real).
       const fed = this.dataFedParams().get(name);
       const shapes = types.map((t, i) => (fed?.has(i) && this.data ? this.data.shape : t.shape));
-      const ir = instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o), this.blockDecls, this.cyclicBlocks);
+      // Inputs given class labels (the data's label, a categorical noise): what `embed` reads.
+      const labels = new Set(decl.params.filter((_, i) => this.isLabel(ids[i]!)).map((q) => q.name));
+      const ir = instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o), this.blockDecls, this.cyclicBlocks, labels);
       this.nets.set(name, ir);
       if (ir) {
         this.firstUse.set(name, e.span);
