@@ -78,7 +78,9 @@ export function instantiateNet(
         return null;
       }
       const s2 = suggest(v, [...f.scope.keys()]);
-      diags.push(error(C.E0160, `${where} has no value named '${v}'${s2 ? `; did you mean '${s2}'?` : ` (its values here: ${[...f.scope.keys()].join(", ")})`}`, file, span));
+      // a value of the net around the block, which the block can read only when it is given as an argument
+      const outer = f.block && f.parent && lookup(f.parent, v) ? `; '${v}' is a value of the net: give it to the block as an argument, with a parameter of block ${f.block.name.name} standing for it` : "";
+      diags.push(error(C.E0160, `${where} has no value named '${v}'${outer || (s2 ? `; did you mean '${s2}'?` : ` (its values here: ${[...f.scope.keys()].join(", ")})`)}`, file, span));
       return null;
     };
     for (let l of list) {
