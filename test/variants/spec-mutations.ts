@@ -17,7 +17,10 @@ export function shrink(text: string): string {
     .replace(/\b(dense|conv|deconv|conv2d|conv2dTranspose) (\d+)\b(?!\*)/g, (w, op: string, n: string) => (Number(n) > 16 ? `${op} 8` : w))
     .replace(/(\d+\*\d+\*)(\d+)/g, (w, a: string, n: string) => (Number(n) > 16 ? `${a}8` : w))
     .replace(/\b(\d+)(\*\d+\*\d+)/g, (w, n: string, a: string) => (Number(n) > 16 ? `8${a}` : w))
-    .replace(/reshape \[(\d+), (\d+), (\d+)\]/g, (w, a: string, b: string, c: string) => (Number(c) > 16 ? `reshape [${a}, ${b}, 8]` : w));
+    .replace(/reshape \[(\d+), (\d+), (\d+)\]/g, (w, a: string, b: string, c: string) => (Number(c) > 16 ? `reshape [${a}, ${b}, 8]` : w))
+    // block instances' widths (their first argument) and class embeddings
+    .replace(/\b([A-Z]\w*)\((\d+)\b/g, (w, b: string, n: string) => (Number(n) > 16 ? `${b}(8` : w))
+    .replace(/\bembed\((\w+), (\d+)\b/g, (w, y: string, n: string) => (Number(n) > 16 ? `embed(${y}, 8` : w));
 }
 
 export const SPECS: readonly { name: string; text: string }[] = fs
