@@ -75,7 +75,7 @@ export const cbn: LayerModule<CbnIR> = {
   // not; a net with cbn runs layer by layer in the optimized trainer too.
   fused: null,
 
-  // Keras has no conditional batch norm: the custom layer GancCondBatchNorm of the export's ganc-layers.js.
+  // Keras has no conditional batch norm: the custom layer GancCondBatchNorm of the export's ganc-layers.mjs.
   export: (l, { apply, h, name, net, input, kernelOf, take, fail, custom }) =>
     apply(
       custom("GancCondBatchNorm", { epsilon: l.epsilon, name }),

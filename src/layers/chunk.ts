@@ -54,7 +54,7 @@ export const chunk: LayerModule<ChunkIR> = {
   // No fused form: it reads another value of the net, which the fused network's ops do not (like `from`).
   fused: null,
 
-  // Keras has no slice layer: the custom layer GancSlice, registered by the ganc-layers.js the export writes.
+  // Keras has no slice layer: the custom layer GancSlice, registered by the ganc-layers.mjs the export writes.
   export: (l, { apply, name, net, input, fail, custom }) =>
     apply(custom("GancSlice", { begin: l.index * l.width, size: l.width, name }), input(l.value) ?? fail(`export: ${net.name}.${name} reads ${l.value}, which ${net.name} does not define`)),
 };

@@ -157,7 +157,7 @@ export interface ExportEnv {
   /** The model input of the net's input `name`, or the output of its named value `name`, if it has one. */
   input(name: string): tf.SymbolicTensor | undefined;
   /**
-   * A layer of the custom classes the export writes to ganc-layers.js (for what Keras has no layer of:
+   * A layer of the custom classes the export writes to ganc-layers.mjs (for what Keras has no layer of:
    * GancSlice, GancCondBatchNorm), registered with tfjs so that plain tf.loadLayersModel reads the model.
    */
   custom(className: string, config: Record<string, unknown>): tf.layers.Layer;

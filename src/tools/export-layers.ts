@@ -2,11 +2,11 @@ import type * as tfType from "@tensorflow/tfjs";
 
 /**
  * The custom Keras layers of `ganc export`, for what tfjs's layers lack: a slice of a vector (`chunk`) and
- * conditional batch norm (`cbn`). The export writes their source as ganc-layers.js next to model.json
+ * conditional batch norm (`cbn`). The export writes their source as ganc-layers.mjs next to model.json
  * when the model uses them; plain tfjs loads the model after `registerGancLayers(tf)`:
  *
  *   import * as tf from "@tensorflow/tfjs";
- *   import { registerGancLayers } from "./ganc-layers.js";
+ *   import { registerGancLayers } from "./ganc-layers.mjs";
  *   registerGancLayers(tf);
  *   const model = await tf.loadLayersModel("file://export/model.json");
  *
@@ -78,7 +78,7 @@ const BODY = `
 `;
 
 /** The file the export writes when the model has custom layers. */
-export const CUSTOM_LAYERS_FILE = "ganc-layers.js";
+export const CUSTOM_LAYERS_FILE = "ganc-layers.mjs";
 
 /** Its text: an ES module that takes the tfjs module, so it needs no import of its own. */
 export const CUSTOM_LAYERS_SOURCE = `// Custom layers of a generator exported by ganc (slices of a vector, conditional batch norm).

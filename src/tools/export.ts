@@ -177,8 +177,9 @@ export async function exportRun(runDir: string, opts: { out?: string; backend?: 
   // The run's own backend unless told otherwise: backends differ in the last bits of their results.
   await selectBackend(opts.backend ?? readSettings(runDir)?.backend ?? "auto", { log: opts.log ?? (() => {}) });
   const byName = new Map(found.payload.tensors.map((t) => [t.name, t]));
+  // A run with `ema=` samples with the averaged weights (`<name>/ema`), and so does its export.
   const take = (name: string) => {
-    const t = byName.get(`var:${name}`);
+    const t = byName.get(`var:${name}/ema`) ?? byName.get(`var:${name}`);
     if (!t) throw new CheckpointError(found.file, `missing tensor ${name}`);
     return tf.tensor(t.data, t.shape, t.dtype);
   };
