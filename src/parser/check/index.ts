@@ -503,6 +503,15 @@ class Checker {
     }
     const net = this.nets.get(name);
     if (!net) return null;
+    // Inputs an embedding reads take class labels at every application (the first is checked at the layer).
+    for (const info of net.layers) {
+      if (info.layer.op !== "embed") continue;
+      const i = net.params.findIndex((q) => q.name === (info.layer as { label: string }).label);
+      if (i >= 0 && !this.isLabel(ids[i]!) && fmt(net.params[i]!.shape) === fmt(types[i]!.shape)) {
+        this.err(C.E0171, `input '${net.params[i]!.name}' of net ${name} is embedded as a class label (${name}.${info.name}), but this is not one; pass the data's label (real.label) or a categorical noise`, e.args[i]!.span);
+        return null;
+      }
+    }
     for (let i = 0; i < ids.length; i++) {
       const want = net.params[i]!.shape;
       if (fmt(want) !== fmt(types[i]!.shape)) {
