@@ -9,11 +9,15 @@ import { attention } from "./attention.ts";
 import { avgpool } from "./avgpool.ts";
 import { add } from "./add.ts";
 import { batchnorm } from "./batchnorm.ts";
+import { cbn } from "./cbn.ts";
+import { chunk } from "./chunk.ts";
 import { concat } from "./concat.ts";
 import { conv2d } from "./conv2d.ts";
 import { conv2dTranspose } from "./conv2d-transpose.ts";
 import { dense } from "./dense.ts";
+import { dot } from "./dot.ts";
 import { dropout } from "./dropout.ts";
+import { embed } from "./embed.ts";
 import { flatten } from "./flatten.ts";
 import { global_avg } from "./global-avg.ts";
 import { global_sum } from "./global-sum.ts";
@@ -35,6 +39,7 @@ const MODULES = {
   conv2d,
   conv2dTranspose,
   batchnorm,
+  cbn,
   layernorm,
   dropout,
   reshape,
@@ -43,6 +48,9 @@ const MODULES = {
   add,
   multiply,
   from,
+  embed,
+  chunk,
+  dot,
   upsample,
   avgpool,
   global_sum,

@@ -35,6 +35,8 @@ export interface CheckContext {
    * reporting why it cannot be read here (unknown, or defined only by a later layer).
    */
   value(name: string, span: A.Span): { readonly shape: readonly number[]; readonly ref: string } | null;
+  /** The net's inputs that its first application gives one-hot class labels (the data's label, a categorical noise). */
+  readonly labels: ReadonlySet<string>;
   /** The names of the net's named values defined so far that are not inputs (earlier `-> name`). */
   readonly values: ReadonlySet<string>;
   /** Declares a variable of this layer (`<net>/<layer>/<suffix>`) and returns its full name. */
@@ -154,6 +156,11 @@ export interface ExportEnv {
   kernelOf(kernel: string, sn: string | null): tf.Tensor;
   /** The model input of the net's input `name`, or the output of its named value `name`, if it has one. */
   input(name: string): tf.SymbolicTensor | undefined;
+  /**
+   * A layer of the custom classes the export writes to ganc-layers.mjs (for what Keras has no layer of:
+   * GancSlice, GancCondBatchNorm), registered with tfjs so that plain tf.loadLayersModel reads the model.
+   */
+  custom(className: string, config: Record<string, unknown>): tf.layers.Layer;
   /** Stops the export with a message. */
   fail(message: string): never;
 }

@@ -498,6 +498,37 @@ export const CATALOG = {
     right: gan("net G(z) {\n  dense 16, relu\n  dense 2\n}\nnet D(x) {\n  dense 64, reshape [2, 2, 16], attention\n  flatten, dense 1 -> logit\n}"),
   },
 
+  E0170: {
+    title: "conditional batch norm without a condition",
+    explanation: "`cbn(c)` takes its gain and bias from a conditioning vector c, a named value of the net (an embedding of the label, or one joined with a chunk of z); without a condition, plain `batchnorm` is the layer.",
+    wrong: gan("noise y: categorical(4)\nnet G(z, y) {\n  embed(y, 8) -> c\n  from(z), dense 16, cbn, relu\n  dense 2\n}\nnet D(x, y) {\n  dense 16, lrelu 0.2 -> h\n  dense 1 -> lin\n  embed(y, 16), dot(h), add(lin) -> logit\n}\nfake = G(z, y)\nloss d = bce_logits(D(real, y).logit, ones) + bce_logits(D(fake, y).logit, zeros)\nloss g = bce_logits(D(fake, y).logit, ones)"),
+    right: gan("noise y: categorical(4)\nnet G(z, y) {\n  embed(y, 8) -> c\n  from(z), dense 16, cbn(c), relu\n  dense 2\n}\nnet D(x, y) {\n  dense 16, lrelu 0.2 -> h\n  dense 1 -> lin\n  embed(y, 16), dot(h), add(lin) -> logit\n}\nfake = G(z, y)\nloss d = bce_logits(D(real, y).logit, ones) + bce_logits(D(fake, y).logit, zeros)\nloss g = bce_logits(D(fake, y).logit, ones)"),
+  },
+  E0171: {
+    title: "embedding of something that is not a class label",
+    explanation: "`embed(y, n)` maps a one-hot class label to a learned vector; the input it names must be given the data's label (`real.label`) or a categorical noise wherever the net is applied.",
+    wrong: gan("noise y: categorical(4)\nnet G(z, y) {\n  embed(z, 8) -> c\n  from(z), dense 16, cbn(c), relu\n  dense 2\n}\nnet D(x, y) {\n  dense 16, lrelu 0.2 -> h\n  dense 1 -> lin\n  embed(y, 16), dot(h), add(lin) -> logit\n}\nfake = G(z, y)\nloss d = bce_logits(D(real, y).logit, ones) + bce_logits(D(fake, y).logit, zeros)\nloss g = bce_logits(D(fake, y).logit, ones)"),
+    right: gan("noise y: categorical(4)\nnet G(z, y) {\n  embed(y, 8) -> c\n  from(z), dense 16, cbn(c), relu\n  dense 2\n}\nnet D(x, y) {\n  dense 16, lrelu 0.2 -> h\n  dense 1 -> lin\n  embed(y, 16), dot(h), add(lin) -> logit\n}\nfake = G(z, y)\nloss d = bce_logits(D(real, y).logit, ones) + bce_logits(D(fake, y).logit, zeros)\nloss g = bce_logits(D(fake, y).logit, ones)"),
+  },
+  E0172: {
+    title: "condition of a conditional batch norm is not a vector",
+    explanation: "The gain and bias of `cbn(c)` are linear maps of c, which must be a vector per sample (an embedding, or an embedding concatenated with a chunk of z), not an image.",
+    wrong: gan("net G(z) {\n  dense 16, reshape [2, 2, 4] -> m\n  cbn(m), flatten, dense 2\n}"),
+    right: gan("net G(z) {\n  dense 16 -> m\n  cbn(m), dense 2\n}"),
+  },
+  E0173: {
+    title: "chunk count does not divide the vector",
+    explanation: "`chunk(z, i, n)` splits z into n equal chunks: n must divide z's length.",
+    wrong: gan("net G(z) {\n  chunk(z, 0, 3), dense 2\n}"),
+    right: gan("net G(z) {\n  chunk(z, 0, 2), dense 2\n}"),
+  },
+  E0174: {
+    title: "chunk index out of range",
+    explanation: "The chunks of `chunk(z, i, n)` are numbered 0 to n - 1.",
+    wrong: gan("net G(z) {\n  chunk(z, 2, 2), dense 2\n}"),
+    right: gan("net G(z) {\n  chunk(z, 1, 2), dense 2\n}"),
+  },
+
   // ---- E02xx: shapes and types ----
   E0201: {
     title: "layer input of the wrong shape",

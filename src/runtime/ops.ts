@@ -167,6 +167,19 @@ export function batchNorm(x: tf.Tensor, v: BatchNormVars, mode: Mode): tf.Tensor
   return tf.batchNorm(x, mean, variance, offset, scale, v.epsilon);
 }
 
+/**
+ * Conditional batch norm: batch norm without its own scale and offset (the moving averages as
+ * `batchNorm` keeps them), times the per-sample gain 1 + c wGain, plus the bias c wBias; c is [batch, k],
+ * the maps [k, channels], broadcast over an image's positions.
+ */
+export function condBatchNorm(x: tf.Tensor, c: tf.Tensor, wGain: tf.Tensor, wBias: tf.Tensor, v: BatchNormVars, mode: Mode): tf.Tensor {
+  const normalized = batchNorm(x, v, mode);
+  const perSample = [x.shape[0]!, ...x.shape.slice(1, -1).map(() => 1), x.shape[x.rank - 1]!];
+  const gain = tf.reshape(tf.add(tf.matMul(c as tf.Tensor2D, wGain as tf.Tensor2D), 1), perSample);
+  const bias = tf.reshape(tf.matMul(c as tf.Tensor2D, wBias as tf.Tensor2D), perSample);
+  return tf.add(tf.mul(normalized, gain), bias);
+}
+
 /** Layer normalization over every non-batch axis, with a per-channel scale and offset. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Variable, beta: tf.Variable, epsilon: number): tf.Tensor {
   const axes = x.shape.slice(1).map((_, i) => i + 1);

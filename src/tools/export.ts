@@ -13,6 +13,7 @@ import { spectralNorm } from "../runtime/ops.ts";
 import { Rng } from "../runtime/rng.ts";
 import { findSpec, RunFolderError, trainerFile } from "./runfolder.ts";
 import { layerModule } from "../layers/index.ts";
+import { CUSTOM_LAYERS_FILE, CUSTOM_LAYERS_SOURCE, customLayer, usesCustomLayers } from "./export-layers.ts";
 
 /**
  * `ganc export`: the generator of a run's newest checkpoint as a TensorFlow.js layers model (model.json
@@ -90,6 +91,7 @@ export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): t
       take,
       kernelOf,
       input: (x) => values.get(x) ?? byName.get(x),
+      custom: (className, config) => customLayer(tf, className, config),
       fail: (msg) => {
         throw new RunFolderError(msg);
       },
@@ -175,8 +177,9 @@ export async function exportRun(runDir: string, opts: { out?: string; backend?: 
   // The run's own backend unless told otherwise: backends differ in the last bits of their results.
   await selectBackend(opts.backend ?? readSettings(runDir)?.backend ?? "auto", { log: opts.log ?? (() => {}) });
   const byName = new Map(found.payload.tensors.map((t) => [t.name, t]));
+  // A run with `ema=` samples with the averaged weights (`<name>/ema`), and so does its export.
   const take = (name: string) => {
-    const t = byName.get(`var:${name}`);
+    const t = byName.get(`var:${name}/ema`) ?? byName.get(`var:${name}`);
     if (!t) throw new CheckpointError(found.file, `missing tensor ${name}`);
     return tf.tensor(t.data, t.shape, t.dtype);
   };
@@ -208,6 +211,11 @@ export async function exportRun(runDir: string, opts: { out?: string; backend?: 
       };
       writeFileAtomic(path.join(dir, "model.json"), JSON.stringify(json));
       files.push(path.join(dir, "model.json"), ...paths.map((q) => path.join(dir, q)));
+      if (usesCustomLayers(art.modelTopology)) {
+        // Layers tfjs does not have (conditional batch norm, slices): loaded with registerGancLayers(tf).
+        writeFileAtomic(path.join(dir, CUSTOM_LAYERS_FILE), CUSTOM_LAYERS_SOURCE);
+        files.push(path.join(dir, CUSTOM_LAYERS_FILE));
+      }
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
     }),
   );

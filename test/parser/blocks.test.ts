@@ -36,6 +36,21 @@ describe("blocks", () => {
     expect(d.taps).toEqual({ logit: 3 + 2 + 3, out: 3 + 2 + 3 }); // dense, lrelu, add per instance (no lrelu in mlp2)
   });
 
+  it("a value of the net given as an argument is read through the parameter, also by a nested instance", () => {
+    const r = check(
+      "noise y: categorical(3)\nblock Cond(n, c) {\n  dense(n), cbn(c)\n}\nblock Two(n, c) {\n  Cond(n, c), Cond(n, c=c)\n}\nnet G(z, y) {\n  embed(y, 4) -> e\n  chunk(z, 1, 2), concat(e) -> c1\n  from(z), Cond(8, c1), Two(6, e)\n  dense 2\n}\nfake = G(z, y)",
+    );
+    expect(r.diagnostics).toEqual([]);
+    const g = r.program!.nets.find((n) => n.name === "G")!;
+    expect(g.layers.filter((l) => l.layer.op === "cbn").map((l) => [l.instance, (l.layer as unknown as { cond: string }).cond])).toEqual([
+      ["cond1", "c1"],
+      ["two1/cond1", "e"],
+      ["two1/cond2", "e"],
+    ]);
+    // the maps' input width is the condition's: [2 + 4] for c1, [4] for e
+    expect(g.vars.filter((v) => v.name.endsWith("/gain")).map((v) => v.shape)).toEqual([[6, 8], [4, 6], [4, 6]]);
+  });
+
   it("nested instances nest their names; a block's input is the path's value where it starts", () => {
     const r = check("block Res(n) {\n  dense(n), add(input)\n}\nblock Two(n) {\n  Res(n), Res(n)\n}\nnet D(x) {\n  dense 5, Two(5)\n  dense 1 -> logit\n}");
     expect(r.diagnostics).toEqual([]);

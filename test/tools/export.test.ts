@@ -3,12 +3,14 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 // Only tfjs itself: the exported model must load without ganc.
 import * as tf from "@tensorflow/tfjs";
 import { CHROMIUM, chromiumAsync } from "../browser.ts";
 import { ganc, ROOT, tmpDir } from "../helpers.ts";
 import { shrink } from "../variants/spec-mutations.ts";
+import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
 
 /** An IOHandler that reads model.json and its weight shards from a folder (tfjs has no file:// loader without tfjs-node). */
 function fileHandler(dir: string): tf.io.IOHandler {
@@ -141,6 +143,33 @@ describe("ganc export", () => {
     const names = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers.map((l: { name: string }) => l.name);
     expect(names).toEqual(expect.arrayContaining(["up1_conv1", "up2_conv1", "up3_add1"]));
   }, 60_000);
+
+  it("exports biggan_lite (at width 8) with the custom layers of ganc-layers.mjs: plain tfjs loads it after registerGancLayers(tf) and reproduces ganc sample, EMA weights included", async () => {
+    const dir = tmpDir();
+    const spec = path.join(dir, "biggan_lite.gan");
+    const text = fs.readFileSync(path.join(ROOT, "specs/biggan_lite.gan"), "utf8").replace(/\b128\b/g, "8").replace("mnist_color(batch=50)", "mnist_color(batch=8, limit=64)");
+    fs.writeFileSync(spec, text);
+    const run = path.join(dir, "run");
+    const r = ganc(["train", spec, "--out", run, "--steps", "3", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = path.join(run, "exported");
+    // Without the custom layers tfjs cannot read the model.
+    const e = ganc(["export", run, "-o", out, "--json"]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout).files.map((f: string) => path.basename(f))).toContain("ganc-layers.mjs");
+    await expect(tf.loadLayersModel(fileHandler(out))).rejects.toThrow(/GancSlice|GancCondBatchNorm|Unknown layer/);
+    const mod = (await import(pathToFileURL(path.join(out, "ganc-layers.mjs")).href)) as { registerGancLayers: (t: typeof tf) => unknown };
+    mod.registerGancLayers(tf);
+    const { out: again } = await exportAndCompare(run, 16);
+    const topology = JSON.stringify(JSON.parse(fs.readFileSync(path.join(again, "model.json"), "utf8")).modelTopology);
+    expect(topology.match(/"class_name":"GancCondBatchNorm"/g)).toHaveLength(6);
+    expect(topology.match(/"class_name":"GancSlice"/g)).toHaveLength(4);
+    // ganc sample draws with the checkpoint's averaged weights, which differ from the trained ones
+    const ckpt = loadCheckpoint(listCheckpoints(path.join(run, "checkpoints")).pop()!.file);
+    const t = (n: string) => Array.from(ckpt.tensors.find((x) => x.name === n)!.data);
+    const [raw, avg] = [t("var:G/dense1/kernel"), t("var:G/dense1/kernel/ema")];
+    expect(Math.max(...raw.map((v, i) => Math.abs(v - avg[i]!)))).toBeGreaterThan(1e-5);
+  }, 300_000);
 
   it("a linear 2-D generator has no output range; a run trained with --seed has its noise in sample-noise.json", async () => {
     const run = path.join(tmpDir(), "run");

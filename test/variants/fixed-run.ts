@@ -75,9 +75,8 @@ export class FixedRun {
     return { applyGradients: () => void (this.applied[step] = (this.applied[step] ?? 0) + 1) };
   }
 
-  ema(): void {
-    throw new Error("FixedRun does not average weights");
-  }
+  /** The average of G's weights only feeds samples, which FixedRun does not draw: nothing to keep. */
+  ema(): void {}
 
   samples(_fn: (b: Batch) => tf.Tensor): void {}
   gradients(_step: string, _grads: tf.NamedTensorMap): void {}

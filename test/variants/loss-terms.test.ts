@@ -21,7 +21,7 @@ import { bce, forward, inputGradient, mean, noiseValues, norm, pullaway, relu, r
  *
  * How: each spec's text is compiled as it is, except that its networks are swapped for small dense ones
  * whose outputs this file computes exactly (reference64.ts): G(z) = sigmoid(dense 784) reshaped to the
- * image, D(x) = dense 1 on lrelu(dense 4) (the `features` tap; tanh under a gradient penalty, so that the
+ * image (dense 3072 to 32x32x3 for biggan_lite), D(x) = dense 1 on lrelu(dense 4) (the `features` tap; tanh under a gradient penalty, so that the
  * penalty depends on the points where it is taken), an auto-encoder D for EBGAN and BEGAN,
  * Q = dense 10 or 12; ring8's nets are small already and stay. Every data, noise, value, loss, step,
  * after-step action and logged value of the spec is compiled unchanged. The trainer runs one iteration
@@ -63,6 +63,7 @@ const COLOR_IMAGE: Record<string, string> = {
   dcgan_diffaug: "dense 3072, tanh, reshape [32, 32, 3]",
   sngan_resnet: "dense 3072, sigmoid, reshape [32, 32, 3]",
   sagan: "dense 3072, sigmoid, reshape [32, 32, 3]",
+  biggan_lite: "dense 3072, sigmoid, reshape [32, 32, 3]",
 };
 const CRITIC = "flatten, dense 4, lrelu 0.2 -> features, dense 1 -> logit";
 /** Under a gradient penalty the critic is smooth, so its input gradient depends on where it is taken (x̂, x_p, x). */
@@ -293,6 +294,14 @@ const REFERENCE: Record<string, Reference> = {
   // the SNGAN and SAGAN specs: the hinge loss (their ResNets are swapped for the small nets like every spec's)
   sngan_resnet: (c) => REFERENCE.hinge!(c),
   sagan: (c) => REFERENCE.hinge!(c),
+  biggan_lite: (c) => {
+    // hinge, with D judging each image with its class: real.label for the data, G's drawn class yf for G's
+    const lr = c.logit(c.real, c.label);
+    const lf = c.logit(c.apply("G", c.noise.z!, c.noise.yf!).out!, c.noise.yf!);
+    const dReal = mean(lr.map((l) => relu(1 - l)));
+    const dFake = mean(lf.map((l) => relu(1 + l)));
+    return { d_real: dReal, d_fake: dFake, d: dReal + dFake, g: -mean(lf) };
+  },
   rsgan: (c) => {
     const lr = c.logit(c.real);
     const lf = c.logit(c.apply("G", c.noise.z!).out!);

@@ -18,8 +18,13 @@ export function shrink(text: string): string {
     .replace(/(\d+\*\d+\*)(\d+)/g, (w, a: string, n: string) => (Number(n) > 16 ? `${a}8` : w))
     .replace(/\b(\d+)(\*\d+\*\d+)/g, (w, n: string, a: string) => (Number(n) > 16 ? `8${a}` : w))
     .replace(/reshape \[(\d+), (\d+), (\d+)\]/g, (w, a: string, b: string, c: string) => (Number(c) > 16 ? `reshape [${a}, ${b}, 8]` : w))
-    // block instances whose first argument is a width: GBlock(256)
-    .replace(/\b([A-Z]\w*)\((\d+)\)/g, (w, block: string, n: string) => (Number(n) > 16 ? `${block}(8)` : w));
+    // one D step per G step: biggan_lite's 4 D steps make its iteration the slowest by far
+    .replace(/schedule=\[4\*d, g\]/g, "schedule=[d, g]")
+    // colored MNIST is made image by image when loaded: 64 of them are enough for an iteration
+    .replace(/mnist_color\(batch=(\d+)\)/g, "mnist_color(batch=$1, limit=64)")
+    // block instances' widths (their first argument) and class embeddings
+    .replace(/\b([A-Z]\w*)\((\d+)\b/g, (w, b: string, n: string) => (Number(n) > 16 ? `${b}(8` : w))
+    .replace(/\bembed\((\w+), (\d+)\b/g, (w, y: string, n: string) => (Number(n) > 16 ? `embed(${y}, 8` : w));
 }
 
 export const SPECS: readonly { name: string; text: string }[] = fs

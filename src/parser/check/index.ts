@@ -469,6 +469,12 @@ class Checker {
     return this.mk({ op: "const", value: v }, SCALAR, e.span);
   }
 
+  /** Whether node `id` is a one-hot class label: the data's label, or a categorical noise. */
+  private isLabel(id: number): boolean {
+    const n = this.nodes[id]!;
+    return n.op === "label" || (n.op === "noise" && this.of("Noise").find((x) => x.name.name === n.noise)?.dist.name === "categorical");
+  }
+
   private dependsOn(y: number, x: number): boolean {
     const seen = new Set<number>();
     const stack = [y];
@@ -503,7 +509,9 @@ class Checker {
       // a generator unlike the data is then reported once, at its last layer (E0512), not at D(real).
       const fed = this.dataFedParams().get(name);
       const shapes = types.map((t, i) => (fed?.has(i) && this.data ? this.data.shape : t.shape));
-      const ir = instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o), this.blockDecls, this.cyclicBlocks);
+      // Inputs given class labels (the data's label, a categorical noise): what `embed` reads.
+      const labels = new Set(decl.params.filter((_, i) => this.isLabel(ids[i]!)).map((q) => q.name));
+      const ir = instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o), this.blockDecls, this.cyclicBlocks, labels);
       this.nets.set(name, ir);
       if (ir) {
         this.firstUse.set(name, e.span);
@@ -512,6 +520,15 @@ class Checker {
     }
     const net = this.nets.get(name);
     if (!net) return null;
+    // Inputs an embedding reads take class labels at every application (the first is checked at the layer).
+    for (const info of net.layers) {
+      if (info.layer.op !== "embed") continue;
+      const i = net.params.findIndex((q) => q.name === (info.layer as { label: string }).label);
+      if (i >= 0 && !this.isLabel(ids[i]!) && fmt(net.params[i]!.shape) === fmt(types[i]!.shape)) {
+        this.err(C.E0171, `input '${net.params[i]!.name}' of net ${name} is embedded as a class label (${name}.${info.name}), but this is not one; pass the data's label (real.label) or a categorical noise`, e.args[i]!.span);
+        return null;
+      }
+    }
     for (let i = 0; i < ids.length; i++) {
       const want = net.params[i]!.shape;
       if (fmt(want) !== fmt(types[i]!.shape)) {

@@ -22,6 +22,8 @@ interface Frame {
   readonly values: Set<string>;
   readonly subst: ReadonlyMap<string, A.Expr>;
   readonly counters: Record<string, number>;
+  /** The frame of the net (or instance) around a block instance: a value given as an argument is read there. */
+  readonly parent?: Frame;
 }
 
 /**
@@ -37,6 +39,7 @@ export function instantiateNet(
   lineOf: (offset: number) => number,
   blocks: ReadonlyMap<string, A.BlockDecl> = new Map(),
   cyclic: ReadonlySet<string> = new Set(),
+  labels: ReadonlySet<string> = new Set(),
 ): NetIR | null {
   const name = net.name.name;
   const params = net.params.map((p, i) => ({ name: p.name, shape: inputShapes[i]! }));
@@ -49,10 +52,21 @@ export function instantiateNet(
   /** The values some layer reads: only those are kept as locals by the trainer. */
   const read = new Set<string>();
 
+  /**
+   * A value in scope: the frame's own, or, inside a block instance, a value of the net around it that the
+   * instance was given as an argument (`Up(256, c=c1)` lets the block's `cbn(c)` read the net's c1).
+   */
+  const lookup = (f: Frame, v: string): { shape: readonly number[]; ref: string } | undefined => {
+    const own = f.scope.get(v);
+    if (own || !f.parent) return own;
+    const given = [...f.subst.values()].some((e) => e.kind === "Name" && e.name === v);
+    return given ? lookup(f.parent, v) : undefined;
+  };
+
   const run = (list: readonly A.Layer[], f: Frame): boolean => {
     // Named values in scope: the inputs, then each `-> name` once its layer has run.
     const value = (v: string, span: A.Span): { shape: readonly number[]; ref: string } | null => {
-      const s = f.scope.get(v);
+      const s = lookup(f, v);
       if (s) {
         read.add(s.ref);
         return s;
@@ -64,7 +78,9 @@ export function instantiateNet(
         return null;
       }
       const s2 = suggest(v, [...f.scope.keys()]);
-      diags.push(error(C.E0160, `${where} has no value named '${v}'${s2 ? `; did you mean '${s2}'?` : ` (its values here: ${[...f.scope.keys()].join(", ")})`}`, file, span));
+      // a value of the net around the block, which the block can read only when it is given as an argument
+      const outer = f.block && f.parent && lookup(f.parent, v) ? `; '${v}' is a value of the net: give it to the block as an argument, with a parameter of block ${f.block.name.name} standing for it` : "";
+      diags.push(error(C.E0160, `${where} has no value named '${v}'${outer || (s2 ? `; did you mean '${s2}'?` : ` (its values here: ${[...f.scope.keys()].join(", ")})`)}`, file, span));
       return null;
     };
     for (let l of list) {
@@ -108,6 +124,7 @@ export function instantiateNet(
         inputShapes,
         shape,
         value,
+        labels,
         values: f.values,
         variable: (suffix, vshape, init, trainable = true) => {
           const full = `${name}/${lname}/${suffix}`;
@@ -196,6 +213,7 @@ export function instantiateNet(
       values: new Set(["input"]),
       subst,
       counters: {},
+      parent: f,
     };
     if (b.layers.length === 0) {
       diags.push(error(C.E0104, `block ${b.name.name} has no layers`, file, b.name.span));
@@ -240,7 +258,7 @@ export function instantiateNet(
     vars,
     outShape: shape,
     line: lineOf(net.span.start),
-    hasBatchnorm: layers.some((l) => l.layer.op === "batchnorm"),
+    hasBatchnorm: layers.some((l) => l.layer.op === "batchnorm" || l.layer.op === "cbn"),
     hasDropout: layers.some((l) => l.layer.op === "dropout"),
   };
 }
