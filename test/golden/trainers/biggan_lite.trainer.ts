@@ -7,7 +7,7 @@ import * as rt from "ganc/runtime";
 export const SPEC: rt.SpecInfo = {
   name: "biggan_lite",
   source: "specs/biggan_lite.gan",
-  hash: "d035ce0c685a90a4",
+  hash: "51818dcd54135239",
   data: { name: "real", source: "mnist_color", batch: 50, shape: [32, 32, 3], numClasses: 10, classNames: null, path: null, args: {} },
   noise: [
     { name: "z", dist: "normal", a: 0, b: 1, shape: [128], classes: 0 },
@@ -15,7 +15,7 @@ export const SPEC: rt.SpecInfo = {
   ],
   train: { epochs: 50, steps: null, seed: 0, sampleEvery: 500, sampleCount: 100, checkpointEvery: "epoch", keepCheckpoints: 3, logEvery: 10, histogramEvery: 500, evalEvery: 0, evalCount: 1000 },
   sampleRange: [0, 1],
-  resolved: "gan \"biggan_lite\"\n\n\n\n\n\n\n\n\n\ndata real: mnist_color(batch=50)   # [50, 32, 32, 3], 10 classes\nnoise z: normal(0, 1, [128])\nnoise yf: categorical(10)\n\n\n\nblock GBlock(ch, c) {\n  cbn(c, sn=true, init=orthogonal), relu, upsample 2, conv(ch, kernel=3, sn=true, init=orthogonal)\n  cbn(c, sn=true, init=orthogonal), relu, conv(ch, kernel=3, sn=true, init=orthogonal) -> main\n  from(input), upsample 2, conv(ch, kernel=1, sn=true, init=orthogonal), add(main)\n}\n\n\n\nblock DBlock(ch, pre=true) {\n  relu when=pre\n  conv(ch, kernel=3, sn=true, init=orthogonal), relu, conv(ch, kernel=3, sn=true, init=orthogonal), avgpool 2 -> main\n  from(input), conv(ch, kernel=1, sn=true, init=orthogonal), avgpool 2, add(main)\n}\n\n\nblock DRes(ch) {\n  relu, conv(ch, kernel=3, sn=true, init=orthogonal), relu, conv(ch, kernel=3, sn=true, init=orthogonal), add(input)\n}\n\nnet G(z, y) {   # z: [128], y: [10] -> [32, 32, 3]\n  embed(y, dim=128, init=orthogonal, sn=false) -> emb   # embed1: [128]\n  chunk(z, index=1, count=4), concat(emb) -> c1   # chunk1: [32], concat1: [160]\n  chunk(z, index=2, count=4), concat(emb) -> c2   # chunk2: [32], concat2: [160]\n  chunk(z, index=3, count=4), concat(emb) -> c3   # chunk3: [32], concat3: [160]\n  chunk(z, index=0, count=4), dense 4 * 4 * 128 sn=true init=orthogonal bias=true, reshape [4, 4, 128]   # chunk4: [32], dense1: [2048], reshape1: [4, 4, 128]\n  GBlock(128, c1)\n  GBlock(128, c2)\n\n  GBlock(128, c3)\n  batchnorm 0.9 epsilon=1e-5 scale=true center=true, relu, conv 3 kernel=3 sn=true init=orthogonal stride=1 padding=same bias=true, sigmoid   # bn1: [32, 32, 128], relu1: [32, 32, 128], conv1: [32, 32, 3], sigmoid1: [32, 32, 3]\n}\n\nnet D(x, y) {   # x: [32, 32, 3], y: [10] -> [1]\n  DBlock(128, pre=false)\n\n  DBlock(128)\n  DRes(128), DRes(128)\n  relu, global_sum -> h   # relu1: [8, 8, 128], global_sum1: [128]\n  dense 1 sn=true init=orthogonal bias=true -> lin   # dense1: [1]\n  embed(y, dim=128, sn=true, init=orthogonal), dot(h), add(lin) -> logit   # embed1: [128], dot1: [1], add1: [1]\n}\n\nfake = G(z, yf)   # [batch, 32, 32, 3]\nloss d_real = mean(relu(1 - D(real, real.label).logit))   # scalar\nloss d_fake = mean(relu(1 + D(fake, yf).logit))   # scalar\nloss d = d_real + d_fake   # scalar\nloss g = -mean(D(fake, yf).logit)   # scalar\n\nstep d: adam(lr=2e-4, beta1=0, beta2=0.999, epsilon=1e-6, decay=none) minimize d over D\nstep g: adam(lr=2e-4, beta1=0, beta2=0.999, epsilon=1e-6, decay=none) minimize g over G\n\n\ntrain { epochs=50, schedule=[4 * d, g], ema=0.9999, sample_every=500, checkpoint_every=epoch, samples=fake, seed=0, sample_count=100, keep_checkpoints=3, log_every=10, eval_every=0, eval_count=1000, histogram_every=500, ema_net=G }\n",
+  resolved: "gan \"biggan_lite\"\n\n\n\n\n\n\n\n\n\ndata real: mnist_color(batch=50)   # [50, 32, 32, 3], 10 classes\nnoise z: normal(0, 1, [128])\nnoise yf: categorical(10)\n\n\n\nblock GBlock(ch, c) {\n  cbn(c, sn=true, init=orthogonal), relu, upsample 2, conv(ch, kernel=3, sn=true, init=orthogonal)\n  cbn(c, sn=true, init=orthogonal), relu, conv(ch, kernel=3, sn=true, init=orthogonal) -> main\n  from(input), upsample 2, conv(ch, kernel=1, sn=true, init=orthogonal), add(main)\n}\n\n\n\nblock DBlock(ch, pre=true) {\n  relu when=pre\n  conv(ch, kernel=3, sn=true, init=orthogonal), relu, conv(ch, kernel=3, sn=true, init=orthogonal), avgpool 2 -> main\n  from(input), conv(ch, kernel=1, sn=true, init=orthogonal), avgpool 2, add(main)\n}\n\n\nblock DRes(ch) {\n  relu, conv(ch, kernel=3, sn=true, init=orthogonal), relu, conv(ch, kernel=3, sn=true, init=orthogonal), add(input)\n}\n\nnet G(z, y) {   # z: [128], y: [10] -> [32, 32, 3]\n  embed(y, dim=128, init=orthogonal, sn=false) -> emb   # embed1: [128]\n  chunk(z, index=1, count=4), concat(emb) -> c1   # chunk1: [32], concat1: [160]\n  chunk(z, index=2, count=4), concat(emb) -> c2   # chunk2: [32], concat2: [160]\n  chunk(z, index=3, count=4), concat(emb) -> c3   # chunk3: [32], concat3: [160]\n  chunk(z, index=0, count=4), dense 4 * 4 * 128 sn=true init=orthogonal bias=true, reshape [4, 4, 128]   # chunk4: [32], dense1: [2048], reshape1: [4, 4, 128]\n  GBlock(128, c1)\n  GBlock(128, c2)\n  attention sn=true init=orthogonal   # attention1: [16, 16, 128]\n  GBlock(128, c3)\n  batchnorm 0.9 epsilon=1e-5 scale=true center=true, relu, conv 3 kernel=3 sn=true init=orthogonal stride=1 padding=same bias=true, sigmoid   # bn1: [32, 32, 128], relu1: [32, 32, 128], conv1: [32, 32, 3], sigmoid1: [32, 32, 3]\n}\n\nnet D(x, y) {   # x: [32, 32, 3], y: [10] -> [1]\n  DBlock(128, pre=false)\n  attention sn=true init=orthogonal   # attention1: [16, 16, 128]\n  DBlock(128)\n  DRes(128), DRes(128)\n  relu, global_sum -> h   # relu1: [8, 8, 128], global_sum1: [128]\n  dense 1 sn=true init=orthogonal bias=true -> lin   # dense1: [1]\n  embed(y, dim=128, sn=true, init=orthogonal), dot(h), add(lin) -> logit   # embed1: [128], dot1: [1], add1: [1]\n}\n\nfake = G(z, yf)   # [batch, 32, 32, 3]\nloss d_real = mean(relu(1 - D(real, real.label).logit))   # scalar\nloss d_fake = mean(relu(1 + D(fake, yf).logit))   # scalar\nloss d = d_real + d_fake   # scalar\nloss g = -mean(D(fake, yf).logit)   # scalar\n\nstep d: adam(lr=2e-4, beta1=0, beta2=0.999, epsilon=1e-6, decay=none) minimize d over D\nstep g: adam(lr=2e-4, beta1=0, beta2=0.999, epsilon=1e-6, decay=none) minimize g over G\n\n\ntrain { epochs=50, schedule=[4 * d, g], ema=0.9999, sample_every=500, checkpoint_every=epoch, samples=fake, seed=0, sample_count=100, keep_checkpoints=3, log_every=10, eval_every=0, eval_count=1000, histogram_every=500, ema_net=G }\n",
 };
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
@@ -68,6 +68,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const G_gblock2_conv3_kernel = run.variable("G/gblock2/conv3/kernel", [1, 1, 128, 128], { kind: "orthogonal" });
   const G_gblock2_conv3_bias = run.variable("G/gblock2/conv3/bias", [128], { kind: "zeros" });
   const G_gblock2_conv3_sn_u = run.variable("G/gblock2/conv3/sn_u", [1, 128], { kind: "normal", mean: 0, std: 1 }, false);
+  const G_attention1_f_kernel = run.variable("G/attention1/f_kernel", [1, 1, 128, 16], { kind: "orthogonal" });
+  const G_attention1_g_kernel = run.variable("G/attention1/g_kernel", [1, 1, 128, 16], { kind: "orthogonal" });
+  const G_attention1_h_kernel = run.variable("G/attention1/h_kernel", [1, 1, 128, 64], { kind: "orthogonal" });
+  const G_attention1_o_kernel = run.variable("G/attention1/o_kernel", [1, 1, 64, 128], { kind: "orthogonal" });
+  const G_attention1_f_sn_u = run.variable("G/attention1/f_sn_u", [1, 16], { kind: "normal", mean: 0, std: 1 }, false);
+  const G_attention1_g_sn_u = run.variable("G/attention1/g_sn_u", [1, 16], { kind: "normal", mean: 0, std: 1 }, false);
+  const G_attention1_h_sn_u = run.variable("G/attention1/h_sn_u", [1, 64], { kind: "normal", mean: 0, std: 1 }, false);
+  const G_attention1_o_sn_u = run.variable("G/attention1/o_sn_u", [1, 128], { kind: "normal", mean: 0, std: 1 }, false);
+  const G_attention1_gamma = run.variable("G/attention1/gamma", [1], { kind: "zeros" });
   const G_gblock3_cbn1_gain = run.variable("G/gblock3/cbn1/gain", [160, 128], { kind: "orthogonal" });
   const G_gblock3_cbn1_bias = run.variable("G/gblock3/cbn1/bias", [160, 128], { kind: "orthogonal" });
   const G_gblock3_cbn1_gain_sn_u = run.variable("G/gblock3/cbn1/gain_sn_u", [1, 128], { kind: "normal", mean: 0, std: 1 }, false);
@@ -97,7 +106,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const G_conv1_bias = run.variable("G/conv1/bias", [3], { kind: "zeros" });
   const G_conv1_sn_u = run.variable("G/conv1/sn_u", [1, 3], { kind: "normal", mean: 0, std: 1 }, false);
   const G_bn1: rt.BatchNormVars = { gamma: G_bn1_gamma, beta: G_bn1_beta, movingMean: G_bn1_moving_mean, movingVariance: G_bn1_moving_variance, decay: 0.9, epsilon: 1e-5 };
-  const varsG = [G_embed1_kernel, G_dense1_kernel, G_dense1_bias, G_gblock1_cbn1_gain, G_gblock1_cbn1_bias, G_gblock1_conv1_kernel, G_gblock1_conv1_bias, G_gblock1_cbn2_gain, G_gblock1_cbn2_bias, G_gblock1_conv2_kernel, G_gblock1_conv2_bias, G_gblock1_conv3_kernel, G_gblock1_conv3_bias, G_gblock2_cbn1_gain, G_gblock2_cbn1_bias, G_gblock2_conv1_kernel, G_gblock2_conv1_bias, G_gblock2_cbn2_gain, G_gblock2_cbn2_bias, G_gblock2_conv2_kernel, G_gblock2_conv2_bias, G_gblock2_conv3_kernel, G_gblock2_conv3_bias, G_gblock3_cbn1_gain, G_gblock3_cbn1_bias, G_gblock3_conv1_kernel, G_gblock3_conv1_bias, G_gblock3_cbn2_gain, G_gblock3_cbn2_bias, G_gblock3_conv2_kernel, G_gblock3_conv2_bias, G_gblock3_conv3_kernel, G_gblock3_conv3_bias, G_bn1_gamma, G_bn1_beta, G_conv1_kernel, G_conv1_bias];
+  const varsG = [G_embed1_kernel, G_dense1_kernel, G_dense1_bias, G_gblock1_cbn1_gain, G_gblock1_cbn1_bias, G_gblock1_conv1_kernel, G_gblock1_conv1_bias, G_gblock1_cbn2_gain, G_gblock1_cbn2_bias, G_gblock1_conv2_kernel, G_gblock1_conv2_bias, G_gblock1_conv3_kernel, G_gblock1_conv3_bias, G_gblock2_cbn1_gain, G_gblock2_cbn1_bias, G_gblock2_conv1_kernel, G_gblock2_conv1_bias, G_gblock2_cbn2_gain, G_gblock2_cbn2_bias, G_gblock2_conv2_kernel, G_gblock2_conv2_bias, G_gblock2_conv3_kernel, G_gblock2_conv3_bias, G_attention1_f_kernel, G_attention1_g_kernel, G_attention1_h_kernel, G_attention1_o_kernel, G_attention1_gamma, G_gblock3_cbn1_gain, G_gblock3_cbn1_bias, G_gblock3_conv1_kernel, G_gblock3_conv1_bias, G_gblock3_cbn2_gain, G_gblock3_cbn2_bias, G_gblock3_conv2_kernel, G_gblock3_conv2_bias, G_gblock3_conv3_kernel, G_gblock3_conv3_bias, G_bn1_gamma, G_bn1_beta, G_conv1_kernel, G_conv1_bias];
 
   // Variables of net D (specs/biggan_lite.gan:49)
   const D_dblock1_conv1_kernel = run.variable("D/dblock1/conv1/kernel", [3, 3, 3, 128], { kind: "orthogonal" });
@@ -109,6 +118,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const D_dblock1_conv3_kernel = run.variable("D/dblock1/conv3/kernel", [1, 1, 3, 128], { kind: "orthogonal" });
   const D_dblock1_conv3_bias = run.variable("D/dblock1/conv3/bias", [128], { kind: "zeros" });
   const D_dblock1_conv3_sn_u = run.variable("D/dblock1/conv3/sn_u", [1, 128], { kind: "normal", mean: 0, std: 1 }, false);
+  const D_attention1_f_kernel = run.variable("D/attention1/f_kernel", [1, 1, 128, 16], { kind: "orthogonal" });
+  const D_attention1_g_kernel = run.variable("D/attention1/g_kernel", [1, 1, 128, 16], { kind: "orthogonal" });
+  const D_attention1_h_kernel = run.variable("D/attention1/h_kernel", [1, 1, 128, 64], { kind: "orthogonal" });
+  const D_attention1_o_kernel = run.variable("D/attention1/o_kernel", [1, 1, 64, 128], { kind: "orthogonal" });
+  const D_attention1_f_sn_u = run.variable("D/attention1/f_sn_u", [1, 16], { kind: "normal", mean: 0, std: 1 }, false);
+  const D_attention1_g_sn_u = run.variable("D/attention1/g_sn_u", [1, 16], { kind: "normal", mean: 0, std: 1 }, false);
+  const D_attention1_h_sn_u = run.variable("D/attention1/h_sn_u", [1, 64], { kind: "normal", mean: 0, std: 1 }, false);
+  const D_attention1_o_sn_u = run.variable("D/attention1/o_sn_u", [1, 128], { kind: "normal", mean: 0, std: 1 }, false);
+  const D_attention1_gamma = run.variable("D/attention1/gamma", [1], { kind: "zeros" });
   const D_dblock2_conv1_kernel = run.variable("D/dblock2/conv1/kernel", [3, 3, 128, 128], { kind: "orthogonal" });
   const D_dblock2_conv1_bias = run.variable("D/dblock2/conv1/bias", [128], { kind: "zeros" });
   const D_dblock2_conv1_sn_u = run.variable("D/dblock2/conv1/sn_u", [1, 128], { kind: "normal", mean: 0, std: 1 }, false);
@@ -135,7 +153,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const D_dense1_sn_u = run.variable("D/dense1/sn_u", [1, 1], { kind: "normal", mean: 0, std: 1 }, false);
   const D_embed1_kernel = run.variable("D/embed1/kernel", [10, 128], { kind: "orthogonal" });
   const D_embed1_sn_u = run.variable("D/embed1/sn_u", [1, 128], { kind: "normal", mean: 0, std: 1 }, false);
-  const varsD = [D_dblock1_conv1_kernel, D_dblock1_conv1_bias, D_dblock1_conv2_kernel, D_dblock1_conv2_bias, D_dblock1_conv3_kernel, D_dblock1_conv3_bias, D_dblock2_conv1_kernel, D_dblock2_conv1_bias, D_dblock2_conv2_kernel, D_dblock2_conv2_bias, D_dblock2_conv3_kernel, D_dblock2_conv3_bias, D_dres1_conv1_kernel, D_dres1_conv1_bias, D_dres1_conv2_kernel, D_dres1_conv2_bias, D_dres2_conv1_kernel, D_dres2_conv1_bias, D_dres2_conv2_kernel, D_dres2_conv2_bias, D_dense1_kernel, D_dense1_bias, D_embed1_kernel];
+  const varsD = [D_dblock1_conv1_kernel, D_dblock1_conv1_bias, D_dblock1_conv2_kernel, D_dblock1_conv2_bias, D_dblock1_conv3_kernel, D_dblock1_conv3_bias, D_attention1_f_kernel, D_attention1_g_kernel, D_attention1_h_kernel, D_attention1_o_kernel, D_attention1_gamma, D_dblock2_conv1_kernel, D_dblock2_conv1_bias, D_dblock2_conv2_kernel, D_dblock2_conv2_bias, D_dblock2_conv3_kernel, D_dblock2_conv3_bias, D_dres1_conv1_kernel, D_dres1_conv1_bias, D_dres1_conv2_kernel, D_dres1_conv2_bias, D_dres2_conv1_kernel, D_dres2_conv1_bias, D_dres2_conv2_kernel, D_dres2_conv2_bias, D_dense1_kernel, D_dense1_bias, D_embed1_kernel];
   // Samples use an exponential moving average of G's weights (train { ema=0.9999 }).
   run.ema(varsG, 0.9999);
 
@@ -182,6 +200,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     h = rt.upsample(h as tf.Tensor4D, 2); // gblock2/upsample2: [16, 16, 128]
     h = tf.fused.conv2d({ x: h as tf.Tensor4D, filter: rt.spectralNorm(G_gblock2_conv3_kernel, G_gblock2_conv3_sn_u, mode) as tf.Tensor4D, strides: 1, pad: "same", bias: G_gblock2_conv3_bias }); // gblock2/conv3: [16, 16, 128]
     h = tf.add(h, gblock2_main); // gblock2/add1: [16, 16, 128]
+    h = rt.selfAttention(h as tf.Tensor4D, rt.spectralNorm(G_attention1_f_kernel, G_attention1_f_sn_u, mode), rt.spectralNorm(G_attention1_g_kernel, G_attention1_g_sn_u, mode), rt.spectralNorm(G_attention1_h_kernel, G_attention1_h_sn_u, mode), rt.spectralNorm(G_attention1_o_kernel, G_attention1_o_sn_u, mode), G_attention1_gamma); // attention1: [16, 16, 128]
     const gblock3_input = h;
     h = rt.condBatchNorm(h, c3, rt.spectralNorm(G_gblock3_cbn1_gain, G_gblock3_cbn1_gain_sn_u, mode), rt.spectralNorm(G_gblock3_cbn1_bias, G_gblock3_cbn1_bias_sn_u, mode), { gamma: null, beta: null, movingMean: G_gblock3_cbn1_moving_mean, movingVariance: G_gblock3_cbn1_moving_variance, decay: 0.9, epsilon: 1e-5 }, mode); // gblock3/cbn1: [16, 16, 128]
     h = tf.relu(h); // gblock3/relu1: [16, 16, 128]
@@ -214,6 +233,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     h = tf.fused.conv2d({ x: h as tf.Tensor4D, filter: rt.spectralNorm(D_dblock1_conv3_kernel, D_dblock1_conv3_sn_u, mode) as tf.Tensor4D, strides: 1, pad: "same", bias: D_dblock1_conv3_bias }); // dblock1/conv3: [32, 32, 128]
     h = rt.avgPool(h as tf.Tensor4D, 2, 2, "valid"); // dblock1/pool2: [16, 16, 128]
     h = tf.add(h, dblock1_main); // dblock1/add1: [16, 16, 128]
+    h = rt.selfAttention(h as tf.Tensor4D, rt.spectralNorm(D_attention1_f_kernel, D_attention1_f_sn_u, mode), rt.spectralNorm(D_attention1_g_kernel, D_attention1_g_sn_u, mode), rt.spectralNorm(D_attention1_h_kernel, D_attention1_h_sn_u, mode), rt.spectralNorm(D_attention1_o_kernel, D_attention1_o_sn_u, mode), D_attention1_gamma); // attention1: [16, 16, 128]
     const dblock2_input = h;
     h = tf.relu(h); // dblock2/relu1: [16, 16, 128]
     h = tf.fused.conv2d({ x: h as tf.Tensor4D, filter: rt.spectralNorm(D_dblock2_conv1_kernel, D_dblock2_conv1_sn_u, mode) as tf.Tensor4D, strides: 1, pad: "same", bias: D_dblock2_conv1_bias }); // dblock2/conv1: [16, 16, 128]
