@@ -7,6 +7,7 @@ import { writeFileAtomic } from "./fsutil.ts";
 import { acquireRunLock, releaseRunLock } from "./lock.ts";
 import { readSettings, SETTINGS_FILE, type RunSettings } from "./settings.ts";
 import { Rng } from "./rng.ts";
+import { traceDir, traceWrite } from "./trace.ts";
 import { FusedAdam } from "./fused/adam.ts";
 import { applyStoredSettings, effectiveSettings, parseRunOptions, type RunOptions } from "./run-flags.ts";
 import { RunCheckpoints, type VarEntry } from "./run-checkpoints.ts";
@@ -50,6 +51,10 @@ export class Run {
   private rng: Rng;
   private readonly initRng: Rng;
   private dropoutSeed = 1;
+  /** GANC_TRACE_FIRST_ITERATION's folder (trace.ts), and how much of the first iteration it holds. */
+  private readonly trace = traceDir();
+  private tracedBatch = false;
+  private traced = 0;
   private live: tf.Tensor[] = [];
   private interrupted = false;
   private readonly log: RunLog;
@@ -218,17 +223,25 @@ export class Run {
     if (labels) b[`${d.name}_label`] = tf.tensor(oneHot(labels, d.numClasses), [this.batchSize, d.numClasses]);
     for (const n of this.spec.noise) b[n.name] = drawNoise(n, this.batchSize, this.rng, false);
     this.live.push(...Object.values(b));
+    if (this.trace && this.step === 0 && !this.tracedBatch) {
+      // The first iteration's record (trace.ts): the initial variables and the first batch.
+      this.tracedBatch = true;
+      for (const [name, { v }] of this.vars) traceWrite(this.trace, "init", name, v.dataSync() as Float32Array, v.shape);
+      for (const [name, t] of Object.entries(b)) traceWrite(this.trace, "batch", name, t.dataSync() as Float32Array, t.shape);
+    }
     if (this.opts.stats && this.profiling === null && this.step === Math.min(1, this.totalSteps - 1)) this.profiling = new IterationProfile();
     return b;
   }
 
   /** A step's gradients, kept for TensorBoard histograms on histogram iterations only. */
   gradients(step: string, grads: tf.NamedTensorMap): void {
+    if (this.trace && this.step === 0) for (const [name, g] of Object.entries(grads)) traceWrite(this.trace, `grad/${step}`, name.slice(this.spec.name.length + 1), g.dataSync() as Float32Array, g.shape);
     if (this.log.histogramStep(this.step + 1)) this.log.gradients(this.step + 1, step, grads, `${this.spec.name}/`);
   }
 
   /** Keeps a step's scalars until the next read-back; nothing is read from the device on other steps. */
   record(values: Record<string, tf.Scalar>): void {
+    if (this.trace && this.step === 0) for (const [name, v] of Object.entries(values)) traceWrite(this.trace, "value", `${this.traced++}-${name}`, v.dataSync() as Float32Array, []);
     this.log.record(this.step, values);
   }
 

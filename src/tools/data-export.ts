@@ -9,22 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Dataset } from "../runtime/data.ts";
 import { writeFileAtomic } from "../runtime/fsutil.ts";
-
-/** The bytes of a little-endian .npy file (format 1.0) of `data` with `shape`. */
-export function npyBytes(data: Float32Array | Int32Array, shape: readonly number[]): Buffer {
-  const descr = data instanceof Float32Array ? "<f4" : "<i4";
-  const dims = shape.length === 1 ? `${shape[0]},` : shape.join(", ");
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`;
-  const total = 10 + header.length + 1;
-  header += " ".repeat((64 - (total % 64)) % 64) + "\n";
-  const head = Buffer.alloc(10);
-  head.write("\x93NUMPY", 0, "latin1");
-  head[6] = 1;
-  head[7] = 0;
-  head.writeUInt16LE(header.length, 8);
-  const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.concat([head, Buffer.from(header, "latin1"), body]);
-}
+import { npyBytes } from "../runtime/trace.ts";
 
 /** Writes the data set's samples and labels to `dir`; returns what it wrote. */
 export function exportDataset(ds: Dataset, dir: string, source: { spec: string; data: string }): { count: number; shape: number[]; files: string[] } {

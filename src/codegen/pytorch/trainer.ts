@@ -415,7 +415,7 @@ class PyTrainerGen {
       w.line(`"""step ${s.name} (${this.at(s.line)}): minimize ${s.loss} over ${s.nets.join(", ")} with ${s.optimizer.kind}"""`);
       w.block("with run.autocast():", () => lines.forEach((l) => w.line(l)));
       const vars = s.nets.map((n) => `vars_${n}`).join(" + ");
-      w.line(`grads = run.gradients(${this.tensorRef(s.lossNode, names)}, ${vars})`);
+      w.line(`grads = run.gradients(${JSON.stringify(s.name)}, ${this.tensorRef(s.lossNode, names)}, ${vars})`);
       const o = s.optimizer;
       const clip = o.clipnorm !== null || o.clipvalue !== null ? `clip_gradients(grads, ${o.clipnorm === null ? "None" : pyNum(o.clipnorm)}, ${o.clipvalue === null ? "None" : pyNum(o.clipvalue)})` : "grads";
       w.block("if grads is not None:", () => w.line(`opt_${pyIdent(s.name)}.apply(${clip})`));

@@ -155,7 +155,7 @@ def main(argv=None):
             d_real = bce_logits(D_real["logit"], 1.0)  # specs/infogan.gan:36
             d_fake = bce_logits(D_fake["logit"], 0.0)  # specs/infogan.gan:37
             d = (d_real + d_fake)  # specs/infogan.gan:38
-        grads = run.gradients(d, vars_D)
+        grads = run.gradients("d", d, vars_D)
         if grads is not None:
             opt_d.apply(grads)
         return {"d": d.detach(), "d_real": d_real.detach(), "d_fake": d_fake.detach()}
@@ -166,7 +166,7 @@ def main(argv=None):
             fake = G(b.z, b.c, b.cc, "train")["out"]  # specs/infogan.gan:34
             D_fake = D(fake, "train")
             g = bce_logits(D_fake["logit"], 1.0)  # specs/infogan.gan:39
-        grads = run.gradients(g, vars_G)
+        grads = run.gradients("g", g, vars_G)
         if grads is not None:
             opt_g.apply(grads)
         return {"g": g.detach()}
@@ -180,7 +180,7 @@ def main(argv=None):
             q_disc = softmax_ce(slice_channels(code, 0, 10), b.c)  # specs/infogan.gan:40
             q_cont = (2.0 * torch.mean(torch.square((slice_channels(code, 10, 2) - b.cc))))  # specs/infogan.gan:43
             q = (q_disc + q_cont)  # specs/infogan.gan:44
-        grads = run.gradients(q, vars_D + vars_G + vars_Q)
+        grads = run.gradients("q", q, vars_D + vars_G + vars_Q)
         if grads is not None:
             opt_q.apply(grads)
         return {"q": q.detach(), "q_disc": q_disc.detach(), "q_cont": q_cont.detach()}
@@ -718,29 +718,34 @@ class Optimizer:
     unlike PyTorch's), w <- w - mom; momentum: a <- m a + g, w <- w - lr a (Nesterov: w - lr (g + m a)).
     """
 
+    # The slots of each variable, by the names TensorFlow.js's optimizers give them in checkpoints.
+    SLOTS = {"adam": ["m", "v"], "rmsprop": ["rms", "momentum"], "momentum": ["momentum"], "sgd": []}
+
     def __init__(self, name, params, cfg):
         self.name, self.params, self.cfg = name, params, cfg
         self.lr = cfg["lr"]
         self.t = 0
-        self.slots = [[torch.zeros_like(p) for p in params] for _ in range(self.slot_count())]
-
-    def slot_count(self):
-        return {"adam": 2, "rmsprop": 2, "momentum": 1, "sgd": 0}[self.cfg["kind"]]
+        self.slots = [[torch.zeros_like(p) for p in params] for _ in self.SLOTS[cfg["kind"]]]
+        # Adam's bias corrections use beta^t kept as float32 running products, as TensorFlow.js keeps them.
+        self.acc_beta1 = torch.tensor(cfg["beta1"], dtype=torch.float32)
+        self.acc_beta2 = torch.tensor(cfg["beta2"], dtype=torch.float32)
 
     @torch.no_grad()
     def apply(self, grads):
         c, lr = self.cfg, self.lr
         self.t += 1
+        one_minus_acc1 = float(1 - self.acc_beta1)
+        one_minus_acc2 = float(1 - self.acc_beta2)
         for i, (p, g) in enumerate(zip(self.params, grads)):
             if g is None:
                 continue
             if c["kind"] == "adam":
                 m, v = self.slots[0][i], self.slots[1][i]
-                m.mul_(c["beta1"]).add_(g * (1 - c["beta1"]))
-                v.mul_(c["beta2"]).add_(g * g * (1 - c["beta2"]))
-                mhat = m / (1 - c["beta1"] ** self.t)
-                vhat = v / (1 - c["beta2"] ** self.t)
-                p.sub_(lr * mhat / (torch.sqrt(vhat) + c["epsilon"]))
+                m.copy_(m * c["beta1"] + g * (1 - c["beta1"]))
+                v.copy_(v * c["beta2"] + g * g * (1 - c["beta2"]))
+                mhat = m / one_minus_acc1
+                vhat = v / one_minus_acc2
+                p.add_(mhat / (torch.sqrt(vhat) + c["epsilon"]) * -lr)
             elif c["kind"] == "rmsprop":
                 ms, mom = self.slots[0][i], self.slots[1][i]
                 ms.mul_(c["rho"]).add_(g * g * (1 - c["rho"]))
@@ -752,6 +757,8 @@ class Optimizer:
                 p.sub_(lr * (g + a * c["momentum"]) if c["nesterov"] else lr * a)
             else:
                 p.sub_(lr * g)
+        self.acc_beta1 = self.acc_beta1 * c["beta1"]
+        self.acc_beta2 = self.acc_beta2 * c["beta2"]
 
     def set_lr(self, base, decay, every, rate, step, total):
         if decay == "linear":
@@ -810,7 +817,7 @@ def write_checkpoint(file, step, meta, tensors):
     """Writes tensors ({name: array}) and meta in ganc's checkpoint format, atomically."""
     entries, chunks, offset = [], [], 0
     for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
+        a = np.asarray(a)  # (not ascontiguousarray, which makes a scalar [1])
         dtype = "int32" if a.dtype.kind in "iu" else "float32"
         raw = a.astype("<i4" if dtype == "int32" else "<f4").tobytes()
         entries.append({"name": name, "shape": list(a.shape), "dtype": dtype, "offset": offset, "length": len(raw)})
@@ -913,6 +920,9 @@ class Run:
         self.average = None
         self.sampler = None
         self.logged = {}
+        # GANC_TRACE_FIRST_ITERATION=<dir>: a record of the first iteration, as the TypeScript trainer writes it.
+        self.trace = os.environ.get("GANC_TRACE_FIRST_ITERATION") or None
+        self.traced, self.traced_batch = 0, False
         self.out = a.out
         os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
         os.makedirs(os.path.join(self.out, "checkpoints"), exist_ok=True)
@@ -943,7 +953,10 @@ class Run:
 
     def variable(self, name, shape, init, trainable=True):
         """A variable of ganc's name and layout, its initial values drawn as the TypeScript trainer draws them."""
-        v = draw_init(self.init_rng, shape, init).to(self.device)
+        if self.args.init_from:  # the values come from the checkpoint: no need to draw them
+            v = torch.zeros(shape, device=self.device)
+        else:
+            v = draw_init(self.init_rng, shape, init).to(self.device)
         self.vars[name] = v = torch.nn.Parameter(v) if trainable else v
         return v
 
@@ -962,7 +975,11 @@ class Run:
 
     def begin(self):
         if self.args.init_from:
-            self.load_variables(read_checkpoint(self.args.init_from)[1], self.args.init_from)
+            src = self.args.init_from
+            if os.path.isdir(src):  # a folder of <variable>.npy (a trace's init/)
+                self.load_variables({n: np.load(os.path.join(src, n + ".npy")) for n in self.vars if os.path.exists(os.path.join(src, n + ".npy"))}, src)
+            else:
+                self.load_variables(read_checkpoint(src)[1], src)
         if self.args.resume:
             self.restore()
         elif any(f.endswith(".ganckpt") for f in os.listdir(os.path.join(self.out, "checkpoints"))):
@@ -989,12 +1006,28 @@ class Run:
             b[d["name"] + "_label"] = F.one_hot(self.labels[idx], d["numClasses"]).float().to(self.device)
         for n in self.spec["noise"]:
             b[n["name"]] = draw_noise(n, len(idx), self.rng).to(self.device)
+        if self.trace and self.step == 0 and not self.traced_batch:
+            self.traced_batch = True
+            for name, v in self.vars.items():
+                self.trace_write("init", name, v)
+            for name, t in b.items():
+                self.trace_write("batch", name, to_nhwc(t))
         return b
 
-    def gradients(self, loss, params):
+    def trace_write(self, part, name, t):
+        file = os.path.join(self.trace, part, name + ".npy")
+        os.makedirs(os.path.dirname(file), exist_ok=True)
+        np.save(file, t.detach().float().cpu().numpy())
+
+    def gradients(self, step, loss, params):
         """The gradients of a step's loss (scaled and unscaled again under --amp); None where they overflowed."""
         if not self.amp:
-            return list(torch.autograd.grad(loss, params, allow_unused=True))
+            grads = list(torch.autograd.grad(loss, params, allow_unused=True))
+            if self.trace and self.step == 0:
+                names = {id(v): n for n, v in self.vars.items()}
+                for p, g in zip(params, grads):
+                    self.trace_write("grad/" + step, names[id(p)], torch.zeros_like(p) if g is None else g)
+            return grads
         grads = torch.autograd.grad(loss * self.scale, params, allow_unused=True)
         grads = [None if g is None else g.float() / self.scale for g in grads]
         if not all(g is None or bool(torch.isfinite(g).all()) for g in grads):
@@ -1010,6 +1043,10 @@ class Run:
         return torch.autocast("cuda", dtype=torch.float16) if self.amp else _NoContext()
 
     def record(self, values):
+        if self.trace and self.step == 0:
+            for k, v in values.items():
+                self.trace_write("value", "%d-%s" % (self.traced, k), v)
+                self.traced += 1
         for k, v in values.items():
             self.logged[k] = v
 
@@ -1056,45 +1093,58 @@ class Run:
         write_png(os.path.join(self.out, "samples", "step-%08d.png" % self.step), img)
         write_png(os.path.join(self.out, "samples", "latest.png"), img)
 
-    # ---- checkpoints: ganc's format and names (variables, optimizer slots, states) ----
+    # ---- checkpoints: ganc's format, in the TypeScript trainer's layout, so either trainer resumes the other's ----
+    #   var:<variable> (and var:<variable>/ema), state:<name>, opt:<step>:<i> named by meta["optimizers"][step]
+    #   ("iter", then "<spec>/<variable>/<slot>" for each slot of each variable), optx:<step>:accBeta1/accBeta2.
 
     def tensors(self):
-        out = {name: v.detach().cpu().numpy() for name, v in self.vars.items()}
-        if self.average is not None:
-            names = {id(v): n for n, v in self.vars.items()}
-            for p, s in zip(self.average.params, self.average.shadow):
-                out[names[id(p)] + "/ema"] = s.cpu().numpy()
         names = {id(v): n for n, v in self.vars.items()}
-        for step, opt in self.optimizers.items():
-            out["optimizer/%s/iterations" % step] = np.array(opt.t, np.int32)
-            slots = {"adam": ["m", "v"], "rmsprop": ["rms", "momentum"], "momentum": ["momentum"], "sgd": []}[opt.cfg["kind"]]
-            for k, slot in enumerate(slots):
-                for p, s in zip(opt.params, opt.slots[k]):
-                    out["optimizer/%s/%s/%s" % (step, names[id(p)], slot)] = s.cpu().numpy()
+        out = {"var:" + name: v.detach().cpu().numpy() for name, v in self.vars.items()}
+        if self.average is not None:
+            for p, s in zip(self.average.params, self.average.shadow):
+                out["var:%s/ema" % names[id(p)]] = s.cpu().numpy()
         for name, s in self.states.items():
-            out["state/" + name] = s.detach().cpu().numpy()
-        return out
+            out["state:" + name] = s.detach().cpu().numpy()
+        optimizers = {}
+        for step, opt in self.optimizers.items():
+            slots = Optimizer.SLOTS[opt.cfg["kind"]]
+            listed = ["iter"] + ["%s/%s/%s" % (self.spec["name"], names[id(p)], slot) for slot in slots for p in opt.params]
+            arrays = [np.array(opt.t, np.int32)] + [s.cpu().numpy() for k in range(len(slots)) for s in opt.slots[k]]
+            optimizers[step] = listed
+            for i, a in enumerate(arrays):
+                out["opt:%s:%d" % (step, i)] = a
+            if opt.cfg["kind"] == "adam":
+                out["optx:%s:accBeta1" % step] = opt.acc_beta1.numpy()
+                out["optx:%s:accBeta2" % step] = opt.acc_beta2.numpy()
+        return out, optimizers
 
     def save(self):
         if self.rank != 0:
             return
-        meta = {"spec": self.spec["name"], "hash": self.spec["hash"], "engine": "pytorch", "iterator": self.iterator.state(),
-                "rng": self.rng.state(), "batch": self.batch_size, "seed": self.seed, "totalSteps": self.total_steps}
+        tensors, optimizers = self.tensors()
+        for name, a in tensors.items():
+            if name.startswith("var:") and not np.isfinite(a).all():
+                raise SystemExit("error: variable %s is not finite at iteration %d (a NaN or Inf gradient reached it): training stopped" % (name[4:], self.step))
+        meta = {"spec": self.spec["name"], "specHash": self.spec["hash"], "step": self.step, "iterator": self.iterator.state(),
+                "rng": self.rng.state(), "dropoutSeed": 1, "optimizers": optimizers, "backend": "pytorch-" + self.device.type,
+                "batch": self.batch_size, "seed": self.seed}
         folder = os.path.join(self.out, "checkpoints")
-        write_checkpoint(os.path.join(folder, "ckpt-%08d.ganckpt" % self.step), self.step, meta, self.tensors())
+        write_checkpoint(os.path.join(folder, "ckpt-%08d.ganckpt" % self.step), self.step, meta, tensors)
         keep = self.spec["train"]["keepCheckpoints"]
         old = sorted(f for f in os.listdir(folder) if f.endswith(".ganckpt"))
         for f in old[:-keep] if keep else []:
             os.remove(os.path.join(folder, f))
 
     def load_variables(self, tensors, file):
+        """The variables from a checkpoint (var:<name>) or a folder of <name>.npy."""
         with torch.no_grad():
             for name, v in self.vars.items():
-                if name not in tensors:
-                    raise SystemExit("error: checkpoint %s has no variable %s" % (file, name))
-                if list(tensors[name].shape) != list(v.shape):
-                    raise SystemExit("error: checkpoint %s: %s is %s, the trainer's is %s" % (file, name, list(tensors[name].shape), list(v.shape)))
-                v.copy_(torch.from_numpy(tensors[name]))
+                t = tensors.get("var:" + name, tensors.get(name))
+                if t is None:
+                    raise SystemExit("error: %s has no variable %s" % (file, name))
+                if list(t.shape) != list(v.shape):
+                    raise SystemExit("error: %s: %s is %s, the trainer's is %s" % (file, name, list(t.shape), list(v.shape)))
+                v.copy_(torch.from_numpy(np.ascontiguousarray(t)))
 
     def restore(self):
         folder = os.path.join(self.out, "checkpoints")
@@ -1103,25 +1153,35 @@ class Run:
             raise SystemExit("error: --resume, but %s holds no checkpoint" % folder)
         file = os.path.join(folder, files[-1])
         meta, tensors = read_checkpoint(file)
-        if meta.get("hash") != self.spec["hash"]:
-            raise SystemExit("error: %s was written for another version of the spec" % file)
+        if meta.get("specHash") != self.spec["hash"]:
+            raise SystemExit("error: %s was written by a different spec (or a different version of it); start a new run folder" % file)
+        if meta.get("batch") != self.batch_size:
+            raise SystemExit("error: --resume: the checkpoint was trained with batch %s, not %d" % (meta.get("batch"), self.batch_size))
         self.load_variables(tensors, file)
         names = {id(v): n for n, v in self.vars.items()}
         with torch.no_grad():
-            for step, opt in self.optimizers.items():
-                opt.t = int(tensors.get("optimizer/%s/iterations" % step, 0))
-                slots = {"adam": ["m", "v"], "rmsprop": ["rms", "momentum"], "momentum": ["momentum"], "sgd": []}[opt.cfg["kind"]]
-                for k, slot in enumerate(slots):
-                    for p, s in zip(opt.params, opt.slots[k]):
-                        s.copy_(torch.from_numpy(tensors["optimizer/%s/%s/%s" % (step, names[id(p)], slot)]))
             for name, s in self.states.items():
-                s.copy_(torch.from_numpy(tensors["state/" + name]))
+                s.copy_(torch.from_numpy(tensors["state:" + name]).reshape(()))
             if self.average is not None:
                 for p, s in zip(self.average.params, self.average.shadow):
-                    s.copy_(torch.from_numpy(tensors[names[id(p)] + "/ema"]))
+                    s.copy_(torch.from_numpy(tensors["var:%s/ema" % names[id(p)]]))
+            for step, opt in self.optimizers.items():
+                listed = meta["optimizers"].get(step, [])
+                slots = Optimizer.SLOTS[opt.cfg["kind"]]
+                by_name = {n: tensors["opt:%s:%d" % (step, i)] for i, n in enumerate(listed)}
+                opt.t = int(by_name.get("iter", 0))
+                for k, slot in enumerate(slots):
+                    for p, s in zip(opt.params, opt.slots[k]):
+                        s.copy_(torch.from_numpy(by_name["%s/%s/%s" % (self.spec["name"], names[id(p)], slot)]))
+                if opt.cfg["kind"] == "adam":
+                    c = opt.cfg
+                    a1, a2 = tensors.get("optx:%s:accBeta1" % step), tensors.get("optx:%s:accBeta2" % step)
+                    opt.acc_beta1 = torch.tensor(float(a1) if a1 is not None else c["beta1"] ** (opt.t + 1), dtype=torch.float32)
+                    opt.acc_beta2 = torch.tensor(float(a2) if a2 is not None else c["beta2"] ** (opt.t + 1), dtype=torch.float32)
         self.step = meta["step"]
         self.iterator.restore(meta["iterator"])
         self.rng = Rng.from_state(meta["rng"])
+        self.say("resumed from %s (written by the %s trainer)" % (file, "PyTorch" if str(meta.get("backend", "")).startswith("pytorch") else "TypeScript"))
 
 
 class _NoContext:
