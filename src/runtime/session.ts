@@ -55,6 +55,7 @@ export class Run {
   private readonly trace = traceDir();
   private tracedBatch = false;
   private traced = 0;
+  private readonly tracedSteps = new Map<string, number>();
   private live: tf.Tensor[] = [];
   private interrupted = false;
   private readonly log: RunLog;
@@ -235,7 +236,15 @@ export class Run {
 
   /** A step's gradients, kept for TensorBoard histograms on histogram iterations only. */
   gradients(step: string, grads: tf.NamedTensorMap): void {
-    if (this.trace && this.step === 0) for (const [name, g] of Object.entries(grads)) traceWrite(this.trace, `grad/${step}`, name.slice(this.spec.name.length + 1), g.dataSync() as Float32Array, g.shape);
+    if (this.trace && this.step === 0) {
+      // A step the schedule repeats is traced once per run of it: d, d.2, d.3, ...
+      const seen = (this.tracedSteps.get(step) ?? 0) + 1;
+      this.tracedSteps.set(step, seen);
+      if (seen > 1) step = `${step}.${seen}`;
+      for (const [name, g] of Object.entries(grads)) traceWrite(this.trace, `grad/${step}`, name.slice(this.spec.name.length + 1), g.dataSync() as Float32Array, g.shape);
+      // The variables after the step's update (and its batch-norm statistics), where a replaying trainer resumes.
+      for (const [name, { v }] of this.vars) traceWrite(this.trace, `after/${step}`, name, v.dataSync() as Float32Array, v.shape);
+    }
     if (this.log.histogramStep(this.step + 1)) this.log.gradients(this.step + 1, step, grads, `${this.spec.name}/`);
   }
 

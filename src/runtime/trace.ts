@@ -7,8 +7,13 @@
  *   batch/<input>.npy          the first batch: data, labels, noise (images NHWC)
  *   grad/<step>/<variable>.npy the gradients each step of the first iteration computed (before clipping)
  *   value/<k>-<name>.npy       the losses and logged values each step returned, in schedule order
+ *   after/<step>/<variable>.npy every variable after the step's update (the TypeScript trainer)
  *
  * and nothing in later iterations. Both trainers write the same layout (the Python one in its runtime).
+ * With GANC_TRACE_REPLAY=<the TypeScript trainer's trace> as well, the Python trainer takes its variables
+ * from after/<step> once each step of the first iteration is done, so that every step's gradients are
+ * compared on the same weights (two float32 engines drift apart by rounding, and Adam's first update,
+ * about lr * sign(g), turns a rounding-sized gradient into a full step).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";

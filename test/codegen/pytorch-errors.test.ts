@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileText } from "../../src/compile.ts";
 import { formatDiagnostic, SourceText } from "../../src/parser/diagnostics.ts";
+import { ganc } from "../helpers.ts";
 
 /**
  * Error baselines of `ganc compile --target pytorch` (test/errors/pytorch/): specs the default target
@@ -33,4 +34,10 @@ describe("PyTorch target: error baselines", () => {
       expect(got).toMatch(/^error\[E0240\]/);
     });
   }
+
+  it("an unknown --target is a usage error that names the targets", () => {
+    const r = ganc(["compile", "specs/ring8.gan", "--target", "jax"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--target must be tfjs or pytorch, got 'jax'");
+  });
 });

@@ -500,7 +500,7 @@ class PyTrainerGen {
       for (const item of p.train.schedule) {
         const s = p.steps.find((x) => x.name === item.step)!;
         const hasAfter = s.actions.some((a) => a.kind === "assign");
-        const call = (batch: string) => [`run.record(step_${pyIdent(s.name)}(${batch}))`, ...(hasAfter ? [`after_${pyIdent(s.name)}(${batch})`] : [])];
+        const call = (batch: string) => [`run.record(step_${pyIdent(s.name)}(${batch}), ${JSON.stringify(s.name)})`, ...(hasAfter ? [`after_${pyIdent(s.name)}(${batch})`] : [])];
         if (item.repeat === 1) call("b").forEach((l) => w.line(l));
         else
           w.block(`for i in range(${item.repeat}):`, () => {

@@ -155,8 +155,8 @@ def main(argv=None):
     run.begin()
     while run.next():
         b = run.batch()
-        run.record(step_d(b))
-        run.record(step_g(b))
+        run.record(step_d(b), "d")
+        run.record(step_g(b), "g")
         run.end_iteration()
     return run.finish()
 
@@ -587,6 +587,11 @@ def scalar(v):
     return torch.tensor(float(v), dtype=torch.float32, device=DEVICE[0])
 
 
+def as_tensor(v):
+    """A number as a scalar tensor on the run's device; a tensor as it is."""
+    return v if torch.is_tensor(v) else scalar(v)
+
+
 def per_sample(x, rank):
     """A per-sample [1] value shaped [batch, 1, ..., 1] to weigh each sample."""
     return x.reshape([-1] + [1] * rank)
@@ -635,12 +640,12 @@ def pullaway(x):
 
 def maximum(a, b):
     """max with TensorFlow.js's gradient: all of it to a where a >= b, else to b."""
-    a, b = torch.broadcast_tensors(torch.as_tensor(a), torch.as_tensor(b))
+    a, b = torch.broadcast_tensors(as_tensor(a), as_tensor(b))
     return torch.where(a >= b, a, b)
 
 
 def minimum(a, b):
-    a, b = torch.broadcast_tensors(torch.as_tensor(a), torch.as_tensor(b))
+    a, b = torch.broadcast_tensors(as_tensor(a), as_tensor(b))
     return torch.where(a <= b, a, b)
 
 
@@ -882,7 +887,7 @@ class Run:
         self.logged = {}
         # GANC_TRACE_FIRST_ITERATION=<dir>: a record of the first iteration, as the TypeScript trainer writes it.
         self.trace = os.environ.get("GANC_TRACE_FIRST_ITERATION") or None
-        self.traced, self.traced_batch = 0, False
+        self.traced, self.traced_batch, self.traced_steps = 0, False, {}
         self.out = a.out
         os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
         os.makedirs(os.path.join(self.out, "checkpoints"), exist_ok=True)
@@ -984,6 +989,9 @@ class Run:
         if not self.amp:
             grads = list(torch.autograd.grad(loss, params, allow_unused=True))
             if self.trace and self.step == 0:
+                # A step the schedule repeats is traced once per run of it: d, d.2, d.3, ...
+                seen = self.traced_steps[step] = self.traced_steps.get(step, 0) + 1
+                step = step if seen == 1 else "%s.%d" % (step, seen)
                 names = {id(v): n for n, v in self.vars.items()}
                 for p, g in zip(params, grads):
                     self.trace_write("grad/" + step, names[id(p)], torch.zeros_like(p) if g is None else g)
@@ -1002,11 +1010,17 @@ class Run:
     def autocast(self):
         return torch.autocast("cuda", dtype=torch.float16) if self.amp else _NoContext()
 
-    def record(self, values):
+    def record(self, values, step=None):
         if self.trace and self.step == 0:
             for k, v in values.items():
                 self.trace_write("value", "%d-%s" % (self.traced, k), v)
                 self.traced += 1
+            replay = os.environ.get("GANC_TRACE_REPLAY")
+            if replay and step is not None:
+                # Continue from the reference trainer's variables after this step (see GANC_TRACE_REPLAY).
+                seen = self.traced_steps.get(step, 1)
+                folder = os.path.join(replay, "after", step if seen == 1 else "%s.%d" % (step, seen))
+                self.load_variables({n: np.load(os.path.join(folder, n + ".npy")) for n in self.vars}, folder)
         for k, v in values.items():
             self.logged[k] = v
 
