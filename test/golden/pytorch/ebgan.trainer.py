@@ -990,7 +990,8 @@ class Run:
                 step = step if seen == 1 else "%s.%d" % (step, seen)
                 names = {id(v): n for n, v in self.vars.items()}
                 for p, g in zip(params, grads):
-                    self.trace_write("grad/" + step, names[id(p)], torch.zeros_like(p) if g is None else g)
+                    if g is not None:  # a variable the loss does not reach has no gradient (tfjs leaves it out too)
+                        self.trace_write("grad/" + step, names[id(p)], g)
             return grads
         grads = torch.autograd.grad(loss * self.scale, params, allow_unused=True)
         grads = [None if g is None else g.float() / self.scale for g in grads]
