@@ -56,6 +56,7 @@ export class Run {
   private tracedBatch = false;
   private traced = 0;
   private readonly tracedSteps = new Map<string, number>();
+  private tracedStep: string | null = null;
   private live: tf.Tensor[] = [];
   private interrupted = false;
   private readonly log: RunLog;
@@ -242,15 +243,19 @@ export class Run {
       this.tracedSteps.set(step, seen);
       if (seen > 1) step = `${step}.${seen}`;
       for (const [name, g] of Object.entries(grads)) traceWrite(this.trace, `grad/${step}`, name.slice(this.spec.name.length + 1), g.dataSync() as Float32Array, g.shape);
-      // The variables after the step's update (and its batch-norm statistics), where a replaying trainer resumes.
-      for (const [name, { v }] of this.vars) traceWrite(this.trace, `after/${step}`, name, v.dataSync() as Float32Array, v.shape);
+      this.tracedStep = step; // its variables are written once the step is done (record), after its `after` actions
     }
     if (this.log.histogramStep(this.step + 1)) this.log.gradients(this.step + 1, step, grads, `${this.spec.name}/`);
   }
 
   /** Keeps a step's scalars until the next read-back; nothing is read from the device on other steps. */
   record(values: Record<string, tf.Scalar>): void {
-    if (this.trace && this.step === 0) for (const [name, v] of Object.entries(values)) traceWrite(this.trace, "value", `${this.traced++}-${name}`, v.dataSync() as Float32Array, []);
+    if (this.trace && this.step === 0) {
+      for (const [name, v] of Object.entries(values)) traceWrite(this.trace, "value", `${this.traced++}-${name}`, v.dataSync() as Float32Array, []);
+      // The variables after the step (its update, its clip_weights, its batch-norm statistics), where a replaying trainer resumes.
+      if (this.tracedStep !== null) for (const [name, { v }] of this.vars) traceWrite(this.trace, `after/${this.tracedStep}`, name, v.dataSync() as Float32Array, v.shape);
+      this.tracedStep = null;
+    }
     this.log.record(this.step, values);
   }
 
