@@ -309,18 +309,21 @@ export function program(): Command {
 
   cli
     .command("compile")
-    .description("compile a spec into a standalone TypeScript trainer")
+    .description("compile a spec into a standalone TypeScript trainer (or, with --target pytorch, a Python one)")
     .argument("<spec>", "a .gan or .gan.yaml file")
     .option("-o, --out <file>", "write the trainer here (default: print it)")
+    .option("--target <target>", "tfjs (a TypeScript trainer for TensorFlow.js) or pytorch (a Python trainer for PyTorch)", "tfjs")
     .option("--json", "print diagnostics as JSON on stdout")
     .option("--no-opt [passes]", `switch off all optimization passes, or those named (comma-separated: ${Object.keys(OPT_PASSES).join(", ")})`)
     .option("--stats", "run one iteration of the trainer with tf.profile and print its kernel count (stderr)")
     .option("--backend <name>", "tfjs backend for --stats", "auto")
-    .action(async (file: string, o: { out?: string; json?: boolean; opt: boolean | string; stats?: boolean; backend: string }) => {
+    .action(async (file: string, o: { out?: string; json?: boolean; opt: boolean | string; stats?: boolean; backend: string; target: string }) => {
+      if (o.target !== "tfjs" && o.target !== "pytorch") throw new UsageError(`--target must be tfjs or pytorch, got '${o.target}'`);
+      if (o.target === "pytorch" && o.stats) throw new UsageError("--stats counts the kernels of the TypeScript trainer; it does not apply to --target pytorch");
       const text = await readSpec(file);
       const passes = passesFrom(o.opt);
       const { compileText } = await compiler();
-      const r = compileText(text, file, { source: displayPath(file), passes });
+      const r = compileText(text, file, { source: displayPath(file), passes, target: o.target });
       const bad = report(r.diagnostics, file, text, !!o.json);
       if (bad || !r.code) {
         process.exitCode = 1;
@@ -367,6 +370,34 @@ export function program(): Command {
       const out = o.out ?? path.join(runDir, "samples", "sample.png");
       process.exitCode = await runTrainer(exec, runDir, ["--out", runDir, "--sample-to", out, "--sample-count", String(o.n), ...(o.backend ? ["--backend", o.backend] : []), "--quiet"]);
       if (process.exitCode === 0) process.stderr.write(`wrote ${out}\n`);
+    });
+
+  cli
+    .command("data")
+    .description("write a spec's data, decoded, as NumPy arrays (x.npy, labels.npy) for the PyTorch trainer's --data")
+    .argument("<spec>", "a .gan or .gan.yaml file")
+    .requiredOption("-o, --out <dir>", "the folder to write")
+    .option("--data <path>", "read the data from here instead of the spec's path")
+    .option("--seed <n>", "the seed that draws toy data (default: the spec's)")
+    .action(async (file: string, o: { out: string; data?: string; seed?: string }) => {
+      const text = await readSpec(file);
+      const { checkText } = await checker();
+      const r = checkText(text, file);
+      if (report(r.diagnostics, file, text, false) || !r.program) {
+        process.exitCode = 1;
+        return;
+      }
+      const seed = o.seed === undefined ? r.program.train.seed : Number(o.seed);
+      if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new UsageError(`--seed must be a whole number in [0, 2^32), got '${o.seed}'`);
+      const d = r.program.data;
+      const { loadDataset } = await import("./data/index.ts");
+      const { exportDataset } = await import("./tools/data-export.ts");
+      const ds = await loadDataset(
+        { name: d.name, source: d.source, batch: d.batch, shape: [...d.shape], numClasses: d.numClasses, classNames: d.classNames ? [...d.classNames] : null, path: d.path, args: { ...d.args } },
+        { specFile: file, data: o.data, seed, log: (l) => process.stderr.write(l + "\n") },
+      );
+      const w = exportDataset(ds, o.out, { spec: displayPath(file), data: d.source });
+      process.stderr.write(`wrote ${w.count} samples of [${w.shape.join(", ")}] to ${o.out} (${w.files.join(", ")})\n`);
     });
 
   cli

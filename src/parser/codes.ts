@@ -634,6 +634,13 @@ export const CATALOG = {
     right: gan("state k = 0\nafter g: k = k + 1\nm = mean(slice(fake, 0, 1))"),
   },
 
+  E0240: {
+    title: "not supported by the pytorch target yet",
+    explanation:
+      "`ganc compile --target pytorch` writes a Python trainer with the same meaning as the TypeScript one; a layer or setting it cannot reproduce yet (dropout, average pooling, bilinear upsampling, spectral normalization) is refused at the layer rather than compiled into different code. The TypeScript target (the default) runs it.",
+    noExample: "the spec is fine for the default target, so `ganc check` reports nothing; test/errors/pytorch-dropout shows it with `ganc compile --target pytorch`",
+  },
+
   // ---- E03xx: optimizer groups ----
   E0301: {
     title: "step trains a net its loss does not depend on",

@@ -7,6 +7,7 @@ import { writeFileAtomic } from "./fsutil.ts";
 import { acquireRunLock, releaseRunLock } from "./lock.ts";
 import { readSettings, SETTINGS_FILE, type RunSettings } from "./settings.ts";
 import { keyState, Rng } from "./rng.ts";
+import { traceDir, traceWrite } from "./trace.ts";
 import { FusedAdam } from "./fused/adam.ts";
 import { applyStoredSettings, effectiveSettings, parseRunOptions, type RunOptions } from "./run-flags.ts";
 import { RunCheckpoints, type VarEntry } from "./run-checkpoints.ts";
@@ -53,6 +54,12 @@ export class Run {
   /** Each batch drawn this iteration and its number in it (augmentation keys). */
   private batchNumbers = new WeakMap<Batch, number>();
   private batchesDrawn = 0;
+  /** GANC_TRACE_FIRST_ITERATION's folder (trace.ts), and how much of the first iteration it holds. */
+  private readonly trace = traceDir();
+  private tracedBatch = false;
+  private traced = 0;
+  private readonly tracedSteps = new Map<string, number>();
+  private tracedStep: string | null = null;
   private live: tf.Tensor[] = [];
   private interrupted = false;
   private readonly log: RunLog;
@@ -237,17 +244,37 @@ export class Run {
     for (const n of this.spec.noise) b[n.name] = drawNoise(n, this.batchSize, this.rng, false);
     this.live.push(...Object.values(b));
     this.batchNumbers.set(b, this.batchesDrawn++);
+    if (this.trace && this.step === 0 && !this.tracedBatch) {
+      // The first iteration's record (trace.ts): the initial variables and the first batch.
+      this.tracedBatch = true;
+      for (const [name, { v }] of this.vars) traceWrite(this.trace, "init", name, v.dataSync() as Float32Array, v.shape);
+      for (const [name, t] of Object.entries(b)) traceWrite(this.trace, "batch", name, t.dataSync() as Float32Array, t.shape);
+    }
     if (this.opts.stats && this.profiling === null && this.step === Math.min(1, this.totalSteps - 1)) this.profiling = new IterationProfile();
     return b;
   }
 
   /** A step's gradients, kept for TensorBoard histograms on histogram iterations only. */
   gradients(step: string, grads: tf.NamedTensorMap): void {
+    if (this.trace && this.step === 0) {
+      // A step the schedule repeats is traced once per run of it: d, d.2, d.3, ...
+      const seen = (this.tracedSteps.get(step) ?? 0) + 1;
+      this.tracedSteps.set(step, seen);
+      if (seen > 1) step = `${step}.${seen}`;
+      for (const [name, g] of Object.entries(grads)) traceWrite(this.trace, `grad/${step}`, name.slice(this.spec.name.length + 1), g.dataSync() as Float32Array, g.shape);
+      this.tracedStep = step; // its variables are written once the step is done (record), after its `after` actions
+    }
     if (this.log.histogramStep(this.step + 1)) this.log.gradients(this.step + 1, step, grads, `${this.spec.name}/`);
   }
 
   /** Keeps a step's scalars until the next read-back; nothing is read from the device on other steps. */
   record(values: Record<string, tf.Scalar>): void {
+    if (this.trace && this.step === 0) {
+      for (const [name, v] of Object.entries(values)) traceWrite(this.trace, "value", `${this.traced++}-${name}`, v.dataSync() as Float32Array, []);
+      // The variables after the step (its update, its clip_weights, its batch-norm statistics), where a replaying trainer resumes.
+      if (this.tracedStep !== null) for (const [name, { v }] of this.vars) traceWrite(this.trace, `after/${this.tracedStep}`, name, v.dataSync() as Float32Array, v.shape);
+      this.tracedStep = null;
+    }
     this.log.record(this.step, values);
   }
 

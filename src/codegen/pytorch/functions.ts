@@ -1,0 +1,70 @@
+/*
+ * The functions and operators of the spec language in the PyTorch trainer: one entry per function of the
+ * registry (src/functions/index.ts); the table's type requires every name, so a new function does not
+ * compile until it says what it is here. The Python functions they call live in the trainer's vendored
+ * runtime (runtime.py), each the same formula as the TypeScript runtime's.
+ */
+import type { FnName } from "../../functions/index.ts";
+
+/** A call's arguments as Python code (what src/functions' EmitArgs gives the TypeScript trainer). */
+export interface PyArgs {
+  /** Argument i as a tensor (a number becomes a float32 scalar tensor). */
+  tensor(i: number): string;
+  /** Argument i as an operand of the broadcasting rule (a per-sample [1] value shaped to weigh each sample). */
+  operand(i: number): string;
+  /** Argument i as a Python number (a constant, the batch size, a state read back). */
+  number(i: number): string;
+  /** The value of argument i when it is a constant. */
+  constant(i: number): number | null;
+  /** grad(y, x), only for grad. */
+  gradient(): string;
+}
+
+/** A function the PyTorch trainer does not run yet, and why (`ganc compile --target pytorch` reports E0240 at the call). */
+export interface UnsupportedFn {
+  readonly unsupported: string;
+}
+
+export type PyFunctionTable = { readonly [K in FnName]: ((a: PyArgs) => string) | UnsupportedFn };
+
+const unary = (f: string) => (a: PyArgs) => `${f}(${a.tensor(0)})`;
+const pair = (f: string) => (a: PyArgs) => `${f}(${a.operand(0)}, ${a.operand(1)})`;
+
+export const PY_FUNCTIONS: PyFunctionTable = {
+  // Its draws come from keys of (seed, iteration, batch, step, node) that the Python trainer does not derive yet.
+  diffaug: { unsupported: "DiffAugment (diffaug) is not in the PyTorch trainer yet" },
+  bce_logits: pair("bce_logits"),
+  bce: pair("bce"),
+  mse: pair("mse"),
+  l1: pair("l1"),
+  softmax_ce: (a) => `softmax_ce(${a.tensor(0)}, ${a.tensor(1)})`,
+  mean: unary("torch.mean"),
+  sum: unary("torch.sum"),
+  std: unary("std"),
+  norm: unary("torch.norm"),
+  sample_norm: unary("sample_norm"),
+  sample_mean: unary("sample_mean"),
+  pullaway: unary("pullaway"),
+  abs: unary("torch.abs"),
+  sqrt: unary("torch.sqrt"),
+  square: unary("torch.square"),
+  log: unary("torch.log"),
+  exp: unary("torch.exp"),
+  relu: unary("F.relu"),
+  sigmoid: unary("torch.sigmoid"),
+  tanh: unary("torch.tanh"),
+  softplus: unary("F.softplus"),
+  max: pair("maximum"),
+  min: pair("minimum"),
+  clip: (a) => `torch.clamp(${a.tensor(0)}, ${a.number(1)}, ${a.number(2)})`,
+  grad: (a) => a.gradient(),
+  slice: (a) => `slice_channels(${a.tensor(0)}, ${a.number(1).replace(/\.0$/, "")}, ${a.number(2).replace(/\.0$/, "")})`,
+};
+
+/** Binary operators: Python's own, on tensors and numbers alike. */
+export const PY_OPERATORS: { readonly [S in "+" | "-" | "*" | "/"]: (a: PyArgs) => string } = {
+  "+": (a) => `(${a.operand(0)} + ${a.operand(1)})`,
+  "-": (a) => `(${a.operand(0)} - ${a.operand(1)})`,
+  "*": (a) => `(${a.operand(0)} * ${a.operand(1)})`,
+  "/": (a) => `(${a.operand(0)} / ${a.operand(1)})`,
+};

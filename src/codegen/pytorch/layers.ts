@@ -1,0 +1,114 @@
+/*
+ * What each layer kind is in the PyTorch trainer: one entry per kind of the registry (src/layers/index.ts).
+ * The table's type requires an entry for every kind, so a new kind does not compile until it says how it
+ * runs here, or that it does not run here yet (`unsupported`, which `ganc compile --target pytorch` reports
+ * as E0240 at the layer, instead of writing wrong code).
+ *
+ * The trainer keeps every variable in ganc's own layout (dense kernels [in, out], conv kernels
+ * [kh, kw, in, out], deconv kernels [kh, kw, out, in]), so checkpoints and gradients compare name for name
+ * with the TypeScript trainer's; images flow NCHW, as PyTorch's convolutions want them, and the layers whose
+ * meaning depends on the layout (flatten, reshape, concat, slice) read the samples as ganc's NHWC.
+ */
+import type { LayerInfo, NetIR } from "../../ir/types.ts";
+import type { LayerIR, LayerKind } from "../../layers/index.ts";
+import { pyNum } from "./writer.ts";
+
+export interface PyLayerContext {
+  readonly net: NetIR;
+  readonly info: LayerInfo;
+  /** A variable of the layer as the net's module holds it (`self.conv1_kernel`). */
+  v(name: string): string;
+  /** A named value of the net (an input, or an earlier `-> name`) as a local of the forward function. */
+  local(name: string): string;
+}
+
+export interface PyLayer<L> {
+  /** Statements of the net's forward function that transform `h` (NCHW), in mode `mode`. */
+  forward(l: L, c: PyLayerContext): string;
+  /** Why this layer, as configured, cannot run in the PyTorch trainer yet; null when it can. */
+  refuse?(l: L): string | null;
+}
+
+/** A kind the PyTorch trainer does not run yet, and why. */
+export interface Unsupported {
+  readonly unsupported: string;
+}
+
+type IRof<K extends LayerKind> = Extract<LayerIR, { readonly op: K }>;
+export type PyLayerTable = { readonly [K in LayerKind]: PyLayer<IRof<K>> | Unsupported };
+
+const act = (code: string): PyLayer<unknown> => ({ forward: () => `h = ${code}` });
+const noSn = (l: { readonly sn: string | null }) => (l.sn ? "spectral normalization (sn=true) is not in the PyTorch trainer yet" : null);
+const bias = (c: PyLayerContext, b: string | null) => (b ? c.v(b) : "None");
+
+/** TensorFlow's `same` padding of one axis: (before, after), uneven for even kernels. */
+export function samePads(size: number, kernel: number, stride: number): [number, number] {
+  const out = Math.ceil(size / stride);
+  const total = Math.max((out - 1) * stride + kernel - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+export const PY_LAYERS: PyLayerTable = {
+  dense: {
+    refuse: noSn,
+    forward: (l, c) => `h = h @ ${c.v(l.kernel)}${l.bias ? ` + ${c.v(l.bias)}` : ""}`,
+  },
+  conv2d: {
+    refuse: noSn,
+    forward(l, c) {
+      const [hIn, wIn] = c.info.inShape as [number, number, number];
+      const [top, bottom] = l.padding === "same" ? samePads(hIn, l.kernelSize, l.stride) : [0, 0];
+      const [left, right] = l.padding === "same" ? samePads(wIn, l.kernelSize, l.stride) : [0, 0];
+      return `h = conv2d(h, ${c.v(l.kernel)}, ${bias(c, l.bias)}, ${l.stride}, (${top}, ${bottom}, ${left}, ${right}))`;
+    },
+  },
+  conv2dTranspose: {
+    refuse: noSn,
+    forward(l, c) {
+      const [hIn, wIn] = c.info.inShape as [number, number, number];
+      const [hOut, wOut] = c.info.outShape as [number, number, number];
+      // TensorFlow's transposed convolution is the gradient of the convolution from the output's size, whose
+      // `same` padding starts `before` rows into the full result.
+      const before = (size: number, out: number) => (l.padding === "same" ? Math.floor(Math.max((size - 1) * l.stride + l.kernelSize - out, 0) / 2) : 0);
+      return `h = deconv2d(h, ${c.v(l.kernel)}, ${bias(c, l.bias)}, ${l.stride}, (${before(hIn, hOut)}, ${before(wIn, wOut)}), (${hOut}, ${wOut}))`;
+    },
+  },
+  batchnorm: {
+    forward: (l, c) =>
+      `h = batch_norm(h, ${l.gamma ? c.v(l.gamma) : "None"}, ${l.beta ? c.v(l.beta) : "None"}, ${c.v(l.mean)}, ${c.v(l.variance)}, ${pyNum(l.decay)}, ${pyNum(l.epsilon)}, mode)`,
+  },
+  layernorm: { forward: (l, c) => `h = layer_norm(h, ${c.v(l.gamma)}, ${c.v(l.beta)}, ${pyNum(l.epsilon)})` },
+  dropout: { unsupported: "dropout draws its masks from TensorFlow.js's generator, which the PyTorch trainer does not reproduce yet" },
+  reshape: { forward: (l) => `h = reshape(h, [${l.shape.join(", ")}])  # row-major over NHWC samples, as ganc reshapes` },
+  flatten: { forward: () => "h = flatten(h)  # NHWC order, so the dense kernel after it is ganc's" },
+  concat: { forward: (l, c) => `h = ${l.inputs.reduce((acc, x) => `concat_input(${acc}, ${c.local(x)})`, "h")}` },
+  add: { forward: (l, c) => `h = ${["h", ...l.values.map((x) => c.local(x))].join(" + ")}` },
+  multiply: { forward: (l, c) => `h = ${["h", ...l.values.map((x) => c.local(x))].join(" * ")}` },
+  from: { forward: (l, c) => `h = ${c.local(l.value)}` },
+  upsample: {
+    refuse: (l) => (l.mode === "bilinear" ? "bilinear upsampling is not in the PyTorch trainer yet (nearest is)" : null),
+    forward: (l) => `h = h.repeat_interleave(${l.factor}, 2).repeat_interleave(${l.factor}, 3)`,
+  },
+  avgpool: { unsupported: "average pooling is not in the PyTorch trainer yet" },
+  attention: { unsupported: "self-attention is not in the PyTorch trainer yet" },
+  embed: { unsupported: "class embeddings (embed) are not in the PyTorch trainer yet" },
+  cbn: { unsupported: "conditional batch norm (cbn) is not in the PyTorch trainer yet" },
+  chunk: { unsupported: "chunks of a vector (chunk) are not in the PyTorch trainer yet" },
+  dot: { unsupported: "the projection's inner product (dot) is not in the PyTorch trainer yet" },
+  global_sum: { forward: () => "h = h.sum((2, 3))" },
+  global_avg: { forward: () => "h = h.mean((2, 3))" },
+  relu: act("F.relu(h)"),
+  leakyrelu: { forward: (l) => `h = F.leaky_relu(h, ${pyNum(l.alpha)})` },
+  sigmoid: act("torch.sigmoid(h)"),
+  tanh: act("torch.tanh(h)"),
+  softmax: act("F.softmax(h, 1)  # over the channels"),
+  linear: { forward: () => "pass  # linear: the identity" },
+};
+
+/** The kind's entry, or why the layer cannot be compiled for PyTorch (null: it can). */
+export function pyLayer(l: LayerIR): { layer: PyLayer<LayerIR> } | { refusal: string } {
+  const e = (PY_LAYERS as Readonly<Record<string, PyLayer<LayerIR> | Unsupported>>)[l.op]!;
+  if ("unsupported" in e) return { refusal: e.unsupported };
+  const why = e.refuse?.(l);
+  return why ? { refusal: why } : { layer: e };
+}

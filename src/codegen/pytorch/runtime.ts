@@ -1,0 +1,1019 @@
+/*
+ * The Python runtime every PyTorch trainer carries below its own code (vendored, so that the trainer needs
+ * PyTorch and NumPy alone): ganc's seeded generator ported draw for draw, the data iterator, TensorFlow.js's
+ * optimizer updates, the layout helpers, the spec language's functions, ganc's checkpoint format, and the run
+ * loop's cadence. Python source in a raw template string: no backticks and no dollar-brace in it.
+ */
+
+export const PY_RUNTIME = String.raw`# ---------------------------------------------------------------------------------------------------------
+# The runtime this trainer needs, vendored so that it runs with PyTorch (>= 1.13) and NumPy alone. It is the
+# same in every trainer ganc writes: seeded random numbers (the generator ganc's TypeScript trainers use,
+# ported draw for draw), data batches in the same order, the optimizers' update rules as TensorFlow.js
+# computes them, and ganc's checkpoint format.
+# ---------------------------------------------------------------------------------------------------------
+
+M32 = 0xFFFFFFFF
+
+
+def _i32(x):
+    """The signed 32-bit integer of the low 32 bits of x (JavaScript's x | 0)."""
+    x &= M32
+    return x - 0x100000000 if x & 0x80000000 else x
+
+
+def _imul(a, b):
+    return _i32((a & M32) * (b & M32))
+
+
+def mix32(h):
+    """murmur3's 32-bit finaliser, as ganc's data iterator uses it (a signed 32-bit result)."""
+    h &= M32
+    h = _imul(h ^ (h >> 16), 0x85EBCA6B) & M32
+    h = _imul(h ^ (h >> 13), 0xC2B2AE35) & M32
+    return _i32(h ^ (h >> 16))
+
+
+class Xoroshiro128Plus:
+    """xoroshiro128+ on four 32-bit words, as pure-rand 8 lays them out (s01, s00, s11, s10)."""
+
+    def __init__(self, s01, s00, s11, s10):
+        self.s = [s01 & M32, s00 & M32, s11 & M32, s10 & M32]
+
+    @staticmethod
+    def from_seed(seed):
+        """pure-rand's xoroshiro128plus(seed): the state (-1, ~seed, seed, 0)."""
+        return Xoroshiro128Plus(-1, ~seed, seed, 0)
+
+    def next(self):
+        """The next output as a signed 32-bit integer."""
+        s01, s00, s11, s10 = self.s
+        out = (s00 + s10) & M32
+        a0 = s10 ^ s00
+        a1 = s11 ^ s01
+        n00 = ((s00 << 24) & M32) ^ (s01 >> 8) ^ a0 ^ ((a0 << 16) & M32)
+        n01 = ((s01 << 24) & M32) ^ (s00 >> 8) ^ a1 ^ (((a1 << 16) & M32) | (a0 >> 16))
+        n10 = ((a1 << 5) & M32) ^ (a0 >> 27)
+        n11 = ((a0 << 5) & M32) ^ (a1 >> 27)
+        self.s = [n01, n00, n11, n10]
+        return out - 0x100000000 if out & 0x80000000 else out
+
+    def raw(self, n):
+        """n outputs as unsigned 32-bit integers (a NumPy array): the generator's inner loop, inlined."""
+        s01, s00, s11, s10 = self.s
+        out = [0] * n
+        for i in range(n):
+            out[i] = (s00 + s10) & M32
+            a0 = s10 ^ s00
+            a1 = s11 ^ s01
+            s00, s01 = ((s00 << 24) & M32) ^ (s01 >> 8) ^ a0 ^ ((a0 << 16) & M32), ((s01 << 24) & M32) ^ (s00 >> 8) ^ a1 ^ (((a1 << 16) & M32) | (a0 >> 16))
+            s10 = ((a1 << 5) & M32) ^ (a0 >> 27)
+            s11 = ((a0 << 5) & M32) ^ (a1 >> 27)
+        self.s = [s01, s00, s11, s10]
+        return np.array(out, dtype=np.uint64)
+
+    def state(self):
+        return [_i32(w) for w in self.s]
+
+
+def uniform_float64(gen):
+    """pure-rand's uniformFloat64: a multiple of 2**-53 in [0, 1) from two draws."""
+    v1 = gen.next() & 67108863
+    v2 = gen.next() & 134217727
+    return v1 * 1.4901161193847656e-8 + v2 * 1.1102230246251565e-16
+
+
+def uniform_int(gen, lo, hi):
+    """pure-rand's uniformInt for ranges below 2**32: rejection sampling of one draw."""
+    size = hi - lo + 1
+    allowed = (4294967296 // size) * size if size > 2 else 4294967296
+    v = gen.next() + 2147483648
+    while v >= allowed:
+        v = gen.next() + 2147483648
+    return v % size + lo
+
+
+def _uniform_floats(raw):
+    """Pairs of raw draws to pure-rand's uniformFloat64 values (vectorized)."""
+    v1 = (raw[0::2] & np.uint64(67108863)).astype(np.float64)
+    v2 = (raw[1::2] & np.uint64(134217727)).astype(np.float64)
+    return v1 * 1.4901161193847656e-8 + v2 * 1.1102230246251565e-16
+
+
+def _float32_below(x):
+    f = np.float32(x)
+    if float(f) >= x:
+        f = np.nextafter(f, np.float32(-np.inf))
+    return f
+
+
+class Rng:
+    """
+    ganc's seeded generator (src/runtime/rng.ts): xoroshiro128+ seeded through murmur3's finaliser, the
+    same draws in the same order, so a seed gives the TypeScript trainer's noise here too. Box-Muller uses
+    the platform's log/cos/sin; rounded to float32 they agree with V8's but for a rare last-bit difference.
+    """
+
+    def __init__(self, seed):
+        words = [_i32(mix32(_i32(seed + _imul(k, 0x9E3779B9)))) for k in range(1, 5)]
+        self.gen = Xoroshiro128Plus(*words)
+
+    @staticmethod
+    def from_state(state):
+        r = Rng.__new__(Rng)
+        r.gen = Xoroshiro128Plus(*state)
+        return r
+
+    def state(self):
+        return self.gen.state()
+
+    def uniform(self):
+        return uniform_float64(self.gen)
+
+    def uint32(self):
+        return self.gen.next() & M32
+
+    def normal(self):
+        u1 = 1 - self.uniform()
+        u2 = self.uniform()
+        return math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+
+    def fill_uniform(self, n, lo, hi):
+        """n float32 values uniform in [lo, hi), one draw each (24 bits)."""
+        raw = self.gen.raw(n)
+        v = (np.float64(lo) + np.float64(hi - lo) * ((raw >> np.uint64(8)).astype(np.float64) * 2.0 ** -24)).astype(np.float32)
+        v[v >= hi] = _float32_below(hi)
+        return v
+
+    def fill_normal(self, n, mean, std):
+        """n normal values; Box-Muller pairs used whole (cos, then sin)."""
+        pairs = (n + 1) // 2
+        u = _uniform_floats(self.gen.raw(4 * pairs))
+        r = np.sqrt(-2 * np.log(1 - u[0::2]))
+        theta = 2 * math.pi * u[1::2]
+        out = np.empty(2 * pairs, dtype=np.float64)
+        out[0::2] = mean + std * r * np.cos(theta)
+        out[1::2] = mean + std * r * np.sin(theta)
+        return out[:n].astype(np.float32)
+
+    def fill_truncated_normal(self, n, mean, std):
+        """Like fill_normal, but a draw with |z| > 2 is redrawn; a sine half left over at the end is dropped."""
+        out = np.empty(n, dtype=np.float32)
+        got = 0
+        while got < n:
+            saved = list(self.gen.s)
+            pairs = (n - got) * 6 // 10 + 8
+            u = _uniform_floats(self.gen.raw(4 * pairs))
+            r = np.sqrt(-2 * np.log(1 - u[0::2]))
+            theta = 2 * math.pi * u[1::2]
+            z = np.empty(2 * pairs)
+            z[0::2] = r * np.cos(theta)
+            z[1::2] = r * np.sin(theta)
+            ok = np.nonzero((z >= -2) & (z <= 2))[0]
+            take = min(len(ok), n - got)
+            out[got:got + take] = (mean + std * z[ok[:take]]).astype(np.float32)
+            got += take
+            if got == n:
+                # The draws after the pair that gave the last value belong to the next call: rewind to there.
+                self.gen.s = saved
+                self.gen.raw(4 * (int(ok[take - 1]) // 2 + 1))
+        return out
+
+
+def fans(shape):
+    rf = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    fan_in = (shape[-2] if len(shape) >= 2 else (shape[0] if shape else 1)) * rf
+    fan_out = (shape[-1] if shape else 1) * rf
+    return fan_in, fan_out
+
+
+def draw_init(rng, shape, init):
+    """A variable's initial values (src/layers/weights.ts), in ganc's layout, drawn from the run's generator."""
+    n = int(np.prod(shape)) if shape else 1
+    kind = init["kind"]
+    fan_in, fan_out = fans(list(shape))
+    if kind == "zeros":
+        v = np.zeros(n, np.float32)
+    elif kind == "ones":
+        v = np.ones(n, np.float32)
+    elif kind == "normal":
+        v = rng.fill_normal(n, init["mean"], init["std"])
+    elif kind == "truncated_normal":
+        v = rng.fill_truncated_normal(n, init["mean"], init["std"])
+    elif kind == "uniform":
+        v = rng.fill_uniform(n, init["low"], init["high"])
+    elif kind == "glorot":
+        lim = math.sqrt(6 / (fan_in + fan_out))
+        v = rng.fill_uniform(n, -lim, lim)
+    elif kind == "glorot_normal":
+        v = rng.fill_normal(n, 0, math.sqrt(2 / (fan_in + fan_out)))
+    elif kind == "he_normal":
+        v = rng.fill_normal(n, 0, math.sqrt(2 / fan_in))
+    elif kind == "he_uniform":
+        lim = math.sqrt(6 / fan_in)
+        v = rng.fill_uniform(n, -lim, lim)
+    elif kind == "orthogonal":
+        cols = shape[-1] if shape else 1
+        rows = n // cols
+        big, small = max(rows, cols), min(rows, cols)
+        q = np.array([[rng.normal() for _ in range(big)] for _ in range(small)])
+        for j in range(small):
+            for _ in range(2):
+                for k in range(j):
+                    q[j] -= np.dot(q[k], q[j]) * q[k]
+            q[j] /= math.sqrt(float(np.dot(q[j], q[j])))
+        v = (q.T if rows >= cols else q).astype(np.float32).reshape(-1)
+    else:
+        raise ValueError("unknown initializer " + kind)
+    return torch.from_numpy(v.reshape(shape).copy())
+
+
+# ---- data ---------------------------------------------------------------------------------------------------
+
+TOY_MODES = {
+    "ring8": ([[math.cos(2 * math.pi * i / 8) * 2, math.sin(2 * math.pi * i / 8) * 2] for i in range(8)], 0.02),
+    "grid25": ([[a, b] for a in (-4, -2, 0, 2, 4) for b in (-4, -2, 0, 2, 4)], 0.05),
+}
+
+
+def toy_points(kind, count, seed):
+    """ganc's toy sets (src/runtime/data.ts toyDataset), point for point: a mode, then Box-Muller noise."""
+    centers, std = TOY_MODES[kind]
+    gen = Xoroshiro128Plus.from_seed(mix32(seed))
+    x = np.empty((count, 2), np.float32)
+    labels = np.empty(count, np.int64)
+    for i in range(count):
+        m = uniform_int(gen, 0, len(centers) - 1)
+        r = math.sqrt(-2 * math.log(1 - uniform_float64(gen)))
+        t = 2 * math.pi * uniform_float64(gen)
+        x[i, 0] = centers[m][0] + std * r * math.cos(t)
+        x[i, 1] = centers[m][1] + std * r * math.sin(t)
+        labels[i] = m
+    return x, labels
+
+
+def load_data(spec, path, seed):
+    """
+    The samples as ganc loads them: NHWC float32 (or [N, D] vectors) and int labels. The toy sets are drawn
+    here; every other source is read from the folder 'ganc data <spec> -o DIR' writes (x.npy, labels.npy),
+    which holds the decoded samples in the TypeScript trainer's order.
+    """
+    d = spec["data"]
+    if path is None and d["source"] in TOY_MODES:
+        return toy_points(d["source"], d["args"].get("count", 10000), seed)
+    if path is None:
+        raise SystemExit(
+            "error: this trainer reads its %s data from a folder written by ganc: run\n"
+            "  ganc data %s -o data/%s\n"
+            "then pass --data data/%s" % (d["source"], spec["source"], spec["name"], spec["name"]))
+    x = np.load(os.path.join(path, "x.npy"))
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / 255
+    x = x.astype(np.float32, copy=False)
+    if list(x.shape[1:]) != list(d["shape"]):
+        raise SystemExit("error: %s/x.npy holds samples of shape %s, the spec's data are %s" % (path, list(x.shape[1:]), d["shape"]))
+    lp = os.path.join(path, "labels.npy")
+    labels = np.load(lp).astype(np.int64) if os.path.exists(lp) else None
+    return x, labels
+
+
+class BatchIterator:
+    """Shuffled batches, each epoch's order a Fisher-Yates permutation from (seed, epoch) alone (data.ts)."""
+
+    def __init__(self, count, batch, seed, rank=0, world=1):
+        if batch > count:
+            raise SystemExit("error: batch size %d is larger than the data (%d samples)" % (batch, count))
+        self.count, self.batch, self.seed = count, batch, _i32(seed)
+        self.steps_per_epoch = count // batch
+        self.epoch, self.cursor = 0, 0
+        self.rank, self.world = rank, world
+        self._order, self._order_epoch = None, -1
+
+    def order(self, epoch):
+        if epoch != self._order_epoch:
+            gen = Xoroshiro128Plus.from_seed(mix32(self.seed ^ mix32(_i32(epoch + 0x9E3779B9))))
+            order = list(range(self.count))
+            for i in range(self.count - 1, 0, -1):
+                k = uniform_int(gen, 0, i)
+                order[i], order[k] = order[k], order[i]
+            self._order, self._order_epoch = np.array(order, dtype=np.int64), epoch
+        return self._order
+
+    def next(self):
+        """The indices of the next batch (this process's share of it when distributed)."""
+        order = self.order(self.epoch)
+        picked = order[self.cursor * self.batch:(self.cursor + 1) * self.batch]
+        self.cursor += 1
+        if self.cursor == self.steps_per_epoch:
+            self.epoch, self.cursor = self.epoch + 1, 0
+        share = self.batch // self.world
+        return picked[self.rank * share:(self.rank + 1) * share]
+
+    def state(self):
+        return {"epoch": self.epoch, "cursor": self.cursor}
+
+    def restore(self, s):
+        self.epoch, self.cursor = s["epoch"], s["cursor"]
+        if self.cursor == self.steps_per_epoch:
+            self.epoch, self.cursor = self.epoch + 1, 0
+
+
+def draw_noise(n, count, rng, cycle=False):
+    """A batch of one noise input (run-sampling.ts drawNoise), laid out NCHW when it is an image."""
+    if n["dist"] == "categorical":
+        idx = [i % n["classes"] if cycle else int(math.floor(rng.uniform() * n["classes"])) for i in range(count)]
+        return torch.from_numpy(np.eye(n["classes"], dtype=np.float32)[idx])
+    size = int(np.prod(n["shape"]))
+    if n["dist"] == "uniform":
+        v = rng.fill_uniform(count * size, n["a"], n["b"])
+    else:
+        v = rng.fill_normal(count * size, n["a"], n["b"])
+    return to_nchw(torch.from_numpy(v.reshape([count] + list(n["shape"]))))
+
+
+class Batch(dict):
+    """One iteration's inputs by name: b.real, b.real_label, b.z."""
+
+    __getattr__ = dict.__getitem__
+
+
+# ---- layout: ganc's tensors are NHWC and its kernels [kh, kw, in, out]; PyTorch's convolutions are NCHW --------
+
+def to_nchw(x):
+    return x.permute(0, 3, 1, 2) if x.dim() == 4 else x
+
+
+def to_nhwc(x):
+    return x.permute(0, 2, 3, 1) if x.dim() == 4 else x
+
+
+def oihw(k):
+    """A conv kernel [kh, kw, in, out] (or a deconv kernel [kh, kw, out, in]) in PyTorch's layout."""
+    return k.permute(3, 2, 0, 1)
+
+
+def reshape(x, shape):
+    """ganc's reshape: row-major over NHWC samples, whatever the layout PyTorch holds them in."""
+    y = to_nhwc(x).reshape([x.shape[0]] + list(shape))
+    return to_nchw(y)
+
+
+def flatten(x):
+    return to_nhwc(x).reshape(x.shape[0], -1)
+
+
+def conv2d(x, k, b, stride, pad):
+    """A convolution with TensorFlow's padding: pad = (top, bottom, left, right), uneven for even kernels."""
+    top, bottom, left, right = pad
+    if top != bottom or left != right:
+        x = F.pad(x, (left, right, top, bottom))
+        top = left = 0
+    return F.conv2d(x, oihw(k), b, stride=stride, padding=(top, left))
+
+
+def deconv2d(x, k, b, stride, before, out_hw):
+    """
+    A transposed convolution with TensorFlow's output size: the full result cropped from 'before' (TensorFlow
+    pads the forward convolution unevenly), or padded at the end where the kernel is smaller than the stride.
+    """
+    full = [(x.shape[2] - 1) * stride + k.shape[0], (x.shape[3] - 1) * stride + k.shape[1]]
+    extra = [max(0, before[i] + out_hw[i] - full[i]) for i in range(2)]
+    y = F.conv_transpose2d(x, oihw(k), None, stride=stride, output_padding=tuple(extra))
+    y = y[:, :, before[0]:before[0] + out_hw[0], before[1]:before[1] + out_hw[1]]
+    return y if b is None else y + b.view(1, -1, 1, 1)
+
+
+def channels(x, v):
+    """A per-channel vector shaped to broadcast against x (channels on axis 1)."""
+    return v.view([1, -1] + [1] * (x.dim() - 2))
+
+
+def batch_norm(x, gamma, beta, moving_mean, moving_var, decay, eps, mode):
+    """
+    Batch normalization as ganc's trainers run it: batch statistics with the biased variance while training,
+    the moving averages (decay d: m <- m*d + s*(1-d), PyTorch's momentum 1-d) updated from them in "train"
+    mode only; "infer" mode normalizes with the moving averages.
+    """
+    axes = [0] + list(range(2, x.dim()))
+    if mode == "infer":
+        mean, var = moving_mean, moving_var
+    else:
+        mean = x.mean(axes)
+        var = ((x - channels(x, mean)) ** 2).mean(axes)
+        if mode == "train":
+            with torch.no_grad():
+                moving_mean.copy_(moving_mean * decay + mean.detach() * (1 - decay))
+                moving_var.copy_(moving_var * decay + var.detach() * (1 - decay))
+    y = (x - channels(x, mean)) * torch.rsqrt(channels(x, var) + eps)
+    if gamma is not None:
+        y = y * channels(x, gamma)
+    if beta is not None:
+        y = y + channels(x, beta)
+    return y
+
+
+def layer_norm(x, gamma, beta, eps):
+    axes = list(range(1, x.dim()))
+    mean = x.mean(axes, keepdim=True)
+    var = ((x - mean) ** 2).mean(axes, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps) * channels(x, gamma) + channels(x, beta)
+
+
+def concat_input(x, y):
+    """Joins y on the channel axis; a vector y is broadcast over the positions of an image x."""
+    if x.dim() == 4 and y.dim() == 2:
+        y = y.view(y.shape[0], y.shape[1], 1, 1).expand(-1, -1, x.shape[2], x.shape[3])
+    return torch.cat([x, y], 1)
+
+
+# ---- the functions of the spec language -------------------------------------------------------------------
+
+def scalar(v):
+    return torch.tensor(float(v), dtype=torch.float32, device=DEVICE[0])
+
+
+def as_tensor(v):
+    """A number as a scalar tensor on the run's device; a tensor as it is."""
+    return v if torch.is_tensor(v) else scalar(v)
+
+
+def per_sample(x, rank):
+    """A per-sample [1] value shaped [batch, 1, ..., 1] to weigh each sample."""
+    return x.reshape([-1] + [1] * rank)
+
+
+def bce_logits(logits, targets):
+    return torch.mean(F.relu(logits) - logits * targets + torch.log1p(torch.exp(-torch.abs(logits))))
+
+
+def bce(p, targets):
+    eps = 1e-7
+    q = torch.clamp(p, eps, 1 - eps)
+    return -torch.mean(targets * torch.log(q) + (1 - targets) * torch.log(1 - q))
+
+
+def mse(a, b):
+    return torch.mean((a - b) ** 2)
+
+
+def l1(a, b):
+    return torch.mean(torch.abs(a - b))
+
+
+def softmax_ce(logits, labels):
+    return torch.mean(-torch.sum(labels * F.log_softmax(logits, -1), -1))
+
+
+def std(x):
+    return torch.sqrt(torch.mean((x - torch.mean(x)) ** 2))
+
+
+def sample_norm(x):
+    return torch.sqrt(torch.sum(x.reshape(x.shape[0], -1) ** 2, 1))
+
+
+def sample_mean(x):
+    return torch.mean(x.reshape(x.shape[0], -1), 1)
+
+
+def pullaway(x):
+    n = x.shape[0]
+    flat = flatten(x)
+    unit = flat / torch.sqrt(torch.sum(flat ** 2, 1, keepdim=True))
+    return (torch.sum(unit @ unit.t()) - n) / (n * (n - 1))
+
+
+def maximum(a, b):
+    """max with TensorFlow.js's gradient: all of it to a where a >= b, else to b."""
+    a, b = torch.broadcast_tensors(as_tensor(a), as_tensor(b))
+    return torch.where(a >= b, a, b)
+
+
+def minimum(a, b):
+    a, b = torch.broadcast_tensors(as_tensor(a), as_tensor(b))
+    return torch.where(a <= b, a, b)
+
+
+def slice_channels(x, begin, size):
+    """slice on the last axis of ganc's layout: the channels, axis 1 here, of an image."""
+    return x.narrow(1 if x.dim() == 4 else x.dim() - 1, begin, size)
+
+
+def grad_of(f, x):
+    """grad(y, x): the gradient of sum(f(x)) with respect to x, kept differentiable (gradient penalties)."""
+    if not x.requires_grad:
+        x = x.detach().requires_grad_(True)
+    y = f(x)
+    return torch.autograd.grad(y.sum(), x, create_graph=True)[0]
+
+
+def clip_gradients(grads, clipnorm, clipvalue):
+    out = []
+    for g in grads:
+        if clipnorm is not None:
+            g = g * (clipnorm / torch.clamp(torch.norm(g), min=clipnorm))
+        if clipvalue is not None:
+            g = torch.clamp(g, -clipvalue, clipvalue)
+        out.append(g)
+    return out
+
+
+# ---- optimizers: TensorFlow.js's update rules, operation for operation ----------------------------------------
+
+class Optimizer:
+    """
+    One step's optimizer over its variables. Adam: m <- b1 m + (1-b1) g, v <- b2 v + (1-b2) g^2, then
+    w <- w - lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) (epsilon outside the root, as PyTorch's Adam);
+    RMSprop: ms <- rho ms + (1-rho) g^2, mom <- momentum mom + lr g / sqrt(ms + eps) (epsilon inside the root,
+    unlike PyTorch's), w <- w - mom; momentum: a <- m a + g, w <- w - lr a (Nesterov: w - lr (g + m a)).
+    """
+
+    # The slots of each variable, by the names TensorFlow.js's optimizers give them in checkpoints.
+    SLOTS = {"adam": ["m", "v"], "rmsprop": ["rms", "momentum"], "momentum": ["momentum"], "sgd": []}
+
+    def __init__(self, name, params, cfg):
+        self.name, self.params, self.cfg = name, params, cfg
+        self.lr = cfg["lr"]
+        self.t = 0
+        self.slots = [[torch.zeros_like(p) for p in params] for _ in self.SLOTS[cfg["kind"]]]
+        # Adam's bias corrections use beta^t kept as float32 running products, as TensorFlow.js keeps them.
+        self.acc_beta1 = torch.tensor(cfg["beta1"], dtype=torch.float32)
+        self.acc_beta2 = torch.tensor(cfg["beta2"], dtype=torch.float32)
+
+    @torch.no_grad()
+    def apply(self, grads):
+        c, lr = self.cfg, self.lr
+        self.t += 1
+        one_minus_acc1 = float(1 - self.acc_beta1)
+        one_minus_acc2 = float(1 - self.acc_beta2)
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            if g is None:
+                continue
+            if c["kind"] == "adam":
+                m, v = self.slots[0][i], self.slots[1][i]
+                m.copy_(m * c["beta1"] + g * (1 - c["beta1"]))
+                v.copy_(v * c["beta2"] + g * g * (1 - c["beta2"]))
+                mhat = m / one_minus_acc1
+                vhat = v / one_minus_acc2
+                p.add_(mhat / (torch.sqrt(vhat) + c["epsilon"]) * -lr)
+            elif c["kind"] == "rmsprop":
+                ms, mom = self.slots[0][i], self.slots[1][i]
+                ms.mul_(c["rho"]).add_(g * g * (1 - c["rho"]))
+                mom.mul_(c["momentum"]).add_(g * lr / torch.sqrt(ms + c["epsilon"]))
+                p.sub_(mom)
+            elif c["kind"] == "momentum":
+                a = self.slots[0][i]
+                a.mul_(c["momentum"]).add_(g)
+                p.sub_(lr * (g + a * c["momentum"]) if c["nesterov"] else lr * a)
+            else:
+                p.sub_(lr * g)
+        self.acc_beta1 = self.acc_beta1 * c["beta1"]
+        self.acc_beta2 = self.acc_beta2 * c["beta2"]
+
+    def set_lr(self, base, decay, every, rate, step, total):
+        if decay == "linear":
+            self.lr = base * max(0.0, 1 - step / total)
+        elif decay == "staircase":
+            self.lr = base * rate ** (step // every)
+
+
+class WeightAverage:
+    """An exponential moving average of a net's weights: samples use it, training never does."""
+
+    def __init__(self, params, decay):
+        self.params, self.decay = params, decay
+        self.shadow = [p.detach().clone() for p in params]
+
+    @torch.no_grad()
+    def update(self):
+        for s, p in zip(self.shadow, self.params):
+            s.copy_(s * self.decay + p * (1 - self.decay))
+
+    @torch.no_grad()
+    def swap(self):
+        for s, p in zip(self.shadow, self.params):
+            t = p.clone()
+            p.copy_(s)
+            s.copy_(t)
+
+
+# ---- ganc checkpoints (src/runtime/checkpoint.ts) -------------------------------------------------------------
+
+CKPT_MAGIC = b"GANCKPT\n"
+
+
+def read_checkpoint(file):
+    """A .ganckpt file: (meta, {name: float32/int32 array}), its digests checked."""
+    buf = open(file, "rb").read()
+    if buf[:8] != CKPT_MAGIC:
+        raise SystemExit("error: %s is not a ganc checkpoint" % file)
+    if hashlib.sha256(buf[:-32]).digest() != buf[-32:]:
+        raise SystemExit("error: checkpoint %s is corrupt or truncated" % file)
+    hlen = struct.unpack_from("<I", buf, 12)[0]
+    header = json.loads(buf[16:16 + hlen].decode("utf-8"))
+    data = 16 + hlen
+    data += (-data) % 8
+    tensors = {}
+    for t in header["tensors"]:
+        dt = np.float32 if t["dtype"] == "float32" else np.int32
+        a = np.frombuffer(buf, dtype="<" + np.dtype(dt).str[1:], count=int(np.prod(t["shape"])) if t["shape"] else 1, offset=data + t["offset"])
+        tensors[t["name"]] = a.reshape(t["shape"]).copy()
+    meta = dict(header.get("meta", {}))
+    meta["step"] = header["step"]
+    return meta, tensors
+
+
+def write_checkpoint(file, step, meta, tensors):
+    """Writes tensors ({name: array}) and meta in ganc's checkpoint format, atomically."""
+    entries, chunks, offset = [], [], 0
+    for name, a in tensors.items():
+        a = np.asarray(a)  # (not ascontiguousarray, which makes a scalar [1])
+        dtype = "int32" if a.dtype.kind in "iu" else "float32"
+        raw = a.astype("<i4" if dtype == "int32" else "<f4").tobytes()
+        entries.append({"name": name, "shape": list(a.shape), "dtype": dtype, "offset": offset, "length": len(raw)})
+        raw += b"\0" * ((-len(raw)) % 8)
+        chunks.append(raw)
+        offset += len(raw)
+    data = b"".join(chunks)
+    header = json.dumps({"step": step, "meta": meta, "tensors": entries, "dataLength": len(data),
+                         "dataSha256": hashlib.sha256(data).hexdigest()}, separators=(",", ":")).encode("utf-8")
+    head = CKPT_MAGIC + struct.pack("<II", 1, len(header)) + header
+    head += b"\0" * ((-len(head)) % 8)
+    body = head + data
+    body += hashlib.sha256(body).digest()
+    tmp = file + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(body)
+    os.replace(tmp, file)
+
+
+# ---- sample grids -------------------------------------------------------------------------------------------
+
+def write_png(file, img):
+    """img: uint8 [H, W] or [H, W, 3]."""
+    h, w = img.shape[:2]
+    color = 2 if img.ndim == 3 else 0
+    rows = b"".join(b"\0" + img[y].tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & M32)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b"")
+    with open(file, "wb") as f:
+        f.write(png)
+
+
+def sample_grid(x, lo, hi):
+    """Images [n, C, H, W] (or 2-D points [n, 2], drawn as a scatter plot) as one uint8 picture."""
+    x = x.detach().float().cpu()
+    if x.dim() == 2:
+        img = np.full((256, 256), 255, np.uint8)
+        pts = ((x.numpy() + 5) / 10 * 255).round().astype(int)
+        for px, py in pts:
+            if 0 <= px < 256 and 0 <= py < 256:
+                img[255 - py, px] = 0
+        return img
+    x = to_nhwc(x).numpy()
+    x = np.clip((x - lo) / (hi - lo), 0, 1)
+    n, h, w, c = x.shape
+    cols = int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    grid = np.zeros((rows * h, cols * w, c), np.float32)
+    for i in range(n):
+        r, q = divmod(i, cols)
+        grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = x[i]
+    grid = (grid * 255).round().astype(np.uint8)
+    return grid[:, :, 0] if c == 1 else grid[:, :, :3]
+
+
+# ---- the run ------------------------------------------------------------------------------------------------
+
+DEVICE = ["cpu"]
+
+
+class Run:
+    """
+    One training run: flags, device, data, seeded randomness, variables, optimizers, and the loop's cadence
+    (logs, sample grids, checkpoints), as ganc's TypeScript trainers keep it. The trainer above declares its
+    variables and optimizers here, then drives the loop.
+    """
+
+    def __init__(self, spec, argv):
+        self.spec = spec
+        a = self.args = self.parse(spec, argv)
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        if self.world > 1:
+            raise SystemExit("error: this trainer runs in one process; distributed training (torchrun) is not supported yet")
+        if a.device == "cuda" and not torch.cuda.is_available():
+            raise SystemExit("error: --device cuda, but PyTorch sees no CUDA device")
+        self.device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        DEVICE[0] = self.device
+        self.amp = bool(a.amp) and self.device.type == "cuda"
+        self.scale = 2.0 ** 16
+        self.good_steps = 0
+        self.seed = spec["train"]["seed"] if a.seed is None else a.seed
+        self.batch_size = spec["data"]["batch"] if a.batch is None else a.batch
+        x, labels = load_data(spec, a.data, self.seed)
+        self.x = torch.from_numpy(np.ascontiguousarray(x))
+        self.labels = None if labels is None else torch.from_numpy(labels)
+        self.iterator = BatchIterator(len(x), self.batch_size, self.seed)
+        self.rng = Rng(self.seed)
+        self.init_rng = Rng(_u32(self.seed) ^ 0x9E3779B9)
+        t = spec["train"]
+        steps = a.steps if a.steps is not None else (None if a.epochs is not None else t["steps"])
+        epochs = a.epochs if a.epochs is not None else t["epochs"]
+        self.total_steps = steps if steps is not None else (epochs or 25) * self.iterator.steps_per_epoch
+        self.step = 0
+        self.vars, self.optimizers, self.states = {}, {}, {}
+        self.average = None
+        self.sampler = None
+        self.logged = {}
+        # GANC_TRACE_FIRST_ITERATION=<dir>: a record of the first iteration, as the TypeScript trainer writes it.
+        self.trace = os.environ.get("GANC_TRACE_FIRST_ITERATION") or None
+        self.traced, self.traced_batch, self.traced_steps = 0, False, {}
+        self.out = a.out
+        os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
+        os.makedirs(os.path.join(self.out, "checkpoints"), exist_ok=True)
+        self.say("data: %s, %d samples of %s, batch %d, %d iterations per epoch" % (
+            spec["data"]["source"], len(x), list(x.shape[1:]), self.batch_size, self.iterator.steps_per_epoch))
+
+    @staticmethod
+    def parse(spec, argv):
+        p = argparse.ArgumentParser(description="Trains %s (compiled by ganc from %s)." % (spec["name"], spec["source"]))
+        p.add_argument("--steps", type=int, help="iterations to train (default: the spec's)")
+        p.add_argument("--epochs", type=int, help="epochs to train, instead of --steps")
+        p.add_argument("--batch", type=int, help="batch size (default: the spec's)")
+        p.add_argument("--seed", type=int, help="random seed (default: the spec's)")
+        p.add_argument("--out", default=os.path.join("runs", spec["name"]), help="run folder (default runs/<name>)")
+        p.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
+        p.add_argument("--data", help="the data folder written by 'ganc data' (x.npy, labels.npy)")
+        p.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default: cuda when available)")
+        p.add_argument("--amp", action="store_true", help="mixed precision on CUDA (autocast and loss scaling)")
+        p.add_argument("--init-from", help="start from the variables of a ganc checkpoint (of either trainer)")
+        p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+        return p.parse_args(argv)
+
+    def say(self, line):
+        if not self.args.quiet and self.rank == 0:
+            print(line, file=sys.stderr, flush=True)
+
+    # ---- declarations ----
+
+    def variable(self, name, shape, init, trainable=True):
+        """A variable of ganc's name and layout, its initial values drawn as the TypeScript trainer draws them."""
+        if self.args.init_from:  # the values come from the checkpoint: no need to draw them
+            v = torch.zeros(shape, device=self.device)
+        else:
+            v = draw_init(self.init_rng, shape, init).to(self.device)
+        self.vars[name] = v = torch.nn.Parameter(v) if trainable else v
+        return v
+
+    def optimizer(self, step, params, cfg):
+        self.optimizers[step] = opt = Optimizer(step, params, cfg)
+        return opt
+
+    def state(self, name, init):
+        self.states[name] = torch.tensor(float(init), device=self.device)
+        return self.states
+
+    def ema(self, params, decay):
+        self.average = WeightAverage(params, decay)
+
+    # ---- the loop ----
+
+    def begin(self):
+        if self.args.init_from:
+            src = self.args.init_from
+            if os.path.isdir(src):  # a folder of <variable>.npy (a trace's init/)
+                self.load_variables({n: np.load(os.path.join(src, n + ".npy")) for n in self.vars if os.path.exists(os.path.join(src, n + ".npy"))}, src)
+            else:
+                self.load_variables(read_checkpoint(src)[1], src)
+        if self.args.resume:
+            self.restore()
+        elif any(f.endswith(".ganckpt") for f in os.listdir(os.path.join(self.out, "checkpoints"))):
+            raise SystemExit("error: %s already holds checkpoints: pass --resume to continue that run, or choose another --out" % self.out)
+        count = self.spec["train"]["sampleCount"]
+        # Fixed noise for the sample grids (and labels cycling through the classes), as run-sampling.ts draws it.
+        fixed = Rng(_u32(self.seed) ^ 0x5A4D1E)
+        d = self.spec["data"]
+        self.fixed = Batch({d["name"] + "_label": F.one_hot(torch.arange(count) % d["numClasses"], d["numClasses"]).float().to(self.device)})
+        for n in self.spec["noise"]:
+            self.fixed[n["name"]] = draw_noise(n, count, fixed, True).to(self.device)
+        self.t0 = time.time()
+        self.say("training %s: %d iterations%s on %s; run folder %s" % (
+            self.spec["name"], self.total_steps, ", resuming at %d" % self.step if self.step else "", self.device, self.out))
+
+    def next(self):
+        return self.step < self.total_steps
+
+    def batch(self):
+        d = self.spec["data"]
+        idx = torch.from_numpy(self.iterator.next())
+        b = Batch({d["name"]: to_nchw(self.x[idx]).to(self.device)})
+        if self.labels is not None and d.get("labelled", True):
+            b[d["name"] + "_label"] = F.one_hot(self.labels[idx], d["numClasses"]).float().to(self.device)
+        for n in self.spec["noise"]:
+            b[n["name"]] = draw_noise(n, len(idx), self.rng).to(self.device)
+        if self.trace and self.step == 0 and not self.traced_batch:
+            self.traced_batch = True
+            for name, v in self.vars.items():
+                self.trace_write("init", name, v)
+            for name, t in b.items():
+                self.trace_write("batch", name, to_nhwc(t))
+        return b
+
+    def trace_write(self, part, name, t):
+        file = os.path.join(self.trace, part, name + ".npy")
+        os.makedirs(os.path.dirname(file), exist_ok=True)
+        np.save(file, t.detach().float().cpu().numpy())
+
+    def gradients(self, step, loss, params):
+        """The gradients of a step's loss (scaled and unscaled again under --amp); None where they overflowed."""
+        if not self.amp:
+            grads = list(torch.autograd.grad(loss, params, allow_unused=True))
+            if self.trace and self.step == 0:
+                # A step the schedule repeats is traced once per run of it: d, d.2, d.3, ...
+                seen = self.traced_steps[step] = self.traced_steps.get(step, 0) + 1
+                step = step if seen == 1 else "%s.%d" % (step, seen)
+                names = {id(v): n for n, v in self.vars.items()}
+                for p, g in zip(params, grads):
+                    if g is not None:  # a variable the loss does not reach has no gradient (tfjs leaves it out too)
+                        self.trace_write("grad/" + step, names[id(p)], g)
+            return grads
+        grads = torch.autograd.grad(loss * self.scale, params, allow_unused=True)
+        grads = [None if g is None else g.float() / self.scale for g in grads]
+        if not all(g is None or bool(torch.isfinite(g).all()) for g in grads):
+            self.scale /= 2
+            self.good_steps = 0
+            return None
+        self.good_steps += 1
+        if self.good_steps % 2000 == 0:
+            self.scale *= 2
+        return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
+
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.float16) if self.amp else _NoContext()
+
+    def record(self, values, step=None):
+        if self.trace and self.step == 0:
+            for k, v in values.items():
+                self.trace_write("value", "%d-%s" % (self.traced, k), v)
+                self.traced += 1
+            replay = os.environ.get("GANC_TRACE_REPLAY")
+            if replay and step is not None:
+                # Continue from the reference trainer's variables after this step (see GANC_TRACE_REPLAY).
+                seen = self.traced_steps.get(step, 1)
+                folder = os.path.join(replay, "after", step if seen == 1 else "%s.%d" % (step, seen))
+                self.load_variables({n: np.load(os.path.join(folder, n + ".npy")) for n in self.vars}, folder)
+        for k, v in values.items():
+            self.logged[k] = v
+
+    def logging(self):
+        every = self.spec["train"]["logEvery"]
+        return (self.step + 1) % every == 0 or self.step + 1 == self.total_steps
+
+    def end_iteration(self):
+        logging = self.logging()
+        self.step += 1
+        if self.average is not None:
+            self.average.update()
+        t = self.spec["train"]
+        if logging:
+            vals = {k: float(v) for k, v in self.logged.items()}
+            self.say("step %d/%d  %s  (%.1f s)" % (self.step, self.total_steps, "  ".join("%s %.4f" % kv for kv in vals.items()), time.time() - self.t0))
+            if self.rank == 0:
+                with open(os.path.join(self.out, "metrics.jsonl"), "a") as f:
+                    f.write(json.dumps(dict(step=self.step, **vals)) + "\n")
+        self.logged = {}
+        if t["sampleEvery"] and self.step % t["sampleEvery"] == 0:
+            self.write_samples()
+        every = t["checkpointEvery"]
+        every = self.iterator.steps_per_epoch if every == "epoch" else every
+        if every and self.step % every == 0 and self.step != self.total_steps:
+            self.save()
+
+    def finish(self):
+        self.write_samples()
+        self.save()
+        self.say("done: %d iterations in %.1f s" % (self.step, time.time() - self.t0))
+        return 0
+
+    def write_samples(self):
+        if self.rank != 0 or self.sampler is None:
+            return
+        if self.average is not None:
+            self.average.swap()
+        with torch.no_grad():
+            x = self.sampler(self.fixed)
+        if self.average is not None:
+            self.average.swap()
+        img = sample_grid(x, *self.spec["sampleRange"])
+        write_png(os.path.join(self.out, "samples", "step-%08d.png" % self.step), img)
+        write_png(os.path.join(self.out, "samples", "latest.png"), img)
+
+    # ---- checkpoints: ganc's format, in the TypeScript trainer's layout, so either trainer resumes the other's ----
+    #   var:<variable> (and var:<variable>/ema), state:<name>, opt:<step>:<i> named by meta["optimizers"][step]
+    #   ("iter", then "<spec>/<variable>/<slot>" for each slot of each variable), optx:<step>:accBeta1/accBeta2.
+
+    def tensors(self):
+        names = {id(v): n for n, v in self.vars.items()}
+        out = {"var:" + name: v.detach().cpu().numpy() for name, v in self.vars.items()}
+        if self.average is not None:
+            for p, s in zip(self.average.params, self.average.shadow):
+                out["var:%s/ema" % names[id(p)]] = s.cpu().numpy()
+        for name, s in self.states.items():
+            out["state:" + name] = s.detach().cpu().numpy()
+        optimizers = {}
+        for step, opt in self.optimizers.items():
+            slots = Optimizer.SLOTS[opt.cfg["kind"]]
+            listed = ["iter"] + ["%s/%s/%s" % (self.spec["name"], names[id(p)], slot) for slot in slots for p in opt.params]
+            arrays = [np.array(opt.t, np.int32)] + [s.cpu().numpy() for k in range(len(slots)) for s in opt.slots[k]]
+            optimizers[step] = listed
+            for i, a in enumerate(arrays):
+                out["opt:%s:%d" % (step, i)] = a
+            if opt.cfg["kind"] == "adam":
+                out["optx:%s:accBeta1" % step] = opt.acc_beta1.numpy()
+                out["optx:%s:accBeta2" % step] = opt.acc_beta2.numpy()
+        return out, optimizers
+
+    def save(self):
+        if self.rank != 0:
+            return
+        tensors, optimizers = self.tensors()
+        for name, a in tensors.items():
+            if name.startswith("var:") and not np.isfinite(a).all():
+                raise SystemExit("error: variable %s is not finite at iteration %d (a NaN or Inf gradient reached it): training stopped" % (name[4:], self.step))
+        meta = {"spec": self.spec["name"], "specHash": self.spec["hash"], "step": self.step, "iterator": self.iterator.state(),
+                "rng": self.rng.state(), "dropoutSeed": 1, "optimizers": optimizers, "backend": "pytorch-" + self.device.type,
+                "batch": self.batch_size, "seed": self.seed}
+        folder = os.path.join(self.out, "checkpoints")
+        write_checkpoint(os.path.join(folder, "ckpt-%08d.ganckpt" % self.step), self.step, meta, tensors)
+        keep = self.spec["train"]["keepCheckpoints"]
+        old = sorted(f for f in os.listdir(folder) if f.endswith(".ganckpt"))
+        for f in old[:-keep] if keep else []:
+            os.remove(os.path.join(folder, f))
+
+    def load_variables(self, tensors, file):
+        """The variables from a checkpoint (var:<name>) or a folder of <name>.npy."""
+        with torch.no_grad():
+            for name, v in self.vars.items():
+                t = tensors.get("var:" + name, tensors.get(name))
+                if t is None:
+                    raise SystemExit("error: %s has no variable %s" % (file, name))
+                if list(t.shape) != list(v.shape):
+                    raise SystemExit("error: %s: %s is %s, the trainer's is %s" % (file, name, list(t.shape), list(v.shape)))
+                v.copy_(torch.from_numpy(np.ascontiguousarray(t)))
+
+    def restore(self):
+        folder = os.path.join(self.out, "checkpoints")
+        files = sorted(f for f in os.listdir(folder) if f.endswith(".ganckpt"))
+        if not files:
+            raise SystemExit("error: --resume, but %s holds no checkpoint" % folder)
+        file = os.path.join(folder, files[-1])
+        meta, tensors = read_checkpoint(file)
+        if meta.get("specHash") != self.spec["hash"]:
+            raise SystemExit("error: %s was written by a different spec (or a different version of it); start a new run folder" % file)
+        if meta.get("batch") != self.batch_size:
+            raise SystemExit("error: --resume: the checkpoint was trained with batch %s, not %d" % (meta.get("batch"), self.batch_size))
+        self.load_variables(tensors, file)
+        names = {id(v): n for n, v in self.vars.items()}
+        with torch.no_grad():
+            for name, s in self.states.items():
+                s.copy_(torch.from_numpy(tensors["state:" + name]).reshape(()))
+            if self.average is not None:
+                for p, s in zip(self.average.params, self.average.shadow):
+                    s.copy_(torch.from_numpy(tensors["var:%s/ema" % names[id(p)]]))
+            for step, opt in self.optimizers.items():
+                listed = meta["optimizers"].get(step, [])
+                slots = Optimizer.SLOTS[opt.cfg["kind"]]
+                by_name = {n: tensors["opt:%s:%d" % (step, i)] for i, n in enumerate(listed)}
+                opt.t = int(by_name.get("iter", 0))
+                for k, slot in enumerate(slots):
+                    for p, s in zip(opt.params, opt.slots[k]):
+                        s.copy_(torch.from_numpy(by_name["%s/%s/%s" % (self.spec["name"], names[id(p)], slot)]))
+                if opt.cfg["kind"] == "adam":
+                    c = opt.cfg
+                    a1, a2 = tensors.get("optx:%s:accBeta1" % step), tensors.get("optx:%s:accBeta2" % step)
+                    opt.acc_beta1 = torch.tensor(float(a1) if a1 is not None else c["beta1"] ** (opt.t + 1), dtype=torch.float32)
+                    opt.acc_beta2 = torch.tensor(float(a2) if a2 is not None else c["beta2"] ** (opt.t + 1), dtype=torch.float32)
+        self.step = meta["step"]
+        self.iterator.restore(meta["iterator"])
+        self.rng = Rng.from_state(meta["rng"])
+        self.say("resumed from %s (written by the %s trainer)" % (file, "PyTorch" if str(meta.get("backend", "")).startswith("pytorch") else "TypeScript"))
+
+
+class _NoContext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _u32(x):
+    return x & M32
+`;
+
+/** Top-level names the runtime defines (functions, classes, constants): the trainer's own names must not shadow them. */
+export const PY_RUNTIME_NAMES: readonly string[] = [...PY_RUNTIME.matchAll(/^(?:(?:def|class) (\w+)|([A-Za-z_]\w*) =)/gm)].map((m) => (m[1] ?? m[2])!);

@@ -1,0 +1,72 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { loadLatestCheckpoint } from "../../src/runtime/checkpoint.ts";
+import { ganc, tmpDir } from "../helpers.ts";
+import { pythonWithTorch, skipNote } from "../python.ts";
+
+/**
+ * A short real run of the PyTorch trainer (ring8, batch 8) whose checkpoints cross engines: the Python
+ * trainer trains 2 iterations, the TypeScript trainer resumes its run folder to 4, the Python trainer
+ * resumes that to 6. The result must be the run the TypeScript trainer makes in 6 iterations on its own:
+ * every variable, optimizer moment and step count, to float32 rounding compounded over 6 Adam steps
+ * (1e-3 of each tensor's largest value, plus 1e-7).
+ */
+const py = pythonWithTorch();
+
+describe.skipIf(!py.python)("PyTorch target: a short run, its checkpoints crossing engines", () => {
+  it("ring8: python 2 iterations, tfjs resumes to 4, python resumes to 6 == tfjs 6", () => {
+    const dir = tmpDir("ganc-cross-");
+    const trainer = path.join(dir, "trainer.py");
+    expect(ganc(["compile", "specs/ring8.gan", "--target", "pytorch", "-o", trainer]).code).toBe(0);
+    const common = ["--batch", "8", "--quiet"];
+    const python = (args: string[]) => {
+      const r = spawnSync(py.python!, [trainer, ...common, ...args], { encoding: "utf8", timeout: 300_000 });
+      expect(r.status, r.stderr).toBe(0);
+    };
+    const crossed = path.join(dir, "crossed");
+    python(["--steps", "2", "--out", crossed]);
+    // The Python run wrote a finite log, a sample grid and a checkpoint in ganc's format.
+    const metrics = fs.readFileSync(path.join(crossed, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
+    expect(metrics.length).toBeGreaterThan(0);
+    for (const m of metrics) for (const k of ["d", "g", "d_real", "d_fake"]) expect(Number.isFinite(m[k])).toBe(true);
+    expect(fs.existsSync(path.join(crossed, "samples", "latest.png"))).toBe(true);
+    expect(loadLatestCheckpoint(path.join(crossed, "checkpoints"))!.step).toBe(2);
+
+    let r = ganc(["train", "specs/ring8.gan", "--resume", "--steps", "4", "--out", crossed, "--no-opt", "--backend", "cpu", ...common]);
+    expect(r.code, r.stderr).toBe(0);
+    python(["--resume", "--steps", "6", "--out", crossed]);
+    const straight = path.join(dir, "straight");
+    r = ganc(["train", "specs/ring8.gan", "--steps", "6", "--out", straight, "--no-opt", "--backend", "cpu", ...common]);
+    expect(r.code, r.stderr).toBe(0);
+
+    const a = loadLatestCheckpoint(path.join(straight, "checkpoints"))!;
+    const b = loadLatestCheckpoint(path.join(crossed, "checkpoints"))!;
+    expect(b.step).toBe(6);
+    expect(b.payload.meta.iterator).toEqual(a.payload.meta.iterator);
+    expect(b.payload.meta.rng).toEqual(a.payload.meta.rng);
+    expect(b.payload.meta.optimizers).toEqual(a.payload.meta.optimizers);
+    const other = new Map(b.payload.tensors.map((t) => [t.name, t]));
+    const bad: string[] = [];
+    for (const t of a.payload.tensors) {
+      const u = other.get(t.name);
+      if (!u) {
+        bad.push(`${t.name}: missing from the crossed run's checkpoint`);
+        continue;
+      }
+      expect(u.shape, t.name).toEqual(t.shape);
+      let scale = 0;
+      let err = 0;
+      for (let i = 0; i < t.data.length; i++) {
+        scale = Math.max(scale, Math.abs(t.data[i]!));
+        err = Math.max(err, Math.abs(t.data[i]! - u.data[i]!));
+      }
+      if (!(err <= 1e-3 * scale + 1e-7)) bad.push(`${t.name}: max |difference| ${err} against largest |value| ${scale}`);
+    }
+    expect(bad).toEqual([]);
+    expect(a.payload.tensors.length).toBe(b.payload.tensors.length);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 600_000);
+});
+skipNote("the checkpoint-crossing run", py);

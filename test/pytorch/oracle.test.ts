@@ -1,0 +1,82 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { ganc, ROOT, tmpDir } from "../helpers.ts";
+import { compileText } from "../../src/compile.ts";
+import { pythonWithTorch, skipNote } from "../python.ts";
+
+/**
+ * The cross-engine oracle: for every spec in specs/, the first iteration of the TypeScript trainer
+ * (layer by layer, --no-opt, cpu backend) and of the PyTorch trainer (`--target pytorch`), both float32,
+ * on the same initial weights (the Python trainer loads the TypeScript trainer's with --init-from, and its
+ * variables after each step with GANC_TRACE_REPLAY, so that every step starts from the same weights), the
+ * same batch and the same noise (each trainer draws its own: the batch and the noise are compared too, so
+ * the ported generator and data order are checked), must agree: every initial variable, batch input, loss,
+ * logged value and gradient of every step to 1e-4 of the tensor's largest value (gradients also within
+ * 1e-5 of their step's largest gradient: see compare_traces.py). A disagreement names the spec, the step
+ * and the tensor. For ring8 the PyTorch trainer also draws its own initial weights, which must be the
+ * TypeScript trainer's. Batch 8, one iteration: a few seconds of training per spec; most of the time is
+ * start-up (tfjs, torch, the data): from 25 s (ring8) to about 3 minutes (the MNIST specs) on a busy
+ * 2-core machine.
+ */
+const py = pythonWithTorch();
+// The suite runs three specs that between them reach every kind of construct the other specs use (a toy
+// MLP with its own initial draws; the seed GAN's convolutions, batch norm and BCE; WGAN-GP's second
+// derivatives); `GANC_ORACLE_SPECS=all npx vitest run test/pytorch/oracle.test.ts` (`npm run test:oracle`)
+// runs every spec the PyTorch target compiles, GANC_ORACLE_SPECS=gan,ring8 some (each MNIST spec takes a
+// minute or more of start-up). Specs it refuses (E0240, test/golden/pytorch.test.ts) are left out.
+const DEFAULT_SPECS = ["ring8", "gan", "wgan_gp"];
+const wanted = process.env.GANC_ORACLE_SPECS ?? DEFAULT_SPECS.join(",");
+const only = wanted === "all" ? null : wanted.split(",").map((s) => `${s.trim()}.gan`);
+const compilesForPytorch = (f: string) =>
+  compileText(fs.readFileSync(path.join(ROOT, "specs", f), "utf8"), `specs/${f}`, { target: "pytorch" }).code !== null;
+const specs = fs.readdirSync(path.join(ROOT, "specs")).filter((f) => f.endsWith(".gan") && (!only || only.includes(f)) && compilesForPytorch(f)).sort();
+const TOLERANCE = "1e-4";
+
+interface Comparison {
+  compared: Record<string, number>;
+  problems: { tensor: string; problem: string }[];
+}
+
+describe.skipIf(!py.python)("cross-engine oracle: first iteration, TypeScript trainer against PyTorch trainer", () => {
+  const work = py.python ? tmpDir("ganc-oracle-") : "";
+  let mnist: string | null = null;
+  const data = () => {
+    if (mnist) return mnist;
+    mnist = path.join(work, "mnist");
+    const r = ganc(["data", "specs/gan.gan", "-o", mnist]);
+    expect(r.code, r.stderr).toBe(0);
+    return mnist;
+  };
+
+  for (const f of specs) {
+    it(`${f}: losses, gradients, batch and weights agree`, () => {
+      const name = f.replace(/\.gan$/, "");
+      const dir = path.join(work, name);
+      const trainer = path.join(dir, "trainer.py");
+      let r = ganc(["compile", `specs/${f}`, "--target", "pytorch", "-o", trainer]);
+      expect(r.code, r.stderr).toBe(0);
+      const common = ["--steps", "1", "--batch", "8", "--quiet"];
+      r = ganc(["train", `specs/${f}`, ...common, "--no-opt", "--backend", "cpu", "--out", path.join(dir, "run-tfjs")], {
+        env: { ...process.env, GANC_TRACE_FIRST_ITERATION: path.join(dir, "tfjs") },
+      });
+      expect(r.code, `${f}: the TypeScript trainer failed: ${r.stderr}`).toBe(0);
+      const toy = name === "ring8";
+      const args = [trainer, ...common, "--out", path.join(dir, "run-torch"), ...(toy ? [] : ["--data", data(), "--init-from", path.join(dir, "tfjs", "init")])];
+      const p = spawnSync(py.python!, args, { encoding: "utf8", env: { ...process.env, GANC_TRACE_FIRST_ITERATION: path.join(dir, "torch"), GANC_TRACE_REPLAY: path.join(dir, "tfjs") }, timeout: 600_000 });
+      expect(p.status, `${f}: the PyTorch trainer failed: ${p.stderr}`).toBe(0);
+      const c = spawnSync(py.python!, [path.join(ROOT, "test/pytorch/compare_traces.py"), path.join(dir, "tfjs"), path.join(dir, "torch"), TOLERANCE], { encoding: "utf8" });
+      expect(c.status, c.stderr).toBe(0);
+      const cmp = JSON.parse(c.stdout) as Comparison;
+      // Every part was compared: the initial weights, the batch, the losses, and the gradients of every step.
+      expect(Object.keys(cmp.compared).sort()).toEqual(["batch", "grad", "init", "value"]);
+      const problems = cmp.problems.map((q) => {
+        const [part, step] = q.tensor.split("/");
+        return `${f}${part === "grad" ? ` step ${step}` : ""}: ${q.tensor}: ${q.problem}`;
+      });
+      expect(problems).toEqual([]);
+    }, 900_000);
+  }
+});
+skipNote("the cross-engine oracle", py);

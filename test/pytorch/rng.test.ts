@@ -1,0 +1,75 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { PY_RUNTIME } from "../../src/codegen/pytorch/runtime.ts";
+import { Rng } from "../../src/runtime/rng.ts";
+import { BatchIterator, toyDataset } from "../../src/runtime/data.ts";
+import { tmpDir } from "../helpers.ts";
+import { pythonWithTorch, skipNote } from "../python.ts";
+
+/**
+ * The PyTorch trainer's port of ganc's seeded generator draws what src/runtime/rng.ts draws: the same
+ * uniform, normal and truncated-normal fills (and the same state after them, so the next draws agree too),
+ * the same categorical draws, each epoch's data permutation, and the toy sets' points. Float32 fills are
+ * compared exactly except for the Box-Muller ones (the platform's log/cos/sin against V8's: a last-bit
+ * difference is allowed, 2 ulps of float32).
+ */
+const py = pythonWithTorch();
+
+const SCRIPT = String.raw`
+import json, sys
+out = {}
+for seed in (0, 1, 12345, 4294967295):
+    r = Rng(seed)
+    u = r.fill_uniform(1001, -1, 1)
+    n = r.fill_normal(999, 0, 0.02)
+    t = r.fill_truncated_normal(777, 0.5, 2)
+    s = [r.uniform(), r.normal(), r.uint32()]
+    out[str(seed)] = {"u": u.tolist(), "n": n.tolist(), "t": t.tolist(), "after": s, "state": r.state()}
+    it = BatchIterator(100, 7, seed)
+    out[str(seed)]["order"] = [int(i) for _ in range(30) for i in it.next()]
+    x, labels = toy_points("ring8", 50, seed)
+    out[str(seed)]["toy"] = x.reshape(-1).tolist()
+    out[str(seed)]["toyLabels"] = labels.tolist()
+print(json.dumps(out))
+`;
+
+describe.skipIf(!py.python)("PyTorch runtime: the ported generator", () => {
+  it("draws what ganc's generator draws, for several seeds", () => {
+    const dir = tmpDir("ganc-pyrng-");
+    const file = path.join(dir, "rng_check.py");
+    fs.writeFileSync(file, "import math, os, sys, json, struct, zlib, hashlib, argparse, time\nimport numpy as np\nimport torch\nimport torch.nn.functional as F\n" + PY_RUNTIME + SCRIPT);
+    const r = spawnSync(py.python!, [file], { encoding: "utf8", timeout: 300_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout) as Record<string, Record<string, number[]>>;
+    const close = (a: number[], b: Float32Array, what: string) => {
+      expect(a.length, what).toBe(b.length);
+      for (let i = 0; i < a.length; i++) {
+        const tol = 2 * Math.abs(b[i]!) * 2 ** -23 + 1e-30;
+        if (!(Math.abs(a[i]! - b[i]!) <= tol)) expect(`${what}[${i}] = ${a[i]}`).toBe(`${what}[${i}] = ${b[i]}`);
+      }
+    };
+    for (const seed of [0, 1, 12345, 4294967295]) {
+      const g = got[String(seed)]!;
+      const rng = new Rng(seed);
+      expect(g.u, `seed ${seed} fillUniform`).toEqual(Array.from(rng.fillUniform(new Float32Array(1001), -1, 1)));
+      close(g.n!, rng.fillNormal(new Float32Array(999), 0, 0.02), `seed ${seed} fillNormal`);
+      close(g.t!, rng.fillTruncatedNormal(new Float32Array(777), 0.5, 2), `seed ${seed} fillTruncatedNormal`);
+      const after = [rng.uniform(), rng.normal(), rng.uint32()];
+      expect(g.after![0]).toBe(after[0]);
+      expect(Math.abs(g.after![1]! - after[1]!)).toBeLessThan(1e-14);
+      expect(g.after![2]).toBe(after[2]);
+      expect(g.state).toEqual(rng.getState());
+      const it = new BatchIterator({ name: "n", shape: [1], count: 100, x: new Float32Array(100).map((_, i) => i), labels: null, numClasses: 1 }, 7, seed);
+      const order: number[] = [];
+      for (let k = 0; k < 30; k++) order.push(...Array.from(it.next().x));
+      expect(g.order, `seed ${seed}: the data order`).toEqual(order);
+      const toy = toyDataset("ring8", 50, seed);
+      close(g.toy!, toy.x, `seed ${seed} ring8 points`);
+      expect(g.toyLabels).toEqual(Array.from(toy.labels!));
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 300_000);
+});
+skipNote("the ported generator's test", py);
