@@ -41,13 +41,18 @@ interface Comparison {
 
 describe.skipIf(!py.python)("cross-engine oracle: first iteration, TypeScript trainer against PyTorch trainer", () => {
   const work = py.python ? tmpDir("ganc-oracle-") : "";
-  let mnist: string | null = null;
-  const data = () => {
-    if (mnist) return mnist;
-    mnist = path.join(work, "mnist");
-    const r = ganc(["data", "specs/gan.gan", "-o", mnist]);
+  // The data folder `ganc data` writes for a spec, once per data declaration (the MNIST specs share one).
+  const folders = new Map<string, string>();
+  const data = (f: string) => {
+    const text = fs.readFileSync(path.join(ROOT, "specs", f), "utf8");
+    const key = /^data\s+\w+:\s*(\w+)/m.exec(text)?.[1] ?? f;
+    const known = folders.get(key);
+    if (known) return known;
+    const dir = path.join(work, `data-${key}`);
+    const r = ganc(["data", `specs/${f}`, "-o", dir]);
     expect(r.code, r.stderr).toBe(0);
-    return mnist;
+    folders.set(key, dir);
+    return dir;
   };
 
   for (const f of specs) {
@@ -63,7 +68,7 @@ describe.skipIf(!py.python)("cross-engine oracle: first iteration, TypeScript tr
       });
       expect(r.code, `${f}: the TypeScript trainer failed: ${r.stderr}`).toBe(0);
       const toy = name === "ring8";
-      const args = [trainer, ...common, "--out", path.join(dir, "run-torch"), ...(toy ? [] : ["--data", data(), "--init-from", path.join(dir, "tfjs", "init")])];
+      const args = [trainer, ...common, "--out", path.join(dir, "run-torch"), ...(toy ? [] : ["--data", data(f), "--init-from", path.join(dir, "tfjs", "init")])];
       const p = spawnSync(py.python!, args, { encoding: "utf8", env: { ...process.env, GANC_TRACE_FIRST_ITERATION: path.join(dir, "torch"), GANC_TRACE_REPLAY: path.join(dir, "tfjs") }, timeout: 600_000 });
       expect(p.status, `${f}: the PyTorch trainer failed: ${p.stderr}`).toBe(0);
       const c = spawnSync(py.python!, [path.join(ROOT, "test/pytorch/compare_traces.py"), path.join(dir, "tfjs"), path.join(dir, "torch"), TOLERANCE], { encoding: "utf8" });
