@@ -479,6 +479,24 @@ export const CATALOG = {
     wrong: gan("block Mlp(n, act=true) {\n  dense(n), lrelu 0.2 when=n\n}\nnet D(x) {\n  Mlp(16)\n  dense 1 -> logit\n}"),
     right: gan("block Mlp(n, act=true) {\n  dense(n), lrelu 0.2 when=act\n}\nnet D(x) {\n  Mlp(16)\n  dense 1 -> logit\n}"),
   },
+  E0180: {
+    title: "lazy interval is not a whole number",
+    explanation: "`every(k, step)` in a schedule runs the step on iterations k, 2k, ... with its gradients scaled by k; k is a whole number of iterations, at least 1.",
+    wrong: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: d minimize r1 over D\ntrain { steps=100, schedule=[d, g, every(0, d_reg)] }"),
+    right: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: d minimize r1 over D\ntrain { steps=100, schedule=[d, g, every(16, d_reg)] }"),
+  },
+  E0181: {
+    title: "invalid use of another step's optimizer",
+    explanation: "`step d_reg: d minimize r1 over D` updates with step d's optimizer (the same object and state, as StyleGAN2's regularization steps do): it trains exactly the nets step d trains, takes no optimizer settings of its own, and d must own its optimizer.",
+    wrong: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: d(lr=1e-3) minimize r1 over D\ntrain { steps=100, schedule=[d, g, every(16, d_reg)] }"),
+    right: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: d minimize r1 over D\ntrain { steps=100, schedule=[d, g, every(16, d_reg)] }"),
+  },
+  E0182: {
+    title: "invalid optimizer adjustment",
+    explanation: "`every(k, step, adjust=true)` sets Adam's rate and betas to lr*c, beta^c with c = k/(k+1); it needs Adam, and one optimizer is adjusted by one schedule entry.",
+    wrong: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: sgd(lr=1e-3) minimize r1 over D shared\ntrain { steps=100, schedule=[d, g, every(16, d_reg, adjust=true)] }"),
+    right: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: d minimize r1 over D\ntrain { steps=100, schedule=[d, g, every(16, d_reg, adjust=true)] }"),
+  },
 
   // ---- E02xx: shapes and types ----
   E0201: {

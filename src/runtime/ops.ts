@@ -229,6 +229,20 @@ export const sliceLast = sliceRuntime(tf);
 export const gradOf = gradRuntime(tf);
 
 /** Keras-style gradient clipping: each gradient's norm to at most `clipnorm`, each element to [-clipvalue, clipvalue]. */
+/**
+ * The gradients of a lazy step (`every(k, step)` in the schedule): scaled by k, the interval, as if its loss were
+ * k times larger, and one for every variable (zeros where the loss does not reach one, like the last bias under
+ * an R1 penalty), so the optimizer's moments decay for all of them, as StyleGAN2's regularization step does.
+ */
+export function lazyGradients(grads: tf.NamedTensorMap, vars: readonly tf.Variable[], k: number): tf.NamedTensorMap {
+  const out: tf.NamedTensorMap = {};
+  for (const v of vars) {
+    const g = grads[v.name];
+    out[v.name] = g ? tf.mul(g, tf.scalar(k)) : tf.zerosLike(v);
+  }
+  return out;
+}
+
 export function clipGradients(grads: tf.NamedTensorMap, clipnorm: number | null, clipvalue: number | null): tf.NamedTensorMap {
   const out: tf.NamedTensorMap = {};
   for (const [name, g] of Object.entries(grads)) {

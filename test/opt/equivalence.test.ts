@@ -36,6 +36,8 @@ const runs: [string, "wasm" | "cpu"][] = [
   ["test/fixtures/graph-joins.gan", "wasm"],
   // blocks: G's residual blocks run layer by layer, D's plain blocks fused
   ["test/fixtures/graph-blocks.gan", "wasm"],
+  // lazy regularization: an R1 step on D's optimizer every 4 iterations (iterations 4 and 8 of the 10)
+  ["test/fixtures/lazy-r1.gan", "wasm"],
 ];
 const STEPS = 10;
 const TOL = 1e-5;

@@ -1,0 +1,90 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { describe, expect, it } from "vitest";
+import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
+import { lazyGradients } from "../../src/runtime/ops.ts";
+import { ganc, readJsonl, tmpDir } from "../helpers.ts";
+
+/*
+ * Lazy regularization (`every(k, step)` in a schedule, StyleGAN2): test/fixtures/lazy-r1.gan runs D's R1 step
+ * on D's own optimizer every 4 iterations, its gradients scaled by 4, with D's Adam rate and betas adjusted
+ * by c = 4/5.
+ */
+const SPEC = "test/fixtures/lazy-r1.gan";
+const TEXT = fs.readFileSync(SPEC, "utf8");
+
+function train(text: string, out: string, args: string[]): void {
+  const spec = path.join(path.dirname(out), `${path.basename(out)}.gan`);
+  fs.writeFileSync(spec, text);
+  const r = ganc(["train", spec, "--out", out, "--backend", "wasm", "--seed", "7", "--quiet", ...args]);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+const lastCheckpoint = (out: string) => loadCheckpoint(listCheckpoints(path.join(out, "checkpoints")).pop()!.file);
+
+function sameTensors(a: ReturnType<typeof loadCheckpoint>, b: ReturnType<typeof loadCheckpoint>): void {
+  expect(b.meta.step).toBe(a.meta.step);
+  expect(b.tensors.map((t) => t.name)).toEqual(a.tensors.map((t) => t.name));
+  a.tensors.forEach((t, i) => expect(Buffer.from(b.tensors[i]!.data.buffer).equals(Buffer.from(t.data.buffer)), t.name).toBe(true));
+}
+
+const scalar = (ck: ReturnType<typeof loadCheckpoint>, name: string) => {
+  const t = ck.tensors.find((x) => x.name === name);
+  expect(t, `${name} in ${ck.tensors.map((x) => x.name).join(", ")}`).toBeDefined();
+  return t!.data[0]!;
+};
+
+describe("lazy regularization: every(k, step)", () => {
+  it("the R1 step runs on iterations 4, 8, 12 only, on D's optimizer, whose betas are adjusted by 4/5", () => {
+    const dir = tmpDir();
+    const out = path.join(dir, "run");
+    train(TEXT, out, ["--steps", "12"]);
+    const rows = readJsonl(path.join(out, "metrics.jsonl"));
+    expect(rows.map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(rows.filter((r) => r.r1 !== undefined).map((r) => r.step)).toEqual([4, 8, 12]);
+    expect(rows.every((r) => Number.isFinite(r.d) && Number.isFinite(r.g))).toBe(true);
+    // One Adam for steps d and d_reg: 12 + 3 updates; G's: 12. tfjs keeps beta2^(updates + 1) for the
+    // bias correction, so its logarithm in units of log(beta2') counts the updates and proves beta2' = 0.99^(4/5).
+    const ck = lastCheckpoint(out);
+    const names = ck.tensors.map((t) => t.name);
+    expect(names.filter((n) => n.includes("d_reg"))).toEqual([]);
+    const updates = (opt: string, beta2: number) => Math.log(scalar(ck, `optx:${opt}:accBeta2`)) / Math.log(beta2) - 1;
+    expect(updates("d", 0.99 ** 0.8)).toBeCloseTo(15, 3);
+    expect(updates("g", 0.99)).toBeCloseTo(12, 3);
+  }, 200_000);
+
+  it("adjust=true is D's Adam given lr*c, beta1^c, beta2^c by hand (c = k/(k+1); k = 1 here, so the step runs every iteration unscaled): bit for bit", () => {
+    const dir = tmpDir();
+    const text = TEXT.replace("beta1=0, beta2=0.99) minimize d over D", "beta1=0.5, beta2=0.99) minimize d over D");
+    const lazy = text.replace("every(4, d_reg, adjust=true)", "every(1, d_reg, adjust=true)");
+    const c = 1 / 2;
+    const byHand = text.replace("every(4, d_reg, adjust=true)", "d_reg").replace("step d: adam(lr=2e-3, beta1=0.5, beta2=0.99)", `step d: adam(lr=${2e-3 * c}, beta1=${0.5 ** c}, beta2=${0.99 ** c})`);
+    expect(byHand).toContain(`beta2=${0.99 ** 0.5}`);
+    train(lazy, path.join(dir, "lazy"), ["--steps", "3"]);
+    train(byHand, path.join(dir, "hand"), ["--steps", "3"]);
+    sameTensors(lastCheckpoint(path.join(dir, "hand")), lastCheckpoint(path.join(dir, "lazy")));
+  }, 200_000);
+
+  it("resuming at iteration 6 (between two R1 steps) ends bit for bit where an uninterrupted run ends", () => {
+    const dir = tmpDir();
+    const whole = path.join(dir, "whole");
+    const parts = path.join(dir, "parts");
+    train(TEXT, whole, ["--steps", "12"]);
+    train(TEXT, parts, ["--steps", "6", "--checkpoint-every", "6"]);
+    expect(listCheckpoints(path.join(parts, "checkpoints")).pop()!.step).toBe(6);
+    train(TEXT, parts, ["--steps", "12", "--resume"]);
+    sameTensors(lastCheckpoint(whole), lastCheckpoint(parts));
+    const rows = readJsonl(path.join(parts, "metrics.jsonl"));
+    expect(rows.filter((r) => r.r1 !== undefined).map((r) => r.step)).toEqual([4, 8, 12]);
+  }, 300_000);
+
+  it("lazyGradients scales by k and gives zeros to variables the loss does not reach", () => {
+    const a = tf.variable(tf.tensor1d([1, 2]), true, "lazy-test/a");
+    const b = tf.variable(tf.tensor1d([3]), true, "lazy-test/b");
+    const g = lazyGradients({ [a.name]: tf.tensor1d([0.5, -0.25]) }, [a, b], 16);
+    expect(Object.keys(g)).toEqual([a.name, b.name]);
+    expect([...g[a.name]!.dataSync()]).toEqual([8, -4]);
+    expect([...g[b.name]!.dataSync()]).toEqual([0]);
+  });
+});
