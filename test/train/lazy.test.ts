@@ -4,6 +4,9 @@ import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
 import { lazyGradients } from "../../src/runtime/ops.ts";
+import { compileText } from "../../src/compile.ts";
+import { stripSpans } from "../../src/parser/ast.ts";
+import { parseSpec } from "../../src/parser/index.ts";
 import { ganc, readJsonl, tmpDir } from "../helpers.ts";
 
 /*
@@ -36,6 +39,26 @@ const scalar = (ck: ReturnType<typeof loadCheckpoint>, name: string) => {
 };
 
 describe("lazy regularization: every(k, step)", () => {
+  it("the YAML form means what the .gan form means; the resolved spec writes adjust out and compiles to the same trainer", () => {
+    const a = parseSpec(TEXT, SPEC);
+    const b = parseSpec(fs.readFileSync(`${SPEC}.yaml`, "utf8"), `${SPEC}.yaml`);
+    expect(a.diagnostics).toEqual([]);
+    expect(b.diagnostics).toEqual([]);
+    expect(stripSpans(b.spec!.decls)).toEqual(stripSpans(a.spec!.decls));
+    const r = compileText(TEXT, SPEC);
+    expect(r.diagnostics).toEqual([]);
+    const step = r.program!.steps.find((x) => x.name === "d_reg")!;
+    expect(step.optimizerOf).toBe("d");
+    expect(r.program!.train.schedule).toEqual([{ step: "d", repeat: 1 }, { step: "d_reg", repeat: 1, every: 4, adjust: true }, { step: "g", repeat: 1 }]);
+    const resolved = r.code!.match(/resolved: (".*"),\n/)![1]!;
+    const text = JSON.parse(resolved) as string;
+    expect(text).toContain("schedule=[d, every(4, d_reg, adjust=true), g]");
+    expect(text).toContain("step d_reg: d minimize r1 over D\n");
+    const body = (code: string) => code.replace(/\n  (hash|resolved): .*/g, "");
+    expect(body(compileText(text, SPEC).code!)).toBe(body(r.code!));
+  });
+
+
   it("the R1 step runs on iterations 4, 8, 12 only, on D's optimizer, whose betas are adjusted by 4/5", () => {
     const dir = tmpDir();
     const out = path.join(dir, "run");
