@@ -89,6 +89,32 @@ describe("lazy regularization: every(k, step)", () => {
     sameTensors(lastCheckpoint(path.join(dir, "hand")), lastCheckpoint(path.join(dir, "lazy")));
   }, 200_000);
 
+  it("the R1 step's gradients are scaled by k: with SGD, every(4, d_reg) equals R1 written 4 times larger and gated on at iteration 4 by hand (bit for bit)", () => {
+    // SGD moves weights by lr times the gradient, so the scale shows (Adam would hide most of it). The
+    // hand-written spec runs d_reg every iteration on 4 * w * r1, where the state w is 0 on iterations
+    // 1-3 (a zero SGD update leaves the weights as they are) and 1 on iteration 4.
+    const dir = tmpDir();
+    const sgd = TEXT.replace("step d: adam(lr=2e-3, beta1=0, beta2=0.99)", "step d: sgd(lr=1e-2)").replace(", adjust=true", "");
+    const byHand = sgd
+      .replace("loss g = ", "state it = 0\nw = clip(it - 2, 0, 1)\nloss r1w = 4 * w * r1\nloss g = ")
+      .replace("step d_reg: d minimize r1 over D", "step d_reg: d minimize r1w over D")
+      .replace("every(4, d_reg)", "d_reg")
+      .replace("\ntrain {", "after g: it = it + 1\n\ntrain {");
+    expect(byHand).toContain("schedule=[d, d_reg, g]");
+    train(sgd, path.join(dir, "lazy"), ["--steps", "4"]);
+    train(byHand, path.join(dir, "hand"), ["--steps", "4"]);
+    const vars = (ck: ReturnType<typeof loadCheckpoint>) => ck.tensors.filter((t) => t.name.startsWith("var:"));
+    const a = vars(lastCheckpoint(path.join(dir, "lazy")));
+    const b = vars(lastCheckpoint(path.join(dir, "hand")));
+    expect(b.map((t) => t.name)).toEqual(a.map((t) => t.name));
+    a.forEach((t, i) => expect(Buffer.from(b[i]!.data.buffer).equals(Buffer.from(t.data.buffer)), t.name).toBe(true));
+    // and the scale matters: unscaled (r1 gated without the 4), D's weights differ
+    const unscaled = byHand.replace("loss r1w = 4 * w * r1", "loss r1w = w * r1");
+    train(unscaled, path.join(dir, "unscaled"), ["--steps", "4"]);
+    const c = vars(lastCheckpoint(path.join(dir, "unscaled")));
+    expect(c.some((t, i) => t.name.startsWith("var:D/") && !Buffer.from(a[i]!.data.buffer).equals(Buffer.from(t.data.buffer)))).toBe(true);
+  }, 300_000);
+
   it("resuming at iteration 6 (between two R1 steps) ends bit for bit where an uninterrupted run ends", () => {
     const dir = tmpDir();
     const whole = path.join(dir, "whole");
