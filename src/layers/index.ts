@@ -15,6 +15,7 @@ import { dense } from "./dense.ts";
 import { dropout } from "./dropout.ts";
 import { flatten } from "./flatten.ts";
 import { global_avg } from "./global-avg.ts";
+import { minibatch_stddev } from "./minibatch-stddev.ts";
 import { global_sum } from "./global-sum.ts";
 import { from } from "./from.ts";
 import type { FusedOp, LayerModule } from "./layer.ts";
@@ -46,6 +47,7 @@ const MODULES = {
   avgpool,
   global_sum,
   global_avg,
+  minibatch_stddev,
   relu,
   leakyrelu,
   sigmoid,

@@ -10,6 +10,7 @@ import { runtime as pullawayRuntime } from "../functions/pullaway.ts";
 import { runtime as sampleMeanRuntime } from "../functions/sample-mean.ts";
 import { runtime as sampleNormRuntime } from "../functions/sample-norm.ts";
 import { runtime as sliceRuntime } from "../functions/slice.ts";
+import { minibatchStddevOf } from "../layers/minibatch-stddev.ts";
 import { runtime as softmaxCeRuntime } from "../functions/softmax-ce.ts";
 import { runtime as stdRuntime } from "../functions/std.ts";
 
@@ -162,6 +163,11 @@ export function batchNorm(x: tf.Tensor, v: BatchNormVars, mode: Mode): tf.Tensor
     });
   }
   return tf.batchNorm(x, mean, variance, offset, scale, v.epsilon);
+}
+
+/** StyleGAN2's minibatch standard deviation layer (src/layers/minibatch-stddev.ts). */
+export function minibatchStddev(x: tf.Tensor4D, group: number, features: number): tf.Tensor4D {
+  return minibatchStddevOf(tf, x, group, features);
 }
 
 /** Layer normalization over every non-batch axis, with a per-channel scale and offset. */

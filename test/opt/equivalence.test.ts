@@ -38,6 +38,8 @@ const runs: [string, "wasm" | "cpu"][] = [
   ["test/fixtures/graph-blocks.gan", "wasm"],
   // lazy regularization: an R1 step on D's optimizer every 4 iterations (iterations 4 and 8 of the 10)
   ["test/fixtures/lazy-r1.gan", "wasm"],
+  // minibatch_stddev in D (the net runs layer by layer) with an R1 penalty through it
+  ["test/fixtures/mbstd.gan", "wasm"],
 ];
 const STEPS = 10;
 const TOL = 1e-5;
