@@ -1,3 +1,4 @@
+import { TrainingError } from "../runtime/run-spec.ts";
 import type { LayerModule } from "./layer.ts";
 
 export interface MinibatchStddevIR {
@@ -46,7 +47,7 @@ export function minibatchStddevOf(tf: typeof import("@tensorflow/tfjs"), x: impo
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
     const g = Math.min(group, n);
-    if (n % g !== 0) throw new Error(`minibatch_stddev: the batch of ${n} is not a multiple of its group of ${g}`);
+    if (n % g !== 0) throw new TrainingError(`minibatch_stddev: the batch of ${n} is not a multiple of its group of ${g}; choose a batch size that is (--batch), or group=${gcd(n, g)}`);
     const m = n / g;
     const y = tf.reshape(x, [g, m, h, w, features, c / features]);
     const centred = tf.sub(y, tf.mean(y, 0, true));
@@ -56,3 +57,5 @@ export function minibatchStddevOf(tf: typeof import("@tensorflow/tfjs"), x: impo
     return tf.concat([x, tf.reshape(maps, [n, h, w, features])], 3) as import("@tensorflow/tfjs").Tensor4D;
   });
 }
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));

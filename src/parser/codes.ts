@@ -497,6 +497,12 @@ export const CATALOG = {
     wrong: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: sgd(lr=1e-3) minimize r1 over D shared\ntrain { steps=100, schedule=[d, g, every(16, d_reg, adjust=true)] }"),
     right: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: d minimize r1 over D\ntrain { steps=100, schedule=[d, g, every(16, d_reg, adjust=true)] }"),
   },
+  E0183: {
+    title: "batch not a multiple of minibatch_stddev's group",
+    explanation: "minibatch_stddev splits each batch into groups of `group` samples (all of it when the batch is smaller), so the batch must be a multiple of the group.",
+    wrong: gan("data real: mnist(batch=6)\n" + "net G(z) {\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, mbstd group=4\n  flatten, dense 1 -> logit\n}"),
+    right: gan("data real: mnist(batch=8)\n" + "net G(z) {\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, mbstd group=4\n  flatten, dense 1 -> logit\n}"),
+  },
 
   // ---- E02xx: shapes and types ----
   E0201: {

@@ -110,6 +110,8 @@ class Checker {
     const train = this.checkTrain(steps);
     if (hasErrors(this.diags)) return null;
     const nets = [...this.nets.values()].filter((n): n is NetIR => !!n);
+    this.checkGroupsOfBatch(nets, data);
+    if (hasErrors(this.diags)) return null;
     const program: ProgramIR = {
       file: this.file,
       name: this.spec.name ?? this.file.replace(/^.*[\\/]/, "").replace(/\.gan(\.ya?ml)?$|\.ya?ml$/, ""),
@@ -128,6 +130,20 @@ class Checker {
     lintSpec(program, this.spec, this.diags);
     lintOutputRange(program, this.spec, this.diags);
     return program;
+  }
+
+  /** minibatch_stddev splits the batch into groups: the spec's batch must be a multiple of each group (E0183). */
+  private checkGroupsOfBatch(nets: NetIR[], data: DataIR) {
+    const decl = this.of("Data")[0];
+    const arg = decl?.args.find((a) => a.name?.name === "batch") ?? decl?.args.find((a) => a.name === null);
+    for (const net of nets) {
+      for (const info of net.layers) {
+        if (info.layer.op !== "minibatch_stddev") continue;
+        const g = Math.min(info.layer.group, data.batch);
+        if (data.batch % g === 0) continue;
+        this.err(C.E0183, `the batch of ${data.batch} is not a multiple of group=${g} of minibatch_stddev in net ${net.name} (line ${info.line}); choose a batch that is, or another group`, arg?.value.span ?? decl?.span ?? { start: 0, end: 0 });
+      }
+    }
   }
 
   /** Every top-level name lives in one namespace (nets, data, noise, values, losses, states); steps have their own. */
