@@ -128,6 +128,13 @@ describe("lazy regularization: every(k, step)", () => {
     expect(rows.filter((r) => r.r1 !== undefined).map((r) => r.step)).toEqual([4, 8, 12]);
   }, 300_000);
 
+  it("a lazy step listed again in the schedule, and two entries adjusting one optimizer, are errors", () => {
+    const codes = (t: string) => compileText(t, SPEC).diagnostics.filter((d) => d.severity === "error").map((d) => [d.code, d.message]);
+    expect(codes(TEXT.replace("every(4, d_reg, adjust=true), g]", "every(4, d_reg, adjust=true), g, d_reg]"))).toEqual([["E0137", "step 'd_reg' runs every 4 iterations, so it cannot also be listed elsewhere in the schedule"]]);
+    const two = TEXT.replace("step d_reg: d minimize r1 over D", "step d_reg: d minimize r1 over D\nstep d_reg2: d minimize r1 over D").replace("g], sample", "g, every(8, d_reg2, adjust=true)], sample");
+    expect(codes(two)).toEqual([["E0182", "steps 'd_reg' and 'd_reg2' both adjust the optimizer of step 'd'; adjust it once"]]);
+  });
+
   it("lazyGradients scales by k and gives zeros to variables the loss does not reach", () => {
     const a = tf.variable(tf.tensor1d([1, 2]), true, "lazy-test/a");
     const b = tf.variable(tf.tensor1d([3]), true, "lazy-test/b");

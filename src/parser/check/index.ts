@@ -820,6 +820,10 @@ class Checker {
         }
         schedule.push({ step: name.name, repeat });
       }
+      // A lazy step's gradients are always scaled by its interval: it runs from its every(...) entry only.
+      schedule.forEach((it, i) => {
+        if (it.every !== undefined && schedule.some((x, j) => j !== i && x.step === it.step)) this.err(C.E0137, `step '${it.step}' runs every ${it.every} iterations, so it cannot also be listed elsewhere in the schedule`, everySpans.get(i)!);
+      });
       // One adjustment per optimizer: two would disagree on its rate and betas.
       const adjusted = new Map<string, string>();
       schedule.forEach((it, i) => {
