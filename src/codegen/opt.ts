@@ -188,7 +188,8 @@ export function planOptimizations(p: ProgramIR, passes: OptSet, direct: Readonly
     replay.set(s.name, new Map());
   }
   const sched = p.train.schedule;
-  const once = sched.every((it) => it.repeat === 1) && new Set(sched.map((it) => it.step)).size === sched.length;
+  // (a lazy step, every(k, step), runs on some iterations only: nothing is recorded for it or replayed from it)
+  const once = sched.every((it) => it.repeat === 1 && it.every === undefined) && new Set(sched.map((it) => it.step)).size === sched.length;
   if (passes.has("reuse-forward") && once) {
     const step = (name: string) => p.steps.find((s) => s.name === name)!;
     for (let j = 1; j < sched.length; j++) {

@@ -122,7 +122,7 @@ export function resolveSpec(spec: A.Spec, p: ProgramIR): A.Spec {
       }
       case "Step": {
         const s = p.steps.find((x) => x.name === d.name.name);
-        if (!s) return d;
+        if (!s || s.optimizerOf !== undefined) return d; // on another step's optimizer: that step's settings
         const o = s.optimizer;
         const fill: [string, A.Expr | null][] = [["lr", num(o.lr)]];
         if (o.kind === "adam") fill.push(["beta1", num(o.beta1)], ["beta2", num(o.beta2)], ["epsilon", num(o.epsilon)]);
@@ -144,11 +144,17 @@ export function resolveSpec(spec: A.Spec, p: ProgramIR): A.Spec {
   return { ...spec, decls };
 }
 
+/** `every(16, d_reg, adjust=false)`: a lazy schedule entry with its default written out. */
+function everyEntry(k: number, step: string, adjust: boolean): A.Expr {
+  const arg = (value: A.Expr, key: string | null = null): A.Arg => ({ kind: "Arg", name: key === null ? null : { kind: "Ident", name: key, span: NOSPAN }, value, span: NOSPAN });
+  return { kind: "Call", callee: { kind: "Ident", name: "every", span: NOSPAN }, args: [arg(num(k)), arg(name(step)), arg(bool(adjust), "adjust")], span: NOSPAN };
+}
+
 function trainFill(p: ProgramIR): [string, A.Expr | null][] {
   const t = p.train;
   return [
     t.steps !== null ? ["steps", num(t.steps)] : ["epochs", num(t.epochs ?? 25)],
-    ["schedule", list(t.schedule.map((x) => (x.repeat > 1 ? { kind: "Binary", op: "*", left: num(x.repeat), right: name(x.step), span: NOSPAN } : name(x.step))))],
+    ["schedule", list(t.schedule.map((x) => (x.every !== undefined ? everyEntry(x.every, x.step, x.adjust ?? false) : x.repeat > 1 ? { kind: "Binary", op: "*", left: num(x.repeat), right: name(x.step), span: NOSPAN } : name(x.step))))],
     ["seed", num(t.seed)],
     ["samples", t.samples >= 0 ? exprOf(p, t.samples) : null],
     ["sample_every", num(t.sampleEvery)],

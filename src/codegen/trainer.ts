@@ -1,4 +1,4 @@
-import type { ExprNode, LayerInfo, NetIR, ProgramIR, StepIR } from "../ir/types.ts";
+import type { ExprNode, LayerInfo, NetIR, OptimizerIR, ProgramIR, ScheduleItemIR, StepIR } from "../ir/types.ts";
 import { children } from "../parser/check/index.ts";
 import { ALL_PASSES, OPT_PASSES, planOptimizations, type ApplyPlan, type FusedLayerPlan, type OptPlan, type OptSet, type StepPlan } from "./opt.ts";
 import { FUNCTIONS, NEGATE, OPERATORS, type EmitArgs } from "../functions/index.ts";
@@ -208,10 +208,16 @@ class TrainerGen {
     const { p, w } = this;
     w.line();
     for (const s of p.steps) {
-      const o = s.optimizer;
+      if (s.optimizerOf !== undefined) continue;
+      const o = effectiveOptimizer(p, s);
+      const k = lazyAdjust(p, s)?.every;
+      const c = k !== undefined ? ` (every(${k}, ...) adjusts its rate and betas: lr*c, beta^c with c = ${k}/${k + 1})` : "";
       w.line(
-        `const opt_${ident(s.name)} = run.optimizer(${JSON.stringify(s.name)}, { kind: "${o.kind}", lr: ${num(o.lr)}, beta1: ${num(o.beta1)}, beta2: ${num(o.beta2)}, epsilon: ${num(o.epsilon)}, rho: ${num(o.rho)}, momentum: ${num(o.momentum)}, nesterov: ${o.nesterov}${this.plan.fusedAdam.has(s.name) ? ", fused: true" : ""} }); // ${this.at(s.line)}`,
+        `const opt_${ident(s.name)} = run.optimizer(${JSON.stringify(s.name)}, { kind: "${o.kind}", lr: ${num(o.lr)}, beta1: ${num(o.beta1)}, beta2: ${num(o.beta2)}, epsilon: ${num(o.epsilon)}, rho: ${num(o.rho)}, momentum: ${num(o.momentum)}, nesterov: ${o.nesterov}${this.plan.fusedAdam.has(s.name) ? ", fused: true" : ""} }); // ${this.at(s.line)}${c}`,
       );
+    }
+    for (const s of p.steps) {
+      if (s.optimizerOf !== undefined) w.line(`const opt_${ident(s.name)} = opt_${ident(s.optimizerOf)}; // step ${s.name} updates with step ${s.optimizerOf}'s optimizer (${this.at(s.line)})`);
     }
   }
 
@@ -562,7 +568,12 @@ class TrainerGen {
           }, `}, [${s.nets.map((n) => `...vars${n}`).join(", ")}]);`);
           this.ctx = null;
           const o = s.optimizer;
-          const clip = o.clipnorm !== null || o.clipvalue !== null ? `rt.clipGradients(grads, ${o.clipnorm === null ? "null" : num(o.clipnorm)}, ${o.clipvalue === null ? "null" : num(o.clipvalue)})` : "grads";
+          const lazy = this.p.train.schedule.find((x) => x.step === s.name && x.every !== undefined);
+          // A step on another step's optimizer gives it a gradient for every variable it updates (zeros where
+          // its loss does not reach), as that step does.
+          const g = lazy || s.optimizerOf !== undefined ? `rt.lazyGradients(grads, [${s.nets.map((n) => `...vars${n}`).join(", ")}], ${lazy?.every ?? 1})` : "grads";
+          if (lazy) w.line(`// every(${lazy.every}, ${s.name}): runs on iterations ${lazy.every}, ${2 * lazy.every!}, ... with its gradients scaled by ${lazy.every} (zeros for variables ${s.loss} does not reach)`);
+          const clip = o.clipnorm !== null || o.clipvalue !== null ? `rt.clipGradients(${g}, ${o.clipnorm === null ? "null" : num(o.clipnorm)}, ${o.clipvalue === null ? "null" : num(o.clipvalue)})` : g;
           w.line(`opt_${ident(s.name)}.applyGradients(${clip});`);
           w.line(`run.gradients(${JSON.stringify(s.name)}, grads);`);
           for (const a of s.actions) {
@@ -644,14 +655,16 @@ class TrainerGen {
     w.block("while (run.next()) {", () => {
       w.line("const b = run.batch();");
       for (const s of p.steps) {
-        const o = s.optimizer;
+        if (s.optimizerOf !== undefined) continue;
+        const o = effectiveOptimizer(p, s);
         if (o.decay !== "none") w.line(`run.learningRate(opt_${ident(s.name)}, ${num(o.lr)}, "${o.decay}", ${o.decayEvery}, ${num(o.decayRate)});`);
       }
       for (const item of p.train.schedule) {
         const s = p.steps.find((x) => x.name === item.step)!;
         const hasAfter = s.actions.some((a) => a.kind === "assign");
         const call = (batch: string) => [`run.record(step_${ident(s.name)}(${batch}));`, ...(hasAfter ? [`after_${ident(s.name)}(${batch});`] : [])];
-        if (item.repeat === 1) call("b").forEach((l) => w.line(l));
+        if (item.every !== undefined) w.block(`if (run.every(${item.every})) {`, () => call("b").forEach((l) => w.line(l)));
+        else if (item.repeat === 1) call("b").forEach((l) => w.line(l));
         else
           w.block(`for (let i = 0; i < ${item.repeat}; i++) {`, () => {
             w.line("const bi = i === 0 ? b : run.batch();");
@@ -665,6 +678,20 @@ class TrainerGen {
     });
     w.line("return run.finish();");
   }
+}
+
+/** The schedule entry `every(k, step, adjust=true)` that adjusts the optimizer step `s` owns, if any. */
+function lazyAdjust(p: ProgramIR, s: StepIR): ScheduleItemIR | undefined {
+  return p.train.schedule.find((it) => it.adjust && (it.step === s.name || p.steps.find((x) => x.name === it.step)?.optimizerOf === s.name));
+}
+
+/** A step's optimizer settings as the trainer uses them: with StyleGAN2's lr*c, beta^c (c = k/(k+1)) under adjust=true. */
+function effectiveOptimizer(p: ProgramIR, s: StepIR): OptimizerIR {
+  const it = lazyAdjust(p, s);
+  if (!it) return s.optimizer;
+  const c = it.every! / (it.every! + 1);
+  const o = s.optimizer;
+  return { ...o, lr: o.lr * c, beta1: o.beta1 ** c, beta2: o.beta2 ** c };
 }
 
 /** `{ count: 10000, size: [64, 48] }`: an argument object as a TypeScript literal, keys in the order given. */

@@ -118,6 +118,8 @@ export interface StepIR {
   readonly lossNode: number;
   readonly nets: readonly string[];
   readonly shared: boolean;
+  /** `step d_reg: d minimize ...`: the step whose optimizer (object and state) this step uses; `optimizer` is that one's. */
+  readonly optimizerOf?: string;
   readonly actions: readonly ActionIR[];
   readonly line: number;
 }
@@ -151,10 +153,21 @@ export interface NoiseIR {
   readonly line: number;
 }
 
+/**
+ * A schedule entry: `5*d` (repeat 5), or `every(16, d_reg)` (every 16: the step runs on iterations 16, 32, ...
+ * with its gradients scaled by 16; adjust: its Adam's rate and betas adjusted by 16/17, as StyleGAN2 does).
+ */
+export interface ScheduleItemIR {
+  readonly step: string;
+  readonly repeat: number;
+  readonly every?: number;
+  readonly adjust?: boolean;
+}
+
 export interface TrainIR {
   readonly epochs: number | null;
   readonly steps: number | null;
-  readonly schedule: readonly { readonly step: string; readonly repeat: number }[];
+  readonly schedule: readonly ScheduleItemIR[];
   readonly seed: number;
   readonly sampleEvery: number;
   readonly sampleCount: number;

@@ -20,6 +20,7 @@ import { dropout } from "./dropout.ts";
 import { embed } from "./embed.ts";
 import { flatten } from "./flatten.ts";
 import { global_avg } from "./global-avg.ts";
+import { minibatch_stddev } from "./minibatch-stddev.ts";
 import { global_sum } from "./global-sum.ts";
 import { from } from "./from.ts";
 import type { FusedOp, LayerModule } from "./layer.ts";
@@ -56,6 +57,7 @@ const MODULES = {
   global_sum,
   global_avg,
   attention,
+  minibatch_stddev,
   relu,
   leakyrelu,
   sigmoid,

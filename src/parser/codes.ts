@@ -528,6 +528,30 @@ export const CATALOG = {
     wrong: gan("net G(z) {\n  chunk(z, 2, 2), dense 2\n}"),
     right: gan("net G(z) {\n  chunk(z, 1, 2), dense 2\n}"),
   },
+  E0180: {
+    title: "lazy interval is not a whole number",
+    explanation: "`every(k, step)` in a schedule runs the step on iterations k, 2k, ... with its gradients scaled by k; k is a whole number of iterations, at least 1.",
+    wrong: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: d minimize r1 over D\ntrain { steps=100, schedule=[d, g, every(0, d_reg)] }"),
+    right: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: d minimize r1 over D\ntrain { steps=100, schedule=[d, g, every(16, d_reg)] }"),
+  },
+  E0181: {
+    title: "invalid use of another step's optimizer",
+    explanation: "`step d_reg: d minimize r1 over D` updates with step d's optimizer (the same object and state, as StyleGAN2's regularization steps do): it trains exactly the nets step d trains, takes no optimizer settings of its own, and d must own its optimizer.",
+    wrong: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: d(lr=1e-3) minimize r1 over D\ntrain { steps=100, schedule=[d, g, every(16, d_reg)] }"),
+    right: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: d minimize r1 over D\ntrain { steps=100, schedule=[d, g, every(16, d_reg)] }"),
+  },
+  E0182: {
+    title: "invalid optimizer adjustment",
+    explanation: "`every(k, step, adjust=true)` sets Adam's rate and betas to lr*c, beta^c with c = k/(k+1); it needs Adam, and one optimizer is adjusted by one schedule entry.",
+    wrong: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: sgd(lr=1e-3) minimize r1 over D shared\ntrain { steps=100, schedule=[d, g, every(16, d_reg, adjust=true)] }"),
+    right: gan("loss r1 = sum(square(grad(D(real).logit, real))) / batch\nstep d_reg: d minimize r1 over D\ntrain { steps=100, schedule=[d, g, every(16, d_reg, adjust=true)] }"),
+  },
+  E0183: {
+    title: "batch not a multiple of minibatch_stddev's group",
+    explanation: "minibatch_stddev splits each batch into groups of `group` samples (all of it when the batch is smaller), so the batch must be a multiple of the group.",
+    wrong: gan("data real: mnist(batch=6)\n" + "net G(z) {\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, mbstd group=4\n  flatten, dense 1 -> logit\n}"),
+    right: gan("data real: mnist(batch=8)\n" + "net G(z) {\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, mbstd group=4\n  flatten, dense 1 -> logit\n}"),
+  },
 
   // ---- E02xx: shapes and types ----
   E0201: {

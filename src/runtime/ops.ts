@@ -13,6 +13,7 @@ import { runtime as pullawayRuntime } from "../functions/pullaway.ts";
 import { runtime as sampleMeanRuntime } from "../functions/sample-mean.ts";
 import { runtime as sampleNormRuntime } from "../functions/sample-norm.ts";
 import { runtime as sliceRuntime } from "../functions/slice.ts";
+import { minibatchStddevOf } from "../layers/minibatch-stddev.ts";
 import { runtime as softmaxCeRuntime } from "../functions/softmax-ce.ts";
 import { runtime as stdRuntime } from "../functions/std.ts";
 
@@ -180,6 +181,11 @@ export function condBatchNorm(x: tf.Tensor, c: tf.Tensor, wGain: tf.Tensor, wBia
   return tf.add(tf.mul(normalized, gain), bias);
 }
 
+/** StyleGAN2's minibatch standard deviation layer (src/layers/minibatch-stddev.ts). */
+export function minibatchStddev(x: tf.Tensor4D, group: number, features: number): tf.Tensor4D {
+  return minibatchStddevOf(tf, x, group, features);
+}
+
 /** Layer normalization over every non-batch axis, with a per-channel scale and offset. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Variable, beta: tf.Variable, epsilon: number): tf.Tensor {
   const axes = x.shape.slice(1).map((_, i) => i + 1);
@@ -249,6 +255,20 @@ export const diffAugment = diffAugmentRuntime(tf, (key) => Rng.fromState([...key
 export const selfAttention = selfAttentionRuntime(tf);
 
 /** Keras-style gradient clipping: each gradient's norm to at most `clipnorm`, each element to [-clipvalue, clipvalue]. */
+/**
+ * The gradients of a lazy step (`every(k, step)` in the schedule): scaled by k, the interval, as if its loss were
+ * k times larger, and one for every variable (zeros where the loss does not reach one, like the last bias under
+ * an R1 penalty), so the optimizer's moments decay for all of them, as StyleGAN2's regularization step does.
+ */
+export function lazyGradients(grads: tf.NamedTensorMap, vars: readonly tf.Variable[], k: number): tf.NamedTensorMap {
+  const out: tf.NamedTensorMap = {};
+  for (const v of vars) {
+    const g = grads[v.name];
+    out[v.name] = g ? tf.mul(g, tf.scalar(k)) : tf.zerosLike(v);
+  }
+  return out;
+}
+
 export function clipGradients(grads: tf.NamedTensorMap, clipnorm: number | null, clipvalue: number | null): tf.NamedTensorMap {
   const out: tf.NamedTensorMap = {};
   for (const [name, g] of Object.entries(grads)) {

@@ -231,6 +231,11 @@ export class Run {
     return (this.step + 1) % this.cfg.logEvery === 0 || this.step + 1 === this.totalSteps;
   }
 
+  /** True on iterations k, 2k, ... (counted from 1): when a lazy step `every(k, step)` runs. */
+  every(k: number): boolean {
+    return (this.step + 1) % k === 0;
+  }
+
   next(): boolean {
     return !this.interrupted && this.step < this.totalSteps;
   }

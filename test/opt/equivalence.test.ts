@@ -40,6 +40,10 @@ const runs: [string, "wasm" | "cpu"][] = [
   // diffaug where reuse-forward must not carry a pass on augmented images to the next step, and in grad()
   ["test/fixtures/diffaug-reuse.gan", "wasm"],
   ["test/fixtures/diffaug-reuse.gan", "cpu"],
+  // lazy regularization: an R1 step on D's optimizer every 4 iterations (iterations 4 and 8 of the 10)
+  ["test/fixtures/lazy-r1.gan", "wasm"],
+  // minibatch_stddev in D (the net runs layer by layer) with an R1 penalty through it
+  ["test/fixtures/mbstd.gan", "wasm"],
 ];
 // The SNGAN and SAGAN ResNets at full width (256 and 128 channels at 32x32) take minutes per iteration
 // on a small CPU: they run narrowed to 8 channels (test/variants/spec-mutations.ts), with the same

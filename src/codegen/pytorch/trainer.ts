@@ -45,6 +45,11 @@ export function generatePyTrainer(p: ProgramIR, o: PyGenerateOptions): PyResult 
     const f = PY_FUNCTIONS[n.fn];
     if (typeof f !== "function") refusals.push({ line: n.line, message: `${n.fn}(...): ${f.unsupported}` });
   }
+  for (const st of p.steps)
+    if (st.optimizerOf) refusals.push({ line: st.line, message: `step ${st.name} uses step ${st.optimizerOf}'s optimizer, which the PyTorch trainer does not do yet` });
+  for (const item of p.train.schedule)
+    if (item.every !== undefined)
+      refusals.push({ line: p.steps.find((st) => st.name === item.step)?.line ?? 1, message: `every(${item.every}, ${item.step}) in the schedule: lazy regularization is not in the PyTorch trainer yet` });
   if (refusals.length) return { code: null, refusals: [...refusals].sort((a, b) => a.line - b.line) };
   return { code: new PyTrainerGen(p, o).generate(), refusals: [] };
 }

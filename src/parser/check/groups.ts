@@ -38,6 +38,8 @@ export function checkGroups(p: ProgramIR, spec: A.Spec, diags: Diagnostic[]): vo
         ]));
       }
       const prev = owner.get(n);
+      // a step on another step's optimizer (every(16, d_reg)) trains that step's nets by design
+      if (s.optimizerOf !== undefined) continue;
       if (prev !== undefined && !s.shared && !p.steps.find((x) => x.name === prev)!.shared) {
         diags.push(error(C.E0302, `net ${n} is trained by both step '${prev}' and step '${s.name}'; add 'shared' to a step that trains it on purpose`, spec.file, at, [
           { message: `step '${prev}' trains it here`, file: spec.file, span: stepDecl(prev).over.find((o) => o.name === n)!.span },

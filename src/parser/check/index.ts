@@ -8,7 +8,7 @@ import { ArgReader, constNumber } from "./args.ts";
 import { FUNCTIONS, isFnName, NEGATE, OPERATORS, type FnDef } from "../../functions/index.ts";
 import { alignment, show, type Range } from "../../functions/rules.ts";
 import { dataRange, netRange } from "./expr-types.ts";
-import type { ActionIR, DataIR, ExprNode, NetIR, NodeOp, NoiseIR, OptimizerIR, ProgramIR, StepIR, TensorType, TrainIR } from "../../ir/types.ts";
+import type { ActionIR, DataIR, ExprNode, NetIR, NodeOp, NoiseIR, OptimizerIR, ProgramIR, ScheduleItemIR, StepIR, TensorType, TrainIR } from "../../ir/types.ts";
 import { checkGroups } from "./groups.ts";
 import { checkStepsTrainSomething } from "./step-vars.ts";
 import { lintOutputRange } from "./range-lint.ts";
@@ -110,6 +110,8 @@ class Checker {
     const train = this.checkTrain(steps);
     if (hasErrors(this.diags)) return null;
     const nets = [...this.nets.values()].filter((n): n is NetIR => !!n);
+    this.checkGroupsOfBatch(nets, data);
+    if (hasErrors(this.diags)) return null;
     const program: ProgramIR = {
       file: this.file,
       name: this.spec.name ?? this.file.replace(/^.*[\\/]/, "").replace(/\.gan(\.ya?ml)?$|\.ya?ml$/, ""),
@@ -128,6 +130,20 @@ class Checker {
     lintSpec(program, this.spec, this.diags);
     lintOutputRange(program, this.spec, this.diags);
     return program;
+  }
+
+  /** minibatch_stddev splits the batch into groups: the spec's batch must be a multiple of each group (E0183). */
+  private checkGroupsOfBatch(nets: NetIR[], data: DataIR) {
+    const decl = this.of("Data")[0];
+    const arg = decl?.args.find((a) => a.name?.name === "batch") ?? decl?.args.find((a) => a.name === null);
+    for (const net of nets) {
+      for (const info of net.layers) {
+        if (info.layer.op !== "minibatch_stddev") continue;
+        const g = Math.min(info.layer.group, data.batch);
+        if (data.batch % g === 0) continue;
+        this.err(C.E0183, `the batch of ${data.batch} is not a multiple of group=${g} of minibatch_stddev in net ${net.name} (line ${info.line}); choose a batch that is, or another group`, arg?.value.span ?? decl?.span ?? { start: 0, end: 0 });
+      }
+    }
   }
 
   /** Every top-level name lives in one namespace (nets, data, noise, values, losses, states); steps have their own. */
@@ -645,6 +661,7 @@ class Checker {
       if (act) actions.set(a.step.name, [...(actions.get(a.step.name) ?? []), act]);
     }
     const out: StepIR[] = [];
+    const borrowers: [A.StepDecl, number, string[]][] = [];
     for (const s of this.of("Step")) {
       const loss = this.of("Loss").find((l) => l.name.name === s.loss.name);
       if (!loss) {
@@ -663,10 +680,35 @@ class Checker {
         if (nets.includes(n.name)) this.err(C.E0146, `net ${n.name} is listed twice`, n.span);
         nets.push(n.name);
       }
-      const opt = this.optimizer(s.optimizer);
+      // `step d_reg: d minimize r1 over D`: the optimizer of step d, its object and state (StyleGAN2's lazy
+      // regularization steps on D's own optimizer); resolved below, once every step's own optimizer is known.
+      const borrows = !OPTIMIZERS[s.optimizer.name.name] && stepNames.has(s.optimizer.name.name);
+      const opt = borrows ? null : this.optimizer(s.optimizer);
       const lossNode = this.values.get(s.loss.name);
+      if (borrows && lossNode != null) borrowers.push([s, lossNode, nets]);
       if (!opt || lossNode == null) continue;
       out.push({ name: s.name.name, optimizer: opt, loss: s.loss.name, lossNode, nets, shared: s.shared, actions: actions.get(s.name.name) ?? [], line: this.line(s.span.start) });
+    }
+    for (const [s, lossNode, nets] of borrowers) {
+      const ref = s.optimizer.name;
+      const owner = out.find((x) => x.name === ref.name);
+      const ownerDecl = this.of("Step").find((x) => x.name.name === ref.name)!;
+      if (ref.name === s.name.name || (!owner && !OPTIMIZERS[ownerDecl.optimizer.name.name])) {
+        this.err(C.E0181, ref.name === s.name.name ? `step '${s.name.name}' cannot use its own optimizer; name an optimizer (adam) or another step` : `step '${ref.name}' itself uses another step's optimizer; name the step that owns it`, ref.span);
+        continue;
+      }
+      if (!owner) continue; // the owner's optimizer had an error of its own
+      if (s.optimizer.args.length) {
+        this.err(C.E0181, `step '${s.name.name}' uses step '${ref.name}'s optimizer and its settings, so it takes none of its own`, s.optimizer.args[0]!.span);
+        continue;
+      }
+      if (nets.join() !== owner.nets.join()) {
+        this.err(C.E0181, `step '${s.name.name}' uses step '${ref.name}'s optimizer, so it must train the nets that step trains (${owner.nets.join(", ")}), got ${nets.join(", ") || "none"}`, s.over[0]?.span ?? s.span, [
+          { message: `step '${ref.name}' trains ${owner.nets.join(", ")}`, file: this.file, span: ownerDecl.span },
+        ]);
+        continue;
+      }
+      out.push({ name: s.name.name, optimizer: owner.optimizer, optimizerOf: owner.name, loss: s.loss.name, lossNode, nets, shared: s.shared, actions: actions.get(s.name.name) ?? [], line: this.line(s.span.start) });
     }
     if (this.of("Step").length === 0) this.err(C.E0142, "the spec has no optimizer step; add one, like: step d: adam(lr=2e-4) minimize d over D", this.spec.span.end > 0 ? { start: this.spec.span.end, end: this.spec.span.end } : { start: 0, end: 0 });
     return out;
@@ -739,15 +781,61 @@ class Checker {
     };
   }
 
+  /**
+   * `every(16, d_reg)` or `every(16, d_reg, adjust=true)`: lazy regularization. The step runs on iterations
+   * 16, 32, ... with its gradients scaled by 16; adjust sets its Adam's rate and betas to lr*c, beta^c with
+   * c = 16/17 (StyleGAN2), for every step that uses that optimizer.
+   */
+  private everyEntry(e: A.CallExpr, steps: StepIR[]): ScheduleItemIR | null {
+    const [kArg, stepArg, ...rest] = e.args;
+    const adjustArg = rest.length === 1 && rest[0]!.name?.name === "adjust" ? rest[0]! : null;
+    if (!kArg || kArg.name || !stepArg || stepArg.name || stepArg.value.kind !== "Name" || rest.length > 1 || (rest.length === 1 && !adjustArg)) {
+      this.err(C.E0137, "a lazy schedule entry is every(k, step) or every(k, step, adjust=true): every(16, d_reg)", e.span);
+      return null;
+    }
+    const k = constNumber(kArg.value);
+    if (k === null || !Number.isInteger(k) || k < 1) {
+      this.err(C.E0180, `every(k, ...) needs a whole number of iterations k >= 1, got ${k === null ? "an expression" : k}`, kArg.value.span);
+      return null;
+    }
+    const name = stepArg.value;
+    if (!this.of("Step").some((s) => s.name.name === name.name)) {
+      const s = suggest(name.name, this.of("Step").map((x) => x.name.name));
+      this.err(C.E0128, `unknown step '${name.name}'${s ? `; did you mean '${s}'?` : ""}`, name.span);
+      return null;
+    }
+    let adjust = false;
+    if (adjustArg) {
+      const v = adjustArg.value;
+      if (v.kind !== "Name" || (v.name !== "true" && v.name !== "false")) {
+        this.err(C.E0137, "adjust is true or false", v.span);
+        return null;
+      }
+      adjust = v.name === "true";
+      const step = steps.find((s) => s.name === name.name);
+      if (adjust && step && step.optimizer.kind !== "adam") {
+        this.err(C.E0182, `adjust=true adjusts Adam's rate and betas, but step '${name.name}' uses ${step.optimizer.kind}`, adjustArg.span);
+        return null;
+      }
+    }
+    return adjust ? { step: name.name, repeat: 1, every: k, adjust } : { step: name.name, repeat: 1, every: k };
+  }
+
   private checkTrain(steps: StepIR[]): TrainIR | null {
     const t = this.of("Train")[0];
     const r = new ArgReader(this.file, this.diags, t?.settings ?? [], "train", Object.keys(TRAIN_SETTINGS));
     const stepNames = steps.map((s) => s.name);
-    const schedule: { step: string; repeat: number }[] = [];
+    const schedule: ScheduleItemIR[] = [];
+    const everySpans = new Map<number, A.Span>();
     const sched = r.arg("schedule");
     if (sched) {
       const items = sched.value.kind === "List" ? sched.value.items : [sched.value];
       for (const it of items) {
+        if (it.kind === "Call" && it.callee.name === "every") {
+          const item = this.everyEntry(it, steps);
+          if (item) everySpans.set(schedule.push(item) - 1, it.span);
+          continue;
+        }
         let name: A.Expr = it;
         let repeat = 1;
         if (it.kind === "Binary" && it.op === "*") {
@@ -766,8 +854,23 @@ class Checker {
         }
         schedule.push({ step: name.name, repeat });
       }
+      // A lazy step's gradients are always scaled by its interval: it runs from its every(...) entry only.
+      schedule.forEach((it, i) => {
+        if (it.every !== undefined && schedule.some((x, j) => j !== i && x.step === it.step)) this.err(C.E0137, `step '${it.step}' runs every ${it.every} iterations, so it cannot also be listed elsewhere in the schedule`, everySpans.get(i)!);
+      });
+      // One adjustment per optimizer: two would disagree on its rate and betas.
+      const adjusted = new Map<string, string>();
+      schedule.forEach((it, i) => {
+        if (!it.adjust) return;
+        const owner = steps.find((x) => x.name === it.step)?.optimizerOf ?? it.step;
+        const prev = adjusted.get(owner);
+        if (prev !== undefined) this.err(C.E0182, `steps '${prev}' and '${it.step}' both adjust the optimizer of step '${owner}'; adjust it once`, everySpans.get(i)!);
+        else adjusted.set(owner, it.step);
+      });
       for (const s of this.of("Step")) {
-        if (!schedule.some((x) => x.step === s.name.name)) this.warn(C.W0406, `step '${s.name.name}' is not in the schedule, so it never runs`, s.name.span);
+        // (a step in an every(...) entry with an error of its own is reported there, not as unscheduled)
+        const inEvery = items.some((x) => x.kind === "Call" && x.callee.name === "every" && x.args[1]?.value.kind === "Name" && x.args[1].value.name === s.name.name);
+        if (!inEvery && !schedule.some((x) => x.step === s.name.name)) this.warn(C.W0406, `step '${s.name.name}' is not in the schedule, so it never runs`, s.name.span);
       }
     } else schedule.push(...stepNames.map((step) => ({ step, repeat: 1 })));
     const epochs = r.posInt("epochs", null);
