@@ -316,7 +316,7 @@ describe("formatGan on mutated specs (property)", () => {
         parsed++;
         expectStable(text, "e.gan");
       }),
-      process.env.GANC_FMT_RUNS ? { numRuns: Number(process.env.GANC_FMT_RUNS) } : { numRuns: 200, seed: 20261206 },
+      process.env.GANC_FMT_RUNS ? { numRuns: Number(process.env.GANC_FMT_RUNS) } : { numRuns: 400, seed: 20261206 },
     );
     // Enough of the edits still parse (a deleted comma, a moved layer...) for the property to mean something.
     expect(parsed).toBeGreaterThan(20);
