@@ -6,14 +6,39 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { compileText } from "../../src/compile.ts";
 import { ident } from "../../src/codegen/writer.ts";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
+import { layerModule } from "../../src/layers/index.ts";
+import * as ops from "../../src/runtime/ops.ts";
+import type { NetIR } from "../../src/ir/types.ts";
 import { ROOT, ganc, tmpDir } from "../helpers.ts";
 
 const FIXTURE = "test/fixtures/shared-embed.gan";
 const TABLE = "G/embed1/kernel";
+
+/**
+ * The layer-by-layer code the trainer writes for `net`, run up to and including its embed layer, as a JS
+ * function of its inputs and the variables it names (its own and the shared table).
+ */
+function throughEmbed(net: NetIR, vars: Record<string, tf.Tensor>, inputs: tf.Tensor[]): tf.Tensor {
+  const locals = new Map<string, string>(net.params.map((p) => [p.name, ident(p.name)]));
+  const lines = [`let h = ${ident(net.params[0]!.name)};`];
+  for (const info of net.layers) {
+    lines.push(layerModule(info.layer).code(info.layer, { net, info, local: (n) => locals.get(n)! }).replace(/ as tf\.\w+/g, "").replace(/([\w\])])!(?!=)/g, "$1"));
+    if (info.layer.op === "embed") break;
+    if (info.tap) {
+      locals.set(info.tap, `tap_${info.tap}`);
+      lines.push(`const tap_${info.tap} = h;`);
+    }
+  }
+  lines.push("return h;");
+  const names = Object.keys(vars);
+  const fn = new Function("tf", "rt", "mode", ...net.params.map((p) => ident(p.name)), ...names.map(ident), lines.join("\n")) as (...a: unknown[]) => tf.Tensor;
+  return fn(tf, ops, "train", ...inputs, ...names.map((n) => vars[n]!));
+}
 
 /** The float32 data of a .npy file as the trainer's trace writes it. */
 function npy(file: string): Float32Array {
@@ -41,6 +66,20 @@ describe("embed share=: one table, G's, read by D", () => {
       expect(dFn).toContain(`tf.matMul(y as tf.Tensor2D, ${ident(TABLE)} as tf.Tensor2D)`);
     });
   }
+
+  it("D's embed layer gives, for each class, the row of G's table that G's embed layer gives", () => {
+    const r = compileText(fs.readFileSync(path.join(ROOT, FIXTURE), "utf8"), FIXTURE, {});
+    const nets = new Map(r.program!.nets.map((n) => [n.name, n]));
+    const vars: Record<string, tf.Tensor> = {};
+    for (const net of nets.values()) for (const v of net.vars) vars[v.name] = tf.randomNormal(v.shape as number[], 0, 1, "float32", 7);
+    const y = tf.oneHot(tf.tensor1d([3, 0, 9, 3], "int32"), 10).toFloat();
+    const g = throughEmbed(nets.get("G")!, vars, [tf.zeros([4, 16]), y]);
+    const d = throughEmbed(nets.get("D")!, vars, [tf.randomNormal([4, 28, 28, 1]), y]);
+    expect(d.shape).toEqual([4, 16]);
+    expect([...d.dataSync()]).toEqual([...g.dataSync()]);
+    expect([...d.dataSync().slice(0, 16)]).toEqual([...vars[TABLE]!.dataSync().slice(3 * 16, 4 * 16)]);
+    tf.dispose([...Object.values(vars), y, g, d]);
+  });
 
   // test/codegen/resolved.test.ts checks that the printed forms of both fixtures check clean, compile to the same trainer and print to themselves.
   it("ganc check --resolved prints share= back in both forms", () => {
