@@ -99,13 +99,20 @@ export function between(p: ProgramIR, x: number, y: number): Set<number> {
   return out;
 }
 
+/** The nets whose variables an application of `net` reads: itself, and the owners of tables it shares (embed share=). */
+export function readsNets(p: ProgramIR, net: string): string[] {
+  const ir = p.nets.find((n) => n.name === net);
+  const owners = (ir?.layers ?? []).flatMap((l) => (l.layer.op === "embed" && l.layer.shared ? [l.layer.shared.net] : []));
+  return [net, ...owners];
+}
+
 /** Whether node `id` depends on an application of one of `nets` (through values, taps and gradients). */
 export function dependsOn(p: ProgramIR, id: number, nets: ReadonlySet<string>, memo = new Map<number, boolean>()): boolean {
   const hit = memo.get(id);
   if (hit !== undefined) return hit;
   memo.set(id, false);
   const n = p.nodes[id]!;
-  const r = (n.op === "apply" && nets.has(n.net)) || children(n).some((c) => dependsOn(p, c, nets, memo));
+  const r = (n.op === "apply" && readsNets(p, n.net).some((x) => nets.has(x))) || children(n).some((c) => dependsOn(p, c, nets, memo));
   memo.set(id, r);
   return r;
 }
@@ -336,7 +343,7 @@ function readsAny(p: ProgramIR, id: number, nets: ReadonlySet<string>, states: R
     const n = p.nodes[stack.pop()!]!;
     if (seen.has(n.id)) continue;
     seen.add(n.id);
-    if (n.op === "apply" && nets.has(n.net)) return true;
+    if (n.op === "apply" && readsNets(p, n.net).some((x) => nets.has(x))) return true;
     if (n.op === "state" && states.has(n.state)) return true;
     stack.push(...children(n));
   }

@@ -41,6 +41,12 @@ export interface CheckContext {
   readonly values: ReadonlySet<string>;
   /** Declares a variable of this layer (`<net>/<layer>/<suffix>`) and returns its full name. */
   variable(suffix: string, shape: number[], init: Init, trainable?: boolean): string;
+  /**
+   * Asks for the variables of net `net`'s embed layer `layer` (its only one when null) instead of this
+   * layer's own, with `shape` ([classes, dim]); resolved once every net is checked, which fills in the
+   * layer's `kernel` and `sn` (or reports at `span` why it cannot).
+   */
+  share(net: string, layer: string | null, shape: readonly number[], span: A.Span): void;
   /** The `init` argument, or `dflt` (a bad one is reported). */
   init(dflt: Init): Init;
   /** Reports `message` at the layer (E0201 unless told) and gives null, the result of a layer that does not fit. */

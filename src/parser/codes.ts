@@ -528,6 +528,24 @@ export const CATALOG = {
     wrong: gan("net G(z) {\n  chunk(z, 2, 2), dense 2\n}"),
     right: gan("net G(z) {\n  chunk(z, 1, 2), dense 2\n}"),
   },
+  E0175: {
+    title: "shared embedding not found",
+    explanation: "`embed(y, n, share=G)` uses the class embedding of net G instead of a table of its own: G must be a net of the spec that is applied, with exactly one embed layer, or the one named (`share=G.embed1` by layer name, `share=G.emb` by its `-> emb`).",
+    wrong: gan("noise y: categorical(4)\nnet G(z, y) {\n  embed(y, 8) -> c\n  from(z), dense 16, cbn(c), relu\n  dense 2\n}\nnet D(x, y) {\n  dense 8, lrelu 0.2 -> h\n  dense 1 -> lin\n  embed(y, 8, share=Gen), dot(h), add(lin) -> logit\n}\nfake = G(z, y)\nloss d = bce_logits(D(real, y).logit, ones) + bce_logits(D(fake, y).logit, zeros)\nloss g = bce_logits(D(fake, y).logit, ones)"),
+    right: gan("noise y: categorical(4)\nnet G(z, y) {\n  embed(y, 8) -> c\n  from(z), dense 16, cbn(c), relu\n  dense 2\n}\nnet D(x, y) {\n  dense 8, lrelu 0.2 -> h\n  dense 1 -> lin\n  embed(y, 8, share=G), dot(h), add(lin) -> logit\n}\nfake = G(z, y)\nloss d = bce_logits(D(real, y).logit, ones) + bce_logits(D(fake, y).logit, zeros)\nloss g = bce_logits(D(fake, y).logit, ones)"),
+  },
+  E0176: {
+    title: "shared embedding of another shape",
+    explanation: "A layer with `share=` reads the owner's table as it is: its label must have the same number of classes and its `dim` must be the owner's.",
+    wrong: gan("noise y: categorical(4)\nnet G(z, y) {\n  embed(y, 8) -> c\n  from(z), dense 16, cbn(c), relu\n  dense 2\n}\nnet D(x, y) {\n  dense 16, lrelu 0.2 -> h\n  dense 1 -> lin\n  embed(y, 16, share=G), dot(h), add(lin) -> logit\n}\nfake = G(z, y)\nloss d = bce_logits(D(real, y).logit, ones) + bce_logits(D(fake, y).logit, zeros)\nloss g = bce_logits(D(fake, y).logit, ones)"),
+    right: gan("noise y: categorical(4)\nnet G(z, y) {\n  embed(y, 16) -> c\n  from(z), dense 16, cbn(c), relu\n  dense 2\n}\nnet D(x, y) {\n  dense 16, lrelu 0.2 -> h\n  dense 1 -> lin\n  embed(y, 16, share=G), dot(h), add(lin) -> logit\n}\nfake = G(z, y)\nloss d = bce_logits(D(real, y).logit, ones) + bce_logits(D(fake, y).logit, zeros)\nloss g = bce_logits(D(fake, y).logit, ones)"),
+  },
+  E0177: {
+    title: "embedding that cannot be shared this way",
+    explanation: "A shared table is its owner's: `init=` and `sn=` are written on the owner's embed, not on the layer that shares it; a table that is spectrally normalized or itself shared cannot be shared (name the owner instead); within one net, name the embedding (`-> emb`) and read it.",
+    wrong: gan("noise y: categorical(4)\nnet G(z, y) {\n  embed(y, 8) -> c\n  from(z), dense 16, cbn(c), relu\n  dense 2\n}\nnet D(x, y) {\n  dense 8, lrelu 0.2 -> h\n  dense 1 -> lin\n  embed(y, 8, share=G, init=orthogonal), dot(h), add(lin) -> logit\n}\nfake = G(z, y)\nloss d = bce_logits(D(real, y).logit, ones) + bce_logits(D(fake, y).logit, zeros)\nloss g = bce_logits(D(fake, y).logit, ones)"),
+    right: gan("noise y: categorical(4)\nnet G(z, y) {\n  embed(y, 8) -> c\n  from(z), dense 16, cbn(c), relu\n  dense 2\n}\nnet D(x, y) {\n  dense 8, lrelu 0.2 -> h\n  dense 1 -> lin\n  embed(y, 8, share=G), dot(h), add(lin) -> logit\n}\nfake = G(z, y)\nloss d = bce_logits(D(real, y).logit, ones) + bce_logits(D(fake, y).logit, zeros)\nloss g = bce_logits(D(fake, y).logit, ones)"),
+  },
   E0180: {
     title: "lazy interval is not a whole number",
     explanation: "`every(k, step)` in a schedule runs the step on iterations k, 2k, ... with its gradients scaled by k; k is a whole number of iterations, at least 1.",

@@ -37,6 +37,8 @@ const runs: [string, "wasm" | "cpu"][] = [
   ["test/fixtures/graph-joins.gan", "wasm"],
   // blocks: G's residual blocks run layer by layer, D's plain blocks fused
   ["test/fixtures/graph-blocks.gan", "wasm"],
+  // a class embedding of G that D reads (share=G): G's step trains it through D too, D's step only reads it
+  ["test/fixtures/shared-embed.gan", "wasm"],
   // diffaug where reuse-forward must not carry a pass on augmented images to the next step, and in grad()
   ["test/fixtures/diffaug-reuse.gan", "wasm"],
   ["test/fixtures/diffaug-reuse.gan", "cpu"],

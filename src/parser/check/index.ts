@@ -8,14 +8,14 @@ import { ArgReader, constNumber } from "./args.ts";
 import { FUNCTIONS, isFnName, NEGATE, OPERATORS, type FnDef } from "../../functions/index.ts";
 import { alignment, show, type Range } from "../../functions/rules.ts";
 import { dataRange, netRange } from "./expr-types.ts";
-import type { ActionIR, DataIR, ExprNode, NetIR, NodeOp, NoiseIR, OptimizerIR, ProgramIR, ScheduleItemIR, StepIR, TensorType, TrainIR } from "../../ir/types.ts";
+import type { ActionIR, DataIR, ExprNode, LayerIR, NetIR, NodeOp, NoiseIR, OptimizerIR, ProgramIR, ScheduleItemIR, StepIR, TensorType, TrainIR } from "../../ir/types.ts";
 import { checkGroups } from "./groups.ts";
 import { checkStepsTrainSomething } from "./step-vars.ts";
 import { lintOutputRange } from "./range-lint.ts";
 import { outputFix } from "./net-output.ts";
 import { lintSpec } from "./lint.ts";
 import { recursiveBlocks } from "./blocks.ts";
-import { fmt, instantiateNet } from "./nets.ts";
+import { fmt, instantiateNet, type ShareRequest } from "./nets.ts";
 
 export interface CheckResult {
   readonly program: ProgramIR | null;
@@ -48,6 +48,8 @@ class Checker {
   /** Blocks on a cycle of instances (reported once; their instances are not expanded). */
   private cyclicBlocks: ReadonlySet<string> = new Set();
   private readonly nets = new Map<string, NetIR | null>();
+  /** Embed layers that use another net's table (share=G), resolved once every net is checked. */
+  private readonly shares: ShareRequest[] = [];
   private readonly valueDecls = new Map<string, A.ValueDecl | A.LossDecl>();
   private readonly values = new Map<string, number | null>();
   private readonly resolving: string[] = [];
@@ -106,6 +108,7 @@ class Checker {
     for (const n of this.of("Net")) {
       if (!this.applied.has(n.name.name)) this.warn(C.W0405, `net ${n.name.name} is never applied, so it is not trained and has no shapes`, n.name.span);
     }
+    this.resolveShares();
     const steps = this.checkSteps();
     const train = this.checkTrain(steps);
     if (hasErrors(this.diags)) return null;
@@ -143,6 +146,67 @@ class Checker {
         if (data.batch % g === 0) continue;
         this.err(C.E0183, `the batch of ${data.batch} is not a multiple of group=${g} of minibatch_stddev in net ${net.name} (line ${info.line}); choose a batch that is, or another group`, arg?.value.span ?? decl?.span ?? { start: 0, end: 0 });
       }
+    }
+  }
+
+  /**
+   * Points each `embed(..., share=G)` at G's table: the net and its embed layer must exist (with a
+   * did-you-mean), the table must have the layer's shape, and it must be G's own (not itself shared, not
+   * spectrally normalized: the power iteration's vector is updated by every training pass that reads it).
+   * The layer then reads G's kernel; the variable stays G's alone (in G's vars, trained by G's steps).
+   */
+  private resolveShares() {
+    for (const q of this.shares) {
+      const net = this.nets.get(q.net);
+      if (!net) continue;
+      const at = `${q.net}.${net.layers[q.index]!.name}`;
+      if (q.owner === q.net) {
+        this.err(C.E0177, `${at} shares an embedding of its own net ${q.net}; within a net, name the embedding's output (-> emb) and read it where it is needed`, q.span);
+        continue;
+      }
+      if (!this.netDecls.has(q.owner)) {
+        const s = suggest(q.owner, [...this.netDecls.keys()]);
+        this.err(C.E0175, `share=${q.owner}: unknown net '${q.owner}'${s ? `; did you mean '${s}'?` : ` (nets: ${[...this.netDecls.keys()].join(", ")})`}`, q.span);
+        continue;
+      }
+      const owner = this.nets.get(q.owner);
+      if (!owner) {
+        if (!this.nets.has(q.owner)) this.err(C.E0175, `share=${q.owner}: net ${q.owner} is never applied, so its embedding has no shape and is never trained`, q.span);
+        continue;
+      }
+      const embeds = owner.layers.filter((l) => l.layer.op === "embed");
+      const label = (l: (typeof embeds)[number]) => `${l.name}${l.tap ? ` (-> ${l.tap})` : ""}`;
+      let target: (typeof embeds)[number] | undefined;
+      if (q.layer === null) {
+        if (embeds.length !== 1) {
+          this.err(C.E0175, embeds.length === 0 ? `share=${q.owner}: net ${q.owner} has no embed layer` : `share=${q.owner}: net ${q.owner} has ${embeds.length} embed layers; name one: ${embeds.map((l) => `share=${q.owner}.${l.tap ?? l.name}`).join(", ")}`, q.span);
+          continue;
+        }
+        target = embeds[0];
+      } else {
+        target = embeds.find((l) => l.name === q.layer || l.tap === q.layer);
+        if (!target) {
+          const s = suggest(q.layer, embeds.flatMap((l) => (l.tap ? [l.name, l.tap] : [l.name])));
+          this.err(C.E0175, `share=${q.owner}.${q.layer}: net ${q.owner} has no embed layer '${q.layer}'${s ? `; did you mean '${s}'?` : ` (its embed layers: ${embeds.map(label).join(", ") || "none"})`}`, q.span);
+          continue;
+        }
+      }
+      const t = target.layer as Extract<LayerIR, { op: "embed" }>;
+      if (t.shared) {
+        this.err(C.E0177, `share=${q.owner}: ${q.owner}.${target.name} itself uses ${t.shared.net}'s table; share=${t.shared.net}${t.shared.layer ? "." + t.shared.layer : ""} names its owner`, q.span);
+        continue;
+      }
+      if (t.sn !== null) {
+        this.err(C.E0177, `share=${q.owner}: ${q.owner}.${target.name} is spectrally normalized (sn=true), and its power-iteration vector is updated by every training pass that reads it, so it cannot be shared`, q.span);
+        continue;
+      }
+      const own = [t.classes, t.dim];
+      if (fmt(own) !== fmt(q.shape)) {
+        this.err(C.E0176, `${at} is a [classes, dim] table of shape ${fmt(q.shape)}, but the embedding it shares, ${q.owner}.${target.name}, is ${fmt(own)}${q.shape[0] !== own[0] ? ` (its label has ${own[0]} classes, this one ${q.shape[0]})` : ""}`, q.span);
+        continue;
+      }
+      const layers = net.layers.map((l, i) => (i === q.index ? { ...l, layer: { ...(l.layer as typeof t), kernel: t.kernel, sn: null, shared: { net: q.owner, layer: target!.name } } } : l));
+      this.nets.set(q.net, { ...net, layers });
     }
   }
 
@@ -527,7 +591,7 @@ class Checker {
       const shapes = types.map((t, i) => (fed?.has(i) && this.data ? this.data.shape : t.shape));
       // Inputs given class labels (the data's label, a categorical noise): what `embed` reads.
       const labels = new Set(decl.params.filter((_, i) => this.isLabel(ids[i]!)).map((q) => q.name));
-      const ir = instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o), this.blockDecls, this.cyclicBlocks, labels);
+      const ir = instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o), this.blockDecls, this.cyclicBlocks, labels, this.shares);
       this.nets.set(name, ir);
       if (ir) {
         this.firstUse.set(name, e.span);

@@ -10,6 +10,18 @@ import type { Init, LayerInfo, NetIR, VarIR } from "../../ir/types.ts";
 
 export { fmt } from "../../layers/layer.ts";
 
+/** An embed layer's request for another net's table (`share=G`), resolved once every net is checked. */
+export interface ShareRequest {
+  /** The net of the layer, and the layer's index in its layers. */
+  readonly net: string;
+  readonly index: number;
+  /** The net named by share=, and its layer (by name or tap) if one was named. */
+  readonly owner: string;
+  readonly layer: string | null;
+  readonly shape: readonly number[];
+  readonly span: A.Span;
+}
+
 /** Named values in scope while a net's (or a block instance's) layers are checked. */
 interface Frame {
   /** `<instance>/` for the layers of a block instance ("" for the net's own). */
@@ -40,6 +52,7 @@ export function instantiateNet(
   blocks: ReadonlyMap<string, A.BlockDecl> = new Map(),
   cyclic: ReadonlySet<string> = new Set(),
   labels: ReadonlySet<string> = new Set(),
+  shares: ShareRequest[] = [],
 ): NetIR | null {
   const name = net.name.name;
   const params = net.params.map((p, i) => ({ name: p.name, shape: inputShapes[i]! }));
@@ -130,6 +143,9 @@ export function instantiateNet(
           const full = `${name}/${lname}/${suffix}`;
           vars.push({ name: full, shape: vshape, init, trainable });
           return full;
+        },
+        share: (owner, layer, vshape, span) => {
+          shares.push({ net: name, index: layers.length, owner, layer, shape: vshape, span });
         },
         init: (dflt) => readInit(r, file, diags, dflt),
         fail: (msg, code = C.E0201) => {
