@@ -20,9 +20,9 @@ export interface Scale {
   width: number;
 }
 
-/** "batch 16, width 0.25 (G 64 ch, D 32 ch)": the configuration as the tables print it. */
+/** "batch 16, width 0.25: G 64 ch, D 32 ch": the configuration as the tables print it. */
 export function scaleLabel(s: Scale): string {
-  return `batch ${s.batch}, width ${s.width} (G ${snganChannels(s.width).g} ch, D ${snganChannels(s.width).d} ch)`;
+  return `batch ${s.batch}, width ${s.width}: G ${snganChannels(s.width).g} ch, D ${snganChannels(s.width).d} ch`;
 }
 
 export function snganChannels(width: number): { g: number; d: number } {
