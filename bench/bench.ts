@@ -1,6 +1,6 @@
 /**
  * The benchmark: training speed of the compiled trainer against a hand-written tfjs trainer and
- * PyTorch, on the seed GAN and the ring8 MLP GAN, plus compile and parse+check times.
+ * PyTorch, on the seed GAN, the ring8 MLP GAN and SNGAN's CIFAR ResNet, plus compile and parse+check times.
  *
  *   npm run bench [-- --quick] [--backend auto|wasm|cpu|...] [--torch-threads N] [--models seed,ring8]
  *                 [--engines compiled,handwritten,pytorch] [--python PATH] [--no-write] [--no-data] [--data-count N]
