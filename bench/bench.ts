@@ -1,9 +1,13 @@
 /**
  * The benchmark: training speed of the compiled trainer against a hand-written tfjs trainer and
- * PyTorch, on the seed GAN and the ring8 MLP GAN, plus compile and parse+check times.
+ * PyTorch, on the seed GAN, the ring8 MLP GAN and SNGAN's CIFAR ResNet, plus compile and parse+check times.
  *
  *   npm run bench [-- --quick] [--backend auto|wasm|cpu|...] [--torch-threads N] [--models seed,ring8]
  *                 [--engines compiled,handwritten,pytorch] [--python PATH] [--no-write] [--no-data] [--data-count N]
+ *                 [--sngan-batch N] [--sngan-width W] [--sngan-full]
+ *
+ * sngan_resnet runs reduced by default (bench/models.ts: batch 16, width 0.25), the same in all three
+ * engines; --sngan-full runs the spec's own batch 64 and full width (minutes per iteration on a CPU).
  *
  * Each (model, engine) row runs in its own child process (bench/worker.ts for the tfjs engines,
  * bench/pytorch/*.py for PyTorch), one after another, so that peak RSS is per engine and the engines do
@@ -19,7 +23,7 @@ import { checkText, compileText } from "../src/compile.ts";
 import "../src/parser/yaml/load.ts"; // the benchmark's specs come in both forms
 import { ROOT, writeExecTrainer } from "./compiled.ts";
 import { loadBlas } from "../src/runtime/kernels/index.ts";
-import { ENGINES, MODELS, RESULT_MARKER, type BenchModel, type Engine } from "./models.ts";
+import { ENGINES, MODELS, RESULT_MARKER, scaleLabel, scaleSnganSpec, type BenchModel, type Engine, type Scale } from "./models.ts";
 
 // ---- options ---------------------------------------------------------------------------------------
 
@@ -36,6 +40,8 @@ interface Options {
   data: boolean;
   /** Images in its folder; default 10,000 (2,000 with --quick). */
   dataCount: number | null;
+  /** Batch and width of sngan_resnet, in all three engines (default its reduced configuration). */
+  sngan: Scale;
 }
 
 /**
@@ -48,7 +54,7 @@ function defaultTorchThreads(): number {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...ENGINES], write: true, python: null, data: true, dataCount: null };
+  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...ENGINES], write: true, python: null, data: true, dataCount: null, sngan: { ...MODELS.find((m) => m.id === "sngan_resnet")!.scale!.reduced } };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -63,14 +69,18 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--backend") o.backend = value();
     else if (a === "--python") o.python = value();
     else if (a === "--torch-threads") o.torchThreads = Number(value());
+    else if (a === "--sngan-full") o.sngan = { ...MODELS.find((m) => m.id === "sngan_resnet")!.scale!.full };
+    else if (a === "--sngan-batch") o.sngan.batch = Number(value());
+    else if (a === "--sngan-width") o.sngan.width = Number(value());
     else if (a === "--models") o.models = value().split(",").map((id) => MODELS.find((m) => m.id === id) ?? fail(`unknown model '${id}'`));
     else if (a === "--engines") o.engines = value().split(",").map((e) => (ENGINES as readonly string[]).includes(e) ? (e as Engine) : fail(`unknown engine '${e}'`));
     else if (a === "--help" || a === "-h") {
-      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8] [--engines compiled,handwritten,pytorch] [--python PATH] [--no-write] [--no-data] [--data-count N]");
+      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8] [--engines compiled,handwritten,pytorch] [--python PATH] [--no-write] [--no-data] [--data-count N] [--sngan-batch N] [--sngan-width W] [--sngan-full]");
       process.exit(0);
     } else fail(`unknown option '${a}' (try --help)`);
   }
   if (!Number.isInteger(o.torchThreads) || o.torchThreads < 1) fail("--torch-threads must be a whole number >= 1");
+  if (!Number.isInteger(o.sngan.batch) || o.sngan.batch < 1 || !(o.sngan.width > 0)) fail("--sngan-batch must be a whole number >= 1 and --sngan-width > 0");
   if (o.dataCount !== null && (!Number.isInteger(o.dataCount) || o.dataCount < 64)) fail("--data-count must be a whole number >= 64");
   return o;
 }
@@ -153,6 +163,8 @@ async function findTorchPython(candidates: string[]): Promise<{ python: string |
 /** The row format of results/*.json. */
 interface Row {
   model: string;
+  /** Batch and width of a scaled model (sngan_resnet), else absent. */
+  config?: Scale;
   engine: Engine;
   backend: string;
   msPerIterMedian: number | null;
@@ -362,10 +374,13 @@ const rows: Row[] = [];
 const details: Detail[] = [];
 
 try {
-  for (const m of opts.models) {
+  for (const model of opts.models) {
+    const scale = model.scale ? opts.sngan : null;
+    const m: BenchModel = scale ? { ...model, batch: scale.batch } : model;
     const { iters, warmup } = opts.quick ? m.iters.quick : m.iters.full;
     const trainer = path.join(tmp, `${m.id}.exec.mts`);
-    if (opts.engines.includes("compiled")) writeExecTrainer(m.spec, trainer);
+    if (opts.engines.includes("compiled")) writeExecTrainer(m.spec, trainer, scale ? (text) => scaleSnganSpec(text, scale) : undefined);
+    if (scale) console.error(`bench: ${m.id}: ${scaleLabel(scale)}`);
     for (const engine of opts.engines) {
       console.error(`bench: ${m.id} / ${engine}: ${warmup} warm-up + ${iters} timed iterations`);
       let out: ChildOutcome;
@@ -377,15 +392,18 @@ try {
         } else {
           const args = [path.join(ROOT, m.pytorch), "--iters", String(iters), "--warmup", String(warmup), "--threads", String(opts.torchThreads)];
           if (m.id === "seed" && fs.existsSync(mnistDigits)) args.push("--mnist-dir", mnistDigits);
+          if (scale) args.push("--batch", String(scale.batch), "--width", String(scale.width));
           out = await runChild(torch.python, args);
           if (out.result && !String(out.result.blasLabel).startsWith("OpenBLAS")) note = `BLAS in use: ${String(out.result.blasLabel)} (install libopenblas0-openmp: bench/setup.sh)`;
         }
       } else {
         const args = [runTs, workerScript, engine, m.id, "--iters", String(iters), "--warmup", String(warmup), "--backend", opts.backend];
         if (engine === "compiled") args.push("--trainer", trainer);
+        if (scale) args.push("--batch", String(scale.batch), "--width", String(scale.width));
         out = await runChild(process.execPath, args);
       }
       const { row, detail } = toRow(m, engine, out, engine === "pytorch" ? "torch CPU" : opts.backend, note);
+      if (scale) row.config = { ...scale };
       rows.push(row);
       details.push(detail);
     }
@@ -457,8 +475,9 @@ lines.push(
     ["model", "engine", "backend", "ms/iter median", "min", "max", "images/s", "CPU ms/iter", "peak RSS MB", "tensor drift", "iters"],
     rows.map((r, i) => {
       const d = details[i]!;
-      if (!d.available) return [r.model, r.engine, r.backend, d.note === null ? "not available" : `not available: ${d.note}`, "-", "-", "-", "-", "-", "-", "-"];
-      return [r.model, r.engine, r.backend, fmt(r.msPerIterMedian), fmt(r.msPerIterMin), fmt(r.msPerIterMax), fmt(r.imagesPerSec), fmt(d.cpuMsPerIterMedian), fmt(r.peakRssMB, 0), d.tensorDrift === null ? "n/a" : String(d.tensorDrift), `${d.iterations}+${d.warmup}`];
+      const model = r.config ? `${r.model} (${scaleLabel(r.config)})` : r.model;
+      if (!d.available) return [model, r.engine, r.backend, d.note === null ? "not available" : `not available: ${d.note}`, "-", "-", "-", "-", "-", "-", "-"];
+      return [model, r.engine, r.backend, fmt(r.msPerIterMedian), fmt(r.msPerIterMin), fmt(r.msPerIterMax), fmt(r.imagesPerSec), fmt(d.cpuMsPerIterMedian), fmt(r.peakRssMB, 0), d.tensorDrift === null ? "n/a" : String(d.tensorDrift), `${d.iterations}+${d.warmup}`];
     }),
   ),
 );

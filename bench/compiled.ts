@@ -11,9 +11,10 @@ import { compileText } from "../src/compile.ts";
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const RUNTIME_URL = new URL("../src/runtime/index.ts", import.meta.url).href;
 
-/** Compiles `specPath` (relative to the repository root) and writes the runnable trainer to `outFile`. */
-export function writeExecTrainer(specPath: string, outFile: string): void {
-  const text = fs.readFileSync(path.join(ROOT, specPath), "utf8");
+/** Compiles `specPath` (relative to the repository root; its text passed through `transform` first, if given) and writes the runnable trainer to `outFile`. */
+export function writeExecTrainer(specPath: string, outFile: string, transform?: (text: string) => string): void {
+  let text = fs.readFileSync(path.join(ROOT, specPath), "utf8");
+  if (transform) text = transform(text);
   const r = compileText(text, specPath, { source: specPath, runtimeImport: RUNTIME_URL });
   if (!r.code) {
     const errors = r.diagnostics.map((d) => d.message).join("; ");

@@ -1,6 +1,6 @@
 /** The models the benchmark trains, with the iteration counts of a full and a quick run. */
 export interface BenchModel {
-  id: "seed" | "ring8";
+  id: "seed" | "ring8" | "sngan_resnet";
   title: string;
   /** The spec the compiled engine is built from (relative to the repository root). */
   spec: string;
@@ -9,6 +9,39 @@ export interface BenchModel {
   /** The PyTorch twin (relative to the repository root). */
   pytorch: string;
   iters: { full: { iters: number; warmup: number }; quick: { iters: number; warmup: number } };
+  /** Models too slow at full size on a CPU run reduced by default (same batch and width in all three
+   * engines): `reduced` unless the bench is given --sngan-full or --sngan-batch/--sngan-width. */
+  scale?: { reduced: Scale; full: Scale };
+}
+
+/** A batch size and a channel multiplier (1 = the spec's widths). */
+export interface Scale {
+  batch: number;
+  width: number;
+}
+
+/** "batch 16, width 0.25: G 64 ch, D 32 ch": the configuration as the tables print it. */
+export function scaleLabel(s: Scale): string {
+  return `batch ${s.batch}, width ${s.width}: G ${snganChannels(s.width).g} ch, D ${snganChannels(s.width).d} ch`;
+}
+
+export function snganChannels(width: number): { g: number; d: number } {
+  return { g: Math.max(1, Math.round(256 * width)), d: Math.max(1, Math.round(128 * width)) };
+}
+
+/** specs/sngan_resnet.gan at another batch size and width: its batch=64 and its 256/128 channel counts replaced. */
+export function scaleSnganSpec(text: string, s: Scale): string {
+  const { g, d } = snganChannels(s.width);
+  const out = text
+    .replace("mnist_color(batch=64)", `mnist_color(batch=${s.batch})`)
+    .replace("dense 4*4*256", `dense 4*4*${g}`)
+    .replace("reshape [4, 4, 256]", `reshape [4, 4, ${g}]`)
+    .replace("GBlock(256), GBlock(256), GBlock(256)", `GBlock(${g}), GBlock(${g}), GBlock(${g})`)
+    .replace("DBlockFirst(128), DBlockDown(128), DBlock(128), DBlock(128)", `DBlockFirst(${d}), DBlockDown(${d}), DBlock(${d}), DBlock(${d})`);
+  if (s.batch === 64 && s.width === 1) return out;
+  const code = out.split("\n").map((l) => l.replace(/#.*/, "")).join("\n");
+  if (code.includes("256") || code.includes("(128)") || code.includes("batch=64")) throw new Error("scaleSnganSpec: specs/sngan_resnet.gan changed; update the replacements in bench/models.ts");
+  return out;
 }
 
 export const MODELS: BenchModel[] = [
@@ -27,6 +60,15 @@ export const MODELS: BenchModel[] = [
     batch: 128,
     pytorch: "bench/pytorch/ring8.py",
     iters: { full: { iters: 300, warmup: 30 }, quick: { iters: 100, warmup: 20 } },
+  },
+  {
+    id: "sngan_resnet",
+    title: "SNGAN CIFAR ResNet (32x32x3; reduced by default)",
+    spec: "specs/sngan_resnet.gan",
+    batch: 64,
+    pytorch: "bench/pytorch/sngan_resnet.py",
+    iters: { full: { iters: 5, warmup: 1 }, quick: { iters: 2, warmup: 1 } },
+    scale: { reduced: { batch: 16, width: 0.25 }, full: { batch: 64, width: 1 } },
   },
 ];
 

@@ -3,8 +3,11 @@
  * (RESULT_MARKER + JSON). The benchmark starts one worker per table row, so that peak RSS is the
  * engine's own.
  *
- *   node bin/run-ts.mjs bench/worker.ts <compiled|handwritten> <seed|ring8>
- *        [--iters N] [--warmup W] [--backend auto|wasm|cpu|...] [--trainer FILE]
+ *   node bin/run-ts.mjs bench/worker.ts <compiled|handwritten> <seed|ring8|sngan_resnet>
+ *        [--iters N] [--warmup W] [--backend auto|wasm|cpu|...] [--trainer FILE] [--batch N --width W]
+ *
+ * --batch and --width (sngan_resnet only; default its reduced configuration) scale the model the same
+ * way in both engines: the compiled engine's spec text is rewritten (bench/models.ts scaleSnganSpec).
  *
  * compiled: runs the generated trainer's main() in-process with flags under which it only trains
  * (--log-every and --sample-every past the end, --quiet, a temporary --out). Each iteration is timed
@@ -24,7 +27,8 @@ import * as tf from "@tensorflow/tfjs";
 import { Run } from "../src/runtime/session.ts";
 import { selectBackend, type BackendChoice } from "../src/runtime/backend.ts";
 import { loadEmbeddedMnist } from "../src/runtime/data.ts";
-import { modelById, RESULT_MARKER, type BenchModel } from "./models.ts";
+import { makeMnistColor } from "../src/data/mnist-color.ts";
+import { MODELS, modelById, RESULT_MARKER, scaleSnganSpec, type BenchModel, type Scale } from "./models.ts";
 
 export interface WorkerResult {
   engine: "compiled" | "handwritten";
@@ -60,6 +64,8 @@ interface Args {
   warmup: number;
   backend: BackendChoice;
   trainer: string | null;
+  /** Batch and channel multiplier of a scalable model (sngan_resnet); null: the model's own batch. */
+  scale: Scale | null;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -75,7 +81,20 @@ function parseArgs(argv: string[]): Args {
   const iters = Number(opts.iters ?? m.iters.full.iters);
   const warmup = Number(opts.warmup ?? m.iters.full.warmup);
   if (!Number.isInteger(iters) || iters < 1 || !Number.isInteger(warmup) || warmup < 1) throw new Error("--iters and --warmup must be whole numbers >= 1");
-  return { engine, model: m, iters, warmup, backend: (opts.backend ?? "auto") as BackendChoice, trainer: opts.trainer ?? null };
+  let scale: Scale | null = null;
+  if (m.scale) {
+    scale = { batch: Number(opts.batch ?? m.scale.reduced.batch), width: Number(opts.width ?? m.scale.reduced.width) };
+    if (!Number.isInteger(scale.batch) || scale.batch < 1 || !(scale.width > 0)) throw new Error("--batch must be a whole number >= 1 and --width > 0");
+  } else if (opts.batch !== undefined || opts.width !== undefined) throw new Error(`--batch and --width apply to ${MODELS.filter((x) => x.scale).map((x) => x.id).join(", ")} only`);
+  return { engine, model: m, iters, warmup, backend: (opts.backend ?? "auto") as BackendChoice, trainer: opts.trainer ?? null, scale };
+}
+
+/** The spec's data, mnist_color (the embedded MNIST digits colored, 32x32x3), as floats in [0, 1]. */
+function mnistColorFloats(): Float32Array {
+  const { bytes } = makeMnistColor();
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i]! / 255;
+  return out;
 }
 
 const peakRssMB = () => process.resourceUsage().maxRSS / 1024;
@@ -92,7 +111,7 @@ async function runCompiled(a: Args): Promise<WorkerResult> {
     if (!trainer) {
       const { writeExecTrainer } = await import("./compiled.ts");
       trainer = path.join(tmp, "trainer.exec.mts");
-      writeExecTrainer(a.model.spec, trainer);
+      writeExecTrainer(a.model.spec, trainer, a.scale ? (text) => scaleSnganSpec(text, a.scale!) : undefined);
     }
     const times: number[] = [];
     const cpu: number[] = [];
@@ -161,7 +180,7 @@ async function runCompiled(a: Args): Promise<WorkerResult> {
       engine: "compiled",
       model: a.model.id,
       backend,
-      batch: a.model.batch,
+      batch: a.scale?.batch ?? a.model.batch,
       warmup: a.warmup,
       iterMs: counted.map(({ t }) => t),
       iterCpuMs: counted.map(({ i }) => cpu[i]!),
@@ -186,7 +205,9 @@ async function runHandwritten(a: Args): Promise<WorkerResult> {
   const trainer =
     a.model.id === "seed"
       ? await (await import("./handwritten/seed-gan.ts")).setup(a.model.batch, { images: loadEmbeddedMnist().x })
-      : await (await import("./handwritten/ring8.ts")).setup(a.model.batch);
+      : a.model.id === "sngan_resnet"
+        ? await (await import("./handwritten/sngan-resnet.ts")).setup(a.scale!.batch, { images: mnistColorFloats(), width: a.scale!.width })
+        : await (await import("./handwritten/ring8.ts")).setup(a.model.batch);
   const setupMs = performance.now() - t0;
   for (let i = 0; i < a.warmup; i++) trainer.iterate();
   const tensorsAfterWarmup = tf.memory().numTensors;
@@ -207,7 +228,7 @@ async function runHandwritten(a: Args): Promise<WorkerResult> {
     engine: "handwritten",
     model: a.model.id,
     backend: info.detail,
-    batch: a.model.batch,
+    batch: a.scale?.batch ?? a.model.batch,
     warmup: a.warmup,
     iterMs,
     iterCpuMs,

