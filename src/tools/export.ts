@@ -3,7 +3,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { compileText } from "../compile.ts";
 import "../parser/yaml/load.ts"; // a run folder's spec may be in either form
-import type { LayerInfo, NetIR, ProgramIR } from "../ir/types.ts";
+import type { ExprNode, LayerInfo, NetIR, ProgramIR } from "../ir/types.ts";
 import { readSettings } from "../runtime/settings.ts";
 import { selectBackend, type BackendChoice } from "../runtime/backend.ts";
 import { CheckpointError, loadLatestCheckpoint } from "../runtime/checkpoint.ts";
@@ -43,10 +43,89 @@ export interface ExportMeta {
 
 const SHARD_BYTES = 4 * 1024 * 1024;
 
-/** The generator net and the sources of its inputs, from the `samples` expression (G applied to noise and labels). */
-function generatorOf(p: ProgramIR): { net: NetIR; inputs: ExportInput[] } {
-  const node = p.nodes[p.train.samples]!;
-  if (node.op !== "apply") throw new RunFolderError(`export needs samples = G(...) with G a net; this spec samples an expression`);
+/** The sampled values as `scale * G(...) + offset`: the net application's node and the folded constants. */
+export interface SamplesAffine {
+  apply: number;
+  scale: number;
+  offset: number;
+}
+
+/**
+ * Folds the `samples` expression into one net application and a constant scale and offset
+ * (`0.5 * G(z) + 0.5`, `(G(z) - c) / d`, through named values). Anything else, such as a function, a
+ * second net application, or a non-constant operand, is refused with the thing that cannot be exported.
+ */
+export function foldSamples(p: ProgramIR, root = p.train.samples): SamplesAffine {
+  type V = { c: number } | SamplesAffine;
+  const what = (id: number): string => {
+    const n = p.nodes[id]!;
+    const label = n.name ? ` (${n.name})` : "";
+    switch (n.op) {
+      case "call":
+        return `the function ${n.fn}(...)${label}`;
+      case "apply":
+        return `${n.net}(...)${label}`;
+      case "noise":
+        return `the noise ${n.noise}`;
+      case "state":
+        return `the state ${n.state}`;
+      case "data":
+        return `the data ${p.data.name}`;
+      case "tap":
+        return `the tap .${n.tap}${label}`;
+      default:
+        return `${n.op}${label}`;
+    }
+  };
+  const refuse = (why: string): never => {
+    throw new RunFolderError(`export needs samples = a * G(...) + b with G a net and a, b constants; ${why}`);
+  };
+  const walk = (id: number): V => {
+    const n = p.nodes[id]!;
+    switch (n.op) {
+      case "const":
+        return { c: n.value };
+      case "apply":
+        return { apply: id, scale: 1, offset: 0 };
+      case "neg": {
+        const a = walk(n.a);
+        return "c" in a ? { c: -a.c } : { apply: a.apply, scale: -a.scale, offset: -a.offset };
+      }
+      case "binary": {
+        const a = walk(n.a);
+        const b = walk(n.b);
+        if ("c" in a && "c" in b) return { c: n.o === "+" ? a.c + b.c : n.o === "-" ? a.c - b.c : n.o === "*" ? a.c * b.c : a.c / b.c };
+        if (!("c" in a) && !("c" in b)) return refuse(`this spec's samples combine two net applications, ${what(a.apply)} and ${what(b.apply)}, with ${n.o}`);
+        if (n.o === "+" || n.o === "-") {
+          const sign = n.o === "-" ? -1 : 1;
+          if ("c" in a) {
+            const g = b as SamplesAffine;
+            return { apply: g.apply, scale: sign * g.scale, offset: a.c + sign * g.offset };
+          }
+          return { apply: a.apply, scale: a.scale, offset: a.offset + sign * (b as { c: number }).c };
+        }
+        if (n.o === "*") {
+          const [k, g] = "c" in a ? [a.c, b as SamplesAffine] : [(b as { c: number }).c, a];
+          return { apply: g.apply, scale: k * g.scale, offset: k * g.offset };
+        }
+        if ("c" in a) return refuse(`this spec's samples divide by ${what((b as SamplesAffine).apply)}`);
+        const d = (b as { c: number }).c;
+        if (d === 0) return refuse(`this spec's samples divide by 0`);
+        return { apply: a.apply, scale: a.scale / d, offset: a.offset / d };
+      }
+      default:
+        return refuse(`this spec's samples use ${what(id)}, which cannot be exported`);
+    }
+  };
+  const v = walk(root);
+  if ("c" in v) return refuse(`this spec's samples are the constant ${v.c}`);
+  return v;
+}
+
+/** The generator net, the sources of its inputs and the affine map after it, from the `samples` expression. */
+function generatorOf(p: ProgramIR): { net: NetIR; inputs: ExportInput[]; affine: SamplesAffine } {
+  const affine = foldSamples(p);
+  const node = p.nodes[affine.apply]! as ExprNode & { op: "apply" };
   const net = p.nets.find((n) => n.name === node.net)!;
   const inputs = node.args.map((a, i): ExportInput => {
     const arg = p.nodes[a]!;
@@ -61,7 +140,21 @@ function generatorOf(p: ProgramIR): { net: NetIR; inputs: ExportInput[] } {
     if (arg.op === "label") return { name: param.name, kind: "label", classes: p.data.numClasses, shape: [p.data.numClasses] };
     throw new RunFolderError(`export: input ${param.name} of ${net.name} in the samples expression must be a noise or the data labels`);
   });
-  return { net, inputs };
+  return { net, inputs, affine };
+}
+
+/** The model with `scale * x + offset` after its output (a Rescaling layer, plain tfjs); the model itself when the map is the identity. */
+export function withAffine(model: tf.LayersModel, scale: number, offset: number): tf.LayersModel {
+  if (scale === 1 && offset === 0) return model;
+  const y = tf.layers.rescaling({ scale, offset, name: "samples_affine" }).apply(model.outputs[0]!) as tf.SymbolicTensor;
+  return tf.model({ inputs: model.inputs, outputs: y, name: model.name });
+}
+
+/** A range under `scale * x + offset` (a negative scale swaps the ends). */
+export function affineRange(range: [number, number] | null, scale: number, offset: number): [number, number] | null {
+  if (!range) return null;
+  const [a, b] = [scale * range[0] + offset, scale * range[1] + offset];
+  return a <= b ? [a, b] : [b, a];
 }
 
 /** Keras layers for the net, with the checkpoint's weights set. */
@@ -148,7 +241,7 @@ export function fixedInputs(p: ProgramIR, inputs: ExportInput[], n: number, seed
     else rng.fillNormal(buf, nz.a, nz.b);
     values.set(`noise:${nz.name}`, tf.tensor(buf, [n, ...nz.shape]));
   }
-  const node = p.nodes[p.train.samples]! as { args: readonly number[] };
+  const node = p.nodes[foldSamples(p).apply]! as { args: readonly number[] };
   const out: Record<string, tf.Tensor> = {};
   inputs.forEach((inp, i) => {
     const arg = p.nodes[node.args[i]!]!;
@@ -171,7 +264,7 @@ export async function exportRun(runDir: string, opts: { out?: string; backend?: 
   const compiled = compileText(text, file);
   if (!compiled.program) throw new RunFolderError(`the spec ${file} no longer checks`);
   const p = compiled.program;
-  const { net, inputs } = generatorOf(p);
+  const { net, inputs, affine } = generatorOf(p);
   const found = loadLatestCheckpoint(path.join(runDir, "checkpoints"), (f, why) => opts.log?.(`skipping checkpoint ${f}: ${why}`));
   if (!found) throw new CheckpointError(path.join(runDir, "checkpoints"), "no checkpoint to export: train first");
   // The run's own backend unless told otherwise: backends differ in the last bits of their results.
@@ -183,8 +276,9 @@ export async function exportRun(runDir: string, opts: { out?: string; backend?: 
     if (!t) throw new CheckpointError(found.file, `missing tensor ${name}`);
     return tf.tensor(t.data, t.shape, t.dtype);
   };
-  const model = buildGenerator(net, take);
-  const range = outputRange(net);
+  // samples = a * G(...) + b (dcgan's `0.5 * fake + 0.5`): the map is the model's last layer.
+  const model = withAffine(buildGenerator(net, take), affine.scale, affine.offset);
+  const range = affineRange(outputRange(net), affine.scale, affine.offset);
   const meta: ExportMeta = { format: "ganc-generator/1", spec: p.name, net: net.name, step: found.step, inputs, output: { shape: [...net.outShape], range } };
   model.setUserDefinedMetadata({ ganc: meta });
 

@@ -11,6 +11,8 @@ import { CHROMIUM, chromiumAsync } from "../browser.ts";
 import { ganc, ROOT, tmpDir } from "../helpers.ts";
 import { shrink } from "../variants/spec-mutations.ts";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
+import { compileText } from "../../src/compile.ts";
+import { affineRange, foldSamples } from "../../src/tools/export.ts";
 
 /** An IOHandler that reads model.json and its weight shards from a folder (tfjs has no file:// loader without tfjs-node). */
 function fileHandler(dir: string): tf.io.IOHandler {
@@ -54,7 +56,7 @@ async function exportAndCompare(run: string, n: number) {
   const sampled = JSON.parse(fs.readFileSync(path.join(run, "s.json"), "utf8")) as { shape: number[]; data: number[] };
 
   const model = await tf.loadLayersModel(fileHandler(out));
-  const meta = (model.getUserDefinedMetadata() as { ganc: { inputs: { name: string }[]; output: { shape: number[] } } }).ganc;
+  const meta = (model.getUserDefinedMetadata() as { ganc: { inputs: { name: string }[]; output: { shape: number[]; range: [number, number] | null } } }).ganc;
   const noise = JSON.parse(fs.readFileSync(path.join(out, "sample-noise.json"), "utf8")) as NoiseFile;
   const feed = meta.inputs.map((i) => tf.tensor(noise.inputs[i.name]!.data, noise.inputs[i.name]!.shape));
   const y = model.predict(feed.length === 1 ? feed[0]! : feed) as tf.Tensor;
@@ -125,15 +127,65 @@ describe("ganc export", () => {
   }, 60_000);
 
   // The reference specs with blocks, residual joins and attention, narrowed (test/variants/spec-mutations.ts) and trained two steps.
-  it.each(["sngan_resnet", "sagan"])("exports specs/%s.gan (narrowed): the exported G equals ganc sample", async (spec) => {
+  it.each(["sngan_resnet", "sagan", "dcgan", "dcgan_diffaug"])("exports specs/%s.gan (narrowed): the exported G equals ganc sample", async (spec) => {
     const dir = tmpDir();
     const file = path.join(dir, `${spec}.gan`);
     fs.writeFileSync(file, shrink(fs.readFileSync(path.join(ROOT, "specs", `${spec}.gan`), "utf8")));
     const run = path.join(dir, "run");
     const r = ganc(["train", file, "--out", run, "--steps", "2", "--batch", "4", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
-    await exportAndCompare(run, 16);
+    const { meta, out } = await exportAndCompare(run, 16);
+    if (spec.startsWith("dcgan")) {
+      // samples = 0.5 * fake + 0.5 with fake = G(z) ending in tanh: one Rescaling layer after G, range [0, 1]
+      expect(meta.output.range).toEqual([0, 1]);
+      const layers = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers as { class_name: string; config: { scale: number; offset: number } }[];
+      expect(layers.at(-1)).toMatchObject({ class_name: "Rescaling", config: { scale: 0.5, offset: 0.5 } });
+    }
   }, 120_000);
+
+  describe("the samples expression folded into scale * G(...) + offset (affine)", () => {
+    const base = fs.readFileSync(path.join(ROOT, "test/fixtures/mlp-mnist.gan"), "utf8");
+    const program = (e: string) => {
+      const c = compileText(base.replace("fake = G(z)\n", `fake = G(z)\nimage = ${e}\n`).replace("train { ", "train { samples=image, "), "fold.gan");
+      expect(c.program, e).toBeTruthy();
+      return c.program!;
+    };
+    it.each([
+      ["2 * (G(z) - 0.25)", 2, -0.5],
+      ["G(z) / 4 + 1", 0.25, 1],
+      ["G(z) * 3", 3, 0],
+      ["G(z) + 0.5", 1, 0.5],
+      ["0.5 + 0.5 * fake", 0.5, 0.5],
+      ["(fake - 1) / 2", 0.5, -0.5],
+      ["0.5 - fake * 2", -2, 0.5],
+      ["-fake", -1, 0],
+      ["fake", 1, 0],
+    ])("folds %s", (e, scale, offset) => {
+      const p = program(e);
+      const f = foldSamples(p);
+      expect(p.nodes[f.apply]).toMatchObject({ op: "apply", net: "G" });
+      expect(f.scale).toBeCloseTo(scale as number, 12);
+      expect(f.offset).toBeCloseTo(offset as number, 12);
+    });
+    it("maps the output range, a negative scale swapping the ends", () => {
+      expect(affineRange([-1, 1], 0.5, 0.5)).toEqual([0, 1]);
+      expect(affineRange([0, 1], -2, 0.5)).toEqual([-1.5, 0.5]);
+      expect(affineRange(null, 2, 1)).toBeNull();
+    });
+    it.each([
+      ["G(z) * G(z)", /two net applications/],
+      ["1 / fake", /divide by G\(\.\.\.\)/],
+      ["abs(G(z))", /the function abs/],
+      ["fake * real", /the data real/],
+    ])("refuses %s with what it cannot export", (e, msg) => {
+      expect(() => foldSamples(program(e))).toThrow(/export needs samples = a \* G\(\.\.\.\) \+ b/);
+      expect(() => foldSamples(program(e))).toThrow(msg);
+    });
+    it("refuses mean(G(z)) (the checker already rejects it as samples)", () => {
+      const c = compileText(base.replace("fake = G(z)\n", "fake = G(z)\nimage = mean(G(z))\n").replace("train { ", "train { samples=image, "), "fold.gan");
+      expect(c.program).toBeFalsy();
+    });
+  });
 
   it("exports a net of block instances: one Keras layer per layer of each instance, named by instance", async () => {
     const run = path.join(tmpDir(), "run");
