@@ -1,4 +1,4 @@
-import { checkSpec } from "./parser/check/index.ts";
+import { checkSpec, type CheckOptions } from "./parser/check/index.ts";
 import type { ProgramIR } from "./ir/types.ts";
 import { hasErrors, type Diagnostic } from "./parser/diagnostics.ts";
 import { parseSpec, type ParsedSpec } from "./parser/index.ts";
@@ -13,9 +13,10 @@ export function checkText(
   file: string,
   /** The parser: parseSpec, or one that gives what it gives faster (the language server's, src/lsp/incremental.ts). */
   parse: (text: string, file: string) => ParsedSpec = parseSpec,
+  options: CheckOptions = {},
 ): { program: ProgramIR | null; spec: Spec | null; diagnostics: Diagnostic[] } {
   const parsed = parse(text, file);
   if (!parsed.spec || hasErrors(parsed.diagnostics)) return { program: null, spec: parsed.spec, diagnostics: parsed.diagnostics };
-  const checked = checkSpec(parsed.spec, text);
+  const checked = checkSpec(parsed.spec, text, options);
   return { program: checked.program, spec: parsed.spec, diagnostics: [...parsed.diagnostics, ...checked.diagnostics] };
 }

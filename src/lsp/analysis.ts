@@ -39,9 +39,12 @@ export interface Analysis {
 
 export const namespaceOf = (k: SymbolKind): "steps" | "names" => (k === "step" ? "steps" : "names");
 
-/** `parser`: a document's IncrementalParser, to parse again only what an edit changed. */
+/**
+ * `parser`: a document's IncrementalParser, to parse again only what an edit changed and to infer the
+ * shapes of the nets whose text did not change from the last check's (the results are the same).
+ */
 export function analyze(text: string, file: string, parser?: IncrementalParser): Analysis {
-  const r = checkText(text, file, parser ? (t, f) => parser.parse(t, f) : undefined);
+  const r = parser ? checkText(text, file, (t, f) => parser.parse(t, f), { nets: parser.nets }) : checkText(text, file);
   const { defs, refs } = r.spec ? indexSpec(r.spec) : { defs: [], refs: [] };
   return { text, file, spec: r.spec, program: r.program, diagnostics: r.diagnostics, defs, refs };
 }

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { parseSpec } from "../../src/parser/index.ts";
 import { IncrementalParser, pieceStarts } from "../../src/lsp/incremental.ts";
 import { ROOT } from "../helpers.ts";
+import { checkText } from "../../src/check.ts";
 
 const SPECS = ["gan.gan", "began.gan", "infogan.gan", "wgan_gp.gan"].map((f) => fs.readFileSync(path.join(ROOT, "specs", f), "utf8"));
 const PIECES = ["\n", "\r\n", " ", "=", "==", "loss x = a\n", "\nfake2 = G(z)\n", "net", "\nnet N(x) {\n  dense 4\n}\n", "}", "{", "(", ")", ",", "gan \"x\"\n", "\ngan \"y\"", "#", "\nstep", "x", "1", "\ntrain { steps=1 }", "\uFEFF", "\"", "-> t", "\nepochs=2"];
@@ -79,5 +80,47 @@ describe("IncrementalParser", () => {
       }),
       { numRuns: 100, seed: 5 },
     );
+  });
+});
+
+describe("checking with the last check's nets (NetCache)", () => {
+  // Nets with blocks (sngan_resnet, biggan_lite), labels (cgan) and taps read by losses (began, infogan).
+  const FILES = ["gan.gan", "began.gan", "infogan.gan", "wgan_gp.gan", "cgan.gan", "sngan_resnet.gan", "biggan_lite.gan"].map((f) => path.join(ROOT, "specs", f));
+  const TEXTS = FILES.map((f) => fs.readFileSync(f, "utf8"));
+  const lineEdit = fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom("digit", "comment", "blank", "space", "typo", "dup"));
+
+  it("gives the whole-text check's diagnostics and program after every edit of a sequence", () => {
+    let hits = 0;
+    let moved = 0;
+    let misses = 0;
+    fc.assert(
+      fc.property(fc.nat({ max: FILES.length - 1 }), fc.array(lineEdit, { minLength: 1, maxLength: 6 }), (which, edits) => {
+        const file = FILES[which]!;
+        const parser = new IncrementalParser();
+        const check = (text: string) => checkText(text, file, (t, f) => parser.parse(t, f), { nets: parser.nets });
+        let text = TEXTS[which]!;
+        expect(check(text)).toEqual(checkText(text, file));
+        for (const [w, kind] of edits) {
+          const lines = text.split("\n");
+          const i = Math.floor(w * lines.length) % lines.length;
+          if (kind === "digit") lines[i] = lines[i]!.replace(/\b([1-9])\b/, (d) => String((Number(d) % 9) + 1));
+          else if (kind === "comment") lines[i] = lines[i] + "  # note";
+          else if (kind === "blank") lines.splice(i, 0, "");
+          else if (kind === "space") lines[i] = lines[i]!.replace(/, /, ",  ");
+          else if (kind === "typo") lines[i] = lines[i]!.replace(/[a-z](?=[a-z]*\b)/, "q");
+          else lines.splice(i, 0, lines[i]!);
+          text = lines.join("\n");
+          expect(check(text)).toEqual(checkText(text, file));
+        }
+        hits += parser.nets.hits;
+        moved += parser.nets.moved;
+        misses += parser.nets.misses;
+      }),
+      { numRuns: 120, seed: 7 },
+    );
+    // The cache was used, with nets moved to other lines, and missed where a net or its inputs changed.
+    expect(hits).toBeGreaterThan(100);
+    expect(moved).toBeGreaterThan(20);
+    expect(misses).toBeGreaterThan(0);
   });
 });

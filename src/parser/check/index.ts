@@ -2,7 +2,7 @@ import { C, type ErrorCode, type WarningCode } from "../codes.ts";
 import type * as A from "../ast.ts";
 import { error, hasErrors, suggest, warning, SourceText, type Diagnostic } from "../diagnostics.ts";
 import * as nodePath from "node:path";
-import { DATA_SOURCES, NOISE_DISTS, OPTIMIZERS, TRAIN_SETTINGS } from "../signatures.ts";
+import { DATA_SOURCES, LAYERS, NOISE_DISTS, OPTIMIZERS, TRAIN_SETTINGS, canonicalLayer } from "../signatures.ts";
 import { isSourceName, SOURCES } from "../../data/index.ts";
 import { ArgReader, constNumber } from "./args.ts";
 import { FUNCTIONS, isFnName, NEGATE, OPERATORS, type FnDef } from "../../functions/index.ts";
@@ -16,6 +16,7 @@ import { outputFix } from "./net-output.ts";
 import { lintSpec } from "./lint.ts";
 import { recursiveBlocks } from "./blocks.ts";
 import { fmt, instantiateNet, type ShareRequest } from "./nets.ts";
+import type { NetCache } from "./net-cache.ts";
 
 export interface CheckResult {
   readonly program: ProgramIR | null;
@@ -29,10 +30,19 @@ const RESERVED = new Set(["ones", "zeros", "batch", "true", "false", "epoch"]);
  * Resolves names, infers shapes through every layer and expression, checks optimizer groups and numeric
  * ranges, and runs the GAN lint rules. Reports everything it finds; returns a program only without errors.
  */
-export function checkSpec(spec: A.Spec, text: string): CheckResult {
-  const c = new Checker(spec, new SourceText(spec.file, text));
+export function checkSpec(spec: A.Spec, text: string, options: CheckOptions = {}): CheckResult {
+  const c = new Checker(spec, new SourceText(spec.file, text), options.nets && !/\.(ya?ml)$/i.test(spec.file) ? options.nets : null);
   const program = c.run();
+  options.nets?.sweep();
   return { program: hasErrors(c.diags) ? null : program, diagnostics: c.diags };
+}
+
+export interface CheckOptions {
+  /**
+   * Nets' shape inference kept from the previous check of the same document (the language server's):
+   * the result is the same with or without it. Used for .gan specs, whose declarations' text is contiguous.
+   */
+  readonly nets?: NetCache;
 }
 
 type Decl = A.Decl;
@@ -58,7 +68,11 @@ class Checker {
   private data: DataIR | null = null;
   private readonly noiseIR = new Map<string, NoiseIR>();
 
-  constructor(private readonly spec: A.Spec, private readonly src: SourceText) {
+  constructor(
+    private readonly spec: A.Spec,
+    private readonly src: SourceText,
+    private readonly netCache: NetCache | null = null,
+  ) {
     this.file = spec.file;
   }
 
@@ -72,8 +86,29 @@ class Checker {
     this.diags.push(warning(code, msg, this.file, span));
   }
 
-  private of<K extends Decl["kind"]>(kind: K): Extract<Decl, { kind: K }>[] {
-    return this.spec.decls.filter((d): d is Extract<Decl, { kind: K }> => d.kind === kind);
+  private byKind: Map<Decl["kind"], Decl[]> | null = null;
+  /** The declarations of one kind, in the order of the spec (grouped in one pass, once). */
+  private of<K extends Decl["kind"]>(kind: K): readonly Extract<Decl, { kind: K }>[] {
+    if (!this.byKind) {
+      this.byKind = new Map();
+      for (const d of this.spec.decls) {
+        const list = this.byKind.get(d.kind);
+        if (list) list.push(d);
+        else this.byKind.set(d.kind, [d]);
+      }
+    }
+    return (this.byKind.get(kind) ?? []) as Extract<Decl, { kind: K }>[];
+  }
+  private firstByName: Map<string, Map<string, Decl>> = new Map();
+  /** The first declaration of `kind` named `name` (what `of(kind).find(...)` gives, without the scan). */
+  private named<K extends "Loss" | "Step" | "Noise">(kind: K, name: string): Extract<Decl, { kind: K }> | undefined {
+    let m = this.firstByName.get(kind);
+    if (!m) {
+      m = new Map();
+      for (const d of this.of(kind) as readonly (A.LossDecl | A.StepDecl | A.NoiseDecl)[]) if (!m.has(d.name.name)) m.set(d.name.name, d);
+      this.firstByName.set(kind, m);
+    }
+    return m.get(name) as Extract<Decl, { kind: K }> | undefined;
   }
 
   run(): ProgramIR | null {
@@ -322,7 +357,7 @@ class Checker {
    * alignment: computed here once, read by codegen and the lints.
    */
   private mk(op: NodeOp, type: TensorType, span: A.Span): number {
-    const key = JSON.stringify(op);
+    const key = nodeKey(op);
     const hit = this.memo.get(key);
     if (hit !== undefined) return hit;
     const id = this.nodes.length;
@@ -432,7 +467,7 @@ class Checker {
     if (name === "batch") return this.mk({ op: "batch" }, SCALAR, span);
     if (this.data && name === this.data.name) return this.mk({ op: "data" }, { batched: true, shape: this.data.shape }, span);
     if (this.noiseNames.has(name)) {
-      const n = this.of("Noise").find((x) => x.name.name === name)!;
+      const n = this.named("Noise", name)!;
       const ir = this.checkNoiseShapeOnly(n);
       return this.mk({ op: "noise", noise: name }, { batched: true, shape: ir }, span);
     }
@@ -552,7 +587,7 @@ class Checker {
   /** Whether node `id` is a one-hot class label: the data's label, or a categorical noise. */
   private isLabel(id: number): boolean {
     const n = this.nodes[id]!;
-    return n.op === "label" || (n.op === "noise" && this.of("Noise").find((x) => x.name.name === n.noise)?.dist.name === "categorical");
+    return n.op === "label" || (n.op === "noise" && this.named("Noise", n.noise)?.dist.name === "categorical");
   }
 
   private dependsOn(y: number, x: number): boolean {
@@ -591,7 +626,7 @@ class Checker {
       const shapes = types.map((t, i) => (fed?.has(i) && this.data ? this.data.shape : t.shape));
       // Inputs given class labels (the data's label, a categorical noise): what `embed` reads.
       const labels = new Set(decl.params.filter((_, i) => this.isLabel(ids[i]!)).map((q) => q.name));
-      const ir = instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o), this.blockDecls, this.cyclicBlocks, labels, this.shares);
+      const ir = this.instantiate(decl, shapes, labels);
       this.nets.set(name, ir);
       if (ir) {
         this.firstUse.set(name, e.span);
@@ -648,6 +683,31 @@ class Checker {
       }
     }
     return this.mk({ op: "apply", net: name, args: ids }, { batched: true, shape: net.outShape }, e.span);
+  }
+  /** instantiateNet, through the cache of the previous check's nets when there is one. */
+  private instantiate(decl: A.NetDecl, shapes: readonly (readonly number[])[], labels: ReadonlySet<string>): NetIR | null {
+    const run = () => instantiateNet(decl, shapes, this.file, this.diags, (o) => this.line(o), this.blockDecls, this.cyclicBlocks, labels, this.shares);
+    const cache = this.netCache;
+    if (!cache) return run();
+    const usesBlocks = this.blockDecls.size > 0 && decl.layers.some((l) => !LAYERS[canonicalLayer(l.op.name)] && this.blockDecls.has(l.op.name));
+    const key = [this.file, this.src.text.slice(decl.span.start, decl.span.end), JSON.stringify(shapes), [...labels].sort().join(","), usesBlocks ? this.blocksKey() : ""].join("\u0000");
+    const line = this.line(decl.span.start);
+    const hit = cache.get(key, line);
+    if (hit) return hit;
+    const diags = this.diags.length;
+    const shares = this.shares.length;
+    const ir = run();
+    if (ir && this.diags.length === diags && this.shares.length === shares) cache.set(key, ir, line);
+    return ir;
+  }
+  private blocksText: string | null = null;
+  /** The blocks as a net instantiating them sees them: their text and place, and which are cyclic. */
+  private blocksKey(): string {
+    if (this.blocksText === null) {
+      const parts = [...this.blockDecls.values()].map((b) => `${b.span.start}:${this.src.text.slice(b.span.start, b.span.end)}`);
+      this.blocksText = `${[...this.cyclicBlocks].join(",")}\u0000${parts.join("\u0000")}`;
+    }
+    return this.blocksText;
   }
   /** Where the data's shape comes from, for errors about shapes that should be the data's. */
   private dataNote(): { message: string; file: string; span: A.Span }[] {
@@ -727,7 +787,7 @@ class Checker {
     const out: StepIR[] = [];
     const borrowers: [A.StepDecl, number, string[]][] = [];
     for (const s of this.of("Step")) {
-      const loss = this.of("Loss").find((l) => l.name.name === s.loss.name);
+      const loss = this.named("Loss", s.loss.name);
       if (!loss) {
         const s2 = suggest(s.loss.name, this.of("Loss").map((l) => l.name.name));
         const isValue = this.valueDecls.has(s.loss.name);
@@ -756,7 +816,7 @@ class Checker {
     for (const [s, lossNode, nets] of borrowers) {
       const ref = s.optimizer.name;
       const owner = out.find((x) => x.name === ref.name);
-      const ownerDecl = this.of("Step").find((x) => x.name.name === ref.name)!;
+      const ownerDecl = this.named("Step", ref.name)!;
       if (ref.name === s.name.name || (!owner && !OPTIMIZERS[ownerDecl.optimizer.name.name])) {
         this.err(C.E0181, ref.name === s.name.name ? `step '${s.name.name}' cannot use its own optimizer; name an optimizer (adam) or another step` : `step '${ref.name}' itself uses another step's optimizer; name the step that owns it`, ref.span);
         continue;
@@ -863,7 +923,7 @@ class Checker {
       return null;
     }
     const name = stepArg.value;
-    if (!this.of("Step").some((s) => s.name.name === name.name)) {
+    if (!this.named("Step", name.name)) {
       const s = suggest(name.name, this.of("Step").map((x) => x.name.name));
       this.err(C.E0128, `unknown step '${name.name}'${s ? `; did you mean '${s}'?` : ""}`, name.span);
       return null;
@@ -911,7 +971,7 @@ class Checker {
           this.err(C.E0137, "a schedule entry is a step name, optionally repeated: [5*d, g]", it.span);
           continue;
         }
-        if (!this.of("Step").some((s) => s.name.name === name.name)) {
+        if (!this.named("Step", name.name)) {
           const s = suggest(name.name, this.of("Step").map((x) => x.name.name));
           this.err(C.E0128, `unknown step '${name.name}'${s ? `; did you mean '${s}'?` : ""}`, name.span);
           continue;
@@ -931,15 +991,17 @@ class Checker {
         if (prev !== undefined) this.err(C.E0182, `steps '${prev}' and '${it.step}' both adjust the optimizer of step '${owner}'; adjust it once`, everySpans.get(i)!);
         else adjusted.set(owner, it.step);
       });
+      // (a step in an every(...) entry with an error of its own is reported there, not as unscheduled)
+      const inEvery = new Set<string>();
+      for (const x of items) if (x.kind === "Call" && x.callee.name === "every" && x.args[1]?.value.kind === "Name") inEvery.add(x.args[1].value.name);
+      const scheduled = new Set(schedule.map((x) => x.step));
       for (const s of this.of("Step")) {
-        // (a step in an every(...) entry with an error of its own is reported there, not as unscheduled)
-        const inEvery = items.some((x) => x.kind === "Call" && x.callee.name === "every" && x.args[1]?.value.kind === "Name" && x.args[1].value.name === s.name.name);
-        if (!inEvery && !schedule.some((x) => x.step === s.name.name)) this.warn(C.W0406, `step '${s.name.name}' is not in the schedule, so it never runs`, s.name.span);
+        if (!inEvery.has(s.name.name) && !scheduled.has(s.name.name)) this.warn(C.W0406, `step '${s.name.name}' is not in the schedule, so it never runs`, s.name.span);
       }
     } else schedule.push(...stepNames.map((step) => ({ step, repeat: 1 })));
     const epochs = r.posInt("epochs", null);
     const nsteps = r.posInt("steps", null);
-    const conditional = this.nodes.some((n) => n.op === "label" || (n.op === "noise" && this.of("Noise").find((x) => x.name.name === n.noise)?.dist.name === "categorical"));
+    const conditional = this.nodes.some((n) => n.op === "label" || (n.op === "noise" && this.named("Noise", n.noise)?.dist.name === "categorical"));
     const ckpt = r.arg("checkpoint_every");
     let checkpointEvery: number | "epoch" = "epoch";
     if (ckpt && !(ckpt.value.kind === "Name" && ckpt.value.name === "epoch")) checkpointEvery = r.posInt("checkpoint_every", 1000)!;
@@ -1004,6 +1066,32 @@ class Checker {
     const n = this.nodes[id]!;
     if (n.op === "data") return true;
     return children(n).some((c) => this.dependsOnData(c));
+  }
+}
+
+/** What makes two nodes one computation (hash-consing's key): the operation and its operands. */
+function nodeKey(op: NodeOp): string {
+  switch (op.op) {
+    case "data":
+    case "label":
+    case "batch":
+      return op.op;
+    case "noise":
+      return `noise ${op.noise}`;
+    case "state":
+      return `state ${op.state}`;
+    case "const":
+      return `const ${op.value}`;
+    case "apply":
+      return `apply ${op.net} ${op.args.join(",")}`;
+    case "tap":
+      return `tap ${op.of} ${op.tap}`;
+    case "call":
+      return `call ${op.fn} ${op.args.join(",")}`;
+    case "binary":
+      return `binary ${op.o} ${op.a} ${op.b}`;
+    case "neg":
+      return `neg ${op.a}`;
   }
 }
 
