@@ -35,6 +35,7 @@ import "../parser/yaml/load.ts";
 import { formatGan } from "../format/index.ts";
 import { IncrementalParser } from "./incremental.ts";
 import { analyze, occurrences, symbolAt, type Analysis } from "./analysis.ts";
+import { encodeTokens, semanticTokens, TOKEN_MODIFIERS, TOKEN_TYPES } from "./semantic.ts";
 import { complete, didYouMean, hover, outline, prepareRename, rename, type CompletionKind, type OutlineKind } from "./features.ts";
 
 /** The file name a document is checked under: its path for file: URIs (data paths resolve from there). */
@@ -164,6 +165,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
       documentSymbolProvider: true,
       documentHighlightProvider: true,
       documentFormattingProvider: true,
+      semanticTokensProvider: { legend: { tokenTypes: [...TOKEN_TYPES], tokenModifiers: [...TOKEN_MODIFIERS] }, full: true, range: true },
       codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
     },
     serverInfo: { name: "ganc", version: "0.1.0" },
@@ -239,6 +241,19 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
       }),
     ),
   );
+
+  const tokensOf = (uri: string, range?: Range): { data: number[] } =>
+    withDoc(uri, { data: [] }, (doc, a) => {
+      let tokens = semanticTokens(a, isYamlFile(a.file));
+      if (range) {
+        const from = doc.offsetAt(range.start);
+        const to = doc.offsetAt(range.end);
+        tokens = tokens.filter((t) => t.end > from && t.start < to);
+      }
+      return { data: encodeTokens(tokens, (o) => doc.positionAt(o)) };
+    });
+  connection.languages.semanticTokens.on(safe("semantic tokens", { data: [] as number[] }, (p) => tokensOf(p.textDocument.uri)));
+  connection.languages.semanticTokens.onRange(safe("semantic tokens", { data: [] as number[] }, (p) => tokensOf(p.textDocument.uri, p.range)));
 
   connection.onDocumentHighlight(
     safe("highlight", [], (p) =>

@@ -92,3 +92,17 @@ describe("the .vsix", () => {
     }
   });
 });
+
+describe("semantic highlighting", () => {
+  it("the extension declares each token type of the server's legend that LSP does not define, with a standard super type", async () => {
+    const { SemanticTokenTypes } = await import("vscode-languageserver/node.js");
+    const { TOKEN_TYPES } = await import("../../src/lsp/semantic.ts");
+    const standard = new Set<string>(Object.values(SemanticTokenTypes));
+    const own = TOKEN_TYPES.filter((t) => !standard.has(t));
+    expect(own).toEqual(["loss"]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "editors/vscode/package.json"), "utf8")) as { contributes: { semanticTokenTypes: { id: string; superType: string }[] } };
+    const declared = manifest.contributes.semanticTokenTypes;
+    expect(declared.map((t) => t.id).sort()).toEqual([...own].sort());
+    for (const t of declared) expect(standard.has(t.superType)).toBe(true);
+  });
+});

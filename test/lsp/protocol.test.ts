@@ -13,6 +13,7 @@ import { TestClient, uriOf, type LspDiagnostic } from "./client.ts";
 const SEED = fs.readFileSync(path.join(ROOT, "specs/gan.gan"), "utf8");
 const URI = uriOf("specs/gan.gan");
 let c: TestClient;
+let capabilities: Record<string, unknown> = {};
 
 beforeAll(async () => {
   c = new TestClient();
@@ -33,6 +34,8 @@ const textAt = (r: LspDiagnostic["range"]) => {
 describe("ganc lsp over stdio", () => {
   it("initializes with the features it serves", async () => {
     const r = await c.initialize();
+    capabilities = r.capabilities;
+    expect(r.capabilities.semanticTokensProvider).toMatchObject({ full: true, range: true });
     expect(r.capabilities).toMatchObject({ hoverProvider: true, definitionProvider: true, referencesProvider: true, renameProvider: { prepareProvider: true }, documentSymbolProvider: true });
     expect(r.capabilities.completionProvider).toBeDefined();
     expect(r.capabilities.codeActionProvider).toBeDefined();
@@ -205,6 +208,56 @@ describe("ganc lsp over stdio", () => {
     const yaml = uriOf("specs/gan.gan.yaml");
     await c.open(yaml, fs.readFileSync(path.join(ROOT, "specs/gan.gan.yaml"), "utf8"));
     expect(await c.request("textDocument/formatting", { textDocument: { uri: yaml }, options: { tabSize: 2, insertSpaces: true } })).toEqual([]);
+    await c.close(yaml);
+  });
+
+  it("semantic tokens: each word as the analysis resolved it, in the legend the server announced; a range gives the tokens inside it", async () => {
+    const uri = uriOf("specs/tokens.gan");
+    const text = SEED.replace("loss g =", "# the generator's loss\nloss g =");
+    await c.open(uri, text);
+    await c.diagnostics(uri, 1);
+    const legend = (capabilities.semanticTokensProvider as { legend: { tokenTypes: string[]; tokenModifiers: string[] } }).legend;
+    const doc = c.doc(uri);
+    /** The tokens decoded: "text:type.modifiers", as an editor reads them. */
+    const decode = (data: number[]) => {
+      const out: string[] = [];
+      let line = 0;
+      let char = 0;
+      for (let i = 0; i < data.length; i += 5) {
+        line += data[i]!;
+        char = data[i]! === 0 ? char + data[i + 1]! : data[i + 1]!;
+        const start = doc.offsetAt({ line, character: char });
+        const mods = legend.tokenModifiers.filter((_, b) => data[i + 4]! & (1 << b));
+        out.push(`${text.slice(start, start + data[i + 2]!)}:${[legend.tokenTypes[data[i + 3]!], ...mods].join(".")}`);
+      }
+      return out;
+    };
+    const full = decode((await c.request<{ data: number[] }>("textDocument/semanticTokens/full", { textDocument: { uri } })).data);
+    const seq = (...words: string[]) => expect(full.join(" ")).toContain(words.join(" "));
+    seq("data:keyword", "real:variable.declaration.readonly", "mnist:function.defaultLibrary", "batch:parameter", "=:operator", "64:number", "# [64, 28, 28, 1] in [0, 1]:comment");
+    seq("net:keyword", "G:class.declaration", "z:parameter.declaration", "dense:type.defaultLibrary", "1024:number", "batchnorm:type.defaultLibrary");
+    seq("->:operator", "logit:property.declaration");
+    seq("fake:variable.declaration", "=:operator", "G:class", "z:variable.readonly");
+    seq("# the generator's loss:comment", "loss:keyword", "g:loss.declaration", "=:operator", "bce_logits:function.defaultLibrary", "D:class", "fake:variable", "logit:property", "ones:enumMember.defaultLibrary");
+    seq("step:keyword", "d:event.declaration", "adam:function.defaultLibrary", "lr:parameter", "=:operator", "2e-4:number");
+    seq("minimize:keyword", "d:loss", "over:keyword", "D:class");
+    seq("schedule:parameter", "=:operator", "d:event", "g:event");
+    // A range: the tokens of the lines it covers, the same as in the full answer.
+    const from = c.pos(uri, "loss d =");
+    const range = { start: from, end: { line: from.line + 1, character: 0 } };
+    const part = decode((await c.request<{ data: number[] }>("textDocument/semanticTokens/range", { textDocument: { uri }, range })).data);
+    expect(part).toEqual(["loss:keyword", "d:loss.declaration", "=:operator", "d_real:loss", "+:operator", "d_fake:loss"]);
+    // A spec that does not parse keeps its words' lexical kinds; a YAML spec has none.
+    const broken = await c.replace(uri, "fake = G(z)", "fake = G(z");
+    await c.diagnostics(uri, broken);
+    const lexical = decode((await c.request<{ data: number[] }>("textDocument/semanticTokens/full", { textDocument: { uri } })).data);
+    expect(lexical).toContain("net:keyword");
+    expect(lexical).toContain("1024:number");
+    expect(lexical.some((t) => t.startsWith("G:"))).toBe(false);
+    await c.close(uri);
+    const yaml = uriOf("specs/gan.gan.yaml");
+    await c.open(yaml, fs.readFileSync(path.join(ROOT, "specs/gan.gan.yaml"), "utf8"));
+    expect(await c.request("textDocument/semanticTokens/full", { textDocument: { uri: yaml } })).toEqual({ data: [] });
     await c.close(yaml);
   });
 
