@@ -869,6 +869,30 @@ export const CATALOG = {
     wrong: yaml("train:\n  steps: !big 100\n  schedule: [d, g]"),
     right: yaml("train:\n  steps: 100\n  schedule: [d, g]"),
   },
+  E0630: {
+    title: "unknown code in an allow",
+    explanation: "An allow directive (`#[allow(W0403)]`) names a code that does not exist; the message suggests the nearest warning code.",
+    wrong: gan(BASE_GAN.replace("loss g =", "#[allow(W403)]\nloss g ="), true),
+    right: gan(BASE_GAN, true),
+  },
+  E0631: {
+    title: "code that cannot be allowed",
+    explanation: "Only warnings can be allowed: a spec with an error is not compiled, so an allow directive naming an error code (E...) has no meaning; fix the error instead. W0601, the YAML reader's warning, is reported before the directives are read, so it cannot be allowed either.",
+    wrong: gan(BASE_GAN.replace("loss g =", "#[allow(E0120)]\nloss g ="), true),
+    right: gan(BASE_GAN, true),
+  },
+  E0632: {
+    title: "malformed allow directive",
+    explanation: "A comment that starts with `#[allow` or `#![allow` is an allow directive and must read `#[allow(W0403)]` (several codes separated by commas; `#!` for the whole spec), followed by free text if wanted.",
+    wrong: gan(BASE_GAN.replace("loss g =", "#[allow W0405]\nloss g ="), true),
+    right: gan(BASE_GAN.replace("loss g =", "#[allow(W0405)] Q is kept for a later experiment\nnet Q(x) {\n  dense 2\n}\nloss g ="), true),
+  },
+  W0408: {
+    title: "allow that allows nothing",
+    explanation: "An allow directive whose declaration (or line, or spec) has none of the warnings it names: the reason for it has gone. Remove it. (Reported only in a spec without errors, where every warning has been looked for.)",
+    wrong: gan(BASE_GAN.replace("loss g =", "#[allow(W0405)]\nloss g ="), true),
+    right: gan(BASE_GAN.replace("loss g =", "#[allow(W0405)] Q is kept for a later experiment\nnet Q(x) {\n  dense 2\n}\nloss g ="), true),
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CATALOG;

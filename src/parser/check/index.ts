@@ -17,6 +17,7 @@ import { lintSpec } from "./lint.ts";
 import { recursiveBlocks } from "./blocks.ts";
 import { fmt, instantiateNet, type ShareRequest } from "./nets.ts";
 import type { NetCache } from "./net-cache.ts";
+import { applyAllows } from "./allow.ts";
 
 export interface CheckResult {
   readonly program: ProgramIR | null;
@@ -34,7 +35,9 @@ export function checkSpec(spec: A.Spec, text: string, options: CheckOptions = {}
   const c = new Checker(spec, new SourceText(spec.file, text), options.nets && !/\.(ya?ml)$/i.test(spec.file) ? options.nets : null);
   const program = c.run();
   options.nets?.sweep();
-  return { program: hasErrors(c.diags) ? null : program, diagnostics: c.diags };
+  // Warnings the spec allows knowingly (#[allow(W0403)] comments) are left out here.
+  const diagnostics = applyAllows(spec, text, c.diags);
+  return { program: hasErrors(diagnostics) ? null : program, diagnostics };
 }
 
 export interface CheckOptions {

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 SPEC = {
     "name": "wgan_gp",
     "source": "specs/wgan_gp.gan",
-    "hash": "7b214e490f3d8a23",
+    "hash": "594abb59a1df76d5",
     "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}},
     "noise": [{"name": "z", "dist": "uniform", "a": -1, "b": 1, "shape": [62], "classes": 0}, {"name": "a", "dist": "uniform", "a": 0, "b": 1, "shape": [1, 1, 1], "classes": 0}],
     "train": {"epochs": 25, "steps": None, "seed": 0, "sampleEvery": 300, "sampleCount": 64, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
@@ -116,11 +116,11 @@ def main(argv=None):
     vars_G = [G.dense1_kernel, G.dense1_bias, G.bn1_gamma, G.bn1_beta, G.dense2_kernel, G.dense2_bias, G.bn2_gamma, G.bn2_beta, G.deconv1_kernel, G.deconv1_bias, G.bn3_gamma, G.bn3_beta, G.deconv2_kernel, G.deconv2_bias]
     vars_D = [D.conv1_kernel, D.conv1_bias, D.conv2_kernel, D.conv2_bias, D.bn1_gamma, D.bn1_beta, D.dense1_kernel, D.dense1_bias, D.bn2_gamma, D.bn2_beta, D.dense2_kernel, D.dense2_bias]
 
-    opt_d = run.optimizer("d", vars_D, {"kind": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "epsilon": 1e-8, "rho": 0.9, "momentum": 0, "nesterov": False})  # specs/wgan_gp.gan:35
-    opt_g = run.optimizer("g", vars_G, {"kind": "adam", "lr": 1e-3, "beta1": 0.5, "beta2": 0.999, "epsilon": 1e-8, "rho": 0.9, "momentum": 0, "nesterov": False})  # specs/wgan_gp.gan:36
+    opt_d = run.optimizer("d", vars_D, {"kind": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "epsilon": 1e-8, "rho": 0.9, "momentum": 0, "nesterov": False})  # specs/wgan_gp.gan:36
+    opt_g = run.optimizer("g", vars_G, {"kind": "adam", "lr": 1e-3, "beta1": 0.5, "beta2": 0.999, "epsilon": 1e-8, "rho": 0.9, "momentum": 0, "nesterov": False})  # specs/wgan_gp.gan:37
 
     def step_d(b):
-        """step d (specs/wgan_gp.gan:35): minimize d over D with adam"""
+        """step d (specs/wgan_gp.gan:36): minimize d over D with adam"""
         with run.autocast():
             fake = G(b.z, "train")["out"]  # specs/wgan_gp.gan:27
             xhat = (b.real + (b.a * (fake - b.real)))  # specs/wgan_gp.gan:28
@@ -132,20 +132,20 @@ def main(argv=None):
                 D_xhat = D(xhat_, "train")
                 return D_xhat["logit"]
             grad = grad_of(f_xhat, xhat)
-            gp = torch.mean(torch.square((sample_norm(grad) - 1.0)))  # specs/wgan_gp.gan:31
-            d = ((d_real + d_fake) + (0.25 * gp))  # specs/wgan_gp.gan:32
+            gp = torch.mean(torch.square((sample_norm(grad) - 1.0)))  # specs/wgan_gp.gan:32
+            d = ((d_real + d_fake) + (0.25 * gp))  # specs/wgan_gp.gan:33
         grads = run.gradients("d", d, vars_D)
         if grads is not None:
             opt_d.apply(grads)
         return {"d": d.detach(), "d_real": d_real.detach(), "d_fake": d_fake.detach(), "gp": gp.detach()}
 
     def step_g(b):
-        """step g (specs/wgan_gp.gan:36): minimize g over G with adam"""
+        """step g (specs/wgan_gp.gan:37): minimize g over G with adam"""
         with run.autocast():
             fake = G(b.z, "train")["out"]  # specs/wgan_gp.gan:27
             D_fake = D(fake, "train")
             d_fake = torch.mean(D_fake["logit"])  # specs/wgan_gp.gan:30
-            g = (-d_fake)  # specs/wgan_gp.gan:33
+            g = (-d_fake)  # specs/wgan_gp.gan:34
         grads = run.gradients("g", g, vars_G)
         if grads is not None:
             opt_g.apply(grads)

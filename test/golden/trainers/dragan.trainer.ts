@@ -7,7 +7,7 @@ import * as rt from "ganc/runtime";
 export const SPEC: rt.SpecInfo = {
   name: "dragan",
   source: "specs/dragan.gan",
-  hash: "6e7677dadf6aa350",
+  hash: "5dfd8863503cc678",
   data: { name: "real", source: "mnist", batch: 64, shape: [28, 28, 1], numClasses: 10, classNames: null, path: null, args: {} },
   noise: [
     { name: "z", dist: "uniform", a: -1, b: 1, shape: [62], classes: 0 },
@@ -16,7 +16,7 @@ export const SPEC: rt.SpecInfo = {
   ],
   train: { epochs: 25, steps: null, seed: 0, sampleEvery: 300, sampleCount: 64, checkpointEvery: "epoch", keepCheckpoints: 3, logEvery: 10, histogramEvery: 300, evalEvery: 0, evalCount: 1000 },
   sampleRange: [0, 1],
-  resolved: "gan \"dragan\"\n\n\n\n\ndata real: mnist(batch=64)   # [64, 28, 28, 1], 10 classes\nnoise z: uniform(-1, 1, [62])\nnoise u: uniform(0, 1, [28, 28, 1])\nnoise a: uniform(0, 1, [1, 1, 1])\n\nnet G(z) {   # z: [62] -> [28, 28, 1]\n  dense 1024 init=normal(0, 0.02) bias=true sn=false, batchnorm 0.9 epsilon=1e-5 scale=true center=true, relu   # dense1: [1024], bn1: [1024], relu1: [1024]\n  dense 7 * 7 * 128 init=normal(0, 0.02) bias=true sn=false, batchnorm 0.9 epsilon=1e-5 scale=true center=true, relu   # dense2: [6272], bn2: [6272], relu2: [6272]\n  reshape [7, 7, 128]   # reshape1: [7, 7, 128]\n  deconv 64 kernel=4 stride=2 padding=same init=normal(0, 0.02) bias=true sn=false, batchnorm 0.9 epsilon=1e-5 scale=true center=true, relu   # deconv1: [14, 14, 64], bn3: [14, 14, 64], relu3: [14, 14, 64]\n  deconv 1 kernel=4 stride=2 padding=same init=normal(0, 0.02) bias=true sn=false, sigmoid   # deconv2: [28, 28, 1], sigmoid1: [28, 28, 1]\n}\n\n\n\nnet D(x) {   # x: [28, 28, 1] -> [1]\n  conv 64 kernel=4 stride=2 padding=same init=truncated_normal(0, 0.02) bias=true sn=false, lrelu 0.2   # conv1: [14, 14, 64], leakyrelu1: [14, 14, 64]\n  conv 128 kernel=4 stride=2 padding=same init=truncated_normal(0, 0.02) bias=true sn=false, batchnorm 0.9 epsilon=1e-5 scale=true center=true, lrelu 0.2   # conv2: [7, 7, 128], bn1: [7, 7, 128], leakyrelu2: [7, 7, 128]\n  flatten, dense 1024 init=normal(0, 0.02) bias=true sn=false, batchnorm 0.9 epsilon=1e-5 scale=true center=true, lrelu 0.2 -> features   # flatten1: [6272], dense1: [1024], bn2: [1024], leakyrelu3: [1024]\n  dense 1 init=normal(0, 0.02) bias=true sn=false -> logit   # dense2: [1]\n}\n\nfake = G(z)   # [batch, 28, 28, 1]\nx_p = real + 0.5 * std(real) * u   # [batch, 28, 28, 1]\nxhat = real + a * (x_p - real)   # [batch, 28, 28, 1]\nloss d_real = bce_logits(D(real).logit, ones)   # scalar\nloss d_fake = bce_logits(D(fake).logit, zeros)   # scalar\nloss gp = mean(square(sample_norm(grad(D(xhat).logit, xhat)) - 1))   # scalar\nloss d = d_real + d_fake + 0.25 * gp   # scalar\nloss g = bce_logits(D(fake).logit, ones)   # scalar\n\nstep d: adam(lr=1e-3, beta1=0.5, beta2=0.999, epsilon=1e-8, decay=none) minimize d over D\nstep g: adam(lr=1e-3, beta1=0.5, beta2=0.999, epsilon=1e-8, decay=none) minimize g over G\n\ntrain { epochs=25, schedule=[d, g], sample_every=300, checkpoint_every=epoch, seed=0, samples=fake, sample_count=64, keep_checkpoints=3, log_every=10, eval_every=0, eval_count=1000, histogram_every=300 }\n",
+  resolved: "gan \"dragan\"\n\n\n\n\ndata real: mnist(batch=64)   # [64, 28, 28, 1], 10 classes\nnoise z: uniform(-1, 1, [62])\nnoise u: uniform(0, 1, [28, 28, 1])\nnoise a: uniform(0, 1, [1, 1, 1])\n\nnet G(z) {   # z: [62] -> [28, 28, 1]\n  dense 1024 init=normal(0, 0.02) bias=true sn=false, batchnorm 0.9 epsilon=1e-5 scale=true center=true, relu   # dense1: [1024], bn1: [1024], relu1: [1024]\n  dense 7 * 7 * 128 init=normal(0, 0.02) bias=true sn=false, batchnorm 0.9 epsilon=1e-5 scale=true center=true, relu   # dense2: [6272], bn2: [6272], relu2: [6272]\n  reshape [7, 7, 128]   # reshape1: [7, 7, 128]\n  deconv 64 kernel=4 stride=2 padding=same init=normal(0, 0.02) bias=true sn=false, batchnorm 0.9 epsilon=1e-5 scale=true center=true, relu   # deconv1: [14, 14, 64], bn3: [14, 14, 64], relu3: [14, 14, 64]\n  deconv 1 kernel=4 stride=2 padding=same init=normal(0, 0.02) bias=true sn=false, sigmoid   # deconv2: [28, 28, 1], sigmoid1: [28, 28, 1]\n}\n\n\n\nnet D(x) {   # x: [28, 28, 1] -> [1]\n  conv 64 kernel=4 stride=2 padding=same init=truncated_normal(0, 0.02) bias=true sn=false, lrelu 0.2   # conv1: [14, 14, 64], leakyrelu1: [14, 14, 64]\n  conv 128 kernel=4 stride=2 padding=same init=truncated_normal(0, 0.02) bias=true sn=false, batchnorm 0.9 epsilon=1e-5 scale=true center=true, lrelu 0.2   # conv2: [7, 7, 128], bn1: [7, 7, 128], leakyrelu2: [7, 7, 128]\n  flatten, dense 1024 init=normal(0, 0.02) bias=true sn=false, batchnorm 0.9 epsilon=1e-5 scale=true center=true, lrelu 0.2 -> features   # flatten1: [6272], dense1: [1024], bn2: [1024], leakyrelu3: [1024]\n  dense 1 init=normal(0, 0.02) bias=true sn=false -> logit   # dense2: [1]\n}\n\nfake = G(z)   # [batch, 28, 28, 1]\nx_p = real + 0.5 * std(real) * u   # [batch, 28, 28, 1]\nxhat = real + a * (x_p - real)   # [batch, 28, 28, 1]\nloss d_real = bce_logits(D(real).logit, ones)   # scalar\nloss d_fake = bce_logits(D(fake).logit, zeros)   # scalar\n\nloss gp = mean(square(sample_norm(grad(D(xhat).logit, xhat)) - 1))   # scalar\nloss d = d_real + d_fake + 0.25 * gp   # scalar\nloss g = bce_logits(D(fake).logit, ones)   # scalar\n\nstep d: adam(lr=1e-3, beta1=0.5, beta2=0.999, epsilon=1e-8, decay=none) minimize d over D\nstep g: adam(lr=1e-3, beta1=0.5, beta2=0.999, epsilon=1e-8, decay=none) minimize g over G\n\ntrain { epochs=25, schedule=[d, g], sample_every=300, checkpoint_every=epoch, seed=0, samples=fake, sample_count=64, keep_checkpoints=3, log_every=10, eval_every=0, eval_count=1000, histogram_every=300 }\n",
 };
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
@@ -132,15 +132,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     return { out: h, features, logit };
   }
 
-  const opt_d = run.optimizer("d", { kind: "adam", lr: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8, rho: 0.9, momentum: 0, nesterov: false, fused: true }); // specs/dragan.gan:37
-  const opt_g = run.optimizer("g", { kind: "adam", lr: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8, rho: 0.9, momentum: 0, nesterov: false, fused: true }); // specs/dragan.gan:38
+  const opt_d = run.optimizer("d", { kind: "adam", lr: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8, rho: 0.9, momentum: 0, nesterov: false, fused: true }); // specs/dragan.gan:38
+  const opt_g = run.optimizer("g", { kind: "adam", lr: 1e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8, rho: 0.9, momentum: 0, nesterov: false, fused: true }); // specs/dragan.gan:39
 
   // Forward passes recorded in one step for a later step of the same iteration (pass reuse-forward),
   // and what they keep for their backward passes; freed at the end of each iteration.
   let rec_fake: rt.fused.Recorded | null = null; // fake = G(z) (specs/dragan.gan:28): recorded in step d, differentiated in step g
   const reuse = new rt.fused.Arena();
 
-  /** step d (specs/dragan.gan:37): minimize d over D with adam */
+  /** step d (specs/dragan.gan:38): minimize d over D with adam */
   function step_d(b: rt.Batch): Record<string, tf.Scalar> {
     const arena = new rt.fused.Arena(); // what the fused nets keep for their backward passes
     try {
@@ -169,8 +169,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       const D_xhat = D(xhat_, "train");
       return D_xhat.logit;
     }, xhat);
-          const gp = tf.mean(tf.square(tf.sub(rt.sampleNorm(grad), t_7))); // specs/dragan.gan:33
-          const d = tf.add(tf.add(d_real, d_fake), tf.mul(rt.fused.constant(0.25), gp)); // specs/dragan.gan:34
+          const gp = tf.mean(tf.square(tf.sub(rt.sampleNorm(grad), t_7))); // specs/dragan.gan:34
+          const d = tf.add(tf.add(d_real, d_fake), tf.mul(rt.fused.constant(0.25), gp)); // specs/dragan.gan:35
           logged = { "d_real": tf.keep(d_real) as tf.Scalar, "d_fake": tf.keep(d_fake) as tf.Scalar, "gp": tf.keep(gp) as tf.Scalar };
           return d as tf.Scalar;
         }, [...varsD]);
@@ -183,7 +183,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     }
   }
 
-  /** step g (specs/dragan.gan:38): minimize g over G with adam */
+  /** step g (specs/dragan.gan:39): minimize g over G with adam */
   function step_g(b: rt.Batch): Record<string, tf.Scalar> {
     const arena = new rt.fused.Arena(); // what the fused nets keep for their backward passes
     try {
@@ -194,7 +194,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
           // no dropout. Its batch-norm moving averages got this pass's update when it was recorded.
           const fake = rt.fused.FusedNet.replay(rec_fake!).out; // specs/dragan.gan:28
           const D_fake = netD.apply([fake], { taps: ["logit"], gradInputs: [true], gradParams: false, arena });
-          const g = rt.fused.bceLogits(D_fake.logit, 1, arena); // specs/dragan.gan:35
+          const g = rt.fused.bceLogits(D_fake.logit, 1, arena); // specs/dragan.gan:36
           return g as tf.Scalar;
         }, [...varsG]);
         opt_g.applyGradients(grads);
