@@ -1,5 +1,5 @@
 import { checkSpec, type CheckOptions } from "./parser/check/index.ts";
-import type { ProgramIR } from "./ir/types.ts";
+import type { NetIR, ProgramIR } from "./ir/types.ts";
 import { hasErrors, type Diagnostic } from "./parser/diagnostics.ts";
 import { parseSpec, type ParsedSpec } from "./parser/index.ts";
 import type { Spec } from "./parser/ast.ts";
@@ -14,9 +14,9 @@ export function checkText(
   /** The parser: parseSpec, or one that gives what it gives faster (the language server's, src/lsp/incremental.ts). */
   parse: (text: string, file: string) => ParsedSpec = parseSpec,
   options: CheckOptions = {},
-): { program: ProgramIR | null; spec: Spec | null; diagnostics: Diagnostic[] } {
+): { program: ProgramIR | null; spec: Spec | null; diagnostics: Diagnostic[]; nets: readonly NetIR[] } {
   const parsed = parse(text, file);
-  if (!parsed.spec || hasErrors(parsed.diagnostics)) return { program: null, spec: parsed.spec, diagnostics: parsed.diagnostics };
+  if (!parsed.spec || hasErrors(parsed.diagnostics)) return { program: null, spec: parsed.spec, diagnostics: parsed.diagnostics, nets: [] };
   const checked = checkSpec(parsed.spec, text, options);
-  return { program: checked.program, spec: parsed.spec, diagnostics: [...parsed.diagnostics, ...checked.diagnostics] };
+  return { program: checked.program, spec: parsed.spec, diagnostics: [...parsed.diagnostics, ...checked.diagnostics], nets: checked.nets };
 }

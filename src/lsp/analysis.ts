@@ -7,7 +7,7 @@ import type * as A from "../parser/ast.ts";
 import { checkText } from "../check.ts";
 import type { IncrementalParser } from "./incremental.ts";
 import type { Diagnostic } from "../parser/diagnostics.ts";
-import type { ProgramIR } from "../ir/types.ts";
+import type { NetIR, ProgramIR } from "../ir/types.ts";
 import { LAYERS, canonicalLayer } from "../parser/signatures.ts";
 
 /** The kinds of names a spec declares. Steps live in their own namespace (`step d` minimizes `loss d`). */
@@ -32,6 +32,8 @@ export interface Analysis {
   readonly file: string;
   readonly spec: A.Spec | null;
   readonly program: ProgramIR | null;
+  /** The nets that checked without an error, with their shapes (all of the program's when it checked). */
+  readonly nets: readonly NetIR[];
   readonly diagnostics: Diagnostic[];
   readonly defs: readonly SymbolDef[];
   readonly refs: readonly SymbolRef[];
@@ -46,7 +48,7 @@ export const namespaceOf = (k: SymbolKind): "steps" | "names" => (k === "step" ?
 export function analyze(text: string, file: string, parser?: IncrementalParser): Analysis {
   const r = parser ? checkText(text, file, (t, f) => parser.parse(t, f), { nets: parser.nets }) : checkText(text, file);
   const { defs, refs } = r.spec ? indexSpec(r.spec) : { defs: [], refs: [] };
-  return { text, file, spec: r.spec, program: r.program, diagnostics: r.diagnostics, defs, refs };
+  return { text, file, spec: r.spec, program: r.program, nets: r.nets, diagnostics: r.diagnostics, defs, refs };
 }
 
 function declKind(d: A.Decl): SymbolKind | null {

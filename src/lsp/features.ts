@@ -81,7 +81,7 @@ function stepsMinimizing(spec: A.Spec, loss: string): string[] {
   return spec.decls.filter((d): d is A.StepDecl => d.kind === "Step" && d.loss.name === loss).map((s) => `step \`${s.name.name}\` (${s.optimizer.name.name}) minimizes it over ${s.over.map((o) => o.name).join(", ") || "nothing"}`);
 }
 
-const NO_SHAPES = "_shapes appear once the spec checks without errors_";
+const NO_SHAPES = "_shapes appear once this net checks without errors_";
 
 function valueType(p: ProgramIR | null, name: string): string | null {
   if (!p) return null;
@@ -100,7 +100,7 @@ function symbolHover(a: Analysis, name: string, kind: SymbolKind): string {
   const decl = a.defs.find((d) => d.name === name && namespaceOf(d.kind) === namespaceOf(kind))?.decl;
   switch (kind) {
     case "net": {
-      const ir = p?.nets.find((n) => n.name === name);
+      const ir = a.nets.find((n) => n.name === name);
       if (ir) return netSignature(ir);
       const d = decl as A.NetDecl | undefined;
       return ["```gan", `net ${name}(${d?.params.map((x) => x.name).join(", ") ?? ""})`, "```", NO_SHAPES].join("\n");
@@ -183,7 +183,7 @@ export function hover(a: Analysis, offset: number): HoverResult | null {
     if (e.kind === "Member" && within(e.member.span, offset)) {
       const obj = e.object;
       const netName = obj.kind === "Call" ? obj.callee.name : null;
-      const ir = netName ? p?.nets.find((n) => n.name === netName) : undefined;
+      const ir = netName ? a.nets.find((n) => n.name === netName) : undefined;
       const idx = ir?.taps[e.member.name];
       if (ir && idx !== undefined) return { span: e.member.span, markdown: [`**tap** \`${e.member.name}\` of net \`${ir.name}\`: [batch, ${ir.layers[idx]!.outShape.join(", ")}]`, "", netSignature(ir)].join("\n") };
       if (obj.kind === "Name" && e.member.name === "label" && p?.data.name === obj.name) return { span: e.member.span, markdown: `**label** of \`${obj.name}\`: [batch, ${p.data.numClasses}], one-hot` };
@@ -201,7 +201,7 @@ export function hover(a: Analysis, offset: number): HoverResult | null {
   // Layers of nets and blocks: their doc, and in a net their shapes and variables.
   for (const d of spec.decls) {
     if ((d.kind !== "Net" && d.kind !== "Block") || !within(d.span, offset)) continue;
-    const ir = d.kind === "Net" ? p?.nets.find((n) => n.name === d.name.name) : undefined;
+    const ir = d.kind === "Net" ? a.nets.find((n) => n.name === d.name.name) : undefined;
     const infos = ir ? layerInfos(d, ir) : null;
     for (const l of d.layers) {
       const onOp = within(l.op.span, offset);
@@ -271,7 +271,7 @@ function stepEntries(a: Analysis): CompletionEntry[] {
 }
 
 function tapEntries(a: Analysis, net: string): CompletionEntry[] {
-  const ir = a.program?.nets.find((n) => n.name === net);
+  const ir = a.nets.find((n) => n.name === net);
   if (ir) return Object.entries(ir.taps).map(([t, i]) => ({ label: t, kind: "tap" as const, detail: `[batch, ${ir.layers[i]!.outShape.join(", ")}]` }));
   const decl = a.spec?.decls.find((d): d is A.NetDecl => d.kind === "Net" && d.name.name === net);
   return [...(decl?.layers.flatMap((l) => (l.tap ? [{ label: l.tap.name, kind: "tap" as const }] : [])) ?? []), { label: "out", kind: "tap" as const, detail: "the net's output" }];
@@ -465,7 +465,7 @@ export function outline(a: Analysis): OutlineItem[] {
     switch (d.kind) {
       case "Net":
       case "Block": {
-        const ir = d.kind === "Net" ? a.program?.nets.find((n) => n.name === d.name.name) : undefined;
+        const ir = d.kind === "Net" ? a.nets.find((n) => n.name === d.name.name) : undefined;
         const infos = ir ? layerInfos(d, ir) : null;
         const children = d.layers.map((l): OutlineItem => {
           const mine = infos?.get(l) ?? [];

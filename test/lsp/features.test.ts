@@ -83,3 +83,32 @@ describe("quick fixes", () => {
     expect(didYouMean("net D has no tap 'x'", "x")).toBeNull();
   });
 });
+
+describe("hover while the spec has errors", () => {
+  const SEED = read("specs/gan.gan");
+  // An error in a loss: D and G checked (both are applied before it), so their shapes are known.
+  const broken = SEED.replace("loss g = bce_logits(D(fake).logit, ones)", "loss g = bce_logits(D(fake).logit, onez)");
+  const b = analyze(broken, "gan.gan");
+
+  it("the spec has an error, so there is no program", () => {
+    expect(b.diagnostics.map((d) => d.code)).toEqual(["E0123"]);
+    expect(b.program).toBeNull();
+  });
+
+  it("shows the shapes of the nets that checked: a layer, a net's signature, a tap, the taps after '.'", () => {
+    expect(hover(b, at("dense 1024", 2, broken))!.markdown).toContain("`G/dense1`: [62] → **[1024]**");
+    expect(hover(b, at("net D", 4, broken))!.markdown).toContain("net D(x: [28, 28, 1]) -> [1]");
+    expect(hover(b, at("logit, zeros", 1, broken))!.markdown).toContain("**tap** `logit` of net `D`: [batch, 1]");
+    const partial = broken.replace("D(fake).logit, onez", "D(fake).lo, onez");
+    const taps = complete(analyze(partial, "gan.gan"), at("D(fake).lo, onez", 10, partial), false);
+    expect(taps.entries.find((e) => e.label === "logit")).toMatchObject({ detail: "[batch, 1]" });
+  });
+
+  it("a net whose own layers have an error has no shapes, the others keep theirs", () => {
+    const bad = SEED.replace("conv 128 kernel=4 stride=2", "conv 128 kernel=4 stride=0");
+    const c = analyze(bad, "gan.gan");
+    expect(c.diagnostics.some((d) => d.severity === "error")).toBe(true);
+    expect(hover(c, at("net D", 4, bad))!.markdown).toContain("_shapes appear once this net checks without errors_");
+    expect(hover(c, at("net G", 4, bad))!.markdown).toContain("net G(z: [62]) -> [28, 28, 1]");
+  });
+});

@@ -22,6 +22,12 @@ import { applyAllows } from "./allow.ts";
 export interface CheckResult {
   readonly program: ProgramIR | null;
   readonly diagnostics: Diagnostic[];
+  /**
+   * Every net whose layers checked without an error, with its shapes: the program's nets when there is a
+   * program, and otherwise those the checker got to (an editor shows their shapes while the spec has
+   * errors elsewhere).
+   */
+  readonly nets: readonly NetIR[];
 }
 
 const SCALAR: TensorType = { batched: false, shape: [] };
@@ -37,7 +43,8 @@ export function checkSpec(spec: A.Spec, text: string, options: CheckOptions = {}
   options.nets?.sweep();
   // Warnings the spec allows knowingly (#[allow(W0403)] comments) are left out here.
   const diagnostics = applyAllows(spec, text, c.diags);
-  return { program: hasErrors(diagnostics) ? null : program, diagnostics };
+  const ok = hasErrors(diagnostics) ? null : program;
+  return { program: ok, diagnostics, nets: ok ? ok.nets : c.checkedNets() };
 }
 
 export interface CheckOptions {
@@ -112,6 +119,11 @@ class Checker {
       this.firstByName.set(kind, m);
     }
     return m.get(name) as Extract<Decl, { kind: K }> | undefined;
+  }
+
+  /** The nets instantiated without an error so far. */
+  checkedNets(): NetIR[] {
+    return [...this.nets.values()].filter((n): n is NetIR => !!n);
   }
 
   run(): ProgramIR | null {
