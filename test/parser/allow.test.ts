@@ -51,6 +51,7 @@ describe("#[allow(...)]", () => {
   it("is a directive only where it starts a comment: not inside a string or after other comment text", () => {
     expect(codes(withQ((s) => s.replace("net Q(x)", "# see #[allow(W0405)]\nnet Q(x)")))).toEqual(["W0405 Q"]);
     expect(codes(withQ((s) => `gan "x #[allow(W0405)]"\n${s}`))).toEqual(["W0405 Q"]);
+    expect(codes(withQ((s) => s.replace("net Q(x)", "// see #[allow(W0405)]\nnet Q(x)")))).toEqual(["W0405 Q"]);
   });
 
   it("reports bad codes and forms; an unused allow only in a spec without errors", () => {

@@ -44,7 +44,7 @@ export function applyAllows(spec: A.Spec, text: string, diags: readonly Diagnost
   const own: Diagnostic[] = [];
   const directives: Directive[] = [];
   let targets: A.Span[] | null = null;
-  for (const at of directiveStarts(text)) {
+  for (const at of directiveStarts(text, /\.ya?ml$/i.test(file))) {
     const lineStart = Math.max(text.lastIndexOf("\n", at - 1), text.lastIndexOf("\r", at - 1)) + 1;
     let lineEnd = text.slice(at).search(/[\r\n]/);
     lineEnd = lineEnd < 0 ? text.length : at + lineEnd;
@@ -116,19 +116,19 @@ export function applyAllows(spec: A.Spec, text: string, diags: readonly Diagnost
 }
 
 /** Where each directive's `#` is: the `#` that starts a comment (not one inside quotes or a comment). */
-function* directiveStarts(text: string): Generator<number> {
+function* directiveStarts(text: string, yaml: boolean): Generator<number> {
   for (let i = text.indexOf("[allow"); i >= 0; i = text.indexOf("[allow", i + 1)) {
     const hash = text[i - 1] === "#" ? i - 1 : text[i - 1] === "!" && text[i - 2] === "#" ? i - 2 : -1;
     if (hash < 0) continue;
     const lineStart = Math.max(text.lastIndexOf("\n", hash - 1), text.lastIndexOf("\r", hash - 1)) + 1;
     if (hash > lineStart && !/[ \t]/.test(text[hash - 1]!)) continue;
-    if (commentOrQuoteBefore(text.slice(lineStart, hash))) continue;
+    if (commentOrQuoteBefore(text.slice(lineStart, hash), yaml)) continue;
     yield hash;
   }
 }
 
-/** Whether a line's text up to a `#` already opened a comment or leaves a quote open. */
-function commentOrQuoteBefore(prefix: string): boolean {
+/** Whether a line's text up to a `#` already opened a comment (`#`, and `//` in .gan) or leaves a quote open. */
+function commentOrQuoteBefore(prefix: string, yaml: boolean): boolean {
   let quote: string | null = null;
   for (let i = 0; i < prefix.length; i++) {
     const ch = prefix[i]!;
@@ -137,6 +137,7 @@ function commentOrQuoteBefore(prefix: string): boolean {
       else if (ch === quote) quote = null;
     } else if (ch === '"' || ch === "'") quote = ch;
     else if (ch === "#" && (i === 0 || /[ \t]/.test(prefix[i - 1]!))) return true;
+    else if (!yaml && ch === "/" && prefix[i + 1] === "/") return true;
   }
   return quote !== null;
 }
