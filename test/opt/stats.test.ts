@@ -23,9 +23,13 @@ function stats(extra: string[]): Stats {
   return JSON.parse(fs.readFileSync(file, "utf8")) as Stats;
 }
 
+/** The reference trainer's stats (--no-opt), run once and read by two tests. */
+let reference: Stats | undefined;
+const referenceStats = () => (reference ??= stats(["--no-opt"]));
+
 describe("kernels per iteration", () => {
   it("the trainer's --stats profiles its second iteration: every kernel, by name and in order", () => {
-    const s = stats(["--no-opt"]);
+    const s = referenceStats();
     expect(s.iteration).toBe(2);
     expect(s.sequence.length).toBe(s.kernels);
     expect(Object.values(s.byKernel).reduce((n, k) => n + k.count, 0)).toBe(s.kernels);
@@ -33,7 +37,7 @@ describe("kernels per iteration", () => {
   }, 120_000);
 
   it("the optimized seed GAN runs under 30% of the reference's kernels, and at most 400 on wasm (1,794 -> 395 when written)", () => {
-    const ref = stats(["--no-opt"]).kernels;
+    const ref = referenceStats().kernels;
     const opt = stats([]).kernels;
     expect(ref).toBeGreaterThan(1500);
     expect(opt).toBeLessThan(0.3 * ref);
