@@ -219,17 +219,21 @@ class Xoroshiro128Plus:
         return out - 0x100000000 if out & 0x80000000 else out
 
     def raw(self, n):
-        """n outputs as unsigned 32-bit integers (a NumPy array): the generator's inner loop, inlined."""
+        """
+        n outputs as unsigned 32-bit integers (a NumPy array): the generator's inner loop on the two 64-bit
+        halves of the state (s0 = s01:s00, s1 = s11:s10), which is xoroshiro128+ (24, 16, 37) as usually
+        written; the output is the low 32 bits of s0 + s1. Half the operations of the 32-bit words' loop.
+        """
         s01, s00, s11, s10 = self.s
+        s0, s1 = (s01 << 32) | s00, (s11 << 32) | s10
+        m64 = 0xFFFFFFFFFFFFFFFF
         out = [0] * n
         for i in range(n):
-            out[i] = (s00 + s10) & M32
-            a0 = s10 ^ s00
-            a1 = s11 ^ s01
-            s00, s01 = ((s00 << 24) & M32) ^ (s01 >> 8) ^ a0 ^ ((a0 << 16) & M32), ((s01 << 24) & M32) ^ (s00 >> 8) ^ a1 ^ (((a1 << 16) & M32) | (a0 >> 16))
-            s10 = ((a1 << 5) & M32) ^ (a0 >> 27)
-            s11 = ((a0 << 5) & M32) ^ (a1 >> 27)
-        self.s = [s01, s00, s11, s10]
+            out[i] = (s0 + s1) & M32
+            s1 ^= s0
+            s0 = (((s0 << 24) & m64) | (s0 >> 40)) ^ s1 ^ ((s1 << 16) & m64)
+            s1 = ((s1 << 37) & m64) | (s1 >> 27)
+        self.s = [s0 >> 32, s0 & M32, s1 >> 32, s1 & M32]
         return np.array(out, dtype=np.uint64)
 
     def state(self):
