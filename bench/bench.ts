@@ -3,18 +3,19 @@
  * PyTorch, on the seed GAN, the ring8 MLP GAN and SNGAN's CIFAR ResNet, plus compile and parse+check times.
  *
  *   npm run bench [-- --quick] [--backend auto|wasm|cpu|...] [--torch-threads N] [--models seed,ring8]
- *                 [--engines compiled,handwritten,pytorch] [--python PATH] [--no-write] [--no-data] [--data-count N]
+ *                 [--engines compiled,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--data-count N]
  *                 [--sngan-batch N] [--sngan-width W] [--sngan-full]
  *
  * sngan_resnet runs reduced by default (bench/models.ts: batch 16, width 0.25), the same in all three
  * engines; --sngan-full runs the spec's own batch 64 and full width (minutes per iteration on a CPU).
  *
  * Each (model, engine) row runs in its own child process (bench/worker.ts for the tfjs engines,
- * bench/pytorch/*.py for PyTorch), one after another, so that peak RSS is per engine and the engines do
+ * bench/pytorch/*.py for PyTorch, bench/pytorch/compiled.py for the trainer `ganc compile --target pytorch`
+ * writes), one after another, so that peak RSS is per engine and the engines do
  * not compete for the CPU. Prints markdown tables and writes bench/results/<YYYY-MM-DD>.json and
  * bench/results/latest.json. See bench/README.md for what each column means.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
@@ -75,7 +76,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--models") o.models = value().split(",").map((id) => MODELS.find((m) => m.id === id) ?? fail(`unknown model '${id}'`));
     else if (a === "--engines") o.engines = value().split(",").map((e) => (ENGINES as readonly string[]).includes(e) ? (e as Engine) : fail(`unknown engine '${e}'`));
     else if (a === "--help" || a === "-h") {
-      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8] [--engines compiled,handwritten,pytorch] [--python PATH] [--no-write] [--no-data] [--data-count N] [--sngan-batch N] [--sngan-width W] [--sngan-full]");
+      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8] [--engines compiled,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--data-count N] [--sngan-batch N] [--sngan-width W] [--sngan-full]");
       process.exit(0);
     } else fail(`unknown option '${a}' (try --help)`);
   }
@@ -369,7 +370,7 @@ const runTs = path.join(ROOT, "bin/run-ts.mjs");
 console.error(`bench: ${opts.quick ? "quick" : "full"} run on ${os.cpus()[0]?.model ?? "?"} x${os.cpus().length}, node ${process.version}, tfjs ${tfjsVersion}; load average ${loadBefore.map(r2).join(" ")}`);
 if (loadBefore[0]! > os.cpus().length) console.error(`bench: warning: the machine is busy (load ${r2(loadBefore[0]!)} on ${os.cpus().length} CPUs); wall times will be inflated, CPU times less so`);
 
-const torch = opts.engines.includes("pytorch") ? await findTorchPython(opts.python ? [opts.python] : ["/usr/bin/python3", "python3"]) : { python: null, why: "not requested" };
+const torch = opts.engines.includes("pytorch") || opts.engines.includes("pytorch-compiled") ? await findTorchPython(opts.python ? [opts.python] : ["/usr/bin/python3", "python3"]) : { python: null, why: "not requested" };
 const rows: Row[] = [];
 const details: Detail[] = [];
 
@@ -385,7 +386,30 @@ try {
       console.error(`bench: ${m.id} / ${engine}: ${warmup} warm-up + ${iters} timed iterations`);
       let out: ChildOutcome;
       let note: string | null = null;
-      if (engine === "pytorch") {
+      if (engine === "pytorch-compiled") {
+        const text = fs.readFileSync(path.join(ROOT, m.spec), "utf8");
+        const c = compileText(scale ? scaleSnganSpec(text, scale) : text, m.spec, { target: "pytorch" });
+        if (!torch.python) {
+          out = { result: null, error: "not available", wallMs: 0 };
+          note = torch.why;
+        } else if (c.code === null) {
+          out = { result: null, error: "not available", wallMs: 0 };
+          note = `the PyTorch target refuses it: ${c.diagnostics.filter((d) => d.severity === "error").map((d) => `${d.code} ${d.message}`)[0] ?? "?"}`;
+        } else {
+          const py = path.join(tmp, `${m.id}.trainer.py`);
+          fs.writeFileSync(py, c.code);
+          const args = [path.join(ROOT, "bench/pytorch/compiled.py"), py, m.id, "--iters", String(iters), "--warmup", String(warmup), "--threads", String(opts.torchThreads)];
+          if (!/^data\s+\w+:\s*(ring8|grid25)\(/m.test(text)) {
+            // The trainer reads the decoded samples `ganc data` writes (x.npy), made once per model.
+            const dir = path.join(tmp, `data-${m.id}`);
+            const d = spawnSync(process.execPath, [path.join(ROOT, "bin/ganc.mjs"), "data", m.spec, "-o", dir], { cwd: ROOT, encoding: "utf8" });
+            if (d.status !== 0) fail(`ganc data ${m.spec}: ${d.stderr.trim()}`);
+            args.push("--data", dir);
+          }
+          if (scale) args.push("--batch", String(scale.batch));
+          out = await runChild(torch.python, args);
+        }
+      } else if (engine === "pytorch") {
         if (!torch.python) {
           out = { result: null, error: "not available", wallMs: 0 };
           note = torch.why;
@@ -402,7 +426,7 @@ try {
         if (scale) args.push("--batch", String(scale.batch), "--width", String(scale.width));
         out = await runChild(process.execPath, args);
       }
-      const { row, detail } = toRow(m, engine, out, engine === "pytorch" ? "torch CPU" : opts.backend, note);
+      const { row, detail } = toRow(m, engine, out, engine.startsWith("pytorch") ? "torch CPU" : opts.backend, note);
       if (scale) row.config = { ...scale };
       rows.push(row);
       details.push(detail);
@@ -460,6 +484,9 @@ const ratios = opts.models.map((m) => {
     compiledOverPytorch: ratio(c.row?.msPerIterMedian, get("pytorch").row?.msPerIterMedian),
     cpuCompiledOverHandwritten: ratio(c.d?.cpuMsPerIterMedian, get("handwritten").d?.cpuMsPerIterMedian),
     cpuCompiledOverPytorch: ratio(c.d?.cpuMsPerIterMedian, get("pytorch").d?.cpuMsPerIterMedian),
+    // The trainer ganc writes for PyTorch against the hand-written PyTorch script.
+    pytorchCompiledOverPytorch: ratio(get("pytorch-compiled").row?.msPerIterMedian, get("pytorch").row?.msPerIterMedian),
+    cpuPytorchCompiledOverPytorch: ratio(get("pytorch-compiled").d?.cpuMsPerIterMedian, get("pytorch").d?.cpuMsPerIterMedian),
   };
 });
 
@@ -486,8 +513,8 @@ if (notes.length) lines.push("", ...notes);
 lines.push("");
 lines.push(
   table(
-    ["model", "compiled / handwritten", "compiled / pytorch", "CPU time: compiled / handwritten", "CPU time: compiled / pytorch"],
-    ratios.map((r) => [r.model, fmt(r.compiledOverHandwritten, 2), fmt(r.compiledOverPytorch, 2), fmt(r.cpuCompiledOverHandwritten, 2), fmt(r.cpuCompiledOverPytorch, 2)]),
+    ["model", "compiled / handwritten", "compiled / pytorch", "CPU time: compiled / handwritten", "CPU time: compiled / pytorch", "pytorch-compiled / pytorch", "CPU time: pytorch-compiled / pytorch"],
+    ratios.map((r) => [r.model, fmt(r.compiledOverHandwritten, 2), fmt(r.compiledOverPytorch, 2), fmt(r.cpuCompiledOverHandwritten, 2), fmt(r.cpuCompiledOverPytorch, 2), fmt(r.pytorchCompiledOverPytorch, 2), fmt(r.cpuPytorchCompiledOverPytorch, 2)]),
   ),
 );
 lines.push("");

@@ -72,7 +72,8 @@ export const MODELS: BenchModel[] = [
   },
 ];
 
-export const ENGINES = ["compiled", "handwritten", "pytorch"] as const;
+/** compiled / handwritten: tfjs; pytorch: bench/pytorch/<model>.py; pytorch-compiled: `ganc compile --target pytorch`. */
+export const ENGINES = ["compiled", "handwritten", "pytorch", "pytorch-compiled"] as const;
 export type Engine = (typeof ENGINES)[number];
 
 export function modelById(id: string): BenchModel {

@@ -89,11 +89,18 @@ def run(model, batch, iterate, args, setup_seconds, extra=None):
         iterate()
         times.append((time.perf_counter() - t0) * 1000)
         cpu_times.append((time.process_time() - c0) * 1000)
+    report(model, batch, times, cpu_times, args, setup_seconds, extra)
+
+
+def report(model, batch, times, cpu_times, args, setup_seconds, extra=None, engine="pytorch"):
+    """Prints one result line (RESULT_MARKER + JSON) on stdout for timings measured elsewhere."""
+    import torch
+
     libs = blas_libraries()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
     median = statistics.median(times)
     result = {
-        "engine": "pytorch",
+        "engine": engine,
         "model": model,
         "backend": f"torch {torch.__version__} CPU, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}, {blas_label(libs)}",
         "torch": torch.__version__,

@@ -54,7 +54,7 @@ export function generatePyTrainer(p: ProgramIR, o: PyGenerateOptions): PyResult 
   return { code: new PyTrainerGen(p, o).generate(), refusals: [] };
 }
 
-const FIXED_NAMES = ["b", "run", "mode", "h", "state", "grads", "F", "torch", "np", "math", "os", "sys", "json", "time", "struct", "zlib", "hashlib", "argparse", "main", "samples", "measure", "SPEC", "self", "x_"];
+const FIXED_NAMES = ["b", "run", "mode", "h", "state", "grads", "F", "dist", "torch", "np", "math", "os", "sys", "json", "time", "struct", "zlib", "hashlib", "argparse", "main", "samples", "measure", "SPEC", "self", "x_"];
 
 class PyTrainerGen {
   private readonly w = new PyWriter();
@@ -64,12 +64,14 @@ class PyTrainerGen {
   private readonly reserved: Set<string>;
   /** Lines to write before the node being emitted (the functions gradient penalties differentiate). */
   private pre: string[] = [];
+  /** The nets the step being written trains: it runs them through their DDP wrappers (ddp_G), the others plain. */
+  private wrapped: ReadonlySet<string> = new Set();
 
   constructor(private readonly p: ProgramIR, private readonly o: PyGenerateOptions) {
     this.at = (line) => `${o.source}:${line}`;
     const tapped = new Set(p.nodes.filter((n) => n.op === "tap").map((n) => (n as { of: number }).of));
     for (const n of p.nodes) if (n.op === "apply" && n.name !== null && !tapped.has(n.id)) this.direct.add(n.id);
-    this.reserved = new Set([...FIXED_NAMES, ...PY_RUNTIME_NAMES, ...p.nets.map((n) => n.name), ...p.nets.map((n) => `Net${n.name}`)]);
+    this.reserved = new Set([...FIXED_NAMES, ...PY_RUNTIME_NAMES, ...p.nets.map((n) => n.name), ...p.nets.map((n) => `Net${n.name}`), ...p.nets.map((n) => `ddp_${n.name}`)]);
   }
 
   generate(): string {
@@ -89,6 +91,7 @@ class PyTrainerGen {
     w.line();
     w.line("import numpy as np");
     w.line("import torch");
+    w.line("import torch.distributed as dist");
     w.line("import torch.nn.functional as F");
     w.line();
     this.spec();
@@ -100,6 +103,14 @@ class PyTrainerGen {
       w.line("# The nets, their variables drawn in the TypeScript trainer's order (the same initial weights for a seed).");
       for (const net of p.nets) w.line(`${net.name} = Net${net.name}(run)`);
       for (const net of p.nets) w.line(`vars_${net.name} = [${net.vars.filter((v) => v.trainable).map((v) => `${net.name}.${this.attr(net, v.name)}`).join(", ")}]`);
+      const trained = p.nets.filter((n) => p.steps.some((s) => s.nets.includes(n.name)));
+      if (trained.length) {
+        w.line("# Under torchrun each net a step trains runs, in the steps that train it, through one DistributedDataParallel");
+        w.line("# wrapper that averages its gradients over the processes (Run.parallel lists the GAN pitfalls it avoids); with");
+        w.line("# one process ddp_X is X itself. False: a step leaves some of the net's variables out of its loss (DDP would");
+        w.line("# wait for their gradients forever), so the net's gradients are averaged by hand instead.");
+      }
+      for (const net of trained) w.line(`ddp_${net.name} = run.parallel(${net.name}, ${this.wholeInSteps(net) ? "True" : "False"})`);
       for (const s of p.states) w.line(`state = run.state(${JSON.stringify(s.name)}, ${pyNum(s.init)})  # ${this.at(s.line)}`);
       if (p.train.ema !== null && p.train.emaNet) {
         w.line(`# Samples use an exponential moving average of ${p.train.emaNet}'s weights (train { ema=${pyNum(p.train.ema)} }).`);
@@ -121,7 +132,7 @@ class PyTrainerGen {
     for (const l of PY_RUNTIME.trimEnd().split("\n")) w.line(l);
     w.line();
     w.line();
-    w.block('if __name__ == "__main__":', () => w.line("sys.exit(main())"));
+    w.block('if __name__ == "__main__":', () => w.line("sys.exit(entry(main))"));
     return w.toString();
   }
 
@@ -327,7 +338,7 @@ class PyTrainerGen {
       case "batch":
         return "run.batch_size";
       case "apply": {
-        const call = `${n.net}(${n.args.map((a) => this.tensorRef(a, names)).join(", ")}, ${mode})`;
+        const call = `${this.wrapped.has(n.net) ? `ddp_${n.net}` : n.net}(${n.args.map((a) => this.tensorRef(a, names)).join(", ")}, ${mode})`;
         return this.direct.has(n.id) ? `${call}["out"]` : call;
       }
       case "tap":
@@ -397,6 +408,44 @@ class PyTrainerGen {
     return `grad_of(${fn}, ${xName})`;
   }
 
+  /**
+   * Whether every trainable variable of a net reaches the loss of each step that trains it, as DDP's reducer
+   * (find_unused_parameters=False) needs: the step reads the net's output, or a tap at or after its last layer
+   * with variables, and no `from` layer cuts the chain of layers. When not sure, false: the trainer then
+   * averages that net's gradients by hand.
+   */
+  private wholeInSteps(net: NetIR): boolean {
+    if (net.layers.some((l) => l.layer.op === "from")) return false;
+    const last = net.layers.length - 1;
+    let needed = -1;
+    net.layers.forEach((l, i) => {
+      if (net.vars.some((v) => v.trainable && v.name.startsWith(`${net.name}/${l.name}/`))) needed = i;
+    });
+    if (net.vars.some((v) => v.trainable && !net.layers.some((l) => v.name.startsWith(`${net.name}/${l.name}/`)))) return false;
+    for (const s of this.p.steps) {
+      if (!s.nets.includes(net.name)) continue;
+      const ids = new Set(this.closure([s.lossNode]));
+      for (const id of [...ids]) {
+        const n = this.p.nodes[id]!;
+        if (n.op === "call" && n.fn === "grad") for (const i of this.between(n.args[1]!, n.args[0]!)) ids.add(i);
+      }
+      let reached = -1;
+      const read = (id: number, tap: string | null) => {
+        const a = this.p.nodes[id]!;
+        if (a.op !== "apply" || a.net !== net.name) return;
+        reached = Math.max(reached, tap === null ? last : (net.taps[tap] ?? -1));
+      };
+      if (ids.has(s.lossNode)) read(s.lossNode, null);
+      for (const id of ids) {
+        const n = this.p.nodes[id]!;
+        if (n.op === "tap") read(n.of, n.tap);
+        else for (const c of children(n)) read(c, null);
+      }
+      if (reached < needed) return false;
+    }
+    return true;
+  }
+
   // ---- steps -------------------------------------------------------------------------------------------
 
   private loggedIn(s: StepIR, pass: Set<number>): [string, number][] {
@@ -420,17 +469,20 @@ class PyTrainerGen {
     const names = new Map<number, string>();
     const used = this.usedNames();
     const lines: string[] = [];
+    this.wrapped = new Set(s.nets);
     this.emitPass(pass, `"train"`, names, used, lines);
-    const lossName = names.get(s.lossNode)!;
+    this.wrapped = new Set();
+    const opt = `opt_${pyIdent(s.name)}`;
     w.line();
     w.block(`def step_${pyIdent(s.name)}(b):`, () => {
       w.line(`"""step ${s.name} (${this.at(s.line)}): minimize ${s.loss} over ${s.nets.join(", ")} with ${s.optimizer.kind}"""`);
+      w.line(`run.begin_step(${opt})  # only ${s.nets.join(" and ")}'s variables record gradients`);
       w.block("with run.autocast():", () => lines.forEach((l) => w.line(l)));
-      const vars = s.nets.map((n) => `vars_${n}`).join(" + ");
-      w.line(`grads = run.gradients(${JSON.stringify(s.name)}, ${this.tensorRef(s.lossNode, names)}, ${vars})`);
+      w.line(`run.backward(${opt}, ${this.tensorRef(s.lossNode, names)})`);
       const o = s.optimizer;
-      const clip = o.clipnorm !== null || o.clipvalue !== null ? `clip_gradients(grads, ${o.clipnorm === null ? "None" : pyNum(o.clipnorm)}, ${o.clipvalue === null ? "None" : pyNum(o.clipvalue)})` : "grads";
-      w.block("if grads is not None:", () => w.line(`opt_${pyIdent(s.name)}.apply(${clip})`));
+      if (o.clipnorm !== null || o.clipvalue !== null)
+        w.line(`clip_gradients(${opt}.params, ${o.clipnorm === null ? "None" : pyNum(o.clipnorm)}, ${o.clipvalue === null ? "None" : pyNum(o.clipvalue)})`);
+      w.line(`run.update(${opt})`);
       for (const a of s.actions) {
         if (a.kind !== "clip_weights") continue;
         w.line(`# after ${s.name}: clip_weights(${a.net}, ${pyNum(a.low)}, ${pyNum(a.high)}) (${this.at(a.line)})`);
@@ -438,7 +490,6 @@ class PyTrainerGen {
       }
       const vals = [[s.loss, s.lossNode] as [string, number], ...logged].map(([k, id]) => `${JSON.stringify(k)}: ${this.tensorRef(id, names)}.detach()`);
       w.line(`return {${vals.join(", ")}}`);
-      void lossName;
     });
     const assigns = s.actions.filter((a) => a.kind === "assign");
     if (!assigns.length) return;
@@ -451,7 +502,7 @@ class PyTrainerGen {
       w.line(`"""after step ${s.name}: state updates, from a fresh forward pass that leaves batch-norm statistics alone"""`);
       w.block("with torch.no_grad():", () => {
         al.forEach((l) => w.line(l));
-        for (const a of assigns) if (a.kind === "assign") w.line(`state[${JSON.stringify(a.state)}].copy_(${this.tensorRef(a.node, an)})  # ${this.at(a.line)}`);
+        for (const a of assigns) if (a.kind === "assign") w.line(`run.assign(${JSON.stringify(a.state)}, ${this.tensorRef(a.node, an)})  # ${this.at(a.line)}`);
       });
     });
   }

@@ -13,6 +13,7 @@ import zlib
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 SPEC = {
@@ -115,33 +116,39 @@ def main(argv=None):
     D = NetD(run)
     vars_G = [G.dense1_kernel, G.dense1_bias, G.bn1_gamma, G.bn1_beta, G.dense2_kernel, G.dense2_bias, G.bn2_gamma, G.bn2_beta, G.deconv1_kernel, G.deconv1_bias, G.bn3_gamma, G.bn3_beta, G.deconv2_kernel, G.deconv2_bias]
     vars_D = [D.conv1_kernel, D.conv1_bias, D.conv2_kernel, D.conv2_bias, D.bn1_gamma, D.bn1_beta, D.dense1_kernel, D.dense1_bias, D.bn2_gamma, D.bn2_beta, D.dense2_kernel, D.dense2_bias]
+    # Under torchrun each net a step trains runs, in the steps that train it, through one DistributedDataParallel
+    # wrapper that averages its gradients over the processes (Run.parallel lists the GAN pitfalls it avoids); with
+    # one process ddp_X is X itself. False: a step leaves some of the net's variables out of its loss (DDP would
+    # wait for their gradients forever), so the net's gradients are averaged by hand instead.
+    ddp_G = run.parallel(G, True)
+    ddp_D = run.parallel(D, True)
 
     opt_d = run.optimizer("d", vars_D, {"kind": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "epsilon": 1e-8, "rho": 0.9, "momentum": 0, "nesterov": False})  # specs/hinge.gan:30
     opt_g = run.optimizer("g", vars_G, {"kind": "adam", "lr": 1e-3, "beta1": 0.5, "beta2": 0.999, "epsilon": 1e-8, "rho": 0.9, "momentum": 0, "nesterov": False})  # specs/hinge.gan:31
 
     def step_d(b):
         """step d (specs/hinge.gan:30): minimize d over D with adam"""
+        run.begin_step(opt_d)  # only D's variables record gradients
         with run.autocast():
             fake = G(b.z, "train")["out"]  # specs/hinge.gan:24
-            D_real = D(b.real, "train")
+            D_real = ddp_D(b.real, "train")
             d_real = torch.mean(F.relu((1.0 - D_real["logit"])))  # specs/hinge.gan:25
-            D_fake = D(fake, "train")
+            D_fake = ddp_D(fake, "train")
             d_fake = torch.mean(F.relu((1.0 + D_fake["logit"])))  # specs/hinge.gan:26
             d = (d_real + d_fake)  # specs/hinge.gan:27
-        grads = run.gradients("d", d, vars_D)
-        if grads is not None:
-            opt_d.apply(grads)
+        run.backward(opt_d, d)
+        run.update(opt_d)
         return {"d": d.detach(), "d_real": d_real.detach(), "d_fake": d_fake.detach()}
 
     def step_g(b):
         """step g (specs/hinge.gan:31): minimize g over G with adam"""
+        run.begin_step(opt_g)  # only G's variables record gradients
         with run.autocast():
-            fake = G(b.z, "train")["out"]  # specs/hinge.gan:24
+            fake = ddp_G(b.z, "train")["out"]  # specs/hinge.gan:24
             D_fake = D(fake, "train")
             g = (-torch.mean(D_fake["logit"]))  # specs/hinge.gan:28
-        grads = run.gradients("g", g, vars_G)
-        if grads is not None:
-            opt_g.apply(grads)
+        run.backward(opt_g, g)
+        run.update(opt_g)
         return {"g": g.detach()}
 
     def samples(b):
@@ -212,17 +219,21 @@ class Xoroshiro128Plus:
         return out - 0x100000000 if out & 0x80000000 else out
 
     def raw(self, n):
-        """n outputs as unsigned 32-bit integers (a NumPy array): the generator's inner loop, inlined."""
+        """
+        n outputs as unsigned 32-bit integers (a NumPy array): the generator's inner loop on the two 64-bit
+        halves of the state (s0 = s01:s00, s1 = s11:s10), which is xoroshiro128+ (24, 16, 37) as usually
+        written; the output is the low 32 bits of s0 + s1. Half the operations of the 32-bit words' loop.
+        """
         s01, s00, s11, s10 = self.s
+        s0, s1 = (s01 << 32) | s00, (s11 << 32) | s10
+        m64 = 0xFFFFFFFFFFFFFFFF
         out = [0] * n
         for i in range(n):
-            out[i] = (s00 + s10) & M32
-            a0 = s10 ^ s00
-            a1 = s11 ^ s01
-            s00, s01 = ((s00 << 24) & M32) ^ (s01 >> 8) ^ a0 ^ ((a0 << 16) & M32), ((s01 << 24) & M32) ^ (s00 >> 8) ^ a1 ^ (((a1 << 16) & M32) | (a0 >> 16))
-            s10 = ((a1 << 5) & M32) ^ (a0 >> 27)
-            s11 = ((a0 << 5) & M32) ^ (a1 >> 27)
-        self.s = [s01, s00, s11, s10]
+            out[i] = (s0 + s1) & M32
+            s1 ^= s0
+            s0 = (((s0 << 24) & m64) | (s0 >> 40)) ^ s1 ^ ((s1 << 16) & m64)
+            s1 = ((s1 << 37) & m64) | (s1 >> 27)
+        self.s = [s0 >> 32, s0 & M32, s1 >> 32, s1 & M32]
         return np.array(out, dtype=np.uint64)
 
     def state(self):
@@ -545,18 +556,25 @@ def batch_norm(x, gamma, beta, moving_mean, moving_var, decay, eps, mode):
     """
     Batch normalization as ganc's trainers run it: batch statistics with the biased variance while training,
     the moving averages (decay d: m <- m*d + s*(1-d), PyTorch's momentum 1-d) updated from them in "train"
-    mode only; "infer" mode normalizes with the moving averages.
+    mode only; "infer" mode normalizes with the moving averages. Under torchrun the statistics are those of
+    the whole batch, all processes' shares together (SyncBatchNorm's meaning; --no-sync-bn: each share's own).
     """
     axes = [0] + list(range(2, x.dim()))
     if mode == "infer":
         mean, var = moving_mean, moving_var
+    elif DIST["sync_bn"]:
+        # Sums over every process's share (all_sum is differentiable, to any order: gradient penalties pass
+        # through it), so the statistics, the moving averages and the gradients are the single-process ones.
+        count = (x.numel() // x.shape[1]) * DIST["world"]
+        mean = all_sum(x.sum(axes)) / count
+        var = all_sum(((x - channels(x, mean)) ** 2).sum(axes)) / count
     else:
         mean = x.mean(axes)
         var = ((x - channels(x, mean)) ** 2).mean(axes)
-        if mode == "train":
-            with torch.no_grad():
-                moving_mean.copy_(moving_mean * decay + mean.detach() * (1 - decay))
-                moving_var.copy_(moving_var * decay + var.detach() * (1 - decay))
+    if mode == "train":
+        with torch.no_grad():
+            moving_mean.copy_(moving_mean * decay + mean.detach() * (1 - decay))
+            moving_var.copy_(moving_var * decay + var.detach() * (1 - decay))
     y = (x - channels(x, mean)) * torch.rsqrt(channels(x, var) + eps)
     if gamma is not None:
         y = y * channels(x, gamma)
@@ -653,22 +671,33 @@ def slice_channels(x, begin, size):
 
 
 def grad_of(f, x):
-    """grad(y, x): the gradient of sum(f(x)) with respect to x, kept differentiable (gradient penalties)."""
+    """
+    grad(y, x): the gradient of sum(f(x)) with respect to x, kept differentiable (gradient penalties). Under
+    torchrun f runs the critic through its DDP wrapper: autograd.grad with respect to an input, with
+    create_graph=True, leaves DDP's hooks alone (they fire on the step's backward, once for each variable,
+    second derivatives included); PyTorch 1.13's DDP does this right, as the tests check against one process.
+    """
     if not x.requires_grad:
         x = x.detach().requires_grad_(True)
-    y = f(x)
-    return torch.autograd.grad(y.sum(), x, create_graph=True)[0]
+    y = f(x).sum()
+    scaler = AMP[0]
+    if scaler is None:
+        return torch.autograd.grad(y, x, create_graph=True)[0]
+    # --amp: the gradient of the scaled output (float16 gradients of the unscaled one underflow), unscaled.
+    return torch.autograd.grad(scaler.scale(y), x, create_graph=True)[0] / scaler.get_scale()
 
 
-def clip_gradients(grads, clipnorm, clipvalue):
-    out = []
-    for g in grads:
+def clip_gradients(params, clipnorm, clipvalue):
+    """TensorFlow.js's clipnorm (each gradient by its own norm) and clipvalue, on the variables' .grad."""
+    for p in params:
+        g = p.grad
+        if g is None:
+            continue
         if clipnorm is not None:
             g = g * (clipnorm / torch.clamp(torch.norm(g), min=clipnorm))
         if clipvalue is not None:
             g = torch.clamp(g, -clipvalue, clipvalue)
-        out.append(g)
-    return out
+        p.grad = g
 
 
 # ---- optimizers: TensorFlow.js's update rules, operation for operation ----------------------------------------
@@ -686,6 +715,7 @@ class Optimizer:
 
     def __init__(self, name, params, cfg):
         self.name, self.params, self.cfg = name, params, cfg
+        self.param_groups = [{"params": params}]  # what GradScaler reads (--amp)
         self.lr = cfg["lr"]
         self.t = 0
         self.slots = [[torch.zeros_like(p) for p in params] for _ in self.SLOTS[cfg["kind"]]]
@@ -722,6 +752,10 @@ class Optimizer:
                 p.sub_(lr * g)
         self.acc_beta1 = self.acc_beta1 * c["beta1"]
         self.acc_beta2 = self.acc_beta2 * c["beta2"]
+
+    def step(self):
+        """The update from the variables' .grad (GradScaler calls this under --amp)."""
+        self.apply([p.grad for p in self.params])
 
     def set_lr(self, base, decay, every, rate, step, total):
         if decay == "linear":
@@ -840,9 +874,74 @@ def sample_grid(x, lo, hi):
     return grid[:, :, 0] if c == 1 else grid[:, :, :3]
 
 
-# ---- the run ------------------------------------------------------------------------------------------------
+# ---- several processes (torchrun) ----------------------------------------------------------------------------
+#   torchrun --nproc_per_node=N trainer.py ... starts N copies of this program, each told its RANK, WORLD_SIZE,
+#   LOCAL_RANK and the rendezvous (MASTER_ADDR, MASTER_PORT) in its environment. --batch is each process's share:
+#   N processes of batch B train as one process of batch N*B does. Every process draws the whole batch's noise
+#   and data order from the same seeded generator and keeps its own contiguous slice; gradients are averaged
+#   over the processes (for losses that are means over the batch, the one-process gradient of the whole batch),
+#   batch norm sums its statistics over all of them, logged values are the whole batch's means. Rank 0 alone
+#   writes the run folder (samples, metrics, checkpoints), whose checkpoints hold the whole batch's size, so a
+#   run resumes on another number of processes.
 
 DEVICE = ["cpu"]
+# The process group: its size, this process's rank, and whether batch norm syncs its statistics (--no-sync-bn).
+DIST = {"world": 1, "rank": 0, "sync_bn": False}
+# The GradScaler of the step being computed under --amp (gradient penalties scale their output with it).
+AMP = [None]
+# The run, for the message of a process that lost the others.
+CURRENT = [None]
+
+
+class _AllSum(torch.autograd.Function):
+    """The sum of a tensor over the processes. Its gradient is the sum of theirs: the processes' losses added."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        return _AllSum.apply(g)  # through apply again, so that second derivatives (gradient penalties) pass too
+
+
+def all_sum(x):
+    return _AllSum.apply(x) if DIST["world"] > 1 else x
+
+
+def grad_scaler():
+    """A loss scaler for --amp: torch.amp's (PyTorch 2.3 and later), else torch.cuda.amp's (1.13 to 2.2)."""
+    amp = getattr(torch, "amp", None)
+    if amp is not None and hasattr(amp, "GradScaler"):
+        return amp.GradScaler("cuda")
+    return torch.cuda.amp.GradScaler()
+
+
+def autocast_cuda():
+    """Mixed precision on CUDA: torch.autocast exists from PyTorch 1.10 on, 2.x included."""
+    return torch.autocast("cuda", dtype=torch.float16)
+
+
+_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "gloo", "NCCL", "ProcessGroup", "timed out", "Timed out", "Socket")
+
+
+def entry(main):
+    """Runs the trainer; a process that loses the others (one stopped or was killed) says so, not a stack trace."""
+    try:
+        return main()
+    except RuntimeError as e:
+        run = CURRENT[0]
+        if run is None or run.world == 1 or not any(k in str(e) for k in _LOST):
+            raise
+        folder = os.path.join(run.out, "checkpoints")
+        saved = sorted(f for f in os.listdir(folder) if f.endswith(".ganckpt")) if os.path.isdir(folder) else []
+        last = ("its newest checkpoint, %s/%s, continues with --resume (on any number of processes, keeping the "
+                "whole batch: --batch times processes = %d)" % (folder, saved[-1], run.global_batch)) if saved else "it wrote no checkpoint yet"
+        print("error: process %d of %d lost the others at iteration %d (one of them stopped or was killed): %s\n"
+              "training stopped; %s" % (run.rank, run.world, run.step + 1, str(e).strip().split("\n")[0], last), file=sys.stderr, flush=True)
+        return 1
 
 
 class Run:
@@ -855,46 +954,77 @@ class Run:
     def __init__(self, spec, argv):
         self.spec = spec
         a = self.args = self.parse(spec, argv)
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        if self.world > 1:
-            raise SystemExit("error: this trainer runs in one process; distributed training (torchrun) is not supported yet")
+        CURRENT[0] = self
+        self.step = 0
+        self.rank, self.world, self.local_rank = 0, 1, 0
         if a.device == "cuda" and not torch.cuda.is_available():
             raise SystemExit("error: --device cuda, but PyTorch sees no CUDA device")
         self.device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            self.join_group()
         DEVICE[0] = self.device
+        if a.amp and self.device.type != "cuda":
+            self.say("note: --amp needs CUDA; training in float32 on %s" % self.device)
         self.amp = bool(a.amp) and self.device.type == "cuda"
-        self.scale = 2.0 ** 16
-        self.good_steps = 0
+        self.scalers = {}
+        self.by_hand = set()
         self.seed = spec["train"]["seed"] if a.seed is None else a.seed
         self.batch_size = spec["data"]["batch"] if a.batch is None else a.batch
+        if self.batch_size < 1:
+            raise SystemExit("error: --batch must be at least 1, not %d" % self.batch_size)
+        self.global_batch = self.batch_size * self.world
         x, labels = load_data(spec, a.data, self.seed)
         self.x = torch.from_numpy(np.ascontiguousarray(x))
         self.labels = None if labels is None else torch.from_numpy(labels)
-        self.iterator = BatchIterator(len(x), self.batch_size, self.seed)
+        self.iterator = BatchIterator(len(x), self.global_batch, self.seed, self.rank, self.world)
         self.rng = Rng(self.seed)
         self.init_rng = Rng(_u32(self.seed) ^ 0x9E3779B9)
         t = spec["train"]
         steps = a.steps if a.steps is not None else (None if a.epochs is not None else t["steps"])
         epochs = a.epochs if a.epochs is not None else t["epochs"]
         self.total_steps = steps if steps is not None else (epochs or 25) * self.iterator.steps_per_epoch
-        self.step = 0
         self.vars, self.optimizers, self.states = {}, {}, {}
         self.average = None
         self.sampler = None
         self.logged = {}
         # GANC_TRACE_FIRST_ITERATION=<dir>: a record of the first iteration, as the TypeScript trainer writes it.
-        self.trace = os.environ.get("GANC_TRACE_FIRST_ITERATION") or None
+        self.trace = (os.environ.get("GANC_TRACE_FIRST_ITERATION") or None) if self.world == 1 else None
         self.traced, self.traced_batch, self.traced_steps = 0, False, {}
         self.out = a.out
-        os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
-        os.makedirs(os.path.join(self.out, "checkpoints"), exist_ok=True)
-        self.say("data: %s, %d samples of %s, batch %d, %d iterations per epoch" % (
-            spec["data"]["source"], len(x), list(x.shape[1:]), self.batch_size, self.iterator.steps_per_epoch))
+        if self.rank == 0:
+            os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
+            os.makedirs(os.path.join(self.out, "checkpoints"), exist_ok=True)
+        share = "" if self.world == 1 else " (%d per process, %d processes)" % (self.batch_size, self.world)
+        self.say("data: %s, %d samples of %s, batch %d%s, %d iterations per epoch" % (
+            spec["data"]["source"], len(x), list(x.shape[1:]), self.global_batch, share, self.iterator.steps_per_epoch))
+
+    def join_group(self):
+        """Joins the process group torchrun set up: gloo on CPU, NCCL on CUDA (one device per process)."""
+        env = os.environ
+        missing = [k for k in ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT") if k not in env]
+        if missing:
+            raise SystemExit("error: WORLD_SIZE is %s but %s not set: start several processes with torchrun "
+                             "(torchrun --nproc_per_node=N %s ...)" % (env["WORLD_SIZE"], ", ".join(missing), sys.argv[0]))
+        self.rank, self.world, self.local_rank = int(env["RANK"]), int(env["WORLD_SIZE"]), int(env["LOCAL_RANK"])
+        if self.device.type == "cuda":
+            if self.local_rank >= torch.cuda.device_count():
+                raise SystemExit("error: process %d is local rank %d, but this machine has %d CUDA devices: start at most "
+                                 "that many processes per machine (--nproc_per_node)" % (self.rank, self.local_rank, torch.cuda.device_count()))
+            self.device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(self.device)
+        backend = "nccl" if self.device.type == "cuda" else "gloo"
+        try:
+            dist.init_process_group(backend, init_method="env://")
+        except (RuntimeError, ValueError) as e:
+            raise SystemExit("error: process %d could not join the others (%s, %s:%s): %s" % (self.rank, backend, env["MASTER_ADDR"], env["MASTER_PORT"], e))
+        DIST.update(world=self.world, rank=self.rank, sync_bn=not self.args.no_sync_bn)
+        self.say("%d processes (%s)%s" % (self.world, backend, "; --no-sync-bn: batch norm over each process's share" if self.args.no_sync_bn else ""))
 
     @staticmethod
     def parse(spec, argv):
-        p = argparse.ArgumentParser(description="Trains %s (compiled by ganc from %s)." % (spec["name"], spec["source"]))
+        p = argparse.ArgumentParser(
+            description="Trains %s (compiled by ganc from %s)." % (spec["name"], spec["source"]),
+            epilog="Several processes: torchrun --nproc_per_node=N %s ... (--batch is each process's share)." % os.path.basename(sys.argv[0]))
         p.add_argument("--steps", type=int, help="iterations to train (default: the spec's)")
         p.add_argument("--epochs", type=int, help="epochs to train, instead of --steps")
         p.add_argument("--batch", type=int, help="batch size (default: the spec's)")
@@ -904,6 +1034,8 @@ class Run:
         p.add_argument("--data", help="the data folder written by 'ganc data' (x.npy, labels.npy)")
         p.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default: cuda when available)")
         p.add_argument("--amp", action="store_true", help="mixed precision on CUDA (autocast and loss scaling)")
+        p.add_argument("--no-sync-bn", action="store_true",
+                       help="under torchrun, batch norm uses each process's share of the batch (default: the whole batch)")
         p.add_argument("--init-from", help="start from the variables of a ganc checkpoint (of either trainer)")
         p.add_argument("--quiet", action="store_true", help="print nothing but errors")
         return p.parse_args(argv)
@@ -925,7 +1057,36 @@ class Run:
 
     def optimizer(self, step, params, cfg):
         self.optimizers[step] = opt = Optimizer(step, params, cfg)
+        if self.amp:
+            self.scalers[step] = grad_scaler()  # one per optimizer: each step has its own backward and update
         return opt
+
+    def parallel(self, net, whole):
+        """
+        The module the steps that train a net run it through. One process: the net itself. Under torchrun, a
+        DistributedDataParallel wrapper, one per net whatever the number of steps that use it (D serves both
+        the D and the G step), whose hooks average the gradients over the processes during the backward pass.
+        The pitfalls of GANs under DDP, and what this trainer does about them:
+        - A step runs the nets it does not train as their plain modules, and begin_step turns their variables'
+          requires_grad off: G's forward in the D step records no graph, and D's wrapper, which only sees the
+          D step's forward passes, never waits for gradients the G step does not compute.
+        - find_unused_parameters=False: every variable of a wrapped net reaches the loss of each step that
+          trains it (ganc checks this when it compiles; whole=False says it could not, and then the net is not
+          wrapped and its gradients are averaged by hand after the backward pass: see backward).
+        - broadcast_buffers=False: batch norm's moving statistics are the same in every process already (synced
+          statistics), or are sent from rank 0 after each iteration (--no-sync-bn); a broadcast inside forward
+          would also hang rank 0's sample grids, which it draws alone (through the plain modules).
+        - No no_sync(): each backward pass is followed by its own update, so each must be averaged.
+        - D's forward runs several times before one backward (real, fake, the penalty's interpolates): DDP
+          counts each variable's gradient once, when the backward pass has added all of its parts.
+        """
+        if self.world == 1:
+            return net
+        if not whole:
+            self.by_hand.update(id(p) for p in net.parameters())
+            return net
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False, find_unused_parameters=False)
 
     def state(self, name, init):
         self.states[name] = torch.tensor(float(init), device=self.device)
@@ -945,7 +1106,7 @@ class Run:
                 self.load_variables(read_checkpoint(src)[1], src)
         if self.args.resume:
             self.restore()
-        elif any(f.endswith(".ganckpt") for f in os.listdir(os.path.join(self.out, "checkpoints"))):
+        elif os.path.isdir(os.path.join(self.out, "checkpoints")) and any(f.endswith(".ganckpt") for f in os.listdir(os.path.join(self.out, "checkpoints"))):
             raise SystemExit("error: %s already holds checkpoints: pass --resume to continue that run, or choose another --out" % self.out)
         count = self.spec["train"]["sampleCount"]
         # Fixed noise for the sample grids (and labels cycling through the classes), as run-sampling.ts draws it.
@@ -967,8 +1128,10 @@ class Run:
         b = Batch({d["name"]: to_nchw(self.x[idx]).to(self.device)})
         if self.labels is not None and d.get("labelled", True):
             b[d["name"] + "_label"] = F.one_hot(self.labels[idx], d["numClasses"]).float().to(self.device)
+        # Each process draws the whole batch's noise, so that the generator moves alike in all, and keeps its slice.
+        lo = self.rank * self.batch_size
         for n in self.spec["noise"]:
-            b[n["name"]] = draw_noise(n, len(idx), self.rng).to(self.device)
+            b[n["name"]] = draw_noise(n, self.global_batch, self.rng)[lo:lo + self.batch_size].to(self.device)
         if self.trace and self.step == 0 and not self.traced_batch:
             self.traced_batch = True
             for name, v in self.vars.items():
@@ -982,32 +1145,64 @@ class Run:
         os.makedirs(os.path.dirname(file), exist_ok=True)
         np.save(file, t.detach().float().cpu().numpy())
 
-    def gradients(self, step, loss, params):
-        """The gradients of a step's loss (scaled and unscaled again under --amp); None where they overflowed."""
-        if not self.amp:
-            grads = list(torch.autograd.grad(loss, params, allow_unused=True))
-            if self.trace and self.step == 0:
-                # A step the schedule repeats is traced once per run of it: d, d.2, d.3, ...
-                seen = self.traced_steps[step] = self.traced_steps.get(step, 0) + 1
-                step = step if seen == 1 else "%s.%d" % (step, seen)
-                names = {id(v): n for n, v in self.vars.items()}
-                for p, g in zip(params, grads):
-                    if g is not None:  # a variable the loss does not reach has no gradient (tfjs leaves it out too)
-                        self.trace_write("grad/" + step, names[id(p)], g)
-            return grads
-        grads = torch.autograd.grad(loss * self.scale, params, allow_unused=True)
-        grads = [None if g is None else g.float() / self.scale for g in grads]
-        if not all(g is None or bool(torch.isfinite(g).all()) for g in grads):
-            self.scale /= 2
-            self.good_steps = 0
-            return None
-        self.good_steps += 1
-        if self.good_steps % 2000 == 0:
-            self.scale *= 2
-        return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
+    def begin_step(self, opt):
+        """Before a step's forward pass: only its variables record gradients (the other nets run as constants)."""
+        mine = {id(p) for p in opt.params}
+        for v in self.vars.values():
+            if isinstance(v, torch.nn.Parameter):
+                v.requires_grad_(id(v) in mine)
+        AMP[0] = self.scalers.get(opt.name)
+
+    def backward(self, opt, loss):
+        """
+        The gradients of a step's loss into its variables' .grad: averaged over the processes under torchrun (by
+        DDP's hooks, or here for the nets it does not wrap), unscaled again under --amp. A variable the loss
+        does not reach keeps .grad None, and its update is skipped (TensorFlow.js leaves it out too).
+        """
+        for p in opt.params:
+            p.grad = None
+        scaler = self.scalers.get(opt.name)
+        (loss if scaler is None else scaler.scale(loss)).backward()
+        if self.by_hand:
+            grads = [p.grad for p in opt.params if id(p) in self.by_hand and p.grad is not None]
+            if grads:
+                flat = torch.cat([g.reshape(-1) for g in grads])
+                dist.all_reduce(flat)
+                flat /= self.world
+                for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+                    g.copy_(part.view_as(g))
+        if scaler is not None:
+            scaler.unscale_(opt)
+        if self.trace and self.step == 0:
+            # A step the schedule repeats is traced once per run of it: d, d.2, d.3, ...
+            seen = self.traced_steps[opt.name] = self.traced_steps.get(opt.name, 0) + 1
+            step = opt.name if seen == 1 else "%s.%d" % (opt.name, seen)
+            names = {id(v): n for n, v in self.vars.items()}
+            for p in opt.params:
+                if p.grad is not None:  # a variable the loss does not reach has no gradient (tfjs leaves it out too)
+                    self.trace_write("grad/" + step, names[id(p)], p.grad)
+
+    def update(self, opt):
+        """The step's update; under --amp GradScaler skips it when the gradients overflowed, and adjusts its scale."""
+        scaler = self.scalers.get(opt.name)
+        if scaler is None:
+            opt.step()
+        else:
+            scaler.step(opt)
+            scaler.update()
+        AMP[0] = None
+
+    def assign(self, name, value):
+        """A state's new value (after ...), averaged over the processes so that all keep the same state."""
+        value = value.detach().float().reshape(())
+        if self.world > 1:
+            value = value.clone()
+            dist.all_reduce(value)
+            value /= self.world
+        self.states[name].copy_(value)
 
     def autocast(self):
-        return torch.autocast("cuda", dtype=torch.float16) if self.amp else _NoContext()
+        return autocast_cuda() if self.amp else _NoContext()
 
     def record(self, values, step=None):
         if self.trace and self.step == 0:
@@ -1029,12 +1224,19 @@ class Run:
 
     def end_iteration(self):
         logging = self.logging()
+        if self.world > 1 and not DIST["sync_bn"]:
+            # --no-sync-bn: each process's moving statistics follow its own share; rank 0's go to all, so that
+            # every process (and the checkpoints rank 0 writes) holds the same buffers.
+            with torch.no_grad():
+                for v in self.vars.values():
+                    if not isinstance(v, torch.nn.Parameter):
+                        dist.broadcast(v, 0)
+        vals = self.global_means(self.logged) if logging else None
         self.step += 1
         if self.average is not None:
             self.average.update()
         t = self.spec["train"]
         if logging:
-            vals = {k: float(v) for k, v in self.logged.items()}
             self.say("step %d/%d  %s  (%.1f s)" % (self.step, self.total_steps, "  ".join("%s %.4f" % kv for kv in vals.items()), time.time() - self.t0))
             if self.rank == 0:
                 with open(os.path.join(self.out, "metrics.jsonl"), "a") as f:
@@ -1047,10 +1249,23 @@ class Run:
         if every and self.step % every == 0 and self.step != self.total_steps:
             self.save()
 
+    def global_means(self, values):
+        """Logged values as floats: under torchrun the means over the processes (the whole batch's, for means)."""
+        if not values:
+            return {}
+        if self.world == 1:
+            return {k: float(v) for k, v in values.items()}
+        t = torch.stack([torch.as_tensor(v, dtype=torch.float32, device=self.device).reshape(()) for v in values.values()])
+        dist.all_reduce(t)
+        return {k: float(x) / self.world for k, x in zip(values, t.cpu().tolist())}
+
     def finish(self):
         self.write_samples()
         self.save()
         self.say("done: %d iterations in %.1f s" % (self.step, time.time() - self.t0))
+        if self.world > 1:
+            dist.barrier()  # the others wait for rank 0's last checkpoint before the group goes
+            dist.destroy_process_group()
         return 0
 
     def write_samples(self):
@@ -1100,7 +1315,7 @@ class Run:
                 raise SystemExit("error: variable %s is not finite at iteration %d (a NaN or Inf gradient reached it): training stopped" % (name[4:], self.step))
         meta = {"spec": self.spec["name"], "specHash": self.spec["hash"], "step": self.step, "iterator": self.iterator.state(),
                 "rng": self.rng.state(), "dropoutSeed": 1, "optimizers": optimizers, "backend": "pytorch-" + self.device.type,
-                "batch": self.batch_size, "seed": self.seed}
+                "batch": self.global_batch, "processes": self.world, "seed": self.seed}
         folder = os.path.join(self.out, "checkpoints")
         write_checkpoint(os.path.join(folder, "ckpt-%08d.ganckpt" % self.step), self.step, meta, tensors)
         keep = self.spec["train"]["keepCheckpoints"]
@@ -1128,8 +1343,13 @@ class Run:
         meta, tensors = read_checkpoint(file)
         if meta.get("specHash") != self.spec["hash"]:
             raise SystemExit("error: %s was written by a different spec (or a different version of it); start a new run folder" % file)
-        if meta.get("batch") != self.batch_size:
-            raise SystemExit("error: --resume: the checkpoint was trained with batch %s, not %d" % (meta.get("batch"), self.batch_size))
+        if meta.get("batch") != self.global_batch:
+            # The data order's position counts whole batches: the run goes on with the batch it was trained with,
+            # shared by any number of processes.
+            was = meta.get("batch")
+            hint = "; pass --batch %d" % (was // self.world) if isinstance(was, int) and was % self.world == 0 else ""
+            raise SystemExit("error: --resume: the checkpoint was trained with a batch of %s in all, not %d (%d process%s of %d)%s" % (
+                was, self.global_batch, self.world, "" if self.world == 1 else "es", self.batch_size, hint))
         self.load_variables(tensors, file)
         names = {id(v): n for n, v in self.vars.items()}
         with torch.no_grad():
@@ -1170,4 +1390,4 @@ def _u32(x):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry(main))
