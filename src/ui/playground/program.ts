@@ -1,0 +1,98 @@
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import "@tensorflow/tfjs-backend-webgpu";
+import { transform } from "sucrase";
+import { compileText } from "../../compile.ts";
+import { loadDataset } from "../../data/index.ts";
+import type { Dataset } from "../../runtime/data.ts";
+import { registerTrainingKernels } from "../../runtime/kernels/index.ts";
+import type { SpecInfo } from "../../runtime/run-spec.ts";
+import * as rt from "./runtime.ts";
+
+/**
+ * From spec text to a trainer running in the page: the compiler (src/compile.ts, what `ganc compile` runs)
+ * writes the TypeScript trainer, sucrase strips its types, and it runs with the page's `ganc/runtime`
+ * (runtime.ts) in place of the Node one.
+ */
+
+export interface Trainer {
+  SPEC: SpecInfo;
+  main(argv: string[]): Promise<number>;
+  /** The generated TypeScript, as `ganc compile` writes it. */
+  code: string;
+}
+
+export class PlaygroundError extends Error {
+  override name = "PlaygroundError";
+}
+
+export function compileTrainer(text: string, file: string): Trainer {
+  const r = compileText(text, file, { source: file });
+  if (r.code === null) {
+    const first = r.diagnostics.find((d) => d.severity === "error");
+    throw new PlaygroundError(first ? `the spec has errors (${first.code}: ${first.message})` : "the spec did not compile");
+  }
+  return { ...loadTrainer(r.code), code: r.code };
+}
+
+/** Evaluates a generated trainer's code with the page's runtime behind its imports. */
+export function loadTrainer(code: string): { SPEC: SpecInfo; main(argv: string[]): Promise<number> } {
+  // A program's entry point (runIfMain) reads import.meta, which a function body cannot; the page calls main().
+  const body = code.replace(/^rt\.runIfMain\(import\.meta\.url, main\);$/m, "");
+  const js = transform(body, { transforms: ["typescript", "imports"] }).code;
+  const modules: Record<string, unknown> = { "@tensorflow/tfjs": tf, "ganc/runtime": rt };
+  const require = (id: string) => {
+    if (!(id in modules)) throw new PlaygroundError(`the trainer imports ${id}, which the page does not provide`);
+    return modules[id];
+  };
+  const module = { exports: {} as Record<string, unknown> };
+  new Function("require", "exports", "module", js)(require, module.exports, module);
+  return module.exports as unknown as { SPEC: SpecInfo; main(argv: string[]): Promise<number> };
+}
+
+/** Data the page can load: the toy 2-D sources (files and the embedded digits are the command line's). */
+export const PAGE_SOURCES = ["ring8", "grid25"];
+
+export async function pageDataset(spec: SpecInfo, seed: number): Promise<Dataset> {
+  if (!PAGE_SOURCES.includes(spec.data.source)) {
+    throw new PlaygroundError(`data source ${spec.data.source} reads files, which the page cannot: train it with ganc train, or use ring8 or grid25 here`);
+  }
+  // The same door as the command line (src/runtime/run-data.ts): the source's own loader, the run's seed.
+  return loadDataset(spec.data, { specFile: spec.source, seed });
+}
+
+export type PageBackend = "webgpu" | "webgl" | "wasm" | "cpu";
+export const PAGE_BACKENDS: readonly PageBackend[] = ["webgpu", "webgl", "wasm", "cpu"];
+
+let wasmPathsSet = false;
+
+/**
+ * Makes `choice` (or, for "auto", the first that works of WebGPU, WebGL, wasm, cpu) the active tfjs backend,
+ * with ganc's training kernels on wasm and cpu as `ganc train` registers them. Returns what it chose and why
+ * it skipped the others.
+ */
+export async function usePageBackend(choice: PageBackend | "auto"): Promise<{ name: PageBackend; detail: string; skipped: string[] }> {
+  const order = choice === "auto" ? PAGE_BACKENDS : [choice];
+  const skipped: string[] = [];
+  for (const name of order) {
+    try {
+      if (name === "webgpu" && !(navigator as { gpu?: unknown }).gpu) throw new Error("this browser has no WebGPU");
+      if (name === "wasm" && !wasmPathsSet) {
+        // The binaries lie beside app.js (scripts/build-playground.mjs copies them).
+        setWasmPaths(new URL("./", document.baseURI).href);
+        wasmPathsSet = true;
+      }
+      if (name === "wasm" || name === "cpu") registerTrainingKernels(name);
+      if (!(await tf.setBackend(name))) throw new Error("failed to initialise");
+      await tf.ready();
+      const detail = name === "wasm" ? `wasm (${(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) ? "SIMD" : "no SIMD"}, ganc training kernels)` : name === "cpu" ? "cpu (plain JavaScript, ganc training kernels)" : name;
+      return { name, detail, skipped };
+    } catch (err) {
+      const why = `${name}: ${(err as Error).message.split("\n")[0]}`;
+      if (choice !== "auto") throw new PlaygroundError(`backend ${why}`);
+      skipped.push(why);
+    }
+  }
+  throw new PlaygroundError(`no usable backend (${skipped.join("; ")})`);
+}
