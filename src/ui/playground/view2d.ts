@@ -64,11 +64,11 @@ export function drawPlane(canvas: HTMLCanvasElement, v: PlaneView): void {
     const img = new ImageData(GRID, GRID);
     for (let i = 0; i < GRID * GRID; i++) {
       const p = v.heat[i]!; // 1: real (green), 0: fake (purple)
-      const w = Math.abs(p - 0.5) * 2;
+      const w = Math.sqrt(Math.abs(p - 0.5) * 2); // sqrt: D near 0.5 still shows which side it leans
       const [r, g, b] = p >= 0.5 ? [54, 163, 95] : [140, 80, 180];
-      img.data[4 * i] = Math.round(255 + (r - 255) * w * 0.55);
-      img.data[4 * i + 1] = Math.round(255 + (g - 255) * w * 0.55);
-      img.data[4 * i + 2] = Math.round(255 + (b - 255) * w * 0.55);
+      img.data[4 * i] = Math.round(255 + (r - 255) * w * 0.8);
+      img.data[4 * i + 1] = Math.round(255 + (g - 255) * w * 0.8);
+      img.data[4 * i + 2] = Math.round(255 + (b - 255) * w * 0.8);
       img.data[4 * i + 3] = 255;
     }
     const tmp = document.createElement("canvas");
