@@ -2,13 +2,14 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
-import { transform } from "sucrase";
 import { compileText } from "../../compile.ts";
 import { loadDataset } from "../../data/index.ts";
 import type { Dataset } from "../../runtime/data.ts";
 import { registerTrainingKernels } from "../../runtime/kernels/index.ts";
 import type { SpecInfo } from "../../runtime/run-spec.ts";
-import * as rt from "./runtime.ts";
+import { loadTrainer, PlaygroundError } from "./trainer-module.ts";
+
+export { PlaygroundError };
 
 /**
  * From spec text to a trainer running in the page: the compiler (src/compile.ts, what `ganc compile` runs)
@@ -23,10 +24,6 @@ export interface Trainer {
   code: string;
 }
 
-export class PlaygroundError extends Error {
-  override name = "PlaygroundError";
-}
-
 export function compileTrainer(text: string, file: string): Trainer {
   const r = compileText(text, file, { source: file });
   if (r.code === null) {
@@ -34,21 +31,6 @@ export function compileTrainer(text: string, file: string): Trainer {
     throw new PlaygroundError(first ? `the spec has errors (${first.code}: ${first.message})` : "the spec did not compile");
   }
   return { ...loadTrainer(r.code), code: r.code };
-}
-
-/** Evaluates a generated trainer's code with the page's runtime behind its imports. */
-export function loadTrainer(code: string): { SPEC: SpecInfo; main(argv: string[]): Promise<number> } {
-  // A program's entry point (runIfMain) reads import.meta, which a function body cannot; the page calls main().
-  const body = code.replace(/^rt\.runIfMain\(import\.meta\.url, main\);$/m, "");
-  const js = transform(body, { transforms: ["typescript", "imports"] }).code;
-  const modules: Record<string, unknown> = { "@tensorflow/tfjs": tf, "ganc/runtime": rt };
-  const require = (id: string) => {
-    if (!(id in modules)) throw new PlaygroundError(`the trainer imports ${id}, which the page does not provide`);
-    return modules[id];
-  };
-  const module = { exports: {} as Record<string, unknown> };
-  new Function("require", "exports", "module", js)(require, module.exports, module);
-  return module.exports as unknown as { SPEC: SpecInfo; main(argv: string[]): Promise<number> };
 }
 
 /** Data the page can load: the toy 2-D sources (files and the embedded digits are the command line's). */
