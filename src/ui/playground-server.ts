@@ -23,6 +23,7 @@ const TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
   ".wasm": "application/wasm",
+  ".bin": "application/octet-stream",
 };
 
 async function playgroundDir(): Promise<string> {

@@ -14,7 +14,7 @@ import { ganc, readJsonl, ROOT, tmpDir } from "../helpers.ts";
  * 200 points, the generated points moved toward the modes (measured in the page), and every loss equals
  * what `ganc train --backend wasm` computes in Node with the same seed. Then the controls (step, pause,
  * learning rate, resume) and the downloads: the checkpoint and trainer the page gives are a run folder that
- * `ganc sample` reads. No console errors. Screenshots go to test-artifacts/playground/.
+ * `ganc sample` reads; gan.gan on the embedded digits gives ganc train's losses and a sample grid. No console errors. Screenshots go to test-artifacts/playground/.
  */
 
 const ARTIFACTS = path.join(ROOT, "test-artifacts/playground");
@@ -31,6 +31,8 @@ interface State {
   diagnostics: { code: string; severity: string; message: string; line: number; column: number }[];
   lr: Record<string, number>;
   backend: string;
+  spec: string;
+  sampleStep: number | null;
 }
 
 const state = (page: Page) => page.evaluate(() => (window as unknown as { playground: { state(): unknown } }).playground.state()) as Promise<State>;
@@ -185,6 +187,43 @@ describe.skipIf(!CHROMIUM)("the playground in headless Chromium", () => {
     const sampled = ganc(["sample", runDir, "-n", "64", "-o", png]);
     expect(sampled.code, sampled.stderr).toBe(0);
     expect(fs.statSync(png).size).toBeGreaterThan(100);
+
+    // Image data: gan.gan on the embedded digits, a few iterations; the sample grid, and ganc train's losses.
+    const ganOut = path.join(scratch, "node-gan");
+    const ganRun = new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, [path.join(ROOT, "bin/ganc.mjs"), "train", "specs/gan.gan", "--backend", "wasm", "--seed", "1", "--steps", "3", "--log-every", "1", "--histogram-every", "0", "--out", ganOut, "--quiet"], {
+        cwd: ROOT,
+        env: { ...process.env, GANC_BLAS: "off", NO_COLOR: "1" },
+        stdio: "ignore",
+      });
+      child.on("exit", (code) => resolve(code ?? -1));
+    });
+    await page.selectOption("#spec-select", "gan.gan");
+    await poll(page, (x) => x.spec === "gan.gan" && x.diagnostics.length === 0, 10_000, "gan.gan loaded and checked");
+    await page.fill("#iterations", "3");
+    await page.click("#train");
+    const gan = await poll(page, (x) => x.status === "finished" || x.status === "error", 300_000, "gan.gan trained 3 iterations");
+    expect(gan.status, (await page.textContent("#message")) ?? "").toBe("finished");
+    expect(gan.sampleStep).toBe(3);
+    expect(await page.locator("#plane-box").isHidden()).toBe(true);
+    // The grid is 64 samples of 28x28 with 1-pixel borders, and not blank.
+    const grid = await page.evaluate(() => {
+      const c = document.getElementById("samples") as HTMLCanvasElement;
+      const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+      const at = (x: number, y: number) => d[(y * c.width + x) * 4]!;
+      // The first tile's pixels (G's output after 3 iterations: greys around sigmoid(0)), and a border pixel.
+      const tile: number[] = [];
+      for (let y = 1; y <= 28; y++) for (let x = 1; x <= 28; x++) tile.push(at(x, y));
+      return { w: c.width, h: c.height, border: at(0, 0), opaque: d[3], tileMin: Math.min(...tile), tileMax: Math.max(...tile) };
+    });
+    expect(grid).toMatchObject({ w: 8 * 29 + 1, h: 8 * 29 + 1, border: 64, opaque: 255 });
+    expect(grid.tileMin).toBeGreaterThan(64);
+    expect(grid.tileMax).toBeLessThan(255);
+    expect(grid.tileMax).toBeGreaterThan(grid.tileMin); // not one flat colour
+    await page.screenshot({ path: path.join(ARTIFACTS, "3-digits.png") });
+    expect(await ganRun).toBe(0);
+    const ganRows = readJsonl(path.join(ganOut, "metrics.jsonl"));
+    for (const name of ["d", "d_real", "d_fake", "g"]) expect(gan.losses[name], name).toEqual(ganRows.map((r) => r[name]));
 
     expect(errors).toEqual([]);
   }, 900_000);

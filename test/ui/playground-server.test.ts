@@ -25,6 +25,7 @@ function fakeBuild(): string {
   fs.writeFileSync(path.join(dir, "app.js"), "void 0;");
   fs.writeFileSync(path.join(dir, "app.css"), "body{}");
   fs.writeFileSync(path.join(dir, "tfjs-backend-wasm.wasm"), Buffer.from([0, 97, 115, 109]));
+  fs.writeFileSync(path.join(dir, "mnist-digits.bin"), Buffer.from("GANCDIG1"));
   return dir;
 }
 
@@ -40,6 +41,7 @@ describe("the playground's server", () => {
       expect(await request(srv.port, { path: "/index.html" })).toMatchObject({ status: 200, type: "text/html; charset=utf-8" });
       expect(await request(srv.port, { path: "/app.js" })).toMatchObject({ status: 200, type: "text/javascript; charset=utf-8", body: "void 0;" });
       expect(await request(srv.port, { path: "/tfjs-backend-wasm.wasm" })).toMatchObject({ status: 200, type: "application/wasm" });
+      expect(await request(srv.port, { path: "/mnist-digits.bin" })).toMatchObject({ status: 200, type: "application/octet-stream" });
       expect((await request(srv.port, { path: "/../package.json" })).status).toBe(404);
       expect((await request(srv.port, { path: "/nope.js" })).status).toBe(404);
       expect((await request(srv.port, { method: "POST" })).status).toBe(405);
@@ -98,7 +100,7 @@ describe("scripts/build-playground.mjs", () => {
     await buildPlayground({ out: a, quiet: true });
     await buildPlayground({ out: b, quiet: true });
     const da = digest(a);
-    expect(Object.keys(da)).toEqual(["app.css", "app.js", "index.html", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm", "tfjs-backend-wasm.wasm"]);
+    expect(Object.keys(da)).toEqual(["app.css", "app.js", "index.html", "mnist-digits.bin", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm", "tfjs-backend-wasm.wasm"]);
     expect(digest(b)).toEqual(da);
     const js = fs.readFileSync(path.join(a, "app.js"), "utf8");
     expect(js).not.toContain(ROOT); // no absolute paths of the machine that built it

@@ -2,9 +2,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { playgroundSpecs } from "../../scripts/build-playground.mjs";
+import { embeddedDigits, playgroundSpecs } from "../../scripts/build-playground.mjs";
 import { compileText } from "../../src/compile.ts";
-import { toyDataset } from "../../src/runtime/data.ts";
+import { embeddedMnistFrom, loadEmbeddedMnist, toyDataset } from "../../src/runtime/data.ts";
+import { decodeDigits } from "../../src/ui/playground/digits.ts";
 import { PageRun } from "../../src/ui/playground/run.ts";
 import { loadTrainer } from "../../src/ui/playground/trainer-module.ts";
 import { ROOT } from "../helpers.ts";
@@ -59,4 +60,15 @@ describe("the playground's trainers", () => {
       tf.disposeVariables();
     }
   }, 120_000);
+
+  it("the page's embedded digits (mnist-digits.bin) are the command line's, value for value and in the same order", () => {
+    const bytes = embeddedDigits(ROOT);
+    expect(bytes.length).toBeLessThan(9e6);
+    const page = embeddedMnistFrom(decodeDigits(new Uint8Array(bytes)));
+    const node = loadEmbeddedMnist();
+    expect(page.count).toBe(node.count);
+    expect(Buffer.from(page.x.buffer).equals(Buffer.from(node.x.buffer))).toBe(true);
+    expect(Array.from(page.labels!)).toEqual(Array.from(node.labels!));
+    expect(() => decodeDigits(new Uint8Array(16))).toThrow(/not a digits file/);
+  }, 60_000);
 });

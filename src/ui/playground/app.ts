@@ -137,6 +137,48 @@ function drawChart(force = false): void {
   $("chart").dataset.points = String(xs.length);
 }
 
+/** The sample grid for image data: the spec's sample_count rows of fixed noise (the grid ganc train writes). */
+async function refreshSamples(): Promise<void> {
+  if (!run || run.spec.data.shape.length !== 3) return;
+  const gen = await run.generate(Math.min(100, run.spec.train.sampleCount));
+  if (!gen) return;
+  const [n, h, w, c] = gen.shape as [number, number, number, number];
+  const cols = Math.ceil(Math.sqrt(n));
+  const rows = Math.ceil(n / cols);
+  const canvas = $("samples") as HTMLCanvasElement;
+  canvas.width = cols * (w + 1) + 1;
+  canvas.height = rows * (h + 1) + 1;
+  const scale = Math.max(1, Math.floor(Math.min(420 / canvas.width, 420 / canvas.height)));
+  canvas.style.width = `${canvas.width * scale}px`;
+  canvas.style.height = `${canvas.height * scale}px`;
+  const img = new ImageData(canvas.width, canvas.height);
+  for (let i = 0; i < img.data.length; i += 4) img.data.set([64, 64, 64, 255], i); // dark grey between tiles
+  const [lo, hi] = run.spec.sampleRange;
+  const byte = (v: number) => Math.max(0, Math.min(255, Math.round(((v - lo) / (hi - lo)) * 255)));
+  for (let k = 0; k < n; k++) {
+    const ox = (k % cols) * (w + 1) + 1;
+    const oy = Math.floor(k / cols) * (h + 1) + 1;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const src = ((k * h + y) * w + x) * c;
+        const dst = ((oy + y) * canvas.width + ox + x) * 4;
+        img.data[dst] = byte(gen.data[src]!);
+        img.data[dst + 1] = byte(gen.data[src + (c === 3 ? 1 : 0)]!);
+        img.data[dst + 2] = byte(gen.data[src + (c === 3 ? 2 : 0)]!);
+        img.data[dst + 3] = 255;
+      }
+    }
+  }
+  canvas.getContext("2d")!.putImageData(img, 0, 0);
+  canvas.dataset.step = String(run.step);
+  $("samples-label").textContent = `at iteration ${run.step}`;
+}
+
+async function refreshViews(): Promise<void> {
+  await refreshPlane();
+  await refreshSamples();
+}
+
 async function refreshPlane(): Promise<void> {
   if (!run || run.spec.data.shape.length !== 1 || run.spec.data.shape[0] !== 2) return;
   const kind = run.spec.data.source as "ring8" | "grid25";
@@ -230,6 +272,7 @@ async function train(pauseAfter: number | null): Promise<void> {
     stopRequested = false;
     const planeShown = spec.data.shape.length === 1 && spec.data.shape[0] === 2;
     $("plane-box").hidden = !planeShown;
+    $("samples-box").hidden = spec.data.shape.length !== 3;
     let names: string[] | null = null;
     PageRun.host = {
       dataset,
@@ -241,7 +284,7 @@ async function train(pauseAfter: number | null): Promise<void> {
         lrControls(r);
         started = performance.now();
         startedStep = 0;
-        await refreshPlane();
+        await refreshViews();
         setStatus("training");
         if (pauseAfter !== null) pauseRequested = false;
       },
@@ -263,7 +306,7 @@ async function train(pauseAfter: number | null): Promise<void> {
         // The 2-D view costs a pass of G and of D over the plane: redrawn a few times a second, not every iteration.
         if (last || pauseRequested || stopRequested || performance.now() - lastPlaneDraw > 400) {
           drawChart(true);
-          await refreshPlane();
+          await refreshViews();
           lastPlaneDraw = performance.now();
         } else drawChart();
         if (stopRequested) return "stop";
@@ -358,6 +401,7 @@ window.playground = {
     diagnostics: diagnostics.map(({ code, severity, message, line, column }) => ({ code, severity, message, line, column })),
     lr: run ? Object.fromEntries([...run.optimizers].map(([s, o]) => [s, PageRun.lr(o)])) : {},
     trainer: trainerCode !== null,
+    sampleStep: $("samples").dataset.step === undefined ? null : Number($("samples").dataset.step),
   }),
 };
 

@@ -4,6 +4,8 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { compileText } from "../../compile.ts";
 import { loadDataset } from "../../data/index.ts";
+import { limited } from "../../data/limit.ts";
+import { fetchDigits } from "./digits.ts";
 import type { Dataset } from "../../runtime/data.ts";
 import { registerTrainingKernels } from "../../runtime/kernels/index.ts";
 import type { SpecInfo } from "../../runtime/run-spec.ts";
@@ -33,15 +35,19 @@ export function compileTrainer(text: string, file: string): Trainer {
   return { ...loadTrainer(r.code), code: r.code };
 }
 
-/** Data the page can load: the toy 2-D sources (files and the embedded digits are the command line's). */
-export const PAGE_SOURCES = ["ring8", "grid25"];
+/** Data the page can load: the toy 2-D sources, and the embedded MNIST digits (files are the command line's). */
+export const PAGE_SOURCES = ["ring8", "grid25", "mnist"];
 
 export async function pageDataset(spec: SpecInfo, seed: number): Promise<Dataset> {
-  if (!PAGE_SOURCES.includes(spec.data.source)) {
-    throw new PlaygroundError(`data source ${spec.data.source} reads files, which the page cannot: train it with ganc train, or use ring8 or grid25 here`);
+  const d = spec.data;
+  if (!PAGE_SOURCES.includes(d.source) || (d.source === "mnist" && d.path !== null)) {
+    const what = d.path !== null ? `data source ${d.source} with path "${d.path}"` : `data source ${d.source}`;
+    throw new PlaygroundError(`${what} reads files, which the page cannot: train it with ganc train, or use ring8, grid25 or mnist (the embedded digits) here`);
   }
+  // As src/data/mnist.ts without a path: the embedded digits, limited as the spec says.
+  if (d.source === "mnist") return limited(await fetchDigits(), d.args.limit);
   // The same door as the command line (src/runtime/run-data.ts): the source's own loader, the run's seed.
-  return loadDataset(spec.data, { specFile: spec.source, seed });
+  return loadDataset(d, { specFile: spec.source, seed });
 }
 
 export type PageBackend = "webgpu" | "webgl" | "wasm" | "cpu";
