@@ -292,6 +292,7 @@ async function servePlayground(o: { port: number; host?: string }): Promise<void
     throw err;
   }
   process.stderr.write(`playground: ${srv.url} (Ctrl-C to stop)\n`);
+  if (o.host !== undefined && !/^(127\.|::1$|localhost$)/.test(o.host)) process.stderr.write(`note: listening on ${o.host}: anyone who can reach this machine on port ${srv.port} can open the playground\n`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());

@@ -14,7 +14,7 @@ import { ganc, readJsonl, ROOT, tmpDir } from "../helpers.ts";
  * 200 points, the generated points moved toward the modes (measured in the page), and every loss equals
  * what `ganc train --backend wasm` computes in Node with the same seed. Then the controls (step, pause,
  * learning rate, resume) and the downloads: the checkpoint and trainer the page gives are a run folder that
- * `ganc sample` reads; gan.gan on the embedded digits gives ganc train's losses and a sample grid. No console errors. Screenshots go to test-artifacts/playground/.
+ * `ganc sample` and `ganc export` read; gan.gan on the embedded digits gives ganc train's losses and a sample grid. No console errors. Screenshots go to test-artifacts/playground/.
  */
 
 const ARTIFACTS = path.join(ROOT, "test-artifacts/playground");
@@ -187,6 +187,9 @@ describe.skipIf(!CHROMIUM)("the playground in headless Chromium", () => {
     const sampled = ganc(["sample", runDir, "-n", "64", "-o", png]);
     expect(sampled.code, sampled.stderr).toBe(0);
     expect(fs.statSync(png).size).toBeGreaterThan(100);
+    const exported = ganc(["export", runDir, "-o", path.join(scratch, "export"), "-q"]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(scratch, "export", "model.json"), "utf8")).format).toBe("layers-model");
 
     // Image data: gan.gan on the embedded digits, a few iterations; the sample grid, and ganc train's losses.
     const ganOut = path.join(scratch, "node-gan");
