@@ -230,4 +230,23 @@ describe.skipIf(!CHROMIUM)("the playground in headless Chromium", () => {
 
     expect(errors).toEqual([]);
   }, 900_000);
+
+  it("with backend auto picks the first of WebGPU, WebGL, wasm, cpu that works here, says which, and trains", async () => {
+    server ??= await startPlayground();
+    browser ??= await playwright.launch({ executablePath: CHROMIUM!, args: ["--no-sandbox", "--disable-gpu"] });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 960 } });
+    const errors: string[] = [];
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    page.on("pageerror", (e) => errors.push(`uncaught: ${e.message}`));
+    await page.goto(`${server.url}?iterations=5&seed=1`);
+    await poll(page, (s) => s.status === "idle" && s.diagnostics.length === 0, 30_000, "ring8 loaded and checked");
+    await page.click("#train");
+    const s = await poll(page, (x) => x.status === "finished" || x.status === "error", 120_000, "5 iterations on the automatic backend");
+    expect(s.status, (await page.textContent("#message")) ?? "").toBe("finished");
+    expect(s.backend).toMatch(/^(webgpu|webgl|wasm|cpu)/);
+    expect(await page.textContent("#backend")).toBe(s.backend);
+    expect(s.points).toBe(5);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 300_000);
 });

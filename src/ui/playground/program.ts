@@ -65,7 +65,12 @@ export async function usePageBackend(choice: PageBackend | "auto"): Promise<{ na
   const skipped: string[] = [];
   for (const name of order) {
     try {
-      if (name === "webgpu" && !(navigator as { gpu?: unknown }).gpu) throw new Error("this browser has no WebGPU");
+      if (name === "webgpu") {
+        // Asked first, so that a browser with WebGPU but no adapter (headless, blocklisted GPUs) skips it quietly.
+        const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+        if (!gpu) throw new Error("this browser has no WebGPU");
+        if (!(await gpu.requestAdapter().catch(() => null))) throw new Error("WebGPU has no adapter here");
+      }
       if (name === "wasm" && !wasmPathsSet) {
         // The binaries lie beside app.js (scripts/build-playground.mjs copies them).
         setWasmPaths(new URL("./", document.baseURI).href);
