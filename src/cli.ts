@@ -281,6 +281,25 @@ async function serveDashboard(runDir: string, o: { port: number; host?: string; 
   await dash.close();
 }
 
+/** `ganc playground`: serves the playground's page until Ctrl-C. */
+async function servePlayground(o: { port: number; host?: string }): Promise<void> {
+  const { startPlayground, PlaygroundServerError } = await import("./ui/playground-server.ts");
+  let srv;
+  try {
+    srv = await startPlayground({ port: o.port, host: o.host });
+  } catch (err) {
+    if (err instanceof PlaygroundServerError) throw new UsageError(err.message);
+    throw err;
+  }
+  process.stderr.write(`playground: ${srv.url} (Ctrl-C to stop)\n`);
+  if (o.host !== undefined && !/^(127\.|::1$|localhost$)/.test(o.host)) process.stderr.write(`note: listening on ${o.host}: anyone who can reach this machine on port ${srv.port} can open the playground\n`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await srv.close();
+}
+
 export function program(): Command {
   const cli = new Command("ganc")
     .description("compile declarative GAN specs (.gan or .gan.yaml) into TensorFlow.js trainers")
@@ -493,6 +512,14 @@ export function program(): Command {
     .option("--host <address>", "address to listen on (default 127.0.0.1, this machine only)")
     .addHelpText("after", "\nThe page follows the run while a trainer writes to the folder. ganc train --ui starts it with the run.")
     .action(async (runDir: string, o: { port: number; host?: string }) => serveDashboard(runDir, o));
+
+  cli
+    .command("playground")
+    .description("serve the playground: write a spec in the browser, see the checker's diagnostics as you type, train it in the page")
+    .option("--port <n>", "port to listen on (default 0: any free port; the URL is printed)", parsePort, 0)
+    .option("--host <address>", "address to listen on (default 127.0.0.1, this machine only)")
+    .addHelpText("after", "\nnpm run build:playground writes the same page into a folder any static file server can serve.")
+    .action(async (o: { port: number; host?: string }) => servePlayground(o));
 
   cli
     .command("lsp")

@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { getBackend, type Tensor } from "@tensorflow/tfjs";
 import { writeFileAtomic } from "./fsutil.ts";
 
 /*
@@ -41,18 +40,9 @@ export class CheckpointError extends Error {
   }
 }
 
-export interface SavedTensor {
-  name: string;
-  shape: number[];
-  dtype: "float32" | "int32";
-  data: Float32Array | Int32Array;
-}
-
-/** `meta` is stored as JSON (JSON.stringify semantics): step, epoch, iterator and rng state, spec hash, ... */
-export interface CheckpointPayload {
-  meta: Record<string, unknown>;
-  tensors: SavedTensor[];
-}
+// What a checkpoint holds, and how a run's tensors become one, live in checkpoint-payload.ts (no Node modules).
+import type { CheckpointPayload, SavedTensor } from "./checkpoint-payload.ts";
+export { tensorsToSaved, type CheckpointPayload, type SavedTensor } from "./checkpoint-payload.ts";
 
 interface HeaderTensor {
   name: string;
@@ -319,28 +309,6 @@ export function loadLatestCheckpoint(
     onSkip?.(file, reason);
   }
   throw new CheckpointError(dir, `no usable checkpoint; every one failed:\n${failures.join("\n")}`);
-}
-
-/** Reads the tensors' values (in sorted name order) into SavedTensors for saveCheckpoint. */
-export async function tensorsToSaved(named: Record<string, Tensor>): Promise<SavedTensor[]> {
-  const out: SavedTensor[] = [];
-  for (const name of Object.keys(named).sort()) {
-    const t = named[name];
-    if (t.dtype !== "float32" && t.dtype !== "int32") {
-      throw new TypeError(`tensorsToSaved: tensor ${JSON.stringify(name)} has dtype ${t.dtype}; only float32 and int32 can be saved`);
-    }
-    const values = await t.data();
-    // Copy, so later changes to a backend buffer cannot alter what gets saved: the cpu backend hands
-    // out its own buffer. The wasm backend's read is already a fresh copy of its heap (slice), and
-    // a second one would add the model's size again to the peak memory of every checkpoint.
-    const fresh = getBackend() === "wasm";
-    const data =
-      t.dtype === "float32"
-        ? fresh ? (values as Float32Array) : new Float32Array(values as Float32Array)
-        : fresh ? (values as Int32Array) : new Int32Array(values as Int32Array);
-    out.push({ name, shape: [...t.shape], dtype: t.dtype, data });
-  }
-  return out;
 }
 
 function align8(n: number): number {

@@ -68,7 +68,16 @@ export function loadEmbeddedMnist(): MemoryDataset {
     }
     perClass.push(Float32Array.from(data as number[]));
   }
+  embeddedMnist = embeddedMnistFrom(perClass);
+  return embeddedMnist;
+}
 
+/**
+ * The embedded digits as one data set from their ten per-class arrays: interleaved 0, 1, ..., 9, 0, 1, ...
+ * while each class lasts. Apart from the reading, so the playground's page (which fetches the digits)
+ * builds the same data set.
+ */
+export function embeddedMnistFrom(perClass: Float32Array[]): MemoryDataset {
   const count = perClass.reduce((n, a) => n + a.length / MNIST_PIXELS, 0);
   const x = new Float32Array(count * MNIST_PIXELS);
   const labels = new Int32Array(count);
@@ -83,8 +92,7 @@ export function loadEmbeddedMnist(): MemoryDataset {
       taken[d] = k + 1;
     }
   }
-  embeddedMnist = { name: "mnist", shape: [28, 28, 1], count, x, labels, numClasses: 10 };
-  return embeddedMnist;
+  return { name: "mnist", shape: [28, 28, 1], count, x, labels, numClasses: 10 };
 }
 
 // ---------------------------------------------------------------------------

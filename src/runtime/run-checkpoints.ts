@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { CheckpointError, loadLatestCheckpoint, saveCheckpoint, tensorsToSaved, type SavedTensor } from "./checkpoint.ts";
+import { CheckpointError, loadLatestCheckpoint, saveCheckpoint, type SavedTensor } from "./checkpoint.ts";
+import { checkpointPayload, hiddenState, type RunIdentity, type RunPosition, type RunWeights } from "./checkpoint-payload.ts";
 import type { IteratorState } from "./data.ts";
 import { TrainingError, type Init } from "./run-spec.ts";
 
@@ -10,29 +11,7 @@ export interface VarEntry {
   init: Init;
 }
 
-/** What a checkpoint holds of a run's tensors. */
-export interface RunWeights {
-  vars: Map<string, VarEntry>;
-  states: Map<string, tf.Variable>;
-  optimizers: Map<string, tf.Optimizer>;
-}
-
-/** Where a run stood: enough to continue it as if it had not stopped. */
-export interface RunPosition {
-  step: number;
-  iterator: IteratorState;
-  rng: number[];
-  dropoutSeed: number;
-}
-
-/** The run a checkpoint belongs to, written beside its position. */
-export interface RunIdentity {
-  spec: string;
-  specHash: string;
-  backend: string;
-  batch: number;
-  seed: number;
-}
+export type { RunIdentity, RunPosition, RunWeights };
 
 /** `<run>/checkpoints/`: writes a run's weights and position, and restores the newest good one. */
 export class RunCheckpoints {
@@ -48,33 +27,7 @@ export class RunCheckpoints {
   }
 
   async save(w: RunWeights, pos: RunPosition, id: RunIdentity): Promise<string> {
-    const named: Record<string, tf.Tensor> = {};
-    for (const [name, e] of w.vars) named[`var:${name}`] = e.v;
-    for (const [name, s] of w.states) named[`state:${name}`] = s;
-    const optMeta: Record<string, string[]> = {};
-    const temporary: tf.Tensor[] = [];
-    for (const [step, opt] of w.optimizers) {
-      const ws = await opt.getWeights();
-      optMeta[step] = ws.map((x) => x.name);
-      ws.forEach((x, i) => (named[`opt:${step}:${i}`] = x.tensor));
-      // getWeights() makes a fresh tensor for the iteration count; the moments are the live variables.
-      for (const x of ws) if (!(x.tensor instanceof tf.Variable)) temporary.push(x.tensor);
-      for (const [k, v] of Object.entries(hiddenState(opt))) named[`optx:${step}:${k}`] = v;
-    }
-    const tensors = await tensorsToSaved(named);
-    for (const t of temporary) t.dispose();
-    // A NaN or Inf gradient poisons weights before any loss shows it: never write such weights.
-    for (const t of tensors) {
-      if (!t.name.startsWith("var:")) continue;
-      const bad = t.data.findIndex((v) => !Number.isFinite(v));
-      if (bad >= 0) {
-        throw new TrainingError(
-          `variable ${t.name.slice(4)} holds ${t.data[bad]} at iteration ${pos.step} (a NaN or Inf gradient reached it): training stopped. ` +
-            (this.last ? `The last good checkpoint is ${this.last}.` : "No checkpoint was written yet."),
-        );
-      }
-    }
-    const meta = { spec: id.spec, specHash: id.specHash, step: pos.step, iterator: pos.iterator, rng: pos.rng, dropoutSeed: pos.dropoutSeed, optimizers: optMeta, backend: id.backend, batch: id.batch, seed: id.seed };
+    const { meta, tensors } = await checkpointPayload(w, pos, id, this.last);
     const file = saveCheckpoint(this.dir, pos.step, { meta, tensors }, { keep: this.keep });
     this.last = file;
     return file;
@@ -130,14 +83,4 @@ export class RunCheckpoints {
     this.last = found.file;
     return { step: meta.step as number, iterator, rng: meta.rng as number[], dropoutSeed: meta.dropoutSeed as number, backend: String(meta.backend) };
   }
-}
-
-/**
- * Optimizer state that getWeights() leaves out. Adam keeps beta1^t and beta2^t as running products; its
- * setWeights() recomputes them with pow(), which differs in the last bit, so a resumed run would drift
- * from an uninterrupted one. Saving the products themselves keeps resume exact.
- */
-function hiddenState(opt: tf.Optimizer): Record<string, tf.Variable> {
-  const o = opt as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
-  return o.accBeta1 instanceof tf.Variable && o.accBeta2 instanceof tf.Variable ? { accBeta1: o.accBeta1, accBeta2: o.accBeta2 } : {};
 }

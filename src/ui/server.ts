@@ -58,10 +58,10 @@ async function pageDir(): Promise<string> {
   return dir;
 }
 
-const isLoopback = (h: string) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(h);
+export const isLoopback = (h: string) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(h);
 
 /** The name in a Host header: without its port, IPv6 brackets removed. */
-function hostName(header: string): string {
+export function hostName(header: string): string {
   const m = /^\[([^\]]+)\](?::\d+)?$/.exec(header);
   return m ? m[1]! : header.replace(/:\d+$/, "");
 }

@@ -56,7 +56,7 @@ export function gancWasm(backend: tf.KernelBackend): GancWasm {
   if (!(memory instanceof WebAssembly.Memory)) throw new Error("tfjs-backend-wasm does not expose its memory");
   let inst = instances.get(memory);
   if (inst === undefined) {
-    compiled ??= new WebAssembly.Module(Buffer.from(GANC_WASM_BASE64, "base64"));
+    compiled ??= new WebAssembly.Module(Uint8Array.from(atob(GANC_WASM_BASE64), (c) => c.charCodeAt(0))); // atob: in browsers too (the playground)
     inst = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as GancWasm;
     instances.set(memory, inst);
   }
