@@ -26,12 +26,16 @@ const py = pythonWithTorch();
 // derivatives); `GANC_ORACLE_SPECS=all npx vitest run test/pytorch/oracle.test.ts` (`npm run test:oracle`)
 // runs every spec the PyTorch target compiles, GANC_ORACLE_SPECS=gan,ring8 some (each MNIST spec takes a
 // minute or more of start-up). Specs it refuses (E0240, test/golden/pytorch.test.ts) are left out.
+// test/fixtures/pytorch-layers.gan, small and narrow, holds the newer constructs together (spectral norm,
+// pooling, bilinear upsampling, dropout, embeddings shared between nets, cbn, chunk, dot, attention,
+// minibatch_stddev, diffaug, a lazy step on a borrowed optimizer): the suite proves them on every run.
 const DEFAULT_SPECS = ["ring8", "gan", "wgan_gp"];
-const wanted = process.env.GANC_ORACLE_SPECS ?? DEFAULT_SPECS.join(",");
+const FIXTURES = ["test/fixtures/pytorch-layers.gan"];
+const wanted = process.env.GANC_ORACLE_SPECS ?? [...DEFAULT_SPECS, ...FIXTURES.map((f) => path.basename(f, ".gan"))].join(",");
 const only = wanted === "all" ? null : wanted.split(",").map((s) => `${s.trim()}.gan`);
-const compilesForPytorch = (f: string) =>
-  compileText(fs.readFileSync(path.join(ROOT, "specs", f), "utf8"), `specs/${f}`, { target: "pytorch" }).code !== null;
-const specs = fs.readdirSync(path.join(ROOT, "specs")).filter((f) => f.endsWith(".gan") && (!only || only.includes(f)) && compilesForPytorch(f)).sort();
+const compilesForPytorch = (f: string) => compileText(fs.readFileSync(path.join(ROOT, f), "utf8"), f, { target: "pytorch" }).code !== null;
+const candidates = [...fs.readdirSync(path.join(ROOT, "specs")).filter((f) => f.endsWith(".gan")).sort().map((f) => `specs/${f}`), ...FIXTURES];
+const specs = candidates.filter((f) => (!only || only.includes(path.basename(f))) && compilesForPytorch(f));
 const TOLERANCE = "1e-4";
 
 interface Comparison {
@@ -44,12 +48,14 @@ describe.skipIf(!py.python)("cross-engine oracle: first iteration, TypeScript tr
   // The data folder `ganc data` writes for a spec, once per data declaration (the MNIST specs share one).
   const folders = new Map<string, string>();
   const data = (f: string) => {
-    const text = fs.readFileSync(path.join(ROOT, "specs", f), "utf8");
-    const key = /^data\s+\w+:\s*(\w+)/m.exec(text)?.[1] ?? f;
+    const text = fs.readFileSync(path.join(ROOT, f), "utf8");
+    // The source and, when the spec takes part of it, how much (the data folder holds what the spec reads).
+    const decl = /^data\s+\w+:\s*(\w+)(.*)$/m.exec(text);
+    const key = decl ? `${decl[1]}${/limit\s*=\s*(\d+)/.exec(decl[2]!)?.[0].replace(/\s/g, "") ?? ""}` : f;
     const known = folders.get(key);
     if (known) return known;
-    const dir = path.join(work, `data-${key}`);
-    const r = ganc(["data", `specs/${f}`, "-o", dir]);
+    const dir = path.join(work, `data-${key.replace(/\W+/g, "-")}`);
+    const r = ganc(["data", f, "-o", dir]);
     expect(r.code, r.stderr).toBe(0);
     folders.set(key, dir);
     return dir;
@@ -57,13 +63,13 @@ describe.skipIf(!py.python)("cross-engine oracle: first iteration, TypeScript tr
 
   for (const f of specs) {
     it(`${f}: losses, gradients, batch and weights agree`, () => {
-      const name = f.replace(/\.gan$/, "");
+      const name = path.basename(f).replace(/\.gan$/, "");
       const dir = path.join(work, name);
       const trainer = path.join(dir, "trainer.py");
-      let r = ganc(["compile", `specs/${f}`, "--target", "pytorch", "-o", trainer]);
+      let r = ganc(["compile", f, "--target", "pytorch", "-o", trainer]);
       expect(r.code, r.stderr).toBe(0);
       const common = ["--steps", "1", "--batch", "8", "--quiet"];
-      r = ganc(["train", `specs/${f}`, ...common, "--no-opt", "--backend", "cpu", "--out", path.join(dir, "run-tfjs")], {
+      r = ganc(["train", f, ...common, "--no-opt", "--backend", "cpu", "--out", path.join(dir, "run-tfjs")], {
         env: { ...process.env, GANC_TRACE_FIRST_ITERATION: path.join(dir, "tfjs") },
       });
       expect(r.code, `${f}: the TypeScript trainer failed: ${r.stderr}`).toBe(0);

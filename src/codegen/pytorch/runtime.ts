@@ -729,6 +729,7 @@ class Run:
         self.average = None
         self.sampler = None
         self.logged = {}
+        self.batches_drawn = 0
         # GANC_TRACE_FIRST_ITERATION=<dir>: a record of the first iteration, as the TypeScript trainer writes it.
         self.trace = os.environ.get("GANC_TRACE_FIRST_ITERATION") or None
         self.traced, self.traced_batch, self.traced_steps = 0, False, {}
@@ -811,6 +812,8 @@ class Run:
         d = self.spec["data"]
         idx = torch.from_numpy(self.iterator.next())
         b = Batch({d["name"]: to_nchw(self.x[idx]).to(self.device)})
+        b.number = self.batches_drawn  # which batch of the iteration (diffaug's draws are keyed by it)
+        self.batches_drawn += 1
         if self.labels is not None and d.get("labelled", True):
             b[d["name"] + "_label"] = F.one_hot(self.labels[idx], d["numClasses"]).float().to(self.device)
         for n in self.spec["noise"]:
@@ -874,6 +877,7 @@ class Run:
         return (self.step + 1) % every == 0 or self.step + 1 == self.total_steps
 
     def end_iteration(self):
+        self.batches_drawn = 0
         logging = self.logging()
         self.step += 1
         if self.average is not None:
@@ -945,7 +949,7 @@ class Run:
             if name.startswith("var:") and not np.isfinite(a).all():
                 raise SystemExit("error: variable %s is not finite at iteration %d (a NaN or Inf gradient reached it): training stopped" % (name[4:], self.step))
         meta = {"spec": self.spec["name"], "specHash": self.spec["hash"], "step": self.step, "iterator": self.iterator.state(),
-                "rng": self.rng.state(), "dropoutSeed": 1, "optimizers": optimizers, "backend": "pytorch-" + self.device.type,
+                "rng": self.rng.state(), "dropoutSeed": DROPOUT_SEED[0], "optimizers": optimizers, "backend": "pytorch-" + self.device.type,
                 "batch": self.batch_size, "seed": self.seed}
         folder = os.path.join(self.out, "checkpoints")
         write_checkpoint(os.path.join(folder, "ckpt-%08d.ganckpt" % self.step), self.step, meta, tensors)
@@ -1000,6 +1004,7 @@ class Run:
         self.step = meta["step"]
         self.iterator.restore(meta["iterator"])
         self.rng = Rng.from_state(meta["rng"])
+        DROPOUT_SEED[0] = int(meta.get("dropoutSeed", 1))
         self.say("resumed from %s (written by the %s trainer)" % (file, "PyTorch" if str(meta.get("backend", "")).startswith("pytorch") else "TypeScript"))
 
 
