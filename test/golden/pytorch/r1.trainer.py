@@ -946,6 +946,10 @@ class Run:
                 self.load_variables({n: np.load(os.path.join(src, n + ".npy")) for n in self.vars if os.path.exists(os.path.join(src, n + ".npy"))}, src)
             else:
                 self.load_variables(read_checkpoint(src)[1], src)
+            if self.average is not None:  # the average starts at the weights loaded (it was made from placeholders)
+                with torch.no_grad():
+                    for p, s in zip(self.average.params, self.average.shadow):
+                        s.copy_(p)
         if self.args.resume:
             self.restore()
         elif any(f.endswith(".ganckpt") for f in os.listdir(os.path.join(self.out, "checkpoints"))):
@@ -978,6 +982,10 @@ class Run:
             self.traced_batch = True
             for name, v in self.vars.items():
                 self.trace_write("init", name, v)
+            if self.average is not None:  # the averaged weights, <variable>/ema, as the TypeScript trainer lists them
+                names = {id(v): n for n, v in self.vars.items()}
+                for p, s in zip(self.average.params, self.average.shadow):
+                    self.trace_write("init", names[id(p)] + "/ema", s)
             for name, t in b.items():
                 self.trace_write("batch", name, to_nhwc(t))
         return b
