@@ -6,7 +6,7 @@ import { hasErrors, type Diagnostic } from "./parser/diagnostics.ts";
 import { isYamlFile } from "./parser/index.ts";
 import { printResolved } from "./codegen/resolved.ts";
 import { checkText } from "./check.ts";
-import { generatePyTrainer } from "./codegen/pytorch/trainer.ts";
+import { generatePyTrainer, type PyRefusal } from "./codegen/pytorch/trainer.ts";
 import { error } from "./parser/diagnostics.ts";
 import { C } from "./parser/codes.ts";
 
@@ -39,12 +39,18 @@ export function compileText(text: string, file: string, opts: { source?: string;
   if (opts.target === "pytorch") {
     const py = generatePyTrainer(program, { source: opts.source ?? file, hash: specHash(text) });
     if (py.code !== null) return { code: py.code, program, diagnostics };
-    const refused = py.refusals.map((r) => error(C.E0240, `not supported by the pytorch target yet: ${r.message}`, file, lineSpan(text, r.line)));
-    return { code: null, program: null, diagnostics: [...diagnostics, ...refused] };
+    return { code: null, program: null, diagnostics: [...diagnostics, ...refusalDiagnostics(py.refusals, text, file)] };
   }
   const resolved = printResolved(spec, program, text, isYamlFile(file) ? "yaml" : "dsl");
   const code = generateTrainer(program, { source: opts.source ?? file, hash: specHash(text), resolved, runtimeImport: opts.runtimeImport, passes: opts.passes });
   return { code, program, diagnostics };
+}
+
+/** E0240 for each construct the PyTorch target refuses, at its line (a layer of a block: at the instance, with a note inside the block). */
+export function refusalDiagnostics(refusals: readonly PyRefusal[], text: string, file: string): Diagnostic[] {
+  return refusals.map((r) =>
+    error(C.E0240, `not supported by the pytorch target yet: ${r.message}`, file, lineSpan(text, r.line), r.note ? [{ message: r.note.message, file, span: lineSpan(text, r.note.line) }] : []),
+  );
 }
 
 /** The span of a line's text, without its indentation and line end (1-based line). */

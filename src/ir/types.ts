@@ -43,6 +43,8 @@ export interface LayerInfo {
   readonly values?: readonly string[];
   /** The block instance the layer belongs to (`up2`, `up2/res1` when nested). */
   readonly instance?: string;
+  /** The line of the net's own layer that instantiates that block (the outermost instance, when nested). */
+  readonly instanceLine?: number;
 }
 
 export interface NetIR {

@@ -679,8 +679,8 @@ export const CATALOG = {
   E0240: {
     title: "not supported by the pytorch target yet",
     explanation:
-      "`ganc compile --target pytorch` writes a Python trainer with the same meaning as the TypeScript one; a layer or setting it cannot reproduce yet (dropout, average pooling, bilinear upsampling, spectral normalization) is refused at the layer rather than compiled into different code. The TypeScript target (the default) runs it.",
-    noExample: "the spec is fine for the default target, so `ganc check` reports nothing; test/errors/pytorch-dropout shows it with `ganc compile --target pytorch`",
+      "`ganc compile --target pytorch` writes a Python trainer with the same meaning as the TypeScript one; a layer kind or function it cannot reproduce yet is refused where it is written (a layer of a block: at the block's instance in the net, with a note at the layer inside the block) rather than compiled into different code. The TypeScript target (the default) runs it.",
+    noExample: "the spec is fine for the default target, so `ganc check` reports nothing; test/errors/pytorch/ shows the diagnostic with a layer kind marked unsupported",
   },
 
   // ---- E03xx: optimizer groups ----

@@ -1,39 +1,63 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { compileText } from "../../src/compile.ts";
+import { checkText, compileText, refusalDiagnostics } from "../../src/compile.ts";
+import { pyRefusals } from "../../src/codegen/pytorch/refusals.ts";
+import { PY_LAYERS, type PyLayerTable } from "../../src/codegen/pytorch/layers.ts";
+import { PY_FUNCTIONS } from "../../src/codegen/pytorch/functions.ts";
 import { formatDiagnostic, SourceText } from "../../src/parser/diagnostics.ts";
 import { ganc } from "../helpers.ts";
 
 /**
- * Error baselines of `ganc compile --target pytorch` (test/errors/pytorch/): specs the default target
- * compiles and the PyTorch target refuses (E0240), each `.gan` with its YAML twin, each with its
- * `<case>.errors.txt`. `GANC_UPDATE_GOLDEN=1` rewrites the baselines.
+ * The PyTorch target's refusals (E0240): a layer kind or function whose table entry is `unsupported` is
+ * reported at the layer, never compiled into different code. Every kind and function runs on the PyTorch
+ * target today, so each case of test/errors/pytorch/ names (`# refuse: <kind>` on a line of its own) the kind
+ * that the test marks unsupported in a copy of the layer table; its `<case>.errors.txt` holds the formatted
+ * diagnostics. A layer inside a block instance is reported at the instance's line in the net, with a note at
+ * the line inside the block. Each `.gan` has its YAML twin. `GANC_UPDATE_GOLDEN=1` rewrites the baselines.
  */
 const DIR = path.resolve(__dirname, "../errors/pytorch");
 const UPDATE = process.env.GANC_UPDATE_GOLDEN === "1";
 const cases = fs.readdirSync(DIR).filter((f) => /\.gan(\.yaml)?$/.test(f)).sort();
 
-describe("PyTorch target: error baselines", () => {
-  it("has a YAML twin for every case", () => {
+describe("PyTorch target: refusals (E0240)", () => {
+  it("has cases, each with a YAML twin", () => {
+    expect(cases.length).toBeGreaterThanOrEqual(4);
     for (const f of cases.filter((c) => c.endsWith(".gan"))) expect(cases).toContain(`${f}.yaml`);
   });
 
   for (const f of cases) {
-    it(`${f}: the default target compiles it, --target pytorch refuses it as its baseline says`, () => {
+    it(`${f}: compiles for PyTorch; with its kind marked unsupported, refused as its baseline says`, () => {
       const text = fs.readFileSync(path.join(DIR, f), "utf8");
       const file = `test/errors/pytorch/${f}`;
-      expect(compileText(text, file).code).not.toBeNull();
-      const r = compileText(text, file, { target: "pytorch" });
-      expect(r.code).toBeNull();
+      expect(compileText(text, file, { target: "pytorch" }).code).not.toBeNull();
+      const kind = /^# refuse: (\w+)/m.exec(text)?.[1];
+      expect(kind && kind in PY_LAYERS, `${f} names the layer kind to refuse on a line '# refuse: <kind>'`).toBe(true);
+      const table = { ...PY_LAYERS, [kind!]: { unsupported: `${kind} is not in the PyTorch trainer yet` } } as PyLayerTable;
+      const { program } = checkText(text, file);
+      const diags = refusalDiagnostics(pyRefusals(program!, table, PY_FUNCTIONS), text, file);
+      expect(diags.length).toBeGreaterThan(0);
       const src = new SourceText(file, text);
-      const got = r.diagnostics.filter((d) => d.severity === "error").map((d) => formatDiagnostic(d, (x) => (x === file ? src : undefined))).join("\n\n") + "\n";
+      const got = diags.map((d) => formatDiagnostic(d, (x) => (x === file ? src : undefined))).join("\n\n") + "\n";
       const baseline = path.join(DIR, `${f}.errors.txt`);
       if (UPDATE) fs.writeFileSync(baseline, got);
       expect(got).toBe(fs.readFileSync(baseline, "utf8"));
       expect(got).toMatch(/^error\[E0240\]/);
     });
   }
+
+  it("a refused layer inside a block instance points at each instance's line, with a note inside the block", () => {
+    const file = "test/errors/pytorch/in-block.gan";
+    const text = fs.readFileSync(path.join(DIR, "in-block.gan"), "utf8");
+    const lines = text.split("\n");
+    const lineOf = (s: string) => lines.findIndex((l) => l.includes(s)) + 1;
+    const table = { ...PY_LAYERS, avgpool: { unsupported: "refused" } } as PyLayerTable;
+    const r = pyRefusals(checkText(text, file).program!, table, PY_FUNCTIONS);
+    expect(r.map((x) => [x.line, x.note?.line])).toEqual([
+      [lineOf("Down(4)"), lineOf("avgpool 2")],
+      [lineOf("Down(8)"), lineOf("avgpool 2")],
+    ]);
+  });
 
   it("an unknown --target is a usage error that names the targets", () => {
     const r = ganc(["compile", "specs/ring8.gan", "--target", "jax"]);

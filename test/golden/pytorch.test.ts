@@ -16,10 +16,6 @@ const goldenDir = path.join(root, "test/golden/pytorch");
 const update = process.env.GANC_UPDATE_GOLDEN === "1";
 const specs = fs.readdirSync(specsDir).filter((f) => f.endsWith(".gan")).sort();
 const py = pythonWithTorch();
-/** Specs using constructs the PyTorch target does not run yet: they must be refused with E0240 (and have no golden). */
-const refusedBy = (f: string) =>
-  compileText(fs.readFileSync(path.join(specsDir, f), "utf8"), `specs/${f}`, { target: "pytorch" }).diagnostics.filter((d) => d.code === "E0240");
-const supported = specs.filter((f) => refusedBy(f).length === 0);
 
 const compile = (f: string) => {
   const text = fs.readFileSync(path.join(specsDir, f), "utf8");
@@ -27,20 +23,8 @@ const compile = (f: string) => {
 };
 
 describe("golden PyTorch trainers", () => {
-  for (const f of specs.filter((x) => !supported.includes(x))) {
-    it(`${f} is refused with E0240 naming what the PyTorch target lacks, in both forms, and has no golden`, () => {
-      const r = compile(f);
-      expect(r.code).toBeNull();
-      const errors = r.diagnostics.filter((d) => d.severity === "error");
-      expect(errors.length).toBeGreaterThan(0);
-      expect(errors.every((d) => d.code === "E0240" && /not in the PyTorch trainer yet/.test(d.message))).toBe(true);
-      // The same refusals (in the order of each form's lines, which may differ).
-      expect(compile(`${f}.yaml`).diagnostics.filter((d) => d.severity === "error").map((d) => d.message).sort()).toEqual(errors.map((d) => d.message).sort());
-      expect(fs.existsSync(path.join(goldenDir, f.replace(/\.gan$/, ".trainer.py")))).toBe(false);
-    });
-  }
-
-  for (const f of supported) {
+  // Every spec compiles for PyTorch: none is refused (E0240).
+  for (const f of specs) {
     it(`${f} compiles to its golden Python trainer`, () => {
       const r = compile(f);
       expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
@@ -65,7 +49,7 @@ describe("golden PyTorch trainers", () => {
 
   it.skipIf(!py.python)("every golden Python trainer compiles with python3 -m py_compile", () => {
     const files = fs.readdirSync(goldenDir).filter((f) => f.endsWith(".py")).map((f) => path.join(goldenDir, f));
-    expect(files.length).toBe(supported.length);
+    expect(files.length).toBe(specs.length);
     // py_compile writes nothing to the tree: the bytecode goes to a temporary folder.
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ganc-pyc-"));
     const out = execFileSync(py.python!, ["-c", "import os, py_compile, sys\nfor f in sys.argv[2:]: py_compile.compile(f, cfile=os.path.join(sys.argv[1], os.path.basename(f) + 'c'), doraise=True)\nprint('ok')", tmp, ...files], { encoding: "utf8" });

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ganc, ROOT, tmpDir } from "../helpers.ts";
 import { compileText } from "../../src/compile.ts";
 import { pythonWithTorch, skipNote } from "../python.ts";
+import { shrink } from "../variants/spec-mutations.ts";
 
 /**
  * The cross-engine oracle: for every spec in specs/, the first iteration of the TypeScript trainer
@@ -26,13 +27,21 @@ const py = pythonWithTorch();
 // derivatives); `GANC_ORACLE_SPECS=all npx vitest run test/pytorch/oracle.test.ts` (`npm run test:oracle`)
 // runs every spec the PyTorch target compiles, GANC_ORACLE_SPECS=gan,ring8 some (each MNIST spec takes a
 // minute or more of start-up). Specs it refuses (E0240, test/golden/pytorch.test.ts) are left out.
+// test/fixtures/pytorch-layers.gan, small and narrow, holds the newer constructs together (spectral norm,
+// pooling, bilinear upsampling, dropout, embeddings shared between nets, cbn, chunk, dot, attention,
+// minibatch_stddev, diffaug, a lazy step on a borrowed optimizer): the suite proves them on every run.
 const DEFAULT_SPECS = ["ring8", "gan", "wgan_gp"];
-const wanted = process.env.GANC_ORACLE_SPECS ?? DEFAULT_SPECS.join(",");
+const FIXTURES = ["test/fixtures/pytorch-layers.gan"];
+const wanted = process.env.GANC_ORACLE_SPECS ?? [...DEFAULT_SPECS, ...FIXTURES.map((f) => path.basename(f, ".gan"))].join(",");
 const only = wanted === "all" ? null : wanted.split(",").map((s) => `${s.trim()}.gan`);
-const compilesForPytorch = (f: string) =>
-  compileText(fs.readFileSync(path.join(ROOT, "specs", f), "utf8"), `specs/${f}`, { target: "pytorch" }).code !== null;
-const specs = fs.readdirSync(path.join(ROOT, "specs")).filter((f) => f.endsWith(".gan") && (!only || only.includes(f)) && compilesForPytorch(f)).sort();
+const compilesForPytorch = (f: string) => compileText(fs.readFileSync(path.join(ROOT, f), "utf8"), f, { target: "pytorch" }).code !== null;
+const candidates = [...fs.readdirSync(path.join(ROOT, "specs")).filter((f) => f.endsWith(".gan")).sort().map((f) => `specs/${f}`), ...FIXTURES];
+const specs = candidates.filter((f) => (!only || only.includes(path.basename(f))) && compilesForPytorch(f));
 const TOLERANCE = "1e-4";
+// GANC_ORACLE_SHRINK=1: each spec narrowed first (test/variants/spec-mutations.ts shrink(): at most 8 or 16
+// channels and units, one D step per G step, 64 colored digits), which makes the 32x32 specs take minutes
+// instead of tens of minutes; the constructs and their order stay the spec's.
+const SHRINK = process.env.GANC_ORACLE_SHRINK === "1";
 
 interface Comparison {
   compared: Record<string, number>;
@@ -44,33 +53,41 @@ describe.skipIf(!py.python)("cross-engine oracle: first iteration, TypeScript tr
   // The data folder `ganc data` writes for a spec, once per data declaration (the MNIST specs share one).
   const folders = new Map<string, string>();
   const data = (f: string) => {
-    const text = fs.readFileSync(path.join(ROOT, "specs", f), "utf8");
-    const key = /^data\s+\w+:\s*(\w+)/m.exec(text)?.[1] ?? f;
+    const text = fs.readFileSync(path.resolve(ROOT, f), "utf8");
+    // The source and, when the spec takes part of it, how much (the data folder holds what the spec reads).
+    const decl = /^data\s+\w+:\s*(\w+)(.*)$/m.exec(text);
+    const key = decl ? `${decl[1]}${/limit\s*=\s*(\d+)/.exec(decl[2]!)?.[0].replace(/\s/g, "") ?? ""}` : f;
     const known = folders.get(key);
     if (known) return known;
-    const dir = path.join(work, `data-${key}`);
-    const r = ganc(["data", `specs/${f}`, "-o", dir]);
+    const dir = path.join(work, `data-${key.replace(/\W+/g, "-")}`);
+    const r = ganc(["data", f, "-o", dir]);
     expect(r.code, r.stderr).toBe(0);
     folders.set(key, dir);
     return dir;
   };
 
-  for (const f of specs) {
-    it(`${f}: losses, gradients, batch and weights agree`, () => {
-      const name = f.replace(/\.gan$/, "");
+  for (const spec of specs) {
+    it(`${spec}${SHRINK ? " (shrunk)" : ""}: losses, gradients, batch and weights agree`, () => {
+      const name = path.basename(spec).replace(/\.gan$/, "");
       const dir = path.join(work, name);
+      let f = spec;
+      if (SHRINK) {
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, `${name}.gan`), shrink(fs.readFileSync(path.join(ROOT, spec), "utf8")));
+        f = path.join(dir, `${name}.gan`);
+      }
       const trainer = path.join(dir, "trainer.py");
-      let r = ganc(["compile", `specs/${f}`, "--target", "pytorch", "-o", trainer]);
+      let r = ganc(["compile", f, "--target", "pytorch", "-o", trainer]);
       expect(r.code, r.stderr).toBe(0);
       const common = ["--steps", "1", "--batch", "8", "--quiet"];
-      r = ganc(["train", `specs/${f}`, ...common, "--no-opt", "--backend", "cpu", "--out", path.join(dir, "run-tfjs")], {
+      r = ganc(["train", f, ...common, "--no-opt", "--backend", "cpu", "--out", path.join(dir, "run-tfjs")], {
         env: { ...process.env, GANC_TRACE_FIRST_ITERATION: path.join(dir, "tfjs") },
       });
-      expect(r.code, `${f}: the TypeScript trainer failed: ${r.stderr}`).toBe(0);
+      expect(r.code, `${spec}: the TypeScript trainer failed: ${r.stderr}`).toBe(0);
       const toy = name === "ring8";
       const args = [trainer, ...common, "--out", path.join(dir, "run-torch"), ...(toy ? [] : ["--data", data(f), "--init-from", path.join(dir, "tfjs", "init")])];
       const p = spawnSync(py.python!, args, { encoding: "utf8", env: { ...process.env, GANC_TRACE_FIRST_ITERATION: path.join(dir, "torch"), GANC_TRACE_REPLAY: path.join(dir, "tfjs") }, timeout: 600_000 });
-      expect(p.status, `${f}: the PyTorch trainer failed: ${p.stderr}`).toBe(0);
+      expect(p.status, `${spec}: the PyTorch trainer failed: ${p.stderr}`).toBe(0);
       const c = spawnSync(py.python!, [path.join(ROOT, "test/pytorch/compare_traces.py"), path.join(dir, "tfjs"), path.join(dir, "torch"), TOLERANCE], { encoding: "utf8" });
       expect(c.status, c.stderr).toBe(0);
       const cmp = JSON.parse(c.stdout) as Comparison;
@@ -78,7 +95,7 @@ describe.skipIf(!py.python)("cross-engine oracle: first iteration, TypeScript tr
       expect(Object.keys(cmp.compared).sort()).toEqual(["batch", "grad", "init", "value"]);
       const problems = cmp.problems.map((q) => {
         const [part, step] = q.tensor.split("/");
-        return `${f}${part === "grad" ? ` step ${step}` : ""}: ${q.tensor}: ${q.problem}`;
+        return `${spec}${part === "grad" ? ` step ${step}` : ""}: ${q.tensor}: ${q.problem}`;
       });
       expect(problems).toEqual([]);
     }, 900_000);

@@ -5,6 +5,7 @@
  * runtime (runtime.py), each the same formula as the TypeScript runtime's.
  */
 import type { FnName } from "../../functions/index.ts";
+import { policyWords } from "../../functions/diffaug.ts";
 
 /** A call's arguments as Python code (what src/functions' EmitArgs gives the TypeScript trainer). */
 export interface PyArgs {
@@ -18,6 +19,8 @@ export interface PyArgs {
   constant(i: number): number | null;
   /** grad(y, x), only for grad. */
   gradient(): string;
+  /** The call site as the TypeScript trainer keys a call's random draws (its step or pass, and its node), a Python string. */
+  site(): string;
 }
 
 /** A function the PyTorch trainer does not run yet, and why (`ganc compile --target pytorch` reports E0240 at the call). */
@@ -31,8 +34,8 @@ const unary = (f: string) => (a: PyArgs) => `${f}(${a.tensor(0)})`;
 const pair = (f: string) => (a: PyArgs) => `${f}(${a.operand(0)}, ${a.operand(1)})`;
 
 export const PY_FUNCTIONS: PyFunctionTable = {
-  // Its draws come from keys of (seed, iteration, batch, step, node) that the Python trainer does not derive yet.
-  diffaug: { unsupported: "DiffAugment (diffaug) is not in the PyTorch trainer yet" },
+  // Its draws come from the generator at a key of (seed, iteration, batch, call site), as the TypeScript trainer's.
+  diffaug: (a) => `diff_augment(${a.tensor(0)}, ${JSON.stringify(policyWords(a.constant(1)!))}, augment_key(run, b, ${a.site()}))`,
   bce_logits: pair("bce_logits"),
   bce: pair("bce"),
   mse: pair("mse"),

@@ -12,6 +12,7 @@
 import type { LayerInfo, NetIR } from "../../ir/types.ts";
 import type { LayerIR, LayerKind } from "../../layers/index.ts";
 import { pyNum } from "./writer.ts";
+import { pyLayerIn } from "./refusals.ts";
 
 export interface PyLayerContext {
   readonly net: NetIR;
@@ -38,7 +39,8 @@ type IRof<K extends LayerKind> = Extract<LayerIR, { readonly op: K }>;
 export type PyLayerTable = { readonly [K in LayerKind]: PyLayer<IRof<K>> | Unsupported };
 
 const act = (code: string): PyLayer<unknown> => ({ forward: () => `h = ${code}` });
-const noSn = (l: { readonly sn: string | null }) => (l.sn ? "spectral normalization (sn=true) is not in the PyTorch trainer yet" : null);
+/** A kernel as the layer uses it: spectrally normalized (sn=true) through its u vector, in ganc's layout. */
+const kernel = (c: PyLayerContext, k: string, sn: string | null) => (sn ? `spectral_norm(${c.v(k)}, ${c.v(sn)}, mode)` : c.v(k));
 const bias = (c: PyLayerContext, b: string | null) => (b ? c.v(b) : "None");
 
 /** TensorFlow's `same` padding of one axis: (before, after), uneven for even kernels. */
@@ -50,27 +52,24 @@ export function samePads(size: number, kernel: number, stride: number): [number,
 
 export const PY_LAYERS: PyLayerTable = {
   dense: {
-    refuse: noSn,
-    forward: (l, c) => `h = h @ ${c.v(l.kernel)}${l.bias ? ` + ${c.v(l.bias)}` : ""}`,
+    forward: (l, c) => `h = h @ ${kernel(c, l.kernel, l.sn)}${l.bias ? ` + ${c.v(l.bias)}` : ""}`,
   },
   conv2d: {
-    refuse: noSn,
     forward(l, c) {
       const [hIn, wIn] = c.info.inShape as [number, number, number];
       const [top, bottom] = l.padding === "same" ? samePads(hIn, l.kernelSize, l.stride) : [0, 0];
       const [left, right] = l.padding === "same" ? samePads(wIn, l.kernelSize, l.stride) : [0, 0];
-      return `h = conv2d(h, ${c.v(l.kernel)}, ${bias(c, l.bias)}, ${l.stride}, (${top}, ${bottom}, ${left}, ${right}))`;
+      return `h = conv2d(h, ${kernel(c, l.kernel, l.sn)}, ${bias(c, l.bias)}, ${l.stride}, (${top}, ${bottom}, ${left}, ${right}))`;
     },
   },
   conv2dTranspose: {
-    refuse: noSn,
     forward(l, c) {
       const [hIn, wIn] = c.info.inShape as [number, number, number];
       const [hOut, wOut] = c.info.outShape as [number, number, number];
       // TensorFlow's transposed convolution is the gradient of the convolution from the output's size, whose
       // `same` padding starts `before` rows into the full result.
       const before = (size: number, out: number) => (l.padding === "same" ? Math.floor(Math.max((size - 1) * l.stride + l.kernelSize - out, 0) / 2) : 0);
-      return `h = deconv2d(h, ${c.v(l.kernel)}, ${bias(c, l.bias)}, ${l.stride}, (${before(hIn, hOut)}, ${before(wIn, wOut)}), (${hOut}, ${wOut}))`;
+      return `h = deconv2d(h, ${kernel(c, l.kernel, l.sn)}, ${bias(c, l.bias)}, ${l.stride}, (${before(hIn, hOut)}, ${before(wIn, wOut)}), (${hOut}, ${wOut}))`;
     },
   },
   batchnorm: {
@@ -78,7 +77,8 @@ export const PY_LAYERS: PyLayerTable = {
       `h = batch_norm(h, ${l.gamma ? c.v(l.gamma) : "None"}, ${l.beta ? c.v(l.beta) : "None"}, ${c.v(l.mean)}, ${c.v(l.variance)}, ${pyNum(l.decay)}, ${pyNum(l.epsilon)}, mode)`,
   },
   layernorm: { forward: (l, c) => `h = layer_norm(h, ${c.v(l.gamma)}, ${c.v(l.beta)}, ${pyNum(l.epsilon)})` },
-  dropout: { unsupported: "dropout draws its masks from TensorFlow.js's generator, which the PyTorch trainer does not reproduce yet" },
+  // A seed per pass through the layer in every mode (the run's counter), its mask from TensorFlow.js's generator.
+  dropout: { forward: (l) => `h = dropout(h, ${pyNum(l.rate)}, mode, dropout_seed())` },
   reshape: { forward: (l) => `h = reshape(h, [${l.shape.join(", ")}])  # row-major over NHWC samples, as ganc reshapes` },
   flatten: { forward: () => "h = flatten(h)  # NHWC order, so the dense kernel after it is ganc's" },
   concat: { forward: (l, c) => `h = ${l.inputs.reduce((acc, x) => `concat_input(${acc}, ${c.local(x)})`, "h")}` },
@@ -86,16 +86,35 @@ export const PY_LAYERS: PyLayerTable = {
   multiply: { forward: (l, c) => `h = ${["h", ...l.values.map((x) => c.local(x))].join(" * ")}` },
   from: { forward: (l, c) => `h = ${c.local(l.value)}` },
   upsample: {
-    refuse: (l) => (l.mode === "bilinear" ? "bilinear upsampling is not in the PyTorch trainer yet (nearest is)" : null),
-    forward: (l) => `h = h.repeat_interleave(${l.factor}, 2).repeat_interleave(${l.factor}, 3)`,
+    forward: (l) =>
+      l.mode === "bilinear"
+        ? `h = upsample_bilinear(h, ${l.factor})  # half-pixel centers`
+        : `h = h.repeat_interleave(${l.factor}, 2).repeat_interleave(${l.factor}, 3)`,
   },
-  avgpool: { unsupported: "average pooling is not in the PyTorch trainer yet" },
-  attention: { unsupported: "self-attention is not in the PyTorch trainer yet" },
-  embed: { unsupported: "class embeddings (embed) are not in the PyTorch trainer yet" },
-  cbn: { unsupported: "conditional batch norm (cbn) is not in the PyTorch trainer yet" },
-  chunk: { unsupported: "chunks of a vector (chunk) are not in the PyTorch trainer yet" },
-  dot: { unsupported: "the projection's inner product (dot) is not in the PyTorch trainer yet" },
-  minibatch_stddev: { unsupported: "minibatch standard deviation (minibatch_stddev) is not in the PyTorch trainer yet" },
+  avgpool: {
+    forward(l, c) {
+      const [hIn, wIn] = c.info.inShape as [number, number, number];
+      const [top, bottom] = l.padding === "same" ? samePads(hIn, l.size, l.stride) : [0, 0];
+      const [left, right] = l.padding === "same" ? samePads(wIn, l.size, l.stride) : [0, 0];
+      return `h = avg_pool(h, ${l.size}, ${l.stride}, (${top}, ${bottom}, ${left}, ${right}))`;
+    },
+  },
+  attention: {
+    forward(l, c) {
+      const k = (name: string, i: number) => kernel(c, name, l.sn ? l.sn[i]! : null);
+      return `h = self_attention(h, ${k(l.f, 0)}, ${k(l.g, 1)}, ${k(l.h, 2)}, ${k(l.o, 3)}, ${c.v(l.gamma)})`;
+    },
+  },
+  // A one-hot label times the table: the table's row, with a lookup's gradient. A shared table (share=G) is the
+  // owner's variable, read here and trained only by the owner's steps.
+  embed: { forward: (l, c) => `h = ${c.local(l.label)} @ ${kernel(c, l.kernel, l.sn)}` },
+  cbn: {
+    forward: (l, c) =>
+      `h = cond_batch_norm(h, ${c.local(l.cond)}, ${kernel(c, l.gain, l.gainSn)}, ${kernel(c, l.bias, l.biasSn)}, ${c.v(l.mean)}, ${c.v(l.variance)}, ${pyNum(l.decay)}, ${pyNum(l.epsilon)}, mode)`,
+  },
+  chunk: { forward: (l, c) => `h = ${c.local(l.value)}.narrow(1, ${l.index * l.width}, ${l.width})` },
+  dot: { forward: (l, c) => `h = torch.sum(h * ${c.local(l.value)}, -1, keepdim=True)` },
+  minibatch_stddev: { forward: (l) => `h = minibatch_stddev(h, ${l.group}, ${l.features})` },
   global_sum: { forward: () => "h = h.sum((2, 3))" },
   global_avg: { forward: () => "h = h.mean((2, 3))" },
   relu: act("F.relu(h)"),
@@ -106,10 +125,7 @@ export const PY_LAYERS: PyLayerTable = {
   linear: { forward: () => "pass  # linear: the identity" },
 };
 
-/** The kind's entry, or why the layer cannot be compiled for PyTorch (null: it can). */
+/** The kind's entry, or why the layer cannot be compiled for PyTorch. */
 export function pyLayer(l: LayerIR): { layer: PyLayer<LayerIR> } | { refusal: string } {
-  const e = (PY_LAYERS as Readonly<Record<string, PyLayer<LayerIR> | Unsupported>>)[l.op]!;
-  if ("unsupported" in e) return { refusal: e.unsupported };
-  const why = e.refuse?.(l);
-  return why ? { refusal: why } : { layer: e };
+  return pyLayerIn(PY_LAYERS, l);
 }

@@ -826,6 +826,7 @@ class Run:
         self.average = None
         self.sampler = None
         self.logged = {}
+        self.batches_drawn = 0
         # GANC_TRACE_FIRST_ITERATION=<dir>: a record of the first iteration, as the TypeScript trainer writes it.
         self.trace = (os.environ.get("GANC_TRACE_FIRST_ITERATION") or None) if self.world == 1 else None
         self.traced, self.traced_batch, self.traced_steps = 0, False, {}
@@ -943,6 +944,10 @@ class Run:
                 self.load_variables({n: np.load(os.path.join(src, n + ".npy")) for n in self.vars if os.path.exists(os.path.join(src, n + ".npy"))}, src)
             else:
                 self.load_variables(read_checkpoint(src)[1], src)
+            if self.average is not None:  # the average starts at the weights loaded (it was made from placeholders)
+                with torch.no_grad():
+                    for p, s in zip(self.average.params, self.average.shadow):
+                        s.copy_(p)
         if self.args.resume:
             self.restore()
         elif os.path.isdir(os.path.join(self.out, "checkpoints")) and any(f.endswith(".ganckpt") for f in os.listdir(os.path.join(self.out, "checkpoints"))):
@@ -965,6 +970,8 @@ class Run:
         d = self.spec["data"]
         idx = torch.from_numpy(self.iterator.next())
         b = Batch({d["name"]: to_nchw(self.x[idx]).to(self.device)})
+        b.number = self.batches_drawn  # which batch of the iteration (diffaug's draws are keyed by it)
+        self.batches_drawn += 1
         if self.labels is not None and d.get("labelled", True):
             b[d["name"] + "_label"] = F.one_hot(self.labels[idx], d["numClasses"]).float().to(self.device)
         # Each process draws the whole batch's noise, so that the generator moves alike in all, and keeps its slice.
@@ -975,6 +982,10 @@ class Run:
             self.traced_batch = True
             for name, v in self.vars.items():
                 self.trace_write("init", name, v)
+            if self.average is not None:  # the averaged weights, <variable>/ema, as the TypeScript trainer lists them
+                names = {id(v): n for n, v in self.vars.items()}
+                for p, s in zip(self.average.params, self.average.shadow):
+                    self.trace_write("init", names[id(p)] + "/ema", s)
             for name, t in b.items():
                 self.trace_write("batch", name, to_nhwc(t))
         return b
@@ -992,7 +1003,7 @@ class Run:
                 v.requires_grad_(id(v) in mine)
         AMP[0] = self.scalers.get(opt.name)
 
-    def backward(self, opt, loss):
+    def backward(self, opt, loss, step=None):
         """
         The gradients of a step's loss into its variables' .grad: averaged over the processes under torchrun (by
         DDP's hooks, or here for the nets it does not wrap), unscaled again under --amp. A variable the loss
@@ -1014,8 +1025,9 @@ class Run:
             scaler.unscale_(opt)
         if self.trace and self.step == 0:
             # A step the schedule repeats is traced once per run of it: d, d.2, d.3, ...
-            seen = self.traced_steps[opt.name] = self.traced_steps.get(opt.name, 0) + 1
-            step = opt.name if seen == 1 else "%s.%d" % (opt.name, seen)
+            name = step or opt.name
+            seen = self.traced_steps[name] = self.traced_steps.get(name, 0) + 1
+            step = name if seen == 1 else "%s.%d" % (name, seen)
             names = {id(v): n for n, v in self.vars.items()}
             for p in opt.params:
                 if p.grad is not None:  # a variable the loss does not reach has no gradient (tfjs leaves it out too)
@@ -1062,6 +1074,7 @@ class Run:
         return (self.step + 1) % every == 0 or self.step + 1 == self.total_steps
 
     def end_iteration(self):
+        self.batches_drawn = 0
         logging = self.logging()
         if self.world > 1 and not DIST["sync_bn"]:
             # --no-sync-bn: each process's moving statistics follow its own share; rank 0's go to all, so that
@@ -1153,7 +1166,7 @@ class Run:
             if name.startswith("var:") and not np.isfinite(a).all():
                 raise SystemExit("error: variable %s is not finite at iteration %d (a NaN or Inf gradient reached it): training stopped" % (name[4:], self.step))
         meta = {"spec": self.spec["name"], "specHash": self.spec["hash"], "step": self.step, "iterator": self.iterator.state(),
-                "rng": self.rng.state(), "dropoutSeed": 1, "optimizers": optimizers, "backend": "pytorch-" + self.device.type,
+                "rng": self.rng.state(), "dropoutSeed": DROPOUT_SEED[0], "optimizers": optimizers, "backend": "pytorch-" + self.device.type,
                 "batch": self.global_batch, "processes": self.world, "seed": self.seed}
         folder = os.path.join(self.out, "checkpoints")
         write_checkpoint(os.path.join(folder, "ckpt-%08d.ganckpt" % self.step), self.step, meta, tensors)
@@ -1213,6 +1226,7 @@ class Run:
         self.step = meta["step"]
         self.iterator.restore(meta["iterator"])
         self.rng = Rng.from_state(meta["rng"])
+        DROPOUT_SEED[0] = int(meta.get("dropoutSeed", 1))
         self.say("resumed from %s (written by the %s trainer)" % (file, "PyTorch" if str(meta.get("backend", "")).startswith("pytorch") else "TypeScript"))
 
 

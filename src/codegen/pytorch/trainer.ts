@@ -9,13 +9,17 @@
  * nets' variables, the same update rules. Each layer kind's code comes from layers.ts and each function's
  * from functions.ts, tables that list every kind and function of the registries.
  */
-import type { ExprNode, NetIR, ProgramIR, StepIR } from "../../ir/types.ts";
+import type { ExprNode, NetIR, OptimizerIR, ProgramIR, StepIR } from "../../ir/types.ts";
 import { children } from "../../parser/check/index.ts";
 import { layerModule } from "../../layers/index.ts";
 import { pyLayer } from "./layers.ts";
 import { PY_FUNCTIONS, PY_OPERATORS, type PyArgs } from "./functions.ts";
 import { pyIdent, pyLiteral, pyNum, PyWriter } from "./writer.ts";
 import { PY_RUNTIME, PY_RUNTIME_NAMES } from "./runtime.ts";
+import { PY_LAYER_RUNTIME, PY_LAYER_RUNTIME_NAMES } from "./runtime-layers.ts";
+import { pyRefusals, type PyRefusal } from "./refusals.ts";
+
+export type { PyRefusal };
 
 export interface PyGenerateOptions {
   /** The spec's path as the header and comments show it. */
@@ -24,33 +28,12 @@ export interface PyGenerateOptions {
   readonly hash: string;
 }
 
-/** A construct the PyTorch trainer does not run yet, at a line of the spec. */
-export interface PyRefusal {
-  readonly line: number;
-  readonly message: string;
-}
-
 export type PyResult = { readonly code: string; readonly refusals: readonly [] } | { readonly code: null; readonly refusals: readonly PyRefusal[] };
 
 /** Generates the Python trainer, or says which constructs it cannot run yet. Pure: the same program gives the same bytes. */
 export function generatePyTrainer(p: ProgramIR, o: PyGenerateOptions): PyResult {
-  const refusals: PyRefusal[] = [];
-  for (const net of p.nets)
-    for (const l of net.layers) {
-      const r = pyLayer(l.layer);
-      if ("refusal" in r) refusals.push({ line: l.line, message: `layer ${l.name} of net ${net.name} (${l.layer.op}): ${r.refusal}` });
-    }
-  for (const n of p.nodes) {
-    if (n.op !== "call") continue;
-    const f = PY_FUNCTIONS[n.fn];
-    if (typeof f !== "function") refusals.push({ line: n.line, message: `${n.fn}(...): ${f.unsupported}` });
-  }
-  for (const st of p.steps)
-    if (st.optimizerOf) refusals.push({ line: st.line, message: `step ${st.name} uses step ${st.optimizerOf}'s optimizer, which the PyTorch trainer does not do yet` });
-  for (const item of p.train.schedule)
-    if (item.every !== undefined)
-      refusals.push({ line: p.steps.find((st) => st.name === item.step)?.line ?? 1, message: `every(${item.every}, ${item.step}) in the schedule: lazy regularization is not in the PyTorch trainer yet` });
-  if (refusals.length) return { code: null, refusals: [...refusals].sort((a, b) => a.line - b.line) };
+  const refusals = pyRefusals(p);
+  if (refusals.length) return { code: null, refusals };
   return { code: new PyTrainerGen(p, o).generate(), refusals: [] };
 }
 
@@ -66,12 +49,14 @@ class PyTrainerGen {
   private pre: string[] = [];
   /** The nets the step being written trains: it runs them through their DDP wrappers (ddp_G), the others plain. */
   private wrapped: ReadonlySet<string> = new Set();
+  /** The step or pass being written: a call's random draws are keyed by it (the TypeScript trainer's sites). */
+  private pass = "samples";
 
   constructor(private readonly p: ProgramIR, private readonly o: PyGenerateOptions) {
     this.at = (line) => `${o.source}:${line}`;
     const tapped = new Set(p.nodes.filter((n) => n.op === "tap").map((n) => (n as { of: number }).of));
     for (const n of p.nodes) if (n.op === "apply" && n.name !== null && !tapped.has(n.id)) this.direct.add(n.id);
-    this.reserved = new Set([...FIXED_NAMES, ...PY_RUNTIME_NAMES, ...p.nets.map((n) => n.name), ...p.nets.map((n) => `Net${n.name}`), ...p.nets.map((n) => `ddp_${n.name}`)]);
+    this.reserved = new Set([...FIXED_NAMES, ...PY_RUNTIME_NAMES, ...PY_LAYER_RUNTIME_NAMES, ...p.nets.map((n) => n.name), ...p.nets.map((n) => `Net${n.name}`), ...p.nets.map((n) => `ddp_${n.name}`)]);
   }
 
   generate(): string {
@@ -118,10 +103,15 @@ class PyTrainerGen {
       }
       w.line();
       for (const s of p.steps) {
-        const op = s.optimizer;
+        if (s.optimizerOf !== undefined) continue;
+        const op = effectiveOptimizer(p, s);
+        const k = lazyAdjust(p, s)?.every;
+        const c = k !== undefined ? `; every(${k}, ...) adjusts its rate and betas: lr*c, beta^c with c = ${k}/${k + 1}` : "";
         const cfg = { kind: op.kind, lr: op.lr, beta1: op.beta1, beta2: op.beta2, epsilon: op.epsilon, rho: op.rho, momentum: op.momentum, nesterov: op.nesterov };
-        w.line(`opt_${pyIdent(s.name)} = run.optimizer(${JSON.stringify(s.name)}, ${s.nets.map((n) => `vars_${n}`).join(" + ")}, ${pyLiteral(cfg)})  # ${this.at(s.line)}`);
+        w.line(`opt_${pyIdent(s.name)} = run.optimizer(${JSON.stringify(s.name)}, ${s.nets.map((n) => `vars_${n}`).join(" + ")}, ${pyLiteral(cfg)})  # ${this.at(s.line)}${c}`);
       }
+      for (const s of p.steps)
+        if (s.optimizerOf !== undefined) w.line(`opt_${pyIdent(s.name)} = opt_${pyIdent(s.optimizerOf)}  # step ${s.name} updates with step ${s.optimizerOf}'s optimizer (${this.at(s.line)})`);
       for (const s of p.steps) this.stepFunction(s);
       this.measureFunction();
       this.sampler();
@@ -130,6 +120,9 @@ class PyTrainerGen {
     w.line();
     w.line();
     for (const l of PY_RUNTIME.trimEnd().split("\n")) w.line(l);
+    w.line();
+    w.line();
+    for (const l of PY_LAYER_RUNTIME.trimEnd().split("\n")) w.line(l);
     w.line();
     w.line();
     w.block('if __name__ == "__main__":', () => w.line("sys.exit(entry(main))"));
@@ -187,6 +180,7 @@ class PyTrainerGen {
       w.line();
       w.block("def __init__(self, run):", () => {
         w.line("super().__init__()");
+        if (this.foreign(net).length) w.line(`self.others = run.vars  # other nets' variables it reads (${this.foreign(net).join(", ")}), not its own`);
         for (const v of net.vars) {
           const call = `run.variable(${JSON.stringify(v.name)}, [${v.shape.join(", ")}], ${pyLiteral(v.init)}${v.trainable ? "" : ", trainable=False"})`;
           if (v.trainable) w.line(`self.${this.attr(net, v.name)} = ${call}`);
@@ -203,7 +197,8 @@ class PyTrainerGen {
         for (const l of net.layers) {
           const r = pyLayer(l.layer);
           if (!("layer" in r)) throw new Error(`unreachable: ${l.layer.op} was refused`);
-          const code = r.layer.forward(l.layer, { net, info: l, v: (name) => `self.${this.attr(net, name)}`, local });
+          const v = (name: string) => (name.startsWith(`${net.name}/`) ? `self.${this.attr(net, name)}` : `self.others[${JSON.stringify(name)}]`);
+          const code = r.layer.forward(l.layer, { net, info: l, v, local });
           const note = `${l.name}: [${l.outShape.join(", ")}]`;
           w.line(code.includes("  # ") ? `${code}; ${note}` : `${code}  # ${note}`);
           if (l.tap) {
@@ -221,6 +216,12 @@ class PyTrainerGen {
         w.line(`return {"out": h${taps.map((t) => `, ${t}`).join("")}}`);
       });
     });
+  }
+
+  /** Variables of other nets a net's layers read (a shared class embedding). */
+  private foreign(net: NetIR): string[] {
+    const own = new Set(net.vars.map((v) => v.name));
+    return net.layers.flatMap((l) => (l.layer.op === "embed" && l.layer.shared ? [l.layer.kernel] : [])).filter((n) => !own.has(n));
   }
 
   private local(name: string): string {
@@ -374,6 +375,7 @@ class PyTrainerGen {
         return a.op === "const" ? a.value : null;
       },
       gradient: () => this.gradCode(n as ExprNode & { op: "call" }, mode, names, used),
+      site: () => JSON.stringify(`${this.pass}:${n.id}`),
     };
   }
 
@@ -416,6 +418,10 @@ class PyTrainerGen {
    */
   private wholeInSteps(net: NetIR): boolean {
     if (net.layers.some((l) => l.layer.op === "from")) return false;
+    // A lazy step (every(k, ...)) is typically a penalty alone, reaching the net only through grad(), which
+    // leaves variables like the last bias without a gradient: those nets are averaged by hand.
+    const lazySteps = this.p.train.schedule.filter((x) => x.every !== undefined).map((x) => x.step);
+    if (this.p.steps.some((s) => lazySteps.includes(s.name) && s.nets.includes(net.name))) return false;
     const last = net.layers.length - 1;
     let needed = -1;
     net.layers.forEach((l, i) => {
@@ -470,6 +476,7 @@ class PyTrainerGen {
     const used = this.usedNames();
     const lines: string[] = [];
     this.wrapped = new Set(s.nets);
+    this.pass = s.name;
     this.emitPass(pass, `"train"`, names, used, lines);
     this.wrapped = new Set();
     const opt = `opt_${pyIdent(s.name)}`;
@@ -478,8 +485,14 @@ class PyTrainerGen {
       w.line(`"""step ${s.name} (${this.at(s.line)}): minimize ${s.loss} over ${s.nets.join(", ")} with ${s.optimizer.kind}"""`);
       w.line(`run.begin_step(${opt})  # only ${s.nets.join(" and ")}'s variables record gradients`);
       w.block("with run.autocast():", () => lines.forEach((l) => w.line(l)));
-      w.line(`run.backward(${opt}, ${this.tensorRef(s.lossNode, names)})`);
+      // A step on another step's optimizer traces its gradients under its own name (d_reg, not d).
+      const own = s.optimizerOf !== undefined ? `, step=${JSON.stringify(s.name)}` : "";
+      w.line(`run.backward(${opt}, ${this.tensorRef(s.lossNode, names)}${own})`);
       const o = s.optimizer;
+      const lazy = this.p.train.schedule.find((x) => x.step === s.name && x.every !== undefined);
+      // A lazy step, or one on another step's optimizer, gives it a gradient for every variable (zeros where its loss does not reach).
+      if (lazy) w.line(`# every(${lazy.every}, ${s.name}): runs on iterations ${lazy.every}, ${2 * lazy.every!}, ... with its gradients scaled by ${lazy.every} (zeros for variables ${s.loss} does not reach)`);
+      if (lazy || s.optimizerOf !== undefined) w.line(`lazy_gradients(${opt}.params, ${lazy?.every ?? 1})`);
       if (o.clipnorm !== null || o.clipvalue !== null)
         w.line(`clip_gradients(${opt}.params, ${o.clipnorm === null ? "None" : pyNum(o.clipnorm)}, ${o.clipvalue === null ? "None" : pyNum(o.clipvalue)})`);
       w.line(`run.update(${opt})`);
@@ -496,6 +509,7 @@ class PyTrainerGen {
     const an = new Map<number, string>();
     const au = this.usedNames();
     const al: string[] = [];
+    this.pass = `after_${s.name}`;
     this.emitPass(this.closure(assigns.map((a) => (a as { node: number }).node)), `"eval"`, an, au, al);
     w.line();
     w.block(`def after_${pyIdent(s.name)}(b):`, () => {
@@ -525,6 +539,7 @@ class PyTrainerGen {
     const { w } = this;
     const names = new Map<number, string>();
     const lines: string[] = [];
+    this.pass = "measure";
     this.emitPass(this.closure(m.map(([, id]) => id)), `"eval"`, names, this.usedNames(), lines);
     w.line();
     w.block("def measure(b):", () => {
@@ -540,6 +555,7 @@ class PyTrainerGen {
     const { w, p } = this;
     const names = new Map<number, string>();
     const lines: string[] = [];
+    this.pass = "samples";
     this.emitPass(this.closure([p.train.samples]), `"infer"`, names, this.usedNames(), lines);
     w.line();
     w.block("def samples(b):", () => {
@@ -557,14 +573,16 @@ class PyTrainerGen {
     w.block("while run.next():", () => {
       w.line("b = run.batch()");
       for (const s of p.steps) {
-        const o = s.optimizer;
+        if (s.optimizerOf !== undefined) continue;
+        const o = effectiveOptimizer(p, s);
         if (o.decay !== "none") w.line(`opt_${pyIdent(s.name)}.set_lr(${pyNum(o.lr)}, "${o.decay}", ${o.decayEvery}, ${pyNum(o.decayRate)}, run.step, run.total_steps)`);
       }
       for (const item of p.train.schedule) {
         const s = p.steps.find((x) => x.name === item.step)!;
         const hasAfter = s.actions.some((a) => a.kind === "assign");
         const call = (batch: string) => [`run.record(step_${pyIdent(s.name)}(${batch}), ${JSON.stringify(s.name)})`, ...(hasAfter ? [`after_${pyIdent(s.name)}(${batch})`] : [])];
-        if (item.repeat === 1) call("b").forEach((l) => w.line(l));
+        if (item.every !== undefined) w.block(`if (run.step + 1) % ${item.every} == 0:`, () => call("b").forEach((l) => w.line(l)));
+        else if (item.repeat === 1) call("b").forEach((l) => w.line(l));
         else
           w.block(`for i in range(${item.repeat}):`, () => {
             w.line("bi = b if i == 0 else run.batch()");
@@ -578,4 +596,18 @@ class PyTrainerGen {
     });
     w.line("return run.finish()");
   }
+}
+
+/** The schedule entry `every(k, step, adjust=true)` that adjusts the optimizer step `s` owns, if any. */
+function lazyAdjust(p: ProgramIR, s: StepIR) {
+  return p.train.schedule.find((it) => it.adjust && (it.step === s.name || p.steps.find((x) => x.name === it.step)?.optimizerOf === s.name));
+}
+
+/** A step's optimizer settings as the trainer uses them: StyleGAN2's lr*c, beta^c (c = k/(k+1)) under adjust=true. */
+function effectiveOptimizer(p: ProgramIR, s: StepIR): OptimizerIR {
+  const it = lazyAdjust(p, s);
+  if (!it) return s.optimizer;
+  const c = it.every! / (it.every! + 1);
+  const o = s.optimizer;
+  return { ...o, lr: o.lr * c, beta1: o.beta1 ** c, beta2: o.beta2 ** c };
 }

@@ -36,6 +36,8 @@ interface Frame {
   readonly counters: Record<string, number>;
   /** The frame of the net (or instance) around a block instance: a value given as an argument is read there. */
   readonly parent?: Frame;
+  /** Inside a block instance: the line of the net's layer that instantiates it (the outermost). */
+  readonly instanceLine?: number;
 }
 
 /**
@@ -198,6 +200,7 @@ export function instantiateNet(
         tap,
         ...(kept.length ? { values: kept } : {}),
         ...(f.prefix ? { instance: f.prefix.slice(0, -1) } : {}),
+        ...(f.instanceLine !== undefined ? { instanceLine: f.instanceLine } : {}),
       });
     }
     return true;
@@ -230,6 +233,7 @@ export function instantiateNet(
       subst,
       counters: {},
       parent: f,
+      instanceLine: f.instanceLine ?? lineOf(l.span.start),
     };
     if (b.layers.length === 0) {
       diags.push(error(C.E0104, `block ${b.name.name} has no layers`, file, b.name.span));

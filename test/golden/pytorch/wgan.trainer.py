@@ -992,6 +992,7 @@ class Run:
         self.average = None
         self.sampler = None
         self.logged = {}
+        self.batches_drawn = 0
         # GANC_TRACE_FIRST_ITERATION=<dir>: a record of the first iteration, as the TypeScript trainer writes it.
         self.trace = (os.environ.get("GANC_TRACE_FIRST_ITERATION") or None) if self.world == 1 else None
         self.traced, self.traced_batch, self.traced_steps = 0, False, {}
@@ -1109,6 +1110,10 @@ class Run:
                 self.load_variables({n: np.load(os.path.join(src, n + ".npy")) for n in self.vars if os.path.exists(os.path.join(src, n + ".npy"))}, src)
             else:
                 self.load_variables(read_checkpoint(src)[1], src)
+            if self.average is not None:  # the average starts at the weights loaded (it was made from placeholders)
+                with torch.no_grad():
+                    for p, s in zip(self.average.params, self.average.shadow):
+                        s.copy_(p)
         if self.args.resume:
             self.restore()
         elif os.path.isdir(os.path.join(self.out, "checkpoints")) and any(f.endswith(".ganckpt") for f in os.listdir(os.path.join(self.out, "checkpoints"))):
@@ -1131,6 +1136,8 @@ class Run:
         d = self.spec["data"]
         idx = torch.from_numpy(self.iterator.next())
         b = Batch({d["name"]: to_nchw(self.x[idx]).to(self.device)})
+        b.number = self.batches_drawn  # which batch of the iteration (diffaug's draws are keyed by it)
+        self.batches_drawn += 1
         if self.labels is not None and d.get("labelled", True):
             b[d["name"] + "_label"] = F.one_hot(self.labels[idx], d["numClasses"]).float().to(self.device)
         # Each process draws the whole batch's noise, so that the generator moves alike in all, and keeps its slice.
@@ -1141,6 +1148,10 @@ class Run:
             self.traced_batch = True
             for name, v in self.vars.items():
                 self.trace_write("init", name, v)
+            if self.average is not None:  # the averaged weights, <variable>/ema, as the TypeScript trainer lists them
+                names = {id(v): n for n, v in self.vars.items()}
+                for p, s in zip(self.average.params, self.average.shadow):
+                    self.trace_write("init", names[id(p)] + "/ema", s)
             for name, t in b.items():
                 self.trace_write("batch", name, to_nhwc(t))
         return b
@@ -1158,7 +1169,7 @@ class Run:
                 v.requires_grad_(id(v) in mine)
         AMP[0] = self.scalers.get(opt.name)
 
-    def backward(self, opt, loss):
+    def backward(self, opt, loss, step=None):
         """
         The gradients of a step's loss into its variables' .grad: averaged over the processes under torchrun (by
         DDP's hooks, or here for the nets it does not wrap), unscaled again under --amp. A variable the loss
@@ -1180,8 +1191,9 @@ class Run:
             scaler.unscale_(opt)
         if self.trace and self.step == 0:
             # A step the schedule repeats is traced once per run of it: d, d.2, d.3, ...
-            seen = self.traced_steps[opt.name] = self.traced_steps.get(opt.name, 0) + 1
-            step = opt.name if seen == 1 else "%s.%d" % (opt.name, seen)
+            name = step or opt.name
+            seen = self.traced_steps[name] = self.traced_steps.get(name, 0) + 1
+            step = name if seen == 1 else "%s.%d" % (name, seen)
             names = {id(v): n for n, v in self.vars.items()}
             for p in opt.params:
                 if p.grad is not None:  # a variable the loss does not reach has no gradient (tfjs leaves it out too)
@@ -1228,6 +1240,7 @@ class Run:
         return (self.step + 1) % every == 0 or self.step + 1 == self.total_steps
 
     def end_iteration(self):
+        self.batches_drawn = 0
         logging = self.logging()
         if self.world > 1 and not DIST["sync_bn"]:
             # --no-sync-bn: each process's moving statistics follow its own share; rank 0's go to all, so that
@@ -1319,7 +1332,7 @@ class Run:
             if name.startswith("var:") and not np.isfinite(a).all():
                 raise SystemExit("error: variable %s is not finite at iteration %d (a NaN or Inf gradient reached it): training stopped" % (name[4:], self.step))
         meta = {"spec": self.spec["name"], "specHash": self.spec["hash"], "step": self.step, "iterator": self.iterator.state(),
-                "rng": self.rng.state(), "dropoutSeed": 1, "optimizers": optimizers, "backend": "pytorch-" + self.device.type,
+                "rng": self.rng.state(), "dropoutSeed": DROPOUT_SEED[0], "optimizers": optimizers, "backend": "pytorch-" + self.device.type,
                 "batch": self.global_batch, "processes": self.world, "seed": self.seed}
         folder = os.path.join(self.out, "checkpoints")
         write_checkpoint(os.path.join(folder, "ckpt-%08d.ganckpt" % self.step), self.step, meta, tensors)
@@ -1379,6 +1392,7 @@ class Run:
         self.step = meta["step"]
         self.iterator.restore(meta["iterator"])
         self.rng = Rng.from_state(meta["rng"])
+        DROPOUT_SEED[0] = int(meta.get("dropoutSeed", 1))
         self.say("resumed from %s (written by the %s trainer)" % (file, "PyTorch" if str(meta.get("backend", "")).startswith("pytorch") else "TypeScript"))
 
 
@@ -1392,6 +1406,277 @@ class _NoContext:
 
 def _u32(x):
     return x & M32
+
+
+# ---- layers and functions of the newer constructs (src/layers, src/functions: the same formulas) ---------------
+
+def l2_normalize(t):
+    return t / (torch.norm(t) + 1e-12)
+
+
+def spectral_norm(kernel, u, mode):
+    """
+    The kernel divided by its largest singular value, estimated by one power iteration from u ([1, out]),
+    as ganc's trainers do it: the kernel viewed as [-1, out] (its last axis), v and u's update held constant,
+    u updated in "train" mode only; the gradient flows through sigma = v W u'.
+    """
+    w = kernel.reshape(-1, kernel.shape[-1])
+    with torch.no_grad():
+        v = l2_normalize(u @ w.t())
+        un = l2_normalize(v @ w)
+        if mode == "train":
+            u.copy_(un)
+    sigma = torch.sum((v @ w) * un)
+    return kernel / sigma
+
+
+def avg_pool(x, size, stride, pad):
+    """Average pooling as TensorFlow's: 'same' padding pad = (top, bottom, left, right) averages only the positions inside."""
+    if not any(pad):
+        return F.avg_pool2d(x, size, stride)
+    top, bottom, left, right = pad
+    ones = torch.ones_like(x[:1, :1])
+    total = F.avg_pool2d(F.pad(x, (left, right, top, bottom)), size, stride)
+    inside = F.avg_pool2d(F.pad(ones, (left, right, top, bottom)), size, stride)
+    return total / inside
+
+
+def bilinear_weights(n, factor, device):
+    """The [n * factor, n] matrix of bilinear upsampling with half-pixel centers (upsample.ts bilinearWeights)."""
+    a = np.zeros((n * factor, n), np.float32)
+    for o in range(n * factor):
+        src = max((o + 0.5) / factor - 0.5, 0.0)
+        i0 = min(int(math.floor(src)), n - 1)
+        i1 = min(i0 + 1, n - 1)
+        t = src - i0
+        a[o, i0] += np.float32(1 - t)
+        a[o, i1] += np.float32(t)
+    return torch.from_numpy(a).to(device)
+
+
+def upsample_bilinear(x, factor):
+    """Bilinear upsampling, one interpolation matrix per axis (differentiable to any order)."""
+    ah = bilinear_weights(x.shape[2], factor, x.device)
+    aw = bilinear_weights(x.shape[3], factor, x.device)
+    return torch.matmul(torch.matmul(ah, x), aw.t())
+
+
+def _u32f(x):
+    """JavaScript's x >>> 0 of a non-negative number."""
+    return int(math.floor(x)) % 4294967296
+
+
+class Alea:
+    """seedrandom's alea (Baagoe), the generator TensorFlow.js's randomUniform draws from, for a string seed."""
+
+    def __init__(self, seed):
+        n = [0xEFC8249D]
+
+        def mash(data):
+            k = n[0]
+            for ch in str(data):
+                k += ord(ch)
+                h = 0.02519603282416938 * k
+                k = _u32f(h)
+                h -= k
+                h *= k
+                k = _u32f(h)
+                h -= k
+                k += h * 4294967296
+            n[0] = k
+            return _u32f(k) * 2.3283064365386963e-10
+
+        self.c = 1
+        self.s0, self.s1, self.s2 = mash(" "), mash(" "), mash(" ")
+        self.s0 -= mash(seed)
+        if self.s0 < 0:
+            self.s0 += 1
+        self.s1 -= mash(seed)
+        if self.s1 < 0:
+            self.s1 += 1
+        self.s2 -= mash(seed)
+        if self.s2 < 0:
+            self.s2 += 1
+
+    def fill(self, count):
+        out = np.empty(count, np.float64)
+        s0, s1, s2, c = self.s0, self.s1, self.s2, self.c
+        for i in range(count):
+            t = 2091639 * s0 + c * 2.3283064365386963e-10
+            s0, s1 = s1, s2
+            c = int(t)
+            s2 = t - c
+            out[i] = s2
+        self.s0, self.s1, self.s2, self.c = s0, s1, s2, c
+        return out
+
+
+DROPOUT_SEED = [1]
+
+
+def dropout_seed():
+    """A fresh seed for each dropout call (every pass through the layer, in every mode), as ganc's run counts them."""
+    s = DROPOUT_SEED[0]
+    DROPOUT_SEED[0] += 1
+    return s
+
+
+def dropout(x, rate, mode, seed):
+    """tf.dropout(x, rate, seed) in "train" mode: its uniform draws over ganc's NHWC layout, floor(u + keep) / keep, in float32."""
+    if mode != "train" or rate <= 0:
+        return x
+    shape = list(to_nhwc(x).shape)
+    keep = np.float32(1 - rate)
+    u = Alea(str(seed)).fill(int(np.prod(shape))).astype(np.float32)
+    kept = np.floor((u.astype(np.float64) + np.float64(keep)).astype(np.float32))
+    m = (kept.astype(np.float64) / np.float64(keep)).astype(np.float32)
+    return x * to_nchw(torch.from_numpy(m.reshape(shape)).to(x.device))
+
+
+def max_pool2(t):
+    """2x2 max pooling of NHWC t, the gradient to each window's first largest entry (attention.ts maxPool2Runtime)."""
+    b, h, w, c = t.shape
+    win = t.reshape(b, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 5, 2, 4).reshape(b, h // 2, w // 2, c, 4)
+    mask = F.one_hot(torch.argmax(win.detach(), -1), 4).to(t.dtype)
+    return torch.sum(win * mask, -1)
+
+
+def self_attention(x, f, g, h, o, gamma):
+    """SAGAN's self-attention (attention.ts selfAttentionRuntime) on ganc's NHWC layout: x + gamma * o(softmax(q k') v)."""
+    xn = to_nhwc(x)
+    b, hh, ww, c = xn.shape
+    n = hh * ww
+
+    def conv1(t, k):
+        return torch.matmul(t, k.reshape(k.shape[2], k.shape[3]))
+
+    q = conv1(xn, f).reshape(b, n, c // 8)
+    k = max_pool2(conv1(xn, g)).reshape(b, n // 4, c // 8)
+    v = max_pool2(conv1(xn, h)).reshape(b, n // 4, c // 2)
+    s = torch.matmul(q, k.transpose(1, 2))
+    e = torch.exp(s - torch.max(s, -1, keepdim=True)[0].detach())
+    attn = e / torch.sum(e, -1, keepdim=True)
+    a = torch.matmul(attn, v).reshape(b, hh, ww, c // 2)
+    return x + gamma * to_nchw(conv1(a, o))
+
+
+def cond_batch_norm(x, c, w_gain, w_bias, moving_mean, moving_var, decay, eps, mode):
+    """Batch norm without scale and offset, times the per-sample gain 1 + c W_gain, plus c W_bias (ops.ts condBatchNorm)."""
+    y = batch_norm(x, None, None, moving_mean, moving_var, decay, eps, mode)
+    per = [x.shape[0], -1] + [1] * (x.dim() - 2)
+    return y * (c @ w_gain + 1).reshape(per) + (c @ w_bias).reshape(per)
+
+
+def minibatch_stddev(x, group, features):
+    """StyleGAN2's minibatch standard deviation (minibatch-stddev.ts), on ganc's NHWC layout."""
+    xn = to_nhwc(x)
+    n, h, w, c = xn.shape
+    g = min(group, n)
+    if n % g != 0:
+        raise SystemExit("error: minibatch_stddev: the batch of %d is not a multiple of its group of %d; choose a batch size that is (--batch), or group=%d" % (n, g, math.gcd(n, g)))
+    m = n // g
+    y = xn.reshape(g, m, h, w, features, c // features)
+    centred = y - torch.mean(y, 0, keepdim=True)
+    std = torch.sqrt(torch.mean(centred ** 2, 0) + 1e-8)
+    s = torch.mean(std, (1, 2, 4))
+    maps = s.reshape(1, m, 1, 1, features).expand(g, m, h, w, features).reshape(n, h, w, features)
+    return to_nchw(torch.cat([xn, maps], 3))
+
+
+def key_state(key):
+    """A generator state from a string: the 128-bit hash cyrb128 (rng.ts keyState)."""
+    h1, h2, h3, h4 = 1779033703, 3144134277, 1013904242, 2773480762
+    for ch in key:
+        k = ord(ch)
+        h1 = h2 ^ (((h1 ^ k) * 597399067) & M32)
+        h2 = h3 ^ (((h2 ^ k) * 2869860233) & M32)
+        h3 = h4 ^ (((h3 ^ k) * 951274213) & M32)
+        h4 = h1 ^ (((h4 ^ k) * 2716044179) & M32)
+    h1 = ((h3 ^ (h1 >> 18)) * 597399067) & M32
+    h2 = ((h4 ^ (h2 >> 22)) * 2869860233) & M32
+    h3 = ((h1 ^ (h3 >> 17)) * 951274213) & M32
+    h4 = ((h2 ^ (h4 >> 19)) * 2716044179) & M32
+    h1 ^= h2 ^ h3 ^ h4
+    h2 ^= h1
+    h3 ^= h1
+    h4 ^= h1
+    words = [h1, h2, h3, h4]
+    return [1, 0, 0, 0] if not any(words) else words
+
+
+def augment_key(run, b, site):
+    """The draws of one diffaug call: keyed by the seed, the iteration, the batch within it (-1: not drawn by batch()) and the call site."""
+    return key_state("diffaug/%d/%d/%d/%s" % (run.seed, run.step, b.__dict__.get("number", -1), site))
+
+
+DIFFAUG_OPS = {"color": 1, "translation": 2, "cutout": 4}
+
+
+def _shift_matrices(shift, side):
+    m = np.zeros((len(shift), side, side), np.float32)
+    for b, s in enumerate(shift):
+        for i in range(side):
+            if 0 <= i + s < side:
+                m[b, i, i + s] = 1
+    return m
+
+
+def diff_augment(x, policy, key):
+    """DiffAugment (functions/diffaug.ts): color, translation, cutout with the draws of the generator at state key."""
+    mask = 0
+    for word in policy.split(","):
+        mask |= DIFFAUG_OPS[word.strip()]
+    rng = Rng.from_state(key)
+    y = to_nhwc(x)
+    n, h, w, c = y.shape
+    dev = x.device
+
+    def per_sample(v):
+        return torch.from_numpy(np.array(v, np.float32).reshape(n, 1, 1, 1)).to(dev)
+
+    def uniform(f):
+        return [np.float32(f(rng.uniform())) for _ in range(n)]
+
+    def integer(lo, hi):
+        return lo + int(math.floor(rng.uniform() * (hi - lo)))
+
+    if mask & 1:
+        brightness = uniform(lambda u: u - 0.5)
+        saturation = uniform(lambda u: u * 2)
+        contrast = uniform(lambda u: u + 0.5)
+    if mask & 2:
+        sy, sx = int(math.floor(h * 0.125 + 0.5)), int(math.floor(w * 0.125 + 0.5))
+        dy = [integer(-sy, sy + 1) for _ in range(n)]
+        dx = [integer(-sx, sx + 1) for _ in range(n)]
+    if mask & 4:
+        ch, cw = int(math.floor(h * 0.5 + 0.5)), int(math.floor(w * 0.5 + 0.5))
+        cy = [integer(0, h + 1 - ch % 2) for _ in range(n)]
+        cx = [integer(0, w + 1 - cw % 2) for _ in range(n)]
+    if mask & 1:
+        y = y + per_sample(brightness)
+        pixel = torch.mean(y, 3, keepdim=True)
+        y = (y - pixel) * per_sample(saturation) + pixel
+        image = torch.mean(y, (1, 2, 3), keepdim=True)
+        y = (y - image) * per_sample(contrast) + image
+    if mask & 2:
+        rows = torch.from_numpy(_shift_matrices(dy, h)).to(dev)
+        y = torch.matmul(rows, y.reshape(n, h, w * c)).reshape(n, h, w, c)
+        cols = torch.from_numpy(_shift_matrices(dx, w)).to(dev)
+        t = y.permute(0, 2, 1, 3).reshape(n, w, h * c)
+        y = torch.matmul(cols, t).reshape(n, w, h, c).permute(0, 2, 1, 3)
+    if mask & 4:
+        keep = np.ones((n, h, w, 1), np.float32)
+        for b in range(n):
+            top, left = cy[b] - ch // 2, cx[b] - cw // 2
+            keep[b, max(top, 0):min(top + ch, h), max(left, 0):min(left + cw, w)] = 0
+        y = y * torch.from_numpy(keep).to(dev)
+    return to_nchw(y)
+
+
+def lazy_gradients(params, k):
+    """A lazy step's gradients (every(k, step)) in the variables' .grad: scaled by k, and zeros for the variables its loss does not reach."""
+    for p in params:
+        p.grad = torch.zeros_like(p) if p.grad is None else p.grad * k
 
 
 if __name__ == "__main__":
