@@ -3,6 +3,7 @@ import type { ExprNode, Init, LayerInfo, NetIR, ProgramIR } from "../ir/types.ts
 import type { ArgValue } from "../data/source.ts";
 import { printDsl, printYaml, type PrintLayout } from "../parser/print.ts";
 import { layerModule } from "../layers/index.ts";
+import { directiveStarts } from "../parser/check/allow.ts";
 
 /**
  * The resolved spec (`ganc check --resolved`, reports, TensorBoard): the spec itself with every default
@@ -51,7 +52,37 @@ export function printResolved(spec: A.Spec, p: ProgramIR, text: string, form: "d
     return null;
   };
   const layout: PrintLayout = { line, comment };
-  return form === "yaml" ? printYaml(resolved, undefined, layout) : printDsl(resolved, layout);
+  const printed = form === "yaml" ? printYaml(resolved, undefined, layout) : printDsl(resolved, layout);
+  return withAllows(printed, text, form === "yaml");
+}
+
+/**
+ * The input's allow directives (`#[allow(W0403)] why`) carried to the same lines of the resolved text, so
+ * that it allows what the input allows (every declaration and layer keeps its line): a directive on a line
+ * of its own takes that line, one after code goes first in that line's comment.
+ */
+function withAllows(printed: string, text: string, yaml: boolean): string {
+  const starts = [...directiveStarts(text, yaml)];
+  if (!starts.length) return printed;
+  const out = printed.split("\n");
+  for (const at of starts) {
+    const lineStart = text.lastIndexOf("\n", at - 1) + 1;
+    const lineNo = text.slice(0, lineStart).split("\n").length - 1;
+    let end = text.indexOf("\n", at);
+    if (end < 0) end = text.length;
+    const directive = text.slice(at, end).replace(/\r$/, "").trimEnd();
+    const before = text.slice(lineStart, at);
+    while (out.length <= lineNo) out.push("");
+    const now = out[lineNo]!;
+    if (!before.trim()) {
+      // A directive of its own line: the resolved text has no code there (a blank or comment line).
+      out[lineNo] = !now.trim() || now.trimStart().startsWith("#") ? before + directive : `${now}   ${directive}`;
+    } else {
+      const hash = now.search(/\s#\s/);
+      out[lineNo] = hash < 0 ? `${now}   ${directive}` : `${now.slice(0, hash)}   ${directive}; ${now.slice(hash).trim().replace(/^#\s*/, "")}`;
+    }
+  }
+  return out.join("\n");
 }
 
 const shape = (s: readonly (number | string)[]) => `[${s.join(", ")}]`;

@@ -116,7 +116,7 @@ export function applyAllows(spec: A.Spec, text: string, diags: readonly Diagnost
 }
 
 /** Where each directive's `#` is: the `#` that starts a comment (not one inside quotes or a comment). */
-function* directiveStarts(text: string, yaml: boolean): Generator<number> {
+export function* directiveStarts(text: string, yaml: boolean): Generator<number> {
   for (let i = text.indexOf("[allow"); i >= 0; i = text.indexOf("[allow", i + 1)) {
     const hash = text[i - 1] === "#" ? i - 1 : text[i - 1] === "!" && text[i - 2] === "#" ? i - 2 : -1;
     if (hash < 0) continue;
