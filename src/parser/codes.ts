@@ -571,6 +571,25 @@ export const CATALOG = {
     right: gan("data real: mnist(batch=8)\n" + "net G(z) {\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, mbstd group=4\n  flatten, dense 1 -> logit\n}"),
   },
 
+  E0190: {
+    title: "modulated convolution without a style",
+    explanation: "`modconv(filters, k, w)` scales its input channels by a style computed from w, a named value of the net that is a vector per sample (the mapping network's output, `-> w`, or an input of the net); without one, plain `conv` is the layer.",
+    wrong: gan("net G(z) {\n  dense 8, lrelu 0.2 -> w\n  from(w), dense 16, reshape [2, 2, 4]\n  modconv 4 kernel=3\n  flatten, dense 2\n}"),
+    right: gan("net G(z) {\n  dense 8, lrelu 0.2 -> w\n  from(w), dense 16, reshape [2, 2, 4]\n  modconv(4, 3, w)\n  flatten, dense 2\n}"),
+  },
+  E0191: {
+    title: "style of a modulated convolution is not a vector",
+    explanation: "The style of `modconv(filters, k, w)` is an affine map of w, which must be a vector per sample ([wdim]), not an image.",
+    wrong: gan("net G(z) {\n  dense 16, reshape [2, 2, 4] -> m\n  modconv(4, 3, m)\n  flatten, dense 2\n}"),
+    right: gan("net G(z) {\n  dense 8, lrelu 0.2 -> w\n  from(w), dense 16, reshape [2, 2, 4]\n  modconv(4, 3, w)\n  flatten, dense 2\n}"),
+  },
+  E0192: {
+    title: "modulated convolution with an even kernel",
+    explanation: "`modconv` pads 'same' around each pixel, stride 1 (StyleGAN2's 3x3 and 1x1 convolutions); an even kernel would shift the image by half a pixel. Use an odd size, and upsample or avgpool to change the resolution.",
+    wrong: gan("net G(z) {\n  dense 8, lrelu 0.2 -> w\n  from(w), dense 16, reshape [2, 2, 4]\n  modconv(4, 2, w)\n  flatten, dense 2\n}"),
+    right: gan("net G(z) {\n  dense 8, lrelu 0.2 -> w\n  from(w), dense 16, reshape [2, 2, 4]\n  modconv(4, 3, w)\n  flatten, dense 2\n}"),
+  },
+
   // ---- E02xx: shapes and types ----
   E0201: {
     title: "layer input of the wrong shape",

@@ -14,6 +14,7 @@ import { runtime as sampleMeanRuntime } from "../functions/sample-mean.ts";
 import { runtime as sampleNormRuntime } from "../functions/sample-norm.ts";
 import { runtime as sliceRuntime } from "../functions/slice.ts";
 import { minibatchStddevOf } from "../layers/minibatch-stddev.ts";
+import { modConvOf } from "../layers/modconv.ts";
 import { runtime as softmaxCeRuntime } from "../functions/softmax-ce.ts";
 import { runtime as stdRuntime } from "../functions/std.ts";
 
@@ -253,6 +254,11 @@ export const diffAugment = diffAugmentRuntime(tf, (key) => Rng.fromState([...key
 
 /** The attention layer's forward pass (src/layers/attention.ts). */
 export const selfAttention = selfAttentionRuntime(tf);
+
+/** StyleGAN2's modulated convolution (src/layers/modconv.ts): x [n, h, w, in], style [n, wdim]. */
+export function modConv(x: tf.Tensor4D, style: tf.Tensor, kernel: tf.Tensor, affine: tf.Tensor, affineBias: tf.Tensor, bias: tf.Tensor | null, demod: boolean): tf.Tensor4D {
+  return modConvOf(tf, x, style, kernel, affine, affineBias, bias, demod);
+}
 
 /** Keras-style gradient clipping: each gradient's norm to at most `clipnorm`, each element to [-clipvalue, clipvalue]. */
 /**
