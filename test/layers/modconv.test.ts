@@ -10,12 +10,15 @@
  *     every weight and to w, against central differences of P written in float64 (grad_x by hand: the
  *     transposed per-sample convolution).
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkText } from "../../src/check.ts";
 import { layerModule } from "../../src/layers/index.ts";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import * as rt from "../../src/runtime/index.ts";
+import { ROOT } from "../helpers.ts";
 
 interface Dims {
   n: number;
@@ -286,5 +289,26 @@ step g: adam(lr=1e-3) minimize g over G
     expect(codes("modconv(0, 3, w), upsample 4")).toEqual(["E0501"]);
     expect(codes("modconv(1, 3, ww), upsample 4")).toEqual(["E0160"]);
     expect(codes("flatten, modconv(1, 3, w)")).toEqual(["E0201"]);
+  });
+});
+
+describe("the skip-generator fixture", () => {
+  it("its .gan and YAML forms check to the same nets (layers, taps, shapes, variables)", () => {
+    const nets = (f: string) => {
+      const r = checkText(fs.readFileSync(path.join(ROOT, f), "utf8"), f);
+      expect(r.diagnostics).toEqual([]);
+      return r.program!.nets.map((n) => ({ name: n.name, vars: n.vars, layers: n.layers.map((l) => ({ name: l.name, layer: l.layer, out: l.outShape, tap: l.tap })) }));
+    };
+    const gan = nets("test/fixtures/modconv-skip.gan");
+    const G = gan.find((n) => n.name === "G")!;
+    expect(G.layers.filter((l) => l.layer.op === "modconv").map((l) => `${l.name} ${l.out.join("x")} demod=${(l.layer as { demod: boolean }).demod}`)).toEqual([
+      "modconv1 14x14x8 demod=true",
+      "modconv2 14x14x8 demod=true",
+      "modconv3 14x14x1 demod=false",
+      "modconv4 28x28x8 demod=true",
+      "modconv5 28x28x8 demod=true",
+      "modconv6 28x28x1 demod=false",
+    ]);
+    expect(nets("test/fixtures/modconv-skip.gan.yaml")).toEqual(gan);
   });
 });

@@ -46,6 +46,10 @@ const runs: [string, "wasm" | "cpu"][] = [
   ["test/fixtures/lazy-r1.gan", "wasm"],
   // minibatch_stddev in D (the net runs layer by layer) with an R1 penalty through it
   ["test/fixtures/mbstd.gan", "wasm"],
+  // a skip generator of modulated convolutions (G runs layer by layer: modconv reads the style w) and a
+  // residual D with an R1 penalty (wasm only: 10 iterations at 28x28 take ~100 s on cpu; test/layers/modconv.test.ts
+  // proves the layer on both)
+  ["test/fixtures/modconv-skip.gan", "wasm"],
 ];
 // The SNGAN and SAGAN ResNets at full width (256 and 128 channels at 32x32) take minutes per iteration
 // on a small CPU: they run narrowed to 8 channels (test/variants/spec-mutations.ts), with the same
