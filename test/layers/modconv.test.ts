@@ -15,6 +15,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkText } from "../../src/check.ts";
+import { compileText } from "../../src/compile.ts";
 import { layerModule } from "../../src/layers/index.ts";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import * as rt from "../../src/runtime/index.ts";
@@ -293,6 +294,20 @@ step g: adam(lr=1e-3) minimize g over G
 });
 
 describe("the skip-generator fixture", () => {
+  it("compiles for tfjs; the PyTorch target refuses modconv at the layer (E0240)", () => {
+    const f = "test/fixtures/modconv-skip.gan";
+    const text = fs.readFileSync(path.join(ROOT, f), "utf8");
+    expect(compileText(text, f).code).toContain("rt.modConv(");
+    const r = compileText(text, f, { target: "pytorch" });
+    expect(r.code).toBeNull();
+    const errors = r.diagnostics.filter((d) => d.severity === "error");
+    expect(errors.every((d) => d.code === "E0240")).toBe(true);
+    // (bilinear upsampling, avgpool and minibatch_stddev are refused too)
+    const mod = errors.filter((d) => /modulated convolution \(modconv\) is not in the PyTorch trainer yet/.test(d.message));
+    expect(mod.length).toBeGreaterThan(0);
+    expect(text.slice(mod[0]!.span.start, mod[0]!.span.end)).toContain("modconv(");
+  });
+
   it("its .gan and YAML forms check to the same nets (layers, taps, shapes, variables)", () => {
     const nets = (f: string) => {
       const r = checkText(fs.readFileSync(path.join(ROOT, f), "utf8"), f);
