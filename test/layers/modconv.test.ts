@@ -274,6 +274,14 @@ step g: adam(lr=1e-3) minimize g over G
     ]);
   });
 
+  it("inside a block, reads the style the instance is given", () => {
+    const text = spec("Syn(8, w), Syn(4, w)\n  modconv(1, 1, w, demod=false), sigmoid").replace("net G(z) {", "block Syn(ch, s) {\n  upsample 2 mode=bilinear, modconv(ch, 3, s), lrelu 0.2\n}\nnet G(z) {");
+    const r = checkText(text, "s.gan");
+    expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    const G = r.program!.nets.find((n) => n.name === "G")!;
+    expect(G.layers.filter((l) => l.layer.op === "modconv").map((l) => `${l.name} ${(l.layer as { style: string }).style} ${l.outShape.join("x")}`)).toEqual(["syn1/modconv1 w 14x14x8", "syn2/modconv1 w 28x28x4", "modconv1 w 28x28x1"]);
+  });
+
   it("init= sets the stored convolution weight's initializer", () => {
     const r = checkText(spec("modconv(1, 3, w, init=normal(0, 0.5)), upsample 4"), "s.gan");
     expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
