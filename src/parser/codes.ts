@@ -570,6 +570,12 @@ export const CATALOG = {
     wrong: gan("data real: mnist(batch=6)\n" + "net G(z) {\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, mbstd group=4\n  flatten, dense 1 -> logit\n}"),
     right: gan("data real: mnist(batch=8)\n" + "net G(z) {\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, mbstd group=4\n  flatten, dense 1 -> logit\n}"),
   },
+  E0184: {
+    title: "invalid weight modifier",
+    explanation: "`lr_mul=` (a learning-rate multiplier) and `equalized=true` (StyleGAN's equalized learning rate) scale a dense or conv layer's kernel and bias at use time: lr_mul must be > 0, and neither goes with `sn=true` (spectral normalization undoes any constant scale of the kernel).",
+    wrong: gan("net G(z) {\n  dense 16 lr_mul=0, relu\n  dense 2\n}"),
+    right: gan("net G(z) {\n  dense 16 lr_mul=0.01 equalized=true, relu\n  dense 2\n}"),
+  },
 
   // ---- E02xx: shapes and types ----
   E0201: {
