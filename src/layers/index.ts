@@ -21,6 +21,7 @@ import { embed } from "./embed.ts";
 import { flatten } from "./flatten.ts";
 import { global_avg } from "./global-avg.ts";
 import { minibatch_stddev } from "./minibatch-stddev.ts";
+import { pixelnorm } from "./pixelnorm.ts";
 import { global_sum } from "./global-sum.ts";
 import { from } from "./from.ts";
 import type { FusedOp, LayerModule } from "./layer.ts";
@@ -58,6 +59,7 @@ const MODULES = {
   global_avg,
   attention,
   minibatch_stddev,
+  pixelnorm,
   relu,
   leakyrelu,
   sigmoid,

@@ -2,7 +2,7 @@ import type * as tfType from "@tensorflow/tfjs";
 
 /**
  * The custom Keras layers of `ganc export`, for what tfjs's layers lack: a slice of a vector (`chunk`) and
- * conditional batch norm (`cbn`). The export writes their source as ganc-layers.mjs next to model.json
+ * conditional batch norm (`cbn`), pixel normalization (`pixelnorm`). The export writes their source as ganc-layers.mjs next to model.json
  * when the model uses them; plain tfjs loads the model after `registerGancLayers(tf)`:
  *
  *   import * as tf from "@tensorflow/tfjs";
@@ -72,16 +72,40 @@ const BODY = `
     }
   }
 
+  // x / sqrt(mean(x^2 over the last axis) + epsilon), as the trainer's rt.pixelNorm.
+  class GancPixelNorm extends tf.layers.Layer {
+    constructor(config) {
+      super(config);
+      this.epsilon = config.epsilon;
+    }
+    computeOutputShape(shape) {
+      return shape;
+    }
+    call(inputs) {
+      return tf.tidy(() => {
+        const x = Array.isArray(inputs) ? inputs[0] : inputs;
+        return tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), this.epsilon)));
+      });
+    }
+    getConfig() {
+      return { ...super.getConfig(), epsilon: this.epsilon };
+    }
+    static get className() {
+      return "GancPixelNorm";
+    }
+  }
+
   tf.serialization.registerClass(GancSlice);
   tf.serialization.registerClass(GancCondBatchNorm);
-  return { GancSlice, GancCondBatchNorm };
+  tf.serialization.registerClass(GancPixelNorm);
+  return { GancSlice, GancCondBatchNorm, GancPixelNorm };
 `;
 
 /** The file the export writes when the model has custom layers. */
 export const CUSTOM_LAYERS_FILE = "ganc-layers.mjs";
 
 /** Its text: an ES module that takes the tfjs module, so it needs no import of its own. */
-export const CUSTOM_LAYERS_SOURCE = `// Custom layers of a generator exported by ganc (slices of a vector, conditional batch norm).
+export const CUSTOM_LAYERS_SOURCE = `// Custom layers of a generator exported by ganc (slices of a vector, conditional batch norm, pixel normalization).
 // Call registerGancLayers(tf) with your @tensorflow/tfjs module before tf.loadLayersModel.
 export function registerGancLayers(tf) {${BODY}}
 `;
@@ -108,5 +132,5 @@ export function customLayer(tf: typeof tfType, className: string, config: Record
 
 /** Whether a model (its topology) uses one of the custom layers. */
 export function usesCustomLayers(topology: unknown): boolean {
-  return /"class_name":"Ganc(Slice|CondBatchNorm)"/.test(JSON.stringify(topology));
+  return /"class_name":"Ganc(Slice|CondBatchNorm|PixelNorm)"/.test(JSON.stringify(topology));
 }
