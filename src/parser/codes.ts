@@ -576,6 +576,12 @@ export const CATALOG = {
     wrong: gan("net G(z) {\n  dense 16 lr_mul=0, relu\n  dense 2\n}"),
     right: gan("net G(z) {\n  dense 16 lr_mul=0.01 equalized=true, relu\n  dense 2\n}"),
   },
+  E0185: {
+    title: "learned constant that discards a value",
+    explanation: "`const [4, 4, 256]` is a learned tensor repeated over the batch: it reads only the batch size of what comes before it, so it starts a path. It is a net's first layer, or comes after a layer whose output is named (`-> w`) and read by a later layer (`cbn(w)`, `concat(w)`); after an unnamed layer, that layer's output would be lost.",
+    wrong: gan("net G(z) {\n  dense 16, relu\n  const [4]\n  dense 2\n}"),
+    right: gan("net G(z) {\n  dense 16, relu -> w\n  const [4], concat(w)\n  dense 2\n}"),
+  },
 
   // ---- E02xx: shapes and types ----
   E0201: {
