@@ -22,6 +22,8 @@ import { flatten } from "./flatten.ts";
 import { global_avg } from "./global-avg.ts";
 import { minibatch_stddev } from "./minibatch-stddev.ts";
 import { modconv } from "./modconv.ts";
+import { pixelnorm } from "./pixelnorm.ts";
+import { constLayer } from "./const.ts";
 import { global_sum } from "./global-sum.ts";
 import { from } from "./from.ts";
 import type { FusedOp, LayerModule } from "./layer.ts";
@@ -60,6 +62,8 @@ const MODULES = {
   attention,
   minibatch_stddev,
   modconv,
+  pixelnorm,
+  const: constLayer,
   relu,
   leakyrelu,
   sigmoid,

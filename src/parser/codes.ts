@@ -570,6 +570,18 @@ export const CATALOG = {
     wrong: gan("data real: mnist(batch=6)\n" + "net G(z) {\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, mbstd group=4\n  flatten, dense 1 -> logit\n}"),
     right: gan("data real: mnist(batch=8)\n" + "net G(z) {\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, mbstd group=4\n  flatten, dense 1 -> logit\n}"),
   },
+  E0184: {
+    title: "invalid weight modifier",
+    explanation: "`lr_mul=` (a learning-rate multiplier) and `equalized=true` (StyleGAN's equalized learning rate) scale a dense or conv layer's kernel and bias at use time: lr_mul must be > 0, and neither goes with `sn=true` (spectral normalization undoes any constant scale of the kernel).",
+    wrong: gan("net G(z) {\n  dense 16 lr_mul=0, relu\n  dense 2\n}"),
+    right: gan("net G(z) {\n  dense 16 lr_mul=0.01 equalized=true, relu\n  dense 2\n}"),
+  },
+  E0185: {
+    title: "learned constant that discards a value",
+    explanation: "`const [4, 4, 256]` is a learned tensor repeated over the batch: it reads only the batch size of what comes before it, so it starts a path. It is a net's first layer, or comes after a layer whose output is named (`-> w`) and read by a later layer (`cbn(w)`, `concat(w)`); after an unnamed layer, that layer's output would be lost.",
+    wrong: gan("net G(z) {\n  dense 16, relu\n  const [4]\n  dense 2\n}"),
+    right: gan("net G(z) {\n  dense 16, relu -> w\n  const [4], concat(w)\n  dense 2\n}"),
+  },
 
   E0190: {
     title: "modulated convolution without a style",

@@ -15,6 +15,7 @@ import { runtime as sampleNormRuntime } from "../functions/sample-norm.ts";
 import { runtime as sliceRuntime } from "../functions/slice.ts";
 import { minibatchStddevOf } from "../layers/minibatch-stddev.ts";
 import { modConvOf } from "../layers/modconv.ts";
+import { pixelNormOf } from "../layers/pixelnorm.ts";
 import { runtime as softmaxCeRuntime } from "../functions/softmax-ce.ts";
 import { runtime as stdRuntime } from "../functions/std.ts";
 
@@ -185,6 +186,11 @@ export function condBatchNorm(x: tf.Tensor, c: tf.Tensor, wGain: tf.Tensor, wBia
 /** StyleGAN2's minibatch standard deviation layer (src/layers/minibatch-stddev.ts). */
 export function minibatchStddev(x: tf.Tensor4D, group: number, features: number): tf.Tensor4D {
   return minibatchStddevOf(tf, x, group, features);
+}
+
+/** Pixel normalization over the last axis (src/layers/pixelnorm.ts). */
+export function pixelNorm(x: tf.Tensor, epsilon: number): tf.Tensor {
+  return pixelNormOf(tf, x, epsilon);
 }
 
 /** Layer normalization over every non-batch axis, with a per-channel scale and offset. */

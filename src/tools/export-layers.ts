@@ -2,7 +2,8 @@ import type * as tfType from "@tensorflow/tfjs";
 
 /**
  * The custom Keras layers of `ganc export`, for what tfjs's layers lack: a slice of a vector (`chunk`),
- * conditional batch norm (`cbn`) and modulated convolution (`modconv`). The export writes their source as ganc-layers.mjs next to model.json
+ * conditional batch norm (`cbn`), modulated convolution (`modconv`), pixel normalization (`pixelnorm`) and a
+ * learned constant (`const`). The export writes their source as ganc-layers.mjs next to model.json
  * when the model uses them; plain tfjs loads the model after `registerGancLayers(tf)`:
  *
  *   import * as tf from "@tensorflow/tfjs";
@@ -121,17 +122,69 @@ const BODY = `
     }
   }
 
+  // x / sqrt(mean(x^2 over the last axis) + epsilon), as the trainer's rt.pixelNorm.
+  class GancPixelNorm extends tf.layers.Layer {
+    constructor(config) {
+      super(config);
+      this.epsilon = config.epsilon;
+    }
+    computeOutputShape(shape) {
+      return shape;
+    }
+    call(inputs) {
+      return tf.tidy(() => {
+        const x = Array.isArray(inputs) ? inputs[0] : inputs;
+        return tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), this.epsilon)));
+      });
+    }
+    getConfig() {
+      return { ...super.getConfig(), epsilon: this.epsilon };
+    }
+    static get className() {
+      return "GancPixelNorm";
+    }
+  }
+
+  // A learned tensor repeated over the batch of its input (whose values it does not read), as the trainer's const.
+  class GancConst extends tf.layers.Layer {
+    constructor(config) {
+      super(config);
+      this.shape = config.shape;
+    }
+    build() {
+      this.value = this.addWeight("value", this.shape, "float32", tf.initializers.zeros());
+      this.built = true;
+    }
+    computeOutputShape(shape) {
+      return [shape[0], ...this.shape];
+    }
+    call(inputs) {
+      return tf.tidy(() => {
+        const x = Array.isArray(inputs) ? inputs[0] : inputs;
+        return tf.tile(tf.expandDims(this.value.read(), 0), [x.shape[0], ...this.shape.map(() => 1)]);
+      });
+    }
+    getConfig() {
+      return { ...super.getConfig(), shape: this.shape };
+    }
+    static get className() {
+      return "GancConst";
+    }
+  }
+
   tf.serialization.registerClass(GancSlice);
   tf.serialization.registerClass(GancCondBatchNorm);
   tf.serialization.registerClass(GancModConv);
-  return { GancSlice, GancCondBatchNorm, GancModConv };
+  tf.serialization.registerClass(GancPixelNorm);
+  tf.serialization.registerClass(GancConst);
+  return { GancSlice, GancCondBatchNorm, GancModConv, GancPixelNorm, GancConst };
 `;
 
 /** The file the export writes when the model has custom layers. */
 export const CUSTOM_LAYERS_FILE = "ganc-layers.mjs";
 
 /** Its text: an ES module that takes the tfjs module, so it needs no import of its own. */
-export const CUSTOM_LAYERS_SOURCE = `// Custom layers of a generator exported by ganc (slices of a vector, conditional batch norm, modulated convolution).
+export const CUSTOM_LAYERS_SOURCE = `// Custom layers of a generator exported by ganc (slices of a vector, conditional batch norm, modulated convolution, pixel normalization, learned constants).
 // Call registerGancLayers(tf) with your @tensorflow/tfjs module before tf.loadLayersModel.
 export function registerGancLayers(tf) {${BODY}}
 `;
@@ -158,5 +211,5 @@ export function customLayer(tf: typeof tfType, className: string, config: Record
 
 /** Whether a model (its topology) uses one of the custom layers. */
 export function usesCustomLayers(topology: unknown): boolean {
-  return /"class_name":"Ganc(Slice|CondBatchNorm|ModConv)"/.test(JSON.stringify(topology));
+  return /"class_name":"Ganc(Slice|CondBatchNorm|ModConv|PixelNorm|Const)"/.test(JSON.stringify(topology));
 }

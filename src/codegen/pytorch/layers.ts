@@ -38,7 +38,8 @@ type IRof<K extends LayerKind> = Extract<LayerIR, { readonly op: K }>;
 export type PyLayerTable = { readonly [K in LayerKind]: PyLayer<IRof<K>> | Unsupported };
 
 const act = (code: string): PyLayer<unknown> => ({ forward: () => `h = ${code}` });
-const noSn = (l: { readonly sn: string | null }) => (l.sn ? "spectral normalization (sn=true) is not in the PyTorch trainer yet" : null);
+const noSn = (l: { readonly sn: string | null; readonly scale?: unknown }) =>
+  l.sn ? "spectral normalization (sn=true) is not in the PyTorch trainer yet" : l.scale ? "weight modifiers (lr_mul, equalized) are not in the PyTorch trainer yet" : null;
 const bias = (c: PyLayerContext, b: string | null) => (b ? c.v(b) : "None");
 
 /** TensorFlow's `same` padding of one axis: (before, after), uneven for even kernels. */
@@ -97,6 +98,8 @@ export const PY_LAYERS: PyLayerTable = {
   dot: { unsupported: "the projection's inner product (dot) is not in the PyTorch trainer yet" },
   minibatch_stddev: { unsupported: "minibatch standard deviation (minibatch_stddev) is not in the PyTorch trainer yet" },
   modconv: { unsupported: "modulated convolution (modconv) is not in the PyTorch trainer yet" },
+  const: { unsupported: "learned constant inputs (const) are not in the PyTorch trainer yet" },
+  pixelnorm: { unsupported: "pixel normalization (pixelnorm) is not in the PyTorch trainer yet" },
   global_sum: { forward: () => "h = h.sum((2, 3))" },
   global_avg: { forward: () => "h = h.mean((2, 3))" },
   relu: act("F.relu(h)"),
