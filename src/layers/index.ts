@@ -34,6 +34,8 @@ import { sigmoid } from "./sigmoid.ts";
 import { softmax } from "./softmax.ts";
 import { tanh } from "./tanh.ts";
 import { upsample } from "./upsample.ts";
+import { style } from "./style.ts";
+import { track_avg } from "./track-avg.ts";
 
 const MODULES = {
   dense,
@@ -58,6 +60,8 @@ const MODULES = {
   global_avg,
   attention,
   minibatch_stddev,
+  style,
+  track_avg,
   relu,
   leakyrelu,
   sigmoid,

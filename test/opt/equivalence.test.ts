@@ -46,6 +46,9 @@ const runs: [string, "wasm" | "cpu"][] = [
   ["test/fixtures/lazy-r1.gan", "wasm"],
   // minibatch_stddev in D (the net runs layer by layer) with an R1 penalty through it
   ["test/fixtures/mbstd.gan", "wasm"],
+  // style mixing (mix, drawn per step from the run's keys) into a synthesis net of style() and cbn layers, and
+  // a mapping net with track_avg (both run layer by layer)
+  ["test/fixtures/style-mix.gan", "wasm"],
 ];
 // The SNGAN and SAGAN ResNets at full width (256 and 128 channels at 32x32) take minutes per iteration
 // on a small CPU: they run narrowed to 8 channels (test/variants/spec-mutations.ts), with the same

@@ -96,6 +96,8 @@ export const PY_LAYERS: PyLayerTable = {
   chunk: { unsupported: "chunks of a vector (chunk) are not in the PyTorch trainer yet" },
   dot: { unsupported: "the projection's inner product (dot) is not in the PyTorch trainer yet" },
   minibatch_stddev: { unsupported: "minibatch standard deviation (minibatch_stddev) is not in the PyTorch trainer yet" },
+  style: { unsupported: "per-layer style stacks (style) are not in the PyTorch trainer yet" },
+  track_avg: { unsupported: "running averages of w (track_avg) are not in the PyTorch trainer yet" },
   global_sum: { forward: () => "h = h.sum((2, 3))" },
   global_avg: { forward: () => "h = h.mean((2, 3))" },
   relu: act("F.relu(h)"),
