@@ -490,7 +490,11 @@ class Checker {
     for (const a of e.args) if (a.name) this.err(C.E0112, `${netDecl ? `net ${fname}` : `'${fname}'`} takes no named arguments`, a.name.span);
     const stringArg = !netDecl && isFnName(fname) ? FUNCTIONS[fname].stringArg : undefined;
     const args = e.args.map((a, i) => (stringArg?.index === i ? this.stringConstant(fname, stringArg.parse, a.value, FUNCTIONS[fname as keyof typeof FUNCTIONS].params[i]!.name) : this.expr(a.value)));
-    if (args.some((a) => a === null)) return null;
+    if (args.some((a) => a === null)) {
+      // an argument's error is reported; the net is still applied here (no "never applied" warning after it)
+      if (netDecl) this.applied.add(fname);
+      return null;
+    }
     const ids = args as number[];
     if (netDecl) return this.apply(netDecl, ids, e);
     if (!isFnName(fname)) {
