@@ -37,6 +37,8 @@ import { sigmoid } from "./sigmoid.ts";
 import { softmax } from "./softmax.ts";
 import { tanh } from "./tanh.ts";
 import { upsample } from "./upsample.ts";
+import { style } from "./style.ts";
+import { track_avg } from "./track-avg.ts";
 
 const MODULES = {
   dense,
@@ -64,6 +66,8 @@ const MODULES = {
   modconv,
   pixelnorm,
   const: constLayer,
+  style,
+  track_avg,
   relu,
   leakyrelu,
   sigmoid,

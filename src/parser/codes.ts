@@ -602,6 +602,37 @@ export const CATALOG = {
     right: gan("net G(z) {\n  dense 8, lrelu 0.2 -> w\n  from(w), dense 16, reshape [2, 2, 4]\n  modconv(4, 3, w)\n  flatten, dense 2\n}"),
   },
 
+  E0195: {
+    title: "truncation without a tracked average",
+    explanation: "`truncate(w)` (the truncation trick) pulls w toward the running average of the mapping network's output: w must be the output, or a tap, of a net whose layer there is `track_avg`, which keeps that average during training.",
+    wrong: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\ntrain { steps=100, schedule=[d, g], samples=G(styles(truncate(M(z)), 2)) }"),
+    right: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\ntrain { steps=100, schedule=[d, g], samples=G(styles(truncate(M(z)), 2)) }"),
+  },
+  E0196: {
+    title: "bad style stack size or mixing probability",
+    explanation: "`styles(w, n)` and `mix(w1, w2, n, p)` make a stack of n per-layer styles: n is a constant whole number (at least 2 for mix, whose crossover lies in [1, n)), and p, the probability that a batch is mixed, is a constant in [0, 1].",
+    wrong: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nloss g = bce_logits(D(G(mix(M(z), M(z), 2, 1.5))).logit, ones)\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+    right: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nloss g = bce_logits(D(G(mix(M(z), M(z), 2, 0.9))).logit, ones)\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+  },
+  E0197: {
+    title: "style index outside the stack",
+    explanation: "`style(ws, i)` reads layer i's style of a stack of n styles: i is a whole number from 0 to n - 1. The stack's size comes from where the net is applied (`styles(w, n)`, `mix(w1, w2, n, p)`).",
+    wrong: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 2) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+    right: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+  },
+  E0198: {
+    title: "not a style stack",
+    explanation: "`style(ws, i)` reads an input of the net that is a per-layer style stack [layers, wdim], made by `styles(w, n)` or `mix(w1, w2, n, p)` from batches of style vectors [wdim] (mix's two of the same width).",
+    wrong: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(M(z))\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+    right: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+  },
+  E0199: {
+    title: "truncation outside the samples",
+    explanation: "`truncate(w)` uses the psi chosen when sampling (`ganc sample --truncation 0.7`, 1 otherwise), so it belongs in the samples expression (`train { samples = ... }`), not in a loss, a state update or a logged value.",
+    wrong: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(truncate(M(z)), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+    right: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\ntrain { steps=100, schedule=[d, g], samples=G(styles(truncate(M(z)), 2)) }"),
+  },
+
   // ---- E02xx: shapes and types ----
   E0201: {
     title: "layer input of the wrong shape",

@@ -4,6 +4,9 @@ import { runtime as bceLogitsRuntime } from "../functions/bce-logits.ts";
 import { selfAttentionRuntime } from "../layers/attention.ts";
 import { runtime as bceRuntime } from "../functions/bce.ts";
 import { runtime as diffAugmentRuntime } from "../functions/diffaug.ts";
+import { runtime as mixRuntime } from "../functions/mix.ts";
+import { runtime as stylesRuntime } from "../functions/styles.ts";
+import { runtime as truncateRuntime } from "../functions/truncate.ts";
 import { runtime as gradRuntime } from "../functions/grad.ts";
 import { runtime as l1Runtime } from "../functions/l1.ts";
 import { gradient as maxGradient } from "../functions/max.ts";
@@ -183,6 +186,20 @@ export function condBatchNorm(x: tf.Tensor, c: tf.Tensor, wGain: tf.Tensor, wBia
   return tf.add(tf.mul(normalized, gain), bias);
 }
 
+/**
+ * The running average of `track_avg` (src/layers/track-avg.ts): `x` itself; on training passes `avg` moves
+ * toward the batch mean of `x`, avg * decay + mean * (1 - decay), from values cut off the gradient tape.
+ */
+export function trackAverage(x: tf.Tensor, avg: tf.Variable, decay: number, mode: Mode): tf.Tensor {
+  if (mode === "train") {
+    tf.tidy(() => {
+      const m = tf.mean(stopGradient(x), 0);
+      avg.assign(tf.add(tf.mul(avg, decay), tf.mul(m, 1 - decay)));
+    });
+  }
+  return x;
+}
+
 /** StyleGAN2's minibatch standard deviation layer (src/layers/minibatch-stddev.ts). */
 export function minibatchStddev(x: tf.Tensor4D, group: number, features: number): tf.Tensor4D {
   return minibatchStddevOf(tf, x, group, features);
@@ -257,6 +274,10 @@ export const pullaway = pullawayRuntime(tf);
 export const sliceLast = sliceRuntime(tf);
 export const gradOf = gradRuntime(tf);
 export const diffAugment = diffAugmentRuntime(tf, (key) => Rng.fromState([...key]));
+/** Style stacks (src/functions/styles.ts, mix.ts) and the truncation trick (truncate.ts). */
+export const styles = stylesRuntime(tf);
+export const mixStyles = mixRuntime(tf, (key) => Rng.fromState([...key]));
+export const truncate = truncateRuntime(tf);
 
 /** The attention layer's forward pass (src/layers/attention.ts). */
 export const selfAttention = selfAttentionRuntime(tf);

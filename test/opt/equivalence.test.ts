@@ -50,6 +50,9 @@ const runs: [string, "wasm" | "cpu"][] = [
   // residual D with an R1 penalty (wasm only: 10 iterations at 28x28 take ~100 s on cpu; test/layers/modconv.test.ts
   // proves the layer on both)
   ["test/fixtures/modconv-skip.gan", "wasm"],
+  // style mixing (mix, drawn per step from the run's keys) into a synthesis net of style() and cbn layers, and
+  // a mapping net with track_avg (both run layer by layer)
+  ["test/fixtures/style-mix.gan", "wasm"],
 ];
 // The SNGAN and SAGAN ResNets at full width (256 and 128 channels at 32x32) take minutes per iteration
 // on a small CPU: they run narrowed to 8 channels (test/variants/spec-mutations.ts), with the same

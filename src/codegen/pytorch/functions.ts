@@ -33,6 +33,9 @@ const pair = (f: string) => (a: PyArgs) => `${f}(${a.operand(0)}, ${a.operand(1)
 export const PY_FUNCTIONS: PyFunctionTable = {
   // Its draws come from keys of (seed, iteration, batch, step, node) that the Python trainer does not derive yet.
   diffaug: { unsupported: "DiffAugment (diffaug) is not in the PyTorch trainer yet" },
+  styles: { unsupported: "style stacks (styles) are not in the PyTorch trainer yet" },
+  mix: { unsupported: "style mixing (mix) is not in the PyTorch trainer yet" },
+  truncate: { unsupported: "the truncation trick (truncate) is not in the PyTorch trainer yet" },
   bce_logits: pair("bce_logits"),
   bce: pair("bce"),
   mse: pair("mse"),

@@ -100,6 +100,8 @@ export const PY_LAYERS: PyLayerTable = {
   modconv: { unsupported: "modulated convolution (modconv) is not in the PyTorch trainer yet" },
   const: { unsupported: "learned constant inputs (const) are not in the PyTorch trainer yet" },
   pixelnorm: { unsupported: "pixel normalization (pixelnorm) is not in the PyTorch trainer yet" },
+  style: { unsupported: "per-layer style stacks (style) are not in the PyTorch trainer yet" },
+  track_avg: { unsupported: "running averages of w (track_avg) are not in the PyTorch trainer yet" },
   global_sum: { forward: () => "h = h.sum((2, 3))" },
   global_avg: { forward: () => "h = h.mean((2, 3))" },
   relu: act("F.relu(h)"),

@@ -1,0 +1,122 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
+import { stripSpans } from "../../src/parser/ast.ts";
+import { parseSpec } from "../../src/parser/index.ts";
+import "../../src/parser/yaml/load.ts";
+import { ganc, tmpDir } from "../helpers.ts";
+
+/*
+ * Style mixing and the truncation trick in a run of test/fixtures/style-mix.gan (a mapping net M ending in
+ * track_avg, a synthesis net G reading a stack of 3 styles, mix(M(z), M(z2), 3, 0.9) in both losses,
+ * samples = G(styles(truncate(M(z)), 3))): the run repeats with its seed and a resume reproduces it bit for
+ * bit (the crossovers included: they are drawn from keys of the seed and the iteration); on the run's fixed
+ * weights, `ganc sample --truncation psi` is the trainer with truncate written out by hand.
+ */
+const SPEC = "test/fixtures/style-mix.gan";
+
+function train(out: string, args: string[]): void {
+  const r = ganc(["train", SPEC, "--out", out, "--backend", "wasm", "--quiet", ...args]);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+const lastCheckpoint = (out: string) => loadCheckpoint(listCheckpoints(path.join(out, "checkpoints")).pop()!.file);
+
+function sameTensors(a: ReturnType<typeof loadCheckpoint>, b: ReturnType<typeof loadCheckpoint>): boolean {
+  return a.meta.step === b.meta.step && a.tensors.length === b.tensors.length && a.tensors.every((t, i) => b.tensors[i]!.name === t.name && Buffer.from(b.tensors[i]!.data.buffer).equals(Buffer.from(t.data.buffer)));
+}
+
+interface Sampled {
+  shape: number[];
+  data: number[];
+}
+
+function sample(run: string, n: number, args: string[] = []): Sampled {
+  const file = path.join(run, `s-${args.join("_") || "plain"}.json`);
+  const r = ganc(["sample", run, "-n", String(n), "-o", file, ...args]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(fs.readFileSync(file, "utf8")) as Sampled;
+}
+
+/** A copy of run folder `run` whose trainer computes the samples with `replacement` for the truncate() call. */
+function edited(run: string, name: string, replacement: string): string {
+  const dir = path.join(path.dirname(run), name);
+  fs.cpSync(run, dir, { recursive: true });
+  const file = path.join(dir, "trainer.ts");
+  const code = fs.readFileSync(file, "utf8");
+  const call = "rt.truncate(M_z.out, M_track_avg1_avg, run.truncation)";
+  expect(code).toContain(call);
+  fs.writeFileSync(file, code.replace(call, replacement));
+  return dir;
+}
+
+const rows = (s: Sampled) => {
+  const w = s.shape.slice(1).reduce((a, b) => a * b, 1);
+  return Array.from({ length: s.shape[0]! }, (_, i) => s.data.slice(i * w, (i + 1) * w));
+};
+
+let dir = "";
+let whole = "";
+beforeAll(() => {
+  dir = tmpDir();
+  whole = path.join(dir, "whole");
+  train(whole, ["--steps", "6", "--seed", "7"]);
+}, 300_000);
+
+describe("style mixing in a run", () => {
+  it("the YAML form means what the .gan form means", () => {
+    const a = parseSpec(fs.readFileSync(SPEC, "utf8"), SPEC);
+    const b = parseSpec(fs.readFileSync(`${SPEC}.yaml`, "utf8"), `${SPEC}.yaml`);
+    expect(a.diagnostics).toEqual([]);
+    expect(b.diagnostics).toEqual([]);
+    expect(stripSpans(b.spec!.decls)).toEqual(stripSpans(a.spec!.decls));
+  });
+
+  it("repeats with its seed, a resume at iteration 3 ends bit for bit where the whole run ends, another seed differs", () => {
+    const again = path.join(dir, "again");
+    train(again, ["--steps", "6", "--seed", "7"]);
+    expect(sameTensors(lastCheckpoint(whole), lastCheckpoint(again))).toBe(true);
+    const parts = path.join(dir, "parts");
+    train(parts, ["--steps", "3", "--seed", "7", "--checkpoint-every", "3"]);
+    expect(listCheckpoints(path.join(parts, "checkpoints")).pop()!.step).toBe(3);
+    train(parts, ["--steps", "6", "--resume"]);
+    expect(sameTensors(lastCheckpoint(whole), lastCheckpoint(parts))).toBe(true);
+    const other = path.join(dir, "other");
+    train(other, ["--steps", "6", "--seed", "8"]);
+    expect(sameTensors(lastCheckpoint(whole), lastCheckpoint(other))).toBe(false);
+    // w_avg is checkpointed, and training moved it from its start at zero
+    const avg = lastCheckpoint(whole).tensors.find((t) => t.name === "var:M/track_avg1/avg");
+    expect(avg?.shape).toEqual([8]);
+    expect(Array.from(avg!.data).some((v) => v !== 0)).toBe(true);
+  }, 300_000);
+});
+
+describe("the truncation trick on a run's fixed weights", () => {
+  it("psi = 0 gives w_avg's image for every z; psi = 1 is no truncation; psi = 0.5 lies between", () => {
+    const n = 6;
+    const zero = sample(whole, n, ["--truncation", "0"]);
+    const byHandZero = sample(edited(whole, "avg-by-hand", "tf.tile(tf.expandDims(M_track_avg1_avg, 0), [M_z.out.shape[0]!, 1])"), n);
+    expect(zero).toEqual(byHandZero);
+    const r0 = rows(zero);
+    for (const r of r0) expect(r).toEqual(r0[0]);
+
+    const one = sample(whole, n, ["--truncation", "1"]);
+    const untruncated = edited(whole, "untruncated", "M_z.out");
+    expect(one).toEqual(sample(untruncated, n));
+    expect(sample(whole, n)).toEqual(one);
+    expect(new Set(rows(one).map((r) => r.join(","))).size).toBe(n);
+
+    const half = sample(whole, n, ["--truncation", "0.5"]);
+    const byHandHalf = sample(edited(whole, "half-by-hand", "tf.add(M_track_avg1_avg, tf.mul(tf.sub(M_z.out, M_track_avg1_avg), 0.5))"), n);
+    expect(half).toEqual(byHandHalf);
+    expect(half).not.toEqual(one);
+    expect(half).not.toEqual(zero);
+
+    // a --truncation the samples do not use is an error, not a silent no-op
+    const r = ganc(["sample", untruncated, "-n", "4", "-o", path.join(untruncated, "t.json"), "--truncation", "0.5"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("do not use truncate()");
+    expect(fs.existsSync(path.join(untruncated, "t.json"))).toBe(false);
+  }, 300_000);
+});
