@@ -23,6 +23,7 @@ import { global_avg } from "./global-avg.ts";
 import { minibatch_stddev } from "./minibatch-stddev.ts";
 import { pixelnorm } from "./pixelnorm.ts";
 import { constLayer } from "./const.ts";
+import { noise } from "./noise.ts";
 import { global_sum } from "./global-sum.ts";
 import { from } from "./from.ts";
 import type { FusedOp, LayerModule } from "./layer.ts";
@@ -62,6 +63,7 @@ const MODULES = {
   minibatch_stddev,
   pixelnorm,
   const: constLayer,
+  noise,
   relu,
   leakyrelu,
   sigmoid,

@@ -98,6 +98,7 @@ export const PY_LAYERS: PyLayerTable = {
   dot: { unsupported: "the projection's inner product (dot) is not in the PyTorch trainer yet" },
   minibatch_stddev: { unsupported: "minibatch standard deviation (minibatch_stddev) is not in the PyTorch trainer yet" },
   const: { unsupported: "learned constant inputs (const) are not in the PyTorch trainer yet" },
+  noise: { unsupported: "noise inputs (noise) draw from TensorFlow.js's generator, which the PyTorch trainer does not reproduce yet" },
   pixelnorm: { unsupported: "pixel normalization (pixelnorm) is not in the PyTorch trainer yet" },
   global_sum: { forward: () => "h = h.sum((2, 3))" },
   global_avg: { forward: () => "h = h.mean((2, 3))" },
