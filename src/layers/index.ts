@@ -24,6 +24,7 @@ import { minibatch_stddev } from "./minibatch-stddev.ts";
 import { modconv } from "./modconv.ts";
 import { pixelnorm } from "./pixelnorm.ts";
 import { constLayer } from "./const.ts";
+import { noise } from "./noise.ts";
 import { global_sum } from "./global-sum.ts";
 import { from } from "./from.ts";
 import type { FusedOp, LayerModule } from "./layer.ts";
@@ -68,6 +69,7 @@ const MODULES = {
   const: constLayer,
   style,
   track_avg,
+  noise,
   relu,
   leakyrelu,
   sigmoid,

@@ -582,6 +582,12 @@ export const CATALOG = {
     wrong: gan("net G(z) {\n  dense 16, relu\n  const [4]\n  dense 2\n}"),
     right: gan("net G(z) {\n  dense 16, relu -> w\n  const [4], concat(w)\n  dense 2\n}"),
   },
+  E0186: {
+    title: "noise input on a tensor that is not an image",
+    explanation: "`noise` (StyleGAN2's noise input) adds one standard normal value per pixel, the same for every channel, times a learned strength per channel: its input is an image [height, width, channels] per sample.",
+    wrong: gan("net G(z) {\n  dense 16, noise, relu\n  dense 2\n}"),
+    right: gan("net G(z) {\n  dense 16, reshape [2, 2, 4], noise, relu\n  flatten, dense 2\n}"),
+  },
 
   E0190: {
     title: "modulated convolution without a style",

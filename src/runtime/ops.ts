@@ -19,6 +19,7 @@ import { runtime as sliceRuntime } from "../functions/slice.ts";
 import { minibatchStddevOf } from "../layers/minibatch-stddev.ts";
 import { modConvOf } from "../layers/modconv.ts";
 import { pixelNormOf } from "../layers/pixelnorm.ts";
+import { addNoiseOf, noiseOf } from "../layers/noise.ts";
 import { runtime as softmaxCeRuntime } from "../functions/softmax-ce.ts";
 import { runtime as stdRuntime } from "../functions/std.ts";
 
@@ -208,6 +209,11 @@ export function minibatchStddev(x: tf.Tensor4D, group: number, features: number)
 /** Pixel normalization over the last axis (src/layers/pixelnorm.ts). */
 export function pixelNorm(x: tf.Tensor, epsilon: number): tf.Tensor {
   return pixelNormOf(tf, x, epsilon);
+}
+
+/** StyleGAN2's noise input x + n * s, n standard normal [batch, height, width, 1] drawn from `seed` (src/layers/noise.ts). */
+export function addNoise(x: tf.Tensor, strength: tf.Tensor, seed: number): tf.Tensor {
+  return tf.tidy(() => addNoiseOf(tf, x, strength, noiseOf(tf, x, seed)));
 }
 
 /** Layer normalization over every non-batch axis, with a per-channel scale and offset. */

@@ -2,8 +2,8 @@ import type * as tfType from "@tensorflow/tfjs";
 
 /**
  * The custom Keras layers of `ganc export`, for what tfjs's layers lack: a slice of a vector (`chunk`),
- * conditional batch norm (`cbn`), modulated convolution (`modconv`), pixel normalization (`pixelnorm`) and a
- * learned constant (`const`). The export writes their source as ganc-layers.mjs next to model.json
+ * conditional batch norm (`cbn`), modulated convolution (`modconv`), pixel normalization (`pixelnorm`), a
+ * learned constant (`const`) and noise inputs (`noise`). The export writes their source as ganc-layers.mjs next to model.json
  * when the model uses them; plain tfjs loads the model after `registerGancLayers(tf)`:
  *
  *   import * as tf from "@tensorflow/tfjs";
@@ -172,19 +172,49 @@ const BODY = `
     }
   }
 
+  // x + n * s with n standard normal [batch, height, width, 1] from a fixed seed: the noise the trainer's
+  // sampling uses (so the model reproduces ganc sample), s the learned strength.
+  class GancNoise extends tf.layers.Layer {
+    constructor(config) {
+      super(config);
+      this.seed = config.seed;
+    }
+    build(shape) {
+      this.strength = this.addWeight("strength", [shape[shape.length - 1]], "float32", tf.initializers.zeros());
+      this.built = true;
+    }
+    computeOutputShape(shape) {
+      return shape;
+    }
+    call(inputs) {
+      return tf.tidy(() => {
+        const x = Array.isArray(inputs) ? inputs[0] : inputs;
+        const n = tf.randomNormal([x.shape[0], x.shape[1], x.shape[2], 1], 0, 1, "float32", this.seed);
+        return tf.add(x, tf.mul(n, this.strength.read()));
+      });
+    }
+    getConfig() {
+      return { ...super.getConfig(), seed: this.seed };
+    }
+    static get className() {
+      return "GancNoise";
+    }
+  }
+
   tf.serialization.registerClass(GancSlice);
   tf.serialization.registerClass(GancCondBatchNorm);
   tf.serialization.registerClass(GancModConv);
   tf.serialization.registerClass(GancPixelNorm);
   tf.serialization.registerClass(GancConst);
-  return { GancSlice, GancCondBatchNorm, GancModConv, GancPixelNorm, GancConst };
+  tf.serialization.registerClass(GancNoise);
+  return { GancSlice, GancCondBatchNorm, GancModConv, GancPixelNorm, GancConst, GancNoise };
 `;
 
 /** The file the export writes when the model has custom layers. */
 export const CUSTOM_LAYERS_FILE = "ganc-layers.mjs";
 
 /** Its text: an ES module that takes the tfjs module, so it needs no import of its own. */
-export const CUSTOM_LAYERS_SOURCE = `// Custom layers of a generator exported by ganc (slices of a vector, conditional batch norm, modulated convolution, pixel normalization, learned constants).
+export const CUSTOM_LAYERS_SOURCE = `// Custom layers of a generator exported by ganc (slices of a vector, conditional batch norm, modulated convolution, pixel normalization, learned constants, noise inputs).
 // Call registerGancLayers(tf) with your @tensorflow/tfjs module before tf.loadLayersModel.
 export function registerGancLayers(tf) {${BODY}}
 `;
@@ -211,5 +241,5 @@ export function customLayer(tf: typeof tfType, className: string, config: Record
 
 /** Whether a model (its topology) uses one of the custom layers. */
 export function usesCustomLayers(topology: unknown): boolean {
-  return /"class_name":"Ganc(Slice|CondBatchNorm|ModConv|PixelNorm|Const)"/.test(JSON.stringify(topology));
+  return /"class_name":"Ganc(Slice|CondBatchNorm|ModConv|PixelNorm|Const|Noise)"/.test(JSON.stringify(topology));
 }

@@ -99,6 +99,7 @@ export const PY_LAYERS: PyLayerTable = {
   minibatch_stddev: { unsupported: "minibatch standard deviation (minibatch_stddev) is not in the PyTorch trainer yet" },
   modconv: { unsupported: "modulated convolution (modconv) is not in the PyTorch trainer yet" },
   const: { unsupported: "learned constant inputs (const) are not in the PyTorch trainer yet" },
+  noise: { unsupported: "noise inputs (noise) draw from TensorFlow.js's generator, which the PyTorch trainer does not reproduce yet" },
   pixelnorm: { unsupported: "pixel normalization (pixelnorm) is not in the PyTorch trainer yet" },
   style: { unsupported: "per-layer style stacks (style) are not in the PyTorch trainer yet" },
   track_avg: { unsupported: "running averages of w (track_avg) are not in the PyTorch trainer yet" },
