@@ -46,6 +46,9 @@ const runs: [string, "wasm" | "cpu"][] = [
   ["test/fixtures/lazy-r1.gan", "wasm"],
   // minibatch_stddev in D (the net runs layer by layer) with an R1 penalty through it
   ["test/fixtures/mbstd.gan", "wasm"],
+  // StyleGAN2's pieces: pixelnorm, lr_mul and equalized layers, a learned constant, noise inputs (G runs
+  // layer by layer and draws its noise from the run's seeds in the same order)
+  ["test/fixtures/stylegan-mini.gan", "wasm"],
 ];
 // The SNGAN and SAGAN ResNets at full width (256 and 128 channels at 32x32) take minutes per iteration
 // on a small CPU: they run narrowed to 8 channels (test/variants/spec-mutations.ts), with the same
