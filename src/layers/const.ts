@@ -40,7 +40,7 @@ export const constLayer: LayerModule<ConstIR> = {
     return { layer: { op: "const", shape, value }, out: shape };
   },
 
-  resolved: (_l, { initOf }) => [["init", initOf(_l.value)]],
+  resolved: (l, { initOf }) => [["init", initOf(l.value)]],
   code: (l) => `h = tf.tile(tf.expandDims(${ident(l.value)}, 0), [h.shape[0]!, ${l.shape.map(() => 1).join(", ")}]);`,
   // no fused form: a net with it runs layer by layer
   fused: null,

@@ -40,7 +40,7 @@ export const noise: LayerModule<NoiseIR> = {
 
   // The custom layer GancNoise of the export's ganc-layers.mjs: the sampling noise (the same seed), so the
   // exported model reproduces `ganc sample`.
-  export: (l, { apply, h, name, take, custom }) => apply(custom("GancNoise", { seed: l.sampleSeed, name }), h, [take(l.strength)]),
+  export: (l, { apply, h, name, take, custom }) => apply(custom("GancNoise", { seed: l.sampleSeed, perChannel: l.perChannel, name }), h, [take(l.strength)]),
 };
 
 /** A 31-bit seed from a name (FNV-1a), so a layer's sampling noise does not change with the run's seed. */

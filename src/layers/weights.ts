@@ -153,17 +153,16 @@ export function readScale(c: CheckContext, fanIn: number, dflt: Init, sn: boolea
   const lrArg = r.arg("lr_mul");
   const lrMul = r.number("lr_mul", 1);
   const equalized = r.bool("equalized", false);
-  if (!lrArg && !r.has("equalized")) return { scale: undefined, init: c.init(dflt) };
+  if (!lrArg && !equalized) return { scale: undefined, init: c.init(dflt) };
   if (lrArg && !(lrMul > 0)) {
     c.error("E0184", `lr_mul must be > 0, got ${lrMul}: it multiplies the weights (StyleGAN2's mapping network uses lr_mul=0.01)`, lrArg.value.span);
     return null;
   }
   if (sn) {
     const at = (lrArg ?? r.arg("equalized")!).span;
-    c.error("E0184", `${lrArg ? "lr_mul" : "equalized"} cannot go with sn=true: spectral normalization divides the kernel by its largest singular value, which undoes any constant scale of it`, at);
+    c.error("E0184", `${lrArg ? "lr_mul" : "equalized=true"} cannot go with sn=true: spectral normalization divides the kernel by its largest singular value, which undoes any constant scale of it`, at);
     return null;
   }
-  if (!lrArg && !equalized) return { scale: undefined, init: c.init(dflt) };
   const init = c.init(equalized ? { kind: "normal", mean: 0, std: 1 / lrMul } : divideInit(dflt, lrMul));
   const w = equalized ? lrMul / Math.sqrt(fanIn) : lrMul;
   return { scale: { lrMul, equalized, w, b: lrMul }, init };

@@ -178,9 +178,10 @@ const BODY = `
     constructor(config) {
       super(config);
       this.seed = config.seed;
+      this.perChannel = config.perChannel;
     }
     build(shape) {
-      this.strength = this.addWeight("strength", [shape[shape.length - 1]], "float32", tf.initializers.zeros());
+      this.strength = this.addWeight("strength", [this.perChannel ? shape[shape.length - 1] : 1], "float32", tf.initializers.zeros());
       this.built = true;
     }
     computeOutputShape(shape) {
@@ -194,7 +195,7 @@ const BODY = `
       });
     }
     getConfig() {
-      return { ...super.getConfig(), seed: this.seed };
+      return { ...super.getConfig(), seed: this.seed, perChannel: this.perChannel };
     }
     static get className() {
       return "GancNoise";

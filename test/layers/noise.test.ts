@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkText } from "../../src/check.ts";
 import { selectBackend } from "../../src/runtime/backend.ts";
+import { customLayer } from "../../src/tools/export-layers.ts";
 import { close, netFn, netOf, values } from "./run-layers.ts";
 
 /*
@@ -93,6 +94,25 @@ for (const backend of ["cpu", "wasm"] as const) {
         }
         expect(seeds).toEqual([5, 6]); // sampling takes no seed of the run's
       });
+    });
+
+    it("the exported layer GancNoise computes what sampling computes (the layer's fixed noise), per channel and not", () => {
+      for (const perChannel of [true, false]) {
+        const net = netOf(`${NET} per_channel=${perChannel}`, [24]);
+        const l = net.layers[1]!.layer as { sampleSeed: number };
+        tf.tidy(() => {
+          const x = tf.tensor(Float32Array.from(values(48, 8)), [2, 24]);
+          const s = tf.tensor(Float32Array.from(values(perChannel ? 4 : 1, 9)), [perChannel ? 4 : 1]);
+          const sampled = netFn(net)(x, { "G/noise1/strength": s }, { mode: "infer" });
+          const layer = customLayer(tf, "GancNoise", { seed: l.sampleSeed, perChannel });
+          const image = tf.reshape(x, [2, 3, 2, 4]);
+          layer.apply(image);
+          layer.setWeights([s]);
+          const exported = layer.apply(image) as tf.Tensor;
+          close(exported.dataSync(), sampled.dataSync(), 0);
+          expect(Math.max(...Array.from(tf.sub(exported, image).dataSync(), Math.abs))).toBeGreaterThan(0.1);
+        });
+      }
     });
 
     it("an R1 penalty's second derivative with respect to the strength, through the noise (fixed), matches central differences", () => {

@@ -103,8 +103,10 @@ describe("lr_mul and equalized: scales and initializers", () => {
     expect(errs("dense 2 lr_mul=0")).toEqual([["E0184", "lr_mul must be > 0, got 0: it multiplies the weights (StyleGAN2's mapping network uses lr_mul=0.01)"]]);
     expect(errs("dense 2 lr_mul=-1 equalized=true")[0]![0]).toBe("E0184");
     expect(errs("dense 2 equalized=true sn=true")).toEqual([
-      ["E0184", "equalized cannot go with sn=true: spectral normalization divides the kernel by its largest singular value, which undoes any constant scale of it"],
+      ["E0184", "equalized=true cannot go with sn=true: spectral normalization divides the kernel by its largest singular value, which undoes any constant scale of it"],
     ]);
+    // equalized=false is the plain layer, with sn=true too
+    expect(errs("dense 2 equalized=false sn=true")).toEqual([]);
     expect(errs("reshape [2, 2, 1], conv 2 kernel=3 lr_mul=0.1 sn=true, flatten, dense 2")[0]![0]).toBe("E0184");
   });
 });

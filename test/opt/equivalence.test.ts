@@ -54,6 +54,9 @@ const runs: [string, "wasm" | "cpu"][] = [
   // style mixing (mix, drawn per step from the run's keys) into a synthesis net of style() and cbn layers, and
   // a mapping net with track_avg (both run layer by layer)
   ["test/fixtures/style-mix.gan", "wasm"],
+  // StyleGAN2's pieces: pixelnorm, lr_mul and equalized layers, a learned constant, noise inputs (G runs
+  // layer by layer and draws its noise from the run's seeds in the same order)
+  ["test/fixtures/stylegan-mini.gan", "wasm"],
 ];
 // The SNGAN and SAGAN ResNets at full width (256 and 128 channels at 32x32) take minutes per iteration
 // on a small CPU: they run narrowed to 8 channels (test/variants/spec-mutations.ts), with the same
