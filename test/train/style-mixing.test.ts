@@ -8,7 +8,9 @@ import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts
 import { stripSpans } from "../../src/parser/ast.ts";
 import { parseSpec } from "../../src/parser/index.ts";
 import "../../src/parser/yaml/load.ts";
-import { ganc, tmpDir } from "../helpers.ts";
+import { ganc, readJsonl, tmpDir } from "../helpers.ts";
+import { compileText } from "../../src/compile.ts";
+import { keyState, Rng } from "../../src/runtime/rng.ts";
 
 /*
  * Style mixing and the truncation trick in a run of test/fixtures/style-mix.gan (a mapping net M ending in
@@ -92,6 +94,43 @@ describe("style mixing in a run", () => {
     const avg = lastCheckpoint(whole).tensors.find((t) => t.name === "var:M/track_avg1/avg");
     expect(avg?.shape).toEqual([8]);
     expect(Array.from(avg!.data).some((v) => v !== 0)).toBe(true);
+  }, 300_000);
+});
+
+describe("the crossover of each batch", () => {
+  it("is StyleGAN2's draw from the run's generator at the key of (seed, iteration, batch, call site), logged iteration by iteration", () => {
+    // probe = the share of layers that take w2: (3 - c) / 3 for crossover c
+    const text = fs.readFileSync(SPEC, "utf8")
+      .replace("fake = G(", "probe = mean(mix(M(z) * 0, M(z) * 0 + 1, 3, 0.9))\nfake = G(")
+      .replace("train { steps=10,", "train { steps=10, log=[probe], log_every=1,");
+    const c = compileText(text, "probe.gan");
+    expect(c.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    const p = c.program!;
+    const call = p.nodes[p.values.probe!]! as { args: readonly number[] };
+    const mixNode = call.args[0]!;
+    expect(p.nodes[mixNode]).toMatchObject({ op: "call", fn: "mix" });
+    const spec = path.join(dir, "probe.gan");
+    fs.writeFileSync(spec, text);
+    const shares = (seed: number) => {
+      const out = path.join(dir, `probe-${seed}`);
+      const r = ganc(["train", spec, "--out", out, "--backend", "wasm", "--quiet", "--seed", String(seed)]);
+      expect(r.code, r.stderr).toBe(0);
+      return readJsonl(path.join(out, "metrics.jsonl")).map((row) => row.probe!);
+    };
+    const runs: number[][] = [];
+    for (const seed of [7, 8]) {
+      const got = shares(seed);
+      runs.push(got);
+      const want = Array.from({ length: 10 }, (_, i) => {
+        const g = Rng.fromState(keyState(`diffaug/${seed}/${i}/0/measure:${mixNode}`));
+        const cutoff = 1 + Math.floor(g.uniform() * 2);
+        const cross = g.uniform() < 0.9 ? cutoff : 3;
+        return (3 - cross) / 3;
+      });
+      expect(got.map((v) => Math.round(v * 3))).toEqual(want.map((v) => Math.round(v * 3)));
+      expect(new Set(want).size).toBeGreaterThan(1);
+    }
+    expect(runs[0]).not.toEqual(runs[1]); // another seed, other crossovers
   }, 300_000);
 });
 
