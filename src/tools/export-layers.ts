@@ -3,7 +3,7 @@ import type * as tfType from "@tensorflow/tfjs";
 /**
  * The custom Keras layers of `ganc export`, for what tfjs's layers lack: a slice of a vector (`chunk`),
  * conditional batch norm (`cbn`), modulated convolution (`modconv`), pixel normalization (`pixelnorm`), a
- * learned constant (`const`) and noise inputs (`noise`). The export writes their source as ganc-layers.mjs next to model.json
+ * learned constant (`const`), noise inputs (`noise`) and the truncation trick (`truncate`). The export writes their source as ganc-layers.mjs next to model.json
  * when the model uses them; plain tfjs loads the model after `registerGancLayers(tf)`:
  *
  *   import * as tf from "@tensorflow/tfjs";
@@ -202,20 +202,50 @@ const BODY = `
     }
   }
 
+  // The truncation trick: w_avg + psi (w - w_avg), with the run's running average of w (w itself at psi = 1).
+  class GancTruncate extends tf.layers.Layer {
+    constructor(config) {
+      super(config);
+      this.psi = config.psi;
+    }
+    build(shape) {
+      this.wAvg = this.addWeight("w_avg", [shape[shape.length - 1]], "float32", tf.initializers.zeros(), undefined, false);
+      this.built = true;
+    }
+    computeOutputShape(shape) {
+      return shape;
+    }
+    call(inputs) {
+      const w = Array.isArray(inputs) ? inputs[0] : inputs;
+      if (this.psi === 1) return tf.clone(w);
+      return tf.tidy(() => {
+        const avg = this.wAvg.read();
+        return tf.add(avg, tf.mul(tf.sub(w, avg), this.psi));
+      });
+    }
+    getConfig() {
+      return { ...super.getConfig(), psi: this.psi };
+    }
+    static get className() {
+      return "GancTruncate";
+    }
+  }
+
   tf.serialization.registerClass(GancSlice);
   tf.serialization.registerClass(GancCondBatchNorm);
   tf.serialization.registerClass(GancModConv);
   tf.serialization.registerClass(GancPixelNorm);
   tf.serialization.registerClass(GancConst);
   tf.serialization.registerClass(GancNoise);
-  return { GancSlice, GancCondBatchNorm, GancModConv, GancPixelNorm, GancConst, GancNoise };
+  tf.serialization.registerClass(GancTruncate);
+  return { GancSlice, GancCondBatchNorm, GancModConv, GancPixelNorm, GancConst, GancNoise, GancTruncate };
 `;
 
 /** The file the export writes when the model has custom layers. */
 export const CUSTOM_LAYERS_FILE = "ganc-layers.mjs";
 
 /** Its text: an ES module that takes the tfjs module, so it needs no import of its own. */
-export const CUSTOM_LAYERS_SOURCE = `// Custom layers of a generator exported by ganc (slices of a vector, conditional batch norm, modulated convolution, pixel normalization, learned constants, noise inputs).
+export const CUSTOM_LAYERS_SOURCE = `// Custom layers of a generator exported by ganc (slices of a vector, conditional batch norm, modulated convolution, pixel normalization, learned constants, noise inputs, truncation).
 // Call registerGancLayers(tf) with your @tensorflow/tfjs module before tf.loadLayersModel.
 export function registerGancLayers(tf) {${BODY}}
 `;
@@ -242,5 +272,5 @@ export function customLayer(tf: typeof tfType, className: string, config: Record
 
 /** Whether a model (its topology) uses one of the custom layers. */
 export function usesCustomLayers(topology: unknown): boolean {
-  return /"class_name":"Ganc(Slice|CondBatchNorm|ModConv|PixelNorm|Const|Noise)"/.test(JSON.stringify(topology));
+  return /"class_name":"Ganc(Slice|CondBatchNorm|ModConv|PixelNorm|Const|Noise|Truncate)"/.test(JSON.stringify(topology));
 }

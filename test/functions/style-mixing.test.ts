@@ -7,6 +7,7 @@ import { keyState, Rng } from "../../src/runtime/rng.ts";
 import { crossover } from "../../src/functions/mix.ts";
 import { style } from "../../src/layers/style.ts";
 import { compileText } from "../../src/compile.ts";
+import { generatorOf } from "../../src/tools/export.ts";
 
 /*
  * Style stacks and the truncation trick as the trainer runs them (rt.styles, rt.mixStyles, the style layer's
@@ -168,5 +169,24 @@ describe("style mixing in a spec", () => {
     expect(r.code).toMatch(/rt\.mixStyles\(M_z\.out, M_z2\.out, 3, 0\.9, run\.augmentKey\(b, "g:\d+"\)\)/);
     expect(r.code).toContain("rt.truncate(M_z.out, M_track_avg1_avg, run.truncation)");
     expect(r.code).toContain("h = rt.trackAverage(h, M_track_avg1_avg, 0.9, mode);");
+  });
+
+  it("export follows G(styles(truncate(M(z)), n)) and G(styles(M(z), n)) to M's noise; a stack of something else is refused", () => {
+    const text = fs.readFileSync("test/fixtures/style-mix.gan", "utf8");
+    const at = (samples: string) => {
+      const r = compileText(text.replace("samples=G(styles(truncate(M(z)), 3))", `samples=${samples}`), "x.gan");
+      expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+      return r.program!;
+    };
+    const t = generatorOf(at("G(styles(truncate(M(z)), 3))"));
+    expect(t.net.name).toBe("G");
+    expect(t.chain).toMatchObject({ count: 3, truncate: true, average: "M/track_avg1/avg" });
+    expect(t.chain!.mapping.name).toBe("M");
+    expect(t.inputs.map((i) => i.name)).toEqual(["z"]);
+    const plain = generatorOf(at("0.5 * G(styles(M(z2), 3)) + 0.5"));
+    expect(plain.chain).toMatchObject({ count: 3, truncate: false });
+    expect(plain.affine).toMatchObject({ scale: 0.5, offset: 0.5 });
+    const p = at("G(styles(M(z), 3) * 1)");
+    expect(() => generatorOf(p)).toThrow(/must be a noise or the data labels/);
   });
 });
