@@ -4,7 +4,7 @@
  *
  *   docs/stylegan2_lite-<N>.png                    the grid (at the spec's width and batch; otherwise
  *                                                  docs/stylegan2_lite-<N>-w<width>-b<batch>.png)
- *   bench/results/stylegan2-lite.json              seconds, seconds per iteration (wall and CPU), backend
+ *   bench/results/stylegan2-lite[-w<width>-b<batch>].json   seconds, seconds per iteration (wall and CPU), backend
  *
  *   nice npx tsx bench/stylegan2-lite.ts [--steps 200] [--width 1] [--batch 32] [--truncation 0.7]
  *
@@ -110,7 +110,7 @@ async function main() {
   };
   const results = path.join(ROOT, "bench", "results");
   fs.mkdirSync(results, { recursive: true });
-  fs.writeFileSync(path.join(results, "stylegan2-lite.json"), JSON.stringify(result, null, 2) + "\n");
+  fs.writeFileSync(path.join(results, `stylegan2-lite${suffix}.json`), JSON.stringify(result, null, 2) + "\n");
   process.stdout.write(JSON.stringify(result, null, 2) + "\n");
 }
 
