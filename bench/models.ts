@@ -84,3 +84,38 @@ export function modelById(id: string): BenchModel {
 
 /** Prefix of the one stdout line that carries a worker's JSON result (tfjs prints to stdout too). */
 export const RESULT_MARKER = "BENCH_RESULT ";
+
+/**
+ * specs/stylegan2_lite.gan at another batch size and width: every channel count (the 4x4 constant, the
+ * modulated convs, D's convs, blocks and dense layer) and the widths of z and w (the mapping net's dense
+ * layers) times `width`, at least 4 channels; toRGB's 3 and the logit's 1 stay. `limit` caps the colored
+ * digits made when the data load (tests), `every` replaces the lazy R1's interval of 16 (tests that
+ * want it inside a few iterations). Comments are left as they are.
+ */
+export function scaleStylegan2Spec(text: string, s: Scale & { limit?: number; every?: number }): string {
+  const ch = (c: string) => String(Math.max(4, Math.round(Number(c) * s.width)));
+  const split = (line: string) => {
+    const i = line.indexOf("#");
+    return i < 0 ? [line, ""] : [line.slice(0, i), line.slice(i)];
+  };
+  let changed = 0;
+  const out = text
+    .split("\n")
+    .map((line) => {
+      const [c, comment] = split(line) as [string, string];
+      const scaled = c
+        .replace(/mnist_color\(batch=32\)/, `mnist_color(batch=${s.batch}${s.limit ? `, limit=${s.limit}` : ""})`)
+        .replace(/normal\(0, 1, \[(\d+)\]\)/, (_, n: string) => `normal(0, 1, [${ch(n)}])`)
+        .replace(/const \[4, 4, (\d+)\]/, (_, n: string) => `const [4, 4, ${ch(n)}]`)
+        .replace(/modconv\((\d+), 3,/g, (_, n: string) => `modconv(${ch(n)}, 3,`)
+        .replace(/\b(conv|dense) (\d+)\b/g, (w, op: string, n: string) => (Number(n) > 3 ? `${op} ${ch(n)}` : w))
+        .replace(/DBlock\((\d+), (\d+)\)/g, (_, a: string, b: string) => `DBlock(${ch(a)}, ${ch(b)})`)
+        .replace(/every\(16,/, s.every ? `every(${s.every},` : "every(16,");
+      if (scaled !== c) changed++;
+      return scaled + comment;
+    })
+    .join("\n");
+  // z, z2, M's 8 dense layers, the constant, G's 7 modulated 3x3 convs, D's fromRGB, 3 blocks, last conv and dense
+  if (s.width !== 1 && changed < 24) throw new Error("scaleStylegan2Spec: specs/stylegan2_lite.gan changed; update the replacements in bench/models.ts");
+  return out;
+}

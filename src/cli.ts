@@ -382,12 +382,17 @@ export function program(): Command {
     }, 64)
     .option("-o, --out <file>", "PNG file to write (default <run-dir>/samples/sample.png)")
     .option("--backend <name>", "tfjs backend (default: the run's)")
-    .action(async (runDir: string, o: { n: number; out?: string; backend?: string }) => {
+    .option("--truncation <psi>", "psi of truncate() in the spec's samples: w_avg + psi (w - w_avg) (default 1: none; 0: the average w)", (v) => {
+      const x = Number(v);
+      if (v.trim() === "" || !Number.isFinite(x)) throw new InvalidArgumentError("must be a number (1: no truncation, 0: the average w; 0.5 to 0.7 are usual)");
+      return x;
+    })
+    .action(async (runDir: string, o: { n: number; out?: string; backend?: string; truncation?: number }) => {
       const trainer = path.join(runDir, "trainer.ts");
       if (!fs.existsSync(trainer)) throw new UsageError(`${runDir} is not a run folder (no trainer.ts in it)`);
       const exec = (await runFolder()).forThisProcess(fs.readFileSync(trainer, "utf8"));
       const out = o.out ?? path.join(runDir, "samples", "sample.png");
-      process.exitCode = await runTrainer(exec, runDir, ["--out", runDir, "--sample-to", out, "--sample-count", String(o.n), ...(o.backend ? ["--backend", o.backend] : []), "--quiet"]);
+      process.exitCode = await runTrainer(exec, runDir, ["--out", runDir, "--sample-to", out, "--sample-count", String(o.n), ...(o.backend ? ["--backend", o.backend] : []), ...(o.truncation !== undefined ? ["--truncation", String(o.truncation)] : []), "--quiet"]);
       if (process.exitCode === 0) process.stderr.write(`wrote ${out}\n`);
     });
 

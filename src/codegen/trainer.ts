@@ -466,6 +466,7 @@ class TrainerGen {
       },
       gradient: () => this.gradCode(n as ExprNode & { op: "call" }, mode, names, used),
       site: () => JSON.stringify(`${this.ctx?.step.name ?? this.pass}:${n.id}`),
+      average: (i) => ident(trackedAverage(this.p, args[i]!)),
     };
   }
 
@@ -678,6 +679,16 @@ class TrainerGen {
     });
     w.line("return run.finish();");
   }
+}
+
+/** The variable of the `track_avg` layer whose output node `id` is (a net's output or tap; the checker made sure, E0195). */
+export function trackedAverage(p: ProgramIR, id: number): string {
+  const n = p.nodes[id]!;
+  const app = n.op === "tap" ? p.nodes[n.of]! : n;
+  const net = app.op === "apply" ? p.nets.find((x) => x.name === app.net) : undefined;
+  const layer = net?.layers[n.op === "tap" ? net.taps[n.tap]! : net.layers.length - 1]?.layer;
+  if (layer?.op !== "track_avg") throw new Error(`node ${id} is not the output of a track_avg layer`);
+  return layer.avg;
 }
 
 /** The schedule entry `every(k, step, adjust=true)` that adjusts the optimizer step `s` owns, if any. */

@@ -34,6 +34,11 @@ export interface EmitArgs {
    * region. Functions that draw random numbers key their draws by it (see diffaug).
    */
   site(): string;
+  /**
+   * The running average kept by the `track_avg` layer that made argument i (a net's output or tap), as the
+   * trainer's variable (only truncate calls this; the checker makes sure there is one, E0195).
+   */
+  average(i: number): string;
 }
 
 /**

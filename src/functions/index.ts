@@ -32,6 +32,9 @@ import { square } from "./square.ts";
 import { std } from "./std.ts";
 import { sum } from "./sum.ts";
 import { tanh } from "./tanh.ts";
+import { styles } from "./styles.ts";
+import { mix } from "./mix.ts";
+import { truncate } from "./truncate.ts";
 
 export type { EmitArgs, FnDef, Param, Refusal } from "./function.ts";
 export { NEGATE, OPERATORS, type OperatorDef } from "./operators.ts";
@@ -63,7 +66,10 @@ export type FnName =
   | "clip"
   | "grad"
   | "slice"
-  | "diffaug";
+  | "diffaug"
+  | "styles"
+  | "mix"
+  | "truncate";
 
 /** Every function, by the name specs call it by (the order is the README's and the error messages'). */
 export const FUNCTIONS: { readonly [K in FnName]: FnDef<K> } = {
@@ -94,6 +100,9 @@ export const FUNCTIONS: { readonly [K in FnName]: FnDef<K> } = {
   grad: grad,
   slice: slice,
   diffaug: diffaug,
+  styles: styles,
+  mix: mix,
+  truncate: truncate,
 };
 
 export function isFnName(name: string): name is FnName {

@@ -1,8 +1,8 @@
 import type * as tf from "@tensorflow/tfjs";
 import { ident } from "../codegen/writer.ts";
-import { CONV_PARAM_ALIASES, CONV_PARAMS, checkConv, resolvedConv, type ConvIR } from "./conv2d.ts";
+import { CONV_PARAM_ALIASES, CONV_PARAMS, checkConv, convBias, convExportWeights, convKernel, resolvedConv, type ConvIR } from "./conv2d.ts";
 import type { LayerModule } from "./layer.ts";
-import { snKernel } from "./weights.ts";
+import { scaledLayer } from "./weights.ts";
 
 export interface DeconvFused {
   op: "deconv";
@@ -26,12 +26,12 @@ export const conv2dTranspose: LayerModule<ConvIR<"conv2dTranspose">, DeconvFused
 
   code(l, { info }) {
     const [oh, ow] = info.outShape;
-    const conv = `tf.conv2dTranspose(h as tf.Tensor4D, ${snKernel(l.kernel, l.sn)} as tf.Tensor4D, [h.shape[0]!, ${oh}, ${ow}, ${l.filters}], ${l.stride}, "${l.padding}")`;
-    return l.bias ? `h = tf.add(${conv}, ${ident(l.bias)});` : `h = ${conv};`;
+    const conv = `tf.conv2dTranspose(h as tf.Tensor4D, ${convKernel(l)} as tf.Tensor4D, [h.shape[0]!, ${oh}, ${ow}, ${l.filters}], ${l.stride}, "${l.padding}")`;
+    return l.bias ? `h = tf.add(${conv}, ${convBias(l)});` : `h = ${conv};`;
   },
 
   fused: {
-    available: (l) => !l.sn,
+    available: (l) => !l.sn && !scaledLayer(l),
     code: (l, { info }) => `{ op: "deconv", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, stride: ${l.stride}, pad: "${l.padding}", out: [${info.outShape.join(", ")}] }`,
     runtime: {
       op: "deconv",
@@ -55,10 +55,10 @@ export const conv2dTranspose: LayerModule<ConvIR<"conv2dTranspose">, DeconvFused
     },
   },
 
-  export: (l, { tf, apply, h, name, kernelOf, take }) =>
-    apply(
-      tf.layers.conv2dTranspose({ filters: l.filters, kernelSize: l.kernelSize, strides: l.stride, padding: l.padding, useBias: !!l.bias, name }),
-      h,
-      [kernelOf(l.kernel, l.sn), ...(l.bias ? [take(l.bias)] : [])],
+  export: (l, e) =>
+    e.apply(
+      e.tf.layers.conv2dTranspose({ filters: l.filters, kernelSize: l.kernelSize, strides: l.stride, padding: l.padding, useBias: !!l.bias, name: e.name }),
+      e.h,
+      convExportWeights(l, e),
     ),
 };

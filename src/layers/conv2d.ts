@@ -2,8 +2,8 @@ import type * as tf from "@tensorflow/tfjs";
 import { ident } from "../codegen/writer.ts";
 import type { Init } from "../ir/types.ts";
 import type { Activation } from "../runtime/fused/net.ts";
-import { fmt, type CheckContext, type Checked, type LayerModule, type ResolvedContext } from "./layer.ts";
-import { INIT_DOC, snKernel } from "./weights.ts";
+import { fmt, type CheckContext, type Checked, type ExportEnv, type LayerModule, type ResolvedContext } from "./layer.ts";
+import { INIT_DOC, SCALE_PARAMS, foldScale, readScale, resolvedScale, scaled, scaledLayer, snKernel, type WeightScale } from "./weights.ts";
 
 /** A convolution or a transposed one (they share arguments, variables and most of the shape rule). */
 export interface ConvIR<K extends "conv2d" | "conv2dTranspose"> {
@@ -15,6 +15,8 @@ export interface ConvIR<K extends "conv2d" | "conv2dTranspose"> {
   readonly kernel: string;
   readonly bias: string | null;
   readonly sn: string | null;
+  /** lr_mul / equalized: the kernel and bias are used times these (absent: as stored). */
+  readonly scale?: WeightScale;
 }
 
 export interface Conv2dFused {
@@ -34,11 +36,13 @@ export const CONV_PARAMS = {
   init: INIT_DOC,
   bias: "add a learned bias (default true)",
   sn: "spectral normalization of the weights (default false)",
+  ...SCALE_PARAMS,
 };
 export const CONV_PARAM_ALIASES = { k: "kernel", s: "stride", p: "padding" };
 
 /** The shape rule of both convolutions: an image in, an image out; variables kernel, bias and the spectral-norm vector. */
-export function checkConv<K extends "conv2d" | "conv2dTranspose">(op: K, { r, layer: l, shape, variable, init, fail }: CheckContext): Checked<ConvIR<K>> | null {
+export function checkConv<K extends "conv2d" | "conv2dTranspose">(op: K, c: CheckContext): Checked<ConvIR<K>> | null {
+  const { r, layer: l, shape, variable, fail } = c;
   const filters = r.posInt("filters", null);
   const k = r.posInt("kernel", null);
   const stride = r.posInt("stride", 1)!;
@@ -49,7 +53,7 @@ export function checkConv<K extends "conv2d" | "conv2dTranspose">(op: K, { r, la
     return null;
   }
   if (shape.length !== 3) return fail(`${l.op.name} needs an image input [height, width, channels] per sample, got ${fmt(shape)}; add 'reshape' before it`);
-  const [h, w, c] = shape as [number, number, number];
+  const [h, w, ch] = shape as [number, number, number];
   const isT = op === "conv2dTranspose";
   const dim = (n: number) =>
     isT ? (padding === "same" ? n * stride : (n - 1) * stride + k) : padding === "same" ? Math.ceil(n / stride) : Math.floor((n - k) / stride) + 1;
@@ -57,16 +61,30 @@ export function checkConv<K extends "conv2d" | "conv2dTranspose">(op: K, { r, la
   const ow = dim(w);
   if (oh <= 0 || ow <= 0) return fail(`${l.op.name} with kernel ${k} and padding 'valid' does not fit an input of ${fmt(shape)}`, "E0222");
   const dflt: Init = isT ? { kind: "normal", mean: 0, std: 0.02 } : { kind: "truncated_normal", mean: 0, std: 0.02 };
-  const kernel = variable("kernel", isT ? [k, k, filters, c] : [k, k, c, filters], init(dflt));
+  const useSn = r.bool("sn", false);
+  // fan-in k * k * input channels, for the transposed convolution too (StyleGAN2's upsampling conv)
+  const mods = readScale(c, k * k * ch, dflt, useSn);
+  if (!mods) return null;
+  const kernel = variable("kernel", isT ? [k, k, filters, ch] : [k, k, ch, filters], mods.init);
   const bias = r.bool("bias", true) ? variable("bias", [filters], { kind: "zeros" }) : null;
   // Spectral norm's u spans the kernel's last axis (rt.spectralNorm views the kernel as [-1, last]): a
   // conv's output channels, a deconv's input channels.
-  const sn = r.bool("sn", false) ? variable("sn_u", [1, isT ? c : filters], { kind: "normal", mean: 0, std: 1 }, false) : null;
-  return { layer: { op, filters, kernelSize: k, stride, padding, kernel, bias, sn }, out: [oh, ow, filters] };
+  const sn = useSn ? variable("sn_u", [1, isT ? ch : filters], { kind: "normal", mean: 0, std: 1 }, false) : null;
+  return { layer: { op, filters, kernelSize: k, stride, padding, kernel, bias, sn, ...(mods.scale ? { scale: mods.scale } : {}) }, out: [oh, ow, filters] };
 }
 
-export const resolvedConv = (l: ConvIR<"conv2d" | "conv2dTranspose">, { num, name, bool, initOf }: ResolvedContext) =>
-  [["stride", num(l.stride)], ["padding", name(l.padding)], ["init", initOf(l.kernel)], ["bias", bool(l.bias !== null)], ["sn", bool(l.sn !== null)]] as const;
+export const resolvedConv = (l: ConvIR<"conv2d" | "conv2dTranspose">, c: ResolvedContext) =>
+  [["stride", c.num(l.stride)], ["padding", c.name(l.padding)], ["init", c.initOf(l.kernel)], ["bias", c.bool(l.bias !== null)], ["sn", c.bool(l.sn !== null)], ...resolvedScale(l.scale, c)] as const;
+
+/** The kernel and bias of a convolution in the trainer's code (spectrally normalized, scaled). */
+export const convKernel = (l: ConvIR<"conv2d" | "conv2dTranspose">) => scaled(snKernel(l.kernel, l.sn), l.scale?.w);
+export const convBias = (l: ConvIR<"conv2d" | "conv2dTranspose">) => scaled(ident(l.bias!), l.scale?.b);
+
+/** The kernel and bias `ganc export` writes: lr_mul and equalized folded in. */
+export const convExportWeights = (l: ConvIR<"conv2d" | "conv2dTranspose">, { tf, kernelOf, take }: Pick<ExportEnv, "tf" | "kernelOf" | "take">) => [
+  foldScale(tf, kernelOf(l.kernel, l.sn), l.scale?.w),
+  ...(l.bias ? [foldScale(tf, take(l.bias), l.scale?.b)] : []),
+];
 
 export const conv2d: LayerModule<ConvIR<"conv2d">, Conv2dFused> = {
   kind: "conv2d",
@@ -81,11 +99,12 @@ export const conv2d: LayerModule<ConvIR<"conv2d">, Conv2dFused> = {
 
   code: (l) =>
     l.bias
-      ? `h = tf.fused.conv2d({ x: h as tf.Tensor4D, filter: ${snKernel(l.kernel, l.sn)} as tf.Tensor4D, strides: ${l.stride}, pad: "${l.padding}", bias: ${ident(l.bias)} });`
-      : `h = tf.conv2d(h as tf.Tensor4D, ${snKernel(l.kernel, l.sn)} as tf.Tensor4D, ${l.stride}, "${l.padding}");`,
+      ? `h = tf.fused.conv2d({ x: h as tf.Tensor4D, filter: ${convKernel(l)} as tf.Tensor4D, strides: ${l.stride}, pad: "${l.padding}", bias: ${convBias(l)} });`
+      : `h = tf.conv2d(h as tf.Tensor4D, ${convKernel(l)} as tf.Tensor4D, ${l.stride}, "${l.padding}");`,
 
+  // (a scaled layer has no fused form yet: its net runs layer by layer)
   fused: {
-    available: (l) => !l.sn,
+    available: (l) => !l.sn && !scaledLayer(l),
     hostsActivation: (l) => l.bias !== null,
     code: (l, _c, act) => `{ op: "conv2d", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, stride: ${l.stride}, pad: "${l.padding}", act: ${act} }`,
     runtime: {
@@ -113,10 +132,6 @@ export const conv2d: LayerModule<ConvIR<"conv2d">, Conv2dFused> = {
     },
   },
 
-  export: (l, { tf, apply, h, name, kernelOf, take }) =>
-    apply(
-      tf.layers.conv2d({ filters: l.filters, kernelSize: l.kernelSize, strides: l.stride, padding: l.padding, useBias: !!l.bias, name }),
-      h,
-      [kernelOf(l.kernel, l.sn), ...(l.bias ? [take(l.bias)] : [])],
-    ),
+  export: (l, e) =>
+    e.apply(e.tf.layers.conv2d({ filters: l.filters, kernelSize: l.kernelSize, strides: l.stride, padding: l.padding, useBias: !!l.bias, name: e.name }), e.h, convExportWeights(l, e)),
 };

@@ -2,7 +2,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { ident } from "../codegen/writer.ts";
 import type { Activation } from "../runtime/fused/net.ts";
 import { fmt, type LayerModule } from "./layer.ts";
-import { INIT_DOC, snKernel } from "./weights.ts";
+import { INIT_DOC, SCALE_PARAMS, foldScale, readScale, resolvedScale, scaled, scaledLayer, snKernel, type WeightScale } from "./weights.ts";
 
 export interface DenseIR {
   readonly op: "dense";
@@ -10,6 +10,8 @@ export interface DenseIR {
   readonly kernel: string;
   readonly bias: string | null;
   readonly sn: string | null;
+  /** lr_mul / equalized: the kernel and bias are used times these (absent: as stored). */
+  readonly scale?: WeightScale;
 }
 
 /** `act`: an activation the compiler fused into the kernel (only after a bias: the layer-by-layer trainer used the same fused kernel). */
@@ -28,11 +30,13 @@ export const dense: LayerModule<DenseIR, DenseFused> = {
     init: INIT_DOC,
     bias: "add a learned bias (default true)",
     sn: "spectral normalization of the weights (default false)",
+    ...SCALE_PARAMS,
   },
   aliases: ["fc"],
   range: null,
 
-  check({ r, layer, shape, variable, init, fail }) {
+  check(c) {
+    const { r, layer, shape, variable, fail } = c;
     const units = r.posInt("units", null);
     if (units === null) {
       r.required("units", layer.span);
@@ -40,21 +44,25 @@ export const dense: LayerModule<DenseIR, DenseFused> = {
     }
     if (shape.length !== 1) return fail(`dense needs a flat input per sample, got ${fmt(shape)}; add 'flatten' before it`);
     const useBias = r.bool("bias", true);
-    const kernel = variable("kernel", [shape[0]!, units], init({ kind: "normal", mean: 0, std: 0.02 }));
+    const useSn = r.bool("sn", false);
+    const mods = readScale(c, shape[0]!, { kind: "normal", mean: 0, std: 0.02 }, useSn);
+    if (!mods) return null;
+    const kernel = variable("kernel", [shape[0]!, units], mods.init);
     const bias = useBias ? variable("bias", [units], { kind: "zeros" }) : null;
-    const sn = r.bool("sn", false) ? variable("sn_u", [1, units], { kind: "normal", mean: 0, std: 1 }, false) : null;
-    return { layer: { op: "dense", units, kernel, bias, sn }, out: [units] };
+    const sn = useSn ? variable("sn_u", [1, units], { kind: "normal", mean: 0, std: 1 }, false) : null;
+    return { layer: { op: "dense", units, kernel, bias, sn, ...(mods.scale ? { scale: mods.scale } : {}) }, out: [units] };
   },
 
-  resolved: (l, { bool, initOf }) => [["init", initOf(l.kernel)], ["bias", bool(l.bias !== null)], ["sn", bool(l.sn !== null)]],
+  resolved: (l, c) => [["init", c.initOf(l.kernel)], ["bias", c.bool(l.bias !== null)], ["sn", c.bool(l.sn !== null)], ...resolvedScale(l.scale, c)],
 
   code: (l) =>
     l.bias
-      ? `h = tf.fused.matMul({ a: h as tf.Tensor2D, b: ${snKernel(l.kernel, l.sn)} as tf.Tensor2D, bias: ${ident(l.bias)} });`
-      : `h = tf.matMul(h as tf.Tensor2D, ${snKernel(l.kernel, l.sn)} as tf.Tensor2D);`,
+      ? `h = tf.fused.matMul({ a: h as tf.Tensor2D, b: ${scaled(snKernel(l.kernel, l.sn), l.scale?.w)} as tf.Tensor2D, bias: ${scaled(ident(l.bias), l.scale?.b)} });`
+      : `h = tf.matMul(h as tf.Tensor2D, ${scaled(snKernel(l.kernel, l.sn), l.scale?.w)} as tf.Tensor2D);`,
 
+  // (a scaled layer has no fused form yet: its net runs layer by layer)
   fused: {
-    available: (l) => !l.sn,
+    available: (l) => !l.sn && !scaledLayer(l),
     hostsActivation: (l) => l.bias !== null,
     code: (l, _c, act) => `{ op: "dense", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, act: ${act} }`,
     runtime: {
@@ -84,6 +92,7 @@ export const dense: LayerModule<DenseIR, DenseFused> = {
     },
   },
 
+  // lr_mul and equalized are folded into the exported kernel and bias.
   export: (l, { tf, apply, h, name, kernelOf, take }) =>
-    apply(tf.layers.dense({ units: l.units, useBias: !!l.bias, name }), h, [kernelOf(l.kernel, l.sn), ...(l.bias ? [take(l.bias)] : [])]),
+    apply(tf.layers.dense({ units: l.units, useBias: !!l.bias, name }), h, [foldScale(tf, kernelOf(l.kernel, l.sn), l.scale?.w), ...(l.bias ? [foldScale(tf, take(l.bias), l.scale?.b)] : [])]),
 };

@@ -21,6 +21,10 @@ import { embed } from "./embed.ts";
 import { flatten } from "./flatten.ts";
 import { global_avg } from "./global-avg.ts";
 import { minibatch_stddev } from "./minibatch-stddev.ts";
+import { modconv } from "./modconv.ts";
+import { pixelnorm } from "./pixelnorm.ts";
+import { constLayer } from "./const.ts";
+import { noise } from "./noise.ts";
 import { global_sum } from "./global-sum.ts";
 import { from } from "./from.ts";
 import type { FusedOp, LayerModule } from "./layer.ts";
@@ -34,6 +38,8 @@ import { sigmoid } from "./sigmoid.ts";
 import { softmax } from "./softmax.ts";
 import { tanh } from "./tanh.ts";
 import { upsample } from "./upsample.ts";
+import { style } from "./style.ts";
+import { track_avg } from "./track-avg.ts";
 
 const MODULES = {
   dense,
@@ -58,6 +64,12 @@ const MODULES = {
   global_avg,
   attention,
   minibatch_stddev,
+  modconv,
+  pixelnorm,
+  const: constLayer,
+  style,
+  track_avg,
+  noise,
   relu,
   leakyrelu,
   sigmoid,

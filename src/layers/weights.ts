@@ -1,5 +1,7 @@
-import { ident } from "../codegen/writer.ts";
+import { ident, num } from "../codegen/writer.ts";
 import type { Init } from "../ir/types.ts";
+import type * as A from "../parser/ast.ts";
+import type { CheckContext, ResolvedContext } from "./layer.ts";
 import type { Rng } from "../runtime/rng.ts";
 
 /** What the `init` parameter of weighted layers takes. */
@@ -120,3 +122,74 @@ function orthogonal(rng: Rng, shape: readonly number[], out: Float32Array): Floa
 
 /** A kernel in the trainer's code: spectrally normalized when the layer has `sn=true`. */
 export const snKernel = (k: string, sn: string | null) => (sn ? `rt.spectralNorm(${ident(k)}, ${ident(sn)}, mode)` : ident(k));
+
+// ---- weight modifiers: lr_mul and equalized (StyleGAN's equalized learning rate) -----------------------
+
+/**
+ * How a dense or conv layer scales its stored variables at use time: the kernel times `w`, the bias times
+ * `b`. With `equalized`, w = lr_mul / sqrt(fan_in) (Karras et al. 2018's equalized learning rate; StyleGAN2's
+ * `runtime_coef`); without, w = lr_mul. The bias is always scaled by lr_mul.
+ */
+export interface WeightScale {
+  readonly lrMul: number;
+  readonly equalized: boolean;
+  readonly w: number;
+  readonly b: number;
+}
+
+export const SCALE_PARAMS = {
+  lr_mul: "learning-rate multiplier (StyleGAN's lrmul, default 1): the weights are stored divided by it and used times it, so an optimizer's step moves them lr_mul times as far (0.01 in StyleGAN2's mapping network)",
+  equalized: "equalized learning rate (default false): the kernel is stored at N(0, 1/lr_mul^2) and used times lr_mul / sqrt(fan_in)",
+};
+
+/**
+ * Reads `lr_mul` and `equalized` of a layer whose kernel has fan-in `fanIn`, and the kernel's initializer:
+ * `init=` when written (it initializes the stored values), else StyleGAN2's default: N(0, 1/lr_mul^2) with
+ * `equalized`, the layer's usual default divided by lr_mul without. `scale` is undefined when neither is
+ * written (the layer is the plain one), null after an error.
+ */
+export function readScale(c: CheckContext, fanIn: number, dflt: Init, sn: boolean): { scale: WeightScale | undefined; init: Init } | null {
+  const { r } = c;
+  const lrArg = r.arg("lr_mul");
+  const lrMul = r.number("lr_mul", 1);
+  const equalized = r.bool("equalized", false);
+  if (!lrArg && !equalized) return { scale: undefined, init: c.init(dflt) };
+  if (lrArg && !(lrMul > 0)) {
+    c.error("E0184", `lr_mul must be > 0, got ${lrMul}: it multiplies the weights (StyleGAN2's mapping network uses lr_mul=0.01)`, lrArg.value.span);
+    return null;
+  }
+  if (sn) {
+    const at = (lrArg ?? r.arg("equalized")!).span;
+    c.error("E0184", `${lrArg ? "lr_mul" : "equalized=true"} cannot go with sn=true: spectral normalization divides the kernel by its largest singular value, which undoes any constant scale of it`, at);
+    return null;
+  }
+  const init = c.init(equalized ? { kind: "normal", mean: 0, std: 1 / lrMul } : divideInit(dflt, lrMul));
+  const w = equalized ? lrMul / Math.sqrt(fanIn) : lrMul;
+  return { scale: { lrMul, equalized, w, b: lrMul }, init };
+}
+
+/** A normal, truncated normal or uniform initializer of values divided by `s`. */
+function divideInit(i: Init, s: number): Init {
+  switch (i.kind) {
+    case "normal":
+    case "truncated_normal":
+      return { ...i, mean: i.mean / s, std: i.std / s };
+    case "uniform":
+      return { ...i, low: i.low / s, high: i.high / s };
+    default:
+      return i;
+  }
+}
+
+/** The `--resolved` arguments of a scaled layer (none for a plain one, so plain specs print as before). */
+export const resolvedScale = (s: WeightScale | undefined, { num, bool }: Pick<ResolvedContext, "num" | "bool">): (readonly [string, A.Expr])[] =>
+  s ? [["lr_mul", num(s.lrMul)], ["equalized", bool(s.equalized)]] : [];
+
+/** A kernel or bias in the trainer's code, times its scale when it has one. */
+export const scaled = (code: string, k: number | undefined) => (k === undefined || k === 1 ? code : `tf.mul(${code}, ${num(k)})`);
+
+/** Whether a layer's scale changes its kernel or bias (lr_mul=1 without equalized does not). */
+export const scaledLayer = (l: { readonly scale?: WeightScale }) => !!l.scale && (l.scale.w !== 1 || l.scale.b !== 1);
+
+/** A stored kernel or bias times its scale, as the trainer uses it (what `ganc export` writes). */
+export const foldScale = (tf: typeof import("@tensorflow/tfjs"), t: import("@tensorflow/tfjs").Tensor, k: number | undefined) => (k === undefined || k === 1 ? t : tf.mul(t, k));

@@ -570,6 +570,74 @@ export const CATALOG = {
     wrong: gan("data real: mnist(batch=6)\n" + "net G(z) {\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, mbstd group=4\n  flatten, dense 1 -> logit\n}"),
     right: gan("data real: mnist(batch=8)\n" + "net G(z) {\n  dense 784, reshape [28, 28, 1]\n}\nnet D(x) {\n  conv 4 kernel=4 stride=2, mbstd group=4\n  flatten, dense 1 -> logit\n}"),
   },
+  E0184: {
+    title: "invalid weight modifier",
+    explanation: "`lr_mul=` (a learning-rate multiplier) and `equalized=true` (StyleGAN's equalized learning rate) scale a dense or conv layer's kernel and bias at use time: lr_mul must be > 0, and neither goes with `sn=true` (spectral normalization undoes any constant scale of the kernel).",
+    wrong: gan("net G(z) {\n  dense 16 lr_mul=0, relu\n  dense 2\n}"),
+    right: gan("net G(z) {\n  dense 16 lr_mul=0.01 equalized=true, relu\n  dense 2\n}"),
+  },
+  E0185: {
+    title: "learned constant that discards a value",
+    explanation: "`const [4, 4, 256]` is a learned tensor repeated over the batch: it reads only the batch size of what comes before it, so it starts a path. It is a net's first layer, or comes after a layer whose output is named (`-> w`) and read by a later layer (`cbn(w)`, `concat(w)`); after an unnamed layer, that layer's output would be lost.",
+    wrong: gan("net G(z) {\n  dense 16, relu\n  const [4]\n  dense 2\n}"),
+    right: gan("net G(z) {\n  dense 16, relu -> w\n  const [4], concat(w)\n  dense 2\n}"),
+  },
+  E0186: {
+    title: "noise input on a tensor that is not an image",
+    explanation: "`noise` (StyleGAN2's noise input) adds one standard normal value per pixel, the same for every channel, times a learned strength per channel: its input is an image [height, width, channels] per sample.",
+    wrong: gan("net G(z) {\n  dense 16, noise, relu\n  dense 2\n}"),
+    right: gan("net G(z) {\n  dense 16, reshape [2, 2, 4], noise, relu\n  flatten, dense 2\n}"),
+  },
+
+  E0190: {
+    title: "modulated convolution without a style",
+    explanation: "`modconv(filters, k, w)` scales its input channels by a style computed from w, a named value of the net that is a vector per sample (the mapping network's output, `-> w`, or an input of the net); without one, plain `conv` is the layer.",
+    wrong: gan("net G(z) {\n  dense 8, lrelu 0.2 -> w\n  from(w), dense 16, reshape [2, 2, 4]\n  modconv 4 kernel=3\n  flatten, dense 2\n}"),
+    right: gan("net G(z) {\n  dense 8, lrelu 0.2 -> w\n  from(w), dense 16, reshape [2, 2, 4]\n  modconv(4, 3, w)\n  flatten, dense 2\n}"),
+  },
+  E0191: {
+    title: "style of a modulated convolution is not a vector",
+    explanation: "The style of `modconv(filters, k, w)` is an affine map of w, which must be a vector per sample ([wdim]), not an image.",
+    wrong: gan("net G(z) {\n  dense 16, reshape [2, 2, 4] -> m\n  modconv(4, 3, m)\n  flatten, dense 2\n}"),
+    right: gan("net G(z) {\n  dense 8, lrelu 0.2 -> w\n  from(w), dense 16, reshape [2, 2, 4]\n  modconv(4, 3, w)\n  flatten, dense 2\n}"),
+  },
+  E0192: {
+    title: "modulated convolution with an even kernel",
+    explanation: "`modconv` pads 'same' around each pixel, stride 1 (StyleGAN2's 3x3 and 1x1 convolutions); an even kernel would shift the image by half a pixel. Use an odd size, and upsample or avgpool to change the resolution.",
+    wrong: gan("net G(z) {\n  dense 8, lrelu 0.2 -> w\n  from(w), dense 16, reshape [2, 2, 4]\n  modconv(4, 2, w)\n  flatten, dense 2\n}"),
+    right: gan("net G(z) {\n  dense 8, lrelu 0.2 -> w\n  from(w), dense 16, reshape [2, 2, 4]\n  modconv(4, 3, w)\n  flatten, dense 2\n}"),
+  },
+
+  E0195: {
+    title: "truncation without a tracked average",
+    explanation: "`truncate(w)` (the truncation trick) pulls w toward the running average of the mapping network's output: w must be the output, or a tap, of a net whose layer there is `track_avg`, which keeps that average during training.",
+    wrong: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\ntrain { steps=100, schedule=[d, g], samples=G(styles(truncate(M(z)), 2)) }"),
+    right: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\ntrain { steps=100, schedule=[d, g], samples=G(styles(truncate(M(z)), 2)) }"),
+  },
+  E0196: {
+    title: "bad style stack size or mixing probability",
+    explanation: "`styles(w, n)` and `mix(w1, w2, n, p)` make a stack of n per-layer styles: n is a constant whole number (at least 2 for mix, whose crossover lies in [1, n)), and p, the probability that a batch is mixed, is a constant in [0, 1].",
+    wrong: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nloss g = bce_logits(D(G(mix(M(z), M(z), 2, 1.5))).logit, ones)\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+    right: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nloss g = bce_logits(D(G(mix(M(z), M(z), 2, 0.9))).logit, ones)\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+  },
+  E0197: {
+    title: "style index outside the stack",
+    explanation: "`style(ws, i)` reads layer i's style of a stack of n styles: i is a whole number from 0 to n - 1. The stack's size comes from where the net is applied (`styles(w, n)`, `mix(w1, w2, n, p)`).",
+    wrong: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 2) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+    right: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+  },
+  E0198: {
+    title: "not a style stack",
+    explanation: "`style(ws, i)` reads an input of the net that is a per-layer style stack [layers, wdim], made by `styles(w, n)` or `mix(w1, w2, n, p)` from batches of style vectors [wdim] (mix's two of the same width).",
+    wrong: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(M(z))\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+    right: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+  },
+  E0199: {
+    title: "truncation outside the samples",
+    explanation: "`truncate(w)` uses the psi chosen when sampling (`ganc sample --truncation 0.7`, 1 otherwise), so it belongs in the samples expression (`train { samples = ... }`), not in a loss, a state update or a logged value.",
+    wrong: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(truncate(M(z)), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\n"),
+    right: gan("net M(z) {\n  dense 8, lrelu 0.2\n  dense 8, track_avg\n}\nnet G(ws) {\n  style(ws, 0) -> w0\n  style(ws, 1) -> w1\n  from(w0), dense 16, relu\n  concat(w1), dense 2\n}\nfake = G(styles(M(z), 2))\nstep g: adam(lr=1e-3) minimize g over G, M\ntrain { steps=100, schedule=[d, g], samples=G(styles(truncate(M(z)), 2)) }"),
+  },
 
   // ---- E02xx: shapes and types ----
   E0201: {

@@ -4,6 +4,9 @@ import { runtime as bceLogitsRuntime } from "../functions/bce-logits.ts";
 import { selfAttentionRuntime } from "../layers/attention.ts";
 import { runtime as bceRuntime } from "../functions/bce.ts";
 import { runtime as diffAugmentRuntime } from "../functions/diffaug.ts";
+import { runtime as mixRuntime } from "../functions/mix.ts";
+import { runtime as stylesRuntime } from "../functions/styles.ts";
+import { runtime as truncateRuntime } from "../functions/truncate.ts";
 import { runtime as gradRuntime } from "../functions/grad.ts";
 import { runtime as l1Runtime } from "../functions/l1.ts";
 import { gradient as maxGradient } from "../functions/max.ts";
@@ -14,6 +17,9 @@ import { runtime as sampleMeanRuntime } from "../functions/sample-mean.ts";
 import { runtime as sampleNormRuntime } from "../functions/sample-norm.ts";
 import { runtime as sliceRuntime } from "../functions/slice.ts";
 import { minibatchStddevOf } from "../layers/minibatch-stddev.ts";
+import { modConvOf } from "../layers/modconv.ts";
+import { pixelNormOf } from "../layers/pixelnorm.ts";
+import { addNoiseOf, noiseOf } from "../layers/noise.ts";
 import { runtime as softmaxCeRuntime } from "../functions/softmax-ce.ts";
 import { runtime as stdRuntime } from "../functions/std.ts";
 
@@ -181,9 +187,33 @@ export function condBatchNorm(x: tf.Tensor, c: tf.Tensor, wGain: tf.Tensor, wBia
   return tf.add(tf.mul(normalized, gain), bias);
 }
 
+/**
+ * The running average of `track_avg` (src/layers/track-avg.ts): `x` itself; on training passes `avg` moves
+ * toward the batch mean of `x`, avg * decay + mean * (1 - decay), from values cut off the gradient tape.
+ */
+export function trackAverage(x: tf.Tensor, avg: tf.Variable, decay: number, mode: Mode): tf.Tensor {
+  if (mode === "train") {
+    tf.tidy(() => {
+      const m = tf.mean(stopGradient(x), 0);
+      avg.assign(tf.add(tf.mul(avg, decay), tf.mul(m, 1 - decay)));
+    });
+  }
+  return x;
+}
+
 /** StyleGAN2's minibatch standard deviation layer (src/layers/minibatch-stddev.ts). */
 export function minibatchStddev(x: tf.Tensor4D, group: number, features: number): tf.Tensor4D {
   return minibatchStddevOf(tf, x, group, features);
+}
+
+/** Pixel normalization over the last axis (src/layers/pixelnorm.ts). */
+export function pixelNorm(x: tf.Tensor, epsilon: number): tf.Tensor {
+  return pixelNormOf(tf, x, epsilon);
+}
+
+/** StyleGAN2's noise input x + n * s, n standard normal [batch, height, width, 1] drawn from `seed` (src/layers/noise.ts). */
+export function addNoise(x: tf.Tensor, strength: tf.Tensor, seed: number): tf.Tensor {
+  return tf.tidy(() => addNoiseOf(tf, x, strength, noiseOf(tf, x, seed)));
 }
 
 /** Layer normalization over every non-batch axis, with a per-channel scale and offset. */
@@ -250,9 +280,18 @@ export const pullaway = pullawayRuntime(tf);
 export const sliceLast = sliceRuntime(tf);
 export const gradOf = gradRuntime(tf);
 export const diffAugment = diffAugmentRuntime(tf, (key) => Rng.fromState([...key]));
+/** Style stacks (src/functions/styles.ts, mix.ts) and the truncation trick (truncate.ts). */
+export const styles = stylesRuntime(tf);
+export const mixStyles = mixRuntime(tf, (key) => Rng.fromState([...key]));
+export const truncate = truncateRuntime(tf);
 
 /** The attention layer's forward pass (src/layers/attention.ts). */
 export const selfAttention = selfAttentionRuntime(tf);
+
+/** StyleGAN2's modulated convolution (src/layers/modconv.ts): x [n, h, w, in], style [n, wdim]. */
+export function modConv(x: tf.Tensor4D, style: tf.Tensor, kernel: tf.Tensor, affine: tf.Tensor, affineBias: tf.Tensor, bias: tf.Tensor | null, demod: boolean): tf.Tensor4D {
+  return modConvOf(tf, x, style, kernel, affine, affineBias, bias, demod);
+}
 
 /** Keras-style gradient clipping: each gradient's norm to at most `clipnorm`, each element to [-clipvalue, clipvalue]. */
 /**

@@ -33,6 +33,8 @@ export interface RunOptions {
   /** Sample-only mode: restore the newest checkpoint, write a grid of `sampleCount` images here, no training. */
   sampleTo?: string;
   sampleCount?: number;
+  /** Sample-only mode: the truncation trick's psi for truncate() in the samples expression (default 1, none). */
+  truncation?: number;
   /** Profile one iteration (the second when there are two or more) with tf.profile; write its kernel counts here as JSON. */
   stats?: string;
 }
@@ -45,6 +47,11 @@ const positiveInt = (v: string) => {
   return n;
 };
 const positiveOrZero = (v: string) => (v === "0" ? 0 : positiveInt(v));
+const finiteNumber = (v: string) => {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("must be a number (psi: 1 is no truncation, 0 the average w; 0.5 to 0.7 are usual)");
+  return n;
+};
 const seedInt = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw new InvalidArgumentError("must be a whole number in [0, 2^32)");
@@ -71,6 +78,7 @@ const FLAGS: { option: () => Option; sampling?: true }[] = [
   { option: () => new Option("--histogram-every <n>", "iterations between TensorBoard histograms (0: none)").argParser(positiveOrZero) },
   { option: () => new Option("--sample-to <file>", "only write a sample grid from the newest checkpoint to this PNG file"), sampling: true },
   { option: () => new Option("--sample-count <n>", "images in that grid").argParser(positiveInt), sampling: true },
+  { option: () => new Option("--truncation <psi>", "with --sample-to: psi of truncate() in the samples (1: none, 0: the average w)").argParser(finiteNumber), sampling: true },
   { option: () => new Option("--stats <file>", "profile one iteration with tf.profile and write its kernel counts to this JSON file") },
 ];
 

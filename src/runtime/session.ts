@@ -172,6 +172,16 @@ export class Run {
     this.sampler.fn = fn;
   }
 
+  /**
+   * psi of the truncation trick (truncate() in the samples expression): --truncation when sampling, else 1,
+   * which leaves w as it is. Reading it marks that the samples use it (a --truncation they ignore is an error).
+   */
+  get truncation(): number {
+    this.truncationRead = true;
+    return this.opts.truncation ?? 1;
+  }
+  private truncationRead = false;
+
   /** A fresh seed for each dropout call, drawn from the run's generator so runs repeat. */
   seed(): number {
     return this.dropoutSeed++;
@@ -353,6 +363,10 @@ export class Run {
   async finish(): Promise<number> {
     if (this.opts.sampleTo) {
       const file = await this.writeSamples(this.opts.sampleTo);
+      if (this.opts.truncation !== undefined && !this.truncationRead) {
+        if (file) fs.rmSync(file, { force: true });
+        throw new TrainingError(`--truncation ${this.opts.truncation}: this spec's samples do not use truncate(), so psi would change nothing; write train { samples = G(styles(truncate(M(z)), n)) } with M ending in track_avg`);
+      }
       this.say(`wrote ${file} from the checkpoint at iteration ${this.step}`);
       return 0;
     }

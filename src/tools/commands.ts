@@ -103,15 +103,20 @@ export function registerToolCommands(cli: Command, usageError: (message: string)
     .option("-o, --out <dir>", "folder to write (default <run-dir>/export)")
     .option("--json", "print what was written as JSON on stdout")
     .option("-q, --quiet", "no messages")
+    .option("--truncation <psi>", "psi of truncate() in a style-based generator's samples, baked into the model (default 1: none)", (v) => {
+      const x = Number(v);
+      if (v.trim() === "" || !Number.isFinite(x)) throw new InvalidArgumentError("must be a number (1: no truncation, 0: the average w)");
+      return x;
+    })
     .addOption(backendOption())
     .addHelpText(
       "after",
       "\nAlso writes sample-noise.json: the trainer's fixed sample noise and the exported model's outputs for it.\nLoad the model with tf.loadLayersModel(\"<url>/model.json\"); its inputs and their noise are described\nin model.getUserDefinedMetadata().ganc.",
     )
     .action(
-      wrap(async (runDir: string, o: { out?: string; json?: boolean; quiet?: boolean; backend?: string }) => {
+      wrap(async (runDir: string, o: { out?: string; json?: boolean; quiet?: boolean; backend?: string; truncation?: number }) => {
         const { exportRun } = await exportTool();
-        const r = await exportRun(runDir, { out: o.out, backend: o.backend as never, log: say(o.quiet || o.json) });
+        const r = await exportRun(runDir, { out: o.out, backend: o.backend as never, truncation: o.truncation, log: say(o.quiet || o.json) });
         if (o.json) process.stdout.write(JSON.stringify({ dir: r.dir, files: r.files, ...r.meta }, null, 2) + "\n");
         else say(o.quiet)(`wrote ${r.dir}: ${r.meta.net} at iteration ${r.meta.step}, inputs ${r.meta.inputs.map((i) => `${i.name} [${i.shape.join(", ")}]`).join(", ")} -> [${r.meta.output.shape.join(", ")}]`);
       }),

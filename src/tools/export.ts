@@ -39,6 +39,11 @@ export interface ExportMeta {
   inputs: ExportInput[];
   /** The values' range where the last activation bounds it (sigmoid [0, 1], tanh [-1, 1]); null: unbounded (a linear output). */
   output: { shape: number[]; range: [number, number] | null };
+  /**
+   * A style-based generator (samples = G(styles(truncate(M(z)), n))): the mapping net, the stack's size, and
+   * the truncation trick the model computes, w_avg + psi (w - w_avg), with the run's w_avg (null: no truncate()).
+   */
+  styles?: { mapping: string; count: number; truncation: { psi: number; wAvg: number[] } | null };
 }
 
 const SHARD_BYTES = 4 * 1024 * 1024;
@@ -122,14 +127,43 @@ export function foldSamples(p: ProgramIR, root = p.train.samples): SamplesAffine
   return v;
 }
 
-/** The generator net, the sources of its inputs and the affine map after it, from the `samples` expression. */
-function generatorOf(p: ProgramIR): { net: NetIR; inputs: ExportInput[]; affine: SamplesAffine } {
+/** A style-based generator's front: G's input is styles(w, n), w = M(...) or truncate(M(...)). */
+export interface StyleChain {
+  mapping: NetIR;
+  /** The mapping net's application node. */
+  apply: number;
+  count: number;
+  /** Whether w goes through truncate(). */
+  truncate: boolean;
+  /** The track_avg variable truncate() reads. */
+  average: string | null;
+}
+
+/**
+ * The generator net, the sources of its inputs (node ids) and the affine map after it, from the `samples`
+ * expression; a generator fed `styles(truncate(M(z)), n)` (or `styles(M(z), n)`) is exported with M in front.
+ */
+export function generatorOf(p: ProgramIR): { net: NetIR; inputs: ExportInput[]; affine: SamplesAffine; sources: number[]; chain: StyleChain | null } {
   const affine = foldSamples(p);
   const node = p.nodes[affine.apply]! as ExprNode & { op: "apply" };
   const net = p.nets.find((n) => n.name === node.net)!;
-  const inputs = node.args.map((a, i): ExportInput => {
+  let chain: StyleChain | null = null;
+  let front: { net: NetIR; args: readonly number[] } = { net, args: node.args };
+  const first = p.nodes[node.args[0]!]!;
+  if (node.args.length === 1 && first.op === "call" && first.fn === "styles") {
+    let w = p.nodes[first.args[0]!]!;
+    const truncated = w.op === "call" && w.fn === "truncate";
+    if (truncated) w = p.nodes[(w as ExprNode & { op: "call" }).args[0]!]!;
+    if (w.op !== "apply") throw new RunFolderError(`export: the style stack of ${net.name} in the samples expression must be styles(M(z), n) or styles(truncate(M(z)), n) with M a net`);
+    const mapping = p.nets.find((n) => n.name === w.net)!;
+    const count = (p.nodes[first.args[1]!] as { value?: number }).value!;
+    const last = mapping.layers[mapping.layers.length - 1]?.layer;
+    chain = { mapping, apply: w.id, count, truncate: truncated, average: last?.op === "track_avg" ? last.avg : null };
+    front = { net: mapping, args: w.args };
+  }
+  const inputs = front.args.map((a, i): ExportInput => {
     const arg = p.nodes[a]!;
-    const param = net.params[i]!;
+    const param = front.net.params[i]!;
     if (arg.op === "noise") {
       const nz = p.noise.find((n) => n.name === arg.noise)!;
       const shape = [...nz.shape];
@@ -138,9 +172,9 @@ function generatorOf(p: ProgramIR): { net: NetIR; inputs: ExportInput[]; affine:
       return { name: param.name, kind: "noise", dist: "categorical", classes: nz.classes, shape };
     }
     if (arg.op === "label") return { name: param.name, kind: "label", classes: p.data.numClasses, shape: [p.data.numClasses] };
-    throw new RunFolderError(`export: input ${param.name} of ${net.name} in the samples expression must be a noise or the data labels`);
+    throw new RunFolderError(`export: input ${param.name} of ${front.net.name} in the samples expression must be a noise or the data labels`);
   });
-  return { net, inputs, affine };
+  return { net, inputs, affine, sources: [...front.args], chain };
 }
 
 /** The model with `scale * x + offset` after its output (a Rescaling layer, plain tfjs); the model itself when the map is the identity. */
@@ -160,11 +194,47 @@ export function affineRange(range: [number, number] | null, scale: number, offse
 /** Keras layers for the net, with the checkpoint's weights set. */
 export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): tf.LayersModel {
   const inputs = net.params.map((q) => tf.input({ shape: [...q.shape], name: q.name }));
+  const pending: [tf.layers.Layer, tf.Tensor[]][] = [];
+  const out = netLayers(net, inputs, take, "", pending);
+  const model = tf.model({ inputs, outputs: out, name: net.name });
+  setWeights(pending);
+  return model;
+}
+
+function setWeights(pending: [tf.layers.Layer, tf.Tensor[]][]): void {
+  for (const [layer, weights] of pending) {
+    layer.setWeights(weights);
+    for (const w of weights) w.dispose();
+  }
+}
+
+/**
+ * A style-based generator as one model: the mapping net M on the noise, the truncation trick (the custom
+ * layer GancTruncate, w_avg + psi (w - w_avg) with the run's w_avg, the trainer's arithmetic), the stack of
+ * `count` styles (Keras's RepeatVector), and G. Layers are named by net (`M_dense1`, `G_style1`).
+ */
+export function buildStyleGenerator(net: NetIR, chain: StyleChain, psi: number, take: (name: string) => tf.Tensor): tf.LayersModel {
+  const inputs = chain.mapping.params.map((q) => tf.input({ shape: [...q.shape], name: q.name }));
+  const pending: [tf.layers.Layer, tf.Tensor[]][] = [];
+  let w = netLayers(chain.mapping, inputs, take, `${chain.mapping.name}_`, pending);
+  if (chain.truncate) {
+    const layer = customLayer(tf, "GancTruncate", { psi, name: "truncation" });
+    w = layer.apply(w) as tf.SymbolicTensor;
+    pending.push([layer, [take(chain.average!)]]);
+  }
+  const ws = tf.layers.repeatVector({ n: chain.count, name: "styles" }).apply(w) as tf.SymbolicTensor;
+  const out = netLayers(net, [ws], take, `${net.name}_`, pending);
+  const model = tf.model({ inputs, outputs: out, name: net.name });
+  setWeights(pending);
+  return model;
+}
+
+/** The net's layers applied to `inputs`, their weights queued on `pending`; Keras names prefixed with `prefix`. */
+function netLayers(net: NetIR, inputs: tf.SymbolicTensor[], take: (name: string) => tf.Tensor, prefix: string, pending: [tf.layers.Layer, tf.Tensor[]][]): tf.SymbolicTensor {
   const byName = new Map(net.params.map((q, i) => [q.name, inputs[i]!]));
   let h = inputs[0]!;
   // Outputs named with `-> name`, which joins and `from` read.
   const values = new Map<string, tf.SymbolicTensor>();
-  const pending: [tf.layers.Layer, tf.Tensor[]][] = [];
   const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[], weights?: tf.Tensor[]): tf.SymbolicTensor => {
     const y = layer.apply(x) as tf.SymbolicTensor;
     if (weights) pending.push([layer, weights]);
@@ -173,7 +243,7 @@ export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): t
   const kernelOf = (k: string, sn: string | null): tf.Tensor => (sn ? tf.tidy(() => spectralNorm(take(k), tf.variable(take(sn), false), "infer")) : take(k));
   for (const info of net.layers) {
     const l = info.layer;
-    const name = info.name.replace(/\//g, "_"); // Keras names have no '/': up2/conv1 is up2_conv1
+    const name = prefix + info.name.replace(/\//g, "_"); // Keras names have no '/': up2/conv1 is up2_conv1
     const y = layerModule(l).export(l, {
       tf,
       net,
@@ -196,12 +266,7 @@ export function buildGenerator(net: NetIR, take: (name: string) => tf.Tensor): t
     if (info.tap) values.set(info.tap, h);
     for (const v of info.values ?? []) values.set(v, h);
   }
-  const model = tf.model({ inputs, outputs: h, name: net.name });
-  for (const [layer, weights] of pending) {
-    layer.setWeights(weights);
-    for (const w of weights) w.dispose();
-  }
-  return model;
+  return h;
 }
 
 function checkShape(net: NetIR, info: LayerInfo, h: tf.SymbolicTensor): void {
@@ -226,7 +291,7 @@ export function outputRange(net: NetIR): [number, number] | null {
  * categorical codes cycling, other noise from the generator seeded with the run's seed (`seed`: the run
  * folder's settings.json, else the spec's).
  */
-export function fixedInputs(p: ProgramIR, inputs: ExportInput[], n: number, seed = p.train.seed): Record<string, tf.Tensor> {
+export function fixedInputs(p: ProgramIR, inputs: ExportInput[], n: number, seed = p.train.seed, sources: readonly number[] = (p.nodes[foldSamples(p).apply] as { args: readonly number[] }).args): Record<string, tf.Tensor> {
   const rng = new Rng((seed ^ 0x5a4d1e) >>> 0);
   const values = new Map<string, tf.Tensor>();
   const cycle = (k: number) => new Int32Array(n).map((_, i) => i % k);
@@ -241,10 +306,9 @@ export function fixedInputs(p: ProgramIR, inputs: ExportInput[], n: number, seed
     else rng.fillNormal(buf, nz.a, nz.b);
     values.set(`noise:${nz.name}`, tf.tensor(buf, [n, ...nz.shape]));
   }
-  const node = p.nodes[foldSamples(p).apply]! as { args: readonly number[] };
   const out: Record<string, tf.Tensor> = {};
   inputs.forEach((inp, i) => {
-    const arg = p.nodes[node.args[i]!]!;
+    const arg = p.nodes[sources[i]!]!;
     out[inp.name] = values.get(arg.op === "noise" ? `noise:${arg.noise}` : "label")!;
   });
   const used = new Set(Object.values(out));
@@ -258,13 +322,15 @@ export interface ExportResult {
   meta: ExportMeta;
 }
 
-export async function exportRun(runDir: string, opts: { out?: string; backend?: BackendChoice; samples?: number; log?: (l: string) => void } = {}): Promise<ExportResult> {
+export async function exportRun(runDir: string, opts: { out?: string; backend?: BackendChoice; samples?: number; truncation?: number; log?: (l: string) => void } = {}): Promise<ExportResult> {
   trainerFile(runDir);
   const { file, text } = findSpec(runDir);
   const compiled = compileText(text, file);
   if (!compiled.program) throw new RunFolderError(`the spec ${file} no longer checks`);
   const p = compiled.program;
-  const { net, inputs, affine } = generatorOf(p);
+  const { net, inputs, affine, sources, chain } = generatorOf(p);
+  if (opts.truncation !== undefined && !chain?.truncate) throw new RunFolderError(`--truncation ${opts.truncation}: this spec's samples do not use truncate(), so psi would change nothing`);
+  const psi = opts.truncation ?? 1;
   const found = loadLatestCheckpoint(path.join(runDir, "checkpoints"), (f, why) => opts.log?.(`skipping checkpoint ${f}: ${why}`));
   if (!found) throw new CheckpointError(path.join(runDir, "checkpoints"), "no checkpoint to export: train first");
   // The run's own backend unless told otherwise: backends differ in the last bits of their results.
@@ -277,9 +343,15 @@ export async function exportRun(runDir: string, opts: { out?: string; backend?: 
     return tf.tensor(t.data, t.shape, t.dtype);
   };
   // samples = a * G(...) + b (dcgan's `0.5 * fake + 0.5`): the map is the model's last layer.
-  const model = withAffine(buildGenerator(net, take), affine.scale, affine.offset);
+  const model = withAffine(chain ? buildStyleGenerator(net, chain, psi, take) : buildGenerator(net, take), affine.scale, affine.offset);
   const range = affineRange(outputRange(net), affine.scale, affine.offset);
   const meta: ExportMeta = { format: "ganc-generator/1", spec: p.name, net: net.name, step: found.step, inputs, output: { shape: [...net.outShape], range } };
+  if (chain) {
+    const avg = chain.truncate ? take(chain.average!) : null;
+    const wAvg = avg ? Array.from(await avg.data()) : null;
+    avg?.dispose();
+    meta.styles = { mapping: chain.mapping.name, count: chain.count, truncation: wAvg ? { psi, wAvg } : null };
+  }
   model.setUserDefinedMetadata({ ganc: meta });
 
   const dir = opts.out ?? path.join(runDir, "export");
@@ -316,7 +388,7 @@ export async function exportRun(runDir: string, opts: { out?: string; backend?: 
 
   // The trainer's fixed sample noise and what the exported model makes of it, to check a copy against.
   const n = opts.samples ?? 16;
-  const feed = fixedInputs(p, inputs, n, readSettings(runDir)?.seed);
+  const feed = fixedInputs(p, inputs, n, readSettings(runDir)?.seed, sources);
   const outT = model.predict(inputs.map((i) => feed[i.name]!)) as tf.Tensor;
   const check = {
     note: "inputs: the trainer's fixed sample noise (the first samples `ganc sample` draws); outputs: the exported model's results for them",

@@ -200,12 +200,13 @@ describe("freshBuild: dist/ runs only while newer than every source it was built
 });
 
 describe("ganc train takes the trainer's flags (trainerCommand), not a copy", () => {
-  it("every trainer flag but --sample-to/--sample-count is a ganc train flag, with the trainer's parser", async () => {
-    const trainer = trainerCommand("t").options.map((o) => o.long).filter((l) => l !== "--sample-to" && l !== "--sample-count");
+  it("every trainer flag but --sample-to/--sample-count/--truncation is a ganc train flag, with the trainer's parser", async () => {
+    const trainer = trainerCommand("t").options.map((o) => o.long).filter((l) => l !== "--sample-to" && l !== "--sample-count" && l !== "--truncation");
     const train = (await trainCommand()).options.map((o) => o.long);
     expect(trainer.length).toBeGreaterThan(10);
     expect(train).toEqual([...trainer, "--no-opt", "--ui", "--port", "--host"]);
     expect(train).not.toContain("--sample-to");
+    expect(train).not.toContain("--truncation");
     const bad = await trainCommand();
     bad.action(() => {});
     await expect(bad.parseAsync(["s.gan", "--steps", "0"], { from: "user" })).rejects.toThrow(/positive whole number/);

@@ -23,6 +23,7 @@ const fakeArgs: EmitArgs = {
   constant: () => 1,
   gradient: () => "rt.gradOf((x) => x, a1)",
   site: () => '"d:1"',
+  average: (i) => `avg${i}`,
 };
 
 describe("function registry", () => {

@@ -8,6 +8,7 @@ import { NO_PASSES, ALL_PASSES, type OptSet } from "../../src/codegen/opt.ts";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
 import { ROOT } from "../helpers.ts";
 import { shrink } from "../variants/spec-mutations.ts";
+import { scaleStylegan2Spec } from "../../bench/models.ts";
 
 /*
  * Proof that the optimization passes change nothing but speed: for every spec in specs/, the optimized
@@ -46,6 +47,16 @@ const runs: [string, "wasm" | "cpu"][] = [
   ["test/fixtures/lazy-r1.gan", "wasm"],
   // minibatch_stddev in D (the net runs layer by layer) with an R1 penalty through it
   ["test/fixtures/mbstd.gan", "wasm"],
+  // a skip generator of modulated convolutions (G runs layer by layer: modconv reads the style w) and a
+  // residual D with an R1 penalty (wasm only: 10 iterations at 28x28 take ~100 s on cpu; test/layers/modconv.test.ts
+  // proves the layer on both)
+  ["test/fixtures/modconv-skip.gan", "wasm"],
+  // style mixing (mix, drawn per step from the run's keys) into a synthesis net of style() and cbn layers, and
+  // a mapping net with track_avg (both run layer by layer)
+  ["test/fixtures/style-mix.gan", "wasm"],
+  // StyleGAN2's pieces: pixelnorm, lr_mul and equalized layers, a learned constant, noise inputs (G runs
+  // layer by layer and draws its noise from the run's seeds in the same order)
+  ["test/fixtures/stylegan-mini.gan", "wasm"],
 ];
 // The specs run narrowed to 8 channels and units (test/variants/spec-mutations.ts: the same layers, blocks,
 // joins, attention and spectral norm, and outputs of 1, 10 and 12 units keep their width): the SNGAN and
@@ -70,6 +81,10 @@ const REDUCED: Record<string, (text: string) => string> = {
   "specs/gan.gan": (t) =>
     t.replace("dense 7*7*128,", "dense 7*7*8,").replace("reshape [7, 7, 128]", "reshape [7, 7, 8]").replace("deconv 64 ", "deconv 8 ").replace("flatten, dense 1024,", "flatten, dense 8,"),
   "specs/biggan_lite.gan": (t) => t.replace(/\b128\b/g, "8").replace("mnist_color(batch=50)", "mnist_color(batch=50, limit=64)"),
+  // stylegan2_lite at width 1/16 (G 8-8-4-4 channels, D 4-4-8-8, z and w 8) on 64 digits, its lazy R1 every
+  // 4 iterations instead of 16 so that it runs twice (iterations 4 and 8) with D's adjusted Adam; G and M
+  // run layer by layer (modconv, style, noise, track_avg), D too (minibatch stddev, equalized convs)
+  "specs/stylegan2_lite.gan": (t) => scaleStylegan2Spec(t, { width: 1 / 16, batch: 32, limit: 64, every: 4 }),
 };
 /**
  * Batch 8, and 4 for the specs at 32x32 (their convolutions, attention and layer-by-layer nets cost the most

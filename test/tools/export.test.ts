@@ -223,6 +223,31 @@ describe("ganc export", () => {
     expect(Math.max(...raw.map((v, i) => Math.abs(v - avg[i]!)))).toBeGreaterThan(1e-5);
   }, 300_000);
 
+  it("exports a StyleGAN2-style generator (test/fixtures/stylegan-mini.gan): lr_mul and equalized folded into the kernels, GancPixelNorm, GancConst, GancNoise drawing the sampling noise; plain tfjs reproduces ganc sample", async () => {
+    const run = path.join(tmpDir(), "run");
+    const r = ganc(["train", "test/fixtures/stylegan-mini.gan", "--out", run, "--steps", "2", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = path.join(run, "exported");
+    const e = ganc(["export", run, "-o", out, "--json"]);
+    expect(e.code, e.stderr).toBe(0);
+    const mod = (await import(pathToFileURL(path.join(out, "ganc-layers.mjs")).href)) as { registerGancLayers: (t: typeof tf) => unknown };
+    mod.registerGancLayers(tf);
+    const { out: again } = await exportAndCompare(run, 16);
+    const json = JSON.parse(fs.readFileSync(path.join(again, "model.json"), "utf8"));
+    const topology = JSON.stringify(json.modelTopology);
+    expect(topology.match(/"class_name":"GancPixelNorm"/g)).toHaveLength(1);
+    expect(topology.match(/"class_name":"GancConst"/g)).toHaveLength(1);
+    expect(topology.match(/"class_name":"GancNoise"/g)).toHaveLength(2);
+    // the first mapping layer's exported kernel is the stored one times lr_mul / sqrt(fan_in)
+    const ckpt = loadCheckpoint(listCheckpoints(path.join(run, "checkpoints")).pop()!.file);
+    const stored = ckpt.tensors.find((x) => x.name === "var:G/dense1/kernel")!.data;
+    const model = await tf.loadLayersModel(fileHandler(again));
+    const exported = model.layers.find((l) => l.name.includes("dense1"))!.getWeights()[0]!.dataSync();
+    const w = Math.fround(0.01 / Math.sqrt(16));
+    expect(Array.from(exported)).toEqual(Array.from(stored, (v) => Math.fround(v * w)));
+    model.dispose();
+  }, 300_000);
+
   it("a linear 2-D generator has no output range; a run trained with --seed has its noise in sample-noise.json", async () => {
     const run = path.join(tmpDir(), "run");
     const r = ganc(["train", "test/fixtures/ring8.gan", "--out", run, "--steps", "2", "--seed", "9", "--quiet"]);

@@ -85,6 +85,11 @@ export class FixedRun {
     return 1;
   }
 
+  /** Lazy steps (`every(k, step)`) on iterations k, 2k, ... counted from 1, as the runtime's session. */
+  every(k: number): boolean {
+    return (this.step + 1) % k === 0;
+  }
+
   /** Draws of diffaug keyed by the call site alone (the step or pass and the node): `fixedAugmentKey`. */
   augmentKey(_b: Batch, site: string): number[] {
     return fixedAugmentKey(site);

@@ -13,6 +13,7 @@ import { fixedAugmentKey, harness, type FixedRun, type FixedTensor } from "./fix
 import { diffAugDraws, parsePolicy } from "../../src/functions/diffaug.ts";
 import { Rng } from "../../src/runtime/rng.ts";
 import { diffaug64 } from "../functions/diffaug64.ts";
+import { crossover } from "../../src/functions/mix.ts";
 import { bce, forward, inputGradient, mean, noiseValues, norm, pullaway, relu, rows, softmaxCe, sum, uniform, type Weights } from "./reference64.ts";
 
 /*
@@ -64,11 +65,13 @@ const COLOR_IMAGE: Record<string, string> = {
   sngan_resnet: "dense 3072, sigmoid, reshape [32, 32, 3]",
   sagan: "dense 3072, sigmoid, reshape [32, 32, 3]",
   biggan_lite: "dense 3072, sigmoid, reshape [32, 32, 3]",
+  // G reads a stack of 8 styles [8, 4] (from the small mapping net below)
+  stylegan2_lite: "flatten, dense 3072, sigmoid, reshape [32, 32, 3]",
 };
 const CRITIC = "flatten, dense 4, lrelu 0.2 -> features, dense 1 -> logit";
 /** Under a gradient penalty the critic is smooth, so its input gradient depends on where it is taken (x̂, x_p, x). */
 const SMOOTH_CRITIC = "flatten, dense 4, tanh, dense 1 -> logit";
-const PENALIZED = new Set(["wgan_gp", "dragan", "r1"]);
+const PENALIZED = new Set(["wgan_gp", "dragan", "r1", "stylegan2_lite"]);
 const AUTOENCODER = `flatten, dense 4 -> code, ${IMAGE}`;
 
 /** The body that replaces net `name` of `spec` (null: the spec's own net is kept). */
@@ -77,6 +80,8 @@ function smallNet(spec: string, name: string): string | null {
   if (name === "G") return COLOR_IMAGE[spec] ?? IMAGE;
   if (name === "D") return spec === "ebgan" || spec === "began" ? AUTOENCODER : PENALIZED.has(spec) ? SMOOTH_CRITIC : CRITIC;
   if (name === "Q") return spec === "infogan" ? "dense 12" : "dense 10";
+  // stylegan2_lite's mapping net: truncate() in its samples needs the track_avg at its end
+  if (name === "M" && spec === "stylegan2_lite") return "dense 4, track_avg";
   throw new Error(`no small net for ${spec}'s ${name}`);
 }
 
@@ -104,6 +109,7 @@ function weightValues(base: string, name: string, shape: readonly number[]): Flo
   const n = shape.reduce((a, b) => a * b, 1);
   const seed = `${base}/${name}`;
   if (name.endsWith("/bias")) return uniform(seed, n, -0.3, 0.3);
+  if (name.endsWith("/avg")) return uniform(seed, n, -0.5, 0.5); // track_avg's running average (read by samples only)
   if (!name.endsWith("/kernel")) throw new Error(`unexpected variable ${name}`);
   const gain = name.startsWith("D/") ? 4 : 3;
   const s = gain / Math.sqrt(shape[0]!);
@@ -153,9 +159,20 @@ interface Ran {
   code: string;
 }
 
+/**
+ * Edits of a spec's schedule before its nets are swapped: stylegan2_lite's lazy R1 runs every 16
+ * iterations, so in the one iteration run here it runs every iteration instead (its loss is the same).
+ */
+const SCHEDULE_EDITS: Record<string, (text: string) => string> = {
+  stylegan2_lite: (t) => t.replace("every(16, d_reg, adjust=true)", "every(1, d_reg, adjust=true)"),
+};
+
 /** The spec's text with small nets, compiled (with `runtimeImport` when given). */
 function compileCase(c: Case, opts: { runtimeImport?: string; passes?: OptSet } = {}) {
-  const text = withSmallNets(c.spec, fs.readFileSync(path.join(ROOT, "specs", `${c.spec}.gan`), "utf8"));
+  const raw = fs.readFileSync(path.join(ROOT, "specs", `${c.spec}.gan`), "utf8");
+  const edited = (SCHEDULE_EDITS[c.spec] ?? ((t: string) => t))(raw);
+  if (SCHEDULE_EDITS[c.spec]) expect(edited).not.toBe(raw);
+  const text = withSmallNets(c.spec, edited);
   const r = compileText(text, `specs/${c.spec}.gan`, opts);
   expect(r.diagnostics.filter((x) => x.severity === "error").map((x) => x.message)).toEqual([]);
   return r;
@@ -246,6 +263,8 @@ const ganTerms = (lr: number[], lf: number[]) => ({ d_real: bce(lr, 1), d_fake: 
 const wganTerms = (lr: number[], lf: number[]) => ({ d_real: -mean(lr), d_fake: mean(lf), g: -mean(lf) });
 /** mean((||grad|| - 1)^2) over the samples. */
 const penalty = (grads: number[][]) => mean(grads.map((g) => (Math.sqrt(sum(g.map((x) => x * x))) - 1) ** 2));
+/** log(1 + exp(x)) in float64, without overflow. */
+const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 /** Per sample a + t (b - a), t one number per sample. */
 const between = (a: number[][], b: number[][], t: number[][]) => a.map((r, i) => r.map((x, j) => x + t[i]![0]! * (b[i]![j]! - x)));
 
@@ -301,6 +320,18 @@ const REFERENCE: Record<string, Reference> = {
     const dReal = mean(lr.map((l) => relu(1 - l)));
     const dFake = mean(lf.map((l) => relu(1 + l)));
     return { d_real: dReal, d_fake: dFake, d: dReal + dFake, g: -mean(lf) };
+  },
+  stylegan2_lite: (c) => {
+    // fake = G(mix(M(z), M(z2), 8, 0.9)): the crossover this step's mix() draws from its call site's key
+    const w1 = c.apply("M", c.noise.z!).out!;
+    const w2 = c.apply("M", c.noise.z2!).out!;
+    const call = c.p.nodes.find((n) => n.op === "call" && n.fn === "mix")!;
+    const cut = crossover(Rng.fromState(fixedAugmentKey(`${c.step}:${call.id}`)), 8, 0.9);
+    const ws = w1.map((a, i) => Array.from({ length: 8 }, (_, l) => (l < cut ? a : w2[i]!)).flat());
+    const lr = c.logit(c.real);
+    const lf = c.logit(c.apply("G", ws).out!);
+    const r1 = sum(c.inputGrad(c.real).map((g) => sum(g.map((x) => x * x)))) / c.batch;
+    return { d: mean(lf.map(softplus)) + mean(lr.map((l) => softplus(-l))), r1: 0.005 * r1, g: mean(lf.map((l) => softplus(-l))) };
   },
   rsgan: (c) => {
     const lr = c.logit(c.real);
@@ -402,8 +433,10 @@ function checkRecords(ran: Ran, refFor: (step: string) => Record<string, number>
   });
   const measured = ran.code.includes("function measure(");
   expect(ran.run.records.length, `${label}: records`).toBe(order.length + (measured ? 1 : 0));
-  // Every step ran and asked its optimizer to apply gradients.
-  for (const s of p.steps) expect(ran.run.applied[s.name], `${label}: step ${s.name} applied`).toBe(order.filter((x) => x === s.name).length);
+  // Every step ran and asked its optimizer to apply gradients (a step on another step's optimizer, as a lazy
+  // R1 on D's, applies through that step's).
+  const owner = (step: string) => p.steps.find((s) => s.name === step)!.optimizerOf ?? step;
+  for (const s of p.steps.filter((x) => !x.optimizerOf)) expect(ran.run.applied[s.name], `${label}: step ${s.name} applied`).toBe(order.filter((x) => owner(x) === s.name).length);
   return checked;
 }
 
@@ -454,7 +487,7 @@ describe("loss terms of the compiled trainers against float64", () => {
               const plain = reference(c, p, ran.fixed);
               const afterClip = c.spec === "wgan" ? reference(c, p, ran.fixed, clipped(ran.fixed, p)) : plain;
               const label = `${caseName(c)}, ${trainer}, ${backend}`;
-              const checked = checkRecords(ran, (step) => (c.spec === "wgan" && step !== "d" ? afterClip : c.spec === "dcgan_diffaug" ? reference(c, p, ran.fixed, weightsOf(ran.fixed), step) : plain), label);
+              const checked = checkRecords(ran, (step) => (c.spec === "wgan" && step !== "d" ? afterClip : c.spec === "dcgan_diffaug" || c.spec === "stylegan2_lite" ? reference(c, p, ran.fixed, weightsOf(ran.fixed), step) : plain), label);
               // Every loss and every logged value of the spec was computed and compared.
               const logged = p.train.log.filter((n) => p.values[n] !== undefined);
               expect([...checked].sort()).toEqual([...new Set([...p.losses.map((l) => l.name), ...logged])].sort());

@@ -104,7 +104,7 @@ export function largestSingularValue(kernel: ArrayLike<number>, n: number, out: 
 }
 
 /**
- * The forward pass of a net of dense, concat, flatten, reshape, relu, leakyrelu, sigmoid, tanh and linear layers,
+ * The forward pass of a net of dense, concat, flatten, reshape, relu, leakyrelu, sigmoid, tanh, linear and track_avg layers,
  * one sample at a time, in float64. `inputs[k][i]` is sample i of the net's k-th input (flattened, NHWC).
  * `kernelScale(layerIndex)` divides a dense kernel (spectral norm); default 1.
  */
@@ -146,6 +146,7 @@ export function forward(net: NetIR, inputs: number[][][], w: Weights, kernelScal
         case "flatten":
         case "reshape":
         case "linear":
+        case "track_avg": // the identity (its running average is not a value of the pass)
           break; // per-sample values are kept flat, in NHWC order
         case "relu":
           h = h.map((v) => Math.max(v, 0));

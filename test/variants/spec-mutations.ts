@@ -25,6 +25,11 @@ export function shrink(text: string): string {
     .replace(/mnist_color\(batch=(\d+)\)/g, "mnist_color(batch=$1, limit=64)")
     // block instances' widths (their first argument) and class embeddings
     .replace(/\b([A-Z]\w*)\((\d+)\b/g, (w, b: string, n: string) => (Number(n) > 16 ? `${b}(8` : w))
+    // a second width of a block instance (stylegan2_lite's DBlock(cin, ch)), modulated convs and the
+    // learned constant input
+    .replace(/\b([A-Z]\w*\(\d+, )(\d+)\)/g, (w, head: string, n: string) => (Number(n) > 16 ? `${head}8)` : w))
+    .replace(/\bmodconv\((\d+),/g, (w, n: string) => (Number(n) > 16 ? "modconv(8," : w))
+    .replace(/\bconst \[(\d+), (\d+), (\d+)\]/g, (w, a: string, b: string, c: string) => (Number(c) > 16 ? `const [${a}, ${b}, 8]` : w))
     .replace(/\bembed\((\w+), (\d+)\b/g, (w, y: string, n: string) => (Number(n) > 16 ? `embed(${y}, 8` : w));
 }
 

@@ -36,6 +36,9 @@ const pair = (f: string) => (a: PyArgs) => `${f}(${a.operand(0)}, ${a.operand(1)
 export const PY_FUNCTIONS: PyFunctionTable = {
   // Its draws come from the generator at a key of (seed, iteration, batch, call site), as the TypeScript trainer's.
   diffaug: (a) => `diff_augment(${a.tensor(0)}, ${JSON.stringify(policyWords(a.constant(1)!))}, augment_key(run, b, ${a.site()}))`,
+  styles: { unsupported: "style stacks (styles) are not in the PyTorch trainer yet" },
+  mix: { unsupported: "style mixing (mix) is not in the PyTorch trainer yet" },
+  truncate: { unsupported: "the truncation trick (truncate) is not in the PyTorch trainer yet" },
   bce_logits: pair("bce_logits"),
   bce: pair("bce"),
   mse: pair("mse"),

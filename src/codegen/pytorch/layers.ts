@@ -41,6 +41,8 @@ export type PyLayerTable = { readonly [K in LayerKind]: PyLayer<IRof<K>> | Unsup
 const act = (code: string): PyLayer<unknown> => ({ forward: () => `h = ${code}` });
 /** A kernel as the layer uses it: spectrally normalized (sn=true) through its u vector, in ganc's layout. */
 const kernel = (c: PyLayerContext, k: string, sn: string | null) => (sn ? `spectral_norm(${c.v(k)}, ${c.v(sn)}, mode)` : c.v(k));
+/** The weight modifiers (lr_mul, equalized) are not in the PyTorch trainer yet. */
+const noScale = (l: { readonly scale?: unknown }) => (l.scale ? "weight modifiers (lr_mul, equalized) are not in the PyTorch trainer yet" : null);
 const bias = (c: PyLayerContext, b: string | null) => (b ? c.v(b) : "None");
 
 /** TensorFlow's `same` padding of one axis: (before, after), uneven for even kernels. */
@@ -52,9 +54,11 @@ export function samePads(size: number, kernel: number, stride: number): [number,
 
 export const PY_LAYERS: PyLayerTable = {
   dense: {
+    refuse: noScale,
     forward: (l, c) => `h = h @ ${kernel(c, l.kernel, l.sn)}${l.bias ? ` + ${c.v(l.bias)}` : ""}`,
   },
   conv2d: {
+    refuse: noScale,
     forward(l, c) {
       const [hIn, wIn] = c.info.inShape as [number, number, number];
       const [top, bottom] = l.padding === "same" ? samePads(hIn, l.kernelSize, l.stride) : [0, 0];
@@ -63,6 +67,7 @@ export const PY_LAYERS: PyLayerTable = {
     },
   },
   conv2dTranspose: {
+    refuse: noScale,
     forward(l, c) {
       const [hIn, wIn] = c.info.inShape as [number, number, number];
       const [hOut, wOut] = c.info.outShape as [number, number, number];
@@ -115,6 +120,12 @@ export const PY_LAYERS: PyLayerTable = {
   chunk: { forward: (l, c) => `h = ${c.local(l.value)}.narrow(1, ${l.index * l.width}, ${l.width})` },
   dot: { forward: (l, c) => `h = torch.sum(h * ${c.local(l.value)}, -1, keepdim=True)` },
   minibatch_stddev: { forward: (l) => `h = minibatch_stddev(h, ${l.group}, ${l.features})` },
+  modconv: { unsupported: "modulated convolution (modconv) is not in the PyTorch trainer yet" },
+  const: { unsupported: "learned constant inputs (const) are not in the PyTorch trainer yet" },
+  noise: { unsupported: "noise inputs (noise) draw from TensorFlow.js's generator, which the PyTorch trainer does not reproduce yet" },
+  pixelnorm: { unsupported: "pixel normalization (pixelnorm) is not in the PyTorch trainer yet" },
+  style: { unsupported: "per-layer style stacks (style) are not in the PyTorch trainer yet" },
+  track_avg: { unsupported: "running averages of w (track_avg) are not in the PyTorch trainer yet" },
   global_sum: { forward: () => "h = h.sum((2, 3))" },
   global_avg: { forward: () => "h = h.mean((2, 3))" },
   relu: act("F.relu(h)"),

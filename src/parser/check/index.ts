@@ -161,6 +161,7 @@ class Checker {
     this.resolveShares();
     const steps = this.checkSteps();
     const train = this.checkTrain(steps);
+    this.checkTruncation(losses, steps, train);
     if (hasErrors(this.diags)) return null;
     const nets = [...this.nets.values()].filter((n): n is NetIR => !!n);
     this.checkGroupsOfBatch(nets, data);
@@ -539,7 +540,11 @@ class Checker {
     for (const a of e.args) if (a.name) this.err(C.E0112, `${netDecl ? `net ${fname}` : `'${fname}'`} takes no named arguments`, a.name.span);
     const stringArg = !netDecl && isFnName(fname) ? FUNCTIONS[fname].stringArg : undefined;
     const args = e.args.map((a, i) => (stringArg?.index === i ? this.stringConstant(fname, stringArg.parse, a.value, FUNCTIONS[fname as keyof typeof FUNCTIONS].params[i]!.name) : this.expr(a.value)));
-    if (args.some((a) => a === null)) return null;
+    if (args.some((a) => a === null)) {
+      // an argument's error is reported; the net is still applied here (no "never applied" warning after it)
+      if (netDecl) this.applied.add(fname);
+      return null;
+    }
     const ids = args as number[];
     if (netDecl) return this.apply(netDecl, ids, e);
     if (!isFnName(fname)) {
@@ -580,7 +585,53 @@ class Checker {
       this.err(t.code, t.message, e.span);
       return null;
     }
+    if (fname === "truncate" && !this.trackedAverage(ids[0]!, e)) return null;
     return this.mk({ op: "call", fn: fname, args: ids }, t, e.span);
+  }
+
+  /**
+   * truncate(w) pulls w toward the running average of the `track_avg` layer that made it: w must be the
+   * output (or a tap) of a net whose layer there is track_avg (E0195, with the fix).
+   */
+  private trackedAverage(id: number, e: A.CallExpr): boolean {
+    const n = this.nodes[id]!;
+    const app = n.op === "apply" ? n : n.op === "tap" ? this.nodes[n.of]! : null;
+    const net = app?.op === "apply" ? this.nets.get(app.net) : undefined;
+    const index = net ? (n.op === "tap" ? net.taps[n.tap] : net.layers.length - 1) : undefined;
+    if (net && index !== undefined && net.layers[index]?.layer.op === "track_avg") return true;
+    const what = net ? `${n.op === "tap" ? `${net.name}(...).${(n as { tap: string }).tap}` : `${net.name}'s output`}, which is not kept by a track_avg layer` : "not a net's output";
+    const fix = net ? `; end net ${net.name} with 'track_avg' (StyleGAN: decay=0.995)` : "; give it a mapping network's output, like truncate(M(z)), where net M ends in 'track_avg'";
+    this.err(C.E0195, `truncate(w) needs the running average of w, and this w is ${what}${fix}`, e.args[0]!.span);
+    return false;
+  }
+
+  /**
+   * psi is chosen when sampling, so truncate() belongs to the samples expression: a loss, a state update or a
+   * logged value that reaches one would train or measure with psi = 1 regardless (E0199).
+   */
+  private checkTruncation(losses: readonly { name: string; node: number }[], steps: readonly StepIR[], train: TrainIR | null): void {
+    const roots: [string, number][] = losses.filter((l) => l.node >= 0).map((l) => [`loss ${l.name}`, l.node]);
+    for (const s of steps) for (const a of s.actions) if (a.kind === "assign") roots.push([`the update of state ${a.state} after step ${s.name}`, a.node]);
+    for (const v of train?.log ?? []) {
+      const id = this.values.get(v);
+      if (id != null) roots.push([`logged value ${v}`, id]);
+    }
+    const reported = new Set<number>();
+    for (const [what, root] of roots) {
+      const seen = new Set<number>();
+      const stack = [root];
+      while (stack.length) {
+        const id = stack.pop()!;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        const n = this.nodes[id]!;
+        if (n.op === "call" && n.fn === "truncate" && !reported.has(id)) {
+          reported.add(id);
+          this.err(C.E0199, `truncate() is for sampling (its psi comes from --truncation when sampling), but ${what} uses it; use it in train { samples = ... } only`, n.span);
+        }
+        stack.push(...children(n));
+      }
+    }
   }
 
   /** A function's string argument (diffaug's policy) as the constant its definition parses it to. */

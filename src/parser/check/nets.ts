@@ -279,7 +279,8 @@ export function instantiateNet(
     outShape: shape,
     line: lineOf(net.span.start),
     hasBatchnorm: layers.some((l) => l.layer.op === "batchnorm" || l.layer.op === "cbn"),
-    hasDropout: layers.some((l) => l.layer.op === "dropout"),
+    // noise inputs draw like dropout: the optimizer must keep the order of their draws
+    hasDropout: layers.some((l) => l.layer.op === "dropout" || l.layer.op === "noise"),
   };
 }
 

@@ -89,11 +89,12 @@ export class GanParser extends CstParser {
   });
 
   /**
-   * layer = IDENT ( "(" [ args ] ")" | { bareArg } ) [ "->" IDENT ] [ "," ] ;
+   * layer = ( IDENT | "noise" ) ( "(" [ args ] ")" | { bareArg } ) [ "->" IDENT ] [ "," ] ;
    * bareArg = IDENT "=" expr | expr ;   (a positional bare argument may not start with a name)
    */
   layer = this.RULE("layer", () => {
-    this.CONSUME(T.Identifier, { LABEL: "op" });
+    // `noise` is also a declaration's keyword; inside a net it is the noise-injection layer.
+    this.OR1([{ ALT: () => this.CONSUME(T.Identifier, { LABEL: "op" }) }, { ALT: () => this.CONSUME(T.Noise, { LABEL: "op" }) }]);
     this.OR([
       { GATE: () => this.LA(1).tokenType === T.LParen, ALT: () => this.SUBRULE(this.parenArgs) },
       {
