@@ -616,9 +616,11 @@ class Checker {
       const id = this.values.get(v);
       if (id != null) roots.push([`logged value ${v}`, id]);
     }
+    // One visited set for all roots: a node's subtree is searched once, by the first root that reaches it, which
+    // is also the root its E0199 names (so the walk is linear in the spec, not quadratic in a chain of losses).
     const reported = new Set<number>();
+    const seen = new Set<number>();
     for (const [what, root] of roots) {
-      const seen = new Set<number>();
       const stack = [root];
       while (stack.length) {
         const id = stack.pop()!;
