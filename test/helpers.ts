@@ -24,8 +24,19 @@ export function gancAsync(args: string[]) {
   return spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
 }
 
+const madeDirs: string[] = [];
+
+/** A new temporary folder, removed after the test file's tests (test/setup.ts) unless GANC_KEEP_TMP=1. */
 export function tmpDir(prefix = "ganc-test-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
+}
+
+/** Removes the folders tmpDir() made in this test file (run folders hold checkpoints: a suite run left gigabytes). */
+export function removeTmpDirs(): void {
+  if (process.env.GANC_KEEP_TMP === "1") return;
+  for (const dir of madeDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 export function readJsonl(file: string): Record<string, number>[] {
