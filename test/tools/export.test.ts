@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 // Only tfjs itself: the exported model must load without ganc.
 import * as tf from "@tensorflow/tfjs";
 import { CHROMIUM, chromiumAsync } from "../browser.ts";
-import { ganc, ROOT, tmpDir } from "../helpers.ts";
+import { ganc, gancInProcess, ROOT, tmpDir, type CliResult } from "../helpers.ts";
 import { shrink } from "../variants/spec-mutations.ts";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
 import { compileText } from "../../src/compile.ts";
@@ -42,16 +42,22 @@ interface NoiseFile {
   outputs: { shape: number[]; data: number[] };
 }
 
+/**
+ * The commands run inside the test process (gancInProcess): this file is about what export writes. The first
+ * test runs `ganc export` and `ganc sample` as real processes, so do the tests of the custom layers (which load
+ * the model with plain tfjs and the exported ganc-layers.mjs), and one test checks the exit codes and messages
+ * of a failed export's process.
+ */
 /** Exports `run`, loads the model with plain tfjs, feeds it the trainer's fixed noise and compares with `ganc sample`. */
-async function exportAndCompare(run: string, n: number) {
+async function exportAndCompare(run: string, n: number, cli: (args: string[]) => CliResult | Promise<CliResult> = gancInProcess) {
   const out = path.join(run, "exported");
-  const r = ganc(["export", run, "-o", out, "--json"]);
+  const r = await cli(["export", run, "-o", out, "--json"]);
   expect(r.code, r.stderr).toBe(0);
   const written = JSON.parse(r.stdout);
   expect(fs.existsSync(path.join(out, "model.json"))).toBe(true);
   expect(written.files.length).toBeGreaterThanOrEqual(3);
 
-  const s = ganc(["sample", run, "-n", String(n), "-o", path.join(run, "s.json")]);
+  const s = await cli(["sample", run, "-n", String(n), "-o", path.join(run, "s.json")]);
   expect(s.code, s.stderr).toBe(0);
   const sampled = JSON.parse(fs.readFileSync(path.join(run, "s.json"), "utf8")) as { shape: number[]; data: number[] };
 
@@ -74,22 +80,23 @@ async function exportAndCompare(run: string, n: number) {
 }
 
 let mlpRun = "";
-beforeAll(() => {
+beforeAll(async () => {
   mlpRun = path.join(tmpDir(), "run");
-  const r = ganc(["train", "test/fixtures/mlp-mnist.gan", "--out", mlpRun, "--steps", "100", "--quiet"]);
+  const r = await gancInProcess(["train", "test/fixtures/mlp-mnist.gan", "--out", mlpRun, "--steps", "100", "--quiet"]);
   expect(r.code, r.stderr).toBe(0);
 }, 120_000);
 
 describe("ganc export", () => {
   it("writes a layers model that plain tfjs loads and that reproduces ganc sample on the same noise", async () => {
-    const { meta } = await exportAndCompare(mlpRun, 16);
+    // ganc export and ganc sample as real processes, the way a user runs them.
+    const { meta } = await exportAndCompare(mlpRun, 16, ganc);
     expect(meta).toMatchObject({ net: "G", inputs: [{ name: "z", kind: "noise", dist: "uniform", low: -1, high: 1, shape: [32] }], output: { shape: [28, 28, 1], range: [0, 1] } });
     expect(meta.inputs[0]).not.toHaveProperty("a");
   }, 60_000);
 
   it("maps every layer kind: conditional concat (vector and image), spectral norm, batch norm, dropout, deconv, upsample, layer norm, tanh", async () => {
     const run = path.join(tmpDir(), "run");
-    const r = ganc(["train", "test/fixtures/export-kinds.gan", "--out", run, "--quiet"]);
+    const r = await gancInProcess(["train", "test/fixtures/export-kinds.gan", "--out", run, "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     const { meta, out } = await exportAndCompare(run, 16);
     expect(meta.inputs.map((i) => i.name)).toEqual(["z", "y"]);
@@ -100,7 +107,7 @@ describe("ganc export", () => {
 
   it("maps the resampling layers to plain tfjs layers: average pooling, bilinear upsampling as one bias-free Dense per axis, global sum as global average times the positions", async () => {
     const run = path.join(tmpDir(), "run");
-    const r = ganc(["train", "test/fixtures/export-resample.gan", "--out", run, "--quiet"]);
+    const r = await gancInProcess(["train", "test/fixtures/export-resample.gan", "--out", run, "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     const { out } = await exportAndCompare(run, 16);
     const topology = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers.map((l: { class_name: string }) => l.class_name);
@@ -109,7 +116,7 @@ describe("ganc export", () => {
 
   it("exports a net with several paths as a functional model: Add, Multiply and Concatenate joins, from(x)", async () => {
     const run = path.join(tmpDir(), "run");
-    const r = ganc(["train", "test/fixtures/graph-joins.gan", "--out", run, "--steps", "2", "--quiet"]);
+    const r = await gancInProcess(["train", "test/fixtures/graph-joins.gan", "--out", run, "--steps", "2", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     const { out } = await exportAndCompare(run, 16);
     const topology = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers.map((l: { class_name: string }) => l.class_name);
@@ -118,7 +125,7 @@ describe("ganc export", () => {
 
   it("folds self-attention into plain tfjs layers (1x1 convs, 2x2 max pooling, two Dot products around a Softmax, gamma in the output kernel), with and without spectral norm", async () => {
     const run = path.join(tmpDir(), "run");
-    const r = ganc(["train", "test/fixtures/export-attention.gan", "--out", run, "--quiet"]);
+    const r = await gancInProcess(["train", "test/fixtures/export-attention.gan", "--out", run, "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     const { out } = await exportAndCompare(run, 16);
     const layers = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers as { class_name: string; name: string }[];
@@ -132,7 +139,7 @@ describe("ganc export", () => {
     const file = path.join(dir, `${spec}.gan`);
     fs.writeFileSync(file, shrink(fs.readFileSync(path.join(ROOT, "specs", `${spec}.gan`), "utf8")));
     const run = path.join(dir, "run");
-    const r = ganc(["train", file, "--out", run, "--steps", "2", "--batch", "4", "--quiet"]);
+    const r = await gancInProcess(["train", file, "--out", run, "--steps", "2", "--batch", "4", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     const { meta, out } = await exportAndCompare(run, 16);
     if (spec.startsWith("dcgan")) {
@@ -189,7 +196,7 @@ describe("ganc export", () => {
 
   it("exports a net of block instances: one Keras layer per layer of each instance, named by instance", async () => {
     const run = path.join(tmpDir(), "run");
-    const r = ganc(["train", "test/fixtures/graph-blocks.gan", "--out", run, "--steps", "2", "--quiet"]);
+    const r = await gancInProcess(["train", "test/fixtures/graph-blocks.gan", "--out", run, "--steps", "2", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     const { out } = await exportAndCompare(run, 16);
     const names = JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology.config.layers.map((l: { name: string }) => l.name);
@@ -202,17 +209,22 @@ describe("ganc export", () => {
     const text = fs.readFileSync(path.join(ROOT, "specs/biggan_lite.gan"), "utf8").replace(/\b128\b/g, "8").replace("mnist_color(batch=50)", "mnist_color(batch=8, limit=64)");
     fs.writeFileSync(spec, text);
     const run = path.join(dir, "run");
-    const r = ganc(["train", spec, "--out", run, "--steps", "3", "--quiet"]);
+    const r = await gancInProcess(["train", spec, "--out", run, "--steps", "3", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     const out = path.join(run, "exported");
-    // Without the custom layers tfjs cannot read the model.
+    // Without the custom layers tfjs cannot read the model. The exports of the earlier tests ran in this process
+    // and registered ganc's own copies of the custom layers with tfjs: this test takes them out, to load the model
+    // with plain tfjs and then with the classes of the exported ganc-layers.mjs alone, and runs its exports as
+    // real processes (an export in this process would register ganc's copies again).
+    const classes = tf.serialization.SerializationMap.getMap().classNameMap;
+    for (const name of Object.keys(classes)) if (name.startsWith("Ganc")) delete classes[name];
     const e = ganc(["export", run, "-o", out, "--json"]);
     expect(e.code, e.stderr).toBe(0);
     expect(JSON.parse(e.stdout).files.map((f: string) => path.basename(f))).toContain("ganc-layers.mjs");
     await expect(tf.loadLayersModel(fileHandler(out))).rejects.toThrow(/GancSlice|GancCondBatchNorm|Unknown layer/);
     const mod = (await import(pathToFileURL(path.join(out, "ganc-layers.mjs")).href)) as { registerGancLayers: (t: typeof tf) => unknown };
     mod.registerGancLayers(tf);
-    const { out: again } = await exportAndCompare(run, 16);
+    const { out: again } = await exportAndCompare(run, 16, ganc);
     const topology = JSON.stringify(JSON.parse(fs.readFileSync(path.join(again, "model.json"), "utf8")).modelTopology);
     expect(topology.match(/"class_name":"GancCondBatchNorm"/g)).toHaveLength(6);
     expect(topology.match(/"class_name":"GancSlice"/g)).toHaveLength(4);
@@ -225,14 +237,15 @@ describe("ganc export", () => {
 
   it("exports a StyleGAN2-style generator (test/fixtures/stylegan-mini.gan): lr_mul and equalized folded into the kernels, GancPixelNorm, GancConst, GancNoise drawing the sampling noise; plain tfjs reproduces ganc sample", async () => {
     const run = path.join(tmpDir(), "run");
-    const r = ganc(["train", "test/fixtures/stylegan-mini.gan", "--out", run, "--steps", "2", "--quiet"]);
+    const r = await gancInProcess(["train", "test/fixtures/stylegan-mini.gan", "--out", run, "--steps", "2", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     const out = path.join(run, "exported");
+    // Real processes for the exports, as in the test above: the model loads with the exported file's classes.
     const e = ganc(["export", run, "-o", out, "--json"]);
     expect(e.code, e.stderr).toBe(0);
     const mod = (await import(pathToFileURL(path.join(out, "ganc-layers.mjs")).href)) as { registerGancLayers: (t: typeof tf) => unknown };
     mod.registerGancLayers(tf);
-    const { out: again } = await exportAndCompare(run, 16);
+    const { out: again } = await exportAndCompare(run, 16, ganc);
     const json = JSON.parse(fs.readFileSync(path.join(again, "model.json"), "utf8"));
     const topology = JSON.stringify(json.modelTopology);
     expect(topology.match(/"class_name":"GancPixelNorm"/g)).toHaveLength(1);
@@ -250,7 +263,7 @@ describe("ganc export", () => {
 
   it("a linear 2-D generator has no output range; a run trained with --seed has its noise in sample-noise.json", async () => {
     const run = path.join(tmpDir(), "run");
-    const r = ganc(["train", "test/fixtures/ring8.gan", "--out", run, "--steps", "2", "--seed", "9", "--quiet"]);
+    const r = await gancInProcess(["train", "test/fixtures/ring8.gan", "--out", run, "--steps", "2", "--seed", "9", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     const { meta } = await exportAndCompare(run, 16);
     expect(meta.output).toEqual({ shape: [2], range: null });

@@ -3,19 +3,21 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM, chromium, regionStats } from "../browser.ts";
-import { ganc, tmpDir } from "../helpers.ts";
+import { ganc, gancInProcess, tmpDir } from "../helpers.ts";
 
+// Commands run inside the test process (gancInProcess) where the test is about what they compute; the tests of
+// exit codes and error messages run the real command line (ganc).
 // One short run shared by the tests: three sample grids, a dozen log lines.
 let run = "";
-beforeAll(() => {
+beforeAll(async () => {
   run = path.join(tmpDir(), "run");
-  const r = ganc(["train", "test/fixtures/mlp-mnist.gan", "--out", run, "--steps", "60", "--sample-every", "20", "--log-every", "5", "--quiet"]);
+  const r = await gancInProcess(["train", "test/fixtures/mlp-mnist.gan", "--out", run, "--steps", "60", "--sample-every", "20", "--log-every", "5", "--quiet"]);
   expect(r.code, r.stderr).toBe(0);
 }, 120_000);
 
 describe("ganc eval", () => {
-  it("prints FID, classifier score and class coverage as JSON and keeps them in eval.json", () => {
-    const r = ganc(["eval", run, "-n", "300", "--json"]);
+  it("prints FID, classifier score and class coverage as JSON and keeps them in eval.json", async () => {
+    const r = await gancInProcess(["eval", run, "-n", "300", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ spec: "mlp-mnist", data: "mnist", metrics: { kind: "images", samples: 300, reference: 10000 } });
@@ -24,6 +26,7 @@ describe("ganc eval", () => {
     expect(out.metrics.classCoverage.histogram.reduce((a: number, b: number) => a + b, 0)).toBe(300);
     expect(JSON.parse(fs.readFileSync(path.join(run, "eval.json"), "utf8"))).toEqual(out);
     // Text form: one value a line, nothing on stderr with --quiet.
+    // The text form from the real command line (an eval in this process keeps the classifier it loaded).
     const t = ganc(["eval", run, "-n", "300", "--quiet"]);
     expect(t.code).toBe(0);
     expect(t.stdout).toMatch(/^FID \(classifier\): +\d+\.\d{3}/m);

@@ -4,13 +4,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import { makeMnistColor } from "../../src/data/mnist-color.ts";
 import { swdAgainst } from "../../src/runtime/eval/swd.ts";
-import { ganc, readJsonl, tmpDir } from "../helpers.ts";
+import { ganc, gancInProcess, readJsonl, tmpDir } from "../helpers.ts";
 
+// Commands run inside the test process (gancInProcess) where the test is about what they compute; the tests of
+// exit codes and error messages run the real command line (ganc).
 // A 4-iteration run on 300 colored digits (32x32x3) with eval_every=2 on 48 samples.
 let run = "";
-beforeAll(() => {
+beforeAll(async () => {
   run = path.join(tmpDir(), "run");
-  const r = ganc(["train", "test/fixtures/mnist-color-swd.gan", "--out", run, "--quiet"]);
+  const r = await gancInProcess(["train", "test/fixtures/mnist-color-swd.gan", "--out", run, "--quiet"]);
   expect(r.code, r.stderr).toBe(0);
 }, 240_000);
 
@@ -26,7 +28,7 @@ describe("SWD end to end (mnist_color)", () => {
   });
 
   it("ganc eval picks SWD for non-MNIST images, prints it x 1e3, keeps it in eval.json; equal to SWD computed here from ganc sample's values", async () => {
-    const r = ganc(["eval", run, "-n", "48", "--json"]);
+    const r = await gancInProcess(["eval", run, "-n", "48", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.metrics.kind).toBe("swd");
@@ -37,7 +39,7 @@ describe("SWD end to end (mnist_color)", () => {
 
     // The same samples (ganc sample draws them the way ganc eval does) against the same real images.
     const json = path.join(run, "s.json");
-    expect(ganc(["sample", run, "-n", "48", "-o", json]).code).toBe(0);
+    expect((await gancInProcess(["sample", run, "-n", "48", "-o", json])).code).toBe(0);
     const s = JSON.parse(fs.readFileSync(json, "utf8")) as { range: [number, number]; data: number[] };
     const { bytes, labels, count } = makeMnistColor(300);
     const ds = { name: "mnist-color", shape: [32, 32, 3], count, x: Float32Array.from(bytes, (v) => v / 255), labels, numClasses: 10 };
@@ -47,10 +49,10 @@ describe("SWD end to end (mnist_color)", () => {
     // sample -o json rounds values to 1e-6
     expect(Math.abs(here.mean - out.metrics.mean) / out.metrics.mean).toBeLessThan(1e-3);
 
-    const t = ganc(["eval", run, "-n", "48", "--quiet"]);
+    const t = await gancInProcess(["eval", run, "-n", "48", "--quiet"]);
     expect(t.stdout).toContain("SWD x 1e3:");
     expect(t.stdout).toMatch(/32x32: +\d+\.\d\d/);
-    const rep = ganc(["report", run, "-o", path.join(run, "r.html"), "--quiet"]);
+    const rep = await gancInProcess(["report", run, "-o", path.join(run, "r.html"), "--quiet"]);
     expect(rep.code, rep.stderr).toBe(0);
     expect(fs.readFileSync(path.join(run, "r.html"), "utf8")).toContain("SWD x 1e3 at 16x16");
   }, 240_000);

@@ -1,11 +1,10 @@
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileText } from "../../src/compile.ts";
 import type { ProgramIR } from "../../src/ir/types.ts";
 import { listCheckpoints, loadCheckpoint, type SavedTensor } from "../../src/runtime/checkpoint.ts";
+import { gancInProcess, tmpDir } from "../helpers.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const SPECS = path.join(ROOT, "specs");
@@ -97,30 +96,15 @@ interface RunResult {
   seconds: number;
 }
 
-/** Trains one spec for three iterations of batch 8 in a child process, the way a user runs it. */
-function train(spec: string, out: string): Promise<RunResult> {
+/**
+ * Trains one spec for three iterations of batch 8 with `ganc train`, run inside this process (gancInProcess:
+ * the command line's own code, without starting node, tfjs and its backend once per variant; the command's
+ * process is tested in test/cli/ and test/train/).
+ */
+async function train(spec: string, out: string): Promise<RunResult> {
   const started = Date.now();
-  const args = ["bin/ganc.mjs", "train", spec, "--steps", "3", "--batch", "8", "--out", out, "--log-every", "1", "--quiet"];
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("close", (code) => resolve({ code, stderr, out, seconds: (Date.now() - started) / 1000 }));
-  });
-}
-
-/** Runs `jobs` at most `width` at a time (each trainer uses one core). */
-async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
-  const results: T[] = new Array(jobs.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) {
-      const i = next++;
-      results[i] = await jobs[i]!();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, jobs.length) }, worker));
-  return results;
+  const r = await gancInProcess(["train", spec, "--steps", "3", "--batch", "8", "--out", out, "--log-every", "1", "--quiet"]);
+  return { code: r.code, stderr: r.stderr, out, seconds: (Date.now() - started) / 1000 };
 }
 
 function metrics(out: string): Record<string, number>[] {
@@ -135,11 +119,11 @@ function lastCheckpoint(out: string): Map<string, SavedTensor> {
 
 describe("each variant trains on a small slice", () => {
   const runs = new Map<Variant, RunResult>();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ganc-variants-"));
+  const tmp = tmpDir("ganc-variants-");
 
   beforeAll(async () => {
-    const width = Math.max(1, Math.min(2, os.availableParallelism()));
-    const results = await pool(VARIANTS.map((v) => () => train(`specs/${v}.gan`, path.join(tmp, v))), width);
+    const results: RunResult[] = [];
+    for (const v of VARIANTS) results.push(await train(`specs/${v}.gan`, path.join(tmp, v)));
     VARIANTS.forEach((v, i) => runs.set(v, results[i]!));
     if (process.env.GANC_VARIANT_TIMES) console.log(results.map((r, i) => `${VARIANTS[i]} ${r.seconds}s`).join(", "));
   }, 600_000);

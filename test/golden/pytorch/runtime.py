@@ -1,0 +1,1507 @@
+# ---------------------------------------------------------------------------------------------------------
+# The runtime this trainer needs, vendored so that it runs with PyTorch (>= 1.13) and NumPy alone. It is the
+# same in every trainer ganc writes: seeded random numbers (the generator ganc's TypeScript trainers use,
+# ported draw for draw), data batches in the same order, the optimizers' update rules as TensorFlow.js
+# computes them, and ganc's checkpoint format.
+# ---------------------------------------------------------------------------------------------------------
+
+M32 = 0xFFFFFFFF
+
+
+def _i32(x):
+    """The signed 32-bit integer of the low 32 bits of x (JavaScript's x | 0)."""
+    x &= M32
+    return x - 0x100000000 if x & 0x80000000 else x
+
+
+def _imul(a, b):
+    return _i32((a & M32) * (b & M32))
+
+
+def mix32(h):
+    """murmur3's 32-bit finaliser, as ganc's data iterator uses it (a signed 32-bit result)."""
+    h &= M32
+    h = _imul(h ^ (h >> 16), 0x85EBCA6B) & M32
+    h = _imul(h ^ (h >> 13), 0xC2B2AE35) & M32
+    return _i32(h ^ (h >> 16))
+
+
+class Xoroshiro128Plus:
+    """xoroshiro128+ on four 32-bit words, as pure-rand 8 lays them out (s01, s00, s11, s10)."""
+
+    def __init__(self, s01, s00, s11, s10):
+        self.s = [s01 & M32, s00 & M32, s11 & M32, s10 & M32]
+
+    @staticmethod
+    def from_seed(seed):
+        """pure-rand's xoroshiro128plus(seed): the state (-1, ~seed, seed, 0)."""
+        return Xoroshiro128Plus(-1, ~seed, seed, 0)
+
+    def next(self):
+        """The next output as a signed 32-bit integer."""
+        s01, s00, s11, s10 = self.s
+        out = (s00 + s10) & M32
+        a0 = s10 ^ s00
+        a1 = s11 ^ s01
+        n00 = ((s00 << 24) & M32) ^ (s01 >> 8) ^ a0 ^ ((a0 << 16) & M32)
+        n01 = ((s01 << 24) & M32) ^ (s00 >> 8) ^ a1 ^ (((a1 << 16) & M32) | (a0 >> 16))
+        n10 = ((a1 << 5) & M32) ^ (a0 >> 27)
+        n11 = ((a0 << 5) & M32) ^ (a1 >> 27)
+        self.s = [n01, n00, n11, n10]
+        return out - 0x100000000 if out & 0x80000000 else out
+
+    def raw(self, n):
+        """
+        n outputs as unsigned 32-bit integers (a NumPy array): the generator's inner loop on the two 64-bit
+        halves of the state (s0 = s01:s00, s1 = s11:s10), which is xoroshiro128+ (24, 16, 37) as usually
+        written; the output is the low 32 bits of s0 + s1. Half the operations of the 32-bit words' loop.
+        """
+        s01, s00, s11, s10 = self.s
+        s0, s1 = (s01 << 32) | s00, (s11 << 32) | s10
+        m64 = 0xFFFFFFFFFFFFFFFF
+        out = [0] * n
+        for i in range(n):
+            out[i] = (s0 + s1) & M32
+            s1 ^= s0
+            s0 = (((s0 << 24) & m64) | (s0 >> 40)) ^ s1 ^ ((s1 << 16) & m64)
+            s1 = ((s1 << 37) & m64) | (s1 >> 27)
+        self.s = [s0 >> 32, s0 & M32, s1 >> 32, s1 & M32]
+        return np.array(out, dtype=np.uint64)
+
+    def state(self):
+        return [_i32(w) for w in self.s]
+
+
+def uniform_float64(gen):
+    """pure-rand's uniformFloat64: a multiple of 2**-53 in [0, 1) from two draws."""
+    v1 = gen.next() & 67108863
+    v2 = gen.next() & 134217727
+    return v1 * 1.4901161193847656e-8 + v2 * 1.1102230246251565e-16
+
+
+def uniform_int(gen, lo, hi):
+    """pure-rand's uniformInt for ranges below 2**32: rejection sampling of one draw."""
+    size = hi - lo + 1
+    allowed = (4294967296 // size) * size if size > 2 else 4294967296
+    v = gen.next() + 2147483648
+    while v >= allowed:
+        v = gen.next() + 2147483648
+    return v % size + lo
+
+
+def _uniform_floats(raw):
+    """Pairs of raw draws to pure-rand's uniformFloat64 values (vectorized)."""
+    v1 = (raw[0::2] & np.uint64(67108863)).astype(np.float64)
+    v2 = (raw[1::2] & np.uint64(134217727)).astype(np.float64)
+    return v1 * 1.4901161193847656e-8 + v2 * 1.1102230246251565e-16
+
+
+def _float32_below(x):
+    f = np.float32(x)
+    if float(f) >= x:
+        f = np.nextafter(f, np.float32(-np.inf))
+    return f
+
+
+class Rng:
+    """
+    ganc's seeded generator (src/runtime/rng.ts): xoroshiro128+ seeded through murmur3's finaliser, the
+    same draws in the same order, so a seed gives the TypeScript trainer's noise here too. Box-Muller uses
+    the platform's log/cos/sin; rounded to float32 they agree with V8's but for a rare last-bit difference.
+    """
+
+    def __init__(self, seed):
+        words = [_i32(mix32(_i32(seed + _imul(k, 0x9E3779B9)))) for k in range(1, 5)]
+        self.gen = Xoroshiro128Plus(*words)
+
+    @staticmethod
+    def from_state(state):
+        r = Rng.__new__(Rng)
+        r.gen = Xoroshiro128Plus(*state)
+        return r
+
+    def state(self):
+        return self.gen.state()
+
+    def uniform(self):
+        return uniform_float64(self.gen)
+
+    def uint32(self):
+        return self.gen.next() & M32
+
+    def normal(self):
+        u1 = 1 - self.uniform()
+        u2 = self.uniform()
+        return math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+
+    def fill_uniform(self, n, lo, hi):
+        """n float32 values uniform in [lo, hi), one draw each (24 bits)."""
+        raw = self.gen.raw(n)
+        v = (np.float64(lo) + np.float64(hi - lo) * ((raw >> np.uint64(8)).astype(np.float64) * 2.0 ** -24)).astype(np.float32)
+        v[v >= hi] = _float32_below(hi)
+        return v
+
+    def fill_normal(self, n, mean, std):
+        """n normal values; Box-Muller pairs used whole (cos, then sin)."""
+        pairs = (n + 1) // 2
+        u = _uniform_floats(self.gen.raw(4 * pairs))
+        r = np.sqrt(-2 * np.log(1 - u[0::2]))
+        theta = 2 * math.pi * u[1::2]
+        out = np.empty(2 * pairs, dtype=np.float64)
+        out[0::2] = mean + std * r * np.cos(theta)
+        out[1::2] = mean + std * r * np.sin(theta)
+        return out[:n].astype(np.float32)
+
+    def fill_truncated_normal(self, n, mean, std):
+        """Like fill_normal, but a draw with |z| > 2 is redrawn; a sine half left over at the end is dropped."""
+        out = np.empty(n, dtype=np.float32)
+        got = 0
+        while got < n:
+            saved = list(self.gen.s)
+            pairs = (n - got) * 6 // 10 + 8
+            u = _uniform_floats(self.gen.raw(4 * pairs))
+            r = np.sqrt(-2 * np.log(1 - u[0::2]))
+            theta = 2 * math.pi * u[1::2]
+            z = np.empty(2 * pairs)
+            z[0::2] = r * np.cos(theta)
+            z[1::2] = r * np.sin(theta)
+            ok = np.nonzero((z >= -2) & (z <= 2))[0]
+            take = min(len(ok), n - got)
+            out[got:got + take] = (mean + std * z[ok[:take]]).astype(np.float32)
+            got += take
+            if got == n:
+                # The draws after the pair that gave the last value belong to the next call: rewind to there.
+                self.gen.s = saved
+                self.gen.raw(4 * (int(ok[take - 1]) // 2 + 1))
+        return out
+
+
+def fans(shape):
+    rf = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    fan_in = (shape[-2] if len(shape) >= 2 else (shape[0] if shape else 1)) * rf
+    fan_out = (shape[-1] if shape else 1) * rf
+    return fan_in, fan_out
+
+
+def draw_init(rng, shape, init):
+    """A variable's initial values (src/layers/weights.ts), in ganc's layout, drawn from the run's generator."""
+    n = int(np.prod(shape)) if shape else 1
+    kind = init["kind"]
+    fan_in, fan_out = fans(list(shape))
+    if kind == "zeros":
+        v = np.zeros(n, np.float32)
+    elif kind == "ones":
+        v = np.ones(n, np.float32)
+    elif kind == "normal":
+        v = rng.fill_normal(n, init["mean"], init["std"])
+    elif kind == "truncated_normal":
+        v = rng.fill_truncated_normal(n, init["mean"], init["std"])
+    elif kind == "uniform":
+        v = rng.fill_uniform(n, init["low"], init["high"])
+    elif kind == "glorot":
+        lim = math.sqrt(6 / (fan_in + fan_out))
+        v = rng.fill_uniform(n, -lim, lim)
+    elif kind == "glorot_normal":
+        v = rng.fill_normal(n, 0, math.sqrt(2 / (fan_in + fan_out)))
+    elif kind == "he_normal":
+        v = rng.fill_normal(n, 0, math.sqrt(2 / fan_in))
+    elif kind == "he_uniform":
+        lim = math.sqrt(6 / fan_in)
+        v = rng.fill_uniform(n, -lim, lim)
+    elif kind == "orthogonal":
+        cols = shape[-1] if shape else 1
+        rows = n // cols
+        big, small = max(rows, cols), min(rows, cols)
+        q = np.array([[rng.normal() for _ in range(big)] for _ in range(small)])
+        for j in range(small):
+            for _ in range(2):
+                for k in range(j):
+                    q[j] -= np.dot(q[k], q[j]) * q[k]
+            q[j] /= math.sqrt(float(np.dot(q[j], q[j])))
+        v = (q.T if rows >= cols else q).astype(np.float32).reshape(-1)
+    else:
+        raise ValueError("unknown initializer " + kind)
+    return torch.from_numpy(v.reshape(shape).copy())
+
+
+# ---- data ---------------------------------------------------------------------------------------------------
+
+TOY_MODES = {
+    "ring8": ([[math.cos(2 * math.pi * i / 8) * 2, math.sin(2 * math.pi * i / 8) * 2] for i in range(8)], 0.02),
+    "grid25": ([[a, b] for a in (-4, -2, 0, 2, 4) for b in (-4, -2, 0, 2, 4)], 0.05),
+}
+
+
+def toy_points(kind, count, seed):
+    """ganc's toy sets (src/runtime/data.ts toyDataset), point for point: a mode, then Box-Muller noise."""
+    centers, std = TOY_MODES[kind]
+    gen = Xoroshiro128Plus.from_seed(mix32(seed))
+    x = np.empty((count, 2), np.float32)
+    labels = np.empty(count, np.int64)
+    for i in range(count):
+        m = uniform_int(gen, 0, len(centers) - 1)
+        r = math.sqrt(-2 * math.log(1 - uniform_float64(gen)))
+        t = 2 * math.pi * uniform_float64(gen)
+        x[i, 0] = centers[m][0] + std * r * math.cos(t)
+        x[i, 1] = centers[m][1] + std * r * math.sin(t)
+        labels[i] = m
+    return x, labels
+
+
+def load_data(spec, path, seed):
+    """
+    The samples as ganc loads them: NHWC float32 (or [N, D] vectors) and int labels. The toy sets are drawn
+    here; every other source is read from the folder 'ganc data <spec> -o DIR' writes (x.npy, labels.npy),
+    which holds the decoded samples in the TypeScript trainer's order.
+    """
+    d = spec["data"]
+    if path is None and d["source"] in TOY_MODES:
+        return toy_points(d["source"], d["args"].get("count", 10000), seed)
+    if path is None:
+        raise SystemExit(
+            "error: this trainer reads its %s data from a folder written by ganc: run\n"
+            "  ganc data %s -o data/%s\n"
+            "then pass --data data/%s" % (d["source"], spec["source"], spec["name"], spec["name"]))
+    x = np.load(os.path.join(path, "x.npy"))
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / 255
+    x = x.astype(np.float32, copy=False)
+    if list(x.shape[1:]) != list(d["shape"]):
+        raise SystemExit("error: %s/x.npy holds samples of shape %s, the spec's data are %s" % (path, list(x.shape[1:]), d["shape"]))
+    lp = os.path.join(path, "labels.npy")
+    labels = np.load(lp).astype(np.int64) if os.path.exists(lp) else None
+    return x, labels
+
+
+class BatchIterator:
+    """Shuffled batches, each epoch's order a Fisher-Yates permutation from (seed, epoch) alone (data.ts)."""
+
+    def __init__(self, count, batch, seed, rank=0, world=1):
+        if batch > count:
+            raise SystemExit("error: batch size %d is larger than the data (%d samples)" % (batch, count))
+        self.count, self.batch, self.seed = count, batch, _i32(seed)
+        self.steps_per_epoch = count // batch
+        self.epoch, self.cursor = 0, 0
+        self.rank, self.world = rank, world
+        self._order, self._order_epoch = None, -1
+
+    def order(self, epoch):
+        if epoch != self._order_epoch:
+            gen = Xoroshiro128Plus.from_seed(mix32(self.seed ^ mix32(_i32(epoch + 0x9E3779B9))))
+            order = list(range(self.count))
+            for i in range(self.count - 1, 0, -1):
+                k = uniform_int(gen, 0, i)
+                order[i], order[k] = order[k], order[i]
+            self._order, self._order_epoch = np.array(order, dtype=np.int64), epoch
+        return self._order
+
+    def next(self):
+        """The indices of the next batch (this process's share of it when distributed)."""
+        order = self.order(self.epoch)
+        picked = order[self.cursor * self.batch:(self.cursor + 1) * self.batch]
+        self.cursor += 1
+        if self.cursor == self.steps_per_epoch:
+            self.epoch, self.cursor = self.epoch + 1, 0
+        share = self.batch // self.world
+        return picked[self.rank * share:(self.rank + 1) * share]
+
+    def state(self):
+        return {"epoch": self.epoch, "cursor": self.cursor}
+
+    def restore(self, s):
+        self.epoch, self.cursor = s["epoch"], s["cursor"]
+        if self.cursor == self.steps_per_epoch:
+            self.epoch, self.cursor = self.epoch + 1, 0
+
+
+def draw_noise(n, count, rng, cycle=False):
+    """A batch of one noise input (run-sampling.ts drawNoise), laid out NCHW when it is an image."""
+    if n["dist"] == "categorical":
+        idx = [i % n["classes"] if cycle else int(math.floor(rng.uniform() * n["classes"])) for i in range(count)]
+        return torch.from_numpy(np.eye(n["classes"], dtype=np.float32)[idx])
+    size = int(np.prod(n["shape"]))
+    if n["dist"] == "uniform":
+        v = rng.fill_uniform(count * size, n["a"], n["b"])
+    else:
+        v = rng.fill_normal(count * size, n["a"], n["b"])
+    return to_nchw(torch.from_numpy(v.reshape([count] + list(n["shape"]))))
+
+
+class Batch(dict):
+    """One iteration's inputs by name: b.real, b.real_label, b.z."""
+
+    __getattr__ = dict.__getitem__
+
+
+# ---- layout: ganc's tensors are NHWC and its kernels [kh, kw, in, out]; PyTorch's convolutions are NCHW --------
+
+def to_nchw(x):
+    return x.permute(0, 3, 1, 2) if x.dim() == 4 else x
+
+
+def to_nhwc(x):
+    return x.permute(0, 2, 3, 1) if x.dim() == 4 else x
+
+
+def oihw(k):
+    """A conv kernel [kh, kw, in, out] (or a deconv kernel [kh, kw, out, in]) in PyTorch's layout."""
+    return k.permute(3, 2, 0, 1)
+
+
+def reshape(x, shape):
+    """ganc's reshape: row-major over NHWC samples, whatever the layout PyTorch holds them in."""
+    y = to_nhwc(x).reshape([x.shape[0]] + list(shape))
+    return to_nchw(y)
+
+
+def flatten(x):
+    return to_nhwc(x).reshape(x.shape[0], -1)
+
+
+def conv2d(x, k, b, stride, pad):
+    """A convolution with TensorFlow's padding: pad = (top, bottom, left, right), uneven for even kernels."""
+    top, bottom, left, right = pad
+    if top != bottom or left != right:
+        x = F.pad(x, (left, right, top, bottom))
+        top = left = 0
+    return F.conv2d(x, oihw(k), b, stride=stride, padding=(top, left))
+
+
+def deconv2d(x, k, b, stride, before, out_hw):
+    """
+    A transposed convolution with TensorFlow's output size: the full result cropped from 'before' (TensorFlow
+    pads the forward convolution unevenly), or padded at the end where the kernel is smaller than the stride.
+    """
+    full = [(x.shape[2] - 1) * stride + k.shape[0], (x.shape[3] - 1) * stride + k.shape[1]]
+    extra = [max(0, before[i] + out_hw[i] - full[i]) for i in range(2)]
+    y = F.conv_transpose2d(x, oihw(k), None, stride=stride, output_padding=tuple(extra))
+    y = y[:, :, before[0]:before[0] + out_hw[0], before[1]:before[1] + out_hw[1]]
+    return y if b is None else y + b.view(1, -1, 1, 1)
+
+
+def channels(x, v):
+    """A per-channel vector shaped to broadcast against x (channels on axis 1)."""
+    return v.view([1, -1] + [1] * (x.dim() - 2))
+
+
+def batch_norm(x, gamma, beta, moving_mean, moving_var, decay, eps, mode):
+    """
+    Batch normalization as ganc's trainers run it: batch statistics with the biased variance while training,
+    the moving averages (decay d: m <- m*d + s*(1-d), PyTorch's momentum 1-d) updated from them in "train"
+    mode only; "infer" mode normalizes with the moving averages. Under torchrun the statistics are those of
+    the whole batch, all processes' shares together (SyncBatchNorm's meaning; --no-sync-bn: each share's own).
+    """
+    axes = [0] + list(range(2, x.dim()))
+    if mode == "infer":
+        mean, var = moving_mean, moving_var
+    elif DIST["sync_bn"]:
+        # Sums over every process's share (all_sum is differentiable, to any order: gradient penalties pass
+        # through it), so the statistics, the moving averages and the gradients are the single-process ones.
+        count = (x.numel() // x.shape[1]) * DIST["world"]
+        mean = all_sum(x.sum(axes)) / count
+        var = all_sum(((x - channels(x, mean)) ** 2).sum(axes)) / count
+    else:
+        mean = x.mean(axes)
+        var = ((x - channels(x, mean)) ** 2).mean(axes)
+    if mode == "train":
+        with torch.no_grad():
+            moving_mean.copy_(moving_mean * decay + mean.detach() * (1 - decay))
+            moving_var.copy_(moving_var * decay + var.detach() * (1 - decay))
+    y = (x - channels(x, mean)) * torch.rsqrt(channels(x, var) + eps)
+    if gamma is not None:
+        y = y * channels(x, gamma)
+    if beta is not None:
+        y = y + channels(x, beta)
+    return y
+
+
+def layer_norm(x, gamma, beta, eps):
+    axes = list(range(1, x.dim()))
+    mean = x.mean(axes, keepdim=True)
+    var = ((x - mean) ** 2).mean(axes, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps) * channels(x, gamma) + channels(x, beta)
+
+
+def concat_input(x, y):
+    """Joins y on the channel axis; a vector y is broadcast over the positions of an image x."""
+    if x.dim() == 4 and y.dim() == 2:
+        y = y.view(y.shape[0], y.shape[1], 1, 1).expand(-1, -1, x.shape[2], x.shape[3])
+    return torch.cat([x, y], 1)
+
+
+# ---- the functions of the spec language -------------------------------------------------------------------
+
+def scalar(v):
+    return torch.tensor(float(v), dtype=torch.float32, device=DEVICE[0])
+
+
+def as_tensor(v):
+    """A number as a scalar tensor on the run's device; a tensor as it is."""
+    return v if torch.is_tensor(v) else scalar(v)
+
+
+def per_sample(x, rank):
+    """A per-sample [1] value shaped [batch, 1, ..., 1] to weigh each sample."""
+    return x.reshape([-1] + [1] * rank)
+
+
+def bce_logits(logits, targets):
+    return torch.mean(F.relu(logits) - logits * targets + torch.log1p(torch.exp(-torch.abs(logits))))
+
+
+def bce(p, targets):
+    eps = 1e-7
+    q = torch.clamp(p, eps, 1 - eps)
+    return -torch.mean(targets * torch.log(q) + (1 - targets) * torch.log(1 - q))
+
+
+def mse(a, b):
+    return torch.mean((a - b) ** 2)
+
+
+def l1(a, b):
+    return torch.mean(torch.abs(a - b))
+
+
+def softmax_ce(logits, labels):
+    return torch.mean(-torch.sum(labels * F.log_softmax(logits, -1), -1))
+
+
+def std(x):
+    return torch.sqrt(torch.mean((x - torch.mean(x)) ** 2))
+
+
+def sample_norm(x):
+    return torch.sqrt(torch.sum(x.reshape(x.shape[0], -1) ** 2, 1))
+
+
+def sample_mean(x):
+    return torch.mean(x.reshape(x.shape[0], -1), 1)
+
+
+def pullaway(x):
+    n = x.shape[0]
+    flat = flatten(x)
+    unit = flat / torch.sqrt(torch.sum(flat ** 2, 1, keepdim=True))
+    return (torch.sum(unit @ unit.t()) - n) / (n * (n - 1))
+
+
+def maximum(a, b):
+    """max with TensorFlow.js's gradient: all of it to a where a >= b, else to b."""
+    a, b = torch.broadcast_tensors(as_tensor(a), as_tensor(b))
+    return torch.where(a >= b, a, b)
+
+
+def minimum(a, b):
+    a, b = torch.broadcast_tensors(as_tensor(a), as_tensor(b))
+    return torch.where(a <= b, a, b)
+
+
+def slice_channels(x, begin, size):
+    """slice on the last axis of ganc's layout: the channels, axis 1 here, of an image."""
+    return x.narrow(1 if x.dim() == 4 else x.dim() - 1, begin, size)
+
+
+def grad_of(f, x):
+    """
+    grad(y, x): the gradient of sum(f(x)) with respect to x, kept differentiable (gradient penalties). Under
+    torchrun f runs the critic through its DDP wrapper: autograd.grad with respect to an input, with
+    create_graph=True, leaves DDP's hooks alone (they fire on the step's backward, once for each variable,
+    second derivatives included); PyTorch 1.13's DDP does this right, as the tests check against one process.
+    """
+    if not x.requires_grad:
+        x = x.detach().requires_grad_(True)
+    y = f(x).sum()
+    scaler = AMP[0]
+    if scaler is None:
+        return torch.autograd.grad(y, x, create_graph=True)[0]
+    # --amp: the gradient of the scaled output (float16 gradients of the unscaled one underflow), unscaled.
+    return torch.autograd.grad(scaler.scale(y), x, create_graph=True)[0] / scaler.get_scale()
+
+
+def clip_gradients(params, clipnorm, clipvalue):
+    """TensorFlow.js's clipnorm (each gradient by its own norm) and clipvalue, on the variables' .grad."""
+    for p in params:
+        g = p.grad
+        if g is None:
+            continue
+        if clipnorm is not None:
+            g = g * (clipnorm / torch.clamp(torch.norm(g), min=clipnorm))
+        if clipvalue is not None:
+            g = torch.clamp(g, -clipvalue, clipvalue)
+        p.grad = g
+
+
+# ---- optimizers: TensorFlow.js's update rules, operation for operation ----------------------------------------
+
+class Optimizer:
+    """
+    One step's optimizer over its variables. Adam: m <- b1 m + (1-b1) g, v <- b2 v + (1-b2) g^2, then
+    w <- w - lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) (epsilon outside the root, as PyTorch's Adam);
+    RMSprop: ms <- rho ms + (1-rho) g^2, mom <- momentum mom + lr g / sqrt(ms + eps) (epsilon inside the root,
+    unlike PyTorch's), w <- w - mom; momentum: a <- m a + g, w <- w - lr a (Nesterov: w - lr (g + m a)).
+    """
+
+    # The slots of each variable, by the names TensorFlow.js's optimizers give them in checkpoints.
+    SLOTS = {"adam": ["m", "v"], "rmsprop": ["rms", "momentum"], "momentum": ["momentum"], "sgd": []}
+
+    def __init__(self, name, params, cfg):
+        self.name, self.params, self.cfg = name, params, cfg
+        self.param_groups = [{"params": params}]  # what GradScaler reads (--amp)
+        self.lr = cfg["lr"]
+        self.t = 0
+        self.slots = [[torch.zeros_like(p) for p in params] for _ in self.SLOTS[cfg["kind"]]]
+        # Adam's bias corrections use beta^t kept as float32 running products, as TensorFlow.js keeps them.
+        self.acc_beta1 = torch.tensor(cfg["beta1"], dtype=torch.float32)
+        self.acc_beta2 = torch.tensor(cfg["beta2"], dtype=torch.float32)
+
+    @torch.no_grad()
+    def apply(self, grads):
+        c, lr = self.cfg, self.lr
+        self.t += 1
+        one_minus_acc1 = float(1 - self.acc_beta1)
+        one_minus_acc2 = float(1 - self.acc_beta2)
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            if g is None:
+                continue
+            if c["kind"] == "adam":
+                m, v = self.slots[0][i], self.slots[1][i]
+                m.copy_(m * c["beta1"] + g * (1 - c["beta1"]))
+                v.copy_(v * c["beta2"] + g * g * (1 - c["beta2"]))
+                mhat = m / one_minus_acc1
+                vhat = v / one_minus_acc2
+                p.add_(mhat / (torch.sqrt(vhat) + c["epsilon"]) * -lr)
+            elif c["kind"] == "rmsprop":
+                ms, mom = self.slots[0][i], self.slots[1][i]
+                ms.mul_(c["rho"]).add_(g * g * (1 - c["rho"]))
+                mom.mul_(c["momentum"]).add_(g * lr / torch.sqrt(ms + c["epsilon"]))
+                p.sub_(mom)
+            elif c["kind"] == "momentum":
+                a = self.slots[0][i]
+                a.mul_(c["momentum"]).add_(g)
+                p.sub_(lr * (g + a * c["momentum"]) if c["nesterov"] else lr * a)
+            else:
+                p.sub_(lr * g)
+        self.acc_beta1 = self.acc_beta1 * c["beta1"]
+        self.acc_beta2 = self.acc_beta2 * c["beta2"]
+
+    def step(self):
+        """The update from the variables' .grad (GradScaler calls this under --amp)."""
+        self.apply([p.grad for p in self.params])
+
+    def set_lr(self, base, decay, every, rate, step, total):
+        if decay == "linear":
+            self.lr = base * max(0.0, 1 - step / total)
+        elif decay == "staircase":
+            self.lr = base * rate ** (step // every)
+
+
+class WeightAverage:
+    """An exponential moving average of a net's weights: samples use it, training never does."""
+
+    def __init__(self, params, decay):
+        self.params, self.decay = params, decay
+        self.shadow = [p.detach().clone() for p in params]
+
+    @torch.no_grad()
+    def update(self):
+        for s, p in zip(self.shadow, self.params):
+            s.copy_(s * self.decay + p * (1 - self.decay))
+
+    @torch.no_grad()
+    def swap(self):
+        for s, p in zip(self.shadow, self.params):
+            t = p.clone()
+            p.copy_(s)
+            s.copy_(t)
+
+
+# ---- ganc checkpoints (src/runtime/checkpoint.ts) -------------------------------------------------------------
+
+CKPT_MAGIC = b"GANCKPT\n"
+
+
+def read_checkpoint(file):
+    """A .ganckpt file: (meta, {name: float32/int32 array}), its digests checked."""
+    buf = open(file, "rb").read()
+    if buf[:8] != CKPT_MAGIC:
+        raise SystemExit("error: %s is not a ganc checkpoint" % file)
+    if hashlib.sha256(buf[:-32]).digest() != buf[-32:]:
+        raise SystemExit("error: checkpoint %s is corrupt or truncated" % file)
+    hlen = struct.unpack_from("<I", buf, 12)[0]
+    header = json.loads(buf[16:16 + hlen].decode("utf-8"))
+    data = 16 + hlen
+    data += (-data) % 8
+    tensors = {}
+    for t in header["tensors"]:
+        dt = np.float32 if t["dtype"] == "float32" else np.int32
+        a = np.frombuffer(buf, dtype="<" + np.dtype(dt).str[1:], count=int(np.prod(t["shape"])) if t["shape"] else 1, offset=data + t["offset"])
+        tensors[t["name"]] = a.reshape(t["shape"]).copy()
+    meta = dict(header.get("meta", {}))
+    meta["step"] = header["step"]
+    return meta, tensors
+
+
+def write_checkpoint(file, step, meta, tensors):
+    """Writes tensors ({name: array}) and meta in ganc's checkpoint format, atomically."""
+    entries, chunks, offset = [], [], 0
+    for name, a in tensors.items():
+        a = np.asarray(a)  # (not ascontiguousarray, which makes a scalar [1])
+        dtype = "int32" if a.dtype.kind in "iu" else "float32"
+        raw = a.astype("<i4" if dtype == "int32" else "<f4").tobytes()
+        entries.append({"name": name, "shape": list(a.shape), "dtype": dtype, "offset": offset, "length": len(raw)})
+        raw += b"\0" * ((-len(raw)) % 8)
+        chunks.append(raw)
+        offset += len(raw)
+    data = b"".join(chunks)
+    header = json.dumps({"step": step, "meta": meta, "tensors": entries, "dataLength": len(data),
+                         "dataSha256": hashlib.sha256(data).hexdigest()}, separators=(",", ":")).encode("utf-8")
+    head = CKPT_MAGIC + struct.pack("<II", 1, len(header)) + header
+    head += b"\0" * ((-len(head)) % 8)
+    body = head + data
+    body += hashlib.sha256(body).digest()
+    tmp = file + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(body)
+    os.replace(tmp, file)
+
+
+# ---- sample grids -------------------------------------------------------------------------------------------
+
+def write_png(file, img):
+    """img: uint8 [H, W] or [H, W, 3]."""
+    h, w = img.shape[:2]
+    color = 2 if img.ndim == 3 else 0
+    rows = b"".join(b"\0" + img[y].tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & M32)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b"")
+    with open(file, "wb") as f:
+        f.write(png)
+
+
+def sample_grid(x, lo, hi):
+    """Images [n, C, H, W] (or 2-D points [n, 2], drawn as a scatter plot) as one uint8 picture."""
+    x = x.detach().float().cpu()
+    if x.dim() == 2:
+        img = np.full((256, 256), 255, np.uint8)
+        pts = ((x.numpy() + 5) / 10 * 255).round().astype(int)
+        for px, py in pts:
+            if 0 <= px < 256 and 0 <= py < 256:
+                img[255 - py, px] = 0
+        return img
+    x = to_nhwc(x).numpy()
+    x = np.clip((x - lo) / (hi - lo), 0, 1)
+    n, h, w, c = x.shape
+    cols = int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    grid = np.zeros((rows * h, cols * w, c), np.float32)
+    for i in range(n):
+        r, q = divmod(i, cols)
+        grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = x[i]
+    grid = (grid * 255).round().astype(np.uint8)
+    return grid[:, :, 0] if c == 1 else grid[:, :, :3]
+
+
+# ---- several processes (torchrun) ----------------------------------------------------------------------------
+#   torchrun --nproc_per_node=N trainer.py ... starts N copies of this program, each told its RANK, WORLD_SIZE,
+#   LOCAL_RANK and the rendezvous (MASTER_ADDR, MASTER_PORT) in its environment. --batch is each process's share:
+#   N processes of batch B train as one process of batch N*B does. Every process draws the whole batch's noise
+#   and data order from the same seeded generator and keeps its own contiguous slice; gradients are averaged
+#   over the processes (for losses that are means over the batch, the one-process gradient of the whole batch),
+#   batch norm sums its statistics over all of them, logged values are the whole batch's means. Rank 0 alone
+#   writes the run folder (samples, metrics, checkpoints), whose checkpoints hold the whole batch's size, so a
+#   run resumes on another number of processes.
+
+DEVICE = ["cpu"]
+# The process group: its size, this process's rank, and whether batch norm syncs its statistics (--no-sync-bn).
+DIST = {"world": 1, "rank": 0, "sync_bn": False}
+# The GradScaler of the step being computed under --amp (gradient penalties scale their output with it).
+AMP = [None]
+# The run, for the message of a process that lost the others.
+CURRENT = [None]
+
+
+class _AllSum(torch.autograd.Function):
+    """The sum of a tensor over the processes. Its gradient is the sum of theirs: the processes' losses added."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        return _AllSum.apply(g)  # through apply again, so that second derivatives (gradient penalties) pass too
+
+
+def all_sum(x):
+    return _AllSum.apply(x) if DIST["world"] > 1 else x
+
+
+def grad_scaler():
+    """A loss scaler for --amp: torch.amp's (PyTorch 2.3 and later), else torch.cuda.amp's (1.13 to 2.2)."""
+    amp = getattr(torch, "amp", None)
+    if amp is not None and hasattr(amp, "GradScaler"):
+        return amp.GradScaler("cuda")
+    return torch.cuda.amp.GradScaler()
+
+
+def autocast_cuda():
+    """Mixed precision on CUDA: torch.autocast exists from PyTorch 1.10 on, 2.x included."""
+    return torch.autocast("cuda", dtype=torch.float16)
+
+
+_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "gloo", "NCCL", "ProcessGroup", "timed out", "Timed out", "Socket")
+
+
+def entry(main):
+    """Runs the trainer; a process that loses the others (one stopped or was killed) says so, not a stack trace."""
+    try:
+        return main()
+    except RuntimeError as e:
+        run = CURRENT[0]
+        if run is None or run.world == 1 or not any(k in str(e) for k in _LOST):
+            raise
+        folder = os.path.join(run.out, "checkpoints")
+        saved = sorted(f for f in os.listdir(folder) if f.endswith(".ganckpt")) if os.path.isdir(folder) else []
+        last = ("its newest checkpoint, %s/%s, continues with --resume (on any number of processes, keeping the "
+                "whole batch: --batch times processes = %d)" % (folder, saved[-1], run.global_batch)) if saved else "it wrote no checkpoint yet"
+        print("error: process %d of %d lost the others at iteration %d (one of them stopped or was killed): %s\n"
+              "training stopped; %s" % (run.rank, run.world, run.step + 1, str(e).strip().split("\n")[0], last), file=sys.stderr, flush=True)
+        return 1
+
+
+class Run:
+    """
+    One training run: flags, device, data, seeded randomness, variables, optimizers, and the loop's cadence
+    (logs, sample grids, checkpoints), as ganc's TypeScript trainers keep it. The trainer above declares its
+    variables and optimizers here, then drives the loop.
+    """
+
+    def __init__(self, spec, argv):
+        self.spec = spec
+        a = self.args = self.parse(spec, argv)
+        CURRENT[0] = self
+        self.step = 0
+        self.rank, self.world, self.local_rank = 0, 1, 0
+        if a.device == "cuda" and not torch.cuda.is_available():
+            raise SystemExit("error: --device cuda, but PyTorch sees no CUDA device")
+        self.device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            self.join_group()
+        DEVICE[0] = self.device
+        if a.amp and self.device.type != "cuda":
+            self.say("note: --amp needs CUDA; training in float32 on %s" % self.device)
+        self.amp = bool(a.amp) and self.device.type == "cuda"
+        self.scalers = {}
+        self.by_hand = set()
+        self.seed = spec["train"]["seed"] if a.seed is None else a.seed
+        self.batch_size = spec["data"]["batch"] if a.batch is None else a.batch
+        if self.batch_size < 1:
+            raise SystemExit("error: --batch must be at least 1, not %d" % self.batch_size)
+        self.global_batch = self.batch_size * self.world
+        x, labels = load_data(spec, a.data, self.seed)
+        self.x = torch.from_numpy(np.ascontiguousarray(x))
+        self.labels = None if labels is None else torch.from_numpy(labels)
+        self.iterator = BatchIterator(len(x), self.global_batch, self.seed, self.rank, self.world)
+        self.rng = Rng(self.seed)
+        self.init_rng = Rng(_u32(self.seed) ^ 0x9E3779B9)
+        t = spec["train"]
+        steps = a.steps if a.steps is not None else (None if a.epochs is not None else t["steps"])
+        epochs = a.epochs if a.epochs is not None else t["epochs"]
+        self.total_steps = steps if steps is not None else (epochs or 25) * self.iterator.steps_per_epoch
+        self.vars, self.optimizers, self.states = {}, {}, {}
+        self.average = None
+        self.sampler = None
+        self.logged = {}
+        self.batches_drawn = 0
+        # GANC_TRACE_FIRST_ITERATION=<dir>: a record of the first iteration, as the TypeScript trainer writes it.
+        self.trace = (os.environ.get("GANC_TRACE_FIRST_ITERATION") or None) if self.world == 1 else None
+        self.traced, self.traced_batch, self.traced_steps = 0, False, {}
+        self.out = a.out
+        if self.rank == 0:
+            os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
+            os.makedirs(os.path.join(self.out, "checkpoints"), exist_ok=True)
+        share = "" if self.world == 1 else " (%d per process, %d processes)" % (self.batch_size, self.world)
+        self.say("data: %s, %d samples of %s, batch %d%s, %d iterations per epoch" % (
+            spec["data"]["source"], len(x), list(x.shape[1:]), self.global_batch, share, self.iterator.steps_per_epoch))
+
+    def join_group(self):
+        """Joins the process group torchrun set up: gloo on CPU, NCCL on CUDA (one device per process)."""
+        env = os.environ
+        missing = [k for k in ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT") if k not in env]
+        if missing:
+            raise SystemExit("error: WORLD_SIZE is %s but %s not set: start several processes with torchrun "
+                             "(torchrun --nproc_per_node=N %s ...)" % (env["WORLD_SIZE"], ", ".join(missing), sys.argv[0]))
+        self.rank, self.world, self.local_rank = int(env["RANK"]), int(env["WORLD_SIZE"]), int(env["LOCAL_RANK"])
+        if self.device.type == "cuda":
+            if self.local_rank >= torch.cuda.device_count():
+                raise SystemExit("error: process %d is local rank %d, but this machine has %d CUDA devices: start at most "
+                                 "that many processes per machine (--nproc_per_node)" % (self.rank, self.local_rank, torch.cuda.device_count()))
+            self.device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(self.device)
+        backend = "nccl" if self.device.type == "cuda" else "gloo"
+        try:
+            dist.init_process_group(backend, init_method="env://")
+        except (RuntimeError, ValueError) as e:
+            raise SystemExit("error: process %d could not join the others (%s, %s:%s): %s" % (self.rank, backend, env["MASTER_ADDR"], env["MASTER_PORT"], e))
+        DIST.update(world=self.world, rank=self.rank, sync_bn=not self.args.no_sync_bn)
+        self.say("%d processes (%s)%s" % (self.world, backend, "; --no-sync-bn: batch norm over each process's share" if self.args.no_sync_bn else ""))
+
+    @staticmethod
+    def parse(spec, argv):
+        p = argparse.ArgumentParser(
+            description="Trains %s (compiled by ganc from %s)." % (spec["name"], spec["source"]),
+            epilog="Several processes: torchrun --nproc_per_node=N %s ... (--batch is each process's share)." % os.path.basename(sys.argv[0]))
+        p.add_argument("--steps", type=int, help="iterations to train (default: the spec's)")
+        p.add_argument("--epochs", type=int, help="epochs to train, instead of --steps")
+        p.add_argument("--batch", type=int, help="batch size (default: the spec's)")
+        p.add_argument("--seed", type=int, help="random seed (default: the spec's)")
+        p.add_argument("--out", default=os.path.join("runs", spec["name"]), help="run folder (default runs/<name>)")
+        p.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
+        p.add_argument("--data", help="the data folder written by 'ganc data' (x.npy, labels.npy)")
+        p.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default: cuda when available)")
+        p.add_argument("--amp", action="store_true", help="mixed precision on CUDA (autocast and loss scaling)")
+        p.add_argument("--no-sync-bn", action="store_true",
+                       help="under torchrun, batch norm uses each process's share of the batch (default: the whole batch)")
+        p.add_argument("--init-from", help="start from the variables of a ganc checkpoint (of either trainer)")
+        p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+        return p.parse_args(argv)
+
+    def say(self, line):
+        if not self.args.quiet and self.rank == 0:
+            print(line, file=sys.stderr, flush=True)
+
+    # ---- declarations ----
+
+    def variable(self, name, shape, init, trainable=True):
+        """A variable of ganc's name and layout, its initial values drawn as the TypeScript trainer draws them."""
+        if self.args.init_from:  # the values come from the checkpoint: no need to draw them
+            v = torch.zeros(shape, device=self.device)
+        else:
+            v = draw_init(self.init_rng, shape, init).to(self.device)
+        self.vars[name] = v = torch.nn.Parameter(v) if trainable else v
+        return v
+
+    def optimizer(self, step, params, cfg):
+        self.optimizers[step] = opt = Optimizer(step, params, cfg)
+        if self.amp:
+            self.scalers[step] = grad_scaler()  # one per optimizer: each step has its own backward and update
+        return opt
+
+    def parallel(self, net, whole):
+        """
+        The module the steps that train a net run it through. One process: the net itself. Under torchrun, a
+        DistributedDataParallel wrapper, one per net whatever the number of steps that use it (D serves both
+        the D and the G step), whose hooks average the gradients over the processes during the backward pass.
+        The pitfalls of GANs under DDP, and what this trainer does about them:
+        - A step runs the nets it does not train as their plain modules, and begin_step turns their variables'
+          requires_grad off: G's forward in the D step records no graph, and D's wrapper, which only sees the
+          D step's forward passes, never waits for gradients the G step does not compute.
+        - find_unused_parameters=False: every variable of a wrapped net reaches the loss of each step that
+          trains it (ganc checks this when it compiles; whole=False says it could not, and then the net is not
+          wrapped and its gradients are averaged by hand after the backward pass: see backward).
+        - broadcast_buffers=False: batch norm's moving statistics are the same in every process already (synced
+          statistics), or are sent from rank 0 after each iteration (--no-sync-bn); a broadcast inside forward
+          would also hang rank 0's sample grids, which it draws alone (through the plain modules).
+        - No no_sync(): each backward pass is followed by its own update, so each must be averaged.
+        - D's forward runs several times before one backward (real, fake, the penalty's interpolates): DDP
+          counts each variable's gradient once, when the backward pass has added all of its parts.
+        """
+        if self.world == 1:
+            return net
+        if not whole:
+            self.by_hand.update(id(p) for p in net.parameters())
+            return net
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False, find_unused_parameters=False)
+
+    def state(self, name, init):
+        self.states[name] = torch.tensor(float(init), device=self.device)
+        return self.states
+
+    def ema(self, params, decay):
+        self.average = WeightAverage(params, decay)
+
+    # ---- the loop ----
+
+    def begin(self):
+        if self.args.init_from:
+            src = self.args.init_from
+            if os.path.isdir(src):  # a folder of <variable>.npy (a trace's init/)
+                self.load_variables({n: np.load(os.path.join(src, n + ".npy")) for n in self.vars if os.path.exists(os.path.join(src, n + ".npy"))}, src)
+            else:
+                self.load_variables(read_checkpoint(src)[1], src)
+            if self.average is not None:  # the average starts at the weights loaded (it was made from placeholders)
+                with torch.no_grad():
+                    for p, s in zip(self.average.params, self.average.shadow):
+                        s.copy_(p)
+        if self.args.resume:
+            self.restore()
+        elif os.path.isdir(os.path.join(self.out, "checkpoints")) and any(f.endswith(".ganckpt") for f in os.listdir(os.path.join(self.out, "checkpoints"))):
+            raise SystemExit("error: %s already holds checkpoints: pass --resume to continue that run, or choose another --out" % self.out)
+        count = self.spec["train"]["sampleCount"]
+        # Fixed noise for the sample grids (and labels cycling through the classes), as run-sampling.ts draws it.
+        fixed = Rng(_u32(self.seed) ^ 0x5A4D1E)
+        d = self.spec["data"]
+        self.fixed = Batch({d["name"] + "_label": F.one_hot(torch.arange(count) % d["numClasses"], d["numClasses"]).float().to(self.device)})
+        for n in self.spec["noise"]:
+            self.fixed[n["name"]] = draw_noise(n, count, fixed, True).to(self.device)
+        self.t0 = time.time()
+        self.say("training %s: %d iterations%s on %s; run folder %s" % (
+            self.spec["name"], self.total_steps, ", resuming at %d" % self.step if self.step else "", self.device, self.out))
+
+    def next(self):
+        return self.step < self.total_steps
+
+    def batch(self):
+        d = self.spec["data"]
+        idx = torch.from_numpy(self.iterator.next())
+        b = Batch({d["name"]: to_nchw(self.x[idx]).to(self.device)})
+        b.number = self.batches_drawn  # which batch of the iteration (diffaug's draws are keyed by it)
+        self.batches_drawn += 1
+        if self.labels is not None and d.get("labelled", True):
+            b[d["name"] + "_label"] = F.one_hot(self.labels[idx], d["numClasses"]).float().to(self.device)
+        # Each process draws the whole batch's noise, so that the generator moves alike in all, and keeps its slice.
+        lo = self.rank * self.batch_size
+        for n in self.spec["noise"]:
+            b[n["name"]] = draw_noise(n, self.global_batch, self.rng)[lo:lo + self.batch_size].to(self.device)
+        if self.trace and self.step == 0 and not self.traced_batch:
+            self.traced_batch = True
+            for name, v in self.vars.items():
+                self.trace_write("init", name, v)
+            if self.average is not None:  # the averaged weights, <variable>/ema, as the TypeScript trainer lists them
+                names = {id(v): n for n, v in self.vars.items()}
+                for p, s in zip(self.average.params, self.average.shadow):
+                    self.trace_write("init", names[id(p)] + "/ema", s)
+            for name, t in b.items():
+                self.trace_write("batch", name, to_nhwc(t))
+        return b
+
+    def trace_write(self, part, name, t):
+        file = os.path.join(self.trace, part, name + ".npy")
+        os.makedirs(os.path.dirname(file), exist_ok=True)
+        np.save(file, t.detach().float().cpu().numpy())
+
+    def begin_step(self, opt):
+        """Before a step's forward pass: only its variables record gradients (the other nets run as constants)."""
+        mine = {id(p) for p in opt.params}
+        for v in self.vars.values():
+            if isinstance(v, torch.nn.Parameter):
+                v.requires_grad_(id(v) in mine)
+        AMP[0] = self.scalers.get(opt.name)
+
+    def backward(self, opt, loss, step=None):
+        """
+        The gradients of a step's loss into its variables' .grad: averaged over the processes under torchrun (by
+        DDP's hooks, or here for the nets it does not wrap), unscaled again under --amp. A variable the loss
+        does not reach keeps .grad None, and its update is skipped (TensorFlow.js leaves it out too).
+        """
+        for p in opt.params:
+            p.grad = None
+        scaler = self.scalers.get(opt.name)
+        (loss if scaler is None else scaler.scale(loss)).backward()
+        if self.by_hand:
+            grads = [p.grad for p in opt.params if id(p) in self.by_hand and p.grad is not None]
+            if grads:
+                flat = torch.cat([g.reshape(-1) for g in grads])
+                dist.all_reduce(flat)
+                flat /= self.world
+                for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+                    g.copy_(part.view_as(g))
+        if scaler is not None:
+            scaler.unscale_(opt)
+        if self.trace and self.step == 0:
+            # A step the schedule repeats is traced once per run of it: d, d.2, d.3, ...
+            name = step or opt.name
+            seen = self.traced_steps[name] = self.traced_steps.get(name, 0) + 1
+            step = name if seen == 1 else "%s.%d" % (name, seen)
+            names = {id(v): n for n, v in self.vars.items()}
+            for p in opt.params:
+                if p.grad is not None:  # a variable the loss does not reach has no gradient (tfjs leaves it out too)
+                    self.trace_write("grad/" + step, names[id(p)], p.grad)
+
+    def update(self, opt):
+        """The step's update; under --amp GradScaler skips it when the gradients overflowed, and adjusts its scale."""
+        scaler = self.scalers.get(opt.name)
+        if scaler is None:
+            opt.step()
+        else:
+            scaler.step(opt)
+            scaler.update()
+        AMP[0] = None
+
+    def assign(self, name, value):
+        """A state's new value (after ...), averaged over the processes so that all keep the same state."""
+        value = value.detach().float().reshape(())
+        if self.world > 1:
+            value = value.clone()
+            dist.all_reduce(value)
+            value /= self.world
+        self.states[name].copy_(value)
+
+    def autocast(self):
+        return autocast_cuda() if self.amp else _NoContext()
+
+    def record(self, values, step=None):
+        if self.trace and self.step == 0:
+            for k, v in values.items():
+                self.trace_write("value", "%d-%s" % (self.traced, k), v)
+                self.traced += 1
+            replay = os.environ.get("GANC_TRACE_REPLAY")
+            if replay and step is not None:
+                # Continue from the reference trainer's variables after this step (see GANC_TRACE_REPLAY).
+                seen = self.traced_steps.get(step, 1)
+                folder = os.path.join(replay, "after", step if seen == 1 else "%s.%d" % (step, seen))
+                self.load_variables({n: np.load(os.path.join(folder, n + ".npy")) for n in self.vars}, folder)
+        for k, v in values.items():
+            self.logged[k] = v
+
+    def logging(self):
+        every = self.spec["train"]["logEvery"]
+        return (self.step + 1) % every == 0 or self.step + 1 == self.total_steps
+
+    def end_iteration(self):
+        self.batches_drawn = 0
+        logging = self.logging()
+        if self.world > 1 and not DIST["sync_bn"]:
+            # --no-sync-bn: each process's moving statistics follow its own share; rank 0's go to all, so that
+            # every process (and the checkpoints rank 0 writes) holds the same buffers.
+            with torch.no_grad():
+                for v in self.vars.values():
+                    if not isinstance(v, torch.nn.Parameter):
+                        dist.broadcast(v, 0)
+        vals = self.global_means(self.logged) if logging else None
+        self.step += 1
+        if self.average is not None:
+            self.average.update()
+        t = self.spec["train"]
+        if logging:
+            self.say("step %d/%d  %s  (%.1f s)" % (self.step, self.total_steps, "  ".join("%s %.4f" % kv for kv in vals.items()), time.time() - self.t0))
+            if self.rank == 0:
+                with open(os.path.join(self.out, "metrics.jsonl"), "a") as f:
+                    f.write(json.dumps(dict(step=self.step, **vals)) + "\n")
+        self.logged = {}
+        if t["sampleEvery"] and self.step % t["sampleEvery"] == 0:
+            self.write_samples()
+        every = t["checkpointEvery"]
+        every = self.iterator.steps_per_epoch if every == "epoch" else every
+        if every and self.step % every == 0 and self.step != self.total_steps:
+            self.save()
+
+    def global_means(self, values):
+        """Logged values as floats: under torchrun the means over the processes (the whole batch's, for means)."""
+        if not values:
+            return {}
+        if self.world == 1:
+            return {k: float(v) for k, v in values.items()}
+        t = torch.stack([torch.as_tensor(v, dtype=torch.float32, device=self.device).reshape(()) for v in values.values()])
+        dist.all_reduce(t)
+        return {k: float(x) / self.world for k, x in zip(values, t.cpu().tolist())}
+
+    def finish(self):
+        self.write_samples()
+        self.save()
+        self.say("done: %d iterations in %.1f s" % (self.step, time.time() - self.t0))
+        if self.world > 1:
+            dist.barrier()  # the others wait for rank 0's last checkpoint before the group goes
+            dist.destroy_process_group()
+        return 0
+
+    def write_samples(self):
+        if self.rank != 0 or self.sampler is None:
+            return
+        if self.average is not None:
+            self.average.swap()
+        with torch.no_grad():
+            x = self.sampler(self.fixed)
+        if self.average is not None:
+            self.average.swap()
+        img = sample_grid(x, *self.spec["sampleRange"])
+        write_png(os.path.join(self.out, "samples", "step-%08d.png" % self.step), img)
+        write_png(os.path.join(self.out, "samples", "latest.png"), img)
+
+    # ---- checkpoints: ganc's format, in the TypeScript trainer's layout, so either trainer resumes the other's ----
+    #   var:<variable> (and var:<variable>/ema), state:<name>, opt:<step>:<i> named by meta["optimizers"][step]
+    #   ("iter", then "<spec>/<variable>/<slot>" for each slot of each variable), optx:<step>:accBeta1/accBeta2.
+
+    def tensors(self):
+        names = {id(v): n for n, v in self.vars.items()}
+        out = {"var:" + name: v.detach().cpu().numpy() for name, v in self.vars.items()}
+        if self.average is not None:
+            for p, s in zip(self.average.params, self.average.shadow):
+                out["var:%s/ema" % names[id(p)]] = s.cpu().numpy()
+        for name, s in self.states.items():
+            out["state:" + name] = s.detach().cpu().numpy()
+        optimizers = {}
+        for step, opt in self.optimizers.items():
+            slots = Optimizer.SLOTS[opt.cfg["kind"]]
+            listed = ["iter"] + ["%s/%s/%s" % (self.spec["name"], names[id(p)], slot) for slot in slots for p in opt.params]
+            arrays = [np.array(opt.t, np.int32)] + [s.cpu().numpy() for k in range(len(slots)) for s in opt.slots[k]]
+            optimizers[step] = listed
+            for i, a in enumerate(arrays):
+                out["opt:%s:%d" % (step, i)] = a
+            if opt.cfg["kind"] == "adam":
+                out["optx:%s:accBeta1" % step] = opt.acc_beta1.numpy()
+                out["optx:%s:accBeta2" % step] = opt.acc_beta2.numpy()
+        return out, optimizers
+
+    def save(self):
+        if self.rank != 0:
+            return
+        tensors, optimizers = self.tensors()
+        for name, a in tensors.items():
+            if name.startswith("var:") and not np.isfinite(a).all():
+                raise SystemExit("error: variable %s is not finite at iteration %d (a NaN or Inf gradient reached it): training stopped" % (name[4:], self.step))
+        meta = {"spec": self.spec["name"], "specHash": self.spec["hash"], "step": self.step, "iterator": self.iterator.state(),
+                "rng": self.rng.state(), "dropoutSeed": DROPOUT_SEED[0], "optimizers": optimizers, "backend": "pytorch-" + self.device.type,
+                "batch": self.global_batch, "processes": self.world, "seed": self.seed}
+        folder = os.path.join(self.out, "checkpoints")
+        write_checkpoint(os.path.join(folder, "ckpt-%08d.ganckpt" % self.step), self.step, meta, tensors)
+        keep = self.spec["train"]["keepCheckpoints"]
+        old = sorted(f for f in os.listdir(folder) if f.endswith(".ganckpt"))
+        for f in old[:-keep] if keep else []:
+            os.remove(os.path.join(folder, f))
+
+    def load_variables(self, tensors, file):
+        """The variables from a checkpoint (var:<name>) or a folder of <name>.npy."""
+        with torch.no_grad():
+            for name, v in self.vars.items():
+                t = tensors.get("var:" + name, tensors.get(name))
+                if t is None:
+                    raise SystemExit("error: %s has no variable %s" % (file, name))
+                if list(t.shape) != list(v.shape):
+                    raise SystemExit("error: %s: %s is %s, the trainer's is %s" % (file, name, list(t.shape), list(v.shape)))
+                v.copy_(torch.from_numpy(np.ascontiguousarray(t)))
+
+    def restore(self):
+        folder = os.path.join(self.out, "checkpoints")
+        files = sorted(f for f in os.listdir(folder) if f.endswith(".ganckpt"))
+        if not files:
+            raise SystemExit("error: --resume, but %s holds no checkpoint" % folder)
+        file = os.path.join(folder, files[-1])
+        meta, tensors = read_checkpoint(file)
+        if meta.get("specHash") != self.spec["hash"]:
+            raise SystemExit("error: %s was written by a different spec (or a different version of it); start a new run folder" % file)
+        if meta.get("batch") != self.global_batch:
+            # The data order's position counts whole batches: the run goes on with the batch it was trained with,
+            # shared by any number of processes.
+            was = meta.get("batch")
+            hint = "; pass --batch %d" % (was // self.world) if isinstance(was, int) and was % self.world == 0 else ""
+            raise SystemExit("error: --resume: the checkpoint was trained with a batch of %s in all, not %d (%d process%s of %d)%s" % (
+                was, self.global_batch, self.world, "" if self.world == 1 else "es", self.batch_size, hint))
+        self.load_variables(tensors, file)
+        names = {id(v): n for n, v in self.vars.items()}
+        with torch.no_grad():
+            for name, s in self.states.items():
+                s.copy_(torch.from_numpy(tensors["state:" + name]).reshape(()))
+            if self.average is not None:
+                for p, s in zip(self.average.params, self.average.shadow):
+                    s.copy_(torch.from_numpy(tensors["var:%s/ema" % names[id(p)]]))
+            for step, opt in self.optimizers.items():
+                listed = meta["optimizers"].get(step, [])
+                slots = Optimizer.SLOTS[opt.cfg["kind"]]
+                by_name = {n: tensors["opt:%s:%d" % (step, i)] for i, n in enumerate(listed)}
+                opt.t = int(by_name.get("iter", 0))
+                for k, slot in enumerate(slots):
+                    for p, s in zip(opt.params, opt.slots[k]):
+                        s.copy_(torch.from_numpy(by_name["%s/%s/%s" % (self.spec["name"], names[id(p)], slot)]))
+                if opt.cfg["kind"] == "adam":
+                    c = opt.cfg
+                    a1, a2 = tensors.get("optx:%s:accBeta1" % step), tensors.get("optx:%s:accBeta2" % step)
+                    opt.acc_beta1 = torch.tensor(float(a1) if a1 is not None else c["beta1"] ** (opt.t + 1), dtype=torch.float32)
+                    opt.acc_beta2 = torch.tensor(float(a2) if a2 is not None else c["beta2"] ** (opt.t + 1), dtype=torch.float32)
+        self.step = meta["step"]
+        self.iterator.restore(meta["iterator"])
+        self.rng = Rng.from_state(meta["rng"])
+        DROPOUT_SEED[0] = int(meta.get("dropoutSeed", 1))
+        self.say("resumed from %s (written by the %s trainer)" % (file, "PyTorch" if str(meta.get("backend", "")).startswith("pytorch") else "TypeScript"))
+
+
+class _NoContext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _u32(x):
+    return x & M32
+
+
+# ---- layers and functions of the newer constructs (src/layers, src/functions: the same formulas) ---------------
+
+def l2_normalize(t):
+    return t / (torch.norm(t) + 1e-12)
+
+
+def spectral_norm(kernel, u, mode):
+    """
+    The kernel divided by its largest singular value, estimated by one power iteration from u ([1, out]),
+    as ganc's trainers do it: the kernel viewed as [-1, out] (its last axis), v and u's update held constant,
+    u updated in "train" mode only; the gradient flows through sigma = v W u'.
+    """
+    w = kernel.reshape(-1, kernel.shape[-1])
+    with torch.no_grad():
+        v = l2_normalize(u @ w.t())
+        un = l2_normalize(v @ w)
+        if mode == "train":
+            u.copy_(un)
+    sigma = torch.sum((v @ w) * un)
+    return kernel / sigma
+
+
+def avg_pool(x, size, stride, pad):
+    """Average pooling as TensorFlow's: 'same' padding pad = (top, bottom, left, right) averages only the positions inside."""
+    if not any(pad):
+        return F.avg_pool2d(x, size, stride)
+    top, bottom, left, right = pad
+    ones = torch.ones_like(x[:1, :1])
+    total = F.avg_pool2d(F.pad(x, (left, right, top, bottom)), size, stride)
+    inside = F.avg_pool2d(F.pad(ones, (left, right, top, bottom)), size, stride)
+    return total / inside
+
+
+def bilinear_weights(n, factor, device):
+    """The [n * factor, n] matrix of bilinear upsampling with half-pixel centers (upsample.ts bilinearWeights)."""
+    a = np.zeros((n * factor, n), np.float32)
+    for o in range(n * factor):
+        src = max((o + 0.5) / factor - 0.5, 0.0)
+        i0 = min(int(math.floor(src)), n - 1)
+        i1 = min(i0 + 1, n - 1)
+        t = src - i0
+        a[o, i0] += np.float32(1 - t)
+        a[o, i1] += np.float32(t)
+    return torch.from_numpy(a).to(device)
+
+
+def upsample_bilinear(x, factor):
+    """Bilinear upsampling, one interpolation matrix per axis (differentiable to any order)."""
+    ah = bilinear_weights(x.shape[2], factor, x.device)
+    aw = bilinear_weights(x.shape[3], factor, x.device)
+    return torch.matmul(torch.matmul(ah, x), aw.t())
+
+
+def _u32f(x):
+    """JavaScript's x >>> 0 of a non-negative number."""
+    return int(math.floor(x)) % 4294967296
+
+
+class Alea:
+    """seedrandom's alea (Baagoe), the generator TensorFlow.js's randomUniform draws from, for a string seed."""
+
+    def __init__(self, seed):
+        n = [0xEFC8249D]
+
+        def mash(data):
+            k = n[0]
+            for ch in str(data):
+                k += ord(ch)
+                h = 0.02519603282416938 * k
+                k = _u32f(h)
+                h -= k
+                h *= k
+                k = _u32f(h)
+                h -= k
+                k += h * 4294967296
+            n[0] = k
+            return _u32f(k) * 2.3283064365386963e-10
+
+        self.c = 1
+        self.s0, self.s1, self.s2 = mash(" "), mash(" "), mash(" ")
+        self.s0 -= mash(seed)
+        if self.s0 < 0:
+            self.s0 += 1
+        self.s1 -= mash(seed)
+        if self.s1 < 0:
+            self.s1 += 1
+        self.s2 -= mash(seed)
+        if self.s2 < 0:
+            self.s2 += 1
+
+    def fill(self, count):
+        out = np.empty(count, np.float64)
+        s0, s1, s2, c = self.s0, self.s1, self.s2, self.c
+        for i in range(count):
+            t = 2091639 * s0 + c * 2.3283064365386963e-10
+            s0, s1 = s1, s2
+            c = int(t)
+            s2 = t - c
+            out[i] = s2
+        self.s0, self.s1, self.s2, self.c = s0, s1, s2, c
+        return out
+
+
+DROPOUT_SEED = [1]
+
+
+def dropout_seed():
+    """A fresh seed for each dropout call (every pass through the layer, in every mode), as ganc's run counts them."""
+    s = DROPOUT_SEED[0]
+    DROPOUT_SEED[0] += 1
+    return s
+
+
+def dropout(x, rate, mode, seed):
+    """tf.dropout(x, rate, seed) in "train" mode: its uniform draws over ganc's NHWC layout, floor(u + keep) / keep, in float32."""
+    if mode != "train" or rate <= 0:
+        return x
+    shape = list(to_nhwc(x).shape)
+    keep = np.float32(1 - rate)
+    u = Alea(str(seed)).fill(int(np.prod(shape))).astype(np.float32)
+    kept = np.floor((u.astype(np.float64) + np.float64(keep)).astype(np.float32))
+    m = (kept.astype(np.float64) / np.float64(keep)).astype(np.float32)
+    return x * to_nchw(torch.from_numpy(m.reshape(shape)).to(x.device))
+
+
+def max_pool2(t):
+    """2x2 max pooling of NHWC t, the gradient to each window's first largest entry (attention.ts maxPool2Runtime)."""
+    b, h, w, c = t.shape
+    win = t.reshape(b, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 5, 2, 4).reshape(b, h // 2, w // 2, c, 4)
+    mask = F.one_hot(torch.argmax(win.detach(), -1), 4).to(t.dtype)
+    return torch.sum(win * mask, -1)
+
+
+def self_attention(x, f, g, h, o, gamma):
+    """SAGAN's self-attention (attention.ts selfAttentionRuntime) on ganc's NHWC layout: x + gamma * o(softmax(q k') v)."""
+    xn = to_nhwc(x)
+    b, hh, ww, c = xn.shape
+    n = hh * ww
+
+    def conv1(t, k):
+        return torch.matmul(t, k.reshape(k.shape[2], k.shape[3]))
+
+    q = conv1(xn, f).reshape(b, n, c // 8)
+    k = max_pool2(conv1(xn, g)).reshape(b, n // 4, c // 8)
+    v = max_pool2(conv1(xn, h)).reshape(b, n // 4, c // 2)
+    s = torch.matmul(q, k.transpose(1, 2))
+    e = torch.exp(s - torch.max(s, -1, keepdim=True)[0].detach())
+    attn = e / torch.sum(e, -1, keepdim=True)
+    a = torch.matmul(attn, v).reshape(b, hh, ww, c // 2)
+    return x + gamma * to_nchw(conv1(a, o))
+
+
+def cond_batch_norm(x, c, w_gain, w_bias, moving_mean, moving_var, decay, eps, mode):
+    """Batch norm without scale and offset, times the per-sample gain 1 + c W_gain, plus c W_bias (ops.ts condBatchNorm)."""
+    y = batch_norm(x, None, None, moving_mean, moving_var, decay, eps, mode)
+    per = [x.shape[0], -1] + [1] * (x.dim() - 2)
+    return y * (c @ w_gain + 1).reshape(per) + (c @ w_bias).reshape(per)
+
+
+def minibatch_stddev(x, group, features):
+    """StyleGAN2's minibatch standard deviation (minibatch-stddev.ts), on ganc's NHWC layout."""
+    xn = to_nhwc(x)
+    n, h, w, c = xn.shape
+    g = min(group, n)
+    if n % g != 0:
+        raise SystemExit("error: minibatch_stddev: the batch of %d is not a multiple of its group of %d; choose a batch size that is (--batch), or group=%d" % (n, g, math.gcd(n, g)))
+    m = n // g
+    y = xn.reshape(g, m, h, w, features, c // features)
+    centred = y - torch.mean(y, 0, keepdim=True)
+    std = torch.sqrt(torch.mean(centred ** 2, 0) + 1e-8)
+    s = torch.mean(std, (1, 2, 4))
+    maps = s.reshape(1, m, 1, 1, features).expand(g, m, h, w, features).reshape(n, h, w, features)
+    return to_nchw(torch.cat([xn, maps], 3))
+
+
+def key_state(key):
+    """A generator state from a string: the 128-bit hash cyrb128 (rng.ts keyState)."""
+    h1, h2, h3, h4 = 1779033703, 3144134277, 1013904242, 2773480762
+    for ch in key:
+        k = ord(ch)
+        h1 = h2 ^ (((h1 ^ k) * 597399067) & M32)
+        h2 = h3 ^ (((h2 ^ k) * 2869860233) & M32)
+        h3 = h4 ^ (((h3 ^ k) * 951274213) & M32)
+        h4 = h1 ^ (((h4 ^ k) * 2716044179) & M32)
+    h1 = ((h3 ^ (h1 >> 18)) * 597399067) & M32
+    h2 = ((h4 ^ (h2 >> 22)) * 2869860233) & M32
+    h3 = ((h1 ^ (h3 >> 17)) * 951274213) & M32
+    h4 = ((h2 ^ (h4 >> 19)) * 2716044179) & M32
+    h1 ^= h2 ^ h3 ^ h4
+    h2 ^= h1
+    h3 ^= h1
+    h4 ^= h1
+    words = [h1, h2, h3, h4]
+    return [1, 0, 0, 0] if not any(words) else words
+
+
+def augment_key(run, b, site):
+    """The draws of one diffaug call: keyed by the seed, the iteration, the batch within it (-1: not drawn by batch()) and the call site."""
+    return key_state("diffaug/%d/%d/%d/%s" % (run.seed, run.step, b.__dict__.get("number", -1), site))
+
+
+DIFFAUG_OPS = {"color": 1, "translation": 2, "cutout": 4}
+
+
+def _shift_matrices(shift, side):
+    m = np.zeros((len(shift), side, side), np.float32)
+    for b, s in enumerate(shift):
+        for i in range(side):
+            if 0 <= i + s < side:
+                m[b, i, i + s] = 1
+    return m
+
+
+def diff_augment(x, policy, key):
+    """DiffAugment (functions/diffaug.ts): color, translation, cutout with the draws of the generator at state key."""
+    mask = 0
+    for word in policy.split(","):
+        mask |= DIFFAUG_OPS[word.strip()]
+    rng = Rng.from_state(key)
+    y = to_nhwc(x)
+    n, h, w, c = y.shape
+    dev = x.device
+
+    def per_sample(v):
+        return torch.from_numpy(np.array(v, np.float32).reshape(n, 1, 1, 1)).to(dev)
+
+    def uniform(f):
+        return [np.float32(f(rng.uniform())) for _ in range(n)]
+
+    def integer(lo, hi):
+        return lo + int(math.floor(rng.uniform() * (hi - lo)))
+
+    if mask & 1:
+        brightness = uniform(lambda u: u - 0.5)
+        saturation = uniform(lambda u: u * 2)
+        contrast = uniform(lambda u: u + 0.5)
+    if mask & 2:
+        sy, sx = int(math.floor(h * 0.125 + 0.5)), int(math.floor(w * 0.125 + 0.5))
+        dy = [integer(-sy, sy + 1) for _ in range(n)]
+        dx = [integer(-sx, sx + 1) for _ in range(n)]
+    if mask & 4:
+        ch, cw = int(math.floor(h * 0.5 + 0.5)), int(math.floor(w * 0.5 + 0.5))
+        cy = [integer(0, h + 1 - ch % 2) for _ in range(n)]
+        cx = [integer(0, w + 1 - cw % 2) for _ in range(n)]
+    if mask & 1:
+        y = y + per_sample(brightness)
+        pixel = torch.mean(y, 3, keepdim=True)
+        y = (y - pixel) * per_sample(saturation) + pixel
+        image = torch.mean(y, (1, 2, 3), keepdim=True)
+        y = (y - image) * per_sample(contrast) + image
+    if mask & 2:
+        rows = torch.from_numpy(_shift_matrices(dy, h)).to(dev)
+        y = torch.matmul(rows, y.reshape(n, h, w * c)).reshape(n, h, w, c)
+        cols = torch.from_numpy(_shift_matrices(dx, w)).to(dev)
+        t = y.permute(0, 2, 1, 3).reshape(n, w, h * c)
+        y = torch.matmul(cols, t).reshape(n, w, h, c).permute(0, 2, 1, 3)
+    if mask & 4:
+        keep = np.ones((n, h, w, 1), np.float32)
+        for b in range(n):
+            top, left = cy[b] - ch // 2, cx[b] - cw // 2
+            keep[b, max(top, 0):min(top + ch, h), max(left, 0):min(left + cw, w)] = 0
+        y = y * torch.from_numpy(keep).to(dev)
+    return to_nchw(y)
+
+
+def lazy_gradients(params, k):
+    """A lazy step's gradients (every(k, step)) in the variables' .grad: scaled by k, and zeros for the variables its loss does not reach."""
+    for p in params:
+        p.grad = torch.zeros_like(p) if p.grad is None else p.grad * k
+
