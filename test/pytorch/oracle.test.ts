@@ -31,7 +31,7 @@ const py = pythonWithTorch();
 // pooling, bilinear upsampling, dropout, embeddings shared between nets, cbn, chunk, dot, attention,
 // minibatch_stddev, diffaug, a lazy step on a borrowed optimizer): the suite proves them on every run.
 const DEFAULT_SPECS = ["ring8", "gan", "wgan_gp"];
-const FIXTURES = ["test/fixtures/pytorch-layers.gan"];
+const FIXTURES = ["test/fixtures/pytorch-layers.gan", "test/fixtures/pytorch-stylegan.gan"];
 const wanted = process.env.GANC_ORACLE_SPECS ?? [...DEFAULT_SPECS, ...FIXTURES.map((f) => path.basename(f, ".gan"))].join(",");
 const only = wanted === "all" ? null : wanted.split(",").map((s) => `${s.trim()}.gan`);
 const compilesForPytorch = (f: string) => compileText(fs.readFileSync(path.join(ROOT, f), "utf8"), f, { target: "pytorch" }).code !== null;

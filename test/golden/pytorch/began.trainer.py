@@ -1014,6 +1014,9 @@ class Run:
         self.sampler = None
         self.logged = {}
         self.batches_drawn = 0
+        if a.truncation is not None and not a.sample_to:
+            raise SystemExit("error: --truncation applies to --sample-to only (training samples use psi 1)")
+        self.truncation_read = False
         # GANC_TRACE_FIRST_ITERATION=<dir>: a record of the first iteration, as the TypeScript trainer writes it.
         self.trace = (os.environ.get("GANC_TRACE_FIRST_ITERATION") or None) if self.world == 1 else None
         self.traced, self.traced_batch, self.traced_steps = 0, False, {}
@@ -1064,6 +1067,9 @@ class Run:
         p.add_argument("--no-sync-bn", action="store_true",
                        help="under torchrun, batch norm uses each process's share of the batch (default: the whole batch)")
         p.add_argument("--init-from", help="start from the variables of a ganc checkpoint (of either trainer)")
+        p.add_argument("--sample-to", help="only write a sample grid from the run folder's newest checkpoint to this PNG file (.json: the raw values)")
+        p.add_argument("--sample-count", type=int, help="images in that grid (default: the spec's)")
+        p.add_argument("--truncation", type=float, help="with --sample-to: psi of truncate() in the samples (1: none, 0: the average w)")
         p.add_argument("--quiet", action="store_true", help="print nothing but errors")
         return p.parse_args(argv)
 
@@ -1075,7 +1081,7 @@ class Run:
 
     def variable(self, name, shape, init, trainable=True):
         """A variable of ganc's name and layout, its initial values drawn as the TypeScript trainer draws them."""
-        if self.args.init_from:  # the values come from the checkpoint: no need to draw them
+        if self.args.init_from or self.args.sample_to:  # the values come from a checkpoint: no need to draw them
             v = torch.zeros(shape, device=self.device)
         else:
             v = draw_init(self.init_rng, shape, init).to(self.device)
@@ -1135,11 +1141,11 @@ class Run:
                 with torch.no_grad():
                     for p, s in zip(self.average.params, self.average.shadow):
                         s.copy_(p)
-        if self.args.resume:
+        if self.args.resume or self.args.sample_to:
             self.restore()
         elif os.path.isdir(os.path.join(self.out, "checkpoints")) and any(f.endswith(".ganckpt") for f in os.listdir(os.path.join(self.out, "checkpoints"))):
             raise SystemExit("error: %s already holds checkpoints: pass --resume to continue that run, or choose another --out" % self.out)
-        count = self.spec["train"]["sampleCount"]
+        count = self.args.sample_count or self.spec["train"]["sampleCount"]
         # Fixed noise for the sample grids (and labels cycling through the classes), as run-sampling.ts draws it.
         fixed = Rng(_u32(self.seed) ^ 0x5A4D1E)
         d = self.spec["data"]
@@ -1151,7 +1157,13 @@ class Run:
             self.spec["name"], self.total_steps, ", resuming at %d" % self.step if self.step else "", self.device, self.out))
 
     def next(self):
-        return self.step < self.total_steps
+        return self.step < self.total_steps and not self.args.sample_to
+
+    @property
+    def truncation(self):
+        """psi of truncate() in the samples: --truncation with --sample-to, else 1 (w as it is). Reading it marks that the samples use it."""
+        self.truncation_read = True
+        return 1.0 if self.args.truncation is None else self.args.truncation
 
     def batch(self):
         d = self.spec["data"]
@@ -1299,6 +1311,8 @@ class Run:
         return {k: float(x) / self.world for k, x in zip(values, t.cpu().tolist())}
 
     def finish(self):
+        if self.args.sample_to:
+            return self.sample_only(self.args.sample_to)
         self.write_samples()
         self.save()
         self.say("done: %d iterations in %.1f s" % (self.step, time.time() - self.t0))
@@ -1307,15 +1321,46 @@ class Run:
             dist.destroy_process_group()
         return 0
 
+    def generate(self):
+        """
+        The samples of the fixed batch, averaged weights swapped in, made GANC_SAMPLE_CHUNK rows (256) at a time
+        as the TypeScript trainer makes them (the fixed noise of a noise layer starts over in each chunk).
+        """
+        n = next(iter(self.fixed.values())).shape[0]
+        chunk = int(os.environ.get("GANC_SAMPLE_CHUNK") or 256)
+        if self.average is not None:
+            self.average.swap()
+        try:
+            with torch.no_grad():
+                parts = [self.sampler(Batch({k: v[i:i + chunk] for k, v in self.fixed.items()})) for i in range(0, n, chunk)]
+        finally:
+            if self.average is not None:
+                self.average.swap()
+        return torch.cat(parts, 0)
+
+    def sample_only(self, file):
+        """--sample-to: the newest checkpoint's samples as a PNG grid, or as raw NHWC values in JSON (ganc's sample file)."""
+        if self.rank != 0:
+            return 0
+        x = self.generate()
+        if self.args.truncation is not None and not self.truncation_read:
+            raise SystemExit("error: --truncation %s: this spec's samples do not use truncate(), so psi would change nothing" % self.args.truncation)
+        folder = os.path.dirname(os.path.abspath(file))
+        os.makedirs(folder, exist_ok=True)
+        if file.endswith(".json"):
+            v = to_nhwc(x).float().cpu()
+            data = [math.floor(t * 1e6 + 0.5) / 1e6 for t in v.reshape(-1).tolist()]  # Math.round's halves
+            with open(file, "w") as f:
+                json.dump({"shape": list(v.shape), "range": self.spec["sampleRange"], "data": data}, f)
+        else:
+            write_png(file, sample_grid(x, *self.spec["sampleRange"]))
+        self.say("wrote %s from the checkpoint at iteration %d" % (file, self.step))
+        return 0
+
     def write_samples(self):
         if self.rank != 0 or self.sampler is None:
             return
-        if self.average is not None:
-            self.average.swap()
-        with torch.no_grad():
-            x = self.sampler(self.fixed)
-        if self.average is not None:
-            self.average.swap()
+        x = self.generate()
         img = sample_grid(x, *self.spec["sampleRange"])
         write_png(os.path.join(self.out, "samples", "step-%08d.png" % self.step), img)
         write_png(os.path.join(self.out, "samples", "latest.png"), img)
@@ -1698,6 +1743,112 @@ def lazy_gradients(params, k):
     """A lazy step's gradients (every(k, step)) in the variables' .grad: scaled by k, and zeros for the variables its loss does not reach."""
     for p in params:
         p.grad = torch.zeros_like(p) if p.grad is None else p.grad * k
+
+# ---- StyleGAN2's constructs (src/layers/modconv.ts, noise.ts, const.ts, pixelnorm.ts, style.ts, track-avg.ts;
+# src/functions/styles.ts, mix.ts, truncate.ts) ------------------------------------------------------------------
+
+def pixel_norm(x, eps):
+    """x / sqrt(mean(x^2) + eps) over ganc's last axis: a vector's features, an image's channels (NCHW axis 1)."""
+    axis = 1 if x.dim() == 4 else -1
+    return x * torch.rsqrt(torch.mean(torch.square(x), axis, keepdim=True) + eps)
+
+
+def mod_conv(x, style, kernel, affine, affine_bias, bias, demod):
+    """
+    StyleGAN2's modulated convolution in its non-fused form (modconv.ts modConvOf): the style
+    s = w A / sqrt(wdim) + b scales the input channels of a convolution with the equalized weight
+    W / sqrt(k * k * in) ([k, k, in, out], ganc's layout; 'same' padding of an odd kernel, stride 1);
+    demodulation divides each sample's output channel o by sqrt(sum_i s_i^2 sum_(kh, kw) W'[kh, kw, i, o]^2 + 1e-8).
+    """
+    n = x.shape[0]
+    kh, kw, cin, cout = kernel.shape
+    s = style @ (affine * (1 / math.sqrt(affine.shape[0]))) + affine_bias
+    w = kernel * (1 / math.sqrt(kh * kw * cin))
+    y = conv2d(x * s.reshape(n, cin, 1, 1), w, None, 1, (kh // 2, kh // 2, kw // 2, kw // 2))
+    if demod:
+        d = torch.rsqrt(torch.square(s) @ torch.sum(torch.square(w), (0, 1)) + 1e-8)
+        y = y * d.reshape(n, cout, 1, 1)
+    if bias is not None:
+        y = y + bias.reshape(1, cout, 1, 1)
+    return y
+
+
+def const_input(value, n):
+    """A learned tensor of ganc's per-sample layout (an image [h, w, c]) repeated over a batch of n."""
+    t = value.unsqueeze(0).expand([n] + list(value.shape))
+    return to_nchw(t)
+
+
+def random_normal(count, seed):
+    """tf.randomNormal([count], 0, 1, "float32", seed): the Marsaglia polar method on seedrandom's alea (TensorFlow.js's MPRandGauss)."""
+    g = Alea(str(seed))
+    s0, s1, s2, c = g.s0, g.s1, g.s2, g.c
+    out = np.empty(count + 1, np.float64)
+    i = 0
+    while i < count:
+        while True:
+            t = 2091639 * s0 + c * 2.3283064365386963e-10
+            s0, s1 = s1, s2
+            c = int(t)
+            s2 = t - c
+            v1 = 2 * s2 - 1
+            t = 2091639 * s0 + c * 2.3283064365386963e-10
+            s0, s1 = s1, s2
+            c = int(t)
+            s2 = t - c
+            v2 = 2 * s2 - 1
+            q = v1 * v1 + v2 * v2
+            if q < 1 and q != 0:
+                break
+        mul = math.sqrt(-2.0 * math.log(q) / q)
+        out[i] = v1 * mul
+        out[i + 1] = v2 * mul
+        i += 2
+    return out[:count].astype(np.float32)
+
+
+def add_noise(x, strength, seed):
+    """StyleGAN2's noise input x + n * s (noise.ts): n [batch, h, w, 1] standard normal from the seed, the same for every channel."""
+    b, _, h, w = x.shape
+    n = torch.from_numpy(random_normal(b * h * w, seed).reshape(b, 1, h, w)).to(x.device)
+    return x + n * strength.reshape(1, -1, 1, 1)
+
+
+def track_average(x, avg, decay, mode):
+    """x; a training pass moves avg toward the batch mean of x (the whole batch's under torchrun), off the gradient tape."""
+    if mode == "train":
+        with torch.no_grad():
+            m = x.detach().mean(0)
+            if DIST["world"] > 1:
+                m = m.clone()
+                dist.all_reduce(m)
+                m /= DIST["world"]
+            avg.copy_(avg * decay + m * (1 - decay))
+    return x
+
+
+def styles(w, n):
+    """The style stack [batch, n, wdim] with every layer's style w."""
+    return w.unsqueeze(1).expand(-1, n, -1)
+
+
+def mix_styles(w1, w2, n, p, key):
+    """
+    Style mixing (mix.ts): a cutoff drawn uniformly from [1, n), then u; when u < p the layers from the cutoff on
+    take w2, else all take w1; the draws from the generator at the call's key, as the TypeScript trainer's.
+    """
+    rng = Rng.from_state(key)
+    cutoff = 1 + int(math.floor(rng.uniform() * (n - 1)))
+    c = cutoff if rng.uniform() < p else n
+    from_w2 = (torch.arange(n, device=w1.device) >= c).reshape(1, n, 1)
+    return torch.where(from_w2, w2.unsqueeze(1).expand(-1, n, -1), w1.unsqueeze(1).expand(-1, n, -1))
+
+
+def truncate(w, avg, psi):
+    """The truncation trick: w_avg + psi (w - w_avg); w itself when psi is 1."""
+    if psi == 1:
+        return w
+    return avg + (w - avg) * psi
 
 
 if __name__ == "__main__":
