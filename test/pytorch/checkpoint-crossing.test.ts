@@ -68,6 +68,14 @@ describe.skipIf(!py.python)("PyTorch target: a short run, its checkpoints crossi
     }
     expect(bad).toEqual([]);
     expect(a.payload.tensors.length).toBe(b.payload.tensors.length);
+    // The Python trainer samples a run folder's newest checkpoint (either engine's) like ganc sample; ring8's
+    // samples have no truncate(), so --truncation is refused rather than ignored.
+    const grid = path.join(dir, "grid.png");
+    python(["--out", crossed, "--sample-to", grid]);
+    expect(fs.readFileSync(grid).subarray(1, 4).toString()).toBe("PNG");
+    const bad2 = spawnSync(py.python!, [trainer, ...common, "--out", crossed, "--sample-to", grid, "--truncation", "0.5"], { encoding: "utf8" });
+    expect(bad2.status).not.toBe(0);
+    expect(bad2.stderr).toContain("error: --truncation 0.5: this spec's samples do not use truncate()");
     fs.rmSync(dir, { recursive: true, force: true });
   }, 600_000);
 
