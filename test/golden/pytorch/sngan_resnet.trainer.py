@@ -1888,9 +1888,15 @@ def random_normal(count, seed):
 
 
 def add_noise(x, strength, seed):
-    """StyleGAN2's noise input x + n * s (noise.ts): n [batch, h, w, 1] standard normal from the seed, the same for every channel."""
+    """
+    StyleGAN2's noise input x + n * s (noise.ts): n [batch, h, w, 1] standard normal from the seed, the same for
+    every channel. Under torchrun each process holds its share of the whole batch: it draws the whole batch's
+    maps, as one process would, and keeps its own (rank 0 sampling alone keeps the first ones, the same).
+    """
     b, _, h, w = x.shape
-    n = torch.from_numpy(random_normal(b * h * w, seed).reshape(b, 1, h, w)).to(x.device)
+    per = b * h * w
+    lo = DIST["rank"] * per
+    n = torch.from_numpy(random_normal(per * DIST["world"], seed)[lo:lo + per].reshape(b, 1, h, w)).to(x.device)
     return x + n * strength.reshape(1, -1, 1, 1)
 
 
