@@ -302,18 +302,16 @@ step g: adam(lr=1e-3) minimize g over G
 });
 
 describe("the skip-generator fixture", () => {
-  it("compiles for tfjs; the PyTorch target refuses modconv at the layer (E0240)", () => {
+  it("compiles for tfjs and for PyTorch (each modconv a mod_conv call of the Python trainer)", () => {
     const f = "test/fixtures/modconv-skip.gan";
     const text = fs.readFileSync(path.join(ROOT, f), "utf8");
     expect(compileText(text, f).code).toContain("rt.modConv(");
     const r = compileText(text, f, { target: "pytorch" });
-    expect(r.code).toBeNull();
-    const errors = r.diagnostics.filter((d) => d.severity === "error");
-    expect(errors.every((d) => d.code === "E0240")).toBe(true);
-    // (bilinear upsampling, avgpool and minibatch_stddev are refused too)
-    const mod = errors.filter((d) => /modulated convolution \(modconv\) is not in the PyTorch trainer yet/.test(d.message));
-    expect(mod.length).toBeGreaterThan(0);
-    expect(text.slice(mod[0]!.span.start, mod[0]!.span.end)).toContain("modconv(");
+    expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    const calls = r.code!.split("\n").filter((l) => /^\s+h = mod_conv\(/.test(l));
+    const layers = r.program!.nets.flatMap((n) => n.layers).filter((l) => l.layer.op === "modconv").length;
+    expect(layers).toBe(6);
+    expect(calls.length).toBe(layers);
   });
 
   it("its .gan and YAML forms check to the same nets (layers, taps, shapes, variables)", () => {

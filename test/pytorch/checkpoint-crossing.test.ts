@@ -12,6 +12,8 @@ import { pythonWithTorch, skipNote } from "../python.ts";
  * resumes that to 6. The result must be the run the TypeScript trainer makes in 6 iterations on its own:
  * every variable, optimizer moment and step count, to float32 rounding compounded over 6 Adam steps
  * (1e-3 of each tensor's largest value, plus 1e-7).
+ * The same crossing for a StyleGAN2-style net: ganc sample and the Python trainer's --sample-to give the same
+ * truncated samples (EMA weights, fixed noise maps, w_avg) from the checkpoints of either engine.
  */
 const py = pythonWithTorch();
 
@@ -66,7 +68,82 @@ describe.skipIf(!py.python)("PyTorch target: a short run, its checkpoints crossi
     }
     expect(bad).toEqual([]);
     expect(a.payload.tensors.length).toBe(b.payload.tensors.length);
+    // The Python trainer samples a run folder's newest checkpoint (either engine's) like ganc sample; ring8's
+    // samples have no truncate(), so --truncation is refused rather than ignored.
+    const grid = path.join(dir, "grid.png");
+    python(["--out", crossed, "--sample-to", grid]);
+    expect(fs.readFileSync(grid).subarray(1, 4).toString()).toBe("PNG");
+    const bad2 = spawnSync(py.python!, [trainer, ...common, "--out", crossed, "--sample-to", grid, "--truncation", "0.5"], { encoding: "utf8" });
+    expect(bad2.status).not.toBe(0);
+    expect(bad2.stderr).toContain("error: --truncation 0.5: this spec's samples do not use truncate()");
     fs.rmSync(dir, { recursive: true, force: true });
   }, 600_000);
+
+  it("a StyleGAN2-style net (test/fixtures/pytorch-stylegan.gan): tfjs 2 iterations, python resumes to 4, tfjs to 6; truncated samples agree on both engines at 4 and 6; w_avg at 4 is the TypeScript trainer's own", () => {
+    const spec = "test/fixtures/pytorch-stylegan.gan";
+    const dir = tmpDir("ganc-cross-sg-");
+    const trainer = path.join(dir, "trainer.py");
+    expect(ganc(["compile", spec, "--target", "pytorch", "-o", trainer]).code).toBe(0);
+    const data = path.join(dir, "data");
+    expect(ganc(["data", spec, "-o", data]).code).toBe(0);
+    const run = path.join(dir, "run");
+    const tfjs = (args: string[], out = run) => {
+      const r = ganc(["train", spec, "--batch", "8", "--quiet", "--no-opt", "--backend", "cpu", "--out", out, ...args]);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    const python = (args: string[]) => {
+      const r = spawnSync(py.python!, [trainer, "--batch", "8", "--quiet", "--data", data, "--out", run, ...args], { encoding: "utf8", timeout: 300_000 });
+      expect(r.status, r.stderr).toBe(0);
+    };
+    const avg = (out = run) => loadLatestCheckpoint(path.join(out, "checkpoints"))!.payload.tensors.find((t) => t.name === "var:M/track_avg1/avg")!;
+    // The samples of the newest checkpoint, truncated: ganc sample (the TypeScript trainer) and the Python
+    // trainer's --sample-to, each a JSON file of the raw values, on the same fixed noise.
+    const samples = (psi: number) => {
+      const ts = path.join(dir, `ts-${psi}.json`);
+      const pyFile = path.join(dir, `py-${psi}.json`);
+      const r = ganc(["sample", run, "-n", "8", "-o", ts, "--truncation", String(psi)]);
+      expect(r.code, r.stderr).toBe(0);
+      python(["--sample-to", pyFile, "--sample-count", "8", "--truncation", String(psi)]);
+      const read = (f: string) => JSON.parse(fs.readFileSync(f, "utf8")) as { shape: number[]; data: number[] };
+      return { ts: read(ts), py: read(pyFile) };
+    };
+    const agree = (psi: number) => {
+      const { ts, py: p } = samples(psi);
+      expect(p.shape).toEqual(ts.shape);
+      expect(ts.shape).toEqual([8, 28, 28, 1]);
+      let err = 0;
+      for (let i = 0; i < ts.data.length; i++) err = Math.max(err, Math.abs(ts.data[i]! - p.data[i]!));
+      expect(err, `psi ${psi}: max |difference| of the samples`).toBeLessThanOrEqual(1e-4);
+      return ts.data;
+    };
+
+    tfjs(["--steps", "2"]);
+    const before = avg();
+    expect(before.data.some((v) => v !== 0), "w_avg moved in 2 iterations").toBe(true);
+    python(["--resume", "--steps", "4"]);
+    const after = loadLatestCheckpoint(path.join(run, "checkpoints"))!;
+    expect(after.step).toBe(4);
+    expect(String(after.payload.meta.backend)).toMatch(/^pytorch/);
+    // w_avg went on from the TypeScript trainer's: it is the one the TypeScript trainer reaches in 4 iterations.
+    const a4 = avg();
+    const straight = path.join(dir, "straight");
+    tfjs(["--steps", "4"], straight);
+    const s4 = avg(straight);
+    let drift = 0;
+    let err = 0;
+    for (let i = 0; i < a4.data.length; i++) {
+      drift = Math.max(drift, Math.abs(a4.data[i]! - before.data[i]!));
+      err = Math.max(err, Math.abs(a4.data[i]! - s4.data[i]!));
+    }
+    expect(drift).toBeGreaterThan(1e-3);
+    expect(err, "w_avg at 4: crossed run against the TypeScript trainer's own").toBeLessThanOrEqual(1e-5);
+    const at4 = agree(0.7);
+    const untruncated = agree(1);
+    expect(at4.some((v, i) => Math.abs(v - untruncated[i]!) > 1e-3), "psi 0.7 changes the samples").toBe(true);
+    tfjs(["--resume", "--steps", "6"]);
+    expect(loadLatestCheckpoint(path.join(run, "checkpoints"))!.step).toBe(6);
+    agree(0.7);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 900_000);
 });
 skipNote("the checkpoint-crossing run", py);

@@ -211,6 +211,13 @@ describe.skipIf(!py.python)("PyTorch trainer under torchrun: 2 processes of batc
     expect(compared).toBeGreaterThan(40);
   }, 600_000);
 
+  it("StyleGAN2's constructs (test/fixtures/pytorch-stylegan.gan): noise maps and mix's crossover drawn for the whole batch, w_avg over the whole batch, the lazy R1 through modconv and noise", () => {
+    const text = fs.readFileSync(path.join(ROOT, "test/fixtures/pytorch-stylegan.gan"), "utf8");
+    const { one } = sameAsOneProcess("stylegan", text, ["--data", dataFolder()]);
+    const avg = loadLatestCheckpoint(path.join(one, "checkpoints"))!.payload.tensors.find((t) => t.name === "var:M/track_avg1/avg")!;
+    expect(avg.data.some((v) => v !== 0), "w_avg was compared after it moved").toBe(true);
+  });
+
   it("a killed process stops the run with a clear error; --resume continues it on 1 process, as an unbroken run", () => {
     // Logs every iteration, a checkpoint every 2: rank 1 is killed at its 4th all-reduce of logged values, in
     // iteration 4, before rank 0 writes that iteration's checkpoint; the newest is iteration 2's.

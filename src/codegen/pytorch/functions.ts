@@ -21,6 +21,8 @@ export interface PyArgs {
   gradient(): string;
   /** The call site as the TypeScript trainer keys a call's random draws (its step or pass, and its node), a Python string. */
   site(): string;
+  /** The running average kept by the `track_avg` layer that made argument i (truncate's w_avg), as Python code. */
+  average(i: number): string;
 }
 
 /** A function the PyTorch trainer does not run yet, and why (`ganc compile --target pytorch` reports E0240 at the call). */
@@ -36,9 +38,11 @@ const pair = (f: string) => (a: PyArgs) => `${f}(${a.operand(0)}, ${a.operand(1)
 export const PY_FUNCTIONS: PyFunctionTable = {
   // Its draws come from the generator at a key of (seed, iteration, batch, call site), as the TypeScript trainer's.
   diffaug: (a) => `diff_augment(${a.tensor(0)}, ${JSON.stringify(policyWords(a.constant(1)!))}, augment_key(run, b, ${a.site()}))`,
-  styles: { unsupported: "style stacks (styles) are not in the PyTorch trainer yet" },
-  mix: { unsupported: "style mixing (mix) is not in the PyTorch trainer yet" },
-  truncate: { unsupported: "the truncation trick (truncate) is not in the PyTorch trainer yet" },
+  styles: (a) => `styles(${a.tensor(0)}, ${a.number(1).replace(/\.0$/, "")})`,
+  // The crossover is drawn at the call's key (seed, iteration, batch of the iteration, call site), as diffaug's.
+  mix: (a) => `mix_styles(${a.tensor(0)}, ${a.tensor(1)}, ${a.number(2).replace(/\.0$/, "")}, ${a.number(3)}, augment_key(run, b, ${a.site()}))`,
+  // psi is the run's --truncation (1, no truncation, but when sampling with --sample-to).
+  truncate: (a) => `truncate(${a.tensor(0)}, ${a.average(0)}, run.truncation)`,
   bce_logits: pair("bce_logits"),
   bce: pair("bce"),
   mse: pair("mse"),

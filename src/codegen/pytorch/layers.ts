@@ -13,6 +13,7 @@ import type { LayerInfo, NetIR } from "../../ir/types.ts";
 import type { LayerIR, LayerKind } from "../../layers/index.ts";
 import { pyNum } from "./writer.ts";
 import { pyLayerIn } from "./refusals.ts";
+import type { WeightScale } from "../../layers/weights.ts";
 
 export interface PyLayerContext {
   readonly net: NetIR;
@@ -41,9 +42,16 @@ export type PyLayerTable = { readonly [K in LayerKind]: PyLayer<IRof<K>> | Unsup
 const act = (code: string): PyLayer<unknown> => ({ forward: () => `h = ${code}` });
 /** A kernel as the layer uses it: spectrally normalized (sn=true) through its u vector, in ganc's layout. */
 const kernel = (c: PyLayerContext, k: string, sn: string | null) => (sn ? `spectral_norm(${c.v(k)}, ${c.v(sn)}, mode)` : c.v(k));
-/** The weight modifiers (lr_mul, equalized) are not in the PyTorch trainer yet. */
-const noScale = (l: { readonly scale?: unknown }) => (l.scale ? "weight modifiers (lr_mul, equalized) are not in the PyTorch trainer yet" : null);
-const bias = (c: PyLayerContext, b: string | null) => (b ? c.v(b) : "None");
+/**
+ * A stored kernel or bias times its weight modifier's scale (lr_mul, equalized: src/layers/weights.ts), as the
+ * layer uses it; the stored values are what the optimizer moves and what checkpoints hold.
+ */
+const scaled = (code: string, k: number | undefined) => (k === undefined || k === 1 ? code : `${code} * ${pyNum(k)}`);
+type Scaled = { readonly scale?: WeightScale };
+const bias = (c: PyLayerContext, b: string | null, l?: Scaled) => (b ? scaled(c.v(b), l?.scale?.b) : "None");
+
+/** An operand of `@`: a product in parentheses. */
+const paren = (code: string) => (code.includes(" * ") ? `(${code})` : code);
 
 /** TensorFlow's `same` padding of one axis: (before, after), uneven for even kernels. */
 export function samePads(size: number, kernel: number, stride: number): [number, number] {
@@ -54,27 +62,24 @@ export function samePads(size: number, kernel: number, stride: number): [number,
 
 export const PY_LAYERS: PyLayerTable = {
   dense: {
-    refuse: noScale,
-    forward: (l, c) => `h = h @ ${kernel(c, l.kernel, l.sn)}${l.bias ? ` + ${c.v(l.bias)}` : ""}`,
+    forward: (l, c) => `h = h @ ${paren(scaled(kernel(c, l.kernel, l.sn), l.scale?.w))}${l.bias ? ` + ${scaled(c.v(l.bias), l.scale?.b)}` : ""}`,
   },
   conv2d: {
-    refuse: noScale,
     forward(l, c) {
       const [hIn, wIn] = c.info.inShape as [number, number, number];
       const [top, bottom] = l.padding === "same" ? samePads(hIn, l.kernelSize, l.stride) : [0, 0];
       const [left, right] = l.padding === "same" ? samePads(wIn, l.kernelSize, l.stride) : [0, 0];
-      return `h = conv2d(h, ${kernel(c, l.kernel, l.sn)}, ${bias(c, l.bias)}, ${l.stride}, (${top}, ${bottom}, ${left}, ${right}))`;
+      return `h = conv2d(h, ${scaled(kernel(c, l.kernel, l.sn), l.scale?.w)}, ${bias(c, l.bias, l)}, ${l.stride}, (${top}, ${bottom}, ${left}, ${right}))`;
     },
   },
   conv2dTranspose: {
-    refuse: noScale,
     forward(l, c) {
       const [hIn, wIn] = c.info.inShape as [number, number, number];
       const [hOut, wOut] = c.info.outShape as [number, number, number];
       // TensorFlow's transposed convolution is the gradient of the convolution from the output's size, whose
       // `same` padding starts `before` rows into the full result.
       const before = (size: number, out: number) => (l.padding === "same" ? Math.floor(Math.max((size - 1) * l.stride + l.kernelSize - out, 0) / 2) : 0);
-      return `h = deconv2d(h, ${kernel(c, l.kernel, l.sn)}, ${bias(c, l.bias)}, ${l.stride}, (${before(hIn, hOut)}, ${before(wIn, wOut)}), (${hOut}, ${wOut}))`;
+      return `h = deconv2d(h, ${scaled(kernel(c, l.kernel, l.sn), l.scale?.w)}, ${bias(c, l.bias, l)}, ${l.stride}, (${before(hIn, hOut)}, ${before(wIn, wOut)}), (${hOut}, ${wOut}))`;
     },
   },
   batchnorm: {
@@ -120,12 +125,17 @@ export const PY_LAYERS: PyLayerTable = {
   chunk: { forward: (l, c) => `h = ${c.local(l.value)}.narrow(1, ${l.index * l.width}, ${l.width})` },
   dot: { forward: (l, c) => `h = torch.sum(h * ${c.local(l.value)}, -1, keepdim=True)` },
   minibatch_stddev: { forward: (l) => `h = minibatch_stddev(h, ${l.group}, ${l.features})` },
-  modconv: { unsupported: "modulated convolution (modconv) is not in the PyTorch trainer yet" },
-  const: { unsupported: "learned constant inputs (const) are not in the PyTorch trainer yet" },
-  noise: { unsupported: "noise inputs (noise) draw from TensorFlow.js's generator, which the PyTorch trainer does not reproduce yet" },
-  pixelnorm: { unsupported: "pixel normalization (pixelnorm) is not in the PyTorch trainer yet" },
-  style: { unsupported: "per-layer style stacks (style) are not in the PyTorch trainer yet" },
-  track_avg: { unsupported: "running averages of w (track_avg) are not in the PyTorch trainer yet" },
+  // StyleGAN2's non-fused modulated convolution ('same' padding of an odd kernel, stride 1), as modconv.ts.
+  modconv: {
+    forward: (l, c) =>
+      `h = mod_conv(h, ${c.local(l.style)}, ${c.v(l.kernel)}, ${c.v(l.affine)}, ${c.v(l.affineBias)}, ${bias(c, l.bias)}, ${l.demod ? "True" : "False"})`,
+  },
+  const: { forward: (l, c) => `h = const_input(${c.v(l.value)}, h.shape[0])  # the learned [${l.shape.join(", ")}] for every sample` },
+  // Training draws from the run's seed counter (dropout's); the other modes use the layer's fixed seed.
+  noise: { forward: (l, c) => `h = add_noise(h, ${c.v(l.strength)}, dropout_seed() if mode == "train" else ${l.sampleSeed})` },
+  pixelnorm: { forward: (l) => `h = pixel_norm(h, ${pyNum(l.epsilon)})` },
+  style: { forward: (l, c) => `h = ${c.local(l.value)}[:, ${l.index}, :]` },
+  track_avg: { forward: (l, c) => `h = track_average(h, ${c.v(l.avg)}, ${pyNum(l.decay)}, mode)` },
   global_sum: { forward: () => "h = h.sum((2, 3))" },
   global_avg: { forward: () => "h = h.mean((2, 3))" },
   relu: act("F.relu(h)"),

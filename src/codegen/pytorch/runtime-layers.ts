@@ -276,6 +276,118 @@ def lazy_gradients(params, k):
     """A lazy step's gradients (every(k, step)) in the variables' .grad: scaled by k, and zeros for the variables its loss does not reach."""
     for p in params:
         p.grad = torch.zeros_like(p) if p.grad is None else p.grad * k
+
+# ---- StyleGAN2's constructs (src/layers/modconv.ts, noise.ts, const.ts, pixelnorm.ts, style.ts, track-avg.ts;
+# src/functions/styles.ts, mix.ts, truncate.ts) ------------------------------------------------------------------
+
+def pixel_norm(x, eps):
+    """x / sqrt(mean(x^2) + eps) over ganc's last axis: a vector's features, an image's channels (NCHW axis 1)."""
+    axis = 1 if x.dim() == 4 else -1
+    return x * torch.rsqrt(torch.mean(torch.square(x), axis, keepdim=True) + eps)
+
+
+def mod_conv(x, style, kernel, affine, affine_bias, bias, demod):
+    """
+    StyleGAN2's modulated convolution in its non-fused form (modconv.ts modConvOf): the style
+    s = w A / sqrt(wdim) + b scales the input channels of a convolution with the equalized weight
+    W / sqrt(k * k * in) ([k, k, in, out], ganc's layout; 'same' padding of an odd kernel, stride 1);
+    demodulation divides each sample's output channel o by sqrt(sum_i s_i^2 sum_(kh, kw) W'[kh, kw, i, o]^2 + 1e-8).
+    """
+    n = x.shape[0]
+    kh, kw, cin, cout = kernel.shape
+    s = style @ (affine * (1 / math.sqrt(affine.shape[0]))) + affine_bias
+    w = kernel * (1 / math.sqrt(kh * kw * cin))
+    y = conv2d(x * s.reshape(n, cin, 1, 1), w, None, 1, (kh // 2, kh // 2, kw // 2, kw // 2))
+    if demod:
+        d = torch.rsqrt(torch.square(s) @ torch.sum(torch.square(w), (0, 1)) + 1e-8)
+        y = y * d.reshape(n, cout, 1, 1)
+    if bias is not None:
+        y = y + bias.reshape(1, cout, 1, 1)
+    return y
+
+
+def const_input(value, n):
+    """A learned tensor of ganc's per-sample layout (an image [h, w, c]) repeated over a batch of n."""
+    t = value.unsqueeze(0).expand([n] + list(value.shape))
+    return to_nchw(t)
+
+
+def random_normal(count, seed):
+    """tf.randomNormal([count], 0, 1, "float32", seed): the Marsaglia polar method on seedrandom's alea (TensorFlow.js's MPRandGauss)."""
+    g = Alea(str(seed))
+    s0, s1, s2, c = g.s0, g.s1, g.s2, g.c
+    out = np.empty(count + 1, np.float64)
+    i = 0
+    while i < count:
+        while True:
+            t = 2091639 * s0 + c * 2.3283064365386963e-10
+            s0, s1 = s1, s2
+            c = int(t)
+            s2 = t - c
+            v1 = 2 * s2 - 1
+            t = 2091639 * s0 + c * 2.3283064365386963e-10
+            s0, s1 = s1, s2
+            c = int(t)
+            s2 = t - c
+            v2 = 2 * s2 - 1
+            q = v1 * v1 + v2 * v2
+            if q < 1 and q != 0:
+                break
+        mul = math.sqrt(-2.0 * math.log(q) / q)
+        out[i] = v1 * mul
+        out[i + 1] = v2 * mul
+        i += 2
+    return out[:count].astype(np.float32)
+
+
+def add_noise(x, strength, seed):
+    """
+    StyleGAN2's noise input x + n * s (noise.ts): n [batch, h, w, 1] standard normal from the seed, the same for
+    every channel. Under torchrun each process holds its share of the whole batch: it draws the whole batch's
+    maps, as one process would, and keeps its own (rank 0 sampling alone keeps the first ones, the same).
+    """
+    b, _, h, w = x.shape
+    per = b * h * w
+    lo = DIST["rank"] * per
+    n = torch.from_numpy(random_normal(per * DIST["world"], seed)[lo:lo + per].reshape(b, 1, h, w)).to(x.device)
+    return x + n * strength.reshape(1, -1, 1, 1)
+
+
+def track_average(x, avg, decay, mode):
+    """x; a training pass moves avg toward the batch mean of x (the whole batch's under torchrun), off the gradient tape."""
+    if mode == "train":
+        with torch.no_grad():
+            m = x.detach().mean(0)
+            if DIST["world"] > 1:
+                m = m.clone()
+                dist.all_reduce(m)
+                m /= DIST["world"]
+            avg.copy_(avg * decay + m * (1 - decay))
+    return x
+
+
+def styles(w, n):
+    """The style stack [batch, n, wdim] with every layer's style w."""
+    return w.unsqueeze(1).expand(-1, n, -1)
+
+
+def mix_styles(w1, w2, n, p, key):
+    """
+    Style mixing (mix.ts): a cutoff drawn uniformly from [1, n), then u; when u < p the layers from the cutoff on
+    take w2, else all take w1; the draws from the generator at the call's key, as the TypeScript trainer's.
+    """
+    rng = Rng.from_state(key)
+    cutoff = 1 + int(math.floor(rng.uniform() * (n - 1)))
+    c = cutoff if rng.uniform() < p else n
+    from_w2 = (torch.arange(n, device=w1.device) >= c).reshape(1, n, 1)
+    return torch.where(from_w2, w2.unsqueeze(1).expand(-1, n, -1), w1.unsqueeze(1).expand(-1, n, -1))
+
+
+def truncate(w, avg, psi):
+    """The truncation trick: w_avg + psi (w - w_avg); w itself when psi is 1."""
+    if psi == 1:
+        return w
+    return avg + (w - avg) * psi
 `;
 
 /** Top-level names it defines (the trainer's own names must not shadow them). */

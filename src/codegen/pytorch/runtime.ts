@@ -827,6 +827,9 @@ class Run:
         self.sampler = None
         self.logged = {}
         self.batches_drawn = 0
+        if a.truncation is not None and not a.sample_to:
+            raise SystemExit("error: --truncation applies to --sample-to only (training samples use psi 1)")
+        self.truncation_read = False
         # GANC_TRACE_FIRST_ITERATION=<dir>: a record of the first iteration, as the TypeScript trainer writes it.
         self.trace = (os.environ.get("GANC_TRACE_FIRST_ITERATION") or None) if self.world == 1 else None
         self.traced, self.traced_batch, self.traced_steps = 0, False, {}
@@ -877,6 +880,9 @@ class Run:
         p.add_argument("--no-sync-bn", action="store_true",
                        help="under torchrun, batch norm uses each process's share of the batch (default: the whole batch)")
         p.add_argument("--init-from", help="start from the variables of a ganc checkpoint (of either trainer)")
+        p.add_argument("--sample-to", help="only write a sample grid from the run folder's newest checkpoint to this PNG file (.json: the raw values)")
+        p.add_argument("--sample-count", type=int, help="images in that grid (default: the spec's)")
+        p.add_argument("--truncation", type=float, help="with --sample-to: psi of truncate() in the samples (1: none, 0: the average w)")
         p.add_argument("--quiet", action="store_true", help="print nothing but errors")
         return p.parse_args(argv)
 
@@ -888,7 +894,7 @@ class Run:
 
     def variable(self, name, shape, init, trainable=True):
         """A variable of ganc's name and layout, its initial values drawn as the TypeScript trainer draws them."""
-        if self.args.init_from:  # the values come from the checkpoint: no need to draw them
+        if self.args.init_from or self.args.sample_to:  # the values come from a checkpoint: no need to draw them
             v = torch.zeros(shape, device=self.device)
         else:
             v = draw_init(self.init_rng, shape, init).to(self.device)
@@ -948,11 +954,11 @@ class Run:
                 with torch.no_grad():
                     for p, s in zip(self.average.params, self.average.shadow):
                         s.copy_(p)
-        if self.args.resume:
+        if self.args.resume or self.args.sample_to:
             self.restore()
         elif os.path.isdir(os.path.join(self.out, "checkpoints")) and any(f.endswith(".ganckpt") for f in os.listdir(os.path.join(self.out, "checkpoints"))):
             raise SystemExit("error: %s already holds checkpoints: pass --resume to continue that run, or choose another --out" % self.out)
-        count = self.spec["train"]["sampleCount"]
+        count = self.args.sample_count or self.spec["train"]["sampleCount"]
         # Fixed noise for the sample grids (and labels cycling through the classes), as run-sampling.ts draws it.
         fixed = Rng(_u32(self.seed) ^ 0x5A4D1E)
         d = self.spec["data"]
@@ -964,7 +970,13 @@ class Run:
             self.spec["name"], self.total_steps, ", resuming at %d" % self.step if self.step else "", self.device, self.out))
 
     def next(self):
-        return self.step < self.total_steps
+        return self.step < self.total_steps and not self.args.sample_to
+
+    @property
+    def truncation(self):
+        """psi of truncate() in the samples: --truncation with --sample-to, else 1 (w as it is). Reading it marks that the samples use it."""
+        self.truncation_read = True
+        return 1.0 if self.args.truncation is None else self.args.truncation
 
     def batch(self):
         d = self.spec["data"]
@@ -1112,6 +1124,8 @@ class Run:
         return {k: float(x) / self.world for k, x in zip(values, t.cpu().tolist())}
 
     def finish(self):
+        if self.args.sample_to:
+            return self.sample_only(self.args.sample_to)
         self.write_samples()
         self.save()
         self.say("done: %d iterations in %.1f s" % (self.step, time.time() - self.t0))
@@ -1120,15 +1134,46 @@ class Run:
             dist.destroy_process_group()
         return 0
 
+    def generate(self):
+        """
+        The samples of the fixed batch, averaged weights swapped in, made GANC_SAMPLE_CHUNK rows (256) at a time
+        as the TypeScript trainer makes them (the fixed noise of a noise layer starts over in each chunk).
+        """
+        n = next(iter(self.fixed.values())).shape[0]
+        chunk = int(os.environ.get("GANC_SAMPLE_CHUNK") or 256)
+        if self.average is not None:
+            self.average.swap()
+        try:
+            with torch.no_grad():
+                parts = [self.sampler(Batch({k: v[i:i + chunk] for k, v in self.fixed.items()})) for i in range(0, n, chunk)]
+        finally:
+            if self.average is not None:
+                self.average.swap()
+        return torch.cat(parts, 0)
+
+    def sample_only(self, file):
+        """--sample-to: the newest checkpoint's samples as a PNG grid, or as raw NHWC values in JSON (ganc's sample file)."""
+        if self.rank != 0:
+            return 0
+        x = self.generate()
+        if self.args.truncation is not None and not self.truncation_read:
+            raise SystemExit("error: --truncation %s: this spec's samples do not use truncate(), so psi would change nothing" % self.args.truncation)
+        folder = os.path.dirname(os.path.abspath(file))
+        os.makedirs(folder, exist_ok=True)
+        if file.endswith(".json"):
+            v = to_nhwc(x).float().cpu()
+            data = [math.floor(t * 1e6 + 0.5) / 1e6 for t in v.reshape(-1).tolist()]  # Math.round's halves
+            with open(file, "w") as f:
+                json.dump({"shape": list(v.shape), "range": self.spec["sampleRange"], "data": data}, f)
+        else:
+            write_png(file, sample_grid(x, *self.spec["sampleRange"]))
+        self.say("wrote %s from the checkpoint at iteration %d" % (file, self.step))
+        return 0
+
     def write_samples(self):
         if self.rank != 0 or self.sampler is None:
             return
-        if self.average is not None:
-            self.average.swap()
-        with torch.no_grad():
-            x = self.sampler(self.fixed)
-        if self.average is not None:
-            self.average.swap()
+        x = self.generate()
         img = sample_grid(x, *self.spec["sampleRange"])
         write_png(os.path.join(self.out, "samples", "step-%08d.png" % self.step), img)
         write_png(os.path.join(self.out, "samples", "latest.png"), img)

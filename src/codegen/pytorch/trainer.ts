@@ -18,6 +18,7 @@ import { pyIdent, pyLiteral, pyNum, PyWriter } from "./writer.ts";
 import { PY_RUNTIME, PY_RUNTIME_NAMES } from "./runtime.ts";
 import { PY_LAYER_RUNTIME, PY_LAYER_RUNTIME_NAMES } from "./runtime-layers.ts";
 import { pyRefusals, type PyRefusal } from "./refusals.ts";
+import { trackedAverage } from "../trainer.ts";
 
 export type { PyRefusal };
 
@@ -376,6 +377,7 @@ class PyTrainerGen {
       },
       gradient: () => this.gradCode(n as ExprNode & { op: "call" }, mode, names, used),
       site: () => JSON.stringify(`${this.pass}:${n.id}`),
+      average: (i) => `run.vars[${JSON.stringify(trackedAverage(this.p, args[i]!))}]`,
     };
   }
 
