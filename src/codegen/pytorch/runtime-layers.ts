@@ -50,7 +50,7 @@ def bilinear_weights(n, factor, device):
         t = src - i0
         a[o, i0] += np.float32(1 - t)
         a[o, i1] += np.float32(t)
-    return torch.from_numpy(a).to(device)
+    return torch.from_numpy(a).to(device, torch.get_default_dtype())
 
 
 def upsample_bilinear(x, factor):
@@ -258,9 +258,9 @@ def diff_augment(x, policy, key):
         image = torch.mean(y, (1, 2, 3), keepdim=True)
         y = (y - image) * per_sample(contrast) + image
     if mask & 2:
-        rows = torch.from_numpy(_shift_matrices(dy, h)).to(dev)
+        rows = torch.from_numpy(_shift_matrices(dy, h)).to(dev, y.dtype)
         y = torch.matmul(rows, y.reshape(n, h, w * c)).reshape(n, h, w, c)
-        cols = torch.from_numpy(_shift_matrices(dx, w)).to(dev)
+        cols = torch.from_numpy(_shift_matrices(dx, w)).to(dev, y.dtype)
         t = y.permute(0, 2, 1, 3).reshape(n, w, h * c)
         y = torch.matmul(cols, t).reshape(n, w, h, c).permute(0, 2, 1, 3)
     if mask & 4:

@@ -953,6 +953,10 @@ class Run:
         self.batches_drawn = 0
         # GANC_TRACE_FIRST_ITERATION=<dir>: a record of the first iteration, as the TypeScript trainer writes it.
         self.trace = (os.environ.get("GANC_TRACE_FIRST_ITERATION") or None) if self.world == 1 else None
+        # GANC_TRACE_FLOAT64=1 with a trace: the same program in float64 (variables, batch, noise), a
+        # higher-precision evaluation that tells float32 rounding from a difference of meaning (the oracle's).
+        if self.trace and os.environ.get("GANC_TRACE_FLOAT64") == "1":
+            torch.set_default_dtype(torch.float64)
         self.traced, self.traced_batch, self.traced_steps = 0, False, {}
         self.out = a.out
         if self.rank == 0:
@@ -1015,7 +1019,7 @@ class Run:
         if self.args.init_from:  # the values come from the checkpoint: no need to draw them
             v = torch.zeros(shape, device=self.device)
         else:
-            v = draw_init(self.init_rng, shape, init).to(self.device)
+            v = draw_init(self.init_rng, shape, init).to(self.device, torch.get_default_dtype())
         self.vars[name] = v = torch.nn.Parameter(v) if trainable else v
         return v
 
@@ -1083,6 +1087,7 @@ class Run:
         self.fixed = Batch({d["name"] + "_label": F.one_hot(torch.arange(count) % d["numClasses"], d["numClasses"]).float().to(self.device)})
         for n in self.spec["noise"]:
             self.fixed[n["name"]] = draw_noise(n, count, fixed, True).to(self.device)
+        self.fixed.update((k, v.to(torch.get_default_dtype()) if v.is_floating_point() else v) for k, v in list(self.fixed.items()))
         self.t0 = time.time()
         self.say("training %s: %d iterations%s on %s; run folder %s" % (
             self.spec["name"], self.total_steps, ", resuming at %d" % self.step if self.step else "", self.device, self.out))
@@ -1102,6 +1107,8 @@ class Run:
         lo = self.rank * self.batch_size
         for n in self.spec["noise"]:
             b[n["name"]] = draw_noise(n, self.global_batch, self.rng)[lo:lo + self.batch_size].to(self.device)
+        if torch.get_default_dtype() != torch.float32:  # GANC_TRACE_FLOAT64
+            b.update((k, v.to(torch.get_default_dtype()) if v.is_floating_point() else v) for k, v in list(b.items()))
         if self.trace and self.step == 0 and not self.traced_batch:
             self.traced_batch = True
             for name, v in self.vars.items():
@@ -1117,7 +1124,7 @@ class Run:
     def trace_write(self, part, name, t):
         file = os.path.join(self.trace, part, name + ".npy")
         os.makedirs(os.path.dirname(file), exist_ok=True)
-        np.save(file, t.detach().float().cpu().numpy())
+        np.save(file, t.detach().to(torch.get_default_dtype()).cpu().numpy())
 
     def begin_step(self, opt):
         """Before a step's forward pass: only its variables record gradients (the other nets run as constants)."""
@@ -1409,7 +1416,7 @@ def bilinear_weights(n, factor, device):
         t = src - i0
         a[o, i0] += np.float32(1 - t)
         a[o, i1] += np.float32(t)
-    return torch.from_numpy(a).to(device)
+    return torch.from_numpy(a).to(device, torch.get_default_dtype())
 
 
 def upsample_bilinear(x, factor):
@@ -1617,9 +1624,9 @@ def diff_augment(x, policy, key):
         image = torch.mean(y, (1, 2, 3), keepdim=True)
         y = (y - image) * per_sample(contrast) + image
     if mask & 2:
-        rows = torch.from_numpy(_shift_matrices(dy, h)).to(dev)
+        rows = torch.from_numpy(_shift_matrices(dy, h)).to(dev, y.dtype)
         y = torch.matmul(rows, y.reshape(n, h, w * c)).reshape(n, h, w, c)
-        cols = torch.from_numpy(_shift_matrices(dx, w)).to(dev)
+        cols = torch.from_numpy(_shift_matrices(dx, w)).to(dev, y.dtype)
         t = y.permute(0, 2, 1, 3).reshape(n, w, h * c)
         y = torch.matmul(cols, t).reshape(n, w, h, c).permute(0, 2, 1, 3)
     if mask & 4:
