@@ -1567,12 +1567,18 @@ def dropout_seed():
 
 
 def dropout(x, rate, mode, seed):
-    """tf.dropout(x, rate, seed) in "train" mode: its uniform draws over ganc's NHWC layout, floor(u + keep) / keep, in float32."""
+    """
+    tf.dropout(x, rate, seed) in "train" mode: its uniform draws over ganc's NHWC layout, floor(u + keep) / keep,
+    in float32. Under torchrun each process draws the whole batch's mask (its batch times the processes, in
+    rank order) and keeps its own samples' part, as it does with the noise: the masks of one process's batch.
+    """
     if mode != "train" or rate <= 0:
         return x
     shape = list(to_nhwc(x).shape)
     keep = np.float32(1 - rate)
-    u = Alea(str(seed)).fill(int(np.prod(shape))).astype(np.float32)
+    n = int(np.prod(shape))
+    rank = DIST["rank"] if DIST["world"] > 1 else 0
+    u = Alea(str(seed)).fill(n * max(DIST["world"], 1))[rank * n:(rank + 1) * n].astype(np.float32)
     kept = np.floor((u.astype(np.float64) + np.float64(keep)).astype(np.float32))
     m = (kept.astype(np.float64) / np.float64(keep)).astype(np.float32)
     return x * to_nchw(torch.from_numpy(m.reshape(shape)).to(x.device))
