@@ -244,6 +244,21 @@ describe.skipIf(!py.python)("PyTorch trainer under torchrun: 2 processes of batc
     expect(fs.readFileSync(trainer, "utf8")).toContain("dropout(h, 0.3, mode, dropout_seed())");
   }, 600_000);
 
+  it("ebgan: pullaway and the norms over the batch read the whole batch (whole_batch), and give the one-process result", () => {
+    // ebgan couples the samples beyond batch norm: err = norm(D(x) - x) / batch (a norm over the whole batch,
+    // then a hinge on it in D's loss) and G's pullaway term over pairs of samples; computed on each process's
+    // share, the gradients' average is not the one-process gradient. With SGD instead of Adam, so that float
+    // rounding stays rounding (Adam turns the rounding noise of a gradient that is zero in exact arithmetic,
+    // as behind ebgan's batch norms, into steps of its learning rate).
+    const text = shrink(fs.readFileSync(path.join(ROOT, "specs/ebgan.gan"), "utf8")).replace(/adam\(lr=([\d.e-]+), beta1=0\.5\)/g, "sgd(lr=0.05)");
+    expect(text).toContain("loss pt = pullaway(D(fake).code)");
+    expect(text.match(/sgd\(lr=0\.05\)/g)?.length).toBe(2);
+    const { trainer } = sameAsOneProcess("ebgan", text, ["--data", dataFolder()]);
+    const code = fs.readFileSync(trainer, "utf8");
+    expect(code).toContain("pt = pullaway(whole_batch(D_fake[\"code\"]))");
+    expect(code).toContain("torch.norm(whole_batch((D_fake[\"out\"] - fake))) / run.global_batch");
+  }, 600_000);
+
   it("a killed process stops the run with a clear error; --resume continues it on 1 process, as an unbroken run", () => {
     // Logs every iteration, a checkpoint every 2: rank 1 is killed at its 4th all-reduce of logged values, in
     // iteration 4, before rank 0 writes that iteration's checkpoint; the newest is iteration 2's.

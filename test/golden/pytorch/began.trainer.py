@@ -134,9 +134,9 @@ def main(argv=None):
         with run.autocast():
             fake = G(b.z, "train")["out"]  # specs/began.gan:26
             D_real = ddp_D(b.real, "train")
-            err_real = (torch.norm((D_real["out"] - b.real)) / run.batch_size)  # specs/began.gan:28
+            err_real = (torch.norm(whole_batch((D_real["out"] - b.real))) / run.global_batch)  # specs/began.gan:28
             D_fake = ddp_D(fake, "train")
-            err_fake = (torch.norm((D_fake["out"] - fake)) / run.batch_size)  # specs/began.gan:29
+            err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/began.gan:29
             d = (err_real - (state["k"] * err_fake))  # specs/began.gan:30
         run.backward(opt_d, d)
         run.update(opt_d)
@@ -148,7 +148,7 @@ def main(argv=None):
         with run.autocast():
             fake = ddp_G(b.z, "train")["out"]  # specs/began.gan:26
             D_fake = D(fake, "train")
-            err_fake = (torch.norm((D_fake["out"] - fake)) / run.batch_size)  # specs/began.gan:29
+            err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/began.gan:29
         run.backward(opt_g, err_fake)
         run.update(opt_g)
         return {"g": err_fake.detach()}
@@ -158,9 +158,9 @@ def main(argv=None):
         with torch.no_grad():
             fake = G(b.z, "eval")["out"]  # specs/began.gan:26
             D_real = D(b.real, "eval")
-            err_real = (torch.norm((D_real["out"] - b.real)) / run.batch_size)  # specs/began.gan:28
+            err_real = (torch.norm(whole_batch((D_real["out"] - b.real))) / run.global_batch)  # specs/began.gan:28
             D_fake = D(fake, "eval")
-            err_fake = (torch.norm((D_fake["out"] - fake)) / run.batch_size)  # specs/began.gan:29
+            err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/began.gan:29
             run.assign("k", torch.clamp((state["k"] + (1e-3 * ((0.75 * err_real) - err_fake))), 0.0, 1.0))  # specs/began.gan:37
 
     def measure(b):
@@ -168,9 +168,9 @@ def main(argv=None):
         with torch.no_grad():
             fake = G(b.z, "eval")["out"]  # specs/began.gan:26
             D_real = D(b.real, "eval")
-            err_real = (torch.norm((D_real["out"] - b.real)) / run.batch_size)  # specs/began.gan:28
+            err_real = (torch.norm(whole_batch((D_real["out"] - b.real))) / run.global_batch)  # specs/began.gan:28
             D_fake = D(fake, "eval")
-            err_fake = (torch.norm((D_fake["out"] - fake)) / run.batch_size)  # specs/began.gan:29
+            err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/began.gan:29
             M = (err_real + torch.abs(((0.75 * err_real) - err_fake)))  # specs/began.gan:32
             return {"M": M}
 
@@ -935,6 +935,36 @@ class _AllSum(torch.autograd.Function):
 
 def all_sum(x):
     return _AllSum.apply(x) if DIST["world"] > 1 else x
+
+
+class _AllGather(torch.autograd.Function):
+    """
+    The whole batch, every process's share joined in rank order. Every process then computes the same value
+    from it; the gradient of a process's share is the sum of the processes' gradients of it (through all_sum,
+    so that second derivatives pass), which is the number of processes times the one-process gradient, and
+    the average DDP (or the by-hand average) takes of the variables' gradients gives the one-process gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        parts = [torch.empty_like(x) for _ in range(DIST["world"])]
+        dist.all_gather(parts, x.contiguous())
+        ctx.n = x.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, g):
+        r = DIST["rank"]
+        return all_sum(g)[r * ctx.n:(r + 1) * ctx.n]
+
+
+def whole_batch(x):
+    """
+    A per-sample tensor that a reduction over the batch reads (sum, mean, norm, std, pullaway): under torchrun
+    the whole batch's, so that the reduction, and whatever nonlinear use the loss makes of it, is the one
+    process's; one process: x itself.
+    """
+    return _AllGather.apply(x) if DIST["world"] > 1 else x
 
 
 def grad_scaler():

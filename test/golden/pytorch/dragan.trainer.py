@@ -131,7 +131,7 @@ def main(argv=None):
         run.begin_step(opt_d)  # only D's variables record gradients
         with run.autocast():
             fake = G(b.z, "train")["out"]  # specs/dragan.gan:28
-            x_p = (b.real + ((0.5 * std(b.real)) * b.u))  # specs/dragan.gan:29
+            x_p = (b.real + ((0.5 * std(whole_batch(b.real))) * b.u))  # specs/dragan.gan:29
             xhat = (b.real + (b.a * (x_p - b.real)))  # specs/dragan.gan:30
             D_real = ddp_D(b.real, "train")
             d_real = bce_logits(D_real["logit"], 1.0)  # specs/dragan.gan:31
@@ -141,7 +141,7 @@ def main(argv=None):
                 D_xhat = ddp_D(xhat_, "train")
                 return D_xhat["logit"]
             grad = grad_of(f_xhat, xhat)
-            gp = torch.mean(torch.square((sample_norm(grad) - 1.0)))  # specs/dragan.gan:34
+            gp = torch.mean(whole_batch(torch.square((sample_norm(grad) - 1.0))))  # specs/dragan.gan:34
             d = ((d_real + d_fake) + (0.25 * gp))  # specs/dragan.gan:35
         run.backward(opt_d, d)
         run.update(opt_d)
@@ -916,6 +916,36 @@ class _AllSum(torch.autograd.Function):
 
 def all_sum(x):
     return _AllSum.apply(x) if DIST["world"] > 1 else x
+
+
+class _AllGather(torch.autograd.Function):
+    """
+    The whole batch, every process's share joined in rank order. Every process then computes the same value
+    from it; the gradient of a process's share is the sum of the processes' gradients of it (through all_sum,
+    so that second derivatives pass), which is the number of processes times the one-process gradient, and
+    the average DDP (or the by-hand average) takes of the variables' gradients gives the one-process gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        parts = [torch.empty_like(x) for _ in range(DIST["world"])]
+        dist.all_gather(parts, x.contiguous())
+        ctx.n = x.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, g):
+        r = DIST["rank"]
+        return all_sum(g)[r * ctx.n:(r + 1) * ctx.n]
+
+
+def whole_batch(x):
+    """
+    A per-sample tensor that a reduction over the batch reads (sum, mean, norm, std, pullaway): under torchrun
+    the whole batch's, so that the reduction, and whatever nonlinear use the loss makes of it, is the one
+    process's; one process: x itself.
+    """
+    return _AllGather.apply(x) if DIST["world"] > 1 else x
 
 
 def grad_scaler():

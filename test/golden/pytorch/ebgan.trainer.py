@@ -126,11 +126,11 @@ def main(argv=None):
         run.begin_step(opt_d)  # only D's variables record gradients
         with run.autocast():
             fake = G(b.z, "train")["out"]  # specs/ebgan.gan:26
-            margin = maximum(1.0, (run.batch_size / 64.0))  # specs/ebgan.gan:27
+            margin = maximum(1.0, (run.global_batch / 64.0))  # specs/ebgan.gan:27
             D_real = ddp_D(b.real, "train")
-            err_real = (torch.norm((D_real["out"] - b.real)) / run.batch_size)  # specs/ebgan.gan:29
+            err_real = (torch.norm(whole_batch((D_real["out"] - b.real))) / run.global_batch)  # specs/ebgan.gan:29
             D_fake = ddp_D(fake, "train")
-            err_fake = (torch.norm((D_fake["out"] - fake)) / run.batch_size)  # specs/ebgan.gan:30
+            err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/ebgan.gan:30
             d = (err_real + maximum((margin - err_fake), 0.0))  # specs/ebgan.gan:31
         run.backward(opt_d, d)
         run.update(opt_d)
@@ -142,8 +142,8 @@ def main(argv=None):
         with run.autocast():
             fake = ddp_G(b.z, "train")["out"]  # specs/ebgan.gan:26
             D_fake = D(fake, "train")
-            err_fake = (torch.norm((D_fake["out"] - fake)) / run.batch_size)  # specs/ebgan.gan:30
-            pt = pullaway(D_fake["code"])  # specs/ebgan.gan:32
+            err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/ebgan.gan:30
+            pt = pullaway(whole_batch(D_fake["code"]))  # specs/ebgan.gan:32
             g = (err_fake + (0.1 * pt))  # specs/ebgan.gan:33
         run.backward(opt_g, g)
         run.update(opt_g)
@@ -907,6 +907,36 @@ class _AllSum(torch.autograd.Function):
 
 def all_sum(x):
     return _AllSum.apply(x) if DIST["world"] > 1 else x
+
+
+class _AllGather(torch.autograd.Function):
+    """
+    The whole batch, every process's share joined in rank order. Every process then computes the same value
+    from it; the gradient of a process's share is the sum of the processes' gradients of it (through all_sum,
+    so that second derivatives pass), which is the number of processes times the one-process gradient, and
+    the average DDP (or the by-hand average) takes of the variables' gradients gives the one-process gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        parts = [torch.empty_like(x) for _ in range(DIST["world"])]
+        dist.all_gather(parts, x.contiguous())
+        ctx.n = x.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, g):
+        r = DIST["rank"]
+        return all_sum(g)[r * ctx.n:(r + 1) * ctx.n]
+
+
+def whole_batch(x):
+    """
+    A per-sample tensor that a reduction over the batch reads (sum, mean, norm, std, pullaway): under torchrun
+    the whole batch's, so that the reduction, and whatever nonlinear use the loss makes of it, is the one
+    process's; one process: x itself.
+    """
+    return _AllGather.apply(x) if DIST["world"] > 1 else x
 
 
 def grad_scaler():

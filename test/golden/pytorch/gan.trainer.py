@@ -911,6 +911,36 @@ def all_sum(x):
     return _AllSum.apply(x) if DIST["world"] > 1 else x
 
 
+class _AllGather(torch.autograd.Function):
+    """
+    The whole batch, every process's share joined in rank order. Every process then computes the same value
+    from it; the gradient of a process's share is the sum of the processes' gradients of it (through all_sum,
+    so that second derivatives pass), which is the number of processes times the one-process gradient, and
+    the average DDP (or the by-hand average) takes of the variables' gradients gives the one-process gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        parts = [torch.empty_like(x) for _ in range(DIST["world"])]
+        dist.all_gather(parts, x.contiguous())
+        ctx.n = x.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, g):
+        r = DIST["rank"]
+        return all_sum(g)[r * ctx.n:(r + 1) * ctx.n]
+
+
+def whole_batch(x):
+    """
+    A per-sample tensor that a reduction over the batch reads (sum, mean, norm, std, pullaway): under torchrun
+    the whole batch's, so that the reduction, and whatever nonlinear use the loss makes of it, is the one
+    process's; one process: x itself.
+    """
+    return _AllGather.apply(x) if DIST["world"] > 1 else x
+
+
 def grad_scaler():
     """A loss scaler for --amp: torch.amp's (PyTorch 2.3 and later), else torch.cuda.amp's (1.13 to 2.2)."""
     amp = getattr(torch, "amp", None)

@@ -136,7 +136,7 @@ def main(argv=None):
                 D_real_2 = ddp_D(t_, "train")
                 return D_real_2["logit"]
             grad = grad_of(f_t, b.real)
-            r1 = (torch.sum(torch.square(grad)) / run.batch_size)  # specs/r1.gan:28
+            r1 = (torch.sum(whole_batch(torch.square(grad))) / run.global_batch)  # specs/r1.gan:28
             d = ((d_real + d_fake) + (5.0 * r1))  # specs/r1.gan:29
         run.backward(opt_d, d)
         run.update(opt_d)
@@ -911,6 +911,36 @@ class _AllSum(torch.autograd.Function):
 
 def all_sum(x):
     return _AllSum.apply(x) if DIST["world"] > 1 else x
+
+
+class _AllGather(torch.autograd.Function):
+    """
+    The whole batch, every process's share joined in rank order. Every process then computes the same value
+    from it; the gradient of a process's share is the sum of the processes' gradients of it (through all_sum,
+    so that second derivatives pass), which is the number of processes times the one-process gradient, and
+    the average DDP (or the by-hand average) takes of the variables' gradients gives the one-process gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        parts = [torch.empty_like(x) for _ in range(DIST["world"])]
+        dist.all_gather(parts, x.contiguous())
+        ctx.n = x.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, g):
+        r = DIST["rank"]
+        return all_sum(g)[r * ctx.n:(r + 1) * ctx.n]
+
+
+def whole_batch(x):
+    """
+    A per-sample tensor that a reduction over the batch reads (sum, mean, norm, std, pullaway): under torchrun
+    the whole batch's, so that the reduction, and whatever nonlinear use the loss makes of it, is the one
+    process's; one process: x itself.
+    """
+    return _AllGather.apply(x) if DIST["world"] > 1 else x
 
 
 def grad_scaler():

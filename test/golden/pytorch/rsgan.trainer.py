@@ -135,8 +135,8 @@ def main(argv=None):
             t = D_real["logit"]
             D_fake = ddp_D(fake, "train")
             t_2 = D_fake["logit"]
-            real_vs_fake = (t - torch.mean(t_2))  # specs/rsgan.gan:26
-            fake_vs_real = (t_2 - torch.mean(t))  # specs/rsgan.gan:27
+            real_vs_fake = (t - torch.mean(whole_batch(t_2)))  # specs/rsgan.gan:26
+            fake_vs_real = (t_2 - torch.mean(whole_batch(t)))  # specs/rsgan.gan:27
             d = (bce_logits(real_vs_fake, 1.0) + bce_logits(fake_vs_real, 0.0))  # specs/rsgan.gan:28
         run.backward(opt_d, d)
         run.update(opt_d)
@@ -151,8 +151,8 @@ def main(argv=None):
             t = D_real["logit"]
             D_fake = D(fake, "train")
             t_2 = D_fake["logit"]
-            real_vs_fake = (t - torch.mean(t_2))  # specs/rsgan.gan:26
-            fake_vs_real = (t_2 - torch.mean(t))  # specs/rsgan.gan:27
+            real_vs_fake = (t - torch.mean(whole_batch(t_2)))  # specs/rsgan.gan:26
+            fake_vs_real = (t_2 - torch.mean(whole_batch(t)))  # specs/rsgan.gan:27
             g = (bce_logits(fake_vs_real, 1.0) + bce_logits(real_vs_fake, 0.0))  # specs/rsgan.gan:29
         run.backward(opt_g, g)
         run.update(opt_g)
@@ -916,6 +916,36 @@ class _AllSum(torch.autograd.Function):
 
 def all_sum(x):
     return _AllSum.apply(x) if DIST["world"] > 1 else x
+
+
+class _AllGather(torch.autograd.Function):
+    """
+    The whole batch, every process's share joined in rank order. Every process then computes the same value
+    from it; the gradient of a process's share is the sum of the processes' gradients of it (through all_sum,
+    so that second derivatives pass), which is the number of processes times the one-process gradient, and
+    the average DDP (or the by-hand average) takes of the variables' gradients gives the one-process gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        parts = [torch.empty_like(x) for _ in range(DIST["world"])]
+        dist.all_gather(parts, x.contiguous())
+        ctx.n = x.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, g):
+        r = DIST["rank"]
+        return all_sum(g)[r * ctx.n:(r + 1) * ctx.n]
+
+
+def whole_batch(x):
+    """
+    A per-sample tensor that a reduction over the batch reads (sum, mean, norm, std, pullaway): under torchrun
+    the whole batch's, so that the reduction, and whatever nonlinear use the loss makes of it, is the one
+    process's; one process: x itself.
+    """
+    return _AllGather.apply(x) if DIST["world"] > 1 else x
 
 
 def grad_scaler():

@@ -267,9 +267,9 @@ def main(argv=None):
         with run.autocast():
             fake = G(b.z, "train")["out"]  # specs/sagan.gan:52
             D_real = ddp_D(b.real, "train")
-            d_real = torch.mean(F.relu((1.0 - D_real["logit"])))  # specs/sagan.gan:53
+            d_real = torch.mean(whole_batch(F.relu((1.0 - D_real["logit"]))))  # specs/sagan.gan:53
             D_fake = ddp_D(fake, "train")
-            d_fake = torch.mean(F.relu((1.0 + D_fake["logit"])))  # specs/sagan.gan:54
+            d_fake = torch.mean(whole_batch(F.relu((1.0 + D_fake["logit"]))))  # specs/sagan.gan:54
             d = (d_real + d_fake)  # specs/sagan.gan:55
         run.backward(opt_d, d)
         run.update(opt_d)
@@ -281,7 +281,7 @@ def main(argv=None):
         with run.autocast():
             fake = ddp_G(b.z, "train")["out"]  # specs/sagan.gan:52
             D_fake = D(fake, "train")
-            g = (-torch.mean(D_fake["logit"]))  # specs/sagan.gan:56
+            g = (-torch.mean(whole_batch(D_fake["logit"])))  # specs/sagan.gan:56
         run.backward(opt_g, g)
         run.update(opt_g)
         return {"g": g.detach()}
@@ -1044,6 +1044,36 @@ class _AllSum(torch.autograd.Function):
 
 def all_sum(x):
     return _AllSum.apply(x) if DIST["world"] > 1 else x
+
+
+class _AllGather(torch.autograd.Function):
+    """
+    The whole batch, every process's share joined in rank order. Every process then computes the same value
+    from it; the gradient of a process's share is the sum of the processes' gradients of it (through all_sum,
+    so that second derivatives pass), which is the number of processes times the one-process gradient, and
+    the average DDP (or the by-hand average) takes of the variables' gradients gives the one-process gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        parts = [torch.empty_like(x) for _ in range(DIST["world"])]
+        dist.all_gather(parts, x.contiguous())
+        ctx.n = x.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, g):
+        r = DIST["rank"]
+        return all_sum(g)[r * ctx.n:(r + 1) * ctx.n]
+
+
+def whole_batch(x):
+    """
+    A per-sample tensor that a reduction over the batch reads (sum, mean, norm, std, pullaway): under torchrun
+    the whole batch's, so that the reduction, and whatever nonlinear use the loss makes of it, is the one
+    process's; one process: x itself.
+    """
+    return _AllGather.apply(x) if DIST["world"] > 1 else x
 
 
 def grad_scaler():
