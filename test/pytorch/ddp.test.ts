@@ -259,6 +259,14 @@ describe.skipIf(!py.python)("PyTorch trainer under torchrun: 2 processes of batc
     expect(code).toContain("torch.norm(whole_batch((D_fake[\"out\"] - fake))) / run.global_batch");
   }, 600_000);
 
+  it("rsgan: the batch means inside bce_logits read the whole batch, and give the one-process result", () => {
+    // D(real).logit - mean(D(fake).logit) inside bce_logits: a batch mean used nonlinearly. SGD, as for ebgan.
+    const text = shrink(fs.readFileSync(path.join(ROOT, "specs/rsgan.gan"), "utf8")).replace(/adam\(lr=([\d.e-]+), beta1=0\.5\)/g, "sgd(lr=0.05)");
+    expect(text.match(/sgd\(lr=0\.05\)/g)?.length).toBe(2);
+    const { trainer } = sameAsOneProcess("rsgan", text, ["--data", dataFolder()]);
+    expect(fs.readFileSync(trainer, "utf8")).toMatch(/real_vs_fake = \(\w+ - torch\.mean\(whole_batch\(\w+\)\)\)/);
+  }, 600_000);
+
   it("a killed process stops the run with a clear error; --resume continues it on 1 process, as an unbroken run", () => {
     // Logs every iteration, a checkpoint every 2: rank 1 is killed at its 4th all-reduce of logged values, in
     // iteration 4, before rank 0 writes that iteration's checkpoint; the newest is iteration 2's.
