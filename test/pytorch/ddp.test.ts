@@ -218,6 +218,62 @@ describe.skipIf(!py.python)("PyTorch trainer under torchrun: 2 processes of batc
     expect(avg.data.some((v) => v !== 0), "w_avg was compared after it moved").toBe(true);
   });
 
+  it("a lazy step (every(2, d_reg), R1 on D's optimizer): D, not wrapped, averaged by hand, gives the one-process result", () => {
+    // test/fixtures/lazy-r1.gan with the regularization every 2 iterations, so that 3 iterations include one
+    // (iteration 2), and its weight raised so that it moves D visibly.
+    const fixture = fs.readFileSync(path.join(ROOT, "test/fixtures/lazy-r1.gan"), "utf8");
+    expect(fixture).toContain("every(4, d_reg, adjust=true)");
+    expect(fixture).toContain("loss r1 = 5 * sum(");
+    const text = fixture.replace("every(4, d_reg, adjust=true)", "every(2, d_reg, adjust=true)").replace("loss r1 = 5 * sum(", "loss r1 = 500 * sum(");
+    const { trainer, one, two } = sameAsOneProcess("lazy_r1", text, []);
+    expect(fs.readFileSync(trainer, "utf8")).toContain("ddp_D = run.parallel(D, False)");
+    // Both runs ran the lazy step on iteration 2 only (r1 is logged when it runs).
+    const ran = (run: string) =>
+      fs
+        .readFileSync(path.join(run, "metrics.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Record<string, number>)
+        .filter((m) => "r1" in m)
+        .map((m) => m.step);
+    expect(ran(one)).toEqual([2]);
+    expect(ran(two)).toEqual([2]);
+  }, 600_000);
+
+  it("dropout: each process applies its slice of the one-process mask", () => {
+    // ring8 with dropout after each hidden layer of both nets (D's in both steps, G's in both).
+    const text = fs
+      .readFileSync(path.join(ROOT, "specs/ring8.gan"), "utf8")
+      .replace(/dense 128, relu\n/g, "dense 128, relu, dropout 0.3\n")
+      .replace(/dense 128, lrelu 0.2\n/g, "dense 128, lrelu 0.2, dropout 0.3\n");
+    expect(text.match(/dropout 0\.3/g)?.length).toBe(4);
+    const { trainer } = sameAsOneProcess("ring8_dropout", text, []);
+    expect(fs.readFileSync(trainer, "utf8")).toContain("dropout(h, 0.3, mode, dropout_seed())");
+  }, 600_000);
+
+  it("ebgan: pullaway and the norms over the batch read the whole batch (whole_batch), and give the one-process result", () => {
+    // ebgan couples the samples beyond batch norm: err = norm(D(x) - x) / batch (a norm over the whole batch,
+    // then a hinge on it in D's loss) and G's pullaway term over pairs of samples; computed on each process's
+    // share, the gradients' average is not the one-process gradient. With SGD instead of Adam, so that float
+    // rounding stays rounding (Adam turns the rounding noise of a gradient that is zero in exact arithmetic,
+    // as behind ebgan's batch norms, into steps of its learning rate).
+    const text = shrink(fs.readFileSync(path.join(ROOT, "specs/ebgan.gan"), "utf8")).replace(/adam\(lr=([\d.e-]+), beta1=0\.5\)/g, "sgd(lr=0.05)");
+    expect(text).toContain("loss pt = pullaway(D(fake).code)");
+    expect(text.match(/sgd\(lr=0\.05\)/g)?.length).toBe(2);
+    const { trainer } = sameAsOneProcess("ebgan", text, ["--data", dataFolder()]);
+    const code = fs.readFileSync(trainer, "utf8");
+    expect(code).toContain("pt = pullaway(whole_batch(D_fake[\"code\"]))");
+    expect(code).toContain("torch.norm(whole_batch((D_fake[\"out\"] - fake))) / run.global_batch");
+  }, 600_000);
+
+  it("rsgan: the batch means inside bce_logits read the whole batch, and give the one-process result", () => {
+    // D(real).logit - mean(D(fake).logit) inside bce_logits: a batch mean used nonlinearly. SGD, as for ebgan.
+    const text = shrink(fs.readFileSync(path.join(ROOT, "specs/rsgan.gan"), "utf8")).replace(/adam\(lr=([\d.e-]+), beta1=0\.5\)/g, "sgd(lr=0.05)");
+    expect(text.match(/sgd\(lr=0\.05\)/g)?.length).toBe(2);
+    const { trainer } = sameAsOneProcess("rsgan", text, ["--data", dataFolder()]);
+    expect(fs.readFileSync(trainer, "utf8")).toMatch(/real_vs_fake = \(\w+ - torch\.mean\(whole_batch\(\w+\)\)\)/);
+  }, 600_000);
+
   it("a killed process stops the run with a clear error; --resume continues it on 1 process, as an unbroken run", () => {
     // Logs every iteration, a checkpoint every 2: rank 1 is killed at its 4th all-reduce of logged values, in
     // iteration 4, before rank 0 writes that iteration's checkpoint; the newest is iteration 2's.

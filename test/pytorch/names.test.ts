@@ -19,8 +19,8 @@ describe("PyTorch target: names the trainer uses itself", () => {
     const r = ganc(["compile", "test/fixtures/pytorch-names.gan", "--target", "pytorch", "-o", out]);
     expect(r.code, r.stderr).toBe(0);
     const code = fs.readFileSync(out, "utf8");
-    expect(code).toContain("conv2d_ = (torch.mean(fake) * b.b)");
-    expect(code).toContain("flatten_ = std(fake)");
+    expect(code).toContain("conv2d_ = (torch.mean(whole_batch(fake)) * b.b)");
+    expect(code).toContain("flatten_ = std(whole_batch(fake))");
     expect(code).toContain('return {"out": h, "h": h_tap}');
     expect(code).toContain('return {"out": h, "mode": mode_tap, "logit": logit}');
     if (!py.python) return;

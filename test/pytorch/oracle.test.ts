@@ -16,8 +16,12 @@ import { shrink } from "../variants/spec-mutations.ts";
  * the ported generator and data order are checked), must agree: every initial variable, batch input, loss,
  * logged value and gradient of every step to 1e-4 of the tensor's largest value (gradients also within
  * 1e-5 of their step's largest gradient: see compare_traces.py). A disagreement names the spec, the step
- * and the tensor. For ring8 the PyTorch trainer also draws its own initial weights, which must be the
- * TypeScript trainer's. Batch 8, one iteration: a few seconds of training per spec; most of the time is
+ * and the tensor. Where a float32 gradient misses, the PyTorch trainer runs the iteration again in float64
+ * (GANC_TRACE_FLOAT64=1) and the miss passes only if the TypeScript trainer's float32 gradient agrees with
+ * that evaluation to 1e-4: a value within rounding of a ReLU's kink (sngan_resnet's G at width 64 and more)
+ * opens the ReLU in one float32 engine only, which is rounding, not a difference of meaning (the rule is
+ * tested in compare-traces.test.ts). For ring8 the PyTorch trainer also draws its own initial weights,
+ * which must be the TypeScript trainer's. Batch 8, one iteration: a few seconds of training per spec; most of the time is
  * start-up (tfjs, torch, the data): from 25 s (ring8) to about 3 minutes (the MNIST specs) on a busy
  * 2-core machine.
  */
@@ -48,6 +52,8 @@ const SHRINK = process.env.GANC_ORACLE_SHRINK === "1";
 interface Comparison {
   compared: Record<string, number>;
   problems: { tensor: string; problem: string }[];
+  /** Gradients that miss in float32 but where the TypeScript trainer agrees with the float64 evaluation. */
+  rounding?: { tensor: string; float32: number; tfjs_float64: number; torch_float64: number }[];
 }
 
 describe.skipIf(!py.python)("cross-engine oracle: first iteration, TypeScript trainer against PyTorch trainer", () => {
@@ -84,15 +90,35 @@ describe.skipIf(!py.python)("cross-engine oracle: first iteration, TypeScript tr
       const common = ["--steps", "1", "--batch", "8", "--quiet"];
       r = ganc(["train", f, ...common, "--no-opt", "--backend", "cpu", "--out", path.join(dir, "run-tfjs")], {
         env: { ...process.env, GANC_TRACE_FIRST_ITERATION: path.join(dir, "tfjs") },
+        timeout: 3_600_000, // a full-width 32x32 spec takes tens of minutes on the cpu backend
       });
       expect(r.code, `${spec}: the TypeScript trainer failed: ${r.stderr}`).toBe(0);
       const toy = name === "ring8";
-      const args = [trainer, ...common, "--out", path.join(dir, "run-torch"), ...(toy ? [] : ["--data", data(f), "--init-from", path.join(dir, "tfjs", "init")])];
+      const argsFor = (out: string) => [trainer, ...common, "--out", path.join(dir, out), ...(toy ? [] : ["--data", data(f), "--init-from", path.join(dir, "tfjs", "init")])];
+      const args = argsFor("run-torch");
       const p = spawnSync(py.python!, args, { encoding: "utf8", env: { ...process.env, GANC_TRACE_FIRST_ITERATION: path.join(dir, "torch"), GANC_TRACE_REPLAY: path.join(dir, "tfjs") }, timeout: 600_000 });
       expect(p.status, `${spec}: the PyTorch trainer failed: ${p.stderr}`).toBe(0);
-      const c = spawnSync(py.python!, [path.join(ROOT, "test/pytorch/compare_traces.py"), path.join(dir, "tfjs"), path.join(dir, "torch"), TOLERANCE], { encoding: "utf8" });
-      expect(c.status, c.stderr).toBe(0);
-      const cmp = JSON.parse(c.stdout) as Comparison;
+      const compare = (...extra: string[]) => {
+        const c = spawnSync(py.python!, [path.join(ROOT, "test/pytorch/compare_traces.py"), path.join(dir, "tfjs"), path.join(dir, "torch"), TOLERANCE, ...extra], { encoding: "utf8" });
+        expect(c.status, c.stderr).toBe(0);
+        return JSON.parse(c.stdout) as Comparison;
+      };
+      let cmp = compare();
+      if (cmp.problems.some((q) => q.tensor.startsWith("grad/"))) {
+        // A gradient missed: the PyTorch trainer evaluates the same iteration again in float64, and a miss is
+        // forgiven only where the TypeScript trainer's float32 gradient agrees with that evaluation to the
+        // tolerance (compare_traces.py explains why: a value within rounding of a ReLU's kink).
+        const p64 = spawnSync(py.python!, argsFor("run-torch64"), {
+          encoding: "utf8",
+          env: { ...process.env, GANC_TRACE_FIRST_ITERATION: path.join(dir, "torch64"), GANC_TRACE_REPLAY: path.join(dir, "tfjs"), GANC_TRACE_FLOAT64: "1" },
+          timeout: 600_000,
+        });
+        expect(p64.status, `${spec}: the PyTorch trainer in float64 failed: ${p64.stderr}`).toBe(0);
+        cmp = compare(path.join(dir, "torch64"));
+        for (const r of cmp.rounding ?? []) {
+          console.log(`${spec}: ${r.tensor}: float32 engines ${r.float32.toExponential(2)} apart; TypeScript ${r.tfjs_float64.toExponential(2)}, PyTorch ${r.torch_float64.toExponential(2)} from PyTorch in float64`);
+        }
+      }
       // Every part was compared: the initial weights, the batch, the losses, and the gradients of every step.
       expect(Object.keys(cmp.compared).sort()).toEqual(["batch", "grad", "init", "value"]);
       const problems = cmp.problems.map((q) => {
@@ -100,7 +126,7 @@ describe.skipIf(!py.python)("cross-engine oracle: first iteration, TypeScript tr
         return `${spec}${part === "grad" ? ` step ${step}` : ""}: ${q.tensor}: ${q.problem}`;
       });
       expect(problems).toEqual([]);
-    }, 900_000);
+    }, 3_600_000);
   }
 });
 skipNote("the cross-engine oracle", py);

@@ -11,6 +11,8 @@ import { policyWords } from "../../functions/diffaug.ts";
 export interface PyArgs {
   /** Argument i as a tensor (a number becomes a float32 scalar tensor). */
   tensor(i: number): string;
+  /** Whether argument i is per-sample ([batch, ...]): a reduction of it reads the batch. */
+  batched(i: number): boolean;
   /** Argument i as an operand of the broadcasting rule (a per-sample [1] value shaped to weigh each sample). */
   operand(i: number): string;
   /** Argument i as a Python number (a constant, the batch size, a state read back). */
@@ -34,6 +36,9 @@ export type PyFunctionTable = { readonly [K in FnName]: ((a: PyArgs) => string) 
 
 const unary = (f: string) => (a: PyArgs) => `${f}(${a.tensor(0)})`;
 const pair = (f: string) => (a: PyArgs) => `${f}(${a.operand(0)}, ${a.operand(1)})`;
+// A reduction over the batch: under torchrun it reads the whole batch (whole_batch), so that a loss using it
+// nonlinearly (a norm over the batch, a batch mean inside bce, pullaway's pairs) is the one-process loss.
+const reduce = (f: string) => (a: PyArgs) => `${f}(${a.batched(0) ? `whole_batch(${a.tensor(0)})` : a.tensor(0)})`;
 
 export const PY_FUNCTIONS: PyFunctionTable = {
   // Its draws come from the generator at a key of (seed, iteration, batch, call site), as the TypeScript trainer's.
@@ -48,13 +53,13 @@ export const PY_FUNCTIONS: PyFunctionTable = {
   mse: pair("mse"),
   l1: pair("l1"),
   softmax_ce: (a) => `softmax_ce(${a.tensor(0)}, ${a.tensor(1)})`,
-  mean: unary("torch.mean"),
-  sum: unary("torch.sum"),
-  std: unary("std"),
-  norm: unary("torch.norm"),
+  mean: reduce("torch.mean"),
+  sum: reduce("torch.sum"),
+  std: reduce("std"),
+  norm: reduce("torch.norm"),
   sample_norm: unary("sample_norm"),
   sample_mean: unary("sample_mean"),
-  pullaway: unary("pullaway"),
+  pullaway: reduce("pullaway"),
   abs: unary("torch.abs"),
   sqrt: unary("torch.sqrt"),
   square: unary("torch.square"),

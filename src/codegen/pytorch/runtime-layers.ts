@@ -50,7 +50,7 @@ def bilinear_weights(n, factor, device):
         t = src - i0
         a[o, i0] += np.float32(1 - t)
         a[o, i1] += np.float32(t)
-    return torch.from_numpy(a).to(device)
+    return torch.from_numpy(a).to(device, torch.get_default_dtype())
 
 
 def upsample_bilinear(x, factor):
@@ -121,12 +121,18 @@ def dropout_seed():
 
 
 def dropout(x, rate, mode, seed):
-    """tf.dropout(x, rate, seed) in "train" mode: its uniform draws over ganc's NHWC layout, floor(u + keep) / keep, in float32."""
+    """
+    tf.dropout(x, rate, seed) in "train" mode: its uniform draws over ganc's NHWC layout, floor(u + keep) / keep,
+    in float32. Under torchrun each process draws the whole batch's mask (its batch times the processes, in
+    rank order) and keeps its own samples' part, as it does with the noise: the masks of one process's batch.
+    """
     if mode != "train" or rate <= 0:
         return x
     shape = list(to_nhwc(x).shape)
     keep = np.float32(1 - rate)
-    u = Alea(str(seed)).fill(int(np.prod(shape))).astype(np.float32)
+    n = int(np.prod(shape))
+    rank = DIST["rank"] if DIST["world"] > 1 else 0
+    u = Alea(str(seed)).fill(n * max(DIST["world"], 1))[rank * n:(rank + 1) * n].astype(np.float32)
     kept = np.floor((u.astype(np.float64) + np.float64(keep)).astype(np.float32))
     m = (kept.astype(np.float64) / np.float64(keep)).astype(np.float32)
     return x * to_nchw(torch.from_numpy(m.reshape(shape)).to(x.device))
@@ -258,9 +264,9 @@ def diff_augment(x, policy, key):
         image = torch.mean(y, (1, 2, 3), keepdim=True)
         y = (y - image) * per_sample(contrast) + image
     if mask & 2:
-        rows = torch.from_numpy(_shift_matrices(dy, h)).to(dev)
+        rows = torch.from_numpy(_shift_matrices(dy, h)).to(dev, y.dtype)
         y = torch.matmul(rows, y.reshape(n, h, w * c)).reshape(n, h, w, c)
-        cols = torch.from_numpy(_shift_matrices(dx, w)).to(dev)
+        cols = torch.from_numpy(_shift_matrices(dx, w)).to(dev, y.dtype)
         t = y.permute(0, 2, 1, 3).reshape(n, w, h * c)
         y = torch.matmul(cols, t).reshape(n, w, h, c).permute(0, 2, 1, 3)
     if mask & 4:

@@ -750,6 +750,36 @@ def all_sum(x):
     return _AllSum.apply(x) if DIST["world"] > 1 else x
 
 
+class _AllGather(torch.autograd.Function):
+    """
+    The whole batch, every process's share joined in rank order. Every process then computes the same value
+    from it; the gradient of a process's share is the sum of the processes' gradients of it (through all_sum,
+    so that second derivatives pass), which is the number of processes times the one-process gradient, and
+    the average DDP (or the by-hand average) takes of the variables' gradients gives the one-process gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        parts = [torch.empty_like(x) for _ in range(DIST["world"])]
+        dist.all_gather(parts, x.contiguous())
+        ctx.n = x.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, g):
+        r = DIST["rank"]
+        return all_sum(g)[r * ctx.n:(r + 1) * ctx.n]
+
+
+def whole_batch(x):
+    """
+    A per-sample tensor that a reduction over the batch reads (sum, mean, norm, std, pullaway): under torchrun
+    the whole batch's, so that the reduction, and whatever nonlinear use the loss makes of it, is the one
+    process's; one process: x itself.
+    """
+    return _AllGather.apply(x) if DIST["world"] > 1 else x
+
+
 def grad_scaler():
     """A loss scaler for --amp: torch.amp's (PyTorch 2.3 and later), else torch.cuda.amp's (1.13 to 2.2)."""
     amp = getattr(torch, "amp", None)
@@ -832,6 +862,10 @@ class Run:
         self.truncation_read = False
         # GANC_TRACE_FIRST_ITERATION=<dir>: a record of the first iteration, as the TypeScript trainer writes it.
         self.trace = (os.environ.get("GANC_TRACE_FIRST_ITERATION") or None) if self.world == 1 else None
+        # GANC_TRACE_FLOAT64=1 with a trace: the same program in float64 (variables, batch, noise), a
+        # higher-precision evaluation that tells float32 rounding from a difference of meaning (the oracle's).
+        if self.trace and os.environ.get("GANC_TRACE_FLOAT64") == "1":
+            torch.set_default_dtype(torch.float64)
         self.traced, self.traced_batch, self.traced_steps = 0, False, {}
         self.out = a.out
         if self.rank == 0:
@@ -897,7 +931,7 @@ class Run:
         if self.args.init_from or self.args.sample_to:  # the values come from a checkpoint: no need to draw them
             v = torch.zeros(shape, device=self.device)
         else:
-            v = draw_init(self.init_rng, shape, init).to(self.device)
+            v = draw_init(self.init_rng, shape, init).to(self.device, torch.get_default_dtype())
         self.vars[name] = v = torch.nn.Parameter(v) if trainable else v
         return v
 
@@ -965,6 +999,7 @@ class Run:
         self.fixed = Batch({d["name"] + "_label": F.one_hot(torch.arange(count) % d["numClasses"], d["numClasses"]).float().to(self.device)})
         for n in self.spec["noise"]:
             self.fixed[n["name"]] = draw_noise(n, count, fixed, True).to(self.device)
+        self.fixed.update((k, v.to(torch.get_default_dtype()) if v.is_floating_point() else v) for k, v in list(self.fixed.items()))
         self.t0 = time.time()
         self.say("training %s: %d iterations%s on %s; run folder %s" % (
             self.spec["name"], self.total_steps, ", resuming at %d" % self.step if self.step else "", self.device, self.out))
@@ -990,6 +1025,8 @@ class Run:
         lo = self.rank * self.batch_size
         for n in self.spec["noise"]:
             b[n["name"]] = draw_noise(n, self.global_batch, self.rng)[lo:lo + self.batch_size].to(self.device)
+        if torch.get_default_dtype() != torch.float32:  # GANC_TRACE_FLOAT64
+            b.update((k, v.to(torch.get_default_dtype()) if v.is_floating_point() else v) for k, v in list(b.items()))
         if self.trace and self.step == 0 and not self.traced_batch:
             self.traced_batch = True
             for name, v in self.vars.items():
@@ -1005,7 +1042,7 @@ class Run:
     def trace_write(self, part, name, t):
         file = os.path.join(self.trace, part, name + ".npy")
         os.makedirs(os.path.dirname(file), exist_ok=True)
-        np.save(file, t.detach().float().cpu().numpy())
+        np.save(file, t.detach().to(torch.get_default_dtype()).cpu().numpy())
 
     def begin_step(self, opt):
         """Before a step's forward pass: only its variables record gradients (the other nets run as constants)."""

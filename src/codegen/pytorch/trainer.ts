@@ -337,8 +337,8 @@ class PyTrainerGen {
         return `state[${JSON.stringify(n.state)}]`;
       case "const":
         return pyNum(n.value);
-      case "batch":
-        return "run.batch_size";
+      case "batch": // the whole batch under torchrun: the one-process meaning
+        return "run.global_batch";
       case "apply": {
         const call = `${this.wrapped.has(n.net) ? `ddp_${n.net}` : n.net}(${n.args.map((a) => this.tensorRef(a, names)).join(", ")}, ${mode})`;
         return this.direct.has(n.id) ? `${call}["out"]` : call;
@@ -359,6 +359,7 @@ class PyTrainerGen {
   private args(n: ExprNode, args: readonly number[], mode: string, names: Map<number, string>, used: Set<string>): PyArgs {
     return {
       tensor: (i) => this.tensorRef(args[i]!, names),
+      batched: (i) => this.p.nodes[args[i]!]!.type.batched,
       operand: (i) => {
         const id = args[i]!;
         const align = n.align[i] ?? null;
@@ -368,7 +369,7 @@ class PyTrainerGen {
       number: (i) => {
         const a = this.p.nodes[args[i]!]!;
         if (a.op === "const") return pyNum(a.value);
-        if (a.op === "batch") return "run.batch_size";
+        if (a.op === "batch") return "run.global_batch";
         return `float(${names.get(args[i]!)!})`;
       },
       constant: (i) => {
