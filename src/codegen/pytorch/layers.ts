@@ -55,7 +55,8 @@ export function samePads(size: number, kernel: number, stride: number): [number,
 export const PY_LAYERS: PyLayerTable = {
   dense: {
     refuse: noScale,
-    forward: (l, c) => `h = h @ ${kernel(c, l.kernel, l.sn)}${l.bias ? ` + ${c.v(l.bias)}` : ""}`,
+    // addmm: the product and the bias in one kernel (and one node of the autograd graph).
+    forward: (l, c) => (l.bias ? `h = torch.addmm(${c.v(l.bias)}, h, ${kernel(c, l.kernel, l.sn)})  # h @ kernel + bias` : `h = h @ ${kernel(c, l.kernel, l.sn)}`),
   },
   conv2d: {
     refuse: noScale,
