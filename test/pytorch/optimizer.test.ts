@@ -93,6 +93,41 @@ for kind, nesterov in (("adam", False), ("rmsprop", False), ("momentum", False),
 print(json.dumps(out))
 `;
 
+// bce_logits with a constant target of 1 or 0 skips the product x * t: the loss and its gradient must be, bit
+// for bit, those of the general formula (logits with zeros, where TensorFlow's gradient is relu's and abs's 0).
+const BCE = String.raw`
+import json
+torch.manual_seed(3)
+x = torch.cat([torch.randn(200, 1) * 4, torch.zeros(8, 1)])
+res = {}
+for t in (1.0, 0.0):
+    a = x.clone().requires_grad_(True)
+    b = x.clone().requires_grad_(True)
+    fast = bce_logits(a, t)
+    ref = torch.mean(F.relu(b) - b * t + torch.log1p(torch.exp(-torch.abs(b))))
+    fast.backward()
+    ref.backward()
+    res[str(t)] = [bool(torch.equal(fast, ref)), bool(torch.equal(a.grad, b.grad)), float(fast)]
+print(json.dumps(res))
+`;
+
+describe.skipIf(!py.python)("PyTorch runtime: bce_logits with a constant target", () => {
+  it("gives the general formula's loss and gradient, bit for bit", () => {
+    const dir = tmpDir("ganc-pybce-");
+    const file = path.join(dir, "bce_check.py");
+    fs.writeFileSync(file, "import math, os, sys, json, struct, zlib, hashlib, argparse, time\nimport numpy as np\nimport torch\nimport torch.nn.functional as F\n" + PY_RUNTIME + BCE);
+    const r = spawnSync(py.python!, [file], { encoding: "utf8", timeout: 300_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout) as Record<string, [boolean, boolean, number]>;
+    for (const t of ["1.0", "0.0"]) {
+      expect(got[t]![0], `target ${t}: the loss`).toBe(true);
+      expect(got[t]![1], `target ${t}: the gradient`).toBe(true);
+      expect(got[t]![2]).toBeGreaterThan(0.1);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 300_000);
+});
+
 describe.skipIf(!py.python)("PyTorch runtime: the optimizers' in-place updates", () => {
   it("are bit for bit TensorFlow.js's rules applied variable by variable", () => {
     const dir = tmpDir("ganc-pyopt-");
