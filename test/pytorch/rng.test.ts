@@ -29,6 +29,14 @@ for seed in (0, 1, 12345, 4294967295):
     out[str(seed)] = {"u": u.tolist(), "n": n.tolist(), "t": t.tolist(), "after": s, "state": r.state()}
     it = BatchIterator(100, 7, seed)
     out[str(seed)]["order"] = [int(i) for _ in range(30) for i in it.next()]
+    # Fills long enough to go by blocks of precomputed draws, across block boundaries, and the state after.
+    out[str(seed)]["long"] = r.fill_uniform(4099, 0, 1).tolist() + r.fill_normal(2500, 1, 3).tolist() + [r.uniform()]
+    big = BatchIterator(5000, 100, seed)
+    out[str(seed)]["bigOrder"] = [int(i) for _ in range(60) for i in big.next()]
+    # The vectorized rejection sampling against the draw-by-draw one, on sizes that reject about half the draws.
+    sizes = np.array([2 ** 31 + 1 + k % 5 for k in range(300)] + [7, 3, 2] * 50, dtype=np.int64)
+    g1, g2 = Xoroshiro128Plus.from_seed(seed), Xoroshiro128Plus.from_seed(seed)
+    out[str(seed)]["ints"] = [uniform_ints(g1, sizes).tolist(), [uniform_int(g2, 0, int(n) - 1) for n in sizes]]
     x, labels = toy_points("ring8", 50, seed)
     out[str(seed)]["toy"] = x.reshape(-1).tolist()
     out[str(seed)]["toyLabels"] = labels.tolist()
@@ -65,6 +73,17 @@ describe.skipIf(!py.python)("PyTorch runtime: the ported generator", () => {
       const order: number[] = [];
       for (let k = 0; k < 30; k++) order.push(...Array.from(it.next().x));
       expect(g.order, `seed ${seed}: the data order`).toEqual(order);
+      const long = [...Array.from(rng.fillUniform(new Float32Array(4099), 0, 1))];
+      close(g.long!.slice(0, 4099), new Float32Array(long), `seed ${seed} long fillUniform`);
+      close(g.long!.slice(4099, 4099 + 2500), rng.fillNormal(new Float32Array(2500), 1, 3), `seed ${seed} long fillNormal`);
+      expect(g.long![4099 + 2500], `seed ${seed}: the draw after the long fills`).toBe(rng.uniform());
+      const big = new BatchIterator({ name: "n", shape: [1], count: 5000, x: new Float32Array(5000).map((_, i) => i), labels: null, numClasses: 1 }, 100, seed);
+      const bigOrder: number[] = [];
+      for (let k = 0; k < 60; k++) bigOrder.push(...Array.from(big.next().x));
+      expect(g.bigOrder, `seed ${seed}: the data order of 5,000 samples, into the second epoch`).toEqual(bigOrder);
+      const ints = g.ints as unknown as [number[], number[]];
+      expect(ints[0].length).toBe(450);
+      expect(ints[0], `seed ${seed}: uniform_ints`).toEqual(ints[1]);
       const toy = toyDataset("ring8", 50, seed);
       close(g.toy!, toy.x, `seed ${seed} ring8 points`);
       expect(g.toyLabels).toEqual(Array.from(toy.labels!));

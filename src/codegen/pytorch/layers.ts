@@ -62,7 +62,11 @@ export function samePads(size: number, kernel: number, stride: number): [number,
 
 export const PY_LAYERS: PyLayerTable = {
   dense: {
-    forward: (l, c) => `h = h @ ${paren(scaled(kernel(c, l.kernel, l.sn), l.scale?.w))}${l.bias ? ` + ${scaled(c.v(l.bias), l.scale?.b)}` : ""}`,
+    // addmm: the product and the bias in one kernel (and one node of the autograd graph).
+    forward: (l, c) =>
+      l.bias
+        ? `h = torch.addmm(${scaled(c.v(l.bias), l.scale?.b)}, h, ${scaled(kernel(c, l.kernel, l.sn), l.scale?.w)})  # h @ kernel + bias`
+        : `h = h @ ${paren(scaled(kernel(c, l.kernel, l.sn), l.scale?.w))}`,
   },
   conv2d: {
     forward(l, c) {

@@ -139,7 +139,7 @@ class PyTrainerGen {
       name: p.name,
       source: o.source,
       hash: o.hash,
-      data: { name: d.name, source: d.source, batch: d.batch, shape: d.shape, numClasses: d.numClasses, labelled: d.labelled, path: d.path, args: d.args },
+      data: { name: d.name, source: d.source, batch: d.batch, shape: d.shape, numClasses: d.numClasses, labelled: d.labelled, path: d.path, args: d.args, labelsRead: p.nodes.some((n) => n.op === "label") },
       noise: p.noise.map((n) => ({ name: n.name, dist: n.dist, a: n.a, b: n.b, shape: n.shape, classes: n.classes })),
       train: {
         epochs: t.epochs,
