@@ -2,11 +2,11 @@
  * The benchmark: training speed of the compiled trainer against a hand-written tfjs trainer and
  * PyTorch, on the seed GAN, the ring8 MLP GAN and SNGAN's CIFAR ResNet, plus compile and parse+check times.
  *
- *   npm run bench [-- --quick] [--backend auto|wasm|cpu|...] [--torch-threads N] [--models seed,ring8]
+ *   npm run bench [-- --quick] [--backend auto|wasm|cpu|...] [--torch-threads N] [--models seed,ring8,sngan_resnet,wgan_gp,sagan]
  *                 [--engines compiled,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--data-count N]
  *                 [--sngan-batch N] [--sngan-width W] [--sngan-full]
  *
- * sngan_resnet runs reduced by default (bench/models.ts: batch 16, width 0.25), the same in all three
+ * sngan_resnet and sagan run reduced by default (bench/models.ts: batch 16, width 0.25), the same in all
  * engines; --sngan-full runs the spec's own batch 64 and full width (minutes per iteration on a CPU).
  *
  * Each (model, engine) row runs in its own child process (bench/worker.ts for the tfjs engines,
@@ -24,7 +24,7 @@ import { checkText, compileText } from "../src/compile.ts";
 import "../src/parser/yaml/load.ts"; // the benchmark's specs come in both forms
 import { ROOT, writeExecTrainer } from "./compiled.ts";
 import { loadBlas } from "../src/runtime/kernels/index.ts";
-import { ENGINES, MODELS, RESULT_MARKER, scaleLabel, scaleSnganSpec, type BenchModel, type Engine, type Scale } from "./models.ts";
+import { ENGINES, MODELS, RESULT_MARKER, scaleLabel, scaleSpec, type BenchModel, type Engine, type Scale } from "./models.ts";
 
 // ---- options ---------------------------------------------------------------------------------------
 
@@ -41,7 +41,7 @@ interface Options {
   data: boolean;
   /** Images in its folder; default 10,000 (2,000 with --quick). */
   dataCount: number | null;
-  /** Batch and width of sngan_resnet, in all three engines (default its reduced configuration). */
+  /** Batch and width of sngan_resnet and sagan, in all engines (default their reduced configuration). */
   sngan: Scale;
 }
 
@@ -76,7 +76,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--models") o.models = value().split(",").map((id) => MODELS.find((m) => m.id === id) ?? fail(`unknown model '${id}'`));
     else if (a === "--engines") o.engines = value().split(",").map((e) => (ENGINES as readonly string[]).includes(e) ? (e as Engine) : fail(`unknown engine '${e}'`));
     else if (a === "--help" || a === "-h") {
-      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8] [--engines compiled,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--data-count N] [--sngan-batch N] [--sngan-width W] [--sngan-full]");
+      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8,sngan_resnet,wgan_gp,sagan] [--engines compiled,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--data-count N] [--sngan-batch N] [--sngan-width W] [--sngan-full]");
       process.exit(0);
     } else fail(`unknown option '${a}' (try --help)`);
   }
@@ -380,7 +380,7 @@ try {
     const m: BenchModel = scale ? { ...model, batch: scale.batch } : model;
     const { iters, warmup } = opts.quick ? m.iters.quick : m.iters.full;
     const trainer = path.join(tmp, `${m.id}.exec.mts`);
-    if (opts.engines.includes("compiled")) writeExecTrainer(m.spec, trainer, scale ? (text) => scaleSnganSpec(text, scale) : undefined);
+    if (opts.engines.includes("compiled")) writeExecTrainer(m.spec, trainer, scale ? (text) => scaleSpec(m.id, text, scale) : undefined);
     if (scale) console.error(`bench: ${m.id}: ${scaleLabel(scale)}`);
     for (const engine of opts.engines) {
       console.error(`bench: ${m.id} / ${engine}: ${warmup} warm-up + ${iters} timed iterations`);
@@ -388,7 +388,7 @@ try {
       let note: string | null = null;
       if (engine === "pytorch-compiled") {
         const text = fs.readFileSync(path.join(ROOT, m.spec), "utf8");
-        const c = compileText(scale ? scaleSnganSpec(text, scale) : text, m.spec, { target: "pytorch" });
+        const c = compileText(scale ? scaleSpec(m.id, text, scale) : text, m.spec, { target: "pytorch" });
         if (!torch.python) {
           out = { result: null, error: "not available", wallMs: 0 };
           note = torch.why;
@@ -415,11 +415,14 @@ try {
           note = torch.why;
         } else {
           const args = [path.join(ROOT, m.pytorch), "--iters", String(iters), "--warmup", String(warmup), "--threads", String(opts.torchThreads)];
-          if (m.id === "seed" && fs.existsSync(mnistDigits)) args.push("--mnist-dir", mnistDigits);
+          if ((m.id === "seed" || m.id === "wgan_gp") && fs.existsSync(mnistDigits)) args.push("--mnist-dir", mnistDigits);
           if (scale) args.push("--batch", String(scale.batch), "--width", String(scale.width));
           out = await runChild(torch.python, args);
           if (out.result && !String(out.result.blasLabel).startsWith("OpenBLAS")) note = `BLAS in use: ${String(out.result.blasLabel)} (install libopenblas0-openmp: bench/setup.sh)`;
         }
+      } else if (engine === "handwritten" && m.noHandwritten) {
+        out = { result: null, error: "not available", wallMs: 0 };
+        note = m.noHandwritten;
       } else {
         const args = [runTs, workerScript, engine, m.id, "--iters", String(iters), "--warmup", String(warmup), "--backend", opts.backend];
         if (engine === "compiled") args.push("--trainer", trainer);

@@ -1,6 +1,6 @@
 /** The models the benchmark trains, with the iteration counts of a full and a quick run. */
 export interface BenchModel {
-  id: "seed" | "ring8" | "sngan_resnet";
+  id: "seed" | "ring8" | "sngan_resnet" | "wgan_gp" | "sagan";
   title: string;
   /** The spec the compiled engine is built from (relative to the repository root). */
   spec: string;
@@ -12,6 +12,8 @@ export interface BenchModel {
   /** Models too slow at full size on a CPU run reduced by default (same batch and width in all three
    * engines): `reduced` unless the bench is given --sngan-full or --sngan-batch/--sngan-width. */
   scale?: { reduced: Scale; full: Scale };
+  /** Why the model has no hand-written tfjs trainer (its handwritten row says so); absent: it has one. */
+  noHandwritten?: string;
 }
 
 /** A batch size and a channel multiplier (1 = the spec's widths). */
@@ -44,6 +46,34 @@ export function scaleSnganSpec(text: string, s: Scale): string {
   return out;
 }
 
+/**
+ * specs/sagan.gan at another batch size and width, like scaleSnganSpec (the same ResNets: G 256 and D 128
+ * channels times the width), with both self-attention layers kept (they need a multiple of 8 channels).
+ */
+export function scaleSaganSpec(text: string, s: Scale): string {
+  const { g, d } = snganChannels(s.width);
+  if (g % 8 !== 0 || d % 8 !== 0) throw new Error(`scaleSaganSpec: width ${s.width} gives G ${g} and D ${d} channels; attention needs multiples of 8`);
+  const out = text
+    .replace("mnist_color(batch=64)", `mnist_color(batch=${s.batch})`)
+    .replace("dense 4*4*256 ", `dense 4*4*${g} `)
+    .replace("reshape [4, 4, 256]", `reshape [4, 4, ${g}]`)
+    .replace("GBlock(256), GBlock(256) ", `GBlock(${g}), GBlock(${g}) `)
+    .replace(/^  GBlock\(256\)$/m, `  GBlock(${g})`)
+    .replace("DBlockFirst(128) ", `DBlockFirst(${d}) `)
+    .replace("DBlockDown(128), DBlock(128), DBlock(128)", `DBlockDown(${d}), DBlock(${d}), DBlock(${d})`);
+  if (s.batch === 64 && s.width === 1) return out;
+  const code = out.split("\n").map((l) => l.replace(/#.*/, "")).join("\n");
+  if (code.includes("256") || code.includes("(128)") || code.includes("batch=64")) throw new Error("scaleSaganSpec: specs/sagan.gan changed; update the replacements in bench/models.ts");
+  return out;
+}
+
+/** A scaled model's spec text at batch and width `s` (sngan_resnet, sagan); other models' text unchanged. */
+export function scaleSpec(id: BenchModel["id"], text: string, s: Scale): string {
+  if (id === "sngan_resnet") return scaleSnganSpec(text, s);
+  if (id === "sagan") return scaleSaganSpec(text, s);
+  return text;
+}
+
 export const MODELS: BenchModel[] = [
   {
     id: "seed",
@@ -69,6 +99,25 @@ export const MODELS: BenchModel[] = [
     pytorch: "bench/pytorch/sngan_resnet.py",
     iters: { full: { iters: 5, warmup: 1 }, quick: { iters: 2, warmup: 1 } },
     scale: { reduced: { batch: 16, width: 0.25 }, full: { batch: 64, width: 1 } },
+  },
+  {
+    id: "wgan_gp",
+    title: "WGAN-GP (MNIST 28x28, batch 64; gradient penalty, batch norm in the critic)",
+    spec: "specs/wgan_gp.gan",
+    batch: 64,
+    pytorch: "bench/pytorch/wgan_gp.py",
+    iters: { full: { iters: 10, warmup: 2 }, quick: { iters: 3, warmup: 1 } },
+    noHandwritten: "no hand-written tfjs trainer for this model (PyTorch is the comparison)",
+  },
+  {
+    id: "sagan",
+    title: "SAGAN CIFAR ResNet with self-attention (32x32x3; reduced by default)",
+    spec: "specs/sagan.gan",
+    batch: 64,
+    pytorch: "bench/pytorch/sagan.py",
+    iters: { full: { iters: 5, warmup: 1 }, quick: { iters: 2, warmup: 1 } },
+    scale: { reduced: { batch: 16, width: 0.25 }, full: { batch: 64, width: 1 } },
+    noHandwritten: "no hand-written tfjs trainer for this model (PyTorch is the comparison)",
   },
 ];
 

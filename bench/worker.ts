@@ -6,8 +6,8 @@
  *   node bin/run-ts.mjs bench/worker.ts <compiled|handwritten> <seed|ring8|sngan_resnet>
  *        [--iters N] [--warmup W] [--backend auto|wasm|cpu|...] [--trainer FILE] [--batch N --width W]
  *
- * --batch and --width (sngan_resnet only; default its reduced configuration) scale the model the same
- * way in both engines: the compiled engine's spec text is rewritten (bench/models.ts scaleSnganSpec).
+ * --batch and --width (sngan_resnet and sagan only; default their reduced configuration) scale the model the
+ * same way in both engines: the compiled engine's spec text is rewritten (bench/models.ts scaleSpec).
  *
  * compiled: runs the generated trainer's main() in-process with flags under which it only trains
  * (--log-every and --sample-every past the end, --quiet, a temporary --out). Each iteration is timed
@@ -28,7 +28,7 @@ import { Run } from "../src/runtime/session.ts";
 import { selectBackend, type BackendChoice } from "../src/runtime/backend.ts";
 import { loadEmbeddedMnist } from "../src/runtime/data.ts";
 import { makeMnistColor } from "../src/data/mnist-color.ts";
-import { MODELS, modelById, RESULT_MARKER, scaleSnganSpec, type BenchModel, type Scale } from "./models.ts";
+import { MODELS, modelById, RESULT_MARKER, scaleSpec, type BenchModel, type Scale } from "./models.ts";
 
 export interface WorkerResult {
   engine: "compiled" | "handwritten";
@@ -111,7 +111,7 @@ async function runCompiled(a: Args): Promise<WorkerResult> {
     if (!trainer) {
       const { writeExecTrainer } = await import("./compiled.ts");
       trainer = path.join(tmp, "trainer.exec.mts");
-      writeExecTrainer(a.model.spec, trainer, a.scale ? (text) => scaleSnganSpec(text, a.scale!) : undefined);
+      writeExecTrainer(a.model.spec, trainer, a.scale ? (text) => scaleSpec(a.model.id, text, a.scale!) : undefined);
     }
     const times: number[] = [];
     const cpu: number[] = [];
@@ -202,6 +202,7 @@ async function runCompiled(a: Args): Promise<WorkerResult> {
 async function runHandwritten(a: Args): Promise<WorkerResult> {
   const t0 = performance.now();
   const info = await selectBackend(a.backend, { log: () => {} });
+  if (a.model.noHandwritten) throw new Error(`${a.model.id}: ${a.model.noHandwritten}`);
   const trainer =
     a.model.id === "seed"
       ? await (await import("./handwritten/seed-gan.ts")).setup(a.model.batch, { images: loadEmbeddedMnist().x })

@@ -99,7 +99,8 @@ export const conv2d: LayerModule<ConvIR<"conv2d">, Conv2dFused> = {
 
   code: (l) =>
     l.bias
-      ? `h = tf.fused.conv2d({ x: h as tf.Tensor4D, filter: ${convKernel(l)} as tf.Tensor4D, strides: ${l.stride}, pad: "${l.padding}", bias: ${convBias(l)} });`
+      ? // tf.fused.conv2d's kernel, with only the gradients a backward pass needs (src/runtime/lazy-bias.ts)
+        `h = rt.conv2dBias(h as tf.Tensor4D, ${convKernel(l)} as tf.Tensor4D, ${convBias(l)}, ${l.stride}, "${l.padding}");`
       : `h = tf.conv2d(h as tf.Tensor4D, ${convKernel(l)} as tf.Tensor4D, ${l.stride}, "${l.padding}");`,
 
   // (a scaled layer has no fused form yet: its net runs layer by layer)

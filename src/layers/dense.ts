@@ -57,7 +57,8 @@ export const dense: LayerModule<DenseIR, DenseFused> = {
 
   code: (l) =>
     l.bias
-      ? `h = tf.fused.matMul({ a: h as tf.Tensor2D, b: ${scaled(snKernel(l.kernel, l.sn), l.scale?.w)} as tf.Tensor2D, bias: ${scaled(ident(l.bias), l.scale?.b)} });`
+      ? // tf.fused.matMul's kernel, with only the gradients a backward pass needs (src/runtime/lazy-bias.ts)
+        `h = rt.matMulBias(h as tf.Tensor2D, ${scaled(snKernel(l.kernel, l.sn), l.scale?.w)} as tf.Tensor2D, ${scaled(ident(l.bias), l.scale?.b)});`
       : `h = tf.matMul(h as tf.Tensor2D, ${scaled(snKernel(l.kernel, l.sn), l.scale?.w)} as tf.Tensor2D);`,
 
   // (a scaled layer has no fused form yet: its net runs layer by layer)

@@ -11,3 +11,4 @@ export { saveCheckpoint, loadCheckpoint, loadLatestCheckpoint, listCheckpoints, 
 export { SummaryWriter } from "./tensorboard.ts";
 export { writeFileAtomic } from "./fsutil.ts";
 export { runIfMain, runMain, reportError } from "./main.ts";
+export { conv2dBias, matMulBias } from "./lazy-bias.ts";

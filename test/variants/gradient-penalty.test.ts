@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import * as rt from "../../src/runtime/ops.ts";
 import { avgPool, upsampleBilinear } from "../../src/runtime/resample.ts";
+import { conv2dBias, matMulBias } from "../../src/runtime/lazy-bias.ts";
 
 /*
  * Gradient penalties (WGAN-GP, DRAGAN, R1) differentiate the critic twice: the penalty is a function of
@@ -92,7 +93,7 @@ function buildNet(layers: Layer[], inShape: number[], yShape: number[] | null, s
         if (u) for (let i = 0; i < 50; i++) tf.tidy(() => rt.spectralNorm(k, u, "train"));
         steps.push((h) => {
           const kk = u ? rt.spectralNorm(k, u, "eval") : k;
-          return b ? tf.fused.matMul({ a: h as tf.Tensor2D, b: kk as tf.Tensor2D, bias: b }) : tf.matMul(h as tf.Tensor2D, kk as tf.Tensor2D);
+          return b ? matMulBias(h as tf.Tensor2D, kk as tf.Tensor2D, b) : tf.matMul(h as tf.Tensor2D, kk as tf.Tensor2D);
         });
         shape = [l.units];
         break;
@@ -110,7 +111,7 @@ function buildNet(layers: Layer[], inShape: number[], yShape: number[] | null, s
             return b ? tf.add(y, b) : y;
           }
           return b
-            ? tf.fused.conv2d({ x: h as tf.Tensor4D, filter: k as tf.Tensor4D, strides: l.stride, pad: "same", bias: b })
+            ? conv2dBias(h as tf.Tensor4D, k as tf.Tensor4D, b, l.stride, "same")
             : tf.conv2d(h as tf.Tensor4D, k as tf.Tensor4D, l.stride, "same");
         });
         shape = out;

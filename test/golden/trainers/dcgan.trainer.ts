@@ -97,7 +97,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   /** net G (specs/dcgan.gan:10): z [100] -> [32, 32, 3] */
   function G(z: tf.Tensor, mode: rt.Mode): { out: tf.Tensor } {
     let h = z;
-    h = tf.fused.matMul({ a: h as tf.Tensor2D, b: G_dense1_kernel as tf.Tensor2D, bias: G_dense1_bias }); // dense1: [4096]
+    h = rt.matMulBias(h as tf.Tensor2D, G_dense1_kernel as tf.Tensor2D, G_dense1_bias); // dense1: [4096]
     h = rt.batchNorm(h, G_bn1, mode); // bn1: [4096]
     h = tf.relu(h); // relu1: [4096]
     h = tf.reshape(h, [-1, 4, 4, 256]); // reshape1: [4, 4, 256]

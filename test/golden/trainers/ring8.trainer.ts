@@ -53,11 +53,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   /** net G (specs/ring8.gan:8): z [16] -> [2] */
   function G(z: tf.Tensor, mode: rt.Mode): { out: tf.Tensor } {
     let h = z;
-    h = tf.fused.matMul({ a: h as tf.Tensor2D, b: G_dense1_kernel as tf.Tensor2D, bias: G_dense1_bias }); // dense1: [128]
+    h = rt.matMulBias(h as tf.Tensor2D, G_dense1_kernel as tf.Tensor2D, G_dense1_bias); // dense1: [128]
     h = tf.relu(h); // relu1: [128]
-    h = tf.fused.matMul({ a: h as tf.Tensor2D, b: G_dense2_kernel as tf.Tensor2D, bias: G_dense2_bias }); // dense2: [128]
+    h = rt.matMulBias(h as tf.Tensor2D, G_dense2_kernel as tf.Tensor2D, G_dense2_bias); // dense2: [128]
     h = tf.relu(h); // relu2: [128]
-    h = tf.fused.matMul({ a: h as tf.Tensor2D, b: G_dense3_kernel as tf.Tensor2D, bias: G_dense3_bias }); // dense3: [2]
+    h = rt.matMulBias(h as tf.Tensor2D, G_dense3_kernel as tf.Tensor2D, G_dense3_bias); // dense3: [2]
     return { out: h };
   }
 

@@ -97,10 +97,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   /** net G (specs/wgan.gan:10): z [62] -> [28, 28, 1] */
   function G(z: tf.Tensor, mode: rt.Mode): { out: tf.Tensor } {
     let h = z;
-    h = tf.fused.matMul({ a: h as tf.Tensor2D, b: G_dense1_kernel as tf.Tensor2D, bias: G_dense1_bias }); // dense1: [1024]
+    h = rt.matMulBias(h as tf.Tensor2D, G_dense1_kernel as tf.Tensor2D, G_dense1_bias); // dense1: [1024]
     h = rt.batchNorm(h, G_bn1, mode); // bn1: [1024]
     h = tf.relu(h); // relu1: [1024]
-    h = tf.fused.matMul({ a: h as tf.Tensor2D, b: G_dense2_kernel as tf.Tensor2D, bias: G_dense2_bias }); // dense2: [6272]
+    h = rt.matMulBias(h as tf.Tensor2D, G_dense2_kernel as tf.Tensor2D, G_dense2_bias); // dense2: [6272]
     h = rt.batchNorm(h, G_bn2, mode); // bn2: [6272]
     h = tf.relu(h); // relu2: [6272]
     h = tf.reshape(h, [-1, 7, 7, 128]); // reshape1: [7, 7, 128]

@@ -98,10 +98,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   /** net G (specs/wgan_gp.gan:10): z [62] -> [28, 28, 1] */
   function G(z: tf.Tensor, mode: rt.Mode): { out: tf.Tensor } {
     let h = z;
-    h = tf.fused.matMul({ a: h as tf.Tensor2D, b: G_dense1_kernel as tf.Tensor2D, bias: G_dense1_bias }); // dense1: [1024]
+    h = rt.matMulBias(h as tf.Tensor2D, G_dense1_kernel as tf.Tensor2D, G_dense1_bias); // dense1: [1024]
     h = rt.batchNorm(h, G_bn1, mode); // bn1: [1024]
     h = tf.relu(h); // relu1: [1024]
-    h = tf.fused.matMul({ a: h as tf.Tensor2D, b: G_dense2_kernel as tf.Tensor2D, bias: G_dense2_bias }); // dense2: [6272]
+    h = rt.matMulBias(h as tf.Tensor2D, G_dense2_kernel as tf.Tensor2D, G_dense2_bias); // dense2: [6272]
     h = rt.batchNorm(h, G_bn2, mode); // bn2: [6272]
     h = tf.relu(h); // relu2: [6272]
     h = tf.reshape(h, [-1, 7, 7, 128]); // reshape1: [7, 7, 128]
@@ -116,17 +116,17 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   /** net D (specs/wgan_gp.gan:20): x [28, 28, 1] -> [1] */
   function D(x: tf.Tensor, mode: rt.Mode): { out: tf.Tensor; features: tf.Tensor; logit: tf.Tensor } {
     let h = x;
-    h = tf.fused.conv2d({ x: h as tf.Tensor4D, filter: D_conv1_kernel as tf.Tensor4D, strides: 2, pad: "same", bias: D_conv1_bias }); // conv1: [14, 14, 64]
+    h = rt.conv2dBias(h as tf.Tensor4D, D_conv1_kernel as tf.Tensor4D, D_conv1_bias, 2, "same"); // conv1: [14, 14, 64]
     h = tf.leakyRelu(h, 0.2); // leakyrelu1: [14, 14, 64]
-    h = tf.fused.conv2d({ x: h as tf.Tensor4D, filter: D_conv2_kernel as tf.Tensor4D, strides: 2, pad: "same", bias: D_conv2_bias }); // conv2: [7, 7, 128]
+    h = rt.conv2dBias(h as tf.Tensor4D, D_conv2_kernel as tf.Tensor4D, D_conv2_bias, 2, "same"); // conv2: [7, 7, 128]
     h = rt.batchNorm(h, D_bn1, mode); // bn1: [7, 7, 128]
     h = tf.leakyRelu(h, 0.2); // leakyrelu2: [7, 7, 128]
     h = tf.reshape(h, [h.shape[0]!, -1]); // flatten1: [6272]
-    h = tf.fused.matMul({ a: h as tf.Tensor2D, b: D_dense1_kernel as tf.Tensor2D, bias: D_dense1_bias }); // dense1: [1024]
+    h = rt.matMulBias(h as tf.Tensor2D, D_dense1_kernel as tf.Tensor2D, D_dense1_bias); // dense1: [1024]
     h = rt.batchNorm(h, D_bn2, mode); // bn2: [1024]
     h = tf.leakyRelu(h, 0.2); // leakyrelu3: [1024]
     const features = h;
-    h = tf.fused.matMul({ a: h as tf.Tensor2D, b: D_dense2_kernel as tf.Tensor2D, bias: D_dense2_bias }); // dense2: [1]
+    h = rt.matMulBias(h as tf.Tensor2D, D_dense2_kernel as tf.Tensor2D, D_dense2_bias); // dense2: [1]
     const logit = h;
     return { out: h, features, logit };
   }
