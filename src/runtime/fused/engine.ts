@@ -98,15 +98,22 @@ export function customOp(
  */
 export class Arena {
   private readonly held: tf.Tensor[] = [];
+  private readonly finalizers: (() => void)[] = [];
 
   keep<T extends tf.Tensor>(t: T): T {
     this.held.push(tf.keep(t));
     return t;
   }
 
+  /** Runs `release` when the arena is disposed (buffers held outside the engine: see dense-chain.ts). */
+  onDispose(release: () => void): void {
+    this.finalizers.push(release);
+  }
+
   dispose(): void {
     for (const t of this.held) if (!t.isDisposed) t.dispose();
     this.held.length = 0;
+    for (const f of this.finalizers.splice(0)) f();
   }
 }
 
