@@ -148,35 +148,40 @@ export function denseChainForward(
   const ys: Info[] = [];
   const outputs: tf.Tensor[] = new Array(wanted.length);
   let h: Info = x;
-  for (let i = 0; i <= top; i++) {
-    const l = layers[i]!;
-    inputs.push(h);
-    if (l.op === "act") {
-      const y = activation(below, l.act, h);
+  try {
+    for (let i = 0; i <= top; i++) {
+      const l = layers[i]!;
+      inputs.push(h);
+      if (l.op === "act") {
+        const y = activation(below, l.act, h);
+        ys.push(y);
+        wanted.forEach((w, j) => {
+          if (w === i) outputs[j] = below.expose(y);
+        });
+        h = y;
+        continue;
+      }
+      const [n, k] = h.shape as [number, number];
+      const units = l.kernel.shape[1]!;
+      const y = l.bias
+        ? below.view(
+            below.run(
+              "_FusedMatMul",
+              { a: below.view(h, [1, n, k]), b: below.view(l.kernel, [1, k, units]), bias: l.bias },
+              { transposeA: false, transposeB: false, ...activationAttrs(l.act) },
+            ),
+            [n, units],
+          )
+        : below.run("BatchMatMul", { a: h, b: l.kernel }, { transposeA: false, transposeB: false });
       ys.push(y);
       wanted.forEach((w, j) => {
         if (w === i) outputs[j] = below.expose(y);
       });
       h = y;
-      continue;
     }
-    const [n, k] = h.shape as [number, number];
-    const units = l.kernel.shape[1]!;
-    const y = l.bias
-      ? below.view(
-          below.run(
-            "_FusedMatMul",
-            { a: below.view(h, [1, n, k]), b: below.view(l.kernel, [1, k, units]), bias: l.bias },
-            { transposeA: false, transposeB: false, ...activationAttrs(l.act) },
-          ),
-          [n, units],
-        )
-      : below.run("BatchMatMul", { a: h, b: l.kernel }, { transposeA: false, transposeB: false });
-    ys.push(y);
-    wanted.forEach((w, j) => {
-      if (w === i) outputs[j] = below.expose(y);
-    });
-    h = y;
+  } catch (err) {
+    below.release(); // a kernel failed: nothing made here outlives the pass
+    throw err;
   }
   if (save) {
     // the net's input is read by the first layer's weight gradient: held as a view, as the engine holds it
@@ -192,26 +197,31 @@ export function denseChainForward(
       const b = new Below();
       const inputGrads: (tf.Tensor | null)[] = [null];
       let dy: Info | null = null;
-      for (let i = top; i >= 0; i--) {
-        for (let j = 0; j < wanted.length; j++) if (wanted[j] === i) dy = dy === null ? dys[j]! : b.run("Add", { a: dy, b: dys[j]! });
-        if (dy === null) continue;
-        const l = layers[i]!;
-        if (l.op === "act") {
-          dy = needIn[i] ? activationGrad(b, l.act, dy, ys[i]!) : null;
+      try {
+        for (let i = top; i >= 0; i--) {
+          for (let j = 0; j < wanted.length; j++) if (wanted[j] === i) dy = dy === null ? dys[j]! : b.run("Add", { a: dy, b: dys[j]! });
+          if (dy === null) continue;
+          const l = layers[i]!;
+          if (l.op === "act") {
+            dy = needIn[i] ? activationGrad(b, l.act, dy, ys[i]!) : null;
+            if (dy === null) break;
+            continue;
+          }
+          if (!(needIn[i] || train)) break;
+          const a = inputs[i]!;
+          const [n, k] = a.shape as [number, number];
+          const units = l.kernel.shape[1]!;
+          const dz3 = b.view(l.act ? activationGrad(b, l.act, dy, ys[i]!) : dy, [1, n, units]);
+          if (train) {
+            grads.set(l.kernel, b.expose(b.view(b.run("BatchMatMul", { a: b.view(a, [1, n, k]), b: dz3 }, { transposeA: true, transposeB: false }), [k, units])));
+            if (l.bias) grads.set(l.bias, b.expose(b.run("Sum", { x: dz3 }, { axis: [0, 1], keepDims: false })));
+          }
+          dy = needIn[i] ? b.view(b.run("BatchMatMul", { a: dz3, b: b.view(l.kernel, [1, k, units]) }, { transposeA: false, transposeB: true }), [n, k]) : null;
           if (dy === null) break;
-          continue;
         }
-        if (!(needIn[i] || train)) break;
-        const a = inputs[i]!;
-        const [n, k] = a.shape as [number, number];
-        const units = l.kernel.shape[1]!;
-        const dz3 = b.view(l.act ? activationGrad(b, l.act, dy, ys[i]!) : dy, [1, n, units]);
-        if (train) {
-          grads.set(l.kernel, b.expose(b.view(b.run("BatchMatMul", { a: b.view(a, [1, n, k]), b: dz3 }, { transposeA: true, transposeB: false }), [k, units])));
-          if (l.bias) grads.set(l.bias, b.expose(b.run("Sum", { x: dz3 }, { axis: [0, 1], keepDims: false })));
-        }
-        dy = needIn[i] ? b.view(b.run("BatchMatMul", { a: dz3, b: b.view(l.kernel, [1, k, units]) }, { transposeA: false, transposeB: true }), [n, k]) : null;
-        if (dy === null) break;
+      } catch (err) {
+        b.release();
+        throw err;
       }
       if (gradInput && dy !== null) inputGrads[0] = b.expose(dy);
       b.release();
