@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.ts";
-import { Arena, FusedNet, type FusedLayer } from "../../src/runtime/fused/index.ts";
+import { Arena, bceLogits, FusedNet, type FusedLayer } from "../../src/runtime/fused/index.ts";
 import { isDenseChain, setDenseChain } from "../../src/runtime/fused/dense-chain.ts";
 
 /**
@@ -9,7 +9,8 @@ import { isDenseChain, setDenseChain } from "../../src/runtime/fused/dense-chain
  * exactly what the same net gives run through the engine layer by layer (the fused path the optimized
  * trainers used before, itself bit for bit tfjs's tape: test/opt/equivalence.test.ts), for every
  * activation it accepts, layers without bias, taps below the top, input gradients with and without weight
- * gradients, a forward pass recorded and differentiated later; and leave no buffer behind.
+ * gradients, a forward pass recorded and differentiated later; and leave no buffer behind. The fused
+ * bce_logits runs its kernels below the engine too, and is held to the same.
  */
 
 const bits = (t: tf.Tensor) => Array.from(t.dataSync());
@@ -112,6 +113,32 @@ for (const backend of ["wasm", "cpu"] as const) {
         // nothing is left behind: no tensor, and no buffer held outside the engine
         expect(tf.memory().numTensors).toBe(tensorsBefore);
         expect(tf.engine().backend.numDataIds()).toBe(buffersBefore);
+      });
+    }
+
+    for (const target of [0, 1, 0.9]) {
+      it(`runs bce_logits against ${target} as the engine path does, bit for bit`, () => {
+        const logits = tf.randomNormal([13, 1], 0, 2, "float32", 7);
+        const once = (chain: boolean) => {
+          setDenseChain(chain);
+          const arena = new Arena();
+          const r = tf.tidy(() => {
+            const { value, grad } = tf.valueAndGrad((x: tf.Tensor) => bceLogits(x, target, arena))(logits);
+            return [bits(value), bits(grad)];
+          });
+          arena.dispose();
+          return r;
+        };
+        once(true); // the constants both paths keep
+        const tensorsBefore = tf.memory().numTensors;
+        const buffersBefore = tf.engine().backend.numDataIds();
+        const ref = once(false);
+        const got = once(true);
+        expect(got).toEqual(ref);
+        expect(got[1]!.some((g) => g !== 0)).toBe(true);
+        expect(tf.memory().numTensors).toBe(tensorsBefore);
+        expect(tf.engine().backend.numDataIds()).toBe(buffersBefore);
+        logits.dispose();
       });
     }
   });

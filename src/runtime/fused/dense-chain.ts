@@ -2,6 +2,10 @@ import * as tf from "@tensorflow/tfjs";
 import { activationModule, type Activation } from "../../layers/index.ts";
 import type { DenseFused } from "../../layers/dense.ts";
 import { Arena, constant, view } from "./engine.ts";
+import { below as belowEngine, Below, setBelowEngine, type Info } from "./below.ts";
+
+/** Turns the dense-chain path (and the fused losses' below-engine path) on or off for what runs from now on. */
+export const setDenseChain = setBelowEngine;
 
 /*
  * A fused net whose layers are all dense (an MLP: ring8's G and D, any `dense ..., <activation>` stack) run
@@ -18,32 +22,6 @@ import { Arena, constant, view } from "./engine.ts";
  * by the arena and released when it is disposed.
  */
 
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: tf.DataType;
-}
-
-interface BackendRefs {
-  incRef(dataId: object): void;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
-
-interface EngineInternals {
-  makeTensorFromDataId(dataId: object, shape: number[], dtype: tf.DataType): tf.Tensor;
-}
-
-/** Backends whose Reshape only relabels a buffer and whose kernels read shapes from the TensorInfo. */
-const BACKENDS = new Set(["wasm", "cpu"]);
-
-/** GANC_DENSE_CHAIN=off runs such nets through the engine, layer by layer, as before (to compare the two: bench/README.md). */
-let OFF = /^(off|0|false|no)$/i.test((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.GANC_DENSE_CHAIN ?? "");
-
-/** Turns the dense-chain path on or off for the nets applied from now on (tests compare the two). */
-export function setDenseChain(on: boolean): void {
-  OFF = !on;
-}
-
 /** Activations whose forward pass and gradient are written with registered kernels only (run below the engine here). */
 const ACTIVATIONS = new Set(["relu", "leakyrelu", "sigmoid", "tanh"]);
 
@@ -52,10 +30,7 @@ export type ChainLayer = DenseFused | { op: "act"; act: Activation };
 
 /** Whether `layers` can run as a dense chain on the current backend: dense layers and activation layers only. */
 export function isDenseChain(layers: readonly { readonly op: string }[]): boolean {
-  if (OFF) return false;
-  if (!layers.some((l) => l.op === "dense") || !BACKENDS.has(tf.getBackend())) return false;
-  const backend = tf.backend() as unknown as Partial<BackendRefs>;
-  if (typeof backend.incRef !== "function") return false;
+  if (!layers.some((l) => l.op === "dense") || belowEngine() === null) return false;
   return layers.every((l) => {
     if (l.op === "act") return ACTIVATIONS.has((l as unknown as { act: Activation }).act.kind);
     if (l.op !== "dense") return false;
@@ -63,56 +38,6 @@ export function isDenseChain(layers: readonly { readonly op: string }[]): boolea
     if (d.act === null) return true;
     return d.bias !== null && ACTIVATIONS.has(d.act.kind);
   });
-}
-
-/** Registered kernels on TensorInfos, outside the engine; every buffer made is released once by `release`. */
-class Below {
-  readonly backend: tf.KernelBackend & BackendRefs;
-  private readonly name: string;
-  private made: Info[] = [];
-
-  constructor() {
-    this.backend = tf.backend() as tf.KernelBackend & BackendRefs;
-    this.name = tf.getBackend();
-  }
-
-  run(kernelName: string, inputs: Record<string, Info | null | undefined>, attrs: Record<string, unknown> = {}): Info {
-    const config = tf.getKernel(kernelName, this.name);
-    if (config === undefined) throw new Error(`kernel ${kernelName} is not registered for backend '${this.name}'`);
-    const ins: Record<string, Info> = {};
-    for (const [k, v] of Object.entries(inputs)) if (v != null) ins[k] = v;
-    const out = config.kernelFunc({ inputs: ins as unknown as tf.NamedTensorInfoMap, backend: this.backend, attrs: attrs as tf.NamedAttrMap }) as unknown as Info;
-    this.made.push(out);
-    return out;
-  }
-
-  /** The buffer seen with another shape (no reference taken: the backends relabel on Reshape). */
-  view(x: Info, shape: number[]): Info {
-    return { dataId: x.dataId, shape, dtype: x.dtype };
-  }
-
-  /** An engine tensor on `x`'s buffer with a reference of its own. */
-  expose(x: Info): tf.Tensor {
-    this.backend.incRef(x.dataId);
-    return (tf.engine() as unknown as EngineInternals).makeTensorFromDataId(x.dataId, x.shape, x.dtype);
-  }
-
-  /** Hands the buffers made so far to `arena` (released when it is disposed) and starts afresh. */
-  handTo(arena: Arena): void {
-    const held = this.made;
-    this.made = [];
-    if (held.length > 0) arena.onDispose(() => this.releaseAll(held));
-  }
-
-  release(): void {
-    const held = this.made;
-    this.made = [];
-    this.releaseAll(held);
-  }
-
-  private releaseAll(infos: Info[]): void {
-    for (const x of infos) this.backend.disposeData(x.dataId);
-  }
 }
 
 export interface DenseChainForward {

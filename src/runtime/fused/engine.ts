@@ -21,6 +21,8 @@ interface EngineInternals {
 
 const engine = () => tf.engine() as unknown as EngineInternals;
 
+export { below, type Below, type Info } from "./below.ts";
+
 /** Backends whose Reshape kernel only relabels the buffer (no copy, no program): a view is exactly that. */
 const RELABEL_BACKENDS = new Set(["cpu", "wasm", "webgpu"]);
 
