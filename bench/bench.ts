@@ -3,7 +3,7 @@
  * PyTorch, on the seed GAN, the ring8 MLP GAN and SNGAN's CIFAR ResNet, plus compile and parse+check times.
  *
  *   npm run bench [-- --quick] [--backend auto|wasm|cpu|...] [--torch-threads N] [--models seed,ring8,sngan_resnet,wgan_gp,sagan]
- *                 [--engines compiled,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--data-count N]
+ *                 [--engines compiled,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--no-compile] [--data-count N]
  *                 [--sngan-batch N] [--sngan-width W] [--sngan-full]
  *
  * sngan_resnet and sagan run reduced by default (bench/models.ts: batch 16, width 0.25), the same in all
@@ -39,6 +39,8 @@ interface Options {
   python: string | null;
   /** The loading-speed section (bench/data-loading.ts): images per second of decoding and of cached epochs. */
   data: boolean;
+  /** The compile-time and parse+check tables (several minutes on a busy machine; --no-compile skips them). */
+  compile: boolean;
   /** Images in its folder; default 10,000 (2,000 with --quick). */
   dataCount: number | null;
   /** Batch and width of sngan_resnet and sagan, in all engines (default their reduced configuration). */
@@ -55,7 +57,7 @@ function defaultTorchThreads(): number {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...ENGINES], write: true, python: null, data: true, dataCount: null, sngan: { ...MODELS.find((m) => m.id === "sngan_resnet")!.scale!.reduced } };
+  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...ENGINES], write: true, python: null, data: true, compile: true, dataCount: null, sngan: { ...MODELS.find((m) => m.id === "sngan_resnet")!.scale!.reduced } };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -66,6 +68,7 @@ function parseOptions(argv: string[]): Options {
     if (a === "--quick") o.quick = true;
     else if (a === "--no-write") o.write = false;
     else if (a === "--no-data") o.data = false;
+    else if (a === "--no-compile") o.compile = false;
     else if (a === "--data-count") o.dataCount = Number(value());
     else if (a === "--backend") o.backend = value();
     else if (a === "--python") o.python = value();
@@ -439,11 +442,11 @@ try {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
-console.error("bench: compile times (compileText, 1 untimed + 20 timed calls per spec)");
-const compile = timeCompiles(20);
+if (opts.compile) console.error("bench: compile times (compileText, 1 untimed + 20 timed calls per spec)");
+const compile = opts.compile ? timeCompiles(20) : [];
 const bigReps = opts.quick ? 3 : 5;
-console.error(`bench: parse+check of two generated 10,000-line specs (${bigReps} runs each)`);
-const big = timeBigSpecs(bigReps);
+if (opts.compile) console.error(`bench: parse+check of two generated 10,000-line specs (${bigReps} runs each)`);
+const big = opts.compile ? timeBigSpecs(bigReps) : [];
 
 /** Loading speed of a folder of generated 64x64 JPEGs, in a child process (bench/data-loading.ts --json). */
 interface DataLoading {
@@ -520,15 +523,15 @@ lines.push(
     ratios.map((r) => [r.model, fmt(r.compiledOverHandwritten, 2), fmt(r.compiledOverPytorch, 2), fmt(r.cpuCompiledOverHandwritten, 2), fmt(r.cpuCompiledOverPytorch, 2), fmt(r.pytorchCompiledOverPytorch, 2), fmt(r.cpuPytorchCompiledOverPytorch, 2)]),
   ),
 );
-lines.push("");
-lines.push(
+if (opts.compile) lines.push("");
+if (opts.compile) lines.push(
   table(
     ["spec", "lines", "compile ms median", "min", "max", "CPU ms median", "first call ms"],
     compile.map((c) => (c.ok ? [c.spec, String(c.lines), fmt(c.msMedian, 2), fmt(c.msMin, 2), fmt(c.msMax, 2), fmt(c.cpuMsMedian, 2), fmt(c.firstCallMs, 2)] : [c.spec, String(c.lines), c.note ?? "failed", "-", "-", "-", "-"])),
   ),
 );
-lines.push("");
-lines.push(
+if (opts.compile) lines.push("");
+if (opts.compile) lines.push(
   table(
     ["generated spec", "lines", "errors", "parse+check ms median", "min", "max", "full compile ms"],
     big.map((b) => [b.variant, String(b.lines), String(b.errors), fmt(b.parseCheckMsMedian), fmt(b.parseCheckMsMin), fmt(b.parseCheckMsMax), b.compileNote ? `${fmt(b.compileMs)} (${b.compileNote})` : fmt(b.compileMs)]),

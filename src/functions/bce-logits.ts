@@ -30,9 +30,26 @@ export const runtime = (tf: typeof TF) =>
  *   dl = ((-(g / (e + 1)) * e) * s + (-g) * t) + g * step(l),  e = exp(-|l|)
  * computed as g*step(l) - ((g / (e + 1) * e) * s + g*t), the same numbers.
  */
-export const fused = ({ constant, customOp, kernel, view }: typeof Engine) =>
+export const fused = ({ constant, customOp, kernel, view, below }: typeof Engine) =>
   function bceLogits(logits: TF.Tensor, target: number, arena: Engine.Arena): TF.Scalar {
-    const mul = (a: TF.Tensor, b: TF.Tensor) => kernel("Multiply", { a, b });
+    // The kernels run below the engine where the backend allows (the same kernels: runtime/fused/below.ts).
+    const onBelow = below() !== null;
+    const ops = () => {
+      const b = onBelow ? below()! : null;
+      if (b === null) return { k: kernel, hold: <T extends TF.Tensor>(t: T) => arena.keep(t), out: (t: TF.Tensor) => t };
+      return {
+        k: (name: string, inputs: Record<string, TF.Tensor | null | undefined>, attrs: Record<string, unknown> = {}) => b.run(name, inputs, attrs) as unknown as TF.Tensor,
+        hold: <T extends TF.Tensor>(t: T) => {
+          b.hold(t, arena);
+          return t;
+        },
+        out: (t: TF.Tensor) => {
+          const o = b.expose(t);
+          b.release();
+          return o;
+        },
+      };
+    };
     const n = logits.size;
     const l = arena.keep(view(logits, logits.shape));
     let e: TF.Tensor | null = null;
@@ -40,18 +57,22 @@ export const fused = ({ constant, customOp, kernel, view }: typeof Engine) =>
       "bce_logits",
       [logits],
       () => {
-        const relu = kernel("Relu", { x: l });
-        const linear = target === 0 ? relu : kernel("Sub", { a: relu, b: target === 1 ? l : mul(l, constant(target)) });
-        e = arena.keep(kernel("Exp", { x: kernel("Neg", { x: kernel("Abs", { x: l }) }) }));
-        return [kernel("Mean", { x: kernel("Add", { a: linear, b: kernel("Log1p", { x: e }) }) }, { axis: l.shape.map((_, i) => i), keepDims: false })];
+        const { k, hold, out } = ops();
+        const mul = (a: TF.Tensor, b: TF.Tensor) => k("Multiply", { a, b });
+        const relu = k("Relu", { x: l });
+        const linear = target === 0 ? relu : k("Sub", { a: relu, b: target === 1 ? l : mul(l, constant(target)) });
+        e = hold(k("Exp", { x: k("Neg", { x: k("Abs", { x: l }) }) }));
+        return [out(k("Mean", { x: k("Add", { a: linear, b: k("Log1p", { x: e }) }) }, { axis: l.shape.map((_, i) => i), keepDims: false }))];
       },
       ([dy]) => {
-        const g = kernel("RealDiv", { a: dy!, b: constant(n) });
-        const dExp = mul(kernel("RealDiv", { a: g, b: kernel("Add", { a: e!, b: constant(1) }) }), e!);
-        const dAbs = mul(dExp, kernel("Step", { x: l }, { alpha: -1 })); // the abs path's gradient is -dAbs
+        const { k, out } = ops();
+        const mul = (a: TF.Tensor, b: TF.Tensor) => k("Multiply", { a, b });
+        const g = k("RealDiv", { a: dy!, b: constant(n) });
+        const dExp = mul(k("RealDiv", { a: g, b: k("Add", { a: e!, b: constant(1) }) }), e!);
+        const dAbs = mul(dExp, k("Step", { x: l }, { alpha: -1 })); // the abs path's gradient is -dAbs
         const fromTarget = target === 0 ? null : target === 1 ? g : mul(g, constant(target)); // minus the l*t path's
-        const negated = fromTarget === null ? dAbs : kernel("Add", { a: dAbs, b: fromTarget });
-        return [kernel("Sub", { a: mul(g, kernel("Step", { x: l }, { alpha: 0 })), b: negated })];
+        const negated = fromTarget === null ? dAbs : k("Add", { a: dAbs, b: fromTarget });
+        return [out(k("Sub", { a: mul(g, k("Step", { x: l }, { alpha: 0 })), b: negated }))];
       },
     )[0] as TF.Scalar;
   };

@@ -21,6 +21,8 @@ interface EngineInternals {
 
 const engine = () => tf.engine() as unknown as EngineInternals;
 
+export { below, type Below, type Info } from "./below.ts";
+
 /** Backends whose Reshape kernel only relabels the buffer (no copy, no program): a view is exactly that. */
 const RELABEL_BACKENDS = new Set(["cpu", "wasm", "webgpu"]);
 
@@ -98,15 +100,22 @@ export function customOp(
  */
 export class Arena {
   private readonly held: tf.Tensor[] = [];
+  private readonly finalizers: (() => void)[] = [];
 
   keep<T extends tf.Tensor>(t: T): T {
     this.held.push(tf.keep(t));
     return t;
   }
 
+  /** Runs `release` when the arena is disposed (buffers held outside the engine: see dense-chain.ts). */
+  onDispose(release: () => void): void {
+    this.finalizers.push(release);
+  }
+
   dispose(): void {
     for (const t of this.held) if (!t.isDisposed) t.dispose();
     this.held.length = 0;
+    for (const f of this.finalizers.splice(0)) f();
   }
 }
 

@@ -3,6 +3,7 @@ import type { BatchNormVars } from "../ops.ts";
 import { activationModule, FUSED_OPS, type Activation, type FusedLayer } from "../../layers/index.ts";
 import type { Backward, FusedOp } from "../../layers/layer.ts";
 import { Arena, constant, customOp, filledView, kernel, view } from "./engine.ts";
+import { denseChainForward, isDenseChain, type ChainLayer } from "./dense-chain.ts";
 import { GANC_BN_FACTORS, GANC_MOVING_AVERAGES, type BnFactorsAttrs, type MovingAveragesAttrs } from "../kernels/index.ts";
 
 /*
@@ -76,6 +77,11 @@ export class FusedNet {
   ) {
     this.tapIndex = new Map(Object.entries(taps));
     this.tapIndex.set("out", layers.length - 1);
+  }
+
+  /** Whether every layer is dense (checked per call: the backend decides too). */
+  private get denseChain(): boolean {
+    return isDenseChain(this.layers);
   }
 
   /** The net in training mode (batch statistics, moving averages updated) as one op on the tape. */
@@ -169,6 +175,8 @@ export class FusedNet {
       if (i === undefined) throw new Error(`net ${this.name} has no tap '${t}'`);
       return i;
     });
+    // an MLP: the same kernels below the engine (dense-chain.ts)
+    if (this.denseChain && xs.length === 1) return denseChainForward(this.layers as readonly ChainLayer[], wanted, xs[0]!, !!o.gradInputs[0], o.gradParams, save, o.arena);
     // Which layers' input gradients the step needs: those above a layer with weights the step trains, or
     // above an input (the first, or one a concat layer reads) whose gradient it needs.
     const needIn: boolean[] = this.layers.map(() => false);
