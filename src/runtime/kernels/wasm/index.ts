@@ -40,7 +40,96 @@ export interface WasmBackendLike {
 export const size = (t: { shape: readonly number[] }) => t.shape.reduce((x, y) => x * y, 1);
 
 let compiled: WebAssembly.Module | undefined;
+let compiledShared: WebAssembly.Module | undefined;
 const instances = new WeakMap<WebAssembly.Memory, GancWasm>();
+
+/** Unsigned LEB128 at `at`: [value, bytes read]. */
+function readLeb(bytes: Uint8Array, at: number): [number, number] {
+  let value = 0;
+  let shift = 0;
+  let i = at;
+  for (;;) {
+    const byte = bytes[i++]!;
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+    if ((byte & 0x80) === 0) return [value, i - at];
+  }
+}
+
+function leb(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value = Math.floor(value / 128);
+    if (value !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (value !== 0);
+  return out;
+}
+
+/**
+ * The same module importing a shared memory (limits flag 3, maximum 65536 pages), for the threaded
+ * build of tfjs-backend-wasm, whose heap is a shared WebAssembly.Memory: a module must declare the
+ * sharedness of the memory it imports. Only the memory import's limits change; the code is the same.
+ */
+export function withSharedMemoryImport(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out: number[] = Array.from(bytes.subarray(0, 8));
+  let at = 8;
+  let changed = false;
+  while (at < bytes.length) {
+    const id = bytes[at]!;
+    const [size, n] = readLeb(bytes, at + 1);
+    const start = at + 1 + n;
+    const payload = bytes.subarray(start, start + size);
+    at = start + size;
+    if (id !== 2) {
+      out.push(id, ...leb(size), ...payload);
+      continue;
+    }
+    const section: number[] = [];
+    let p = 0;
+    const copyLeb = () => {
+      const [v, k] = readLeb(payload, p);
+      section.push(...payload.subarray(p, p + k));
+      p += k;
+      return v;
+    };
+    const copyName = () => {
+      const len = copyLeb();
+      section.push(...payload.subarray(p, p + len));
+      p += len;
+    };
+    const count = copyLeb();
+    for (let i = 0; i < count; i++) {
+      copyName();
+      copyName();
+      const kind = payload[p++]!;
+      section.push(kind);
+      if (kind === 0) copyLeb();
+      else if (kind === 1 || kind === 2) {
+        if (kind === 1) section.push(payload[p++]!);
+        const flags = payload[p++]!;
+        const [min, k] = readLeb(payload, p);
+        p += k;
+        let max: number | undefined;
+        if (flags & 1) {
+          const [m, k2] = readLeb(payload, p);
+          p += k2;
+          max = m;
+        }
+        if (kind === 2) {
+          section.push(3, ...leb(min), ...leb(65536));
+          changed = true;
+        } else section.push(flags, ...leb(min), ...(max !== undefined ? leb(max) : []));
+      } else if (kind === 3) section.push(payload[p++]!, payload[p++]!);
+      else throw new Error(`unexpected import kind ${kind}`);
+    }
+    section.push(...payload.subarray(p));
+    out.push(id, ...leb(section.length), ...section);
+  }
+  if (!changed) throw new Error("ganc's wasm module imports no memory");
+  return Uint8Array.from(out);
+}
 
 /** The wasm backend's heap API (tfjs-backend-wasm's BackendWasm), or an error on another backend. */
 export function wasmBackend(backend: tf.KernelBackend): WasmBackendLike {
@@ -57,7 +146,13 @@ export function gancWasm(backend: tf.KernelBackend): GancWasm {
   let inst = instances.get(memory);
   if (inst === undefined) {
     compiled ??= new WebAssembly.Module(Uint8Array.from(atob(GANC_WASM_BASE64), (c) => c.charCodeAt(0))); // atob: in browsers too (the playground)
-    inst = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as GancWasm;
+    let module = compiled;
+    if (typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer) {
+      // tfjs-backend-wasm's threaded build (see src/runtime/wasm-threads.ts)
+      compiledShared ??= new WebAssembly.Module(withSharedMemoryImport(Uint8Array.from(atob(GANC_WASM_BASE64), (c) => c.charCodeAt(0))));
+      module = compiledShared;
+    }
+    inst = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GancWasm;
     instances.set(memory, inst);
   }
   return inst;
