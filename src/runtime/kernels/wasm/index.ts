@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { GANC_WASM_BASE64 } from "./ganc.wasm.ts";
+import { FN_ADAM, MIN_PARALLEL, poolFor, type Pool } from "./pool.ts";
 
 /**
  * ganc's own wasm kernels (ganc.wat), instantiated on the memory of tfjs-backend-wasm so that they
@@ -30,7 +31,7 @@ interface GancWasm {
 }
 
 export interface WasmBackendLike {
-  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory; tfjs?: { getThreadsCount?: () => number } };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   getMemoryOffset(dataId: object): number;
   typedArrayFromHeap(info: tf.TensorInfo): tf.TypedArray;
@@ -158,6 +159,21 @@ export function gancWasm(backend: tf.KernelBackend): GancWasm {
   return inst;
 }
 
+/** How many helper threads the element-wise kernels have on `backend` (0: they run on the calling thread alone). */
+export function helperThreads(backend: tf.KernelBackend): number {
+  gancWasm(backend);
+  return helperPool(backend)?.helpers ?? 0;
+}
+
+/** Helper threads for the element-wise kernels on a shared heap, as many as tfjs's pool has (pool.ts). */
+function helperPool(backend: tf.KernelBackend): Pool | undefined {
+  const b = wasmBackend(backend);
+  const memory = b.wasm.asm?.memory ?? b.wasm.wasmMemory;
+  if (!(memory instanceof WebAssembly.Memory) || compiledShared === undefined) return undefined;
+  if (typeof SharedArrayBuffer === "undefined" || !(memory.buffer instanceof SharedArrayBuffer)) return undefined;
+  return poolFor(memory, compiledShared, b.wasm.tfjs?.getThreadsCount?.() ?? 1);
+}
+
 /** Kernel name of the one-kernel Adam step over a group (see makeAdamKernel). */
 export const GANC_ADAM = "GancAdam";
 
@@ -208,11 +224,21 @@ export function makeAdamKernel(): tf.KernelFunc {
     const at = (t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
     const mo = outs[a.count]!;
     const vo = outs[a.count + 1]!;
+    const pool = size(m) >= MIN_PARALLEL ? helperPool(backend) : undefined;
     let offset = 0;
     for (let i = 0; i < a.count; i++) {
       const n = size(w[i]!);
       const byte = offset * 4;
-      k.adam(at(g[i]!), at(m) + byte, at(v) + byte, at(w[i]!), at(mo) + byte, at(vo) + byte, at(outs[i]!), n, b1, c1, b2, c2, oma1, oma2, eps, nlr);
+      const [gi, mi, vi, wi, moi, voi, woi] = [at(g[i]!), at(m) + byte, at(v) + byte, at(w[i]!), at(mo) + byte, at(vo) + byte, at(outs[i]!)];
+      if (pool !== undefined && n >= MIN_PARALLEL) {
+        // element by element: the same values whichever thread computes which range
+        pool.run(
+          FN_ADAM,
+          n,
+          (lo, hi) => [gi + lo * 4, mi + lo * 4, vi + lo * 4, wi + lo * 4, moi + lo * 4, voi + lo * 4, woi + lo * 4, hi - lo, b1, c1, b2, c2, oma1, oma2, eps, nlr],
+          (args) => (k.adam as (...x: number[]) => void)(...args),
+        );
+      } else k.adam(gi, mi, vi, wi, moi, voi, woi, n, b1, c1, b2, c2, oma1, oma2, eps, nlr);
       offset += n;
     }
     if (offset !== size(m)) throw new Error(`${GANC_ADAM}: the variables hold ${offset} values, the moments ${m.shape}`);
