@@ -121,11 +121,19 @@ export async function activateThreaded(pkg: WasmPackage, threads: number, activa
     URL.createObjectURL = createObjectURL;
     os.cpus = cpus;
   }
+  const pthread = (tf.backend() as unknown as { wasm?: { PThread?: { unusedWorkers: PthreadWorker[]; runningWorkers: PthreadWorker[] } } }).wasm
+    ?.PThread;
+  // tfjs's module starts 8 workers up front; XNNPACK's pool holds the ones it uses from the start, so
+  // the idle rest (each a Node isolate of about 13 MB) are stopped (emscripten starts a new one if a
+  // thread is ever created later).
+  if (pthread !== undefined) {
+    for (const w of pthread.unusedWorkers.splice(0)) void w.terminate?.();
+  }
   // The pool's workers must not keep the process alive once the program is done.
-  const pthread = (tf.backend() as unknown as { wasm?: { PThread?: { unusedWorkers: Unref[]; runningWorkers: Unref[] } } }).wasm?.PThread;
-  for (const w of [...(pthread?.unusedWorkers ?? []), ...(pthread?.runningWorkers ?? [])]) w.unref?.();
+  for (const w of pthread?.runningWorkers ?? []) w.unref?.();
 }
 
-interface Unref {
+interface PthreadWorker {
   unref?: () => void;
+  terminate?: () => unknown;
 }
