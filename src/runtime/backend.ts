@@ -143,7 +143,7 @@ async function useWasm(): Promise<Omit<BackendInfo, "fallbacks">> {
   // tfjs-backend-wasm's threaded build where Node can run it (src/runtime/wasm-threads.ts).
   // Without it (GANC_WASM_THREADS=off, one core, or its scripts cannot be prepared), the
   // single-threaded SIMD build, as tfjs-backend-wasm itself chooses under Node.
-  const threaded = await prepareThreads();
+  const threaded = await prepareThreads(blas.ok);
   let started = false;
   const start = () => {
     started = true;
@@ -175,8 +175,11 @@ type ThreadsPrep =
   | { ok: false; reason: string };
 
 /** Whether to start tfjs-backend-wasm's threaded build, and how (only once per process: tfjs keeps its first module). */
-async function prepareThreads(): Promise<ThreadsPrep> {
+async function prepareThreads(withBlas: boolean): Promise<ThreadsPrep> {
   if (typeof process === "undefined" || process.versions?.node === undefined) return { ok: false, reason: "not Node" };
+  // With a native BLAS the products already use every core; the threaded build there cost 70-80 MB of
+  // peak RSS without a gain shown yet (bench/README.md), so it runs only when GANC_WASM_THREADS asks.
+  if (withBlas && (process.env.GANC_WASM_THREADS ?? "").trim() === "") return { ok: false, reason: "a native BLAS runs the products" };
   // (tf.findBackend would start initialising it: the engine's registry is read instead)
   const engine = tf.engine() as unknown as { registry?: Record<string, unknown>; pendingBackendInit?: unknown };
   if (engine.registry?.wasm !== undefined || engine.pendingBackendInit != null) {

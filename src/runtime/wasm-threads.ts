@@ -29,7 +29,8 @@ import * as tf from "@tensorflow/tfjs";
  * (test/runtime/wasm-threads.test.ts checks a seed GAN's training bit for bit against one thread).
  *
  * GANC_WASM_THREADS=<n> sets the count (default: the machine's available parallelism, at most 8,
- * tfjs's worker pool); GANC_WASM_THREADS=1 or off keeps the single-threaded SIMD build.
+ * tfjs's worker pool; with a native BLAS the backend only starts this build when the variable is set);
+ * GANC_WASM_THREADS=1 or off keeps the single-threaded SIMD build.
  */
 
 const FACTORY_START = "    var WasmBackendModuleThreadedSimd = (function () {";
