@@ -130,7 +130,7 @@ async function useTensorflow(gpu: boolean): Promise<Omit<BackendInfo, "fallbacks
 }
 
 async function useWasm(): Promise<Omit<BackendInfo, "fallbacks">> {
-  let wasm: { getThreadsCount?: () => number };
+  let wasm: { getThreadsCount?: () => number; setThreadsCount?: (n: number) => void };
   try {
     wasm = await import("@tensorflow/tfjs-backend-wasm");
   } catch (err) {
@@ -140,10 +140,25 @@ async function useWasm(): Promise<Omit<BackendInfo, "fallbacks">> {
   const blas = loadBlas();
   // Registered before activation so that the stock setup of wrapped kernels still runs at init.
   registerTrainingKernels("wasm", { blas: blas.ok ? blas.blas : false });
-  await activate("wasm");
+  // tfjs-backend-wasm's threaded build where Node can run it (src/runtime/wasm-threads.ts).
+  // Without it (GANC_WASM_THREADS=off, one core, or its scripts cannot be prepared), the
+  // single-threaded SIMD build, as tfjs-backend-wasm itself chooses under Node.
+  const threaded = await prepareThreads(blas.ok);
+  let started = false;
+  const start = () => {
+    started = true;
+    return activate("wasm");
+  };
+  if (threaded.ok) {
+    try {
+      await threaded.activate(wasm, start);
+    } catch (err) {
+      if (started) throw err;
+      tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+      await start();
+    }
+  } else await start();
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
-  // Node always gets the single-threaded binary: tfjs-backend-wasm disables threads there because
-  // its worker script is served from a blob: URL, which Node's worker_threads cannot load.
   const threads = wasm.getThreadsCount?.() ?? 1;
   const plural = (n: number) => `${n} thread${n === 1 ? "" : "s"}`;
   const products = blas.ok
@@ -153,6 +168,31 @@ async function useWasm(): Promise<Omit<BackendInfo, "fallbacks">> {
     name: "wasm",
     detail: `wasm (${simd ? "SIMD" : "no SIMD"}, ${plural(threads)}, ganc training kernels; ${products})`,
   };
+}
+
+type ThreadsPrep =
+  | { ok: true; activate: (pkg: { setThreadsCount?: (n: number) => void }, go: () => Promise<void>) => Promise<void> }
+  | { ok: false; reason: string };
+
+/** Whether to start tfjs-backend-wasm's threaded build, and how (only once per process: tfjs keeps its first module). */
+async function prepareThreads(withBlas: boolean): Promise<ThreadsPrep> {
+  if (typeof process === "undefined" || process.versions?.node === undefined) return { ok: false, reason: "not Node" };
+  // With a native BLAS the products already use every core; the threaded build there cost 70-80 MB of
+  // peak RSS without a gain shown yet (bench/README.md), so it runs only when GANC_WASM_THREADS asks.
+  if (withBlas && (process.env.GANC_WASM_THREADS ?? "").trim() === "") return { ok: false, reason: "a native BLAS runs the products" };
+  // (tf.findBackend would start initialising it: the engine's registry is read instead)
+  const engine = tf.engine() as unknown as { registry?: Record<string, unknown>; pendingBackendInit?: unknown };
+  if (engine.registry?.wasm !== undefined || engine.pendingBackendInit != null) {
+    return { ok: false, reason: "the wasm backend was already initialised" };
+  }
+  try {
+    const mod = await import("./wasm-threads.ts");
+    const plan = mod.wantedThreads();
+    if (plan.reason !== undefined) return { ok: false, reason: plan.reason };
+    return { ok: true, activate: (pkg, go) => mod.activateThreaded(pkg, plan.threads, go) };
+  } catch (err) {
+    return { ok: false, reason: errorMessage(err) };
+  }
 }
 
 async function useCpu(): Promise<Omit<BackendInfo, "fallbacks">> {

@@ -31,7 +31,7 @@ describe("selectBackend", () => {
     const info = await selectBackend("auto", { log: (l) => lines.push(l) });
     expect(info.name).toBe("wasm");
     expect(tf.getBackend()).toBe("wasm");
-    expect(info.detail).toMatch(/^wasm \((no )?SIMD, 1 thread, ganc training kernels; (matmul\/conv on .+|no native BLAS: .+)\)$/);
+    expect(info.detail).toMatch(/^wasm \((no )?SIMD, \d+ threads?, ganc training kernels; (matmul\/conv on .+|no native BLAS: .+)\)$/);
     const blas = loadBlas();
     expect(info.detail).toContain(blas.ok ? `matmul/conv on ${blas.blas.name}` : `no native BLAS: ${blas.reason}`);
     expect(info.fallbacks).toHaveLength(2);

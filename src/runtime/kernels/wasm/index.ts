@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { GANC_WASM_BASE64 } from "./ganc.wasm.ts";
+import { FN_ADAM, MIN_PARALLEL, poolFor, type Pool } from "./pool.ts";
 
 /**
  * ganc's own wasm kernels (ganc.wat), instantiated on the memory of tfjs-backend-wasm so that they
@@ -30,7 +31,7 @@ interface GancWasm {
 }
 
 export interface WasmBackendLike {
-  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory; tfjs?: { getThreadsCount?: () => number } };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   getMemoryOffset(dataId: object): number;
   typedArrayFromHeap(info: tf.TensorInfo): tf.TypedArray;
@@ -40,7 +41,96 @@ export interface WasmBackendLike {
 export const size = (t: { shape: readonly number[] }) => t.shape.reduce((x, y) => x * y, 1);
 
 let compiled: WebAssembly.Module | undefined;
+let compiledShared: WebAssembly.Module | undefined;
 const instances = new WeakMap<WebAssembly.Memory, GancWasm>();
+
+/** Unsigned LEB128 at `at`: [value, bytes read]. */
+function readLeb(bytes: Uint8Array, at: number): [number, number] {
+  let value = 0;
+  let shift = 0;
+  let i = at;
+  for (;;) {
+    const byte = bytes[i++]!;
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+    if ((byte & 0x80) === 0) return [value, i - at];
+  }
+}
+
+function leb(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value = Math.floor(value / 128);
+    if (value !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (value !== 0);
+  return out;
+}
+
+/**
+ * The same module importing a shared memory (limits flag 3, maximum 65536 pages), for the threaded
+ * build of tfjs-backend-wasm, whose heap is a shared WebAssembly.Memory: a module must declare the
+ * sharedness of the memory it imports. Only the memory import's limits change; the code is the same.
+ */
+export function withSharedMemoryImport(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out: number[] = Array.from(bytes.subarray(0, 8));
+  let at = 8;
+  let changed = false;
+  while (at < bytes.length) {
+    const id = bytes[at]!;
+    const [size, n] = readLeb(bytes, at + 1);
+    const start = at + 1 + n;
+    const payload = bytes.subarray(start, start + size);
+    at = start + size;
+    if (id !== 2) {
+      out.push(id, ...leb(size), ...payload);
+      continue;
+    }
+    const section: number[] = [];
+    let p = 0;
+    const copyLeb = () => {
+      const [v, k] = readLeb(payload, p);
+      section.push(...payload.subarray(p, p + k));
+      p += k;
+      return v;
+    };
+    const copyName = () => {
+      const len = copyLeb();
+      section.push(...payload.subarray(p, p + len));
+      p += len;
+    };
+    const count = copyLeb();
+    for (let i = 0; i < count; i++) {
+      copyName();
+      copyName();
+      const kind = payload[p++]!;
+      section.push(kind);
+      if (kind === 0) copyLeb();
+      else if (kind === 1 || kind === 2) {
+        if (kind === 1) section.push(payload[p++]!);
+        const flags = payload[p++]!;
+        const [min, k] = readLeb(payload, p);
+        p += k;
+        let max: number | undefined;
+        if (flags & 1) {
+          const [m, k2] = readLeb(payload, p);
+          p += k2;
+          max = m;
+        }
+        if (kind === 2) {
+          section.push(3, ...leb(min), ...leb(65536));
+          changed = true;
+        } else section.push(flags, ...leb(min), ...(max !== undefined ? leb(max) : []));
+      } else if (kind === 3) section.push(payload[p++]!, payload[p++]!);
+      else throw new Error(`unexpected import kind ${kind}`);
+    }
+    section.push(...payload.subarray(p));
+    out.push(id, ...leb(section.length), ...section);
+  }
+  if (!changed) throw new Error("ganc's wasm module imports no memory");
+  return Uint8Array.from(out);
+}
 
 /** The wasm backend's heap API (tfjs-backend-wasm's BackendWasm), or an error on another backend. */
 export function wasmBackend(backend: tf.KernelBackend): WasmBackendLike {
@@ -57,10 +147,31 @@ export function gancWasm(backend: tf.KernelBackend): GancWasm {
   let inst = instances.get(memory);
   if (inst === undefined) {
     compiled ??= new WebAssembly.Module(Uint8Array.from(atob(GANC_WASM_BASE64), (c) => c.charCodeAt(0))); // atob: in browsers too (the playground)
-    inst = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as GancWasm;
+    let module = compiled;
+    if (typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer) {
+      // tfjs-backend-wasm's threaded build (see src/runtime/wasm-threads.ts)
+      compiledShared ??= new WebAssembly.Module(withSharedMemoryImport(Uint8Array.from(atob(GANC_WASM_BASE64), (c) => c.charCodeAt(0))));
+      module = compiledShared;
+    }
+    inst = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GancWasm;
     instances.set(memory, inst);
   }
   return inst;
+}
+
+/** How many helper threads the element-wise kernels have on `backend` (0: they run on the calling thread alone). */
+export function helperThreads(backend: tf.KernelBackend): number {
+  gancWasm(backend);
+  return helperPool(backend)?.helpers ?? 0;
+}
+
+/** Helper threads for the element-wise kernels on a shared heap, as many as tfjs's pool has (pool.ts). */
+function helperPool(backend: tf.KernelBackend): Pool | undefined {
+  const b = wasmBackend(backend);
+  const memory = b.wasm.asm?.memory ?? b.wasm.wasmMemory;
+  if (!(memory instanceof WebAssembly.Memory) || compiledShared === undefined) return undefined;
+  if (typeof SharedArrayBuffer === "undefined" || !(memory.buffer instanceof SharedArrayBuffer)) return undefined;
+  return poolFor(memory, compiledShared, b.wasm.tfjs?.getThreadsCount?.() ?? 1);
 }
 
 /** Kernel name of the one-kernel Adam step over a group (see makeAdamKernel). */
@@ -113,11 +224,21 @@ export function makeAdamKernel(): tf.KernelFunc {
     const at = (t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
     const mo = outs[a.count]!;
     const vo = outs[a.count + 1]!;
+    const pool = size(m) >= MIN_PARALLEL ? helperPool(backend) : undefined;
     let offset = 0;
     for (let i = 0; i < a.count; i++) {
       const n = size(w[i]!);
       const byte = offset * 4;
-      k.adam(at(g[i]!), at(m) + byte, at(v) + byte, at(w[i]!), at(mo) + byte, at(vo) + byte, at(outs[i]!), n, b1, c1, b2, c2, oma1, oma2, eps, nlr);
+      const [gi, mi, vi, wi, moi, voi, woi] = [at(g[i]!), at(m) + byte, at(v) + byte, at(w[i]!), at(mo) + byte, at(vo) + byte, at(outs[i]!)];
+      if (pool !== undefined && n >= MIN_PARALLEL) {
+        // element by element: the same values whichever thread computes which range
+        pool.run(
+          FN_ADAM,
+          n,
+          (lo, hi) => [gi + lo * 4, mi + lo * 4, vi + lo * 4, wi + lo * 4, moi + lo * 4, voi + lo * 4, woi + lo * 4, hi - lo, b1, c1, b2, c2, oma1, oma2, eps, nlr],
+          (args) => (k.adam as (...x: number[]) => void)(...args),
+        );
+      } else k.adam(gi, mi, vi, wi, moi, voi, woi, n, b1, c1, b2, c2, oma1, oma2, eps, nlr);
       offset += n;
     }
     if (offset !== size(m)) throw new Error(`${GANC_ADAM}: the variables hold ${offset} values, the moments ${m.shape}`);

@@ -1,0 +1,116 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { GANC_WASM_BASE64 } from "../../src/runtime/kernels/wasm/ganc.wasm.ts";
+import * as tf from "@tensorflow/tfjs";
+import { selectBackend } from "../../src/runtime/backend.ts";
+import { FusedAdam } from "../../src/runtime/fused/index.ts";
+import { helperThreads, withSharedMemoryImport } from "../../src/runtime/kernels/wasm/index.ts";
+import { wantedThreads } from "../../src/runtime/wasm-threads.ts";
+import { ganc, tmpDir } from "../helpers.ts";
+
+const plain = Uint8Array.from(Buffer.from(GANC_WASM_BASE64, "base64"));
+
+/** column_sum of a 3x5 matrix on `memory`, through a module compiled from `bytes`. */
+function columnSum(bytes: Uint8Array, memory: WebAssembly.Memory): number[] {
+  const k = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { memory } }).exports as unknown as {
+    column_sum(x: number, out: number, rows: number, cols: number): void;
+  };
+  const heap = new Float32Array(memory.buffer);
+  const x = Array.from({ length: 15 }, (_, i) => Math.fround(0.1 * (i + 1)));
+  heap.set(x, 0);
+  k.column_sum(0, 64 * 4, 3, 5);
+  return Array.from(heap.subarray(64, 69));
+}
+
+describe("ganc's wasm kernels on a shared heap (tfjs-backend-wasm's threaded build)", () => {
+  it("the module rewritten to import a shared memory instantiates on one and computes what the plain module does", () => {
+    const shared = withSharedMemoryImport(plain);
+    const sharedMemory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+    expect(sharedMemory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    // the plain module refuses a shared memory, the rewritten one an unshared one: the rewrite is what makes it fit
+    expect(() => new WebAssembly.Instance(new WebAssembly.Module(plain), { env: { memory: sharedMemory } })).toThrow();
+    expect(() => new WebAssembly.Instance(new WebAssembly.Module(shared), { env: { memory: new WebAssembly.Memory({ initial: 1 }) } })).toThrow();
+    const expected = columnSum(plain, new WebAssembly.Memory({ initial: 1 }));
+    expect(columnSum(shared, sharedMemory)).toEqual(expected);
+    // ((0 + x0) + x5) + x10 in float32, column by column
+    const f = Math.fround;
+    expect(expected[0]).toBe(f(f(f(0 + f(0.1)) + f(0.6)) + f(1.1)));
+    // only the import's limits changed: same exports, a few bytes longer
+    expect(WebAssembly.Module.exports(new WebAssembly.Module(shared))).toEqual(WebAssembly.Module.exports(new WebAssembly.Module(plain)));
+    expect(shared.length - plain.length).toBeGreaterThan(0);
+    expect(shared.length - plain.length).toBeLessThan(8);
+  });
+
+  it("GANC_WASM_THREADS picks the thread count, off and 1 keep the single-threaded build", () => {
+    expect(wantedThreads({ GANC_WASM_THREADS: "off" })).toEqual({ threads: 1, reason: "turned off by GANC_WASM_THREADS" });
+    expect(wantedThreads({ GANC_WASM_THREADS: "1" }).threads).toBe(1);
+    expect(wantedThreads({ GANC_WASM_THREADS: "3" })).toEqual({ threads: 3 });
+    expect(wantedThreads({ GANC_WASM_THREADS: "64" })).toEqual({ threads: 8 }); // tfjs's pool has 8 workers
+  });
+
+  it("on the threaded build, GancAdam runs on helper threads too and still equals tf.train.adam bit for bit", async () => {
+    // asked for explicitly: with a native BLAS installed the default is the single-threaded build
+    process.env.GANC_WASM_THREADS ??= "2";
+    const info = await selectBackend("wasm", { log: () => {} });
+    const threads = Number(/(\d+) threads?/.exec(info.detail)?.[1] ?? "1");
+    // on a machine with one core (or GANC_WASM_THREADS=off) there is nothing to split: the kernel runs alone
+    expect(helperThreads(tf.backend())).toBe(threads - 1);
+    const n = 300_001; // several ranges, the last one not a multiple of 4
+    const init = tf.randomNormal([n], 0, 1, "float32", 7);
+    const a = tf.variable(init.clone(), true, "threads/a");
+    const b = tf.variable(init.clone(), true, "threads/b");
+    const small = tf.variable(tf.randomNormal([33], 0, 1, "float32", 8), true, "threads/small"); // runs alone, in the same group
+    const smallRef = tf.variable(small.clone(), true, "threads/smallRef");
+    const ref = tf.train.adam(1e-3, 0.5, 0.999, 1e-8);
+    const fused = new FusedAdam(1e-3, 0.5, 0.999, 1e-8);
+    for (let t = 0; t < 3; t++) {
+      const g = tf.randomNormal([n], 0, 1, "float32", 30 + t);
+      const gs = tf.randomNormal([33], 0, 1, "float32", 40 + t);
+      ref.applyGradients({ [a.name]: g, [smallRef.name]: gs } as tf.NamedTensorMap as never);
+      fused.applyGradients({ [b.name]: g, [small.name]: gs });
+      tf.dispose([g, gs]);
+    }
+    const [x, y] = [a.dataSync(), b.dataSync()];
+    let differing = 0;
+    for (let i = 0; i < n; i++) if (!Object.is(x[i], y[i])) differing++;
+    expect(differing).toBe(0);
+    expect(Array.from(small.dataSync())).toEqual(Array.from(smallRef.dataSync()));
+    expect(Array.from(b.dataSync().subarray(0, 4))).not.toEqual(Array.from(init.dataSync().subarray(0, 4))); // it did train
+    tf.dispose([init, a, b, small, smallRef]);
+  }, 120_000);
+
+  // The seed GAN (conv + dense, batch norm, Adam) trained 2 iterations without a native BLAS, with one
+  // thread (tfjs's single-threaded SIMD build) and with two (its threaded build): same checkpoint bytes,
+  // same sample grid. Two processes, since a process keeps the first wasm module it starts.
+  it("training gives the same checkpoint bit for bit with 1 and 2 threads, and the backend line says how many", () => {
+    const dir = tmpDir();
+    const run = (threads: string) => {
+      const out = path.join(dir, `t${threads}`);
+      const r = ganc(["train", "specs/gan.gan", "--steps", "2", "--seed", "5", "--backend", "wasm", "--out", out, "--checkpoint-every", "2"], {
+        env: { ...process.env, GANC_BLAS: "off", GANC_WASM_THREADS: threads },
+        timeout: 600_000,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      return { out, stderr: r.stderr };
+    };
+    try {
+      compare(run("1"), run("2"));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true }); // two checkpoints of ~160 MB
+    }
+  }, 900_000);
+});
+
+function compare(one: { out: string; stderr: string }, two: { out: string; stderr: string }): void {
+  {
+    expect(one.stderr).toMatch(/backend: wasm \(SIMD, 1 thread,/);
+    expect(two.stderr).toMatch(/backend: wasm \(SIMD, 2 threads,/);
+    const ckpt = "checkpoints/ckpt-00000002.ganckpt";
+    const a = fs.readFileSync(path.join(one.out, ckpt));
+    const b = fs.readFileSync(path.join(two.out, ckpt));
+    expect(a.length).toBeGreaterThan(1_000_000); // the weights and Adam moments of both nets
+    expect(a.equals(b)).toBe(true);
+    expect(fs.readFileSync(path.join(one.out, "samples/latest.png")).equals(fs.readFileSync(path.join(two.out, "samples/latest.png")))).toBe(true);
+  }
+}
