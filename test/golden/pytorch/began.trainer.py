@@ -20,7 +20,7 @@ SPEC = {
     "name": "began",
     "source": "specs/began.gan",
     "hash": "006ea1ca42118bfb",
-    "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}},
+    "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}, "labelsRead": False},
     "noise": [{"name": "z", "dist": "uniform", "a": -1, "b": 1, "shape": [62], "classes": 0}],
     "train": {"epochs": 25, "steps": None, "seed": 0, "sampleEvery": 300, "sampleCount": 64, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
@@ -55,10 +55,10 @@ class NetG(torch.nn.Module):
 
     def forward(self, z, mode):
         h = z
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [1024]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [1024]
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [1024]
         h = F.relu(h)  # relu1: [1024]
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [6272]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [6272]
         h = batch_norm(h, self.bn2_gamma, self.bn2_beta, self.bn2_moving_mean, self.bn2_moving_variance, 0.9, 1e-5, mode)  # bn2: [6272]
         h = F.relu(h)  # relu2: [6272]
         h = reshape(h, [7, 7, 128])  # row-major over NHWC samples, as ganc reshapes; reshape1: [7, 7, 128]
@@ -97,11 +97,11 @@ class NetD(torch.nn.Module):
         h = conv2d(h, self.conv1_kernel, self.conv1_bias, 2, (1, 1, 1, 1))  # conv1: [14, 14, 64]
         h = F.relu(h)  # relu1: [14, 14, 64]
         h = flatten(h)  # NHWC order, so the dense kernel after it is ganc's; flatten1: [12544]
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [32]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [32]
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [32]
         h = F.relu(h)  # relu2: [32]
         code = h
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [12544]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [12544]
         h = batch_norm(h, self.bn2_gamma, self.bn2_beta, self.bn2_moving_mean, self.bn2_moving_variance, 0.9, 1e-5, mode)  # bn2: [12544]
         h = F.relu(h)  # relu3: [12544]
         h = reshape(h, [14, 14, 64])  # row-major over NHWC samples, as ganc reshapes; reshape1: [14, 14, 64]
@@ -134,9 +134,9 @@ def main(argv=None):
         with run.autocast():
             fake = G(b.z, "train")["out"]  # specs/began.gan:26
             D_real = ddp_D(b.real, "train")
-            err_real = (torch.norm((D_real["out"] - b.real)) / run.batch_size)  # specs/began.gan:28
+            err_real = (torch.norm(whole_batch((D_real["out"] - b.real))) / run.global_batch)  # specs/began.gan:28
             D_fake = ddp_D(fake, "train")
-            err_fake = (torch.norm((D_fake["out"] - fake)) / run.batch_size)  # specs/began.gan:29
+            err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/began.gan:29
             d = (err_real - (state["k"] * err_fake))  # specs/began.gan:30
         run.backward(opt_d, d)
         run.update(opt_d)
@@ -148,7 +148,7 @@ def main(argv=None):
         with run.autocast():
             fake = ddp_G(b.z, "train")["out"]  # specs/began.gan:26
             D_fake = D(fake, "train")
-            err_fake = (torch.norm((D_fake["out"] - fake)) / run.batch_size)  # specs/began.gan:29
+            err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/began.gan:29
         run.backward(opt_g, err_fake)
         run.update(opt_g)
         return {"g": err_fake.detach()}
@@ -158,9 +158,9 @@ def main(argv=None):
         with torch.no_grad():
             fake = G(b.z, "eval")["out"]  # specs/began.gan:26
             D_real = D(b.real, "eval")
-            err_real = (torch.norm((D_real["out"] - b.real)) / run.batch_size)  # specs/began.gan:28
+            err_real = (torch.norm(whole_batch((D_real["out"] - b.real))) / run.global_batch)  # specs/began.gan:28
             D_fake = D(fake, "eval")
-            err_fake = (torch.norm((D_fake["out"] - fake)) / run.batch_size)  # specs/began.gan:29
+            err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/began.gan:29
             run.assign("k", torch.clamp((state["k"] + (1e-3 * ((0.75 * err_real) - err_fake))), 0.0, 1.0))  # specs/began.gan:37
 
     def measure(b):
@@ -168,9 +168,9 @@ def main(argv=None):
         with torch.no_grad():
             fake = G(b.z, "eval")["out"]  # specs/began.gan:26
             D_real = D(b.real, "eval")
-            err_real = (torch.norm((D_real["out"] - b.real)) / run.batch_size)  # specs/began.gan:28
+            err_real = (torch.norm(whole_batch((D_real["out"] - b.real))) / run.global_batch)  # specs/began.gan:28
             D_fake = D(fake, "eval")
-            err_fake = (torch.norm((D_fake["out"] - fake)) / run.batch_size)  # specs/began.gan:29
+            err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/began.gan:29
             M = (err_real + torch.abs(((0.75 * err_real) - err_fake)))  # specs/began.gan:32
             return {"M": M}
 

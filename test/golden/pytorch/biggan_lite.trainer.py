@@ -20,7 +20,7 @@ SPEC = {
     "name": "biggan_lite",
     "source": "specs/biggan_lite.gan",
     "hash": "51818dcd54135239",
-    "data": {"name": "real", "source": "mnist_color", "batch": 50, "shape": [32, 32, 3], "numClasses": 10, "labelled": True, "path": None, "args": {}},
+    "data": {"name": "real", "source": "mnist_color", "batch": 50, "shape": [32, 32, 3], "numClasses": 10, "labelled": True, "path": None, "args": {}, "labelsRead": True},
     "noise": [{"name": "z", "dist": "normal", "a": 0, "b": 1, "shape": [128], "classes": 0}, {"name": "yf", "dist": "categorical", "a": 0, "b": 0, "shape": [10], "classes": 10}],
     "train": {"epochs": 50, "steps": None, "seed": 0, "sampleEvery": 500, "sampleCount": 100, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
@@ -130,7 +130,7 @@ class NetG(torch.nn.Module):
         h = concat_input(h, emb)  # concat3: [160]
         c3 = h
         h = z.narrow(1, 0, 32)  # chunk4: [32]
-        h = h @ spectral_norm(self.dense1_kernel, self.dense1_sn_u, mode) + self.dense1_bias  # dense1: [2048]
+        h = torch.addmm(self.dense1_bias, h, spectral_norm(self.dense1_kernel, self.dense1_sn_u, mode))  # h @ kernel + bias; dense1: [2048]
         h = reshape(h, [4, 4, 128])  # row-major over NHWC samples, as ganc reshapes; reshape1: [4, 4, 128]
         gblock1_input = h
         h = cond_batch_norm(h, c1, spectral_norm(self.gblock1_cbn1_gain, self.gblock1_cbn1_gain_sn_u, mode), spectral_norm(self.gblock1_cbn1_bias, self.gblock1_cbn1_bias_sn_u, mode), self.gblock1_cbn1_moving_mean, self.gblock1_cbn1_moving_variance, 0.9, 1e-5, mode)  # gblock1/cbn1: [4, 4, 128]
@@ -267,7 +267,7 @@ class NetD(torch.nn.Module):
         h = F.relu(h)  # relu1: [8, 8, 128]
         h = h.sum((2, 3))  # global_sum1: [128]
         h_tap = h
-        h = h @ spectral_norm(self.dense1_kernel, self.dense1_sn_u, mode) + self.dense1_bias  # dense1: [1]
+        h = torch.addmm(self.dense1_bias, h, spectral_norm(self.dense1_kernel, self.dense1_sn_u, mode))  # h @ kernel + bias; dense1: [1]
         lin = h
         h = y @ spectral_norm(self.embed1_kernel, self.embed1_sn_u, mode)  # embed1: [128]
         h = torch.sum(h * h_tap, -1, keepdim=True)  # dot1: [1]
@@ -301,9 +301,9 @@ def main(argv=None):
         with run.autocast():
             fake = G(b.z, b.yf, "train")["out"]  # specs/biggan_lite.gan:59
             D_real_breal_label = ddp_D(b.real, b.real_label, "train")
-            d_real = torch.mean(F.relu((1.0 - D_real_breal_label["logit"])))  # specs/biggan_lite.gan:60
+            d_real = torch.mean(whole_batch(F.relu((1.0 - D_real_breal_label["logit"]))))  # specs/biggan_lite.gan:60
             D_fake_yf = ddp_D(fake, b.yf, "train")
-            d_fake = torch.mean(F.relu((1.0 + D_fake_yf["logit"])))  # specs/biggan_lite.gan:61
+            d_fake = torch.mean(whole_batch(F.relu((1.0 + D_fake_yf["logit"]))))  # specs/biggan_lite.gan:61
             d = (d_real + d_fake)  # specs/biggan_lite.gan:62
         run.backward(opt_d, d)
         run.update(opt_d)
@@ -315,7 +315,7 @@ def main(argv=None):
         with run.autocast():
             fake = ddp_G(b.z, b.yf, "train")["out"]  # specs/biggan_lite.gan:59
             D_fake_yf = D(fake, b.yf, "train")
-            g = (-torch.mean(D_fake_yf["logit"]))  # specs/biggan_lite.gan:63
+            g = (-torch.mean(whole_batch(D_fake_yf["logit"])))  # specs/biggan_lite.gan:63
         run.backward(opt_g, g)
         run.update(opt_g)
         return {"g": g.detach()}

@@ -20,7 +20,7 @@ SPEC = {
     "name": "cgan",
     "source": "specs/cgan.gan",
     "hash": "a76e24f03470cf46",
-    "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}},
+    "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}, "labelsRead": True},
     "noise": [{"name": "z", "dist": "uniform", "a": -1, "b": 1, "shape": [62], "classes": 0}],
     "train": {"epochs": 25, "steps": None, "seed": 0, "sampleEvery": 300, "sampleCount": 100, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
@@ -56,10 +56,10 @@ class NetG(torch.nn.Module):
     def forward(self, z, y, mode):
         h = z
         h = concat_input(h, y)  # concat1: [72]
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [1024]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [1024]
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [1024]
         h = F.relu(h)  # relu1: [1024]
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [6272]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [6272]
         h = batch_norm(h, self.bn2_gamma, self.bn2_beta, self.bn2_moving_mean, self.bn2_moving_variance, 0.9, 1e-5, mode)  # bn2: [6272]
         h = F.relu(h)  # relu2: [6272]
         h = reshape(h, [7, 7, 128])  # row-major over NHWC samples, as ganc reshapes; reshape1: [7, 7, 128]
@@ -102,11 +102,11 @@ class NetD(torch.nn.Module):
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [7, 7, 128]
         h = F.leaky_relu(h, 0.2)  # leakyrelu2: [7, 7, 128]
         h = flatten(h)  # NHWC order, so the dense kernel after it is ganc's; flatten1: [6272]
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [1024]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [1024]
         h = batch_norm(h, self.bn2_gamma, self.bn2_beta, self.bn2_moving_mean, self.bn2_moving_variance, 0.9, 1e-5, mode)  # bn2: [1024]
         h = F.leaky_relu(h, 0.2)  # leakyrelu3: [1024]
         features = h
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [1]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [1]
         logit = h
         return {"out": h, "features": features, "logit": logit}
 

@@ -20,7 +20,7 @@ SPEC = {
     "name": "dcgan",
     "source": "specs/dcgan.gan",
     "hash": "359be2d381addc63",
-    "data": {"name": "real", "source": "mnist_color", "batch": 128, "shape": [32, 32, 3], "numClasses": 10, "labelled": True, "path": None, "args": {}},
+    "data": {"name": "real", "source": "mnist_color", "batch": 128, "shape": [32, 32, 3], "numClasses": 10, "labelled": True, "path": None, "args": {}, "labelsRead": False},
     "noise": [{"name": "z", "dist": "uniform", "a": -1, "b": 1, "shape": [100], "classes": 0}],
     "train": {"epochs": 25, "steps": None, "seed": 0, "sampleEvery": 300, "sampleCount": 64, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
@@ -55,7 +55,7 @@ class NetG(torch.nn.Module):
 
     def forward(self, z, mode):
         h = z
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [4096]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [4096]
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [4096]
         h = F.relu(h)  # relu1: [4096]
         h = reshape(h, [4, 4, 256])  # row-major over NHWC samples, as ganc reshapes; reshape1: [4, 4, 256]
@@ -104,7 +104,7 @@ class NetD(torch.nn.Module):
         h = F.leaky_relu(h, 0.2)  # leakyrelu3: [4, 4, 256]
         h = flatten(h)  # NHWC order, so the dense kernel after it is ganc's; flatten1: [4096]
         features = h
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [1]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [1]
         logit = h
         return {"out": h, "features": features, "logit": logit}
 

@@ -20,7 +20,7 @@ SPEC = {
     "name": "dragan",
     "source": "specs/dragan.gan",
     "hash": "5dfd8863503cc678",
-    "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}},
+    "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}, "labelsRead": False},
     "noise": [{"name": "z", "dist": "uniform", "a": -1, "b": 1, "shape": [62], "classes": 0}, {"name": "u", "dist": "uniform", "a": 0, "b": 1, "shape": [28, 28, 1], "classes": 0}, {"name": "a", "dist": "uniform", "a": 0, "b": 1, "shape": [1, 1, 1], "classes": 0}],
     "train": {"epochs": 25, "steps": None, "seed": 0, "sampleEvery": 300, "sampleCount": 64, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
@@ -55,10 +55,10 @@ class NetG(torch.nn.Module):
 
     def forward(self, z, mode):
         h = z
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [1024]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [1024]
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [1024]
         h = F.relu(h)  # relu1: [1024]
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [6272]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [6272]
         h = batch_norm(h, self.bn2_gamma, self.bn2_beta, self.bn2_moving_mean, self.bn2_moving_variance, 0.9, 1e-5, mode)  # bn2: [6272]
         h = F.relu(h)  # relu2: [6272]
         h = reshape(h, [7, 7, 128])  # row-major over NHWC samples, as ganc reshapes; reshape1: [7, 7, 128]
@@ -100,11 +100,11 @@ class NetD(torch.nn.Module):
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [7, 7, 128]
         h = F.leaky_relu(h, 0.2)  # leakyrelu2: [7, 7, 128]
         h = flatten(h)  # NHWC order, so the dense kernel after it is ganc's; flatten1: [6272]
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [1024]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [1024]
         h = batch_norm(h, self.bn2_gamma, self.bn2_beta, self.bn2_moving_mean, self.bn2_moving_variance, 0.9, 1e-5, mode)  # bn2: [1024]
         h = F.leaky_relu(h, 0.2)  # leakyrelu3: [1024]
         features = h
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [1]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [1]
         logit = h
         return {"out": h, "features": features, "logit": logit}
 
@@ -131,7 +131,7 @@ def main(argv=None):
         run.begin_step(opt_d)  # only D's variables record gradients
         with run.autocast():
             fake = G(b.z, "train")["out"]  # specs/dragan.gan:28
-            x_p = (b.real + ((0.5 * std(b.real)) * b.u))  # specs/dragan.gan:29
+            x_p = (b.real + ((0.5 * std(whole_batch(b.real))) * b.u))  # specs/dragan.gan:29
             xhat = (b.real + (b.a * (x_p - b.real)))  # specs/dragan.gan:30
             D_real = ddp_D(b.real, "train")
             d_real = bce_logits(D_real["logit"], 1.0)  # specs/dragan.gan:31
@@ -141,7 +141,7 @@ def main(argv=None):
                 D_xhat = ddp_D(xhat_, "train")
                 return D_xhat["logit"]
             grad = grad_of(f_xhat, xhat)
-            gp = torch.mean(torch.square((sample_norm(grad) - 1.0)))  # specs/dragan.gan:34
+            gp = torch.mean(whole_batch(torch.square((sample_norm(grad) - 1.0))))  # specs/dragan.gan:34
             d = ((d_real + d_fake) + (0.25 * gp))  # specs/dragan.gan:35
         run.backward(opt_d, d)
         run.update(opt_d)

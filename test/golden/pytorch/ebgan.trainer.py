@@ -20,7 +20,7 @@ SPEC = {
     "name": "ebgan",
     "source": "specs/ebgan.gan",
     "hash": "54aa58c857d07a12",
-    "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}},
+    "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}, "labelsRead": False},
     "noise": [{"name": "z", "dist": "uniform", "a": -1, "b": 1, "shape": [62], "classes": 0}],
     "train": {"epochs": 25, "steps": None, "seed": 0, "sampleEvery": 300, "sampleCount": 64, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
@@ -55,10 +55,10 @@ class NetG(torch.nn.Module):
 
     def forward(self, z, mode):
         h = z
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [1024]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [1024]
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [1024]
         h = F.relu(h)  # relu1: [1024]
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [6272]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [6272]
         h = batch_norm(h, self.bn2_gamma, self.bn2_beta, self.bn2_moving_mean, self.bn2_moving_variance, 0.9, 1e-5, mode)  # bn2: [6272]
         h = F.relu(h)  # relu2: [6272]
         h = reshape(h, [7, 7, 128])  # row-major over NHWC samples, as ganc reshapes; reshape1: [7, 7, 128]
@@ -93,9 +93,9 @@ class NetD(torch.nn.Module):
         h = conv2d(h, self.conv1_kernel, self.conv1_bias, 2, (1, 1, 1, 1))  # conv1: [14, 14, 64]
         h = F.relu(h)  # relu1: [14, 14, 64]
         h = flatten(h)  # NHWC order, so the dense kernel after it is ganc's; flatten1: [12544]
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [32]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [32]
         code = h
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [12544]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [12544]
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [12544]
         h = F.relu(h)  # relu2: [12544]
         h = reshape(h, [14, 14, 64])  # row-major over NHWC samples, as ganc reshapes; reshape1: [14, 14, 64]
@@ -126,11 +126,11 @@ def main(argv=None):
         run.begin_step(opt_d)  # only D's variables record gradients
         with run.autocast():
             fake = G(b.z, "train")["out"]  # specs/ebgan.gan:26
-            margin = maximum(1.0, (run.batch_size / 64.0))  # specs/ebgan.gan:27
+            margin = maximum(1.0, (run.global_batch / 64.0))  # specs/ebgan.gan:27
             D_real = ddp_D(b.real, "train")
-            err_real = (torch.norm((D_real["out"] - b.real)) / run.batch_size)  # specs/ebgan.gan:29
+            err_real = (torch.norm(whole_batch((D_real["out"] - b.real))) / run.global_batch)  # specs/ebgan.gan:29
             D_fake = ddp_D(fake, "train")
-            err_fake = (torch.norm((D_fake["out"] - fake)) / run.batch_size)  # specs/ebgan.gan:30
+            err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/ebgan.gan:30
             d = (err_real + maximum((margin - err_fake), 0.0))  # specs/ebgan.gan:31
         run.backward(opt_d, d)
         run.update(opt_d)
@@ -142,8 +142,8 @@ def main(argv=None):
         with run.autocast():
             fake = ddp_G(b.z, "train")["out"]  # specs/ebgan.gan:26
             D_fake = D(fake, "train")
-            err_fake = (torch.norm((D_fake["out"] - fake)) / run.batch_size)  # specs/ebgan.gan:30
-            pt = pullaway(D_fake["code"])  # specs/ebgan.gan:32
+            err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/ebgan.gan:30
+            pt = pullaway(whole_batch(D_fake["code"]))  # specs/ebgan.gan:32
             g = (err_fake + (0.1 * pt))  # specs/ebgan.gan:33
         run.backward(opt_g, g)
         run.update(opt_g)

@@ -20,7 +20,7 @@ SPEC = {
     "name": "infogan",
     "source": "specs/infogan.gan",
     "hash": "1e4294863007edf3",
-    "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}},
+    "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}, "labelsRead": False},
     "noise": [{"name": "z", "dist": "uniform", "a": -1, "b": 1, "shape": [62], "classes": 0}, {"name": "c", "dist": "categorical", "a": 0, "b": 0, "shape": [10], "classes": 10}, {"name": "cc", "dist": "uniform", "a": -1, "b": 1, "shape": [2], "classes": 0}],
     "train": {"epochs": 25, "steps": None, "seed": 0, "sampleEvery": 300, "sampleCount": 100, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
@@ -56,10 +56,10 @@ class NetG(torch.nn.Module):
     def forward(self, z, c, cc, mode):
         h = z
         h = concat_input(concat_input(h, c), cc)  # concat1: [74]
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [1024]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [1024]
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [1024]
         h = F.relu(h)  # relu1: [1024]
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [6272]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [6272]
         h = batch_norm(h, self.bn2_gamma, self.bn2_beta, self.bn2_moving_mean, self.bn2_moving_variance, 0.9, 1e-5, mode)  # bn2: [6272]
         h = F.relu(h)  # relu2: [6272]
         h = reshape(h, [7, 7, 128])  # row-major over NHWC samples, as ganc reshapes; reshape1: [7, 7, 128]
@@ -101,11 +101,11 @@ class NetD(torch.nn.Module):
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [7, 7, 128]
         h = F.leaky_relu(h, 0.2)  # leakyrelu2: [7, 7, 128]
         h = flatten(h)  # NHWC order, so the dense kernel after it is ganc's; flatten1: [6272]
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [1024]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [1024]
         h = batch_norm(h, self.bn2_gamma, self.bn2_beta, self.bn2_moving_mean, self.bn2_moving_variance, 0.9, 1e-5, mode)  # bn2: [1024]
         h = F.leaky_relu(h, 0.2)  # leakyrelu3: [1024]
         features = h
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [1]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [1]
         logit = h
         return {"out": h, "features": features, "logit": logit}
 
@@ -126,10 +126,10 @@ class NetQ(torch.nn.Module):
 
     def forward(self, f, mode):
         h = f
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [64]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [64]
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [64]
         h = F.leaky_relu(h, 0.2)  # leakyrelu1: [64]
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [12]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [12]
         return {"out": h}
 
 
@@ -187,7 +187,7 @@ def main(argv=None):
             D_fake = ddp_D(fake, "train")
             code = ddp_Q(D_fake["features"], "train")["out"]  # specs/infogan.gan:35
             q_disc = softmax_ce(slice_channels(code, 0, 10), b.c)  # specs/infogan.gan:40
-            q_cont = (2.0 * torch.mean(torch.square((slice_channels(code, 10, 2) - b.cc))))  # specs/infogan.gan:43
+            q_cont = (2.0 * torch.mean(whole_batch(torch.square((slice_channels(code, 10, 2) - b.cc)))))  # specs/infogan.gan:43
             q = (q_disc + q_cont)  # specs/infogan.gan:44
         run.backward(opt_q, q)
         run.update(opt_q)

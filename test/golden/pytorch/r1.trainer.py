@@ -20,7 +20,7 @@ SPEC = {
     "name": "r1",
     "source": "specs/r1.gan",
     "hash": "06a473eb2000e01f",
-    "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}},
+    "data": {"name": "real", "source": "mnist", "batch": 64, "shape": [28, 28, 1], "numClasses": 10, "labelled": True, "path": None, "args": {}, "labelsRead": False},
     "noise": [{"name": "z", "dist": "uniform", "a": -1, "b": 1, "shape": [62], "classes": 0}],
     "train": {"epochs": 25, "steps": None, "seed": 0, "sampleEvery": 300, "sampleCount": 64, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
@@ -55,10 +55,10 @@ class NetG(torch.nn.Module):
 
     def forward(self, z, mode):
         h = z
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [1024]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [1024]
         h = batch_norm(h, self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance, 0.9, 1e-5, mode)  # bn1: [1024]
         h = F.relu(h)  # relu1: [1024]
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [6272]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [6272]
         h = batch_norm(h, self.bn2_gamma, self.bn2_beta, self.bn2_moving_mean, self.bn2_moving_variance, 0.9, 1e-5, mode)  # bn2: [6272]
         h = F.relu(h)  # relu2: [6272]
         h = reshape(h, [7, 7, 128])  # row-major over NHWC samples, as ganc reshapes; reshape1: [7, 7, 128]
@@ -96,11 +96,11 @@ class NetD(torch.nn.Module):
         h = layer_norm(h, self.ln1_gamma, self.ln1_beta, 1e-5)  # ln1: [7, 7, 128]
         h = F.leaky_relu(h, 0.2)  # leakyrelu2: [7, 7, 128]
         h = flatten(h)  # NHWC order, so the dense kernel after it is ganc's; flatten1: [6272]
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [1024]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [1024]
         h = layer_norm(h, self.ln2_gamma, self.ln2_beta, 1e-5)  # ln2: [1024]
         h = F.leaky_relu(h, 0.2)  # leakyrelu3: [1024]
         features = h
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [1]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [1]
         logit = h
         return {"out": h, "features": features, "logit": logit}
 
@@ -136,7 +136,7 @@ def main(argv=None):
                 D_real_2 = ddp_D(t_, "train")
                 return D_real_2["logit"]
             grad = grad_of(f_t, b.real)
-            r1 = (torch.sum(torch.square(grad)) / run.batch_size)  # specs/r1.gan:28
+            r1 = (torch.sum(whole_batch(torch.square(grad))) / run.global_batch)  # specs/r1.gan:28
             d = ((d_real + d_fake) + (5.0 * r1))  # specs/r1.gan:29
         run.backward(opt_d, d)
         run.update(opt_d)

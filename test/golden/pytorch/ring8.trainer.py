@@ -20,7 +20,7 @@ SPEC = {
     "name": "ring8",
     "source": "specs/ring8.gan",
     "hash": "1f3ae8a47c07379a",
-    "data": {"name": "real", "source": "ring8", "batch": 128, "shape": [2], "numClasses": 8, "labelled": True, "path": None, "args": {"count": 10000}},
+    "data": {"name": "real", "source": "ring8", "batch": 128, "shape": [2], "numClasses": 8, "labelled": True, "path": None, "args": {"count": 10000}, "labelsRead": False},
     "noise": [{"name": "z", "dist": "normal", "a": 0, "b": 1, "shape": [16], "classes": 0}],
     "train": {"epochs": None, "steps": 2000, "seed": 0, "sampleEvery": 500, "sampleCount": 64, "checkpointEvery": 1000, "keepCheckpoints": 3, "logEvery": 100},
     "sampleRange": [0, 1],
@@ -41,11 +41,11 @@ class NetG(torch.nn.Module):
 
     def forward(self, z, mode):
         h = z
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [128]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [128]
         h = F.relu(h)  # relu1: [128]
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [128]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [128]
         h = F.relu(h)  # relu2: [128]
-        h = h @ self.dense3_kernel + self.dense3_bias  # dense3: [2]
+        h = torch.addmm(self.dense3_bias, h, self.dense3_kernel)  # h @ kernel + bias; dense3: [2]
         return {"out": h}
 
 
@@ -63,11 +63,11 @@ class NetD(torch.nn.Module):
 
     def forward(self, x, mode):
         h = x
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [128]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [128]
         h = F.leaky_relu(h, 0.2)  # leakyrelu1: [128]
-        h = h @ self.dense2_kernel + self.dense2_bias  # dense2: [128]
+        h = torch.addmm(self.dense2_bias, h, self.dense2_kernel)  # h @ kernel + bias; dense2: [128]
         h = F.leaky_relu(h, 0.2)  # leakyrelu2: [128]
-        h = h @ self.dense3_kernel + self.dense3_bias  # dense3: [1]
+        h = torch.addmm(self.dense3_bias, h, self.dense3_kernel)  # h @ kernel + bias; dense3: [1]
         logit = h
         return {"out": h, "logit": logit}
 

@@ -20,7 +20,7 @@ SPEC = {
     "name": "sagan",
     "source": "specs/sagan.gan",
     "hash": "aaf0698a54239d33",
-    "data": {"name": "real", "source": "mnist_color", "batch": 64, "shape": [32, 32, 3], "numClasses": 10, "labelled": True, "path": None, "args": {}},
+    "data": {"name": "real", "source": "mnist_color", "batch": 64, "shape": [32, 32, 3], "numClasses": 10, "labelled": True, "path": None, "args": {}, "labelsRead": False},
     "noise": [{"name": "z", "dist": "normal", "a": 0, "b": 1, "shape": [128], "classes": 0}],
     "train": {"epochs": None, "steps": 50000, "seed": 0, "sampleEvery": 1000, "sampleCount": 64, "checkpointEvery": 5000, "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
@@ -105,7 +105,7 @@ class NetG(torch.nn.Module):
 
     def forward(self, z, mode):
         h = z
-        h = h @ spectral_norm(self.dense1_kernel, self.dense1_sn_u, mode) + self.dense1_bias  # dense1: [4096]
+        h = torch.addmm(self.dense1_bias, h, spectral_norm(self.dense1_kernel, self.dense1_sn_u, mode))  # h @ kernel + bias; dense1: [4096]
         h = reshape(h, [4, 4, 256])  # row-major over NHWC samples, as ganc reshapes; reshape1: [4, 4, 256]
         gblock1_input = h
         h = batch_norm(h, self.gblock1_bn1_gamma, self.gblock1_bn1_beta, self.gblock1_bn1_moving_mean, self.gblock1_bn1_moving_variance, 0.9, 1e-5, mode)  # gblock1/bn1: [4, 4, 256]
@@ -239,7 +239,7 @@ class NetD(torch.nn.Module):
         h = h + dblock2_input  # dblock2/add1: [8, 8, 128]
         h = F.relu(h)  # relu1: [8, 8, 128]
         h = h.sum((2, 3))  # global_sum1: [128]
-        h = h @ spectral_norm(self.dense1_kernel, self.dense1_sn_u, mode) + self.dense1_bias  # dense1: [1]
+        h = torch.addmm(self.dense1_bias, h, spectral_norm(self.dense1_kernel, self.dense1_sn_u, mode))  # h @ kernel + bias; dense1: [1]
         logit = h
         return {"out": h, "logit": logit}
 
@@ -267,9 +267,9 @@ def main(argv=None):
         with run.autocast():
             fake = G(b.z, "train")["out"]  # specs/sagan.gan:52
             D_real = ddp_D(b.real, "train")
-            d_real = torch.mean(F.relu((1.0 - D_real["logit"])))  # specs/sagan.gan:53
+            d_real = torch.mean(whole_batch(F.relu((1.0 - D_real["logit"]))))  # specs/sagan.gan:53
             D_fake = ddp_D(fake, "train")
-            d_fake = torch.mean(F.relu((1.0 + D_fake["logit"])))  # specs/sagan.gan:54
+            d_fake = torch.mean(whole_batch(F.relu((1.0 + D_fake["logit"]))))  # specs/sagan.gan:54
             d = (d_real + d_fake)  # specs/sagan.gan:55
         run.backward(opt_d, d)
         run.update(opt_d)
@@ -281,7 +281,7 @@ def main(argv=None):
         with run.autocast():
             fake = ddp_G(b.z, "train")["out"]  # specs/sagan.gan:52
             D_fake = D(fake, "train")
-            g = (-torch.mean(D_fake["logit"]))  # specs/sagan.gan:56
+            g = (-torch.mean(whole_batch(D_fake["logit"])))  # specs/sagan.gan:56
         run.backward(opt_g, g)
         run.update(opt_g)
         return {"g": g.detach()}

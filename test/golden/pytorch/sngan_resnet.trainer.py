@@ -20,7 +20,7 @@ SPEC = {
     "name": "sngan_resnet",
     "source": "specs/sngan_resnet.gan",
     "hash": "a5d279938bbcc5c9",
-    "data": {"name": "real", "source": "mnist_color", "batch": 64, "shape": [32, 32, 3], "numClasses": 10, "labelled": True, "path": None, "args": {}},
+    "data": {"name": "real", "source": "mnist_color", "batch": 64, "shape": [32, 32, 3], "numClasses": 10, "labelled": True, "path": None, "args": {}, "labelsRead": False},
     "noise": [{"name": "z", "dist": "normal", "a": 0, "b": 1, "shape": [128], "classes": 0}],
     "train": {"epochs": None, "steps": 50000, "seed": 0, "sampleEvery": 1000, "sampleCount": 64, "checkpointEvery": 5000, "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
@@ -85,7 +85,7 @@ class NetG(torch.nn.Module):
 
     def forward(self, z, mode):
         h = z
-        h = h @ self.dense1_kernel + self.dense1_bias  # dense1: [4096]
+        h = torch.addmm(self.dense1_bias, h, self.dense1_kernel)  # h @ kernel + bias; dense1: [4096]
         h = reshape(h, [4, 4, 256])  # row-major over NHWC samples, as ganc reshapes; reshape1: [4, 4, 256]
         gblock1_input = h
         h = batch_norm(h, self.gblock1_bn1_gamma, self.gblock1_bn1_beta, self.gblock1_bn1_moving_mean, self.gblock1_bn1_moving_variance, 0.9, 1e-5, mode)  # gblock1/bn1: [4, 4, 256]
@@ -208,7 +208,7 @@ class NetD(torch.nn.Module):
         h = h + dblock2_input  # dblock2/add1: [8, 8, 128]
         h = F.relu(h)  # relu1: [8, 8, 128]
         h = h.sum((2, 3))  # global_sum1: [128]
-        h = h @ spectral_norm(self.dense1_kernel, self.dense1_sn_u, mode) + self.dense1_bias  # dense1: [1]
+        h = torch.addmm(self.dense1_bias, h, spectral_norm(self.dense1_kernel, self.dense1_sn_u, mode))  # h @ kernel + bias; dense1: [1]
         logit = h
         return {"out": h, "logit": logit}
 
@@ -236,9 +236,9 @@ def main(argv=None):
         with run.autocast():
             fake = G(b.z, "train")["out"]  # specs/sngan_resnet.gan:50
             D_real = ddp_D(b.real, "train")
-            d_real = torch.mean(F.relu((1.0 - D_real["logit"])))  # specs/sngan_resnet.gan:51
+            d_real = torch.mean(whole_batch(F.relu((1.0 - D_real["logit"]))))  # specs/sngan_resnet.gan:51
             D_fake = ddp_D(fake, "train")
-            d_fake = torch.mean(F.relu((1.0 + D_fake["logit"])))  # specs/sngan_resnet.gan:52
+            d_fake = torch.mean(whole_batch(F.relu((1.0 + D_fake["logit"]))))  # specs/sngan_resnet.gan:52
             d = (d_real + d_fake)  # specs/sngan_resnet.gan:53
         run.backward(opt_d, d)
         run.update(opt_d)
@@ -250,7 +250,7 @@ def main(argv=None):
         with run.autocast():
             fake = ddp_G(b.z, "train")["out"]  # specs/sngan_resnet.gan:50
             D_fake = D(fake, "train")
-            g = (-torch.mean(D_fake["logit"]))  # specs/sngan_resnet.gan:54
+            g = (-torch.mean(whole_batch(D_fake["logit"])))  # specs/sngan_resnet.gan:54
         run.backward(opt_g, g)
         run.update(opt_g)
         return {"g": g.detach()}
