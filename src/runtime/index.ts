@@ -11,4 +11,3 @@ export { saveCheckpoint, loadCheckpoint, loadLatestCheckpoint, listCheckpoints, 
 export { SummaryWriter } from "./tensorboard.ts";
 export { writeFileAtomic } from "./fsutil.ts";
 export { runIfMain, runMain, reportError } from "./main.ts";
-export { conv2dBias, matMulBias } from "./lazy-bias.ts";

@@ -1,5 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "./rng.ts";
+// conv and dense layers with a bias (see lazy-bias.ts): in ops so that every runtime (Node, the playground) has them.
+export { conv2dBias, matMulBias } from "./lazy-bias.ts";
 import { runtime as bceLogitsRuntime } from "../functions/bce-logits.ts";
 import { selfAttentionRuntime } from "../layers/attention.ts";
 import { runtime as bceRuntime } from "../functions/bce.ts";
