@@ -119,3 +119,32 @@ def report(model, batch, times, cpu_times, args, setup_seconds, extra=None, engi
     print(f"{model}: {median:.1f} ms/iteration median over {len(times)} ({batch / median * 1000:.1f} samples/s); {result['backend']}", file=sys.stderr)
     sys.stdout.write(RESULT_MARKER + json.dumps(result) + "\n")
     sys.stdout.flush()
+
+
+def xavier_init(net):
+    """Glorot-uniform weights (the weight before spectral norm where there is one) and zero biases for every
+    conv and dense layer: ganc's defaults, for the ResNet scripts. Call after ensure_openblas()."""
+    from torch import nn
+
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight_orig if hasattr(m, "weight_orig") else m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def shuffled_batches(images, batch):
+    """A function returning the next batch of `images`, a new permutation each epoch (the tail that does not fill
+    a batch is dropped), as the tfjs trainers read their data."""
+    import torch
+
+    state = {"order": torch.randperm(len(images)), "cursor": 0}
+
+    def next_batch():
+        if state["cursor"] + batch > len(images):
+            state["order"], state["cursor"] = torch.randperm(len(images)), 0
+        idx = state["order"][state["cursor"]:state["cursor"] + batch]
+        state["cursor"] += batch
+        return images[idx]
+
+    return next_batch

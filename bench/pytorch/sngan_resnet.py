@@ -92,12 +92,6 @@ class Discriminator(nn.Module):
         return self.fc(torch.sum(F.relu(self.blocks(x)), dim=(2, 3)))
 
 
-def init(net):
-    for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            w = m.weight_orig if hasattr(m, "weight_orig") else m.weight
-            nn.init.xavier_uniform_(w)
-            nn.init.zeros_(m.bias)
 
 
 def main():
@@ -111,21 +105,16 @@ def main():
     batch = args.batch
     G = Generator(max(1, round(256 * args.width)))
     D = Discriminator(max(1, round(128 * args.width)))
-    init(G)
-    init(D)
+    common.xavier_init(G)
+    common.xavier_init(D)
     G.train()
     D.train()
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.0, 0.9), eps=1e-8)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.0, 0.9), eps=1e-8)
     images = torch.rand(IMAGES, 3, 32, 32)
-    state = {"order": torch.randperm(IMAGES), "cursor": 0, "d": None, "g": None}
+    state = {"d": None, "g": None}
+    next_batch = common.shuffled_batches(images, batch)
 
-    def next_batch():
-        if state["cursor"] + batch > IMAGES:
-            state["order"], state["cursor"] = torch.randperm(IMAGES), 0
-        idx = state["order"][state["cursor"]:state["cursor"] + batch]
-        state["cursor"] += batch
-        return images[idx]
 
     def iterate():
         z0 = None
