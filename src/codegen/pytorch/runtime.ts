@@ -224,23 +224,32 @@ class Rng:
         u2 = self.uniform()
         return math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
 
+    # Long fills go by chunks of FILL_CHUNK draws (or pairs): the same draws in the same order, and the same
+    # float32 values (each is computed alone), without float64 temporaries the size of the whole variable (a
+    # dense kernel of 6.4M values would otherwise take about 250 MB for a moment).
+    FILL_CHUNK = 1 << 16
+
     def fill_uniform(self, n, lo, hi):
         """n float32 values uniform in [lo, hi), one draw each (24 bits)."""
-        raw = self.gen.raw(n)
-        v = (np.float64(lo) + np.float64(hi - lo) * ((raw >> np.uint64(8)).astype(np.float64) * 2.0 ** -24)).astype(np.float32)
+        v = np.empty(n, np.float32)
+        for i in range(0, n, self.FILL_CHUNK):
+            raw = self.gen.raw(min(self.FILL_CHUNK, n - i))
+            v[i:i + len(raw)] = np.float64(lo) + np.float64(hi - lo) * ((raw >> np.uint64(8)).astype(np.float64) * 2.0 ** -24)
         v[v >= hi] = _float32_below(hi)
         return v
 
     def fill_normal(self, n, mean, std):
         """n normal values; Box-Muller pairs used whole (cos, then sin)."""
         pairs = (n + 1) // 2
-        u = _uniform_floats(self.gen.raw(4 * pairs))
-        r = np.sqrt(-2 * np.log(1 - u[0::2]))
-        theta = 2 * math.pi * u[1::2]
-        out = np.empty(2 * pairs, dtype=np.float64)
-        out[0::2] = mean + std * r * np.cos(theta)
-        out[1::2] = mean + std * r * np.sin(theta)
-        return out[:n].astype(np.float32)
+        out = np.empty(2 * pairs, dtype=np.float32)
+        for i in range(0, pairs, self.FILL_CHUNK):
+            k = min(self.FILL_CHUNK, pairs - i)
+            u = _uniform_floats(self.gen.raw(4 * k))
+            r = np.sqrt(-2 * np.log(1 - u[0::2]))
+            theta = 2 * math.pi * u[1::2]
+            out[2 * i:2 * (i + k):2] = mean + std * r * np.cos(theta)
+            out[2 * i + 1:2 * (i + k):2] = mean + std * r * np.sin(theta)
+        return out[:n]
 
     def fill_truncated_normal(self, n, mean, std):
         """Like fill_normal, but a draw with |z| > 2 is redrawn; a sine half left over at the end is dropped."""
@@ -248,7 +257,7 @@ class Rng:
         got = 0
         while got < n:
             saved = list(self.gen.s)
-            pairs = (n - got) * 6 // 10 + 8
+            pairs = min((n - got) * 6 // 10 + 8, self.FILL_CHUNK)  # (a chunk's values all taken: the next goes on from its end)
             u = _uniform_floats(self.gen.raw(4 * pairs))
             r = np.sqrt(-2 * np.log(1 - u[0::2]))
             theta = 2 * math.pi * u[1::2]
@@ -311,7 +320,7 @@ def draw_init(rng, shape, init):
         v = (q.T if rows >= cols else q).astype(np.float32).reshape(-1)
     else:
         raise ValueError("unknown initializer " + kind)
-    return torch.from_numpy(v.reshape(shape).copy())
+    return torch.from_numpy(v.reshape(shape))
 
 
 # ---- data ---------------------------------------------------------------------------------------------------
@@ -658,7 +667,11 @@ class Optimizer:
     whole group, in place. The same float32 operations in the same order as applying the rule variable by
     variable (elementwise operations do not depend on where an element sits), without a temporary the size of
     a kernel per operation: allocating those costs more than the arithmetic (page faults on fresh memory).
+    The gradients' buffer and the scratch buffer serve one update at a time: all the optimizers share one pair
+    (WORK, sized to the largest group), rather than each keeping its own.
     """
+
+    WORK = {}  # (dtype, device): the shared flat buffer, the gradients' part then the scratch part
 
     # The slots of each variable, by the names TensorFlow.js's optimizers give them in checkpoints.
     SLOTS = {"adam": ["m", "v"], "rmsprop": ["rms", "momentum"], "momentum": ["momentum"], "sgd": []}
@@ -679,15 +692,26 @@ class Optimizer:
 
         self.flat_slots = [flat() for _ in self.SLOTS[cfg["kind"]]]
         self.slots = [parts(s) for s in self.flat_slots]
-        self.grad, self.scratch = flat(), flat()  # the gradients, then the update; a scratch buffer
-        self.grads, self.scratches = parts(self.grad), parts(self.scratch)
+        self.size, self.parts, self.work = sum(sizes), parts, None
+        self.key = key = (like.dtype, like.device)
+        if key not in self.WORK or self.WORK[key].numel() < 2 * self.size:
+            self.WORK[key] = torch.empty(2 * self.size, dtype=like.dtype, device=like.device)
         # Adam's bias corrections use beta^t kept as float32 running products, as TensorFlow.js keeps them.
         self.acc_beta1 = np.float32(cfg["beta1"])
         self.acc_beta2 = np.float32(cfg["beta2"])
 
+    def buffers(self):
+        """self.grad (the gradients, then the update) and self.scratch: this group's parts of the shared buffer."""
+        work = self.WORK[self.key]
+        if work is not self.work:  # (a larger group's optimizer made a new one after this one was made)
+            self.work = work
+            self.grad, self.scratch = work[:self.size], work[self.size:2 * self.size]
+            self.grads, self.scratches = self.parts(self.grad), self.parts(self.scratch)
+
     @torch.no_grad()
     def apply(self, grads):
         self.t += 1
+        self.buffers()
         if grads and all(g is not None for g in grads):
             torch.cat([g.reshape(-1) for g in grads], out=self.grad)
             self.rule(self.grad, self.flat_slots, self.scratch)
@@ -791,26 +815,37 @@ def read_checkpoint(file):
 
 
 def write_checkpoint(file, step, meta, tensors):
-    """Writes tensors ({name: array}) and meta in ganc's checkpoint format, atomically."""
-    entries, chunks, offset = [], [], 0
+    """
+    Writes tensors ({name: array}) and meta in ganc's checkpoint format, atomically. The arrays go to the file
+    one by one, and both digests are computed as they go: the file is never held whole in memory (for the
+    seed GAN's variables and Adam slots, 160 MB, which copied four times made most of the trainer's peak memory).
+    """
+    entries, arrays, offset = [], [], 0
+    data_digest = hashlib.sha256()
     for name, a in tensors.items():
         a = np.asarray(a)  # (not ascontiguousarray, which makes a scalar [1])
         dtype = "int32" if a.dtype.kind in "iu" else "float32"
-        raw = a.astype("<i4" if dtype == "int32" else "<f4").tobytes()
-        entries.append({"name": name, "shape": list(a.shape), "dtype": dtype, "offset": offset, "length": len(raw)})
-        raw += b"\0" * ((-len(raw)) % 8)
-        chunks.append(raw)
-        offset += len(raw)
-    data = b"".join(chunks)
-    header = json.dumps({"step": step, "meta": meta, "tensors": entries, "dataLength": len(data),
-                         "dataSha256": hashlib.sha256(data).hexdigest()}, separators=(",", ":")).encode("utf-8")
+        a = a.astype("<i4" if dtype == "int32" else "<f4", order="C", copy=False).reshape(-1).view(np.uint8)
+        entries.append({"name": name, "shape": list(np.shape(tensors[name])), "dtype": dtype, "offset": offset, "length": a.size})
+        pad = b"\0" * ((-a.size) % 8)
+        data_digest.update(a)
+        data_digest.update(pad)
+        arrays.append((a, pad))
+        offset += a.size + len(pad)
+    header = json.dumps({"step": step, "meta": meta, "tensors": entries, "dataLength": offset,
+                         "dataSha256": data_digest.hexdigest()}, separators=(",", ":")).encode("utf-8")
     head = CKPT_MAGIC + struct.pack("<II", 1, len(header)) + header
     head += b"\0" * ((-len(head)) % 8)
-    body = head + data
-    body += hashlib.sha256(body).digest()
+    digest = hashlib.sha256(head)
     tmp = file + ".tmp"
     with open(tmp, "wb") as f:
-        f.write(body)
+        f.write(head)
+        for a, pad in arrays:
+            f.write(a)
+            f.write(pad)
+            digest.update(a)
+            digest.update(pad)
+        f.write(digest.digest())
     os.replace(tmp, file)
 
 
@@ -1236,6 +1271,8 @@ class Run:
         else:
             scaler.step(opt)
             scaler.update()
+        for p in opt.params:
+            p.grad = None  # used: freed now, rather than when the next backward pass of this step replaces it
         AMP[0] = None
 
     def assign(self, name, value):
