@@ -33,6 +33,15 @@ for key in ("", "diffaug/7/0/0/d:12", "diffaug/-3/41/2/g:5"):
 out["normal"] = {}
 for seed in (1, 2, 17, 435745794):
     out["normal"][str(seed)] = random_normal(301, seed).tolist()
+# Long runs (1024 values and more) go by lanes of alea's draws: against tf.randomNormal, and against the
+# draw-by-draw loop on a larger count (several lanes' boundaries, a second round of pairs).
+out["normalLong"] = {}
+for seed in (3, 2 ** 31 - 1):
+    out["normalLong"][str(seed)] = random_normal(5001, seed).tolist()
+out["lanesEqualLoop"] = [bool(np.array_equal(random_normal(n, s).view(np.uint32), random_normal_each(n, Alea(str(s))).view(np.uint32))) for s, n in ((5, 1024), (6, 1025), (7, 65537))]
+g = Alea("11")
+u, z = alea_draws(alea_number(g), 3001)
+out["aleaDraws"] = [bool(np.array_equal(u, g.fill(3001))), z == alea_number(g)]
 strength = torch.tensor([0.5, -1.0, 2.0])
 out["noise"] = to_nhwc(add_noise(torch.zeros(2, 3, 5, 7), strength, 9)).reshape(-1).tolist()
 out["mix"] = []
@@ -50,7 +59,7 @@ describe.skipIf(!py.python)("PyTorch runtime: the draws of dropout, noise, mix a
     fs.writeFileSync(file, head + PY_RUNTIME + PY_LAYER_RUNTIME + SCRIPT);
     const r = spawnSync(py.python!, [file], { encoding: "utf8", timeout: 300_000 });
     expect(r.status, r.stderr).toBe(0);
-    const got = JSON.parse(r.stdout) as { dropout: Record<string, number[]>; keys: Record<string, number[]>; draws: Record<string, number[]>; normal: Record<string, number[]>; noise: number[]; mix: number[][] };
+    const got = JSON.parse(r.stdout) as { dropout: Record<string, number[]>; keys: Record<string, number[]>; draws: Record<string, number[]>; normal: Record<string, number[]>; normalLong: Record<string, number[]>; lanesEqualLoop: boolean[]; aleaDraws: boolean[]; noise: number[]; mix: number[][] };
     for (const seed of [1, 2, 17, 123456])
       for (const rate of [0.3, 0.5]) {
         const want = tf.tidy(() => Array.from(tf.dropout(tf.ones([2, 5, 7, 3]), rate, undefined, seed).dataSync()));
@@ -65,6 +74,9 @@ describe.skipIf(!py.python)("PyTorch runtime: the draws of dropout, noise, mix a
     // The noise layer's draws: tf.randomNormal with a numeric seed (an odd count: the last pair's second value
     // is drawn and dropped), and x + n * s with n one map per pixel over ganc's NHWC layout.
     for (const seed of [1, 2, 17, 435745794]) expect(got.normal[String(seed)], `randomNormal, seed ${seed}`).toEqual(Array.from(tf.randomNormal([301], 0, 1, "float32", seed).dataSync()));
+    for (const seed of [3, 2 ** 31 - 1]) expect(got.normalLong[String(seed)], `randomNormal by lanes, seed ${seed}`).toEqual(Array.from(tf.randomNormal([5001], 0, 1, "float32", seed).dataSync()));
+    expect(got.lanesEqualLoop).toEqual([true, true, true]);
+    expect(got.aleaDraws, "alea's draws by lanes, and its state after them").toEqual([true, true]);
     const strength = tf.tensor1d([0.5, -1, 2]);
     expect(got.noise).toEqual(Array.from(addNoiseOf(tf, tf.zeros([2, 5, 7, 3]), strength, noiseOf(tf, tf.zeros([2, 5, 7, 3]), 9)).dataSync()));
     // mix's crossover at a key: the stack's layers from w1 (1) and w2 (2), both branches (mixed, not mixed) seen.

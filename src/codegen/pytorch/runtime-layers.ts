@@ -319,8 +319,37 @@ def const_input(value, n):
 
 
 def random_normal(count, seed):
-    """tf.randomNormal([count], 0, 1, "float32", seed): the Marsaglia polar method on seedrandom's alea (TensorFlow.js's MPRandGauss)."""
+    """
+    tf.randomNormal([count], 0, 1, "float32", seed): the Marsaglia polar method on seedrandom's alea (TensorFlow.js's
+    MPRandGauss). Long runs draw alea's numbers by lanes (alea_draws) and the pairs' acceptance as array operations;
+    the same numbers as the draw-by-draw loop (random_normal_each), about ten times faster (StyleGAN2's noise maps).
+    """
     g = Alea(str(seed))
+    if count < 1024:
+        return random_normal_each(count, g)
+    z = alea_number(g)
+    pairs = (count + 1) // 2
+    out = np.empty(2 * pairs, np.float64)
+    got = 0
+    while got < pairs:
+        want = pairs - got
+        drawn = want * 13 // 10 + 64  # a pair is kept with probability pi/4
+        u, z = alea_draws(z, 2 * drawn)
+        v1, v2 = 2 * u[0::2] - 1, 2 * u[1::2] - 1
+        q = v1 * v1 + v2 * v2
+        kept = np.flatnonzero((q < 1) & (q != 0))[:want]
+        q, v1, v2 = q[kept], v1[kept], v2[kept]
+        # The platform's log, as the loop takes it (NumPy's log differs from it in the last bit for some q).
+        log = np.fromiter(map(math.log, q.tolist()), np.float64, len(q))
+        mul = np.sqrt(-2.0 * log / q)
+        out[2 * got:2 * (got + len(kept)):2] = v1 * mul
+        out[2 * got + 1:2 * (got + len(kept)):2] = v2 * mul
+        got += len(kept)
+    return out[:count].astype(np.float32)
+
+
+def random_normal_each(count, g):
+    """random_normal from the generator g, one draw at a time."""
     s0, s1, s2, c = g.s0, g.s1, g.s2, g.c
     out = np.empty(count + 1, np.float64)
     i = 0
@@ -344,6 +373,49 @@ def random_normal(count, seed):
         out[i + 1] = v2 * mul
         i += 2
     return out[:count].astype(np.float32)
+
+
+# Alea as integers: every state value s is a multiple of 2^-32 and each step computes t = a s0 + c 2^-32 exactly
+# (a = 2091639 < 2^21), so alea is a multiply-with-carry generator of lag 3 in base b = 2^32:
+# x_n = (a x_(n-3) + c_(n-1)) mod b, c_n = (a x_(n-3) + c_(n-1)) div b, with x = s b. Its state is one number,
+# Z = c + a (x_(n-2) + b x_(n-1) + b^2 x_n) (0 < Z < m = a b^3 - 1): the next draw is Z mod b, and the state
+# after it is Z / b modulo m (b Z' - Z = m x_(n+1)). So the state k draws on is Z b^-k mod m.
+ALEA_A = 2091639
+ALEA_M = ALEA_A * 2 ** 96 - 1
+ALEA_BINV = ALEA_A << 64  # b^-1 modulo m: b (a b^2) = m + 1
+
+
+def alea_number(g):
+    """The state number Z of the alea generator g."""
+    x = [int(s * 4294967296) for s in (g.s0, g.s1, g.s2)]
+    return g.c + ALEA_A * (x[0] + (x[1] << 32) + (x[2] << 64))
+
+
+def alea_draws(z, n):
+    """
+    n draws of alea (float64 multiples of 2^-32) from the state number z, and the state number after them.
+    The draws go by lanes of L: lane j starts at state z b^(-jL) mod m, and all lanes take their steps side by
+    side, in uint64 arithmetic (a x + c < 2^53).
+    """
+    steps = max(16, int(math.sqrt(n)) // 2)
+    lanes = -(-n // steps)
+    jump = pow(ALEA_BINV, steps, ALEA_M)
+    states = [z]
+    for _ in range(lanes - 1):
+        states.append(states[-1] * jump % ALEA_M)
+    x = [w // ALEA_A for w in states]
+    s0, s1, s2, c = (np.array(v, np.uint64) for v in ([w & M32 for w in x], [(w >> 32) & M32 for w in x], [w >> 64 for w in x], [w % ALEA_A for w in states]))
+    a, low, shift = np.uint64(ALEA_A), np.uint64(M32), np.uint64(32)
+    out = np.empty((steps, lanes), np.uint64)
+    for i in range(steps):
+        t = s0 * a + c
+        c = t >> shift
+        s0, s1, s2 = s1, s2, t & low
+        out[i] = s2
+    draws = np.empty((lanes, steps), np.float64)
+    np.multiply(out.T, 2.0 ** -32, out=draws)
+    draws = draws.reshape(-1)[:n]
+    return draws, z * pow(ALEA_BINV, n, ALEA_M) % ALEA_M
 
 
 def add_noise(x, strength, seed):
