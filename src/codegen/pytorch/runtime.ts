@@ -1055,6 +1055,8 @@ class Run:
     def join_group(self):
         """Joins the process group torchrun set up: gloo on CPU, NCCL on CUDA (one device per process)."""
         env = os.environ
+        if "LOCAL_RANK" not in env and self.args.local_rank is not None:
+            env["LOCAL_RANK"] = str(self.args.local_rank)
         missing = [k for k in ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT") if k not in env]
         if missing:
             raise SystemExit("error: WORLD_SIZE is %s but %s not set: start several processes with torchrun "
@@ -1095,6 +1097,9 @@ class Run:
         p.add_argument("--sample-count", type=int, help="images in that grid (default: the spec's)")
         p.add_argument("--truncation", type=float, help="with --sample-to: psi of truncate() in the samples (1: none, 0: the average w)")
         p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+        # What the older launcher, python -m torch.distributed.launch, passes each process without --use-env
+        # (--local_rank before PyTorch 2.0, --local-rank after); torchrun sets LOCAL_RANK in the environment.
+        p.add_argument("--local-rank", "--local_rank", dest="local_rank", type=int, help=argparse.SUPPRESS)
         return p.parse_args(argv)
 
     def say(self, line):
