@@ -1321,6 +1321,8 @@ class Run:
                     if not isinstance(v, torch.nn.Parameter):
                         dist.broadcast(v, 0)
         vals = self.global_means(self.logged) if logging else None
+        if logging:  # and the states' values, as the TypeScript trainer's metrics rows hold them (the same in every process)
+            vals.update((name, float(v)) for name, v in self.states.items())
         self.step += 1
         if self.average is not None:
             self.average.update()
