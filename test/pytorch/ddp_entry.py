@@ -4,6 +4,11 @@ other than rank 0 opens for writing, creates, renames or removes, into $GANC_RAN
 test checks that rank 0 alone writes the run folder). With $GANC_KILL_RANK1_AT=N, rank 1 kills itself (SIGKILL)
 when it calls torch.distributed.all_reduce for the Nth time (the trainer calls it on each logging iteration):
 a process lost at a known iteration.
+
+With --jobs FILE instead, runs several trainers one after the other in this process (torch is imported once):
+FILE holds a JSON list of {"argv": [trainer, args...], "writes": folder, "port": free port}. Under torchrun
+each job's process group gets a store of its own, which rank 0 serves on the job's port (not torchrun's
+agent store, whose keys the previous job's group left behind). A job that fails stops the list.
 """
 import builtins
 import json
@@ -13,6 +18,7 @@ import signal
 import sys
 
 import torch.distributed
+import torch.nn.parallel
 
 rank = int(os.environ.get("RANK", "0"))
 real_open = builtins.open
@@ -53,9 +59,62 @@ if rank == 1 and kill_at:
 
     torch.distributed.all_reduce = all_reduce
 
-sys.argv = sys.argv[1:]
-try:
-    runpy.run_path(sys.argv[0], run_name="__main__")
-finally:
-    with real_open(os.path.join(os.environ["GANC_RANK_WRITES"], "rank-%d.json" % rank), "w") as f:
-        json.dump(log, f)
+
+
+KEPT = []
+
+
+def run(argv, writes, keep=False):
+    """
+    Runs one trainer as __main__; returns its exit code. keep: run it in a namespace of its own that stays
+    alive until this process ends (see below) rather than runpy's, which is dropped when the trainer ends.
+    """
+    sys.argv = argv
+    del log[:]
+    code = 0
+    try:
+        if keep:
+            namespace = {"__name__": "__main__", "__file__": argv[0], "__builtins__": builtins}
+            KEPT.append(namespace)
+            with real_open(argv[0]) as f:
+                exec(compile(f.read(), argv[0], "exec"), namespace)
+        else:
+            runpy.run_path(argv[0], run_name="__main__")
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if e.code not in (0, None) and not isinstance(e.code, int):
+            print(e.code, file=sys.stderr)
+    finally:
+        with real_open(os.path.join(writes, "rank-%d.json" % rank), "w") as f:
+            json.dump(log, f)
+    return code
+
+
+if sys.argv[1] == "--jobs":
+    # Each job's objects, its DDP wrappers included, are kept to the end, which skips their destructors
+    # (os._exit). Freeing a DDP wrapper after its group was destroyed destroys the gloo process group it
+    # holds, joining its worker threads while holding the interpreter lock, and a worker releasing a tensor
+    # of Python's waits for that lock: with PyTorch 1.13, rank 1 deadlocked so at a job's end or during the
+    # next job (seen twice in two tries); one trainer per process, as the other tests run, never hung so.
+    real_ddp_init = torch.nn.parallel.DistributedDataParallel.__init__
+
+    def ddp_init(self, *args, **kwargs):
+        KEPT.append(self)
+        real_ddp_init(self, *args, **kwargs)
+
+    torch.nn.parallel.DistributedDataParallel.__init__ = ddp_init
+    with real_open(sys.argv[2]) as f:
+        jobs = json.load(f)
+    code = 0
+    for job in jobs:
+        if "WORLD_SIZE" in os.environ:
+            os.environ["MASTER_PORT"] = str(job["port"])
+            os.environ["TORCHELASTIC_USE_AGENT_STORE"] = "False"
+        code = run(job["argv"], job["writes"], keep=True)
+        if code:
+            break
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+else:
+    sys.exit(run(sys.argv[1:], os.environ["GANC_RANK_WRITES"]))
