@@ -54,6 +54,8 @@ export interface WorkerResult {
   peakRssMB: number;
   /** Peak RSS of the whole process (compiled: with the final sample grid and checkpoint). */
   processPeakRssMB: number;
+  /** wasm backend: the size of its heap (linear memory) at the end, which never shrinks from its peak. */
+  wasmHeapMB?: number;
   finalLosses: Record<string, number> | null;
 }
 
@@ -98,6 +100,11 @@ function mnistColorFloats(): Float32Array {
 }
 
 const peakRssMB = () => process.resourceUsage().maxRSS / 1024;
+const wasmHeapMB = (): number | undefined => {
+  const w = (tf.backend() as unknown as { wasm?: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory } }).wasm;
+  const memory = w?.asm?.memory ?? w?.wasmMemory;
+  return memory instanceof WebAssembly.Memory ? memory.buffer.byteLength / 2 ** 20 : undefined;
+};
 const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -192,6 +199,7 @@ async function runCompiled(a: Args): Promise<WorkerResult> {
       setupMs,
       peakRssMB: rss[last]!,
       processPeakRssMB: peakRssMB(),
+      wasmHeapMB: wasmHeapMB(),
       finalLosses,
     };
   } finally {

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { loadBlas, registerTrainingKernels } from "./kernels/index.ts";
+import { recordsOnDataIds } from "./data-storage.ts";
 
 export class BackendError extends Error {
   override name = "BackendError";
@@ -158,6 +159,7 @@ async function useWasm(): Promise<Omit<BackendInfo, "fallbacks">> {
       await start();
     }
   } else await start();
+  if (!/^(off|0|false|no)$/i.test(process.env.GANC_FAST_STORAGE ?? "")) recordsOnDataIds(tf.backend(), tf.engine());
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
   const threads = wasm.getThreadsCount?.() ?? 1;
   const plural = (n: number) => `${n} thread${n === 1 ? "" : "s"}`;

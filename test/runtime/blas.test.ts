@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { loadBlas, probeBlas } from "../../src/runtime/kernels/index.ts";
+import { createRequire } from "node:module";
+import { loadBlas, probeBlas, productThreads, SMALL_PRODUCT } from "../../src/runtime/kernels/index.ts";
 import * as path from "node:path";
 import { ganc, tmpDir } from "../helpers.ts";
 
@@ -32,6 +33,52 @@ describe("finding the native BLAS", () => {
     found.blas.sgemm(false, true, 2, 2, 3, a, 3, b, 3, 0, c, 2);
     expect(Array.from(c)).toEqual([1 + 6, 2 + 3, 4 + 12, 5 + 6]);
   });
+
+  it("small products run on one thread, the others on all of the library's", () => {
+    expect(productThreads(2, 128, 128, 128)).toBe(1); // ring8's products
+    expect(productThreads(2, 128, 2, 128)).toBe(1);
+    expect(productThreads(4, 256, 256, 64)).toBe(4); // exactly SMALL_PRODUCT
+    expect(256 * 256 * 64).toBe(SMALL_PRODUCT);
+    expect(productThreads(4, 256, 256, 63)).toBe(1);
+    expect(productThreads(2, 3136, 128, 1024)).toBe(2); // the seed GAN's largest
+    expect(productThreads(1, 3136, 128, 1024)).toBe(1);
+  });
+
+  it.skipIf(!found.ok || !(found.ok && (found.blas.threads ?? 1) > 1))(
+    "sgemm sets OpenBLAS's thread count per product, and products on either side of the threshold are right",
+    () => {
+      if (!found.ok) return;
+      const threads = found.blas.threads!;
+      // the library's own count, read through a second binding of the same (already loaded) file
+      const koffi = createRequire(import.meta.url)("koffi") as { load(f: string): { func(d: string): () => number } };
+      const current = koffi.load(found.blas.file).func("int openblas_get_num_threads()");
+      const f = Math.fround;
+      // values with few significant bits: every partial sum is exact in float32, whatever the order
+      const product = (m: number, n: number, k: number) => {
+        const a = Float32Array.from({ length: m * k }, (_, i) => ((i * 7) % 13) - 6);
+        const b = Float32Array.from({ length: k * n }, (_, i) => f((((i * 5) % 11) - 5) / 4));
+        const c = new Float32Array(m * n).fill(Number.NaN);
+        found.blas.sgemm(false, false, m, n, k, a, k, b, n, 0, c, n);
+        let bad = 0;
+        for (let i = 0; i < m; i += 7) {
+          for (let j = 0; j < n; j += 5) {
+            let s = 0; // float64
+            for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
+            if (c[i * n + j] !== s) bad++;
+          }
+        }
+        return bad;
+      };
+      expect(product(128, 128, 128)).toBe(0);
+      expect(current()).toBe(1);
+      expect(product(256, 256, 96)).toBe(0);
+      expect(current()).toBe(threads);
+      expect(product(64, 32, 16)).toBe(0);
+      expect(current()).toBe(1);
+      expect(product(300, 200, 100)).toBe(0);
+      expect(current()).toBe(threads);
+    },
+  );
 
   it("the trainer's backend line says when the BLAS is off", () => {
     const r = ganc(["train", "test/fixtures/ring8.gan", "--steps", "1", "--out", path.join(tmpDir(), "run"), "--backend", "wasm"], {

@@ -6,7 +6,8 @@ import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import { FusedAdam } from "../../src/runtime/fused/index.ts";
 import { helperThreads, withSharedMemoryImport } from "../../src/runtime/kernels/wasm/index.ts";
-import { wantedThreads } from "../../src/runtime/wasm-threads.ts";
+import { kernelWork, poolCounts, poolGlobalAddress, poolPays, POOL_MIN_WORK, setPoolMinWork, wantedThreads } from "../../src/runtime/wasm-threads.ts";
+import { createRequire } from "node:module";
 import { ganc, tmpDir } from "../helpers.ts";
 
 const plain = Uint8Array.from(Buffer.from(GANC_WASM_BASE64, "base64"));
@@ -52,6 +53,8 @@ describe("ganc's wasm kernels on a shared heap (tfjs-backend-wasm's threaded bui
   it("on the threaded build, GancAdam runs on helper threads too and still equals tf.train.adam bit for bit", async () => {
     // asked for explicitly: with a native BLAS installed the default is the single-threaded build
     process.env.GANC_WASM_THREADS ??= "2";
+    // and the products on tfjs's (XNNPACK's) kernels, which the pool is for (the next tests compare them)
+    process.env.GANC_BLAS ??= "off";
     const info = await selectBackend("wasm", { log: () => {} });
     const threads = Number(/(\d+) threads?/.exec(info.detail)?.[1] ?? "1");
     // on a machine with one core (or GANC_WASM_THREADS=off) there is nothing to split: the kernel runs alone
@@ -79,6 +82,69 @@ describe("ganc's wasm kernels on a shared heap (tfjs-backend-wasm's threaded bui
     expect(Array.from(b.dataSync().subarray(0, 4))).not.toEqual(Array.from(init.dataSync().subarray(0, 4))); // it did train
     tf.dispose([init, a, b, small, smallRef]);
   }, 120_000);
+
+  it("a kernel's work: multiply-adds for products and convolutions, elements for the rest", () => {
+    const t = (...shape: number[]) => ({ shape });
+    expect(kernelWork("BatchMatMul", { a: t(128, 128), b: t(128, 128) }, {})).toEqual({ products: 128 ** 3 });
+    expect(kernelWork("_FusedMatMul", { a: t(64, 32), b: t(16, 64), bias: t(16) }, { transposeA: true, transposeB: true })).toEqual({ products: 32 * 16 * 64 });
+    expect(kernelWork("BatchMatMul", { a: t(3, 5, 7), b: t(1, 7, 2) }, {})).toEqual({ products: 3 * 5 * 2 * 7 });
+    // [64, 14, 14, 64] through a 5x5 filter to 32 channels, stride 2: 64*7*7 positions x 25 x 64 x 32
+    expect(kernelWork("Conv2D", { x: t(64, 14, 14, 64), filter: t(5, 5, 64, 32) }, { strides: [2, 2] })).toEqual({ products: 64 * 7 * 7 * 25 * 64 * 32 });
+    expect(kernelWork("Conv2DBackpropInput", { dy: t(64, 7, 7, 32), filter: t(5, 5, 64, 32) }, {})).toEqual({ products: 64 * 7 * 7 * 32 * 25 * 64 });
+    expect(kernelWork("Conv2DBackpropFilter", { x: t(64, 14, 14, 64), dy: t(64, 7, 7, 32) }, { filterShape: [5, 5, 64, 32] })).toEqual({ products: 64 * 7 * 7 * 32 * 25 * 64 });
+    expect(kernelWork("Add", { a: t(128, 128), b: t(128) }, {})).toEqual({ elements: 128 * 128 });
+    // ring8's kernels run alone, the seed GAN's products and large element-wise kernels on the pool
+    expect(poolPays({ products: 128 ** 3 })).toBe(false);
+    expect(poolPays({ elements: 128 * 128 })).toBe(false);
+    expect(poolPays({ products: 3136 * 1024 * 128 })).toBe(true);
+    expect(poolPays({ elements: 64 * 14 * 14 * 64 })).toBe(true);
+    expect(poolPays({ products: POOL_MIN_WORK.products })).toBe(true);
+    expect(poolPays({ products: POOL_MIN_WORK.products - 1 })).toBe(false);
+  });
+
+  it("the address of tfjs's thread-pool global is read from its threaded module", () => {
+    const dir = path.dirname(createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm"));
+    const addr = poolGlobalAddress(fs.readFileSync(path.join(dir, "tfjs-backend-wasm-threaded-simd.wasm")));
+    expect(addr).toBeGreaterThan(0);
+    expect(addr! % 4).toBe(0);
+    expect(poolGlobalAddress(plain)).toBeUndefined(); // ganc's module exports no get_threads_count
+  });
+
+  it("on the threaded build, only large kernels get the pool, and a kernel computes the same with and without it", () => {
+    const wasm = (tf.backend() as unknown as { wasm: { _get_threads_count(): number } }).wasm;
+    const threads = helperThreads(tf.backend()) + 1;
+    if (threads === 1) return; // one core: the single-threaded build, nothing to compare
+    expect(wasm._get_threads_count()).toBe(-1); // between kernels: no pool
+    const f = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, "float32", seed);
+    const cases: [string, () => tf.Tensor][] = [
+      ["a 256x256x256 product", () => tf.matMul(f([256, 256], 1), f([256, 256], 2))],
+      ["a transposed 300x200x100 product with a bias and relu", () => tf.fused.matMul({ a: f([100, 300], 3), b: f([200, 100], 4), transposeA: true, transposeB: true, bias: f([200], 5), activation: "relu" })],
+      ["a 5x5 convolution", () => tf.conv2d(f([16, 14, 14, 32], 6) as tf.Tensor4D, f([5, 5, 32, 64], 7) as tf.Tensor4D, 2, "same")],
+      ["an element-wise product of 2^19", () => tf.mul(f([512, 1024], 8), f([1024], 9))],
+    ];
+    try {
+      for (const [what, make] of cases) {
+        setPoolMinWork({ products: 0, elements: 0 });
+        const before = { ...poolCounts };
+        const pooled = tf.tidy(make);
+        expect(poolCounts.pooled, what).toBeGreaterThan(before.pooled);
+        setPoolMinWork({ products: Infinity, elements: Infinity });
+        const mid = { ...poolCounts };
+        const alone = tf.tidy(make);
+        expect(poolCounts.pooled, what).toBe(mid.pooled);
+        expect(poolCounts.alone, what).toBeGreaterThan(mid.alone);
+        expect(Buffer.from(pooled.dataSync().buffer).equals(Buffer.from(alone.dataSync().buffer)), what).toBe(true);
+        expect(wasm._get_threads_count()).toBe(-1);
+        tf.dispose([pooled, alone]);
+      }
+    } finally {
+      setPoolMinWork(POOL_MIN_WORK);
+    }
+    // the default thresholds: ring8's 128x128x128 runs alone, a 256x256x256 on the pool
+    const before = { ...poolCounts };
+    tf.tidy(() => tf.matMul(f([128, 128], 1), f([128, 128], 2)).dataSync());
+    expect(poolCounts.pooled).toBe(before.pooled);
+  });
 
   // The seed GAN (conv + dense, batch norm, Adam) trained 2 iterations without a native BLAS, with one
   // thread (tfjs's single-threaded SIMD build) and with two (its threaded build): same checkpoint bytes,

@@ -9,6 +9,9 @@ import { createRequire } from "node:module";
  *
  * GANC_BLAS=off disables it; GANC_BLAS=<file> loads that library instead of searching;
  * GANC_BLAS_THREADS=<n> sets OpenBLAS's thread count (default: its own, all cores).
+ *
+ * Small products run on one thread (see SMALL_PRODUCT): handing a 128x128x128 product to a second
+ * OpenBLAS thread costs more than the half of its ~40 us it saves (ring8's products, bench/README.md).
  */
 export interface Blas {
   /** e.g. "OpenBLAS 0.3.21" */
@@ -56,6 +59,18 @@ const CANDIDATES = [
   "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
   "/usr/local/opt/openblas/lib/libopenblas.dylib",
 ];
+
+/**
+ * Products with m*n*k below this run on one OpenBLAS thread, larger ones on all of the library's
+ * threads (OpenBLAS itself goes multi-threaded above 64^3). 2^22 is between ring8's 128x128x128
+ * products (2.1M, faster and cheaper on one thread: bench/blas-threads.ts) and 192x192x192 (7.1M).
+ */
+export const SMALL_PRODUCT = 1 << 22;
+
+/** The OpenBLAS threads an m x n x k product runs on, of the library's `threads`. */
+export function productThreads(threads: number, m: number, n: number, k: number): number {
+  return m * n * k < SMALL_PRODUCT ? 1 : threads;
+}
 
 const ROW_MAJOR = 101;
 const NO_TRANS = 111;
@@ -133,6 +148,10 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string, env: NodeJS.ProcessEnv)
   const version = config !== undefined ? /OpenBLAS\s+[\d.]+/.exec(String(config()))?.[0] : undefined;
   const name = version ?? (/blis/i.test(file) ? "BLIS" : /mkl/i.test(file) ? "MKL" : file);
   const threads = getThreads !== undefined ? Number(getThreads()) : undefined;
+  // The thread count set last: set again only when a product on the other side of SMALL_PRODUCT
+  // comes (one call through koffi, about a microsecond; a trainer's products are mostly all small
+  // or all large, so this rarely happens more than a few times an iteration).
+  let current = threads;
 
   return {
     name,
@@ -143,6 +162,13 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string, env: NodeJS.ProcessEnv)
       if (k === 0) {
         if (beta === 0) c.fill(0, 0, (m - 1) * ldc + n);
         return;
+      }
+      if (setThreads !== undefined && threads !== undefined && threads > 1) {
+        const want = productThreads(threads, m, n, k);
+        if (want !== current) {
+          setThreads(want);
+          current = want;
+        }
       }
       gemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);
     },

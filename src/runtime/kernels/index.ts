@@ -25,7 +25,7 @@ import {
 } from "./blas_kernels.ts";
 
 export { makeBatchMatMul, makeConv2DBackpropFilter, makeConv2DBackpropInput, makeSplitV };
-export { loadBlas, probeBlas, type Blas, type BlasResult } from "./blas.ts";
+export { loadBlas, probeBlas, productThreads, SMALL_PRODUCT, type Blas, type BlasResult } from "./blas.ts";
 export {
   GANC_ADAM,
   GANC_BN_FACTORS,
