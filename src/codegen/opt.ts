@@ -124,7 +124,7 @@ export function dependsOn(p: ProgramIR, id: number, nets: ReadonlySet<string>, m
 
 /**
  * Pass fused-nets (with fused-batchnorm and fused-activation): the network as one op, or null where a
- * layer has no fused form (each layer kind's module says: layer norm, attention; batch norm when
+ * layer has no fused form (each layer kind's module says: layer norm, multiply; batch norm when
  * fused-batchnorm is off).
  */
 export function planFusedNet(net: NetIR, passes: OptSet): FusedNetPlan | null {

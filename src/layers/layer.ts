@@ -101,6 +101,8 @@ export interface FusedEnv {
   readonly view: typeof Engine.view;
   readonly constant: typeof Engine.constant;
   readonly filledView: typeof Engine.filledView;
+  /** tf.grads usable inside the backward pass (a layer that differentiates a recomputation with tfjs: attention). */
+  readonly vjp: typeof Engine.vjp;
   /** The layer's input, and all inputs of the net. */
   readonly x: tf.Tensor;
   readonly xs: readonly tf.Tensor[];

@@ -191,5 +191,47 @@ for (const backend of ["wasm", "cpu"] as const) {
       expect(() => net.record([x], { taps: ["out"], gradInputs: [false], gradParams: true, arena: new Arena() })).toThrow(/spectral norm/);
       expect(net.paramsBelow(["b"])).toEqual([c0.k, c0.b, c1.k, c1.b, c5.k, c5.b]);
     });
+
+    it("self-attention with spectral norm in a fused net: forward and every gradient as layer by layer (its backward differentiates a recomputation with tfjs)", () => {
+      const k0 = v("a/k0", [1, 1, 3, 8]);
+      const b0 = v("a/b0", [8], 0.1);
+      const u0 = v("a/u0", [1, 8], 1, false);
+      const att = { f: v("a/f", [1, 1, 8, 1]), g: v("a/g", [1, 1, 8, 1]), h: v("a/h", [1, 1, 8, 4]), o: v("a/o", [1, 1, 4, 8]), gamma: v("a/gamma", [1], 0.5) };
+      const us = [v("a/uf", [1, 1], 1, false), v("a/ug", [1, 1], 1, false), v("a/uh", [1, 4], 1, false), v("a/uo", [1, 8], 1, false)] as [tf.Variable, tf.Variable, tf.Variable, tf.Variable];
+      const dk = v("a/dk", [8, 1]);
+      const params = [k0, b0, att.f, att.g, att.h, att.o, att.gamma, dk];
+      const state = [u0, ...us];
+      const layers: FusedLayer[] = [
+        { op: "conv2d", kernel: k0, bias: b0, stride: 1, pad: "same", act: null, sn: u0 },
+        { op: "attention", ...att, sn: us },
+        { op: "global_sum" },
+        { op: "dense", kernel: dk, bias: null, act: null },
+      ];
+      const net = new FusedNet("A", layers, {}, params);
+      const reference = (x: tf.Tensor) => {
+        let h = rt.conv2dBias(x as tf.Tensor4D, rt.spectralNorm(k0, u0, "train") as tf.Tensor4D, b0, 1, "same");
+        const [f, g, hk, o] = [att.f, att.g, att.h, att.o].map((k, i) => rt.spectralNorm(k, us[i]!, "train"));
+        h = rt.selfAttention(h as tf.Tensor4D, f!, g!, hk!, o!, att.gamma);
+        return tf.matMul(tf.sum(h, [1, 2]) as tf.Tensor2D, dk as tf.Tensor2D);
+      };
+      const x = tf.randomNormal([2, 4, 4, 3], 0, 1, "float32", 95);
+      const wOut = tf.randomNormal([2, 1], 0, 1, "float32", 96);
+      const loss = (y: tf.Tensor) => tf.sum(tf.mul(y, wOut)) as tf.Scalar;
+      const restore = snapshot(state);
+      const ref = tf.variableGrads(() => loss(reference(x)), params);
+      const refDx = tf.grad((xx: tf.Tensor) => loss(reference(xx)))(x);
+      const refU = state.flatMap(bits);
+      restore();
+      const arena = new Arena();
+      const fused = tf.variableGrads(() => loss(net.apply([x], { taps: ["out"], gradInputs: [false], gradParams: true, arena }).out!), params);
+      const dx = tf.grad((xx: tf.Tensor) => loss(net.apply([xx], { taps: ["out"], gradInputs: [true], gradParams: false, arena }).out!))(x);
+      arena.dispose();
+      expect(bits(fused.value)).toEqual(bits(ref.value));
+      for (const p of params) expect(bits(fused.grads[p.name]!), p.name).toEqual(bits(ref.grads[p.name]!));
+      expect(bits(dx)).toEqual(bits(refDx));
+      expect(state.flatMap(bits)).toEqual(refU);
+      // gamma starts away from 0 here, so every kernel's gradient is not zero
+      for (const p of params) expect(bits(fused.grads[p.name]!).some((g) => g !== 0), p.name).toBe(true);
+    });
   });
 }

@@ -3,7 +3,7 @@ import type { BatchNormVars } from "../ops.ts";
 import { activationModule, FUSED_OPS, type Activation, type FusedLayer } from "../../layers/index.ts";
 import type { Backward, FusedOp, FusedRef } from "../../layers/layer.ts";
 import { spectralNorm } from "../ops.ts";
-import { Arena, constant, customOp, filledView, kernel, view } from "./engine.ts";
+import { Arena, constant, customOp, filledView, kernel, view, vjp } from "./engine.ts";
 import { denseChainForward, isDenseChain, type ChainLayer } from "./dense-chain.ts";
 import { GANC_BN_FACTORS, GANC_MOVING_AVERAGES, type BnFactorsAttrs, type MovingAveragesAttrs } from "../kernels/index.ts";
 
@@ -285,6 +285,7 @@ const ENGINE = {
   view,
   constant,
   filledView,
+  vjp,
   activation: (a: { readonly kind: string }, x: tf.Tensor) => activationModule(a.kind).forward(a as Activation, x, { tf, kernel }),
   activationGrad: (a: { readonly kind: string }, dy: tf.Tensor, y: tf.Tensor) => activationModule(a.kind).grad(a as Activation, dy, y, { tf, kernel, constant }),
   activationAttrs: (a: { readonly kind: string } | null) => (a === null ? { activation: "linear", leakyreluAlpha: 0.2 } : activationModule(a.kind).attrs(a as Activation)),
