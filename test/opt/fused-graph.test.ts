@@ -177,6 +177,16 @@ for (const backend of ["wasm", "cpu"] as const) {
       }
       expect(state.flatMap(bits)).toEqual(refU);
 
+      // two applications in one step (D(real) and D(fake)): each kernel's gradient sums both, in tfjs's order
+      restore();
+      const x2 = tf.randomNormal([3, 4, 4, 3], 0, 1, "float32", 97);
+      const refBoth = tf.variableGrads(() => tf.add(loss(reference(x)), loss(reference(x2))) as tf.Scalar, params);
+      const refBothU = state.flatMap(bits);
+      restore();
+      const both = tf.variableGrads(() => tf.add(loss(apply(x, true)), loss(apply(x2, true))) as tf.Scalar, params);
+      for (const p of params) expect(bits(both.grads[p.name]!), p.name).toEqual(bits(refBoth.grads[p.name]!));
+      expect(state.flatMap(bits)).toEqual(refBothU);
+
       // G's step: D not trained, the input's gradient through the shortcut read from the input and the convs
       restore();
       const refDx = tf.grad((xx: tf.Tensor) => loss(reference(xx)))(x);

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { BatchNormVars } from "../ops.ts";
 import { activationModule, FUSED_OPS, type Activation, type FusedLayer } from "../../layers/index.ts";
 import type { Backward, FusedOp, FusedRef } from "../../layers/layer.ts";
-import { spectralNorm } from "../ops.ts";
+import { spectralNormOp } from "./spectral.ts";
 import { Arena, constant, customOp, filledView, kernel, view, vjp } from "./engine.ts";
 import { denseChainForward, isDenseChain, type ChainLayer } from "./dense-chain.ts";
 import { GANC_BN_FACTORS, GANC_MOVING_AVERAGES, type BnFactorsAttrs, type MovingAveragesAttrs } from "../kernels/index.ts";
@@ -90,7 +90,7 @@ export class FusedNet {
     const wantsGrad = o.gradParams || o.gradInputs.some(Boolean);
     // spectrally normalized kernels: ordinary ops on the tape, which differentiates the normalization; the
     // op takes them as inputs and gives their gradients
-    const weights = this.normalizedKernels();
+    const weights = this.normalizedKernels(o.arena);
     const inputs = [...xs.filter((_, i) => o.gradInputs[i]), ...(o.gradParams ? this.paramsBelow(o.taps).map((p) => weights.get(p) ?? p) : [])];
     let fwd: Forward | null = null;
     const outs = customOp(
@@ -176,11 +176,12 @@ export class FusedNet {
   /**
    * The spectrally normalized kernels of this application: rt.spectralNorm in training mode for each layer
    * with sn, in layer order, as the layer-by-layer trainer's net function computes them (the same ops, so
-   * the same values; each power-iteration vector is updated once per application, in the same order).
+   * the same values; each power-iteration vector is updated once per application, in the same order), each
+   * as one op on the tape with its gradient written out (spectral.ts).
    */
-  private normalizedKernels(): Map<tf.Variable, tf.Tensor> {
+  private normalizedKernels(arena: Arena): Map<tf.Variable, tf.Tensor> {
     const out = new Map<tf.Variable, tf.Tensor>();
-    for (const l of this.layers) for (const [kernel, u] of fusedOp(l).spectral?.(l) ?? []) out.set(kernel, spectralNorm(kernel, u, "train"));
+    for (const l of this.layers) for (const [kernel, u] of fusedOp(l).spectral?.(l) ?? []) out.set(kernel, spectralNormOp(kernel, u, arena));
     return out;
   }
 
