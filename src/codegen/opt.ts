@@ -21,6 +21,11 @@ export interface FusedNetPlan {
   readonly layers: readonly FusedLayerPlan[];
   /** tap name -> index in `layers` of the layer whose output it is. */
   readonly taps: Readonly<Record<string, number>>;
+  /**
+   * The named values that layers read (from, add), by net-wide name: an input of the net, or the output of
+   * the layer at that index of `layers`.
+   */
+  readonly values: Readonly<Record<string, { readonly input: number } | { readonly layer: number }>>;
 }
 
 export interface FusedLayerPlan {
@@ -119,7 +124,7 @@ export function dependsOn(p: ProgramIR, id: number, nets: ReadonlySet<string>, m
 
 /**
  * Pass fused-nets (with fused-batchnorm and fused-activation): the network as one op, or null where a
- * layer has no fused form (each layer kind's module says: layer norm, spectral norm; batch norm when
+ * layer has no fused form (each layer kind's module says: layer norm, multiply; batch norm when
  * fused-batchnorm is off).
  */
 export function planFusedNet(net: NetIR, passes: OptSet): FusedNetPlan | null {
@@ -131,6 +136,20 @@ export function planFusedNet(net: NetIR, passes: OptSet): FusedNetPlan | null {
   const layers: FusedLayerPlan[] = [];
   const taps: Record<string, number> = {};
   const tapAt = (i: number) => net.layers[i]!.tap;
+  // named values that layers read (from, add), and where each is in the fused net
+  const read = new Set<string>();
+  for (const l of net.layers) {
+    const fused = layerModule(l.layer).fused;
+    if (fused !== null && fused !== "identity") for (const x of fused.reads?.(l.layer) ?? []) read.add(x);
+  }
+  const values: Record<string, { input: number } | { layer: number }> = {};
+  net.params.forEach((q, k) => {
+    if (read.has(q.name)) values[q.name] = { input: k };
+  });
+  const named = (i: number) => [tapAt(i), ...(net.layers[i]!.values ?? [])].filter((x): x is string => x !== null && read.has(x));
+  const setValues = (i: number, at: { input: number } | { layer: number }) => {
+    for (const x of named(i)) values[x] = at;
+  };
   for (let i = 0; i < net.layers.length; i++) {
     const l = net.layers[i]!.layer;
     const fused = layerModule(l).fused;
@@ -142,6 +161,7 @@ export function planFusedNet(net: NetIR, passes: OptSet): FusedNetPlan | null {
       fused !== "identity" &&
       fused.hostsActivation?.(l) === true &&
       tapAt(i) === null &&
+      named(i).length === 0 &&
       next !== undefined &&
       layerModule(next).activation?.fusable(next) === true
     ) {
@@ -153,15 +173,17 @@ export function planFusedNet(net: NetIR, passes: OptSet): FusedNetPlan | null {
         if (layers.length === 0) return null;
         taps[tapAt(i)!] = layers.length - 1;
       }
+      setValues(i, layers.length === 0 ? { input: 0 } : { layer: layers.length - 1 });
       continue;
     }
     layers.push({ layer: i, fusedAct });
     if (fusedAct !== null) i++;
     const t = tapAt(fusedAct ?? i);
     if (t !== null) taps[t] = layers.length - 1;
+    setValues(i, { layer: layers.length - 1 });
   }
   if (layers.length === 0) return null;
-  return { net: net.name, layers, taps };
+  return { net: net.name, layers, taps, values };
 }
 
 /** Taps of application `id` that nodes of `pass` read ("out" for the application itself). */
@@ -206,6 +228,9 @@ export function planOptimizations(p: ProgramIR, passes: OptSet, direct: Readonly
       for (const id of passB) {
         const n = p.nodes[id]!;
         if (n.op !== "apply" || !nets.has(n.net) || netIR(n.net).hasDropout) continue;
+        // spectral norm: each pass updates the power-iteration vectors, and the later step's pass normalizes
+        // the kernels with the vectors the earlier one left, so it is not the recorded pass
+        if (netIR(n.net).layers.some((l) => "sn" in l.layer && l.layer.sn)) continue;
         // a pass on augmented images: each step draws its own augmentation
         if (readsPerStep(p, id)) continue;
         if (n.args.some((a) => dependsOn(p, a, bNets))) continue;

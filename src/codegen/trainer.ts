@@ -253,7 +253,13 @@ class TrainerGen {
     if (fused === null || fused === "identity") throw new Error(`no fused form of ${info.layer.op}`);
     const actLayer = lp.fusedAct !== null ? net.layers[lp.fusedAct]!.layer : null;
     const act = actLayer ? layerModule(actLayer).activation!.code(actLayer) : "null";
-    return fused.code(info.layer, { net, info, local: (x) => this.local(x) }, act);
+    const plan = this.plan.nets.get(net.name)!;
+    const ref = (x: string) => {
+      const r = plan.values[x];
+      if (!r) throw new Error(`net ${net.name}: no fused form of the value '${x}'`);
+      return "input" in r ? `{ input: ${r.input} }` : `{ layer: ${r.layer} }`;
+    };
+    return fused.code(info.layer, { net, info, local: (x) => this.local(x), ref }, act);
   }
 
   private recName(id: number): string {

@@ -26,6 +26,25 @@ export interface AttentionIR {
 
 type Tf = typeof tfjs;
 
+/** In a fused net: the kernels and gamma, and the spectral-norm vectors of f, g, h, o with `sn=true`. */
+export interface AttentionFused {
+  op: "attention";
+  f: tfjs.Variable;
+  g: tfjs.Variable;
+  h: tfjs.Variable;
+  o: tfjs.Variable;
+  gamma: tfjs.Variable;
+  sn?: [tfjs.Variable, tfjs.Variable, tfjs.Variable, tfjs.Variable];
+}
+
+/** One selfAttentionRuntime per tfjs module (the fused form's forward and its recomputation). */
+const attendOf = new WeakMap<Tf, ReturnType<typeof selfAttentionRuntime>>();
+function attendWith(tf: Tf): ReturnType<typeof selfAttentionRuntime> {
+  let a = attendOf.get(tf);
+  if (!a) attendOf.set(tf, (a = selfAttentionRuntime(tf)));
+  return a;
+}
+
 /**
  * 2x2 max pooling written so that a gradient penalty can differentiate its gradient: each window's values
  * times a one-hot mask of its first largest entry, summed. The mask (argMax, oneHot, cast) has a zero
@@ -68,7 +87,7 @@ export function selfAttentionRuntime(tf: Tf, maxPool2 = maxPool2Runtime(tf)) {
   };
 }
 
-export const attention: LayerModule<AttentionIR> = {
+export const attention: LayerModule<AttentionIR, AttentionFused> = {
   kind: "attention",
   doc: "self-attention (SAGAN): 1x1 convs to queries (C/8), keys (C/8) and values (C/2), keys and values max-pooled 2x2, softmax over positions, a 1x1 conv back to C; x + gamma * that, gamma learned from 0",
   params: {
@@ -103,8 +122,35 @@ export const attention: LayerModule<AttentionIR> = {
     return `h = rt.selfAttention(h as tf.Tensor4D, ${k(l.f, 0)}, ${k(l.g, 1)}, ${k(l.h, 2)}, ${k(l.o, 3)}, ${ident(l.gamma)});`;
   },
 
-  // No fused form: a net with attention runs layer by layer in the optimized trainer too.
-  fused: null,
+  // In a fused net: the forward pass is rt.selfAttention's ops (the same values as layer by layer); the
+  // backward pass runs them again under tfjs's tape (tf.grads), so its gradients are tfjs's own, at the cost
+  // of a second forward pass of the layer. (Its input's gradient is added to what later readers of the input
+  // gave, rather than accumulated term by term as tfjs's tape does: equal to float32 rounding when a
+  // shortcut reads the attention's input too; bit for bit otherwise, as in sagan.)
+  fused: {
+    code: (l) =>
+      `{ op: "attention", f: ${ident(l.f)}, g: ${ident(l.g)}, h: ${ident(l.h)}, o: ${ident(l.o)}, gamma: ${ident(l.gamma)}${l.sn ? `, sn: [${l.sn.map(ident).join(", ")}]` : ""} }`,
+    runtime: {
+      op: "attention",
+      weights: (l) => [l.f, l.g, l.h, l.o, l.gamma],
+      spectral: (l) => (l.sn ? [l.f, l.g, l.h, l.o].map((k, i) => [k, l.sn![i]!] as const) : []),
+      forward(l, { tf, x, keep, view, weight, vjp, needDx, train }) {
+        const attend = attendWith(tf);
+        const [f, g, h, o] = [l.f, l.g, l.h, l.o].map(weight) as [tfjs.Tensor, tfjs.Tensor, tfjs.Tensor, tfjs.Tensor];
+        const y = attend(x as tfjs.Tensor4D, f, g, h, o, l.gamma);
+        const x4 = keep(view(x, x.shape)) as tfjs.Tensor4D;
+        return {
+          y,
+          backward: (dy, grads) => {
+            if (!train) return needDx ? vjp((xx) => attend(xx as tfjs.Tensor4D, f, g, h, o, l.gamma), [x4], dy)[0]! : null;
+            const all = vjp((xx, ff, gg, hh, oo, ga) => attend(xx as tfjs.Tensor4D, ff!, gg!, hh!, oo!, ga!), [x4, f, g, h, o, l.gamma], dy);
+            [l.f, l.g, l.h, l.o, l.gamma].forEach((v, i) => grads.set(v, all[i + 1]!));
+            return needDx ? all[0]! : null;
+          },
+        };
+      },
+    },
+  },
 
   // tfjs layers have no attention layer; it is folded into standard ones: 1x1 convs, 2x2 max pooling,
   // reshapes, two batched Dot products with a Softmax between, and the output conv's kernel times gamma

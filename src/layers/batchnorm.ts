@@ -54,6 +54,7 @@ export const batchnorm: LayerModule<BatchnormIR, BatchnormFused> = {
     code: (_l, { net, info }) => `{ op: "batchnorm", bn: ${ident(`${net.name}/${info.name}`)} }`,
     runtime: {
       op: "batchnorm",
+      accumulates: true,
       weights: (l) => [...(l.bn.gamma ? [l.bn.gamma] : []), ...(l.bn.beta ? [l.bn.beta] : [])],
       forward: (l, env) => batchNormLayer(l.bn, env),
     },
@@ -85,7 +86,8 @@ export function batchNormVars(netName: string, layerName: string, b: BatchnormIR
  *   var = mean(square(xc)):     dxc = (dvar/n) * (xc*2)
  *   xc = x - mean:              dx2 = dxc,  dmean2 = -sum(dxc)
  *   mean = mean(x):             dx3 = (dmean1 + dmean2) / n
- *   dx = (dx1 + dx2) + dx3      (the tape adds the three paths to x in this order)
+ *   dx = (dx1 + dx2) + dx3      (the tape adds the three paths to x in this order; to the gradient
+ *                               x already has from a shortcut that reads it too, when there is one)
  *
  * Rewritten only where IEEE arithmetic makes two forms equal bit for bit: (r*-1)*a = -(r*a), a sum of
  * negated terms is the negated sum, a + -b = a - b, and doubling is exact, so a*(b*2) = (a*2)*b.
@@ -109,7 +111,7 @@ function batchNormLayer(bn: BatchNormVars, { x, needDx, train, keep, stats, kern
   const xc4 = keep(view(xc, shape4));
   return {
     y: view(y4, x.shape),
-    backward: (dyIn, grads) => {
+    backward: (dyIn, grads, into) => {
       // tfjs differentiates FusedBatchNorm on its 4-D input, summing over axes 0-2: so do we.
       const dy = view(dyIn, shape4);
       const sum = (t: tf.Tensor) => kernel("Sum", { x: t }, { axis: [0, 1, 2], keepDims: false });
@@ -130,7 +132,9 @@ function batchNormLayer(bn: BatchNormVars, { x, needDx, train, keep, stats, kern
       const sumDxc = view(kernel("Sum", { x: view(dxc, x.shape) }, { axis: axes, keepDims: false }), [channels]); // tf.moments' Sub, on x's own shape
       const dmeanNeg = kernel("Add", { a: sum(mul(r, dyGamma)), b: sumDxc });
       const dx3 = kernel("RealDiv", { a: dmeanNeg, b: constant(-n) });
-      return view(kernel("Add", { a: kernel("Add", { a: dx1, b: dxc }), b: dx3 }), x.shape);
+      // (with `into`, the gradient x has from later layers that read it: tfjs adds each path to it in turn)
+      const first = into ? kernel("Add", { a: view(into, shape4), b: dx1 }) : dx1;
+      return view(kernel("Add", { a: kernel("Add", { a: first, b: dxc }), b: dx3 }), x.shape);
     },
   };
 }

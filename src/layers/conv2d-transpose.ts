@@ -11,6 +11,8 @@ export interface DeconvFused {
   stride: number;
   pad: "same" | "valid";
   out: [number, number, number];
+  /** Spectral norm's power-iteration vector: the layer reads its kernel normalized (FusedOp.spectral). */
+  sn?: tf.Variable;
 }
 
 export const conv2dTranspose: LayerModule<ConvIR<"conv2dTranspose">, DeconvFused> = {
@@ -31,14 +33,17 @@ export const conv2dTranspose: LayerModule<ConvIR<"conv2dTranspose">, DeconvFused
   },
 
   fused: {
-    available: (l) => !l.sn && !scaledLayer(l),
-    code: (l, { info }) => `{ op: "deconv", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, stride: ${l.stride}, pad: "${l.padding}", out: [${info.outShape.join(", ")}] }`,
+    available: (l) => !scaledLayer(l),
+    code: (l, { info }) =>
+      `{ op: "deconv", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, stride: ${l.stride}, pad: "${l.padding}", out: [${info.outShape.join(", ")}]${l.sn ? `, sn: ${ident(l.sn)}` : ""} }`,
     runtime: {
       op: "deconv",
       weights: (l) => (l.bias ? [l.kernel, l.bias] : [l.kernel]),
-      forward(l, { x, keep, kernel, view, needDx, train }) {
+      spectral: (l) => (l.sn ? [[l.kernel, l.sn]] : []),
+      forward(l, { x, keep, kernel, view, needDx, train, weight }) {
         const conv = { strides: l.stride, pad: l.pad, dataFormat: "NHWC", dimRoundingMode: undefined };
-        const z = kernel("Conv2DBackpropInput", { dy: x, filter: l.kernel }, { ...conv, inputShape: [x.shape[0]!, ...l.out] });
+        const filter = weight(l.kernel);
+        const z = kernel("Conv2DBackpropInput", { dy: x, filter }, { ...conv, inputShape: [x.shape[0]!, ...l.out] });
         const y = l.bias ? kernel("Add", { a: z, b: l.bias }) : z;
         const xs4 = keep(view(x, x.shape));
         return {
@@ -48,7 +53,7 @@ export const conv2dTranspose: LayerModule<ConvIR<"conv2dTranspose">, DeconvFused
               grads.set(l.kernel, kernel("Conv2DBackpropFilter", { x: dy, dy: xs4 }, { ...conv, filterShape: l.kernel.shape }));
               if (l.bias) grads.set(l.bias, kernel("Sum", { x: dy }, { axis: [0, 1, 2], keepDims: false }));
             }
-            return needDx ? kernel("Conv2D", { x: dy, filter: l.kernel }, { ...conv, dilations: 1 }) : null;
+            return needDx ? kernel("Conv2D", { x: dy, filter }, { ...conv, dilations: 1 }) : null;
           },
         };
       },

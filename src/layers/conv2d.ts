@@ -26,6 +26,8 @@ export interface Conv2dFused {
   stride: number;
   pad: "same" | "valid";
   act: Activation | null;
+  /** Spectral norm's power-iteration vector: the layer reads its kernel normalized (FusedOp.spectral). */
+  sn?: tf.Variable;
 }
 
 export const CONV_PARAMS = {
@@ -105,17 +107,21 @@ export const conv2d: LayerModule<ConvIR<"conv2d">, Conv2dFused> = {
 
   // (a scaled layer has no fused form yet: its net runs layer by layer)
   fused: {
-    available: (l) => !l.sn && !scaledLayer(l),
+    available: (l) => !scaledLayer(l),
     hostsActivation: (l) => l.bias !== null,
-    code: (l, _c, act) => `{ op: "conv2d", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, stride: ${l.stride}, pad: "${l.padding}", act: ${act} }`,
+    code: (l, _c, act) =>
+      `{ op: "conv2d", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, stride: ${l.stride}, pad: "${l.padding}", act: ${act}${l.sn ? `, sn: ${ident(l.sn)}` : ""} }`,
     runtime: {
       op: "conv2d",
       weights: (l) => (l.bias ? [l.kernel, l.bias] : [l.kernel]),
-      forward(l, { x, keep, kernel, view, needDx, train, activationAttrs, activationGrad }) {
+      spectral: (l) => (l.sn ? [[l.kernel, l.sn]] : []),
+      forward(l, { x, keep, kernel, view, needDx, train, activationAttrs, activationGrad, weight }) {
         const conv = { strides: l.stride, pad: l.pad, dataFormat: "NHWC", dimRoundingMode: undefined };
+        // (grads are keyed by the variable; with sn they are the normalized kernel's, which the tape carries on)
+        const filter = weight(l.kernel);
         const y = l.bias
-          ? kernel("FusedConv2D", { x, filter: l.kernel, bias: l.bias }, { ...conv, dilations: [1, 1], ...activationAttrs(l.act) })
-          : kernel("Conv2D", { x, filter: l.kernel }, { ...conv, dilations: [1, 1] });
+          ? kernel("FusedConv2D", { x, filter, bias: l.bias }, { ...conv, dilations: [1, 1], ...activationAttrs(l.act) })
+          : kernel("Conv2D", { x, filter }, { ...conv, dilations: [1, 1] });
         const xs4 = keep(view(x, x.shape)); // a view: x may be a tensor this op does not own
         if (l.act) keep(y);
         return {
@@ -126,7 +132,7 @@ export const conv2d: LayerModule<ConvIR<"conv2d">, Conv2dFused> = {
               grads.set(l.kernel, kernel("Conv2DBackpropFilter", { x: xs4, dy: dz }, { ...conv, filterShape: l.kernel.shape }));
               if (l.bias) grads.set(l.bias, kernel("Sum", { x: dz }, { axis: [0, 1, 2], keepDims: false }));
             }
-            return needDx ? kernel("Conv2DBackpropInput", { dy: dz, filter: l.kernel }, { ...conv, inputShape: x.shape }) : null;
+            return needDx ? kernel("Conv2DBackpropInput", { dy: dz, filter }, { ...conv, inputShape: x.shape }) : null;
           },
         };
       },

@@ -20,6 +20,8 @@ export interface DenseFused {
   kernel: tf.Variable;
   bias: tf.Variable | null;
   act: Activation | null;
+  /** Spectral norm's power-iteration vector: the layer reads its kernel normalized (FusedOp.spectral). */
+  sn?: tf.Variable;
 }
 
 export const dense: LayerModule<DenseIR, DenseFused> = {
@@ -63,19 +65,21 @@ export const dense: LayerModule<DenseIR, DenseFused> = {
 
   // (a scaled layer has no fused form yet: its net runs layer by layer)
   fused: {
-    available: (l) => !l.sn && !scaledLayer(l),
+    available: (l) => !scaledLayer(l),
     hostsActivation: (l) => l.bias !== null,
-    code: (l, _c, act) => `{ op: "dense", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, act: ${act} }`,
+    code: (l, _c, act) => `{ op: "dense", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, act: ${act}${l.sn ? `, sn: ${ident(l.sn)}` : ""} }`,
     runtime: {
       op: "dense",
       weights: (l) => (l.bias ? [l.kernel, l.bias] : [l.kernel]),
-      forward(l, { x, keep, kernel, view, needDx, train, activationAttrs, activationGrad }) {
+      spectral: (l) => (l.sn ? [[l.kernel, l.sn]] : []),
+      forward(l, { x, keep, kernel, view, needDx, train, activationAttrs, activationGrad, weight }) {
         const [n, k] = x.shape as [number, number];
         const units = l.kernel.shape[1]!;
+        const w = weight(l.kernel);
         const a3 = view(x, [1, n, k]);
         const y = l.bias
-          ? view(kernel("_FusedMatMul", { a: a3, b: view(l.kernel, [1, k, units]), bias: l.bias }, { transposeA: false, transposeB: false, ...activationAttrs(l.act) }), [n, units])
-          : kernel("BatchMatMul", { a: x, b: l.kernel }, { transposeA: false, transposeB: false });
+          ? view(kernel("_FusedMatMul", { a: a3, b: view(w, [1, k, units]), bias: l.bias }, { transposeA: false, transposeB: false, ...activationAttrs(l.act) }), [n, units])
+          : kernel("BatchMatMul", { a: x, b: w }, { transposeA: false, transposeB: false });
         keep(a3);
         if (l.act) keep(y);
         return {
@@ -86,7 +90,7 @@ export const dense: LayerModule<DenseIR, DenseFused> = {
               grads.set(l.kernel, view(kernel("BatchMatMul", { a: a3, b: dz3 }, { transposeA: true, transposeB: false }), [k, units]));
               if (l.bias) grads.set(l.bias, kernel("Sum", { x: dz3 }, { axis: [0, 1], keepDims: false }));
             }
-            return needDx ? view(kernel("BatchMatMul", { a: dz3, b: view(l.kernel, [1, k, units]) }, { transposeA: false, transposeB: true }), [n, k]) : null;
+            return needDx ? view(kernel("BatchMatMul", { a: dz3, b: view(w, [1, k, units]) }, { transposeA: false, transposeB: true }), [n, k]) : null;
           },
         };
       },

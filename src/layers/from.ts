@@ -1,13 +1,19 @@
 import { namesOf } from "./join.ts";
-import type { LayerModule } from "./layer.ts";
+import type { FusedRef, LayerModule } from "./layer.ts";
 
 export interface FromIR {
   readonly op: "from";
   readonly value: string;
 }
 
+/** In a fused net: the path continues from `src` (an input of the net, or an earlier layer's output). */
+export interface FromFused {
+  op: "from";
+  src: FusedRef;
+}
+
 /** Starts a new path at a named value: the layers after it read that value instead of the previous output. */
-export const from: LayerModule<FromIR> = {
+export const from: LayerModule<FromIR, FromFused> = {
   kind: "from",
   doc: "start a new path at a named value of the net (an input, or an earlier output named with '-> name'): from(x)",
   params: { value: "the named value the path continues from" },
@@ -22,8 +28,27 @@ export const from: LayerModule<FromIR> = {
 
   resolved: () => [],
   code: (l, { local }) => `h = ${local(l.value)};`,
-  // No fused form yet: a net with more than one path runs layer by layer in the optimized trainer too.
-  fused: null,
+  // In a fused net the layer reads another layer's output (or an input); its gradient goes back there.
+  fused: {
+    reads: (l) => [l.value],
+    code: (l, c) => `{ op: "from", src: ${c.ref!(l.value)} }`,
+    runtime: {
+      op: "from",
+      refs: (l) => [l.src],
+      startsPath: true,
+      forward(l, { value, view, needsGrad, addGrad }) {
+        const v = value(l.src);
+        return {
+          // a view: the output is a tensor of its own (a tap of the op may be here)
+          y: view(v, v.shape),
+          backward: (dy) => {
+            if (needsGrad(l.src)) addGrad(l.src, dy);
+            return null;
+          },
+        };
+      },
+    },
+  },
 
   export: (l, { input, net, name, fail }) => input(l.value) ?? fail(`export: ${net.name}.${name} reads ${l.value}, which ${net.name} does not define`),
 };

@@ -68,7 +68,7 @@ export function joinModule<K extends "add" | "multiply">(kind: K, verb: string, 
 
     resolved: () => [],
     code: (l, { local }) => `h = ${l.values.reduce((acc, x) => `tf.${tfOp}(${acc}, ${local(x)})`, "h")};`,
-    // No fused form yet: a net with a join runs layer by layer in the optimized trainer too.
+    // add.ts gives add its fused form; a net with multiply runs layer by layer in the optimized trainer.
     fused: null,
 
     export(l, { tf, apply, h, name, net, input, fail }) {

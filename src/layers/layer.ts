@@ -77,11 +77,22 @@ export interface CodeContext {
   readonly info: LayerInfo;
   /** The name a spec name (an input or a named value of the net) has as a local of the generated net function. */
   local(name: string): string;
+  /** In a fused net's code (FusedForm.code): the FusedRef a named value of the net is there, as code (`{ layer: 4 }`). */
+  ref?(name: string): string;
 }
 
 // ---- the fused runtime (src/runtime/fused/net.ts) -----------------------------------------------------
 
-export type Backward = (dy: tf.Tensor, grads: Map<tf.Variable, tf.Tensor>) => tf.Tensor | null;
+/**
+ * A layer's backward pass: its input's gradient from its output's `dy`. `into`, given only to a layer whose op
+ * says `accumulates`, is the gradient its input already has from later layers that read it too (a shortcut):
+ * such a layer reads its input more than once (batch norm), and tfjs's tape adds each of those terms to
+ * `into` in turn, so it returns that sum.
+ */
+export type Backward = (dy: tf.Tensor, grads: Map<tf.Variable, tf.Tensor>, into?: tf.Tensor | null) => tf.Tensor | null;
+
+/** A named value that a layer of a fused net reads: an input of the net, or the output of an earlier layer of the fused net. */
+export type FusedRef = { readonly input: number } | { readonly layer: number };
 
 /** What a layer's fused forward pass is given (tfjs and the engine's kernels are passed in: see above). */
 export interface FusedEnv {
@@ -90,6 +101,8 @@ export interface FusedEnv {
   readonly view: typeof Engine.view;
   readonly constant: typeof Engine.constant;
   readonly filledView: typeof Engine.filledView;
+  /** tf.grads usable inside the backward pass (a layer that differentiates a recomputation with tfjs: attention). */
+  readonly vjp: typeof Engine.vjp;
   /** The layer's input, and all inputs of the net. */
   readonly x: tf.Tensor;
   readonly xs: readonly tf.Tensor[];
@@ -104,6 +117,14 @@ export interface FusedEnv {
   readonly stats: BnStats[];
   /** Gradients of the net's inputs that layers other than the first read (concat). */
   readonly inputGrads: (tf.Tensor | null)[];
+  /** The value of a named value the layer reads (FusedOp.refs). */
+  value(r: FusedRef): tf.Tensor;
+  /** Whether the backward pass must give `r` a gradient. */
+  needsGrad(r: FusedRef): boolean;
+  /** Adds `g` to the gradient of `r` (in the backward pass; the net sums a value's gradients as tfjs's tape does). */
+  addGrad(r: FusedRef, g: tf.Tensor): void;
+  /** A kernel as this application uses it: spectrally normalized for a layer with sn (FusedOp.spectral), else the variable. */
+  weight(v: tf.Variable): tf.Tensor;
   /** An activation's forward and backward kernels (the registry's, by kind). */
   activation(a: { readonly kind: string }, x: tf.Tensor): tf.Tensor;
   activationGrad(a: { readonly kind: string }, dy: tf.Tensor, y: tf.Tensor): tf.Tensor;
@@ -118,6 +139,17 @@ export interface FusedOp<F extends { readonly op: string }> {
   weights?(l: F): readonly tf.Variable[];
   /** Indices of other inputs of the net it reads (their gradients flow back through it). */
   inputsRead?(l: F): readonly number[];
+  /** Named values it reads besides the path (from, add); their gradients come back through env.addGrad. */
+  refs?(l: F): readonly FusedRef[];
+  /** Whether its backward adds its input's gradient to the one the input already has (Backward's `into`). */
+  readonly accumulates?: boolean;
+  /** Whether it ignores the path's value (from: a new path starts there), so gives no gradient to it. */
+  readonly startsPath?: boolean;
+  /**
+   * Its spectrally normalized kernels, [kernel, u] each: the net normalizes them (rt.spectralNorm, on the
+   * gradient tape) before the op, in layer order, once per application, and the layer reads them with env.weight.
+   */
+  spectral?(l: F): readonly (readonly [tf.Variable, tf.Variable])[];
 }
 
 /** How the optimized trainer runs a layer inside a network applied as one op. */
@@ -126,6 +158,8 @@ export interface FusedForm<L, F extends { readonly op: string }> {
   available?(l: L, passes: ReadonlySet<string>): boolean;
   /** Whether an activation right after it can run inside its kernel. */
   hostsActivation?(l: L): boolean;
+  /** The named values of the net it reads (from, add): the plan gives each a FusedRef (CodeContext.ref). */
+  reads?(l: L): readonly string[];
   /** The object the trainer passes to rt.fused.FusedNet; `act`: the code of a fused activation, or "null". */
   code(l: L, c: CodeContext, act: string): string;
   readonly runtime: FusedOp<F>;

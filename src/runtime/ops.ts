@@ -257,6 +257,11 @@ export function upsample(x: tf.Tensor4D, factor: number): tf.Tensor4D {
  * one power-iteration step per training call; `u` persists between calls.
  */
 export function spectralNorm(kernel: tf.Tensor, u: tf.Variable, mode: Mode): tf.Tensor {
+  return spectralNormParts(kernel, u, mode).normalized;
+}
+
+/** spectralNorm's result and the values its gradient reads: v [1, n], u' [1, out] and sigma (see src/runtime/fused/spectral.ts). */
+export function spectralNormParts(kernel: tf.Tensor, u: tf.Variable, mode: Mode): { normalized: tf.Tensor; vv: tf.Tensor; un: tf.Tensor; sigma: tf.Tensor } {
   const w = tf.reshape(kernel, [-1, kernel.shape[kernel.rank - 1]!]); // [n, out]
   const l2 = (t: tf.Tensor) => tf.div(t, tf.add(tf.norm(t), 1e-12));
   const uu = stopGradient(u);
@@ -264,7 +269,7 @@ export function spectralNorm(kernel: tf.Tensor, u: tf.Variable, mode: Mode): tf.
   const un = stopGradient(l2(tf.matMul(vv, w))); // [1, out]
   if (mode === "train") tf.tidy(() => u.assign(un));
   const sigma = tf.sum(tf.mul(tf.matMul(vv, w), un));
-  return tf.div(kernel, sigma);
+  return { normalized: tf.div(kernel, sigma), vv, un, sigma };
 }
 
 // ---- expression functions --------------------------------------------------------------------------

@@ -34,9 +34,10 @@ const runs: [string, "wasm" | "cpu"][] = [
   ["test/fixtures/opt-layers.gan", "cpu"],
   ["test/fixtures/resample-layers.gan", "wasm"],
   ["test/fixtures/resample-layers.gan", "cpu"],
-  // joins and `from` (the net with them runs layer by layer in the optimized trainer too)
+  // joins and `from` (G runs layer by layer: multiply and a concat of a named value have no fused form; D's
+  // residual add is fused)
   ["test/fixtures/graph-joins.gan", "wasm"],
-  // blocks: G's residual blocks run layer by layer, D's plain blocks fused
+  // blocks: G's residual blocks (batch norm and a shortcut read each block's input) and D's plain blocks, fused
   ["test/fixtures/graph-blocks.gan", "wasm"],
   // a class embedding of G that D reads (share=G): G's step trains it through D too, D's step only reads it
   ["test/fixtures/shared-embed.gan", "wasm"],

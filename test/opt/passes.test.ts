@@ -135,6 +135,42 @@ describe("when a pass does not apply", () => {
     expect(planFusedNet(p.nets.find((n) => n.name === "G")!, ALL_PASSES)).not.toBeNull();
   });
 
+  it("nets with several paths are fused: from and add read earlier layers' outputs or an input (sngan_resnet's G and D)", () => {
+    const p = program(fs.readFileSync(path.join(ROOT, "specs/sngan_resnet.gan"), "utf8"));
+    const G = planFusedNet(p.nets.find((n) => n.name === "G")!, ALL_PASSES)!;
+    const D = planFusedNet(p.nets.find((n) => n.name === "D")!, ALL_PASSES)!;
+    const netG = p.nets.find((n) => n.name === "G")!;
+    const netD = p.nets.find((n) => n.name === "D")!;
+    // G's first block reads its input, the reshape's output (fused layer 1), and its main path's end
+    expect(G.values["gblock1/input"]).toEqual({ layer: 1 });
+    expect(netG.layers[G.layers[1]!.layer]!.name).toBe("reshape1");
+    expect(netG.layers[G.layers[(G.values["gblock1/main"] as { layer: number }).layer]!.layer]!.name).toBe("gblock1/conv2");
+    // D's first block's shortcut starts at D's input
+    expect(D.values["x"]).toEqual({ input: 0 });
+    // every conv of D has spectral norm and is fused, most with the relu after them
+    expect(netD.layers.filter((l) => l.layer.op === "conv2d").every((l) => l.layer.op === "conv2d" && l.layer.sn !== null)).toBe(true);
+    expect(D.layers.filter((l) => l.fusedAct !== null).length).toBe(4);
+    // no reuse of a pass of a net with spectral norm (each pass moves u); G is recorded as for the seed GAN
+    const q = plan(fs.readFileSync(path.join(ROOT, "specs/sngan_resnet.gan"), "utf8").replace("schedule=[5*d, g]", "schedule=[g, d]")).plan;
+    expect(q.nets.has("D") && q.nets.has("G")).toBe(true);
+    expect([...q.steps.values()].every((s) => [...s.record.keys()].every((id) => (p.nodes[id] as { net?: string }).net !== "D"))).toBe(true);
+  });
+
+  it("an activation is not fused into a layer whose output a shortcut reads (it reads the value before the activation)", () => {
+    // the block's input is the output of the conv before it, which the block's first layer (lrelu) follows
+    const text = seed
+      .replace("net D(x) {", "block Res(ch) {\n  lrelu 0.2, conv(ch, kernel=3), lrelu 0.2, conv(ch, kernel=3), add(input)\n}\n\nnet D(x) {")
+      .replace("conv 64 kernel=4 stride=2, lrelu 0.2", "conv 64 kernel=4 stride=2, Res(64)");
+    const p = program(text);
+    const net = p.nets.find((n) => n.name === "D")!;
+    const D = planFusedNet(net, ALL_PASSES)!;
+    const read = (D.values["res1/input"] as { layer: number }).layer;
+    expect(net.layers[D.layers[read]!.layer]!.name).toBe("conv1");
+    expect(D.layers[read]!.fusedAct).toBeNull();
+    // the block's first conv hosts its lrelu; its second, followed by add, none
+    expect(D.layers.filter((l) => l.fusedAct !== null).map((l) => net.layers[l.layer]!.name)).toEqual(["res1/conv1"]);
+  });
+
   it("without fused-activation every activation is its own layer", () => {
     const p = program(seed);
     const D = planFusedNet(p.nets.find((n) => n.name === "D")!, without("fused-activation"))!;

@@ -150,3 +150,19 @@ export function filledView(value: 0 | 1, shape: readonly number[]): tf.Tensor {
   }
   return RELABEL_BACKENDS.has(tf.getBackend()) ? view(t, shape) : t.clone();
 }
+
+/**
+ * The gradients of `f` at `xs` for the output gradient `dy` (tf.grads), callable inside a fused op's backward
+ * pass, that is, while tfjs's engine is running another gradient computation. A gradient computation
+ * started there replaces the engine's tape with its own and clears it when done, and the outer computation
+ * then finds no tape to clean up; so the outer tape is put back afterwards (its nodes were already read).
+ */
+export function vjp(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: readonly tf.Tensor[], dy: tf.Tensor): tf.Tensor[] {
+  const state = (engine() as unknown as { state: { activeTape: unknown } }).state;
+  const outer = state.activeTape;
+  try {
+    return tf.grads(f)([...xs], dy);
+  } finally {
+    state.activeTape = outer;
+  }
+}

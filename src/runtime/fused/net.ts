@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BatchNormVars } from "../ops.ts";
 import { activationModule, FUSED_OPS, type Activation, type FusedLayer } from "../../layers/index.ts";
-import type { Backward, FusedOp } from "../../layers/layer.ts";
-import { Arena, constant, customOp, filledView, kernel, view } from "./engine.ts";
+import type { Backward, FusedOp, FusedRef } from "../../layers/layer.ts";
+import { spectralNormOp } from "./spectral.ts";
+import { Arena, constant, customOp, filledView, kernel, view, vjp } from "./engine.ts";
 import { denseChainForward, isDenseChain, type ChainLayer } from "./dense-chain.ts";
 import { GANC_BN_FACTORS, GANC_MOVING_AVERAGES, type BnFactorsAttrs, type MovingAveragesAttrs } from "../kernels/index.ts";
 
@@ -87,13 +88,16 @@ export class FusedNet {
   /** The net in training mode (batch statistics, moving averages updated) as one op on the tape. */
   apply(xs: readonly tf.Tensor[], o: ApplyOptions): Record<string, tf.Tensor> {
     const wantsGrad = o.gradParams || o.gradInputs.some(Boolean);
-    const inputs = [...xs.filter((_, i) => o.gradInputs[i]), ...(o.gradParams ? this.paramsBelow(o.taps) : [])];
+    // spectrally normalized kernels: ordinary ops on the tape, which differentiates the normalization; the
+    // op takes them as inputs and gives their gradients
+    const weights = this.normalizedKernels(o.arena);
+    const inputs = [...xs.filter((_, i) => o.gradInputs[i]), ...(o.gradParams ? this.paramsBelow(o.taps).map((p) => weights.get(p) ?? p) : [])];
     let fwd: Forward | null = null;
     const outs = customOp(
       `net ${this.name}`,
       inputs,
       () => {
-        fwd = this.forward(xs, o, wantsGrad);
+        fwd = this.forward(xs, o, wantsGrad, weights);
         updateMovingAverages(fwd.stats);
         return fwd.outputs;
       },
@@ -107,6 +111,8 @@ export class FusedNet {
    * that trains this net on the same values: `replay` stands for a second forward pass there.
    */
   record(xs: readonly tf.Tensor[], o: ApplyOptions, movingAverages: "now" | "now and for the replay" = "now"): Recorded {
+    // (a replay would differentiate the kernels normalized with the power-iteration vector of the recording)
+    if (this.layers.some((l) => (fusedOp(l).spectral?.(l).length ?? 0) > 0)) throw new Error(`net ${this.name}: a net with spectral norm cannot be recorded for a later step`);
     const held: { f?: Forward } = {};
     const twice = movingAverages !== "now";
     tf.tidy(() => {
@@ -149,12 +155,34 @@ export class FusedNet {
    * those taps; the others get no gradient (and so no optimizer update) from this application.
    */
   paramsBelow(taps: readonly string[]): tf.Variable[] {
-    const top = Math.max(...taps.map((t) => this.tapIndex.get(t) ?? -1));
+    // the layers the taps depend on: down the path, and to the layers whose outputs a layer reads (from, add)
+    const below = new Array<boolean>(this.layers.length).fill(false);
+    for (const t of taps) {
+      const i = this.tapIndex.get(t);
+      if (i !== undefined && i >= 0) below[i] = true;
+    }
     const used = new Set<tf.Variable>();
-    this.layers.slice(0, top + 1).forEach((l) => {
-      for (const w of fusedOp(l).weights?.(l) ?? []) used.add(w);
-    });
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      if (!below[i]) continue;
+      const l = this.layers[i]!;
+      const op = fusedOp(l);
+      for (const w of op.weights?.(l) ?? []) used.add(w);
+      if (i > 0 && !op.startsPath) below[i - 1] = true;
+      for (const r of op.refs?.(l) ?? []) if ("layer" in r) below[r.layer] = true;
+    }
     return this.params.filter((p) => used.has(p));
+  }
+
+  /**
+   * The spectrally normalized kernels of this application: rt.spectralNorm in training mode for each layer
+   * with sn, in layer order, as the layer-by-layer trainer's net function computes them (the same ops, so
+   * the same values; each power-iteration vector is updated once per application, in the same order), each
+   * as one op on the tape with its gradient written out (spectral.ts).
+   */
+  private normalizedKernels(arena: Arena): Map<tf.Variable, tf.Tensor> {
+    const out = new Map<tf.Variable, tf.Tensor>();
+    for (const l of this.layers) for (const [kernel, u] of fusedOp(l).spectral?.(l) ?? []) out.set(kernel, spectralNormOp(kernel, u, arena));
+    return out;
   }
 
   private gradients(fwd: Forward, dys: tf.Tensor[], xs: readonly tf.Tensor[], o: ApplyOptions): tf.Tensor[] {
@@ -168,7 +196,7 @@ export class FusedNet {
     return out;
   }
 
-  private forward(xs: readonly tf.Tensor[], o: ApplyOptions, save: boolean): Forward {
+  private forward(xs: readonly tf.Tensor[], o: ApplyOptions, save: boolean, weights: ReadonlyMap<tf.Variable, tf.Tensor> = new Map()): Forward {
     const keep = <T extends tf.Tensor>(t: T): T => (save ? o.arena.keep(t) : t);
     const wanted = o.taps.map((t) => {
       const i = this.tapIndex.get(t);
@@ -176,25 +204,46 @@ export class FusedNet {
       return i;
     });
     // an MLP: the same kernels below the engine (dense-chain.ts)
-    if (this.denseChain && xs.length === 1) return denseChainForward(this.layers as readonly ChainLayer[], wanted, xs[0]!, !!o.gradInputs[0], o.gradParams, save, o.arena);
-    // Which layers' input gradients the step needs: those above a layer with weights the step trains, or
-    // above an input (the first, or one a concat layer reads) whose gradient it needs.
-    const needIn: boolean[] = this.layers.map(() => false);
-    let below = !!o.gradInputs[0];
+    if (this.denseChain && xs.length === 1 && weights.size === 0) return denseChainForward(this.layers as readonly ChainLayer[], wanted, xs[0]!, !!o.gradInputs[0], o.gradParams, save, o.arena);
+    // Which values the step differentiates: a layer's output depends on weights the step trains, or on an
+    // input whose gradient it needs, through the path (the previous layer's output, unless the layer starts
+    // a new path), another input it reads (concat) or an earlier layer's output it reads (from, add).
+    // A layer's backward runs where its output does; it gives its path input a gradient where that does.
+    const dep: boolean[] = [];
+    const needIn: boolean[] = [];
+    const accumulates = this.layers.map((l) => !!fusedOp(l).accumulates);
+    const depOf = (r: FusedRef) => ("input" in r ? !!o.gradInputs[r.input] : dep[r.layer]!);
     this.layers.forEach((l, i) => {
-      needIn[i] = below;
-      if (o.gradParams && hasWeights(l)) below = true;
-      if (readsInputWithGrad(l, o)) below = true;
+      const op = fusedOp(l);
+      needIn[i] = op.startsPath ? false : i === 0 ? !!o.gradInputs[0] : dep[i - 1]!;
+      dep[i] = needIn[i]! || (o.gradParams && hasWeights(l)) || readsInputWithGrad(l, o) || (op.refs?.(l) ?? []).some(depOf);
     });
     const steps: Backward[] = [];
     const stats: BnStats[] = [];
     const outputs: tf.Tensor[] = new Array(wanted.length);
     const inputGrads: (tf.Tensor | null)[] = xs.map(() => null);
+    // the layers' outputs (those that later layers read stay alive through the views they keep), and the
+    // gradients of each that layers above it gave in the backward pass
+    const outs: tf.Tensor[] = [];
+    // the normalized kernels, kept for the backward pass (they belong to the step, which may free them first)
+    const kernels = new Map([...weights].map(([v, t]) => [v, save ? keep(view(t, t.shape)) : t]));
+    const pending: (tf.Tensor | null)[] = this.layers.map(() => null);
+    const accumulate = (i: number, g: tf.Tensor) => (pending[i] = pending[i] ? tf.add(pending[i]!, g) : g);
+    const refEnv = {
+      value: (r: FusedRef) => ("input" in r ? xs[r.input]! : outs[r.layer]!),
+      needsGrad: depOf,
+      addGrad: (r: FusedRef, g: tf.Tensor) => {
+        if ("layer" in r) accumulate(r.layer, g);
+        else inputGrads[r.input] = inputGrads[r.input] ? tf.add(inputGrads[r.input]!, g) : g;
+      },
+      weight: (v: tf.Variable) => kernels.get(v) ?? v,
+    };
     let h = xs[0]!;
     this.layers.forEach((l, i) => {
-      const r = this.layer(l, h, xs, needIn[i]!, o, keep, stats, inputGrads);
+      const r = fusedOp(l).forward(l, { ...ENGINE, ...refEnv, x: h, xs, needDx: needIn[i]!, train: o.gradParams, o, keep, stats, inputGrads });
       steps.push(r.backward);
       h = r.y;
+      outs.push(h);
       wanted.forEach((w, k) => {
         if (w === i) outputs[k] = h;
       });
@@ -204,33 +253,29 @@ export class FusedNet {
       outputs,
       stats,
       backward: (dys, grads) => {
-        let dy: tf.Tensor | null = null;
+        // A value read by several layers gets the sum of their gradients, added in the order tfjs's tape
+        // adds them: the loss's (through taps) first, then the readers from the last to the first.
+        wanted.forEach((w, k) => accumulate(w, dys[k]!));
+        let dy: tf.Tensor | null = null; // from the layer above, through the path
         for (let i = Math.max(...wanted); i >= 0; i--) {
-          for (let k = 0; k < wanted.length; k++) if (wanted[k] === i) dy = dy === null ? dys[k]! : tf.add(dy, dys[k]!);
-          if (dy === null) continue;
-          const l = this.layers[i]!;
-          const needed = needIn[i] || (o.gradParams && hasWeights(l)) || readsInputWithGrad(l, o);
-          if (!needed) break;
-          dy = steps[i]!(dy, grads);
-          if (dy === null) break;
+          let g = pending[i]!;
+          pending[i] = null;
+          if (dy !== null) g = g === null ? dy : tf.add(g, dy);
+          dy = null;
+          if (g === null || !dep[i]) continue;
+          if (needIn[i] && accumulates[i]) {
+            // the layer adds its input's gradient to what the input has from later readers
+            const into = i > 0 ? pending[i - 1]! : inputGrads[0]!;
+            if (i > 0) pending[i - 1] = null;
+            else inputGrads[0] = null;
+            dy = steps[i]!(g, grads, into);
+          } else dy = steps[i]!(g, grads);
+          if (!needIn[i]) dy = null;
         }
-        if (o.gradInputs[0] && dy !== null) inputGrads[0] = dy;
+        if (o.gradInputs[0] && dy !== null) inputGrads[0] = inputGrads[0] ? tf.add(inputGrads[0], dy) : dy;
         return inputGrads;
       },
     };
-  }
-
-  private layer(
-    l: FusedLayer,
-    x: tf.Tensor,
-    xs: readonly tf.Tensor[],
-    needDx: boolean,
-    o: ApplyOptions,
-    keep: <T extends tf.Tensor>(t: T) => T,
-    stats: BnStats[],
-    inputGrads: (tf.Tensor | null)[],
-  ): { y: tf.Tensor; backward: Backward } {
-    return fusedOp(l).forward(l, { ...ENGINE, x, xs, needDx, train: o.gradParams, o, keep, stats, inputGrads });
   }
 }
 
@@ -241,6 +286,7 @@ const ENGINE = {
   view,
   constant,
   filledView,
+  vjp,
   activation: (a: { readonly kind: string }, x: tf.Tensor) => activationModule(a.kind).forward(a as Activation, x, { tf, kernel }),
   activationGrad: (a: { readonly kind: string }, dy: tf.Tensor, y: tf.Tensor) => activationModule(a.kind).grad(a as Activation, dy, y, { tf, kernel, constant }),
   activationAttrs: (a: { readonly kind: string } | null) => (a === null ? { activation: "linear", leakyreluAlpha: 0.2 } : activationModule(a.kind).attrs(a as Activation)),

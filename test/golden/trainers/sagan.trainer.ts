@@ -99,6 +99,48 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const G_gblock3_bn2: rt.BatchNormVars = { gamma: G_gblock3_bn2_gamma, beta: G_gblock3_bn2_beta, movingMean: G_gblock3_bn2_moving_mean, movingVariance: G_gblock3_bn2_moving_variance, decay: 0.9, epsilon: 1e-5 };
   const G_bn1: rt.BatchNormVars = { gamma: G_bn1_gamma, beta: G_bn1_beta, movingMean: G_bn1_moving_mean, movingVariance: G_bn1_moving_variance, decay: 0.9, epsilon: 1e-5 };
   const varsG = [G_dense1_kernel, G_dense1_bias, G_gblock1_bn1_gamma, G_gblock1_bn1_beta, G_gblock1_conv1_kernel, G_gblock1_conv1_bias, G_gblock1_bn2_gamma, G_gblock1_bn2_beta, G_gblock1_conv2_kernel, G_gblock1_conv2_bias, G_gblock1_conv3_kernel, G_gblock1_conv3_bias, G_gblock2_bn1_gamma, G_gblock2_bn1_beta, G_gblock2_conv1_kernel, G_gblock2_conv1_bias, G_gblock2_bn2_gamma, G_gblock2_bn2_beta, G_gblock2_conv2_kernel, G_gblock2_conv2_bias, G_gblock2_conv3_kernel, G_gblock2_conv3_bias, G_attention1_f_kernel, G_attention1_g_kernel, G_attention1_h_kernel, G_attention1_o_kernel, G_attention1_gamma, G_gblock3_bn1_gamma, G_gblock3_bn1_beta, G_gblock3_conv1_kernel, G_gblock3_conv1_bias, G_gblock3_bn2_gamma, G_gblock3_bn2_beta, G_gblock3_conv2_kernel, G_gblock3_conv2_bias, G_gblock3_conv3_kernel, G_gblock3_conv3_bias, G_bn1_gamma, G_bn1_beta, G_conv1_kernel, G_conv1_bias];
+  // net G as one op in training steps, its backward pass written out (pass fused-nets)
+  const netG = new rt.fused.FusedNet("G", [
+    { op: "dense", kernel: G_dense1_kernel, bias: G_dense1_bias, act: null, sn: G_dense1_sn_u }, // dense1
+    { op: "reshape", shape: [4, 4, 256] }, // reshape1
+    { op: "batchnorm", bn: G_gblock1_bn1 }, // gblock1/bn1
+    { op: "act", act: { kind: "relu" } }, // gblock1/relu1
+    { op: "upsample", factor: 2, bilinear: false }, // gblock1/upsample1
+    { op: "conv2d", kernel: G_gblock1_conv1_kernel, bias: G_gblock1_conv1_bias, stride: 1, pad: "same", act: null, sn: G_gblock1_conv1_sn_u }, // gblock1/conv1
+    { op: "batchnorm", bn: G_gblock1_bn2 }, // gblock1/bn2
+    { op: "act", act: { kind: "relu" } }, // gblock1/relu2
+    { op: "conv2d", kernel: G_gblock1_conv2_kernel, bias: G_gblock1_conv2_bias, stride: 1, pad: "same", act: null, sn: G_gblock1_conv2_sn_u }, // gblock1/conv2
+    { op: "from", src: { layer: 1 } }, // gblock1/from1
+    { op: "upsample", factor: 2, bilinear: false }, // gblock1/upsample2
+    { op: "conv2d", kernel: G_gblock1_conv3_kernel, bias: G_gblock1_conv3_bias, stride: 1, pad: "same", act: null, sn: G_gblock1_conv3_sn_u }, // gblock1/conv3
+    { op: "add", values: [{ layer: 8 }] }, // gblock1/add1
+    { op: "batchnorm", bn: G_gblock2_bn1 }, // gblock2/bn1
+    { op: "act", act: { kind: "relu" } }, // gblock2/relu1
+    { op: "upsample", factor: 2, bilinear: false }, // gblock2/upsample1
+    { op: "conv2d", kernel: G_gblock2_conv1_kernel, bias: G_gblock2_conv1_bias, stride: 1, pad: "same", act: null, sn: G_gblock2_conv1_sn_u }, // gblock2/conv1
+    { op: "batchnorm", bn: G_gblock2_bn2 }, // gblock2/bn2
+    { op: "act", act: { kind: "relu" } }, // gblock2/relu2
+    { op: "conv2d", kernel: G_gblock2_conv2_kernel, bias: G_gblock2_conv2_bias, stride: 1, pad: "same", act: null, sn: G_gblock2_conv2_sn_u }, // gblock2/conv2
+    { op: "from", src: { layer: 12 } }, // gblock2/from1
+    { op: "upsample", factor: 2, bilinear: false }, // gblock2/upsample2
+    { op: "conv2d", kernel: G_gblock2_conv3_kernel, bias: G_gblock2_conv3_bias, stride: 1, pad: "same", act: null, sn: G_gblock2_conv3_sn_u }, // gblock2/conv3
+    { op: "add", values: [{ layer: 19 }] }, // gblock2/add1
+    { op: "attention", f: G_attention1_f_kernel, g: G_attention1_g_kernel, h: G_attention1_h_kernel, o: G_attention1_o_kernel, gamma: G_attention1_gamma, sn: [G_attention1_f_sn_u, G_attention1_g_sn_u, G_attention1_h_sn_u, G_attention1_o_sn_u] }, // attention1
+    { op: "batchnorm", bn: G_gblock3_bn1 }, // gblock3/bn1
+    { op: "act", act: { kind: "relu" } }, // gblock3/relu1
+    { op: "upsample", factor: 2, bilinear: false }, // gblock3/upsample1
+    { op: "conv2d", kernel: G_gblock3_conv1_kernel, bias: G_gblock3_conv1_bias, stride: 1, pad: "same", act: null, sn: G_gblock3_conv1_sn_u }, // gblock3/conv1
+    { op: "batchnorm", bn: G_gblock3_bn2 }, // gblock3/bn2
+    { op: "act", act: { kind: "relu" } }, // gblock3/relu2
+    { op: "conv2d", kernel: G_gblock3_conv2_kernel, bias: G_gblock3_conv2_bias, stride: 1, pad: "same", act: null, sn: G_gblock3_conv2_sn_u }, // gblock3/conv2
+    { op: "from", src: { layer: 24 } }, // gblock3/from1
+    { op: "upsample", factor: 2, bilinear: false }, // gblock3/upsample2
+    { op: "conv2d", kernel: G_gblock3_conv3_kernel, bias: G_gblock3_conv3_bias, stride: 1, pad: "same", act: null, sn: G_gblock3_conv3_sn_u }, // gblock3/conv3
+    { op: "add", values: [{ layer: 31 }] }, // gblock3/add1
+    { op: "batchnorm", bn: G_bn1 }, // bn1
+    { op: "act", act: { kind: "relu" } }, // relu1
+    { op: "conv2d", kernel: G_conv1_kernel, bias: G_conv1_bias, stride: 1, pad: "same", act: { kind: "sigmoid" }, sn: G_conv1_sn_u }, // conv1 + sigmoid1 in one kernel (fused-activation)
+  ], {}, varsG);
 
   // Variables of net D (specs/sagan.gan:44)
   const D_dblockfirst1_conv1_kernel = run.variable("D/dblockfirst1/conv1/kernel", [3, 3, 3, 128], { kind: "glorot" });
@@ -144,6 +186,36 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const D_dense1_bias = run.variable("D/dense1/bias", [1], { kind: "zeros" });
   const D_dense1_sn_u = run.variable("D/dense1/sn_u", [1, 1], { kind: "normal", mean: 0, std: 1 }, false);
   const varsD = [D_dblockfirst1_conv1_kernel, D_dblockfirst1_conv1_bias, D_dblockfirst1_conv2_kernel, D_dblockfirst1_conv2_bias, D_dblockfirst1_conv3_kernel, D_dblockfirst1_conv3_bias, D_attention1_f_kernel, D_attention1_g_kernel, D_attention1_h_kernel, D_attention1_o_kernel, D_attention1_gamma, D_dblockdown1_conv1_kernel, D_dblockdown1_conv1_bias, D_dblockdown1_conv2_kernel, D_dblockdown1_conv2_bias, D_dblockdown1_conv3_kernel, D_dblockdown1_conv3_bias, D_dblock1_conv1_kernel, D_dblock1_conv1_bias, D_dblock1_conv2_kernel, D_dblock1_conv2_bias, D_dblock2_conv1_kernel, D_dblock2_conv1_bias, D_dblock2_conv2_kernel, D_dblock2_conv2_bias, D_dense1_kernel, D_dense1_bias];
+  // net D as one op in training steps, its backward pass written out (pass fused-nets)
+  const netD = new rt.fused.FusedNet("D", [
+    { op: "conv2d", kernel: D_dblockfirst1_conv1_kernel, bias: D_dblockfirst1_conv1_bias, stride: 1, pad: "same", act: { kind: "relu" }, sn: D_dblockfirst1_conv1_sn_u }, // dblockfirst1/conv1 + dblockfirst1/relu1 in one kernel (fused-activation)
+    { op: "conv2d", kernel: D_dblockfirst1_conv2_kernel, bias: D_dblockfirst1_conv2_bias, stride: 1, pad: "same", act: null, sn: D_dblockfirst1_conv2_sn_u }, // dblockfirst1/conv2
+    { op: "avgpool", size: 2, stride: 2, padding: "valid" }, // dblockfirst1/pool1
+    { op: "from", src: { input: 0 } }, // dblockfirst1/from1
+    { op: "avgpool", size: 2, stride: 2, padding: "valid" }, // dblockfirst1/pool2
+    { op: "conv2d", kernel: D_dblockfirst1_conv3_kernel, bias: D_dblockfirst1_conv3_bias, stride: 1, pad: "same", act: null, sn: D_dblockfirst1_conv3_sn_u }, // dblockfirst1/conv3
+    { op: "add", values: [{ layer: 2 }] }, // dblockfirst1/add1
+    { op: "attention", f: D_attention1_f_kernel, g: D_attention1_g_kernel, h: D_attention1_h_kernel, o: D_attention1_o_kernel, gamma: D_attention1_gamma, sn: [D_attention1_f_sn_u, D_attention1_g_sn_u, D_attention1_h_sn_u, D_attention1_o_sn_u] }, // attention1
+    { op: "act", act: { kind: "relu" } }, // dblockdown1/relu1
+    { op: "conv2d", kernel: D_dblockdown1_conv1_kernel, bias: D_dblockdown1_conv1_bias, stride: 1, pad: "same", act: { kind: "relu" }, sn: D_dblockdown1_conv1_sn_u }, // dblockdown1/conv1 + dblockdown1/relu2 in one kernel (fused-activation)
+    { op: "conv2d", kernel: D_dblockdown1_conv2_kernel, bias: D_dblockdown1_conv2_bias, stride: 1, pad: "same", act: null, sn: D_dblockdown1_conv2_sn_u }, // dblockdown1/conv2
+    { op: "avgpool", size: 2, stride: 2, padding: "valid" }, // dblockdown1/pool1
+    { op: "from", src: { layer: 7 } }, // dblockdown1/from1
+    { op: "conv2d", kernel: D_dblockdown1_conv3_kernel, bias: D_dblockdown1_conv3_bias, stride: 1, pad: "same", act: null, sn: D_dblockdown1_conv3_sn_u }, // dblockdown1/conv3
+    { op: "avgpool", size: 2, stride: 2, padding: "valid" }, // dblockdown1/pool2
+    { op: "add", values: [{ layer: 11 }] }, // dblockdown1/add1
+    { op: "act", act: { kind: "relu" } }, // dblock1/relu1
+    { op: "conv2d", kernel: D_dblock1_conv1_kernel, bias: D_dblock1_conv1_bias, stride: 1, pad: "same", act: { kind: "relu" }, sn: D_dblock1_conv1_sn_u }, // dblock1/conv1 + dblock1/relu2 in one kernel (fused-activation)
+    { op: "conv2d", kernel: D_dblock1_conv2_kernel, bias: D_dblock1_conv2_bias, stride: 1, pad: "same", act: null, sn: D_dblock1_conv2_sn_u }, // dblock1/conv2
+    { op: "add", values: [{ layer: 15 }] }, // dblock1/add1
+    { op: "act", act: { kind: "relu" } }, // dblock2/relu1
+    { op: "conv2d", kernel: D_dblock2_conv1_kernel, bias: D_dblock2_conv1_bias, stride: 1, pad: "same", act: { kind: "relu" }, sn: D_dblock2_conv1_sn_u }, // dblock2/conv1 + dblock2/relu2 in one kernel (fused-activation)
+    { op: "conv2d", kernel: D_dblock2_conv2_kernel, bias: D_dblock2_conv2_bias, stride: 1, pad: "same", act: null, sn: D_dblock2_conv2_sn_u }, // dblock2/conv2
+    { op: "add", values: [{ layer: 19 }] }, // dblock2/add1
+    { op: "act", act: { kind: "relu" } }, // relu1
+    { op: "global_sum" }, // global_sum1
+    { op: "dense", kernel: D_dense1_kernel, bias: D_dense1_bias, act: null, sn: D_dense1_sn_u }, // dense1
+  ], { "logit": 26 }, varsD);
 
   /** net G (specs/sagan.gan:36): z [128] -> [32, 32, 3] */
   function G(z: tf.Tensor, mode: rt.Mode): { out: tf.Tensor } {
@@ -197,87 +269,54 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     return { out: h };
   }
 
-  /** net D (specs/sagan.gan:44): x [32, 32, 3] -> [1] */
-  function D(x: tf.Tensor, mode: rt.Mode): { out: tf.Tensor; logit: tf.Tensor } {
-    let h = x;
-    h = rt.conv2dBias(h as tf.Tensor4D, rt.spectralNorm(D_dblockfirst1_conv1_kernel, D_dblockfirst1_conv1_sn_u, mode) as tf.Tensor4D, D_dblockfirst1_conv1_bias, 1, "same"); // dblockfirst1/conv1: [32, 32, 128]
-    h = tf.relu(h); // dblockfirst1/relu1: [32, 32, 128]
-    h = rt.conv2dBias(h as tf.Tensor4D, rt.spectralNorm(D_dblockfirst1_conv2_kernel, D_dblockfirst1_conv2_sn_u, mode) as tf.Tensor4D, D_dblockfirst1_conv2_bias, 1, "same"); // dblockfirst1/conv2: [32, 32, 128]
-    h = rt.avgPool(h as tf.Tensor4D, 2, 2, "valid"); // dblockfirst1/pool1: [16, 16, 128]
-    const dblockfirst1_main = h;
-    h = x; // dblockfirst1/from1: [32, 32, 3]
-    h = rt.avgPool(h as tf.Tensor4D, 2, 2, "valid"); // dblockfirst1/pool2: [16, 16, 3]
-    h = rt.conv2dBias(h as tf.Tensor4D, rt.spectralNorm(D_dblockfirst1_conv3_kernel, D_dblockfirst1_conv3_sn_u, mode) as tf.Tensor4D, D_dblockfirst1_conv3_bias, 1, "same"); // dblockfirst1/conv3: [16, 16, 128]
-    h = tf.add(h, dblockfirst1_main); // dblockfirst1/add1: [16, 16, 128]
-    h = rt.selfAttention(h as tf.Tensor4D, rt.spectralNorm(D_attention1_f_kernel, D_attention1_f_sn_u, mode), rt.spectralNorm(D_attention1_g_kernel, D_attention1_g_sn_u, mode), rt.spectralNorm(D_attention1_h_kernel, D_attention1_h_sn_u, mode), rt.spectralNorm(D_attention1_o_kernel, D_attention1_o_sn_u, mode), D_attention1_gamma); // attention1: [16, 16, 128]
-    const dblockdown1_input = h;
-    h = tf.relu(h); // dblockdown1/relu1: [16, 16, 128]
-    h = rt.conv2dBias(h as tf.Tensor4D, rt.spectralNorm(D_dblockdown1_conv1_kernel, D_dblockdown1_conv1_sn_u, mode) as tf.Tensor4D, D_dblockdown1_conv1_bias, 1, "same"); // dblockdown1/conv1: [16, 16, 128]
-    h = tf.relu(h); // dblockdown1/relu2: [16, 16, 128]
-    h = rt.conv2dBias(h as tf.Tensor4D, rt.spectralNorm(D_dblockdown1_conv2_kernel, D_dblockdown1_conv2_sn_u, mode) as tf.Tensor4D, D_dblockdown1_conv2_bias, 1, "same"); // dblockdown1/conv2: [16, 16, 128]
-    h = rt.avgPool(h as tf.Tensor4D, 2, 2, "valid"); // dblockdown1/pool1: [8, 8, 128]
-    const dblockdown1_main = h;
-    h = dblockdown1_input; // dblockdown1/from1: [16, 16, 128]
-    h = rt.conv2dBias(h as tf.Tensor4D, rt.spectralNorm(D_dblockdown1_conv3_kernel, D_dblockdown1_conv3_sn_u, mode) as tf.Tensor4D, D_dblockdown1_conv3_bias, 1, "same"); // dblockdown1/conv3: [16, 16, 128]
-    h = rt.avgPool(h as tf.Tensor4D, 2, 2, "valid"); // dblockdown1/pool2: [8, 8, 128]
-    h = tf.add(h, dblockdown1_main); // dblockdown1/add1: [8, 8, 128]
-    const dblock1_input = h;
-    h = tf.relu(h); // dblock1/relu1: [8, 8, 128]
-    h = rt.conv2dBias(h as tf.Tensor4D, rt.spectralNorm(D_dblock1_conv1_kernel, D_dblock1_conv1_sn_u, mode) as tf.Tensor4D, D_dblock1_conv1_bias, 1, "same"); // dblock1/conv1: [8, 8, 128]
-    h = tf.relu(h); // dblock1/relu2: [8, 8, 128]
-    h = rt.conv2dBias(h as tf.Tensor4D, rt.spectralNorm(D_dblock1_conv2_kernel, D_dblock1_conv2_sn_u, mode) as tf.Tensor4D, D_dblock1_conv2_bias, 1, "same"); // dblock1/conv2: [8, 8, 128]
-    h = tf.add(h, dblock1_input); // dblock1/add1: [8, 8, 128]
-    const dblock2_input = h;
-    h = tf.relu(h); // dblock2/relu1: [8, 8, 128]
-    h = rt.conv2dBias(h as tf.Tensor4D, rt.spectralNorm(D_dblock2_conv1_kernel, D_dblock2_conv1_sn_u, mode) as tf.Tensor4D, D_dblock2_conv1_bias, 1, "same"); // dblock2/conv1: [8, 8, 128]
-    h = tf.relu(h); // dblock2/relu2: [8, 8, 128]
-    h = rt.conv2dBias(h as tf.Tensor4D, rt.spectralNorm(D_dblock2_conv2_kernel, D_dblock2_conv2_sn_u, mode) as tf.Tensor4D, D_dblock2_conv2_bias, 1, "same"); // dblock2/conv2: [8, 8, 128]
-    h = tf.add(h, dblock2_input); // dblock2/add1: [8, 8, 128]
-    h = tf.relu(h); // relu1: [8, 8, 128]
-    h = tf.sum(h, [1, 2]); // global_sum1: [128]
-    h = rt.matMulBias(h as tf.Tensor2D, rt.spectralNorm(D_dense1_kernel, D_dense1_sn_u, mode) as tf.Tensor2D, D_dense1_bias); // dense1: [1]
-    const logit = h;
-    return { out: h, logit };
-  }
-
   const opt_d = run.optimizer("d", { kind: "adam", lr: 4e-4, beta1: 0, beta2: 0.9, epsilon: 1e-8, rho: 0.9, momentum: 0, nesterov: false, fused: true }); // specs/sagan.gan:58
   const opt_g = run.optimizer("g", { kind: "adam", lr: 1e-4, beta1: 0, beta2: 0.9, epsilon: 1e-8, rho: 0.9, momentum: 0, nesterov: false, fused: true }); // specs/sagan.gan:59
 
   /** step d (specs/sagan.gan:58): minimize d over D with adam */
   function step_d(b: rt.Batch): Record<string, tf.Scalar> {
-    return tf.tidy(() => {
-      let logged: Record<string, tf.Scalar> = {};
-      // No gradient of d flows through these: computed before the gradient tape (pass hoist).
-      const fake = G(b.z, "train").out; // specs/sagan.gan:52
-      const t = 1;
-      const { value, grads } = tf.variableGrads(() => {
-        const D_real = D(b.real, "train");
-        const d_real = tf.mean(tf.relu(tf.sub(rt.fused.constant(t), D_real.logit))); // specs/sagan.gan:53
-        const D_fake = D(fake, "train");
-        const d_fake = tf.mean(tf.relu(tf.add(rt.fused.constant(t), D_fake.logit))); // specs/sagan.gan:54
-        const d = tf.add(d_real, d_fake); // specs/sagan.gan:55
-        logged = { "d_real": tf.keep(d_real) as tf.Scalar, "d_fake": tf.keep(d_fake) as tf.Scalar };
-        return d as tf.Scalar;
-      }, [...varsD]);
-      opt_d.applyGradients(grads);
-      run.gradients("d", grads);
-      return { "d": value, ...logged };
-    });
+    const arena = new rt.fused.Arena(); // what the fused nets keep for their backward passes
+    try {
+      return tf.tidy(() => {
+        let logged: Record<string, tf.Scalar> = {};
+        // No gradient of d flows through these: computed before the gradient tape (pass hoist).
+        const fake = netG.apply([b.z], { taps: ["out"], gradInputs: [false], gradParams: false, arena }).out; // specs/sagan.gan:52
+        const t = 1;
+        const { value, grads } = tf.variableGrads(() => {
+          const D_real = netD.apply([b.real], { taps: ["logit"], gradInputs: [false], gradParams: true, arena });
+          const d_real = tf.mean(tf.relu(tf.sub(rt.fused.constant(t), D_real.logit))); // specs/sagan.gan:53
+          const D_fake = netD.apply([fake], { taps: ["logit"], gradInputs: [false], gradParams: true, arena });
+          const d_fake = tf.mean(tf.relu(tf.add(rt.fused.constant(t), D_fake.logit))); // specs/sagan.gan:54
+          const d = tf.add(d_real, d_fake); // specs/sagan.gan:55
+          logged = { "d_real": tf.keep(d_real) as tf.Scalar, "d_fake": tf.keep(d_fake) as tf.Scalar };
+          return d as tf.Scalar;
+        }, [...varsD]);
+        opt_d.applyGradients(grads);
+        run.gradients("d", grads);
+        return { "d": value, ...logged };
+      });
+    } finally {
+      arena.dispose();
+    }
   }
 
   /** step g (specs/sagan.gan:59): minimize g over G with adam */
   function step_g(b: rt.Batch): Record<string, tf.Scalar> {
-    return tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => {
-        const fake = G(b.z, "train").out; // specs/sagan.gan:52
-        const D_fake = D(fake, "train");
-        const g = tf.neg(tf.mean(D_fake.logit)); // specs/sagan.gan:56
-        return g as tf.Scalar;
-      }, [...varsG]);
-      opt_g.applyGradients(grads);
-      run.gradients("g", grads);
-      return { "g": value };
-    });
+    const arena = new rt.fused.Arena(); // what the fused nets keep for their backward passes
+    try {
+      return tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => {
+          const fake = netG.apply([b.z], { taps: ["out"], gradInputs: [false], gradParams: true, arena }).out; // specs/sagan.gan:52
+          const D_fake = netD.apply([fake], { taps: ["logit"], gradInputs: [true], gradParams: false, arena });
+          const g = tf.neg(tf.mean(D_fake.logit)); // specs/sagan.gan:56
+          return g as tf.Scalar;
+        }, [...varsG]);
+        opt_g.applyGradients(grads);
+        run.gradients("g", grads);
+        return { "g": value };
+      });
+    } finally {
+      arena.dispose();
+    }
   }
 
   run.samples((b) => {
