@@ -8,7 +8,7 @@ import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts
 import { stripSpans } from "../../src/parser/ast.ts";
 import { parseSpec } from "../../src/parser/index.ts";
 import "../../src/parser/yaml/load.ts";
-import { gancInProcess, readJsonl, tmpDir } from "../helpers.ts";
+import { ganc, gancInProcess, readJsonl, tmpDir } from "../helpers.ts";
 import { compileText } from "../../src/compile.ts";
 import { keyState, Rng } from "../../src/runtime/rng.ts";
 
@@ -184,7 +184,9 @@ function fileHandler(dir: string): tf.io.IOHandler {
 describe("ganc export of a style-based generator", () => {
   it("exports M, the truncation at --truncation 0.7, the style stack and G as one model that plain tfjs loads; w_avg and psi in its metadata; outputs equal ganc sample --truncation 0.7", async () => {
     const out = path.join(dir, "exported");
-    const e = await gancInProcess(["export", whole, "-o", out, "--truncation", "0.7", "--json"]);
+    // export in its own process: it registers the custom layers in the tfjs it runs on, which would hide
+    // what ganc-layers.mjs registers here
+    const e = ganc(["export", whole, "-o", out, "--truncation", "0.7", "--json"]);
     expect(e.code, e.stderr).toBe(0);
     expect(JSON.parse(e.stdout).files.map((f: string) => path.basename(f))).toContain("ganc-layers.mjs");
     const n = 16;

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
 import { scaleStylegan2Spec } from "../../bench/models.ts";
-import { gancInProcess, readJsonl, ROOT, tmpDir } from "../helpers.ts";
+import { ganc, gancInProcess, readJsonl, ROOT, tmpDir } from "../helpers.ts";
 
 /*
  * specs/stylegan2_lite.gan trained briefly at width 1/16 (G 8-8-4-4 channels, D 4-4-8-8, z and w 8; every
@@ -96,7 +96,9 @@ describe("specs/stylegan2_lite.gan at width 1/16", () => {
 
   it("ganc export --truncation 0.7: plain tfjs loads the generator after registerGancLayers(tf) and reproduces ganc sample --truncation 0.7", async () => {
     const out = path.join(dir, "exported");
-    const e = await gancInProcess(["export", run, "-o", out, "--truncation", "0.7", "--json"]);
+    // export in its own process: it registers the custom layers in the tfjs it runs on, which would hide
+    // what ganc-layers.mjs registers here
+    const e = ganc(["export", run, "-o", out, "--truncation", "0.7", "--json"]);
     expect(e.code, e.stderr).toBe(0);
     expect(JSON.parse(e.stdout).files.map((f: string) => path.basename(f))).toContain("ganc-layers.mjs");
     const topology = JSON.stringify(JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology);
