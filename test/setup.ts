@@ -2,7 +2,29 @@
 // loads the YAML front end only for YAML specs (test/cli/startup.test.ts checks what it loads).
 import "../src/parser/yaml/load.ts";
 
-// The temporary folders of a test file's runs go when its tests are done (GANC_KEEP_TMP=1 keeps them).
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { afterAll } from "vitest";
 import { removeTmpDirs } from "./helpers.ts";
-afterAll(() => removeTmpDirs());
+
+// tfjs-backend-wasm's threaded build splits products over the cores: on the small nets of the tests it
+// spends CPU waiting and handing work over (the pure-wasm ring8 run took 101 s of CPU with threads, 62 s
+// without), and with two test files at a time on two cores that CPU is the suite's time. Results do not
+// depend on the thread count; test/runtime/wasm-threads.test.ts proves that with threads asked for there.
+// The trainers a test starts inherit the setting. GANC_WASM_THREADS=<n> npm test still runs them all with n.
+process.env.GANC_WASM_THREADS ??= "off";
+
+// Every temporary folder of a test file (its own, those of the trainers, Chromium and Python it starts:
+// each reads TMPDIR) goes into one folder of the file, removed when its tests are done, whether or not
+// they called tmpDir() (a suite run once left 70 GB of /tmp/ganc-*). GANC_KEEP_TMP=1 keeps them.
+// (Where a worker runs several files, the next file's folder goes beside the last one's, not in it.)
+const tmpBase = path.basename(os.tmpdir()).startsWith("ganc-vitest-") ? path.dirname(os.tmpdir()) : os.tmpdir();
+const fileTmp = fs.mkdtempSync(path.join(tmpBase, "ganc-vitest-"));
+process.env.TMPDIR = fileTmp;
+
+// The temporary folders of a test file's runs go when its tests are done.
+afterAll(() => {
+  removeTmpDirs();
+  if (process.env.GANC_KEEP_TMP !== "1") fs.rmSync(fileTmp, { recursive: true, force: true, maxRetries: 5 });
+});

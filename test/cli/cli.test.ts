@@ -106,11 +106,14 @@ describe("ganc train and the compiled trainer on its own", () => {
     const out = tmpDir();
     // Put the run folder inside the project so "ganc/runtime" resolves the way it does for an installed package.
     const run = path.join("runs", `standalone-${path.basename(out)}`);
-    expect(ganc(["compile", "test/fixtures/mlp-mnist.gan", "-o", path.join(run, "trainer.ts")]).code).toBe(0);
-    const r = spawnSync(process.execPath, ["node_modules/tsx/dist/cli.mjs", path.join(run, "trainer.ts"), "--steps", "3", "--out", run, "--quiet"], { encoding: "utf8" });
-    expect(r.status, r.stderr).toBe(0);
-    expect(fs.existsSync(path.join(run, "samples", "latest.png"))).toBe(true);
-    fs.rmSync(run, { recursive: true, force: true });
+    try {
+      expect(ganc(["compile", "test/fixtures/mlp-mnist.gan", "-o", path.join(run, "trainer.ts")]).code).toBe(0);
+      const r = spawnSync(process.execPath, ["node_modules/tsx/dist/cli.mjs", path.join(run, "trainer.ts"), "--steps", "3", "--out", run, "--quiet"], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      expect(fs.existsSync(path.join(run, "samples", "latest.png"))).toBe(true);
+    } finally {
+      fs.rmSync(run, { recursive: true, force: true }); // a failed run too
+    }
   }, 60_000);
 });
 

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import { loadCheckpoint, listCheckpoints } from "../../src/runtime/checkpoint.ts";
-import { ganc, tmpDir } from "../helpers.ts";
+import { gancInProcess, tmpDir } from "../helpers.ts";
 
 const root = tmpDir("ganc-train-images-");
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -47,26 +47,27 @@ describe("training on an image folder", () => {
     fs.writeFileSync(path.join(root, "spec.gan"), SPEC);
   });
 
-  it("N steps equal N/2 steps + --resume + the rest, bit for bit on wasm; the second run decodes nothing", () => {
+  it("N steps equal N/2 steps + --resume + the rest, bit for bit on wasm; the second run decodes nothing", async () => {
+    // the commands run inside the test process (gancInProcess): the test is about what the runs compute and say
     const spec = path.join(root, "spec.gan");
     const a = path.join(root, "a");
     const b = path.join(root, "b");
-    let r = ganc(["train", spec, "--out", a, "--backend", "wasm"]);
+    let r = await gancInProcess(["train", spec, "--out", a, "--backend", "wasm"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/data: decoded 24 images, skipped 1 file; cached in /);
     expect(r.stderr).toContain(`warning: ${path.join(root, "photos", "squares", "broken.png")}: `);
     const run = JSON.parse(fs.readFileSync(path.join(a, "run.json"), "utf8"));
     expect(run.data).toEqual({ name: "photos", count: 24, shape: [8, 8, 3], classes: [{ name: "circles", count: 12 }, { name: "squares", count: 12 }] });
     const report = path.join(root, "report.html");
-    expect(ganc(["report", a, "-o", report]).code).toBe(0);
+    expect((await gancInProcess(["report", a, "-o", report])).code).toBe(0);
     expect(fs.readFileSync(report, "utf8")).toContain("<tr><th>classes</th><td>circles 12, squares 12</td></tr>");
 
     // Stopped mid-epoch (3 batches an epoch), then resumed.
-    r = ganc(["train", spec, "--out", b, "--backend", "wasm", "--steps", "7"]);
+    r = await gancInProcess(["train", spec, "--out", b, "--backend", "wasm", "--steps", "7"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/data: 24 images from the cache /);
     expect(r.stderr).not.toMatch(/decoding|decoded/);
-    r = ganc(["train", spec, "--out", b, "--resume", "--steps", "14"]);
+    r = await gancInProcess(["train", spec, "--out", b, "--resume", "--steps", "14"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("resumed from");
 

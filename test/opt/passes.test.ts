@@ -5,7 +5,7 @@ import { checkText, compileText } from "../../src/compile.ts";
 import { ALL_PASSES, NO_PASSES, OPT_PASSES, planFusedNet, planOptimizations, resolvePasses, type OptPass } from "../../src/codegen/opt.ts";
 import type { ProgramIR } from "../../src/ir/types.ts";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
-import { ganc, ROOT, tmpDir } from "../helpers.ts";
+import { ganc, gancInProcess, ROOT, tmpDir } from "../helpers.ts";
 
 /** The optimization passes as analyses (src/codegen/opt.ts) and as switches of the compiler. */
 
@@ -240,13 +240,14 @@ describe("ganc compile --no-opt", () => {
 });
 
 describe("checkpoints", () => {
-  it("a run started with --no-opt and resumed optimized ends bit for bit where the --no-opt run does", () => {
+  it("a run started with --no-opt and resumed optimized ends bit for bit where the --no-opt run does", async () => {
+    // inside the test process (gancInProcess): the test is about the checkpoints
     const a = tmpDir();
     const b = tmpDir();
     const spec = "test/fixtures/mlp-mnist.gan";
-    expect(ganc(["train", spec, "--no-opt", "--out", a, "--steps", "40", "--seed", "7", "--quiet"]).code).toBe(0);
-    expect(ganc(["train", spec, "--no-opt", "--out", b, "--steps", "20", "--seed", "7", "--quiet"]).code).toBe(0);
-    const r = ganc(["train", spec, "--out", b, "--steps", "40", "--seed", "7", "--resume", "--quiet"]);
+    expect((await gancInProcess(["train", spec, "--no-opt", "--out", a, "--steps", "40", "--seed", "7", "--quiet"])).code).toBe(0);
+    expect((await gancInProcess(["train", spec, "--no-opt", "--out", b, "--steps", "20", "--seed", "7", "--quiet"])).code).toBe(0);
+    const r = await gancInProcess(["train", spec, "--out", b, "--steps", "40", "--seed", "7", "--resume", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     const last = (dir: string) => loadCheckpoint(listCheckpoints(path.join(dir, "checkpoints")).pop()!.file);
     const ca = last(a);

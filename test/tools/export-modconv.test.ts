@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 // Only tfjs itself: the exported model must load without ganc.
 import * as tf from "@tensorflow/tfjs";
-import { ganc, tmpDir } from "../helpers.ts";
+import { ganc, gancInProcess, tmpDir } from "../helpers.ts";
 
 /** An IOHandler that reads model.json and its weight shards from a folder. */
 function fileHandler(dir: string): tf.io.IOHandler {
@@ -38,7 +38,9 @@ function fileHandler(dir: string): tf.io.IOHandler {
 describe("ganc export of modulated convolutions", () => {
   it("writes GancModConv layers in ganc-layers.mjs; plain tfjs loads the model after registerGancLayers(tf) and reproduces ganc sample", async () => {
     const run = path.join(tmpDir(), "run");
-    const r = ganc(["train", "test/fixtures/modconv-skip.gan", "--out", run, "--steps", "3", "--seed", "5", "--quiet"]);
+    // train and sample run inside the test process (gancInProcess); export in its own, as it registers the
+    // custom layers in the tfjs it runs on, and this process's tfjs must not know them before the test does
+    const r = await gancInProcess(["train", "test/fixtures/modconv-skip.gan", "--out", run, "--steps", "3", "--seed", "5", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     const out = path.join(run, "exported");
     const e = ganc(["export", run, "-o", out, "--json"]);
@@ -53,7 +55,7 @@ describe("ganc export of modulated convolutions", () => {
 
     const mod = (await import(pathToFileURL(path.join(out, "ganc-layers.mjs")).href)) as { registerGancLayers: (t: typeof tf) => unknown };
     mod.registerGancLayers(tf);
-    const s = ganc(["sample", run, "-n", "16", "-o", path.join(run, "s.json")]);
+    const s = await gancInProcess(["sample", run, "-n", "16", "-o", path.join(run, "s.json")]);
     expect(s.code, s.stderr).toBe(0);
     const sampled = JSON.parse(fs.readFileSync(path.join(run, "s.json"), "utf8")) as { shape: number[]; data: number[] };
     const model = await tf.loadLayersModel(fileHandler(out));

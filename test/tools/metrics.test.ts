@@ -6,7 +6,7 @@ import { loadEmbeddedMnist, toyDataset, toyModes } from "../../src/runtime/data.
 import { loadClassifier } from "../../src/runtime/eval/classifier.ts";
 import { classCoverage, classifierScore, frechetDistance, gaussianOf, symmetricEigen, toyMetrics, type Gaussian } from "../../src/runtime/eval/metrics.ts";
 import { Rng } from "../../src/runtime/rng.ts";
-import { ganc, tmpDir } from "../helpers.ts";
+import { gancInProcess, tmpDir } from "../helpers.ts";
 
 const gaussian = (mean: number[], cov: number[][]): Gaussian => ({ dim: mean.length, mean: Float64Array.from(mean), cov: Float64Array.from(cov.flat()), count: 0 });
 
@@ -86,10 +86,11 @@ describe("toy mixtures", () => {
     expect(toyMetrics(collapsed, centers, std)).toMatchObject({ modesCovered: 1, highQuality: 1 });
   });
 
-  it("ganc eval on a toy run: modes covered and high-quality share, from the trainer's samples", () => {
+  it("ganc eval on a toy run: modes covered and high-quality share, from the trainer's samples", async () => {
     const run = path.join(tmpDir(), "run");
-    expect(ganc(["train", "test/fixtures/ring8.gan", "--out", run, "--steps", "100", "--quiet"]).code).toBe(0);
-    const r = ganc(["eval", run, "-n", "1000", "--json"]);
+    // inside the test process (gancInProcess): the test is about what eval computes
+    expect((await gancInProcess(["train", "test/fixtures/ring8.gan", "--out", run, "--steps", "100", "--quiet"])).code).toBe(0);
+    const r = await gancInProcess(["eval", run, "-n", "1000", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ spec: "ring8-test", data: "ring8", metrics: { kind: "toy", samples: 1000, modes: 8, std: 0.02, minShare: 0.01 } });

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
-import { ganc, readJsonl, tmpDir } from "../helpers.ts";
+import { gancInProcess, readJsonl, tmpDir } from "../helpers.ts";
 
 /*
  * DiffAugment in whole runs (wasm, tiny nets, 4 iterations): its draws are keyed by the seed, the
@@ -52,27 +52,28 @@ function expectSameRun(a: string, b: string): void {
 }
 
 describe("diffaug in training runs", () => {
-  it("--seed repeats the run bit for bit, --resume continues it bit for bit, and the augmentation takes effect (wasm)", () => {
+  it("--seed repeats the run bit for bit, --resume continues it bit for bit, and the augmentation takes effect (wasm)", async () => {
     const dir = tmpDir("ganc-diffaug-");
     const spec = path.join(dir, "aug.gan");
     fs.writeFileSync(spec, SPEC);
-    const train = (out: string, ...args: string[]) => {
-      const r = ganc(["train", spec, "--out", path.join(dir, out), "--backend", "wasm", "--quiet", ...args]);
+    // inside the test process (gancInProcess): the test is about what the runs compute
+    const train = async (out: string, ...args: string[]) => {
+      const r = await gancInProcess(["train", spec, "--out", path.join(dir, out), "--backend", "wasm", "--quiet", ...args]);
       expect(r.code, r.stderr).toBe(0);
       return path.join(dir, out);
     };
-    const a = train("a", "--seed", "5");
-    const b = train("b", "--seed", "5");
+    const a = await train("a", "--seed", "5");
+    const b = await train("b", "--seed", "5");
     expectSameRun(a, b);
 
-    const c = train("c", "--seed", "5", "--steps", "2");
+    const c = await train("c", "--seed", "5", "--steps", "2");
     expect(finalTensors(c).meta.step).toBe(2);
-    train("c", "--resume", "--steps", "4");
+    await train("c", "--resume", "--steps", "4");
     expectSameRun(a, c);
 
     // Same seed, so the same weights, batches and noise: only the augmentation differs.
     fs.writeFileSync(spec, PLAIN);
-    const plain = train("plain", "--seed", "5");
+    const plain = await train("plain", "--seed", "5");
     expect(readJsonl(path.join(plain, "metrics.jsonl"))[0]!.d).not.toBe(readJsonl(path.join(a, "metrics.jsonl"))[0]!.d);
     fs.rmSync(dir, { recursive: true, force: true });
   }, 300_000);

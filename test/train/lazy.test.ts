@@ -7,7 +7,7 @@ import { lazyGradients } from "../../src/runtime/ops.ts";
 import { compileText } from "../../src/compile.ts";
 import { stripSpans } from "../../src/parser/ast.ts";
 import { parseSpec } from "../../src/parser/index.ts";
-import { ganc, readJsonl, tmpDir } from "../helpers.ts";
+import { gancInProcess, readJsonl, tmpDir } from "../helpers.ts";
 
 /*
  * Lazy regularization (`every(k, step)` in a schedule, StyleGAN2): test/fixtures/lazy-r1.gan runs D's R1 step
@@ -17,10 +17,11 @@ import { ganc, readJsonl, tmpDir } from "../helpers.ts";
 const SPEC = "test/fixtures/lazy-r1.gan";
 const TEXT = fs.readFileSync(SPEC, "utf8");
 
-function train(text: string, out: string, args: string[]): void {
+/** Trains inside the test process (gancInProcess): the tests are about what the trainer computes. */
+async function train(text: string, out: string, args: string[]): Promise<void> {
   const spec = path.join(path.dirname(out), `${path.basename(out)}.gan`);
   fs.writeFileSync(spec, text);
-  const r = ganc(["train", spec, "--out", out, "--backend", "wasm", "--seed", "7", "--quiet", ...args]);
+  const r = await gancInProcess(["train", spec, "--out", out, "--backend", "wasm", "--seed", "7", "--quiet", ...args]);
   expect(r.code, r.stderr).toBe(0);
 }
 
@@ -59,10 +60,10 @@ describe("lazy regularization: every(k, step)", () => {
   });
 
 
-  it("the R1 step runs on iterations 4, 8, 12 only, on D's optimizer, whose betas are adjusted by 4/5", () => {
+  it("the R1 step runs on iterations 4, 8, 12 only, on D's optimizer, whose betas are adjusted by 4/5", async () => {
     const dir = tmpDir();
     const out = path.join(dir, "run");
-    train(TEXT, out, ["--steps", "12"]);
+    await train(TEXT, out, ["--steps", "12"]);
     const rows = readJsonl(path.join(out, "metrics.jsonl"));
     expect(rows.map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     expect(rows.filter((r) => r.r1 !== undefined).map((r) => r.step)).toEqual([4, 8, 12]);
@@ -77,19 +78,19 @@ describe("lazy regularization: every(k, step)", () => {
     expect(updates("g", 0.99)).toBeCloseTo(12, 3);
   }, 200_000);
 
-  it("adjust=true is D's Adam given lr*c, beta1^c, beta2^c by hand (c = k/(k+1); k = 1 here, so the step runs every iteration unscaled): bit for bit", () => {
+  it("adjust=true is D's Adam given lr*c, beta1^c, beta2^c by hand (c = k/(k+1); k = 1 here, so the step runs every iteration unscaled): bit for bit", async () => {
     const dir = tmpDir();
     const text = TEXT.replace("beta1=0, beta2=0.99) minimize d over D", "beta1=0.5, beta2=0.99) minimize d over D");
     const lazy = text.replace("every(4, d_reg, adjust=true)", "every(1, d_reg, adjust=true)");
     const c = 1 / 2;
     const byHand = text.replace("every(4, d_reg, adjust=true)", "d_reg").replace("step d: adam(lr=2e-3, beta1=0.5, beta2=0.99)", `step d: adam(lr=${2e-3 * c}, beta1=${0.5 ** c}, beta2=${0.99 ** c})`);
     expect(byHand).toContain(`beta2=${0.99 ** 0.5}`);
-    train(lazy, path.join(dir, "lazy"), ["--steps", "3"]);
-    train(byHand, path.join(dir, "hand"), ["--steps", "3"]);
+    await train(lazy, path.join(dir, "lazy"), ["--steps", "3"]);
+    await train(byHand, path.join(dir, "hand"), ["--steps", "3"]);
     sameTensors(lastCheckpoint(path.join(dir, "hand")), lastCheckpoint(path.join(dir, "lazy")));
   }, 200_000);
 
-  it("the R1 step's gradients are scaled by k: with SGD, every(4, d_reg) equals R1 written 4 times larger and gated on at iteration 4 by hand (bit for bit)", () => {
+  it("the R1 step's gradients are scaled by k: with SGD, every(4, d_reg) equals R1 written 4 times larger and gated on at iteration 4 by hand (bit for bit)", async () => {
     // SGD moves weights by lr times the gradient, so the scale shows (Adam would hide most of it). The
     // hand-written spec runs d_reg every iteration on 4 * w * r1, where the state w is 0 on iterations
     // 1-3 (a zero SGD update leaves the weights as they are) and 1 on iteration 4.
@@ -101,8 +102,8 @@ describe("lazy regularization: every(k, step)", () => {
       .replace("every(4, d_reg)", "d_reg")
       .replace("\ntrain {", "after g: it = it + 1\n\ntrain {");
     expect(byHand).toContain("schedule=[d, d_reg, g]");
-    train(sgd, path.join(dir, "lazy"), ["--steps", "4"]);
-    train(byHand, path.join(dir, "hand"), ["--steps", "4"]);
+    await train(sgd, path.join(dir, "lazy"), ["--steps", "4"]);
+    await train(byHand, path.join(dir, "hand"), ["--steps", "4"]);
     const vars = (ck: ReturnType<typeof loadCheckpoint>) => ck.tensors.filter((t) => t.name.startsWith("var:"));
     const a = vars(lastCheckpoint(path.join(dir, "lazy")));
     const b = vars(lastCheckpoint(path.join(dir, "hand")));
@@ -110,19 +111,19 @@ describe("lazy regularization: every(k, step)", () => {
     a.forEach((t, i) => expect(Buffer.from(b[i]!.data.buffer).equals(Buffer.from(t.data.buffer)), t.name).toBe(true));
     // and the scale matters: unscaled (r1 gated without the 4), D's weights differ
     const unscaled = byHand.replace("loss r1w = 4 * w * r1", "loss r1w = w * r1");
-    train(unscaled, path.join(dir, "unscaled"), ["--steps", "4"]);
+    await train(unscaled, path.join(dir, "unscaled"), ["--steps", "4"]);
     const c = vars(lastCheckpoint(path.join(dir, "unscaled")));
     expect(c.some((t, i) => t.name.startsWith("var:D/") && !Buffer.from(a[i]!.data.buffer).equals(Buffer.from(t.data.buffer)))).toBe(true);
   }, 300_000);
 
-  it("resuming at iteration 6 (between two R1 steps) ends bit for bit where an uninterrupted run ends", () => {
+  it("resuming at iteration 6 (between two R1 steps) ends bit for bit where an uninterrupted run ends", async () => {
     const dir = tmpDir();
     const whole = path.join(dir, "whole");
     const parts = path.join(dir, "parts");
-    train(TEXT, whole, ["--steps", "12"]);
-    train(TEXT, parts, ["--steps", "6", "--checkpoint-every", "6"]);
+    await train(TEXT, whole, ["--steps", "12"]);
+    await train(TEXT, parts, ["--steps", "6", "--checkpoint-every", "6"]);
     expect(listCheckpoints(path.join(parts, "checkpoints")).pop()!.step).toBe(6);
-    train(TEXT, parts, ["--steps", "12", "--resume"]);
+    await train(TEXT, parts, ["--steps", "12", "--resume"]);
     sameTensors(lastCheckpoint(whole), lastCheckpoint(parts));
     const rows = readJsonl(path.join(parts, "metrics.jsonl"));
     expect(rows.filter((r) => r.r1 !== undefined).map((r) => r.step)).toEqual([4, 8, 12]);

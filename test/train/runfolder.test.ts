@@ -4,7 +4,7 @@ import * as zlib from "node:zlib";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { loadEmbeddedMnist } from "../../src/runtime/data.ts";
-import { ganc, gancAsync, readJsonl, tmpDir, waitFor } from "../helpers.ts";
+import { ganc, gancAsync, gancInProcess, readJsonl, tmpDir, waitFor } from "../helpers.ts";
 
 const SPEC = "test/fixtures/mlp-mnist.gan";
 
@@ -25,71 +25,73 @@ function writeIdx(dir: string, n = 256): void {
   fs.writeFileSync(path.join(dir, "train-labels-idx1-ubyte.gz"), zlib.gzipSync(lab));
 }
 
+// The settings tests run their commands inside the test process (gancInProcess): they are about what the
+// commands do with a run folder; the lock tests below are about processes and run real ones.
 describe("a run folder remembers the settings that shape its run", () => {
-  it("--resume restores --data, --batch and the cadences; a contradicting flag is an error naming both values unless --override", () => {
+  it("--resume restores --data, --batch and the cadences; a contradicting flag is an error naming both values unless --override", async () => {
     const dir = tmpDir();
     writeIdx(dir);
     const out = path.join(dir, "run");
-    let r = ganc(["train", SPEC, "--out", out, "--data", dir, "--batch", "32", "--seed", "3", "--log-every", "2", "--steps", "4"]);
+    let r = await gancInProcess(["train", SPEC, "--out", out, "--data", dir, "--batch", "32", "--seed", "3", "--log-every", "2", "--steps", "4"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("data: mnist, 256 samples of [28, 28, 1], batch 32");
     // Nothing repeated: the same data (not the embedded 10000 digits), batch and log cadence.
-    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "8"]);
+    r = await gancInProcess(["train", SPEC, "--out", out, "--resume", "--steps", "8"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("data: mnist, 256 samples of [28, 28, 1], batch 32");
     expect(readJsonl(path.join(out, "metrics.jsonl")).map((m) => m.step)).toEqual([2, 4, 6, 8]);
     // A contradiction names the flag, its value and the stored one; nothing is trained.
-    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--seed", "4"]);
+    r = await gancInProcess(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--seed", "4"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: --resume: --seed 4 contradicts the run's 3 .*--override/m);
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--data", path.join(dir, "elsewhere")]);
+    r = await gancInProcess(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--data", path.join(dir, "elsewhere")]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`--data ${path.join(dir, "elsewhere")} contradicts the run's ${dir}`);
     expect(readJsonl(path.join(out, "metrics.jsonl")).at(-1)!.step).toBe(8);
     // --override changes it, says so, and the run folder remembers the new value.
-    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--log-every", "1", "--override"]);
+    r = await gancInProcess(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--log-every", "1", "--override"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("--override: --log-every 1 contradicts the run's 2");
     expect(readJsonl(path.join(out, "metrics.jsonl")).map((m) => m.step)).toEqual([2, 4, 6, 8, 9, 10]);
     expect(JSON.parse(fs.readFileSync(path.join(out, "settings.json"), "utf8"))).toMatchObject({ seed: 3, data: dir, batch: 32, logEvery: 1, steps: 10 });
     // --override alone (no --resume) is a usage mistake.
-    r = ganc(["train", SPEC, "--out", path.join(dir, "other"), "--steps", "1", "--override"]);
+    r = await gancInProcess(["train", SPEC, "--out", path.join(dir, "other"), "--steps", "1", "--override"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: --override only applies with --resume/m);
   }, 180_000);
 });
 
 describe("settings that shape the numerics", () => {
-  it("--backend is a stored setting: --resume keeps it, a different one is a contradiction; --override --batch continues in batches of the new size", () => {
+  it("--backend is a stored setting: --resume keeps it, a different one is a contradiction; --override --batch continues in batches of the new size", async () => {
     const dir = tmpDir();
     writeIdx(dir);
     const out = path.join(dir, "run");
-    let r = ganc(["train", SPEC, "--out", out, "--data", dir, "--batch", "32", "--backend", "cpu", "--log-every", "2", "--steps", "4"]);
+    let r = await gancInProcess(["train", SPEC, "--out", out, "--data", dir, "--batch", "32", "--backend", "cpu", "--log-every", "2", "--steps", "4"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(out, "settings.json"), "utf8"))).toMatchObject({ backend: "cpu", batch: 32 });
-    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "6"]);
+    r = await gancInProcess(["train", SPEC, "--out", out, "--resume", "--steps", "6"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^backend: cpu/m);
-    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "8", "--backend", "wasm"]);
+    r = await gancInProcess(["train", SPEC, "--out", out, "--resume", "--steps", "8", "--backend", "wasm"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: --resume: --backend wasm contradicts the run's cpu/m);
     // A new batch size on purpose: the checkpoint's batch (32) is no longer an error.
-    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "8", "--batch", "16", "--override"]);
+    r = await gancInProcess(["train", SPEC, "--out", out, "--resume", "--steps", "8", "--batch", "16", "--override"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("--override: --batch 16 contradicts the run's 32");
     expect(r.stderr).toContain("data: mnist, 256 samples of [28, 28, 1], batch 16, 16 iterations per epoch");
     expect(readJsonl(path.join(out, "metrics.jsonl")).map((m) => m.step)).toEqual([2, 4, 6, 8]);
     expect(JSON.parse(fs.readFileSync(path.join(out, "settings.json"), "utf8"))).toMatchObject({ backend: "cpu", batch: 16, steps: 8 });
     // Without --override the checkpoint's batch still guards the run.
-    r = ganc(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--batch", "32"]);
+    r = await gancInProcess(["train", SPEC, "--out", out, "--resume", "--steps", "10", "--batch", "32"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: --resume: --batch 32 contradicts the run's 16/m);
     // ganc export draws on the run's backend too, unless told otherwise.
-    r = ganc(["export", out, "-o", path.join(dir, "exported")]);
+    r = await gancInProcess(["export", out, "-o", path.join(dir, "exported")]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^backend: cpu/m);
-    r = ganc(["export", out, "-o", path.join(dir, "exported2"), "--backend", "wasm"]);
+    r = await gancInProcess(["export", out, "-o", path.join(dir, "exported2"), "--backend", "wasm"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^backend: wasm/m);
   }, 180_000);

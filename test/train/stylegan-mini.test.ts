@@ -5,7 +5,7 @@ import { compileText } from "../../src/compile.ts";
 import { stripSpans } from "../../src/parser/ast.ts";
 import { parseSpec } from "../../src/parser/index.ts";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
-import { ganc, tmpDir } from "../helpers.ts";
+import { gancInProcess, tmpDir } from "../helpers.ts";
 
 /*
  * test/fixtures/stylegan-mini.gan: a mapping network (pixelnorm, dense lr_mul=0.01 equalized=true, lrelu 0.2)
@@ -18,8 +18,9 @@ import { ganc, tmpDir } from "../helpers.ts";
 const SPEC = "test/fixtures/stylegan-mini.gan";
 const TEXT = fs.readFileSync(SPEC, "utf8");
 
-function train(out: string, args: string[]): void {
-  const r = ganc(["train", SPEC, "--out", out, "--backend", "wasm", "--quiet", ...args]);
+/** Trains inside the test process (gancInProcess): the test is about what the runs compute. */
+async function train(out: string, args: string[]): Promise<void> {
+  const r = await gancInProcess(["train", SPEC, "--out", out, "--backend", "wasm", "--quiet", ...args]);
   expect(r.code, r.stderr).toBe(0);
 }
 
@@ -52,21 +53,21 @@ describe("a StyleGAN2-style spec: mapping network, learned constant, noise input
   });
 
   // (a and parts are separate processes: their equality is also --seed repeating the run, noise draws included)
-  it("trains; resuming at iteration 2 ends bit for bit where an uninterrupted run with the same --seed ends; another seed differs", () => {
+  it("trains; resuming at iteration 2 ends bit for bit where an uninterrupted run with the same --seed ends; another seed differs", async () => {
     const dir = tmpDir();
     const [a, parts] = ["a", "parts"].map((n) => path.join(dir, n));
-    train(a!, ["--seed", "7", "--steps", "4"]);
+    await train(a!, ["--seed", "7", "--steps", "4"]);
     const ca = lastCheckpoint(a!);
     expect(ca.meta.step).toBe(4);
     // the noise strengths trained away from their initial 0
     const strength = ca.tensors.find((t) => t.name === "var:G/noise1/strength")!;
     expect(Math.max(...Array.from(strength.data, Math.abs))).toBeGreaterThan(0);
-    train(parts!, ["--seed", "7", "--steps", "2", "--checkpoint-every", "2"]);
+    await train(parts!, ["--seed", "7", "--steps", "2", "--checkpoint-every", "2"]);
     expect(listCheckpoints(path.join(parts!, "checkpoints")).pop()!.step).toBe(2);
-    train(parts!, ["--seed", "7", "--steps", "4", "--resume"]);
+    await train(parts!, ["--seed", "7", "--steps", "4", "--resume"]);
     expect(same(ca, lastCheckpoint(parts!))).toBe(true);
     // another seed trains otherwise
-    train(path.join(dir, "c"), ["--seed", "8", "--steps", "4"]);
+    await train(path.join(dir, "c"), ["--seed", "8", "--steps", "4"]);
     expect(same(ca, lastCheckpoint(path.join(dir, "c")))).toBe(false);
   }, 300_000);
 });

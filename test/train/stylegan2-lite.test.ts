@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
 import { scaleStylegan2Spec } from "../../bench/models.ts";
-import { ganc, readJsonl, ROOT, tmpDir } from "../helpers.ts";
+import { ganc, gancInProcess, readJsonl, ROOT, tmpDir } from "../helpers.ts";
 
 /*
  * specs/stylegan2_lite.gan trained briefly at width 1/16 (G 8-8-4-4 channels, D 4-4-8-8, z and w 8; every
@@ -25,9 +25,10 @@ interface Sampled {
   data: number[];
 }
 
-function sample(n: number, args: string[] = []): Sampled {
+// The commands run inside the test process (gancInProcess): the tests are about what they compute.
+async function sample(n: number, args: string[] = []): Promise<Sampled> {
   const file = path.join(run, `s-${args.join("_") || "plain"}.json`);
-  const r = ganc(["sample", run, "-n", String(n), "-o", file, ...args]);
+  const r = await gancInProcess(["sample", run, "-n", String(n), "-o", file, ...args]);
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(fs.readFileSync(file, "utf8")) as Sampled;
 }
@@ -55,7 +56,7 @@ function fileHandler(from: string): tf.io.IOHandler {
   };
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tmpDir("ganc-stylegan2-");
   const spec = path.join(dir, "stylegan2_lite.gan");
   const full = fs.readFileSync(path.join(ROOT, "specs/stylegan2_lite.gan"), "utf8");
@@ -64,7 +65,7 @@ beforeAll(() => {
   expect(text).toContain("every(2, d_reg, adjust=true)");
   fs.writeFileSync(spec, text);
   run = path.join(dir, "run");
-  const r = ganc(["train", spec, "--out", run, "--steps", String(STEPS), "--seed", "3", "--backend", "wasm", "--log-every", "1", "--sample-every", String(STEPS), "--quiet"]);
+  const r = await gancInProcess(["train", spec, "--out", run, "--steps", String(STEPS), "--seed", "3", "--backend", "wasm", "--log-every", "1", "--sample-every", String(STEPS), "--quiet"]);
   expect(r.code, r.stderr).toBe(0);
 }, 300_000);
 
@@ -82,11 +83,11 @@ describe("specs/stylegan2_lite.gan at width 1/16", () => {
     expect(fs.existsSync(path.join(run, "samples", "latest.png"))).toBe(true);
   });
 
-  it("ganc sample --truncation 0.7: images in [0, 1] that differ from psi 1, which is plain sampling", () => {
+  it("ganc sample --truncation 0.7: images in [0, 1] that differ from psi 1, which is plain sampling", async () => {
     const n = 8;
-    const plain = sample(n);
-    const one = sample(n, ["--truncation", "1"]);
-    const truncated = sample(n, ["--truncation", "0.7"]);
+    const plain = await sample(n);
+    const one = await sample(n, ["--truncation", "1"]);
+    const truncated = await sample(n, ["--truncation", "0.7"]);
     expect(truncated.shape).toEqual([n, 32, 32, 3]);
     expect(one.data).toEqual(plain.data);
     expect(truncated.data.every((v) => v >= 0 && v <= 1)).toBe(true);
@@ -95,13 +96,15 @@ describe("specs/stylegan2_lite.gan at width 1/16", () => {
 
   it("ganc export --truncation 0.7: plain tfjs loads the generator after registerGancLayers(tf) and reproduces ganc sample --truncation 0.7", async () => {
     const out = path.join(dir, "exported");
+    // export in its own process: it registers the custom layers in the tfjs it runs on, which would hide
+    // what ganc-layers.mjs registers here
     const e = ganc(["export", run, "-o", out, "--truncation", "0.7", "--json"]);
     expect(e.code, e.stderr).toBe(0);
     expect(JSON.parse(e.stdout).files.map((f: string) => path.basename(f))).toContain("ganc-layers.mjs");
     const topology = JSON.stringify(JSON.parse(fs.readFileSync(path.join(out, "model.json"), "utf8")).modelTopology);
     for (const layer of ["GancPixelNorm", "GancTruncate", "GancConst", "GancModConv", "GancNoise"]) expect(topology).toContain(`"class_name":"${layer}"`);
     const n = 16;
-    const sampled = sample(n, ["--truncation", "0.7"]);
+    const sampled = await sample(n, ["--truncation", "0.7"]);
     const mod = (await import(pathToFileURL(path.join(out, "ganc-layers.mjs")).href)) as { registerGancLayers: (t: typeof tf) => unknown };
     mod.registerGancLayers(tf);
     const model = await tf.loadLayersModel(fileHandler(out));

@@ -6,11 +6,13 @@
  * thousands of the same cases.
  */
 import * as fc from "fast-check";
-import { describe, expect, it } from "vitest";
-import { checkAndRun } from "./run-spec.ts";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkAndRun, removeWork } from "./run-spec.ts";
 import { mutantArb, SPECS } from "./spec-mutations.ts";
 
 const RUNS = Number(process.env.GANC_CHECK_TRAIN_RUNS ?? 250);
+
+afterAll(() => removeWork());
 
 describe("a spec that checks clean trains", () => {
   it("every spec of specs/, shrunk, trains one iteration (the mutations start from clean specs)", async () => {

@@ -5,9 +5,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ROOT } from "../helpers.ts";
-import { checkAndRun } from "./run-spec.ts";
+import { checkAndRun, removeWork } from "./run-spec.ts";
+
+afterAll(() => removeWork());
 
 const cases = ["wgan-gp-eps1", "residual-expr"];
 

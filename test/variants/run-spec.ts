@@ -19,6 +19,12 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 let work: string | null = null;
 let counter = 0;
 
+/** Removes the folder the trainers of checkAndRun were written to (each case's own goes when it is done). */
+export function removeWork(): void {
+  if (work !== null) fs.rmSync(work, { recursive: true, force: true });
+  work = null;
+}
+
 export type RunOutcome =
   | { kind: "diagnostic"; diagnostics: Diagnostic[] }
   | { kind: "trained"; values: Record<string, number> }
