@@ -6,7 +6,10 @@
  * A vanilla GAN's mode coverage on the ring is a chaotic outcome: one run's trajectory flips with the last
  * bit of a matrix product, so a different BLAS build (or none) turns one seed's 8 modes into 4. The test
  * therefore trains three seeds for 4,000 iterations and asserts statistics with margin over them; measured
- * on this fixture (BLAS on and off, 11 seeds): 5-8 modes per seed, mean 6.6, high-quality fraction 0.23-0.88.
+ * on this fixture (BLAS on and off, 11 seeds): 5-8 modes per seed, mean 6.6, high-quality fraction 0.23-0.88;
+ * later, seeds 1, 4, 5, 6 with OpenBLAS: 8, 1, 8, 8 modes (two threads per product) and 3, 8, 6, 7 (one
+ * thread for ring8's small products), so a single seed can collapse: the assertions are over the two best
+ * seeds of the three.
  * A broken trainer (wrong gradient, a dead optimizer) covers 0-2 modes with almost no high-quality samples.
  * It runs on the native BLAS where one is installed and on pure wasm, so both kinds of rounding are proven.
  */
@@ -50,8 +53,13 @@ export function ringModesTest(blas: "on" | "off"): void {
       });
     }
     const why = rows.map((r) => `seed ${r.seed}: ${r.covered} modes, hq ${r.hq.toFixed(2)}, eval ${r.evalModes}/${r.evalHq.toFixed(2)} [${r.counts}]`).join("; ");
-    const mean = (f: (r: (typeof rows)[number]) => number) => rows.reduce((a, r) => a + f(r), 0) / rows.length;
-    for (const r of rows) expect(r.covered, why).toBeGreaterThanOrEqual(3);
+    // One seed of three may collapse (measured: seed 4 covered 1 mode with OpenBLAS on two threads per
+    // product, seed 1 covered 2-3 with ring8's products on one thread, the other seeds 6-8 either way), so
+    // the statistics are taken over the two best seeds: a broken trainer collapses on every seed (0-2 modes,
+    // almost no high-quality samples) and fails them all, and a second collapsed seed fails them too.
+    const best = [...rows].sort((a, b) => b.covered - a.covered || b.hq - a.hq).slice(0, 2);
+    const mean = (f: (r: (typeof rows)[number]) => number) => best.reduce((a, r) => a + f(r), 0) / best.length;
+    for (const r of best) expect(r.covered, why).toBeGreaterThanOrEqual(4);
     expect(mean((r) => r.covered), why).toBeGreaterThanOrEqual(5);
     expect(mean((r) => r.hq), why).toBeGreaterThan(0.25);
     expect(mean((r) => r.evalModes), why).toBeGreaterThanOrEqual(5);
