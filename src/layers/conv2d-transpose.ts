@@ -2,7 +2,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { ident } from "../codegen/writer.ts";
 import { CONV_PARAM_ALIASES, CONV_PARAMS, checkConv, convBias, convExportWeights, convKernel, resolvedConv, type ConvIR } from "./conv2d.ts";
 import type { LayerModule } from "./layer.ts";
-import { scaledLayer } from "./weights.ts";
+import { scaledLayer, snFusedField, snFusedKernels } from "./weights.ts";
 
 export interface DeconvFused {
   op: "deconv";
@@ -35,11 +35,11 @@ export const conv2dTranspose: LayerModule<ConvIR<"conv2dTranspose">, DeconvFused
   fused: {
     available: (l) => !scaledLayer(l),
     code: (l, { info }) =>
-      `{ op: "deconv", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, stride: ${l.stride}, pad: "${l.padding}", out: [${info.outShape.join(", ")}]${l.sn ? `, sn: ${ident(l.sn)}` : ""} }`,
+      `{ op: "deconv", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, stride: ${l.stride}, pad: "${l.padding}", out: [${info.outShape.join(", ")}]${snFusedField(l.sn)} }`,
     runtime: {
       op: "deconv",
       weights: (l) => (l.bias ? [l.kernel, l.bias] : [l.kernel]),
-      spectral: (l) => (l.sn ? [[l.kernel, l.sn]] : []),
+      spectral: snFusedKernels,
       forward(l, { x, keep, kernel, view, needDx, train, weight }) {
         const conv = { strides: l.stride, pad: l.pad, dataFormat: "NHWC", dimRoundingMode: undefined };
         const filter = weight(l.kernel);

@@ -3,7 +3,7 @@ import { ident } from "../codegen/writer.ts";
 import type { Init } from "../ir/types.ts";
 import type { Activation } from "../runtime/fused/net.ts";
 import { fmt, type CheckContext, type Checked, type ExportEnv, type LayerModule, type ResolvedContext } from "./layer.ts";
-import { INIT_DOC, SCALE_PARAMS, foldScale, readScale, resolvedScale, scaled, scaledLayer, snKernel, type WeightScale } from "./weights.ts";
+import { INIT_DOC, SCALE_PARAMS, foldScale, readScale, resolvedScale, scaled, scaledLayer, snFusedField, snFusedKernels, snKernel, type WeightScale } from "./weights.ts";
 
 /** A convolution or a transposed one (they share arguments, variables and most of the shape rule). */
 export interface ConvIR<K extends "conv2d" | "conv2dTranspose"> {
@@ -110,11 +110,11 @@ export const conv2d: LayerModule<ConvIR<"conv2d">, Conv2dFused> = {
     available: (l) => !scaledLayer(l),
     hostsActivation: (l) => l.bias !== null,
     code: (l, _c, act) =>
-      `{ op: "conv2d", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, stride: ${l.stride}, pad: "${l.padding}", act: ${act}${l.sn ? `, sn: ${ident(l.sn)}` : ""} }`,
+      `{ op: "conv2d", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, stride: ${l.stride}, pad: "${l.padding}", act: ${act}${snFusedField(l.sn)} }`,
     runtime: {
       op: "conv2d",
       weights: (l) => (l.bias ? [l.kernel, l.bias] : [l.kernel]),
-      spectral: (l) => (l.sn ? [[l.kernel, l.sn]] : []),
+      spectral: snFusedKernels,
       forward(l, { x, keep, kernel, view, needDx, train, activationAttrs, activationGrad, weight }) {
         const conv = { strides: l.stride, pad: l.pad, dataFormat: "NHWC", dimRoundingMode: undefined };
         // (grads are keyed by the variable; with sn they are the normalized kernel's, which the tape carries on)

@@ -2,7 +2,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { ident } from "../codegen/writer.ts";
 import type { Activation } from "../runtime/fused/net.ts";
 import { fmt, type LayerModule } from "./layer.ts";
-import { INIT_DOC, SCALE_PARAMS, foldScale, readScale, resolvedScale, scaled, scaledLayer, snKernel, type WeightScale } from "./weights.ts";
+import { INIT_DOC, SCALE_PARAMS, foldScale, readScale, resolvedScale, scaled, scaledLayer, snFusedField, snFusedKernels, snKernel, type WeightScale } from "./weights.ts";
 
 export interface DenseIR {
   readonly op: "dense";
@@ -67,11 +67,11 @@ export const dense: LayerModule<DenseIR, DenseFused> = {
   fused: {
     available: (l) => !scaledLayer(l),
     hostsActivation: (l) => l.bias !== null,
-    code: (l, _c, act) => `{ op: "dense", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, act: ${act}${l.sn ? `, sn: ${ident(l.sn)}` : ""} }`,
+    code: (l, _c, act) => `{ op: "dense", kernel: ${ident(l.kernel)}, bias: ${l.bias ? ident(l.bias) : "null"}, act: ${act}${snFusedField(l.sn)} }`,
     runtime: {
       op: "dense",
       weights: (l) => (l.bias ? [l.kernel, l.bias] : [l.kernel]),
-      spectral: (l) => (l.sn ? [[l.kernel, l.sn]] : []),
+      spectral: snFusedKernels,
       forward(l, { x, keep, kernel, view, needDx, train, activationAttrs, activationGrad, weight }) {
         const [n, k] = x.shape as [number, number];
         const units = l.kernel.shape[1]!;

@@ -123,6 +123,12 @@ function orthogonal(rng: Rng, shape: readonly number[], out: Float32Array): Floa
 /** A kernel in the trainer's code: spectrally normalized when the layer has `sn=true`. */
 export const snKernel = (k: string, sn: string | null) => (sn ? `rt.spectralNorm(${ident(k)}, ${ident(sn)}, mode)` : ident(k));
 
+/** In a fused net's code: the `sn` field of a dense, conv or deconv layer with `sn=true` (empty without). */
+export const snFusedField = (sn: string | null) => (sn ? `, sn: ${ident(sn)}` : "");
+
+/** A fused dense, conv or deconv layer's spectrally normalized kernel, [kernel, u] (FusedOp.spectral). */
+export const snFusedKernels = <V>(l: { readonly kernel: V; readonly sn?: V }): (readonly [V, V])[] => (l.sn ? [[l.kernel, l.sn]] : []);
+
 // ---- weight modifiers: lr_mul and equalized (StyleGAN's equalized learning rate) -----------------------
 
 /**
