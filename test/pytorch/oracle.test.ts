@@ -35,9 +35,11 @@ const py = pythonWithTorch();
 // pooling, bilinear upsampling, dropout, embeddings shared between nets, cbn, chunk, dot, attention,
 // minibatch_stddev, diffaug, a lazy step on a borrowed optimizer), and test/fixtures/pytorch-stylegan.gan
 // StyleGAN2's (lr_mul/equalized, pixelnorm, const, noise, modconv, style stacks, mix, track_avg, a lazy R1
-// through modconv and noise): the suite proves them on every run.
+// through modconv and noise), and test/fixtures/pytorch-kinks.gan the losses at their kinks (logits of exactly 0
+// in bce_logits, |x| at 0 in abs and l1, where TensorFlow.js's gradients are not torch.abs's): the suite proves
+// them on every run.
 const DEFAULT_SPECS = ["ring8", "gan", "wgan_gp"];
-const FIXTURES = ["test/fixtures/pytorch-layers.gan", "test/fixtures/pytorch-stylegan.gan"];
+const FIXTURES = ["test/fixtures/pytorch-layers.gan", "test/fixtures/pytorch-stylegan.gan", "test/fixtures/pytorch-kinks.gan"];
 const wanted = process.env.GANC_ORACLE_SPECS ?? [...DEFAULT_SPECS, ...FIXTURES.map((f) => path.basename(f, ".gan"))].join(",");
 const only = wanted === "all" ? null : wanted.split(",").map((s) => `${s.trim()}.gan`);
 const compilesForPytorch = (f: string) => compileText(fs.readFileSync(path.join(ROOT, f), "utf8"), f, { target: "pytorch" }).code !== null;

@@ -60,7 +60,8 @@ export const PY_FUNCTIONS: PyFunctionTable = {
   sample_norm: unary("sample_norm"),
   sample_mean: unary("sample_mean"),
   pullaway: reduce("pullaway"),
-  abs: unary("torch.abs"),
+  // |x| with TensorFlow.js's gradient at 0 (-1; torch.abs's is 0).
+  abs: unary("tf_abs"),
   sqrt: unary("torch.sqrt"),
   square: unary("torch.square"),
   log: unary("torch.log"),

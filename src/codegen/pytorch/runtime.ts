@@ -559,15 +559,39 @@ def per_sample(x, rank):
     return x.reshape([-1] + [1] * rank)
 
 
+class TfAbs(torch.autograd.Function):
+    """
+    |x| with TensorFlow.js's gradient: sign(x), but -1 at 0 (tf.abs's gradient is step(x, -1)), where
+    torch.abs's is 0. bce_logits' and l1's gradients at their kinks follow from it. The backward is made of
+    differentiable operations, so second derivatives (gradient penalties) go through it: |x|'' is 0.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return torch.where(x > 0, g, -g)
+
+
+def tf_abs(x):
+    return TfAbs.apply(x)
+
+
 def bce_logits(logits, targets):
-    """relu(x) - x t + log(1 + exp(-|x|)), TensorFlow's formula (and gradient, at x = 0 too)."""
-    x = logits
-    # (The terms in this order in each line: the order autograd adds up their gradients in.)
-    if isinstance(targets, float) and targets == 1.0:  # x * 1 is x: the same numbers, two kernels fewer
-        return torch.mean(F.relu(x) - x + torch.log1p(torch.exp(-torch.abs(x))))
-    if isinstance(targets, float) and targets == 0.0:  # x * 0 subtracts nothing from relu(x) (finite logits)
-        return torch.mean(F.relu(x) + torch.log1p(torch.exp(-torch.abs(x))))
-    return torch.mean(F.relu(x) - x * targets + torch.log1p(torch.exp(-torch.abs(x))))
+    """
+    Mean sigmoid cross-entropy on logits: TensorFlow.js's stable form relu(x) - x t + log(1 + exp(-|x|)), as
+    PyTorch's one kernel. The values agree to rounding, and so do the gradients, sigmoid(x) - t, at a logit
+    of exactly 0 too: with tf.abs's gradient of -1 there, TensorFlow.js's formula gives 0.5 - t, as PyTorch.
+    """
+    if not torch.is_tensor(targets):
+        targets = torch.full_like(logits, float(targets))
+    elif targets.shape != logits.shape:
+        logits, targets = torch.broadcast_tensors(logits, targets)
+    return F.binary_cross_entropy_with_logits(logits, targets)
 
 
 def bce(p, targets):
@@ -581,7 +605,7 @@ def mse(a, b):
 
 
 def l1(a, b):
-    return torch.mean(torch.abs(a - b))
+    return torch.mean(tf_abs(a - b))
 
 
 def softmax_ce(logits, labels):

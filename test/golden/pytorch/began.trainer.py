@@ -171,7 +171,7 @@ def main(argv=None):
             err_real = (torch.norm(whole_batch((D_real["out"] - b.real))) / run.global_batch)  # specs/began.gan:28
             D_fake = D(fake, "eval")
             err_fake = (torch.norm(whole_batch((D_fake["out"] - fake))) / run.global_batch)  # specs/began.gan:29
-            M = (err_real + torch.abs(((0.75 * err_real) - err_fake)))  # specs/began.gan:32
+            M = (err_real + tf_abs(((0.75 * err_real) - err_fake)))  # specs/began.gan:32
             return {"M": M}
 
     def samples(b):
