@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { SMALL_PRODUCT, type Blas } from "./blas.ts";
 import { biasActivation, Primitives, type TrainingKernelFunc } from "./primitives.ts";
-import { wasmBackend, type WasmBackendLike } from "./wasm/index.ts";
+import { gancWasm, wasmBackend, type GancWasm, type WasmBackendLike } from "./wasm/index.ts";
 
 /**
  * The wasm backend's matrix products and convolutions on a native BLAS: every kernel here is one
@@ -198,10 +198,15 @@ function col2im(g: Geometry, cols: Float32Array, dx: Float32Array): void {
 
 /**
  * Rows [m0, m1) of the im2col matrix, written to heap[colsAt...]: x and the rows are both in the
- * wasm heap, so each run is one copyWithin (a memmove, no typed-array object per run), and only
- * the positions that read padding are zeroed.
+ * wasm heap, so each run is one block copy, and only the positions that read padding are zeroed.
+ * With dilation 1 along the width (every conv of the specs) the loop is ganc.wat's im2col_rows,
+ * one memory.copy per run; otherwise each filter column is its own copyWithin.
  */
-function im2colRows(g: Geometry, heap: Float32Array, xAt: number, colsAt: number, m0: number, m1: number): void {
+function im2colRows(wasm: GancWasm, g: Geometry, heap: Float32Array, xAt: number, colsAt: number, m0: number, m1: number): void {
+  if (g.dw === 1) {
+    wasm.im2col_rows(xAt * 4, colsAt * 4, m0, m1, g.h, g.w, g.cin, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.top, g.left);
+    return;
+  }
   const cin = g.cin;
   const rowLen = g.kw * cin;
   const K = g.kh * rowLen;
@@ -221,23 +226,11 @@ function im2colRows(g: Geometry, heap: Float32Array, xAt: number, colsAt: number
         continue;
       }
       const xRow = xAt + (n * g.h + ih) * g.w * cin;
-      if (g.dw === 1) {
-        const first = Math.max(0, Math.min(g.kw, -iw0));
-        const last = Math.max(first, Math.min(g.kw, g.w - iw0)); // exclusive
-        if (first > 0) heap.fill(0, base, base + first * cin);
-        const len = (last - first) * cin;
-        const to = base + first * cin;
-        const from = xRow + (iw0 + first) * cin;
-        if (len >= 16) heap.copyWithin(to, from, from + len);
-        else for (let i = 0; i < len; i++) heap[to + i] = heap[from + i]!;
-        if (last < g.kw) heap.fill(0, base + last * cin, base + rowLen);
-      } else {
-        for (let kw = 0; kw < g.kw; kw++) {
-          const iw = iw0 + kw * g.dw;
-          const to = base + kw * cin;
-          if (iw < 0 || iw >= g.w) heap.fill(0, to, to + cin);
-          else heap.copyWithin(to, xRow + iw * cin, xRow + (iw + 1) * cin);
-        }
+      for (let kw = 0; kw < g.kw; kw++) {
+        const iw = iw0 + kw * g.dw;
+        const to = base + kw * cin;
+        if (iw < 0 || iw >= g.w) heap.fill(0, to, to + cin);
+        else heap.copyWithin(to, xRow + iw * cin, xRow + (iw + 1) * cin);
       }
     }
     at += K;
@@ -285,13 +278,13 @@ const at = (view: Float32Array): number => view.byteOffset >> 2;
  * rows. Splitting the rows leaves every output's sum over K as it is (same bits as one product).
  * cols is the scratch for one chunk (rows * K floats, in the heap); W may be anywhere.
  */
-function convTiled(blas: Blas, g: Geometry, cout: number, X: Float32Array, W: Float32Array, Y: Float32Array, cols: Float32Array, rows: number): void {
+function convTiled(blas: Blas, wasm: GancWasm, g: Geometry, cout: number, X: Float32Array, W: Float32Array, Y: Float32Array, cols: Float32Array, rows: number): void {
   const M = g.n * g.oh * g.ow;
   const K = g.kh * g.kw * g.cin;
   const heap = heapOf(X);
   for (let m0 = 0; m0 < M; m0 += rows) {
     const m1 = Math.min(M, m0 + rows);
-    im2colRows(g, heap, at(X), at(cols), m0, m1);
+    im2colRows(wasm, g, heap, at(X), at(cols), m0, m1);
     blas.sgemm(false, false, m1 - m0, cout, K, cols, K, W, cout, 0, Y.subarray(m0 * cout), cout);
   }
 }
@@ -387,7 +380,7 @@ function convForward(blas: Blas, backend: tf.KernelBackend, x: tf.TensorInfo, fi
   const X = h.typedArrayFromHeap(x) as Float32Array;
   const W = h.typedArrayFromHeap(filter) as Float32Array;
   const Y = h.typedArrayFromHeap(out) as Float32Array;
-  convTiled(blas, g, cout, X, W, Y, h.typedArrayFromHeap(scratch) as Float32Array, rows);
+  convTiled(blas, gancWasm(backend), g, cout, X, W, Y, h.typedArrayFromHeap(scratch) as Float32Array, rows);
   backend.disposeData(scratch.dataId);
   return out;
 }
@@ -468,7 +461,7 @@ export function makeBlasConv2DBackpropFilter(blas: Blas, fallback: tf.KernelFunc
     const heap = heapOf(X);
     for (let m0 = 0; m0 < M; m0 += rows) {
       const m1 = Math.min(M, m0 + rows);
-      im2colRows(g, heap, at(X), at(cols), m0, m1);
+      im2colRows(gancWasm(backend), g, heap, at(X), at(cols), m0, m1);
       blas.sgemm(true, false, K, cout, m1 - m0, cols, K, DY.subarray(m0 * cout), cout, m0 === 0 ? 0 : 1, DW, cout);
     }
     backend.disposeData(scratch.dataId);
@@ -505,7 +498,7 @@ function filterGradientFewOutputs(
   const heap = heapOf(DY);
   for (let p0 = 0; p0 < P; p0 += rows) {
     const p1 = Math.min(P, p0 + rows);
-    im2colRows(gt, heap, at(DY), at(D), p0, p1);
+    im2colRows(gancWasm(backend), gt, heap, at(DY), at(D), p0, p1);
     blas.sgemm(true, false, g.cin, Kt, p1 - p0, X.subarray(p0 * g.cin), g.cin, D, Kt, p0 === 0 ? 0 : 1, Tr, Kt);
   }
   backend.disposeData(scratch.dataId);
@@ -608,7 +601,7 @@ export function makeBlasConv2DBackpropInput(blas: Blas, fallback: tf.KernelFunc)
       const scratch = heapScratch(h, rows * Kt);
       const dyNow = h.typedArrayFromHeap(dy) as Float32Array;
       const dxNow = h.typedArrayFromHeap(out) as Float32Array;
-      convTiled(blas, gt, g.cin, dyNow, F, dxNow, h.typedArrayFromHeap(scratch) as Float32Array, rows);
+      convTiled(blas, gancWasm(backend), gt, g.cin, dyNow, F, dxNow, h.typedArrayFromHeap(scratch) as Float32Array, rows);
       backend.disposeData(scratch.dataId);
       return out;
     }
