@@ -191,6 +191,7 @@
       (local $n i32) (local $o_h i32) (local $o_w i32) (local $m i32) (local $at i32)
       (local $iw0 i32) (local $ih0 i32) (local $first i32) (local $last i32)
       (local $k i32) (local $ih i32) (local $base i32) (local $xRow i32)
+    (local $dst i32) (local $src i32) (local $len i32) (local $end i32)
       (local.set $pixBytes (i32.shl (local.get $cin) (i32.const 2)))
       (local.set $rowBytes (i32.mul (local.get $kw) (local.get $pixBytes)))
       (local.set $kBytes (i32.mul (local.get $kh) (local.get $rowBytes)))
@@ -224,15 +225,29 @@
                 (else
                   (local.set $xRow (i32.add (local.get $x)
                     (i32.mul (i32.mul (i32.add (i32.mul (local.get $n) (local.get $h)) (local.get $ih)) (local.get $w)) (local.get $pixBytes))))
-                  (memory.fill (local.get $base) (i32.const 0) (i32.mul (local.get $first) (local.get $pixBytes)))
-                  (memory.copy
-                    (i32.add (local.get $base) (i32.mul (local.get $first) (local.get $pixBytes)))
-                    (i32.add (local.get $xRow) (i32.mul (i32.add (local.get $iw0) (local.get $first)) (local.get $pixBytes)))
-                    (i32.mul (i32.sub (local.get $last) (local.get $first)) (local.get $pixBytes)))
-                  (memory.fill
-                    (i32.add (local.get $base) (i32.mul (local.get $last) (local.get $pixBytes)))
-                    (i32.const 0)
-                    (i32.mul (i32.sub (local.get $kw) (local.get $last)) (local.get $pixBytes)))))
+                  (if (i32.gt_s (local.get $first) (i32.const 0))
+                    (then (memory.fill (local.get $base) (i32.const 0) (i32.mul (local.get $first) (local.get $pixBytes)))))
+                  (local.set $dst (i32.add (local.get $base) (i32.mul (local.get $first) (local.get $pixBytes))))
+                  (local.set $src (i32.add (local.get $xRow) (i32.mul (i32.add (local.get $iw0) (local.get $first)) (local.get $pixBytes))))
+                  (local.set $len (i32.mul (i32.sub (local.get $last) (local.get $first)) (local.get $pixBytes)))
+                  ;; short runs (few channels) word by word: a bulk-memory call costs more than the copy
+                  (if (i32.gt_u (local.get $len) (i32.const 64))
+                    (then (memory.copy (local.get $dst) (local.get $src) (local.get $len)))
+                    (else
+                      (local.set $end (i32.add (local.get $dst) (local.get $len)))
+                      (block $copied
+                        (loop $copy
+                          (br_if $copied (i32.ge_u (local.get $dst) (local.get $end)))
+                          (i32.store (local.get $dst) (i32.load (local.get $src)))
+                          (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                          (local.set $src (i32.add (local.get $src) (i32.const 4)))
+                          (br $copy)))))
+                  (if (i32.lt_s (local.get $last) (local.get $kw))
+                    (then
+                      (memory.fill
+                        (i32.add (local.get $base) (i32.mul (local.get $last) (local.get $pixBytes)))
+                        (i32.const 0)
+                        (i32.mul (i32.sub (local.get $kw) (local.get $last)) (local.get $pixBytes)))))))
               (local.set $k (i32.add (local.get $k) (i32.const 1)))
               (br $rows)))
           (local.set $at (i32.add (local.get $at) (local.get $kBytes)))
