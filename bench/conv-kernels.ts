@@ -11,7 +11,8 @@
  *   nice node bin/run-ts.mjs bench/conv-kernels.ts [--old <commit>] [--rounds 4] [--only <substring>]
  *
  * The old kernels are the file at <commit> (default 142733b, the tree before the tiled kernels),
- * written to .cache/conv-kernels/ with its imports pointed at this tree's modules.
+ * written to .cache/conv-kernels/ with its imports pointed at this tree's modules: both sides use
+ * this tree's ganc.wat module (im2col_rows), so compare wasm changes against a commit from before it.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";

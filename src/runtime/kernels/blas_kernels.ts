@@ -14,7 +14,10 @@ import { gancWasm, wasmBackend, type GancWasm, type WasmBackendLike } from "./wa
  * operands) goes to the kernel registered before them.
  */
 
-/** Grow-only scratch memory for im2col / col2im, shared by all kernels (they never nest). */
+/**
+ * Grow-only JS scratch shared by all kernels (they never nest): col2im's columns and the few-output
+ * paths' products. im2col's chunks live in the wasm heap instead (heapScratch), where x is.
+ */
 let scratch = new Float32Array(0);
 function scratchOf(size: number): Float32Array {
   if (scratch.length < size) scratch = new Float32Array(Math.max(size, Math.ceil(scratch.length * 1.25)));
