@@ -593,7 +593,8 @@ export function makeBlasConv2DBackpropInput(blas: Blas, fallback: tf.KernelFunc)
       return out;
     }
     if (g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1 && g.cin >= FEW) {
-      // stride 1 (and enough input channels that the product is not a thin one): dx[n, i, j, ci] = sum over (kh, kw, co) of dy[n, i + top - kh, j + left - kw, co] W[kh, kw, ci, co],
+      // Stride 1, and enough input channels that the product is not a thin one:
+      //   dx[n, i, j, ci] = sum over (kh, kw, co) of dy[n, i + top - kh, j + left - kw, co] W[kh, kw, ci, co],
       // the forward convolution of dy (Cout channels in) with the flipped filter (Cin out), padded
       // KH-1-top above and KW-1-left on the left: im2col of dy and one product per chunk, no col2im.
       const gt = transposedGeometry(g, cout);
