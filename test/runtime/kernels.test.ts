@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadBlas, registerTrainingKernels, trainingKernelNames, type Blas } from "../../src/runtime/kernels/index.ts";
+import { convChunkRows, convTuning } from "../../src/runtime/kernels/blas_kernels.ts";
 
 // The wasm kernels are tested twice: pure (what every machine gets) and with the native BLAS
 // (what machines with OpenBLAS get). The second is skipped, saying why, where there is no BLAS.
@@ -171,6 +172,15 @@ const convCases: ConvCase[] = [];
     { name: "s2 k1 valid x=1x7x6x2", x: [1, 7, 6, 2], k: [1, 1], cout: 3, strides: [2, 2], pad: "valid" },
     { name: "s2 k3 explicit pads x=2x8x9x2", x: [2, 8, 9, 2], k: [3, 3], cout: 3, strides: [2, 2], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
     { name: "s2 k4 same seed-GAN-like x=3x14x14x8", x: [3, 14, 14, 8], k: [4, 4], cout: 16, strides: [2, 2], pad: "same" },
+    // the BLAS kernels' paths: few output channels (toRGB-like), the input gradient as a conv of dy
+    // with the flipped filter (stride 1, 8+ input channels), pointwise, padding past the filter
+    { name: "s1 k3 same few outputs x=2x9x7x12", x: [2, 9, 7, 12], k: [3, 3], cout: 3, strides: [1, 1], pad: "same" },
+    { name: "s1 k3 valid few outputs batch 1 x=1x8x9x10", x: [1, 8, 9, 10], k: [3, 3], cout: 2, strides: [1, 1], pad: "valid" },
+    { name: "s1 k3 same batch 1 odd x=1x7x5x9", x: [1, 7, 5, 9], k: [3, 3], cout: 9, strides: [1, 1], pad: "same" },
+    { name: "s1 k4 same even kernel x=2x8x8x9", x: [2, 8, 8, 9], k: [4, 4], cout: 10, strides: [1, 1], pad: "same" },
+    { name: "s1 k1 same pointwise x=2x5x5x4", x: [2, 5, 5, 4], k: [1, 1], cout: 3, strides: [1, 1], pad: "same" },
+    { name: "s2 k3 same few outputs x=2x9x9x10", x: [2, 9, 9, 10], k: [3, 3], cout: 3, strides: [2, 2], pad: "same" },
+    { name: "s1 k3 pads past the filter x=2x6x7x9", x: [2, 6, 7, 9], k: [3, 3], cout: 4, strides: [1, 1], pad: [[0, 0], [3, 1], [0, 2], [0, 0]] },
   );
 }
 
@@ -233,6 +243,45 @@ describe.skipIf(withBlas && !blasOrFalse)(`wasm training kernels${withBlas ? " o
       expect(relError(r.dx, r.dxRef)).toBeLessThan(TOL);
     });
   });
+
+  if (withBlas) {
+    it("the largest convolutions of the reduced sngan_resnet run in several chunks", () => {
+      // [16,32,32,64] x 3x3x64x64: M = 16384 output pixels, K = 576
+      expect(Math.ceil(16384 / convChunkRows(16384, 576, 64))).toBeGreaterThanOrEqual(4);
+      // its input gradient at 32 channels as a conv of dy: K = 9 * 32
+      expect(Math.ceil(16384 / convChunkRows(16384, 288, 32))).toBeGreaterThanOrEqual(2);
+    });
+
+    // Chunks made small so that these shapes are cut into many: each kernel's chunks must add up
+    // to the float64 result, including the filter gradients' sums over chunks (beta = 1).
+    const chunked: ConvCase[] = [
+      { name: "tiled fwd/dW, dx as a conv of dy x=3x13x11x10", x: [3, 13, 11, 10], k: [3, 3], cout: 12, strides: [1, 1], pad: "same" },
+      { name: "few outputs, dW over chunks of input pixels x=2x9x10x10", x: [2, 9, 10, 10], k: [3, 3], cout: 3, strides: [1, 1], pad: "same" },
+      { name: "stride 2: tiled fwd/dW, dx by col2im x=2x11x9x6", x: [2, 11, 9, 6], k: [3, 3], cout: 5, strides: [2, 2], pad: "same" },
+      { name: "valid x=3x10x12x9", x: [3, 10, 12, 9], k: [3, 3], cout: 10, strides: [1, 1], pad: "valid" },
+    ];
+    chunked.forEach((c, i) => {
+      it(`chunked: ${c.name}`, () => {
+        const saved = { ...convTuning };
+        convTuning.chunkFloats = 512;
+        convTuning.minProduct = 0;
+        try {
+          const g = geometry(c);
+          const K = c.k[0] * c.k[1] * g.cin;
+          const M = g.n * g.oh * g.ow;
+          const P = g.n * g.h * g.w;
+          expect(M / convChunkRows(M, K, c.cout)).toBeGreaterThan(3);
+          expect(P / convChunkRows(P, c.k[0] * c.k[1] * c.cout, g.cin)).toBeGreaterThan(3);
+          const r = runConvKernels(c, 300 + i);
+          expect(relError(r.y, r.yRef)).toBeLessThan(TOL);
+          expect(relError(r.dw, r.dwRef)).toBeLessThan(TOL);
+          expect(relError(r.dx, r.dxRef)).toBeLessThan(TOL);
+        } finally {
+          Object.assign(convTuning, saved);
+        }
+      });
+    });
+  }
 
   const matmulCases: Array<{ a: number[]; b: number[]; tA: boolean; tB: boolean; note: string }> = [
     { a: [1, 6, 5], b: [1, 6, 4], tA: true, tB: false, note: "dW of a dense layer" },

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
-import type { Blas } from "./blas.ts";
+import { SMALL_PRODUCT, type Blas } from "./blas.ts";
 import { biasActivation, Primitives, type TrainingKernelFunc } from "./primitives.ts";
-import { wasmBackend } from "./wasm/index.ts";
+import { gancWasm, wasmBackend, type GancWasm, type WasmBackendLike } from "./wasm/index.ts";
 
 /**
  * The wasm backend's matrix products and convolutions on a native BLAS: every kernel here is one
@@ -14,7 +14,10 @@ import { wasmBackend } from "./wasm/index.ts";
  * operands) goes to the kernel registered before them.
  */
 
-/** Grow-only scratch memory for im2col / col2im, shared by all kernels (they never nest). */
+/**
+ * Grow-only JS scratch shared by all kernels (they never nest): col2im's columns and the few-output
+ * paths' products. im2col's chunks live in the wasm heap instead (heapScratch), where x is.
+ */
 let scratch = new Float32Array(0);
 function scratchOf(size: number): Float32Array {
   if (scratch.length < size) scratch = new Float32Array(Math.max(size, Math.ceil(scratch.length * 1.25)));
@@ -158,6 +161,7 @@ function isPointwise(g: Geometry): boolean {
  * Visits the contiguous runs the im2col matrix is made of: for each output pixel and filter row,
  * the filter columns that read real pixels. With dilation 1 they are adjacent in x as well, so
  * each run is one block copy of `len` floats; with dilation each column is its own run.
+ * Used by col2im (strided input gradients only).
  */
 function forEachRun(g: Geometry, f: (colsAt: number, xAt: number, len: number) => void): void {
   const K = g.kh * g.kw * g.cin;
@@ -188,22 +192,156 @@ function forEachRun(g: Geometry, f: (colsAt: number, xAt: number, len: number) =
   }
 }
 
-function im2col(g: Geometry, x: Float32Array): Float32Array {
-  const K = g.kh * g.kw * g.cin;
-  const cols = scratchOf(g.n * g.oh * g.ow * K);
-  cols.fill(0);
-  forEachRun(g, (at, from, len) => {
-    if (len < 16) for (let i = 0; i < len; i++) cols[at + i] = x[from + i]!;
-    else cols.set(x.subarray(from, from + len), at);
-  });
-  return cols;
-}
-
 /** dx[...] += cols[...] over every run (the adjoint of im2col); dx must start zeroed. */
 function col2im(g: Geometry, cols: Float32Array, dx: Float32Array): void {
   forEachRun(g, (at, to, len) => {
     for (let i = 0; i < len; i++) dx[to + i] += cols[at + i]!;
   });
+}
+
+/**
+ * Rows [m0, m1) of the im2col matrix, written to heap[colsAt...]: x and the rows are both in the
+ * wasm heap, so each run is one block copy, and only the positions that read padding are zeroed.
+ * With dilation 1 along the width (every conv of the specs) the loop is ganc.wat's im2col_rows,
+ * one memory.copy per run; otherwise each filter column is its own copyWithin.
+ */
+function im2colRows(wasm: GancWasm, g: Geometry, heap: Float32Array, xAt: number, colsAt: number, m0: number, m1: number): void {
+  if (g.dw === 1) {
+    wasm.im2col_rows(xAt * 4, colsAt * 4, m0, m1, g.h, g.w, g.cin, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.top, g.left);
+    return;
+  }
+  const cin = g.cin;
+  const rowLen = g.kw * cin;
+  const K = g.kh * rowLen;
+  const perImage = g.oh * g.ow;
+  let n = Math.floor(m0 / perImage);
+  let oh = Math.floor((m0 - n * perImage) / g.ow);
+  let ow = m0 - n * perImage - oh * g.ow;
+  let at = colsAt;
+  for (let m = m0; m < m1; m++) {
+    const iw0 = ow * g.sw - g.left;
+    const ih0 = oh * g.sh - g.top;
+    for (let kh = 0; kh < g.kh; kh++) {
+      const ih = ih0 + kh * g.dh;
+      const base = at + kh * rowLen;
+      if (ih < 0 || ih >= g.h) {
+        heap.fill(0, base, base + rowLen);
+        continue;
+      }
+      const xRow = xAt + (n * g.h + ih) * g.w * cin;
+      for (let kw = 0; kw < g.kw; kw++) {
+        const iw = iw0 + kw * g.dw;
+        const to = base + kw * cin;
+        if (iw < 0 || iw >= g.w) heap.fill(0, to, to + cin);
+        else heap.copyWithin(to, xRow + iw * cin, xRow + (iw + 1) * cin);
+      }
+    }
+    at += K;
+    if (++ow === g.ow) {
+      ow = 0;
+      if (++oh === g.oh) {
+        oh = 0;
+        n++;
+      }
+    }
+  }
+}
+
+/**
+ * How convolutions are cut into chunks of output pixels. chunkFloats: the im2col floats a chunk aims
+ * at, 8 MB, so that a chunk is still in the last-level cache when sgemm reads it (2 MB chunks, and
+ * the whole 38 MB matrix at once, measured slower on the [16,32,32,64] x 3x3x64x64 convolution:
+ * bench/README.md). minProduct: a chunk's product is never smaller than this (SMALL_PRODUCT, under
+ * which sgemm runs on one thread). Tests lower both to exercise many chunks on small shapes.
+ */
+export const convTuning = { chunkFloats: 1 << 21, minProduct: SMALL_PRODUCT };
+
+/**
+ * Output pixels (rows of the im2col matrix) per chunk of a tiled convolution with K = KH*KW*Cin
+ * and `cout` output channels: about convTuning.chunkFloats of matrix, at least
+ * convTuning.minProduct multiply-adds, and at most all M rows.
+ */
+export function convChunkRows(M: number, K: number, cout: number): number {
+  const byCache = Math.floor(convTuning.chunkFloats / K);
+  const byThreads = Math.ceil(convTuning.minProduct / (K * cout));
+  return Math.max(1, Math.min(M, Math.max(byCache, byThreads)));
+}
+
+/** A float32 scratch tensor in the wasm heap (so that copyWithin reaches it from x); dispose it after. */
+function heapScratch(h: WasmBackendLike, floats: number): tf.TensorInfo {
+  return h.makeOutput([Math.max(1, floats)], "float32");
+}
+
+/** The whole wasm heap as floats, and where a tensor view starts in it. */
+const heapOf = (view: Float32Array): Float32Array => new Float32Array(view.buffer);
+const at = (view: Float32Array): number => view.byteOffset >> 2;
+
+/**
+ * y = conv(x, W) chunk by chunk: each chunk's im2col rows, then their product with W into y's
+ * rows. Splitting the rows leaves every output's sum over K as it is (same bits as one product).
+ * cols is the scratch for one chunk (rows * K floats, in the heap); W may be anywhere.
+ */
+function convTiled(blas: Blas, wasm: GancWasm, g: Geometry, cout: number, X: Float32Array, W: Float32Array, Y: Float32Array, cols: Float32Array, rows: number): void {
+  const M = g.n * g.oh * g.ow;
+  const K = g.kh * g.kw * g.cin;
+  const heap = heapOf(X);
+  for (let m0 = 0; m0 < M; m0 += rows) {
+    const m1 = Math.min(M, m0 + rows);
+    im2colRows(wasm, g, heap, at(X), at(cols), m0, m1);
+    blas.sgemm(false, false, m1 - m0, cout, K, cols, K, W, cout, 0, Y.subarray(m0 * cout), cout);
+  }
+}
+
+/**
+ * Channel counts under this make a product too thin for sgemm (the toRGB conv's N = 3 runs at a
+ * few GFLOP/s): a convolution with fewer output channels than this (and than input channels)
+ * multiplies first and sums its taps after (convFewOutputs), and its filter gradient multiplies the
+ * small im2col matrix of dy; an input gradient with fewer input channels keeps col2im.
+ */
+const FEW = 8;
+
+/** True when `g` with `cout` output channels takes the few-outputs paths (stride 1 only: they compute every input pixel). */
+function fewOutputs(g: Geometry, cout: number): boolean {
+  return cout < FEW && cout < g.cin && g.sh === 1 && g.sw === 1;
+}
+
+/** Grow-only scratch for the permuted filter of convFewOutputs. */
+let permuted = new Float32Array(0);
+
+/**
+ * y = conv(x, W) for a few output channels: Z = x . Wr as [N*H*W, Cin] . [Cin, KH*KW*Cout], the
+ * contribution of every input pixel through every tap, then each output sums the columns of its
+ * taps' pixels (in float64, rounded once). Z is N*H*W*KH*KW*Cout floats, against the
+ * N*OH*OW*KH*KW*Cin of the im2col matrix.
+ */
+function convFewOutputs(blas: Blas, g: Geometry, cout: number, X: Float32Array, W: Float32Array, Y: Float32Array): void {
+  const taps = g.kh * g.kw;
+  const T = taps * cout;
+  const size = g.cin * T;
+  if (permuted.length < size) permuted = new Float32Array(size);
+  const Wr = permuted.subarray(0, size);
+  for (let t = 0; t < taps; t++)
+    for (let ci = 0; ci < g.cin; ci++)
+      for (let co = 0; co < cout; co++) Wr[ci * T + t * cout + co] = W[(t * g.cin + ci) * cout + co]!;
+  const P = g.n * g.h * g.w;
+  const Z = scratchOf(P * T);
+  blas.sgemm(false, false, P, T, g.cin, X, g.cin, Wr, T, 0, Z, T);
+  let m = 0;
+  for (let n = 0; n < g.n; n++)
+    for (let oh = 0; oh < g.oh; oh++)
+      for (let ow = 0; ow < g.ow; ow++, m++)
+        for (let co = 0; co < cout; co++) {
+          let sum = 0;
+          for (let kh = 0; kh < g.kh; kh++) {
+            const ih = oh * g.sh - g.top + kh * g.dh;
+            if (ih < 0 || ih >= g.h) continue;
+            for (let kw = 0; kw < g.kw; kw++) {
+              const iw = ow * g.sw - g.left + kw * g.dw;
+              if (iw >= 0 && iw < g.w) sum += Z[((n * g.h + ih) * g.w + iw) * T + (kh * g.kw + kw) * cout + co]!;
+            }
+          }
+          Y[m * cout + co] = sum;
+        }
 }
 
 function channelsLast(dataFormat: string): boolean {
@@ -227,11 +365,26 @@ function convForward(blas: Blas, backend: tf.KernelBackend, x: tf.TensorInfo, fi
   const K = g.kh * g.kw * g.cin;
   const h = wasmBackend(backend);
   const out = h.makeOutput([g.n, g.oh, g.ow, cout], "float32");
+  if (isPointwise(g)) {
+    const X = h.typedArrayFromHeap(x) as Float32Array;
+    const W = h.typedArrayFromHeap(filter) as Float32Array;
+    blas.sgemm(false, false, M, cout, K, X, K, W, cout, 0, h.typedArrayFromHeap(out) as Float32Array, cout);
+    return out;
+  }
+  if (fewOutputs(g, cout)) {
+    const X = h.typedArrayFromHeap(x) as Float32Array;
+    const W = h.typedArrayFromHeap(filter) as Float32Array;
+    convFewOutputs(blas, g, cout, X, W, h.typedArrayFromHeap(out) as Float32Array);
+    return out;
+  }
+  const rows = convChunkRows(M, K, cout);
+  const scratch = heapScratch(h, rows * K);
+  // views after every allocation (an allocation may grow the heap)
   const X = h.typedArrayFromHeap(x) as Float32Array;
   const W = h.typedArrayFromHeap(filter) as Float32Array;
   const Y = h.typedArrayFromHeap(out) as Float32Array;
-  const cols = isPointwise(g) ? X : im2col(g, X);
-  blas.sgemm(false, false, M, cout, K, cols, K, W, cout, 0, Y, cout);
+  convTiled(blas, gancWasm(backend), g, cout, X, W, Y, h.typedArrayFromHeap(scratch) as Float32Array, rows);
+  backend.disposeData(scratch.dataId);
   return out;
 }
 
@@ -264,7 +417,11 @@ export function makeBlasFusedConv2D(blas: Blas, backendName: string, fallback: t
   };
 }
 
-/** dW = cols^T . dy, as [KH*KW*Cin, N*OH*OW] . [N*OH*OW, Cout]. */
+/**
+ * dW = cols^T . dy, as [KH*KW*Cin, N*OH*OW] . [N*OH*OW, Cout], chunk by chunk of rows: each chunk's
+ * product is added to the last (beta = 1), so the sum over N*OH*OW runs in chunks, in a fixed
+ * order (deterministic; not the order of one product over all rows).
+ */
 export function makeBlasConv2DBackpropFilter(blas: Blas, fallback: tf.KernelFunc): TrainingKernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
@@ -288,16 +445,123 @@ export function makeBlasConv2DBackpropFilter(blas: Blas, fallback: tf.KernelFunc
     const K = g.kh * g.kw * g.cin;
     const h = wasmBackend(backend);
     const out = h.makeOutput([...a.filterShape], "float32");
+    if (isPointwise(g)) {
+      const X = h.typedArrayFromHeap(x) as Float32Array;
+      const DY = h.typedArrayFromHeap(dy) as Float32Array;
+      blas.sgemm(true, false, K, cout, M, X, K, DY, cout, 0, h.typedArrayFromHeap(out) as Float32Array, cout);
+      return out;
+    }
+    if (fewOutputs(g, cout)) {
+      filterGradientFewOutputs(blas, h, backend, g, cout, x, dy, out);
+      return out;
+    }
+    const rows = convChunkRows(M, K, cout);
+    const scratch = heapScratch(h, rows * K);
     const X = h.typedArrayFromHeap(x) as Float32Array;
     const DY = h.typedArrayFromHeap(dy) as Float32Array;
     const DW = h.typedArrayFromHeap(out) as Float32Array;
-    const cols = isPointwise(g) ? X : im2col(g, X);
-    blas.sgemm(true, false, K, cout, M, cols, K, DY, cout, 0, DW, cout);
+    const cols = h.typedArrayFromHeap(scratch) as Float32Array;
+    const heap = heapOf(X);
+    for (let m0 = 0; m0 < M; m0 += rows) {
+      const m1 = Math.min(M, m0 + rows);
+      im2colRows(gancWasm(backend), g, heap, at(X), at(cols), m0, m1);
+      blas.sgemm(true, false, K, cout, m1 - m0, cols, K, DY.subarray(m0 * cout), cout, m0 === 0 ? 0 : 1, DW, cout);
+    }
+    backend.disposeData(scratch.dataId);
     return out;
   };
 }
 
-/** dcols = dy . W^T, as [N*OH*OW, Cout] . [Cout, KH*KW*Cin], then dx = col2im(dcols). */
+/**
+ * dW for a few output channels (stride 1): with D the im2col matrix of dy in the transposed
+ * geometry ([N*H*W, KH*KW*Cout], small), Tr = x^T . D as [Cin, N*H*W] . [N*H*W, KH*KW*Cout],
+ * chunk by chunk of input pixels (beta = 1 after the first), and dW[kh, kw, ci, co] is
+ * Tr[ci, (KH-1-kh, KW-1-kw, co)].
+ */
+function filterGradientFewOutputs(
+  blas: Blas,
+  h: WasmBackendLike,
+  backend: tf.KernelBackend,
+  g: Geometry,
+  cout: number,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  out: tf.TensorInfo,
+): void {
+  const gt = transposedGeometry(g, cout);
+  const P = g.n * g.h * g.w;
+  const Kt = g.kh * g.kw * cout;
+  const rows = convChunkRows(P, Kt, g.cin);
+  const scratch = heapScratch(h, rows * Kt);
+  const X = h.typedArrayFromHeap(x) as Float32Array;
+  const DY = h.typedArrayFromHeap(dy) as Float32Array;
+  const DW = h.typedArrayFromHeap(out) as Float32Array;
+  const D = h.typedArrayFromHeap(scratch) as Float32Array;
+  const Tr = scratchOf(g.cin * Kt);
+  const heap = heapOf(DY);
+  for (let p0 = 0; p0 < P; p0 += rows) {
+    const p1 = Math.min(P, p0 + rows);
+    im2colRows(gancWasm(backend), gt, heap, at(DY), at(D), p0, p1);
+    blas.sgemm(true, false, g.cin, Kt, p1 - p0, X.subarray(p0 * g.cin), g.cin, D, Kt, p0 === 0 ? 0 : 1, Tr, Kt);
+  }
+  backend.disposeData(scratch.dataId);
+  for (let kh = 0; kh < g.kh; kh++)
+    for (let kw = 0; kw < g.kw; kw++) {
+      const tap = ((g.kh - 1 - kh) * g.kw + (g.kw - 1 - kw)) * cout;
+      for (let ci = 0; ci < g.cin; ci++)
+        for (let co = 0; co < cout; co++) DW[((kh * g.kw + kw) * g.cin + ci) * cout + co] = Tr[ci * Kt + tap + co]!;
+    }
+}
+
+/**
+ * The geometry of the stride-1 input gradient as a forward convolution: dy (Cout channels, OH x OW)
+ * in, dx (Cin channels, H x W) out, with the flipped filter and KH-1-top rows of padding above,
+ * KW-1-left columns on the left. Its im2col rows are indexed by input pixel, its columns by
+ * (KH-1-kh, KW-1-kw, co): the dy values each input pixel met through each tap.
+ */
+function transposedGeometry(g: Geometry, cout: number): Geometry {
+  return {
+    n: g.n,
+    h: g.oh,
+    w: g.ow,
+    cin: cout,
+    oh: g.h,
+    ow: g.w,
+    kh: g.kh,
+    kw: g.kw,
+    sh: 1,
+    sw: 1,
+    dh: 1,
+    dw: 1,
+    top: g.kh - 1 - g.top,
+    left: g.kw - 1 - g.left,
+  };
+}
+
+/** Grow-only scratch for the flipped filter of the input gradient. */
+let flipped = new Float32Array(0);
+
+/**
+ * W'[kh, kw, co, ci] = W[KH-1-kh, KW-1-kw, ci, co]: the filter that makes the input gradient of a
+ * stride-1 convolution a forward convolution of dy.
+ */
+function flipFilter(W: Float32Array, kh: number, kw: number, cin: number, cout: number): Float32Array {
+  const size = kh * kw * cin * cout;
+  if (flipped.length < size) flipped = new Float32Array(size);
+  const F = flipped.subarray(0, size);
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++) {
+      const src = ((kh - 1 - i) * kw + (kw - 1 - j)) * cin * cout;
+      const dst = (i * kw + j) * cout * cin;
+      for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) F[dst + co * cin + ci] = W[src + ci * cout + co]!;
+    }
+  return F;
+}
+
+/**
+ * Stride 1: dx is the forward convolution of dy with the flipped filter (tiled, as convForward).
+ * Other strides: dcols = dy . W^T, as [N*OH*OW, Cout] . [Cout, KH*KW*Cin], then dx = col2im(dcols).
+ */
 export function makeBlasConv2DBackpropInput(blas: Blas, fallback: tf.KernelFunc): TrainingKernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
@@ -326,6 +590,23 @@ export function makeBlasConv2DBackpropInput(blas: Blas, fallback: tf.KernelFunc)
     const DX = h.typedArrayFromHeap(out) as Float32Array;
     if (isPointwise(g)) {
       blas.sgemm(false, true, M, K, cout, DY, cout, W, cout, 0, DX, K);
+      return out;
+    }
+    if (g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1 && g.cin >= FEW) {
+      // Stride 1, and enough input channels that the product is not a thin one:
+      //   dx[n, i, j, ci] = sum over (kh, kw, co) of dy[n, i + top - kh, j + left - kw, co] W[kh, kw, ci, co],
+      // the forward convolution of dy (Cout channels in) with the flipped filter (Cin out), padded
+      // KH-1-top above and KW-1-left on the left: im2col of dy and one product per chunk, no col2im.
+      const gt = transposedGeometry(g, cout);
+      const F = flipFilter(W, g.kh, g.kw, g.cin, cout);
+      const Mt = g.n * g.h * g.w;
+      const Kt = g.kh * g.kw * cout;
+      const rows = convChunkRows(Mt, Kt, g.cin);
+      const scratch = heapScratch(h, rows * Kt);
+      const dyNow = h.typedArrayFromHeap(dy) as Float32Array;
+      const dxNow = h.typedArrayFromHeap(out) as Float32Array;
+      convTiled(blas, gancWasm(backend), gt, g.cin, dyNow, F, dxNow, h.typedArrayFromHeap(scratch) as Float32Array, rows);
+      backend.disposeData(scratch.dataId);
       return out;
     }
     const dcols = scratchOf(M * K);

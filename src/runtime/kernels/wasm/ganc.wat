@@ -177,4 +177,89 @@
             (br $tail)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows_loop))))
+
+  ;; Rows [m0, m1) of the im2col matrix of an NHWC convolution with dilation 1 along the width (see
+  ;; im2colRows in blas_kernels.ts): for each output pixel and filter row, the filter columns that read
+  ;; real pixels are one memory.copy from x, and only the columns that read padding are zeroed.
+  ;; x, cols: byte offsets; every other argument in elements.
+  (func (export "im2col_rows")
+      (param $x i32) (param $cols i32) (param $m0 i32) (param $m1 i32)
+      (param $h i32) (param $w i32) (param $cin i32) (param $oh i32) (param $ow i32)
+      (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $dh i32)
+      (param $top i32) (param $left i32)
+      (local $rowBytes i32) (local $pixBytes i32) (local $kBytes i32) (local $per i32)
+      (local $n i32) (local $o_h i32) (local $o_w i32) (local $m i32) (local $at i32)
+      (local $iw0 i32) (local $ih0 i32) (local $first i32) (local $last i32)
+      (local $k i32) (local $ih i32) (local $base i32) (local $xRow i32)
+    (local $dst i32) (local $src i32) (local $len i32) (local $end i32)
+      (local.set $pixBytes (i32.shl (local.get $cin) (i32.const 2)))
+      (local.set $rowBytes (i32.mul (local.get $kw) (local.get $pixBytes)))
+      (local.set $kBytes (i32.mul (local.get $kh) (local.get $rowBytes)))
+      (local.set $per (i32.mul (local.get $oh) (local.get $ow)))
+      (local.set $n (i32.div_u (local.get $m0) (local.get $per)))
+      (local.set $o_h (i32.div_u (i32.sub (local.get $m0) (i32.mul (local.get $n) (local.get $per))) (local.get $ow)))
+      (local.set $o_w (i32.sub (i32.sub (local.get $m0) (i32.mul (local.get $n) (local.get $per))) (i32.mul (local.get $o_h) (local.get $ow))))
+      (local.set $at (local.get $cols))
+      (local.set $m (local.get $m0))
+      (block $done
+        (loop $pixels
+          (br_if $done (i32.ge_u (local.get $m) (local.get $m1)))
+          (local.set $iw0 (i32.sub (i32.mul (local.get $o_w) (local.get $sw)) (local.get $left)))
+          (local.set $ih0 (i32.sub (i32.mul (local.get $o_h) (local.get $sh)) (local.get $top)))
+          ;; first = max(0, min(kw, -iw0)); last = max(first, min(kw, w - iw0))
+          (local.set $first (i32.sub (i32.const 0) (local.get $iw0)))
+          (if (i32.gt_s (local.get $first) (local.get $kw)) (then (local.set $first (local.get $kw))))
+          (if (i32.lt_s (local.get $first) (i32.const 0)) (then (local.set $first (i32.const 0))))
+          (local.set $last (i32.sub (local.get $w) (local.get $iw0)))
+          (if (i32.gt_s (local.get $last) (local.get $kw)) (then (local.set $last (local.get $kw))))
+          (if (i32.lt_s (local.get $last) (local.get $first)) (then (local.set $last (local.get $first))))
+          (local.set $k (i32.const 0))
+          (block $rows_done
+            (loop $rows
+              (br_if $rows_done (i32.ge_u (local.get $k) (local.get $kh)))
+              (local.set $ih (i32.add (local.get $ih0) (i32.mul (local.get $k) (local.get $dh))))
+              (local.set $base (i32.add (local.get $at) (i32.mul (local.get $k) (local.get $rowBytes))))
+              ;; unsigned: a negative ih is out of range too
+              (if (i32.ge_u (local.get $ih) (local.get $h))
+                (then (memory.fill (local.get $base) (i32.const 0) (local.get $rowBytes)))
+                (else
+                  (local.set $xRow (i32.add (local.get $x)
+                    (i32.mul (i32.mul (i32.add (i32.mul (local.get $n) (local.get $h)) (local.get $ih)) (local.get $w)) (local.get $pixBytes))))
+                  (if (i32.gt_s (local.get $first) (i32.const 0))
+                    (then (memory.fill (local.get $base) (i32.const 0) (i32.mul (local.get $first) (local.get $pixBytes)))))
+                  (local.set $dst (i32.add (local.get $base) (i32.mul (local.get $first) (local.get $pixBytes))))
+                  (local.set $src (i32.add (local.get $xRow) (i32.mul (i32.add (local.get $iw0) (local.get $first)) (local.get $pixBytes))))
+                  (local.set $len (i32.mul (i32.sub (local.get $last) (local.get $first)) (local.get $pixBytes)))
+                  ;; short runs (few channels) word by word: a bulk-memory call costs more than the copy
+                  (if (i32.gt_u (local.get $len) (i32.const 64))
+                    (then (memory.copy (local.get $dst) (local.get $src) (local.get $len)))
+                    (else
+                      (local.set $end (i32.add (local.get $dst) (local.get $len)))
+                      (block $copied
+                        (loop $copy
+                          (br_if $copied (i32.ge_u (local.get $dst) (local.get $end)))
+                          (i32.store (local.get $dst) (i32.load (local.get $src)))
+                          (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                          (local.set $src (i32.add (local.get $src) (i32.const 4)))
+                          (br $copy)))))
+                  (if (i32.lt_s (local.get $last) (local.get $kw))
+                    (then
+                      (memory.fill
+                        (i32.add (local.get $base) (i32.mul (local.get $last) (local.get $pixBytes)))
+                        (i32.const 0)
+                        (i32.mul (i32.sub (local.get $kw) (local.get $last)) (local.get $pixBytes)))))))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br $rows)))
+          (local.set $at (i32.add (local.get $at) (local.get $kBytes)))
+          (local.set $o_w (i32.add (local.get $o_w) (i32.const 1)))
+          (if (i32.eq (local.get $o_w) (local.get $ow))
+            (then
+              (local.set $o_w (i32.const 0))
+              (local.set $o_h (i32.add (local.get $o_h) (i32.const 1)))
+              (if (i32.eq (local.get $o_h) (local.get $oh))
+                (then
+                  (local.set $o_h (i32.const 0))
+                  (local.set $n (i32.add (local.get $n) (i32.const 1)))))))
+          (local.set $m (i32.add (local.get $m) (i32.const 1)))
+          (br $pixels))))
 )

@@ -6,7 +6,7 @@ import { FN_ADAM, MIN_PARALLEL, poolFor, type Pool } from "./pool.ts";
  * ganc's own wasm kernels (ganc.wat), instantiated on the memory of tfjs-backend-wasm so that they
  * read and write tensors where they lie. One instance per wasm backend memory.
  */
-interface GancWasm {
+export interface GancWasm {
   adam(
     g: number,
     m: number,
@@ -28,6 +28,24 @@ interface GancWasm {
   bn_factors(v: number, r: number, mh: number, n: number, eps: number): void;
   moving_average(moving: number, batch: number, out: number, n: number, decay: number, omd: number, times: number): void;
   column_sum(x: number, out: number, rows: number, cols: number): void;
+  im2col_rows(
+    x: number,
+    cols: number,
+    m0: number,
+    m1: number,
+    h: number,
+    w: number,
+    cin: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    top: number,
+    left: number,
+  ): void;
 }
 
 export interface WasmBackendLike {
