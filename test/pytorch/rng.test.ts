@@ -15,6 +15,7 @@ import { pythonWithTorch, skipNote } from "../python.ts";
  * compared exactly except for the Box-Muller ones (the platform's log/cos/sin against V8's: a last-bit
  * difference is allowed, 2 ulps of float32). Fills go by chunks of Rng.FILL_CHUNK draws (to bound their
  * temporaries' memory): three of the seeds use chunks of 97, so that the comparison covers chunk boundaries.
+ * Draws made ahead of requests (the buffer of Xoroshiro128Plus) are checked against the draw-by-draw loop.
  */
 const py = pythonWithTorch();
 
@@ -40,6 +41,23 @@ for seed in (0, 1, 12345, 4294967295):
     sizes = np.array([2 ** 31 + 1 + k % 5 for k in range(300)] + [7, 3, 2] * 50, dtype=np.int64)
     g1, g2 = Xoroshiro128Plus.from_seed(seed), Xoroshiro128Plus.from_seed(seed)
     out[str(seed)]["ints"] = [uniform_ints(g1, sizes).tolist(), [uniform_int(g2, 0, int(n) - 1) for n in sizes]]
+    # Draws made ahead (Xoroshiro128Plus.AHEAD) against the draw-by-draw loop, over random interleavings of
+    # draws of every size, state reads and state writes: the same draws, and the same state after each.
+    import random
+    rnd, ref, gen, same = random.Random(seed), Xoroshiro128Plus.from_seed(seed), Xoroshiro128Plus.from_seed(seed), True
+    for op in range(80):
+        k = rnd.randrange(5)
+        if k == 0:
+            same &= gen.next() == ref.next()
+        elif k <= 2:
+            n = rnd.choice([1, 100, 128, 1000, 2048, 2049, 8192, 8193, 20000])
+            same &= [int(v) for v in gen.raw(n)] == [ref.next() & M32 for _ in range(n)]
+        elif k == 3:
+            same &= gen.state() == ref.state()
+        else:
+            w = [rnd.getrandbits(32) for _ in range(4)]
+            gen.s, ref.s = list(w), list(w)
+    out[str(seed)]["ahead"] = [same, gen.state() == ref.state()]
     x, labels = toy_points("ring8", 50, seed)
     out[str(seed)]["toy"] = x.reshape(-1).tolist()
     out[str(seed)]["toyLabels"] = labels.tolist()
@@ -87,6 +105,7 @@ describe.skipIf(!py.python)("PyTorch runtime: the ported generator", () => {
       const ints = g.ints as unknown as [number[], number[]];
       expect(ints[0].length).toBe(450);
       expect(ints[0], `seed ${seed}: uniform_ints`).toEqual(ints[1]);
+      expect(g.ahead, `seed ${seed}: draws made ahead against the draw-by-draw loop`).toEqual([true, true]);
       const toy = toyDataset("ring8", 50, seed);
       close(g.toy!, toy.x, `seed ${seed} ring8 points`);
       expect(g.toyLabels).toEqual(Array.from(toy.labels!));
