@@ -2,6 +2,7 @@ import type * as TF from "@tensorflow/tfjs";
 import type * as Engine from "../runtime/fused/engine.ts";
 import { unknownRange, type FnDef } from "./function.ts";
 import { pairMean } from "./rules.ts";
+import { notAKink } from "../runtime/kink-record.ts";
 
 export const bceLogits: FnDef<"bce_logits"> = {
   name: "bce_logits",
@@ -21,7 +22,9 @@ export const bceLogits: FnDef<"bce_logits"> = {
 /** rt.bceLogits: mean sigmoid cross-entropy on logits, in the stable form max(l,0) - l*t + log(1 + exp(-|l|)). */
 export const runtime = (tf: typeof TF) =>
   function bceLogits(logits: TF.Tensor, targets: TF.Tensor | number): TF.Scalar {
-    return tf.mean(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits))))));
+    // max(l, 0)'s kink cancels |l|'s: the first-iteration trace does not count it as a kink (kink-record.ts).
+    const positive = notAKink(() => tf.relu(logits));
+    return tf.mean(tf.add(tf.sub(positive, tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits))))));
   };
 
 /**

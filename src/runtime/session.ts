@@ -7,7 +7,7 @@ import { writeFileAtomic } from "./fsutil.ts";
 import { acquireRunLock, releaseRunLock } from "./lock.ts";
 import { readSettings, SETTINGS_FILE, type RunSettings } from "./settings.ts";
 import { keyState, Rng } from "./rng.ts";
-import { traceDir, traceWrite } from "./trace.ts";
+import { traceDir, traceKinks, traceWrite } from "./trace.ts";
 import { FusedAdam } from "./fused/adam.ts";
 import { applyStoredSettings, effectiveSettings, parseRunOptions, type RunOptions } from "./run-flags.ts";
 import { RunCheckpoints, type VarEntry } from "./run-checkpoints.ts";
@@ -121,6 +121,9 @@ export class Run {
     const dataset = await loadData(spec, opts, { log: say, progress: !opts.quiet && process.stderr.isTTY === true });
     const run = new Run(spec, opts, backend, dataset);
     run.lock = lock;
+    // The first iteration's ReLUs near their kink, for the oracle's float64 evaluation (trace.ts); a trainer
+    // compiled with --no-opt evaluates each ReLU as its own kernel, which is what the oracle runs.
+    if (run.trace) traceKinks(run.trace, () => run.step === 0 && run.tracedBatch);
     run.say(`data: ${dataset.name}, ${dataset.count} samples of [${dataset.shape.join(", ")}], batch ${run.batchSize}, ${run.iterator.stepsPerEpoch} iterations per epoch`);
     return run;
   }

@@ -17,6 +17,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { recordingKinks } from "./kink-record.ts";
 
 /** The bytes of a little-endian .npy file (format 1.0) of `data` with `shape`. */
 export function npyBytes(data: Float32Array | Int32Array, shape: readonly number[]): Buffer {
@@ -44,4 +46,49 @@ export function traceWrite(dir: string, part: string, name: string, data: Float3
   const file = path.join(dir, part, `${name}.npy`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, npyBytes(data, shape));
+}
+
+/**
+ * The kinks the first iteration passed near, for telling rounding from a difference of meaning: with a
+ * trace, every ReLU and leaky ReLU the trainer evaluates in its first iteration (forward passes of every
+ * step, in order) writes kink/<call>-<op>-<size>/{index,value}.npy, the entries of its input (ganc's layout,
+ * flattened) within KINK_BAND of the input's largest magnitude of 0, and their values. Two float32 engines
+ * can put such an entry on opposite sides of 0 by rounding alone; the gate then passes a gradient in one
+ * engine only, and through batch norm's backward pass that one entry moves every gradient upstream by ~1e-3
+ * of its size. The PyTorch trainer's float64 evaluation (GANC_TRACE_KINKS, see the Python runtime) takes
+ * each recorded entry's side from this record, so that the two programs are compared on the same branches.
+ */
+export const KINK_BAND = 1e-4;
+
+const KINK_KERNELS: [kernel: string, op: string][] = [
+  ["Relu", "relu"],
+  ["LeakyRelu", "leaky_relu"],
+];
+
+export function traceKinks(dir: string, active: () => boolean): void {
+  const backend = tf.getBackend();
+  let call = 0;
+  for (const [kernel, op] of KINK_KERNELS) {
+    const config = tf.getKernel(kernel, backend);
+    if (!config) continue;
+    tf.unregisterKernel(kernel, backend);
+    tf.registerKernel({
+      ...config,
+      kernelFunc: (args) => {
+        if (active() && recordingKinks()) {
+          const x = args.inputs.x as tf.TensorInfo;
+          const values = (args.backend as tf.KernelBackend).readSync(x.dataId) as Float32Array;
+          let largest = 0;
+          for (let i = 0; i < values.length; i++) largest = Math.max(largest, Math.abs(values[i]!));
+          const band = KINK_BAND * largest;
+          const index: number[] = [];
+          for (let i = 0; i < values.length; i++) if (Math.abs(values[i]!) <= band) index.push(i);
+          const name = `${String(call++).padStart(5, "0")}-${op}-${values.length}`;
+          traceWrite(dir, "kink", `${name}/index`, Int32Array.from(index), [index.length]);
+          traceWrite(dir, "kink", `${name}/value`, Float32Array.from(index, (i) => values[i]!), [index.length]);
+        }
+        return config.kernelFunc(args);
+      },
+    });
+  }
 }

@@ -17,10 +17,11 @@ import { shrink } from "../variants/spec-mutations.ts";
  * logged value and gradient of every step to 1e-4 of the tensor's largest value (gradients also within
  * 1e-5 of their step's largest gradient: see compare_traces.py). A disagreement names the spec, the step
  * and the tensor. Where a float32 gradient misses, the PyTorch trainer runs the iteration again in float64
- * (GANC_TRACE_FLOAT64=1) and the miss passes only if the TypeScript trainer's float32 gradient agrees with
- * that evaluation to 1e-4: a value within rounding of a ReLU's kink (sngan_resnet's G at width 64 and more)
- * opens the ReLU in one float32 engine only, which is rounding, not a difference of meaning (the rule is
- * tested in compare-traces.test.ts). For ring8 the PyTorch trainer also draws its own initial weights,
+ * (GANC_TRACE_FLOAT64=1), taking at every ReLU input the TypeScript trainer found within 1e-4 of 0 the side
+ * of 0 that trainer took (GANC_TRACE_KINKS), and the miss passes only if the TypeScript trainer's float32
+ * gradient agrees with that evaluation to 1e-4: a value within rounding of a ReLU's kink (a few among the
+ * millions of ReLU inputs of the 32x32 ResNet specs at full width) opens the ReLU in one float32 engine only,
+ * which is rounding, not a difference of meaning (the rule is tested in compare-traces.test.ts). For ring8 the PyTorch trainer also draws its own initial weights,
  * which must be the TypeScript trainer's. Batch 8, one iteration: a few seconds of training per spec; most of the time is
  * start-up (tfjs, torch, the data): from 25 s (ring8) to about 3 minutes (the MNIST specs) on a busy
  * 2-core machine.
@@ -56,6 +57,8 @@ interface Comparison {
   problems: { tensor: string; problem: string }[];
   /** Gradients that miss in float32 but where the TypeScript trainer agrees with the float64 evaluation. */
   rounding?: { tensor: string; float32: number; tfjs_float64: number; torch_float64: number }[];
+  /** The ReLUs where the float64 evaluation, given the TypeScript trainer's branches, would have taken the other. */
+  crossings?: { call: string; near: number; crossed: number; crossed_largest: number }[];
 }
 
 describe.skipIf(!py.python)("cross-engine oracle: first iteration, TypeScript trainer against PyTorch trainer", () => {
@@ -112,11 +115,14 @@ describe.skipIf(!py.python)("cross-engine oracle: first iteration, TypeScript tr
         // tolerance (compare_traces.py explains why: a value within rounding of a ReLU's kink).
         const p64 = spawnSync(py.python!, argsFor("run-torch64"), {
           encoding: "utf8",
-          env: { ...process.env, GANC_TRACE_FIRST_ITERATION: path.join(dir, "torch64"), GANC_TRACE_REPLAY: path.join(dir, "tfjs"), GANC_TRACE_FLOAT64: "1" },
+          env: { ...process.env, GANC_TRACE_FIRST_ITERATION: path.join(dir, "torch64"), GANC_TRACE_REPLAY: path.join(dir, "tfjs"), GANC_TRACE_FLOAT64: "1", GANC_TRACE_KINKS: path.join(dir, "tfjs", "kink") },
           timeout: 600_000,
         });
         expect(p64.status, `${spec}: the PyTorch trainer in float64 failed: ${p64.stderr}`).toBe(0);
         cmp = compare(path.join(dir, "torch64"));
+        for (const k of cmp.crossings ?? []) {
+          console.log(`${spec}: ReLU call ${k.call}: ${k.crossed} of its ${k.near} inputs near 0 on the other side of 0 in float64, the farthest ${k.crossed_largest.toExponential(2)} of the largest input from 0`);
+        }
         for (const r of cmp.rounding ?? []) {
           console.log(`${spec}: ${r.tensor}: float32 engines ${r.float32.toExponential(2)} apart; TypeScript ${r.tfjs_float64.toExponential(2)}, PyTorch ${r.torch_float64.toExponential(2)} from PyTorch in float64`);
         }

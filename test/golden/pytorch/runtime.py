@@ -523,6 +523,65 @@ def to_nhwc(x):
     return x.permute(0, 2, 3, 1) if x.dim() == 4 else x
 
 
+class KinkFollower:
+    """GANC_TRACE_KINKS=<the TypeScript trainer's trace>, with GANC_TRACE_FLOAT64: the oracle's float64
+    evaluation on the reference's branches. The TypeScript trainer records, for every ReLU and leaky ReLU of its
+    first iteration in order, the entries of the input within 1e-4 of the input's largest magnitude of 0 (its
+    kink/ folder); here each such entry takes the side of 0 the reference gave it, and every other entry its
+    own. A value that close to a kink is on one side or the other by rounding alone, and a gate that is open
+    in one engine only moves the gradients upstream by ~1e-3 of their size. The entries whose side differs
+    (the crossings) are counted in kinks.json, next to the trace."""
+
+    def __init__(self, trainer, folder):
+        self.trainer, self.folder = trainer, folder
+        self.calls = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+        self.n, self.report = 0, []
+        self.relu, self.leaky_relu = F.relu, F.leaky_relu
+        F.relu, F.leaky_relu = self.follow_relu, self.follow_leaky_relu
+
+    def gate(self, op, x):
+        if self.trainer.step != 0 or not self.trainer.traced_batch:  # the first iteration only
+            return None
+        if self.n >= len(self.calls):
+            raise SystemExit("error: GANC_TRACE_KINKS: the reference evaluated %d ReLUs in its first iteration, "
+                             "this trainer more" % len(self.calls))
+        name = self.calls[self.n]
+        self.n += 1
+        _, kind, size = name.split("-")
+        if kind != op or int(size) != x.numel():
+            raise SystemExit("error: GANC_TRACE_KINKS: ReLU %d of the first iteration is %s of %s entries in the "
+                             "reference, %s of %d here" % (self.n - 1, kind, size, op, x.numel()))
+        index = torch.from_numpy(np.load(os.path.join(self.folder, name, "index.npy")).astype(np.int64))
+        ref = torch.from_numpy(np.load(os.path.join(self.folder, name, "value.npy"))) > 0
+        own = to_nhwc(x.detach())  # the reference's indices are into ganc's layout
+        flat = own.reshape(-1)
+        gate = flat > 0
+        crossed = gate[index] != ref
+        largest = float(flat.abs().max()) if flat.numel() else 0.0
+        self.report.append({"call": name, "near": int(index.numel()), "crossed": int(crossed.sum()),
+                            "crossed_largest": float(flat[index][crossed].abs().max()) / largest if bool(crossed.any()) else 0.0})
+        gate[index] = ref
+        return to_nchw(gate.reshape(own.shape))
+
+    # The function itself, plus a linear correction at the entries whose side is the reference's and not their
+    # own: every other entry is PyTorch's own op, whose graph (second derivatives included) stays as it was.
+    def follow_relu(self, input, inplace=False):
+        g = self.gate("relu", input)
+        if g is None:
+            return self.relu(input, inplace=inplace)
+        return self.relu(input) + input * (g.to(input.dtype) - (input > 0).to(input.dtype))
+
+    def follow_leaky_relu(self, input, negative_slope=0.01, inplace=False):
+        g = self.gate("leaky_relu", input)
+        if g is None:
+            return self.leaky_relu(input, negative_slope, inplace=inplace)
+        return self.leaky_relu(input, negative_slope) + input * ((1 - negative_slope) * (g.to(input.dtype) - (input > 0).to(input.dtype)))
+
+    def write(self, folder):
+        with open(os.path.join(folder, "kinks.json"), "w") as f:
+            json.dump({"reference_calls": len(self.calls), "calls": self.n, "kinks": self.report}, f)
+
+
 def oihw(k):
     """A conv kernel [kh, kw, in, out] (or a deconv kernel [kh, kw, out, in]) in PyTorch's layout."""
     return k.permute(3, 2, 0, 1)
@@ -544,7 +603,9 @@ def conv2d(x, k, b, stride, pad):
     if top != bottom or left != right:
         x = F.pad(x, (left, right, top, bottom))
         top = left = 0
-    return F.conv2d(x, oihw(k), b, stride=stride, padding=(top, left))
+    # A contiguous kernel: PyTorch 1.13's float64 convolution (slow_conv2d, the oracle's float64 evaluation)
+    # refuses the permuted view's gradient in a backward pass ("grad_weight must be contiguous").
+    return F.conv2d(x, oihw(k).contiguous(), b, stride=stride, padding=(top, left))
 
 
 def deconv2d(x, k, b, stride, before, out_hw):
@@ -1148,6 +1209,7 @@ class Run:
         # higher-precision evaluation that tells float32 rounding from a difference of meaning (the oracle's).
         if self.trace and os.environ.get("GANC_TRACE_FLOAT64") == "1":
             torch.set_default_dtype(torch.float64)
+        self.kinks = KinkFollower(self, os.environ["GANC_TRACE_KINKS"]) if self.trace and os.environ.get("GANC_TRACE_KINKS") else None
         self.traced, self.traced_batch, self.traced_steps = 0, False, {}
         self.out = a.out
         if self.rank == 0:
@@ -1428,6 +1490,8 @@ class Run:
         vals = self.global_means(self.logged) if logging else None
         if logging:  # and the states' values, as the TypeScript trainer's metrics rows hold them (the same in every process)
             vals.update((name, float(v)) for name, v in self.states.items())
+        if self.kinks is not None and self.step == 0:
+            self.kinks.write(self.trace)
         self.step += 1
         if self.average is not None:
             self.average.update()
