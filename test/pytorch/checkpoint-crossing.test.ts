@@ -2,9 +2,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import * as tf from "@tensorflow/tfjs";
 import { loadLatestCheckpoint } from "../../src/runtime/checkpoint.ts";
-import { ganc, tmpDir } from "../helpers.ts";
+import { ganc, ROOT, tmpDir } from "../helpers.ts";
+import { fileHandler } from "../model-files.ts";
 import { pythonWithTorch, skipNote } from "../python.ts";
+import { shrink } from "../variants/spec-mutations.ts";
 
 /**
  * A short real run of the PyTorch trainer (ring8, batch 8) whose checkpoints cross engines: the Python
@@ -13,7 +16,9 @@ import { pythonWithTorch, skipNote } from "../python.ts";
  * every variable, optimizer moment and step count, to float32 rounding compounded over 6 Adam steps
  * (1e-3 of each tensor's largest value, plus 1e-7).
  * The same crossing for a StyleGAN2-style net: ganc sample and the Python trainer's --sample-to give the same
- * truncated samples (EMA weights, fixed noise maps, w_avg) from the checkpoints of either engine.
+ * truncated samples (EMA weights, fixed noise maps, w_avg) from the checkpoints of either engine. And the round
+ * trip a user makes with the seed GAN, both ways: 20 iterations on one engine, 20 more on the other, then the
+ * result sampled by both engines and exported for the browser.
  */
 const py = pythonWithTorch();
 
@@ -78,6 +83,74 @@ describe.skipIf(!py.python)("PyTorch target: a short run, its checkpoints crossi
     expect(bad2.stderr).toContain("error: --truncation 0.5: this spec's samples do not use truncate()");
     fs.rmSync(dir, { recursive: true, force: true });
   }, 600_000);
+
+  it("the seed GAN (specs/gan.gan, narrowed), both ways: 20 iterations on one engine, 20 more on the other; both engines' samples of the result agree, and ganc export of it reproduces them", async () => {
+    // Narrowed (8 to 16 channels and units): the same layers, without the minute the Python trainer takes to
+    // draw the full seed GAN's 13 million initial weights when it starts a run.
+    const dir = tmpDir("ganc-cross-seed-");
+    const spec = path.join(dir, "gan.gan");
+    fs.writeFileSync(spec, shrink(fs.readFileSync(path.join(ROOT, "specs/gan.gan"), "utf8")));
+    const trainer = path.join(dir, "trainer.py");
+    expect(ganc(["compile", spec, "--target", "pytorch", "-o", trainer]).code).toBe(0);
+    const data = path.join(dir, "data");
+    expect(ganc(["data", spec, "-o", data]).code).toBe(0);
+    const common = ["--batch", "16", "--quiet"];
+    const tfjs = (out: string, args: string[]) => {
+      const r = ganc(["train", spec, ...common, "--out", out, ...args], { timeout: 300_000 });
+      expect(r.code, r.stderr).toBe(0);
+    };
+    const python = (out: string, args: string[]) => {
+      const r = spawnSync(py.python!, [trainer, ...common, "--data", data, "--out", out, ...args], { encoding: "utf8", timeout: 300_000 });
+      expect(r.status, r.stderr).toBe(0);
+    };
+    const read = (f: string) => JSON.parse(fs.readFileSync(f, "utf8")) as { shape: number[]; data: number[] };
+    const largestDifference = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+      expect(a.length).toBe(b.length);
+      let err = 0;
+      for (let i = 0; i < a.length; i++) err = Math.max(err, Math.abs(a[i]! - b[i]!));
+      return err;
+    };
+    // The run folder after 40 iterations, the last 20 by `last`: ganc sample, the Python trainer's --sample-to
+    // and the model ganc export writes (loaded by plain tfjs, fed the trainer's fixed noise) give the same images.
+    const check = async (run: string, last: RegExp) => {
+      const ck = loadLatestCheckpoint(path.join(run, "checkpoints"))!;
+      expect(ck.step).toBe(40);
+      expect(String(ck.payload.meta.backend)).toMatch(last);
+      const ts = path.join(run, "ts.json");
+      const pyFile = path.join(run, "py.json");
+      const r = ganc(["sample", run, "-n", "16", "-o", ts]);
+      expect(r.code, r.stderr).toBe(0);
+      python(run, ["--sample-to", pyFile, "--sample-count", "16"]);
+      const a = read(ts);
+      const b = read(pyFile);
+      expect(a.shape).toEqual([16, 28, 28, 1]);
+      expect(b.shape).toEqual(a.shape);
+      expect(largestDifference(a.data, b.data), `${run}: ganc sample against the Python trainer's samples`).toBeLessThanOrEqual(1e-4);
+      const exported = path.join(run, "exported");
+      const e = ganc(["export", run, "-o", exported]);
+      expect(e.code, e.stderr).toBe(0);
+      const model = await tf.loadLayersModel(fileHandler(exported));
+      const noise = JSON.parse(fs.readFileSync(path.join(exported, "sample-noise.json"), "utf8")) as { inputs: Record<string, { shape: number[]; data: number[] }> };
+      const z = noise.inputs.z!;
+      const feed = tf.tensor(z.data, z.shape);
+      const y = model.predict(feed) as tf.Tensor;
+      const got = y.dataSync();
+      tf.dispose([y, feed]);
+      model.dispose();
+      expect(largestDifference(got, a.data), `${run}: the exported model against ganc sample`).toBeLessThanOrEqual(1e-4);
+      return a.data;
+    };
+    const tfjsFirst = path.join(dir, "tfjs-then-torch");
+    tfjs(tfjsFirst, ["--steps", "20"]);
+    python(tfjsFirst, ["--resume", "--steps", "40"]);
+    const one = await check(tfjsFirst, /^pytorch/);
+    const torchFirst = path.join(dir, "torch-then-tfjs");
+    python(torchFirst, ["--steps", "20"]);
+    tfjs(torchFirst, ["--resume", "--steps", "40"]);
+    const other = await check(torchFirst, /^(?!pytorch)/);
+    // Two runs that trained (the samples of 40 iterations are not those of the initial weights, nor of each other).
+    expect(largestDifference(one, other)).toBeGreaterThan(1e-2);
+  }, 900_000);
 
   it("a StyleGAN2-style net (test/fixtures/pytorch-stylegan.gan): tfjs 2 iterations, python resumes to 4, tfjs to 6; truncated samples agree on both engines at 4 and 6; w_avg at 4 is the TypeScript trainer's own", () => {
     const spec = "test/fixtures/pytorch-stylegan.gan";

@@ -10,32 +10,10 @@ import * as tf from "@tensorflow/tfjs";
 import { CHROMIUM, chromiumAsync } from "../browser.ts";
 import { ganc, gancInProcess, ROOT, tmpDir, type CliResult } from "../helpers.ts";
 import { shrink } from "../variants/spec-mutations.ts";
+import { fileHandler } from "../model-files.ts";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
 import { compileText } from "../../src/compile.ts";
 import { affineRange, foldSamples } from "../../src/tools/export.ts";
-
-/** An IOHandler that reads model.json and its weight shards from a folder (tfjs has no file:// loader without tfjs-node). */
-function fileHandler(dir: string): tf.io.IOHandler {
-  return {
-    load: async () => {
-      const json = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
-      const specs: tf.io.WeightsManifestEntry[] = [];
-      const buffers: Buffer[] = [];
-      for (const group of json.weightsManifest) {
-        specs.push(...group.weights);
-        for (const p of group.paths) buffers.push(fs.readFileSync(path.join(dir, p)));
-      }
-      const all = Buffer.concat(buffers);
-      return {
-        modelTopology: json.modelTopology,
-        weightSpecs: specs,
-        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-        userDefinedMetadata: json.userDefinedMetadata,
-        format: json.format,
-      };
-    },
-  };
-}
 
 interface NoiseFile {
   inputs: Record<string, { shape: number[]; data: number[] }>;
