@@ -259,12 +259,22 @@ describe.skipIf(withBlas && !blasOrFalse)(`wasm training kernels${withBlas ? " o
       { name: "few outputs, dW over chunks of input pixels x=2x9x10x10", x: [2, 9, 10, 10], k: [3, 3], cout: 3, strides: [1, 1], pad: "same" },
       { name: "stride 2: tiled fwd/dW, dx by col2im x=2x11x9x6", x: [2, 11, 9, 6], k: [3, 3], cout: 5, strides: [2, 2], pad: "same" },
       { name: "valid x=3x10x12x9", x: [3, 10, 12, 9], k: [3, 3], cout: 10, strides: [1, 1], pad: "valid" },
+      { name: "odd sizes for the transposed product's edges x=2x7x9x13", x: [2, 7, 9, 13], k: [3, 3], cout: 11, strides: [1, 1], pad: "same" },
     ];
-    chunked.forEach((c, i) => {
-      it(`chunked: ${c.name}`, () => {
+    // Each in both forms of the chunk's product: Y = cols . W, and Y^T = W^T . cols^T transposed back
+    // (convTransposed; chunks of odd row counts and channel counts not a multiple of 4 reach the edges of
+    // ganc.wat's 4x4 transpose).
+    const forms = [
+      { form: "plain product", transposedMaxCout: 0, transposedMinK: 0 },
+      { form: "transposed product", transposedMaxCout: 1 << 30, transposedMinK: 0 },
+    ];
+    chunked.flatMap((c) => forms.map((f) => ({ c, f }))).forEach(({ c, f }, i) => {
+      it(`chunked, ${f.form}: ${c.name}`, () => {
         const saved = { ...convTuning };
         convTuning.chunkFloats = 512;
         convTuning.minProduct = 0;
+        convTuning.transposedMaxCout = f.transposedMaxCout;
+        convTuning.transposedMinK = f.transposedMinK;
         try {
           const g = geometry(c);
           const K = c.k[0] * c.k[1] * g.cin;

@@ -254,7 +254,22 @@ function im2colRows(wasm: GancWasm, g: Geometry, heap: Float32Array, xAt: number
  * bench/README.md). minProduct: a chunk's product is never smaller than this (SMALL_PRODUCT, under
  * which sgemm runs on one thread). Tests lower both to exercise many chunks on small shapes.
  */
-export const convTuning = { chunkFloats: 1 << 21, minProduct: SMALL_PRODUCT };
+export const convTuning = { chunkFloats: 1 << 21, minProduct: SMALL_PRODUCT, transposedMaxCout: 64, transposedMinK: 144 };
+
+/**
+ * True where a convolution chunk's product runs faster transposed: OpenBLAS's sgemm of the im2col rows
+ * [rows, K] by the filter [K, Cout] with few output channels (32 to 64) packs and threads poorly
+ * (Y = cols . W at 99-122 GFLOP/s for the reduced sngan_resnet's shapes on a 2-core EPYC), while the same
+ * product computed as Y^T = W^T . cols^T (a column-major product with the long side as its rows) runs at
+ * 139-156; the chunk's Y^T, still in cache, is then transposed into Y's rows (ganc.wat transpose). Per
+ * call (bench/conv-kernels.ts) the 3x3 convolutions of 32 and 64 channels (K = 288, 576) gain 9-18%, forward
+ * and input gradient; with 3 input channels (K = 27) the transposed form is slower, so it needs a K of at
+ * least 144 (3x3 over 16 channels). The sums are the same but rounded in another order: within float32
+ * rounding of the other form, not bit for bit (test/runtime/kernels.test.ts checks both against float64).
+ */
+export function convTransposed(cout: number, K: number): boolean {
+  return cout <= convTuning.transposedMaxCout && K >= convTuning.transposedMinK;
+}
 
 /**
  * Output pixels (rows of the im2col matrix) per chunk of a tiled convolution with K = KH*KW*Cin
@@ -281,15 +296,27 @@ const at = (view: Float32Array): number => view.byteOffset >> 2;
  * rows. Splitting the rows leaves every output's sum over K as it is (same bits as one product).
  * cols is the scratch for one chunk (rows * K floats, in the heap); W may be anywhere.
  */
-function convTiled(blas: Blas, wasm: GancWasm, g: Geometry, cout: number, X: Float32Array, W: Float32Array, Y: Float32Array, cols: Float32Array, rows: number): void {
+function convTiled(blas: Blas, wasm: GancWasm, g: Geometry, cout: number, X: Float32Array, W: Float32Array, Y: Float32Array, scratch: Float32Array, rows: number): void {
   const M = g.n * g.oh * g.ow;
   const K = g.kh * g.kw * g.cin;
   const heap = heapOf(X);
+  const cols = scratch.subarray(0, rows * K);
+  // convTransposed: the chunk's Y^T after its im2col rows in the scratch (convScratchFloats)
+  const yt = convTransposed(cout, K) ? scratch.subarray(rows * K, rows * K + rows * cout) : null;
   for (let m0 = 0; m0 < M; m0 += rows) {
     const m1 = Math.min(M, m0 + rows);
     im2colRows(wasm, g, heap, at(X), at(cols), m0, m1);
-    blas.sgemm(false, false, m1 - m0, cout, K, cols, K, W, cout, 0, Y.subarray(m0 * cout), cout);
+    if (yt === null) blas.sgemm(false, false, m1 - m0, cout, K, cols, K, W, cout, 0, Y.subarray(m0 * cout), cout);
+    else {
+      blas.sgemm(true, true, cout, m1 - m0, K, W, cout, cols, K, 0, yt, m1 - m0);
+      wasm.transpose(at(yt) * 4, (at(Y) + m0 * cout) * 4, cout, m1 - m0);
+    }
   }
+}
+
+/** The heap scratch convTiled needs: one chunk's im2col rows, and its Y^T where the product is transposed. */
+function convScratchFloats(rows: number, K: number, cout: number): number {
+  return rows * K + (convTransposed(cout, K) ? rows * cout : 0);
 }
 
 /**
@@ -378,7 +405,7 @@ function convForward(blas: Blas, backend: tf.KernelBackend, x: tf.TensorInfo, fi
     return out;
   }
   const rows = convChunkRows(M, K, cout);
-  const scratch = heapScratch(h, rows * K);
+  const scratch = heapScratch(h, convScratchFloats(rows, K, cout));
   // views after every allocation (an allocation may grow the heap)
   const X = h.typedArrayFromHeap(x) as Float32Array;
   const W = h.typedArrayFromHeap(filter) as Float32Array;
@@ -602,7 +629,7 @@ export function makeBlasConv2DBackpropInput(blas: Blas, fallback: tf.KernelFunc)
       const Mt = g.n * g.h * g.w;
       const Kt = g.kh * g.kw * cout;
       const rows = convChunkRows(Mt, Kt, g.cin);
-      const scratch = heapScratch(h, rows * Kt);
+      const scratch = heapScratch(h, convScratchFloats(rows, Kt, g.cin));
       const dyNow = h.typedArrayFromHeap(dy) as Float32Array;
       const dxNow = h.typedArrayFromHeap(out) as Float32Array;
       convTiled(blas, gancWasm(backend), gt, g.cin, dyNow, F, dxNow, h.typedArrayFromHeap(scratch) as Float32Array, rows);

@@ -28,6 +28,8 @@ export interface GancWasm {
   bn_factors(v: number, r: number, mh: number, n: number, eps: number): void;
   moving_average(moving: number, batch: number, out: number, n: number, decay: number, omd: number, times: number): void;
   column_sum(x: number, out: number, rows: number, cols: number): void;
+  /** dst = src transposed: src [rows, cols] row-major, dst [cols, rows]; byte offsets. */
+  transpose(src: number, dst: number, rows: number, cols: number): void;
   im2col_rows(
     x: number,
     cols: number,
