@@ -447,7 +447,8 @@ export function makeBlasFusedConv2D(blas: Blas, backendName: string, fallback: t
 /**
  * dW = cols^T . dy, as [KH*KW*Cin, N*OH*OW] . [N*OH*OW, Cout], chunk by chunk of rows: each chunk's
  * product is added to the last (beta = 1), so the sum over N*OH*OW runs in chunks, in a fixed
- * order (deterministic; not the order of one product over all rows).
+ * order (deterministic; not the order of one product over all rows). For few output channels
+ * (convTransposed) the product is dW^T = dy^T . cols, transposed at the end.
  */
 export function makeBlasConv2DBackpropFilter(blas: Blas, fallback: tf.KernelFunc): TrainingKernelFunc {
   return ({ inputs, backend, attrs }) => {
@@ -483,17 +484,25 @@ export function makeBlasConv2DBackpropFilter(blas: Blas, fallback: tf.KernelFunc
       return out;
     }
     const rows = convChunkRows(M, K, cout);
-    const scratch = heapScratch(h, rows * K);
+    // convTransposed: dW^T = dy^T . cols accumulated after the chunk's rows in the scratch, then transposed
+    // into dW once (the same product's faster form for few output channels: 1.2-1.3x on these shapes).
+    const transposed = convTransposed(cout, K);
+    const scratch = heapScratch(h, rows * K + (transposed ? K * cout : 0));
     const X = h.typedArrayFromHeap(x) as Float32Array;
     const DY = h.typedArrayFromHeap(dy) as Float32Array;
     const DW = h.typedArrayFromHeap(out) as Float32Array;
-    const cols = h.typedArrayFromHeap(scratch) as Float32Array;
+    const all = h.typedArrayFromHeap(scratch) as Float32Array;
+    const cols = all.subarray(0, rows * K);
+    const dwt = all.subarray(rows * K, rows * K + K * cout);
     const heap = heapOf(X);
+    const wasm = gancWasm(backend);
     for (let m0 = 0; m0 < M; m0 += rows) {
       const m1 = Math.min(M, m0 + rows);
-      im2colRows(gancWasm(backend), g, heap, at(X), at(cols), m0, m1);
-      blas.sgemm(true, false, K, cout, m1 - m0, cols, K, DY.subarray(m0 * cout), cout, m0 === 0 ? 0 : 1, DW, cout);
+      im2colRows(wasm, g, heap, at(X), at(cols), m0, m1);
+      if (transposed) blas.sgemm(true, false, cout, K, m1 - m0, DY.subarray(m0 * cout), cout, cols, K, m0 === 0 ? 0 : 1, dwt, K);
+      else blas.sgemm(true, false, K, cout, m1 - m0, cols, K, DY.subarray(m0 * cout), cout, m0 === 0 ? 0 : 1, DW, cout);
     }
+    if (transposed) wasm.transpose(at(dwt) * 4, at(DW) * 4, cout, K);
     backend.disposeData(scratch.dataId);
     return out;
   };
