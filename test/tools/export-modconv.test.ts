@@ -11,29 +11,7 @@ import { describe, expect, it } from "vitest";
 // Only tfjs itself: the exported model must load without ganc.
 import * as tf from "@tensorflow/tfjs";
 import { ganc, gancInProcess, tmpDir } from "../helpers.ts";
-
-/** An IOHandler that reads model.json and its weight shards from a folder. */
-function fileHandler(dir: string): tf.io.IOHandler {
-  return {
-    load: async () => {
-      const json = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
-      const specs: tf.io.WeightsManifestEntry[] = [];
-      const buffers: Buffer[] = [];
-      for (const group of json.weightsManifest) {
-        specs.push(...group.weights);
-        for (const p of group.paths) buffers.push(fs.readFileSync(path.join(dir, p)));
-      }
-      const all = Buffer.concat(buffers);
-      return {
-        modelTopology: json.modelTopology,
-        weightSpecs: specs,
-        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-        userDefinedMetadata: json.userDefinedMetadata,
-        format: json.format,
-      };
-    },
-  };
-}
+import { fileHandler } from "../model-files.ts";
 
 describe("ganc export of modulated convolutions", () => {
   it("writes GancModConv layers in ganc-layers.mjs; plain tfjs loads the model after registerGancLayers(tf) and reproduces ganc sample", async () => {

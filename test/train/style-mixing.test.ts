@@ -11,6 +11,7 @@ import "../../src/parser/yaml/load.ts";
 import { ganc, gancInProcess, readJsonl, tmpDir } from "../helpers.ts";
 import { compileText } from "../../src/compile.ts";
 import { keyState, Rng } from "../../src/runtime/rng.ts";
+import { fileHandler } from "../model-files.ts";
 
 /*
  * Style mixing and the truncation trick in a run of test/fixtures/style-mix.gan (a mapping net M ending in
@@ -163,23 +164,6 @@ describe("the truncation trick on a run's fixed weights", () => {
     expect(fs.existsSync(path.join(untruncated, "t.json"))).toBe(false);
   }, 300_000);
 });
-
-/** An IOHandler that reads model.json and its weight shards from a folder. */
-function fileHandler(dir: string): tf.io.IOHandler {
-  return {
-    load: async () => {
-      const json = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
-      const specs: tf.io.WeightsManifestEntry[] = [];
-      const buffers: Buffer[] = [];
-      for (const group of json.weightsManifest) {
-        specs.push(...group.weights);
-        for (const p of group.paths) buffers.push(fs.readFileSync(path.join(dir, p)));
-      }
-      const all = Buffer.concat(buffers);
-      return { modelTopology: json.modelTopology, weightSpecs: specs, weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength), userDefinedMetadata: json.userDefinedMetadata, format: json.format };
-    },
-  };
-}
 
 describe("ganc export of a style-based generator", () => {
   it("exports M, the truncation at --truncation 0.7, the style stack and G as one model that plain tfjs loads; w_avg and psi in its metadata; outputs equal ganc sample --truncation 0.7", async () => {

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
 import { scaleStylegan2Spec } from "../../bench/models.ts";
 import { ganc, gancInProcess, readJsonl, ROOT, tmpDir } from "../helpers.ts";
+import { fileHandler } from "../model-files.ts";
 
 /*
  * specs/stylegan2_lite.gan trained briefly at width 1/16 (G 8-8-4-4 channels, D 4-4-8-8, z and w 8; every
@@ -37,23 +38,6 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
-}
-
-/** An IOHandler that reads model.json and its weight shards from a folder. */
-function fileHandler(from: string): tf.io.IOHandler {
-  return {
-    load: async () => {
-      const json = JSON.parse(fs.readFileSync(path.join(from, "model.json"), "utf8"));
-      const specs: tf.io.WeightsManifestEntry[] = [];
-      const buffers: Buffer[] = [];
-      for (const group of json.weightsManifest) {
-        specs.push(...group.weights);
-        for (const p of group.paths) buffers.push(fs.readFileSync(path.join(from, p)));
-      }
-      const all = Buffer.concat(buffers);
-      return { modelTopology: json.modelTopology, weightSpecs: specs, weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength), userDefinedMetadata: json.userDefinedMetadata, format: json.format };
-    },
-  };
 }
 
 beforeAll(async () => {
