@@ -388,8 +388,13 @@ export function program(): Command {
       return x;
     })
     .action(async (runDir: string, o: { n: number; out?: string; backend?: string; truncation?: number }) => {
-      const trainer = path.join(runDir, "trainer.ts");
-      if (!fs.existsSync(trainer)) throw new UsageError(`${runDir} is not a run folder (no trainer.ts in it)`);
+      const { trainerFile } = await runFolder();
+      let trainer: string;
+      try {
+        trainer = trainerFile(runDir);
+      } catch (err) {
+        throw err instanceof Error && err.name === "RunFolderError" ? new UsageError(err.message) : err;
+      }
       const exec = (await runFolder()).forThisProcess(fs.readFileSync(trainer, "utf8"));
       const out = o.out ?? path.join(runDir, "samples", "sample.png");
       process.exitCode = await runTrainer(exec, runDir, ["--out", runDir, "--sample-to", out, "--sample-count", String(o.n), ...(o.backend ? ["--backend", o.backend] : []), ...(o.truncation !== undefined ? ["--truncation", String(o.truncation)] : []), "--quiet"]);

@@ -37,7 +37,7 @@ export function compileText(text: string, file: string, opts: { source?: string;
   const { program, spec, diagnostics } = checkText(text, file);
   if (!program || !spec || hasErrors(diagnostics)) return { code: null, program: null, diagnostics };
   if (opts.target === "pytorch") {
-    const py = generatePyTrainer(program, { source: opts.source ?? file, hash: specHash(text) });
+    const py = generatePyTrainer(program, { source: opts.source ?? file, hash: specHash(text), text, specFile: isYamlFile(file) ? "spec.gan.yaml" : "spec.gan" });
     if (py.code !== null) return { code: py.code, program, diagnostics };
     return { code: null, program: null, diagnostics: [...diagnostics, ...refusalDiagnostics(py.refusals, text, file)] };
   }

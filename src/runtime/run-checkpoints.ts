@@ -49,7 +49,9 @@ export class RunCheckpoints {
       throw new TrainingError(`--resume: ${found.file} was written by a different spec (or a different version of it); start a new run folder`);
     }
     let iterator = meta.iterator as IteratorState;
-    if (meta.batch !== run.batch) {
+    // Sampling draws no batch: a run folder without the settings `ganc train` keeps (one the PyTorch trainer
+    // made on its own) samples whatever batch it trained with.
+    if (meta.batch !== run.batch && !run.sampling) {
       if (!run.batchChange) throw new TrainingError(`--resume: the checkpoint was trained with batch ${String(meta.batch)}, not ${run.batch}`);
       // The epoch's order does not depend on the batch: continue at the same sample, in batches of the new size.
       iterator = { epoch: iterator.epoch, cursor: Math.min(run.stepsPerEpoch, Math.floor((iterator.cursor * (meta.batch as number)) / run.batch)) };

@@ -1,6 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { SpecInfo } from "../runtime/session.ts";
+import { compileText } from "../compile.ts";
+import { writeFileAtomic } from "../runtime/fsutil.ts";
 
 /**
  * What a run folder says about itself without loading tfjs: its trainer file and the SPEC fields
@@ -15,7 +17,15 @@ export class RunFolderError extends Error {
 export function trainerFile(runDir: string): string {
   const file = path.join(runDir, "trainer.ts");
   if (!fs.existsSync(runDir) || !fs.statSync(runDir).isDirectory()) throw new RunFolderError(`no such run folder: ${runDir}`);
-  if (!fs.existsSync(file)) throw new RunFolderError(`${runDir} is not a run folder (no trainer.ts in it)`);
+  if (!fs.existsSync(file)) {
+    // A run the PyTorch trainer made on its own keeps its spec (spec.gan or spec.gan.yaml) and no trainer.ts:
+    // the TypeScript trainer is compiled from that spec (the same text, so the checkpoints' spec hash).
+    const kept = ["spec.gan", "spec.gan.yaml"].map((f) => path.join(runDir, f)).find((f) => fs.existsSync(f));
+    if (!kept) throw new RunFolderError(`${runDir} is not a run folder (no trainer.ts or spec.gan in it)`);
+    const c = compileText(fs.readFileSync(kept, "utf8"), kept);
+    if (c.code === null) throw new RunFolderError(`${kept}: the spec kept in the run folder does not compile (ganc check ${kept} says why)`);
+    writeFileAtomic(file, c.code);
+  }
   return file;
 }
 

@@ -104,9 +104,15 @@ describe("golden PyTorch trainers", () => {
       expect(assemble(fs.readFileSync(golden, "utf8"), fs.readFileSync(runtimeGolden, "utf8"))).toBe(r.code);
     });
 
-    it(`${f}.yaml gives the same Python trainer (but for its name, lines and hash)`, () => {
-      // The two forms differ only in where things are written: the references `specs/x.gan:12` and the text's hash.
-      const neutral = (s: string) => s.replace(/specs\/[\w.]+?\.gan(\.yaml)?(:\d+)?/g, "SPEC").replace(/"hash": "\w+"/, '"hash": HASH');
+    it(`${f}.yaml gives the same Python trainer (but for its name, lines, hash and kept text)`, () => {
+      // The two forms differ only in where things are written: the references `specs/x.gan:12`, the text's hash,
+      // and the spec text the trainer keeps in its run folder (and that file's name).
+      const neutral = (s: string) =>
+        s
+          .replace(/specs\/[\w.]+?\.gan(\.yaml)?(:\d+)?/g, "SPEC")
+          .replace(/"hash": "\w+"/, '"hash": HASH')
+          .replace(/"specFile": "spec\.gan(\.yaml)?"/, '"specFile": FILE')
+          .replace(/"text": ".*",\n/, '"text": TEXT,\n');
       const a = compileOnce(f).code!;
       expect(neutral(compile(`${f}.yaml`).code!)).toBe(neutral(a));
     });

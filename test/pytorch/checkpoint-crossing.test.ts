@@ -84,7 +84,7 @@ describe.skipIf(!py.python)("PyTorch target: a short run, its checkpoints crossi
     fs.rmSync(dir, { recursive: true, force: true });
   }, 600_000);
 
-  it("the seed GAN (specs/gan.gan, narrowed), both ways: 20 iterations on one engine, 20 more on the other; both engines' samples of the result agree, and ganc export of it reproduces them", async () => {
+  it("the seed GAN (specs/gan.gan, narrowed), both ways: 20 iterations on one engine, 20 more on the other; both engines' samples of the result agree, and ganc export of it reproduces them; and a run on PyTorch alone", async () => {
     // Narrowed (8 to 16 channels and units): the same layers, without the minute the Python trainer takes to
     // draw the full seed GAN's 13 million initial weights when it starts a run.
     const dir = tmpDir("ganc-cross-seed-");
@@ -150,6 +150,14 @@ describe.skipIf(!py.python)("PyTorch target: a short run, its checkpoints crossi
     const other = await check(torchFirst, /^(?!pytorch)/);
     // Two runs that trained (the samples of 40 iterations are not those of the initial weights, nor of each other).
     expect(largestDifference(one, other)).toBeGreaterThan(1e-2);
+    // A run the PyTorch trainer made on its own: it keeps its spec (spec.gan, the spec's own text), from which
+    // ganc sample and ganc export compile the TypeScript trainer; the same checks.
+    const torchOnly = path.join(dir, "torch-only");
+    python(torchOnly, ["--steps", "40"]);
+    expect(fs.readFileSync(path.join(torchOnly, "spec.gan"), "utf8")).toBe(fs.readFileSync(spec, "utf8"));
+    expect(fs.existsSync(path.join(torchOnly, "trainer.ts"))).toBe(false);
+    await check(torchOnly, /^pytorch/);
+    expect(fs.existsSync(path.join(torchOnly, "trainer.ts"))).toBe(true);
   }, 900_000);
 
   it("a StyleGAN2-style net (test/fixtures/pytorch-stylegan.gan): tfjs 2 iterations, python resumes to 4, tfjs to 6; truncated samples agree on both engines at 4 and 6; w_avg at 4 is the TypeScript trainer's own", () => {

@@ -1222,6 +1222,12 @@ class Run:
         if self.rank == 0:
             os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
             os.makedirs(os.path.join(self.out, "checkpoints"), exist_ok=True)
+            if not a.sample_to:
+                # The spec, as ganc train keeps it: ganc sample, export, eval and report read this run from it.
+                keep = os.path.join(self.out, spec["specFile"])
+                with open(keep + ".tmp", "w", encoding="utf-8") as f:
+                    f.write(spec["text"])
+                os.replace(keep + ".tmp", keep)
         share = "" if self.world == 1 else " (%d per process, %d processes)" % (self.batch_size, self.world)
         self.say("data: %s, %d samples of %s, batch %d%s, %d iterations per epoch" % (
             spec["data"]["source"], len(x), list(x.shape[1:]), self.global_batch, share, self.iterator.steps_per_epoch))

@@ -27,6 +27,10 @@ export interface PyGenerateOptions {
   readonly source: string;
   /** A hash of the spec text: checkpoints remember it. */
   readonly hash: string;
+  /** The spec's text, which the trainer keeps in its run folder (as `ganc train` does) under specFile. */
+  readonly text: string;
+  /** spec.gan or spec.gan.yaml: the name ganc's tools look for in a run folder. */
+  readonly specFile: string;
 }
 
 export type PyResult = { readonly code: string; readonly refusals: readonly [] } | { readonly code: null; readonly refusals: readonly PyRefusal[] };
@@ -152,6 +156,10 @@ class PyTrainerGen {
         logEvery: t.logEvery,
       },
       sampleRange: this.sampleRange(last),
+      // The spec itself, kept in the run folder so that ganc sample, export, eval and report can read a run
+      // the PyTorch trainer made on its own (they compile the TypeScript trainer from it).
+      specFile: o.specFile,
+      text: o.text,
     };
     w.line("SPEC = {");
     for (const [k, v] of Object.entries(spec)) w.line(`    ${JSON.stringify(k)}: ${pyLiteral(v)},`);

@@ -24,6 +24,8 @@ SPEC = {
     "noise": [{"name": "z", "dist": "uniform", "a": -1, "b": 1, "shape": [62], "classes": 0}],
     "train": {"epochs": 25, "steps": None, "seed": 0, "sampleEvery": 300, "sampleCount": 64, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
+    "specFile": "spec.gan",
+    "text": "# EBGAN of the reference collection (EBGAN.py): D is an auto-encoder whose reconstruction error is the\n# energy; D lowers it on real images and raises it on generated ones up to a margin, G lowers it on its\n# images, plus a pull-away term that spreads the codes D gives G's images.\ngan \"ebgan\"\n\ndata  real: mnist(batch=64)               # [64, 28, 28, 1] in [0, 1]\nnoise z: uniform(-1, 1, [62])\n\nnet G(z) {\n  dense 1024, batchnorm, relu\n  dense 7*7*128, batchnorm, relu\n  reshape [7, 7, 128]\n  deconv 64 kernel=4 stride=2, batchnorm, relu\n  deconv 1 kernel=4 stride=2, sigmoid\n}\n\n# The auto-encoder D: its output is the reconstruction, `code` the 32-unit embedding.\nnet D(x) {\n  conv 64 kernel=4 stride=2, relu\n  flatten, dense 32                          -> code\n  dense 64*14*14, batchnorm, relu\n  reshape [14, 14, 64]\n  deconv 1 kernel=4 stride=2, sigmoid\n}\n\nfake = G(z)\nmargin = max(1, batch / 64)\n# D's error: ||D(x) - x||_2 over the whole batch, divided by the batch size.\nerr_real = norm(D(real) - real) / batch\nerr_fake = norm(D(fake) - fake) / batch\nloss d = err_real + max(margin - err_fake, 0)\nloss pt = pullaway(D(fake).code)\nloss g = err_fake + 0.1 * pt\n\nstep d: adam(lr=2e-4, beta1=0.5) minimize d over D\nstep g: adam(lr=1e-3, beta1=0.5) minimize g over G\n\ntrain { epochs=25, schedule=[d, g], sample_every=300, checkpoint_every=epoch, samples=fake }\n",
 }
 
 

@@ -24,6 +24,8 @@ SPEC = {
     "noise": [{"name": "z", "dist": "uniform", "a": -1, "b": 1, "shape": [62], "classes": 0}],
     "train": {"epochs": 25, "steps": None, "seed": 0, "sampleEvery": 300, "sampleCount": 64, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
+    "specFile": "spec.gan",
+    "text": "# The seed GAN with an R1 penalty (Mescheder et al. 2018): D's loss adds gamma/2 * E[||grad_x l(x)||^2]\n# on real data only, which keeps D flat on the data manifold. The penalty differentiates D twice, so D\n# has no batch norm (it would couple the samples of the per-sample penalty); layer norm takes its place.\ngan \"r1\"\n\ndata  real: mnist(batch=64)               # [64, 28, 28, 1] in [0, 1]\nnoise z: uniform(-1, 1, [62])\n\nnet G(z) {\n  dense 1024, batchnorm, relu\n  dense 7*7*128, batchnorm, relu\n  reshape [7, 7, 128]\n  deconv 64 kernel=4 stride=2, batchnorm, relu\n  deconv 1 kernel=4 stride=2, sigmoid\n}\n\nnet D(x) {\n  conv 64 kernel=4 stride=2, lrelu 0.2\n  conv 128 kernel=4 stride=2, layernorm, lrelu 0.2\n  flatten, dense 1024, layernorm, lrelu 0.2   -> features\n  dense 1                                     -> logit\n}\n\nfake = G(z)\nloss d_real = bce_logits(D(real).logit, ones)\nloss d_fake = bce_logits(D(fake).logit, zeros)\n# Squared norm per sample, averaged over the batch (no square root, so no trouble where it is 0).\nloss r1 = sum(square(grad(D(real).logit, real))) / batch\nloss d = d_real + d_fake + 5 * r1             # gamma = 10\nloss g = bce_logits(D(fake).logit, ones)\n\nstep d: adam(lr=2e-4, beta1=0.5) minimize d over D\nstep g: adam(lr=1e-3, beta1=0.5) minimize g over G\n\ntrain { epochs=25, schedule=[d, g], sample_every=300, checkpoint_every=epoch }\n",
 }
 
 

@@ -24,6 +24,8 @@ SPEC = {
     "noise": [{"name": "z", "dist": "normal", "a": 0, "b": 1, "shape": [16], "classes": 0}],
     "train": {"epochs": None, "steps": 2000, "seed": 0, "sampleEvery": 500, "sampleCount": 64, "checkpointEvery": 1000, "keepCheckpoints": 3, "logEvery": 100},
     "sampleRange": [0, 1],
+    "specFile": "spec.gan",
+    "text": "# A small MLP GAN on 2-D points from 8 Gaussians on a circle: the classic mode-collapse test bed, and fast\n# enough for end-to-end tests (two hidden layers of 128 units in each net).\ngan \"ring8\"\n\ndata  real: ring8(batch=128)              # [128, 2]\nnoise z: normal(0, 1, [16])\n\nnet G(z) {\n  dense 128, relu\n  dense 128, relu\n  dense 2\n}\n\nnet D(x) {\n  dense 128, lrelu 0.2\n  dense 128, lrelu 0.2\n  dense 1                                   -> logit\n}\n\nfake = G(z)\nloss d_real = bce_logits(D(real).logit, ones)\nloss d_fake = bce_logits(D(fake).logit, zeros)\nloss d = d_real + d_fake\nloss g = bce_logits(D(fake).logit, ones)\n\nstep d: adam(lr=1e-3, beta1=0.5) minimize d over D\nstep g: adam(lr=1e-3, beta1=0.5) minimize g over G\n\ntrain { steps=2000, schedule=[d, g], sample_every=500, checkpoint_every=1000, log_every=100 }\n",
 }
 
 

@@ -24,6 +24,8 @@ SPEC = {
     "noise": [{"name": "z", "dist": "uniform", "a": -1, "b": 1, "shape": [62], "classes": 0}],
     "train": {"epochs": 25, "steps": None, "seed": 0, "sampleEvery": 300, "sampleCount": 64, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
+    "specFile": "spec.gan",
+    "text": "# The seed GAN with the relativistic average loss (RaSGAN, Jolicoeur-Martineau 2018): D estimates how\n# much more realistic a real image is than the average generated one, and the other way round; G's loss\n# is the same with the targets swapped, so it also uses real images.\ngan \"rsgan\"\n\ndata  real: mnist(batch=64)               # [64, 28, 28, 1] in [0, 1]\nnoise z: uniform(-1, 1, [62])\n\nnet G(z) {\n  dense 1024, batchnorm, relu\n  dense 7*7*128, batchnorm, relu\n  reshape [7, 7, 128]\n  deconv 64 kernel=4 stride=2, batchnorm, relu\n  deconv 1 kernel=4 stride=2, sigmoid\n}\n\nnet D(x) {\n  conv 64 kernel=4 stride=2, lrelu 0.2\n  conv 128 kernel=4 stride=2, batchnorm, lrelu 0.2\n  flatten, dense 1024, batchnorm, lrelu 0.2   -> features\n  dense 1                                     -> logit\n}\n\nfake = G(z)\n# C(x) - E[C(G(z))] and C(G(z)) - E[C(x)]: each logit relative to the other batch's mean logit.\nreal_vs_fake = D(real).logit - mean(D(fake).logit)\nfake_vs_real = D(fake).logit - mean(D(real).logit)\nloss d = bce_logits(real_vs_fake, ones) + bce_logits(fake_vs_real, zeros)\nloss g = bce_logits(fake_vs_real, ones) + bce_logits(real_vs_fake, zeros)\n\nstep d: adam(lr=2e-4, beta1=0.5) minimize d over D\nstep g: adam(lr=1e-3, beta1=0.5) minimize g over G\n\ntrain { epochs=25, schedule=[d, g], sample_every=300, checkpoint_every=epoch }\n",
 }
 
 

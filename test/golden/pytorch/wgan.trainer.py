@@ -24,6 +24,8 @@ SPEC = {
     "noise": [{"name": "z", "dist": "uniform", "a": -1, "b": 1, "shape": [62], "classes": 0}],
     "train": {"epochs": 25, "steps": None, "seed": 0, "sampleEvery": 300, "sampleCount": 64, "checkpointEvery": "epoch", "keepCheckpoints": 3, "logEvery": 10},
     "sampleRange": [0, 1],
+    "specFile": "spec.gan",
+    "text": "# WGAN of the reference collection (WGAN.py): D is a critic whose raw logit scores realness (no sigmoid,\n# no cross-entropy); the Lipschitz constraint is weight clipping: after every D step each of D's trainable\n# variables (kernels, biases, batch-norm scales and offsets alike, as the collection's 'd_' variables)\n# is clipped to [-0.01, 0.01].\ngan \"wgan\"\n\ndata  real: mnist(batch=64)               # [64, 28, 28, 1] in [0, 1]\nnoise z: uniform(-1, 1, [62])\n\nnet G(z) {\n  dense 1024, batchnorm, relu\n  dense 7*7*128, batchnorm, relu\n  reshape [7, 7, 128]\n  deconv 64 kernel=4 stride=2, batchnorm, relu\n  deconv 1 kernel=4 stride=2, sigmoid\n}\n\nnet D(x) {\n  conv 64 kernel=4 stride=2, lrelu 0.2\n  conv 128 kernel=4 stride=2, batchnorm, lrelu 0.2\n  flatten, dense 1024, batchnorm, lrelu 0.2   -> features\n  dense 1                                     -> logit\n}\n\nfake = G(z)\nloss d_real = -mean(D(real).logit)\nloss d_fake = mean(D(fake).logit)\nloss d = d_real + d_fake                      # minus the Wasserstein estimate\nloss g = -mean(D(fake).logit)\n\nstep d: adam(lr=2e-4, beta1=0.5) minimize d over D\nafter d: clip_weights(D, -0.01, 0.01)\nstep g: adam(lr=1e-3, beta1=0.5) minimize g over G\n\n# One critic step per G step, as in the collection (the WGAN paper uses n_critic = 5: schedule=[5*d, g]).\ntrain { epochs=25, schedule=[d, g], sample_every=300, checkpoint_every=epoch }\n",
 }
 
 
