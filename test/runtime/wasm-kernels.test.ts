@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import { FusedAdam } from "../../src/runtime/fused/index.ts";
 import { MODULE_FILE, renderModule } from "../../src/runtime/kernels/wasm/build.ts";
+import { stridedReduceView } from "../../src/runtime/kernels/wasm/index.ts";
 
 it("the committed module is what ganc.wat assembles to (npm run build:wasm)", async () => {
   expect(readFileSync(MODULE_FILE, "utf8")).toBe(await renderModule());
@@ -120,6 +121,88 @@ describe("Sum and Mean over all axes but the last on wasm", () => {
         expect(tf.sum(x, leading, true).shape).toEqual([...leading.map(() => 1), shape[shape.length - 1]]);
         // a reduction over other axes still goes to the stock kernel and is right
         expect(tf.sum(x, shape.length - 1).shape).toEqual(shape.slice(0, -1));
+      });
+    }
+  });
+});
+
+describe("Sum and Mean that keep the last axis, over strided views, on wasm", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm", { log: () => {} });
+  });
+
+  // The stock kernel's own order: the reduced axes transposed inward (in their order), summed row by row.
+  const stockReduce = (x: tf.Tensor, axes: number[], f: typeof tf.sum) => {
+    const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const t = tf.transpose(x, [...kept, ...axes]);
+    return f(tf.reshape(t, [kept.reduce((p, i) => p * x.shape[i]!, 1), -1]), 1);
+  };
+
+  it("is bit for bit the stock kernel on 2x2 pooling views, upsampling gradients and mixed runs", () => {
+    const cases: [number[], number[]][] = [
+      [[16, 16, 2, 16, 2, 32], [2, 4]], // a 2x2 average pool of [16, 32, 32, 32]
+      [[4, 8, 2, 8, 2, 64], [2, 4]], // the gradient of a nearest 2x upsampling
+      [[3, 5, 3, 7, 3, 6], [2, 4]], // 3x3 windows, odd sizes
+      [[2, 3, 4, 5, 7], [1, 2]], // one run of two axes inside
+      [[6, 5, 7], [1]], // one reduced axis between two kept ones
+      [[5, 2, 3, 2, 9], [0, 3]], // reduced first and in the middle
+      [[2, 1, 3, 2, 1, 5], [1, 3, 4]], // size-1 axes among them
+      [[4, 2, 3, 2, 3], [1, 3]], // 3 channels: the scalar tail only
+      [[2, 4, 3, 4, 1031], [1, 3]], // a wide tail
+    ];
+    for (const [shape, axes] of cases) {
+      tf.tidy(() => {
+        const x = tf.mul(tf.randomNormal(shape, 0, 1, "float32", shape.length + axes[0]!), tf.scalar(1e3));
+        const outShape = shape.filter((_, i) => !axes.includes(i));
+        for (const f of [tf.sum, tf.mean]) {
+          const ours = f(x, axes);
+          expect(ours.shape, `${shape} over ${axes}`).toEqual(outShape);
+          expect(Array.from(ours.dataSync()), `${f === tf.sum ? "sum" : "mean"} of ${shape} over ${axes}`).toEqual(Array.from(stockReduce(x, axes, f).dataSync()));
+          expect(f(x, axes, true).shape).toEqual(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+        }
+      });
+    }
+  });
+
+  it("takes the pooling view and leaves other reductions to the stock kernel", () => {
+    expect(stridedReduceView([16, 16, 2, 16, 2, 32], [2, 4])).toEqual([256, 2, 16, 2, 32]);
+    expect(stridedReduceView([64, 7, 7, 128], [0, 1, 2])).toEqual([1, 3136, 1, 1, 128]);
+    expect(stridedReduceView([6, 5, 7], [1])).toEqual([6, 5, 1, 1, 7]);
+    expect(stridedReduceView([2, 1, 3, 2, 1, 5], [1, 3, 4])).toEqual([6, 2, 1, 1, 5]);
+    expect(stridedReduceView([4, 5], [1])).toBeNull(); // the last axis
+    expect(stridedReduceView([2, 3, 4, 5, 6, 7, 8], [1, 3, 5])).toBeNull(); // three runs
+    expect(stridedReduceView([2, 1, 3], [1])).toBeNull(); // nothing to sum
+  });
+});
+
+describe("FusedBatchNorm over the last axis on wasm", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm", { log: () => {} });
+  });
+
+  it("is bit for bit the stock kernel, with and without offset and scale, odd channel counts, every magnitude", () => {
+    const cases: [number[], boolean, boolean, number][] = [
+      [[16, 8, 8, 64], true, true, 1e-5],
+      [[4096, 32], true, false, 1e-3],
+      [[5, 7, 6], false, true, 1e-5], // 6 channels: one vector and a tail of 2
+      [[9, 3], false, false, 2e-5], // the tail only
+      [[2, 3, 3, 1031], true, true, 1e-5],
+    ];
+    for (const [shape, withOffset, withScale, eps] of cases) {
+      tf.tidy(() => {
+        const c = shape[shape.length - 1]!;
+        const seed = shape.length + c;
+        const x = tf.mul(tf.randomNormal(shape, 0.3, 2, "float32", seed), tf.exp(tf.randomUniform(shape, -8, 8, "float32", seed + 1)));
+        const mean = tf.randomNormal([c], 0, 1, "float32", seed + 2);
+        const variance = tf.mul(tf.abs(tf.randomNormal([c], 0, 1, "float32", seed + 3)), tf.exp(tf.randomUniform([c], -12, 6, "float32", seed + 4)));
+        const offset = withOffset ? tf.randomNormal([c], 0, 1, "float32", seed + 5) : undefined;
+        const scale = withScale ? tf.randomNormal([c], 1, 0.5, "float32", seed + 6) : undefined;
+        const ours = tf.batchNorm(x, mean, variance, offset, scale, eps);
+        // x flattened: the last axis is no longer the channels, so the stock kernel runs (its statistics
+        // repeat every c elements, the same arithmetic)
+        const stock = tf.batchNorm(tf.reshape(x, [-1]), mean, variance, offset, scale, eps);
+        expect(ours.shape).toEqual(shape);
+        expect(Array.from(ours.dataSync()), `${shape}`).toEqual(Array.from(stock.dataSync()));
       });
     }
   });

@@ -8,6 +8,7 @@ import {
   GANC_BN_FACTORS,
   GANC_MOVING_AVERAGES,
   makeAdamKernel,
+  makeBatchNormKernel,
   makeBnFactorsKernel,
   makeColumnReduceKernel,
   makeMovingAveragesKernel,
@@ -98,6 +99,14 @@ function columnReduce(kernelName: string, kind: "sum" | "mean"): Replacement {
     },
   };
 }
+const batchNorm: Replacement = {
+  kernelName: tf.FusedBatchNorm,
+  make: (backendName, stock) => {
+    if (stock === undefined) throw new Error(`no stock FusedBatchNorm kernel for '${backendName}' to wrap`);
+    return makeBatchNormKernel(stock.kernelFunc) as unknown as TrainingKernelFunc;
+  },
+};
+
 const columnSum = columnReduce(tf.Sum, "sum");
 const columnMean = columnReduce(tf.Mean, "mean");
 
@@ -132,7 +141,7 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, identity],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, identity],
   cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages],
 };
 

@@ -178,6 +178,122 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows_loop))))
 
+  ;; Batch norm's forward pass, bit for bit tfjs-backend-wasm's FusedBatchNorm: for x [rows, cols] and the
+  ;; per-channel values at $params (mean f32[cols], scale f32[cols], then nf f64[cols] = sqrt(var + eps)
+  ;; rounded to float32, offset f64[cols]), out = float32(offset + float32((x - mean) * scale) / nf), the
+  ;; quotient and the sum in float64 as the stock kernel computes them (its factors are doubles). 4 lanes in
+  ;; float32, 2 and 2 in float64, the last cols % 4 channels one at a time.
+  (func (export "batch_norm")
+    (param $x i32) (param $out i32) (param $rows i32) (param $cols i32) (param $params i32)
+    (local $r i32) (local $c i32) (local $end4 i32) (local $xrow i32) (local $orow i32)
+    (local $m i32) (local $s i32) (local $nf i32) (local $off i32) (local $p v128) (local $pd f64)
+    (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $m (local.get $params))
+    (local.set $s (i32.add (local.get $params) (i32.shl (local.get $cols) (i32.const 2))))
+    (local.set $nf (i32.add (local.get $params) (i32.shl (local.get $cols) (i32.const 3))))
+    (local.set $off (i32.add (local.get $params) (i32.shl (local.get $cols) (i32.const 4))))
+    (local.set $xrow (local.get $x))
+    (local.set $orow (local.get $out))
+    (block $rows_done
+      (loop $rows_loop
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.const 0))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $c) (local.get $end4)))
+            (local.set $p (f32x4.mul
+              (f32x4.sub (v128.load (i32.add (local.get $xrow) (i32.shl (local.get $c) (i32.const 2))))
+                         (v128.load (i32.add (local.get $m) (i32.shl (local.get $c) (i32.const 2)))))
+              (v128.load (i32.add (local.get $s) (i32.shl (local.get $c) (i32.const 2))))))
+            (v128.store (i32.add (local.get $orow) (i32.shl (local.get $c) (i32.const 2)))
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                (f32x4.demote_f64x2_zero (f64x2.add
+                  (v128.load (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 3))))
+                  (f64x2.div (f64x2.promote_low_f32x4 (local.get $p))
+                             (v128.load (i32.add (local.get $nf) (i32.shl (local.get $c) (i32.const 3)))))))
+                (f32x4.demote_f64x2_zero (f64x2.add
+                  (v128.load (i32.add (local.get $off) (i32.add (i32.shl (local.get $c) (i32.const 3)) (i32.const 16))))
+                  (f64x2.div (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $p) (local.get $p)))
+                             (v128.load (i32.add (local.get $nf) (i32.add (i32.shl (local.get $c) (i32.const 3)) (i32.const 16)))))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $vec)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $c) (local.get $cols)))
+            (local.set $pd (f64.promote_f32 (f32.mul
+              (f32.sub (f32.load (i32.add (local.get $xrow) (i32.shl (local.get $c) (i32.const 2))))
+                       (f32.load (i32.add (local.get $m) (i32.shl (local.get $c) (i32.const 2)))))
+              (f32.load (i32.add (local.get $s) (i32.shl (local.get $c) (i32.const 2)))))))
+            (f32.store (i32.add (local.get $orow) (i32.shl (local.get $c) (i32.const 2)))
+              (f32.demote_f64 (f64.add
+                (f64.load (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 3))))
+                (f64.div (local.get $pd) (f64.load (i32.add (local.get $nf) (i32.shl (local.get $c) (i32.const 3))))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $tail)))
+        (local.set $xrow (i32.add (local.get $xrow) (i32.shl (local.get $cols) (i32.const 2))))
+        (local.set $orow (i32.add (local.get $orow) (i32.shl (local.get $cols) (i32.const 2))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows_loop))))
+
+  ;; Sum of x viewed as [a, r1, b, r2, c] over its axes 1 and 3: out[i, j, :] = the sum over p < r1, q < r2
+  ;; (p outer, q inner) of x[i, p, j, q, :], each element ((0 + first) + second) + ..., the order in which
+  ;; tfjs-backend-wasm's Sum adds them after transposing the reduced axes inward (so the same bits), here
+  ;; without the transpose, one row of c floats at a time, 4 a lane. Any Sum whose reduced axes form at
+  ;; most two runs and that keeps the last axis is this shape: a 2x2 average pool as reshape and mean
+  ;; over [n, h/2, 2, w/2, 2, c], the gradient of a nearest-neighbour upsampling, column sums (a = b = 1).
+  (func (export "strided_sum")
+    (param $x i32) (param $out i32) (param $a i32) (param $r1 i32) (param $b i32) (param $r2 i32) (param $cols i32)
+    (local $i i32) (local $j i32) (local $p i32) (local $q i32) (local $c i32) (local $end4 i32)
+    (local $orow i32) (local $row i32) (local $at i32) (local $rowBytes i32)
+    (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $orow (local.get $out))
+    (block $i_done
+      (loop $i_loop
+        (br_if $i_done (i32.ge_u (local.get $i) (local.get $a)))
+        (local.set $j (i32.const 0))
+        (block $j_done
+          (loop $j_loop
+            (br_if $j_done (i32.ge_u (local.get $j) (local.get $b)))
+            (memory.fill (local.get $orow) (i32.const 0) (local.get $rowBytes))
+            (local.set $p (i32.const 0))
+            (block $p_done
+              (loop $p_loop
+                (br_if $p_done (i32.ge_u (local.get $p) (local.get $r1)))
+                (local.set $q (i32.const 0))
+                (block $q_done
+                  (loop $q_loop
+                    (br_if $q_done (i32.ge_u (local.get $q) (local.get $r2)))
+                    ;; row = x + ((((i * r1 + p) * b + j) * r2 + q) * cols) * 4
+                    (local.set $row (i32.add (local.get $x) (i32.mul (local.get $rowBytes)
+                      (i32.add (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $i) (local.get $r1)) (local.get $p)) (local.get $b)) (local.get $j)) (local.get $r2)) (local.get $q)))))
+                    (local.set $c (i32.const 0))
+                    (block $vec_done
+                      (loop $vec
+                        (br_if $vec_done (i32.ge_u (local.get $c) (local.get $end4)))
+                        (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+                        (v128.store (i32.add (local.get $orow) (local.get $at))
+                          (f32x4.add (v128.load (i32.add (local.get $orow) (local.get $at))) (v128.load (i32.add (local.get $row) (local.get $at)))))
+                        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+                        (br $vec)))
+                    (block $tail_done
+                      (loop $tail
+                        (br_if $tail_done (i32.ge_u (local.get $c) (local.get $cols)))
+                        (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+                        (f32.store (i32.add (local.get $orow) (local.get $at))
+                          (f32.add (f32.load (i32.add (local.get $orow) (local.get $at))) (f32.load (i32.add (local.get $row) (local.get $at)))))
+                        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                        (br $tail)))
+                    (local.set $q (i32.add (local.get $q) (i32.const 1)))
+                    (br $q_loop)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $p_loop)))
+            (local.set $orow (i32.add (local.get $orow) (local.get $rowBytes)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $j_loop)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $i_loop))))
+
   ;; dst = the transpose of src: src is [rows, cols] row-major, dst [cols, rows] (byte offsets; the two
   ;; must not overlap). 4x4 blocks through f32x4 shuffles, the edges element by element; a copy, so the
   ;; values are bit for bit src's.

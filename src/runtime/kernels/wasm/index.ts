@@ -28,6 +28,10 @@ export interface GancWasm {
   bn_factors(v: number, r: number, mh: number, n: number, eps: number): void;
   moving_average(moving: number, batch: number, out: number, n: number, decay: number, omd: number, times: number): void;
   column_sum(x: number, out: number, rows: number, cols: number): void;
+  /** out[i, j, :] = sum over p, q of x[i, p, j, q, :], x as [a, r1, b, r2, cols]; byte offsets. */
+  strided_sum(x: number, out: number, a: number, r1: number, b: number, r2: number, cols: number): void;
+  /** Batch norm of x [rows, cols] with per-channel values at params (makeBatchNormKernel); byte offsets. */
+  batch_norm(x: number, out: number, rows: number, cols: number, params: number): void;
   /** dst = src transposed: src [rows, cols] row-major, dst [cols, rows]; byte offsets. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
   im2col_rows(
@@ -338,29 +342,97 @@ export function makeMovingAveragesKernel(): tf.KernelFunc {
 }
 
 /**
- * Sum (and Mean) over every axis but the last (bias and batch-norm gradients, batch statistics):
- * summed down the columns where the tensor lies, instead of the stock kernel's transpose to
- * [last, rest] and row sums. Each column is added up in the same order from 0, and Mean divides the
- * sum by the count in float32 as the stock kernel does, so results are bit for bit the stock ones.
- * Other reductions and dtypes go to the stock kernel.
+ * x's shape with the reduced axes `axes` as [a, r1, b, r2, c] (strided_sum's view: kept, reduced, kept,
+ * reduced, kept), or null when the reduction is not of that form (it reduces the last axis, or its
+ * reduced axes form more than two runs). Axes of size 1 are left out; adjacent axes of the same kind
+ * merge, since they lie together in memory.
+ */
+export function stridedReduceView(shape: readonly number[], axes: readonly number[]): [number, number, number, number, number] | null {
+  const runs: { reduced: boolean; size: number }[] = [];
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const reduced = axes.includes(i);
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last.reduced === reduced) last.size *= d;
+    else runs.push({ reduced, size: d });
+  });
+  if (runs.length === 0 || runs[runs.length - 1]!.reduced || !runs.some((r) => r.reduced)) return null;
+  if (runs[0]!.reduced) runs.unshift({ reduced: false, size: 1 });
+  const s = runs.map((r) => r.size);
+  if (s.length === 3) return [s[0]!, s[1]!, 1, 1, s[2]!];
+  if (s.length === 5) return [s[0]!, s[1]!, s[2]!, s[3]!, s[4]!];
+  return null;
+}
+
+/**
+ * Sum (and Mean) that keeps the last axis: bias and batch-norm gradients and batch statistics (every
+ * axis but the last), 2x2 average pooling written as a mean over [n, h/2, 2, w/2, 2, c], and the
+ * gradient of a nearest-neighbour upsampling (a sum over the same view). Summed where the tensor
+ * lies, a row of channels at a time, instead of the stock kernel's transpose of the reduced axes to
+ * the inside and its row sums: each output is still added up from 0 in the same order (the reduced
+ * axes' row-major order), and Mean divides the sum by the count in float32 as the stock kernel does,
+ * so results are bit for bit the stock ones. Other reductions and dtypes go to the stock kernel.
  */
 export function makeColumnReduceKernel(kind: "sum" | "mean", stock: tf.KernelFunc): tf.KernelFunc {
   return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo => {
     const { x } = inputs as { x: tf.TensorInfo };
     const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
-    const rank = x.shape.length;
-    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
-    const leading = rank >= 2 && axes.length === rank - 1 && axes.every((a, i) => a === i);
-    const cols = x.shape[rank - 1] ?? 0;
-    if (!leading || x.dtype !== "float32" || cols === 0 || size(x) === 0) return stock({ inputs, backend, attrs }) as tf.TensorInfo;
+    const axes = tf.util.parseAxisParam(axis, x.shape);
+    const view = x.dtype === "float32" && size(x) > 0 ? stridedReduceView(x.shape, axes) : null;
+    if (view === null) return stock({ inputs, backend, attrs }) as tf.TensorInfo;
+    const [a, r1, bb, r2, cols] = view;
     const b = wasmBackend(backend);
-    const rows = size(x) / cols;
-    const out = b.makeOutput(keepDims ? [...x.shape.slice(0, -1).map(() => 1), cols] : [cols], "float32");
-    gancWasm(backend).column_sum(b.getMemoryOffset(x.dataId), b.getMemoryOffset(out.dataId), rows, cols);
+    const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    const out = b.makeOutput(outShape, "float32");
+    const k = gancWasm(backend);
+    const xAt = b.getMemoryOffset(x.dataId);
+    const outAt = b.getMemoryOffset(out.dataId);
+    if (a === 1 && bb === 1) k.column_sum(xAt, outAt, r1, cols);
+    else k.strided_sum(xAt, outAt, a, r1, bb, r2, cols);
     if (kind === "mean") {
+      const count = size(x) / size(out);
       const values = b.typedArrayFromHeap(out) as Float32Array;
-      for (let c = 0; c < cols; c++) values[c] = f32(values[c]! / rows);
+      for (let i = 0; i < values.length; i++) values[i] = f32(values[i]! / count);
     }
+    return out;
+  }) as unknown as tf.KernelFunc;
+}
+
+/**
+ * Batch norm's forward pass (FusedBatchNorm) over channels-last x, with the mean, variance, offset and
+ * scale of its last axis: one SIMD pass (ganc.wat batch_norm) instead of the stock kernel's element-by-
+ * element loop with its modulo indices. The same arithmetic in the same precisions: nf = sqrt(variance
+ * + eps) in float32, kept as a double, and out = float32(offset + float32((x - mean) * scale) / nf) with
+ * the division and the sum in float64, so results are bit for bit the stock ones. Anything else
+ * (per-element statistics, other dtypes) goes to the stock kernel.
+ */
+export function makeBatchNormKernel(stock: tf.KernelFunc): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo => {
+    const { x, mean, variance, offset, scale } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { varianceEpsilon } = attrs as unknown as tf.FusedBatchNormAttrs;
+    const cols = x!.shape[x!.shape.length - 1] ?? 0;
+    const perChannel = (t: tf.TensorInfo | undefined, optional: boolean) => (t === undefined || t === null ? optional : t.dtype === "float32" && size(t) === cols);
+    if (x!.dtype !== "float32" || cols === 0 || size(x!) === 0 || !perChannel(mean, false) || !perChannel(variance, false) || !perChannel(offset, true) || !perChannel(scale, true)) {
+      return stock({ inputs, backend, attrs }) as tf.TensorInfo;
+    }
+    const b = wasmBackend(backend);
+    const out = b.makeOutput([...x!.shape], "float32");
+    const params = b.makeOutput([6 * cols], "float32");
+    const M = b.typedArrayFromHeap(mean!) as Float32Array;
+    const V = b.typedArrayFromHeap(variance!) as Float32Array;
+    const O = offset ? (b.typedArrayFromHeap(offset) as Float32Array) : null;
+    const S = scale ? (b.typedArrayFromHeap(scale) as Float32Array) : null;
+    const P = b.typedArrayFromHeap(params) as Float32Array;
+    const doubles = new DataView(P.buffer, P.byteOffset + 8 * cols, 16 * cols);
+    const eps = f32(varianceEpsilon);
+    for (let c = 0; c < cols; c++) {
+      P[c] = M[c]!;
+      P[cols + c] = S ? S[c]! : 1;
+      doubles.setFloat64(8 * c, f32(Math.sqrt(f32(V[c]! + eps))), true);
+      doubles.setFloat64(8 * (cols + c), O ? O[c]! : 0, true);
+    }
+    gancWasm(backend).batch_norm(b.getMemoryOffset(x!.dataId), b.getMemoryOffset(out.dataId), size(x!) / cols, cols, b.getMemoryOffset(params.dataId));
+    backend.disposeData(params.dataId);
     return out;
   }) as unknown as tf.KernelFunc;
 }
