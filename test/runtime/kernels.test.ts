@@ -260,13 +260,17 @@ describe.skipIf(withBlas && !blasOrFalse)(`wasm training kernels${withBlas ? " o
       { name: "stride 2: tiled fwd/dW, dx by col2im x=2x11x9x6", x: [2, 11, 9, 6], k: [3, 3], cout: 5, strides: [2, 2], pad: "same" },
       { name: "valid x=3x10x12x9", x: [3, 10, 12, 9], k: [3, 3], cout: 10, strides: [1, 1], pad: "valid" },
       { name: "odd sizes for the transposed product's edges x=2x7x9x13", x: [2, 7, 9, 13], k: [3, 3], cout: 11, strides: [1, 1], pad: "same" },
+      { name: "uneven explicit pads, even kernel x=2x8x9x10", x: [2, 8, 9, 10], k: [4, 3], cout: 6, strides: [1, 1], pad: [[0, 0], [2, 0], [0, 2], [0, 0]] },
     ];
-    // Each in both forms of the chunk's product: Y = cols . W, and Y^T = W^T . cols^T transposed back
+    // Each in the three forms of the product: Y = cols . W, and Y^T = W^T . cols^T transposed back
     // (convTransposed; chunks of odd row counts and channel counts not a multiple of 4 reach the edges of
-    // ganc.wat's 4x4 transpose).
+    // ganc.wat's 4x4 transpose), and one product per filter tap over the zero-padded input (convByTaps,
+    // for the stride-1 forward passes and input gradients; odd widths reach the strided transpose's edges).
+    const NEVER = 1 << 30;
     const forms = [
-      { form: "plain product", transposedMaxCout: 0, transposedMinK: 0 },
-      { form: "transposed product", transposedMaxCout: 1 << 30, transposedMinK: 0 },
+      { form: "plain product", transposedMaxCout: 0, transposedMinK: 0, tapsMinCin: NEVER, tapsMinPixels: NEVER },
+      { form: "transposed product", transposedMaxCout: NEVER, transposedMinK: 0, tapsMinCin: NEVER, tapsMinPixels: NEVER },
+      { form: "products per tap", transposedMaxCout: NEVER, transposedMinK: 0, tapsMinCin: 0, tapsMinPixels: 0 },
     ];
     chunked.flatMap((c) => forms.map((f) => ({ c, f }))).forEach(({ c, f }, i) => {
       it(`chunked, ${f.form}: ${c.name}`, () => {
@@ -275,6 +279,8 @@ describe.skipIf(withBlas && !blasOrFalse)(`wasm training kernels${withBlas ? " o
         convTuning.minProduct = 0;
         convTuning.transposedMaxCout = f.transposedMaxCout;
         convTuning.transposedMinK = f.transposedMinK;
+        convTuning.tapsMinCin = f.tapsMinCin;
+        convTuning.tapsMinPixels = f.tapsMinPixels;
         try {
           const g = geometry(c);
           const K = c.k[0] * c.k[1] * g.cin;

@@ -254,7 +254,7 @@ function im2colRows(wasm: GancWasm, g: Geometry, heap: Float32Array, xAt: number
  * bench/README.md). minProduct: a chunk's product is never smaller than this (SMALL_PRODUCT, under
  * which sgemm runs on one thread). Tests lower both to exercise many chunks on small shapes.
  */
-export const convTuning = { chunkFloats: 1 << 21, minProduct: SMALL_PRODUCT, transposedMaxCout: 64, transposedMinK: 144 };
+export const convTuning = { chunkFloats: 1 << 21, minProduct: SMALL_PRODUCT, transposedMaxCout: 64, transposedMinK: 144, tapsMinCin: 16, tapsMinPixels: 1024 };
 
 /**
  * True where a convolution chunk's product runs faster transposed: OpenBLAS's sgemm of the im2col rows
@@ -312,6 +312,76 @@ function convTiled(blas: Blas, wasm: GancWasm, g: Geometry, cout: number, X: Flo
       wasm.transpose(at(yt) * 4, (at(Y) + m0 * cout) * 4, cout, m1 - m0);
     }
   }
+}
+
+/**
+ * True where a stride-1 convolution runs faster as one product per filter tap (convByTaps) than
+ * through im2col: 3x3 convolutions of 16 to 64 channels on images of 32x32 and more. There im2col
+ * writes 9 times the input (19 MB for [16,32,32,32]) and costs as much as half the product; per call
+ * (bench/conv-kernels.ts --old <commit before>, 6 rounds), [16,32,32,32] 3x3 to 32 channels went from
+ * 5.7 to 3.8 ms forward and 5.2 to 3.7 input gradient, [16,32,32,64] to 64 from 12.3 to 10.1 and 12.7
+ * to 10.3. At 16x16 the two forms cost the same,
+ * at 8x8 the taps' padding (100 padded pixels for 64) makes them slower, and with 128 or more output
+ * channels the product dominates and the two are within noise, so those keep im2col.
+ */
+export function convByTapsApplies(g: Geometry, cout: number): boolean {
+  return (
+    g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1 && g.kh * g.kw > 1 &&
+    g.cin >= convTuning.tapsMinCin && cout <= convTuning.transposedMaxCout && g.oh * g.ow >= convTuning.tapsMinPixels
+  );
+}
+
+/**
+ * y = conv(x, W) for stride 1 without im2col. With x zero-padded to xp [N, Hp, Wp, Cin] (Hp = OH + KH - 1,
+ * Wp = OW + KW - 1) and its pixels numbered p = (n * Hp + i) * Wp + j, the output at padded position p
+ * is the sum over the taps t = (kh, kw) of xp[p + kh * Wp + kw] . W[kh, kw]: for each tap, the rows of
+ * xp from p + kh * Wp + kw on are a plain [rows, Cin] matrix (row stride Cin), so each tap is one sgemm
+ * accumulated into the last (beta = 1), over every padded position up to the last real output. The
+ * products run transposed (Y'^T = W_t^T . xp_t^T, the faster form for few output channels, see
+ * convTransposed), and the real outputs, a run of OW positions per output row, are transposed out of
+ * Y'^T into y. Each output's sum is taken per tap, then tap after tap: within float32 rounding of the
+ * im2col form, not bit for bit (test/runtime/kernels.test.ts checks every form against float64).
+ */
+function convByTaps(blas: Blas, h: WasmBackendLike, wasm: GancWasm, backend: tf.KernelBackend, g: Geometry, cout: number, x: tf.TensorInfo, filter: Float32Array | tf.TensorInfo, out: tf.TensorInfo): void {
+  const Hp = g.oh + g.kh - 1;
+  const Wp = g.ow + g.kw - 1;
+  const P = g.n * Hp * Wp;
+  const Mv = ((g.n - 1) * Hp + g.oh - 1) * Wp + g.ow; // padded positions up to the last real output
+  const scratch = heapScratch(h, P * g.cin + cout * Mv);
+  // views after every allocation (an allocation may grow the heap)
+  const X = h.typedArrayFromHeap(x) as Float32Array;
+  const W = filter instanceof Float32Array ? filter : (h.typedArrayFromHeap(filter) as Float32Array);
+  const Y = h.typedArrayFromHeap(out) as Float32Array;
+  const heap = heapOf(X);
+  const S = h.typedArrayFromHeap(scratch) as Float32Array;
+  const xpAt = at(S);
+  const ytAt = xpAt + P * g.cin;
+  // xp: zeros, then each input row that lands inside the padded image, clipped to its width
+  heap.fill(0, xpAt, xpAt + P * g.cin);
+  const j0 = Math.max(0, -g.left); // first input column inside
+  const j1 = Math.min(g.w, Wp - g.left); // past the last
+  if (j1 > j0) {
+    for (let n = 0; n < g.n; n++)
+      for (let i = 0; i < Hp; i++) {
+        const ih = i - g.top;
+        if (ih < 0 || ih >= g.h) continue;
+        const src = at(X) + ((n * g.h + ih) * g.w + j0) * g.cin;
+        heap.copyWithin(xpAt + ((n * Hp + i) * Wp + j0 + g.left) * g.cin, src, src + (j1 - j0) * g.cin);
+      }
+  }
+  const YT = heap.subarray(ytAt, ytAt + cout * Mv);
+  for (let kh = 0; kh < g.kh; kh++)
+    for (let kw = 0; kw < g.kw; kw++) {
+      const t = kh * g.kw + kw;
+      const xs = heap.subarray(xpAt + (kh * Wp + kw) * g.cin);
+      blas.sgemm(true, true, cout, Mv, g.cin, W.subarray(t * g.cin * cout), cout, xs, g.cin, t === 0 ? 0 : 1, YT, Mv);
+    }
+  for (let n = 0; n < g.n; n++)
+    for (let i = 0; i < g.oh; i++) {
+      const p0 = (n * Hp + i) * Wp;
+      wasm.transpose_strided((ytAt + p0) * 4, (at(Y) + (n * g.oh + i) * g.ow * cout) * 4, cout, g.ow, Mv);
+    }
+  backend.disposeData(scratch.dataId);
 }
 
 /** The heap scratch convTiled needs: one chunk's im2col rows, and its Y^T where the product is transposed. */
@@ -402,6 +472,10 @@ function convForward(blas: Blas, backend: tf.KernelBackend, x: tf.TensorInfo, fi
     const X = h.typedArrayFromHeap(x) as Float32Array;
     const W = h.typedArrayFromHeap(filter) as Float32Array;
     convFewOutputs(blas, g, cout, X, W, h.typedArrayFromHeap(out) as Float32Array);
+    return out;
+  }
+  if (convByTapsApplies(g, cout)) {
+    convByTaps(blas, h, gancWasm(backend), backend, g, cout, x, filter, out);
     return out;
   }
   const rows = convChunkRows(M, K, cout);
@@ -635,6 +709,10 @@ export function makeBlasConv2DBackpropInput(blas: Blas, fallback: tf.KernelFunc)
       // KH-1-top above and KW-1-left on the left: im2col of dy and one product per chunk, no col2im.
       const gt = transposedGeometry(g, cout);
       const F = flipFilter(W, g.kh, g.kw, g.cin, cout);
+      if (convByTapsApplies(gt, g.cin)) {
+        convByTaps(blas, h, gancWasm(backend), backend, gt, g.cin, dy, F, out);
+        return out;
+      }
       const Mt = g.n * g.h * g.w;
       const Kt = g.kh * g.kw * cout;
       const rows = convChunkRows(Mt, Kt, g.cin);

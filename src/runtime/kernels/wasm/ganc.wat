@@ -294,17 +294,22 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $i_loop))))
 
-  ;; dst = the transpose of src: src is [rows, cols] row-major, dst [cols, rows] (byte offsets; the two
+  ;; The transpose of a dense matrix: transpose_strided with rows cols apart.
+  (func (export "transpose") (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
+    (call $transpose_strided (local.get $src) (local.get $dst) (local.get $rows) (local.get $cols) (local.get $cols)))
+
+  ;; dst = the transpose of src: src is [rows, cols] row-major with rows $stride elements apart (cols for a
+  ;; dense matrix, more for a block of a wider one), dst [cols, rows] dense (byte offsets; the two
   ;; must not overlap). 4x4 blocks through f32x4 shuffles, the edges element by element; a copy, so the
   ;; values are bit for bit src's.
-  (func (export "transpose")
-      (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
+  (func $transpose_strided (export "transpose_strided")
+      (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32) (param $stride i32)
       (local $r i32) (local $c i32) (local $rows4 i32) (local $cols4 i32)
       (local $s i32) (local $d i32) (local $srcRow i32) (local $dstRow i32)
       (local $a v128) (local $b v128) (local $e v128) (local $f v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local.set $rows4 (i32.and (local.get $rows) (i32.const -4)))
     (local.set $cols4 (i32.and (local.get $cols) (i32.const -4)))
-    (local.set $srcRow (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $srcRow (i32.shl (local.get $stride) (i32.const 2)))
     (local.set $dstRow (i32.shl (local.get $rows) (i32.const 2)))
     ;; the 4x4 blocks
     (local.set $r (i32.const 0))
@@ -315,7 +320,7 @@
         (block $cdone
           (loop $cloop
             (br_if $cdone (i32.ge_u (local.get $c) (local.get $cols4)))
-            (local.set $s (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2))))
+            (local.set $s (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $stride)) (local.get $c)) (i32.const 2))))
             (local.set $a (v128.load (local.get $s)))
             (local.set $b (v128.load (i32.add (local.get $s) (local.get $srcRow))))
             (local.set $e (v128.load (i32.add (local.get $s) (i32.shl (local.get $srcRow) (i32.const 1)))))
@@ -345,7 +350,7 @@
             (br_if $ecdone (i32.ge_u (local.get $c) (local.get $cols)))
             (f32.store
               (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2)))
-              (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2)))))
+              (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $stride)) (local.get $c)) (i32.const 2)))))
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $ecloop)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
@@ -361,7 +366,7 @@
             (br_if $tcdone (i32.ge_u (local.get $c) (local.get $cols)))
             (f32.store
               (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2)))
-              (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2)))))
+              (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $stride)) (local.get $c)) (i32.const 2)))))
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $tcloop)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))

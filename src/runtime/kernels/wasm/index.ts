@@ -34,6 +34,8 @@ export interface GancWasm {
   batch_norm(x: number, out: number, rows: number, cols: number, params: number): void;
   /** dst = src transposed: src [rows, cols] row-major, dst [cols, rows]; byte offsets. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
+  /** transpose with src's rows `stride` elements apart (a block of a wider matrix). */
+  transpose_strided(src: number, dst: number, rows: number, cols: number, stride: number): void;
   im2col_rows(
     x: number,
     cols: number,
