@@ -306,6 +306,13 @@ describe("nets and shapes", () => {
     expectDiags(edit(["lrelu 0.2", "lrelu 0.2, rellu"]), ["E0101", "rellu", /unknown layer 'rellu'; did you mean 'relu'\?/]);
   });
 
+  it("E0101/E0162 in a net nothing applies: its shapes are unknown, but its layer names are still checked", () => {
+    const unused = (layers: string) => edit(["loss g =", `net Q(x) {\n  ${layers}\n}\nloss g =`]);
+    expect(diags(unused("dense 8, relu, dense 1")).map((d) => d.code)).toEqual(["W0405"]);
+    expectDiags(unused("dense 8, rellu, dense 1"), ["W0405", "Q(x)", /net Q is never applied/], ["E0101", "rellu", /unknown layer 'rellu'; did you mean 'relu'\?/]);
+    expectDiags(unused("dense 8, Resblock"), ["W0405", "Q(x)", /net Q is never applied/], ["E0162", "Resblock", /unknown block 'Resblock'/]);
+  });
+
   it("E0102 concat of a name that is not an input, E0203 concat of the first input or of mismatched shapes", () => {
     const cond = (layers: string) =>
       edit(["net D(x) {\n  conv", `net D(x, y) {\n  ${layers}\n  conv`], ["D(real)", "D(real, real.label)"], ["D(fake).logit, zeros", "D(fake, real.label).logit, zeros"], ["loss g = bce_logits(D(fake)", "loss g = bce_logits(D(fake, real.label)"]);

@@ -15,7 +15,7 @@ import { lintOutputRange } from "./range-lint.ts";
 import { outputFix } from "./net-output.ts";
 import { lintSpec } from "./lint.ts";
 import { recursiveBlocks } from "./blocks.ts";
-import { fmt, instantiateNet, type ShareRequest } from "./nets.ts";
+import { fmt, instantiateNet, knownLayer, unknownLayer, type ShareRequest } from "./nets.ts";
 import type { NetCache } from "./net-cache.ts";
 import { applyAllows } from "./allow.ts";
 
@@ -156,7 +156,10 @@ class Checker {
       return { name: l.name.name, node: id ?? -1, line: this.line(l.span.start) };
     });
     for (const n of this.of("Net")) {
-      if (!this.applied.has(n.name.name)) this.warn(C.W0405, `net ${n.name.name} is never applied, so it is not trained and has no shapes`, n.name.span);
+      if (this.applied.has(n.name.name)) continue;
+      this.warn(C.W0405, `net ${n.name.name} is never applied, so it is not trained and has no shapes`, n.name.span);
+      // without input shapes its layers are not checked, but a misspelled layer is an error all the same
+      for (const l of n.layers) if (!knownLayer(l, this.blockDecls)) this.diags.push(unknownLayer(l, n, this.blockDecls, this.file));
     }
     this.resolveShares();
     const steps = this.checkSteps();

@@ -41,6 +41,25 @@ interface Frame {
 }
 
 /**
+ * The error for a layer of `net` that names neither a layer kind nor a block: E0162 for a capitalized
+ * name (a block), else E0101, with the nearest known name, or a hint where it is one of the net's inputs.
+ */
+export function unknownLayer(l: A.Layer, net: A.NetDecl, blocks: ReadonlyMap<string, A.BlockDecl>, file: string): Diagnostic {
+  const s = suggest(l.op.name, [...Object.keys(LAYERS), ...blocks.keys()]);
+  const isInput = net.params.some((p) => p.name === l.op.name);
+  const hint = isInput ? `; '${l.op.name}' is an input of net ${net.name.name}: to concatenate it, write concat(${l.op.name})` : s ? `; did you mean '${s}'?` : "";
+  if (/^[A-Z]/.test(l.op.name) && !isInput) {
+    return error(C.E0162, `unknown block '${l.op.name}'${hint || ` (blocks: ${[...blocks.keys()].join(", ") || "none; declare one with block " + l.op.name + "(...) { ... }"})`}`, file, l.op.span);
+  }
+  return error(C.E0101, `unknown layer '${l.op.name}'${hint}`, file, l.op.span);
+}
+
+/** True when a layer names a layer kind or a block (anything else is unknownLayer's error). */
+export function knownLayer(l: A.Layer, blocks: ReadonlyMap<string, A.BlockDecl>): boolean {
+  return !!LAYERS[canonicalLayer(l.op.name)] || blocks.has(l.op.name);
+}
+
+/**
  * Infers the shape after every layer of `net`, given the shapes of its inputs, and names its variables.
  * Each error points at the layer where the shapes stop fitting and names both shapes. Block instances are
  * expanded in place, each with its own variables (`G/up2/conv1/kernel`) and shapes.
@@ -107,12 +126,7 @@ export function instantiateNet(
           if (cyclic.has(block.name.name) || !instance(l, block, f)) return false;
           continue;
         }
-        const s = suggest(l.op.name, [...Object.keys(LAYERS), ...blocks.keys()]);
-        const isInput = net.params.some((p) => p.name === l.op.name);
-        const hint = isInput ? `; '${l.op.name}' is an input of net ${name}: to concatenate it, write concat(${l.op.name})` : s ? `; did you mean '${s}'?` : "";
-        if (/^[A-Z]/.test(l.op.name) && !isInput) {
-          diags.push(error(C.E0162, `unknown block '${l.op.name}'${hint || ` (blocks: ${[...blocks.keys()].join(", ") || "none; declare one with block " + l.op.name + "(...) { ... }"})`}`, file, l.op.span));
-        } else diags.push(error(C.E0101, `unknown layer '${l.op.name}'${hint}`, file, l.op.span));
+        diags.push(unknownLayer(l, net, blocks, file));
         return false;
       }
       // `when=flag` (inside blocks): the layer is there only when the instance's flag is on.
