@@ -253,6 +253,45 @@ export function upsample(x: tf.Tensor4D, factor: number): tf.Tensor4D {
 }
 
 /**
+ * Backends whose tensors lie in host memory (wasm's heap, cpu's arrays): there the power-iteration step
+ * runs in float64 on the kernel's values (powerStep64), a few microseconds, instead of about 15 kernels
+ * (two products, two norms, their divisions) of a few elements each; on a GPU it stays ops, which need
+ * no read-back.
+ */
+const POWER_STEP_ON_HOST = new Set(["wasm", "cpu"]);
+
+/**
+ * One power-iteration step of spectral norm for w [n, out] (row-major) and u [out], in float64:
+ * v = l2(w u), u' = l2(w^T v) with l2(t) = t / (||t|| + 1e-12), each rounded to float32 once (u' from the
+ * rounded v, as the ops compute it). The values are not differentiated (u and v are constants of the
+ * normalization's gradient).
+ */
+export function powerStep64(w: ArrayLike<number>, n: number, out: number, u: ArrayLike<number>): { v: Float32Array; u: Float32Array } {
+  const t = new Float64Array(n);
+  let tt = 0;
+  for (let i = 0; i < n; i++) {
+    let acc = 0;
+    for (let o = 0; o < out; o++) acc += w[i * out + o]! * u[o]!;
+    t[i] = acc;
+    tt += acc * acc;
+  }
+  const v = new Float32Array(n);
+  const tn = Math.sqrt(tt) + 1e-12;
+  for (let i = 0; i < n; i++) v[i] = t[i]! / tn;
+  const s = new Float64Array(out);
+  for (let i = 0; i < n; i++) {
+    const vi = v[i]!;
+    for (let o = 0; o < out; o++) s[o] += vi * w[i * out + o]!;
+  }
+  let ss = 0;
+  for (let o = 0; o < out; o++) ss += s[o]! * s[o]!;
+  const sn = Math.sqrt(ss) + 1e-12;
+  const un = new Float32Array(out);
+  for (let o = 0; o < out; o++) un[o] = s[o]! / sn;
+  return { v, u: un };
+}
+
+/**
  * Spectral normalization (Miyato et al.): divide the kernel by its largest singular value, estimated with
  * one power-iteration step per training call; `u` persists between calls.
  */
@@ -263,10 +302,17 @@ export function spectralNorm(kernel: tf.Tensor, u: tf.Variable, mode: Mode): tf.
 /** spectralNorm's result and the values its gradient reads: v [1, n], u' [1, out] and sigma (see src/runtime/fused/spectral.ts). */
 export function spectralNormParts(kernel: tf.Tensor, u: tf.Variable, mode: Mode): { normalized: tf.Tensor; vv: tf.Tensor; un: tf.Tensor; sigma: tf.Tensor } {
   const w = tf.reshape(kernel, [-1, kernel.shape[kernel.rank - 1]!]); // [n, out]
-  const l2 = (t: tf.Tensor) => tf.div(t, tf.add(tf.norm(t), 1e-12));
-  const uu = stopGradient(u);
-  const vv = stopGradient(l2(tf.matMul(uu, w, false, true))); // [1, n]
-  const un = stopGradient(l2(tf.matMul(vv, w))); // [1, out]
+  let vv: tf.Tensor; // [1, n]
+  let un: tf.Tensor; // [1, out]
+  if (POWER_STEP_ON_HOST.has(tf.getBackend())) {
+    const step = powerStep64(w.dataSync() as Float32Array, w.shape[0]!, w.shape[1]!, u.dataSync() as Float32Array);
+    vv = tf.tensor2d(step.v, [1, w.shape[0]!]);
+    un = tf.tensor2d(step.u, [1, w.shape[1]!]);
+  } else {
+    const l2 = (t: tf.Tensor) => tf.div(t, tf.add(tf.norm(t), 1e-12));
+    vv = stopGradient(l2(tf.matMul(stopGradient(u), w, false, true)));
+    un = stopGradient(l2(tf.matMul(vv, w)));
+  }
   if (mode === "train") tf.tidy(() => u.assign(un));
   const sigma = tf.sum(tf.mul(tf.matMul(vv, w), un));
   return { normalized: tf.div(kernel, sigma), vv, un, sigma };
