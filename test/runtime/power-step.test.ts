@@ -72,9 +72,9 @@ describe("spectral norm's power-iteration step", () => {
       });
       const g = tf.grad((k: tf.Tensor) => tf.sum(tf.square(spectralNormParts(k, u, "eval").normalized)))(kernel);
       const W = kernel.dataSync();
-      const N = parts.normalized;
+      const N = Array.from(parts.normalized);
       const dot = N.reduce((acc, x, i) => acc + 2 * x * W[i]!, 0);
-      const expected = Array.from(N, (x, i) => (2 * x) / parts.sigma - (dot / parts.sigma ** 2) * parts.v[Math.floor(i / 6)]! * parts.un[i % 6]!);
+      const expected = N.map((x, i) => (2 * x) / parts.sigma - (dot / parts.sigma ** 2) * parts.v[Math.floor(i / 6)]! * parts.un[i % 6]!);
       expect(relDiff(g.dataSync(), expected)).toBeLessThan(1e-5);
       tf.dispose([kernel, u, g]);
     });

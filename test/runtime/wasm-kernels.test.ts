@@ -208,6 +208,32 @@ describe("FusedBatchNorm over the last axis on wasm", () => {
   });
 });
 
+describe("ResizeNearestNeighbor by power-of-two factors on wasm", () => {
+  it("copies each input pixel to its factor x factor block, as the cpu backend and the definition do", async () => {
+    const cases: [number[], [number, number], boolean][] = [
+      [[16, 16, 16, 64], [32, 32], false], // the ResNet generators' 2x upsampling
+      [[2, 3, 5, 6], [12, 10], true], // 4 and 2, half-pixel centers, 6 channels (a tail of 2)
+      [[1, 4, 4, 3], [8, 32], false], // 2 and 8, 3 channels
+    ];
+    for (const [shape, newSize, halfPixelCenters] of cases) {
+      const values = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 1.7) * 100);
+      const run = async (backend: "wasm" | "cpu") => {
+        await selectBackend(backend, { log: () => {} });
+        return tf.tidy(() => Array.from(tf.image.resizeNearestNeighbor(tf.tensor4d(values, shape as [number, number, number, number]), newSize, false, halfPixelCenters).dataSync()));
+      };
+      const ours = await run("wasm");
+      expect(ours, `${shape} to ${newSize}`).toEqual(await run("cpu"));
+      const [, h, w, c] = shape as [number, number, number, number];
+      const [fh, fw] = [newSize[0] / h, newSize[1] / w];
+      const at = (n: number, y: number, x: number, ch: number) => values[((n * h + Math.floor(y / fh)) * w + Math.floor(x / fw)) * c + ch]!;
+      const expected: number[] = [];
+      for (let n = 0; n < shape[0]!; n++) for (let y = 0; y < newSize[0]; y++) for (let x = 0; x < newSize[1]; x++) for (let ch = 0; ch < c; ch++) expected.push(Math.fround(at(n, y, x, ch)));
+      expect(ours).toEqual(expected);
+    }
+    await selectBackend("wasm", { log: () => {} });
+  });
+});
+
 describe("Identity on wasm shares the buffer", () => {
   beforeAll(async () => {
     await selectBackend("wasm", { log: () => {} });

@@ -10,6 +10,7 @@ import {
   makeAdamKernel,
   makeBatchNormKernel,
   makeBnFactorsKernel,
+  makeResizeNearestKernel,
   makeColumnReduceKernel,
   makeMovingAveragesKernel,
 } from "./wasm/index.ts";
@@ -107,6 +108,14 @@ const batchNorm: Replacement = {
   },
 };
 
+const resizeNearest: Replacement = {
+  kernelName: tf.ResizeNearestNeighbor,
+  make: (backendName, stock) => {
+    if (stock === undefined) throw new Error(`no stock ResizeNearestNeighbor kernel for '${backendName}' to wrap`);
+    return makeResizeNearestKernel(stock.kernelFunc) as unknown as TrainingKernelFunc;
+  },
+};
+
 const columnSum = columnReduce(tf.Sum, "sum");
 const columnMean = columnReduce(tf.Mean, "mean");
 
@@ -141,7 +150,7 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, identity],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, resizeNearest, identity],
   cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages],
 };
 

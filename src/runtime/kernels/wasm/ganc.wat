@@ -235,6 +235,64 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows_loop))))
 
+  ;; Nearest-neighbour upsampling by whole factors, NHWC: x [rows = n * h, w, c] to out [n * h * fh, w * fw, c],
+  ;; out[r * fh + i, j * fw + k, :] = x[r, j, :]. Each input pixel's c floats are copied fw times into the
+  ;; first of its fh output rows (4 floats a lane), which is then copied whole to the other fh - 1: copies,
+  ;; so bit for bit the stock kernel wherever both pick the same source pixel (see makeResizeNearestKernel).
+  (func (export "upsample_nearest")
+    (param $x i32) (param $out i32) (param $rows i32) (param $w i32) (param $c i32) (param $fh i32) (param $fw i32)
+    (local $r i32) (local $j i32) (local $k i32) (local $i i32) (local $e i32) (local $end4 i32)
+    (local $src i32) (local $dst i32) (local $orow i32) (local $rowBytes i32) (local $pix i32)
+    (local.set $end4 (i32.and (local.get $c) (i32.const -4)))
+    (local.set $pix (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $rowBytes (i32.mul (i32.mul (local.get $w) (local.get $fw)) (local.get $pix)))
+    (local.set $src (local.get $x))
+    (local.set $orow (local.get $out))
+    (block $r_done
+      (loop $r_loop
+        (br_if $r_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $dst (local.get $orow))
+        (local.set $j (i32.const 0))
+        (block $j_done
+          (loop $j_loop
+            (br_if $j_done (i32.ge_u (local.get $j) (local.get $w)))
+            (local.set $k (i32.const 0))
+            (block $k_done
+              (loop $k_loop
+                (br_if $k_done (i32.ge_u (local.get $k) (local.get $fw)))
+                (local.set $e (i32.const 0))
+                (block $v_done
+                  (loop $v
+                    (br_if $v_done (i32.ge_u (local.get $e) (local.get $end4)))
+                    (v128.store (i32.add (local.get $dst) (i32.shl (local.get $e) (i32.const 2)))
+                      (v128.load (i32.add (local.get $src) (i32.shl (local.get $e) (i32.const 2)))))
+                    (local.set $e (i32.add (local.get $e) (i32.const 4)))
+                    (br $v)))
+                (block $t_done
+                  (loop $t
+                    (br_if $t_done (i32.ge_u (local.get $e) (local.get $c)))
+                    (i32.store (i32.add (local.get $dst) (i32.shl (local.get $e) (i32.const 2)))
+                      (i32.load (i32.add (local.get $src) (i32.shl (local.get $e) (i32.const 2)))))
+                    (local.set $e (i32.add (local.get $e) (i32.const 1)))
+                    (br $t)))
+                (local.set $dst (i32.add (local.get $dst) (local.get $pix)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $k_loop)))
+            (local.set $src (i32.add (local.get $src) (local.get $pix)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $j_loop)))
+        ;; the first output row of this input row, copied to the other fh - 1
+        (local.set $i (i32.const 1))
+        (block $i_done
+          (loop $i_loop
+            (br_if $i_done (i32.ge_u (local.get $i) (local.get $fh)))
+            (memory.copy (i32.add (local.get $orow) (i32.mul (local.get $i) (local.get $rowBytes))) (local.get $orow) (local.get $rowBytes))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $i_loop)))
+        (local.set $orow (i32.add (local.get $orow) (i32.mul (local.get $fh) (local.get $rowBytes))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $r_loop))))
+
   ;; Sum of x viewed as [a, r1, b, r2, c] over its axes 1 and 3: out[i, j, :] = the sum over p < r1, q < r2
   ;; (p outer, q inner) of x[i, p, j, q, :], each element ((0 + first) + second) + ..., the order in which
   ;; tfjs-backend-wasm's Sum adds them after transposing the reduced axes inward (so the same bits), here

@@ -30,6 +30,8 @@ export interface GancWasm {
   column_sum(x: number, out: number, rows: number, cols: number): void;
   /** out[i, j, :] = sum over p, q of x[i, p, j, q, :], x as [a, r1, b, r2, cols]; byte offsets. */
   strided_sum(x: number, out: number, a: number, r1: number, b: number, r2: number, cols: number): void;
+  /** Nearest-neighbour upsampling of x [rows, w, c] by whole factors fh, fw (makeResizeNearestKernel); byte offsets. */
+  upsample_nearest(x: number, out: number, rows: number, w: number, c: number, fh: number, fw: number): void;
   /** Batch norm of x [rows, cols] with per-channel values at params (makeBatchNormKernel); byte offsets. */
   batch_norm(x: number, out: number, rows: number, cols: number, params: number): void;
   /** dst = src transposed: src [rows, cols] row-major, dst [cols, rows]; byte offsets. */
@@ -435,6 +437,34 @@ export function makeBatchNormKernel(stock: tf.KernelFunc): tf.KernelFunc {
     }
     gancWasm(backend).batch_norm(b.getMemoryOffset(x!.dataId), b.getMemoryOffset(out.dataId), size(x!) / cols, cols, b.getMemoryOffset(params.dataId));
     backend.disposeData(params.dataId);
+    return out;
+  }) as unknown as tf.KernelFunc;
+}
+
+/** A whole factor from `from` to `to` that is a power of two (so the stock kernel's scale, 1 / factor, is exact), or 0. */
+function powerOfTwoFactor(from: number, to: number): number {
+  const f = to / from;
+  return Number.isInteger(f) && f >= 1 && (f & (f - 1)) === 0 ? f : 0;
+}
+
+/**
+ * ResizeNearestNeighbor for upsampling by whole factors that are powers of two (nearest-neighbour `upsample`
+ * layers), without aligned corners: every output pixel is the input pixel (floor(y / fh), floor(x / fw)), with
+ * or without half-pixel centers (floor((y + 0.5) / f) is the same pixel), computed by the stock kernel from a
+ * scale of 1 / f that is exact for these factors. Copied a row at a time (ganc.wat upsample_nearest) instead of
+ * pixel by pixel. Anything else goes to the stock kernel.
+ */
+export function makeResizeNearestKernel(stock: tf.KernelFunc): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo => {
+    const { images } = inputs as { images: tf.TensorInfo };
+    const { alignCorners, size: newSize } = attrs as unknown as tf.ResizeNearestNeighborAttrs;
+    const [batch, h, w, c] = images.shape as [number, number, number, number];
+    const fh = powerOfTwoFactor(h, newSize[0]);
+    const fw = powerOfTwoFactor(w, newSize[1]);
+    if (images.dtype !== "float32" || alignCorners || fh === 0 || fw === 0 || size(images) === 0) return stock({ inputs, backend, attrs }) as tf.TensorInfo;
+    const b = wasmBackend(backend);
+    const out = b.makeOutput([batch, h * fh, w * fw, c], "float32");
+    gancWasm(backend).upsample_nearest(b.getMemoryOffset(images.dataId), b.getMemoryOffset(out.dataId), batch * h, w, c, fh, fw);
     return out;
   }) as unknown as tf.KernelFunc;
 }
