@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { gancWasm, size, wasmBackend } from "./wasm/index.ts";
 
 /**
  * Building blocks for the training kernels: each one calls a kernel already registered for the
@@ -71,6 +72,12 @@ export type TrainingKernelFunc = (args: {
   attrs: tf.NamedAttrMap;
 }) => tf.TensorInfo;
 
+/** Whether nothing but `y` refers to its buffer (a reshape on wasm shares its input's), so that it may be written in place. */
+function soleOwner(backend: tf.KernelBackend, y: tf.TensorInfo): boolean {
+  const data = (backend as unknown as { dataIdMap?: { get(id: object): { refCount?: number } | undefined } }).dataIdMap?.get(y.dataId);
+  return data?.refCount === 1;
+}
+
 const ACTIVATION_KERNELS: Record<string, string> = {
   relu: tf.Relu,
   relu6: tf.Relu6,
@@ -81,7 +88,11 @@ const ACTIVATION_KERNELS: Record<string, string> = {
   prelu: tf.Prelu,
 };
 
-/** y + bias, then the activation, each by the backend's own kernel. Takes ownership of `y`. */
+/**
+ * y + bias, then the activation, each by the backend's own kernel. Takes ownership of `y`. On wasm a bias
+ * of y's last axis is added in place (ganc.wat bias_add: the float32 sums the stock Add computes, without
+ * its per-element broadcast indexing and a second buffer; 4x faster on [16,32,32,32]).
+ */
 export function biasActivation(
   p: Primitives,
   y: tf.TensorInfo,
@@ -91,7 +102,11 @@ export function biasActivation(
   preluActivationWeights: tf.TensorInfo | undefined,
 ): tf.TensorInfo {
   let out = y;
-  if (bias !== undefined) {
+  if (bias !== undefined && p.backendName === "wasm" && y.dtype === "float32" && bias.dtype === "float32" && y.shape.length >= 1 && size(bias) === y.shape[y.shape.length - 1] && size(y) > 0 && soleOwner(p.backend, y)) {
+    const b = wasmBackend(p.backend);
+    const cols = y.shape[y.shape.length - 1]!;
+    gancWasm(p.backend).bias_add(b.getMemoryOffset(y.dataId), b.getMemoryOffset(bias.dataId), size(y) / cols, cols);
+  } else if (bias !== undefined) {
     const added = p.run(tf.Add, { a: out, b: bias });
     p.release(out);
     out = added;

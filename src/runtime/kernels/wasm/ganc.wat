@@ -235,6 +235,37 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows_loop))))
 
+  ;; y[r, :] = y[r, :] + bias in place, for y [rows, cols] and bias [cols]: the float32 sums the stock Add
+  ;; computes with bias broadcast over the rows, 4 lanes at a time, the last cols % 4 one by one.
+  (func (export "bias_add")
+    (param $y i32) (param $bias i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $c i32) (local $end4 i32) (local $row i32) (local $at i32)
+    (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $row (local.get $y))
+    (block $rows_done
+      (loop $rows_loop
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.const 0))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $c) (local.get $end4)))
+            (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+            (v128.store (i32.add (local.get $row) (local.get $at))
+              (f32x4.add (v128.load (i32.add (local.get $row) (local.get $at))) (v128.load (i32.add (local.get $bias) (local.get $at)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $vec)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $c) (local.get $cols)))
+            (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+            (f32.store (i32.add (local.get $row) (local.get $at))
+              (f32.add (f32.load (i32.add (local.get $row) (local.get $at))) (f32.load (i32.add (local.get $bias) (local.get $at)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $tail)))
+        (local.set $row (i32.add (local.get $row) (i32.shl (local.get $cols) (i32.const 2))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows_loop))))
+
   ;; Nearest-neighbour upsampling by whole factors, NHWC: x [rows = n * h, w, c] to out [n * h * fh, w * fw, c],
   ;; out[r * fh + i, j * fw + k, :] = x[r, j, :]. Each input pixel's c floats are copied fw times into the
   ;; first of its fh output rows (4 floats a lane), which is then copied whole to the other fh - 1: copies,

@@ -30,6 +30,8 @@ export interface GancWasm {
   column_sum(x: number, out: number, rows: number, cols: number): void;
   /** out[i, j, :] = sum over p, q of x[i, p, j, q, :], x as [a, r1, b, r2, cols]; byte offsets. */
   strided_sum(x: number, out: number, a: number, r1: number, b: number, r2: number, cols: number): void;
+  /** y [rows, cols] += bias [cols] per row, in place; byte offsets. */
+  bias_add(y: number, bias: number, rows: number, cols: number): void;
   /** Nearest-neighbour upsampling of x [rows, w, c] by whole factors fh, fw (makeResizeNearestKernel); byte offsets. */
   upsample_nearest(x: number, out: number, rows: number, w: number, c: number, fh: number, fw: number): void;
   /** Batch norm of x [rows, cols] with per-channel values at params (makeBatchNormKernel); byte offsets. */
