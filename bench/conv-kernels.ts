@@ -8,7 +8,7 @@
  * wall time, and whether the two give the same bits (else their largest difference relative to the
  * result's scale).
  *
- *   nice node bin/run-ts.mjs bench/conv-kernels.ts [--old <commit>] [--rounds 4] [--only <substring>]
+ *   nice node bin/run-ts.mjs bench/conv-kernels.ts [--old <commit>] [--rounds 4] [--only <substring>] [--no-dnnl]
  *
  * The old kernels are the file at <commit> (default 142733b, the tree before the tiled kernels),
  * written to .cache/conv-kernels/ with its imports pointed at this tree's modules: both sides use
@@ -21,7 +21,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/runtime/backend.ts";
-import { loadBlas, type Blas } from "../src/runtime/kernels/index.ts";
+import { loadBlas, loadDnnl, type Blas, type Dnnl } from "../src/runtime/kernels/index.ts";
 import * as current from "../src/runtime/kernels/blas_kernels.ts";
 import { ROOT } from "./compiled.ts";
 
@@ -58,14 +58,19 @@ const noFallback: tf.KernelFunc = () => {
   throw new Error("fallback reached");
 };
 type Kind = "fwd" | "dx" | "dW";
-function kernels(m: KernelModule): Record<Kind, tf.KernelFunc> {
+// The new kernels run their convolutions on oneDNN where it loads, unless --no-dnnl (the old ones are given
+// it too, and ignore it if their commit predates it: compare --old <commit> --no-dnnl for the BLAS paths alone).
+const dnnlFound = argv.includes("--no-dnnl") ? null : loadDnnl();
+const dnnl: Dnnl | null = dnnlFound?.ok ? dnnlFound.dnnl : null;
+if (dnnlFound && !dnnlFound.ok) console.error(`no oneDNN: ${dnnlFound.reason}`);
+function kernels(m: KernelModule, withDnnl: Dnnl | null): Record<Kind, tf.KernelFunc> {
   return {
-    fwd: m.makeBlasConv2D(blas, noFallback) as unknown as tf.KernelFunc,
-    dx: m.makeBlasConv2DBackpropInput(blas, noFallback) as unknown as tf.KernelFunc,
-    dW: m.makeBlasConv2DBackpropFilter(blas, noFallback) as unknown as tf.KernelFunc,
+    fwd: m.makeBlasConv2D(blas, noFallback, withDnnl) as unknown as tf.KernelFunc,
+    dx: m.makeBlasConv2DBackpropInput(blas, noFallback, withDnnl) as unknown as tf.KernelFunc,
+    dW: m.makeBlasConv2DBackpropFilter(blas, noFallback, withDnnl) as unknown as tf.KernelFunc,
   };
 }
-const engines = { old: kernels(old), new: kernels(current) };
+const engines = { old: kernels(old, null), new: kernels(current, dnnl) };
 
 interface Shape {
   label: string;

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { loadBlas, registerTrainingKernels } from "./kernels/index.ts";
+import { loadBlas, loadDnnl, registerTrainingKernels } from "./kernels/index.ts";
 import { recordsOnDataIds } from "./data-storage.ts";
 
 export class BackendError extends Error {
@@ -139,8 +139,10 @@ async function useWasm(): Promise<Omit<BackendInfo, "fallbacks">> {
   }
   // Products and convolutions on a native BLAS where one is installed (GANC_BLAS=off: never).
   const blas = loadBlas();
+  // With a BLAS, the convolutions on oneDNN where it is installed (GANC_DNNL=off: never).
+  const dnnl = blas.ok ? loadDnnl() : null;
   // Registered before activation so that the stock setup of wrapped kernels still runs at init.
-  registerTrainingKernels("wasm", { blas: blas.ok ? blas.blas : false });
+  registerTrainingKernels("wasm", { blas: blas.ok ? blas.blas : false, dnnl: dnnl?.ok ? dnnl.dnnl : false });
   // tfjs-backend-wasm's threaded build where Node can run it (src/runtime/wasm-threads.ts).
   // Without it (GANC_WASM_THREADS=off, one core, or its scripts cannot be prepared), the
   // single-threaded SIMD build, as tfjs-backend-wasm itself chooses under Node.
@@ -164,7 +166,8 @@ async function useWasm(): Promise<Omit<BackendInfo, "fallbacks">> {
   const threads = wasm.getThreadsCount?.() ?? 1;
   const plural = (n: number) => `${n} thread${n === 1 ? "" : "s"}`;
   const products = blas.ok
-    ? `matmul/conv on ${blas.blas.name}${blas.blas.threads !== undefined ? `, ${plural(blas.blas.threads)}` : ""}`
+    ? `matmul/conv on ${blas.blas.name}${blas.blas.threads !== undefined ? `, ${plural(blas.blas.threads)}` : ""}` +
+      (dnnl?.ok ? `; convolutions on ${dnnl.dnnl.name}` : `; convolutions by im2col and sgemm (oneDNN: ${dnnl?.reason ?? "not loaded"})`)
     : `no native BLAS: ${blas.reason}`;
   return {
     name: "wasm",

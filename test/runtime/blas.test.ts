@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createRequire } from "node:module";
-import { loadBlas, probeBlas, productThreads, SMALL_PRODUCT } from "../../src/runtime/kernels/index.ts";
+import { loadBlas, loadDnnl, probeBlas, probeDnnl, productThreads, SMALL_PRODUCT } from "../../src/runtime/kernels/index.ts";
 import * as path from "node:path";
 import { ganc, tmpDir } from "../helpers.ts";
 
@@ -86,5 +86,36 @@ describe("finding the native BLAS", () => {
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/backend: wasm \(.*no native BLAS: turned off by GANC_BLAS\)/);
+  }, 60_000);
+});
+
+// oneDNN for the convolutions (kernels/dnnl.ts), whatever this machine has; its arithmetic is tested in
+// kernels.test.ts against float64, on every convolution case.
+describe("finding oneDNN", () => {
+  it("GANC_DNNL=off turns it off, saying so; a library that cannot be loaded is a reason naming it", () => {
+    expect(probeDnnl({ GANC_DNNL: "off" })).toEqual({ ok: false, reason: "turned off by GANC_DNNL" });
+    const r = probeDnnl({ GANC_DNNL: "/nonexistent/libdnnl.so.2" });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toContain("/nonexistent/libdnnl.so.2");
+  });
+
+  it("a library that is not oneDNN is refused", () => {
+    const blas = loadBlas();
+    if (!blas.ok) return; // a library known to load and to lack dnnl_version: the BLAS, where there is one
+    const r = probeDnnl({ GANC_DNNL: blas.blas.file });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toMatch(/could not be used/);
+  });
+
+  it("the trainer's backend line names the convolutions' library, and GANC_DNNL=off takes it away", () => {
+    const run = (env: NodeJS.ProcessEnv) =>
+      ganc(["train", "test/fixtures/ring8.gan", "--steps", "1", "--out", path.join(tmpDir(), "run"), "--backend", "wasm"], { env: { ...process.env, ...env } });
+    const off = run({ GANC_DNNL: "off" });
+    expect(off.code, off.stderr).toBe(0);
+    if (loadBlas().ok) expect(off.stderr).toMatch(/convolutions by im2col and sgemm \(oneDNN: turned off by GANC_DNNL\)/);
+    const dnnl = loadDnnl();
+    const on = run({});
+    expect(on.code, on.stderr).toBe(0);
+    if (loadBlas().ok && dnnl.ok) expect(on.stderr).toContain(`convolutions on ${dnnl.dnnl.name}`);
   }, 60_000);
 });

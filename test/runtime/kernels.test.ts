@@ -1,14 +1,18 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadBlas, registerTrainingKernels, trainingKernelNames, type Blas } from "../../src/runtime/kernels/index.ts";
+import { loadBlas, loadDnnl, registerTrainingKernels, trainingKernelNames, type Blas, type Dnnl } from "../../src/runtime/kernels/index.ts";
 import { convChunkRows, convTuning } from "../../src/runtime/kernels/blas_kernels.ts";
 
-// The wasm kernels are tested twice: pure (what every machine gets) and with the native BLAS
-// (what machines with OpenBLAS get). The second is skipped, saying why, where there is no BLAS.
+// The wasm kernels are tested three times: pure (what every machine gets), with the native BLAS (what
+// machines with OpenBLAS get), and with the BLAS and oneDNN's convolutions (machines with libdnnl2 too).
+// The last two are skipped, saying why, where their libraries are missing.
 const blasResult = loadBlas();
 const blasOrFalse: Blas | false = blasResult.ok ? blasResult.blas : false;
 if (!blasResult.ok) console.warn(`kernels.test: BLAS kernels not tested: ${blasResult.reason}`);
+const dnnlResult = loadDnnl();
+const dnnlOrFalse: Dnnl | false = dnnlResult.ok ? dnnlResult.dnnl : false;
+if (!dnnlResult.ok) console.warn(`kernels.test: oneDNN convolutions not tested: ${dnnlResult.reason}`);
 
 // ---------------------------------------------------------------------------------------------
 // float64 references, written from the definition of the forward convolution (TF conventions)
@@ -217,9 +221,9 @@ function runConvKernels(c: ConvCase, seed: number) {
 
 const TOL = 1e-4;
 
-for (const withBlas of [false, true]) {
-describe.skipIf(withBlas && !blasOrFalse)(`wasm training kernels${withBlas ? " on the native BLAS" : ""}`, () => {
-  const opts = { blas: withBlas ? blasOrFalse : (false as const) };
+for (const [withBlas, withDnnl] of [[false, false], [true, false], [true, true]] as const) {
+describe.skipIf((withBlas && !blasOrFalse) || (withDnnl && !dnnlOrFalse))(`wasm training kernels${withBlas ? " on the native BLAS" : ""}${withDnnl ? " with oneDNN's convolutions" : ""}`, () => {
+  const opts = { blas: withBlas ? blasOrFalse : (false as const), dnnl: withDnnl ? dnnlOrFalse : (false as const) };
   beforeAll(async () => {
     expect(await tf.setBackend("wasm")).toBe(true);
     expect(registerTrainingKernels("wasm", opts)).toEqual(trainingKernelNames("wasm", opts));
@@ -244,7 +248,7 @@ describe.skipIf(withBlas && !blasOrFalse)(`wasm training kernels${withBlas ? " o
     });
   });
 
-  if (withBlas) {
+  if (withBlas && !withDnnl) {
     it("the largest convolutions of the reduced sngan_resnet run in several chunks", () => {
       // [16,32,32,64] x 3x3x64x64: M = 16384 output pixels, K = 576
       expect(Math.ceil(16384 / convChunkRows(16384, 576, 64))).toBeGreaterThanOrEqual(4);

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { SMALL_PRODUCT, type Blas } from "./blas.ts";
+import type { ConvShape, Dnnl } from "./dnnl.ts";
 import { biasActivation, Primitives, type TrainingKernelFunc } from "./primitives.ts";
 import { gancWasm, wasmBackend, type GancWasm, type WasmBackendLike } from "./wasm/index.ts";
 
@@ -152,6 +153,18 @@ function geometry(info: tf.backend_util.Conv2DInfo): Geometry {
   };
 }
 
+/**
+ * The convolution as oneDNN describes it (dnnl.ts), or null where oneDNN is not to run it: its padding on the
+ * bottom or right would be negative (an input row or column that no output reads, which a 'valid' strided
+ * convolution can leave), or convTuning.dnnl is off (the tests' way to reach the other paths).
+ */
+function dnnlShape(g: Geometry, cout: number): ConvShape | null {
+  const bottom = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.h - g.top;
+  const right = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1 - g.w - g.left;
+  if (!convTuning.dnnl || bottom < 0 || right < 0 || g.top < 0 || g.left < 0) return null;
+  return { n: g.n, h: g.h, w: g.w, cin: g.cin, oh: g.oh, ow: g.ow, cout, kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, top: g.top, left: g.left, bottom, right };
+}
+
 /** True when the conv is a plain per-pixel product (1x1, stride 1, no padding): cols is x itself. */
 function isPointwise(g: Geometry): boolean {
   return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.top === 0 && g.left === 0 && g.oh === g.h && g.ow === g.w;
@@ -254,7 +267,7 @@ function im2colRows(wasm: GancWasm, g: Geometry, heap: Float32Array, xAt: number
  * bench/README.md). minProduct: a chunk's product is never smaller than this (SMALL_PRODUCT, under
  * which sgemm runs on one thread). Tests lower both to exercise many chunks on small shapes.
  */
-export const convTuning = { chunkFloats: 1 << 21, minProduct: SMALL_PRODUCT, transposedMaxCout: 64, transposedMinK: 144, tapsMinCin: 16, tapsMinPixels: 1024 };
+export const convTuning = { chunkFloats: 1 << 21, minProduct: SMALL_PRODUCT, transposedMaxCout: 64, transposedMinK: 144, tapsMinCin: 16, tapsMinPixels: 1024, dnnl: true };
 
 /**
  * True where a convolution chunk's product runs faster transposed: OpenBLAS's sgemm of the im2col rows
@@ -445,7 +458,7 @@ function channelsLast(dataFormat: string): boolean {
   return tf.backend_util.convertConv2DDataFormat(dataFormat as "NHWC" | "NCHW") === "channelsLast";
 }
 
-function convForward(blas: Blas, backend: tf.KernelBackend, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: tf.Conv2DAttrs): tf.TensorInfo {
+function convForward(blas: Blas, dnnl: Dnnl | null, backend: tf.KernelBackend, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: tf.Conv2DAttrs): tf.TensorInfo {
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number],
@@ -462,6 +475,10 @@ function convForward(blas: Blas, backend: tf.KernelBackend, x: tf.TensorInfo, fi
   const K = g.kh * g.kw * g.cin;
   const h = wasmBackend(backend);
   const out = h.makeOutput([g.n, g.oh, g.ow, cout], "float32");
+  const shape = dnnl === null ? null : dnnlShape(g, cout);
+  if (shape !== null && dnnl!.forward(shape, h.typedArrayFromHeap(x) as Float32Array, h.typedArrayFromHeap(filter) as Float32Array, h.typedArrayFromHeap(out) as Float32Array)) {
+    return out;
+  }
   if (isPointwise(g)) {
     const X = h.typedArrayFromHeap(x) as Float32Array;
     const W = h.typedArrayFromHeap(filter) as Float32Array;
@@ -489,18 +506,18 @@ function convForward(blas: Blas, backend: tf.KernelBackend, x: tf.TensorInfo, fi
   return out;
 }
 
-export function makeBlasConv2D(blas: Blas, fallback: tf.KernelFunc): TrainingKernelFunc {
+export function makeBlasConv2D(blas: Blas, fallback: tf.KernelFunc, dnnl: Dnnl | null = null): TrainingKernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
     const a = attrs as unknown as tf.Conv2DAttrs;
     if (!channelsLast(a.dataFormat) || x.dtype !== "float32" || filter.dtype !== "float32") {
       return fallback({ inputs, backend, attrs }) as tf.TensorInfo;
     }
-    return convForward(blas, backend, x, filter, a);
+    return convForward(blas, dnnl, backend, x, filter, a);
   };
 }
 
-export function makeBlasFusedConv2D(blas: Blas, backendName: string, fallback: tf.KernelFunc): TrainingKernelFunc {
+export function makeBlasFusedConv2D(blas: Blas, backendName: string, fallback: tf.KernelFunc, dnnl: Dnnl | null = null): TrainingKernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, filter, bias, preluActivationWeights } = inputs as {
       x: tf.TensorInfo;
@@ -512,7 +529,7 @@ export function makeBlasFusedConv2D(blas: Blas, backendName: string, fallback: t
     if (!channelsLast(a.dataFormat) || x.dtype !== "float32" || filter.dtype !== "float32") {
       return fallback({ inputs, backend, attrs }) as tf.TensorInfo;
     }
-    const y = convForward(blas, backend, x, filter, a);
+    const y = convForward(blas, dnnl, backend, x, filter, a);
     const p = new Primitives(backend, backendName);
     return biasActivation(p, y, bias, a.activation, a.leakyreluAlpha, preluActivationWeights);
   };
@@ -524,7 +541,7 @@ export function makeBlasFusedConv2D(blas: Blas, backendName: string, fallback: t
  * order (deterministic; not the order of one product over all rows). For few output channels
  * (convTransposed) the product is dW^T = dy^T . cols, transposed at the end.
  */
-export function makeBlasConv2DBackpropFilter(blas: Blas, fallback: tf.KernelFunc): TrainingKernelFunc {
+export function makeBlasConv2DBackpropFilter(blas: Blas, fallback: tf.KernelFunc, dnnl: Dnnl | null = null): TrainingKernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
@@ -547,6 +564,10 @@ export function makeBlasConv2DBackpropFilter(blas: Blas, fallback: tf.KernelFunc
     const K = g.kh * g.kw * g.cin;
     const h = wasmBackend(backend);
     const out = h.makeOutput([...a.filterShape], "float32");
+    const shape = dnnl === null ? null : dnnlShape(g, cout);
+    if (shape !== null && dnnl!.backwardWeights(shape, h.typedArrayFromHeap(x) as Float32Array, h.typedArrayFromHeap(dy) as Float32Array, h.typedArrayFromHeap(out) as Float32Array)) {
+      return out;
+    }
     if (isPointwise(g)) {
       const X = h.typedArrayFromHeap(x) as Float32Array;
       const DY = h.typedArrayFromHeap(dy) as Float32Array;
@@ -672,7 +693,7 @@ function flipFilter(W: Float32Array, kh: number, kw: number, cin: number, cout: 
  * Stride 1: dx is the forward convolution of dy with the flipped filter (tiled, as convForward).
  * Other strides: dcols = dy . W^T, as [N*OH*OW, Cout] . [Cout, KH*KW*Cin], then dx = col2im(dcols).
  */
-export function makeBlasConv2DBackpropInput(blas: Blas, fallback: tf.KernelFunc): TrainingKernelFunc {
+export function makeBlasConv2DBackpropInput(blas: Blas, fallback: tf.KernelFunc, dnnl: Dnnl | null = null): TrainingKernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
@@ -698,6 +719,8 @@ export function makeBlasConv2DBackpropInput(blas: Blas, fallback: tf.KernelFunc)
     const DY = h.typedArrayFromHeap(dy) as Float32Array;
     const W = h.typedArrayFromHeap(filter) as Float32Array;
     const DX = h.typedArrayFromHeap(out) as Float32Array;
+    const shape = dnnl === null ? null : dnnlShape(g, cout);
+    if (shape !== null && dnnl!.backwardData(shape, DY, W, DX)) return out;
     if (isPointwise(g)) {
       blas.sgemm(false, true, M, K, cout, DY, cout, W, cout, 0, DX, K);
       return out;

@@ -17,6 +17,7 @@ import {
 import { makeCpuAdamKernel, makeCpuBnFactorsKernel, makeCpuMovingAveragesKernel } from "./cpu_kernels.ts";
 import type { TrainingKernelFunc } from "./primitives.ts";
 import type { Blas } from "./blas.ts";
+import type { Dnnl } from "./dnnl.ts";
 import {
   makeBlasBatchMatMul,
   makeBlasConv2D,
@@ -28,6 +29,7 @@ import {
 
 export { makeBatchMatMul, makeConv2DBackpropFilter, makeConv2DBackpropInput, makeSplitV };
 export { loadBlas, probeBlas, productThreads, SMALL_PRODUCT, type Blas, type BlasResult } from "./blas.ts";
+export { loadDnnl, probeDnnl, type Dnnl, type DnnlResult } from "./dnnl.ts";
 export {
   GANC_ADAM,
   GANC_BN_FACTORS,
@@ -156,17 +158,17 @@ const PACKS: Record<PackBackend, Replacement[]> = {
 
 /** The kernels registered before ours, per backend and kernel name (captured on first registration). */
 const stockKernels = new Map<string, Map<string, tf.KernelConfig | undefined>>();
-/** What each backend has now: the BLAS it was registered with (null: none). */
-const registered = new Map<string, Blas | null>();
+/** What each backend has now: the BLAS and oneDNN it was registered with (null: none). */
+const registered = new Map<string, { blas: Blas | null; dnnl: Dnnl | null }>();
 
 /** The BLAS kernels for wasm, each given the pure pack's (or stock) kernel of its name to fall back to. */
-const BLAS_KERNELS: Record<string, (blas: Blas, backendName: PackBackend, fallback: tf.KernelFunc) => TrainingKernelFunc> = {
+const BLAS_KERNELS: Record<string, (blas: Blas, backendName: PackBackend, fallback: tf.KernelFunc, dnnl: Dnnl | null) => TrainingKernelFunc> = {
   [tf.BatchMatMul]: (blas, _b, fallback) => makeBlasBatchMatMul(blas, fallback),
   [tf._FusedMatMul]: (blas, b, fallback) => makeBlasFusedMatMul(blas, b, fallback),
-  [tf.Conv2D]: (blas, _b, fallback) => makeBlasConv2D(blas, fallback),
-  [tf.FusedConv2D]: (blas, b, fallback) => makeBlasFusedConv2D(blas, b, fallback),
-  [tf.Conv2DBackpropFilter]: (blas, _b, fallback) => makeBlasConv2DBackpropFilter(blas, fallback),
-  [tf.Conv2DBackpropInput]: (blas, _b, fallback) => makeBlasConv2DBackpropInput(blas, fallback),
+  [tf.Conv2D]: (blas, _b, fallback, dnnl) => makeBlasConv2D(blas, fallback, dnnl),
+  [tf.FusedConv2D]: (blas, b, fallback, dnnl) => makeBlasFusedConv2D(blas, b, fallback, dnnl),
+  [tf.Conv2DBackpropFilter]: (blas, _b, fallback, dnnl) => makeBlasConv2DBackpropFilter(blas, fallback, dnnl),
+  [tf.Conv2DBackpropInput]: (blas, _b, fallback, dnnl) => makeBlasConv2DBackpropInput(blas, fallback, dnnl),
 };
 const BLAS_KERNEL_NAMES = Object.keys(BLAS_KERNELS);
 
@@ -176,6 +178,11 @@ export interface KernelOptions {
    * the pure wasm kernels. Ignored on cpu.
    */
   blas?: Blas | false;
+  /**
+   * oneDNN for the convolutions of the BLAS kernels (dnnl.ts); false or absent: im2col and sgemm. Used only
+   * with a BLAS (the kernels that call it are the BLAS ones).
+   */
+  dnnl?: Dnnl | false;
 }
 
 /**
@@ -189,8 +196,10 @@ export function registerTrainingKernels(backend: PackBackend, opts: KernelOption
     throw new Error(`registerTrainingKernels('${backend}'): the ${backend} backend is not loaded`);
   }
   const blas = backend === "wasm" && opts.blas ? opts.blas : null;
+  const dnnl = blas !== null && opts.dnnl ? opts.dnnl : null;
   const names = trainingKernelNames(backend, opts);
-  if (registered.has(backend) && registered.get(backend) === blas) return names;
+  const now = registered.get(backend);
+  if (now !== undefined && now.blas === blas && now.dnnl === dnnl) return names;
 
   let stock = stockKernels.get(backend);
   if (stock === undefined) {
@@ -217,7 +226,7 @@ export function registerTrainingKernels(backend: PackBackend, opts: KernelOption
   const chosen = new Map(pack);
   if (blas !== null) {
     for (const [kernelName, make] of Object.entries(BLAS_KERNELS)) {
-      chosen.set(kernelName, make(blas, backend, packOrStock(kernelName)) as unknown as tf.KernelFunc);
+      chosen.set(kernelName, make(blas, backend, packOrStock(kernelName), dnnl) as unknown as tf.KernelFunc);
     }
   }
   for (const kernelName of allNames) {
@@ -228,7 +237,7 @@ export function registerTrainingKernels(backend: PackBackend, opts: KernelOption
     // Keep the stock setupFunc: a kernel we wrap may still need it when the backend initialises later.
     tf.registerKernel({ kernelName, backendName: backend, kernelFunc, setupFunc: original?.setupFunc });
   }
-  registered.set(backend, blas);
+  registered.set(backend, { blas, dnnl });
   return names;
 }
 
