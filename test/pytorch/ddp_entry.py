@@ -6,9 +6,11 @@ when it calls torch.distributed.all_reduce for the Nth time (the trainer calls i
 a process lost at a known iteration.
 
 With --jobs FILE instead, runs several trainers one after the other in this process (torch is imported once):
-FILE holds a JSON list of {"argv": [trainer, args...], "writes": folder, "port": free port}. Under torchrun
-each job's process group gets a store of its own, which rank 0 serves on the job's port (not torchrun's
-agent store, whose keys the previous job's group left behind). A job that fails stops the list.
+FILE holds a JSON list of {"argv": [trainer, args...], "writes": folder}. Under torchrun each job's process
+group gets a store of its own, which rank 0 serves on a port of the job's (not torchrun's agent store, whose
+keys the previous job's group left behind). Rank 0 picks that port free when the job starts and hands it to
+rank 1 through a file beside FILE: a port picked before the list started could be taken by the time a later
+job binds it (seen once in CI: "Address already in use"). A job that fails stops the list.
 """
 import builtins
 import json
@@ -105,10 +107,35 @@ if sys.argv[1] == "--jobs":
     torch.nn.parallel.DistributedDataParallel.__init__ = ddp_init
     with real_open(sys.argv[2]) as f:
         jobs = json.load(f)
+    # torchrun's own port, unique to this launch: names the files the jobs' ports are handed over in
+    launch = os.environ.get("MASTER_PORT", "0")
+
+    def job_port(i):
+        """Job i's store port: a free one rank 0 picks now, which rank 1 reads from the file rank 0 writes."""
+        import socket
+        import time
+
+        path = "%s.%s.port%d" % (sys.argv[2], launch, i)
+        if rank == 0:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            with real_open(path + ".tmp", "w") as f:
+                f.write(str(port))
+            os.rename(path + ".tmp", path)
+            return port
+        deadline = time.time() + 120
+        while not os.path.exists(path):
+            if time.time() > deadline:
+                raise SystemExit("rank %d: no port from rank 0 for job %d (%s)" % (rank, i, path))
+            time.sleep(0.01)
+        with real_open(path) as f:
+            return int(f.read())
+
     code = 0
-    for job in jobs:
+    for i, job in enumerate(jobs):
         if "WORLD_SIZE" in os.environ:
-            os.environ["MASTER_PORT"] = str(job["port"])
+            os.environ["MASTER_PORT"] = str(job_port(i))
             os.environ["TORCHELASTIC_USE_AGENT_STORE"] = "False"
         code = run(job["argv"], job["writes"], keep=True)
         if code:
