@@ -105,7 +105,8 @@ if sys.argv[1] == "--jobs":
         real_ddp_init(self, *args, **kwargs)
 
     torch.nn.parallel.DistributedDataParallel.__init__ = ddp_init
-    with real_open(sys.argv[2]) as f:
+    jobs_file = sys.argv[2]  # (each job sets sys.argv to its trainer's)
+    with real_open(jobs_file) as f:
         jobs = json.load(f)
     # torchrun's own port, unique to this launch: names the files the jobs' ports are handed over in
     launch = os.environ.get("MASTER_PORT", "0")
@@ -115,7 +116,7 @@ if sys.argv[1] == "--jobs":
         import socket
         import time
 
-        path = "%s.%s.port%d" % (sys.argv[2], launch, i)
+        path = "%s.%s.port%d" % (jobs_file, launch, i)
         if rank == 0:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
