@@ -1,4 +1,4 @@
-import { createRequire } from "node:module";
+import { firstLine, isOff, namesFile, requireKoffi, type Koffi, type KoffiLib } from "./ffi.ts";
 
 /**
  * A native BLAS (OpenBLAS, BLIS or MKL), reached through koffi, an FFI library that ships its
@@ -87,13 +87,10 @@ export function loadBlas(env: NodeJS.ProcessEnv = process.env): BlasResult {
 /** What loadBlas would answer for `env`, without the cache (a library already loaded stays loaded). */
 export function probeBlas(env: NodeJS.ProcessEnv): BlasResult {
   const setting = (env.GANC_BLAS ?? "").trim();
-  if (/^(off|0|false|no|none)$/i.test(setting)) return { ok: false, reason: "turned off by GANC_BLAS" };
-  let koffi: Koffi;
-  try {
-    koffi = createRequire(import.meta.url)("koffi") as Koffi;
-  } catch (err) {
-    return { ok: false, reason: `the optional package koffi is not installed (${firstLine(err)})` };
-  }
+  if (isOff(setting)) return { ok: false, reason: "turned off by GANC_BLAS" };
+  const found = requireKoffi();
+  if (!found.ok) return found;
+  const koffi = found.koffi;
   // OpenMP threads that spin while they wait for the next product burn the CPU the single-threaded
   // wasm kernels between products need (same wall time, 20-25% less CPU per seed iteration measured).
   // Read by libgomp when the library loads; a value the user set is kept, and ours is removed again
@@ -108,7 +105,7 @@ export function probeBlas(env: NodeJS.ProcessEnv): BlasResult {
 }
 
 function loadFirst(koffi: Koffi, setting: string, env: NodeJS.ProcessEnv): BlasResult {
-  const files = setting !== "" && !/^(on|auto|1|true|yes)$/i.test(setting) ? [setting] : CANDIDATES;
+  const files = namesFile(setting) ? [setting] : CANDIDATES;
   const failures: string[] = [];
   for (const file of files) {
     let lib: KoffiLib;
@@ -173,15 +170,4 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string, env: NodeJS.ProcessEnv)
       gemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);
     },
   };
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
-}
-
-interface KoffiLib {
-  func(decl: string): unknown;
-}
-interface Koffi {
-  load(file: string): KoffiLib;
 }

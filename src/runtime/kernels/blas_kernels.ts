@@ -117,7 +117,8 @@ export function makeBlasFusedMatMul(blas: Blas, backendName: string, fallback: t
 // cols[n*OH*OW + oh*OW + ow, (kh*KW + kw)*Cin + ci] = x[n, oh*sh - top + kh*dh, ow*sw - left + kw*dw, ci]
 // (zero where that reads padding), so that conv(x, W) = cols . W as [N*OH*OW, KH*KW*Cin] . [KH*KW*Cin, Cout].
 
-interface Geometry {
+/** A 2-D NHWC convolution's sizes, strides, dilations and top/left padding (tfjs's Conv2DInfo, flattened). */
+export interface Geometry {
   n: number;
   h: number;
   w: number;
@@ -162,7 +163,7 @@ function dnnlShape(g: Geometry, cout: number): ConvShape | null {
   const bottom = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.h - g.top;
   const right = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1 - g.w - g.left;
   if (!convTuning.dnnl || bottom < 0 || right < 0 || g.top < 0 || g.left < 0) return null;
-  return { n: g.n, h: g.h, w: g.w, cin: g.cin, oh: g.oh, ow: g.ow, cout, kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, top: g.top, left: g.left, bottom, right };
+  return { ...g, cout, bottom, right };
 }
 
 /** True when the conv is a plain per-pixel product (1x1, stride 1, no padding): cols is x itself. */

@@ -1,4 +1,5 @@
-import { createRequire } from "node:module";
+import { firstLine, isOff, namesFile, requireKoffi, type Koffi, type KoffiLib } from "./ffi.ts";
+import type { Geometry } from "./blas_kernels.ts";
 
 /**
  * oneDNN (Intel's deep-learning primitives, libdnnl.so.2: Debian's libdnnl2, which PyTorch's CPU build runs its
@@ -26,26 +27,8 @@ export interface Dnnl {
   backwardWeights(s: ConvShape, x: Float32Array, dy: Float32Array, dw: Float32Array): boolean;
 }
 
-/** A 2-D NHWC convolution: sizes, strides, dilations and the padding on each side (bottom and right >= 0). */
-export interface ConvShape {
-  n: number;
-  h: number;
-  w: number;
-  cin: number;
-  oh: number;
-  ow: number;
-  cout: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  dh: number;
-  dw: number;
-  top: number;
-  left: number;
-  bottom: number;
-  right: number;
-}
+/** A convolution as oneDNN describes it: the kernels' geometry, its output channels, and the padding on the bottom and right (>= 0). */
+export type ConvShape = Geometry & { cout: number; bottom: number; right: number };
 
 export type DnnlResult = { ok: true; dnnl: Dnnl } | { ok: false; reason: string };
 
@@ -78,14 +61,11 @@ export function loadDnnl(env: NodeJS.ProcessEnv = process.env): DnnlResult {
 /** What loadDnnl would answer for `env`, without the cache. */
 export function probeDnnl(env: NodeJS.ProcessEnv): DnnlResult {
   const setting = (env.GANC_DNNL ?? "").trim();
-  if (/^(off|0|false|no|none)$/i.test(setting)) return { ok: false, reason: "turned off by GANC_DNNL" };
-  let koffi: Koffi;
-  try {
-    koffi = createRequire(import.meta.url)("koffi") as Koffi;
-  } catch (err) {
-    return { ok: false, reason: `the optional package koffi is not installed (${firstLine(err)})` };
-  }
-  const file = setting !== "" && !/^(on|auto|1|true|yes)$/i.test(setting) ? setting : "libdnnl.so.2";
+  if (isOff(setting)) return { ok: false, reason: "turned off by GANC_DNNL" };
+  const found = requireKoffi();
+  if (!found.ok) return found;
+  const koffi = found.koffi;
+  const file = namesFile(setting) ? setting : "libdnnl.so.2";
   let lib: KoffiLib;
   try {
     lib = koffi.load(file);
@@ -166,7 +146,7 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
   const primitive = (pd: Handle) => made("primitive", (o) => primitiveCreate(o, pd));
   const forwardHint = (d: ReturnType<typeof descriptors>) => {
     const desc = new Uint8Array(OP_DESC_BYTES);
-    check(convForward(desc, FORWARD_TRAINING, CONVOLUTION_DIRECT, d.src, d.any, null, d.dst, ...d.geometry), "convolution_forward_desc");
+    check(FORWARD.init(desc, d), "convolution_forward_desc");
     return made("forward primitive_desc", (o) => pdCreate(o, desc, null, engine, null));
   };
   /** A reorder between two layouts of the filter, and a scratch for the primitive's layout. */
@@ -180,71 +160,79 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
     check(execute(prim, stream, args.length, args.map(([arg, mem]) => ({ arg, memory: mem }))), "primitive_execute");
   };
 
-  const prepareForward = (s: ConvShape): Prepared => {
+  /**
+   * One kind of convolution primitive: its op descriptor from the shape's memory descriptors, and the oneDNN
+   * argument of each of its call's three operands (activation, filter or activation, result). The filter is
+   * operand 1 when it is an input (reordered into the primitive's layout first) and operand 2 when it is the
+   * result (reordered out of it after).
+   */
+  interface Kind {
+    init(desc: Uint8Array, d: ReturnType<typeof descriptors>): unknown;
+    /** Forward primitives need no hint; the backward ones take the forward one's. */
+    hinted: boolean;
+    args: [number, number, number];
+    filterOut: boolean;
+    /** The memory descriptors of the activation operands, in operand order. */
+    activations(d: ReturnType<typeof descriptors>): [unknown, unknown];
+  }
+  const prepare = (kind: Kind, s: ConvShape): Prepared => {
     const d = descriptors(s);
-    const pd = forwardHint(d);
-    const wMd = queryMd(pd, QUERY_EXEC_ARG_MD, ARG_WEIGHTS);
-    const reorder = filterReorder(d.hwio, wMd);
+    const desc = new Uint8Array(OP_DESC_BYTES);
+    check(kind.init(desc, d), "convolution descriptor");
+    const pd = made("primitive_desc", (o) => pdCreate(o, desc, null, engine, kind.hinted ? forwardHint(d) : null));
+    const filterArg = kind.args[kind.filterOut ? 2 : 1];
+    const wMd = queryMd(pd, QUERY_EXEC_ARG_MD, filterArg);
+    const reorder = kind.filterOut ? filterReorder(wMd, d.hwio) : filterReorder(d.hwio, wMd);
     const packed = new Float32Array(Math.ceil(Number(mdSize(wMd)) / 4));
     const conv = primitive(pd);
-    const src = memory(d.src);
-    const dst = memory(d.dst);
+    const [mdA, mdB] = kind.activations(d);
+    const memA = memory(mdA);
+    const memB = memory(mdB);
+    const [argA, argB, argC] = kind.args;
     return {
-      run(x, w, y) {
-        run(reorder.primitive, [[ARG_SRC, reorder.from, w], [ARG_DST, reorder.to, packed]]);
-        run(conv, [[ARG_SRC, src, x], [ARG_WEIGHTS, reorder.to, packed], [ARG_DST, dst, y]]);
+      run(a, b, c) {
+        if (kind.filterOut) {
+          run(conv, [[argA, memA, a], [argB, memB, b], [argC, reorder.from, packed]]);
+          run(reorder.primitive, [[ARG_SRC, reorder.from, packed], [ARG_DST, reorder.to, c]]);
+        } else {
+          run(reorder.primitive, [[ARG_SRC, reorder.from, b], [ARG_DST, reorder.to, packed]]);
+          run(conv, [[argA, memA, a], [argB, reorder.to, packed], [argC, memB, c]]);
+        }
         check(wait(stream), "stream_wait");
       },
     };
   };
-  const prepareBackwardData = (s: ConvShape): Prepared => {
-    const d = descriptors(s);
-    const desc = new Uint8Array(OP_DESC_BYTES);
-    check(convBackwardData(desc, CONVOLUTION_DIRECT, d.src, d.any, d.dst, ...d.geometry), "convolution_backward_data_desc");
-    const pd = made("backward-data primitive_desc", (o) => pdCreate(o, desc, null, engine, forwardHint(d)));
-    const wMd = queryMd(pd, QUERY_EXEC_ARG_MD, ARG_WEIGHTS);
-    const reorder = filterReorder(d.hwio, wMd);
-    const packed = new Float32Array(Math.ceil(Number(mdSize(wMd)) / 4));
-    const conv = primitive(pd);
-    const diffSrc = memory(d.src);
-    const diffDst = memory(d.dst);
-    return {
-      run(dy, w, dx) {
-        run(reorder.primitive, [[ARG_SRC, reorder.from, w], [ARG_DST, reorder.to, packed]]);
-        run(conv, [[ARG_DIFF_DST, diffDst, dy], [ARG_WEIGHTS, reorder.to, packed], [ARG_DIFF_SRC, diffSrc, dx]]);
-        check(wait(stream), "stream_wait");
-      },
-    };
+  const FORWARD: Kind = {
+    init: (desc, d) => convForward(desc, FORWARD_TRAINING, CONVOLUTION_DIRECT, d.src, d.any, null, d.dst, ...d.geometry),
+    hinted: false,
+    args: [ARG_SRC, ARG_WEIGHTS, ARG_DST],
+    filterOut: false,
+    activations: (d) => [d.src, d.dst],
   };
-  const prepareBackwardWeights = (s: ConvShape): Prepared => {
-    const d = descriptors(s);
-    const desc = new Uint8Array(OP_DESC_BYTES);
-    check(convBackwardWeights(desc, CONVOLUTION_DIRECT, d.src, d.any, null, d.dst, ...d.geometry), "convolution_backward_weights_desc");
-    const pd = made("backward-weights primitive_desc", (o) => pdCreate(o, desc, null, engine, forwardHint(d)));
-    const wMd = queryMd(pd, QUERY_EXEC_ARG_MD, ARG_DIFF_WEIGHTS);
-    const reorder = filterReorder(wMd, d.hwio);
-    const packed = new Float32Array(Math.ceil(Number(mdSize(wMd)) / 4));
-    const conv = primitive(pd);
-    const src = memory(d.src);
-    const diffDst = memory(d.dst);
-    return {
-      run(x, dy, dw) {
-        run(conv, [[ARG_SRC, src, x], [ARG_DIFF_DST, diffDst, dy], [ARG_DIFF_WEIGHTS, reorder.from, packed]]);
-        run(reorder.primitive, [[ARG_SRC, reorder.from, packed], [ARG_DST, reorder.to, dw]]);
-        check(wait(stream), "stream_wait");
-      },
-    };
+  const BACKWARD_DATA: Kind = {
+    init: (desc, d) => convBackwardData(desc, CONVOLUTION_DIRECT, d.src, d.any, d.dst, ...d.geometry),
+    hinted: true,
+    args: [ARG_DIFF_DST, ARG_WEIGHTS, ARG_DIFF_SRC],
+    filterOut: false,
+    activations: (d) => [d.dst, d.src],
+  };
+  const BACKWARD_WEIGHTS: Kind = {
+    init: (desc, d) => convBackwardWeights(desc, CONVOLUTION_DIRECT, d.src, d.any, null, d.dst, ...d.geometry),
+    hinted: true,
+    args: [ARG_SRC, ARG_DIFF_DST, ARG_DIFF_WEIGHTS],
+    filterOut: true,
+    activations: (d) => [d.src, d.dst],
   };
 
   // Made once per shape and kind (a trainer has a few dozen), kept for the process; null where oneDNN has no
   // implementation for it (the kernels then take their own path for that shape).
   const prepared = new Map<string, Prepared | null>();
-  const run3 = (kind: string, s: ConvShape, make: (s: ConvShape) => Prepared, a: Float32Array, b: Float32Array, c: Float32Array): boolean => {
-    const key = `${kind}:${s.n},${s.h},${s.w},${s.cin},${s.oh},${s.ow},${s.cout},${s.kh},${s.kw},${s.sh},${s.sw},${s.dh},${s.dw},${s.top},${s.left},${s.bottom},${s.right}`;
+  const run3 = (kind: Kind, s: ConvShape, a: Float32Array, b: Float32Array, c: Float32Array): boolean => {
+    const key = `${kind.args.join(",")}:${s.n},${s.h},${s.w},${s.cin},${s.oh},${s.ow},${s.cout},${s.kh},${s.kw},${s.sh},${s.sw},${s.dh},${s.dw},${s.top},${s.left},${s.bottom},${s.right}`;
     let p = prepared.get(key);
     if (p === undefined) {
       try {
-        p = make(s);
+        p = prepare(kind, s);
       } catch {
         p = null;
       }
@@ -257,21 +245,8 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
   return {
     name: `oneDNN ${version.major}.${version.minor}.${version.patch}`,
     file,
-    forward: (s, x, w, y) => run3("fwd", s, prepareForward, x, w, y),
-    backwardData: (s, dy, w, dx) => run3("bwd-data", s, prepareBackwardData, dy, w, dx),
-    backwardWeights: (s, x, dy, dw) => run3("bwd-weights", s, prepareBackwardWeights, x, dy, dw),
+    forward: (s, x, w, y) => run3(FORWARD, s, x, w, y),
+    backwardData: (s, dy, w, dx) => run3(BACKWARD_DATA, s, dy, w, dx),
+    backwardWeights: (s, x, dy, dw) => run3(BACKWARD_WEIGHTS, s, x, dy, dw),
   };
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
-}
-
-interface KoffiLib {
-  func(decl: string): unknown;
-}
-interface Koffi {
-  load(file: string): KoffiLib;
-  struct(name: string, members: Record<string, string>): unknown;
-  decode(value: unknown, type: unknown): unknown;
 }
