@@ -94,7 +94,11 @@ export function batchNormVars(netName: string, layerName: string, b: BatchnormIR
  * The per-channel factors r and -0.5 r^3 are computed for all layers of a pass at once (bnFactors in
  * src/runtime/fused/net.ts), after the forward pass.
  */
-function batchNormLayer(bn: BatchNormVars, { x, needDx, train, keep, stats, kernel, view, constant, filledView }: FusedEnv): { y: tf.Tensor; backward: Backward } {
+function batchNormLayer(bn: BatchNormVars, env: FusedEnv): { y: tf.Tensor; backward: Backward } {
+  const trainKernel = env.gancKernel("bnTrain");
+  const gradKernel = env.gancKernel("bnGrad");
+  if (trainKernel !== null && gradKernel !== null) return batchNormKernels(bn, env, trainKernel, gradKernel);
+  const { x, needDx, train, keep, stats, kernel, view, constant, filledView } = env;
   const rank = x.rank;
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const channels = x.shape[rank - 1]!;
@@ -135,6 +139,32 @@ function batchNormLayer(bn: BatchNormVars, { x, needDx, train, keep, stats, kern
       // (with `into`, the gradient x has from later layers that read it: tfjs adds each path to it in turn)
       const first = into ? kernel("Add", { a: view(into, shape4), b: dx1 }) : dx1;
       return view(kernel("Add", { a: kernel("Add", { a: first, b: dxc }), b: dx3 }), x.shape);
+    },
+  };
+}
+
+/**
+ * The same arithmetic as batchNormLayer's chain, where the backend has it as two kernels (wasm: ganc.wat's
+ * bn_center, bn_grad_sums, bn_grad_center_sum and bn_grad_dx, with column_sum and batch_norm): the forward
+ * pass's five kernels and the backward pass's twenty or so become one each, bit for bit the chain
+ * (test/runtime/wasm-kernels.test.ts, test/opt/fused-graph.test.ts).
+ */
+function batchNormKernels(bn: BatchNormVars, { x, needDx, train, keep, stats, kernels }: FusedEnv, trainKernel: string, gradKernel: string): { y: tf.Tensor; backward: Backward } {
+  const [y, mean, variance, xc] = kernels(trainKernel, { x, scale: bn.gamma, offset: bn.beta }, { varianceEpsilon: bn.epsilon }) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  const st: BnStats = { bn, mean: keep(mean), variance: keep(variance) };
+  stats.push(st);
+  const xcKept = keep(xc);
+  return {
+    y,
+    backward: (dy, grads, into) => {
+      const wantSums = train && (bn.gamma !== null || bn.beta !== null);
+      if (!wantSums && !needDx) return null;
+      const [dgamma, dbeta, dx] = kernels(gradKernel, { dy, xc: xcKept, r: st.r!, mh: st.minusHalfRCube!, gamma: bn.gamma, into }, { needDx });
+      if (train) {
+        if (bn.gamma) grads.set(bn.gamma, dgamma!);
+        if (bn.beta) grads.set(bn.beta, dbeta!);
+      }
+      return needDx ? dx! : null;
     },
   };
 }

@@ -98,6 +98,8 @@ export type FusedRef = { readonly input: number } | { readonly layer: number };
 export interface FusedEnv {
   readonly tf: typeof tf;
   readonly kernel: typeof Engine.kernel;
+  readonly kernels: typeof Engine.kernels;
+  readonly gancKernel: typeof Engine.gancKernel;
   readonly view: typeof Engine.view;
   readonly constant: typeof Engine.constant;
   readonly filledView: typeof Engine.filledView;

@@ -208,6 +208,108 @@ describe("FusedBatchNorm over the last axis on wasm", () => {
   });
 });
 
+describe("batch norm in training as two kernels on wasm (GancBatchNormTrain, GancBatchNormGrad)", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm", { log: () => {} });
+  });
+
+  // shape, with gamma, with beta, epsilon: odd channel counts (a vector and a tail, the tail only), ranks 2-4
+  const cases: [number[], boolean, boolean, number][] = [
+    [[16, 8, 8, 64], true, true, 1e-5],
+    [[4096, 32], true, false, 1e-3],
+    [[5, 7, 6], false, true, 1e-5],
+    [[9, 3], false, false, 2e-5],
+    [[2, 3, 3, 1031], true, true, 1e-5],
+  ];
+  const inputs = (shape: number[], withGamma: boolean, withBeta: boolean) => {
+    const c = shape[shape.length - 1]!;
+    const seed = 7 * shape.length + c;
+    // values of every magnitude, around a mean far from 0 (centring matters)
+    const x = tf.add(tf.mul(tf.randomNormal(shape, 0.3, 2, "float32", seed), tf.exp(tf.randomUniform(shape, -6, 6, "float32", seed + 1))), 3);
+    const gamma = withGamma ? tf.randomNormal([c], 1, 0.5, "float32", seed + 2) : null;
+    const beta = withBeta ? tf.randomNormal([c], 0, 1, "float32", seed + 3) : null;
+    const dy = tf.mul(tf.randomNormal(shape, 0, 1, "float32", seed + 4), tf.exp(tf.randomUniform(shape, -4, 4, "float32", seed + 5)));
+    const into = tf.randomNormal(shape, 0, 1, "float32", seed + 6);
+    return { c, x, gamma, beta, dy, into, axes: shape.slice(0, -1).map((_, i) => i), n: tf.util.sizeFromShape(shape) / c };
+  };
+
+  it("forward: y, the batch mean and variance, and x - mean are tf.moments' and tf.batchNorm's bit for bit", () => {
+    for (const [shape, withGamma, withBeta, eps] of cases) {
+      tf.tidy(() => {
+        const { x, gamma, beta, axes } = inputs(shape, withGamma, withBeta);
+        const ins: tf.NamedTensorMap = { x };
+        if (gamma) ins.scale = gamma;
+        if (beta) ins.offset = beta;
+        const [y, mean, variance, xc] = tf.engine().runKernel("GancBatchNormTrain", ins, { varianceEpsilon: eps }) as tf.Tensor[];
+        const m = tf.moments(x, axes);
+        const refXc = tf.sub(x, m.mean);
+        const refY = tf.batchNorm(x, m.mean, m.variance, beta ?? undefined, gamma ?? undefined, eps);
+        expect(y!.shape).toEqual(shape);
+        expect(Array.from(mean!.dataSync()), `mean ${shape}`).toEqual(Array.from(m.mean.dataSync()));
+        expect(Array.from(variance!.dataSync()), `variance ${shape}`).toEqual(Array.from(m.variance.dataSync()));
+        expect(Array.from(xc!.dataSync()), `xc ${shape}`).toEqual(Array.from(refXc.dataSync()));
+        expect(Array.from(y!.dataSync()), `y ${shape}`).toEqual(Array.from(refY.dataSync()));
+      });
+    }
+  });
+
+  it("backward: dgamma, dbeta and dx are the chain of src/layers/batchnorm.ts bit for bit, with and without gamma, into and dx", () => {
+    for (const [shape, withGamma, withBeta, eps] of cases) {
+      for (const withInto of [false, true]) {
+        tf.tidy(() => {
+          const { x, gamma, dy, into, axes, n } = inputs(shape, withGamma, withBeta);
+          const m = tf.moments(x, axes);
+          const xc = tf.sub(x, m.mean);
+          const r = tf.rsqrt(tf.add(m.variance, eps));
+          const mh = tf.mul(tf.mul(tf.mul(r, r), r), -0.5);
+          // the chain (batchNormLayer's backward), kernel by kernel
+          const sum = (t: tf.Tensor) => tf.sum(t, axes);
+          const dyG = gamma ? tf.mul(dy, gamma) : dy;
+          const refDgamma = sum(tf.mul(dy, tf.mul(xc, r)));
+          const refDbeta = sum(dy);
+          const dx1 = gamma ? tf.mul(tf.mul(dy, r), gamma) : tf.mul(dy, r);
+          const dvar = sum(tf.mul(tf.mul(mh, xc), dyG));
+          const dxc = tf.mul(xc, tf.mul(tf.div(dvar, n), 2));
+          const dx3 = tf.div(tf.add(sum(tf.mul(r, dyG)), sum(dxc)), -n);
+          const refDx = tf.add(tf.add(withInto ? tf.add(into, dx1) : dx1, dxc), dx3);
+
+          const ins: tf.NamedTensorMap = { dy, xc, r, mh };
+          if (gamma) ins.gamma = gamma;
+          if (withInto) ins.into = into;
+          const [dgamma, dbeta, dx] = tf.engine().runKernel("GancBatchNormGrad", ins, { needDx: true }) as tf.Tensor[];
+          const label = `${shape}${gamma ? " gamma" : ""}${withInto ? " into" : ""}`;
+          expect(Array.from(dgamma!.dataSync()), `dgamma ${label}`).toEqual(Array.from(refDgamma.dataSync()));
+          expect(Array.from(dbeta!.dataSync()), `dbeta ${label}`).toEqual(Array.from(refDbeta.dataSync()));
+          expect(dx!.shape).toEqual(shape);
+          expect(Array.from(dx!.dataSync()), `dx ${label}`).toEqual(Array.from(refDx.dataSync()));
+
+          const only = tf.engine().runKernel("GancBatchNormGrad", ins, { needDx: false }) as tf.Tensor[];
+          expect(only.length).toBe(2);
+          expect(Array.from(only[0]!.dataSync())).toEqual(Array.from(refDgamma.dataSync()));
+          expect(Array.from(only[1]!.dataSync())).toEqual(Array.from(refDbeta.dataSync()));
+        });
+      }
+    }
+  });
+
+  it("leaves no buffer behind: the scratch of both kernels is freed", () => {
+    const { x, gamma, beta, dy, into } = inputs([4, 5, 5, 6], true, true);
+    const r = tf.randomUniform([6], 0.5, 2, "float32", 1);
+    const mh = tf.randomUniform([6], -1, 0, "float32", 2);
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const ids = backend.numDataIds();
+    const bytes = tf.memory().numBytes;
+    const outs = tf.engine().runKernel("GancBatchNormTrain", { x, scale: gamma!, offset: beta! }, { varianceEpsilon: 1e-5 }) as tf.Tensor[];
+    const grads = tf.engine().runKernel("GancBatchNormGrad", { dy, xc: outs[3]!, r, mh, gamma: gamma!, into }, { needDx: true }) as tf.Tensor[];
+    const sums = tf.engine().runKernel("GancBatchNormGrad", { dy, xc: outs[3]!, r, mh }, { needDx: false }) as tf.Tensor[];
+    expect(backend.numDataIds()).toBe(ids + 4 + 3 + 2);
+    tf.dispose([...outs, ...grads, ...sums]);
+    expect(backend.numDataIds()).toBe(ids);
+    expect(tf.memory().numBytes).toBe(bytes);
+    tf.dispose([x, gamma!, beta!, dy, into, r, mh]);
+  });
+});
+
 describe("ResizeNearestNeighbor by power-of-two factors on wasm", () => {
   it("copies each input pixel to its factor x factor block, as the cpu backend and the definition do", async () => {
     const cases: [number[], [number, number], boolean][] = [

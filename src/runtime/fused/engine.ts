@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { GANC_KERNELS, type GancKernelKind } from "../kernels/names.ts";
 
 /*
  * The few engine facilities the fused ops need beyond tfjs's public ops. Each is what a tfjs op does
@@ -53,6 +54,19 @@ export function kernel(name: string, inputs: Record<string, tf.Tensor | null | u
   const ins: Record<string, tf.Tensor> = {};
   for (const [k, v] of Object.entries(inputs)) if (v != null) ins[k] = v;
   return tf.engine().runKernel(name, ins as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
+}
+
+/** One registered kernel with several outputs, through the engine as `kernel`. */
+export function kernels(name: string, inputs: Record<string, tf.Tensor | null | undefined>, attrs: Record<string, unknown> = {}): tf.Tensor[] {
+  const ins: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(inputs)) if (v != null) ins[k] = v;
+  return tf.engine().runKernel(name, ins as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor[];
+}
+
+/** The name of one of ganc's own kernels where the current backend has it registered, else null (it is on some backends only). */
+export function gancKernel(kind: GancKernelKind): string | null {
+  const name = GANC_KERNELS[kind];
+  return tf.getKernel(name, tf.getBackend()) !== undefined ? name : null;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { BatchNormVars } from "../ops.ts";
 import { activationModule, FUSED_OPS, type Activation, type FusedLayer } from "../../layers/index.ts";
 import type { Backward, FusedOp, FusedRef } from "../../layers/layer.ts";
 import { spectralNormOp } from "./spectral.ts";
-import { Arena, constant, customOp, filledView, kernel, view, vjp } from "./engine.ts";
+import { Arena, constant, customOp, filledView, kernel, kernels, gancKernel, view, vjp } from "./engine.ts";
 import { denseChainForward, isDenseChain, type ChainLayer } from "./dense-chain.ts";
 import { GANC_BN_FACTORS, GANC_MOVING_AVERAGES, type BnFactorsAttrs, type MovingAveragesAttrs } from "../kernels/index.ts";
 
@@ -283,6 +283,8 @@ export class FusedNet {
 const ENGINE = {
   tf,
   kernel,
+  kernels,
+  gancKernel,
   view,
   constant,
   filledView,

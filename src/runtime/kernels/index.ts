@@ -6,9 +6,13 @@ import { makeSplitV } from "./split_v.ts";
 import {
   GANC_ADAM,
   GANC_BN_FACTORS,
+  GANC_BN_GRAD,
+  GANC_BN_TRAIN,
   GANC_MOVING_AVERAGES,
   makeAdamKernel,
+  makeBatchNormGradKernel,
   makeBatchNormKernel,
+  makeBatchNormTrainKernel,
   makeBnFactorsKernel,
   makeResizeNearestKernel,
   makeColumnReduceKernel,
@@ -33,8 +37,11 @@ export { loadDnnl, probeDnnl, type Dnnl, type DnnlResult } from "./dnnl.ts";
 export {
   GANC_ADAM,
   GANC_BN_FACTORS,
+  GANC_BN_GRAD,
+  GANC_BN_TRAIN,
   GANC_MOVING_AVERAGES,
   type AdamKernelAttrs,
+  type BatchNormGradAttrs,
   type BnFactorsAttrs,
   type MovingAveragesAttrs,
 } from "./wasm/index.ts";
@@ -110,6 +117,10 @@ const batchNorm: Replacement = {
   },
 };
 
+/** Batch norm with batch statistics, forward and backward, each as one kernel (wasm only; elsewhere the fused net runs the chain). */
+const batchNormTrain: Replacement = { kernelName: GANC_BN_TRAIN, make: () => makeBatchNormTrainKernel() as unknown as TrainingKernelFunc };
+const batchNormGrad: Replacement = { kernelName: GANC_BN_GRAD, make: () => makeBatchNormGradKernel() as unknown as TrainingKernelFunc };
+
 const resizeNearest: Replacement = {
   kernelName: tf.ResizeNearestNeighbor,
   make: (backendName, stock) => {
@@ -152,7 +163,7 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, resizeNearest, identity],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, resizeNearest, identity],
   cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages],
 };
 

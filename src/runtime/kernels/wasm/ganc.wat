@@ -266,6 +266,196 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows_loop))))
 
+  ;; Batch norm's statistics in training, second pass (the first is column_sum for the mean): xc = x - mean
+  ;; per column, written out, and sumsq[c] = ((0 + xc[0,c]^2) + xc[1,c]^2) + ..., the float32 Sub and Square
+  ;; of the stock kernels summed in column_sum's order, so the variance made from it is tf.moments' bit for bit.
+  (func (export "bn_center")
+    (param $x i32) (param $mean i32) (param $xc i32) (param $sumsq i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $c i32) (local $end4 i32) (local $rowbytes i32) (local $at i32) (local $v v128) (local $s f32)
+    (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $rowbytes (i32.shl (local.get $cols) (i32.const 2)))
+    (memory.fill (local.get $sumsq) (i32.const 0) (local.get $rowbytes))
+    (block $rows_done
+      (loop $rows_loop
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.const 0))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $c) (local.get $end4)))
+            (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $v (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $at))) (v128.load (i32.add (local.get $mean) (local.get $at)))))
+            (v128.store (i32.add (local.get $xc) (local.get $at)) (local.get $v))
+            (v128.store (i32.add (local.get $sumsq) (local.get $at))
+              (f32x4.add (v128.load (i32.add (local.get $sumsq) (local.get $at))) (f32x4.mul (local.get $v) (local.get $v))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $vec)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $c) (local.get $cols)))
+            (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $s (f32.sub (f32.load (i32.add (local.get $x) (local.get $at))) (f32.load (i32.add (local.get $mean) (local.get $at)))))
+            (f32.store (i32.add (local.get $xc) (local.get $at)) (local.get $s))
+            (f32.store (i32.add (local.get $sumsq) (local.get $at))
+              (f32.add (f32.load (i32.add (local.get $sumsq) (local.get $at))) (f32.mul (local.get $s) (local.get $s))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $tail)))
+        (local.set $x (i32.add (local.get $x) (local.get $rowbytes)))
+        (local.set $xc (i32.add (local.get $xc) (local.get $rowbytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows_loop))))
+
+  ;; Batch norm's backward pass, first pass: the four per-channel sums over the rows of dy and xc [rows, cols]
+  ;; (r, mh = -0.5 r^3 and gamma per channel at $pc, cols floats each; dyg = dy * gamma, or dy with no gamma),
+  ;; each from 0 in row order as column_sum adds them, into $acc (4 * cols floats):
+  ;;   dgamma = sum(dy * (xc * r)),  dbeta = sum(dy),  dvar = sum((mh * xc) * dyg),  sum(r * dyg)
+  ;; the products of the chain that the fused net ran as separate kernels (src/layers/batchnorm.ts).
+  (func (export "bn_grad_sums")
+    (param $dy i32) (param $xc i32) (param $pc i32) (param $acc i32) (param $rows i32) (param $cols i32) (param $gamma i32)
+    (local $r i32) (local $c i32) (local $end4 i32) (local $cb i32) (local $rowbytes i32) (local $at i32)
+    (local $d v128) (local $x v128) (local $rr v128) (local $g v128)
+    (local $ds f32) (local $xs f32) (local $rs f32) (local $gs f32)
+    (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $cb (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $rowbytes (local.get $cb))
+    (memory.fill (local.get $acc) (i32.const 0) (i32.shl (local.get $cb) (i32.const 2)))
+    (block $rows_done
+      (loop $rows_loop
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.const 0))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $c) (local.get $end4)))
+            (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $d (v128.load (i32.add (local.get $dy) (local.get $at))))
+            (local.set $x (v128.load (i32.add (local.get $xc) (local.get $at))))
+            (local.set $rr (v128.load (i32.add (local.get $pc) (local.get $at))))
+            (local.set $g (if (result v128) (local.get $gamma)
+              (then (f32x4.mul (local.get $d) (v128.load (i32.add (i32.add (local.get $pc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at)))))
+              (else (local.get $d))))
+            (v128.store (i32.add (local.get $acc) (local.get $at))
+              (f32x4.add (v128.load (i32.add (local.get $acc) (local.get $at))) (f32x4.mul (local.get $d) (f32x4.mul (local.get $x) (local.get $rr)))))
+            (v128.store (i32.add (i32.add (local.get $acc) (local.get $cb)) (local.get $at))
+              (f32x4.add (v128.load (i32.add (i32.add (local.get $acc) (local.get $cb)) (local.get $at))) (local.get $d)))
+            (v128.store (i32.add (i32.add (local.get $acc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at))
+              (f32x4.add (v128.load (i32.add (i32.add (local.get $acc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at)))
+                (f32x4.mul (f32x4.mul (v128.load (i32.add (i32.add (local.get $pc) (local.get $cb)) (local.get $at))) (local.get $x)) (local.get $g))))
+            (v128.store (i32.add (i32.add (local.get $acc) (i32.mul (local.get $cb) (i32.const 3))) (local.get $at))
+              (f32x4.add (v128.load (i32.add (i32.add (local.get $acc) (i32.mul (local.get $cb) (i32.const 3))) (local.get $at)))
+                (f32x4.mul (local.get $rr) (local.get $g))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $vec)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $c) (local.get $cols)))
+            (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $ds (f32.load (i32.add (local.get $dy) (local.get $at))))
+            (local.set $xs (f32.load (i32.add (local.get $xc) (local.get $at))))
+            (local.set $rs (f32.load (i32.add (local.get $pc) (local.get $at))))
+            (local.set $gs (if (result f32) (local.get $gamma)
+              (then (f32.mul (local.get $ds) (f32.load (i32.add (i32.add (local.get $pc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at)))))
+              (else (local.get $ds))))
+            (f32.store (i32.add (local.get $acc) (local.get $at))
+              (f32.add (f32.load (i32.add (local.get $acc) (local.get $at))) (f32.mul (local.get $ds) (f32.mul (local.get $xs) (local.get $rs)))))
+            (f32.store (i32.add (i32.add (local.get $acc) (local.get $cb)) (local.get $at))
+              (f32.add (f32.load (i32.add (i32.add (local.get $acc) (local.get $cb)) (local.get $at))) (local.get $ds)))
+            (f32.store (i32.add (i32.add (local.get $acc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at))
+              (f32.add (f32.load (i32.add (i32.add (local.get $acc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at)))
+                (f32.mul (f32.mul (f32.load (i32.add (i32.add (local.get $pc) (local.get $cb)) (local.get $at))) (local.get $xs)) (local.get $gs))))
+            (f32.store (i32.add (i32.add (local.get $acc) (i32.mul (local.get $cb) (i32.const 3))) (local.get $at))
+              (f32.add (f32.load (i32.add (i32.add (local.get $acc) (i32.mul (local.get $cb) (i32.const 3))) (local.get $at)))
+                (f32.mul (local.get $rs) (local.get $gs))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $tail)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $rowbytes)))
+        (local.set $xc (i32.add (local.get $xc) (local.get $rowbytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows_loop))))
+
+  ;; Batch norm's backward pass, second pass: out[c] = sum over rows of xc * k[c] (the gradient through the
+  ;; variance, dxc, summed for the mean's gradient), from 0 in row order.
+  (func (export "bn_grad_center_sum")
+    (param $xc i32) (param $k i32) (param $out i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $c i32) (local $end4 i32) (local $rowbytes i32) (local $at i32)
+    (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $rowbytes (i32.shl (local.get $cols) (i32.const 2)))
+    (memory.fill (local.get $out) (i32.const 0) (local.get $rowbytes))
+    (block $rows_done
+      (loop $rows_loop
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.const 0))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $c) (local.get $end4)))
+            (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+            (v128.store (i32.add (local.get $out) (local.get $at))
+              (f32x4.add (v128.load (i32.add (local.get $out) (local.get $at)))
+                (f32x4.mul (v128.load (i32.add (local.get $xc) (local.get $at))) (v128.load (i32.add (local.get $k) (local.get $at))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $vec)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $c) (local.get $cols)))
+            (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+            (f32.store (i32.add (local.get $out) (local.get $at))
+              (f32.add (f32.load (i32.add (local.get $out) (local.get $at)))
+                (f32.mul (f32.load (i32.add (local.get $xc) (local.get $at))) (f32.load (i32.add (local.get $k) (local.get $at))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $tail)))
+        (local.set $xc (i32.add (local.get $xc) (local.get $rowbytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows_loop))))
+
+  ;; Batch norm's backward pass, last pass: dx = ((into + dx1) + xc * k) + dx3 per element, dx1 = (dy * r) * gamma
+  ;; (dy * r with no gamma), without `into` when $into is 0; r, gamma, k and dx3 per channel at $pc (cols floats
+  ;; each). The additions in the order tfjs's tape sums the paths to x (src/layers/batchnorm.ts).
+  (func (export "bn_grad_dx")
+    (param $dy i32) (param $xc i32) (param $into i32) (param $dx i32) (param $pc i32) (param $rows i32) (param $cols i32) (param $gamma i32)
+    (local $r i32) (local $c i32) (local $end4 i32) (local $cb i32) (local $at i32) (local $v v128) (local $s f32)
+    (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $cb (i32.shl (local.get $cols) (i32.const 2)))
+    (block $rows_done
+      (loop $rows_loop
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.const 0))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $c) (local.get $end4)))
+            (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $v (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $at))) (v128.load (i32.add (local.get $pc) (local.get $at)))))
+            (if (local.get $gamma)
+              (then (local.set $v (f32x4.mul (local.get $v) (v128.load (i32.add (i32.add (local.get $pc) (local.get $cb)) (local.get $at)))))))
+            (if (local.get $into)
+              (then (local.set $v (f32x4.add (v128.load (i32.add (local.get $into) (local.get $at))) (local.get $v)))))
+            (v128.store (i32.add (local.get $dx) (local.get $at))
+              (f32x4.add
+                (f32x4.add (local.get $v)
+                  (f32x4.mul (v128.load (i32.add (local.get $xc) (local.get $at))) (v128.load (i32.add (i32.add (local.get $pc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at)))))
+                (v128.load (i32.add (i32.add (local.get $pc) (i32.mul (local.get $cb) (i32.const 3))) (local.get $at)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $vec)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $c) (local.get $cols)))
+            (local.set $at (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $s (f32.mul (f32.load (i32.add (local.get $dy) (local.get $at))) (f32.load (i32.add (local.get $pc) (local.get $at)))))
+            (if (local.get $gamma)
+              (then (local.set $s (f32.mul (local.get $s) (f32.load (i32.add (i32.add (local.get $pc) (local.get $cb)) (local.get $at)))))))
+            (if (local.get $into)
+              (then (local.set $s (f32.add (f32.load (i32.add (local.get $into) (local.get $at))) (local.get $s)))))
+            (f32.store (i32.add (local.get $dx) (local.get $at))
+              (f32.add
+                (f32.add (local.get $s)
+                  (f32.mul (f32.load (i32.add (local.get $xc) (local.get $at))) (f32.load (i32.add (i32.add (local.get $pc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at)))))
+                (f32.load (i32.add (i32.add (local.get $pc) (i32.mul (local.get $cb) (i32.const 3))) (local.get $at)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $tail)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $cb)))
+        (local.set $xc (i32.add (local.get $xc) (local.get $cb)))
+        (if (local.get $into) (then (local.set $into (i32.add (local.get $into) (local.get $cb)))))
+        (local.set $dx (i32.add (local.get $dx) (local.get $cb)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows_loop))))
+
   ;; Nearest-neighbour upsampling by whole factors, NHWC: x [rows = n * h, w, c] to out [n * h * fh, w * fw, c],
   ;; out[r * fh + i, j * fw + k, :] = x[r, j, :]. Each input pixel's c floats are copied fw times into the
   ;; first of its fh output rows (4 floats a lane), which is then copied whole to the other fh - 1: copies,

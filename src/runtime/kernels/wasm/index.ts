@@ -1,6 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { GANC_WASM_BASE64 } from "./ganc.wasm.ts";
 import { FN_ADAM, MIN_PARALLEL, poolFor, type Pool } from "./pool.ts";
+import { GANC_BN_GRAD, GANC_BN_TRAIN } from "../names.ts";
+
+export { GANC_BN_GRAD, GANC_BN_TRAIN };
 
 /**
  * ganc's own wasm kernels (ganc.wat), instantiated on the memory of tfjs-backend-wasm so that they
@@ -36,6 +39,14 @@ export interface GancWasm {
   upsample_nearest(x: number, out: number, rows: number, w: number, c: number, fh: number, fw: number): void;
   /** Batch norm of x [rows, cols] with per-channel values at params (makeBatchNormKernel); byte offsets. */
   batch_norm(x: number, out: number, rows: number, cols: number, params: number): void;
+  /** xc = x - mean per column, and sumsq [cols] the column sums of xc^2 (makeBatchNormTrainKernel); byte offsets. */
+  bn_center(x: number, mean: number, xc: number, sumsq: number, rows: number, cols: number): void;
+  /** The four per-channel sums of batch norm's backward pass into acc [4, cols] (makeBatchNormGradKernel); byte offsets. */
+  bn_grad_sums(dy: number, xc: number, pc: number, acc: number, rows: number, cols: number, gamma: number): void;
+  /** out [cols] = the column sums of xc * k; byte offsets. */
+  bn_grad_center_sum(xc: number, k: number, out: number, rows: number, cols: number): void;
+  /** dx = ((into + (dy * r) * gamma) + xc * k) + dx3 (makeBatchNormGradKernel); into 0 for none; byte offsets. */
+  bn_grad_dx(dy: number, xc: number, into: number, dx: number, pc: number, rows: number, cols: number, gamma: number): void;
   /** dst = src transposed: src [rows, cols] row-major, dst [cols, rows]; byte offsets. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
   /** transpose with src's rows `stride` elements apart (a block of a wider matrix). */
@@ -421,25 +432,132 @@ export function makeBatchNormKernel(stock: tf.KernelFunc): tf.KernelFunc {
     if (x!.dtype !== "float32" || cols === 0 || size(x!) === 0 || !perChannel(mean, false) || !perChannel(variance, false) || !perChannel(offset, true) || !perChannel(scale, true)) {
       return stock({ inputs, backend, attrs }) as tf.TensorInfo;
     }
-    const b = wasmBackend(backend);
-    const out = b.makeOutput([...x!.shape], "float32");
-    const params = b.makeOutput([6 * cols], "float32");
-    const M = b.typedArrayFromHeap(mean!) as Float32Array;
-    const V = b.typedArrayFromHeap(variance!) as Float32Array;
-    const O = offset ? (b.typedArrayFromHeap(offset) as Float32Array) : null;
-    const S = scale ? (b.typedArrayFromHeap(scale) as Float32Array) : null;
-    const P = b.typedArrayFromHeap(params) as Float32Array;
-    const doubles = new DataView(P.buffer, P.byteOffset + 8 * cols, 16 * cols);
-    const eps = f32(varianceEpsilon);
-    for (let c = 0; c < cols; c++) {
-      P[c] = M[c]!;
-      P[cols + c] = S ? S[c]! : 1;
-      doubles.setFloat64(8 * c, f32(Math.sqrt(f32(V[c]! + eps))), true);
-      doubles.setFloat64(8 * (cols + c), O ? O[c]! : 0, true);
-    }
-    gancWasm(backend).batch_norm(b.getMemoryOffset(x!.dataId), b.getMemoryOffset(out.dataId), size(x!) / cols, cols, b.getMemoryOffset(params.dataId));
-    backend.disposeData(params.dataId);
+    const out = wasmBackend(backend).makeOutput([...x!.shape], "float32");
+    normalize(backend, x!, out, mean!, variance!, offset ?? null, scale ?? null, varianceEpsilon);
     return out;
+  }) as unknown as tf.KernelFunc;
+}
+
+/** out = batch norm of x [.., cols] with these per-channel values, as the stock FusedBatchNorm computes it (ganc.wat batch_norm). */
+function normalize(
+  backend: tf.KernelBackend,
+  x: tf.TensorInfo,
+  out: tf.TensorInfo,
+  mean: tf.TensorInfo,
+  variance: tf.TensorInfo,
+  offset: tf.TensorInfo | null,
+  scale: tf.TensorInfo | null,
+  varianceEpsilon: number,
+): void {
+  const b = wasmBackend(backend);
+  const cols = x.shape[x.shape.length - 1]!;
+  const params = b.makeOutput([6 * cols], "float32");
+  // views after the last allocation: a grown heap detaches earlier ones
+  const M = b.typedArrayFromHeap(mean) as Float32Array;
+  const V = b.typedArrayFromHeap(variance) as Float32Array;
+  const O = offset ? (b.typedArrayFromHeap(offset) as Float32Array) : null;
+  const S = scale ? (b.typedArrayFromHeap(scale) as Float32Array) : null;
+  const P = b.typedArrayFromHeap(params) as Float32Array;
+  const doubles = new DataView(P.buffer, P.byteOffset + 8 * cols, 16 * cols);
+  const eps = f32(varianceEpsilon);
+  for (let c = 0; c < cols; c++) {
+    P[c] = M[c]!;
+    P[cols + c] = S ? S[c]! : 1;
+    doubles.setFloat64(8 * c, f32(Math.sqrt(f32(V[c]! + eps))), true);
+    doubles.setFloat64(8 * (cols + c), O ? O[c]! : 0, true);
+  }
+  gancWasm(backend).batch_norm(b.getMemoryOffset(x.dataId), b.getMemoryOffset(out.dataId), size(x) / cols, cols, b.getMemoryOffset(params.dataId));
+  backend.disposeData(params.dataId);
+}
+
+/**
+ * Batch norm's forward pass in training over channels-last x [.., cols], with its optional scale and offset:
+ * outputs y, the batch mean and variance [cols], and xc = x - mean (which the backward pass reads). The
+ * kernels it replaces in a fused net were Mean, Sub, Square, Mean and FusedBatchNorm (tf.moments and
+ * tf.batchNorm, what the layer-by-layer trainer runs); here three passes over x: its column sums
+ * (column_sum), xc with the column sums of its squares (bn_center), and the normalization (batch_norm). Each
+ * value is the float32 operation of the stock kernel, summed in the same order and divided by the count as
+ * Mean does, so every output is bit for bit that chain's.
+ */
+export function makeBatchNormTrainKernel(): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo[] => {
+    const { x, scale, offset } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { varianceEpsilon } = attrs as unknown as tf.FusedBatchNormAttrs;
+    const cols = x!.shape[x!.shape.length - 1] ?? 0;
+    if (x!.dtype !== "float32" || cols === 0 || size(x!) === 0) throw new Error(`${GANC_BN_TRAIN}: x must be a non-empty float32 tensor`);
+    const rows = size(x!) / cols;
+    const b = wasmBackend(backend);
+    const mean = b.makeOutput([cols], "float32");
+    const variance = b.makeOutput([cols], "float32");
+    const xc = b.makeOutput([...x!.shape], "float32");
+    const y = b.makeOutput([...x!.shape], "float32");
+    const k = gancWasm(backend);
+    k.column_sum(b.getMemoryOffset(x!.dataId), b.getMemoryOffset(mean.dataId), rows, cols);
+    const M = b.typedArrayFromHeap(mean) as Float32Array;
+    for (let c = 0; c < cols; c++) M[c] = f32(M[c]! / rows);
+    k.bn_center(b.getMemoryOffset(x!.dataId), b.getMemoryOffset(mean.dataId), b.getMemoryOffset(xc.dataId), b.getMemoryOffset(variance.dataId), rows, cols);
+    const V = b.typedArrayFromHeap(variance) as Float32Array;
+    for (let c = 0; c < cols; c++) V[c] = f32(V[c]! / rows);
+    normalize(backend, x!, y, mean, variance, offset ?? null, scale ?? null, varianceEpsilon);
+    return [y, mean, variance, xc];
+  }) as unknown as tf.KernelFunc;
+}
+
+export interface BatchNormGradAttrs {
+  /** Whether to compute dx (outputs dgamma, dbeta, dx) or only the two sums (dgamma, dbeta). */
+  needDx: boolean;
+}
+
+/**
+ * Batch norm's backward pass over channels-last dy and xc [.., cols], from the per-channel r = rsqrt(var + eps),
+ * mh = -0.5 r^3 and the optional gamma, adding dx to the optional `into` (the gradient x already has): outputs
+ * dgamma = sum(dy * (xc * r)), dbeta = sum(dy) and, with needDx, dx. The chain of about 20 kernels written out in
+ * src/layers/batchnorm.ts (tfjs's tape through tf.moments and tf.batchNorm) in three passes: the four column
+ * sums together (bn_grad_sums), the sum of dxc = xc * ((dvar / n) * 2) (bn_grad_center_sum), and dx
+ * (bn_grad_dx); the per-channel steps between them in float32 here. Same operations, operand order and
+ * summation order, so bit for bit that chain.
+ */
+export function makeBatchNormGradKernel(): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo[] => {
+    const { dy, xc, r, mh, gamma, into } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { needDx } = attrs as unknown as BatchNormGradAttrs;
+    const cols = xc!.shape[xc!.shape.length - 1] ?? 0;
+    if (cols === 0 || size(xc!) === 0 || size(dy!) !== size(xc!) || (into && size(into) !== size(xc!))) throw new Error(`${GANC_BN_GRAD}: dy, xc and into must be non-empty and of one size`);
+    const rows = size(xc!) / cols;
+    const b = wasmBackend(backend);
+    const k = gancWasm(backend);
+    const pc = b.makeOutput([4 * cols], "float32");
+    const acc = b.makeOutput([4 * cols], "float32");
+    const dgamma = b.makeOutput([cols], "float32");
+    const dbeta = b.makeOutput([cols], "float32");
+    const sumDxc = needDx ? b.makeOutput([cols], "float32") : null;
+    const dx = needDx ? b.makeOutput([...xc!.shape], "float32") : null;
+    const heap = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
+    const at = (t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
+    let P = heap(pc);
+    P.set(heap(r!), 0);
+    P.set(heap(mh!), cols);
+    if (gamma) P.set(heap(gamma), 2 * cols);
+    k.bn_grad_sums(at(dy!), at(xc!), at(pc), at(acc), rows, cols, gamma ? 1 : 0);
+    const A = heap(acc);
+    heap(dgamma).set(A.subarray(0, cols));
+    heap(dbeta).set(A.subarray(cols, 2 * cols));
+    if (needDx) {
+      // pc becomes r (as it is), gamma, k = (dvar / n) * 2, then dx3 = (sum(r * dyg) + sum(xc * k)) / -n
+      P = heap(pc);
+      if (gamma) P.set(heap(gamma), cols);
+      for (let c = 0; c < cols; c++) P[2 * cols + c] = f32(f32(A[2 * cols + c]! / rows) * 2);
+      k.bn_grad_center_sum(at(xc!), at(pc) + 8 * cols, at(sumDxc!), rows, cols);
+      const S = heap(sumDxc!);
+      const A2 = heap(acc);
+      const P2 = heap(pc);
+      for (let c = 0; c < cols; c++) P2[3 * cols + c] = f32(f32(A2[3 * cols + c]! + S[c]!) / -rows);
+      k.bn_grad_dx(at(dy!), at(xc!), into ? at(into) : 0, at(dx!), at(pc), rows, cols, gamma ? 1 : 0);
+      backend.disposeData(sumDxc!.dataId);
+    }
+    backend.disposeData(pc.dataId);
+    backend.disposeData(acc.dataId);
+    return dx ? [dgamma, dbeta, dx] : [dgamma, dbeta];
   }) as unknown as tf.KernelFunc;
 }
 

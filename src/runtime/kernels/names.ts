@@ -1,0 +1,16 @@
+/**
+ * Names of ganc's own kernels that the fused engine hands to layer modules (which import the runtime as types
+ * only): registered on some backends only (src/runtime/kernels/index.ts, PACKS). No imports, so that anything
+ * may load it.
+ */
+export const GANC_KERNELS = {
+  /** Batch norm's forward pass with batch statistics: y, mean, variance and x - mean (wasm/index.ts, makeBatchNormTrainKernel). */
+  bnTrain: "GancBatchNormTrain",
+  /** Batch norm's backward pass: dgamma, dbeta and dx (wasm/index.ts, makeBatchNormGradKernel). */
+  bnGrad: "GancBatchNormGrad",
+} as const;
+
+export type GancKernelKind = keyof typeof GANC_KERNELS;
+
+export const GANC_BN_TRAIN = GANC_KERNELS.bnTrain;
+export const GANC_BN_GRAD = GANC_KERNELS.bnGrad;
