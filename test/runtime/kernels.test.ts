@@ -227,7 +227,7 @@ describe.skipIf((withBlas && !blasOrFalse) || (withDnnl && !dnnlOrFalse))(`wasm 
   beforeAll(async () => {
     expect(await tf.setBackend("wasm")).toBe(true);
     expect(registerTrainingKernels("wasm", opts)).toEqual(trainingKernelNames("wasm", opts));
-    const expected = [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul, tf._FusedMatMul, tf.SplitV, "GancAdam", "GancBnFactors", "GancMovingAverages", tf.Sum, tf.Mean, tf.FusedBatchNorm, "GancBatchNormTrain", "GancBatchNormGrad", tf.ResizeNearestNeighbor, tf.Identity];
+    const expected = [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul, tf._FusedMatMul, tf.SplitV, "GancAdam", "GancBnFactors", "GancMovingAverages", tf.Sum, tf.Mean, tf.FusedBatchNorm, "GancBatchNormTrain", "GancBatchNormGrad", tf.Exp, tf.ResizeNearestNeighbor, tf.Identity];
     if (withBlas) expected.push(tf.Conv2D, tf.FusedConv2D);
     expect(trainingKernelNames("wasm", opts)).toEqual(expected);
   });

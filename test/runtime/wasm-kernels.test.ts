@@ -5,6 +5,7 @@ import { selectBackend } from "../../src/runtime/backend.ts";
 import { FusedAdam } from "../../src/runtime/fused/index.ts";
 import { MODULE_FILE, renderModule } from "../../src/runtime/kernels/wasm/build.ts";
 import { stridedReduceView } from "../../src/runtime/kernels/wasm/index.ts";
+import { stockKernel } from "../../src/runtime/kernels/index.ts";
 
 it("the committed module is what ganc.wat assembles to (npm run build:wasm)", async () => {
   expect(readFileSync(MODULE_FILE, "utf8")).toBe(await renderModule());
@@ -307,6 +308,79 @@ describe("batch norm in training as two kernels on wasm (GancBatchNormTrain, Gan
     expect(backend.numDataIds()).toBe(ids);
     expect(tf.memory().numBytes).toBe(bytes);
     tf.dispose([x, gamma!, beta!, dy, into, r, mh]);
+  });
+});
+
+describe("Exp on wasm (ganc.wat expf)", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm", { log: () => {} });
+  });
+
+  it("is bit for bit the stock kernel: random bit patterns and values, every float in [1, 2) and near the overflow and underflow limits, specials, tails", () => {
+    const backend = tf.backend();
+    const stock = stockKernel("wasm", tf.Exp)!.kernelFunc;
+    const rangeOf = (lo: number, hi: number) => {
+      // every float32 from lo to hi (both > 0, or both < 0 with |lo| > |hi|: bit patterns are monotone in |x|)
+      const f = new Float32Array(2);
+      f[0] = lo;
+      f[1] = hi;
+      const u = new Uint32Array(f.buffer);
+      const [a, b] = u[0]! <= u[1]! ? [u[0]!, u[1]!] : [u[1]!, u[0]!];
+      const out = new Uint32Array(b - a + 1);
+      for (let i = 0; i < out.length; i++) out[i] = a + i;
+      return new Float32Array(out.buffer);
+    };
+    const random = new Uint32Array(1 << 21);
+    let state = 12345;
+    for (let i = 0; i < random.length; i++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      random[i] = state;
+    }
+    const uniform = Float32Array.from({ length: 1 << 21 }, (_, i) => ((i * 0.6180339887498949) % 1) * 220 - 110);
+    const specials = Float32Array.from([0, -0, Infinity, -Infinity, NaN, 3.4028234663852886e38, -3.4028234663852886e38, 1e-45, -1e-45, 88, 88.72283172607422, 88.72283935546875, -103.97207641601562, -103.97208404541016, -87.33654022216797, 1, -1, 0.5]);
+    const sets: [string, Float32Array][] = [
+      ["random bit patterns", new Float32Array(random.buffer)],
+      ["uniform in [-110, 110]", uniform],
+      ["every float in [1, 2)", rangeOf(1, 1.9999998807907104)],
+      ["every float in [87.5, 89]", rangeOf(87.5, 89)],
+      ["every float in [-105, -102]", rangeOf(-102, -105)],
+      ["specials", specials],
+      ["a tail of 3", specials.subarray(0, 7)],
+    ];
+    for (const [name, values] of sets) {
+      const x = tf.tensor1d(values);
+      const run = (f: tf.KernelFunc) => {
+        const out = f({ inputs: { x }, backend, attrs: {} }) as tf.TensorInfo;
+        const bits = new Uint32Array((backend.readSync(out.dataId) as Float32Array).slice().buffer);
+        backend.disposeData(out.dataId);
+        return bits;
+      };
+      const ours = run(tf.getKernel(tf.Exp, "wasm")!.kernelFunc);
+      const ref = run(stock);
+      const isNaN = (u: number) => (u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0;
+      let bad = 0;
+      let first = "";
+      for (let i = 0; i < values.length; i++) {
+        if (ours[i] !== ref[i] && !(isNaN(ours[i]!) && isNaN(ref[i]!))) {
+          if (bad++ === 0) first = `exp(${values[i]}): 0x${ours[i]!.toString(16)} against 0x${ref[i]!.toString(16)}`;
+        }
+      }
+      expect(bad, `${name} (${values.length} values): ${first}`).toBe(0);
+      x.dispose();
+    }
+  });
+
+  it("agrees with float64 exp to float32 rounding (within 0.51 ulp)", () => {
+    const xs = Float32Array.from({ length: 100_000 }, (_, i) => -100 + (i * 188.7) / 100_000);
+    const got = tf.exp(tf.tensor1d(xs)).dataSync();
+    let worst = 0;
+    for (let i = 0; i < xs.length; i++) {
+      const exact = Math.exp(xs[i]!);
+      if (exact < 1.2e-38) continue; // subnormal results: absolute error instead
+      const ulp = 2 ** (Math.floor(Math.log2(exact)) - 23);
+      worst = Math.max(worst, Math.abs(got[i]! - exact) / ulp);
+    }
+    expect(worst).toBeLessThan(0.51);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   makeBatchNormGradKernel,
   makeBatchNormKernel,
   makeBatchNormTrainKernel,
+  makeExpKernel,
   makeBnFactorsKernel,
   makeResizeNearestKernel,
   makeColumnReduceKernel,
@@ -121,6 +122,14 @@ const batchNorm: Replacement = {
 const batchNormTrain: Replacement = { kernelName: GANC_BN_TRAIN, make: () => makeBatchNormTrainKernel() as unknown as TrainingKernelFunc };
 const batchNormGrad: Replacement = { kernelName: GANC_BN_GRAD, make: () => makeBatchNormGradKernel() as unknown as TrainingKernelFunc };
 
+const exp: Replacement = {
+  kernelName: tf.Exp,
+  make: (backendName, stock) => {
+    if (stock === undefined) throw new Error(`no stock Exp kernel for '${backendName}' to wrap`);
+    return makeExpKernel(stock.kernelFunc) as unknown as TrainingKernelFunc;
+  },
+};
+
 const resizeNearest: Replacement = {
   kernelName: tf.ResizeNearestNeighbor,
   make: (backendName, stock) => {
@@ -163,7 +172,7 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, resizeNearest, identity],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, exp, resizeNearest, identity],
   cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages],
 };
 
@@ -250,6 +259,11 @@ export function registerTrainingKernels(backend: PackBackend, opts: KernelOption
   }
   registered.set(backend, { blas, dnnl });
   return names;
+}
+
+/** The kernel that was registered for `kernelName` on `backend` before ganc's (undefined before the first registration or where there was none). */
+export function stockKernel(backend: PackBackend, kernelName: string): tf.KernelConfig | undefined {
+  return stockKernels.get(backend)?.get(kernelName);
 }
 
 /** Kernel names the pack would register for `backend`, without registering anything. */

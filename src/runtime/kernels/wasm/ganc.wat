@@ -456,6 +456,101 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows_loop))))
 
+  ;; exp(x) for float32 x, bit for bit the stock Exp kernel (musl's expf, which tfjs-backend-wasm calls per element):
+  ;; z = x * 32/ln2 in float64, k = z rounded to an integer (by adding and subtracting 0x1.8p52), r = z - k,
+  ;; s = 2^(k/32) from the table at $tab (32 doubles' bits, 2^(i/32) with i << 47 subtracted) with k's high bits
+  ;; added to its exponent, and y = s * ((C0 r + C1) r^2 + (C2 r + 1)), rounded to float32. 4 values a step as two
+  ;; pairs of doubles; a step with any |x| >= 88 (or a NaN) and the last n % 4 values take expf_one, which also
+  ;; has expf's answers for infinities, NaN, overflow and underflow.
+  (func $expf_one (param $x f32) (param $tab i32) (result f32)
+    (local $bits i32) (local $abstop i32) (local $z f64) (local $kd f64) (local $ki i64) (local $r f64) (local $s f64)
+    (local.set $bits (i32.reinterpret_f32 (local.get $x)))
+    (local.set $abstop (i32.and (i32.shr_u (local.get $bits) (i32.const 20)) (i32.const 0x7ff)))
+    (if (i32.ge_u (local.get $abstop) (i32.const 0x42b))
+      (then
+        (if (i32.eq (local.get $bits) (i32.const 0xff800000)) (then (return (f32.const 0))))
+        (if (i32.ge_u (local.get $abstop) (i32.const 0x7f8)) (then (return (f32.add (local.get $x) (local.get $x)))))
+        (if (f32.gt (local.get $x) (f32.const 0x1.62e42ep6)) (then (return (f32.mul (f32.const 0x1p97) (f32.const 0x1p97)))))
+        (if (f32.lt (local.get $x) (f32.const -0x1.9fe368p6)) (then (return (f32.mul (f32.const 0x1p-95) (f32.const 0x1p-95)))))))
+    (local.set $z (f64.mul (f64.const 0x1.71547652b82fep5) (f64.promote_f32 (local.get $x))))
+    (local.set $kd (f64.add (local.get $z) (f64.const 0x1.8p52)))
+    (local.set $ki (i64.reinterpret_f64 (local.get $kd)))
+    (local.set $kd (f64.sub (local.get $kd) (f64.const 0x1.8p52)))
+    (local.set $r (f64.sub (local.get $z) (local.get $kd)))
+    (local.set $s (f64.reinterpret_i64 (i64.add
+      (i64.load (i32.add (local.get $tab) (i32.shl (i32.and (i32.wrap_i64 (local.get $ki)) (i32.const 31)) (i32.const 3))))
+      (i64.shl (local.get $ki) (i64.const 47)))))
+    (f32.demote_f64 (f64.mul
+      (f64.add
+        (f64.mul (f64.add (f64.mul (f64.const 0x1.c6af84b912394p-20) (local.get $r)) (f64.const 0x1.ebfce50fac4f3p-13))
+                 (f64.mul (local.get $r) (local.get $r)))
+        (f64.add (f64.mul (f64.const 0x1.62e42ff0c52d6p-6) (local.get $r)) (f64.const 1)))
+      (local.get $s))))
+
+  (func (export "expf")
+    (param $x i32) (param $out i32) (param $n i32) (param $tab i32)
+    (local $i i32) (local $end4 i32) (local $v v128) (local $at i32)
+    (local $z v128) (local $kd v128) (local $r v128) (local $t v128) (local $lo v128) (local $hi v128)
+    (local $invln2n v128) (local $shift v128) (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $one v128)
+    (local.set $invln2n (f64x2.splat (f64.const 0x1.71547652b82fep5)))
+    (local.set $shift (f64x2.splat (f64.const 0x1.8p52)))
+    (local.set $c0 (f64x2.splat (f64.const 0x1.c6af84b912394p-20)))
+    (local.set $c1 (f64x2.splat (f64.const 0x1.ebfce50fac4f3p-13)))
+    (local.set $c2 (f64x2.splat (f64.const 0x1.62e42ff0c52d6p-6)))
+    (local.set $one (f64x2.splat (f64.const 1)))
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $at))))
+        (if (v128.any_true (i32x4.ge_u
+              (v128.and (i32x4.shr_u (local.get $v) (i32.const 20)) (i32x4.splat (i32.const 0x7ff)))
+              (i32x4.splat (i32.const 0x42b))))
+          (then
+            (f32.store (i32.add (local.get $out) (local.get $at)) (call $expf_one (f32x4.extract_lane 0 (local.get $v)) (local.get $tab)))
+            (f32.store offset=4 (i32.add (local.get $out) (local.get $at)) (call $expf_one (f32x4.extract_lane 1 (local.get $v)) (local.get $tab)))
+            (f32.store offset=8 (i32.add (local.get $out) (local.get $at)) (call $expf_one (f32x4.extract_lane 2 (local.get $v)) (local.get $tab)))
+            (f32.store offset=12 (i32.add (local.get $out) (local.get $at)) (call $expf_one (f32x4.extract_lane 3 (local.get $v)) (local.get $tab))))
+          (else
+            (local.set $z (f64x2.mul (local.get $invln2n) (f64x2.promote_low_f32x4 (local.get $v))))
+            (local.set $kd (f64x2.add (local.get $z) (local.get $shift)))
+            (local.set $t (i64x2.add
+              (i64x2.replace_lane 1
+                (i64x2.splat (i64.load (i32.add (local.get $tab) (i32.shl (i32.and (i32x4.extract_lane 0 (local.get $kd)) (i32.const 31)) (i32.const 3)))))
+                (i64.load (i32.add (local.get $tab) (i32.shl (i32.and (i32x4.extract_lane 2 (local.get $kd)) (i32.const 31)) (i32.const 3)))))
+              (i64x2.shl (local.get $kd) (i32.const 47))))
+            (local.set $r (f64x2.sub (local.get $z) (f64x2.sub (local.get $kd) (local.get $shift))))
+            (local.set $lo (f32x4.demote_f64x2_zero (f64x2.mul
+              (f64x2.add
+                (f64x2.mul (f64x2.add (f64x2.mul (local.get $c0) (local.get $r)) (local.get $c1)) (f64x2.mul (local.get $r) (local.get $r)))
+                (f64x2.add (f64x2.mul (local.get $c2) (local.get $r)) (local.get $one)))
+              (local.get $t))))
+            (local.set $z (f64x2.mul (local.get $invln2n) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))
+            (local.set $kd (f64x2.add (local.get $z) (local.get $shift)))
+            (local.set $t (i64x2.add
+              (i64x2.replace_lane 1
+                (i64x2.splat (i64.load (i32.add (local.get $tab) (i32.shl (i32.and (i32x4.extract_lane 0 (local.get $kd)) (i32.const 31)) (i32.const 3)))))
+                (i64.load (i32.add (local.get $tab) (i32.shl (i32.and (i32x4.extract_lane 2 (local.get $kd)) (i32.const 31)) (i32.const 3)))))
+              (i64x2.shl (local.get $kd) (i32.const 47))))
+            (local.set $r (f64x2.sub (local.get $z) (f64x2.sub (local.get $kd) (local.get $shift))))
+            (local.set $hi (f32x4.demote_f64x2_zero (f64x2.mul
+              (f64x2.add
+                (f64x2.mul (f64x2.add (f64x2.mul (local.get $c0) (local.get $r)) (local.get $c1)) (f64x2.mul (local.get $r) (local.get $r)))
+                (f64x2.add (f64x2.mul (local.get $c2) (local.get $r)) (local.get $one)))
+              (local.get $t))))
+            (v128.store (i32.add (local.get $out) (local.get $at))
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (f32.store (i32.add (local.get $out) (local.get $at)) (call $expf_one (f32.load (i32.add (local.get $x) (local.get $at))) (local.get $tab)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
+
   ;; Nearest-neighbour upsampling by whole factors, NHWC: x [rows = n * h, w, c] to out [n * h * fh, w * fw, c],
   ;; out[r * fh + i, j * fw + k, :] = x[r, j, :]. Each input pixel's c floats are copied fw times into the
   ;; first of its fh output rows (4 floats a lane), which is then copied whole to the other fh - 1: copies,
