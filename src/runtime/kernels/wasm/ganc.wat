@@ -551,6 +551,28 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $tail))))
 
+  ;; x[i] = x[i] / d in place for n float32 values (Mean's division of its sums by the count, 4 a step): float32
+  ;; division is correctly rounded, as float32(x / d) computed in doubles is for float32 x and d.
+  (func (export "divide")
+    (param $x i32) (param $n i32) (param $d f32)
+    (local $i i32) (local $end4 i32) (local $dv v128) (local $at i32)
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $dv (f32x4.splat (local.get $d)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $at (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+        (v128.store (local.get $at) (f32x4.div (v128.load (local.get $at)) (local.get $dv)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $at (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+        (f32.store (local.get $at) (f32.div (f32.load (local.get $at)) (local.get $d)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
+
   ;; Nearest-neighbour upsampling by whole factors, NHWC: x [rows = n * h, w, c] to out [n * h * fh, w * fw, c],
   ;; out[r * fh + i, j * fw + k, :] = x[r, j, :]. Each input pixel's c floats are copied fw times into the
   ;; first of its fh output rows (4 floats a lane), which is then copied whole to the other fh - 1: copies,

@@ -35,6 +35,8 @@ export interface GancWasm {
   strided_sum(x: number, out: number, a: number, r1: number, b: number, r2: number, cols: number): void;
   /** y [rows, cols] += bias [cols] per row, in place; byte offsets. */
   bias_add(y: number, bias: number, rows: number, cols: number): void;
+  /** x[i] = x[i] / d in float32, in place, for n values; byte offset. */
+  divide(x: number, n: number, d: number): void;
   /** out = exp(x) for n float32 values, as musl's expf (makeExpKernel); tab: expfTable()'s 32 entries; byte offsets. */
   expf(x: number, out: number, n: number, tab: number): void;
   /** Nearest-neighbour upsampling of x [rows, w, c] by whole factors fh, fw (makeResizeNearestKernel); byte offsets. */
@@ -410,8 +412,12 @@ export function makeColumnReduceKernel(kind: "sum" | "mean", stock: tf.KernelFun
     else k.strided_sum(xAt, outAt, a, r1, bb, r2, cols);
     if (kind === "mean") {
       const count = size(x) / size(out);
-      const values = b.typedArrayFromHeap(out) as Float32Array;
-      for (let i = 0; i < values.length; i++) values[i] = f32(values[i]! / count);
+      // the count as a float32 divisor where it is exactly one (below 2^24 always), else in doubles
+      if (f32(count) === count) k.divide(outAt, size(out), count);
+      else {
+        const values = b.typedArrayFromHeap(out) as Float32Array;
+        for (let i = 0; i < values.length; i++) values[i] = f32(values[i]! / count);
+      }
     }
     return out;
   }) as unknown as tf.KernelFunc;
