@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { SMALL_PRODUCT, type Blas } from "./blas.ts";
 import type { ConvShape, Dnnl } from "./dnnl.ts";
 import { biasActivation, Primitives, type TrainingKernelFunc } from "./primitives.ts";
-import { gancWasm, wasmBackend, type GancWasm, type WasmBackendLike } from "./wasm/index.ts";
+import { gancWasm, size, wasmBackend, type GancWasm, type WasmBackendLike } from "./wasm/index.ts";
 
 /**
  * The wasm backend's matrix products and convolutions on a native BLAS: every kernel here is one
@@ -459,7 +459,19 @@ function channelsLast(dataFormat: string): boolean {
   return tf.backend_util.convertConv2DDataFormat(dataFormat as "NHWC" | "NCHW") === "channelsLast";
 }
 
-function convForward(blas: Blas, dnnl: Dnnl | null, backend: tf.KernelBackend, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: tf.Conv2DAttrs): tf.TensorInfo {
+/**
+ * The convolution's output, [n, oh, ow, cout]. With a bias of cout values, oneDNN adds it as it writes the result
+ * where it runs the convolution (`biased`); otherwise the bias is the caller's to add.
+ */
+function convForward(
+  blas: Blas,
+  dnnl: Dnnl | null,
+  backend: tf.KernelBackend,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  attrs: tf.Conv2DAttrs,
+  bias: tf.TensorInfo | null = null,
+): { out: tf.TensorInfo; biased: boolean } {
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number],
@@ -477,24 +489,26 @@ function convForward(blas: Blas, dnnl: Dnnl | null, backend: tf.KernelBackend, x
   const h = wasmBackend(backend);
   const out = h.makeOutput([g.n, g.oh, g.ow, cout], "float32");
   const shape = dnnl === null ? null : dnnlShape(g, cout);
-  if (shape !== null && dnnl!.forward(shape, h.typedArrayFromHeap(x) as Float32Array, h.typedArrayFromHeap(filter) as Float32Array, h.typedArrayFromHeap(out) as Float32Array)) {
-    return out;
+  const B = bias !== null && bias.dtype === "float32" && size(bias) === cout ? (h.typedArrayFromHeap(bias) as Float32Array) : null;
+  if (shape !== null && dnnl!.forward(shape, h.typedArrayFromHeap(x) as Float32Array, h.typedArrayFromHeap(filter) as Float32Array, h.typedArrayFromHeap(out) as Float32Array, B)) {
+    return { out, biased: B !== null };
   }
+  const unbiased = { out, biased: false };
   if (isPointwise(g)) {
     const X = h.typedArrayFromHeap(x) as Float32Array;
     const W = h.typedArrayFromHeap(filter) as Float32Array;
     blas.sgemm(false, false, M, cout, K, X, K, W, cout, 0, h.typedArrayFromHeap(out) as Float32Array, cout);
-    return out;
+    return unbiased;
   }
   if (fewOutputs(g, cout)) {
     const X = h.typedArrayFromHeap(x) as Float32Array;
     const W = h.typedArrayFromHeap(filter) as Float32Array;
     convFewOutputs(blas, g, cout, X, W, h.typedArrayFromHeap(out) as Float32Array);
-    return out;
+    return unbiased;
   }
   if (convByTapsApplies(g, cout)) {
     convByTaps(blas, h, gancWasm(backend), backend, g, cout, x, filter, out);
-    return out;
+    return unbiased;
   }
   const rows = convChunkRows(M, K, cout);
   const scratch = heapScratch(h, convScratchFloats(rows, K, cout));
@@ -504,7 +518,7 @@ function convForward(blas: Blas, dnnl: Dnnl | null, backend: tf.KernelBackend, x
   const Y = h.typedArrayFromHeap(out) as Float32Array;
   convTiled(blas, gancWasm(backend), g, cout, X, W, Y, h.typedArrayFromHeap(scratch) as Float32Array, rows);
   backend.disposeData(scratch.dataId);
-  return out;
+  return unbiased;
 }
 
 export function makeBlasConv2D(blas: Blas, fallback: tf.KernelFunc, dnnl: Dnnl | null = null): TrainingKernelFunc {
@@ -514,7 +528,7 @@ export function makeBlasConv2D(blas: Blas, fallback: tf.KernelFunc, dnnl: Dnnl |
     if (!channelsLast(a.dataFormat) || x.dtype !== "float32" || filter.dtype !== "float32") {
       return fallback({ inputs, backend, attrs }) as tf.TensorInfo;
     }
-    return convForward(blas, dnnl, backend, x, filter, a);
+    return convForward(blas, dnnl, backend, x, filter, a).out;
   };
 }
 
@@ -530,9 +544,9 @@ export function makeBlasFusedConv2D(blas: Blas, backendName: string, fallback: t
     if (!channelsLast(a.dataFormat) || x.dtype !== "float32" || filter.dtype !== "float32") {
       return fallback({ inputs, backend, attrs }) as tf.TensorInfo;
     }
-    const y = convForward(blas, dnnl, backend, x, filter, a);
+    const { out, biased } = convForward(blas, dnnl, backend, x, filter, a, bias ?? null);
     const p = new Primitives(backend, backendName);
-    return biasActivation(p, y, bias, a.activation, a.leakyreluAlpha, preluActivationWeights);
+    return biasActivation(p, out, biased ? undefined : bias, a.activation, a.leakyreluAlpha, preluActivationWeights);
   };
 }
 

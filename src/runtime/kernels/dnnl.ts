@@ -17,10 +17,11 @@ export interface Dnnl {
   name: string;
   file: string;
   /**
-   * y = conv(x, W): x [n, h, w, cin], W [kh, kw, cin, cout], y [n, oh, ow, cout]. False (y untouched) where oneDNN
-   * could not make the primitive for this shape: the caller computes it another way.
+   * y = conv(x, W) (+ bias): x [n, h, w, cin], W [kh, kw, cin, cout], y [n, oh, ow, cout], bias [cout] added by the
+   * primitive as it writes y. False (y untouched) where oneDNN could not make the primitive for this shape: the
+   * caller computes it another way.
    */
-  forward(s: ConvShape, x: Float32Array, w: Float32Array, y: Float32Array): boolean;
+  forward(s: ConvShape, x: Float32Array, w: Float32Array, y: Float32Array, bias?: Float32Array | null): boolean;
   /** dx = the input gradient from dy [n, oh, ow, cout] and W; false as forward. */
   backwardData(s: ConvShape, dy: Float32Array, w: Float32Array, dx: Float32Array): boolean;
   /** dW [kh, kw, cin, cout] = the filter gradient from x and dy; false as forward. */
@@ -43,6 +44,7 @@ const QUERY_EXEC_ARG_MD = 255;
 const ARG_SRC = 1;
 const ARG_DST = 17;
 const ARG_WEIGHTS = 33;
+const ARG_BIAS = 41;
 const ARG_DIFF_SRC = 129;
 const ARG_DIFF_DST = 145;
 const ARG_DIFF_WEIGHTS = 161;
@@ -84,7 +86,7 @@ type Handle = unknown;
 
 /** The primitives of one convolution shape and kind, made once and run with new data handles each call. */
 interface Prepared {
-  run(a: Float32Array, b: Float32Array, c: Float32Array): void;
+  run(a: Float32Array, b: Float32Array, c: Float32Array, bias?: Float32Array): void;
 }
 
 function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
@@ -135,12 +137,14 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
     const dst = md();
     const hwio = md();
     const any = md();
+    const bias = md();
+    check(mdByStrides(bias, 1, dims(s.cout), F32, dims(1)), "memory_desc(bias)");
     check(mdByStrides(src, 4, dims(s.n, s.cin, s.h, s.w), F32, dims(s.h * s.w * s.cin, 1, s.w * s.cin, s.cin)), "memory_desc(src)");
     check(mdByStrides(dst, 4, dims(s.n, s.cout, s.oh, s.ow), F32, dims(s.oh * s.ow * s.cout, 1, s.ow * s.cout, s.cout)), "memory_desc(dst)");
     check(mdByStrides(hwio, 4, dims(s.cout, s.cin, s.kh, s.kw), F32, dims(1, s.cout, s.kw * s.cin * s.cout, s.cin * s.cout)), "memory_desc(weights)");
     check(mdByTag(any, 4, dims(s.cout, s.cin, s.kh, s.kw), F32, FORMAT_ANY), "memory_desc(any weights)");
     const geometry = [dims(s.sh, s.sw), dims(s.dh - 1, s.dw - 1), dims(s.top, s.left), dims(s.bottom, s.right)] as const;
-    return { src, dst, hwio, any, geometry };
+    return { src, dst, hwio, any, bias, geometry };
   };
   const memory = (md: unknown) => made("memory", (o) => memoryCreate(o, md, engine, null));
   const primitive = (pd: Handle) => made("primitive", (o) => primitiveCreate(o, pd));
@@ -168,6 +172,8 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
    */
   interface Kind {
     init(desc: Uint8Array, d: ReturnType<typeof descriptors>): unknown;
+    /** Whether the primitive takes a bias (forward only): one more operand, added to the result. */
+    bias?: boolean;
     /** Forward primitives need no hint; the backward ones take the forward one's. */
     hinted: boolean;
     args: [number, number, number];
@@ -188,10 +194,14 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
     const [mdA, mdB] = kind.activations(d);
     const memA = memory(mdA);
     const memB = memory(mdB);
+    const memBias = kind.bias ? memory(d.bias) : null;
     const [argA, argB, argC] = kind.args;
     return {
-      run(a, b, c) {
-        if (kind.filterOut) {
+      run(a, b, c, bias) {
+        if (memBias !== null) {
+          run(reorder.primitive, [[ARG_SRC, reorder.from, b], [ARG_DST, reorder.to, packed]]);
+          run(conv, [[argA, memA, a], [argB, reorder.to, packed], [ARG_BIAS, memBias, bias!], [argC, memB, c]]);
+        } else if (kind.filterOut) {
           run(conv, [[argA, memA, a], [argB, memB, b], [argC, reorder.from, packed]]);
           run(reorder.primitive, [[ARG_SRC, reorder.from, packed], [ARG_DST, reorder.to, c]]);
         } else {
@@ -209,6 +219,7 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
     filterOut: false,
     activations: (d) => [d.src, d.dst],
   };
+  const FORWARD_BIAS: Kind = { ...FORWARD, bias: true, init: (desc, d) => convForward(desc, FORWARD_TRAINING, CONVOLUTION_DIRECT, d.src, d.any, d.bias, d.dst, ...d.geometry) };
   const BACKWARD_DATA: Kind = {
     init: (desc, d) => convBackwardData(desc, CONVOLUTION_DIRECT, d.src, d.any, d.dst, ...d.geometry),
     hinted: true,
@@ -227,8 +238,8 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
   // Made once per shape and kind (a trainer has a few dozen), kept for the process; null where oneDNN has no
   // implementation for it (the kernels then take their own path for that shape).
   const prepared = new Map<string, Prepared | null>();
-  const run3 = (kind: Kind, s: ConvShape, a: Float32Array, b: Float32Array, c: Float32Array): boolean => {
-    const key = `${kind.args.join(",")}:${s.n},${s.h},${s.w},${s.cin},${s.oh},${s.ow},${s.cout},${s.kh},${s.kw},${s.sh},${s.sw},${s.dh},${s.dw},${s.top},${s.left},${s.bottom},${s.right}`;
+  const run3 = (kind: Kind, s: ConvShape, a: Float32Array, b: Float32Array, c: Float32Array, bias?: Float32Array): boolean => {
+    const key = `${kind.args.join(",")}${kind.bias ? "+bias" : ""}:${s.n},${s.h},${s.w},${s.cin},${s.oh},${s.ow},${s.cout},${s.kh},${s.kw},${s.sh},${s.sw},${s.dh},${s.dw},${s.top},${s.left},${s.bottom},${s.right}`;
     let p = prepared.get(key);
     if (p === undefined) {
       try {
@@ -239,13 +250,13 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
       prepared.set(key, p);
     }
     if (p === null) return false;
-    p.run(a, b, c);
+    p.run(a, b, c, bias);
     return true;
   };
   return {
     name: `oneDNN ${version.major}.${version.minor}.${version.patch}`,
     file,
-    forward: (s, x, w, y) => run3(FORWARD, s, x, w, y),
+    forward: (s, x, w, y, bias) => (bias ? run3(FORWARD_BIAS, s, x, w, y, bias) : run3(FORWARD, s, x, w, y)),
     backwardData: (s, dy, w, dx) => run3(BACKWARD_DATA, s, dy, w, dx),
     backwardWeights: (s, x, dy, dw) => run3(BACKWARD_WEIGHTS, s, x, dy, dw),
   };
