@@ -51,16 +51,19 @@ function inferShape(size: number, shape: readonly number[]): number[] {
 
 /** One registered kernel through the engine (counted by tf.profile, recorded on a tape only if one is on). */
 export function kernel(name: string, inputs: Record<string, tf.Tensor | null | undefined>, attrs: Record<string, unknown> = {}): tf.Tensor {
-  const ins: Record<string, tf.Tensor> = {};
-  for (const [k, v] of Object.entries(inputs)) if (v != null) ins[k] = v;
-  return tf.engine().runKernel(name, ins as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
+  return runKernel(name, inputs, attrs) as tf.Tensor;
 }
 
 /** One registered kernel with several outputs, through the engine as `kernel`. */
 export function kernels(name: string, inputs: Record<string, tf.Tensor | null | undefined>, attrs: Record<string, unknown> = {}): tf.Tensor[] {
+  return runKernel(name, inputs, attrs) as tf.Tensor[];
+}
+
+/** tfjs's runKernel with the absent (null or undefined) inputs left out. */
+function runKernel(name: string, inputs: Record<string, tf.Tensor | null | undefined>, attrs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
   const ins: Record<string, tf.Tensor> = {};
   for (const [k, v] of Object.entries(inputs)) if (v != null) ins[k] = v;
-  return tf.engine().runKernel(name, ins as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor[];
+  return tf.engine().runKernel(name, ins as tf.NamedTensorMap, attrs as tf.NamedAttrMap);
 }
 
 /** The name of one of ganc's own kernels where the current backend has it registered, else null (it is on some backends only). */

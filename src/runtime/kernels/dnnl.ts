@@ -198,15 +198,13 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
     const [argA, argB, argC] = kind.args;
     return {
       run(a, b, c, bias) {
-        if (memBias !== null) {
-          run(reorder.primitive, [[ARG_SRC, reorder.from, b], [ARG_DST, reorder.to, packed]]);
-          run(conv, [[argA, memA, a], [argB, reorder.to, packed], [ARG_BIAS, memBias, bias!], [argC, memB, c]]);
-        } else if (kind.filterOut) {
+        if (kind.filterOut) {
           run(conv, [[argA, memA, a], [argB, memB, b], [argC, reorder.from, packed]]);
           run(reorder.primitive, [[ARG_SRC, reorder.from, packed], [ARG_DST, reorder.to, c]]);
         } else {
           run(reorder.primitive, [[ARG_SRC, reorder.from, b], [ARG_DST, reorder.to, packed]]);
-          run(conv, [[argA, memA, a], [argB, reorder.to, packed], [argC, memB, c]]);
+          const biasArg: [number, Handle, Float32Array][] = memBias === null ? [] : [[ARG_BIAS, memBias, bias!]];
+          run(conv, [[argA, memA, a], [argB, reorder.to, packed], ...biasArg, [argC, memB, c]]);
         }
         check(wait(stream), "stream_wait");
       },

@@ -100,43 +100,31 @@ const movingAverages: Replacement = {
     (backendName === "cpu" ? makeCpuMovingAveragesKernel() : makeMovingAveragesKernel()) as unknown as TrainingKernelFunc,
 };
 
-/** Sum or Mean over all axes but the last, down the columns in place (wasm/index.ts). */
-function columnReduce(kernelName: string, kind: "sum" | "mean"): Replacement {
+/** A kernel that handles what it can and hands the rest to the stock kernel of its name. */
+function wrapsStock(kernelName: string, make: (stock: tf.KernelFunc) => tf.KernelFunc): Replacement {
   return {
     kernelName,
     make: (backendName, stock) => {
       if (stock === undefined) throw new Error(`no stock ${kernelName} kernel for '${backendName}' to wrap`);
-      return makeColumnReduceKernel(kind, stock.kernelFunc) as unknown as TrainingKernelFunc;
+      return make(stock.kernelFunc) as unknown as TrainingKernelFunc;
     },
   };
 }
-const batchNorm: Replacement = {
-  kernelName: tf.FusedBatchNorm,
-  make: (backendName, stock) => {
-    if (stock === undefined) throw new Error(`no stock FusedBatchNorm kernel for '${backendName}' to wrap`);
-    return makeBatchNormKernel(stock.kernelFunc) as unknown as TrainingKernelFunc;
-  },
-};
+
+/** Sum or Mean over all axes but the last, down the columns in place (wasm/index.ts). */
+function columnReduce(kernelName: string, kind: "sum" | "mean"): Replacement {
+  return wrapsStock(kernelName, (stock) => makeColumnReduceKernel(kind, stock));
+}
+
+const batchNorm = wrapsStock(tf.FusedBatchNorm, makeBatchNormKernel);
 
 /** Batch norm with batch statistics, forward and backward, each as one kernel (wasm only; elsewhere the fused net runs the chain). */
 const batchNormTrain: Replacement = { kernelName: GANC_BN_TRAIN, make: () => makeBatchNormTrainKernel() as unknown as TrainingKernelFunc };
 const batchNormGrad: Replacement = { kernelName: GANC_BN_GRAD, make: () => makeBatchNormGradKernel() as unknown as TrainingKernelFunc };
 
-const exp: Replacement = {
-  kernelName: tf.Exp,
-  make: (backendName, stock) => {
-    if (stock === undefined) throw new Error(`no stock Exp kernel for '${backendName}' to wrap`);
-    return makeExpKernel(stock.kernelFunc) as unknown as TrainingKernelFunc;
-  },
-};
+const exp = wrapsStock(tf.Exp, makeExpKernel);
 
-const resizeNearest: Replacement = {
-  kernelName: tf.ResizeNearestNeighbor,
-  make: (backendName, stock) => {
-    if (stock === undefined) throw new Error(`no stock ResizeNearestNeighbor kernel for '${backendName}' to wrap`);
-    return makeResizeNearestKernel(stock.kernelFunc) as unknown as TrainingKernelFunc;
-  },
-};
+const resizeNearest = wrapsStock(tf.ResizeNearestNeighbor, makeResizeNearestKernel);
 
 const columnSum = columnReduce(tf.Sum, "sum");
 const columnMean = columnReduce(tf.Mean, "mean");

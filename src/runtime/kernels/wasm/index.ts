@@ -410,17 +410,23 @@ export function makeColumnReduceKernel(kind: "sum" | "mean", stock: tf.KernelFun
     const outAt = b.getMemoryOffset(out.dataId);
     if (a === 1 && bb === 1) k.column_sum(xAt, outAt, r1, cols);
     else k.strided_sum(xAt, outAt, a, r1, bb, r2, cols);
-    if (kind === "mean") {
-      const count = size(x) / size(out);
-      // the count as a float32 divisor where it is exactly one (below 2^24 always), else in doubles
-      if (f32(count) === count) k.divide(outAt, size(out), count);
-      else {
-        const values = b.typedArrayFromHeap(out) as Float32Array;
-        for (let i = 0; i < values.length; i++) values[i] = f32(values[i]! / count);
-      }
-    }
+    if (kind === "mean") divideBy(backend, out, size(x) / size(out));
     return out;
   }) as unknown as tf.KernelFunc;
+}
+
+/**
+ * out = out / count in float32, in place: Mean's division of its sums, as the stock kernel divides (float32
+ * division is correctly rounded, as float32(x / count) computed in doubles is). In wasm (ganc.wat divide) where
+ * the count is a float32 (below 2^24 always), else in doubles here.
+ */
+function divideBy(backend: tf.KernelBackend, out: tf.TensorInfo, count: number): void {
+  const b = wasmBackend(backend);
+  if (f32(count) === count) gancWasm(backend).divide(b.getMemoryOffset(out.dataId), size(out), count);
+  else {
+    const values = b.typedArrayFromHeap(out) as Float32Array;
+    for (let i = 0; i < values.length; i++) values[i] = f32(values[i]! / count);
+  }
 }
 
 /**
@@ -501,11 +507,9 @@ export function makeBatchNormTrainKernel(): tf.KernelFunc {
     const y = b.makeOutput([...x!.shape], "float32");
     const k = gancWasm(backend);
     k.column_sum(b.getMemoryOffset(x!.dataId), b.getMemoryOffset(mean.dataId), rows, cols);
-    const M = b.typedArrayFromHeap(mean) as Float32Array;
-    for (let c = 0; c < cols; c++) M[c] = f32(M[c]! / rows);
+    divideBy(backend, mean, rows);
     k.bn_center(b.getMemoryOffset(x!.dataId), b.getMemoryOffset(mean.dataId), b.getMemoryOffset(xc.dataId), b.getMemoryOffset(variance.dataId), rows, cols);
-    const V = b.typedArrayFromHeap(variance) as Float32Array;
-    for (let c = 0; c < cols; c++) V[c] = f32(V[c]! / rows);
+    divideBy(backend, variance, rows);
     normalize(backend, x!, y, mean, variance, offset ?? null, scale ?? null, varianceEpsilon);
     return [y, mean, variance, xc];
   }) as unknown as tf.KernelFunc;
