@@ -3,7 +3,7 @@
  * PyTorch, on the seed GAN, the ring8 MLP GAN and SNGAN's CIFAR ResNet, plus compile and parse+check times.
  *
  *   npm run bench [-- --quick] [--backend auto|wasm|cpu|...] [--torch-threads N] [--models seed,ring8,sngan_resnet,wgan_gp,sagan]
- *                 [--engines compiled,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--no-compile] [--data-count N]
+ *                 [--engines compiled,compiled-npm,compiled-wasm,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--no-compile] [--data-count N]
  *                 [--sngan-batch N] [--sngan-width W] [--sngan-full]
  *
  * sngan_resnet and sagan run reduced by default (bench/models.ts: batch 16, width 0.25), the same in all
@@ -24,7 +24,7 @@ import { checkText, compileText } from "../src/compile.ts";
 import "../src/parser/yaml/load.ts"; // the benchmark's specs come in both forms
 import { ROOT, writeExecTrainer } from "./compiled.ts";
 import { loadBlas } from "../src/runtime/kernels/index.ts";
-import { ENGINES, MODELS, RESULT_MARKER, scaleLabel, scaleSpec, type BenchModel, type Engine, type Scale } from "./models.ts";
+import { DEFAULT_ENGINES, ENGINE_ENV, ENGINES, MODELS, RESULT_MARKER, scaleLabel, scaleSpec, type BenchModel, type Engine, type Scale } from "./models.ts";
 
 // ---- options ---------------------------------------------------------------------------------------
 
@@ -57,7 +57,7 @@ function defaultTorchThreads(): number {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...ENGINES], write: true, python: null, data: true, compile: true, dataCount: null, sngan: { ...MODELS.find((m) => m.id === "sngan_resnet")!.scale!.reduced } };
+  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...DEFAULT_ENGINES], write: true, python: null, data: true, compile: true, dataCount: null, sngan: { ...MODELS.find((m) => m.id === "sngan_resnet")!.scale!.reduced } };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -79,7 +79,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--models") o.models = value().split(",").map((id) => MODELS.find((m) => m.id === id) ?? fail(`unknown model '${id}'`));
     else if (a === "--engines") o.engines = value().split(",").map((e) => (ENGINES as readonly string[]).includes(e) ? (e as Engine) : fail(`unknown engine '${e}'`));
     else if (a === "--help" || a === "-h") {
-      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8,sngan_resnet,wgan_gp,sagan] [--engines compiled,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--data-count N] [--sngan-batch N] [--sngan-width W] [--sngan-full]");
+      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8,sngan_resnet,wgan_gp,sagan] [--engines compiled,compiled-npm,compiled-wasm,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--data-count N] [--sngan-batch N] [--sngan-width W] [--sngan-full]");
       process.exit(0);
     } else fail(`unknown option '${a}' (try --help)`);
   }
@@ -383,7 +383,7 @@ try {
     const m: BenchModel = scale ? { ...model, batch: scale.batch } : model;
     const { iters, warmup } = opts.quick ? m.iters.quick : m.iters.full;
     const trainer = path.join(tmp, `${m.id}.exec.mts`);
-    if (opts.engines.includes("compiled")) writeExecTrainer(m.spec, trainer, scale ? (text) => scaleSpec(m.id, text, scale) : undefined);
+    if (opts.engines.some((e) => e.startsWith("compiled"))) writeExecTrainer(m.spec, trainer, scale ? (text) => scaleSpec(m.id, text, scale) : undefined);
     if (scale) console.error(`bench: ${m.id}: ${scaleLabel(scale)}`);
     for (const engine of opts.engines) {
       console.error(`bench: ${m.id} / ${engine}: ${warmup} warm-up + ${iters} timed iterations`);
@@ -427,10 +427,11 @@ try {
         out = { result: null, error: "not available", wallMs: 0 };
         note = m.noHandwritten;
       } else {
-        const args = [runTs, workerScript, engine, m.id, "--iters", String(iters), "--warmup", String(warmup), "--backend", opts.backend];
-        if (engine === "compiled") args.push("--trainer", trainer);
+        const compiled = engine.startsWith("compiled");
+        const args = [runTs, workerScript, compiled ? "compiled" : engine, m.id, "--iters", String(iters), "--warmup", String(warmup), "--backend", opts.backend];
+        if (compiled) args.push("--trainer", trainer);
         if (scale) args.push("--batch", String(scale.batch), "--width", String(scale.width));
-        out = await runChild(process.execPath, args);
+        out = await runChild(process.execPath, args, { ...process.env, ...ENGINE_ENV[engine] });
       }
       const { row, detail } = toRow(m, engine, out, engine.startsWith("pytorch") ? "torch CPU" : opts.backend, note);
       if (scale) row.config = { ...scale };
@@ -488,6 +489,9 @@ const ratios = opts.models.map((m) => {
     model: m.id,
     compiledOverHandwritten: ratio(c.row?.msPerIterMedian, get("handwritten").row?.msPerIterMedian),
     compiledOverPytorch: ratio(c.row?.msPerIterMedian, get("pytorch").row?.msPerIterMedian),
+    // Without the machine's libraries (only what npm installs) against with them.
+    npmOverCompiled: ratio(get("compiled-npm").row?.msPerIterMedian, c.row?.msPerIterMedian),
+    wasmOverCompiled: ratio(get("compiled-wasm").row?.msPerIterMedian, c.row?.msPerIterMedian),
     cpuCompiledOverHandwritten: ratio(c.d?.cpuMsPerIterMedian, get("handwritten").d?.cpuMsPerIterMedian),
     cpuCompiledOverPytorch: ratio(c.d?.cpuMsPerIterMedian, get("pytorch").d?.cpuMsPerIterMedian),
     // The trainer ganc writes for PyTorch against the hand-written PyTorch script.
@@ -519,8 +523,8 @@ if (notes.length) lines.push("", ...notes);
 lines.push("");
 lines.push(
   table(
-    ["model", "compiled / handwritten", "compiled / pytorch", "CPU time: compiled / handwritten", "CPU time: compiled / pytorch", "pytorch-compiled / pytorch", "CPU time: pytorch-compiled / pytorch"],
-    ratios.map((r) => [r.model, fmt(r.compiledOverHandwritten, 2), fmt(r.compiledOverPytorch, 2), fmt(r.cpuCompiledOverHandwritten, 2), fmt(r.cpuCompiledOverPytorch, 2), fmt(r.pytorchCompiledOverPytorch, 2), fmt(r.cpuPytorchCompiledOverPytorch, 2)]),
+    ["model", "compiled / handwritten", "compiled / pytorch", "compiled-npm / compiled", "compiled-wasm / compiled", "CPU time: compiled / handwritten", "CPU time: compiled / pytorch", "pytorch-compiled / pytorch", "CPU time: pytorch-compiled / pytorch"],
+    ratios.map((r) => [r.model, fmt(r.compiledOverHandwritten, 2), fmt(r.compiledOverPytorch, 2), fmt(r.npmOverCompiled, 2), fmt(r.wasmOverCompiled, 2), fmt(r.cpuCompiledOverHandwritten, 2), fmt(r.cpuCompiledOverPytorch, 2), fmt(r.pytorchCompiledOverPytorch, 2), fmt(r.cpuPytorchCompiledOverPytorch, 2)]),
   ),
 );
 if (opts.compile) lines.push("");

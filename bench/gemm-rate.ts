@@ -5,6 +5,7 @@
  *
  *   node bin/run-ts.mjs bench/gemm-rate.ts                   # OpenBLAS where installed
  *   GANC_BLAS=off node bin/run-ts.mjs bench/gemm-rate.ts     # tfjs's threaded wasm build (XNNPACK)
+ *   GANC_BLAS=mlas node bin/run-ts.mjs bench/gemm-rate.ts    # MLAS from onnxruntime-node
  *
  * Printed per shape [m, k, n]: the median wall time of 7 calls after 2 warm-ups, GFLOP/s on it, and the
  * CPU time per call (all threads).

@@ -122,7 +122,20 @@ export const MODELS: BenchModel[] = [
 ];
 
 /** compiled / handwritten: tfjs; pytorch: bench/pytorch/<model>.py; pytorch-compiled: `ganc compile --target pytorch`. */
-export const ENGINES = ["compiled", "handwritten", "pytorch", "pytorch-compiled"] as const;
+/**
+ * compiled: the compiled trainer with whatever native libraries this machine has (the default BLAS search);
+ * compiled-npm: the same trainer with only what `npm install` brings (MLAS from onnxruntime-node for the
+ * products, no system BLAS, no oneDNN: GANC_BLAS=mlas GANC_DNNL=off); compiled-wasm: no native products at
+ * all (GANC_BLAS=off, tfjs's threaded wasm build).
+ */
+export const ENGINES = ["compiled", "compiled-npm", "compiled-wasm", "handwritten", "pytorch", "pytorch-compiled"] as const;
+/** What `npm run bench` runs unless --engines says otherwise (compiled-wasm takes minutes per iteration on the ResNets). */
+export const DEFAULT_ENGINES: readonly Engine[] = ["compiled", "compiled-npm", "handwritten", "pytorch", "pytorch-compiled"];
+/** The environment each compiled engine's trainer runs with, over the bench's own. */
+export const ENGINE_ENV: Partial<Record<Engine, NodeJS.ProcessEnv>> = {
+  "compiled-npm": { GANC_BLAS: "mlas", GANC_DNNL: "off" },
+  "compiled-wasm": { GANC_BLAS: "off" },
+};
 export type Engine = (typeof ENGINES)[number];
 
 export function modelById(id: string): BenchModel {

@@ -3,6 +3,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadBlas, loadDnnl, registerTrainingKernels, trainingKernelNames, type Blas, type Dnnl } from "../../src/runtime/kernels/index.ts";
 import { convChunkRows, convTuning } from "../../src/runtime/kernels/blas_kernels.ts";
+import { probeMlas } from "../../src/runtime/kernels/mlas.ts";
 
 // The wasm kernels are tested three times: pure (what every machine gets), with the native BLAS (what
 // machines with OpenBLAS get), and with the BLAS and oneDNN's convolutions (machines with libdnnl2 too).
@@ -13,6 +14,10 @@ if (!blasResult.ok) console.warn(`kernels.test: BLAS kernels not tested: ${blasR
 const dnnlResult = loadDnnl();
 const dnnlOrFalse: Dnnl | false = dnnlResult.ok ? dnnlResult.dnnl : false;
 if (!dnnlResult.ok) console.warn(`kernels.test: oneDNN convolutions not tested: ${dnnlResult.reason}`);
+// And a fourth time with MLAS (onnxruntime-node) as the BLAS: what machines without a system BLAS get.
+const mlasResult = probeMlas(process.env);
+const mlasOrFalse: Blas | false = mlasResult.ok ? mlasResult.blas : false;
+if (!mlasResult.ok) console.warn(`kernels.test: BLAS kernels on MLAS not tested: ${mlasResult.reason}`);
 
 // ---------------------------------------------------------------------------------------------
 // float64 references, written from the definition of the forward convolution (TF conventions)
@@ -221,9 +226,17 @@ function runConvKernels(c: ConvCase, seed: number) {
 
 const TOL = 1e-4;
 
-for (const [withBlas, withDnnl] of [[false, false], [true, false], [true, true]] as const) {
-describe.skipIf((withBlas && !blasOrFalse) || (withDnnl && !dnnlOrFalse))(`wasm training kernels${withBlas ? " on the native BLAS" : ""}${withDnnl ? " with oneDNN's convolutions" : ""}`, () => {
-  const opts = { blas: withBlas ? blasOrFalse : (false as const), dnnl: withDnnl ? dnnlOrFalse : (false as const) };
+const configs = [
+  { label: "", blas: false, dnnl: false },
+  { label: " on the native BLAS", blas: blasOrFalse, dnnl: false },
+  { label: " on the native BLAS with oneDNN's convolutions", blas: blasOrFalse, dnnl: dnnlOrFalse },
+  { label: " on MLAS", blas: mlasOrFalse, dnnl: false },
+] as const;
+for (const [index, config] of configs.entries()) {
+const withBlas = index > 0;
+const withDnnl = index === 2;
+describe.skipIf((withBlas && !config.blas) || (withDnnl && !config.dnnl))(`wasm training kernels${config.label}`, () => {
+  const opts = { blas: config.blas, dnnl: config.dnnl };
   beforeAll(async () => {
     expect(await tf.setBackend("wasm")).toBe(true);
     expect(registerTrainingKernels("wasm", opts)).toEqual(trainingKernelNames("wasm", opts));

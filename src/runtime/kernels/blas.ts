@@ -1,4 +1,5 @@
 import { firstLine, isOff, namesFile, requireKoffi, type Koffi, type KoffiLib } from "./ffi.ts";
+import { probeMlas } from "./mlas.ts";
 
 /**
  * A native BLAS (OpenBLAS, BLIS or MKL), reached through koffi, an FFI library that ships its
@@ -7,8 +8,12 @@ import { firstLine, isOff, namesFile, requireKoffi, type Koffi, type KoffiLib } 
  * GAN's arithmetic) run as multi-threaded native sgemm on the tensors' own memory (the wasm heap),
  * with no copies in or out.
  *
- * GANC_BLAS=off disables it; GANC_BLAS=<file> loads that library instead of searching;
- * GANC_BLAS_THREADS=<n> sets OpenBLAS's thread count (default: its own, all cores).
+ * Where no such library is installed, MLAS from the optional npm package onnxruntime-node takes its
+ * place (mlas.ts), so that a plain `npm install` gets native products too.
+ *
+ * GANC_BLAS=off disables both; GANC_BLAS=<file> loads that library instead of searching;
+ * GANC_BLAS=mlas uses MLAS even where a system BLAS is installed; GANC_BLAS_THREADS=<n> sets
+ * the library's thread count (default: OpenBLAS's own, all cores).
  *
  * Small products run on one thread (see SMALL_PRODUCT): handing a 128x128x128 product to a second
  * OpenBLAS thread costs more than the half of its ~40 us it saves (ring8's products, bench/README.md).
@@ -84,12 +89,16 @@ export function loadBlas(env: NodeJS.ProcessEnv = process.env): BlasResult {
   return cached;
 }
 
-/** What loadBlas would answer for `env`, without the cache (a library already loaded stays loaded). */
-export function probeBlas(env: NodeJS.ProcessEnv): BlasResult {
+/**
+ * What loadBlas would answer for `env`, without the cache (a library already loaded stays loaded).
+ * `candidates`: the system libraries searched for (tests pass none to see the machine without them).
+ */
+export function probeBlas(env: NodeJS.ProcessEnv, candidates: readonly string[] = CANDIDATES): BlasResult {
   const setting = (env.GANC_BLAS ?? "").trim();
   if (isOff(setting)) return { ok: false, reason: "turned off by GANC_BLAS" };
+  if (/^mlas$/i.test(setting)) return probeMlas(env);
   const found = requireKoffi();
-  if (!found.ok) return found;
+  if (!found.ok) return orMlas(found.reason, setting, env);
   const koffi = found.koffi;
   // OpenMP threads that spin while they wait for the next product burn the CPU the single-threaded
   // wasm kernels between products need (same wall time, 20-25% less CPU per seed iteration measured).
@@ -98,14 +107,14 @@ export function probeBlas(env: NodeJS.ProcessEnv): BlasResult {
   const setPolicy = process.env.OMP_WAIT_POLICY === undefined;
   if (setPolicy) process.env.OMP_WAIT_POLICY = "PASSIVE";
   try {
-    return loadFirst(koffi, setting, env);
+    return loadFirst(koffi, setting, env, candidates);
   } finally {
     if (setPolicy) delete process.env.OMP_WAIT_POLICY;
   }
 }
 
-function loadFirst(koffi: Koffi, setting: string, env: NodeJS.ProcessEnv): BlasResult {
-  const files = namesFile(setting) ? [setting] : CANDIDATES;
+function loadFirst(koffi: Koffi, setting: string, env: NodeJS.ProcessEnv, candidates: readonly string[]): BlasResult {
+  const files = namesFile(setting) ? [setting] : candidates;
   const failures: string[] = [];
   for (const file of files) {
     let lib: KoffiLib;
@@ -122,7 +131,14 @@ function loadFirst(koffi: Koffi, setting: string, env: NodeJS.ProcessEnv): BlasR
     }
   }
   if (setting !== "" && files.length === 1) return { ok: false, reason: `GANC_BLAS=${setting} could not be used: ${failures[0]}` };
-  return { ok: false, reason: "no OpenBLAS, BLIS or MKL library found (Debian: apt-get install libopenblas0-openmp)" };
+  return orMlas("no OpenBLAS, BLIS or MKL library found (Debian: apt-get install libopenblas0-openmp)", setting, env);
+}
+
+/** Without a system BLAS, MLAS; without either, both reasons. A library named by GANC_BLAS has no stand-in. */
+function orMlas(reason: string, setting: string, env: NodeJS.ProcessEnv): BlasResult {
+  if (namesFile(setting)) return { ok: false, reason };
+  const mlas = probeMlas(env);
+  return mlas.ok ? mlas : { ok: false, reason: `${reason}; ${mlas.reason}` };
 }
 
 function bind(koffi: Koffi, lib: KoffiLib, file: string, env: NodeJS.ProcessEnv): Blas {

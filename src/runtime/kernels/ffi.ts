@@ -10,7 +10,8 @@ export interface KoffiLib {
 export interface Koffi {
   load(file: string): KoffiLib;
   struct(name: string, members: Record<string, string>): unknown;
-  decode(value: unknown, type: unknown): unknown;
+  decode(value: unknown, type: unknown, length?: number): unknown;
+  proto(decl: string): unknown;
 }
 
 /** koffi, or why not (it is an optional dependency). */
