@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import protobuf from "protobufjs";
-import type { Blas, BlasResult } from "./blas.ts";
+import { productThreads, type Blas, type BlasResult } from "./blas.ts";
 import { firstLine, requireKoffi, type Koffi } from "./ffi.ts";
 
 /**
@@ -347,11 +347,11 @@ export function probeMlas(env: NodeJS.ProcessEnv, file?: string): BlasResult {
 /** sgemm as Gemm nodes, one session per kind of call (transposes, beta), made when first needed. */
 function mlasBlas(ort: Ort, file: string, name: string, threads: number): Blas {
   const sessions = new Map<string, Ptr>();
-  const session = (transA: boolean, transB: boolean, beta: number): Ptr => {
-    const key = `${transA ? "T" : "N"}${transB ? "T" : "N"}${beta}`;
+  const session = (transA: boolean, transB: boolean, beta: number, n: number): Ptr => {
+    const key = `${transA ? "T" : "N"}${transB ? "T" : "N"}${beta}/${n}`;
     let s = sessions.get(key);
     if (s === undefined) {
-      s = ort.session(gemmModel(transA, transB, beta), threads);
+      s = ort.session(gemmModel(transA, transB, beta), n);
       sessions.set(key, s);
     }
     return s;
@@ -367,7 +367,8 @@ function mlasBlas(ort: Ort, file: string, name: string, threads: number): Blas {
         else if (beta !== 1) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) c[i * ldc + j]! *= beta;
         return;
       }
-      const s = session(transA, transB, beta);
+      // Small products on one thread, as on OpenBLAS (blas.ts: waking a second thread costs more than it saves).
+      const s = session(transA, transB, beta, productThreads(threads, m, n, k));
       const A = dense(a, transA ? k : m, transA ? m : k, lda);
       const B = dense(b, transB ? n : k, transB ? k : n, ldb);
       const direct = ldc === n;
