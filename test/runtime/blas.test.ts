@@ -34,6 +34,16 @@ describe("finding the native BLAS", () => {
     expect(Array.from(c)).toEqual([1 + 6, 2 + 3, 4 + 12, 5 + 6]);
   });
 
+  it.skipIf(!found.ok)("an empty sum (k = 0) clears C's rows with beta 0, keeps them with beta 1, and leaves the padding between them", () => {
+    if (!found.ok) return;
+    const none = new Float32Array(0);
+    const c = Float32Array.of(1, 2, 3, 4, 5, 6);
+    found.blas.sgemm(false, false, 2, 2, 0, none, 0, none, 2, 1, c, 3);
+    expect(Array.from(c)).toEqual([1, 2, 3, 4, 5, 6]);
+    found.blas.sgemm(false, false, 2, 2, 0, none, 0, none, 2, 0, c, 3);
+    expect(Array.from(c)).toEqual([0, 0, 3, 0, 0, 6]);
+  });
+
   it("small products run on one thread, the others on all of the library's", () => {
     expect(productThreads(2, 128, 128, 128)).toBe(1); // ring8's products
     expect(productThreads(2, 128, 2, 128)).toBe(1);

@@ -77,6 +77,15 @@ export function productThreads(threads: number, m: number, n: number, k: number)
   return m * n * k < SMALL_PRODUCT ? 1 : threads;
 }
 
+/** C = beta * C for an sgemm whose sums are empty (k = 0), rows of C only (not the padding between them). */
+export function emptySum(m: number, n: number, beta: number, c: Float32Array, ldc: number): void {
+  if (beta === 1) return;
+  for (let i = 0; i < m; i++) {
+    if (beta === 0) c.fill(0, i * ldc, i * ldc + n);
+    else for (let j = i * ldc; j < i * ldc + n; j++) c[j]! *= beta;
+  }
+}
+
 const ROW_MAJOR = 101;
 const NO_TRANS = 111;
 const TRANS = 112;
@@ -172,10 +181,7 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string, env: NodeJS.ProcessEnv)
     threads,
     sgemm(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc) {
       if (m === 0 || n === 0) return;
-      if (k === 0) {
-        if (beta === 0) c.fill(0, 0, (m - 1) * ldc + n);
-        return;
-      }
+      if (k === 0) return emptySum(m, n, beta, c, ldc);
       if (setThreads !== undefined && threads !== undefined && threads > 1) {
         const want = productThreads(threads, m, n, k);
         if (want !== current) {

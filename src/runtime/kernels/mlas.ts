@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import protobuf from "protobufjs";
-import { productThreads, type Blas, type BlasResult } from "./blas.ts";
+import { emptySum, productThreads, type Blas, type BlasResult } from "./blas.ts";
 import { firstLine, requireKoffi, type Koffi } from "./ffi.ts";
 
 /**
@@ -362,11 +362,7 @@ function mlasBlas(ort: Ort, file: string, name: string, threads: number): Blas {
     threads,
     sgemm(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc) {
       if (m === 0 || n === 0) return;
-      if (k === 0) {
-        if (beta === 0) for (let i = 0; i < m; i++) c.fill(0, i * ldc, i * ldc + n);
-        else if (beta !== 1) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) c[i * ldc + j]! *= beta;
-        return;
-      }
+      if (k === 0) return emptySum(m, n, beta, c, ldc);
       // Small products on one thread, as on OpenBLAS (blas.ts: waking a second thread costs more than it saves).
       const s = session(transA, transB, beta, productThreads(threads, m, n, k));
       const A = dense(a, transA ? k : m, transA ? m : k, lda);
