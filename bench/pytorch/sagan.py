@@ -10,8 +10,12 @@ the layer is written in src/layers/attention.ts: bias-free 1x1 convs to queries 
 x + gamma * that with gamma starting at 0. torch.nn.utils.spectral_norm on every weight of both nets (the
 attention convs included; one power iteration per forward pass in training); Xavier-uniform weights, zero
 biases; BN momentum 0.1 (decay 0.9), eps 1e-5. Hinge loss; Adam betas (0, 0.9), D lr 4e-4, G lr 1e-4. One
-iteration = one D step then one G step (schedule [d, g]) on one forward pass of G (the D step reads it
-detached, the G step differentiates it). C_G = 256 * width, C_D = 128 * width. The images are uniform random
+iteration = one D step then one G step (schedule [d, g]) on one draw of z, each step evaluating fake = G(z)
+itself, as ganc's trainer does: every application of a net with spectral norm runs a power iteration, so the
+G step's pass normalizes G's weights with the vectors the D step's pass moved and is not that pass again
+(ganc's reuse-forward pass skips such nets). --reuse-fake times the common shortcut instead: one pass of G,
+read detached by the D step and differentiated by the G step (one power iteration per iteration, not two; the
+bench's rows until 2026-12-07 used it). C_G = 256 * width, C_D = 128 * width. The images are uniform random
 values in [0, 1] (32x32x3; the tfjs engine trains on mnist_color, the values do not change any op's time).
 """
 import os
@@ -115,6 +119,7 @@ def main():
     p = common.parser(__doc__.splitlines()[0], 5, 1)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--width", type=float, default=0.25)
+    p.add_argument("--reuse-fake", action="store_true", help="one pass of G per iteration, shared by both steps")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -135,12 +140,20 @@ def main():
 
     def iterate():
         x = next_batch()
-        fake = G(torch.randn(batch, Z_DIM))
+        z = torch.randn(batch, Z_DIM)
         opt_d.zero_grad(set_to_none=True)
-        d_loss = F.relu(1 - D(x)).mean() + F.relu(1 + D(fake.detach())).mean()
+        if args.reuse_fake:
+            fake = G(z)
+            d_loss = F.relu(1 - D(x)).mean() + F.relu(1 + D(fake.detach())).mean()
+        else:
+            with torch.no_grad():
+                fake = G(z)
+            d_loss = F.relu(1 - D(x)).mean() + F.relu(1 + D(fake)).mean()
         d_loss.backward()
         opt_d.step()
         opt_g.zero_grad(set_to_none=True)
+        if not args.reuse_fake:
+            fake = G(z)
         g_loss = -D(fake).mean()
         g_loss.backward(inputs=list(G.parameters()))
         opt_g.step()
