@@ -77,6 +77,12 @@ export function productThreads(threads: number, m: number, n: number, k: number)
   return m * n * k < SMALL_PRODUCT ? 1 : threads;
 }
 
+/** GANC_BLAS_THREADS as a thread count, or undefined where it is not set to one. */
+export function threadsSetting(env: NodeJS.ProcessEnv): number | undefined {
+  const wanted = Number.parseInt(env.GANC_BLAS_THREADS ?? "", 10);
+  return Number.isInteger(wanted) && wanted > 0 ? wanted : undefined;
+}
+
 /** C = beta * C for an sgemm whose sums are empty (k = 0), rows of C only (not the padding between them). */
 export function emptySum(m: number, n: number, beta: number, c: Float32Array, ldc: number): void {
   if (beta === 1) return;
@@ -165,8 +171,8 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string, env: NodeJS.ProcessEnv)
   const config = optional("const char *openblas_get_config()");
   const getThreads = optional("int openblas_get_num_threads()");
   const setThreads = optional("void openblas_set_num_threads(int n)");
-  const wanted = Number.parseInt(env.GANC_BLAS_THREADS ?? "", 10);
-  if (setThreads !== undefined && Number.isInteger(wanted) && wanted > 0) setThreads(wanted);
+  const wanted = threadsSetting(env);
+  if (setThreads !== undefined && wanted !== undefined) setThreads(wanted);
   const version = config !== undefined ? /OpenBLAS\s+[\d.]+/.exec(String(config()))?.[0] : undefined;
   const name = version ?? (/blis/i.test(file) ? "BLIS" : /mkl/i.test(file) ? "MKL" : file);
   const threads = getThreads !== undefined ? Number(getThreads()) : undefined;

@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import protobuf from "protobufjs";
-import { emptySum, productThreads, type Blas, type BlasResult } from "./blas.ts";
+import { emptySum, productThreads, threadsSetting, type Blas, type BlasResult } from "./blas.ts";
 import { firstLine, requireKoffi, type Koffi } from "./ffi.ts";
 
 /**
@@ -85,12 +85,16 @@ message OperatorSetIdProto {
 
 const FLOAT = 1; // TensorProto.DataType.FLOAT
 
+/** onnx.ModelProto, parsed from ONNX_PROTO when the first model is made. */
+let modelType: protobuf.Type | undefined;
+
 /**
  * A one-node ONNX model: Y[m,n] = op(A) . op(B) (+ beta * C[m,n] when `beta` is not 0), every
  * dimension symbolic so that one session runs every shape.
  */
 export function gemmModel(transA: boolean, transB: boolean, beta: number): Uint8Array {
-  const Model = protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType("onnx.ModelProto");
+  modelType ??= protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType("onnx.ModelProto");
+  const Model = modelType;
   const tensor = (name: string, dims: string[]) => ({
     name,
     type: { tensor_type: { elem_type: FLOAT, shape: { dim: dims.map((d) => ({ dim_param: d })) } } },
@@ -183,9 +187,7 @@ function libraryFile(): { ok: true; file: string; version: string } | { ok: fals
 
 /** The thread count for MLAS's products: GANC_BLAS_THREADS, or every core. */
 function wantedThreads(env: NodeJS.ProcessEnv): number {
-  const wanted = Number.parseInt(env.GANC_BLAS_THREADS ?? "", 10);
-  if (Number.isInteger(wanted) && wanted > 0) return wanted;
-  return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
+  return threadsSetting(env) ?? (typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length);
 }
 
 const STATUS = "void *"; // OrtStatus *: null where a call succeeded
