@@ -117,6 +117,47 @@ describe("finding oneDNN", () => {
     if (!r.ok) expect(r.reason).toMatch(/could not be used/);
   });
 
+  // OpenBLAS's OpenMP build sets the OpenMP thread count when sgemm puts a small product on one thread, and
+  // oneDNN reads that count: a convolution must put it back, or it (and every one after it) runs on one thread.
+  const blas = loadBlas();
+  const dnnl = loadDnnl();
+  const koffi = createRequire(import.meta.url)("koffi") as { load(f: string): { func(d: string): () => number } };
+  const product = (m: number, n: number, k: number) => {
+    if (blas.ok) blas.blas.sgemm(false, false, m, n, k, new Float32Array(m * k), k, new Float32Array(k * n), n, 0, new Float32Array(m * n), n);
+  };
+  const small = () => product(8, 8, 8);
+  const large = () => product(256, 256, 64); // SMALL_PRODUCT: all threads
+  const openMp = (() => {
+    if (!blas.ok || (blas.blas.threads ?? 1) < 2 || !dnnl.ok) return null;
+    try {
+      const maxThreads = koffi.load("libgomp.so.1").func("int omp_get_max_threads()");
+      large();
+      small();
+      return maxThreads() === 1 ? maxThreads : null; // else this BLAS does not share its thread count with OpenMP
+    } catch {
+      return null;
+    }
+  })();
+  it.skipIf(openMp === null)("a convolution after a one-thread product runs on all of OpenMP's threads again", () => {
+    if (openMp === null || !blas.ok || !dnnl.ok) return;
+    const openBlasThreads = koffi.load(blas.blas.file).func("int openblas_get_num_threads()");
+    const s = { n: 2, h: 6, w: 6, cin: 4, oh: 6, ow: 6, cout: 5, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, top: 1, left: 1, bottom: 1, right: 1 };
+    const x = Float32Array.from({ length: 2 * 6 * 6 * 4 }, (_, i) => (i % 7) - 3);
+    const w = Float32Array.from({ length: 3 * 3 * 4 * 5 }, (_, i) => (i % 5) - 2);
+    const y = new Float32Array(2 * 6 * 6 * 5);
+    large();
+    small();
+    expect(openMp()).toBe(1);
+    expect(dnnl.dnnl.forward(s, x, w, y)).toBe(true);
+    expect(openMp()).toBe(blas.blas.threads);
+    // OpenBLAS keeps its own count: the next small product is still on one thread, the next large one on all
+    small();
+    expect(openBlasThreads()).toBe(1);
+    large();
+    expect(openBlasThreads()).toBe(blas.blas.threads);
+    expect(openMp()).toBe(blas.blas.threads);
+  });
+
   it("the trainer's backend line names the convolutions' library, and GANC_DNNL=off takes it away", () => {
     const run = (env: NodeJS.ProcessEnv) =>
       ganc(["train", "test/fixtures/ring8.gan", "--steps", "1", "--out", path.join(tmpDir(), "run"), "--backend", "wasm"], { env: { ...process.env, ...env } });

@@ -39,6 +39,7 @@ const CPU_ENGINE = 1;
 const FORWARD_TRAINING = 64;
 const CONVOLUTION_DIRECT = 1;
 const FORMAT_ANY = 1;
+const RUNTIME_OMP = 2;
 const STREAM_IN_ORDER = 1;
 const QUERY_EXEC_ARG_MD = 255;
 const ARG_SRC = 1;
@@ -82,6 +83,36 @@ export function probeDnnl(env: NodeJS.ProcessEnv): DnnlResult {
 }
 
 type Fn = (...args: unknown[]) => unknown;
+
+/**
+ * For a oneDNN built on OpenMP: a function that puts the calling thread's OpenMP thread count back to what it
+ * was when oneDNN loaded, where something changed it since. OpenBLAS's OpenMP build sets that count itself
+ * (openblas_set_num_threads calls omp_set_num_threads), and blas.ts runs small products on one thread; oneDNN
+ * reads the same count when it makes a primitive and when it runs one, so without this every convolution after
+ * a small product ran on one thread (the reduced sngan_resnet: 740 -> 650 ms an iteration, bench/README.md).
+ * One call through koffi per convolution where nothing changed. Null where no OpenMP library answers.
+ */
+function openMpThreads(koffi: Koffi): (() => void) | null {
+  for (const file of ["libgomp.so.1", "libiomp5.so", "libomp.so"]) {
+    let lib: KoffiLib;
+    try {
+      lib = koffi.load(file);
+    } catch {
+      continue;
+    }
+    try {
+      const get = lib.func("int omp_get_max_threads()") as () => number;
+      const set = lib.func("void omp_set_num_threads(int n)") as (n: number) => void;
+      const full = get();
+      return () => {
+        if (get() !== full) set(full);
+      };
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
 type Handle = unknown;
 
 /** The primitives of one convolution shape and kind, made once and run with new data handles each call. */
@@ -92,8 +123,9 @@ interface Prepared {
 function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
   const f = (decl: string): Fn => lib.func(decl) as Fn;
   const Version = koffi.struct("ganc_dnnl_version_t", { major: "int", minor: "int", patch: "int", hash: "const char *", cpu_runtime: "unsigned int", gpu_runtime: "unsigned int" });
-  const version = koffi.decode(f("const ganc_dnnl_version_t *dnnl_version()")(), Version) as { major: number; minor: number; patch: number };
+  const version = koffi.decode(f("const ganc_dnnl_version_t *dnnl_version()")(), Version) as { major: number; minor: number; patch: number; cpu_runtime: number };
   if (version.major !== 2) throw new Error(`oneDNN ${version.major}.${version.minor}: only the 2.x API is bound`);
+  const fullThreads = version.cpu_runtime === RUNTIME_OMP ? openMpThreads(koffi) : null;
   const engineCreate = f("int dnnl_engine_create(_Out_ void **engine, int kind, size_t index)");
   const streamCreate = f("int dnnl_stream_create(_Out_ void **stream, void *engine, unsigned int flags)");
   const mdByStrides = f("int dnnl_memory_desc_init_by_strides(void *md, int ndims, const int64_t *dims, int dt, const int64_t *strides)");
@@ -238,6 +270,7 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
   const prepared = new Map<string, Prepared | null>();
   const run3 = (kind: Kind, s: ConvShape, a: Float32Array, b: Float32Array, c: Float32Array, bias?: Float32Array): boolean => {
     const key = `${kind.args.join(",")}${kind.bias ? "+bias" : ""}:${s.n},${s.h},${s.w},${s.cin},${s.oh},${s.ow},${s.cout},${s.kh},${s.kw},${s.sh},${s.sw},${s.dh},${s.dw},${s.top},${s.left},${s.bottom},${s.right}`;
+    fullThreads?.();
     let p = prepared.get(key);
     if (p === undefined) {
       try {
