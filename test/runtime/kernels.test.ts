@@ -190,6 +190,10 @@ const convCases: ConvCase[] = [];
     { name: "s1 k1 same pointwise x=2x5x5x4", x: [2, 5, 5, 4], k: [1, 1], cout: 3, strides: [1, 1], pad: "same" },
     { name: "s2 k3 same few outputs x=2x9x9x10", x: [2, 9, 9, 10], k: [3, 3], cout: 3, strides: [2, 2], pad: "same" },
     { name: "s1 k3 pads past the filter x=2x6x7x9", x: [2, 6, 7, 9], k: [3, 3], cout: 4, strides: [1, 1], pad: [[0, 0], [3, 1], [0, 2], [0, 0]] },
+    // 32 and 64 output channels: oneDNN's forward and filter-gradient layouts are then HWIO's own bytes on
+    // AVX-512 (Acdb32a, Acdb64a), and the primitive reads and writes the filter where it lies (dnnl.ts, isCopy)
+    { name: "s1 k3 same 32 channels x=2x6x6x32", x: [2, 6, 6, 32], k: [3, 3], cout: 32, strides: [1, 1], pad: "same" },
+    { name: "s1 k1 same 64 channels x=2x4x4x16", x: [2, 4, 4, 16], k: [1, 1], cout: 64, strides: [1, 1], pad: "same" },
   );
 }
 

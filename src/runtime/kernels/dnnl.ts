@@ -191,6 +191,15 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
     from: memory(from),
     to: memory(to),
   });
+  /** Whether a filter reorder moves nothing: the same size, and 0, 1, 2, ... come out where they went in. */
+  const isCopy = (reorder: ReturnType<typeof filterReorder>, packed: Float32Array, hwioLength: number): boolean => {
+    if (packed.length !== hwioLength) return false;
+    const from = Float32Array.from({ length: hwioLength }, (_, i) => i);
+    const to = new Float32Array(hwioLength);
+    run(reorder.primitive, [[ARG_SRC, reorder.from, from], [ARG_DST, reorder.to, to]]);
+    check(wait(stream), "stream_wait");
+    return to.every((v, i) => v === i);
+  };
   const run = (prim: Handle, args: [number, Handle, Float32Array][]): void => {
     for (const [, mem, data] of args) check(setHandle(mem, data), "set_data_handle");
     check(execute(prim, stream, args.length, args.map(([arg, mem]) => ({ arg, memory: mem }))), "primitive_execute");
@@ -222,6 +231,9 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
     const wMd = queryMd(pd, QUERY_EXEC_ARG_MD, filterArg);
     const reorder = kind.filterOut ? filterReorder(wMd, d.hwio) : filterReorder(d.hwio, wMd);
     const packed = new Float32Array(Math.ceil(Number(mdSize(wMd)) / 4));
+    // Where the primitive's filter layout is HWIO's own bytes (O a single block of 16, 32 or 64: Acdb64a for
+    // a 64-channel output), the reorder is a copy; the primitive then reads or writes the filter where it lies.
+    const copy = isCopy(reorder, packed, Number(mdSize(d.hwio)) / 4);
     const conv = primitive(pd);
     const [mdA, mdB] = kind.activations(d);
     const memA = memory(mdA);
@@ -231,12 +243,12 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
     return {
       run(a, b, c, bias) {
         if (kind.filterOut) {
-          run(conv, [[argA, memA, a], [argB, memB, b], [argC, reorder.from, packed]]);
-          run(reorder.primitive, [[ARG_SRC, reorder.from, packed], [ARG_DST, reorder.to, c]]);
+          run(conv, [[argA, memA, a], [argB, memB, b], [argC, reorder.from, copy ? c : packed]]);
+          if (!copy) run(reorder.primitive, [[ARG_SRC, reorder.from, packed], [ARG_DST, reorder.to, c]]);
         } else {
-          run(reorder.primitive, [[ARG_SRC, reorder.from, b], [ARG_DST, reorder.to, packed]]);
+          if (!copy) run(reorder.primitive, [[ARG_SRC, reorder.from, b], [ARG_DST, reorder.to, packed]]);
           const biasArg: [number, Handle, Float32Array][] = memBias === null ? [] : [[ARG_BIAS, memBias, bias!]];
-          run(conv, [[argA, memA, a], [argB, reorder.to, packed], ...biasArg, [argC, memB, c]]);
+          run(conv, [[argA, memA, a], [argB, reorder.to, copy ? b : packed], ...biasArg, [argC, memB, c]]);
         }
         check(wait(stream), "stream_wait");
       },
