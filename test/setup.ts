@@ -15,6 +15,12 @@ import { removeTmpDirs } from "./helpers.ts";
 // The trainers a test starts inherit the setting. GANC_WASM_THREADS=<n> npm test still runs them all with n.
 process.env.GANC_WASM_THREADS ??= "off";
 
+// OpenMP's helper threads (OpenBLAS's and oneDNN's) sleep as soon as a parallel region ends, instead of
+// spinning for libgomp's default while (what a trainer does by default, for its wall time): with two test
+// files at a time on two cores, a spinning helper takes its core from the other file. Read by libgomp
+// when the BLAS loads; the trainers and Python a test starts inherit it.
+process.env.OMP_WAIT_POLICY ??= "PASSIVE";
+
 // Every temporary folder of a test file (its own, those of the trainers, Chromium and Python it starts:
 // each reads TMPDIR) goes into one folder of the file, removed when its tests are done, whether or not
 // they called tmpDir() (a suite run once left 70 GB of /tmp/ganc-*). GANC_KEEP_TMP=1 keeps them.

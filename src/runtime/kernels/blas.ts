@@ -115,17 +115,13 @@ export function probeBlas(env: NodeJS.ProcessEnv, candidates: readonly string[] 
   const found = requireKoffi();
   if (!found.ok) return orMlas(found.reason, setting, env);
   const koffi = found.koffi;
-  // OpenMP threads that spin while they wait for the next product burn the CPU the single-threaded
-  // wasm kernels between products need (same wall time, 20-25% less CPU per seed iteration measured).
-  // Read by libgomp when the library loads; a value the user set is kept, and ours is removed again
-  // afterwards so that child processes (PyTorch in the benchmark) keep their own default.
-  const setPolicy = process.env.OMP_WAIT_POLICY === undefined;
-  if (setPolicy) process.env.OMP_WAIT_POLICY = "PASSIVE";
-  try {
-    return loadFirst(koffi, setting, env, candidates);
-  } finally {
-    if (setPolicy) delete process.env.OMP_WAIT_POLICY;
-  }
+  // OpenMP's helper threads keep libgomp's default: they spin for a while (about 300,000 iterations) after
+  // each parallel region before they sleep. oneDNN's convolutions come as many short regions with a little
+  // single-threaded work between them, and a sleeping helper took 50-100 us to wake for each (reduced
+  // sngan_resnet: 690-760 ms an iteration with OMP_WAIT_POLICY=PASSIVE, 550-570 with the default; more CPU
+  // time, on the core the single-threaded kernels leave idle). OMP_WAIT_POLICY or GOMP_SPINCOUNT set by the
+  // user are libgomp's to read as usual.
+  return loadFirst(koffi, setting, env, candidates);
 }
 
 function loadFirst(koffi: Koffi, setting: string, env: NodeJS.ProcessEnv, candidates: readonly string[]): BlasResult {
