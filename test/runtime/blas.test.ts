@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { loadBlas, loadDnnl, probeBlas, probeDnnl, productThreads, SMALL_PRODUCT } from "../../src/runtime/kernels/index.ts";
 import * as path from "node:path";
 import { ganc, tmpDir } from "../helpers.ts";
+import { withOpenMpSettings } from "../../src/runtime/kernels/ffi.ts";
 
 // What the wasm backend does about a native BLAS, whatever this machine has.
 describe("finding the native BLAS", () => {
@@ -115,6 +116,29 @@ describe("finding oneDNN", () => {
     const r = probeDnnl({ GANC_DNNL: blas.blas.file });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toMatch(/could not be used/);
+  });
+
+  it("the native libraries load with OpenMP's helpers set to spin briefly, unless the user set how they wait", () => {
+    const saved = { policy: process.env.OMP_WAIT_POLICY, spin: process.env.GOMP_SPINCOUNT };
+    const seen = () => [process.env.OMP_WAIT_POLICY, process.env.GOMP_SPINCOUNT];
+    try {
+      delete process.env.OMP_WAIT_POLICY;
+      delete process.env.GOMP_SPINCOUNT;
+      expect(withOpenMpSettings(seen)).toEqual([undefined, "20000"]);
+      expect(seen()).toEqual([undefined, undefined]); // removed again: child processes keep their default
+      process.env.OMP_WAIT_POLICY = "PASSIVE";
+      expect(withOpenMpSettings(seen)).toEqual(["PASSIVE", undefined]);
+      delete process.env.OMP_WAIT_POLICY;
+      process.env.GOMP_SPINCOUNT = "5";
+      expect(withOpenMpSettings(seen)).toEqual([undefined, "5"]);
+      expect(() => withOpenMpSettings(() => { throw new Error("no library"); })).toThrow("no library");
+      expect(seen()).toEqual([undefined, "5"]);
+    } finally {
+      for (const [k, v] of [["OMP_WAIT_POLICY", saved.policy], ["GOMP_SPINCOUNT", saved.spin]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 
   // OpenBLAS's OpenMP build sets the OpenMP thread count when sgemm puts a small product on one thread, and

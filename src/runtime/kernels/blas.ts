@@ -1,4 +1,4 @@
-import { firstLine, isOff, namesFile, requireKoffi, type Koffi, type KoffiLib } from "./ffi.ts";
+import { firstLine, isOff, namesFile, requireKoffi, withOpenMpSettings, type Koffi, type KoffiLib } from "./ffi.ts";
 import { probeMlas } from "./mlas.ts";
 
 /**
@@ -115,21 +115,7 @@ export function probeBlas(env: NodeJS.ProcessEnv, candidates: readonly string[] 
   const found = requireKoffi();
   if (!found.ok) return orMlas(found.reason, setting, env);
   const koffi = found.koffi;
-  // OpenMP's helper threads spin for about 0.2 ms after a parallel region before they sleep (libgomp's
-  // GOMP_SPINCOUNT, about 100,000 iterations a millisecond). Sleeping at once (OMP_WAIT_POLICY=PASSIVE, which
-  // this set before oneDNN) cost a wake-up of 50-100 us per region, and oneDNN's convolutions come as many
-  // short regions with a little single-threaded work between them; libgomp's default (about 3 ms) wakes them
-  // as seldom but spins through the longer single-threaded stretches too. Reduced sngan_resnet, four
-  // alternating rounds, median ms (CPU ms): PASSIVE 788 (1,139), this 636 (1,037), the default 646 (1,264).
-  // Read by libgomp when the library loads; a value the user set (either variable) is kept, and ours is
-  // removed again afterwards so that child processes (PyTorch in the benchmark) keep their own default.
-  const setSpin = process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined;
-  if (setSpin) process.env.GOMP_SPINCOUNT = "20000";
-  try {
-    return loadFirst(koffi, setting, env, candidates);
-  } finally {
-    if (setSpin) delete process.env.GOMP_SPINCOUNT;
-  }
+  return withOpenMpSettings(() => loadFirst(koffi, setting, env, candidates));
 }
 
 function loadFirst(koffi: Koffi, setting: string, env: NodeJS.ProcessEnv, candidates: readonly string[]): BlasResult {

@@ -1,4 +1,4 @@
-import { firstLine, isOff, namesFile, requireKoffi, type Koffi, type KoffiLib } from "./ffi.ts";
+import { firstLine, isOff, namesFile, requireKoffi, withOpenMpSettings, type Koffi, type KoffiLib } from "./ffi.ts";
 import type { Geometry } from "./blas_kernels.ts";
 
 /**
@@ -71,7 +71,7 @@ export function probeDnnl(env: NodeJS.ProcessEnv): DnnlResult {
   const file = namesFile(setting) ? setting : "libdnnl.so.2";
   let lib: KoffiLib;
   try {
-    lib = koffi.load(file);
+    lib = withOpenMpSettings(() => koffi.load(file));
   } catch (err) {
     return { ok: false, reason: `no oneDNN library (${file}: ${firstLine(err)}; Debian: apt-get install libdnnl2)` };
   }

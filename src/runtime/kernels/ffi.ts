@@ -32,3 +32,25 @@ export const namesFile = (setting: string): boolean => setting !== "" && !/^(on|
 export function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
 }
+
+/**
+ * Runs `load` (a native library's first load) with ganc's OpenMP setting in the environment, where libgomp
+ * reads it when the first library that needs it (OpenBLAS's OpenMP build, oneDNN) loads: OpenMP's helper
+ * threads spin for about 0.2 ms after a parallel region before they sleep (GOMP_SPINCOUNT, about 100,000
+ * iterations a millisecond). Sleeping at once (OMP_WAIT_POLICY=PASSIVE, which ganc set before it ran oneDNN)
+ * cost a wake-up of 50-100 us per region, and oneDNN's convolutions come as many short regions with a little
+ * single-threaded work between them; libgomp's default (about 3 ms) wakes them as seldom but spins through
+ * the longer single-threaded stretches too. Reduced sngan_resnet, four alternating rounds, median ms (CPU
+ * ms): PASSIVE 788 (1,139), this 636 (1,037), the default 646 (1,264). A value the user set (either
+ * variable) is kept; ours is removed again afterwards, so that child processes (PyTorch in the benchmark)
+ * keep their own default.
+ */
+export function withOpenMpSettings<T>(load: () => T): T {
+  const set = process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined;
+  if (set) process.env.GOMP_SPINCOUNT = "20000";
+  try {
+    return load();
+  } finally {
+    if (set) delete process.env.GOMP_SPINCOUNT;
+  }
+}
