@@ -41,7 +41,7 @@ export function firstLine(err: unknown): string {
  * cost a wake-up of 50-100 us per region, and oneDNN's convolutions come as many short regions with a little
  * single-threaded work between them; libgomp's default (about 3 ms) wakes them as seldom but spins through
  * the longer single-threaded stretches too. Reduced sngan_resnet, four alternating rounds, median ms (CPU
- * ms): PASSIVE 788 (1,139), this 636 (1,037), the default 646 (1,264). A value the user set (either
+ * ms): PASSIVE 788 (1,116), this 636 (1,037), the default 646 (1,264). A value the user set (either
  * variable) is kept; ours is removed again afterwards, so that child processes (PyTorch in the benchmark)
  * keep their own default.
  */
