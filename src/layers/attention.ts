@@ -37,14 +37,6 @@ export interface AttentionFused {
   sn?: [tfjs.Variable, tfjs.Variable, tfjs.Variable, tfjs.Variable];
 }
 
-/** One selfAttentionRuntime per tfjs module (the fused form's forward and its recomputation). */
-const attendOf = new WeakMap<Tf, ReturnType<typeof selfAttentionRuntime>>();
-function attendWith(tf: Tf): ReturnType<typeof selfAttentionRuntime> {
-  let a = attendOf.get(tf);
-  if (!a) attendOf.set(tf, (a = selfAttentionRuntime(tf)));
-  return a;
-}
-
 /**
  * 2x2 max pooling written so that a gradient penalty can differentiate its gradient: each window's values
  * times a one-hot mask of its first largest entry, summed. The mask (argMax, oneHot, cast) has a zero
@@ -87,6 +79,81 @@ export function selfAttentionRuntime(tf: Tf, maxPool2 = maxPool2Runtime(tf)) {
   };
 }
 
+/**
+ * The layer's forward pass as selfAttentionRuntime runs it (the same ops in the same order, so the same bits),
+ * keeping what its backward pass reads, and that backward pass written out: each op's gradient as tfjs's
+ * gradient for it computes it, and the gradients of a value read by several ops added in the order tfjs's tape
+ * adds them (the last reader's first). So the fused net's backward pass no longer runs the layer's forward pass
+ * again under the tape, and its results are the tape's bit for bit (test/opt/equivalence.test.ts: the
+ * optimized trainers against the layer-by-layer ones, which differentiate selfAttentionRuntime with tf.grads).
+ * Every op is a tfjs op, so a tape around the backward pass (a gradient penalty's) records it.
+ */
+export function selfAttentionSaving(tf: Tf, conv2dBackprop: { input(shape: number[], dy: tfjs.Tensor, w: tfjs.Tensor): tfjs.Tensor; filter(x: tfjs.Tensor, dy: tfjs.Tensor, shape: number[]): tfjs.Tensor }) {
+  const rowMax = tf.customGrad(((s: tfjs.Tensor) => ({ value: tf.max(s, -1, true), gradFunc: () => tf.zeros(s.shape) })) as never) as unknown as (s: tfjs.Tensor) => tfjs.Tensor;
+  /** maxPool2Runtime's ops, keeping the pooled window's mask. */
+  const pool = (x: tfjs.Tensor4D) => {
+    const [b, h, w, c] = x.shape;
+    const win = tf.reshape(tf.transpose(tf.reshape(x, [b, h / 2, 2, w / 2, 2, c]), [0, 1, 3, 5, 2, 4]), [b, h / 2, w / 2, c, 4]);
+    const mask = tf.cast(tf.oneHot(tf.argMax(win, -1), 4), "float32");
+    return { y: tf.sum(tf.mul(win, mask), -1) as tfjs.Tensor4D, win, mask };
+  };
+  /** The pooling's backward pass: Sum's, Multiply's (for the window), the mask's zero gradient added, the reshapes and transpose undone. */
+  const poolGrad = (dy: tfjs.Tensor, p: { win: tfjs.Tensor; mask: tfjs.Tensor }, shape: readonly number[]) => {
+    const [b, h, w, c] = shape as [number, number, number, number];
+    const dSum = tf.mul(tf.reshape(dy, [b, h / 2, w / 2, c, 1]), tf.ones(p.win.shape, "float32"));
+    const dWin = tf.add(tf.mul(dSum, p.mask), tf.zerosLike(p.win));
+    const d6 = tf.transpose(tf.reshape(dWin, [b, h / 2, w / 2, c, 2, 2]), [0, 1, 4, 2, 5, 3]);
+    return tf.reshape(d6, shape as number[]);
+  };
+  return (x: tfjs.Tensor4D, f: tfjs.Tensor, g: tfjs.Tensor, h: tfjs.Tensor, o: tfjs.Tensor, gamma: tfjs.Tensor, keep: <T extends tfjs.Tensor>(t: T) => T) => {
+    const [b, hh, ww, c] = x.shape;
+    const n = hh * ww;
+    const conv = (t: tfjs.Tensor4D, k: tfjs.Tensor) => tf.conv2d(t, k as tfjs.Tensor4D, 1, "valid");
+    const q = keep(tf.reshape(conv(x, f), [b, n, c / 8]));
+    const pg = pool(conv(x, g));
+    const k = keep(tf.reshape(pg.y, [b, n / 4, c / 8]));
+    const ph = pool(conv(x, h));
+    const v = keep(tf.reshape(ph.y, [b, n / 4, c / 2]));
+    const s = tf.matMul(q as tfjs.Tensor3D, k as tfjs.Tensor3D, false, true);
+    const e = keep(tf.exp(tf.sub(s, rowMax(s))));
+    const sums = keep(tf.sum(e, -1, true));
+    const attn = keep(tf.div(e, sums));
+    const a = keep(tf.reshape(tf.matMul(attn as tfjs.Tensor3D, v as tfjs.Tensor3D), [b, hh, ww, c / 2]) as tfjs.Tensor4D);
+    const co = keep(conv(a, o));
+    const y = tf.add(x, tf.mul(gamma, co)) as tfjs.Tensor4D;
+    const masks = [pg, ph].map((p) => ({ win: keep(p.win), mask: keep(p.mask) }));
+    /** dx, and with `weights` the gradients of f, g, h, o and gamma. */
+    const backward = (dy: tfjs.Tensor, weights: boolean): { dx: tfjs.Tensor; dw: tfjs.Tensor[] | null } => {
+      const dAdd = tf.reshape(dy, x.shape);
+      const dMul = tf.reshape(dy, co.shape);
+      const dGamma = weights ? tf.reshape(tf.sum(tf.mul(dMul, co), [0, 1, 2, 3]), gamma.shape) : null;
+      const dCo = tf.mul(dMul, gamma);
+      const dA = conv2dBackprop.input(a.shape, dCo, o);
+      const dO = weights ? conv2dBackprop.filter(a, dCo, o.shape) : null;
+      const dAv = tf.reshape(dA, [b, n, c / 2]);
+      const dAttn = tf.matMul(dAv as tfjs.Tensor3D, v as tfjs.Tensor3D, false, true);
+      const dV = tf.matMul(attn as tfjs.Tensor3D, dAv as tfjs.Tensor3D, true, false);
+      const dE1 = tf.div(dAttn, sums);
+      const dSums = tf.neg(tf.div(tf.reshape(tf.sum(tf.mul(dAttn, e), [2]), sums.shape), tf.square(sums)));
+      const dE = tf.add(dE1, tf.mul(tf.reshape(dSums, [b, n, 1]), tf.ones(e.shape, "float32")));
+      const dS = tf.add(tf.reshape(tf.mul(dE, e), e.shape), tf.zeros(e.shape));
+      const dQ = tf.matMul(dS as tfjs.Tensor3D, k as tfjs.Tensor3D, false, false);
+      const dK = tf.matMul(dS as tfjs.Tensor3D, q as tfjs.Tensor3D, true, false);
+      const dCh = poolGrad(tf.reshape(dV, [b, hh / 2, ww / 2, c / 2]), masks[1]!, [b, hh, ww, c / 2]);
+      const dCg = poolGrad(tf.reshape(dK, [b, hh / 2, ww / 2, c / 8]), masks[0]!, [b, hh, ww, c / 8]);
+      const dCf = tf.reshape(dQ, [b, hh, ww, c / 8]);
+      let dx = tf.add(dAdd, conv2dBackprop.input(x.shape, dCh, h));
+      const dH = weights ? conv2dBackprop.filter(x, dCh, h.shape) : null;
+      dx = tf.add(dx, conv2dBackprop.input(x.shape, dCg, g));
+      const dG = weights ? conv2dBackprop.filter(x, dCg, g.shape) : null;
+      dx = tf.add(dx, conv2dBackprop.input(x.shape, dCf, f));
+      const dF = weights ? conv2dBackprop.filter(x, dCf, f.shape) : null;
+      return { dx, dw: weights ? [dF!, dG!, dH!, dO!, dGamma!] : null };
+    };
+    return { y, backward };
+  };
+}
+
 export const attention: LayerModule<AttentionIR, AttentionFused> = {
   kind: "attention",
   doc: "self-attention (SAGAN): 1x1 convs to queries (C/8), keys (C/8) and values (C/2), keys and values max-pooled 2x2, softmax over positions, a 1x1 conv back to C; x + gamma * that, gamma learned from 0",
@@ -122,11 +189,13 @@ export const attention: LayerModule<AttentionIR, AttentionFused> = {
     return `h = rt.selfAttention(h as tf.Tensor4D, ${k(l.f, 0)}, ${k(l.g, 1)}, ${k(l.h, 2)}, ${k(l.o, 3)}, ${ident(l.gamma)});`;
   },
 
-  // In a fused net: the forward pass is rt.selfAttention's ops (the same values as layer by layer); the
-  // backward pass runs them again under tfjs's tape (tf.grads), so its gradients are tfjs's own, at the cost
-  // of a second forward pass of the layer. (Its input's gradient is added to what later readers of the input
-  // gave, rather than accumulated term by term as tfjs's tape does: equal to float32 rounding when a
-  // shortcut reads the attention's input too; bit for bit otherwise, as in sagan.)
+  // In a fused net: the forward pass is rt.selfAttention's ops (the same values as layer by layer), keeping
+  // what the backward pass reads; the backward pass is tfjs's tape's written out (selfAttentionSaving), bit
+  // for bit, without the second forward pass of the layer that running it under the tape (tf.grads) took:
+  // the reduced sagan 430 -> 377 ms an iteration, its peak RSS +30 MB (bench/README.md). (Its input's
+  // gradient is added to what later readers of the input gave, rather than accumulated term by term as
+  // tfjs's tape does: equal to float32 rounding when a shortcut reads the attention's input too; bit for bit
+  // otherwise, as in sagan.)
   fused: {
     code: (l) =>
       `{ op: "attention", f: ${ident(l.f)}, g: ${ident(l.g)}, h: ${ident(l.h)}, o: ${ident(l.o)}, gamma: ${ident(l.gamma)}${l.sn ? `, sn: [${l.sn.map(ident).join(", ")}]` : ""} }`,
@@ -134,18 +203,23 @@ export const attention: LayerModule<AttentionIR, AttentionFused> = {
       op: "attention",
       weights: (l) => [l.f, l.g, l.h, l.o, l.gamma],
       spectral: (l) => (l.sn ? [l.f, l.g, l.h, l.o].map((k, i) => [k, l.sn![i]!] as const) : []),
-      forward(l, { tf, x, keep, view, weight, vjp, needDx, train }) {
-        const attend = attendWith(tf);
+      forward(l, { tf, x, keep, view, weight, needDx, train, kernel }) {
         const [f, g, h, o] = [l.f, l.g, l.h, l.o].map(weight) as [tfjs.Tensor, tfjs.Tensor, tfjs.Tensor, tfjs.Tensor];
-        const y = attend(x as tfjs.Tensor4D, f, g, h, o, l.gamma);
         const x4 = keep(view(x, x.shape)) as tfjs.Tensor4D;
+        const conv = { strides: 1, pad: "valid", dataFormat: "NHWC", dimRoundingMode: undefined };
+        const attend = selfAttentionSaving(tf, {
+          input: (inputShape, dy, filter) => kernel("Conv2DBackpropInput", { dy, filter }, { ...conv, inputShape }),
+          filter: (xx, dy, filterShape) => kernel("Conv2DBackpropFilter", { x: xx, dy }, { ...conv, filterShape }),
+        });
+        const back = train || needDx;
+        const { y, backward } = attend(x4, f, g, h, o, l.gamma, back ? keep : (t) => t);
         return {
           y,
           backward: (dy, grads) => {
-            if (!train) return needDx ? vjp((xx) => attend(xx as tfjs.Tensor4D, f, g, h, o, l.gamma), [x4], dy)[0]! : null;
-            const all = vjp((xx, ff, gg, hh, oo, ga) => attend(xx as tfjs.Tensor4D, ff!, gg!, hh!, oo!, ga!), [x4, f, g, h, o, l.gamma], dy);
-            [l.f, l.g, l.h, l.o, l.gamma].forEach((v, i) => grads.set(v, all[i + 1]!));
-            return needDx ? all[0]! : null;
+            if (!train && !needDx) return null;
+            const r = backward(dy, train);
+            if (r.dw) [l.f, l.g, l.h, l.o, l.gamma].forEach((v, i) => grads.set(v, r.dw![i]!));
+            return needDx ? r.dx : null;
           },
         };
       },

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import * as rt from "../../src/runtime/index.ts";
-import { maxPool2Runtime, selfAttentionRuntime } from "../../src/layers/attention.ts";
+import { maxPool2Runtime, selfAttentionRuntime, selfAttentionSaving } from "../../src/layers/attention.ts";
 
 /*
  * The self-attention layer as the trainer runs it (rt.selfAttention, the call src/layers/attention.ts
@@ -166,6 +166,37 @@ for (const backend of ["cpu", "wasm"] as const) {
           expect(Math.max(...numeric.map(Math.abs)), name).toBeGreaterThan(1e-2);
           close(grads[k]!.dataSync(), numeric, 2e-5, `d/d${name}`);
         });
+      });
+    });
+
+    it("the fused net's forward and written-out backward pass are tfjs's forward and tape bit for bit (pooling ties and -0 gradients included)", () => {
+      const p = params();
+      // every other pixel zero: its keys and values are 0, so windows whose other entries are negative tie
+      const c = SHAPE[3];
+      const x = Float64Array.from(p.x, (v, i) => (Math.floor(i / c) % 2 === 0 ? 0 : v));
+      const r = values(size(SHAPE), 19);
+      tf.tidy(() => {
+        const t = tensors({ ...p, x });
+        const dy = tf.tensor(Float32Array.from(r, (v, i) => (i % 7 === 0 ? -0 : v)), [...SHAPE]);
+        const conv = { strides: 1, pad: "valid", dataFormat: "NHWC", dimRoundingMode: undefined };
+        const run = (name: string, inputs: tf.NamedTensorMap, attrs: object) => tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
+        const saving = selfAttentionSaving(tf, {
+          input: (inputShape, d, filter) => run("Conv2DBackpropInput", { dy: d, filter }, { ...conv, inputShape }),
+          filter: (xx, d, filterShape) => run("Conv2DBackpropFilter", { x: xx, dy: d }, { ...conv, filterShape }),
+        });
+        const ours = saving(t.x, t.f, t.g, t.h, t.o, t.gamma, (k) => k);
+        const theirs = rt.selfAttention(t.x, t.f, t.g, t.h, t.o, t.gamma);
+        const bits = (a: tf.Tensor) => Array.from(new Uint32Array(Float32Array.from(a.dataSync()).buffer));
+        expect(bits(ours.y)).toEqual(bits(theirs));
+        const tape = tf.grads((xx, f, g, h, o, gamma) => rt.selfAttention(xx as tf.Tensor4D, f!, g!, h!, o!, gamma!))([t.x, t.f, t.g, t.h, t.o, t.gamma], dy);
+        const back = ours.backward(dy, true);
+        [back.dx, ...back.dw!].forEach((d, k) => expect(bits(d), ["x", "f", "g", "h", "o", "gamma"][k]).toEqual(bits(tape[k]!)));
+        expect(bits(ours.backward(dy, false).dx)).toEqual(bits(tape[0]!));
+        // the ties are there: windows of the keys' convolution whose largest value appears more than once
+        const keys = tf.conv2d(t.x, t.g as tf.Tensor4D, 1, "valid");
+        const [b, hh, ww, ck] = keys.shape;
+        const win = tf.reshape(tf.transpose(tf.reshape(keys, [b, hh / 2, 2, ww / 2, 2, ck]), [0, 1, 3, 5, 2, 4]), [-1, 4]).arraySync() as number[][];
+        expect(win.filter((w) => w.filter((v) => v === Math.max(...w)).length > 1).length).toBeGreaterThan(0);
       });
     });
 
