@@ -15,12 +15,7 @@ import { selfAttentionRuntime, selfAttentionSaving } from "../src/layers/attenti
 const info = await selectBackend("auto", { log: () => {} });
 console.log(info.detail);
 const attend = selfAttentionRuntime(tf);
-const conv = { strides: 1, pad: "valid", dataFormat: "NHWC", dimRoundingMode: undefined };
-const run = (name: string, inputs: tf.NamedTensorMap, attrs: object) => tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
-const saving = selfAttentionSaving(tf, {
-  input: (inputShape, d, filter) => run("Conv2DBackpropInput", { dy: d, filter }, { ...conv, inputShape }),
-  filter: (xx, d, filterShape) => run("Conv2DBackpropFilter", { x: xx, dy: d }, { ...conv, filterShape }),
-});
+const saving = selfAttentionSaving(tf);
 const median = (fn: () => void, n = 40): string => {
   const ts: number[] = [];
   for (let i = 0; i < n; i++) {

@@ -37,68 +37,101 @@ export interface AttentionFused {
   sn?: [tfjs.Variable, tfjs.Variable, tfjs.Variable, tfjs.Variable];
 }
 
+/** A 2x2 max pooling's result, and the window and mask its backward pass reads. */
+interface Pooled {
+  y: tfjs.Tensor4D;
+  win: tfjs.Tensor;
+  mask: tfjs.Tensor;
+}
+
 /**
  * 2x2 max pooling written so that a gradient penalty can differentiate its gradient: each window's values
  * times a one-hot mask of its first largest entry, summed. The mask (argMax, oneHot, cast) has a zero
  * gradient, so the gradient routes dy to that entry, and it is differentiable again. (tfjs's MaxPoolGrad
- * has no gradient, and tf.max's gradient goes through Equal, which has none.)
+ * has no gradient, and tf.max's gradient goes through Equal, which has none.) With the window and the mask
+ * used, for the fused net's backward pass.
  */
-export function maxPool2Runtime(tf: Tf, masks?: (mask: tfjs.Tensor) => tfjs.Tensor) {
-  return (x: tfjs.Tensor4D): tfjs.Tensor4D => {
+function maxPool2Parts(tf: Tf, masks?: (mask: tfjs.Tensor) => tfjs.Tensor) {
+  return (x: tfjs.Tensor4D): Pooled => {
     const [b, h, w, c] = x.shape;
     const win = tf.reshape(tf.transpose(tf.reshape(x, [b, h / 2, 2, w / 2, 2, c]), [0, 1, 3, 5, 2, 4]), [b, h / 2, w / 2, c, 4]);
     // int32 one-hot, then cast: the wasm backend's OneHot writes int32 bits whatever dtype it is asked for
-    const mask = tf.cast(tf.oneHot(tf.argMax(win, -1), 4), "float32");
-    return tf.sum(tf.mul(win, masks ? masks(mask) : mask), -1) as tfjs.Tensor4D;
+    const cast = tf.cast(tf.oneHot(tf.argMax(win, -1), 4), "float32");
+    const mask = masks ? masks(cast) : cast;
+    return { y: tf.sum(tf.mul(win, mask), -1) as tfjs.Tensor4D, win, mask };
   };
+}
+
+/** maxPool2Parts' pooled values alone. */
+export function maxPool2Runtime(tf: Tf, masks?: (mask: tfjs.Tensor) => tfjs.Tensor) {
+  const parts = maxPool2Parts(tf, masks);
+  return (x: tfjs.Tensor4D): tfjs.Tensor4D => parts(x).y;
 }
 
 /**
  * The layer's forward pass on [batch, height, width, C] with kernels f, g [1, 1, C, C/8], h [1, 1, C, C/2],
- * o [1, 1, C/2, C] and gamma [1]. The softmax is written out (its maximum held constant) so every step
- * has a gradient of its own, for gradient penalties. (`maxPool2` is replaceable for tests that hold the
- * pooling masks fixed.)
+ * o [1, 1, C/2, C] and gamma [1], and the values its backward pass reads. The softmax is written out (its
+ * maximum held constant) so every step has a gradient of its own, for gradient penalties.
  */
-export function selfAttentionRuntime(tf: Tf, maxPool2 = maxPool2Runtime(tf)) {
+function attentionForward(tf: Tf, pool: (x: tfjs.Tensor4D) => Pooled | tfjs.Tensor4D) {
   // The row maximum the softmax subtracts, held constant (its forward runs off the tape, its gradient is 0).
   const rowMax = tf.customGrad(((s: tfjs.Tensor) => ({ value: tf.max(s, -1, true), gradFunc: () => tf.zeros(s.shape) })) as never) as unknown as (
     s: tfjs.Tensor,
   ) => tfjs.Tensor;
-  return (x: tfjs.Tensor4D, f: tfjs.Tensor, g: tfjs.Tensor, h: tfjs.Tensor, o: tfjs.Tensor, gamma: tfjs.Tensor): tfjs.Tensor4D => {
+  // a pool that gives its values alone (selfAttentionRuntime's) leaves nothing for a backward pass to read
+  const parts = (p: Pooled | tfjs.Tensor4D): Pooled => ("win" in p ? p : { y: p, win: p, mask: p });
+  return (x: tfjs.Tensor4D, f: tfjs.Tensor, g: tfjs.Tensor, h: tfjs.Tensor, o: tfjs.Tensor, gamma: tfjs.Tensor) => {
     const [b, hh, ww, c] = x.shape;
     const n = hh * ww;
     const conv = (t: tfjs.Tensor4D, k: tfjs.Tensor) => tf.conv2d(t, k as tfjs.Tensor4D, 1, "valid");
     const q = tf.reshape(conv(x, f), [b, n, c / 8]);
-    const k = tf.reshape(maxPool2(conv(x, g)), [b, n / 4, c / 8]);
-    const v = tf.reshape(maxPool2(conv(x, h)), [b, n / 4, c / 2]);
+    const pg = parts(pool(conv(x, g)));
+    const k = tf.reshape(pg.y, [b, n / 4, c / 8]);
+    const ph = parts(pool(conv(x, h)));
+    const v = tf.reshape(ph.y, [b, n / 4, c / 2]);
     const s = tf.matMul(q as tfjs.Tensor3D, k as tfjs.Tensor3D, false, true); // [b, n, n/4]
     const e = tf.exp(tf.sub(s, rowMax(s)));
-    const attn = tf.div(e, tf.sum(e, -1, true));
+    const sums = tf.sum(e, -1, true);
+    const attn = tf.div(e, sums);
     const a = tf.reshape(tf.matMul(attn as tfjs.Tensor3D, v as tfjs.Tensor3D), [b, hh, ww, c / 2]) as tfjs.Tensor4D;
-    return tf.add(x, tf.mul(gamma, conv(a, o))) as tfjs.Tensor4D;
+    const co = conv(a, o);
+    const y = tf.add(x, tf.mul(gamma, co)) as tfjs.Tensor4D;
+    return { y, q, k, v, e, sums, attn, a, co, pg, ph };
   };
 }
 
+/** The layer's forward pass (attentionForward's result; `maxPool2` is replaceable for tests that hold the pooling masks fixed). */
+export function selfAttentionRuntime(tf: Tf, maxPool2 = maxPool2Runtime(tf)) {
+  const forward = attentionForward(tf, maxPool2);
+  return (x: tfjs.Tensor4D, f: tfjs.Tensor, g: tfjs.Tensor, h: tfjs.Tensor, o: tfjs.Tensor, gamma: tfjs.Tensor): tfjs.Tensor4D => forward(x, f, g, h, o, gamma).y;
+}
+
+/** One selfAttentionSaving per tfjs module (the fused form's forward pass). */
+const savingOf = new WeakMap<Tf, ReturnType<typeof makeSelfAttentionSaving>>();
+export function selfAttentionSaving(tf: Tf): ReturnType<typeof makeSelfAttentionSaving> {
+  let a = savingOf.get(tf);
+  if (!a) savingOf.set(tf, (a = makeSelfAttentionSaving(tf)));
+  return a;
+}
+
 /**
- * The layer's forward pass as selfAttentionRuntime runs it (the same ops in the same order, so the same bits),
- * keeping what its backward pass reads, and that backward pass written out: each op's gradient as tfjs's
- * gradient for it computes it, and the gradients of a value read by several ops added in the order tfjs's tape
- * adds them (the last reader's first). So the fused net's backward pass no longer runs the layer's forward pass
- * again under the tape, and its results are the tape's bit for bit (test/opt/equivalence.test.ts: the
- * optimized trainers against the layer-by-layer ones, which differentiate selfAttentionRuntime with tf.grads).
- * Every op is a tfjs op, so a tape around the backward pass (a gradient penalty's) records it.
+ * The layer's forward pass as selfAttentionRuntime runs it (attentionForward: the same ops in the same order, so
+ * the same bits), keeping what its backward pass reads, and that backward pass written out: each op's gradient
+ * as tfjs's gradient for it computes it, and the gradients of a value read by several ops added in the order
+ * tfjs's tape adds them (the last reader's first). So the fused net's backward pass does not run the layer's
+ * forward pass again under the tape, and its results are the tape's bit for bit (attention.test.ts checks
+ * them against tf.grads of selfAttentionRuntime). Every op is a tfjs op, so a tape around the backward pass
+ * (a gradient penalty's) records it.
  */
-export function selfAttentionSaving(tf: Tf, conv2dBackprop: { input(shape: number[], dy: tfjs.Tensor, w: tfjs.Tensor): tfjs.Tensor; filter(x: tfjs.Tensor, dy: tfjs.Tensor, shape: number[]): tfjs.Tensor }) {
-  const rowMax = tf.customGrad(((s: tfjs.Tensor) => ({ value: tf.max(s, -1, true), gradFunc: () => tf.zeros(s.shape) })) as never) as unknown as (s: tfjs.Tensor) => tfjs.Tensor;
-  /** maxPool2Runtime's ops, keeping the pooled window's mask. */
-  const pool = (x: tfjs.Tensor4D) => {
-    const [b, h, w, c] = x.shape;
-    const win = tf.reshape(tf.transpose(tf.reshape(x, [b, h / 2, 2, w / 2, 2, c]), [0, 1, 3, 5, 2, 4]), [b, h / 2, w / 2, c, 4]);
-    const mask = tf.cast(tf.oneHot(tf.argMax(win, -1), 4), "float32");
-    return { y: tf.sum(tf.mul(win, mask), -1) as tfjs.Tensor4D, win, mask };
-  };
+function makeSelfAttentionSaving(tf: Tf) {
+  const forward = attentionForward(tf, maxPool2Parts(tf));
+  // Conv2D's gradients as tfjs's conv2d gradient runs them (for the 1x1, stride-1, 'valid' convolutions here)
+  const conv = { strides: 1, pad: "valid", dataFormat: "NHWC", dimRoundingMode: undefined };
+  const run = (name: string, inputs: tfjs.NamedTensorMap, attrs: object) => tf.engine().runKernel(name, inputs, attrs as tfjs.NamedAttrMap) as tfjs.Tensor;
+  const dInput = (inputShape: number[], dy: tfjs.Tensor, filter: tfjs.Tensor) => run("Conv2DBackpropInput", { dy, filter }, { ...conv, inputShape });
+  const dFilter = (x: tfjs.Tensor, dy: tfjs.Tensor, filterShape: number[]) => run("Conv2DBackpropFilter", { x, dy }, { ...conv, filterShape });
   /** The pooling's backward pass: Sum's, Multiply's (for the window), the mask's zero gradient added, the reshapes and transpose undone. */
-  const poolGrad = (dy: tfjs.Tensor, p: { win: tfjs.Tensor; mask: tfjs.Tensor }, shape: readonly number[]) => {
+  const poolGrad = (dy: tfjs.Tensor, p: Pooled, shape: readonly number[]) => {
     const [b, h, w, c] = shape as [number, number, number, number];
     const dSum = tf.mul(tf.reshape(dy, [b, h / 2, w / 2, c, 1]), tf.ones(p.win.shape, "float32"));
     const dWin = tf.add(tf.mul(dSum, p.mask), tf.zerosLike(p.win));
@@ -108,49 +141,38 @@ export function selfAttentionSaving(tf: Tf, conv2dBackprop: { input(shape: numbe
   return (x: tfjs.Tensor4D, f: tfjs.Tensor, g: tfjs.Tensor, h: tfjs.Tensor, o: tfjs.Tensor, gamma: tfjs.Tensor, keep: <T extends tfjs.Tensor>(t: T) => T) => {
     const [b, hh, ww, c] = x.shape;
     const n = hh * ww;
-    const conv = (t: tfjs.Tensor4D, k: tfjs.Tensor) => tf.conv2d(t, k as tfjs.Tensor4D, 1, "valid");
-    const q = keep(tf.reshape(conv(x, f), [b, n, c / 8]));
-    const pg = pool(conv(x, g));
-    const k = keep(tf.reshape(pg.y, [b, n / 4, c / 8]));
-    const ph = pool(conv(x, h));
-    const v = keep(tf.reshape(ph.y, [b, n / 4, c / 2]));
-    const s = tf.matMul(q as tfjs.Tensor3D, k as tfjs.Tensor3D, false, true);
-    const e = keep(tf.exp(tf.sub(s, rowMax(s))));
-    const sums = keep(tf.sum(e, -1, true));
-    const attn = keep(tf.div(e, sums));
-    const a = keep(tf.reshape(tf.matMul(attn as tfjs.Tensor3D, v as tfjs.Tensor3D), [b, hh, ww, c / 2]) as tfjs.Tensor4D);
-    const co = keep(conv(a, o));
-    const y = tf.add(x, tf.mul(gamma, co)) as tfjs.Tensor4D;
-    const masks = [pg, ph].map((p) => ({ win: keep(p.win), mask: keep(p.mask) }));
+    const fw = forward(x, f, g, h, o, gamma);
+    const [q, k, v, e, sums, attn, a, co] = [fw.q, fw.k, fw.v, fw.e, fw.sums, fw.attn, fw.a, fw.co].map(keep) as tfjs.Tensor[];
+    const [pg, ph] = [fw.pg, fw.ph].map((p) => ({ y: p.y, win: keep(p.win), mask: keep(p.mask) }));
     /** dx, and with `weights` the gradients of f, g, h, o and gamma. */
     const backward = (dy: tfjs.Tensor, weights: boolean): { dx: tfjs.Tensor; dw: tfjs.Tensor[] | null } => {
       const dAdd = tf.reshape(dy, x.shape);
-      const dMul = tf.reshape(dy, co.shape);
-      const dGamma = weights ? tf.reshape(tf.sum(tf.mul(dMul, co), [0, 1, 2, 3]), gamma.shape) : null;
+      const dMul = tf.reshape(dy, co!.shape);
+      const dGamma = weights ? tf.reshape(tf.sum(tf.mul(dMul, co!), [0, 1, 2, 3]), gamma.shape) : null;
       const dCo = tf.mul(dMul, gamma);
-      const dA = conv2dBackprop.input(a.shape, dCo, o);
-      const dO = weights ? conv2dBackprop.filter(a, dCo, o.shape) : null;
+      const dA = dInput(a!.shape, dCo, o);
+      const dO = weights ? dFilter(a!, dCo, o.shape) : null;
       const dAv = tf.reshape(dA, [b, n, c / 2]);
       const dAttn = tf.matMul(dAv as tfjs.Tensor3D, v as tfjs.Tensor3D, false, true);
       const dV = tf.matMul(attn as tfjs.Tensor3D, dAv as tfjs.Tensor3D, true, false);
-      const dE1 = tf.div(dAttn, sums);
-      const dSums = tf.neg(tf.div(tf.reshape(tf.sum(tf.mul(dAttn, e), [2]), sums.shape), tf.square(sums)));
-      const dE = tf.add(dE1, tf.mul(tf.reshape(dSums, [b, n, 1]), tf.ones(e.shape, "float32")));
-      const dS = tf.add(tf.reshape(tf.mul(dE, e), e.shape), tf.zeros(e.shape));
+      const dE1 = tf.div(dAttn, sums!);
+      const dSums = tf.neg(tf.div(tf.reshape(tf.sum(tf.mul(dAttn, e!), [2]), sums!.shape), tf.square(sums!)));
+      const dE = tf.add(dE1, tf.mul(tf.reshape(dSums, [b, n, 1]), tf.ones(e!.shape, "float32")));
+      const dS = tf.add(tf.reshape(tf.mul(dE, e!), e!.shape), tf.zeros(e!.shape));
       const dQ = tf.matMul(dS as tfjs.Tensor3D, k as tfjs.Tensor3D, false, false);
       const dK = tf.matMul(dS as tfjs.Tensor3D, q as tfjs.Tensor3D, true, false);
-      const dCh = poolGrad(tf.reshape(dV, [b, hh / 2, ww / 2, c / 2]), masks[1]!, [b, hh, ww, c / 2]);
-      const dCg = poolGrad(tf.reshape(dK, [b, hh / 2, ww / 2, c / 8]), masks[0]!, [b, hh, ww, c / 8]);
+      const dCh = poolGrad(tf.reshape(dV, [b, hh / 2, ww / 2, c / 2]), ph!, [b, hh, ww, c / 2]);
+      const dCg = poolGrad(tf.reshape(dK, [b, hh / 2, ww / 2, c / 8]), pg!, [b, hh, ww, c / 8]);
       const dCf = tf.reshape(dQ, [b, hh, ww, c / 8]);
-      let dx = tf.add(dAdd, conv2dBackprop.input(x.shape, dCh, h));
-      const dH = weights ? conv2dBackprop.filter(x, dCh, h.shape) : null;
-      dx = tf.add(dx, conv2dBackprop.input(x.shape, dCg, g));
-      const dG = weights ? conv2dBackprop.filter(x, dCg, g.shape) : null;
-      dx = tf.add(dx, conv2dBackprop.input(x.shape, dCf, f));
-      const dF = weights ? conv2dBackprop.filter(x, dCf, f.shape) : null;
+      let dx = tf.add(dAdd, dInput(x.shape, dCh, h));
+      const dH = weights ? dFilter(x, dCh, h.shape) : null;
+      dx = tf.add(dx, dInput(x.shape, dCg, g));
+      const dG = weights ? dFilter(x, dCg, g.shape) : null;
+      dx = tf.add(dx, dInput(x.shape, dCf, f));
+      const dF = weights ? dFilter(x, dCf, f.shape) : null;
       return { dx, dw: weights ? [dF!, dG!, dH!, dO!, dGamma!] : null };
     };
-    return { y, backward };
+    return { y: fw.y, backward };
   };
 }
 
@@ -203,16 +225,10 @@ export const attention: LayerModule<AttentionIR, AttentionFused> = {
       op: "attention",
       weights: (l) => [l.f, l.g, l.h, l.o, l.gamma],
       spectral: (l) => (l.sn ? [l.f, l.g, l.h, l.o].map((k, i) => [k, l.sn![i]!] as const) : []),
-      forward(l, { tf, x, keep, view, weight, needDx, train, kernel }) {
+      forward(l, { tf, x, keep, view, weight, needDx, train }) {
         const [f, g, h, o] = [l.f, l.g, l.h, l.o].map(weight) as [tfjs.Tensor, tfjs.Tensor, tfjs.Tensor, tfjs.Tensor];
         const x4 = keep(view(x, x.shape)) as tfjs.Tensor4D;
-        const conv = { strides: 1, pad: "valid", dataFormat: "NHWC", dimRoundingMode: undefined };
-        const attend = selfAttentionSaving(tf, {
-          input: (inputShape, dy, filter) => kernel("Conv2DBackpropInput", { dy, filter }, { ...conv, inputShape }),
-          filter: (xx, dy, filterShape) => kernel("Conv2DBackpropFilter", { x: xx, dy }, { ...conv, filterShape }),
-        });
-        const back = train || needDx;
-        const { y, backward } = attend(x4, f, g, h, o, l.gamma, back ? keep : (t) => t);
+        const { y, backward } = selfAttentionSaving(tf)(x4, f, g, h, o, l.gamma, train || needDx ? keep : (t) => t);
         return {
           y,
           backward: (dy, grads) => {

@@ -178,12 +178,7 @@ for (const backend of ["cpu", "wasm"] as const) {
       tf.tidy(() => {
         const t = tensors({ ...p, x });
         const dy = tf.tensor(Float32Array.from(r, (v, i) => (i % 7 === 0 ? -0 : v)), [...SHAPE]);
-        const conv = { strides: 1, pad: "valid", dataFormat: "NHWC", dimRoundingMode: undefined };
-        const run = (name: string, inputs: tf.NamedTensorMap, attrs: object) => tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
-        const saving = selfAttentionSaving(tf, {
-          input: (inputShape, d, filter) => run("Conv2DBackpropInput", { dy: d, filter }, { ...conv, inputShape }),
-          filter: (xx, d, filterShape) => run("Conv2DBackpropFilter", { x: xx, dy: d }, { ...conv, filterShape }),
-        });
+        const saving = selfAttentionSaving(tf);
         const ours = saving(t.x, t.f, t.g, t.h, t.o, t.gamma, (k) => k);
         const theirs = rt.selfAttention(t.x, t.f, t.g, t.h, t.o, t.gamma);
         const bits = (a: tf.Tensor) => Array.from(new Uint32Array(Float32Array.from(a.dataSync()).buffer));
