@@ -145,21 +145,23 @@ function batchNormLayer(bn: BatchNormVars, env: FusedEnv): { y: tf.Tensor; backw
 
 /**
  * The same arithmetic as batchNormLayer's chain, where the backend has it as two kernels (wasm: ganc.wat's
- * bn_center, bn_grad_sums, bn_grad_center_sum and bn_grad_dx, with column_sum and batch_norm): the forward
+ * bn_sumsq, bn_grad_sums, bn_grad_center_sum and bn_grad_dx, with column_sum and batch_norm): the forward
  * pass's five kernels and the backward pass's twenty or so become one each, bit for bit the chain
  * (test/runtime/wasm-kernels.test.ts, test/opt/fused-graph.test.ts).
  */
-function batchNormKernels(bn: BatchNormVars, { x, needDx, train, keep, stats, kernels }: FusedEnv, trainKernel: string, gradKernel: string): { y: tf.Tensor; backward: Backward } {
-  const [y, mean, variance, xc] = kernels(trainKernel, { x, scale: bn.gamma, offset: bn.beta }, { varianceEpsilon: bn.epsilon }) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+function batchNormKernels(bn: BatchNormVars, { x, needDx, train, keep, stats, kernels, view }: FusedEnv, trainKernel: string, gradKernel: string): { y: tf.Tensor; backward: Backward } {
+  const [y, mean, variance] = kernels(trainKernel, { x, scale: bn.gamma, offset: bn.beta }, { varianceEpsilon: bn.epsilon }) as [tf.Tensor, tf.Tensor, tf.Tensor];
   const st: BnStats = { bn, mean: keep(mean), variance: keep(variance) };
   stats.push(st);
-  const xcKept = keep(xc);
+  // the backward pass computes x - mean again from these (the kernel pair keeps no centred copy); a view: x
+  // may be a tensor this op does not own
+  const xKept = keep(view(x, x.shape));
   return {
     y,
     backward: (dy, grads, into) => {
       const wantSums = train && (bn.gamma !== null || bn.beta !== null);
       if (!wantSums && !needDx) return null;
-      const [dgamma, dbeta, dx] = kernels(gradKernel, { dy, xc: xcKept, r: st.r!, mh: st.minusHalfRCube!, gamma: bn.gamma, into }, { needDx });
+      const [dgamma, dbeta, dx] = kernels(gradKernel, { dy, x: xKept, mean: st.mean, r: st.r!, mh: st.minusHalfRCube!, gamma: bn.gamma, into }, { needDx });
       if (train) {
         if (bn.gamma) grads.set(bn.gamma, dgamma!);
         if (bn.beta) grads.set(bn.beta, dbeta!);

@@ -177,7 +177,7 @@ export interface ActivationForm<L, Act extends { readonly kind: string }> {
   attrs(a: Act): { activation: string; leakyreluAlpha: number };
   forward(a: Act, x: tf.Tensor, env: Pick<FusedEnv, "tf" | "kernel">): tf.Tensor;
   /** Its gradient from its output `y`. */
-  grad(a: Act, dy: tf.Tensor, y: tf.Tensor, env: Pick<FusedEnv, "tf" | "kernel" | "constant">): tf.Tensor;
+  grad(a: Act, dy: tf.Tensor, y: tf.Tensor, env: Pick<FusedEnv, "tf" | "kernel" | "constant" | "gancKernel">): tf.Tensor;
 }
 
 // ---- export (src/tools/export.ts) ---------------------------------------------------------------------

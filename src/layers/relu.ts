@@ -21,8 +21,12 @@ export const relu: LayerModule<ReluIR, ActFused, { kind: "relu" }> = {
     fusable: () => true,
     attrs: () => plainAttrs("relu"),
     forward: (_a, x, { kernel }) => kernel("Relu", { x }),
-    // relu passes dy where the output is positive, which is where the input is (tfjs's formula, bit for bit)
-    grad: (_a, dy, y, { kernel }) => kernel("Multiply", { a: dy, b: kernel("Step", { x: y }, { alpha: 0 }) }),
+    // relu passes dy where the output is positive, which is where the input is (tfjs's formula, bit for bit;
+    // on wasm the pair as one ganc kernel)
+    grad: (_a, dy, y, { kernel, gancKernel }) => {
+      const fused = gancKernel("reluGrad");
+      return fused !== null ? kernel(fused, { dy, y }) : kernel("Multiply", { a: dy, b: kernel("Step", { x: y }, { alpha: 0 }) });
+    },
   },
   export: (_l, { tf, apply, h, name }) => apply(tf.layers.activation({ activation: "relu", name }), h),
 };

@@ -234,21 +234,21 @@ describe("batch norm in training as two kernels on wasm (GancBatchNormTrain, Gan
     return { c, x, gamma, beta, dy, into, axes: shape.slice(0, -1).map((_, i) => i), n: tf.util.sizeFromShape(shape) / c };
   };
 
-  it("forward: y, the batch mean and variance, and x - mean are tf.moments' and tf.batchNorm's bit for bit", () => {
+  it("forward: y and the batch mean and variance are tf.moments' and tf.batchNorm's bit for bit (and no centred copy is made)", () => {
     for (const [shape, withGamma, withBeta, eps] of cases) {
       tf.tidy(() => {
         const { x, gamma, beta, axes } = inputs(shape, withGamma, withBeta);
         const ins: tf.NamedTensorMap = { x };
         if (gamma) ins.scale = gamma;
         if (beta) ins.offset = beta;
-        const [y, mean, variance, xc] = tf.engine().runKernel("GancBatchNormTrain", ins, { varianceEpsilon: eps }) as tf.Tensor[];
+        const outs = tf.engine().runKernel("GancBatchNormTrain", ins, { varianceEpsilon: eps }) as tf.Tensor[];
+        expect(outs.length).toBe(3);
+        const [y, mean, variance] = outs;
         const m = tf.moments(x, axes);
-        const refXc = tf.sub(x, m.mean);
         const refY = tf.batchNorm(x, m.mean, m.variance, beta ?? undefined, gamma ?? undefined, eps);
         expect(y!.shape).toEqual(shape);
         expect(Array.from(mean!.dataSync()), `mean ${shape}`).toEqual(Array.from(m.mean.dataSync()));
         expect(Array.from(variance!.dataSync()), `variance ${shape}`).toEqual(Array.from(m.variance.dataSync()));
-        expect(Array.from(xc!.dataSync()), `xc ${shape}`).toEqual(Array.from(refXc.dataSync()));
         expect(Array.from(y!.dataSync()), `y ${shape}`).toEqual(Array.from(refY.dataSync()));
       });
     }
@@ -274,7 +274,8 @@ describe("batch norm in training as two kernels on wasm (GancBatchNormTrain, Gan
           const dx3 = tf.div(tf.add(sum(tf.mul(r, dyG)), sum(dxc)), -n);
           const refDx = tf.add(tf.add(withInto ? tf.add(into, dx1) : dx1, dxc), dx3);
 
-          const ins: tf.NamedTensorMap = { dy, xc, r, mh };
+          // the kernel gets x and the batch mean, and computes x - mean itself
+          const ins: tf.NamedTensorMap = { dy, x, mean: m.mean, r, mh };
           if (gamma) ins.gamma = gamma;
           if (withInto) ins.into = into;
           const [dgamma, dbeta, dx] = tf.engine().runKernel("GancBatchNormGrad", ins, { needDx: true }) as tf.Tensor[];
@@ -301,9 +302,9 @@ describe("batch norm in training as two kernels on wasm (GancBatchNormTrain, Gan
     const ids = backend.numDataIds();
     const bytes = tf.memory().numBytes;
     const outs = tf.engine().runKernel("GancBatchNormTrain", { x, scale: gamma!, offset: beta! }, { varianceEpsilon: 1e-5 }) as tf.Tensor[];
-    const grads = tf.engine().runKernel("GancBatchNormGrad", { dy, xc: outs[3]!, r, mh, gamma: gamma!, into }, { needDx: true }) as tf.Tensor[];
-    const sums = tf.engine().runKernel("GancBatchNormGrad", { dy, xc: outs[3]!, r, mh }, { needDx: false }) as tf.Tensor[];
-    expect(backend.numDataIds()).toBe(ids + 4 + 3 + 2);
+    const grads = tf.engine().runKernel("GancBatchNormGrad", { dy, x, mean: outs[1]!, r, mh, gamma: gamma!, into }, { needDx: true }) as tf.Tensor[];
+    const sums = tf.engine().runKernel("GancBatchNormGrad", { dy, x, mean: outs[1]!, r, mh }, { needDx: false }) as tf.Tensor[];
+    expect(backend.numDataIds()).toBe(ids + 3 + 3 + 2);
     tf.dispose([...outs, ...grads, ...sums]);
     expect(backend.numDataIds()).toBe(ids);
     expect(tf.memory().numBytes).toBe(bytes);
@@ -381,6 +382,64 @@ describe("Exp on wasm (ganc.wat expf)", () => {
       worst = Math.max(worst, Math.abs(got[i]! - exact) / ulp);
     }
     expect(worst).toBeLessThan(0.51);
+  });
+});
+
+describe("relu's gradient on wasm (GancReluGrad)", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm", { log: () => {} });
+  });
+
+  it("is Multiply(dy, Step(y)) bit for bit: random bit patterns, zeros of both signs, infinities, NaNs, tails", () => {
+    const specials = [0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-45, 3.4028234663852886e38, -3.4028234663852886e38, 1, -1];
+    // every pair of specials, then random bit patterns for both (every magnitude and sign, NaNs with payloads)
+    const pairs = specials.flatMap((a) => specials.map((b) => [a, b] as const));
+    let state = 777;
+    const bits = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
+    const n = pairs.length + 100_003; // not a multiple of 4: the scalar tail runs too
+    const dyBits = new Uint32Array(n);
+    const yBits = new Uint32Array(n);
+    const dyF = new Float32Array(dyBits.buffer);
+    const yF = new Float32Array(yBits.buffer);
+    pairs.forEach(([a, b], i) => {
+      dyF[i] = a;
+      yF[i] = b;
+    });
+    for (let i = pairs.length; i < n; i++) {
+      dyBits[i] = bits();
+      yBits[i] = bits();
+    }
+    for (const len of [n, 3, 7, 1]) {
+      const dy = tf.tensor1d(dyF.subarray(0, len));
+      const y = tf.tensor1d(yF.subarray(0, len));
+      const ours = tf.engine().runKernel("GancReluGrad", { dy, y }) as tf.Tensor;
+      const chain = tf.mul(dy, tf.step(y, 0));
+      const a = new Uint32Array((ours.dataSync() as Float32Array).slice().buffer);
+      const b = new Uint32Array((chain.dataSync() as Float32Array).slice().buffer);
+      let differing = 0;
+      for (let i = 0; i < len; i++) if (a[i] !== b[i]) differing++;
+      expect(differing).toBe(0);
+      tf.dispose([dy, y, ours, chain]);
+    }
+  });
+
+  it("is what relu's fused backward runs on wasm, and cpu keeps the chain", async () => {
+    const { relu } = await import("../../src/layers/relu.ts");
+    const { gancKernel, kernel, constant } = await import("../../src/runtime/fused/engine.ts");
+    const seen: string[] = [];
+    const spy = (name: string, inputs: Record<string, tf.Tensor>, attrs?: Record<string, unknown>) => (seen.push(name), kernel(name, inputs, attrs));
+    const dy = tf.tensor1d([1, -2, 3, -4, 5]);
+    const y = tf.tensor1d([0, -0, 2, 1, NaN]);
+    const g = relu.activation!.grad({ kind: "relu" }, dy, y, { tf, kernel: spy as typeof kernel, constant, gancKernel });
+    expect(seen).toEqual(["GancReluGrad"]);
+    expect(Array.from(g.dataSync())).toEqual([0, -0, 3, -4, NaN]);
+    await selectBackend("cpu", { log: () => {} });
+    seen.length = 0;
+    const g2 = relu.activation!.grad({ kind: "relu" }, dy, y, { tf, kernel: spy as typeof kernel, constant, gancKernel });
+    expect(seen).toEqual(["Step", "Multiply"]);
+    expect(Array.from(g2.dataSync())).toEqual([0, -0, 3, -4, NaN]);
+    await selectBackend("wasm", { log: () => {} });
+    tf.dispose([dy, y, g, g2]);
   });
 });
 

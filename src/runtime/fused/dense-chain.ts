@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { activationModule, type Activation } from "../../layers/index.ts";
 import type { DenseFused } from "../../layers/dense.ts";
-import { Arena, constant, view } from "./engine.ts";
+import { Arena, constant, gancKernel, view } from "./engine.ts";
 import { below as belowEngine, Below, setBelowEngine, type Info } from "./below.ts";
 
 /** Turns the dense-chain path (and the fused losses' below-engine path) on or off for what runs from now on. */
@@ -168,5 +168,5 @@ function activation(b: Below, a: Activation, x: Info): Info {
 /** The activation's gradient as its module writes it, its kernels run below the engine. */
 function activationGrad(b: Below, a: Activation, dy: Info, y: Info): Info {
   const kernel = (name: string, inputs: Record<string, Info | null | undefined>, attrs: Record<string, unknown> = {}) => b.run(name, inputs, attrs) as unknown as tf.Tensor;
-  return activationModule(a.kind).grad(a, dy as unknown as tf.Tensor, y as unknown as tf.Tensor, { tf, kernel: kernel as never, constant }) as unknown as Info;
+  return activationModule(a.kind).grad(a, dy as unknown as tf.Tensor, y as unknown as tf.Tensor, { tf, kernel: kernel as never, constant, gancKernel }) as unknown as Info;
 }

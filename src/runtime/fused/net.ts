@@ -290,7 +290,7 @@ const ENGINE = {
   filledView,
   vjp,
   activation: (a: { readonly kind: string }, x: tf.Tensor) => activationModule(a.kind).forward(a as Activation, x, { tf, kernel }),
-  activationGrad: (a: { readonly kind: string }, dy: tf.Tensor, y: tf.Tensor) => activationModule(a.kind).grad(a as Activation, dy, y, { tf, kernel, constant }),
+  activationGrad: (a: { readonly kind: string }, dy: tf.Tensor, y: tf.Tensor) => activationModule(a.kind).grad(a as Activation, dy, y, { tf, kernel, constant, gancKernel }),
   activationAttrs: (a: { readonly kind: string } | null) => (a === null ? { activation: "linear", leakyreluAlpha: 0.2 } : activationModule(a.kind).attrs(a as Activation)),
 };
 

@@ -9,11 +9,13 @@ import {
   GANC_BN_GRAD,
   GANC_BN_TRAIN,
   GANC_MOVING_AVERAGES,
+  GANC_RELU_GRAD,
   makeAdamKernel,
   makeBatchNormGradKernel,
   makeBatchNormKernel,
   makeBatchNormTrainKernel,
   makeExpKernel,
+  makeReluGradKernel,
   makeBnFactorsKernel,
   makeResizeNearestKernel,
   makeColumnReduceKernel,
@@ -121,6 +123,7 @@ const batchNorm = wrapsStock(tf.FusedBatchNorm, makeBatchNormKernel);
 /** Batch norm with batch statistics, forward and backward, each as one kernel (wasm only; elsewhere the fused net runs the chain). */
 const batchNormTrain: Replacement = { kernelName: GANC_BN_TRAIN, make: () => makeBatchNormTrainKernel() as unknown as TrainingKernelFunc };
 const batchNormGrad: Replacement = { kernelName: GANC_BN_GRAD, make: () => makeBatchNormGradKernel() as unknown as TrainingKernelFunc };
+const reluGrad: Replacement = { kernelName: GANC_RELU_GRAD, make: () => makeReluGradKernel() as unknown as TrainingKernelFunc };
 
 const exp = wrapsStock(tf.Exp, makeExpKernel);
 
@@ -160,7 +163,7 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, exp, resizeNearest, identity],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, exp, resizeNearest, identity],
   cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages],
 };
 

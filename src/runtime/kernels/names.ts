@@ -4,13 +4,16 @@
  * may load it.
  */
 export const GANC_KERNELS = {
-  /** Batch norm's forward pass with batch statistics: y, mean, variance and x - mean (wasm/index.ts, makeBatchNormTrainKernel). */
+  /** Batch norm's forward pass with batch statistics: y, mean and variance (wasm/index.ts, makeBatchNormTrainKernel). */
   bnTrain: "GancBatchNormTrain",
-  /** Batch norm's backward pass: dgamma, dbeta and dx (wasm/index.ts, makeBatchNormGradKernel). */
+  /** Batch norm's backward pass from dy, x and the batch mean: dgamma, dbeta and dx (wasm/index.ts, makeBatchNormGradKernel). */
   bnGrad: "GancBatchNormGrad",
+  /** relu's gradient from its output, dy * step(y), in one pass (wasm/index.ts, makeReluGradKernel). */
+  reluGrad: "GancReluGrad",
 } as const;
 
 export type GancKernelKind = keyof typeof GANC_KERNELS;
 
 export const GANC_BN_TRAIN = GANC_KERNELS.bnTrain;
 export const GANC_BN_GRAD = GANC_KERNELS.bnGrad;
+export const GANC_RELU_GRAD = GANC_KERNELS.reluGrad;

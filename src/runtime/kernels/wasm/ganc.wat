@@ -266,11 +266,12 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows_loop))))
 
-  ;; Batch norm's statistics in training, second pass (the first is column_sum for the mean): xc = x - mean
-  ;; per column, written out, and sumsq[c] = ((0 + xc[0,c]^2) + xc[1,c]^2) + ..., the float32 Sub and Square
-  ;; of the stock kernels summed in column_sum's order, so the variance made from it is tf.moments' bit for bit.
-  (func (export "bn_center")
-    (param $x i32) (param $mean i32) (param $xc i32) (param $sumsq i32) (param $rows i32) (param $cols i32)
+  ;; Batch norm's statistics in training, second pass (the first is column_sum for the mean): with xc = x - mean
+  ;; per column, sumsq[c] = ((0 + xc[0,c]^2) + xc[1,c]^2) + ..., the float32 Sub and Square of the stock kernels
+  ;; summed in column_sum's order, so the variance made from it is tf.moments' bit for bit. xc is not kept: the
+  ;; backward pass computes it again from x and the mean (the same float32 Sub, so the same values).
+  (func (export "bn_sumsq")
+    (param $x i32) (param $mean i32) (param $sumsq i32) (param $rows i32) (param $cols i32)
     (local $r i32) (local $c i32) (local $end4 i32) (local $rowbytes i32) (local $at i32) (local $v v128) (local $s f32)
     (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
     (local.set $rowbytes (i32.shl (local.get $cols) (i32.const 2)))
@@ -284,7 +285,6 @@
             (br_if $vec_done (i32.ge_u (local.get $c) (local.get $end4)))
             (local.set $at (i32.shl (local.get $c) (i32.const 2)))
             (local.set $v (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $at))) (v128.load (i32.add (local.get $mean) (local.get $at)))))
-            (v128.store (i32.add (local.get $xc) (local.get $at)) (local.get $v))
             (v128.store (i32.add (local.get $sumsq) (local.get $at))
               (f32x4.add (v128.load (i32.add (local.get $sumsq) (local.get $at))) (f32x4.mul (local.get $v) (local.get $v))))
             (local.set $c (i32.add (local.get $c) (i32.const 4)))
@@ -294,23 +294,21 @@
             (br_if $tail_done (i32.ge_u (local.get $c) (local.get $cols)))
             (local.set $at (i32.shl (local.get $c) (i32.const 2)))
             (local.set $s (f32.sub (f32.load (i32.add (local.get $x) (local.get $at))) (f32.load (i32.add (local.get $mean) (local.get $at)))))
-            (f32.store (i32.add (local.get $xc) (local.get $at)) (local.get $s))
             (f32.store (i32.add (local.get $sumsq) (local.get $at))
               (f32.add (f32.load (i32.add (local.get $sumsq) (local.get $at))) (f32.mul (local.get $s) (local.get $s))))
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $tail)))
         (local.set $x (i32.add (local.get $x) (local.get $rowbytes)))
-        (local.set $xc (i32.add (local.get $xc) (local.get $rowbytes)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows_loop))))
 
-  ;; Batch norm's backward pass, first pass: the four per-channel sums over the rows of dy and xc [rows, cols]
+  ;; Batch norm's backward pass, first pass: the four per-channel sums over the rows of dy and xc = x - mean [rows, cols]
   ;; (r, mh = -0.5 r^3 and gamma per channel at $pc, cols floats each; dyg = dy * gamma, or dy with no gamma),
   ;; each from 0 in row order as column_sum adds them, into $acc (4 * cols floats):
   ;;   dgamma = sum(dy * (xc * r)),  dbeta = sum(dy),  dvar = sum((mh * xc) * dyg),  sum(r * dyg)
   ;; the products of the chain that the fused net ran as separate kernels (src/layers/batchnorm.ts).
   (func (export "bn_grad_sums")
-    (param $dy i32) (param $xc i32) (param $pc i32) (param $acc i32) (param $rows i32) (param $cols i32) (param $gamma i32)
+    (param $dy i32) (param $xin i32) (param $mean i32) (param $pc i32) (param $acc i32) (param $rows i32) (param $cols i32) (param $gamma i32)
     (local $r i32) (local $c i32) (local $end4 i32) (local $cb i32) (local $rowbytes i32) (local $at i32)
     (local $d v128) (local $x v128) (local $rr v128) (local $g v128)
     (local $ds f32) (local $xs f32) (local $rs f32) (local $gs f32)
@@ -327,7 +325,7 @@
             (br_if $vec_done (i32.ge_u (local.get $c) (local.get $end4)))
             (local.set $at (i32.shl (local.get $c) (i32.const 2)))
             (local.set $d (v128.load (i32.add (local.get $dy) (local.get $at))))
-            (local.set $x (v128.load (i32.add (local.get $xc) (local.get $at))))
+            (local.set $x (f32x4.sub (v128.load (i32.add (local.get $xin) (local.get $at))) (v128.load (i32.add (local.get $mean) (local.get $at)))))
             (local.set $rr (v128.load (i32.add (local.get $pc) (local.get $at))))
             (local.set $g (if (result v128) (local.get $gamma)
               (then (f32x4.mul (local.get $d) (v128.load (i32.add (i32.add (local.get $pc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at)))))
@@ -349,7 +347,7 @@
             (br_if $tail_done (i32.ge_u (local.get $c) (local.get $cols)))
             (local.set $at (i32.shl (local.get $c) (i32.const 2)))
             (local.set $ds (f32.load (i32.add (local.get $dy) (local.get $at))))
-            (local.set $xs (f32.load (i32.add (local.get $xc) (local.get $at))))
+            (local.set $xs (f32.sub (f32.load (i32.add (local.get $xin) (local.get $at))) (f32.load (i32.add (local.get $mean) (local.get $at)))))
             (local.set $rs (f32.load (i32.add (local.get $pc) (local.get $at))))
             (local.set $gs (if (result f32) (local.get $gamma)
               (then (f32.mul (local.get $ds) (f32.load (i32.add (i32.add (local.get $pc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at)))))
@@ -367,14 +365,14 @@
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $tail)))
         (local.set $dy (i32.add (local.get $dy) (local.get $rowbytes)))
-        (local.set $xc (i32.add (local.get $xc) (local.get $rowbytes)))
+        (local.set $xin (i32.add (local.get $xin) (local.get $rowbytes)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows_loop))))
 
   ;; Batch norm's backward pass, second pass: out[c] = sum over rows of xc * k[c] (the gradient through the
-  ;; variance, dxc, summed for the mean's gradient), from 0 in row order.
+  ;; variance, dxc, summed for the mean's gradient), from 0 in row order; xc = x - mean, x at $xin.
   (func (export "bn_grad_center_sum")
-    (param $xc i32) (param $k i32) (param $out i32) (param $rows i32) (param $cols i32)
+    (param $xin i32) (param $mean i32) (param $k i32) (param $out i32) (param $rows i32) (param $cols i32)
     (local $r i32) (local $c i32) (local $end4 i32) (local $rowbytes i32) (local $at i32)
     (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
     (local.set $rowbytes (i32.shl (local.get $cols) (i32.const 2)))
@@ -389,7 +387,8 @@
             (local.set $at (i32.shl (local.get $c) (i32.const 2)))
             (v128.store (i32.add (local.get $out) (local.get $at))
               (f32x4.add (v128.load (i32.add (local.get $out) (local.get $at)))
-                (f32x4.mul (v128.load (i32.add (local.get $xc) (local.get $at))) (v128.load (i32.add (local.get $k) (local.get $at))))))
+                (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $xin) (local.get $at))) (v128.load (i32.add (local.get $mean) (local.get $at))))
+                  (v128.load (i32.add (local.get $k) (local.get $at))))))
             (local.set $c (i32.add (local.get $c) (i32.const 4)))
             (br $vec)))
         (block $tail_done
@@ -398,18 +397,20 @@
             (local.set $at (i32.shl (local.get $c) (i32.const 2)))
             (f32.store (i32.add (local.get $out) (local.get $at))
               (f32.add (f32.load (i32.add (local.get $out) (local.get $at)))
-                (f32.mul (f32.load (i32.add (local.get $xc) (local.get $at))) (f32.load (i32.add (local.get $k) (local.get $at))))))
+                (f32.mul (f32.sub (f32.load (i32.add (local.get $xin) (local.get $at))) (f32.load (i32.add (local.get $mean) (local.get $at))))
+                  (f32.load (i32.add (local.get $k) (local.get $at))))))
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $tail)))
-        (local.set $xc (i32.add (local.get $xc) (local.get $rowbytes)))
+        (local.set $xin (i32.add (local.get $xin) (local.get $rowbytes)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows_loop))))
 
   ;; Batch norm's backward pass, last pass: dx = ((into + dx1) + xc * k) + dx3 per element, dx1 = (dy * r) * gamma
   ;; (dy * r with no gamma), without `into` when $into is 0; r, gamma, k and dx3 per channel at $pc (cols floats
-  ;; each). The additions in the order tfjs's tape sums the paths to x (src/layers/batchnorm.ts).
+  ;; each), xc = x - mean with x at $xin. The additions in the order tfjs's tape sums the paths to x
+  ;; (src/layers/batchnorm.ts).
   (func (export "bn_grad_dx")
-    (param $dy i32) (param $xc i32) (param $into i32) (param $dx i32) (param $pc i32) (param $rows i32) (param $cols i32) (param $gamma i32)
+    (param $dy i32) (param $xin i32) (param $mean i32) (param $into i32) (param $dx i32) (param $pc i32) (param $rows i32) (param $cols i32) (param $gamma i32)
     (local $r i32) (local $c i32) (local $end4 i32) (local $cb i32) (local $at i32) (local $v v128) (local $s f32)
     (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
     (local.set $cb (i32.shl (local.get $cols) (i32.const 2)))
@@ -429,7 +430,8 @@
             (v128.store (i32.add (local.get $dx) (local.get $at))
               (f32x4.add
                 (f32x4.add (local.get $v)
-                  (f32x4.mul (v128.load (i32.add (local.get $xc) (local.get $at))) (v128.load (i32.add (i32.add (local.get $pc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at)))))
+                  (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $xin) (local.get $at))) (v128.load (i32.add (local.get $mean) (local.get $at))))
+                    (v128.load (i32.add (i32.add (local.get $pc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at)))))
                 (v128.load (i32.add (i32.add (local.get $pc) (i32.mul (local.get $cb) (i32.const 3))) (local.get $at)))))
             (local.set $c (i32.add (local.get $c) (i32.const 4)))
             (br $vec)))
@@ -445,12 +447,13 @@
             (f32.store (i32.add (local.get $dx) (local.get $at))
               (f32.add
                 (f32.add (local.get $s)
-                  (f32.mul (f32.load (i32.add (local.get $xc) (local.get $at))) (f32.load (i32.add (i32.add (local.get $pc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at)))))
+                  (f32.mul (f32.sub (f32.load (i32.add (local.get $xin) (local.get $at))) (f32.load (i32.add (local.get $mean) (local.get $at))))
+                    (f32.load (i32.add (i32.add (local.get $pc) (i32.shl (local.get $cb) (i32.const 1))) (local.get $at)))))
                 (f32.load (i32.add (i32.add (local.get $pc) (i32.mul (local.get $cb) (i32.const 3))) (local.get $at)))))
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $tail)))
         (local.set $dy (i32.add (local.get $dy) (local.get $cb)))
-        (local.set $xc (i32.add (local.get $xc) (local.get $cb)))
+        (local.set $xin (i32.add (local.get $xin) (local.get $cb)))
         (if (local.get $into) (then (local.set $into (i32.add (local.get $into) (local.get $cb)))))
         (local.set $dx (i32.add (local.get $dx) (local.get $cb)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
@@ -548,6 +551,40 @@
         (br_if $tail_done (i32.ge_u (local.get $i) (local.get $n)))
         (local.set $at (i32.shl (local.get $i) (i32.const 2)))
         (f32.store (i32.add (local.get $out) (local.get $at)) (call $expf_one (f32.load (i32.add (local.get $x) (local.get $at))) (local.get $tab)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
+
+  ;; out = dy * step(y) for n float32 values: relu's gradient from its output y as tfjs writes it, Multiply(dy,
+  ;; Step(y, alpha 0)) in one pass. Step gives 1 where y > 0, y itself where y is a NaN (its payload goes
+  ;; through, as the stock kernel's does) and 0 elsewhere; the product is the stock Multiply's float32 dy * s, so -0, infinities and NaNs come out as the
+  ;; two kernels give them (test/runtime/wasm-kernels.test.ts). 4 a step, the last n % 4 one at a time.
+  (func (export "relu_grad")
+    (param $dy i32) (param $y i32) (param $out i32) (param $n i32)
+    (local $i i32) (local $end4 i32) (local $at i32) (local $v v128) (local $s f32)
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $v (v128.load (i32.add (local.get $y) (local.get $at))))
+        (v128.store (i32.add (local.get $out) (local.get $at))
+          (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $at)))
+            (v128.bitselect
+              (local.get $v)
+              (v128.and (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1))
+              (f32x4.ne (local.get $v) (local.get $v)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $s (f32.load (i32.add (local.get $y) (local.get $at))))
+        (f32.store (i32.add (local.get $out) (local.get $at))
+          (f32.mul (f32.load (i32.add (local.get $dy) (local.get $at)))
+            (if (result f32) (f32.ne (local.get $s) (local.get $s))
+              (then (local.get $s))
+              (else (if (result f32) (f32.gt (local.get $s) (f32.const 0)) (then (f32.const 1)) (else (f32.const 0)))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $tail))))
 

@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { GANC_WASM_BASE64 } from "./ganc.wasm.ts";
 import { FN_ADAM, MIN_PARALLEL, poolFor, type Pool } from "./pool.ts";
-import { GANC_BN_GRAD, GANC_BN_TRAIN } from "../names.ts";
+import { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_RELU_GRAD } from "../names.ts";
 
-export { GANC_BN_GRAD, GANC_BN_TRAIN };
+export { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_RELU_GRAD };
 
 /**
  * ganc's own wasm kernels (ganc.wat), instantiated on the memory of tfjs-backend-wasm so that they
@@ -39,18 +39,20 @@ export interface GancWasm {
   divide(x: number, n: number, d: number): void;
   /** out = exp(x) for n float32 values, as musl's expf (makeExpKernel); tab: expfTable()'s 32 entries; byte offsets. */
   expf(x: number, out: number, n: number, tab: number): void;
+  /** out = dy * step(y) for n float32 values, as Multiply(dy, Step(y)) (makeReluGradKernel); byte offsets. */
+  relu_grad(dy: number, y: number, out: number, n: number): void;
   /** Nearest-neighbour upsampling of x [rows, w, c] by whole factors fh, fw (makeResizeNearestKernel); byte offsets. */
   upsample_nearest(x: number, out: number, rows: number, w: number, c: number, fh: number, fw: number): void;
   /** Batch norm of x [rows, cols] with per-channel values at params (makeBatchNormKernel); byte offsets. */
   batch_norm(x: number, out: number, rows: number, cols: number, params: number): void;
-  /** xc = x - mean per column, and sumsq [cols] the column sums of xc^2 (makeBatchNormTrainKernel); byte offsets. */
-  bn_center(x: number, mean: number, xc: number, sumsq: number, rows: number, cols: number): void;
-  /** The four per-channel sums of batch norm's backward pass into acc [4, cols] (makeBatchNormGradKernel); byte offsets. */
-  bn_grad_sums(dy: number, xc: number, pc: number, acc: number, rows: number, cols: number, gamma: number): void;
-  /** out [cols] = the column sums of xc * k; byte offsets. */
-  bn_grad_center_sum(xc: number, k: number, out: number, rows: number, cols: number): void;
-  /** dx = ((into + (dy * r) * gamma) + xc * k) + dx3 (makeBatchNormGradKernel); into 0 for none; byte offsets. */
-  bn_grad_dx(dy: number, xc: number, into: number, dx: number, pc: number, rows: number, cols: number, gamma: number): void;
+  /** sumsq [cols] = the column sums of (x - mean)^2 (makeBatchNormTrainKernel); byte offsets. */
+  bn_sumsq(x: number, mean: number, sumsq: number, rows: number, cols: number): void;
+  /** The four per-channel sums of batch norm's backward pass into acc [4, cols], xc = x - mean (makeBatchNormGradKernel); byte offsets. */
+  bn_grad_sums(dy: number, x: number, mean: number, pc: number, acc: number, rows: number, cols: number, gamma: number): void;
+  /** out [cols] = the column sums of (x - mean) * k; byte offsets. */
+  bn_grad_center_sum(x: number, mean: number, k: number, out: number, rows: number, cols: number): void;
+  /** dx = ((into + (dy * r) * gamma) + (x - mean) * k) + dx3 (makeBatchNormGradKernel); into 0 for none; byte offsets. */
+  bn_grad_dx(dy: number, x: number, mean: number, into: number, dx: number, pc: number, rows: number, cols: number, gamma: number): void;
   /** dst = src transposed: src [rows, cols] row-major, dst [cols, rows]; byte offsets. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
   /** transpose with src's rows `stride` elements apart (a block of a wider matrix). */
@@ -486,12 +488,13 @@ function normalize(
 
 /**
  * Batch norm's forward pass in training over channels-last x [.., cols], with its optional scale and offset:
- * outputs y, the batch mean and variance [cols], and xc = x - mean (which the backward pass reads). The
- * kernels it replaces in a fused net were Mean, Sub, Square, Mean and FusedBatchNorm (tf.moments and
- * tf.batchNorm, what the layer-by-layer trainer runs); here three passes over x: its column sums
- * (column_sum), xc with the column sums of its squares (bn_center), and the normalization (batch_norm). Each
- * value is the float32 operation of the stock kernel, summed in the same order and divided by the count as
- * Mean does, so every output is bit for bit that chain's.
+ * outputs y and the batch mean and variance [cols]. The kernels it replaces in a fused net were Mean, Sub,
+ * Square, Mean and FusedBatchNorm (tf.moments and tf.batchNorm, what the layer-by-layer trainer runs); here
+ * three passes over x: its column sums (column_sum), the column sums of (x - mean)^2 (bn_sumsq), and the
+ * normalization (batch_norm). Each value is the float32 operation of the stock kernel, summed in the same
+ * order and divided by the count as Mean does, so every output is bit for bit that chain's. The centred
+ * copy x - mean that the chain makes is not written: the backward pass (makeBatchNormGradKernel) reads x and
+ * the mean and subtracts again, the same float32 Sub, which saves a write of x's size and the buffer.
  */
 export function makeBatchNormTrainKernel(): tf.KernelFunc {
   return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo[] => {
@@ -503,15 +506,14 @@ export function makeBatchNormTrainKernel(): tf.KernelFunc {
     const b = wasmBackend(backend);
     const mean = b.makeOutput([cols], "float32");
     const variance = b.makeOutput([cols], "float32");
-    const xc = b.makeOutput([...x!.shape], "float32");
     const y = b.makeOutput([...x!.shape], "float32");
     const k = gancWasm(backend);
     k.column_sum(b.getMemoryOffset(x!.dataId), b.getMemoryOffset(mean.dataId), rows, cols);
     divideBy(backend, mean, rows);
-    k.bn_center(b.getMemoryOffset(x!.dataId), b.getMemoryOffset(mean.dataId), b.getMemoryOffset(xc.dataId), b.getMemoryOffset(variance.dataId), rows, cols);
+    k.bn_sumsq(b.getMemoryOffset(x!.dataId), b.getMemoryOffset(mean.dataId), b.getMemoryOffset(variance.dataId), rows, cols);
     divideBy(backend, variance, rows);
     normalize(backend, x!, y, mean, variance, offset ?? null, scale ?? null, varianceEpsilon);
-    return [y, mean, variance, xc];
+    return [y, mean, variance];
   }) as unknown as tf.KernelFunc;
 }
 
@@ -521,7 +523,8 @@ export interface BatchNormGradAttrs {
 }
 
 /**
- * Batch norm's backward pass over channels-last dy and xc [.., cols], from the per-channel r = rsqrt(var + eps),
+ * Batch norm's backward pass over channels-last dy and x [.., cols] (xc = x - mean computed in each pass from x
+ * and the batch mean, as the forward pass's chain computes it), from the per-channel r = rsqrt(var + eps),
  * mh = -0.5 r^3 and the optional gamma, adding dx to the optional `into` (the gradient x already has): outputs
  * dgamma = sum(dy * (xc * r)), dbeta = sum(dy) and, with needDx, dx. The chain of about 20 kernels written out in
  * src/layers/batchnorm.ts (tfjs's tape through tf.moments and tf.batchNorm) in three passes: the four column
@@ -531,11 +534,11 @@ export interface BatchNormGradAttrs {
  */
 export function makeBatchNormGradKernel(): tf.KernelFunc {
   return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo[] => {
-    const { dy, xc, r, mh, gamma, into } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { dy, x, mean, r, mh, gamma, into } = inputs as Record<string, tf.TensorInfo | undefined>;
     const { needDx } = attrs as unknown as BatchNormGradAttrs;
-    const cols = xc!.shape[xc!.shape.length - 1] ?? 0;
-    if (cols === 0 || size(xc!) === 0 || size(dy!) !== size(xc!) || (into && size(into) !== size(xc!))) throw new Error(`${GANC_BN_GRAD}: dy, xc and into must be non-empty and of one size`);
-    const rows = size(xc!) / cols;
+    const cols = x!.shape[x!.shape.length - 1] ?? 0;
+    if (cols === 0 || size(x!) === 0 || size(dy!) !== size(x!) || (into && size(into) !== size(x!)) || size(mean!) !== cols) throw new Error(`${GANC_BN_GRAD}: dy, x and into must be non-empty and of one size, and mean one value per channel`);
+    const rows = size(x!) / cols;
     const b = wasmBackend(backend);
     const k = gancWasm(backend);
     const pc = b.makeOutput([4 * cols], "float32");
@@ -543,14 +546,14 @@ export function makeBatchNormGradKernel(): tf.KernelFunc {
     const dgamma = b.makeOutput([cols], "float32");
     const dbeta = b.makeOutput([cols], "float32");
     const sumDxc = needDx ? b.makeOutput([cols], "float32") : null;
-    const dx = needDx ? b.makeOutput([...xc!.shape], "float32") : null;
+    const dx = needDx ? b.makeOutput([...x!.shape], "float32") : null;
     const heap = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
     const at = (t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
     let P = heap(pc);
     P.set(heap(r!), 0);
     P.set(heap(mh!), cols);
     if (gamma) P.set(heap(gamma), 2 * cols);
-    k.bn_grad_sums(at(dy!), at(xc!), at(pc), at(acc), rows, cols, gamma ? 1 : 0);
+    k.bn_grad_sums(at(dy!), at(x!), at(mean!), at(pc), at(acc), rows, cols, gamma ? 1 : 0);
     const A = heap(acc);
     heap(dgamma).set(A.subarray(0, cols));
     heap(dbeta).set(A.subarray(cols, 2 * cols));
@@ -559,12 +562,12 @@ export function makeBatchNormGradKernel(): tf.KernelFunc {
       P = heap(pc);
       if (gamma) P.set(heap(gamma), cols);
       for (let c = 0; c < cols; c++) P[2 * cols + c] = f32(f32(A[2 * cols + c]! / rows) * 2);
-      k.bn_grad_center_sum(at(xc!), at(pc) + 8 * cols, at(sumDxc!), rows, cols);
+      k.bn_grad_center_sum(at(x!), at(mean!), at(pc) + 8 * cols, at(sumDxc!), rows, cols);
       const S = heap(sumDxc!);
       const A2 = heap(acc);
       const P2 = heap(pc);
       for (let c = 0; c < cols; c++) P2[3 * cols + c] = f32(f32(A2[3 * cols + c]! + S[c]!) / -rows);
-      k.bn_grad_dx(at(dy!), at(xc!), into ? at(into) : 0, at(dx!), at(pc), rows, cols, gamma ? 1 : 0);
+      k.bn_grad_dx(at(dy!), at(x!), at(mean!), into ? at(into) : 0, at(dx!), at(pc), rows, cols, gamma ? 1 : 0);
       backend.disposeData(sumDxc!.dataId);
     }
     backend.disposeData(pc.dataId);
@@ -619,6 +622,22 @@ export function makeExpKernel(stock: tf.KernelFunc): tf.KernelFunc {
     new BigUint64Array(T.buffer, T.byteOffset, 32).set(expfTable());
     gancWasm(backend).expf(b.getMemoryOffset(x.dataId), b.getMemoryOffset(out.dataId), size(x), b.getMemoryOffset(tab.dataId));
     backend.disposeData(tab.dataId);
+    return out;
+  }) as unknown as tf.KernelFunc;
+}
+
+/**
+ * relu's gradient from its output: dy * step(y) (Step with alpha 0, then Multiply, as tfjs's relu gradient and
+ * ganc's relu module write it) in one pass over the two tensors instead of two kernels and a temporary (ganc.wat
+ * relu_grad, bit for bit the pair). dy and y float32 of one size.
+ */
+export function makeReluGradKernel(): tf.KernelFunc {
+  return (({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend }): tf.TensorInfo => {
+    const { dy, y } = inputs as Record<string, tf.TensorInfo | undefined>;
+    if (dy?.dtype !== "float32" || y?.dtype !== "float32" || size(dy) !== size(y)) throw new Error(`${GANC_RELU_GRAD}: dy and y must be float32 tensors of one size`);
+    const b = wasmBackend(backend);
+    const out = b.makeOutput([...dy.shape], "float32");
+    if (size(dy) > 0) gancWasm(backend).relu_grad(b.getMemoryOffset(dy.dataId), b.getMemoryOffset(y.dataId), b.getMemoryOffset(out.dataId), size(dy));
     return out;
   }) as unknown as tf.KernelFunc;
 }
