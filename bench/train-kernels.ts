@@ -1,8 +1,10 @@
 /**
  * ganc's training kernels for batch norm and relu's gradient, timed on their own at the reduced sngan_resnet's
  * largest activation ([16,32,32,64], 1M values) on the backend ganc picks: GancBatchNormTrain (batch statistics
- * and the normalization), GancBatchNormGrad (dgamma, dbeta and dx), and relu's gradient both as ganc's one kernel
- * (GancReluGrad, where registered) and as the stock pair Multiply(dy, Step(y)). Median ms per call over 60
+ * and the normalization) alone, then followed by the stock Relu, and hosting the relu itself (attribute activation
+ * "relu", where the kernel has it: a batch-norm layer followed by a relu layer in a fused net), GancBatchNormGrad
+ * (dgamma, dbeta and dx), and relu's gradient both as ganc's one kernel (GancReluGrad, where registered) and as
+ * the stock pair Multiply(dy, Step(y)). Median ms per call over 60
  * calls, five rounds. Runs on the commits before GancReluGrad too (the batch-norm pair then takes the centred
  * copy its forward kernel returned), so the same file in a worktree of an older commit gives the before.
  *
@@ -36,10 +38,15 @@ const outs = forward() as tf.Tensor[];
 // the kernel pair before GancReluGrad's commit kept x - mean as a fourth output and read it back
 const gradInputs: tf.NamedTensorMap = outs.length === 4 ? { dy, xc: outs[3]!, r, mh, gamma: scale } : { dy, x, mean: outs[1]!, r, mh, gamma: scale };
 const fused = tf.getKernel("GancReluGrad", tf.getBackend()) !== undefined;
+// (the commits before the relu gradient's kernel ignore the attribute: only time it where it exists)
+const probe = tf.tidy(() => (run("GancBatchNormTrain", { x: tf.tensor2d([[-1], [1]]), scale: tf.ones([1]), offset: tf.zeros([1]) }, { varianceEpsilon: 1e-5, activation: "relu" }) as tf.Tensor[])[0]!.min().dataSync()[0]!);
+const hostsRelu = probe >= 0;
 const rows: Record<string, number[]> = {};
 for (let round = 0; round < 5; round++) {
   const add = (k: string, v: number) => (rows[k] ??= []).push(v);
   add("GancBatchNormTrain", perCall(forward));
+  add("GancBatchNormTrain, then Relu", perCall(() => tf.tidy(() => tf.relu((forward() as tf.Tensor[])[0]!))));
+  if (hostsRelu) add("GancBatchNormTrain, activation relu", perCall(() => run("GancBatchNormTrain", { x, scale, offset }, { varianceEpsilon: 1e-5, activation: "relu" })));
   add("GancBatchNormGrad (dx too)", perCall(() => run("GancBatchNormGrad", gradInputs, { needDx: true })));
   if (fused) add("relu gradient, GancReluGrad", perCall(() => run("GancReluGrad", { dy, y: x }, {})));
   add("relu gradient, Multiply(dy, Step(y))", perCall(() => tf.tidy(() => tf.mul(dy, tf.step(x, 0)))));

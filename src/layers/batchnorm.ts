@@ -1,7 +1,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import { ident, num } from "../codegen/writer.ts";
 import type { BatchNormVars } from "../runtime/ops.ts";
-import type { BnStats } from "../runtime/fused/net.ts";
+import type { Activation, BnStats } from "../runtime/fused/net.ts";
 import type { Backward, FusedEnv, LayerModule } from "./layer.ts";
 
 export interface BatchnormIR {
@@ -17,6 +17,8 @@ export interface BatchnormIR {
 export interface BatchnormFused {
   op: "batchnorm";
   bn: BatchNormVars;
+  /** The activation layer after it, run in the same op (pass fused-activation); null or absent for none. */
+  act?: Activation | null;
 }
 
 export const batchnorm: LayerModule<BatchnormIR, BatchnormFused> = {
@@ -51,12 +53,15 @@ export const batchnorm: LayerModule<BatchnormIR, BatchnormFused> = {
 
   fused: {
     available: (_l, passes) => passes.has("fused-batchnorm"),
-    code: (_l, { net, info }) => `{ op: "batchnorm", bn: ${ident(`${net.name}/${info.name}`)} }`,
+    // the activation after it in the same op: a relu inside the normalization's own pass where the backend has
+    // ganc's kernel, else the activation's kernel on its output (the same kernels as the two layers)
+    hostsActivation: () => true,
+    code: (_l, { net, info }, act) => `{ op: "batchnorm", bn: ${ident(`${net.name}/${info.name}`)}, act: ${act} }`,
     runtime: {
       op: "batchnorm",
       accumulates: true,
       weights: (l) => [...(l.bn.gamma ? [l.bn.gamma] : []), ...(l.bn.beta ? [l.bn.beta] : [])],
-      forward: (l, env) => batchNormLayer(l.bn, env),
+      forward: (l, env) => withActivation(l.act ?? null, env, batchNormLayer(l.bn, env, l.act?.kind === "relu")),
     },
   },
 
@@ -94,10 +99,10 @@ export function batchNormVars(netName: string, layerName: string, b: BatchnormIR
  * The per-channel factors r and -0.5 r^3 are computed for all layers of a pass at once (bnFactors in
  * src/runtime/fused/net.ts), after the forward pass.
  */
-function batchNormLayer(bn: BatchNormVars, env: FusedEnv): { y: tf.Tensor; backward: Backward } {
+function batchNormLayer(bn: BatchNormVars, env: FusedEnv, relu: boolean): { y: tf.Tensor; backward: Backward; relu?: true } {
   const trainKernel = env.gancKernel("bnTrain");
   const gradKernel = env.gancKernel("bnGrad");
-  if (trainKernel !== null && gradKernel !== null) return batchNormKernels(bn, env, trainKernel, gradKernel);
+  if (trainKernel !== null && gradKernel !== null) return batchNormKernels(bn, env, trainKernel, gradKernel, relu);
   const { x, needDx, train, keep, stats, kernel, view, constant, filledView } = env;
   const rank = x.rank;
   const axes = x.shape.slice(0, -1).map((_, i) => i);
@@ -149,8 +154,14 @@ function batchNormLayer(bn: BatchNormVars, env: FusedEnv): { y: tf.Tensor; backw
  * pass's five kernels and the backward pass's twenty or so become one each, bit for bit the chain
  * (test/runtime/wasm-kernels.test.ts, test/opt/fused-graph.test.ts).
  */
-function batchNormKernels(bn: BatchNormVars, { x, needDx, train, keep, stats, kernels, view }: FusedEnv, trainKernel: string, gradKernel: string): { y: tf.Tensor; backward: Backward } {
-  const [y, mean, variance] = kernels(trainKernel, { x, scale: bn.gamma, offset: bn.beta }, { varianceEpsilon: bn.epsilon }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+function batchNormKernels(
+  bn: BatchNormVars,
+  { x, needDx, train, keep, stats, kernels, view }: FusedEnv,
+  trainKernel: string,
+  gradKernel: string,
+  relu: boolean,
+): { y: tf.Tensor; backward: Backward; relu?: true } {
+  const [y, mean, variance] = kernels(trainKernel, { x, scale: bn.gamma, offset: bn.beta }, { varianceEpsilon: bn.epsilon, ...(relu ? { activation: "relu" } : {}) }) as [tf.Tensor, tf.Tensor, tf.Tensor];
   const st: BnStats = { bn, mean: keep(mean), variance: keep(variance) };
   stats.push(st);
   // the backward pass computes x - mean again from these (the kernel pair keeps no centred copy); a view: x
@@ -158,6 +169,7 @@ function batchNormKernels(bn: BatchNormVars, { x, needDx, train, keep, stats, ke
   const xKept = keep(view(x, x.shape));
   return {
     y,
+    ...(relu ? { relu: true as const } : {}),
     backward: (dy, grads, into) => {
       const wantSums = train && (bn.gamma !== null || bn.beta !== null);
       if (!wantSums && !needDx) return null;
@@ -168,6 +180,22 @@ function batchNormKernels(bn: BatchNormVars, { x, needDx, train, keep, stats, ke
       }
       return needDx ? dx! : null;
     },
+  };
+}
+
+/**
+ * A batch-norm layer with the activation layer after it as one op: the activation's forward kernel on the
+ * normalized values (unless the normalization already applied it: `relu` from the kernel pair), and in the
+ * backward pass the activation's gradient from its output, then batch norm's. The same kernels and values as
+ * the two layers run one after the other (the act op's forward and backward, activation.ts).
+ */
+function withActivation(act: Activation | null, env: FusedEnv, bn: { y: tf.Tensor; backward: Backward; relu?: true }): { y: tf.Tensor; backward: Backward } {
+  if (act === null) return bn;
+  const y = bn.relu ? bn.y : env.activation(act, bn.y);
+  env.keep(y);
+  return {
+    y,
+    backward: (dy, grads, into) => bn.backward(env.activationGrad(act, dy, y), grads, into),
   };
 }
 

@@ -61,16 +61,22 @@ describe("the seed GAN's plan", () => {
     expect([...pl.fusedAdam].sort()).toEqual(["d", "g"]);
   });
 
-  it("fused-nets + fused-activation: G and D as one op each; D's first conv runs its leaky ReLU", () => {
+  it("fused-nets + fused-activation: G and D as one op each; D's first conv and each batch norm run the activation after them", () => {
     expect([...pl.nets.keys()].sort()).toEqual(["D", "G"]);
     const D = pl.nets.get("D")!;
     const net = p.nets.find((n) => n.name === "D")!;
     expect(D.layers[0]).toEqual({ layer: 0, fusedAct: 1 });
-    expect(D.layers.length).toBe(net.layers.length - 1);
-    // taps point at the fused layer list: features after leakyrelu3, logit after dense2
+    // conv1 + leakyrelu1, bn1 + leakyrelu2, bn2 + leakyrelu3
+    expect(D.layers.length).toBe(net.layers.length - 3);
+    expect(D.layers.filter((l) => l.fusedAct !== null).map((l) => net.layers[l.layer]!.name)).toEqual(["conv1", "bn1", "bn2"]);
+    // taps point at the fused layer list: features after leakyrelu3 (bn2's op), logit after dense2
     expect(D.taps).toEqual({ features: D.layers.length - 2, logit: D.layers.length - 1 });
-    // batch norm follows G's dense and deconv layers: nothing to fuse there
-    expect(pl.nets.get("G")!.layers.every((l) => l.fusedAct === null || net.layers[l.layer]!.layer.op !== "batchnorm")).toBe(true);
+    // in G each batch norm hosts the relu after it, and nothing else hosts one (batch norm follows G's dense and deconv layers)
+    const G = pl.nets.get("G")!;
+    const gNet = p.nets.find((n) => n.name === "G")!;
+    const hosts = G.layers.filter((l) => l.fusedAct !== null);
+    expect(hosts.length).toBe(3);
+    expect(hosts.every((l) => gNet.layers[l.layer]!.layer.op === "batchnorm" && gNet.layers[l.fusedAct!]!.layer.op === "relu")).toBe(true);
   });
 
   it("hoist: step d computes fake = G(z) before its tape; nothing of step g is hoisted but inputs", () => {
@@ -167,8 +173,8 @@ describe("when a pass does not apply", () => {
     const read = (D.values["res1/input"] as { layer: number }).layer;
     expect(net.layers[D.layers[read]!.layer]!.name).toBe("conv1");
     expect(D.layers[read]!.fusedAct).toBeNull();
-    // the block's first conv hosts its lrelu; its second, followed by add, none
-    expect(D.layers.filter((l) => l.fusedAct !== null).map((l) => net.layers[l.layer]!.name)).toEqual(["res1/conv1"]);
+    // the block's first conv hosts its lrelu; its second, followed by add, none; the batch norms host theirs
+    expect(D.layers.filter((l) => l.fusedAct !== null).map((l) => net.layers[l.layer]!.name)).toEqual(["res1/conv1", "bn1", "bn2"]);
   });
 
   it("without fused-activation every activation is its own layer", () => {

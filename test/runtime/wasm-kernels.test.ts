@@ -250,6 +250,12 @@ describe("batch norm in training as two kernels on wasm (GancBatchNormTrain, Gan
         expect(Array.from(mean!.dataSync()), `mean ${shape}`).toEqual(Array.from(m.mean.dataSync()));
         expect(Array.from(variance!.dataSync()), `variance ${shape}`).toEqual(Array.from(m.variance.dataSync()));
         expect(Array.from(y!.dataSync()), `y ${shape}`).toEqual(Array.from(refY.dataSync()));
+        // hosting the relu layer after it: the stock Relu of the same values, bit for bit (-0 and negatives to +0)
+        const [yr, meanR] = tf.engine().runKernel("GancBatchNormTrain", ins, { varianceEpsilon: eps, activation: "relu" }) as tf.Tensor[];
+        const bitsOf = (t: tf.Tensor) => Array.from(new Uint32Array((t.dataSync() as Float32Array).slice().buffer));
+        expect(bitsOf(yr!), `relu(y) ${shape}`).toEqual(bitsOf(tf.relu(refY)));
+        expect(bitsOf(yr!).filter((b) => b === 0).length, `relu(y) ${shape} has zeros`).toBeGreaterThan(0);
+        expect(Array.from(meanR!.dataSync())).toEqual(Array.from(m.mean.dataSync()));
       });
     }
   });

@@ -83,41 +83,34 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const netG = new rt.fused.FusedNet("G", [
     { op: "dense", kernel: G_dense1_kernel, bias: G_dense1_bias, act: null }, // dense1
     { op: "reshape", shape: [4, 4, 256] }, // reshape1
-    { op: "batchnorm", bn: G_gblock1_bn1 }, // gblock1/bn1
-    { op: "act", act: { kind: "relu" } }, // gblock1/relu1
+    { op: "batchnorm", bn: G_gblock1_bn1, act: { kind: "relu" } }, // gblock1/bn1 + gblock1/relu1 in one kernel (fused-activation)
     { op: "upsample", factor: 2, bilinear: false }, // gblock1/upsample1
     { op: "conv2d", kernel: G_gblock1_conv1_kernel, bias: G_gblock1_conv1_bias, stride: 1, pad: "same", act: null }, // gblock1/conv1
-    { op: "batchnorm", bn: G_gblock1_bn2 }, // gblock1/bn2
-    { op: "act", act: { kind: "relu" } }, // gblock1/relu2
+    { op: "batchnorm", bn: G_gblock1_bn2, act: { kind: "relu" } }, // gblock1/bn2 + gblock1/relu2 in one kernel (fused-activation)
     { op: "conv2d", kernel: G_gblock1_conv2_kernel, bias: G_gblock1_conv2_bias, stride: 1, pad: "same", act: null }, // gblock1/conv2
     { op: "from", src: { layer: 1 } }, // gblock1/from1
     { op: "upsample", factor: 2, bilinear: false }, // gblock1/upsample2
     { op: "conv2d", kernel: G_gblock1_conv3_kernel, bias: G_gblock1_conv3_bias, stride: 1, pad: "same", act: null }, // gblock1/conv3
-    { op: "add", values: [{ layer: 8 }] }, // gblock1/add1
-    { op: "batchnorm", bn: G_gblock2_bn1 }, // gblock2/bn1
-    { op: "act", act: { kind: "relu" } }, // gblock2/relu1
+    { op: "add", values: [{ layer: 6 }] }, // gblock1/add1
+    { op: "batchnorm", bn: G_gblock2_bn1, act: { kind: "relu" } }, // gblock2/bn1 + gblock2/relu1 in one kernel (fused-activation)
     { op: "upsample", factor: 2, bilinear: false }, // gblock2/upsample1
     { op: "conv2d", kernel: G_gblock2_conv1_kernel, bias: G_gblock2_conv1_bias, stride: 1, pad: "same", act: null }, // gblock2/conv1
-    { op: "batchnorm", bn: G_gblock2_bn2 }, // gblock2/bn2
-    { op: "act", act: { kind: "relu" } }, // gblock2/relu2
+    { op: "batchnorm", bn: G_gblock2_bn2, act: { kind: "relu" } }, // gblock2/bn2 + gblock2/relu2 in one kernel (fused-activation)
     { op: "conv2d", kernel: G_gblock2_conv2_kernel, bias: G_gblock2_conv2_bias, stride: 1, pad: "same", act: null }, // gblock2/conv2
-    { op: "from", src: { layer: 12 } }, // gblock2/from1
+    { op: "from", src: { layer: 10 } }, // gblock2/from1
     { op: "upsample", factor: 2, bilinear: false }, // gblock2/upsample2
     { op: "conv2d", kernel: G_gblock2_conv3_kernel, bias: G_gblock2_conv3_bias, stride: 1, pad: "same", act: null }, // gblock2/conv3
-    { op: "add", values: [{ layer: 19 }] }, // gblock2/add1
-    { op: "batchnorm", bn: G_gblock3_bn1 }, // gblock3/bn1
-    { op: "act", act: { kind: "relu" } }, // gblock3/relu1
+    { op: "add", values: [{ layer: 15 }] }, // gblock2/add1
+    { op: "batchnorm", bn: G_gblock3_bn1, act: { kind: "relu" } }, // gblock3/bn1 + gblock3/relu1 in one kernel (fused-activation)
     { op: "upsample", factor: 2, bilinear: false }, // gblock3/upsample1
     { op: "conv2d", kernel: G_gblock3_conv1_kernel, bias: G_gblock3_conv1_bias, stride: 1, pad: "same", act: null }, // gblock3/conv1
-    { op: "batchnorm", bn: G_gblock3_bn2 }, // gblock3/bn2
-    { op: "act", act: { kind: "relu" } }, // gblock3/relu2
+    { op: "batchnorm", bn: G_gblock3_bn2, act: { kind: "relu" } }, // gblock3/bn2 + gblock3/relu2 in one kernel (fused-activation)
     { op: "conv2d", kernel: G_gblock3_conv2_kernel, bias: G_gblock3_conv2_bias, stride: 1, pad: "same", act: null }, // gblock3/conv2
-    { op: "from", src: { layer: 23 } }, // gblock3/from1
+    { op: "from", src: { layer: 19 } }, // gblock3/from1
     { op: "upsample", factor: 2, bilinear: false }, // gblock3/upsample2
     { op: "conv2d", kernel: G_gblock3_conv3_kernel, bias: G_gblock3_conv3_bias, stride: 1, pad: "same", act: null }, // gblock3/conv3
-    { op: "add", values: [{ layer: 30 }] }, // gblock3/add1
-    { op: "batchnorm", bn: G_bn1 }, // bn1
-    { op: "act", act: { kind: "relu" } }, // relu1
+    { op: "add", values: [{ layer: 24 }] }, // gblock3/add1
+    { op: "batchnorm", bn: G_bn1, act: { kind: "relu" } }, // bn1 + relu1 in one kernel (fused-activation)
     { op: "conv2d", kernel: G_conv1_kernel, bias: G_conv1_bias, stride: 1, pad: "same", act: { kind: "sigmoid" } }, // conv1 + sigmoid1 in one kernel (fused-activation)
   ], {}, varsG);
 

@@ -182,11 +182,13 @@
   ;; per-channel values at $params (mean f32[cols], scale f32[cols], then nf f64[cols] = sqrt(var + eps)
   ;; rounded to float32, offset f64[cols]), out = float32(offset + float32((x - mean) * scale) / nf), the
   ;; quotient and the sum in float64 as the stock kernel computes them (its factors are doubles). 4 lanes in
-  ;; float32, 2 and 2 in float64, the last cols % 4 channels one at a time.
+  ;; float32, 2 and 2 in float64, the last cols % 4 channels one at a time. With $relu, each result then goes
+  ;; through the stock Relu as tfjs-backend-wasm computes it: 0 where the sign bit is set (-0, negatives and
+  ;; NaNs with the sign bit), the value's bits unchanged otherwise.
   (func (export "batch_norm")
-    (param $x i32) (param $out i32) (param $rows i32) (param $cols i32) (param $params i32)
+    (param $x i32) (param $out i32) (param $rows i32) (param $cols i32) (param $params i32) (param $relu i32)
     (local $r i32) (local $c i32) (local $end4 i32) (local $xrow i32) (local $orow i32)
-    (local $m i32) (local $s i32) (local $nf i32) (local $off i32) (local $p v128) (local $pd f64)
+    (local $m i32) (local $s i32) (local $nf i32) (local $off i32) (local $p v128) (local $pd f64) (local $y v128) (local $ys f32)
     (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
     (local.set $m (local.get $params))
     (local.set $s (i32.add (local.get $params) (i32.shl (local.get $cols) (i32.const 2))))
@@ -205,7 +207,7 @@
               (f32x4.sub (v128.load (i32.add (local.get $xrow) (i32.shl (local.get $c) (i32.const 2))))
                          (v128.load (i32.add (local.get $m) (i32.shl (local.get $c) (i32.const 2)))))
               (v128.load (i32.add (local.get $s) (i32.shl (local.get $c) (i32.const 2))))))
-            (v128.store (i32.add (local.get $orow) (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $y
               (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
                 (f32x4.demote_f64x2_zero (f64x2.add
                   (v128.load (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 3))))
@@ -215,6 +217,8 @@
                   (v128.load (i32.add (local.get $off) (i32.add (i32.shl (local.get $c) (i32.const 3)) (i32.const 16))))
                   (f64x2.div (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $p) (local.get $p)))
                              (v128.load (i32.add (local.get $nf) (i32.add (i32.shl (local.get $c) (i32.const 3)) (i32.const 16)))))))))
+            (if (local.get $relu) (then (local.set $y (v128.andnot (local.get $y) (i32x4.shr_s (local.get $y) (i32.const 31))))))
+            (v128.store (i32.add (local.get $orow) (i32.shl (local.get $c) (i32.const 2))) (local.get $y))
             (local.set $c (i32.add (local.get $c) (i32.const 4)))
             (br $vec)))
         (block $tail_done
@@ -224,10 +228,13 @@
               (f32.sub (f32.load (i32.add (local.get $xrow) (i32.shl (local.get $c) (i32.const 2))))
                        (f32.load (i32.add (local.get $m) (i32.shl (local.get $c) (i32.const 2)))))
               (f32.load (i32.add (local.get $s) (i32.shl (local.get $c) (i32.const 2)))))))
-            (f32.store (i32.add (local.get $orow) (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $ys
               (f32.demote_f64 (f64.add
                 (f64.load (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 3))))
                 (f64.div (local.get $pd) (f64.load (i32.add (local.get $nf) (i32.shl (local.get $c) (i32.const 3))))))))
+            (if (i32.and (local.get $relu) (i32.lt_s (i32.reinterpret_f32 (local.get $ys)) (i32.const 0)))
+              (then (local.set $ys (f32.const 0))))
+            (f32.store (i32.add (local.get $orow) (i32.shl (local.get $c) (i32.const 2))) (local.get $ys))
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $tail)))
         (local.set $xrow (i32.add (local.get $xrow) (i32.shl (local.get $cols) (i32.const 2))))

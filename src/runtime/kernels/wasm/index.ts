@@ -44,7 +44,7 @@ export interface GancWasm {
   /** Nearest-neighbour upsampling of x [rows, w, c] by whole factors fh, fw (makeResizeNearestKernel); byte offsets. */
   upsample_nearest(x: number, out: number, rows: number, w: number, c: number, fh: number, fw: number): void;
   /** Batch norm of x [rows, cols] with per-channel values at params (makeBatchNormKernel); byte offsets. */
-  batch_norm(x: number, out: number, rows: number, cols: number, params: number): void;
+  batch_norm(x: number, out: number, rows: number, cols: number, params: number, relu: number): void;
   /** sumsq [cols] = the column sums of (x - mean)^2 (makeBatchNormTrainKernel); byte offsets. */
   bn_sumsq(x: number, mean: number, sumsq: number, rows: number, cols: number): void;
   /** The four per-channel sums of batch norm's backward pass into acc [4, cols], xc = x - mean (makeBatchNormGradKernel); byte offsets. */
@@ -449,7 +449,7 @@ export function makeBatchNormKernel(stock: tf.KernelFunc): tf.KernelFunc {
       return stock({ inputs, backend, attrs }) as tf.TensorInfo;
     }
     const out = wasmBackend(backend).makeOutput([...x!.shape], "float32");
-    normalize(backend, x!, out, mean!, variance!, offset ?? null, scale ?? null, varianceEpsilon);
+    normalize(backend, x!, out, mean!, variance!, offset ?? null, scale ?? null, varianceEpsilon, false);
     return out;
   }) as unknown as tf.KernelFunc;
 }
@@ -464,6 +464,8 @@ function normalize(
   offset: tf.TensorInfo | null,
   scale: tf.TensorInfo | null,
   varianceEpsilon: number,
+  /** Whether each value then goes through the stock Relu (batch norm hosting a relu layer). */
+  relu: boolean,
 ): void {
   const b = wasmBackend(backend);
   const cols = x.shape[x.shape.length - 1]!;
@@ -482,7 +484,7 @@ function normalize(
     doubles.setFloat64(8 * c, f32(Math.sqrt(f32(V[c]! + eps))), true);
     doubles.setFloat64(8 * (cols + c), O ? O[c]! : 0, true);
   }
-  gancWasm(backend).batch_norm(b.getMemoryOffset(x.dataId), b.getMemoryOffset(out.dataId), size(x) / cols, cols, b.getMemoryOffset(params.dataId));
+  gancWasm(backend).batch_norm(b.getMemoryOffset(x.dataId), b.getMemoryOffset(out.dataId), size(x) / cols, cols, b.getMemoryOffset(params.dataId), relu ? 1 : 0);
   backend.disposeData(params.dataId);
 }
 
@@ -492,7 +494,8 @@ function normalize(
  * Square, Mean and FusedBatchNorm (tf.moments and tf.batchNorm, what the layer-by-layer trainer runs); here
  * three passes over x: its column sums (column_sum), the column sums of (x - mean)^2 (bn_sumsq), and the
  * normalization (batch_norm). Each value is the float32 operation of the stock kernel, summed in the same
- * order and divided by the count as Mean does, so every output is bit for bit that chain's. The centred
+ * order and divided by the count as Mean does, so every output is bit for bit that chain's. With the attribute
+ * activation "relu", y is the stock Relu of that (a batch-norm layer hosting the relu layer after it). The centred
  * copy x - mean that the chain makes is not written: the backward pass (makeBatchNormGradKernel) reads x and
  * the mean and subtracts again, the same float32 Sub, which saves a write of x's size and the buffer.
  */
@@ -512,7 +515,7 @@ export function makeBatchNormTrainKernel(): tf.KernelFunc {
     divideBy(backend, mean, rows);
     k.bn_sumsq(b.getMemoryOffset(x!.dataId), b.getMemoryOffset(mean.dataId), b.getMemoryOffset(variance.dataId), rows, cols);
     divideBy(backend, variance, rows);
-    normalize(backend, x!, y, mean, variance, offset ?? null, scale ?? null, varianceEpsilon);
+    normalize(backend, x!, y, mean, variance, offset ?? null, scale ?? null, varianceEpsilon, (attrs as { activation?: string }).activation === "relu");
     return [y, mean, variance];
   }) as unknown as tf.KernelFunc;
 }
