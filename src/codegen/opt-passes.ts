@@ -7,7 +7,7 @@ export const OPT_PASSES = {
   "fused-adam": "Adam updates over all variables of a step at once: one flat buffer per group (rt.FusedAdam), bit for bit tf.train.adam",
   "fused-nets": "each application of a network in a training step is one op with its backward pass written out, computing only the gradients the step needs",
   "fused-batchnorm": "batch norm in training mode in those ops: rt.batchNorm's forward kernels, a 13-kernel backward, all moving averages of a pass in one update; a bias right before it gets its exact gradient, zero (needs fused-nets)",
-  "fused-activation": "an activation right after a biased dense or conv layer runs inside its fused kernel (needs fused-nets)",
+  "fused-activation": "an activation right after a biased dense or conv layer, or a batch norm, runs in the same op (a relu inside batch norm's own kernel on wasm; needs fused-nets)",
   "hoist": "values no gradient of a step flows through are computed before its gradient tape; number constants are made once",
   "reuse-forward": "a forward pass that a later step of the same iteration would repeat with the same weights and inputs is recorded once and differentiated there (needs fused-nets)",
   "loss-forms": "bce_logits, mse and l1 against a constant target are one op each with their closed-form gradient",
