@@ -45,6 +45,12 @@ interface Options {
   dataCount: number | null;
   /** Batch and width of sngan_resnet and sagan, in all engines (default their reduced configuration). */
   sngan: Scale;
+  /**
+   * Runs of each model's engines, the order reversed every other round (compiled, pytorch, pytorch, compiled,
+   * ...), each engine's iterations pooled over its runs: a slow stretch of the machine then falls on all
+   * engines alike instead of on whichever ran in it (default 1).
+   */
+  rounds: number;
 }
 
 /**
@@ -57,7 +63,7 @@ function defaultTorchThreads(): number {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...DEFAULT_ENGINES], write: true, python: null, data: true, compile: true, dataCount: null, sngan: { ...MODELS.find((m) => m.id === "sngan_resnet")!.scale!.reduced } };
+  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...DEFAULT_ENGINES], write: true, python: null, data: true, compile: true, dataCount: null, sngan: { ...MODELS.find((m) => m.id === "sngan_resnet")!.scale!.reduced }, rounds: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -76,16 +82,18 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--sngan-full") o.sngan = { ...MODELS.find((m) => m.id === "sngan_resnet")!.scale!.full };
     else if (a === "--sngan-batch") o.sngan.batch = Number(value());
     else if (a === "--sngan-width") o.sngan.width = Number(value());
+    else if (a === "--rounds") o.rounds = Number(value());
     else if (a === "--models") o.models = value().split(",").map((id) => MODELS.find((m) => m.id === id) ?? fail(`unknown model '${id}'`));
     else if (a === "--engines") o.engines = value().split(",").map((e) => (ENGINES as readonly string[]).includes(e) ? (e as Engine) : fail(`unknown engine '${e}'`));
     else if (a === "--help" || a === "-h") {
-      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8,sngan_resnet,wgan_gp,sagan] [--engines compiled,compiled-npm,compiled-wasm,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--data-count N] [--sngan-batch N] [--sngan-width W] [--sngan-full]");
+      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8,sngan_resnet,wgan_gp,sagan] [--engines compiled,compiled-npm,compiled-wasm,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--data-count N] [--sngan-batch N] [--sngan-width W] [--sngan-full] [--rounds N]");
       process.exit(0);
     } else fail(`unknown option '${a}' (try --help)`);
   }
   if (!Number.isInteger(o.torchThreads) || o.torchThreads < 1) fail("--torch-threads must be a whole number >= 1");
   if (!Number.isInteger(o.sngan.batch) || o.sngan.batch < 1 || !(o.sngan.width > 0)) fail("--sngan-batch must be a whole number >= 1 and --sngan-width > 0");
   if (o.dataCount !== null && (!Number.isInteger(o.dataCount) || o.dataCount < 64)) fail("--data-count must be a whole number >= 64");
+  if (!Number.isInteger(o.rounds) || o.rounds < 1) fail("--rounds must be a whole number >= 1");
   return o;
 }
 
@@ -186,6 +194,8 @@ interface Detail {
   note: string | null;
   iterations: number;
   warmup: number;
+  /** Runs pooled into this row (--rounds); iterations counts all of them. */
+  rounds: number;
   batch: number;
   cpuMsPerIterMedian: number | null;
   tensorDrift: number | null;
@@ -208,7 +218,7 @@ function toRow(m: BenchModel, engine: Engine, out: ChildOutcome, fallbackBackend
     return {
       row: { model: m.id, engine, backend: fallbackBackend, msPerIterMedian: null, msPerIterMin: null, msPerIterMax: null, imagesPerSec: null, peakRssMB: null },
       detail: {
-        model: m.id, engine, available: false, note: note ?? out.error, iterations: 0, warmup: 0, batch: m.batch, cpuMsPerIterMedian: null, tensorDrift: null,
+        model: m.id, engine, available: false, note: note ?? out.error, iterations: 0, warmup: 0, rounds: 0, batch: m.batch, cpuMsPerIterMedian: null, tensorDrift: null,
         tensorsAfterWarmup: null, pendingLossScalars: null, skippedIoIterations: null, setupMs: null, processPeakRssMB: null, childWallMs: r1(out.wallMs), finalLosses: null, blas: null, iterMs: [], iterCpuMs: [],
       },
     };
@@ -234,6 +244,7 @@ function toRow(m: BenchModel, engine: Engine, out: ChildOutcome, fallbackBackend
       note,
       iterations: iterMs.length,
       warmup: r.warmup as number,
+      rounds: (r.rounds as number | undefined) ?? 1,
       batch: m.batch,
       cpuMsPerIterMedian: iterCpuMs.length ? r2(median(iterCpuMs)) : null,
       tensorDrift: (r.tensorDrift as number | undefined) ?? null,
@@ -368,6 +379,77 @@ const tfjsVersion = (JSON.parse(fs.readFileSync(createRequire(import.meta.url).r
 const mnistDigits = path.join(path.dirname(createRequire(import.meta.url).resolve("mnist/package.json")), "src", "digits");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ganc-bench-"));
 const workerScript = path.join(ROOT, "bench/worker.ts");
+
+/** One child run of `engine` on model `m` (its own process), and a note where it is not available or differs. */
+async function runEngine(m: BenchModel, engine: Engine, scale: Scale | null, iters: number, warmup: number, trainer: string): Promise<{ out: ChildOutcome; note: string | null }> {
+  let out: ChildOutcome;
+  let note: string | null = null;
+  if (engine === "pytorch-compiled") {
+    const text = fs.readFileSync(path.join(ROOT, m.spec), "utf8");
+    const c = compileText(scale ? scaleSpec(m.id, text, scale) : text, m.spec, { target: "pytorch" });
+    if (!torch.python) {
+      out = { result: null, error: "not available", wallMs: 0 };
+      note = torch.why;
+    } else if (c.code === null) {
+      out = { result: null, error: "not available", wallMs: 0 };
+      note = `the PyTorch target refuses it: ${c.diagnostics.filter((d) => d.severity === "error").map((d) => `${d.code} ${d.message}`)[0] ?? "?"}`;
+    } else {
+      const py = path.join(tmp, `${m.id}.trainer.py`);
+      fs.writeFileSync(py, c.code);
+      const args = [path.join(ROOT, "bench/pytorch/compiled.py"), py, m.id, "--iters", String(iters), "--warmup", String(warmup), "--threads", String(opts.torchThreads)];
+      if (!/^data\s+\w+:\s*(ring8|grid25)\(/m.test(text)) {
+        // The trainer reads the decoded samples `ganc data` writes (x.npy), made once per model.
+        const dir = path.join(tmp, `data-${m.id}`);
+        if (!fs.existsSync(dir)) {
+          const d = spawnSync(process.execPath, [path.join(ROOT, "bin/ganc.mjs"), "data", m.spec, "-o", dir], { cwd: ROOT, encoding: "utf8" });
+          if (d.status !== 0) fail(`ganc data ${m.spec}: ${d.stderr.trim()}`);
+        }
+        args.push("--data", dir);
+      }
+      if (scale) args.push("--batch", String(scale.batch));
+      out = await runChild(torch.python, args);
+    }
+  } else if (engine === "pytorch") {
+    if (!torch.python) {
+      out = { result: null, error: "not available", wallMs: 0 };
+      note = torch.why;
+    } else {
+      const args = [path.join(ROOT, m.pytorch), "--iters", String(iters), "--warmup", String(warmup), "--threads", String(opts.torchThreads)];
+      if ((m.id === "seed" || m.id === "wgan_gp") && fs.existsSync(mnistDigits)) args.push("--mnist-dir", mnistDigits);
+      if (scale) args.push("--batch", String(scale.batch), "--width", String(scale.width));
+      out = await runChild(torch.python, args);
+      if (out.result && !String(out.result.blasLabel).startsWith("OpenBLAS")) note = `BLAS in use: ${String(out.result.blasLabel)} (install libopenblas0-openmp: bench/setup.sh)`;
+    }
+  } else if (engine === "handwritten" && m.noHandwritten) {
+    out = { result: null, error: "not available", wallMs: 0 };
+    note = m.noHandwritten;
+  } else {
+    const compiled = engine.startsWith("compiled");
+    const args = [runTs, workerScript, compiled ? "compiled" : engine, m.id, "--iters", String(iters), "--warmup", String(warmup), "--backend", opts.backend];
+    if (compiled) args.push("--trainer", trainer);
+    if (scale) args.push("--batch", String(scale.batch), "--width", String(scale.width));
+    out = await runChild(process.execPath, args, { ...process.env, ...ENGINE_ENV[engine] });
+  }
+  return { out, note };
+}
+
+/**
+ * An engine's runs as one: their timed iterations (and CPU times) together, the largest peak RSS and tensor drift,
+ * the first run's other fields; the first failed run where one failed.
+ */
+function pooled(list: { out: ChildOutcome; note: string | null }[]): { out: ChildOutcome; note: string | null } {
+  const failed = list.find((r) => r.out.result === null);
+  if (failed || list.length === 1) return failed ?? list[0]!;
+  const results = list.map((r) => r.out.result!);
+  const all = (key: string) => results.flatMap((r) => (r[key] as number[] | undefined) ?? []);
+  const most = (key: string) => Math.max(...results.map((r) => Number(r[key] ?? Number.NaN)).filter((x) => !Number.isNaN(x)));
+  const drift = results.map((r) => r.tensorDrift as number | undefined).filter((x): x is number => x !== undefined);
+  const result: Record<string, unknown> = { ...results[0]!, iterMs: all("iterMs"), iterCpuMs: all("iterCpuMs"), peakRssMB: most("peakRssMB"), rounds: results.length };
+  if (results[0]!.processPeakRssMB !== undefined) result.processPeakRssMB = most("processPeakRssMB");
+  if (drift.length) result.tensorDrift = drift.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0);
+  return { out: { result, error: null, wallMs: list.reduce((t, r) => t + r.out.wallMs, 0) }, note: list.find((r) => r.note !== null)?.note ?? null };
+}
+
 const runTs = path.join(ROOT, "bin/run-ts.mjs");
 
 console.error(`bench: ${opts.quick ? "quick" : "full"} run on ${os.cpus()[0]?.model ?? "?"} x${os.cpus().length}, node ${process.version}, tfjs ${tfjsVersion}; load average ${loadBefore.map(r2).join(" ")}`);
@@ -385,54 +467,16 @@ try {
     const trainer = path.join(tmp, `${m.id}.exec.mts`);
     if (opts.engines.some((e) => e.startsWith("compiled"))) writeExecTrainer(m.spec, trainer, scale ? (text) => scaleSpec(m.id, text, scale) : undefined);
     if (scale) console.error(`bench: ${m.id}: ${scaleLabel(scale)}`);
-    for (const engine of opts.engines) {
-      console.error(`bench: ${m.id} / ${engine}: ${warmup} warm-up + ${iters} timed iterations`);
-      let out: ChildOutcome;
-      let note: string | null = null;
-      if (engine === "pytorch-compiled") {
-        const text = fs.readFileSync(path.join(ROOT, m.spec), "utf8");
-        const c = compileText(scale ? scaleSpec(m.id, text, scale) : text, m.spec, { target: "pytorch" });
-        if (!torch.python) {
-          out = { result: null, error: "not available", wallMs: 0 };
-          note = torch.why;
-        } else if (c.code === null) {
-          out = { result: null, error: "not available", wallMs: 0 };
-          note = `the PyTorch target refuses it: ${c.diagnostics.filter((d) => d.severity === "error").map((d) => `${d.code} ${d.message}`)[0] ?? "?"}`;
-        } else {
-          const py = path.join(tmp, `${m.id}.trainer.py`);
-          fs.writeFileSync(py, c.code);
-          const args = [path.join(ROOT, "bench/pytorch/compiled.py"), py, m.id, "--iters", String(iters), "--warmup", String(warmup), "--threads", String(opts.torchThreads)];
-          if (!/^data\s+\w+:\s*(ring8|grid25)\(/m.test(text)) {
-            // The trainer reads the decoded samples `ganc data` writes (x.npy), made once per model.
-            const dir = path.join(tmp, `data-${m.id}`);
-            const d = spawnSync(process.execPath, [path.join(ROOT, "bin/ganc.mjs"), "data", m.spec, "-o", dir], { cwd: ROOT, encoding: "utf8" });
-            if (d.status !== 0) fail(`ganc data ${m.spec}: ${d.stderr.trim()}`);
-            args.push("--data", dir);
-          }
-          if (scale) args.push("--batch", String(scale.batch));
-          out = await runChild(torch.python, args);
-        }
-      } else if (engine === "pytorch") {
-        if (!torch.python) {
-          out = { result: null, error: "not available", wallMs: 0 };
-          note = torch.why;
-        } else {
-          const args = [path.join(ROOT, m.pytorch), "--iters", String(iters), "--warmup", String(warmup), "--threads", String(opts.torchThreads)];
-          if ((m.id === "seed" || m.id === "wgan_gp") && fs.existsSync(mnistDigits)) args.push("--mnist-dir", mnistDigits);
-          if (scale) args.push("--batch", String(scale.batch), "--width", String(scale.width));
-          out = await runChild(torch.python, args);
-          if (out.result && !String(out.result.blasLabel).startsWith("OpenBLAS")) note = `BLAS in use: ${String(out.result.blasLabel)} (install libopenblas0-openmp: bench/setup.sh)`;
-        }
-      } else if (engine === "handwritten" && m.noHandwritten) {
-        out = { result: null, error: "not available", wallMs: 0 };
-        note = m.noHandwritten;
-      } else {
-        const compiled = engine.startsWith("compiled");
-        const args = [runTs, workerScript, compiled ? "compiled" : engine, m.id, "--iters", String(iters), "--warmup", String(warmup), "--backend", opts.backend];
-        if (compiled) args.push("--trainer", trainer);
-        if (scale) args.push("--batch", String(scale.batch), "--width", String(scale.width));
-        out = await runChild(process.execPath, args, { ...process.env, ...ENGINE_ENV[engine] });
+    const runs = new Map<Engine, { out: ChildOutcome; note: string | null }[]>(opts.engines.map((e) => [e, []]));
+    for (let round = 0; round < opts.rounds; round++) {
+      for (const engine of round % 2 === 0 ? opts.engines : [...opts.engines].reverse()) {
+        const roundLabel = opts.rounds > 1 ? ` (round ${round + 1} of ${opts.rounds})` : "";
+        console.error(`bench: ${m.id} / ${engine}: ${warmup} warm-up + ${iters} timed iterations${roundLabel}`);
+        runs.get(engine)!.push(await runEngine(m, engine, scale, iters, warmup, trainer));
       }
+    }
+    for (const engine of opts.engines) {
+      const { out, note } = pooled(runs.get(engine)!);
       const { row, detail } = toRow(m, engine, out, engine.startsWith("pytorch") ? "torch CPU" : opts.backend, note);
       if (scale) row.config = { ...scale };
       rows.push(row);
@@ -514,7 +558,7 @@ lines.push(
       const d = details[i]!;
       const model = r.config ? `${r.model} (${scaleLabel(r.config)})` : r.model;
       if (!d.available) return [model, r.engine, r.backend, d.note === null ? "not available" : `not available: ${d.note}`, "-", "-", "-", "-", "-", "-", "-"];
-      return [model, r.engine, r.backend, fmt(r.msPerIterMedian), fmt(r.msPerIterMin), fmt(r.msPerIterMax), fmt(r.imagesPerSec), fmt(d.cpuMsPerIterMedian), fmt(r.peakRssMB, 0), d.tensorDrift === null ? "n/a" : String(d.tensorDrift), `${d.iterations}+${d.warmup}`];
+      return [model, r.engine, r.backend, fmt(r.msPerIterMedian), fmt(r.msPerIterMin), fmt(r.msPerIterMax), fmt(r.imagesPerSec), fmt(d.cpuMsPerIterMedian), fmt(r.peakRssMB, 0), d.tensorDrift === null ? "n/a" : String(d.tensorDrift), d.rounds > 1 ? `${d.rounds} x ${d.iterations / d.rounds}+${d.warmup}` : `${d.iterations}+${d.warmup}`];
     }),
   ),
 );
@@ -575,6 +619,7 @@ if (opts.write) {
       tfjs: tfjsVersion,
       backendChoice: opts.backend,
       torchThreads: opts.torchThreads,
+      rounds: opts.rounds,
       loadAverageBefore: loadBefore.map(r2),
       loadAverageAfter: loadAfter.map(r2),
     },
