@@ -449,6 +449,52 @@ describe("relu's gradient on wasm (GancReluGrad)", () => {
   });
 });
 
+describe("Tile on wasm (block copies)", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm", { log: () => {} });
+  });
+
+  it("is bit for bit the stock kernel for ranks 1-6, repeats of 1 and more on every axis, float32 (NaN payloads) and int32", () => {
+    const backend = tf.backend();
+    const stock = stockKernel("wasm", tf.Tile)!.kernelFunc;
+    const cases: [number[], number[]][] = [
+      [[1, 1, 1, 128], [64, 7, 7, 1]], // tfjs's batch-norm gradient
+      [[1, 1, 1024], [1, 64, 1]],
+      [[5], [3]],
+      [[2, 3], [1, 1]],
+      [[2, 3], [4, 1]],
+      [[2, 3], [1, 5]],
+      [[3, 1, 2], [2, 7, 3]],
+      [[2, 2, 3, 1], [1, 3, 1, 4]],
+      [[1, 2, 1, 2, 1], [3, 1, 2, 1, 5]],
+      [[2, 1, 3, 1, 2, 1], [1, 2, 1, 3, 1, 2]],
+      [[4, 0, 2], [2, 3, 1]],
+    ];
+    let state = 99;
+    for (const [shape, reps] of cases) {
+      for (const dtype of ["float32", "int32"] as const) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const bits = Uint32Array.from({ length: n }, () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0));
+        if (n > 0) bits[0] = 0x7fa00001; // a signaling NaN's bits as float32: copied as they are
+        const x = dtype === "float32" ? tf.tensor(new Float32Array(bits.buffer), shape, "float32") : tf.tensor(new Int32Array(bits.buffer), shape, "int32");
+        const ours = tf.tile(x, reps);
+        const theirs = stock({ inputs: { x } as never, backend, attrs: { reps } as never }) as tf.TensorInfo;
+        const ref = tf.engine().makeTensorFromTensorInfo(theirs);
+        expect(ours.shape, `${shape} x ${reps}`).toEqual(ref.shape);
+        const a = new Uint32Array((ours.dataSync() as Float32Array | Int32Array).slice().buffer);
+        const b = new Uint32Array((ref.dataSync() as Float32Array | Int32Array).slice().buffer);
+        expect(Array.from(a), `${shape} x ${reps} ${dtype}`).toEqual(Array.from(b));
+        tf.dispose([x, ours, ref]);
+      }
+    }
+  });
+
+  it("leaves other dtypes to the stock kernel", () => {
+    const x = tf.tensor([true, false], [2], "bool");
+    expect(Array.from(tf.tile(x, [3]).dataSync())).toEqual([1, 0, 1, 0, 1, 0]);
+  });
+});
+
 describe("ResizeNearestNeighbor by power-of-two factors on wasm", () => {
   it("copies each input pixel to its factor x factor block, as the cpu backend and the definition do", async () => {
     const cases: [number[], [number, number], boolean][] = [

@@ -16,6 +16,7 @@ import {
   makeBatchNormTrainKernel,
   makeExpKernel,
   makeReluGradKernel,
+  makeTileKernel,
   makeBnFactorsKernel,
   makeResizeNearestKernel,
   makeColumnReduceKernel,
@@ -129,6 +130,8 @@ const exp = wrapsStock(tf.Exp, makeExpKernel);
 
 const resizeNearest = wrapsStock(tf.ResizeNearestNeighbor, makeResizeNearestKernel);
 
+const tile = wrapsStock(tf.Tile, makeTileKernel);
+
 const columnSum = columnReduce(tf.Sum, "sum");
 const columnMean = columnReduce(tf.Mean, "mean");
 
@@ -163,7 +166,7 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, exp, resizeNearest, identity],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, exp, resizeNearest, tile, identity],
   cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages],
 };
 
