@@ -495,6 +495,63 @@ describe("Tile on wasm (block copies)", () => {
   });
 });
 
+describe("Greater with a scalar and Select of one shape on wasm", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm", { log: () => {} });
+  });
+  const backend = () => tf.backend();
+  const randomBits = (n: number, seed: number) => {
+    let state = seed;
+    const u = Uint32Array.from({ length: n }, () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0));
+    // zeros of both signs, infinities, NaNs (one with a payload) and the scalars below among them
+    const specials = [0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7fa00001, 0x3f000000, 0xbf000000, 0x00000001];
+    specials.forEach((b, i) => (u[(i * 7919) % n] = b));
+    return new Float32Array(u.buffer);
+  };
+  const bitsOf = (t: tf.TensorInfo) => {
+    const v = (tf.engine().makeTensorFromTensorInfo(t).dataSync() as Float32Array | Uint8Array).slice();
+    return Array.from(v instanceof Uint8Array ? v : new Uint32Array(v.buffer));
+  };
+
+  it("Greater(x, scalar) is the stock kernel's, for tails of every length and scalars 0, -0, 0.5, NaN and infinity", () => {
+    const stock = stockKernel("wasm", tf.Greater)!.kernelFunc;
+    for (const n of [1, 15, 16, 17, 100_003]) {
+      for (const sv of [0, -0, 0.5, NaN, Infinity, -Infinity]) {
+        const a = tf.tensor1d(randomBits(n, n + 1));
+        for (const b of [tf.scalar(sv), tf.tensor1d([sv])]) {
+          const ours = tf.engine().runKernel(tf.Greater, { a, b }) as tf.Tensor;
+          expect(ours.dtype).toBe("bool");
+          const theirs = stock({ inputs: { a, b } as never, backend: backend(), attrs: {} as never }) as tf.TensorInfo;
+          expect(bitsOf(ours), `n ${n}, scalar ${sv}`).toEqual(bitsOf(theirs));
+          tf.dispose([ours, b]);
+        }
+        a.dispose();
+      }
+    }
+  });
+
+  it("Select(cond, t, e) is the stock kernel's bit for bit (NaN payloads kept), float32 and int32, tails of every length", () => {
+    const stock = stockKernel("wasm", tf.Select)!.kernelFunc;
+    for (const n of [1, 3, 4, 5, 100_003]) {
+      for (const dtype of ["float32", "int32"] as const) {
+        const raw = (seed: number) => (dtype === "float32" ? tf.tensor1d(randomBits(n, seed)) : tf.tensor1d(new Int32Array(randomBits(n, seed).buffer), "int32"));
+        const t = raw(n + 3);
+        const e = raw(n + 4);
+        const condition = tf.greater(tf.tensor1d(randomBits(n, n + 5)), 0);
+        const ours = tf.engine().runKernel(tf.Select, { condition, t, e }) as tf.Tensor;
+        const theirs = stock({ inputs: { condition, t, e } as never, backend: backend(), attrs: {} as never }) as tf.TensorInfo;
+        expect(bitsOf(ours), `n ${n} ${dtype}`).toEqual(bitsOf(theirs));
+        tf.dispose([t, e, condition, ours]);
+      }
+    }
+  });
+
+  it("Greater leaves broadcasting and other dtypes to the stock kernel", () => {
+    expect(Array.from(tf.greater(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor1d([2, 3])).dataSync())).toEqual([0, 0, 1, 1]);
+    expect(Array.from(tf.greater(tf.tensor1d([1, 5], "int32"), tf.scalar(2, "int32")).dataSync())).toEqual([0, 1]);
+  });
+});
+
 describe("ResizeNearestNeighbor by power-of-two factors on wasm", () => {
   it("copies each input pixel to its factor x factor block, as the cpu backend and the definition do", async () => {
     const cases: [number[], [number, number], boolean][] = [
@@ -536,6 +593,23 @@ describe("Identity on wasm shares the buffer", () => {
     expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
     expect(tf.tidy(() => tf.add(y, 1).dataSync()[5])).toBe(7);
     y.dispose();
+    expect(backend.numDataIds()).toBe(before);
+  });
+
+  it("so does a cast to the dtype it has; a cast to another dtype converts", () => {
+    const backend = tf.backend();
+    const before = backend.numDataIds();
+    const x = tf.tensor1d([1.5, -0, NaN, 3]);
+    const y = tf.cast(x, "float32");
+    expect(backend.numDataIds()).toBe(before + 1);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1.5, -0, NaN, 3]);
+    const ids = backend.numDataIds();
+    const i = tf.cast(y, "int32");
+    expect(backend.numDataIds()).toBe(ids + 1); // a buffer of its own
+    expect(i.dtype).toBe("int32");
+    expect(Array.from(i.dataSync()).filter((_, k) => k !== 2)).toEqual([1, 0, 3]);
+    tf.dispose([y, i]);
     expect(backend.numDataIds()).toBe(before);
   });
 });

@@ -17,6 +17,8 @@ import {
   makeExpKernel,
   makeReluGradKernel,
   makeTileKernel,
+  makeGreaterKernel,
+  makeSelectKernel,
   makeBnFactorsKernel,
   makeResizeNearestKernel,
   makeColumnReduceKernel,
@@ -131,6 +133,8 @@ const exp = wrapsStock(tf.Exp, makeExpKernel);
 const resizeNearest = wrapsStock(tf.ResizeNearestNeighbor, makeResizeNearestKernel);
 
 const tile = wrapsStock(tf.Tile, makeTileKernel);
+const greater = wrapsStock(tf.Greater, makeGreaterKernel);
+const select = wrapsStock(tf.Select, makeSelectKernel);
 
 const columnSum = columnReduce(tf.Sum, "sum");
 const columnMean = columnReduce(tf.Mean, "mean");
@@ -153,6 +157,25 @@ const identity: Replacement = {
   },
 };
 
+/**
+ * Cast to the dtype the tensor already has: the input's buffer shared, as Identity above (the stock wasm kernel
+ * copies it). tfjs's gradients cast their operands to float32 where they already are: 25 copies of [64,7,7,128]
+ * per wgan_gp iteration. Casts that change the dtype go to the stock kernel.
+ */
+const cast: Replacement = {
+  kernelName: tf.Cast,
+  make: (backendName, stock) => ({ inputs, backend, attrs }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { dtype } = attrs as unknown as tf.CastAttrs;
+    if (x.dtype !== dtype || x.dtype === "string" || typeof backend.incRef !== "function") {
+      if (stock === undefined) throw new Error(`no stock Cast kernel for '${backendName}'`);
+      return stock.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
+    }
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  },
+};
+
 const splitV: Replacement = {
   kernelName: tf.SplitV,
   make: () => makeSplitV(),
@@ -166,7 +189,7 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, exp, resizeNearest, tile, identity],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, exp, resizeNearest, tile, greater, select, identity, cast],
   cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages],
 };
 

@@ -595,6 +595,63 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $tail))))
 
+  ;; out[i] = x[i] > s, one byte each (tfjs's bool), for n float32 values and a float32 s: the stock Greater with a
+  ;; scalar b (a NaN compares false). 16 a step (four compares narrowed to bytes), the last n % 16 one at a time.
+  (func (export "greater_scalar")
+    (param $x i32) (param $s f32) (param $out i32) (param $n i32)
+    (local $i i32) (local $end16 i32) (local $at i32) (local $sv v128)
+    (local.set $end16 (i32.and (local.get $n) (i32.const -16)))
+    (local.set $sv (f32x4.splat (local.get $s)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end16)))
+        (local.set $at (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+        (v128.store (i32.add (local.get $out) (local.get $i))
+          (v128.and (i32x4.splat (i32.const 0x01010101))
+            (i8x16.narrow_i16x8_s
+              (i16x8.narrow_i32x4_s (f32x4.gt (v128.load (local.get $at)) (local.get $sv)) (f32x4.gt (v128.load offset=16 (local.get $at)) (local.get $sv)))
+              (i16x8.narrow_i32x4_s (f32x4.gt (v128.load offset=32 (local.get $at)) (local.get $sv)) (f32x4.gt (v128.load offset=48 (local.get $at)) (local.get $sv))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $n)))
+        (i32.store8 (i32.add (local.get $out) (local.get $i))
+          (f32.gt (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))) (local.get $s)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
+
+  ;; out[i] = cond[i] ? t[i] : e[i] for n 4-byte values and one byte of cond each (tfjs's bool): the stock Select
+  ;; where all three have one shape, the chosen value's bits as they are. 4 a step, the last n % 4 one at a time.
+  (func (export "select")
+    (param $cond i32) (param $t i32) (param $e i32) (param $out i32) (param $n i32)
+    (local $i i32) (local $end4 i32) (local $at i32)
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (v128.store (i32.add (local.get $out) (local.get $at))
+          (v128.bitselect
+            (v128.load (i32.add (local.get $t) (local.get $at)))
+            (v128.load (i32.add (local.get $e) (local.get $at)))
+            (i32x4.ne
+              (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (v128.load32_zero (i32.add (local.get $cond) (local.get $i)))))
+              (v128.const i32x4 0 0 0 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (i32.store (i32.add (local.get $out) (local.get $at))
+          (select
+            (i32.load (i32.add (local.get $t) (local.get $at)))
+            (i32.load (i32.add (local.get $e) (local.get $at)))
+            (i32.load8_u (i32.add (local.get $cond) (local.get $i)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
+
   ;; x[i] = x[i] / d in place for n float32 values (Mean's division of its sums by the count, 4 a step): float32
   ;; division is correctly rounded, as float32(x / d) computed in doubles is for float32 x and d.
   (func (export "divide")

@@ -41,6 +41,10 @@ export interface GancWasm {
   expf(x: number, out: number, n: number, tab: number): void;
   /** out = dy * step(y) for n float32 values, as Multiply(dy, Step(y)) (makeReluGradKernel); byte offsets. */
   relu_grad(dy: number, y: number, out: number, n: number): void;
+  /** out[i] = x[i] > s as bytes (bool) for n float32 values (makeGreaterKernel); byte offsets. */
+  greater_scalar(x: number, s: number, out: number, n: number): void;
+  /** out[i] = cond[i] ? t[i] : e[i] for n 4-byte values, cond as bytes (makeSelectKernel); byte offsets. */
+  select(cond: number, t: number, e: number, out: number, n: number): void;
   /** Nearest-neighbour upsampling of x [rows, w, c] by whole factors fh, fw (makeResizeNearestKernel); byte offsets. */
   upsample_nearest(x: number, out: number, rows: number, w: number, c: number, fh: number, fw: number): void;
   /** Batch norm of x [rows, cols] with per-channel values at params (makeBatchNormKernel); byte offsets. */
@@ -693,6 +697,43 @@ export function tileInto(src: Uint32Array, shape: readonly number[], reps: reado
     for (let done = one; done < total; done *= 2) dst.copyWithin(to + done, to, to + Math.min(done, total - done));
   };
   fill(0, 0, 0);
+}
+
+/**
+ * Greater with a scalar b (x > 0 in tfjs's gradients of relu-like activations, where the activation's input is
+ * large): one SIMD pass (ganc.wat greater_scalar) instead of the stock kernel's element-by-element broadcast, 2.6 ms
+ * for 800K values. A comparison, so bit for bit; anything else goes to the stock kernel.
+ */
+export function makeGreaterKernel(stock: tf.KernelFunc): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo => {
+    const { a, b: s } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    if (a.dtype !== "float32" || s.dtype !== "float32" || size(s) !== 1 || s.shape.length > a.shape.length || size(a) === 0) return stock({ inputs, backend, attrs }) as tf.TensorInfo;
+    const b = wasmBackend(backend);
+    const out = b.makeOutput([...a.shape], "bool");
+    const value = (b.typedArrayFromHeap(s) as Float32Array)[0]!;
+    gancWasm(backend).greater_scalar(b.getMemoryOffset(a.dataId), value, b.getMemoryOffset(out.dataId), size(a));
+    return out;
+  }) as unknown as tf.KernelFunc;
+}
+
+/**
+ * Select (tf.where) where the condition and both branches have one shape and the branches are float32 or int32:
+ * one SIMD pass (ganc.wat select), the chosen value's bits as they are. Anything else goes to the stock kernel.
+ */
+export function makeSelectKernel(stock: tf.KernelFunc): tf.KernelFunc {
+  return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo => {
+    const { condition, t, e } = inputs as { condition: tf.TensorInfo; t: tf.TensorInfo; e: tf.TensorInfo };
+    const n = size(t);
+    const sameShape = (x: tf.TensorInfo) => x.shape.length === t.shape.length && x.shape.every((d, i) => d === t.shape[i]);
+    if (condition.dtype !== "bool" || (t.dtype !== "float32" && t.dtype !== "int32") || e.dtype !== t.dtype || !sameShape(condition) || !sameShape(e) || n === 0) {
+      return stock({ inputs, backend, attrs }) as tf.TensorInfo;
+    }
+    const b = wasmBackend(backend);
+    const out = b.makeOutput([...t.shape], t.dtype);
+    const at = (x: tf.TensorInfo) => b.getMemoryOffset(x.dataId);
+    gancWasm(backend).select(at(condition), at(t), at(e), at(out), n);
+    return out;
+  }) as unknown as tf.KernelFunc;
 }
 
 /** A whole factor from `from` to `to` that is a power of two (so the stock kernel's scale, 1 / factor, is exact), or 0. */
