@@ -243,7 +243,7 @@ class TrainerGen {
   private fusedLayerNote(net: NetIR, lp: FusedLayerPlan): string {
     const info = net.layers[lp.layer]!;
     const parts = [info.name];
-    if (lp.fusedAct !== null) parts.push(`+ ${net.layers[lp.fusedAct]!.name} in one kernel (fused-activation)`);
+    if (lp.fusedAct !== null) parts.push(`+ ${net.layers[lp.fusedAct]!.name} in the same op (fused-activation)`);
     return parts.join(" ");
   }
 

@@ -199,7 +199,7 @@ describe("the generated trainer", () => {
     "fused-adam": "fused: true",
     "fused-nets": "new rt.fused.FusedNet(",
     "fused-batchnorm": `{ op: "batchnorm"`,
-    "fused-activation": "in one kernel (fused-activation)",
+    "fused-activation": "in the same op (fused-activation)",
     hoist: "computed before the gradient tape (pass hoist)",
     "reuse-forward": "rt.fused.FusedNet.replay(rec_fake!)",
     "loss-forms": "rt.fused.bceLogits(",

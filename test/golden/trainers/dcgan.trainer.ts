@@ -48,12 +48,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   // net G as one op in training steps, its backward pass written out (pass fused-nets)
   const netG = new rt.fused.FusedNet("G", [
     { op: "dense", kernel: G_dense1_kernel, bias: G_dense1_bias, act: null }, // dense1
-    { op: "batchnorm", bn: G_bn1, act: { kind: "relu" } }, // bn1 + relu1 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_bn1, act: { kind: "relu" } }, // bn1 + relu1 in the same op (fused-activation)
     { op: "reshape", shape: [4, 4, 256] }, // reshape1
     { op: "deconv", kernel: G_deconv1_kernel, bias: G_deconv1_bias, stride: 2, pad: "same", out: [8, 8, 128] }, // deconv1
-    { op: "batchnorm", bn: G_bn2, act: { kind: "relu" } }, // bn2 + relu2 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_bn2, act: { kind: "relu" } }, // bn2 + relu2 in the same op (fused-activation)
     { op: "deconv", kernel: G_deconv2_kernel, bias: G_deconv2_bias, stride: 2, pad: "same", out: [16, 16, 64] }, // deconv2
-    { op: "batchnorm", bn: G_bn3, act: { kind: "relu" } }, // bn3 + relu3 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_bn3, act: { kind: "relu" } }, // bn3 + relu3 in the same op (fused-activation)
     { op: "deconv", kernel: G_deconv3_kernel, bias: G_deconv3_bias, stride: 2, pad: "same", out: [32, 32, 3] }, // deconv3
     { op: "act", act: { kind: "tanh" } }, // tanh1
   ], {}, varsG);
@@ -80,11 +80,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const varsD = [D_conv1_kernel, D_conv1_bias, D_conv2_kernel, D_conv2_bias, D_bn1_gamma, D_bn1_beta, D_conv3_kernel, D_conv3_bias, D_bn2_gamma, D_bn2_beta, D_dense1_kernel, D_dense1_bias];
   // net D as one op in training steps, its backward pass written out (pass fused-nets)
   const netD = new rt.fused.FusedNet("D", [
-    { op: "conv2d", kernel: D_conv1_kernel, bias: D_conv1_bias, stride: 2, pad: "same", act: { kind: "leakyrelu", alpha: 0.2 } }, // conv1 + leakyrelu1 in one kernel (fused-activation)
+    { op: "conv2d", kernel: D_conv1_kernel, bias: D_conv1_bias, stride: 2, pad: "same", act: { kind: "leakyrelu", alpha: 0.2 } }, // conv1 + leakyrelu1 in the same op (fused-activation)
     { op: "conv2d", kernel: D_conv2_kernel, bias: D_conv2_bias, stride: 2, pad: "same", act: null }, // conv2
-    { op: "batchnorm", bn: D_bn1, act: { kind: "leakyrelu", alpha: 0.2 } }, // bn1 + leakyrelu2 in one kernel (fused-activation)
+    { op: "batchnorm", bn: D_bn1, act: { kind: "leakyrelu", alpha: 0.2 } }, // bn1 + leakyrelu2 in the same op (fused-activation)
     { op: "conv2d", kernel: D_conv3_kernel, bias: D_conv3_bias, stride: 2, pad: "same", act: null }, // conv3
-    { op: "batchnorm", bn: D_bn2, act: { kind: "leakyrelu", alpha: 0.2 } }, // bn2 + leakyrelu3 in one kernel (fused-activation)
+    { op: "batchnorm", bn: D_bn2, act: { kind: "leakyrelu", alpha: 0.2 } }, // bn2 + leakyrelu3 in the same op (fused-activation)
     { op: "flatten" }, // flatten1
     { op: "dense", kernel: D_dense1_kernel, bias: D_dense1_bias, act: null }, // dense1
   ], { "features": 5, "logit": 6 }, varsD);

@@ -48,12 +48,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   // net G as one op in training steps, its backward pass written out (pass fused-nets)
   const netG = new rt.fused.FusedNet("G", [
     { op: "dense", kernel: G_dense1_kernel, bias: G_dense1_bias, act: null }, // dense1
-    { op: "batchnorm", bn: G_bn1, act: { kind: "relu" } }, // bn1 + relu1 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_bn1, act: { kind: "relu" } }, // bn1 + relu1 in the same op (fused-activation)
     { op: "dense", kernel: G_dense2_kernel, bias: G_dense2_bias, act: null }, // dense2
-    { op: "batchnorm", bn: G_bn2, act: { kind: "relu" } }, // bn2 + relu2 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_bn2, act: { kind: "relu" } }, // bn2 + relu2 in the same op (fused-activation)
     { op: "reshape", shape: [7, 7, 128] }, // reshape1
     { op: "deconv", kernel: G_deconv1_kernel, bias: G_deconv1_bias, stride: 2, pad: "same", out: [14, 14, 64] }, // deconv1
-    { op: "batchnorm", bn: G_bn3, act: { kind: "relu" } }, // bn3 + relu3 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_bn3, act: { kind: "relu" } }, // bn3 + relu3 in the same op (fused-activation)
     { op: "deconv", kernel: G_deconv2_kernel, bias: G_deconv2_bias, stride: 2, pad: "same", out: [28, 28, 1] }, // deconv2
     { op: "act", act: { kind: "sigmoid" } }, // sigmoid1
   ], {}, varsG);
@@ -75,11 +75,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const varsD = [D_conv1_kernel, D_conv1_bias, D_dense1_kernel, D_dense1_bias, D_dense2_kernel, D_dense2_bias, D_bn1_gamma, D_bn1_beta, D_deconv1_kernel, D_deconv1_bias];
   // net D as one op in training steps, its backward pass written out (pass fused-nets)
   const netD = new rt.fused.FusedNet("D", [
-    { op: "conv2d", kernel: D_conv1_kernel, bias: D_conv1_bias, stride: 2, pad: "same", act: { kind: "relu" } }, // conv1 + relu1 in one kernel (fused-activation)
+    { op: "conv2d", kernel: D_conv1_kernel, bias: D_conv1_bias, stride: 2, pad: "same", act: { kind: "relu" } }, // conv1 + relu1 in the same op (fused-activation)
     { op: "flatten" }, // flatten1
     { op: "dense", kernel: D_dense1_kernel, bias: D_dense1_bias, act: null }, // dense1
     { op: "dense", kernel: D_dense2_kernel, bias: D_dense2_bias, act: null }, // dense2
-    { op: "batchnorm", bn: D_bn1, act: { kind: "relu" } }, // bn1 + relu2 in one kernel (fused-activation)
+    { op: "batchnorm", bn: D_bn1, act: { kind: "relu" } }, // bn1 + relu2 in the same op (fused-activation)
     { op: "reshape", shape: [14, 14, 64] }, // reshape1
     { op: "deconv", kernel: D_deconv1_kernel, bias: D_deconv1_bias, stride: 2, pad: "same", out: [28, 28, 1] }, // deconv1
     { op: "act", act: { kind: "sigmoid" } }, // sigmoid1

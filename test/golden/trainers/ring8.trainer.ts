@@ -30,8 +30,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const varsG = [G_dense1_kernel, G_dense1_bias, G_dense2_kernel, G_dense2_bias, G_dense3_kernel, G_dense3_bias];
   // net G as one op in training steps, its backward pass written out (pass fused-nets)
   const netG = new rt.fused.FusedNet("G", [
-    { op: "dense", kernel: G_dense1_kernel, bias: G_dense1_bias, act: { kind: "relu" } }, // dense1 + relu1 in one kernel (fused-activation)
-    { op: "dense", kernel: G_dense2_kernel, bias: G_dense2_bias, act: { kind: "relu" } }, // dense2 + relu2 in one kernel (fused-activation)
+    { op: "dense", kernel: G_dense1_kernel, bias: G_dense1_bias, act: { kind: "relu" } }, // dense1 + relu1 in the same op (fused-activation)
+    { op: "dense", kernel: G_dense2_kernel, bias: G_dense2_bias, act: { kind: "relu" } }, // dense2 + relu2 in the same op (fused-activation)
     { op: "dense", kernel: G_dense3_kernel, bias: G_dense3_bias, act: null }, // dense3
   ], {}, varsG);
 
@@ -45,8 +45,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const varsD = [D_dense1_kernel, D_dense1_bias, D_dense2_kernel, D_dense2_bias, D_dense3_kernel, D_dense3_bias];
   // net D as one op in training steps, its backward pass written out (pass fused-nets)
   const netD = new rt.fused.FusedNet("D", [
-    { op: "dense", kernel: D_dense1_kernel, bias: D_dense1_bias, act: { kind: "leakyrelu", alpha: 0.2 } }, // dense1 + leakyrelu1 in one kernel (fused-activation)
-    { op: "dense", kernel: D_dense2_kernel, bias: D_dense2_bias, act: { kind: "leakyrelu", alpha: 0.2 } }, // dense2 + leakyrelu2 in one kernel (fused-activation)
+    { op: "dense", kernel: D_dense1_kernel, bias: D_dense1_bias, act: { kind: "leakyrelu", alpha: 0.2 } }, // dense1 + leakyrelu1 in the same op (fused-activation)
+    { op: "dense", kernel: D_dense2_kernel, bias: D_dense2_bias, act: { kind: "leakyrelu", alpha: 0.2 } }, // dense2 + leakyrelu2 in the same op (fused-activation)
     { op: "dense", kernel: D_dense3_kernel, bias: D_dense3_bias, act: null }, // dense3
   ], { "logit": 2 }, varsD);
 

@@ -103,36 +103,36 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const netG = new rt.fused.FusedNet("G", [
     { op: "dense", kernel: G_dense1_kernel, bias: G_dense1_bias, act: null, sn: G_dense1_sn_u }, // dense1
     { op: "reshape", shape: [4, 4, 256] }, // reshape1
-    { op: "batchnorm", bn: G_gblock1_bn1, act: { kind: "relu" } }, // gblock1/bn1 + gblock1/relu1 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_gblock1_bn1, act: { kind: "relu" } }, // gblock1/bn1 + gblock1/relu1 in the same op (fused-activation)
     { op: "upsample", factor: 2, bilinear: false }, // gblock1/upsample1
     { op: "conv2d", kernel: G_gblock1_conv1_kernel, bias: G_gblock1_conv1_bias, stride: 1, pad: "same", act: null, sn: G_gblock1_conv1_sn_u }, // gblock1/conv1
-    { op: "batchnorm", bn: G_gblock1_bn2, act: { kind: "relu" } }, // gblock1/bn2 + gblock1/relu2 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_gblock1_bn2, act: { kind: "relu" } }, // gblock1/bn2 + gblock1/relu2 in the same op (fused-activation)
     { op: "conv2d", kernel: G_gblock1_conv2_kernel, bias: G_gblock1_conv2_bias, stride: 1, pad: "same", act: null, sn: G_gblock1_conv2_sn_u }, // gblock1/conv2
     { op: "from", src: { layer: 1 } }, // gblock1/from1
     { op: "upsample", factor: 2, bilinear: false }, // gblock1/upsample2
     { op: "conv2d", kernel: G_gblock1_conv3_kernel, bias: G_gblock1_conv3_bias, stride: 1, pad: "same", act: null, sn: G_gblock1_conv3_sn_u }, // gblock1/conv3
     { op: "add", values: [{ layer: 6 }] }, // gblock1/add1
-    { op: "batchnorm", bn: G_gblock2_bn1, act: { kind: "relu" } }, // gblock2/bn1 + gblock2/relu1 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_gblock2_bn1, act: { kind: "relu" } }, // gblock2/bn1 + gblock2/relu1 in the same op (fused-activation)
     { op: "upsample", factor: 2, bilinear: false }, // gblock2/upsample1
     { op: "conv2d", kernel: G_gblock2_conv1_kernel, bias: G_gblock2_conv1_bias, stride: 1, pad: "same", act: null, sn: G_gblock2_conv1_sn_u }, // gblock2/conv1
-    { op: "batchnorm", bn: G_gblock2_bn2, act: { kind: "relu" } }, // gblock2/bn2 + gblock2/relu2 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_gblock2_bn2, act: { kind: "relu" } }, // gblock2/bn2 + gblock2/relu2 in the same op (fused-activation)
     { op: "conv2d", kernel: G_gblock2_conv2_kernel, bias: G_gblock2_conv2_bias, stride: 1, pad: "same", act: null, sn: G_gblock2_conv2_sn_u }, // gblock2/conv2
     { op: "from", src: { layer: 10 } }, // gblock2/from1
     { op: "upsample", factor: 2, bilinear: false }, // gblock2/upsample2
     { op: "conv2d", kernel: G_gblock2_conv3_kernel, bias: G_gblock2_conv3_bias, stride: 1, pad: "same", act: null, sn: G_gblock2_conv3_sn_u }, // gblock2/conv3
     { op: "add", values: [{ layer: 15 }] }, // gblock2/add1
     { op: "attention", f: G_attention1_f_kernel, g: G_attention1_g_kernel, h: G_attention1_h_kernel, o: G_attention1_o_kernel, gamma: G_attention1_gamma, sn: [G_attention1_f_sn_u, G_attention1_g_sn_u, G_attention1_h_sn_u, G_attention1_o_sn_u] }, // attention1
-    { op: "batchnorm", bn: G_gblock3_bn1, act: { kind: "relu" } }, // gblock3/bn1 + gblock3/relu1 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_gblock3_bn1, act: { kind: "relu" } }, // gblock3/bn1 + gblock3/relu1 in the same op (fused-activation)
     { op: "upsample", factor: 2, bilinear: false }, // gblock3/upsample1
     { op: "conv2d", kernel: G_gblock3_conv1_kernel, bias: G_gblock3_conv1_bias, stride: 1, pad: "same", act: null, sn: G_gblock3_conv1_sn_u }, // gblock3/conv1
-    { op: "batchnorm", bn: G_gblock3_bn2, act: { kind: "relu" } }, // gblock3/bn2 + gblock3/relu2 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_gblock3_bn2, act: { kind: "relu" } }, // gblock3/bn2 + gblock3/relu2 in the same op (fused-activation)
     { op: "conv2d", kernel: G_gblock3_conv2_kernel, bias: G_gblock3_conv2_bias, stride: 1, pad: "same", act: null, sn: G_gblock3_conv2_sn_u }, // gblock3/conv2
     { op: "from", src: { layer: 20 } }, // gblock3/from1
     { op: "upsample", factor: 2, bilinear: false }, // gblock3/upsample2
     { op: "conv2d", kernel: G_gblock3_conv3_kernel, bias: G_gblock3_conv3_bias, stride: 1, pad: "same", act: null, sn: G_gblock3_conv3_sn_u }, // gblock3/conv3
     { op: "add", values: [{ layer: 25 }] }, // gblock3/add1
-    { op: "batchnorm", bn: G_bn1, act: { kind: "relu" } }, // bn1 + relu1 in one kernel (fused-activation)
-    { op: "conv2d", kernel: G_conv1_kernel, bias: G_conv1_bias, stride: 1, pad: "same", act: { kind: "sigmoid" }, sn: G_conv1_sn_u }, // conv1 + sigmoid1 in one kernel (fused-activation)
+    { op: "batchnorm", bn: G_bn1, act: { kind: "relu" } }, // bn1 + relu1 in the same op (fused-activation)
+    { op: "conv2d", kernel: G_conv1_kernel, bias: G_conv1_bias, stride: 1, pad: "same", act: { kind: "sigmoid" }, sn: G_conv1_sn_u }, // conv1 + sigmoid1 in the same op (fused-activation)
   ], {}, varsG);
 
   // Variables of net D (specs/sagan.gan:44)
@@ -181,7 +181,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const varsD = [D_dblockfirst1_conv1_kernel, D_dblockfirst1_conv1_bias, D_dblockfirst1_conv2_kernel, D_dblockfirst1_conv2_bias, D_dblockfirst1_conv3_kernel, D_dblockfirst1_conv3_bias, D_attention1_f_kernel, D_attention1_g_kernel, D_attention1_h_kernel, D_attention1_o_kernel, D_attention1_gamma, D_dblockdown1_conv1_kernel, D_dblockdown1_conv1_bias, D_dblockdown1_conv2_kernel, D_dblockdown1_conv2_bias, D_dblockdown1_conv3_kernel, D_dblockdown1_conv3_bias, D_dblock1_conv1_kernel, D_dblock1_conv1_bias, D_dblock1_conv2_kernel, D_dblock1_conv2_bias, D_dblock2_conv1_kernel, D_dblock2_conv1_bias, D_dblock2_conv2_kernel, D_dblock2_conv2_bias, D_dense1_kernel, D_dense1_bias];
   // net D as one op in training steps, its backward pass written out (pass fused-nets)
   const netD = new rt.fused.FusedNet("D", [
-    { op: "conv2d", kernel: D_dblockfirst1_conv1_kernel, bias: D_dblockfirst1_conv1_bias, stride: 1, pad: "same", act: { kind: "relu" }, sn: D_dblockfirst1_conv1_sn_u }, // dblockfirst1/conv1 + dblockfirst1/relu1 in one kernel (fused-activation)
+    { op: "conv2d", kernel: D_dblockfirst1_conv1_kernel, bias: D_dblockfirst1_conv1_bias, stride: 1, pad: "same", act: { kind: "relu" }, sn: D_dblockfirst1_conv1_sn_u }, // dblockfirst1/conv1 + dblockfirst1/relu1 in the same op (fused-activation)
     { op: "conv2d", kernel: D_dblockfirst1_conv2_kernel, bias: D_dblockfirst1_conv2_bias, stride: 1, pad: "same", act: null, sn: D_dblockfirst1_conv2_sn_u }, // dblockfirst1/conv2
     { op: "avgpool", size: 2, stride: 2, padding: "valid" }, // dblockfirst1/pool1
     { op: "from", src: { input: 0 } }, // dblockfirst1/from1
@@ -190,7 +190,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     { op: "add", values: [{ layer: 2 }] }, // dblockfirst1/add1
     { op: "attention", f: D_attention1_f_kernel, g: D_attention1_g_kernel, h: D_attention1_h_kernel, o: D_attention1_o_kernel, gamma: D_attention1_gamma, sn: [D_attention1_f_sn_u, D_attention1_g_sn_u, D_attention1_h_sn_u, D_attention1_o_sn_u] }, // attention1
     { op: "act", act: { kind: "relu" } }, // dblockdown1/relu1
-    { op: "conv2d", kernel: D_dblockdown1_conv1_kernel, bias: D_dblockdown1_conv1_bias, stride: 1, pad: "same", act: { kind: "relu" }, sn: D_dblockdown1_conv1_sn_u }, // dblockdown1/conv1 + dblockdown1/relu2 in one kernel (fused-activation)
+    { op: "conv2d", kernel: D_dblockdown1_conv1_kernel, bias: D_dblockdown1_conv1_bias, stride: 1, pad: "same", act: { kind: "relu" }, sn: D_dblockdown1_conv1_sn_u }, // dblockdown1/conv1 + dblockdown1/relu2 in the same op (fused-activation)
     { op: "conv2d", kernel: D_dblockdown1_conv2_kernel, bias: D_dblockdown1_conv2_bias, stride: 1, pad: "same", act: null, sn: D_dblockdown1_conv2_sn_u }, // dblockdown1/conv2
     { op: "avgpool", size: 2, stride: 2, padding: "valid" }, // dblockdown1/pool1
     { op: "from", src: { layer: 7 } }, // dblockdown1/from1
@@ -198,11 +198,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     { op: "avgpool", size: 2, stride: 2, padding: "valid" }, // dblockdown1/pool2
     { op: "add", values: [{ layer: 11 }] }, // dblockdown1/add1
     { op: "act", act: { kind: "relu" } }, // dblock1/relu1
-    { op: "conv2d", kernel: D_dblock1_conv1_kernel, bias: D_dblock1_conv1_bias, stride: 1, pad: "same", act: { kind: "relu" }, sn: D_dblock1_conv1_sn_u }, // dblock1/conv1 + dblock1/relu2 in one kernel (fused-activation)
+    { op: "conv2d", kernel: D_dblock1_conv1_kernel, bias: D_dblock1_conv1_bias, stride: 1, pad: "same", act: { kind: "relu" }, sn: D_dblock1_conv1_sn_u }, // dblock1/conv1 + dblock1/relu2 in the same op (fused-activation)
     { op: "conv2d", kernel: D_dblock1_conv2_kernel, bias: D_dblock1_conv2_bias, stride: 1, pad: "same", act: null, sn: D_dblock1_conv2_sn_u }, // dblock1/conv2
     { op: "add", values: [{ layer: 15 }] }, // dblock1/add1
     { op: "act", act: { kind: "relu" } }, // dblock2/relu1
-    { op: "conv2d", kernel: D_dblock2_conv1_kernel, bias: D_dblock2_conv1_bias, stride: 1, pad: "same", act: { kind: "relu" }, sn: D_dblock2_conv1_sn_u }, // dblock2/conv1 + dblock2/relu2 in one kernel (fused-activation)
+    { op: "conv2d", kernel: D_dblock2_conv1_kernel, bias: D_dblock2_conv1_bias, stride: 1, pad: "same", act: { kind: "relu" }, sn: D_dblock2_conv1_sn_u }, // dblock2/conv1 + dblock2/relu2 in the same op (fused-activation)
     { op: "conv2d", kernel: D_dblock2_conv2_kernel, bias: D_dblock2_conv2_bias, stride: 1, pad: "same", act: null, sn: D_dblock2_conv2_sn_u }, // dblock2/conv2
     { op: "add", values: [{ layer: 19 }] }, // dblock2/add1
     { op: "act", act: { kind: "relu" } }, // relu1
