@@ -140,41 +140,36 @@ const columnSum = columnReduce(tf.Sum, "sum");
 const columnMean = columnReduce(tf.Mean, "mean");
 
 /**
- * Identity without the copy: the output shares the input's buffer, as Reshape already does on wasm
- * and Identity does on cpu (nothing in tfjs or ganc writes into a tensor's buffer after it is made).
- * tfjs's gradients and tf.clone issue hundreds of these per iteration in gradient-penalty specs.
+ * A kernel whose output is its input `x` unchanged where `shares` says so: the output shares x's buffer (nothing in
+ * tfjs or ganc writes into a tensor's buffer after it is made); elsewhere the stock kernel runs.
  */
-const identity: Replacement = {
-  kernelName: tf.Identity,
-  make: (backendName, stock) => ({ inputs, backend, attrs }) => {
-    const { x } = inputs as { x: tf.TensorInfo };
-    if (x.dtype === "string" || typeof backend.incRef !== "function") {
-      if (stock === undefined) throw new Error(`no stock Identity kernel for '${backendName}'`);
-      return stock.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
-    }
-    backend.incRef(x.dataId);
-    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
-  },
-};
+function sharesBuffer(kernelName: string, shares: (x: tf.TensorInfo, attrs: tf.NamedAttrMap) => boolean): Replacement {
+  return {
+    kernelName,
+    make: (backendName, stock) => ({ inputs, backend, attrs }) => {
+      const { x } = inputs as { x: tf.TensorInfo };
+      if (x.dtype === "string" || typeof backend.incRef !== "function" || !shares(x, attrs)) {
+        if (stock === undefined) throw new Error(`no stock ${kernelName} kernel for '${backendName}'`);
+        return stock.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
+      }
+      backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+    },
+  };
+}
 
 /**
- * Cast to the dtype the tensor already has: the input's buffer shared, as Identity above (the stock wasm kernel
- * copies it). tfjs's gradients cast their operands to float32 where they already are: 25 copies of [64,7,7,128]
- * per wgan_gp iteration. Casts that change the dtype go to the stock kernel.
+ * Identity without the copy, as Reshape already does on wasm and Identity does on cpu. tfjs's gradients and
+ * tf.clone issue hundreds of these per iteration in gradient-penalty specs.
  */
-const cast: Replacement = {
-  kernelName: tf.Cast,
-  make: (backendName, stock) => ({ inputs, backend, attrs }) => {
-    const { x } = inputs as { x: tf.TensorInfo };
-    const { dtype } = attrs as unknown as tf.CastAttrs;
-    if (x.dtype !== dtype || x.dtype === "string" || typeof backend.incRef !== "function") {
-      if (stock === undefined) throw new Error(`no stock Cast kernel for '${backendName}'`);
-      return stock.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
-    }
-    backend.incRef(x.dataId);
-    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
-  },
-};
+const identity = sharesBuffer(tf.Identity, () => true);
+
+/**
+ * Cast to the dtype the tensor already has, without the copy the stock wasm kernel makes. tfjs's gradients cast
+ * their operands to float32 where they already are: 25 copies of [64,7,7,128] per wgan_gp iteration. Casts that
+ * change the dtype go to the stock kernel.
+ */
+const cast = sharesBuffer(tf.Cast, (x, attrs) => x.dtype === (attrs as unknown as tf.CastAttrs).dtype);
 
 const splitV: Replacement = {
   kernelName: tf.SplitV,
