@@ -37,6 +37,8 @@ export interface RunOptions {
   truncation?: number;
   /** Profile one iteration (the second when there are two or more) with tf.profile; write its kernel counts here as JSON. */
   stats?: string;
+  /** With stats: the iteration to profile instead of the second (the last where the run has fewer). */
+  statsIteration?: number;
 }
 
 export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu", "webgpu"];
@@ -80,6 +82,10 @@ const FLAGS: { option: () => Option; sampling?: true }[] = [
   { option: () => new Option("--sample-count <n>", "images in that grid").argParser(positiveInt), sampling: true },
   { option: () => new Option("--truncation <psi>", "with --sample-to: psi of truncate() in the samples (1: none, 0: the average w)").argParser(finiteNumber), sampling: true },
   { option: () => new Option("--stats <file>", "profile one iteration with tf.profile and write its kernel counts to this JSON file") },
+  {
+    option: () =>
+      new Option("--stats-iteration <n>", "with --stats: the iteration to profile (default 2; a later one shows the steady state, after the first iterations' heap growth)").argParser(positiveInt),
+  },
 ];
 
 /** The trainer's command line; `ganc train` (for: "train") takes the same flags but the sampling ones. */
@@ -96,6 +102,7 @@ export function parseRunOptions(spec: SpecInfo, argv: string[]): RunOptions {
   if (opts.sampleTo) opts.resume = true;
   if (opts.fresh && opts.resume) throw new TrainingError("--fresh and --resume contradict each other: choose one");
   if (opts.override && !opts.resume) throw new TrainingError("--override only applies with --resume (a new run takes its flags as they are)");
+  if (opts.statsIteration !== undefined && !opts.stats) throw new TrainingError("--stats-iteration only applies with --stats <file> (it picks the iteration that --stats profiles)");
   return opts;
 }
 

@@ -268,7 +268,7 @@ export class Run {
       for (const [name, { v }] of this.vars) traceWrite(this.trace, "init", name, v.dataSync() as Float32Array, v.shape);
       for (const [name, t] of Object.entries(b)) traceWrite(this.trace, "batch", name, t.dataSync() as Float32Array, t.shape);
     }
-    if (this.opts.stats && this.profiling === null && this.step === Math.min(1, this.totalSteps - 1)) this.profiling = new IterationProfile();
+    if (this.opts.stats && this.profiling === null && this.step === Math.min((this.opts.statsIteration ?? 2) - 1, this.totalSteps - 1)) this.profiling = new IterationProfile();
     return b;
   }
 

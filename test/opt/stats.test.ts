@@ -37,15 +37,25 @@ describe("kernels per iteration", () => {
     expect(s.sequence.slice(0, 8).some((k) => k.startsWith("_FusedMatMul [[1,8,62],[1,62,1024],[1024]"))).toBe(true); // G's first layer, at batch 8
   }, 120_000);
 
-  it("the optimized seed GAN runs under 30% of the reference's kernels, and at most 400 on wasm (1,794 -> 395 when written)", async () => {
+  it("the optimized seed GAN runs under 30% of the reference's kernels, and at most 400 on wasm (1,794 -> 395 when written); --stats-iteration picks the iteration", async () => {
     const ref = (await referenceStats()).kernels;
-    const opt = (await stats([])).kernels;
+    // a later iteration than the default second (an iteration's kernels are the same from the second on)
+    const s = await stats(["--stats-iteration", "3"]);
+    expect(s.iteration).toBe(3);
+    const opt = s.kernels;
     expect(ref).toBeGreaterThan(1500);
     expect(opt).toBeLessThan(0.3 * ref);
     // the target of the optimizer (ganc's one-kernel Adam and batch-norm bookkeeping on wasm included);
     // also a guard against passes silently switching off
     expect(opt).toBeLessThanOrEqual(400);
   }, 180_000);
+
+  it("--stats-iteration without --stats is a usage error", async () => {
+    const r = await gancInProcess(["train", "specs/gan.gan", "--out", path.join(tmpDir(), "run"), "--steps", "1", "--stats-iteration", "3"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--stats-iteration only applies with --stats/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  }, 60_000);
 
   it("ganc compile --stats prints the count after writing the trainer", async () => {
     const out = path.join(tmpDir(), "t.ts");
