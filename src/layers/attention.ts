@@ -130,11 +130,14 @@ function makeSelfAttentionSaving(tf: Tf) {
   const run = (name: string, inputs: tfjs.NamedTensorMap, attrs: object) => tf.engine().runKernel(name, inputs, attrs as tfjs.NamedAttrMap) as tfjs.Tensor;
   const dInput = (inputShape: number[], dy: tfjs.Tensor, filter: tfjs.Tensor) => run("Conv2DBackpropInput", { dy, filter }, { ...conv, inputShape });
   const dFilter = (x: tfjs.Tensor, dy: tfjs.Tensor, filterShape: number[]) => run("Conv2DBackpropFilter", { x, dy }, { ...conv, filterShape });
-  /** The pooling's backward pass: Sum's, Multiply's (for the window), the mask's zero gradient added, the reshapes and transpose undone. */
+  /**
+   * The pooling's backward pass: Sum's, Multiply's (for the window), the mask's zero gradient added, the reshapes and
+   * transpose undone. Sum's gradient is dy times a tensor of ones; here dy is broadcast into the product with the
+   * mask instead (x * 1 = x, so the same values).
+   */
   const poolGrad = (dy: tfjs.Tensor, p: Pooled, shape: readonly number[]) => {
     const [b, h, w, c] = shape as [number, number, number, number];
-    const dSum = tf.mul(tf.reshape(dy, [b, h / 2, w / 2, c, 1]), tf.ones(p.win.shape, "float32"));
-    const dWin = tf.add(tf.mul(dSum, p.mask), tf.zerosLike(p.win));
+    const dWin = tf.add(tf.mul(tf.reshape(dy, [b, h / 2, w / 2, c, 1]), p.mask), tf.zerosLike(p.win));
     const d6 = tf.transpose(tf.reshape(dWin, [b, h / 2, w / 2, c, 2, 2]), [0, 1, 4, 2, 5, 3]);
     return tf.reshape(d6, shape as number[]);
   };
@@ -157,7 +160,8 @@ function makeSelfAttentionSaving(tf: Tf) {
       const dV = tf.matMul(attn as tfjs.Tensor3D, dAv as tfjs.Tensor3D, true, false);
       const dE1 = tf.div(dAttn, sums!);
       const dSums = tf.neg(tf.div(tf.reshape(tf.sum(tf.mul(dAttn, e!), [2]), sums!.shape), tf.square(sums!)));
-      const dE = tf.add(dE1, tf.mul(tf.reshape(dSums, [b, n, 1]), tf.ones(e!.shape, "float32")));
+      // Sum's gradient (dSums times ones) broadcast into the addition instead: x * 1 = x, the same values
+      const dE = tf.add(dE1, tf.reshape(dSums, [b, n, 1]));
       const dS = tf.add(tf.reshape(tf.mul(dE, e!), e!.shape), tf.zeros(e!.shape));
       const dQ = tf.matMul(dS as tfjs.Tensor3D, k as tfjs.Tensor3D, false, false);
       const dK = tf.matMul(dS as tfjs.Tensor3D, q as tfjs.Tensor3D, true, false);

@@ -1,4 +1,4 @@
-import { fmt, type LayerModule } from "./layer.ts";
+import { fmt, spreadOverWindows, type LayerModule } from "./layer.ts";
 
 export interface AvgpoolFused {
   op: "avgpool";
@@ -69,14 +69,8 @@ export const avgpool: LayerModule<AvgpoolIR, AvgpoolFused> = {
           const blocks = [b, h / k, k, w / k, k, c];
           return {
             y: tf.mean(view(x, blocks), [2, 4]),
-            // Mean's gradient, dy broadcast over each window (times ones) and divided by k * k; for k a power of
-            // two, the same values as dy / (k * k) upsampled by copying (x * 1 = x), without a tensor of ones
-            backward: (dy) =>
-              !needDx
-                ? null
-                : (k & (k - 1)) === 0
-                  ? tf.image.resizeNearestNeighbor(tf.div(dy, k * k) as Parameters<typeof tf.image.resizeNearestNeighbor>[0], [h, w])
-                  : view(tf.div(tf.mul(view(dy, [b, h / k, 1, w / k, 1, c]), tf.ones(blocks)), k * k), [b, h, w, c]),
+            // Mean's gradient: dy broadcast over each window (times ones) and divided by k * k
+            backward: (dy) => (needDx ? spreadOverWindows({ tf, view }, dy, x.shape, k, k, k * k) : null),
           };
         }
         const gh = poolGeometry(h, k, s, l.padding);

@@ -1,4 +1,4 @@
-import { fmt, type LayerModule } from "./layer.ts";
+import { fmt, spreadOverWindows, type LayerModule } from "./layer.ts";
 
 export interface GlobalAvgIR {
   readonly op: "global_avg";
@@ -26,12 +26,12 @@ export const global_avg: LayerModule<GlobalAvgIR, GlobalAvgFused> = {
     code: () => `{ op: "global_avg" }`,
     runtime: {
       op: "global_avg",
-      // tf.mean and the backward pass tfjs's own gradient of Mean computes (reshape, times ones, divided by the count): exact.
+      // tf.mean and backward the values of tfjs's own gradient of Mean (reshape, times ones, divided by the count).
       forward(_l, { x, tf, view, needDx }) {
-        const [b, h, w, c] = x.shape as [number, number, number, number];
+        const [, h, w] = x.shape as [number, number, number, number];
         return {
           y: tf.mean(x, [1, 2]),
-          backward: (dy) => (needDx ? tf.div(tf.mul(view(dy, [b, 1, 1, c]), tf.ones(x.shape)), h * w) : null),
+          backward: (dy) => (needDx ? spreadOverWindows({ tf, view }, dy, x.shape, h, w, h * w) : null),
         };
       },
     },

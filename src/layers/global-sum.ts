@@ -1,4 +1,4 @@
-import { fmt, type LayerModule } from "./layer.ts";
+import { fmt, spreadOverWindows, type LayerModule } from "./layer.ts";
 
 export interface GlobalSumIR {
   readonly op: "global_sum";
@@ -28,12 +28,12 @@ export const global_sum: LayerModule<GlobalSumIR, GlobalSumFused> = {
     code: () => `{ op: "global_sum" }`,
     runtime: {
       op: "global_sum",
-      // tf.sum and the backward pass tfjs's own gradient of Sum computes (reshape, times ones): exact.
+      // tf.sum and backward the values of tfjs's own gradient of Sum (reshape, times ones): dy spread over the positions.
       forward(_l, { x, tf, view, needDx }) {
-        const [b, , , c] = x.shape as [number, number, number, number];
+        const [, h, w] = x.shape as [number, number, number, number];
         return {
           y: tf.sum(x, [1, 2]),
-          backward: (dy) => (needDx ? tf.mul(view(dy, [b, 1, 1, c]), tf.ones(x.shape)) : null),
+          backward: (dy) => (needDx ? spreadOverWindows({ tf, view }, dy, x.shape, h, w, 1) : null),
         };
       },
     },

@@ -246,3 +246,23 @@ export interface LayerModule<L extends { readonly op: string }, F extends { read
 
 export const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
 export const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/**
+ * The gradient of a sum or mean over windows of fh x fw positions of x [b, h, w, c] (a pooling, a global
+ * sum or average), from dy [b, h / fh, w / fw, c]: each dy value copied over its window and divided by
+ * `count` (1: not divided). tfjs's tape computes it as (dy reshaped times a tensor of ones) / count. Where fh
+ * and fw are powers of two, the same values come from dividing dy first and upsampling it by copying (x * 1
+ * = x, and each value's division is the same before or after it is copied), one pass on wasm
+ * (ResizeNearestNeighbor) and no tensor of ones to fill and multiply; otherwise the tape's ops.
+ */
+export function spreadOverWindows(env: Pick<FusedEnv, "tf" | "view">, dy: tf.Tensor, shape: readonly number[], fh: number, fw: number, count: number): tf.Tensor {
+  const { tf, view } = env;
+  const [b, h, w, c] = shape as [number, number, number, number];
+  const pow2 = (f: number) => (f & (f - 1)) === 0;
+  if (pow2(fh) && pow2(fw)) {
+    const d = view(count === 1 ? dy : tf.div(dy, count), [b, h / fh, w / fw, c]) as tf.Tensor4D;
+    return fh === 1 && fw === 1 ? d : tf.image.resizeNearestNeighbor(d, [h, w]);
+  }
+  const spread = tf.mul(view(dy, [b, h / fh, 1, w / fw, 1, c]), tf.ones([b, h / fh, fh, w / fw, fw, c]));
+  return view(count === 1 ? spread : tf.div(spread, count), [b, h, w, c]);
+}
