@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "./rng.ts";
+import { GANC_POWER_STEP } from "./kernels/names.ts";
 // conv and dense layers with a bias (see lazy-bias.ts): in ops so that every runtime (Node, the playground) has them.
 export { conv2dBias, matMulBias } from "./lazy-bias.ts";
 import { runtime as bceLogitsRuntime } from "../functions/bce-logits.ts";
@@ -304,7 +305,14 @@ export function spectralNormParts(kernel: tf.Tensor, u: tf.Variable, mode: Mode)
   const w = tf.reshape(kernel, [-1, kernel.shape[kernel.rank - 1]!]); // [n, out]
   let vv: tf.Tensor; // [1, n]
   let un: tf.Tensor; // [1, out]
-  if (POWER_STEP_ON_HOST.has(tf.getBackend())) {
+  if (tf.getKernel(GANC_POWER_STEP, tf.getBackend()) !== undefined) {
+    // The same float64 step on the wasm heap (kernels/wasm/index.ts, makePowerStepKernel), called below tfjs's
+    // engine: no gradient tape records it, so its results are constants to the tape (the kernel has no gradient),
+    // as the uploaded results of the JavaScript step below are.
+    const k = tf.getKernel(GANC_POWER_STEP, tf.getBackend())!;
+    const outs = k.kernelFunc({ inputs: { w, u }, backend: tf.backend(), attrs: {} }) as tf.TensorInfo[];
+    [vv, un] = outs.map((info) => tf.engine().makeTensorFromTensorInfo(info)) as [tf.Tensor, tf.Tensor];
+  } else if (POWER_STEP_ON_HOST.has(tf.getBackend())) {
     const step = powerStep64(w.dataSync() as Float32Array, w.shape[0]!, w.shape[1]!, u.dataSync() as Float32Array);
     vv = tf.tensor2d(step.v, [1, w.shape[0]!]);
     un = tf.tensor2d(step.u, [1, w.shape[1]!]);

@@ -6,6 +6,7 @@ import { FusedAdam } from "../../src/runtime/fused/index.ts";
 import { MODULE_FILE, renderModule } from "../../src/runtime/kernels/wasm/build.ts";
 import { stridedReduceView } from "../../src/runtime/kernels/wasm/index.ts";
 import { stockKernel } from "../../src/runtime/kernels/index.ts";
+import { powerStep64, spectralNormParts } from "../../src/runtime/ops.ts";
 
 it("the committed module is what ganc.wat assembles to (npm run build:wasm)", async () => {
   expect(readFileSync(MODULE_FILE, "utf8")).toBe(await renderModule());
@@ -446,6 +447,47 @@ describe("relu's gradient on wasm (GancReluGrad)", () => {
     expect(Array.from(g2.dataSync())).toEqual([0, -0, 3, -4, NaN]);
     await selectBackend("wasm", { log: () => {} });
     tf.dispose([dy, y, g, g2]);
+  });
+});
+
+describe("spectral norm's power-iteration step on wasm (GancPowerStep)", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm", { log: () => {} });
+  });
+
+  it("is powerStep64 bit for bit: odd and even rows and columns, one column, magnitudes from 1e-20 to 1e20", () => {
+    let seed = 7;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+    for (const [n, out] of [[288, 32], [27, 32], [3, 32], [1, 1], [5, 1], [9, 7], [576, 64], [64, 3], [1, 8]] as const) {
+      for (const scale of [1, 1e-20, 1e20]) {
+        const w = Float32Array.from({ length: n * out }, () => rand() * scale * (1 + 100 * Math.abs(rand())));
+        const u = Float32Array.from({ length: out }, () => rand());
+        const ref = powerStep64(w, n, out, u);
+        const [v, un] = tf.engine().runKernel("GancPowerStep", { w: tf.tensor2d(w, [n, out]), u: tf.tensor2d(u, [1, out]) }, {}) as tf.Tensor[];
+        const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+        expect(v!.shape).toEqual([1, n]);
+        expect(un!.shape).toEqual([1, out]);
+        expect(bits(v!.dataSync() as Float32Array), `v for [${n}, ${out}] at ${scale}`).toEqual(bits(ref.v));
+        expect(bits(un!.dataSync() as Float32Array), `u for [${n}, ${out}] at ${scale}`).toEqual(bits(ref.u));
+        tf.dispose([v!, un!]);
+      }
+    }
+  });
+
+  it("is what rt.spectralNorm runs on wasm, and it leaves no buffer behind", () => {
+    const kernel = tf.variable(tf.randomNormal([3, 3, 5, 6], 0, 1, "float32", 31), false, "wk/sn/kernel");
+    const u0 = tf.randomNormal([1, 6], 0, 1, "float32", 32);
+    const u = tf.variable(u0, false, "wk/sn/u");
+    u0.dispose(); // (else the first assign to u leaves u0's buffer to u0)
+    const step = powerStep64(kernel.dataSync() as Float32Array, 45, 6, u.dataSync().slice() as Float32Array);
+    const buffers = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds(); // the kernel's scratch is backend data, not a tensor
+    const before = [tf.memory().numTensors, buffers()];
+    const vv = tf.tidy(() => spectralNormParts(kernel, u, "train").vv);
+    expect(Array.from(vv.dataSync())).toEqual(Array.from(step.v));
+    expect(Array.from(u.dataSync())).toEqual(Array.from(step.u));
+    vv.dispose();
+    expect([tf.memory().numTensors, buffers()]).toEqual(before);
+    tf.dispose([kernel, u]);
   });
 });
 

@@ -9,6 +9,7 @@ import {
   GANC_BN_GRAD,
   GANC_BN_TRAIN,
   GANC_MOVING_AVERAGES,
+  GANC_POWER_STEP,
   GANC_RELU_GRAD,
   makeAdamKernel,
   makeBatchNormGradKernel,
@@ -23,6 +24,7 @@ import {
   makeResizeNearestKernel,
   makeColumnReduceKernel,
   makeMovingAveragesKernel,
+  makePowerStepKernel,
 } from "./wasm/index.ts";
 import { makeCpuAdamKernel, makeCpuBnFactorsKernel, makeCpuMovingAveragesKernel } from "./cpu_kernels.ts";
 import type { TrainingKernelFunc } from "./primitives.ts";
@@ -46,6 +48,7 @@ export {
   GANC_BN_GRAD,
   GANC_BN_TRAIN,
   GANC_MOVING_AVERAGES,
+  GANC_POWER_STEP,
   type AdamKernelAttrs,
   type BatchNormGradAttrs,
   type BnFactorsAttrs,
@@ -127,6 +130,8 @@ const batchNorm = wrapsStock(tf.FusedBatchNorm, makeBatchNormKernel);
 const batchNormTrain: Replacement = { kernelName: GANC_BN_TRAIN, make: () => makeBatchNormTrainKernel() as unknown as TrainingKernelFunc };
 const batchNormGrad: Replacement = { kernelName: GANC_BN_GRAD, make: () => makeBatchNormGradKernel() as unknown as TrainingKernelFunc };
 const reluGrad: Replacement = { kernelName: GANC_RELU_GRAD, make: () => makeReluGradKernel() as unknown as TrainingKernelFunc };
+/** Spectral norm's power-iteration step on the wasm heap (wasm only; elsewhere powerStep64 in JavaScript, or tensor ops). */
+const powerStep: Replacement = { kernelName: GANC_POWER_STEP, make: () => makePowerStepKernel() as unknown as TrainingKernelFunc };
 
 const exp = wrapsStock(tf.Exp, makeExpKernel);
 
@@ -184,7 +189,7 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, exp, resizeNearest, tile, greater, select, identity, cast],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, powerStep, exp, resizeNearest, tile, greater, select, identity, cast],
   cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages],
 };
 

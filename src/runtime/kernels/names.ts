@@ -17,3 +17,6 @@ export type GancKernelKind = keyof typeof GANC_KERNELS;
 export const GANC_BN_TRAIN = GANC_KERNELS.bnTrain;
 export const GANC_BN_GRAD = GANC_KERNELS.bnGrad;
 export const GANC_RELU_GRAD = GANC_KERNELS.reluGrad;
+
+/** Spectral norm's power-iteration step in float64 on the wasm heap (wasm/index.ts, makePowerStepKernel); the runtime calls it directly. */
+export const GANC_POWER_STEP = "GancPowerStep";

@@ -953,4 +953,120 @@
                   (local.set $n (i32.add (local.get $n) (i32.const 1)))))))
           (local.set $m (i32.add (local.get $m) (i32.const 1)))
           (br $pixels))))
+
+  ;; One power-iteration step of spectral norm in float64, for w [n, out] (float32, row-major) and u [out]
+  ;; (float32): the same operations in the same order as powerStep64 in src/runtime/ops.ts, so the same bits.
+  ;;   t[i] = sum over o of w[i, o] * u[o] (from 0, o ascending)   tn = sqrt(sum over i of t[i]^2) + 1e-12
+  ;;   v[i] = float32(t[i] / tn)
+  ;;   s[o] = sum over i of v[i] * w[i, o] (from 0, i ascending)    sn = sqrt(sum over o of s[o]^2) + 1e-12
+  ;;   un[o] = float32(s[o] / sn)
+  ;; Each product of two float32 values is exact in float64. t takes rows two at a time, one per f64x2 lane (each
+  ;; lane its own row's sum in order); s takes two columns a lane pair. $t (n doubles) and $s (out doubles) are
+  ;; scratch; $v (n floats) and $un (out floats) the results. Byte offsets.
+  (func (export "power_step")
+    (param $w i32) (param $u i32) (param $n i32) (param $out i32) (param $t i32) (param $s i32) (param $v i32) (param $un i32)
+    (local $i i32) (local $o i32) (local $row i32) (local $rowBytes i32) (local $end2 i32)
+    (local $acc v128) (local $a f64) (local $sum f64) (local $norm f64) (local $vi v128)
+    (local.set $rowBytes (i32.shl (local.get $out) (i32.const 2)))
+    ;; t, two rows at a time
+    (block $pairs_done
+      (loop $pairs
+        (br_if $pairs_done (i32.ge_u (i32.add (local.get $i) (i32.const 1)) (local.get $n)))
+        (local.set $row (i32.add (local.get $w) (i32.mul (local.get $i) (local.get $rowBytes))))
+        (local.set $acc (v128.const f64x2 0 0))
+        (local.set $o (i32.const 0))
+        (block $o_done
+          (loop $o_loop
+            (br_if $o_done (i32.ge_u (local.get $o) (local.get $out)))
+            (local.set $acc (f64x2.add (local.get $acc)
+              (f64x2.mul
+                (f64x2.replace_lane 1
+                  (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $row) (i32.shl (local.get $o) (i32.const 2))))))
+                  (f64.promote_f32 (f32.load (i32.add (i32.add (local.get $row) (local.get $rowBytes)) (i32.shl (local.get $o) (i32.const 2))))))
+                (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $u) (i32.shl (local.get $o) (i32.const 2)))))))))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $o_loop)))
+        (v128.store (i32.add (local.get $t) (i32.shl (local.get $i) (i32.const 3))) (local.get $acc))
+        (local.set $i (i32.add (local.get $i) (i32.const 2)))
+        (br $pairs)))
+    ;; the last row of an odd n
+    (if (i32.lt_u (local.get $i) (local.get $n))
+      (then
+        (local.set $row (i32.add (local.get $w) (i32.mul (local.get $i) (local.get $rowBytes))))
+        (local.set $a (f64.const 0))
+        (local.set $o (i32.const 0))
+        (block $last_done
+          (loop $last
+            (br_if $last_done (i32.ge_u (local.get $o) (local.get $out)))
+            (local.set $a (f64.add (local.get $a)
+              (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $row) (i32.shl (local.get $o) (i32.const 2)))))
+                       (f64.promote_f32 (f32.load (i32.add (local.get $u) (i32.shl (local.get $o) (i32.const 2))))))))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $last)))
+        (f64.store (i32.add (local.get $t) (i32.shl (local.get $i) (i32.const 3))) (local.get $a))))
+    ;; tn, then v
+    (local.set $sum (f64.const 0))
+    (local.set $i (i32.const 0))
+    (block $tt_done
+      (loop $tt
+        (br_if $tt_done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $a (f64.load (i32.add (local.get $t) (i32.shl (local.get $i) (i32.const 3)))))
+        (local.set $sum (f64.add (local.get $sum) (f64.mul (local.get $a) (local.get $a))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tt)))
+    (local.set $norm (f64.add (f64.sqrt (local.get $sum)) (f64.const 1e-12)))
+    (local.set $i (i32.const 0))
+    (block $v_done
+      (loop $v_loop
+        (br_if $v_done (i32.ge_u (local.get $i) (local.get $n)))
+        (f32.store (i32.add (local.get $v) (i32.shl (local.get $i) (i32.const 2)))
+          (f32.demote_f64 (f64.div (f64.load (i32.add (local.get $t) (i32.shl (local.get $i) (i32.const 3)))) (local.get $norm))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $v_loop)))
+    ;; s, row by row into two columns a lane pair
+    (memory.fill (local.get $s) (i32.const 0) (i32.shl (local.get $out) (i32.const 3)))
+    (local.set $end2 (i32.and (local.get $out) (i32.const -2)))
+    (local.set $i (i32.const 0))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $row (i32.add (local.get $w) (i32.mul (local.get $i) (local.get $rowBytes))))
+        (local.set $vi (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $v) (i32.shl (local.get $i) (i32.const 2)))))))
+        (local.set $o (i32.const 0))
+        (block $cols_done
+          (loop $cols
+            (br_if $cols_done (i32.ge_u (local.get $o) (local.get $end2)))
+            (v128.store (i32.add (local.get $s) (i32.shl (local.get $o) (i32.const 3)))
+              (f64x2.add (v128.load (i32.add (local.get $s) (i32.shl (local.get $o) (i32.const 3))))
+                (f64x2.mul (local.get $vi)
+                  (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $row) (i32.shl (local.get $o) (i32.const 2))))))))
+            (local.set $o (i32.add (local.get $o) (i32.const 2)))
+            (br $cols)))
+        (if (i32.lt_u (local.get $o) (local.get $out))
+          (then
+            (f64.store (i32.add (local.get $s) (i32.shl (local.get $o) (i32.const 3)))
+              (f64.add (f64.load (i32.add (local.get $s) (i32.shl (local.get $o) (i32.const 3))))
+                (f64.mul (f64x2.extract_lane 0 (local.get $vi))
+                  (f64.promote_f32 (f32.load (i32.add (local.get $row) (i32.shl (local.get $o) (i32.const 2))))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows)))
+    ;; sn, then un
+    (local.set $sum (f64.const 0))
+    (local.set $o (i32.const 0))
+    (block $ss_done
+      (loop $ss
+        (br_if $ss_done (i32.ge_u (local.get $o) (local.get $out)))
+        (local.set $a (f64.load (i32.add (local.get $s) (i32.shl (local.get $o) (i32.const 3)))))
+        (local.set $sum (f64.add (local.get $sum) (f64.mul (local.get $a) (local.get $a))))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $ss)))
+    (local.set $norm (f64.add (f64.sqrt (local.get $sum)) (f64.const 1e-12)))
+    (local.set $o (i32.const 0))
+    (block $un_done
+      (loop $un_loop
+        (br_if $un_done (i32.ge_u (local.get $o) (local.get $out)))
+        (f32.store (i32.add (local.get $un) (i32.shl (local.get $o) (i32.const 2)))
+          (f32.demote_f64 (f64.div (f64.load (i32.add (local.get $s) (i32.shl (local.get $o) (i32.const 3)))) (local.get $norm))))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $un_loop))))
 )

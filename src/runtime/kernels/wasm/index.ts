@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { GANC_WASM_BASE64 } from "./ganc.wasm.ts";
 import { FN_ADAM, MIN_PARALLEL, poolFor, type Pool } from "./pool.ts";
-import { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_RELU_GRAD } from "../names.ts";
+import { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_POWER_STEP, GANC_RELU_GRAD } from "../names.ts";
 
-export { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_RELU_GRAD };
+export { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_POWER_STEP, GANC_RELU_GRAD };
 
 /**
  * ganc's own wasm kernels (ganc.wat), instantiated on the memory of tfjs-backend-wasm so that they
@@ -57,6 +57,8 @@ export interface GancWasm {
   bn_grad_center_sum(x: number, mean: number, k: number, out: number, rows: number, cols: number): void;
   /** dx = ((into + (dy * r) * gamma) + (x - mean) * k) + dx3 (makeBatchNormGradKernel); into 0 for none; byte offsets. */
   bn_grad_dx(dy: number, x: number, mean: number, into: number, dx: number, pc: number, rows: number, cols: number, gamma: number): void;
+  /** One float64 power-iteration step of spectral norm for w [n, out] and u [out] into v [n] and un [out], with scratch t (n doubles) and s (out doubles) (makePowerStepKernel); byte offsets. */
+  power_step(w: number, u: number, n: number, out: number, t: number, s: number, v: number, un: number): void;
   /** dst = src transposed: src [rows, cols] row-major, dst [cols, rows]; byte offsets. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
   /** transpose with src's rows `stride` elements apart (a block of a wider matrix). */
@@ -325,6 +327,31 @@ export function makeBnFactorsKernel(): tf.KernelFunc {
       k.bn_factors(b.getMemoryOffset(v.dataId), b.getMemoryOffset(rs[i]!.dataId), b.getMemoryOffset(mhs[i]!.dataId), size(v), f32(epsilons[i]!)),
     );
     return [...rs, ...mhs];
+  }) as unknown as tf.KernelFunc;
+}
+
+/**
+ * Spectral norm's power-iteration step for w [n, out] and u [1, out] (float32): outputs v [1, n] and u' [1, out],
+ * computed in float64 by ganc.wat power_step with the operations of powerStep64 (src/runtime/ops.ts) in its order,
+ * so the same bits, on the tensors where they lie: no read-back of w and u and no upload of the two results, and
+ * the rows and columns two at a time.
+ */
+export function makePowerStepKernel(): tf.KernelFunc {
+  return (({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend }): tf.TensorInfo[] => {
+    const { w, u } = inputs as Record<string, tf.TensorInfo | undefined>;
+    if (w?.dtype !== "float32" || u?.dtype !== "float32" || w.shape.length !== 2 || size(u) !== w.shape[1] || size(w) === 0) {
+      throw new Error(`${GANC_POWER_STEP}: w must be a non-empty float32 [n, out] and u float32 with out values`);
+    }
+    const [n, out] = w.shape as [number, number];
+    const b = wasmBackend(backend);
+    const v = b.makeOutput([1, n], "float32");
+    const un = b.makeOutput([1, out], "float32");
+    const scratch = b.makeOutput([2 * (n + out)], "float32"); // n + out doubles
+    const at = (t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
+    if (at(scratch) % 8 !== 0) throw new Error(`${GANC_POWER_STEP}: scratch memory is not 8-byte aligned`);
+    gancWasm(backend).power_step(at(w), at(u), n, out, at(scratch), at(scratch) + 8 * n, at(v), at(un));
+    backend.disposeData(scratch.dataId);
+    return [v, un];
   }) as unknown as tf.KernelFunc;
 }
 
