@@ -5,7 +5,7 @@ import { GANC_WASM_BASE64 } from "../../src/runtime/kernels/wasm/ganc.wasm.ts";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import { FusedAdam } from "../../src/runtime/fused/index.ts";
-import { helperThreads, withSharedMemoryImport } from "../../src/runtime/kernels/wasm/index.ts";
+import { helperThreads, setSplitMin, splitRuns, withSharedMemoryImport } from "../../src/runtime/kernels/wasm/index.ts";
 import { kernelWork, poolCounts, poolGlobalAddress, poolPays, POOL_MIN_WORK, setPoolMinWork, wantedThreads } from "../../src/runtime/wasm-threads.ts";
 import { createRequire } from "node:module";
 import { ganc, tmpDir } from "../helpers.ts";
@@ -82,6 +82,42 @@ describe("ganc's wasm kernels on a shared heap (tfjs-backend-wasm's threaded bui
     expect(Array.from(small.dataSync())).toEqual(Array.from(smallRef.dataSync()));
     expect(Array.from(b.dataSync().subarray(0, 4))).not.toEqual(Array.from(init.dataSync().subarray(0, 4))); // it did train
     tf.dispose([init, a, b, small, smallRef]);
+  }, 120_000);
+
+  it("on the threaded build, batch norm (both passes), relu's gradient, Greater, Select, upsampling and Exp run on helper threads too, bit for bit what one thread computes", () => {
+    // (the backend is the threaded one the test above started)
+    expect(helperThreads(tf.backend())).toBeGreaterThan(0);
+    const shape = [16, 32, 32, 64];
+    const x = tf.randomNormal(shape, 0, 2, "float32", 51);
+    const dy = tf.randomNormal(shape, 0, 1, "float32", 52);
+    const c = shape[3]!;
+    const [mean, variance, offset, scale] = [tf.randomNormal([c], 0, 1, "float32", 53), tf.randomUniform([c], 0.5, 2, "float32", 54), tf.randomNormal([c], 0, 1, "float32", 55), tf.randomNormal([c], 1, 0.2, "float32", 56)];
+    const run = (name: string, inputs: tf.NamedTensorMap, attrs: object = {}) => tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+    const cases: [string, string, () => tf.Tensor | tf.Tensor[]][] = [
+      ["batch_norm", "FusedBatchNorm", () => tf.batchNorm(x, mean, variance, offset, scale, 1e-3)],
+      ["batch_norm", "GancBatchNormTrain with relu", () => run("GancBatchNormTrain", { x, scale, offset }, { varianceEpsilon: 1e-5, activation: "relu" })],
+      ["bn_grad_dx", "GancBatchNormGrad", () => run("GancBatchNormGrad", { dy, x, mean, r: variance, mh: offset, gamma: scale, into: dy }, { needDx: true })],
+      ["relu_grad", "GancReluGrad", () => run("GancReluGrad", { dy, y: x })],
+      ["greater_scalar", "Greater", () => tf.greater(x, tf.scalar(0.25))],
+      ["select", "Select", () => tf.where(tf.greater(x, tf.scalar(0)), x, dy)],
+      ["upsample_nearest", "ResizeNearestNeighbor", () => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [64, 64])],
+      ["expf", "Exp", () => tf.exp(x)],
+    ];
+    const bits = (r: tf.Tensor | tf.Tensor[]) =>
+      (Array.isArray(r) ? r : [r]).map((t) => {
+        const d = t.dataSync() as Float32Array | Uint8Array;
+        return Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString("base64");
+      });
+    for (const [kernel, label, f] of cases) {
+      const old = setSplitMin(Infinity);
+      const alone = tf.tidy(() => bits(f()));
+      setSplitMin(old);
+      const runs = splitRuns.get(kernel) ?? 0;
+      const shared = tf.tidy(() => bits(f()));
+      expect(splitRuns.get(kernel) ?? 0, `${label} ran on the helpers`).toBeGreaterThan(runs);
+      expect(shared, label).toEqual(alone);
+    }
+    tf.dispose([x, dy, mean, variance, offset, scale]);
   }, 120_000);
 
   it("a kernel's work: multiply-adds for products and convolutions, elements for the rest", () => {

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { GANC_WASM_BASE64 } from "./ganc.wasm.ts";
-import { FN_ADAM, MIN_PARALLEL, poolFor, type Pool } from "./pool.ts";
+import { FN_ADAM, fnIndex, MIN_PARALLEL, poolFor, type Pool, type POOLED } from "./pool.ts";
 import { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_POWER_STEP, GANC_RELU_GRAD } from "../names.ts";
 
 export { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_POWER_STEP, GANC_RELU_GRAD };
@@ -225,6 +225,33 @@ function helperPool(backend: tf.KernelBackend): Pool | undefined {
   if (!(memory instanceof WebAssembly.Memory) || compiledShared === undefined) return undefined;
   if (typeof SharedArrayBuffer === "undefined" || !(memory.buffer instanceof SharedArrayBuffer)) return undefined;
   return poolFor(memory, compiledShared, b.wasm.tfjs?.getThreadsCount?.() ?? 1);
+}
+
+/**
+ * Runs ganc.wat's `name` over n units (elements, or rows of `perUnit` elements) on the calling thread, or cut into
+ * ranges over the helper threads where the heap is shared (the threaded build) and the work is large enough:
+ * `args(lo, hi)` gives the kernel's arguments for units [lo, hi). Only for kernels that compute each unit alone
+ * (pool.ts, POOLED), so the results do not depend on the cut.
+ */
+function split(backend: tf.KernelBackend, name: (typeof POOLED)[number], n: number, perUnit: number, args: (lo: number, hi: number) => number[]): void {
+  const k = gancWasm(backend) as unknown as Record<string, (...a: number[]) => void>;
+  const pool = n >= 8 && n * perUnit >= splitMin ? helperPool(backend) : undefined;
+  if (pool === undefined) k[name]!(...args(0, n));
+  else {
+    pool.run(fnIndex(name), n, args, (a) => k[name]!(...a));
+    splitRuns.set(name, (splitRuns.get(name) ?? 0) + 1);
+  }
+}
+
+/** The elements below which a kernel runs on the calling thread alone (waking the helpers costs more). */
+let splitMin = MIN_PARALLEL;
+/** How many calls of each kernel ran on the helpers too (for tests). */
+export const splitRuns = new Map<string, number>();
+/** Sets the size below which kernels run on the calling thread alone (Infinity: always; for tests); returns the old one. */
+export function setSplitMin(elements: number): number {
+  const old = splitMin;
+  splitMin = elements;
+  return old;
 }
 
 /** Kernel name of the one-kernel Adam step over a group (see makeAdamKernel). */
@@ -515,7 +542,8 @@ function normalize(
     doubles.setFloat64(8 * c, f32(Math.sqrt(f32(V[c]! + eps))), true);
     doubles.setFloat64(8 * (cols + c), O ? O[c]! : 0, true);
   }
-  gancWasm(backend).batch_norm(b.getMemoryOffset(x.dataId), b.getMemoryOffset(out.dataId), size(x) / cols, cols, b.getMemoryOffset(params.dataId), relu ? 1 : 0);
+  const [xAt, outAt, paramsAt] = [b.getMemoryOffset(x.dataId), b.getMemoryOffset(out.dataId), b.getMemoryOffset(params.dataId)];
+  split(backend, "batch_norm", size(x) / cols, cols, (lo, hi) => [xAt + 4 * lo * cols, outAt + 4 * lo * cols, hi - lo, cols, paramsAt, relu ? 1 : 0]);
   backend.disposeData(params.dataId);
 }
 
@@ -601,7 +629,11 @@ export function makeBatchNormGradKernel(): tf.KernelFunc {
       const A2 = heap(acc);
       const P2 = heap(pc);
       for (let c = 0; c < cols; c++) P2[3 * cols + c] = f32(f32(A2[3 * cols + c]! + S[c]!) / -rows);
-      k.bn_grad_dx(at(dy!), at(x!), at(mean!), into ? at(into) : 0, at(dx!), at(pc), rows, cols, gamma ? 1 : 0);
+      const [dyAt, xAt, meanAt, intoAt, dxAt, pcAt] = [at(dy!), at(x!), at(mean!), into ? at(into) : 0, at(dx!), at(pc)];
+      split(backend, "bn_grad_dx", rows, cols, (lo, hi) => {
+        const o = 4 * lo * cols;
+        return [dyAt + o, xAt + o, meanAt, intoAt === 0 ? 0 : intoAt + o, dxAt + o, pcAt, hi - lo, cols, gamma ? 1 : 0];
+      });
       backend.disposeData(sumDxc!.dataId);
     }
     backend.disposeData(pc.dataId);
@@ -654,7 +686,8 @@ export function makeExpKernel(stock: tf.KernelFunc): tf.KernelFunc {
     const tab = b.makeOutput([64], "float32");
     const T = b.typedArrayFromHeap(tab) as Float32Array;
     new BigUint64Array(T.buffer, T.byteOffset, 32).set(expfTable());
-    gancWasm(backend).expf(b.getMemoryOffset(x.dataId), b.getMemoryOffset(out.dataId), size(x), b.getMemoryOffset(tab.dataId));
+    const [xAt, outAt, tabAt] = [b.getMemoryOffset(x.dataId), b.getMemoryOffset(out.dataId), b.getMemoryOffset(tab.dataId)];
+    split(backend, "expf", size(x), 1, (lo, hi) => [xAt + 4 * lo, outAt + 4 * lo, hi - lo, tabAt]);
     backend.disposeData(tab.dataId);
     return out;
   }) as unknown as tf.KernelFunc;
@@ -671,7 +704,8 @@ export function makeReluGradKernel(): tf.KernelFunc {
     if (dy?.dtype !== "float32" || y?.dtype !== "float32" || size(dy) !== size(y)) throw new Error(`${GANC_RELU_GRAD}: dy and y must be float32 tensors of one size`);
     const b = wasmBackend(backend);
     const out = b.makeOutput([...dy.shape], "float32");
-    if (size(dy) > 0) gancWasm(backend).relu_grad(b.getMemoryOffset(dy.dataId), b.getMemoryOffset(y.dataId), b.getMemoryOffset(out.dataId), size(dy));
+    const [dyAt, yAt, outAt] = [b.getMemoryOffset(dy.dataId), b.getMemoryOffset(y.dataId), b.getMemoryOffset(out.dataId)];
+    if (size(dy) > 0) split(backend, "relu_grad", size(dy), 1, (lo, hi) => [dyAt + 4 * lo, yAt + 4 * lo, outAt + 4 * lo, hi - lo]);
     return out;
   }) as unknown as tf.KernelFunc;
 }
@@ -738,7 +772,8 @@ export function makeGreaterKernel(stock: tf.KernelFunc): tf.KernelFunc {
     const b = wasmBackend(backend);
     const out = b.makeOutput([...a.shape], "bool");
     const value = (b.typedArrayFromHeap(s) as Float32Array)[0]!;
-    gancWasm(backend).greater_scalar(b.getMemoryOffset(a.dataId), value, b.getMemoryOffset(out.dataId), size(a));
+    const [aAt, outAt] = [b.getMemoryOffset(a.dataId), b.getMemoryOffset(out.dataId)];
+    split(backend, "greater_scalar", size(a), 1, (lo, hi) => [aAt + 4 * lo, value, outAt + lo, hi - lo]); // bool: a byte each
     return out;
   }) as unknown as tf.KernelFunc;
 }
@@ -758,7 +793,8 @@ export function makeSelectKernel(stock: tf.KernelFunc): tf.KernelFunc {
     const b = wasmBackend(backend);
     const out = b.makeOutput([...t.shape], t.dtype);
     const at = (x: tf.TensorInfo) => b.getMemoryOffset(x.dataId);
-    gancWasm(backend).select(at(condition), at(t), at(e), at(out), n);
+    const [cAt, tAt, eAt, outAt] = [at(condition), at(t), at(e), at(out)];
+    split(backend, "select", n, 1, (lo, hi) => [cAt + lo, tAt + 4 * lo, eAt + 4 * lo, outAt + 4 * lo, hi - lo]); // the condition: a byte each
     return out;
   }) as unknown as tf.KernelFunc;
 }
@@ -786,7 +822,9 @@ export function makeResizeNearestKernel(stock: tf.KernelFunc): tf.KernelFunc {
     if (images.dtype !== "float32" || alignCorners || fh === 0 || fw === 0 || size(images) === 0) return stock({ inputs, backend, attrs }) as tf.TensorInfo;
     const b = wasmBackend(backend);
     const out = b.makeOutput([batch, h * fh, w * fw, c], "float32");
-    gancWasm(backend).upsample_nearest(b.getMemoryOffset(images.dataId), b.getMemoryOffset(out.dataId), batch * h, w, c, fh, fw);
+    const [inAt, outAt] = [b.getMemoryOffset(images.dataId), b.getMemoryOffset(out.dataId)];
+    // by input rows: each writes its fh output rows
+    split(backend, "upsample_nearest", batch * h, w * c * fh * fw, (lo, hi) => [inAt + 4 * lo * w * c, outAt + 4 * lo * fh * w * fw * c, hi - lo, w, c, fh, fw]);
     return out;
   }) as unknown as tf.KernelFunc;
 }

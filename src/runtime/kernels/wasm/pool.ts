@@ -16,13 +16,19 @@ const DONE = 1;
 /** Per job: function id, then up to 16 arguments as float64. */
 const ARGS = 17;
 
+/**
+ * The kernels helpers run, by index (FN_* below): each computes its elements, or its rows, independently of the
+ * others, so the result does not depend on how the work is cut.
+ */
+export const POOLED = ["adam", "relu_grad", "greater_scalar", "select", "batch_norm", "upsample_nearest", "bn_grad_dx", "expf"] as const;
+
 const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
 const { module, memory, control, args, index } = workerData;
 const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
 const a = new Float64Array(args);
-const fns = [k.adam];
+const fns = ${JSON.stringify(POOLED)}.map((name) => k[name]);
 let seen = 0;
 for (;;) {
   Atomics.wait(ctl, 0, seen);
@@ -38,7 +44,9 @@ for (;;) {
 }
 `;
 
-export const FN_ADAM = 0;
+/** The index of a pooled kernel in POOLED. */
+export const fnIndex = (name: (typeof POOLED)[number]): number => POOLED.indexOf(name);
+export const FN_ADAM = fnIndex("adam");
 
 export interface Pool {
   /** Helper threads (the caller is one more). */
