@@ -29,8 +29,12 @@ export const leakyrelu: LayerModule<LeakyreluIR, ActFused, { kind: "leakyrelu"; 
     fusable: (l) => !(l.alpha < 0),
     attrs: (a) => ({ activation: "leakyrelu", leakyreluAlpha: a.alpha }),
     forward: (a, x, { kernel }) => kernel("LeakyRelu", { x }, { alpha: a.alpha }),
-    // with alpha >= 0 the output is positive where the input is: dy there, alpha dy elsewhere (tfjs's formula)
-    grad: (a, dy, y, { kernel }) => kernel("Multiply", { a: dy, b: kernel("Step", { x: y }, { alpha: a.alpha }) }),
+    // with alpha >= 0 the output is positive where the input is: dy there, alpha dy elsewhere (tfjs's formula, bit for
+    // bit; on wasm the pair as one ganc kernel, relu's with the slope)
+    grad: (a, dy, y, { kernel, gancKernel }) => {
+      const fused = gancKernel("reluGrad");
+      return fused !== null ? kernel(fused, { dy, y }, { alpha: a.alpha }) : kernel("Multiply", { a: dy, b: kernel("Step", { x: y }, { alpha: a.alpha }) });
+    },
   },
   export: (l, { tf, apply, h, name }) => apply(tf.layers.leakyReLU({ alpha: l.alpha, name }), h),
 };

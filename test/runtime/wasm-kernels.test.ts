@@ -397,7 +397,7 @@ describe("relu's gradient on wasm (GancReluGrad)", () => {
     await selectBackend("wasm", { log: () => {} });
   });
 
-  it("is Multiply(dy, Step(y)) bit for bit: random bit patterns, zeros of both signs, infinities, NaNs, tails", () => {
+  it("is Multiply(dy, Step(y, alpha)) bit for bit for relu (alpha 0) and leaky relu (0.2, 0.01): random bit patterns, zeros of both signs, infinities, NaNs, tails", () => {
     const specials = [0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-45, 3.4028234663852886e38, -3.4028234663852886e38, 1, -1];
     // every pair of specials, then random bit patterns for both (every magnitude and sign, NaNs with payloads)
     const pairs = specials.flatMap((a) => specials.map((b) => [a, b] as const));
@@ -416,11 +416,11 @@ describe("relu's gradient on wasm (GancReluGrad)", () => {
       dyBits[i] = bits();
       yBits[i] = bits();
     }
-    for (const len of [n, 3, 7, 1]) {
+    for (const [len, alpha] of [[n, 0], [3, 0], [7, 0], [1, 0], [n, 0.2], [7, 0.2], [n, 0.01], [5, 0.01]] as const) {
       const dy = tf.tensor1d(dyF.subarray(0, len));
       const y = tf.tensor1d(yF.subarray(0, len));
-      const ours = tf.engine().runKernel("GancReluGrad", { dy, y }) as tf.Tensor;
-      const chain = tf.mul(dy, tf.step(y, 0));
+      const ours = tf.engine().runKernel("GancReluGrad", { dy, y }, (alpha === 0 ? {} : { alpha }) as tf.NamedAttrMap) as tf.Tensor;
+      const chain = tf.mul(dy, tf.step(y, alpha));
       const a = new Uint32Array((ours.dataSync() as Float32Array).slice().buffer);
       const b = new Uint32Array((chain.dataSync() as Float32Array).slice().buffer);
       let differing = 0;
@@ -445,6 +445,27 @@ describe("relu's gradient on wasm (GancReluGrad)", () => {
     const g2 = relu.activation!.grad({ kind: "relu" }, dy, y, { tf, kernel: spy as typeof kernel, constant, gancKernel });
     expect(seen).toEqual(["Step", "Multiply"]);
     expect(Array.from(g2.dataSync())).toEqual([0, -0, 3, -4, NaN]);
+    await selectBackend("wasm", { log: () => {} });
+    tf.dispose([dy, y, g, g2]);
+  });
+
+  it("is what leaky relu's fused backward runs on wasm, with its slope, and cpu keeps the chain", async () => {
+    const { leakyrelu } = await import("../../src/layers/leakyrelu.ts");
+    const { gancKernel, kernel, constant } = await import("../../src/runtime/fused/engine.ts");
+    const seen: string[] = [];
+    const spy = (name: string, inputs: Record<string, tf.Tensor>, attrs?: Record<string, unknown>) => (seen.push(name), kernel(name, inputs, attrs));
+    const dy = tf.tensor1d([1, -2, 3, -4, 5]);
+    const y = tf.tensor1d([0, -0, 2, -1, NaN]);
+    const expected = [Math.fround(0.25), Math.fround(-0.5), 3, -1, NaN];
+    const act = { kind: "leakyrelu", alpha: 0.25 } as const;
+    const g = leakyrelu.activation!.grad(act, dy, y, { tf, kernel: spy as typeof kernel, constant, gancKernel });
+    expect(seen).toEqual(["GancReluGrad"]);
+    expect(Array.from(g.dataSync())).toEqual(expected);
+    await selectBackend("cpu", { log: () => {} });
+    seen.length = 0;
+    const g2 = leakyrelu.activation!.grad(act, dy, y, { tf, kernel: spy as typeof kernel, constant, gancKernel });
+    expect(seen).toEqual(["Step", "Multiply"]);
+    expect(Array.from(g2.dataSync())).toEqual(expected);
     await selectBackend("wasm", { log: () => {} });
     tf.dispose([dy, y, g, g2]);
   });

@@ -98,6 +98,7 @@ describe("ganc's wasm kernels on a shared heap (tfjs-backend-wasm's threaded bui
       ["batch_norm", "GancBatchNormTrain with relu", () => run("GancBatchNormTrain", { x, scale, offset }, { varianceEpsilon: 1e-5, activation: "relu" })],
       ["bn_grad_dx", "GancBatchNormGrad", () => run("GancBatchNormGrad", { dy, x, mean, r: variance, mh: offset, gamma: scale, into: dy }, { needDx: true })],
       ["relu_grad", "GancReluGrad", () => run("GancReluGrad", { dy, y: x })],
+      ["relu_grad", "GancReluGrad with a slope (leaky relu)", () => run("GancReluGrad", { dy, y: x }, { alpha: 0.2 })],
       ["greater_scalar", "Greater", () => tf.greater(x, tf.scalar(0.25))],
       ["select", "Select", () => tf.where(tf.greater(x, tf.scalar(0)), x, dy)],
       ["upsample_nearest", "ResizeNearestNeighbor", () => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [64, 64])],

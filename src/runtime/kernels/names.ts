@@ -8,7 +8,7 @@ export const GANC_KERNELS = {
   bnTrain: "GancBatchNormTrain",
   /** Batch norm's backward pass from dy, x and the batch mean: dgamma, dbeta and dx (wasm/index.ts, makeBatchNormGradKernel). */
   bnGrad: "GancBatchNormGrad",
-  /** relu's gradient from its output, dy * step(y), in one pass (wasm/index.ts, makeReluGradKernel). */
+  /** relu's (and, with attribute alpha, leaky relu's) gradient from its output, dy * step(y, alpha), in one pass (wasm/index.ts, makeReluGradKernel). */
   reluGrad: "GancReluGrad",
 } as const;
 

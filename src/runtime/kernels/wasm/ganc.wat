@@ -561,14 +561,16 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $tail))))
 
-  ;; out = dy * step(y) for n float32 values: relu's gradient from its output y as tfjs writes it, Multiply(dy,
-  ;; Step(y, alpha 0)) in one pass. Step gives 1 where y > 0, y itself where y is a NaN (its payload goes
-  ;; through, as the stock kernel's does) and 0 elsewhere; the product is the stock Multiply's float32 dy * s, so -0, infinities and NaNs come out as the
-  ;; two kernels give them (test/runtime/wasm-kernels.test.ts). 4 a step, the last n % 4 one at a time.
+  ;; out = dy * step(y, alpha) for n float32 values: relu's gradient (alpha 0) or leaky relu's (alpha its slope)
+  ;; from its output y as tfjs writes it, Multiply(dy, Step(y, alpha)) in one pass. Step gives 1 where y > 0, y itself
+  ;; where y is a NaN (its payload goes through, as the stock kernel's does) and alpha elsewhere; the product is the
+  ;; stock Multiply's float32 dy * s, so -0, infinities and NaNs come out as the two kernels give them
+  ;; (test/runtime/wasm-kernels.test.ts). 4 a step, the last n % 4 one at a time.
   (func (export "relu_grad")
-    (param $dy i32) (param $y i32) (param $out i32) (param $n i32)
-    (local $i i32) (local $end4 i32) (local $at i32) (local $v v128) (local $s f32)
+    (param $dy i32) (param $y i32) (param $out i32) (param $n i32) (param $alpha f32)
+    (local $i i32) (local $end4 i32) (local $at i32) (local $v v128) (local $s f32) (local $a v128)
     (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $a (f32x4.splat (local.get $alpha)))
     (block $vec_done
       (loop $vec
         (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end4)))
@@ -578,7 +580,7 @@
           (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $at)))
             (v128.bitselect
               (local.get $v)
-              (v128.and (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1))
+              (v128.bitselect (v128.const f32x4 1 1 1 1) (local.get $a) (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0)))
               (f32x4.ne (local.get $v) (local.get $v)))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $vec)))
@@ -591,7 +593,7 @@
           (f32.mul (f32.load (i32.add (local.get $dy) (local.get $at)))
             (if (result f32) (f32.ne (local.get $s) (local.get $s))
               (then (local.get $s))
-              (else (if (result f32) (f32.gt (local.get $s) (f32.const 0)) (then (f32.const 1)) (else (f32.const 0)))))))
+              (else (if (result f32) (f32.gt (local.get $s) (f32.const 0)) (then (f32.const 1)) (else (local.get $alpha)))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $tail))))
 

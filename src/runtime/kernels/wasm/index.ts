@@ -40,7 +40,7 @@ export interface GancWasm {
   /** out = exp(x) for n float32 values, as musl's expf (makeExpKernel); tab: expfTable()'s 32 entries; byte offsets. */
   expf(x: number, out: number, n: number, tab: number): void;
   /** out = dy * step(y) for n float32 values, as Multiply(dy, Step(y)) (makeReluGradKernel); byte offsets. */
-  relu_grad(dy: number, y: number, out: number, n: number): void;
+  relu_grad(dy: number, y: number, out: number, n: number, alpha: number): void;
   /** out[i] = x[i] > s as bytes (bool) for n float32 values (makeGreaterKernel); byte offsets. */
   greater_scalar(x: number, s: number, out: number, n: number): void;
   /** out[i] = cond[i] ? t[i] : e[i] for n 4-byte values, cond as bytes (makeSelectKernel); byte offsets. */
@@ -694,18 +694,20 @@ export function makeExpKernel(stock: tf.KernelFunc): tf.KernelFunc {
 }
 
 /**
- * relu's gradient from its output: dy * step(y) (Step with alpha 0, then Multiply, as tfjs's relu gradient and
- * ganc's relu module write it) in one pass over the two tensors instead of two kernels and a temporary (ganc.wat
- * relu_grad, bit for bit the pair). dy and y float32 of one size.
+ * relu's gradient from its output: dy * step(y, alpha) (Step, then Multiply, as tfjs's relu gradient and ganc's relu
+ * and leakyrelu modules write it: alpha 0 for relu, the slope for leaky relu; attribute `alpha`, default 0) in one
+ * pass over the two tensors instead of two kernels and a temporary (ganc.wat relu_grad, bit for bit the pair). dy
+ * and y float32 of one size.
  */
 export function makeReluGradKernel(): tf.KernelFunc {
-  return (({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend }): tf.TensorInfo => {
+  return (({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): tf.TensorInfo => {
     const { dy, y } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const alpha = Number((attrs as { alpha?: number } | undefined)?.alpha ?? 0); // a float32 parameter of the wasm function, as Step's
     if (dy?.dtype !== "float32" || y?.dtype !== "float32" || size(dy) !== size(y)) throw new Error(`${GANC_RELU_GRAD}: dy and y must be float32 tensors of one size`);
     const b = wasmBackend(backend);
     const out = b.makeOutput([...dy.shape], "float32");
     const [dyAt, yAt, outAt] = [b.getMemoryOffset(dy.dataId), b.getMemoryOffset(y.dataId), b.getMemoryOffset(out.dataId)];
-    if (size(dy) > 0) split(backend, "relu_grad", size(dy), 1, (lo, hi) => [dyAt + 4 * lo, yAt + 4 * lo, outAt + 4 * lo, hi - lo]);
+    if (size(dy) > 0) split(backend, "relu_grad", size(dy), 1, (lo, hi) => [dyAt + 4 * lo, yAt + 4 * lo, outAt + 4 * lo, hi - lo, alpha]);
     return out;
   }) as unknown as tf.KernelFunc;
 }
