@@ -430,44 +430,47 @@ describe("relu's gradient on wasm (GancReluGrad)", () => {
     }
   });
 
-  it("is what relu's fused backward runs on wasm, and cpu keeps the chain", async () => {
-    const { relu } = await import("../../src/layers/relu.ts");
+  /** The kernels an activation's fused backward runs on wasm and on cpu, and its gradient on each. */
+  const backwardOn = async (module: "relu" | "leakyrelu", act: { kind: string; alpha?: number }, dy: tf.Tensor, y: tf.Tensor) => {
+    const layers = await import("../../src/layers/index.ts");
     const { gancKernel, kernel, constant } = await import("../../src/runtime/fused/engine.ts");
-    const seen: string[] = [];
-    const spy = (name: string, inputs: Record<string, tf.Tensor>, attrs?: Record<string, unknown>) => (seen.push(name), kernel(name, inputs, attrs));
+    const grad = layers.activationModule(module).grad as (a: object, dy: tf.Tensor, y: tf.Tensor, env: object) => tf.Tensor;
+    const run = () => {
+      const seen: string[] = [];
+      const spy = (name: string, inputs: Record<string, tf.Tensor>, attrs?: Record<string, unknown>) => (seen.push(name), kernel(name, inputs, attrs));
+      const g = grad(act, dy, y, { tf, kernel: spy as typeof kernel, constant, gancKernel });
+      const values = Array.from(g.dataSync());
+      g.dispose();
+      return { seen, values };
+    };
+    const wasm = run();
+    await selectBackend("cpu", { log: () => {} });
+    const cpu = run();
+    await selectBackend("wasm", { log: () => {} });
+    return { wasm, cpu };
+  };
+
+  it("is what relu's fused backward runs on wasm, and cpu keeps the chain", async () => {
     const dy = tf.tensor1d([1, -2, 3, -4, 5]);
     const y = tf.tensor1d([0, -0, 2, 1, NaN]);
-    const g = relu.activation!.grad({ kind: "relu" }, dy, y, { tf, kernel: spy as typeof kernel, constant, gancKernel });
-    expect(seen).toEqual(["GancReluGrad"]);
-    expect(Array.from(g.dataSync())).toEqual([0, -0, 3, -4, NaN]);
-    await selectBackend("cpu", { log: () => {} });
-    seen.length = 0;
-    const g2 = relu.activation!.grad({ kind: "relu" }, dy, y, { tf, kernel: spy as typeof kernel, constant, gancKernel });
-    expect(seen).toEqual(["Step", "Multiply"]);
-    expect(Array.from(g2.dataSync())).toEqual([0, -0, 3, -4, NaN]);
-    await selectBackend("wasm", { log: () => {} });
-    tf.dispose([dy, y, g, g2]);
+    const { wasm, cpu } = await backwardOn("relu", { kind: "relu" }, dy, y);
+    expect(wasm.seen).toEqual(["GancReluGrad"]);
+    expect(wasm.values).toEqual([0, -0, 3, -4, NaN]);
+    expect(cpu.seen).toEqual(["Step", "Multiply"]);
+    expect(cpu.values).toEqual([0, -0, 3, -4, NaN]);
+    tf.dispose([dy, y]);
   });
 
   it("is what leaky relu's fused backward runs on wasm, with its slope, and cpu keeps the chain", async () => {
-    const { leakyrelu } = await import("../../src/layers/leakyrelu.ts");
-    const { gancKernel, kernel, constant } = await import("../../src/runtime/fused/engine.ts");
-    const seen: string[] = [];
-    const spy = (name: string, inputs: Record<string, tf.Tensor>, attrs?: Record<string, unknown>) => (seen.push(name), kernel(name, inputs, attrs));
     const dy = tf.tensor1d([1, -2, 3, -4, 5]);
     const y = tf.tensor1d([0, -0, 2, -1, NaN]);
     const expected = [Math.fround(0.25), Math.fround(-0.5), 3, -1, NaN];
-    const act = { kind: "leakyrelu", alpha: 0.25 } as const;
-    const g = leakyrelu.activation!.grad(act, dy, y, { tf, kernel: spy as typeof kernel, constant, gancKernel });
-    expect(seen).toEqual(["GancReluGrad"]);
-    expect(Array.from(g.dataSync())).toEqual(expected);
-    await selectBackend("cpu", { log: () => {} });
-    seen.length = 0;
-    const g2 = leakyrelu.activation!.grad(act, dy, y, { tf, kernel: spy as typeof kernel, constant, gancKernel });
-    expect(seen).toEqual(["Step", "Multiply"]);
-    expect(Array.from(g2.dataSync())).toEqual(expected);
-    await selectBackend("wasm", { log: () => {} });
-    tf.dispose([dy, y, g, g2]);
+    const { wasm, cpu } = await backwardOn("leakyrelu", { kind: "leakyrelu", alpha: 0.25 }, dy, y);
+    expect(wasm.seen).toEqual(["GancReluGrad"]);
+    expect(wasm.values).toEqual(expected);
+    expect(cpu.seen).toEqual(["Step", "Multiply"]);
+    expect(cpu.values).toEqual(expected);
+    tf.dispose([dy, y]);
   });
 });
 

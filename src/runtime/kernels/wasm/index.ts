@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { GANC_WASM_BASE64 } from "./ganc.wasm.ts";
-import { FN_ADAM, fnIndex, MIN_PARALLEL, poolFor, type Pool, type POOLED } from "./pool.ts";
+import { fnIndex, MIN_PARALLEL, poolFor, type Pool, type POOLED } from "./pool.ts";
 import { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_POWER_STEP, GANC_RELU_GRAD } from "../names.ts";
 
 export { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_POWER_STEP, GANC_RELU_GRAD };
@@ -39,7 +39,7 @@ export interface GancWasm {
   divide(x: number, n: number, d: number): void;
   /** out = exp(x) for n float32 values, as musl's expf (makeExpKernel); tab: expfTable()'s 32 entries; byte offsets. */
   expf(x: number, out: number, n: number, tab: number): void;
-  /** out = dy * step(y) for n float32 values, as Multiply(dy, Step(y)) (makeReluGradKernel); byte offsets. */
+  /** out = dy * step(y, alpha) for n float32 values, as Multiply(dy, Step(y, alpha)) (makeReluGradKernel); byte offsets. */
   relu_grad(dy: number, y: number, out: number, n: number, alpha: number): void;
   /** out[i] = x[i] > s as bytes (bool) for n float32 values (makeGreaterKernel); byte offsets. */
   greater_scalar(x: number, s: number, out: number, n: number): void;
@@ -235,6 +235,7 @@ function helperPool(backend: tf.KernelBackend): Pool | undefined {
  */
 function split(backend: tf.KernelBackend, name: (typeof POOLED)[number], n: number, perUnit: number, args: (lo: number, hi: number) => number[]): void {
   const k = gancWasm(backend) as unknown as Record<string, (...a: number[]) => void>;
+  // (under 8 units the cut would leave a helper nothing: the ranges are multiples of 4)
   const pool = n >= 8 && n * perUnit >= splitMin ? helperPool(backend) : undefined;
   if (pool === undefined) k[name]!(...args(0, n));
   else {
@@ -290,7 +291,6 @@ export function makeAdamKernel(): tf.KernelFunc {
       b.makeOutput([], "float32"),
       b.makeOutput([], "float32"),
     ];
-    const k = gancWasm(backend);
     const accBeta1 = b.typedArrayFromHeap(acc1)[0]!;
     const accBeta2 = b.typedArrayFromHeap(acc2)[0]!;
     const b1 = f32(a.beta1);
@@ -304,21 +304,13 @@ export function makeAdamKernel(): tf.KernelFunc {
     const at = (t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
     const mo = outs[a.count]!;
     const vo = outs[a.count + 1]!;
-    const pool = size(m) >= MIN_PARALLEL ? helperPool(backend) : undefined;
     let offset = 0;
     for (let i = 0; i < a.count; i++) {
       const n = size(w[i]!);
       const byte = offset * 4;
       const [gi, mi, vi, wi, moi, voi, woi] = [at(g[i]!), at(m) + byte, at(v) + byte, at(w[i]!), at(mo) + byte, at(vo) + byte, at(outs[i]!)];
-      if (pool !== undefined && n >= MIN_PARALLEL) {
-        // element by element: the same values whichever thread computes which range
-        pool.run(
-          FN_ADAM,
-          n,
-          (lo, hi) => [gi + lo * 4, mi + lo * 4, vi + lo * 4, wi + lo * 4, moi + lo * 4, voi + lo * 4, woi + lo * 4, hi - lo, b1, c1, b2, c2, oma1, oma2, eps, nlr],
-          (args) => (k.adam as (...x: number[]) => void)(...args),
-        );
-      } else k.adam(gi, mi, vi, wi, moi, voi, woi, n, b1, c1, b2, c2, oma1, oma2, eps, nlr);
+      // element by element: the same values whichever thread computes which range
+      split(backend, "adam", n, 1, (lo, hi) => [gi + lo * 4, mi + lo * 4, vi + lo * 4, wi + lo * 4, moi + lo * 4, voi + lo * 4, woi + lo * 4, hi - lo, b1, c1, b2, c2, oma1, oma2, eps, nlr]);
       offset += n;
     }
     if (offset !== size(m)) throw new Error(`${GANC_ADAM}: the variables hold ${offset} values, the moments ${m.shape}`);

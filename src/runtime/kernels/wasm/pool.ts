@@ -46,7 +46,6 @@ for (;;) {
 
 /** The index of a pooled kernel in POOLED. */
 export const fnIndex = (name: (typeof POOLED)[number]): number => POOLED.indexOf(name);
-export const FN_ADAM = fnIndex("adam");
 
 export interface Pool {
   /** Helper threads (the caller is one more). */
