@@ -181,6 +181,13 @@ async function train(args: string[]): Promise<void> {
   await cmd.parseAsync(args, { from: "user" });
   const o = cmd.opts<{ out?: string; opt: boolean | string; ui?: boolean; port?: number; host?: string }>();
   if (!o.ui && (o.port !== undefined || o.host !== undefined)) throw new UsageError("--port and --host apply to the dashboard: add --ui");
+  // the trainer refuses these too; asked here, nothing is written to the run folder first
+  const wrong = (await runFlags()).flagMistake(cmd.opts());
+  if (wrong !== null) {
+    process.stderr.write(`error: ${wrong}\n`);
+    process.exitCode = 1;
+    return;
+  }
   const text = await readSpec(file);
   const c = await compileFor(file, text, passesFrom(o.opt));
   if (!c) {

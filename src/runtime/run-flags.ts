@@ -100,10 +100,17 @@ export function parseRunOptions(spec: SpecInfo, argv: string[]): RunOptions {
   const o = trainerCommand(`trainer (${spec.name})`).parse(argv, { from: "user" }).opts<Omit<RunOptions, "out"> & { out?: string }>();
   const opts: RunOptions = { ...o, out: o.out ?? path.join("runs", spec.name) };
   if (opts.sampleTo) opts.resume = true;
-  if (opts.fresh && opts.resume) throw new TrainingError("--fresh and --resume contradict each other: choose one");
-  if (opts.override && !opts.resume) throw new TrainingError("--override only applies with --resume (a new run takes its flags as they are)");
-  if (opts.statsIteration !== undefined && !opts.stats) throw new TrainingError("--stats-iteration only applies with --stats <file> (it picks the iteration that --stats profiles)");
+  const wrong = flagMistake(opts);
+  if (wrong !== null) throw new TrainingError(wrong);
   return opts;
+}
+
+/** Flags that contradict each other or need another, as a message (null: none). `ganc train` asks before it writes anything. */
+export function flagMistake(opts: Pick<RunOptions, "fresh" | "resume" | "override" | "stats" | "statsIteration">): string | null {
+  if (opts.fresh && opts.resume) return "--fresh and --resume contradict each other: choose one";
+  if (opts.override && !opts.resume) return "--override only applies with --resume (a new run takes its flags as they are)";
+  if (opts.statsIteration !== undefined && !opts.stats) return "--stats-iteration only applies with --stats <file> (it picks the iteration that --stats profiles)";
+  return null;
 }
 
 /**

@@ -59,6 +59,7 @@ describe("a run folder remembers the settings that shape its run", () => {
     r = await gancInProcess(["train", SPEC, "--out", path.join(dir, "other"), "--steps", "1", "--override"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: --override only applies with --resume/m);
+    expect(fs.existsSync(path.join(dir, "other"))).toBe(false); // refused before anything is written
   }, 180_000);
 });
 
