@@ -23,6 +23,7 @@ import * as path from "node:path";
 import { checkText, compileText } from "../src/compile.ts";
 import "../src/parser/yaml/load.ts"; // the benchmark's specs come in both forms
 import { ROOT, writeExecTrainer } from "./compiled.ts";
+import { Ring } from "./turns.ts";
 import { loadBlas } from "../src/runtime/kernels/index.ts";
 import { DEFAULT_ENGINES, ENGINE_ENV, ENGINES, MODELS, RESULT_MARKER, scaleLabel, scaleSpec, type BenchModel, type Engine, type Scale } from "./models.ts";
 
@@ -51,6 +52,12 @@ interface Options {
    * engines alike instead of on whichever ran in it (default 1).
    */
   rounds: number;
+  /**
+   * Each model's engines started together and run in turns of about 200 ms of iterations, one at a time, round
+   * the ring (bench/turns.ts): the same stretches of a drifting machine for all. --sequential runs them one
+   * after the other instead (each engine alone on the machine from its start to its exit).
+   */
+  lockstep: boolean;
 }
 
 /**
@@ -63,7 +70,7 @@ function defaultTorchThreads(): number {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...DEFAULT_ENGINES], write: true, python: null, data: true, compile: true, dataCount: null, sngan: { ...MODELS.find((m) => m.id === "sngan_resnet")!.scale!.reduced }, rounds: 1 };
+  const o: Options = { quick: false, backend: "auto", torchThreads: defaultTorchThreads(), models: MODELS, engines: [...DEFAULT_ENGINES], write: true, python: null, data: true, compile: true, dataCount: null, sngan: { ...MODELS.find((m) => m.id === "sngan_resnet")!.scale!.reduced }, rounds: 1, lockstep: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -83,10 +90,12 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--sngan-batch") o.sngan.batch = Number(value());
     else if (a === "--sngan-width") o.sngan.width = Number(value());
     else if (a === "--rounds") o.rounds = Number(value());
+    else if (a === "--sequential") o.lockstep = false;
+    else if (a === "--lockstep") o.lockstep = true;
     else if (a === "--models") o.models = value().split(",").map((id) => MODELS.find((m) => m.id === id) ?? fail(`unknown model '${id}'`));
     else if (a === "--engines") o.engines = value().split(",").map((e) => (ENGINES as readonly string[]).includes(e) ? (e as Engine) : fail(`unknown engine '${e}'`));
     else if (a === "--help" || a === "-h") {
-      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8,sngan_resnet,wgan_gp,sagan] [--engines compiled,compiled-npm,compiled-wasm,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--data-count N] [--sngan-batch N] [--sngan-width W] [--sngan-full] [--rounds N]");
+      console.log("usage: npm run bench [-- --quick] [--backend NAME] [--torch-threads N] [--models seed,ring8,sngan_resnet,wgan_gp,sagan] [--engines compiled,compiled-npm,compiled-wasm,handwritten,pytorch,pytorch-compiled] [--python PATH] [--no-write] [--no-data] [--data-count N] [--sngan-batch N] [--sngan-width W] [--sngan-full] [--rounds N] [--sequential]");
       process.exit(0);
     } else fail(`unknown option '${a}' (try --help)`);
   }
@@ -122,15 +131,21 @@ interface ChildOutcome {
   wallMs: number;
 }
 
-/** Runs a child to completion; its stderr passes through, its stdout is searched for the result line. */
-function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30 * 60_000): Promise<ChildOutcome> {
+/**
+ * Runs a child to completion; its stderr passes through, its stdout is searched for the result line. With a
+ * ring, the child takes turns with the ring's other children (bench/turns.ts: the pipes are its descriptors 3 and 4).
+ */
+function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, ring: Ring | null = null, timeoutMs = 30 * 60_000): Promise<ChildOutcome> {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = ring
+      ? spawn(cmd, args, { cwd: ROOT, env: { ...env, GANC_BENCH_TURNS: "1" }, stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"] })
+      : spawn(cmd, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    ring?.join(child);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => {
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => {
       stderr += d.toString();
       process.stderr.write(d);
     });
@@ -381,7 +396,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ganc-bench-"));
 const workerScript = path.join(ROOT, "bench/worker.ts");
 
 /** One child run of `engine` on model `m` (its own process), and a note where it is not available or differs. */
-async function runEngine(m: BenchModel, engine: Engine, scale: Scale | null, iters: number, warmup: number, trainer: string): Promise<{ out: ChildOutcome; note: string | null }> {
+async function runEngine(m: BenchModel, engine: Engine, scale: Scale | null, iters: number, warmup: number, trainer: string, ring: Ring | null): Promise<{ out: ChildOutcome; note: string | null }> {
   let out: ChildOutcome;
   let note: string | null = null;
   if (engine === "pytorch-compiled") {
@@ -407,7 +422,7 @@ async function runEngine(m: BenchModel, engine: Engine, scale: Scale | null, ite
         args.push("--data", dir);
       }
       if (scale) args.push("--batch", String(scale.batch));
-      out = await runChild(torch.python, args);
+      out = await runChild(torch.python, args, process.env, ring);
     }
   } else if (engine === "pytorch") {
     if (!torch.python) {
@@ -417,7 +432,7 @@ async function runEngine(m: BenchModel, engine: Engine, scale: Scale | null, ite
       const args = [path.join(ROOT, m.pytorch), "--iters", String(iters), "--warmup", String(warmup), "--threads", String(opts.torchThreads)];
       if ((m.id === "seed" || m.id === "wgan_gp") && fs.existsSync(mnistDigits)) args.push("--mnist-dir", mnistDigits);
       if (scale) args.push("--batch", String(scale.batch), "--width", String(scale.width));
-      out = await runChild(torch.python, args);
+      out = await runChild(torch.python, args, process.env, ring);
       if (out.result && !String(out.result.blasLabel).startsWith("OpenBLAS")) note = `BLAS in use: ${String(out.result.blasLabel)} (install libopenblas0-openmp: bench/setup.sh)`;
     }
   } else if (engine === "handwritten" && m.noHandwritten) {
@@ -428,7 +443,7 @@ async function runEngine(m: BenchModel, engine: Engine, scale: Scale | null, ite
     const args = [runTs, workerScript, compiled ? "compiled" : engine, m.id, "--iters", String(iters), "--warmup", String(warmup), "--backend", opts.backend];
     if (compiled) args.push("--trainer", trainer);
     if (scale) args.push("--batch", String(scale.batch), "--width", String(scale.width));
-    out = await runChild(process.execPath, args, { ...process.env, ...ENGINE_ENV[engine] });
+    out = await runChild(process.execPath, args, { ...process.env, ...ENGINE_ENV[engine] }, ring);
   }
   return { out, note };
 }
@@ -469,10 +484,21 @@ try {
     if (scale) console.error(`bench: ${m.id}: ${scaleLabel(scale)}`);
     const runs = new Map<Engine, { out: ChildOutcome; note: string | null }[]>(opts.engines.map((e) => [e, []]));
     for (let round = 0; round < opts.rounds; round++) {
-      for (const engine of round % 2 === 0 ? opts.engines : [...opts.engines].reverse()) {
-        const roundLabel = opts.rounds > 1 ? ` (round ${round + 1} of ${opts.rounds})` : "";
-        console.error(`bench: ${m.id} / ${engine}: ${warmup} warm-up + ${iters} timed iterations${roundLabel}`);
-        runs.get(engine)!.push(await runEngine(m, engine, scale, iters, warmup, trainer));
+      const order = round % 2 === 0 ? opts.engines : [...opts.engines].reverse();
+      const roundLabel = opts.rounds > 1 ? ` (round ${round + 1} of ${opts.rounds})` : "";
+      if (opts.lockstep) {
+        // every engine's child is spawned before the first await: the ring is complete when sealed
+        console.error(`bench: ${m.id} / ${order.join(", ")} in turns: ${warmup} warm-up + ${iters} timed iterations each${roundLabel}`);
+        const ring = new Ring();
+        const pending = order.map((engine) => runEngine(m, engine, scale, iters, warmup, trainer, ring));
+        ring.seal();
+        const outs = await Promise.all(pending);
+        order.forEach((engine, i) => runs.get(engine)!.push(outs[i]!));
+      } else {
+        for (const engine of order) {
+          console.error(`bench: ${m.id} / ${engine}: ${warmup} warm-up + ${iters} timed iterations${roundLabel}`);
+          runs.get(engine)!.push(await runEngine(m, engine, scale, iters, warmup, trainer, null));
+        }
       }
     }
     for (const engine of opts.engines) {

@@ -97,7 +97,7 @@ export const MODELS: BenchModel[] = [
     spec: "specs/sngan_resnet.gan",
     batch: 64,
     pytorch: "bench/pytorch/sngan_resnet.py",
-    iters: { full: { iters: 5, warmup: 1 }, quick: { iters: 2, warmup: 1 } },
+    iters: { full: { iters: 10, warmup: 2 }, quick: { iters: 2, warmup: 1 } },
     scale: { reduced: { batch: 16, width: 0.25 }, full: { batch: 64, width: 1 } },
   },
   {
@@ -115,7 +115,7 @@ export const MODELS: BenchModel[] = [
     spec: "specs/sagan.gan",
     batch: 64,
     pytorch: "bench/pytorch/sagan.py",
-    iters: { full: { iters: 5, warmup: 1 }, quick: { iters: 2, warmup: 1 } },
+    iters: { full: { iters: 10, warmup: 2 }, quick: { iters: 2, warmup: 1 } },
     scale: { reduced: { batch: 16, width: 0.25 }, full: { batch: 64, width: 1 } },
     noHandwritten: "no hand-written tfjs trainer for this model (PyTorch is the comparison)",
   },

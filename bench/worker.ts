@@ -28,6 +28,7 @@ import { Run } from "../src/runtime/session.ts";
 import { selectBackend, type BackendChoice } from "../src/runtime/backend.ts";
 import { loadEmbeddedMnist } from "../src/runtime/data.ts";
 import { makeMnistColor } from "../src/data/mnist-color.ts";
+import { Turns } from "./turns.ts";
 import { MODELS, modelById, RESULT_MARKER, scaleSpec, type BenchModel, type Scale } from "./models.ts";
 
 export interface WorkerResult {
@@ -131,6 +132,8 @@ async function runCompiled(a: Args): Promise<WorkerResult> {
     let cpuMark = 0;
     let sawIo = false;
     let setupMs = 0;
+    const turns = new Turns();
+    const steps = a.warmup + a.iters + 1; // the last iteration writes samples and a checkpoint
 
     // Wrap the runtime's Run methods (the class the trainer uses: same module instance).
     type Method = (this: unknown, ...args: unknown[]) => Promise<unknown>;
@@ -145,6 +148,7 @@ async function runCompiled(a: Args): Promise<WorkerResult> {
       const r = await orig.apply(this, args);
       backend = (this as Run).backend.detail;
       setupMs = performance.now() - t0;
+      turns.point();
       cpuMark = cpuMs();
       mark = performance.now();
       return r;
@@ -159,6 +163,8 @@ async function runCompiled(a: Args): Promise<WorkerResult> {
       counts.push(tf.memory().numTensors - p);
       pending.push(p);
       rss.push(peakRssMB());
+      if (times.length === steps) turns.end();
+      else turns.point();
       cpuMark = cpuMs();
       mark = performance.now();
       return r;
@@ -171,7 +177,6 @@ async function runCompiled(a: Args): Promise<WorkerResult> {
     }
 
     const mod = (await import(pathToFileURL(path.resolve(trainer)).href)) as { main: (argv: string[]) => Promise<number> };
-    const steps = a.warmup + a.iters + 1; // the last iteration writes samples and a checkpoint
     const never = String(10 * steps);
     const out = path.join(tmp, "run");
     const code = await mod.main(["--steps", String(steps), "--log-every", never, "--sample-every", never, "--quiet", "--out", out, "--backend", a.backend]);
@@ -218,17 +223,23 @@ async function runHandwritten(a: Args): Promise<WorkerResult> {
         ? await (await import("./handwritten/sngan-resnet.ts")).setup(a.scale!.batch, { images: mnistColorFloats(), width: a.scale!.width })
         : await (await import("./handwritten/ring8.ts")).setup(a.model.batch);
   const setupMs = performance.now() - t0;
-  for (let i = 0; i < a.warmup; i++) trainer.iterate();
+  const turns = new Turns();
+  for (let i = 0; i < a.warmup; i++) {
+    turns.point();
+    trainer.iterate();
+  }
   const tensorsAfterWarmup = tf.memory().numTensors;
   const iterMs: number[] = [];
   const iterCpuMs: number[] = [];
   for (let i = 0; i < a.iters; i++) {
+    turns.point();
     const c = cpuMs();
     const t = performance.now();
     trainer.iterate();
     iterMs.push(performance.now() - t);
     iterCpuMs.push(cpuMs() - c);
   }
+  turns.end();
   const tensorsAtEnd = tf.memory().numTensors;
   const peak = peakRssMB();
   const losses = await trainer.losses();

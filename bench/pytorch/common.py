@@ -75,20 +75,54 @@ def parser(description, default_iters, default_warmup):
     return p
 
 
+class Turns:
+    """Taking turns with the other engines of a bench run: bench/turns.ts says how (the same protocol).
+
+    point() goes before each iteration, outside the timed span; end() after the last one. Without
+    GANC_BENCH_TURNS=1 in the environment both do nothing.
+    """
+
+    GO = 3
+    DONE = 4
+
+    def __init__(self):
+        self.on = os.environ.get("GANC_BENCH_TURNS") == "1"
+        self.turn_seconds = float(os.environ.get("GANC_BENCH_TURN_MS", "200")) / 1000
+        self.started = None
+
+    def point(self):
+        if not self.on:
+            return
+        if self.started is not None and time.perf_counter() - self.started < self.turn_seconds:
+            return
+        os.write(self.DONE, b"y")
+        if os.read(self.GO, 1) != b"g":
+            raise SystemExit("bench: the turn pipe closed")
+        self.started = time.perf_counter()
+
+    def end(self):
+        if self.on:
+            os.write(self.DONE, b"e")
+
+
 def run(model, batch, iterate, args, setup_seconds, extra=None):
     """Times iterate() and prints one result line (RESULT_MARKER + JSON) on stdout."""
     import torch
 
+    turns = Turns()
     for _ in range(args.warmup):
+        turns.point()
         iterate()
     times = []
     cpu_times = []
     for _ in range(args.iters):
+        turns.point()
         c0 = time.process_time()
         t0 = time.perf_counter()
         iterate()
         times.append((time.perf_counter() - t0) * 1000)
         cpu_times.append((time.process_time() - c0) * 1000)
+    turns.end()
     report(model, batch, times, cpu_times, args, setup_seconds, extra)
 
 

@@ -39,12 +39,19 @@ def main():
     mark = {"t": None, "c": None, "setup": None}
     original = trainer.Run.end_iteration
 
+    turns = common.Turns()
+    steps = args.warmup + args.iters
+
     def end_iteration(run):
         t, c = time.perf_counter(), time.process_time()
         if mark["t"] is not None and run.step >= args.warmup:
             times.append((t - mark["t"]) * 1000)
             cpu_times.append((c - mark["c"]) * 1000)
         original(run)
+        if run.step >= steps:
+            turns.end()
+        else:
+            turns.point()
         mark["t"], mark["c"] = time.perf_counter(), time.process_time()
 
     original_begin = trainer.Run.begin
@@ -52,13 +59,14 @@ def main():
     def begin(run):
         original_begin(run)
         mark["setup"] = time.perf_counter() - t0
+        turns.point()
         mark["t"], mark["c"] = time.perf_counter(), time.process_time()
 
     trainer.Run.end_iteration = end_iteration
     trainer.Run.begin = begin
     out = tempfile.mkdtemp(prefix="ganc-bench-py-")
     try:
-        argv = ["--steps", str(args.warmup + args.iters), "--seed", str(args.seed), "--out", out, "--quiet", "--device", "cpu"]
+        argv = ["--steps", str(steps), "--seed", str(args.seed), "--out", out, "--quiet", "--device", "cpu"]
         if args.data:
             argv += ["--data", args.data]
         if args.batch:
