@@ -1,5 +1,6 @@
 import type * as tfjs from "@tensorflow/tfjs";
 import { ident } from "../codegen/writer.ts";
+import { GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX } from "../runtime/kernels/names.ts";
 import { fmt, type LayerModule } from "./layer.ts";
 import { INIT_DOC, snKernel } from "./weights.ts";
 
@@ -37,22 +38,28 @@ export interface AttentionFused {
   sn?: [tfjs.Variable, tfjs.Variable, tfjs.Variable, tfjs.Variable];
 }
 
-/** A 2x2 max pooling's result, and the window and mask its backward pass reads. */
-interface Pooled {
-  y: tfjs.Tensor4D;
-  win: tfjs.Tensor;
-  mask: tfjs.Tensor;
-}
+/**
+ * A 2x2 max pooling's result, and what its backward pass reads: the window and the mask (the chain of ops), or
+ * the index of each window's entry (ganc's kernels).
+ */
+type Pooled = { y: tfjs.Tensor4D; win: tfjs.Tensor; mask: tfjs.Tensor } | { y: tfjs.Tensor4D; idx: tfjs.Tensor };
 
 /**
  * 2x2 max pooling written so that a gradient penalty can differentiate its gradient: each window's values
  * times a one-hot mask of its first largest entry, summed. The mask (argMax, oneHot, cast) has a zero
  * gradient, so the gradient routes dy to that entry, and it is differentiable again. (tfjs's MaxPoolGrad
  * has no gradient, and tf.max's gradient goes through Equal, which has none.) With the window and the mask
- * used, for the fused net's backward pass.
+ * used, for the fused net's backward pass. Where the backend has ganc's pooling kernels (wasm, cpu), they
+ * compute the same values in three passes instead of nine kernels (src/runtime/kernels/wasm/index.ts,
+ * makeMaxPool2Kernels), with gradients that are differentiable again too (src/runtime/ops.ts); `masks` (tests
+ * that hold the masks fixed) keeps the chain.
  */
 function maxPool2Parts(tf: Tf, masks?: (mask: tfjs.Tensor) => tfjs.Tensor) {
   return (x: tfjs.Tensor4D): Pooled => {
+    if (masks === undefined && tf.getKernel(GANC_MAX_POOL2, tf.getBackend()) !== undefined) {
+      const idx = tf.engine().runKernel(GANC_MAX_POOL2_INDEX, { x }, {}) as tfjs.Tensor;
+      return { y: tf.engine().runKernel(GANC_MAX_POOL2, { x, idx }, {}) as tfjs.Tensor4D, idx };
+    }
     const [b, h, w, c] = x.shape;
     const win = tf.reshape(tf.transpose(tf.reshape(x, [b, h / 2, 2, w / 2, 2, c]), [0, 1, 3, 5, 2, 4]), [b, h / 2, w / 2, c, 4]);
     // int32 one-hot, then cast: the wasm backend's OneHot writes int32 bits whatever dtype it is asked for
@@ -79,7 +86,7 @@ function attentionForward(tf: Tf, pool: (x: tfjs.Tensor4D) => Pooled | tfjs.Tens
     s: tfjs.Tensor,
   ) => tfjs.Tensor;
   // a pool that gives its values alone (selfAttentionRuntime's) leaves nothing for a backward pass to read
-  const parts = (p: Pooled | tfjs.Tensor4D): Pooled => ("win" in p ? p : { y: p, win: p, mask: p });
+  const parts = (p: Pooled | tfjs.Tensor4D): Pooled => ("y" in p ? p : { y: p, idx: p });
   return (x: tfjs.Tensor4D, f: tfjs.Tensor, g: tfjs.Tensor, h: tfjs.Tensor, o: tfjs.Tensor, gamma: tfjs.Tensor) => {
     const [b, hh, ww, c] = x.shape;
     const n = hh * ww;
@@ -137,6 +144,8 @@ function makeSelfAttentionSaving(tf: Tf) {
    */
   const poolGrad = (dy: tfjs.Tensor, p: Pooled, shape: readonly number[]) => {
     const [b, h, w, c] = shape as [number, number, number, number];
+    // ganc's kernels: the pooling's gradient, then the index's zero added (as the tape adds it)
+    if ("idx" in p) return tf.add(tf.engine().runKernel(GANC_MAX_POOL2_GRAD, { dy, idx: p.idx }, {}) as tfjs.Tensor, tf.zeros(shape as number[]));
     const dWin = tf.add(tf.mul(tf.reshape(dy, [b, h / 2, w / 2, c, 1]), p.mask), tf.zerosLike(p.win));
     const d6 = tf.transpose(tf.reshape(dWin, [b, h / 2, w / 2, c, 2, 2]), [0, 1, 4, 2, 5, 3]);
     return tf.reshape(d6, shape as number[]);
@@ -146,7 +155,7 @@ function makeSelfAttentionSaving(tf: Tf) {
     const n = hh * ww;
     const fw = forward(x, f, g, h, o, gamma);
     const [q, k, v, e, sums, attn, a, co] = [fw.q, fw.k, fw.v, fw.e, fw.sums, fw.attn, fw.a, fw.co].map(keep) as tfjs.Tensor[];
-    const [pg, ph] = [fw.pg, fw.ph].map((p) => ({ y: p.y, win: keep(p.win), mask: keep(p.mask) }));
+    const [pg, ph] = [fw.pg, fw.ph].map((p): Pooled => ("idx" in p ? { y: p.y, idx: keep(p.idx) } : { y: p.y, win: keep(p.win), mask: keep(p.mask) }));
     /** dx, and with `weights` the gradients of f, g, h, o and gamma. */
     const backward = (dy: tfjs.Tensor, weights: boolean): { dx: tfjs.Tensor; dw: tfjs.Tensor[] | null } => {
       const dAdd = tf.reshape(dy, x.shape);

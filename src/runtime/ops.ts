@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "./rng.ts";
-import { GANC_POWER_STEP } from "./kernels/names.ts";
+import { GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_POWER_STEP } from "./kernels/names.ts";
 // conv and dense layers with a bias (see lazy-bias.ts): in ops so that every runtime (Node, the playground) has them.
 export { conv2dBias, matMulBias } from "./lazy-bias.ts";
 import { runtime as bceLogitsRuntime } from "../functions/bce-logits.ts";
@@ -137,6 +137,30 @@ function registerSecondOrderGradients(): void {
   for (const [kernelName, { input, grad }] of Object.entries(FROM_INPUT)) {
     tf.registerGradient({ kernelName, inputsToSave: [input], gradFunc: grad as unknown as tf.GradFunc });
   }
+  registerMaxPool2Gradients();
+}
+
+/**
+ * The gradients of attention.ts's 2x2 max pooling kernels (kernels/names.ts), each differentiable again: the
+ * pooling by an index routes dy to the indexed entry (GancMaxPool2Grad), whose gradient pools by the same index;
+ * the index itself is piecewise constant (zero, as ArgMax's; float32, as tfjs's tape wants every gradient). The
+ * tape adds that zero to x's gradient after the pooling's, as it did for the chain of ops the kernels replace.
+ */
+function registerMaxPool2Gradients(): void {
+  const zeros = (t: tf.Tensor) => () => tf.zeros(t.shape, "float32");
+  const pooled = (name: string, dyName: "x" | "dy", grad: string) =>
+    tf.registerGradient({
+      kernelName: name,
+      inputsToSave: [dyName, "idx"],
+      gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [, idx] = saved as [tf.Tensor, tf.Tensor];
+        const run = () => tf.engine().runKernel(grad, grad === GANC_MAX_POOL2 ? { x: dy, idx } : { dy, idx }, {}) as tf.Tensor;
+        return { [dyName]: run, idx: zeros(idx) };
+      }) as unknown as tf.GradFunc,
+    });
+  pooled(GANC_MAX_POOL2, "x", GANC_MAX_POOL2_GRAD);
+  pooled(GANC_MAX_POOL2_GRAD, "dy", GANC_MAX_POOL2);
+  tf.registerGradient({ kernelName: GANC_MAX_POOL2_INDEX, inputsToSave: ["x"], gradFunc: ((_dy: tf.Tensor, [x]: tf.Tensor[]) => ({ x: zeros(x!) })) as unknown as tf.GradFunc });
 }
 registerSecondOrderGradients();
 

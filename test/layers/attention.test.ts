@@ -207,6 +207,59 @@ for (const backend of ["cpu", "wasm"] as const) {
       });
     });
 
+    // 3 channels: one at a time; 6: four in the kernels' SIMD lanes, then two
+    for (const C of [3, 6]) {
+      it(`ganc's pooling kernels give the chain's values and gradients bit for bit (ties, -0, infinities, NaNs), and a gradient that is differentiable again (${C} channels)`, () => {
+        expect(tf.getKernel("GancMaxPool2", backend), "the kernels are registered on this backend").toBeDefined();
+        tf.tidy(() => {
+          // [2, 4, 6, C]: random values with ties and every special value spread over the windows
+          const shape: [number, number, number, number] = [2, 4, 6, C];
+          const n = 2 * 4 * 6 * C;
+          /** The flat index of window entry k (0-3: (0,0), (0,1), (1,0), (1,1)) of pooled output o. */
+          const entry = (o: number, k: number) => {
+            const [b, i, j, ch] = [Math.floor(o / (6 * C)), Math.floor(o / (3 * C)) % 2, Math.floor(o / C) % 3, o % C];
+            return ((b * 4 + 2 * i + (k >> 1)) * 6 + 2 * j + (k & 1)) * C + ch;
+          };
+          const specials = [0, -0, Infinity, -Infinity, NaN, 1, 1, -1];
+          // (the others on a coarse grid, so that windows tie)
+          const xv = Float32Array.from(values(n, 31), (v, i) => (i % 5 === 0 ? specials[(i / 5) % specials.length]! : Math.round(v * 2) / 2));
+          // and six windows with a tie for the largest in each pair of entries
+          [[2, 2, 0, 0], [2, 0, 2, 0], [2, 0, 0, 2], [0, 2, 2, 0], [0, 2, 0, 2], [0, 0, 2, 2]].forEach((pattern, k) =>
+            pattern.forEach((v, e) => (xv[entry(k * (C + 1), e)] = v)),
+          );
+          const x = tf.tensor4d(xv, shape);
+          const chain = maxPool2Runtime(tf, (m) => m); // a masks function keeps the chain of ops
+          const kernels = maxPool2Runtime(tf);
+          const bits = (a: tf.Tensor) => Array.from(new Uint32Array(Float32Array.from(a.dataSync()).buffer));
+          expect(bits(kernels(x))).toEqual(bits(chain(x)));
+          // the windows cover the cases: a NaN, an infinity, finite values, ties in every pair of entries
+          const y = chain(x).dataSync();
+          expect(y.some(Number.isNaN) && y.some((v) => v === Infinity) && y.some((v) => Number.isFinite(v))).toBe(true);
+          const wins = Array.from({ length: n / 4 }, (_, o) => [0, 1, 2, 3].map((k) => xv[entry(o, k)]!));
+          const tied = (a: number, b: number) => wins.some((w) => w[a] === w[b] && w[a] === Math.max(...w) && w.slice(0, a).every((v) => v < w[a]!));
+          expect([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]].filter(([a, b]) => !tied(a!, b!)), "pairs of entries that never tie for the largest").toEqual([]);
+          const dyv = Float32Array.from(values(n / 4, 37), (v, i) => (i % 4 === 0 ? -0 : i % 9 === 0 ? -v : v));
+          const dy = tf.tensor4d(dyv, [2, 2, 3, C]);
+          const grad = (pool: (t: tf.Tensor4D) => tf.Tensor4D) => tf.grad((t: tf.Tensor) => pool(t as tf.Tensor4D))(x, dy);
+          expect(bits(grad(kernels))).toEqual(bits(grad(chain)));
+          // the gradient's gradient in dy (what an R1 penalty reaches): the pooling of the weights by the same mask
+          const xf = tf.tensor4d(Float32Array.from(values(n, 41)), shape);
+          const w = tf.tensor4d(Float32Array.from(values(n, 43)), shape);
+          const second = (pool: (t: tf.Tensor4D) => tf.Tensor4D) =>
+            tf.grad((d: tf.Tensor) => tf.sum(tf.mul(w, tf.grad((t: tf.Tensor) => pool(t as tf.Tensor4D))(xf, d as tf.Tensor4D))))(dy);
+          expect(bits(second(kernels))).toEqual(bits(second(chain)));
+          // which is w at each window's first largest entry of xf
+          const [xs, ws] = [xf.dataSync(), w.dataSync()];
+          const expected = Array.from({ length: n / 4 }, (_, o) => {
+            let k = 0;
+            for (let m = 1; m < 4; m++) if (xs[entry(o, m)]! > xs[entry(o, k)]!) k = m;
+            return ws[entry(o, k)]!;
+          });
+          expect(Array.from(second(kernels).dataSync())).toEqual(expected);
+        });
+      });
+    }
+
     it("an R1 penalty's second derivatives through a residual ResNet D with average pooling, attention and spectral norm match central differences", () => {
       tf.tidy(() => {
         // D(x) = dense(global_sum(tanh(attention(block(x))))), block = the SNGAN D's first block (conv3,

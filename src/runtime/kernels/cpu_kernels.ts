@@ -115,3 +115,68 @@ export function makeCpuMovingAveragesKernel(): tf.KernelFunc {
     });
   }) as unknown as tf.KernelFunc;
 }
+
+/**
+ * attention.ts's 2x2 max pooling as three kernels on cpu (wasm/index.ts, makeMaxPool2Kernels, says what each
+ * computes): the chain of cpu kernels they replace, bit for bit. The cpu ArgMax keeps the first largest entry
+ * (only a strictly greater value replaces it); Multiply rounds each product to float32 and Sum adds in double
+ * from 0, here in the same order.
+ */
+export function makeCpuMaxPool2Kernels(): { index: tf.KernelFunc; pool: tf.KernelFunc; grad: tf.KernelFunc } {
+  type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend };
+  /** The flat offsets of window entry 0 of each output, in output order, and the distances to entries 1-3. */
+  const walk = (n: number, h: number, w: number, c: number, each: (o: number, p: number, cb: number, rb: number) => void) => {
+    let o = 0;
+    for (let i = 0; i < (n * h) / 2; i++) {
+      for (let j = 0; j < w / 2; j++) {
+        for (let ch = 0; ch < c; ch++) each(o++, (2 * i * w + 2 * j) * c + ch, c, w * c);
+      }
+    }
+  };
+  const shape4 = (t: tf.TensorInfo | undefined, kernel: string) => {
+    if (t === undefined || t.shape.length !== 4) throw new Error(`${kernel}: expected [b, h, w, c] tensors`);
+    return t.shape as [number, number, number, number];
+  };
+  const index = (({ inputs, backend }: Args): tf.TensorInfo => {
+    const [n, h, w, c] = shape4(inputs.x, "GancMaxPool2Index");
+    const x = values(backend, inputs.x!);
+    const idx = new Int32Array((n * h * w * c) / 4);
+    walk(n, h, w, c, (o, p, cb, rb) => {
+      let best = x[p]!;
+      let k = 0;
+      [p + cb, p + rb, p + rb + cb].forEach((q, m) => {
+        if (x[q]! > best) {
+          best = x[q]!;
+          k = m + 1;
+        }
+      });
+      idx[o] = k;
+    });
+    return cpu(backend).makeTensorInfo([n, h / 2, w / 2, c], "int32", idx);
+  }) as unknown as tf.KernelFunc;
+  const pool = (({ inputs, backend }: Args): tf.TensorInfo => {
+    const [n, h, w, c] = shape4(inputs.x, "GancMaxPool2");
+    const x = values(backend, inputs.x!);
+    const idx = cpu(backend).readSync(inputs.idx!.dataId) as Int32Array;
+    const y = new Float32Array(idx.length);
+    walk(n, h, w, c, (o, p, cb, rb) => {
+      const k = idx[o]!;
+      let acc = 0;
+      [p, p + cb, p + rb, p + rb + cb].forEach((q, m) => (acc += f32(x[q]! * (k === m ? 1 : 0))));
+      y[o] = acc;
+    });
+    return cpu(backend).makeTensorInfo([n, h / 2, w / 2, c], "float32", y);
+  }) as unknown as tf.KernelFunc;
+  const grad = (({ inputs, backend }: Args): tf.TensorInfo => {
+    const [n, ho, wo, c] = shape4(inputs.dy, "GancMaxPool2Grad");
+    const dy = values(backend, inputs.dy!);
+    const idx = cpu(backend).readSync(inputs.idx!.dataId) as Int32Array;
+    const dx = new Float32Array(dy.length * 4);
+    walk(n, 2 * ho, 2 * wo, c, (o, p, cb, rb) => {
+      const k = idx[o]!;
+      [p, p + cb, p + rb, p + rb + cb].forEach((q, m) => (dx[q] = dy[o]! * (k === m ? 1 : 0)));
+    });
+    return cpu(backend).makeTensorInfo([n, 2 * ho, 2 * wo, c], "float32", dx);
+  }) as unknown as tf.KernelFunc;
+  return { index, pool, grad };
+}

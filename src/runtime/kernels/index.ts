@@ -25,8 +25,10 @@ import {
   makeColumnReduceKernel,
   makeMovingAveragesKernel,
   makePowerStepKernel,
+  makeMaxPool2Kernels,
 } from "./wasm/index.ts";
-import { makeCpuAdamKernel, makeCpuBnFactorsKernel, makeCpuMovingAveragesKernel } from "./cpu_kernels.ts";
+import { makeCpuAdamKernel, makeCpuBnFactorsKernel, makeCpuMaxPool2Kernels, makeCpuMovingAveragesKernel } from "./cpu_kernels.ts";
+import { GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX } from "./names.ts";
 import type { TrainingKernelFunc } from "./primitives.ts";
 import type { Blas } from "./blas.ts";
 import type { Dnnl } from "./dnnl.ts";
@@ -133,6 +135,14 @@ const reluGrad: Replacement = { kernelName: GANC_RELU_GRAD, make: () => makeRelu
 /** Spectral norm's power-iteration step on the wasm heap (wasm only; elsewhere powerStep64 in JavaScript, or tensor ops). */
 const powerStep: Replacement = { kernelName: GANC_POWER_STEP, make: () => makePowerStepKernel() as unknown as TrainingKernelFunc };
 
+/** attention.ts's 2x2 max pooling: the window's first largest entry, the pooling by it, and its gradient. */
+function maxPool2(kernelName: string, part: "index" | "pool" | "grad"): Replacement {
+  return { kernelName, make: (backendName) => (backendName === "cpu" ? makeCpuMaxPool2Kernels() : makeMaxPool2Kernels())[part] as unknown as TrainingKernelFunc };
+}
+const maxPool2Index = maxPool2(GANC_MAX_POOL2_INDEX, "index");
+const maxPool2Pool = maxPool2(GANC_MAX_POOL2, "pool");
+const maxPool2Grad = maxPool2(GANC_MAX_POOL2_GRAD, "grad");
+
 const exp = wrapsStock(tf.Exp, makeExpKernel);
 
 const resizeNearest = wrapsStock(tf.ResizeNearestNeighbor, makeResizeNearestKernel);
@@ -189,8 +199,8 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, powerStep, exp, resizeNearest, tile, greater, select, identity, cast],
-  cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, powerStep, exp, resizeNearest, tile, greater, select, identity, cast, maxPool2Index, maxPool2Pool, maxPool2Grad],
+  cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages, maxPool2Index, maxPool2Pool, maxPool2Grad],
 };
 
 /** The kernels registered before ours, per backend and kernel name (captured on first registration). */

@@ -20,3 +20,11 @@ export const GANC_RELU_GRAD = GANC_KERNELS.reluGrad;
 
 /** Spectral norm's power-iteration step in float64 on the wasm heap (wasm/index.ts, makePowerStepKernel); the runtime calls it directly. */
 export const GANC_POWER_STEP = "GancPowerStep";
+
+/**
+ * attention.ts's 2x2 max pooling as three kernels (wasm/index.ts, makeMaxPool2Kernels; cpu_kernels.ts): the index of
+ * each window's first largest entry, the pooling by that index, and its gradient. Gradients in src/runtime/ops.ts.
+ */
+export const GANC_MAX_POOL2_INDEX = "GancMaxPool2Index";
+export const GANC_MAX_POOL2 = "GancMaxPool2";
+export const GANC_MAX_POOL2_GRAD = "GancMaxPool2Grad";

@@ -1071,4 +1071,171 @@
           (f32.demote_f64 (f64.div (f64.load (i32.add (local.get $s) (i32.shl (local.get $o) (i32.const 3)))) (local.get $norm))))
         (local.set $o (i32.add (local.get $o) (i32.const 1)))
         (br $un_loop))))
+
+  ;; 2x2 max pooling as src/layers/attention.ts writes it for gradient penalties (each window's values times a
+  ;; one-hot mask of its first largest entry, summed), in three passes over x [b, h, w, c] (h and w even) seen as
+  ;; $rows = b * h / 2 pairs of rows of $w positions of $c channels. Window entry k of output (i, j, ch) is (2i, 2j),
+  ;; (2i, 2j + 1), (2i + 1, 2j), (2i + 1, 2j + 1) for k = 0, 1, 2, 3: the order of the chain's transposed window.
+  ;; Each pass walks $p over the window's top-left entries (4 bytes a channel, the odd column skipped after each
+  ;; position), with $cb = c * 4 and $rb = w * c * 4 to the other three; 4 channels a step (lane masks instead of
+  ;; branches, which random data would mispredict), the last c % 4 one at a time. Byte offsets.
+
+  ;; idx (int32, [b, h/2, w/2, c]) = the first k with the largest value, as the stock ArgMax finds it: k replaces
+  ;; the best so far only where its value is strictly greater (a NaN never is; a NaN first stays).
+  (func (export "max_pool2_index")
+    (param $x i32) (param $idx i32) (param $rows i32) (param $w i32) (param $c i32)
+    (local $r i32) (local $j i32) (local $ch i32) (local $p i32) (local $o i32) (local $cb i32) (local $rb i32) (local $wo i32)
+    (local $end4 i32) (local $best f32) (local $v f32) (local $k i32)
+    (local $bv v128) (local $vv v128) (local $kv v128) (local $gt v128)
+    (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $rb (i32.mul (local.get $w) (local.get $cb)))
+    (local.set $wo (i32.shr_u (local.get $w) (i32.const 1)))
+    (local.set $end4 (i32.and (local.get $c) (i32.const -4)))
+    (local.set $o (local.get $idx))
+    (block $r_done (loop $r_loop
+      (br_if $r_done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $p (i32.add (local.get $x) (i32.mul (local.get $r) (i32.shl (local.get $rb) (i32.const 1)))))
+      (local.set $j (i32.const 0))
+      (block $j_done (loop $j_loop
+        (br_if $j_done (i32.ge_u (local.get $j) (local.get $wo)))
+        (local.set $ch (i32.const 0))
+        (block $v_done (loop $v_loop
+          (br_if $v_done (i32.ge_u (local.get $ch) (local.get $end4)))
+          (local.set $bv (v128.load (local.get $p)))
+          (local.set $kv (v128.const i32x4 0 0 0 0))
+          (local.set $vv (v128.load (i32.add (local.get $p) (local.get $cb))))
+          (local.set $gt (f32x4.gt (local.get $vv) (local.get $bv)))
+          (local.set $bv (v128.bitselect (local.get $vv) (local.get $bv) (local.get $gt)))
+          (local.set $kv (v128.bitselect (v128.const i32x4 1 1 1 1) (local.get $kv) (local.get $gt)))
+          (local.set $vv (v128.load (i32.add (local.get $p) (local.get $rb))))
+          (local.set $gt (f32x4.gt (local.get $vv) (local.get $bv)))
+          (local.set $bv (v128.bitselect (local.get $vv) (local.get $bv) (local.get $gt)))
+          (local.set $kv (v128.bitselect (v128.const i32x4 2 2 2 2) (local.get $kv) (local.get $gt)))
+          (local.set $vv (v128.load (i32.add (i32.add (local.get $p) (local.get $rb)) (local.get $cb))))
+          (local.set $kv (v128.bitselect (v128.const i32x4 3 3 3 3) (local.get $kv) (f32x4.gt (local.get $vv) (local.get $bv))))
+          (v128.store (local.get $o) (local.get $kv))
+          (local.set $o (i32.add (local.get $o) (i32.const 16)))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (local.set $ch (i32.add (local.get $ch) (i32.const 4)))
+          (br $v_loop)))
+        (block $c_done (loop $c_loop
+          (br_if $c_done (i32.ge_u (local.get $ch) (local.get $c)))
+          (local.set $best (f32.load (local.get $p)))
+          (local.set $k (i32.const 0))
+          (local.set $v (f32.load (i32.add (local.get $p) (local.get $cb))))
+          (if (f32.gt (local.get $v) (local.get $best)) (then (local.set $best (local.get $v)) (local.set $k (i32.const 1))))
+          (local.set $v (f32.load (i32.add (local.get $p) (local.get $rb))))
+          (if (f32.gt (local.get $v) (local.get $best)) (then (local.set $best (local.get $v)) (local.set $k (i32.const 2))))
+          (local.set $v (f32.load (i32.add (i32.add (local.get $p) (local.get $rb)) (local.get $cb))))
+          (if (f32.gt (local.get $v) (local.get $best)) (then (local.set $k (i32.const 3))))
+          (i32.store (local.get $o) (local.get $k))
+          (local.set $o (i32.add (local.get $o) (i32.const 4)))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+          (br $c_loop)))
+        (local.set $p (i32.add (local.get $p) (local.get $cb)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $j_loop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $r_loop))))
+
+  ;; y [b, h/2, w/2, c] = (((0 + x0 * m0) + x1 * m1) + x2 * m2) + x3 * m3 in float32, m the one-hot of idx: the
+  ;; stock Multiply by the mask, then the stock Sum over the window from 0 in window order (the mask's lanes: 1.0
+  ;; where the index is the entry's, +0 elsewhere; written out, as V8 does not inline calls). So a window's other
+  ;; entries count (times 0: an infinity or a NaN there gives a NaN) and a -0 comes out +0, as in the chain.
+  (func (export "max_pool2")
+    (param $x i32) (param $idx i32) (param $y i32) (param $rows i32) (param $w i32) (param $c i32)
+    (local $r i32) (local $j i32) (local $ch i32) (local $p i32) (local $o i32) (local $cb i32) (local $rb i32) (local $wo i32)
+    (local $end4 i32) (local $k i32) (local $acc f32) (local $kv v128) (local $av v128)
+    (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $rb (i32.mul (local.get $w) (local.get $cb)))
+    (local.set $wo (i32.shr_u (local.get $w) (i32.const 1)))
+    (local.set $end4 (i32.and (local.get $c) (i32.const -4)))
+    (block $r_done (loop $r_loop
+      (br_if $r_done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $p (i32.add (local.get $x) (i32.mul (local.get $r) (i32.shl (local.get $rb) (i32.const 1)))))
+      (local.set $j (i32.const 0))
+      (block $j_done (loop $j_loop
+        (br_if $j_done (i32.ge_u (local.get $j) (local.get $wo)))
+        (local.set $ch (i32.const 0))
+        (block $v_done (loop $v_loop
+          (br_if $v_done (i32.ge_u (local.get $ch) (local.get $end4)))
+          (local.set $kv (v128.load (i32.add (local.get $idx) (local.get $o))))
+          (local.set $av (f32x4.add (v128.const f32x4 0 0 0 0) (f32x4.mul (v128.load (local.get $p)) (v128.and (i32x4.eq (local.get $kv) (v128.const i32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1)))))
+          (local.set $av (f32x4.add (local.get $av) (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $cb))) (v128.and (i32x4.eq (local.get $kv) (v128.const i32x4 1 1 1 1)) (v128.const f32x4 1 1 1 1)))))
+          (local.set $av (f32x4.add (local.get $av) (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $rb))) (v128.and (i32x4.eq (local.get $kv) (v128.const i32x4 2 2 2 2)) (v128.const f32x4 1 1 1 1)))))
+          (local.set $av (f32x4.add (local.get $av)
+            (f32x4.mul (v128.load (i32.add (i32.add (local.get $p) (local.get $rb)) (local.get $cb))) (v128.and (i32x4.eq (local.get $kv) (v128.const i32x4 3 3 3 3)) (v128.const f32x4 1 1 1 1)))))
+          (v128.store (i32.add (local.get $y) (local.get $o)) (local.get $av))
+          (local.set $o (i32.add (local.get $o) (i32.const 16)))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (local.set $ch (i32.add (local.get $ch) (i32.const 4)))
+          (br $v_loop)))
+        (block $c_done (loop $c_loop
+          (br_if $c_done (i32.ge_u (local.get $ch) (local.get $c)))
+          (local.set $k (i32.load (i32.add (local.get $idx) (local.get $o))))
+          (local.set $acc (f32.add (f32.const 0) (f32.mul (f32.load (local.get $p)) (f32.convert_i32_u (i32.eq (local.get $k) (i32.const 0))))))
+          (local.set $acc (f32.add (local.get $acc) (f32.mul (f32.load (i32.add (local.get $p) (local.get $cb))) (f32.convert_i32_u (i32.eq (local.get $k) (i32.const 1))))))
+          (local.set $acc (f32.add (local.get $acc) (f32.mul (f32.load (i32.add (local.get $p) (local.get $rb))) (f32.convert_i32_u (i32.eq (local.get $k) (i32.const 2))))))
+          (local.set $acc (f32.add (local.get $acc)
+            (f32.mul (f32.load (i32.add (i32.add (local.get $p) (local.get $rb)) (local.get $cb))) (f32.convert_i32_u (i32.eq (local.get $k) (i32.const 3))))))
+          (f32.store (i32.add (local.get $y) (local.get $o)) (local.get $acc))
+          (local.set $o (i32.add (local.get $o) (i32.const 4)))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+          (br $c_loop)))
+        (local.set $p (i32.add (local.get $p) (local.get $cb)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $j_loop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $r_loop))))
+
+  ;; dx [b, h, w, c]: window entry k of output (i, j, ch) = dy[i, j, ch] * m_k in float32 (dy * 1, or dy * 0: -0 for a
+  ;; negative dy, a NaN for an infinite one), the stock Multiply of dy broadcast over the window by the mask: the
+  ;; gradient that the chain's product routes to the window (the pooling's zero gradient through the mask is added
+  ;; by whoever takes the gradient, as tfjs's tape adds it).
+  (func (export "max_pool2_grad")
+    (param $dy i32) (param $idx i32) (param $dx i32) (param $rows i32) (param $w i32) (param $c i32)
+    (local $r i32) (local $j i32) (local $ch i32) (local $p i32) (local $o i32) (local $cb i32) (local $rb i32) (local $wo i32)
+    (local $end4 i32) (local $k i32) (local $d f32) (local $kv v128) (local $dv v128)
+    (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $rb (i32.mul (local.get $w) (local.get $cb)))
+    (local.set $wo (i32.shr_u (local.get $w) (i32.const 1)))
+    (local.set $end4 (i32.and (local.get $c) (i32.const -4)))
+    (block $r_done (loop $r_loop
+      (br_if $r_done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $p (i32.add (local.get $dx) (i32.mul (local.get $r) (i32.shl (local.get $rb) (i32.const 1)))))
+      (local.set $j (i32.const 0))
+      (block $j_done (loop $j_loop
+        (br_if $j_done (i32.ge_u (local.get $j) (local.get $wo)))
+        (local.set $ch (i32.const 0))
+        (block $v_done (loop $v_loop
+          (br_if $v_done (i32.ge_u (local.get $ch) (local.get $end4)))
+          (local.set $kv (v128.load (i32.add (local.get $idx) (local.get $o))))
+          (local.set $dv (v128.load (i32.add (local.get $dy) (local.get $o))))
+          (v128.store (local.get $p) (f32x4.mul (local.get $dv) (v128.and (i32x4.eq (local.get $kv) (v128.const i32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1))))
+          (v128.store (i32.add (local.get $p) (local.get $cb)) (f32x4.mul (local.get $dv) (v128.and (i32x4.eq (local.get $kv) (v128.const i32x4 1 1 1 1)) (v128.const f32x4 1 1 1 1))))
+          (v128.store (i32.add (local.get $p) (local.get $rb)) (f32x4.mul (local.get $dv) (v128.and (i32x4.eq (local.get $kv) (v128.const i32x4 2 2 2 2)) (v128.const f32x4 1 1 1 1))))
+          (v128.store (i32.add (i32.add (local.get $p) (local.get $rb)) (local.get $cb)) (f32x4.mul (local.get $dv) (v128.and (i32x4.eq (local.get $kv) (v128.const i32x4 3 3 3 3)) (v128.const f32x4 1 1 1 1))))
+          (local.set $o (i32.add (local.get $o) (i32.const 16)))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (local.set $ch (i32.add (local.get $ch) (i32.const 4)))
+          (br $v_loop)))
+        (block $c_done (loop $c_loop
+          (br_if $c_done (i32.ge_u (local.get $ch) (local.get $c)))
+          (local.set $k (i32.load (i32.add (local.get $idx) (local.get $o))))
+          (local.set $d (f32.load (i32.add (local.get $dy) (local.get $o))))
+          (f32.store (local.get $p) (f32.mul (local.get $d) (f32.convert_i32_u (i32.eq (local.get $k) (i32.const 0)))))
+          (f32.store (i32.add (local.get $p) (local.get $cb)) (f32.mul (local.get $d) (f32.convert_i32_u (i32.eq (local.get $k) (i32.const 1)))))
+          (f32.store (i32.add (local.get $p) (local.get $rb)) (f32.mul (local.get $d) (f32.convert_i32_u (i32.eq (local.get $k) (i32.const 2)))))
+          (f32.store (i32.add (i32.add (local.get $p) (local.get $rb)) (local.get $cb)) (f32.mul (local.get $d) (f32.convert_i32_u (i32.eq (local.get $k) (i32.const 3)))))
+          (local.set $o (i32.add (local.get $o) (i32.const 4)))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+          (br $c_loop)))
+        (local.set $p (i32.add (local.get $p) (local.get $cb)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $j_loop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $r_loop))))
 )

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { GANC_WASM_BASE64 } from "./ganc.wasm.ts";
 import { fnIndex, MIN_PARALLEL, poolFor, type Pool, type POOLED } from "./pool.ts";
-import { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_POWER_STEP, GANC_RELU_GRAD } from "../names.ts";
+import { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_POWER_STEP, GANC_RELU_GRAD } from "../names.ts";
 
 export { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_POWER_STEP, GANC_RELU_GRAD };
 
@@ -41,6 +41,12 @@ export interface GancWasm {
   expf(x: number, out: number, n: number, tab: number): void;
   /** out = dy * step(y, alpha) for n float32 values, as Multiply(dy, Step(y, alpha)) (makeReluGradKernel); byte offsets. */
   relu_grad(dy: number, y: number, out: number, n: number, alpha: number): void;
+  /** idx = each 2x2 window's first largest entry, x [rows pairs of rows, w, c] (makeMaxPool2Kernels); byte offsets. */
+  max_pool2_index(x: number, idx: number, rows: number, w: number, c: number): void;
+  /** y = each 2x2 window's values times the one-hot of idx, summed from 0 (makeMaxPool2Kernels); byte offsets. */
+  max_pool2(x: number, idx: number, y: number, rows: number, w: number, c: number): void;
+  /** dx = dy times the one-hot of idx, spread over each 2x2 window (makeMaxPool2Kernels); byte offsets. */
+  max_pool2_grad(dy: number, idx: number, dx: number, rows: number, w: number, c: number): void;
   /** out[i] = x[i] > s as bytes (bool) for n float32 values (makeGreaterKernel); byte offsets. */
   greater_scalar(x: number, s: number, out: number, n: number): void;
   /** out[i] = cond[i] ? t[i] : e[i] for n 4-byte values, cond as bytes (makeSelectKernel); byte offsets. */
@@ -702,6 +708,56 @@ export function makeReluGradKernel(): tf.KernelFunc {
     if (size(dy) > 0) split(backend, "relu_grad", size(dy), 1, (lo, hi) => [dyAt + 4 * lo, yAt + 4 * lo, outAt + 4 * lo, hi - lo, alpha]);
     return out;
   }) as unknown as tf.KernelFunc;
+}
+
+/**
+ * attention.ts's 2x2 max pooling (a one-hot mask of each window's first largest entry, the window times the mask,
+ * summed: differentiable twice, for gradient penalties) as three kernels instead of nine (Reshape, Transpose,
+ * ArgMax, OneHot, Cast, Multiply, Sum; and the transposes back in the backward pass), each one pass over the tensors:
+ *
+ *   GancMaxPool2Index {x} -> idx          int32 [b, h/2, w/2, c]: the mask as the index of its 1
+ *   GancMaxPool2 {x, idx} -> y            float32: the window times the mask, summed (ganc.wat max_pool2)
+ *   GancMaxPool2Grad {dy, idx} -> dx      float32 [b, 2 h', 2 w', c]: dy times the mask, spread over the window
+ *
+ * bit for bit the chain's values (ganc.wat says how). x and dy float32 with even height and width. Their
+ * gradients (src/runtime/ops.ts) close the set: GancMaxPool2's is GancMaxPool2Grad, GancMaxPool2Grad's is
+ * GancMaxPool2 on the same idx, the index's is zero.
+ */
+export function makeMaxPool2Kernels(): { index: tf.KernelFunc; pool: tf.KernelFunc; grad: tf.KernelFunc } {
+  type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend };
+  const dims = (t: tf.TensorInfo | undefined, name: string, kernel: string, dtype: string, pooled: boolean) => {
+    if (t?.dtype !== dtype || t.shape.length !== 4 || (!pooled && (t.shape[1]! % 2 !== 0 || t.shape[2]! % 2 !== 0))) {
+      throw new Error(`${kernel}: ${name} must be a ${dtype} [b, h, w, c] tensor${pooled ? "" : " with h and w even"}`);
+    }
+    return t.shape as [number, number, number, number];
+  };
+  const at = (b: WasmBackendLike, t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
+  const index = (({ inputs, backend }: Args): tf.TensorInfo => {
+    const [n, h, w, c] = dims(inputs.x, "x", GANC_MAX_POOL2_INDEX, "float32", false);
+    const b = wasmBackend(backend);
+    const idx = b.makeOutput([n, h / 2, w / 2, c], "int32");
+    if (size(idx) > 0) gancWasm(backend).max_pool2_index(at(b, inputs.x!), at(b, idx), (n * h) / 2, w, c);
+    return idx;
+  }) as unknown as tf.KernelFunc;
+  const pool = (({ inputs, backend }: Args): tf.TensorInfo => {
+    const [n, h, w, c] = dims(inputs.x, "x", GANC_MAX_POOL2, "float32", false);
+    const idxShape = dims(inputs.idx, "idx", GANC_MAX_POOL2, "int32", true);
+    if (idxShape.join() !== [n, h / 2, w / 2, c].join()) throw new Error(`${GANC_MAX_POOL2}: idx must be [${[n, h / 2, w / 2, c]}]`);
+    const b = wasmBackend(backend);
+    const y = b.makeOutput([...idxShape], "float32");
+    if (size(y) > 0) gancWasm(backend).max_pool2(at(b, inputs.x!), at(b, inputs.idx!), at(b, y), (n * h) / 2, w, c);
+    return y;
+  }) as unknown as tf.KernelFunc;
+  const grad = (({ inputs, backend }: Args): tf.TensorInfo => {
+    const [n, ho, wo, c] = dims(inputs.dy, "dy", GANC_MAX_POOL2_GRAD, "float32", true);
+    const idxShape = dims(inputs.idx, "idx", GANC_MAX_POOL2_GRAD, "int32", true);
+    if (idxShape.join() !== [n, ho, wo, c].join()) throw new Error(`${GANC_MAX_POOL2_GRAD}: dy and idx must have one shape`);
+    const b = wasmBackend(backend);
+    const dx = b.makeOutput([n, 2 * ho, 2 * wo, c], "float32");
+    if (size(dx) > 0) gancWasm(backend).max_pool2_grad(at(b, inputs.dy!), at(b, inputs.idx!), at(b, dx), n * ho, 2 * wo, c);
+    return dx;
+  }) as unknown as tf.KernelFunc;
+  return { index, pool, grad };
 }
 
 /**
