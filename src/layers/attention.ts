@@ -1,6 +1,6 @@
 import type * as tfjs from "@tensorflow/tfjs";
 import { ident } from "../codegen/writer.ts";
-import { GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX } from "../runtime/kernels/names.ts";
+import { GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_SOFTMAX, GANC_SOFTMAX_GRAD } from "../runtime/kernels/names.ts";
 import { fmt, type LayerModule } from "./layer.ts";
 import { INIT_DOC, snKernel } from "./weights.ts";
 
@@ -97,9 +97,12 @@ function attentionForward(tf: Tf, pool: (x: tfjs.Tensor4D) => Pooled | tfjs.Tens
     const ph = parts(pool(conv(x, h)));
     const v = tf.reshape(ph.y, [b, n / 4, c / 2]);
     const s = tf.matMul(q as tfjs.Tensor3D, k as tfjs.Tensor3D, false, true); // [b, n, n/4]
-    const e = tf.exp(tf.sub(s, rowMax(s)));
-    const sums = tf.sum(e, -1, true);
-    const attn = tf.div(e, sums);
+    // the softmax: ganc's one kernel where the backend has it (the same values, src/runtime/kernels/wasm/index.ts,
+    // makeSoftmaxKernels), else the chain
+    const [e, sums, attn] =
+      tf.getKernel(GANC_SOFTMAX, tf.getBackend()) !== undefined
+        ? (tf.engine().runKernel(GANC_SOFTMAX, { s }, {}) as tfjs.Tensor[])
+        : ((e: tfjs.Tensor) => ((sums: tfjs.Tensor) => [e, sums, tf.div(e, sums)])(tf.sum(e, -1, true)))(tf.exp(tf.sub(s, rowMax(s))));
     const a = tf.reshape(tf.matMul(attn as tfjs.Tensor3D, v as tfjs.Tensor3D), [b, hh, ww, c / 2]) as tfjs.Tensor4D;
     const co = conv(a, o);
     const y = tf.add(x, tf.mul(gamma, co)) as tfjs.Tensor4D;
@@ -150,6 +153,15 @@ function makeSelfAttentionSaving(tf: Tf) {
     const d6 = tf.transpose(tf.reshape(dWin, [b, h / 2, w / 2, c, 2, 2]), [0, 1, 4, 2, 5, 3]);
     return tf.reshape(d6, shape as number[]);
   };
+  /** The softmax's backward pass: ganc's kernel where the backend has it (the same values), else the tape's ops. */
+  const softmaxGrad = (dAttn: tfjs.Tensor, e: tfjs.Tensor, sums: tfjs.Tensor) => {
+    if (tf.getKernel(GANC_SOFTMAX_GRAD, tf.getBackend()) !== undefined) return tf.engine().runKernel(GANC_SOFTMAX_GRAD, { dy: dAttn, e, sums }, {}) as tfjs.Tensor;
+    const dE1 = tf.div(dAttn, sums);
+    const dSums = tf.neg(tf.div(tf.reshape(tf.sum(tf.mul(dAttn, e), [2]), sums.shape), tf.square(sums)));
+    // Sum's gradient (dSums times ones) broadcast into the addition instead: x * 1 = x, the same values
+    const dE = tf.add(dE1, tf.reshape(dSums, [...sums.shape]));
+    return tf.add(tf.reshape(tf.mul(dE, e), e.shape), tf.zeros(e.shape));
+  };
   return (x: tfjs.Tensor4D, f: tfjs.Tensor, g: tfjs.Tensor, h: tfjs.Tensor, o: tfjs.Tensor, gamma: tfjs.Tensor, keep: <T extends tfjs.Tensor>(t: T) => T) => {
     const [b, hh, ww, c] = x.shape;
     const n = hh * ww;
@@ -167,11 +179,7 @@ function makeSelfAttentionSaving(tf: Tf) {
       const dAv = tf.reshape(dA, [b, n, c / 2]);
       const dAttn = tf.matMul(dAv as tfjs.Tensor3D, v as tfjs.Tensor3D, false, true);
       const dV = tf.matMul(attn as tfjs.Tensor3D, dAv as tfjs.Tensor3D, true, false);
-      const dE1 = tf.div(dAttn, sums!);
-      const dSums = tf.neg(tf.div(tf.reshape(tf.sum(tf.mul(dAttn, e!), [2]), sums!.shape), tf.square(sums!)));
-      // Sum's gradient (dSums times ones) broadcast into the addition instead: x * 1 = x, the same values
-      const dE = tf.add(dE1, tf.reshape(dSums, [b, n, 1]));
-      const dS = tf.add(tf.reshape(tf.mul(dE, e!), e!.shape), tf.zeros(e!.shape));
+      const dS = softmaxGrad(dAttn, e!, sums!);
       const dQ = tf.matMul(dS as tfjs.Tensor3D, k as tfjs.Tensor3D, false, false);
       const dK = tf.matMul(dS as tfjs.Tensor3D, q as tfjs.Tensor3D, true, false);
       const dCh = poolGrad(tf.reshape(dV, [b, hh / 2, ww / 2, c / 2]), ph!, [b, hh, ww, c / 2]);

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "./rng.ts";
-import { GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_POWER_STEP } from "./kernels/names.ts";
+import { GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_POWER_STEP, GANC_SOFTMAX, GANC_SOFTMAX_GRAD } from "./kernels/names.ts";
 // conv and dense layers with a bias (see lazy-bias.ts): in ops so that every runtime (Node, the playground) has them.
 export { conv2dBias, matMulBias } from "./lazy-bias.ts";
 import { runtime as bceLogitsRuntime } from "../functions/bce-logits.ts";
@@ -138,6 +138,51 @@ function registerSecondOrderGradients(): void {
     tf.registerGradient({ kernelName, inputsToSave: [input], gradFunc: grad as unknown as tf.GradFunc });
   }
   registerMaxPool2Gradients();
+  registerSoftmaxGradients();
+}
+
+/**
+ * The gradients of attention.ts's softmax kernels (kernels/names.ts). GancSoftmax's: GancSoftmaxGrad for attn's
+ * gradient (first derivatives: the chain's bits; e and sums computed again from s), plus what reaches e and sums themselves (they are read only by a
+ * backward pass that a second derivative differentiates: (de + dsums) * e, zero otherwise, and +0 changes nothing
+ * after the kernel's own + 0). GancSoftmaxGrad's, from ds = (dy / sums + g) e with g = -t / sums^2 and t = the row
+ * sum of dy e, and u = the row sum of dds e:
+ *   dy: e (dds / sums - u / sums^2)    e: dds (dy / sums + g) - u dy / sums^2    sums: 2 t u / sums^3 - (row sum of dds e dy) / sums^2
+ * in tf ops (differentiable again). attention.test.ts checks them against central differences.
+ */
+function registerSoftmaxGradients(): void {
+  const rowSum = (t: tf.Tensor) => tf.sum(t, -1, true);
+  tf.registerGradient({
+    kernelName: GANC_SOFTMAX,
+    // s, not the outputs: tfjs's tape records the copies it saves of a kernel's outputs before the kernel itself,
+    // so a second derivative would not find its way from s to them; e and sums are computed again from s instead
+    inputsToSave: ["s"],
+    gradFunc: ((dys: tf.Tensor[], saved: tf.Tensor[]) => {
+      const [de, dsums, dattn] = dys as [tf.Tensor, tf.Tensor, tf.Tensor];
+      return {
+        s: () => {
+          const [e, sums, attn] = tf.engine().runKernel(GANC_SOFTMAX, { s: saved[0]! }, {}) as tf.Tensor[];
+          attn!.dispose();
+          return tf.add(tf.engine().runKernel(GANC_SOFTMAX_GRAD, { dy: dattn, e: e!, sums: sums! }, {}) as tf.Tensor, tf.mul(tf.add(de, dsums), e!));
+        },
+      };
+    }) as unknown as tf.GradFunc,
+  });
+  tf.registerGradient({
+    kernelName: GANC_SOFTMAX_GRAD,
+    inputsToSave: ["dy", "e", "sums"],
+    gradFunc: ((dds: tf.Tensor, saved: tf.Tensor[]) => {
+      const [dy, e, sums] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const sq = tf.square(sums);
+      const t = rowSum(tf.mul(dy, e));
+      const u = rowSum(tf.mul(dds, e));
+      return {
+        dy: () => tf.mul(e, tf.sub(tf.div(dds, sums), tf.div(u, sq))),
+        e: () => tf.sub(tf.mul(dds, tf.sub(tf.div(dy, sums), tf.div(t, sq))), tf.div(tf.mul(u, dy), sq)),
+        sums: () => tf.sub(tf.div(tf.mul(tf.mul(t, u), 2), tf.mul(sq, sums)), tf.div(rowSum(tf.mul(tf.mul(dds, e), dy)), sq)),
+      };
+    }) as unknown as tf.GradFunc,
+  });
 }
 
 /**

@@ -260,6 +260,62 @@ for (const backend of ["cpu", "wasm"] as const) {
       });
     }
 
+    // 7 columns: the kernels' one-at-a-time tail alone; 64: their lanes (the layer's n/4 at 16x16)
+    for (const cols of [7, 64]) {
+      it(`ganc's softmax kernels give the chain's values and backward pass bit for bit (NaNs, infinities, -0, ties), and second derivatives that match the chain's (${cols} columns)`, () => {
+        expect(tf.getKernel("GancSoftmax", backend), "the kernels are registered on this backend").toBeDefined();
+        tf.tidy(() => {
+          const rows = 24;
+          // rows of scores: random, then rows with a NaN first, a NaN later, infinities, -0 and +0, ties for the largest, large values
+          const sv = Float32Array.from(values(rows * cols, 47, 8));
+          const put = (r: number, j: number, v: number) => (sv[r * cols + j] = v);
+          put(0, 0, NaN);
+          put(1, 3, NaN);
+          put(2, 1, Infinity);
+          put(3, 2, -Infinity);
+          [0, 1, 2].forEach((j) => put(4, j, j === 1 ? -0 : 0));
+          put(5, 1, 80);
+          put(5, 4, 80);
+          for (let j = 0; j < cols; j++) put(6, j, -0);
+          put(7, 0, -100);
+          put(8, 5, 90);
+          const s = tf.tensor3d(sv, [2, rows / 2, cols]);
+          // bits, every NaN as one: which NaN a sum of two NaNs keeps is up to the engine in JavaScript (cpu)
+          const bits = (a: tf.Tensor) => Array.from(new Uint32Array(Float32Array.from(a.dataSync(), (v) => (Number.isNaN(v) ? NaN : v)).buffer));
+          // the chain attention.ts runs where the kernels are not registered
+          const rowMax = tf.customGrad(((x: tf.Tensor) => ({ value: tf.max(x, -1, true), gradFunc: () => tf.zeros(x.shape) })) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
+          const e = tf.exp(tf.sub(s, rowMax(s)));
+          const sums = tf.sum(e, -1, true);
+          const attn = tf.div(e, sums);
+          const k = tf.engine().runKernel("GancSoftmax", { s }, {}) as tf.Tensor[];
+          [e, sums, attn].forEach((t, i) => expect(bits(k[i]!), ["e", "sums", "attn"][i]).toEqual(bits(t)));
+          expect(Array.from(attn.dataSync()).some(Number.isNaN) && Array.from(attn.dataSync()).some((v) => v === 1)).toBe(true);
+          // (-0 here and there, and a row of them: its gradient is -0 until the maximum's zero gradient is added)
+          const dAttn = tf.tensor3d(Float32Array.from(values(rows * cols, 53), (v, i) => (i % 11 === 0 || Math.floor(i / cols) === 9 ? -0 : v)), [2, rows / 2, cols]);
+          const dE = tf.add(tf.div(dAttn, sums), tf.neg(tf.div(tf.reshape(tf.sum(tf.mul(dAttn, e), [2]), sums.shape), tf.square(sums))));
+          const dS = tf.add(tf.mul(dE, e), tf.zeros(e.shape));
+          expect(bits(tf.engine().runKernel("GancSoftmaxGrad", { dy: dAttn, e: k[0]!, sums: k[1]! }, {}) as tf.Tensor)).toEqual(bits(dS));
+          // through the tape: the gradient and the gradient's gradient in s and in dy, on finite scores
+          const sf = tf.tensor3d(Float32Array.from(values(rows * cols, 59, 4)), [2, rows / 2, cols]);
+          const w = tf.tensor3d(Float32Array.from(values(rows * cols, 61)), [2, rows / 2, cols]);
+          const chain = (x: tf.Tensor) => ((ee: tf.Tensor) => tf.div(ee, tf.sum(ee, -1, true)))(tf.exp(tf.sub(x, rowMax(x))));
+          const kernel = (x: tf.Tensor) => (tf.engine().runKernel("GancSoftmax", { s: x }, {}) as tf.Tensor[])[2]!;
+          const first = (f: (x: tf.Tensor) => tf.Tensor, d: tf.Tensor) => tf.grad((x: tf.Tensor) => f(x))(sf, d);
+          expect(bits(first(kernel, dAttn))).toEqual(bits(first(chain, dAttn)));
+          const close = (a: tf.Tensor, b: tf.Tensor, what: string) => {
+            const [x, y] = [a.dataSync(), b.dataSync()];
+            const scale = Math.max(...Array.from(y, Math.abs));
+            expect(scale, what).toBeGreaterThan(1e-3);
+            x.forEach((v, i) => expect(Math.abs(v - y[i]!), `${what} [${i}]`).toBeLessThanOrEqual(1e-5 * scale));
+          };
+          const inS = (f: (x: tf.Tensor) => tf.Tensor) => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(w, tf.grad((y: tf.Tensor) => f(y))(x, dAttn))))(sf);
+          const inDy = (f: (x: tf.Tensor) => tf.Tensor) => tf.grad((d: tf.Tensor) => tf.sum(tf.mul(w, first(f, d))))(dAttn);
+          close(inS(kernel), inS(chain), "d2/ds2");
+          close(inDy(kernel), inDy(chain), "d2/ds ddy");
+        });
+      });
+    }
+
     it("an R1 penalty's second derivatives through a residual ResNet D with average pooling, attention and spectral norm match central differences", () => {
       tf.tidy(() => {
         // D(x) = dense(global_sum(tanh(attention(block(x))))), block = the SNGAN D's first block (conv3,

@@ -180,3 +180,52 @@ export function makeCpuMaxPool2Kernels(): { index: tf.KernelFunc; pool: tf.Kerne
   }) as unknown as tf.KernelFunc;
   return { index, pool, grad };
 }
+
+/**
+ * attention.ts's softmax and its backward pass on cpu (wasm/index.ts, makeSoftmaxKernels, says what each
+ * computes): the chain of cpu kernels they replace, bit for bit. The cpu Max takes a NaN anywhere in the row;
+ * Sub, Exp, RealDiv, Multiply, Square, Neg and Add round each result to float32; Sum adds in double from 0.
+ */
+export function makeCpuSoftmaxKernels(): { forward: tf.KernelFunc; grad: tf.KernelFunc } {
+  type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend };
+  const rowsOf = (t: tf.TensorInfo) => {
+    const cols = t.shape[t.shape.length - 1] ?? 0;
+    return { rows: cols === 0 ? 0 : t.shape.reduce((a, b) => a * b, 1) / cols, cols, sumsShape: [...t.shape.slice(0, -1), 1] };
+  };
+  const forward = (({ inputs, backend }: Args): tf.TensorInfo[] => {
+    const s = values(backend, inputs.s!);
+    const { rows, cols, sumsShape } = rowsOf(inputs.s!);
+    const e = new Float32Array(s.length);
+    const sums = new Float32Array(rows);
+    const attn = new Float32Array(s.length);
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let m = s[o]!;
+      for (let j = 0; j < cols; j++) if (Number.isNaN(s[o + j]!) || s[o + j]! > m) m = s[o + j]!;
+      let sum = 0;
+      for (let j = 0; j < cols; j++) {
+        e[o + j] = Math.exp(f32(s[o + j]! - m));
+        sum += e[o + j]!; // the stored float32, added in double
+      }
+      sums[r] = sum;
+      for (let j = 0; j < cols; j++) attn[o + j] = e[o + j]! / sums[r]!;
+    }
+    const make = (shape: number[], v: Float32Array) => cpu(backend).makeTensorInfo(shape, "float32", v);
+    return [make([...inputs.s!.shape], e), make(sumsShape, sums), make([...inputs.s!.shape], attn)];
+  }) as unknown as tf.KernelFunc;
+  const grad = (({ inputs, backend }: Args): tf.TensorInfo => {
+    const [dy, e, sums] = [values(backend, inputs.dy!), values(backend, inputs.e!), values(backend, inputs.sums!)];
+    const { rows, cols } = rowsOf(inputs.dy!);
+    const ds = new Float32Array(dy.length);
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let t = 0;
+      for (let j = 0; j < cols; j++) t += f32(dy[o + j]! * e[o + j]!);
+      const sm = sums[r]!;
+      const g = -f32(f32(t) / f32(sm * sm));
+      for (let j = 0; j < cols; j++) ds[o + j] = f32(f32(f32(f32(dy[o + j]! / sm) + g) * e[o + j]!) + 0);
+    }
+    return cpu(backend).makeTensorInfo([...inputs.dy!.shape], "float32", ds);
+  }) as unknown as tf.KernelFunc;
+  return { forward, grad };
+}

@@ -26,9 +26,10 @@ import {
   makeMovingAveragesKernel,
   makePowerStepKernel,
   makeMaxPool2Kernels,
+  makeSoftmaxKernels,
 } from "./wasm/index.ts";
-import { makeCpuAdamKernel, makeCpuBnFactorsKernel, makeCpuMaxPool2Kernels, makeCpuMovingAveragesKernel } from "./cpu_kernels.ts";
-import { GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX } from "./names.ts";
+import { makeCpuAdamKernel, makeCpuBnFactorsKernel, makeCpuMaxPool2Kernels, makeCpuMovingAveragesKernel, makeCpuSoftmaxKernels } from "./cpu_kernels.ts";
+import { GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_SOFTMAX, GANC_SOFTMAX_GRAD } from "./names.ts";
 import type { TrainingKernelFunc } from "./primitives.ts";
 import type { Blas } from "./blas.ts";
 import type { Dnnl } from "./dnnl.ts";
@@ -143,6 +144,13 @@ const maxPool2Index = maxPool2(GANC_MAX_POOL2_INDEX, "index");
 const maxPool2Pool = maxPool2(GANC_MAX_POOL2, "pool");
 const maxPool2Grad = maxPool2(GANC_MAX_POOL2_GRAD, "grad");
 
+/** attention.ts's softmax and its backward pass. */
+function softmax(kernelName: string, part: "forward" | "grad"): Replacement {
+  return { kernelName, make: (backendName) => (backendName === "cpu" ? makeCpuSoftmaxKernels() : makeSoftmaxKernels())[part] as unknown as TrainingKernelFunc };
+}
+const softmaxForward = softmax(GANC_SOFTMAX, "forward");
+const softmaxGrad = softmax(GANC_SOFTMAX_GRAD, "grad");
+
 const exp = wrapsStock(tf.Exp, makeExpKernel);
 
 const resizeNearest = wrapsStock(tf.ResizeNearestNeighbor, makeResizeNearestKernel);
@@ -199,8 +207,8 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, powerStep, exp, resizeNearest, tile, greater, select, identity, cast, maxPool2Index, maxPool2Pool, maxPool2Grad],
-  cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages, maxPool2Index, maxPool2Pool, maxPool2Grad],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, powerStep, exp, resizeNearest, tile, greater, select, identity, cast, maxPool2Index, maxPool2Pool, maxPool2Grad, softmaxForward, softmaxGrad],
+  cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages, maxPool2Index, maxPool2Pool, maxPool2Grad, softmaxForward, softmaxGrad],
 };
 
 /** The kernels registered before ours, per backend and kernel name (captured on first registration). */

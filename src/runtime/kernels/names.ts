@@ -28,3 +28,7 @@ export const GANC_POWER_STEP = "GancPowerStep";
 export const GANC_MAX_POOL2_INDEX = "GancMaxPool2Index";
 export const GANC_MAX_POOL2 = "GancMaxPool2";
 export const GANC_MAX_POOL2_GRAD = "GancMaxPool2Grad";
+
+/** attention.ts's softmax and its backward pass as two kernels (wasm/index.ts, makeSoftmaxKernels; cpu_kernels.ts). Gradients in src/runtime/ops.ts. */
+export const GANC_SOFTMAX = "GancSoftmax";
+export const GANC_SOFTMAX_GRAD = "GancSoftmaxGrad";

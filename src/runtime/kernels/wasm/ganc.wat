@@ -497,7 +497,7 @@
         (f64.add (f64.mul (f64.const 0x1.62e42ff0c52d6p-6) (local.get $r)) (f64.const 1)))
       (local.get $s))))
 
-  (func (export "expf")
+  (func $expf (export "expf")
     (param $x i32) (param $out i32) (param $n i32) (param $tab i32)
     (local $i i32) (local $end4 i32) (local $v v128) (local $at i32)
     (local $z v128) (local $kd v128) (local $r v128) (local $t v128) (local $lo v128) (local $hi v128)
@@ -1236,6 +1236,179 @@
         (local.set $p (i32.add (local.get $p) (local.get $cb)))
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $j_loop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $r_loop))))
+
+  ;; The softmax of attention.ts's attention scores, as its chain of stock kernels computes it, over the rows of
+  ;; s [rows, cols]: m = the row's largest value as the stock Max finds it (a NaN where the row has one), e = expf(s - m) (this module's expf, ganc's Exp kernel), sums = the row's sum of e from 0
+  ;; in column order (the stock Sum), attn = e / sums. The largest value is found 4 columns a lane from the
+  ;; first value in every lane, the lanes then taken in order, NaNs noted on the way: the same value as the stock
+  ;; Max's but for which zero's sign, and s - m (so e) is the same for either. The sums, a
+  ;; dependent chain per row, go four rows at a time (one accumulator each) for the adds' latency. Byte offsets;
+  ;; $tab: expfTable()'s 32 entries.
+  (func (export "softmax_rows")
+    (param $s i32) (param $e i32) (param $sums i32) (param $attn i32) (param $rows i32) (param $cols i32) (param $tab i32)
+    (local $r i32) (local $j i32) (local $row i32) (local $erow i32) (local $rb i32) (local $end4 i32)
+    (local $best v128) (local $v v128) (local $m f32) (local $x f32) (local $mv v128) (local $nan v128)
+    (local $a0 f32) (local $a1 f32) (local $a2 f32) (local $a3 f32) (local $at i32)
+    (local.set $rb (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
+    ;; e = s - m, row by row
+    (block $r_done (loop $r_loop
+      (br_if $r_done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $row (i32.add (local.get $s) (i32.mul (local.get $r) (local.get $rb))))
+      (local.set $erow (i32.add (local.get $e) (i32.mul (local.get $r) (local.get $rb))))
+      (local.set $m (f32.load (local.get $row)))
+      (local.set $best (f32x4.splat (local.get $m)))
+      (local.set $nan (v128.const i32x4 0 0 0 0))
+      (local.set $j (i32.const 0))
+      (block $v_done (loop $v_loop
+        (br_if $v_done (i32.ge_u (local.get $j) (local.get $end4)))
+        (local.set $v (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))))
+        (local.set $nan (v128.or (local.get $nan) (f32x4.ne (local.get $v) (local.get $v))))
+        (local.set $best (v128.bitselect (local.get $v) (local.get $best) (f32x4.gt (local.get $v) (local.get $best))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $v_loop)))
+      (block $t_done (loop $t_loop
+        (br_if $t_done (i32.ge_u (local.get $j) (local.get $cols)))
+        (local.set $x (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))))
+        (if (f32.ne (local.get $x) (local.get $x)) (then (local.set $nan (v128.const i32x4 -1 -1 -1 -1))))
+        (if (f32.gt (local.get $x) (local.get $m)) (then (local.set $m (local.get $x))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $t_loop)))
+      (local.set $x (f32x4.extract_lane 0 (local.get $best)))
+      (if (f32.gt (local.get $x) (local.get $m)) (then (local.set $m (local.get $x))))
+      (local.set $x (f32x4.extract_lane 1 (local.get $best)))
+      (if (f32.gt (local.get $x) (local.get $m)) (then (local.set $m (local.get $x))))
+      (local.set $x (f32x4.extract_lane 2 (local.get $best)))
+      (if (f32.gt (local.get $x) (local.get $m)) (then (local.set $m (local.get $x))))
+      (local.set $x (f32x4.extract_lane 3 (local.get $best)))
+      (if (f32.gt (local.get $x) (local.get $m)) (then (local.set $m (local.get $x))))
+      (if (i32.or (v128.any_true (local.get $nan)) (f32.ne (local.get $m) (local.get $m))) (then (local.set $m (f32.const nan))))
+      (local.set $mv (f32x4.splat (local.get $m)))
+      (local.set $j (i32.const 0))
+      (block $d_done (loop $d_loop
+        (br_if $d_done (i32.ge_u (local.get $j) (local.get $end4)))
+        (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+        (v128.store (i32.add (local.get $erow) (local.get $at)) (f32x4.sub (v128.load (i32.add (local.get $row) (local.get $at))) (local.get $mv)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $d_loop)))
+      (block $dt_done (loop $dt_loop
+        (br_if $dt_done (i32.ge_u (local.get $j) (local.get $cols)))
+        (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+        (f32.store (i32.add (local.get $erow) (local.get $at)) (f32.sub (f32.load (i32.add (local.get $row) (local.get $at))) (local.get $m)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $dt_loop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $r_loop)))
+    ;; e = expf(e), in place
+    (call $expf (local.get $e) (local.get $e) (i32.mul (local.get $rows) (local.get $cols)) (local.get $tab))
+    ;; sums, four rows at a time, then one at a time
+    (local.set $r (i32.const 0))
+    (block $s4_done (loop $s4_loop
+      (br_if $s4_done (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
+      (local.set $row (i32.add (local.get $e) (i32.mul (local.get $r) (local.get $rb))))
+      (local.set $a0 (f32.const 0)) (local.set $a1 (f32.const 0)) (local.set $a2 (f32.const 0)) (local.set $a3 (f32.const 0))
+      (local.set $j (i32.const 0))
+      (block $j_done (loop $j_loop
+        (br_if $j_done (i32.ge_u (local.get $j) (local.get $cols)))
+        (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $a0 (f32.add (local.get $a0) (f32.load (local.get $at))))
+        (local.set $a1 (f32.add (local.get $a1) (f32.load (i32.add (local.get $at) (local.get $rb)))))
+        (local.set $a2 (f32.add (local.get $a2) (f32.load (i32.add (local.get $at) (i32.shl (local.get $rb) (i32.const 1))))))
+        (local.set $a3 (f32.add (local.get $a3) (f32.load (i32.add (local.get $at) (i32.mul (local.get $rb) (i32.const 3))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $j_loop)))
+      (local.set $at (i32.add (local.get $sums) (i32.shl (local.get $r) (i32.const 2))))
+      (f32.store (local.get $at) (local.get $a0))
+      (f32.store offset=4 (local.get $at) (local.get $a1))
+      (f32.store offset=8 (local.get $at) (local.get $a2))
+      (f32.store offset=12 (local.get $at) (local.get $a3))
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $s4_loop)))
+    (block $s1_done (loop $s1_loop
+      (br_if $s1_done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $row (i32.add (local.get $e) (i32.mul (local.get $r) (local.get $rb))))
+      (local.set $a0 (f32.const 0))
+      (local.set $j (i32.const 0))
+      (block $j1_done (loop $j1_loop
+        (br_if $j1_done (i32.ge_u (local.get $j) (local.get $cols)))
+        (local.set $a0 (f32.add (local.get $a0) (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $j1_loop)))
+      (f32.store (i32.add (local.get $sums) (i32.shl (local.get $r) (i32.const 2))) (local.get $a0))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $s1_loop)))
+    ;; attn = e / sums
+    (local.set $r (i32.const 0))
+    (block $q_done (loop $q_loop
+      (br_if $q_done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $row (i32.add (local.get $e) (i32.mul (local.get $r) (local.get $rb))))
+      (local.set $erow (i32.add (local.get $attn) (i32.mul (local.get $r) (local.get $rb))))
+      (local.set $m (f32.load (i32.add (local.get $sums) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $mv (f32x4.splat (local.get $m)))
+      (local.set $j (i32.const 0))
+      (block $qv_done (loop $qv_loop
+        (br_if $qv_done (i32.ge_u (local.get $j) (local.get $end4)))
+        (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+        (v128.store (i32.add (local.get $erow) (local.get $at)) (f32x4.div (v128.load (i32.add (local.get $row) (local.get $at))) (local.get $mv)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $qv_loop)))
+      (block $qt_done (loop $qt_loop
+        (br_if $qt_done (i32.ge_u (local.get $j) (local.get $cols)))
+        (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+        (f32.store (i32.add (local.get $erow) (local.get $at)) (f32.div (f32.load (i32.add (local.get $row) (local.get $at))) (local.get $m)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $qt_loop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $q_loop))))
+
+  ;; The softmax's backward pass as attention.ts writes tfjs's tape out, per row of dy, e [rows, cols] and sums
+  ;; [rows]: t = the row's sum of dy * e from 0 in column order (Multiply, then the stock Sum), g = -(t / (sums *
+  ;; sums)) (Square, RealDiv, Neg: the sum's gradient), ds = ((dy / sums + g) * e) + 0 (RealDiv's gradient, the
+  ;; sum's added, Exp's, then the row maximum's zero gradient added). Each a float32 operation, so the same bits.
+  (func (export "softmax_grad_rows")
+    (param $dy i32) (param $e i32) (param $sums i32) (param $ds i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $j i32) (local $rb i32) (local $end4 i32) (local $off i32) (local $at i32)
+    (local $t f32) (local $sm f32) (local $g f32) (local $smv v128) (local $gv v128)
+    (local.set $rb (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
+    (block $r_done (loop $r_loop
+      (br_if $r_done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $off (i32.mul (local.get $r) (local.get $rb)))
+      (local.set $t (f32.const 0))
+      (local.set $j (i32.const 0))
+      (block $t_done (loop $t_loop
+        (br_if $t_done (i32.ge_u (local.get $j) (local.get $cols)))
+        (local.set $at (i32.add (local.get $off) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $t (f32.add (local.get $t) (f32.mul (f32.load (i32.add (local.get $dy) (local.get $at))) (f32.load (i32.add (local.get $e) (local.get $at))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $t_loop)))
+      (local.set $sm (f32.load (i32.add (local.get $sums) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $g (f32.neg (f32.div (local.get $t) (f32.mul (local.get $sm) (local.get $sm)))))
+      (local.set $smv (f32x4.splat (local.get $sm)))
+      (local.set $gv (f32x4.splat (local.get $g)))
+      (local.set $j (i32.const 0))
+      (block $v_done (loop $v_loop
+        (br_if $v_done (i32.ge_u (local.get $j) (local.get $end4)))
+        (local.set $at (i32.add (local.get $off) (i32.shl (local.get $j) (i32.const 2))))
+        (v128.store (i32.add (local.get $ds) (local.get $at))
+          (f32x4.add
+            (f32x4.mul (f32x4.add (f32x4.div (v128.load (i32.add (local.get $dy) (local.get $at))) (local.get $smv)) (local.get $gv))
+                       (v128.load (i32.add (local.get $e) (local.get $at))))
+            (v128.const f32x4 0 0 0 0)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $v_loop)))
+      (block $vt_done (loop $vt_loop
+        (br_if $vt_done (i32.ge_u (local.get $j) (local.get $cols)))
+        (local.set $at (i32.add (local.get $off) (i32.shl (local.get $j) (i32.const 2))))
+        (f32.store (i32.add (local.get $ds) (local.get $at))
+          (f32.add
+            (f32.mul (f32.add (f32.div (f32.load (i32.add (local.get $dy) (local.get $at))) (local.get $sm)) (local.get $g))
+                     (f32.load (i32.add (local.get $e) (local.get $at))))
+            (f32.const 0)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $vt_loop)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $r_loop))))
 )

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { GANC_WASM_BASE64 } from "./ganc.wasm.ts";
 import { fnIndex, MIN_PARALLEL, poolFor, type Pool, type POOLED } from "./pool.ts";
-import { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_POWER_STEP, GANC_RELU_GRAD } from "../names.ts";
+import { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_POWER_STEP, GANC_RELU_GRAD, GANC_SOFTMAX, GANC_SOFTMAX_GRAD } from "../names.ts";
 
 export { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_POWER_STEP, GANC_RELU_GRAD };
 
@@ -47,6 +47,10 @@ export interface GancWasm {
   max_pool2(x: number, idx: number, y: number, rows: number, w: number, c: number): void;
   /** dx = dy times the one-hot of idx, spread over each 2x2 window (makeMaxPool2Kernels); byte offsets. */
   max_pool2_grad(dy: number, idx: number, dx: number, rows: number, w: number, c: number): void;
+  /** e, sums and attn of the softmax over the rows of s [rows, cols] (makeSoftmaxKernels); tab: expfTable()'s 32 entries; byte offsets. */
+  softmax_rows(s: number, e: number, sums: number, attn: number, rows: number, cols: number, tab: number): void;
+  /** ds = the softmax's backward pass from dy, e and sums (makeSoftmaxKernels); byte offsets. */
+  softmax_grad_rows(dy: number, e: number, sums: number, ds: number, rows: number, cols: number): void;
   /** out[i] = x[i] > s as bytes (bool) for n float32 values (makeGreaterKernel); byte offsets. */
   greater_scalar(x: number, s: number, out: number, n: number): void;
   /** out[i] = cond[i] ? t[i] : e[i] for n 4-byte values, cond as bytes (makeSelectKernel); byte offsets. */
@@ -758,6 +762,54 @@ export function makeMaxPool2Kernels(): { index: tf.KernelFunc; pool: tf.KernelFu
     return dx;
   }) as unknown as tf.KernelFunc;
   return { index, pool, grad };
+}
+
+/**
+ * attention.ts's softmax over the last axis of the attention scores s, as its chain of kernels computes it (Max off
+ * the tape, Sub, Exp, Sum, RealDiv), and its backward pass as the layer writes the tape out (RealDiv's gradient,
+ * Multiply, Sum, Square, RealDiv, Neg, Add, Exp's Multiply, the maximum's zero gradient added): two kernels
+ * instead of five and nine, each one pass over the rows (ganc.wat softmax_rows, softmax_grad_rows says how the bits
+ * stay the chain's).
+ *
+ *   GancSoftmax {s} -> [e, sums, attn]    e = exp(s - rowmax), sums = its row sums (last axis kept, as 1), attn = e / sums
+ *   GancSoftmaxGrad {dy, e, sums} -> ds   the gradient of attn's dy at s
+ *
+ * Their gradients are in src/runtime/ops.ts. s, dy and e float32 of one shape, rank 1 or more.
+ */
+export function makeSoftmaxKernels(): { forward: tf.KernelFunc; grad: tf.KernelFunc } {
+  type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend };
+  const rowsOf = (t: tf.TensorInfo | undefined, name: string, kernel: string) => {
+    if (t?.dtype !== "float32" || t.shape.length === 0) throw new Error(`${kernel}: ${name} must be a float32 tensor of rank 1 or more`);
+    const cols = t.shape[t.shape.length - 1]!;
+    return { rows: cols === 0 ? 0 : size(t) / cols, cols, sumsShape: [...t.shape.slice(0, -1), 1] };
+  };
+  const at = (b: WasmBackendLike, t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
+  const forward = (({ inputs, backend }: Args): tf.TensorInfo[] => {
+    const { rows, cols, sumsShape } = rowsOf(inputs.s, "s", GANC_SOFTMAX);
+    const b = wasmBackend(backend);
+    const s = inputs.s!;
+    const [e, sums, attn] = [b.makeOutput([...s.shape], "float32"), b.makeOutput(sumsShape, "float32"), b.makeOutput([...s.shape], "float32")];
+    if (rows > 0 && cols > 0) {
+      const tab = b.makeOutput([64], "float32");
+      const T = b.typedArrayFromHeap(tab) as Float32Array;
+      new BigUint64Array(T.buffer, T.byteOffset, 32).set(expfTable());
+      gancWasm(backend).softmax_rows(at(b, s), at(b, e), at(b, sums), at(b, attn), rows, cols, at(b, tab));
+      backend.disposeData(tab.dataId);
+    }
+    return [e, sums, attn];
+  }) as unknown as tf.KernelFunc;
+  const grad = (({ inputs, backend }: Args): tf.TensorInfo => {
+    const { rows, cols, sumsShape } = rowsOf(inputs.dy, "dy", GANC_SOFTMAX_GRAD);
+    const { dy, e, sums } = inputs as Record<string, tf.TensorInfo>;
+    if (e?.dtype !== "float32" || e.shape.join() !== dy!.shape.join() || sums?.dtype !== "float32" || sums.shape.join() !== sumsShape.join()) {
+      throw new Error(`${GANC_SOFTMAX_GRAD}: e must be float32 of dy's shape, sums float32 [${sumsShape}]`);
+    }
+    const b = wasmBackend(backend);
+    const ds = b.makeOutput([...dy!.shape], "float32");
+    if (rows > 0 && cols > 0) gancWasm(backend).softmax_grad_rows(at(b, dy!), at(b, e), at(b, sums), at(b, ds), rows, cols);
+    return ds;
+  }) as unknown as tf.KernelFunc;
+  return { forward, grad };
 }
 
 /**
