@@ -371,6 +371,16 @@ export function spectralNorm(kernel: tf.Tensor, u: tf.Variable, mode: Mode): tf.
 
 /** spectralNorm's result and the values its gradient reads: v [1, n], u' [1, out] and sigma (see src/runtime/fused/spectral.ts). */
 export function spectralNormParts(kernel: tf.Tensor, u: tf.Variable, mode: Mode): { normalized: tf.Tensor; vv: tf.Tensor; un: tf.Tensor; sigma: tf.Tensor } {
+  const { w, vv, un } = spectralNormVectors(kernel, u, mode);
+  const sigma = tf.sum(tf.mul(tf.matMul(vv, w), un));
+  return { normalized: tf.div(kernel, sigma), vv, un, sigma };
+}
+
+/**
+ * spectralNorm's power-iteration step: the kernel as [n, out] and the vectors v [1, n] and u' [1, out] (constants to
+ * a tape), u updated to u' in training.
+ */
+export function spectralNormVectors(kernel: tf.Tensor, u: tf.Variable, mode: Mode): { w: tf.Tensor; vv: tf.Tensor; un: tf.Tensor } {
   const w = tf.reshape(kernel, [-1, kernel.shape[kernel.rank - 1]!]); // [n, out]
   let vv: tf.Tensor; // [1, n]
   let un: tf.Tensor; // [1, out]
@@ -391,8 +401,7 @@ export function spectralNormParts(kernel: tf.Tensor, u: tf.Variable, mode: Mode)
     un = stopGradient(l2(tf.matMul(vv, w)));
   }
   if (mode === "train") tf.tidy(() => u.assign(un));
-  const sigma = tf.sum(tf.mul(tf.matMul(vv, w), un));
-  return { normalized: tf.div(kernel, sigma), vv, un, sigma };
+  return { w, vv, un };
 }
 
 // ---- expression functions --------------------------------------------------------------------------

@@ -49,6 +49,16 @@ function inferShape(size: number, shape: readonly number[]): number[] {
   return out;
 }
 
+/**
+ * Whether a gradient tape records the ops run now: inside the function tf.grads (or tf.grad, tf.customGrad's
+ * caller...) differentiates, outside any kernel (tfjs's own test, isTapeOn). A backward pass run by an outer
+ * tf.grads's backpropagation is not recorded; one run inside another tf.grads's function is (a second derivative).
+ */
+export function tapeRecording(): boolean {
+  const state = (tf.engine() as unknown as { state: { gradientDepth: number; kernelDepth: number } }).state;
+  return state.gradientDepth > 0 && state.kernelDepth === 0;
+}
+
 /** One registered kernel through the engine (counted by tf.profile, recorded on a tape only if one is on). */
 export function kernel(name: string, inputs: Record<string, tf.Tensor | null | undefined>, attrs: Record<string, unknown> = {}): tf.Tensor {
   return runKernel(name, inputs, attrs) as tf.Tensor;

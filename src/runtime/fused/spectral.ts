@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
-import { spectralNormParts } from "../ops.ts";
-import { customOp, view, type Arena } from "./engine.ts";
+import { GANC_SN_GRAD, GANC_SN_NORMALIZE } from "../kernels/names.ts";
+import { spectralNormParts, spectralNormVectors } from "../ops.ts";
+import { customOp, tapeRecording, view, type Arena } from "./engine.ts";
 
 /*
  * rt.spectralNorm in training mode as one op on the gradient tape, for the kernels of a fused net.
@@ -29,16 +30,30 @@ export function spectralNormOp(kernel: tf.Variable, u: tf.Variable, arena: Arena
     `sn ${kernel.name}`,
     [kernel, kernel],
     () => {
-      const p = spectralNormParts(kernel, u, "train");
+      let p: { normalized: tf.Tensor; vv: tf.Tensor; un: tf.Tensor; sigma: tf.Tensor };
+      if (tf.getKernel(GANC_SN_NORMALIZE, tf.getBackend()) !== undefined) {
+        // the power step, v W, then ganc's kernel for the sum and the division (the same float32 operations)
+        const { w, vv: v, un: uu } = spectralNormVectors(kernel, u, "train");
+        const [normalized, s] = tf.engine().runKernel(GANC_SN_NORMALIZE, { kernel, s: tf.matMul(v, w), un: uu }, {}) as tf.Tensor[];
+        p = { normalized: normalized!, vv: v, un: uu, sigma: s! };
+      } else p = spectralNormParts(kernel, u, "train");
       vv = arena.keep(p.vv);
       un = arena.keep(p.un);
       sigma = arena.keep(p.sigma);
       return [p.normalized];
     },
     ([dy]) => {
-      const dA = tf.div(dy!, sigma!);
-      const dSigma = tf.neg(tf.div(tf.sum(tf.mul(dy!, kernel)), tf.square(sigma!)));
-      const dVW = tf.mul(dSigma, un!);
+      // ganc's kernel for the float32 steps where the backend has it and no tape records this backward pass (a second
+      // derivative through it takes the ops, which have gradients; the kernel has none)
+      let dA: tf.Tensor;
+      let dVW: tf.Tensor;
+      if (tf.getKernel(GANC_SN_GRAD, tf.getBackend()) !== undefined && !tapeRecording()) {
+        [dA, dVW] = tf.engine().runKernel(GANC_SN_GRAD, { dy: dy!, kernel, sigma: sigma!, un: un! }, {}) as [tf.Tensor, tf.Tensor];
+      } else {
+        dA = tf.div(dy!, sigma!);
+        const dSigma = tf.neg(tf.div(tf.sum(tf.mul(dy!, kernel)), tf.square(sigma!)));
+        dVW = tf.mul(dSigma, un!);
+      }
       const dW = tf.matMul(vv!, dVW, true, false);
       return [dA, view(dW, kernel.shape)];
     },

@@ -229,3 +229,31 @@ export function makeCpuSoftmaxKernels(): { forward: tf.KernelFunc; grad: tf.Kern
   }) as unknown as tf.KernelFunc;
   return { forward, grad };
 }
+
+/**
+ * Spectral norm's float32 steps on cpu (wasm/index.ts, makeSpectralNormKernels, says what each computes): the chain
+ * of cpu kernels they replace, bit for bit (Sum adds the float32 products in double from 0, then rounds once).
+ */
+export function makeCpuSpectralNormKernels(): { normalize: tf.KernelFunc; grad: tf.KernelFunc } {
+  type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend };
+  const dot = (a: Float32Array, b: Float32Array) => {
+    let acc = 0;
+    for (let i = 0; i < a.length; i++) acc += f32(a[i]! * b[i]!);
+    return f32(acc);
+  };
+  const make = (backend: tf.KernelBackend, shape: readonly number[], v: Float32Array) => cpu(backend).makeTensorInfo([...shape], "float32", v);
+  const normalize = (({ inputs, backend }: Args): tf.TensorInfo[] => {
+    const { kernel, s, un } = inputs as Record<string, tf.TensorInfo>;
+    const sigma = dot(values(backend, s!), values(backend, un!));
+    const k = values(backend, kernel!);
+    return [make(backend, kernel!.shape, Float32Array.from(k, (v) => v / sigma)), make(backend, [], Float32Array.of(sigma))];
+  }) as unknown as tf.KernelFunc;
+  const grad = (({ inputs, backend }: Args): tf.TensorInfo[] => {
+    const { dy, kernel, sigma, un } = inputs as Record<string, tf.TensorInfo>;
+    const d = values(backend, dy!);
+    const sg = values(backend, sigma!)[0]!;
+    const dSigma = -f32(dot(d, values(backend, kernel!)) / f32(sg * sg));
+    return [make(backend, dy!.shape, Float32Array.from(d, (v) => v / sg)), make(backend, un!.shape, Float32Array.from(values(backend, un!), (v) => dSigma * v))];
+  }) as unknown as tf.KernelFunc;
+  return { normalize, grad };
+}

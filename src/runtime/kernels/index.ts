@@ -27,9 +27,10 @@ import {
   makePowerStepKernel,
   makeMaxPool2Kernels,
   makeSoftmaxKernels,
+  makeSpectralNormKernels,
 } from "./wasm/index.ts";
-import { makeCpuAdamKernel, makeCpuBnFactorsKernel, makeCpuMaxPool2Kernels, makeCpuMovingAveragesKernel, makeCpuSoftmaxKernels } from "./cpu_kernels.ts";
-import { GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_SOFTMAX, GANC_SOFTMAX_GRAD } from "./names.ts";
+import { makeCpuAdamKernel, makeCpuBnFactorsKernel, makeCpuMaxPool2Kernels, makeCpuMovingAveragesKernel, makeCpuSoftmaxKernels, makeCpuSpectralNormKernels } from "./cpu_kernels.ts";
+import { GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_SN_GRAD, GANC_SN_NORMALIZE, GANC_SOFTMAX, GANC_SOFTMAX_GRAD } from "./names.ts";
 import type { TrainingKernelFunc } from "./primitives.ts";
 import type { Blas } from "./blas.ts";
 import type { Dnnl } from "./dnnl.ts";
@@ -151,6 +152,13 @@ function softmax(kernelName: string, part: "forward" | "grad"): Replacement {
 const softmaxForward = softmax(GANC_SOFTMAX, "forward");
 const softmaxGrad = softmax(GANC_SOFTMAX_GRAD, "grad");
 
+/** Spectral norm's float32 steps in a fused net. */
+function spectralNorm(kernelName: string, part: "normalize" | "grad"): Replacement {
+  return { kernelName, make: (backendName) => (backendName === "cpu" ? makeCpuSpectralNormKernels() : makeSpectralNormKernels())[part] as unknown as TrainingKernelFunc };
+}
+const snNormalize = spectralNorm(GANC_SN_NORMALIZE, "normalize");
+const snGrad = spectralNorm(GANC_SN_GRAD, "grad");
+
 const exp = wrapsStock(tf.Exp, makeExpKernel);
 
 const resizeNearest = wrapsStock(tf.ResizeNearestNeighbor, makeResizeNearestKernel);
@@ -207,8 +215,8 @@ const splitV: Replacement = {
  * bookkeeping (wasm: SIMD on the tfjs heap; cpu: JavaScript loops), bit for bit the chains they replace.
  */
 const PACKS: Record<PackBackend, Replacement[]> = {
-  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, powerStep, exp, resizeNearest, tile, greater, select, identity, cast, maxPool2Index, maxPool2Pool, maxPool2Grad, softmaxForward, softmaxGrad],
-  cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages, maxPool2Index, maxPool2Pool, maxPool2Grad, softmaxForward, softmaxGrad],
+  wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, powerStep, exp, resizeNearest, tile, greater, select, identity, cast, maxPool2Index, maxPool2Pool, maxPool2Grad, softmaxForward, softmaxGrad, snNormalize, snGrad],
+  cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages, maxPool2Index, maxPool2Pool, maxPool2Grad, softmaxForward, softmaxGrad, snNormalize, snGrad],
 };
 
 /** The kernels registered before ours, per backend and kernel name (captured on first registration). */

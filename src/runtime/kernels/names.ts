@@ -32,3 +32,7 @@ export const GANC_MAX_POOL2_GRAD = "GancMaxPool2Grad";
 /** attention.ts's softmax and its backward pass as two kernels (wasm/index.ts, makeSoftmaxKernels; cpu_kernels.ts). Gradients in src/runtime/ops.ts. */
 export const GANC_SOFTMAX = "GancSoftmax";
 export const GANC_SOFTMAX_GRAD = "GancSoftmaxGrad";
+
+/** Spectral norm's float32 steps in a fused net (wasm/index.ts, makeSpectralNormKernels; cpu_kernels.ts): no gradients, used only where no tape records. */
+export const GANC_SN_NORMALIZE = "GancSnNormalize";
+export const GANC_SN_GRAD = "GancSnGrad";

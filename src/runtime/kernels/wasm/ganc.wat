@@ -1411,4 +1411,37 @@
         (br $vt_loop)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $r_loop))))
+
+  ;; Spectral norm's float32 steps around its power iteration and products (src/runtime/fused/spectral.ts), for
+  ;; ganc's GancSnNormalize and GancSnGrad kernels (wasm/index.ts, makeSpectralNormKernels).
+  ;; dot_seq: the sum from 0 in index order of a[i] * b[i] for n float32 values: Multiply, then the stock Sum over
+  ;; all axes (one running float32 sum, as the stock kernel adds). Byte offsets.
+  (func (export "dot_seq") (param $a i32) (param $b i32) (param $n i32) (result f32)
+    (local $i i32) (local $acc f32)
+    (block $done (loop $loop
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $acc (f32.add (local.get $acc)
+        (f32.mul (f32.load (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2))))
+                 (f32.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $loop)))
+    (local.get $acc))
+
+  ;; out[i] = x[i] / d for n float32 values: RealDiv by a scalar. 4 a step, the last n % 4 one at a time. Byte offsets.
+  (func (export "divide_to") (param $x i32) (param $out i32) (param $n i32) (param $d f32)
+    (local $i i32) (local $end4 i32) (local $at i32) (local $dv v128)
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $dv (f32x4.splat (local.get $d)))
+    (block $vec_done (loop $vec
+      (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end4)))
+      (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+      (v128.store (i32.add (local.get $out) (local.get $at)) (f32x4.div (v128.load (i32.add (local.get $x) (local.get $at))) (local.get $dv)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $vec)))
+    (block $tail_done (loop $tail
+      (br_if $tail_done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+      (f32.store (i32.add (local.get $out) (local.get $at)) (f32.div (f32.load (i32.add (local.get $x) (local.get $at))) (local.get $d)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail))))
 )

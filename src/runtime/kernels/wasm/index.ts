@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { GANC_WASM_BASE64 } from "./ganc.wasm.ts";
 import { fnIndex, MIN_PARALLEL, poolFor, type Pool, type POOLED } from "./pool.ts";
-import { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_POWER_STEP, GANC_RELU_GRAD, GANC_SOFTMAX, GANC_SOFTMAX_GRAD } from "../names.ts";
+import { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_POWER_STEP, GANC_RELU_GRAD, GANC_SN_GRAD, GANC_SN_NORMALIZE, GANC_SOFTMAX, GANC_SOFTMAX_GRAD } from "../names.ts";
 
 export { GANC_BN_GRAD, GANC_BN_TRAIN, GANC_POWER_STEP, GANC_RELU_GRAD };
 
@@ -51,6 +51,10 @@ export interface GancWasm {
   softmax_rows(s: number, e: number, sums: number, attn: number, rows: number, cols: number, tab: number): void;
   /** ds = the softmax's backward pass from dy, e and sums (makeSoftmaxKernels); byte offsets. */
   softmax_grad_rows(dy: number, e: number, sums: number, ds: number, rows: number, cols: number): void;
+  /** The sum from 0 of a[i] * b[i] for n float32 values, as Multiply then the stock Sum (makeSpectralNormKernels); byte offsets. */
+  dot_seq(a: number, b: number, n: number): number;
+  /** out[i] = x[i] / d for n float32 values (makeSpectralNormKernels); byte offsets. */
+  divide_to(x: number, out: number, n: number, d: number): void;
   /** out[i] = x[i] > s as bytes (bool) for n float32 values (makeGreaterKernel); byte offsets. */
   greater_scalar(x: number, s: number, out: number, n: number): void;
   /** out[i] = cond[i] ? t[i] : e[i] for n 4-byte values, cond as bytes (makeSelectKernel); byte offsets. */
@@ -810,6 +814,55 @@ export function makeSoftmaxKernels(): { forward: tf.KernelFunc; grad: tf.KernelF
     return ds;
   }) as unknown as tf.KernelFunc;
   return { forward, grad };
+}
+
+/**
+ * Spectral norm's float32 steps in a fused net (src/runtime/fused/spectral.ts), each the ops it replaces bit for bit
+ * (ganc.wat dot_seq and divide_to; the few per-channel values in JavaScript, each rounded to float32 as the ops do):
+ *
+ *   GancSnNormalize {kernel, s, un} -> [normalized, sigma]   sigma = the sum of s * un (s = v W, [1, out]), normalized = kernel / sigma
+ *   GancSnGrad {dy, kernel, sigma, un} -> [dA, dVW]           dA = dy / sigma, dVW = -(sum(dy * kernel) / sigma^2) * un
+ *
+ * (rt.spectralNorm's Multiply, Sum and RealDiv; the backward pass's RealDiv, Multiply, Sum, Square, RealDiv, Neg and
+ * Multiply.) The products v W and v^T dVW stay the backend's BatchMatMul. No gradients: spectral.ts runs them only
+ * where no tape records (a second derivative through spectral norm's backward pass takes the ops).
+ */
+export function makeSpectralNormKernels(): { normalize: tf.KernelFunc; grad: tf.KernelFunc } {
+  type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend };
+  const check = (kernel: string, ins: Record<string, tf.TensorInfo | undefined>, same: [string, string]) => {
+    for (const [k, t] of Object.entries(ins)) if (t?.dtype !== "float32") throw new Error(`${kernel}: ${k} must be a float32 tensor`);
+    if (size(ins[same[0]]!) !== size(ins[same[1]]!)) throw new Error(`${kernel}: ${same[0]} and ${same[1]} must have one size`);
+  };
+  const at = (b: WasmBackendLike, t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
+  const scalar = (b: WasmBackendLike, t: tf.TensorInfo) => (b.typedArrayFromHeap(t) as Float32Array)[0]!;
+  const normalize = (({ inputs, backend }: Args): tf.TensorInfo[] => {
+    const { kernel, s, un } = inputs as Record<string, tf.TensorInfo>;
+    check(GANC_SN_NORMALIZE, { kernel, s, un }, ["s", "un"]);
+    const b = wasmBackend(backend);
+    const k = gancWasm(backend);
+    const sigma = b.makeOutput([], "float32");
+    const normalized = b.makeOutput([...kernel!.shape], "float32");
+    const sg = Math.fround(k.dot_seq(at(b, s!), at(b, un!), size(s!)));
+    (b.typedArrayFromHeap(sigma) as Float32Array)[0] = sg;
+    k.divide_to(at(b, kernel!), at(b, normalized), size(kernel!), sg);
+    return [normalized, sigma];
+  }) as unknown as tf.KernelFunc;
+  const grad = (({ inputs, backend }: Args): tf.TensorInfo[] => {
+    const { dy, kernel, sigma, un } = inputs as Record<string, tf.TensorInfo>;
+    check(GANC_SN_GRAD, { dy, kernel, sigma, un }, ["dy", "kernel"]);
+    const b = wasmBackend(backend);
+    const k = gancWasm(backend);
+    const sg = scalar(b, sigma!);
+    const dA = b.makeOutput([...dy!.shape], "float32");
+    k.divide_to(at(b, dy!), at(b, dA), size(dy!), sg);
+    const f = Math.fround;
+    const dSigma = -f(f(k.dot_seq(at(b, dy!), at(b, kernel!), size(dy!))) / f(sg * sg));
+    const dVW = b.makeOutput([...un!.shape], "float32");
+    const [u, out] = [b.typedArrayFromHeap(un!) as Float32Array, b.typedArrayFromHeap(dVW) as Float32Array];
+    for (let j = 0; j < out.length; j++) out[j] = dSigma * u[j]!;
+    return [dA, dVW];
+  }) as unknown as tf.KernelFunc;
+  return { normalize, grad };
 }
 
 /**
