@@ -2,7 +2,8 @@
  * Spectral norm in a fused net (src/runtime/fused/spectral.ts): its forward pass and its written-out backward pass
  * with ganc's kernels GancSnNormalize and GancSnGrad (wasm, cpu) against rt.spectralNorm's ops differentiated by
  * tfjs's tape, bit for bit, on kernels with zeros of both signs and a spread of magnitudes; and under a tape (a
- * second derivative through the backward pass), where the backward pass takes the ops again (as without the kernel).
+ * second derivative through the backward pass), where the backward pass takes the ops again (as without the kernel)
+ * and gives rt.spectralNorm's second derivative.
  */
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
@@ -75,6 +76,13 @@ for (const backend of ["wasm", "cpu"] as const) {
           tf.registerKernel(config);
         }
         expect(Array.from(withKernel.dataSync()).every(Number.isFinite)).toBe(true);
+        // and it is rt.spectralNorm's on the tape (sigma's dependence on the kernel included)
+        const u = tf.variable(tf.tensor2d(u0, [1, 6]));
+        const ref = tf.grad((k: tf.Tensor) => tf.sum(tf.mul(w, tf.grad((kk: tf.Tensor) => tf.sum(tf.square(spectralNorm(kk, u, "train"))))(k))))(kernel);
+        const [a, b] = [withKernel.dataSync(), ref.dataSync()];
+        const scale = Math.max(...Array.from(b, Math.abs));
+        expect(scale).toBeGreaterThan(1e-3);
+        a.forEach((v, i) => expect(Math.abs(v - b[i]!), `[${i}]`).toBeLessThanOrEqual(1e-5 * scale));
       });
     });
   });

@@ -47,15 +47,20 @@ export function spectralNormOp(kernel: tf.Variable, u: tf.Variable, arena: Arena
       // derivative through it takes the ops, which have gradients; the kernel has none)
       let dA: tf.Tensor;
       let dVW: tf.Tensor;
-      if (tf.getKernel(GANC_SN_GRAD, tf.getBackend()) !== undefined && !tapeRecording()) {
+      const taped = tapeRecording();
+      if (tf.getKernel(GANC_SN_GRAD, tf.getBackend()) !== undefined && !taped) {
         [dA, dVW] = tf.engine().runKernel(GANC_SN_GRAD, { dy: dy!, kernel, sigma: sigma!, un: un! }, {}) as [tf.Tensor, tf.Tensor];
       } else {
-        dA = tf.div(dy!, sigma!);
-        const dSigma = tf.neg(tf.div(tf.sum(tf.mul(dy!, kernel)), tf.square(sigma!)));
+        // Under a tape, sigma again from the kernel with the forward pass's ops (the same value), so that the tape sees
+        // it depend on the kernel as rt.spectralNorm's does: held as the forward pass's constant, a second derivative
+        // in the kernel would miss that term (about 1% off in sn-kernels.test.ts).
+        const sg = taped ? tf.sum(tf.mul(tf.matMul(vv!, tf.reshape(kernel, [-1, kernel.shape[kernel.rank - 1]!])), un!)) : sigma!;
+        dA = tf.div(dy!, sg);
+        const dSigma = tf.neg(tf.div(tf.sum(tf.mul(dy!, kernel)), tf.square(sg)));
         dVW = tf.mul(dSigma, un!);
       }
       const dW = tf.matMul(vv!, dVW, true, false);
-      return [dA, view(dW, kernel.shape)];
+      return [dA, taped ? tf.reshape(dW, kernel.shape) : view(dW, kernel.shape)];
     },
   )[0]!;
 }
