@@ -87,6 +87,12 @@ function attentionForward(tf: Tf, pool: (x: tfjs.Tensor4D) => Pooled | tfjs.Tens
   ) => tfjs.Tensor;
   // a pool that gives its values alone (selfAttentionRuntime's) leaves nothing for a backward pass to read
   const parts = (p: Pooled | tfjs.Tensor4D): Pooled => ("y" in p ? p : { y: p, idx: p });
+  /** The softmax as ops: e = exp(s - its row maximum), the row sums of e, and e / sums. */
+  const softmaxChain = (s: tfjs.Tensor): tfjs.Tensor[] => {
+    const e = tf.exp(tf.sub(s, rowMax(s)));
+    const sums = tf.sum(e, -1, true);
+    return [e, sums, tf.div(e, sums)];
+  };
   return (x: tfjs.Tensor4D, f: tfjs.Tensor, g: tfjs.Tensor, h: tfjs.Tensor, o: tfjs.Tensor, gamma: tfjs.Tensor) => {
     const [b, hh, ww, c] = x.shape;
     const n = hh * ww;
@@ -99,10 +105,7 @@ function attentionForward(tf: Tf, pool: (x: tfjs.Tensor4D) => Pooled | tfjs.Tens
     const s = tf.matMul(q as tfjs.Tensor3D, k as tfjs.Tensor3D, false, true); // [b, n, n/4]
     // the softmax: ganc's one kernel where the backend has it (the same values, src/runtime/kernels/wasm/index.ts,
     // makeSoftmaxKernels), else the chain
-    const [e, sums, attn] =
-      tf.getKernel(GANC_SOFTMAX, tf.getBackend()) !== undefined
-        ? (tf.engine().runKernel(GANC_SOFTMAX, { s }, {}) as tfjs.Tensor[])
-        : ((e: tfjs.Tensor) => ((sums: tfjs.Tensor) => [e, sums, tf.div(e, sums)])(tf.sum(e, -1, true)))(tf.exp(tf.sub(s, rowMax(s))));
+    const [e, sums, attn] = tf.getKernel(GANC_SOFTMAX, tf.getBackend()) !== undefined ? (tf.engine().runKernel(GANC_SOFTMAX, { s }, {}) as tfjs.Tensor[]) : softmaxChain(s);
     const a = tf.reshape(tf.matMul(attn as tfjs.Tensor3D, v as tfjs.Tensor3D), [b, hh, ww, c / 2]) as tfjs.Tensor4D;
     const co = conv(a, o);
     const y = tf.add(x, tf.mul(gamma, co)) as tfjs.Tensor4D;

@@ -372,8 +372,13 @@ export function spectralNorm(kernel: tf.Tensor, u: tf.Variable, mode: Mode): tf.
 /** spectralNorm's result and the values its gradient reads: v [1, n], u' [1, out] and sigma (see src/runtime/fused/spectral.ts). */
 export function spectralNormParts(kernel: tf.Tensor, u: tf.Variable, mode: Mode): { normalized: tf.Tensor; vv: tf.Tensor; un: tf.Tensor; sigma: tf.Tensor } {
   const { w, vv, un } = spectralNormVectors(kernel, u, mode);
-  const sigma = tf.sum(tf.mul(tf.matMul(vv, w), un));
+  const sigma = spectralSigma(w, vv, un);
   return { normalized: tf.div(kernel, sigma), vv, un, sigma };
+}
+
+/** Spectral norm's estimate of the largest singular value of w [n, out]: the sum of (v w) * u', as ops. */
+export function spectralSigma(w: tf.Tensor, vv: tf.Tensor, un: tf.Tensor): tf.Tensor {
+  return tf.sum(tf.mul(tf.matMul(vv, w), un));
 }
 
 /**

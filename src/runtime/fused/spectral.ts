@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { GANC_SN_GRAD, GANC_SN_NORMALIZE } from "../kernels/names.ts";
-import { spectralNormParts, spectralNormVectors } from "../ops.ts";
+import { spectralNormParts, spectralNormVectors, spectralSigma } from "../ops.ts";
 import { customOp, tapeRecording, view, type Arena } from "./engine.ts";
 
 /*
@@ -54,7 +54,7 @@ export function spectralNormOp(kernel: tf.Variable, u: tf.Variable, arena: Arena
         // Under a tape, sigma again from the kernel with the forward pass's ops (the same value), so that the tape sees
         // it depend on the kernel as rt.spectralNorm's does: held as the forward pass's constant, a second derivative
         // in the kernel would miss that term (about 1% off in sn-kernels.test.ts).
-        const sg = taped ? tf.sum(tf.mul(tf.matMul(vv!, tf.reshape(kernel, [-1, kernel.shape[kernel.rank - 1]!])), un!)) : sigma!;
+        const sg = taped ? spectralSigma(tf.reshape(kernel, [-1, kernel.shape[kernel.rank - 1]!]), vv!, un!) : sigma!;
         dA = tf.div(dy!, sg);
         const dSigma = tf.neg(tf.div(tf.sum(tf.mul(dy!, kernel)), tf.square(sg)));
         dVW = tf.mul(dSigma, un!);

@@ -154,10 +154,13 @@ export function makeCpuMaxPool2Kernels(): { index: tf.KernelFunc; pool: tf.Kerne
     });
     return cpu(backend).makeTensorInfo([n, h / 2, w / 2, c], "int32", idx);
   }) as unknown as tf.KernelFunc;
+  /** The input (x or dy) of a kernel that reads a window index, its shape, and the index. */
+  const withIndex = (backend: tf.KernelBackend, t: tf.TensorInfo | undefined, idx: tf.TensorInfo | undefined, kernel: string) => {
+    const shape = shape4(t, kernel);
+    return [values(backend, t!), shape, cpu(backend).readSync(idx!.dataId) as Int32Array] as const;
+  };
   const pool = (({ inputs, backend }: Args): tf.TensorInfo => {
-    const [n, h, w, c] = shape4(inputs.x, "GancMaxPool2");
-    const x = values(backend, inputs.x!);
-    const idx = cpu(backend).readSync(inputs.idx!.dataId) as Int32Array;
+    const [x, [n, h, w, c], idx] = withIndex(backend, inputs.x, inputs.idx, "GancMaxPool2");
     const y = new Float32Array(idx.length);
     walk(n, h, w, c, (o, p, cb, rb) => {
       const k = idx[o]!;
@@ -168,9 +171,7 @@ export function makeCpuMaxPool2Kernels(): { index: tf.KernelFunc; pool: tf.Kerne
     return cpu(backend).makeTensorInfo([n, h / 2, w / 2, c], "float32", y);
   }) as unknown as tf.KernelFunc;
   const grad = (({ inputs, backend }: Args): tf.TensorInfo => {
-    const [n, ho, wo, c] = shape4(inputs.dy, "GancMaxPool2Grad");
-    const dy = values(backend, inputs.dy!);
-    const idx = cpu(backend).readSync(inputs.idx!.dataId) as Int32Array;
+    const [dy, [n, ho, wo, c], idx] = withIndex(backend, inputs.dy, inputs.idx, "GancMaxPool2Grad");
     const dx = new Float32Array(dy.length * 4);
     walk(n, 2 * ho, 2 * wo, c, (o, p, cb, rb) => {
       const k = idx[o]!;

@@ -676,6 +676,22 @@ export function expfTable(): BigUint64Array {
   return (expTable = t);
 }
 
+/** A tensor's byte offset on the wasm heap. */
+const heapAt = (b: WasmBackendLike, t: tf.TensorInfo): number => b.getMemoryOffset(t.dataId);
+
+/** Runs `fn` with expfTable()'s 32 entries on the heap (ganc.wat's expf reads them there), freed after. */
+function withExpTable(backend: tf.KernelBackend, fn: (tabAt: number) => void): void {
+  const b = wasmBackend(backend);
+  const tab = b.makeOutput([64], "float32");
+  const T = b.typedArrayFromHeap(tab) as Float32Array;
+  new BigUint64Array(T.buffer, T.byteOffset, 32).set(expfTable());
+  try {
+    fn(heapAt(b, tab));
+  } finally {
+    backend.disposeData(tab.dataId);
+  }
+}
+
 /**
  * Exp on float32 tensors as the stock kernel computes it, 4 values a step (ganc.wat expf: musl's expf, the
  * function the stock kernel calls per element, in float64 pairs): 10-20x faster on large tensors (attention's
@@ -689,12 +705,8 @@ export function makeExpKernel(stock: tf.KernelFunc): tf.KernelFunc {
     if (x.dtype !== "float32" || size(x) === 0) return stock({ inputs, backend, attrs }) as tf.TensorInfo;
     const b = wasmBackend(backend);
     const out = b.makeOutput([...x.shape], "float32");
-    const tab = b.makeOutput([64], "float32");
-    const T = b.typedArrayFromHeap(tab) as Float32Array;
-    new BigUint64Array(T.buffer, T.byteOffset, 32).set(expfTable());
-    const [xAt, outAt, tabAt] = [b.getMemoryOffset(x.dataId), b.getMemoryOffset(out.dataId), b.getMemoryOffset(tab.dataId)];
-    split(backend, "expf", size(x), 1, (lo, hi) => [xAt + 4 * lo, outAt + 4 * lo, hi - lo, tabAt]);
-    backend.disposeData(tab.dataId);
+    const [xAt, outAt] = [heapAt(b, x), heapAt(b, out)];
+    withExpTable(backend, (tabAt) => split(backend, "expf", size(x), 1, (lo, hi) => [xAt + 4 * lo, outAt + 4 * lo, hi - lo, tabAt]));
     return out;
   }) as unknown as tf.KernelFunc;
 }
@@ -739,12 +751,11 @@ export function makeMaxPool2Kernels(): { index: tf.KernelFunc; pool: tf.KernelFu
     }
     return t.shape as [number, number, number, number];
   };
-  const at = (b: WasmBackendLike, t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
   const index = (({ inputs, backend }: Args): tf.TensorInfo => {
     const [n, h, w, c] = dims(inputs.x, "x", GANC_MAX_POOL2_INDEX, "float32", false);
     const b = wasmBackend(backend);
     const idx = b.makeOutput([n, h / 2, w / 2, c], "int32");
-    if (size(idx) > 0) gancWasm(backend).max_pool2_index(at(b, inputs.x!), at(b, idx), (n * h) / 2, w, c);
+    if (size(idx) > 0) gancWasm(backend).max_pool2_index(heapAt(b, inputs.x!), heapAt(b, idx), (n * h) / 2, w, c);
     return idx;
   }) as unknown as tf.KernelFunc;
   const pool = (({ inputs, backend }: Args): tf.TensorInfo => {
@@ -753,7 +764,7 @@ export function makeMaxPool2Kernels(): { index: tf.KernelFunc; pool: tf.KernelFu
     if (idxShape.join() !== [n, h / 2, w / 2, c].join()) throw new Error(`${GANC_MAX_POOL2}: idx must be [${[n, h / 2, w / 2, c]}]`);
     const b = wasmBackend(backend);
     const y = b.makeOutput([...idxShape], "float32");
-    if (size(y) > 0) gancWasm(backend).max_pool2(at(b, inputs.x!), at(b, inputs.idx!), at(b, y), (n * h) / 2, w, c);
+    if (size(y) > 0) gancWasm(backend).max_pool2(heapAt(b, inputs.x!), heapAt(b, inputs.idx!), heapAt(b, y), (n * h) / 2, w, c);
     return y;
   }) as unknown as tf.KernelFunc;
   const grad = (({ inputs, backend }: Args): tf.TensorInfo => {
@@ -762,7 +773,7 @@ export function makeMaxPool2Kernels(): { index: tf.KernelFunc; pool: tf.KernelFu
     if (idxShape.join() !== [n, ho, wo, c].join()) throw new Error(`${GANC_MAX_POOL2_GRAD}: dy and idx must have one shape`);
     const b = wasmBackend(backend);
     const dx = b.makeOutput([n, 2 * ho, 2 * wo, c], "float32");
-    if (size(dx) > 0) gancWasm(backend).max_pool2_grad(at(b, inputs.dy!), at(b, inputs.idx!), at(b, dx), n * ho, 2 * wo, c);
+    if (size(dx) > 0) gancWasm(backend).max_pool2_grad(heapAt(b, inputs.dy!), heapAt(b, inputs.idx!), heapAt(b, dx), n * ho, 2 * wo, c);
     return dx;
   }) as unknown as tf.KernelFunc;
   return { index, pool, grad };
@@ -787,19 +798,12 @@ export function makeSoftmaxKernels(): { forward: tf.KernelFunc; grad: tf.KernelF
     const cols = t.shape[t.shape.length - 1]!;
     return { rows: cols === 0 ? 0 : size(t) / cols, cols, sumsShape: [...t.shape.slice(0, -1), 1] };
   };
-  const at = (b: WasmBackendLike, t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
   const forward = (({ inputs, backend }: Args): tf.TensorInfo[] => {
     const { rows, cols, sumsShape } = rowsOf(inputs.s, "s", GANC_SOFTMAX);
     const b = wasmBackend(backend);
     const s = inputs.s!;
     const [e, sums, attn] = [b.makeOutput([...s.shape], "float32"), b.makeOutput(sumsShape, "float32"), b.makeOutput([...s.shape], "float32")];
-    if (rows > 0 && cols > 0) {
-      const tab = b.makeOutput([64], "float32");
-      const T = b.typedArrayFromHeap(tab) as Float32Array;
-      new BigUint64Array(T.buffer, T.byteOffset, 32).set(expfTable());
-      gancWasm(backend).softmax_rows(at(b, s), at(b, e), at(b, sums), at(b, attn), rows, cols, at(b, tab));
-      backend.disposeData(tab.dataId);
-    }
+    if (rows > 0 && cols > 0) withExpTable(backend, (tabAt) => gancWasm(backend).softmax_rows(heapAt(b, s), heapAt(b, e), heapAt(b, sums), heapAt(b, attn), rows, cols, tabAt));
     return [e, sums, attn];
   }) as unknown as tf.KernelFunc;
   const grad = (({ inputs, backend }: Args): tf.TensorInfo => {
@@ -810,7 +814,7 @@ export function makeSoftmaxKernels(): { forward: tf.KernelFunc; grad: tf.KernelF
     }
     const b = wasmBackend(backend);
     const ds = b.makeOutput([...dy!.shape], "float32");
-    if (rows > 0 && cols > 0) gancWasm(backend).softmax_grad_rows(at(b, dy!), at(b, e), at(b, sums), at(b, ds), rows, cols);
+    if (rows > 0 && cols > 0) gancWasm(backend).softmax_grad_rows(heapAt(b, dy!), heapAt(b, e), heapAt(b, sums), heapAt(b, ds), rows, cols);
     return ds;
   }) as unknown as tf.KernelFunc;
   return { forward, grad };
@@ -833,7 +837,6 @@ export function makeSpectralNormKernels(): { normalize: tf.KernelFunc; grad: tf.
     for (const [k, t] of Object.entries(ins)) if (t?.dtype !== "float32") throw new Error(`${kernel}: ${k} must be a float32 tensor`);
     if (size(ins[same[0]]!) !== size(ins[same[1]]!)) throw new Error(`${kernel}: ${same[0]} and ${same[1]} must have one size`);
   };
-  const at = (b: WasmBackendLike, t: tf.TensorInfo) => b.getMemoryOffset(t.dataId);
   const scalar = (b: WasmBackendLike, t: tf.TensorInfo) => (b.typedArrayFromHeap(t) as Float32Array)[0]!;
   const normalize = (({ inputs, backend }: Args): tf.TensorInfo[] => {
     const { kernel, s, un } = inputs as Record<string, tf.TensorInfo>;
@@ -842,9 +845,9 @@ export function makeSpectralNormKernels(): { normalize: tf.KernelFunc; grad: tf.
     const k = gancWasm(backend);
     const sigma = b.makeOutput([], "float32");
     const normalized = b.makeOutput([...kernel!.shape], "float32");
-    const sg = Math.fround(k.dot_seq(at(b, s!), at(b, un!), size(s!)));
+    const sg = Math.fround(k.dot_seq(heapAt(b, s!), heapAt(b, un!), size(s!)));
     (b.typedArrayFromHeap(sigma) as Float32Array)[0] = sg;
-    k.divide_to(at(b, kernel!), at(b, normalized), size(kernel!), sg);
+    k.divide_to(heapAt(b, kernel!), heapAt(b, normalized), size(kernel!), sg);
     return [normalized, sigma];
   }) as unknown as tf.KernelFunc;
   const grad = (({ inputs, backend }: Args): tf.TensorInfo[] => {
@@ -854,9 +857,9 @@ export function makeSpectralNormKernels(): { normalize: tf.KernelFunc; grad: tf.
     const k = gancWasm(backend);
     const sg = scalar(b, sigma!);
     const dA = b.makeOutput([...dy!.shape], "float32");
-    k.divide_to(at(b, dy!), at(b, dA), size(dy!), sg);
+    k.divide_to(heapAt(b, dy!), heapAt(b, dA), size(dy!), sg);
     const f = Math.fround;
-    const dSigma = -f(f(k.dot_seq(at(b, dy!), at(b, kernel!), size(dy!))) / f(sg * sg));
+    const dSigma = -f(f(k.dot_seq(heapAt(b, dy!), heapAt(b, kernel!), size(dy!))) / f(sg * sg));
     const dVW = b.makeOutput([...un!.shape], "float32");
     const [u, out] = [b.typedArrayFromHeap(un!) as Float32Array, b.typedArrayFromHeap(dVW) as Float32Array];
     for (let j = 0; j < out.length; j++) out[j] = dSigma * u[j]!;
