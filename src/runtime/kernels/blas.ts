@@ -1,4 +1,4 @@
-import { firstLine, isOff, namesFile, requireKoffi, withOpenMpSettings, type Koffi, type KoffiLib } from "./ffi.ts";
+import { firstLine, isOff, namesFile, openMpThreads, requireKoffi, withOpenMpSettings, type Koffi, type KoffiLib } from "./ffi.ts";
 import { probeMlas } from "./mlas.ts";
 
 /**
@@ -168,8 +168,12 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string, env: NodeJS.ProcessEnv)
   const threads = getThreads !== undefined ? Number(getThreads()) : undefined;
   // The thread count set last: set again only when a product on the other side of SMALL_PRODUCT
   // comes (one call through koffi, about a microsecond; a trainer's products are mostly all small
-  // or all large, so this rarely happens more than a few times an iteration).
-  let current = threads;
+  // or all large, so this rarely happens more than a few times an iteration). In OpenBLAS's OpenMP
+  // build (openblas_get_parallel() 2) the count is OpenMP's, which oneDNN sets too: then the record is
+  // the one both keep (ffi.ts, openMpThreads), so that every product of a shape runs on the same threads.
+  const parallel = optional("int openblas_get_parallel()");
+  const record = parallel !== undefined && Number(parallel()) === 2 ? openMpThreads : { last: undefined as number | undefined };
+  record.last = threads;
 
   return {
     name,
@@ -180,9 +184,9 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string, env: NodeJS.ProcessEnv)
       if (k === 0) return emptySum(m, n, beta, c, ldc);
       if (setThreads !== undefined && threads !== undefined && threads > 1) {
         const want = productThreads(threads, m, n, k);
-        if (want !== current) {
+        if (want !== record.last) {
           setThreads(want);
-          current = want;
+          record.last = want;
         }
       }
       gemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);

@@ -1,4 +1,4 @@
-import { firstLine, isOff, namesFile, requireKoffi, withOpenMpSettings, type Koffi, type KoffiLib } from "./ffi.ts";
+import { firstLine, isOff, namesFile, openMpThreads, requireKoffi, withOpenMpSettings, type Koffi, type KoffiLib } from "./ffi.ts";
 import type { Geometry } from "./blas_kernels.ts";
 
 /**
@@ -90,9 +90,10 @@ type Fn = (...args: unknown[]) => unknown;
  * (openblas_set_num_threads calls omp_set_num_threads), and blas.ts runs small products on one thread; oneDNN
  * reads the same count when it makes a primitive and when it runs one, so without this every convolution after
  * a small product ran on one thread (the reduced sngan_resnet: 740 -> 650 ms an iteration, bench/README.md).
- * One call through koffi per convolution where nothing changed. Null where no OpenMP library answers.
+ * One call through koffi per convolution where nothing changed; what it set is left in openMpThreads (ffi.ts)
+ * for blas.ts. Null where no OpenMP library answers.
  */
-function openMpThreads(koffi: Koffi): (() => void) | null {
+function fullOpenMpThreads(koffi: Koffi): (() => void) | null {
   for (const file of ["libgomp.so.1", "libiomp5.so", "libomp.so"]) {
     let lib: KoffiLib;
     try {
@@ -106,6 +107,7 @@ function openMpThreads(koffi: Koffi): (() => void) | null {
       const full = get();
       return () => {
         if (get() !== full) set(full);
+        openMpThreads.last = full;
       };
     } catch {
       return null;
@@ -125,7 +127,7 @@ function bind(koffi: Koffi, lib: KoffiLib, file: string): Dnnl {
   const Version = koffi.struct("ganc_dnnl_version_t", { major: "int", minor: "int", patch: "int", hash: "const char *", cpu_runtime: "unsigned int", gpu_runtime: "unsigned int" });
   const version = koffi.decode(f("const ganc_dnnl_version_t *dnnl_version()")(), Version) as { major: number; minor: number; patch: number; cpu_runtime: number };
   if (version.major !== 2) throw new Error(`oneDNN ${version.major}.${version.minor}: only the 2.x API is bound`);
-  const fullThreads = version.cpu_runtime === RUNTIME_OMP ? openMpThreads(koffi) : null;
+  const fullThreads = version.cpu_runtime === RUNTIME_OMP ? fullOpenMpThreads(koffi) : null;
   const engineCreate = f("int dnnl_engine_create(_Out_ void **engine, int kind, size_t index)");
   const streamCreate = f("int dnnl_stream_create(_Out_ void **stream, void *engine, unsigned int flags)");
   const mdByStrides = f("int dnnl_memory_desc_init_by_strides(void *md, int ndims, const int64_t *dims, int dt, const int64_t *strides)");

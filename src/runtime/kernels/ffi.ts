@@ -23,6 +23,17 @@ export function requireKoffi(): { ok: true; koffi: Koffi } | { ok: false; reason
   }
 }
 
+/**
+ * The calling thread's OpenMP thread count as ganc's loaders last set it, where OpenBLAS's threads are OpenMP's
+ * (its OpenMP build): openblas_set_num_threads sets that count, oneDNN reads it, and OpenBLAS takes it over
+ * again before each product when someone else changed it. blas.ts runs small products on one thread and dnnl.ts
+ * puts the count back before each convolution; each must know what the other did, or a small product after a
+ * convolution runs on the convolution's threads. That is not only slower: OpenBLAS's sums for a shape can
+ * depend on its thread count (on its Haswell and Zen kernels, an 8x1024x62 product gave other bits on one
+ * thread than on two), so the same product in two places of a trainer gave two answers.
+ */
+export const openMpThreads: { last: number | undefined } = { last: undefined };
+
 /** A loader's setting (GANC_BLAS, GANC_DNNL) that turns it off. */
 export const isOff = (setting: string): boolean => /^(off|0|false|no|none)$/i.test(setting);
 
