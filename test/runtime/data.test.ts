@@ -3,9 +3,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
+import { createRequire } from "node:module";
 import {
   BatchIterator,
   DataError,
+  digitsArray,
   loadEmbeddedMnist,
   loadIdxDir,
   oneHot,
@@ -49,6 +51,41 @@ describe("loadEmbeddedMnist", () => {
       expect(img.reduce((a, b) => a + b, 0)).toBeGreaterThan(20);
     }
     expect(loadEmbeddedMnist()).toBe(ds);
+  });
+
+  const asJson = (text: string) => Float32Array.from(JSON.parse(text).data as number[]);
+  const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+  it("reads the package's digit files to the bits JSON.parse gives", () => {
+    const dir = path.join(path.dirname(createRequire(import.meta.url).resolve("mnist/package.json")), "src", "digits");
+    let values = 0;
+    for (let d = 0; d < 10; d++) {
+      const bytes = fs.readFileSync(path.join(dir, `${d}.json`));
+      const fast = digitsArray(bytes);
+      expect(fast, `${d}.json`).not.toBeNull();
+      expect(bits(fast!).equals(bits(asJson(bytes.toString("utf8")))), `${d}.json`).toBe(true);
+      values += fast!.length;
+    }
+    expect(values).toBe(10_000 * 784);
+  });
+
+  it("reads decimals of up to 15 digits as JSON.parse does, and leaves anything else to it", () => {
+    const enc = (t: string) => new TextEncoder().encode(t);
+    // values whose nearest float32 comes from the double nearest to the decimal, as JSON.parse gives it
+    const ok = [
+      '{"data":[]}',
+      ' { "data" : [ 0 , 1,0.5 ,\n0.123456789012345,\t12345678901234.5, 0.1, 0.7, 0.333, 99 ] } \n',
+      '{"data":[0.0039,0.0078,0.996,0.50000000000001]}',
+    ];
+    for (const t of ok) {
+      const fast = digitsArray(enc(t));
+      expect(fast, t).not.toBeNull();
+      expect(bits(fast!).equals(bits(asJson(t))), t).toBe(true);
+    }
+    // an exponent, a sign, more digits than are exact, not JSON, other keys, or nothing after the array
+    for (const t of ['{"data":[1e-3]}', '{"data":[-1]}', '{"data":[0.12345678901234567]}', '{"data":[.5]}', '{"data":[1.]}', '{"data":[01]}', '{"data":[1,]}', '{"data":[1 2]}', '{"data":[1],"x":2}', '{"data":[1]', '{"data":[1]} x', '{"x":1,"data":[1]}', '[1]']) {
+      expect(digitsArray(enc(t)), t).toBeNull();
+    }
   });
 });
 
