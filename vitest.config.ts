@@ -64,7 +64,7 @@ export default defineConfig({
     // 1.5 s a file; 47 files took 127 s instead of 172 s at a load average of 5). Everything that trains, picks
     // a backend or registers kernels keeps a fresh process per file.
     projects: [
-      { extends: true, test: { name: "compiler", include: COMPILER.map((d) => `${d}/**/*.test.ts`), isolate: false } },
+      { extends: true, test: { name: "compiler", include: COMPILER.map((d) => `${d}/**/*.test.ts`), isolate: false, setupFiles: ["test/setup.ts", "test/setup-yaml.ts"] } },
       { extends: true, test: { name: "runs", include: ["test/**/*.test.ts"], exclude: COMPILER.map((d) => `${d}/**`) } },
     ],
     // CI also writes a JSON report, from which .ci/run prints its one-line summary.

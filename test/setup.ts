@@ -1,7 +1,3 @@
-// Tests use the front end as the library does (src/index.ts): both forms of spec. The command line
-// loads the YAML front end only for YAML specs (test/cli/startup.test.ts checks what it loads).
-import "../src/parser/yaml/load.ts";
-
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

@@ -7,6 +7,7 @@ import { lazyGradients } from "../../src/runtime/ops.ts";
 import { compileText } from "../../src/compile.ts";
 import { stripSpans } from "../../src/parser/ast.ts";
 import { parseSpec } from "../../src/parser/index.ts";
+import "../../src/parser/yaml/load.ts"; // this file parses the YAML form in its own process
 import { gancInProcess, readJsonl, tmpDir } from "../helpers.ts";
 
 /*

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { compileText } from "../../src/compile.ts";
 import { stripSpans } from "../../src/parser/ast.ts";
 import { parseSpec } from "../../src/parser/index.ts";
+import "../../src/parser/yaml/load.ts"; // this file parses the YAML form in its own process
 import { listCheckpoints, loadCheckpoint } from "../../src/runtime/checkpoint.ts";
 import { gancInProcess, tmpDir } from "../helpers.ts";
 

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileText } from "../../src/compile.ts";
+import "../../src/parser/yaml/load.ts"; // this file compiles the YAML forms in its own process
 import type { ProgramIR } from "../../src/ir/types.ts";
 import { listCheckpoints, loadCheckpoint, type SavedTensor } from "../../src/runtime/checkpoint.ts";
 import { gancInProcess, tmpDir } from "../helpers.ts";
