@@ -85,22 +85,20 @@ const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
  * Null for anything else (an exponent, a sign, more digits, other keys): the caller parses that as JSON.
  */
 export function digitsArray(bytes: Uint8Array): Float32Array | null {
-  const head = /^\s*\{\s*"data"\s*:\s*\[\s*/.exec(new TextDecoder().decode(bytes.subarray(0, 64)));
+  const head = /^\s*\{\s*"data"\s*:\s*\[/.exec(new TextDecoder().decode(bytes.subarray(0, 64)));
   if (head === null) return null;
   const n = bytes.length;
   // every number takes at least a digit and a comma
   const out = new Float32Array(Math.ceil(n / 2));
   let count = 0;
-  let i = head[0].length;
-  let c = bytes[i];
-  if (c === 93) i++; // []
-  else {
+  let i = skipSpace(bytes, head[0].length);
+  if (bytes[i] !== 93) {
     for (;;) {
       let m = 0;
       let digits = 0;
       let decimals = -1;
       for (; i < n; i++) {
-        c = bytes[i]!;
+        const c = bytes[i]!;
         if (c >= 48 && c <= 57) {
           if (digits === 1 && m === 0 && decimals < 0) return null; // a leading zero: not JSON
           m = m * 10 + (c - 48);
@@ -111,22 +109,24 @@ export function digitsArray(bytes: Uint8Array): Float32Array | null {
       }
       if (digits === 0 || decimals === 0 || m > Number.MAX_SAFE_INTEGER || decimals > 22) return null;
       out[count++] = decimals > 0 ? m / POW10[decimals]! : m;
+      // white space inline, not skipSpace: this runs once per number, mostly before the function is optimized
+      let c = bytes[i];
       while (c === 32 || c === 10 || c === 13 || c === 9) c = bytes[++i];
       if (c === 93) break;
       if (c !== 44) return null;
       c = bytes[++i];
       while (c === 32 || c === 10 || c === 13 || c === 9) c = bytes[++i];
     }
-    i++;
   }
-  for (; i < n; i++) {
-    c = bytes[i]!;
-    if (c === 125) break;
-    if (!(c === 32 || c === 10 || c === 13 || c === 9)) return null;
-  }
-  if (i >= n) return null;
-  for (i++; i < n; i++) if (!(bytes[i] === 32 || bytes[i] === 10 || bytes[i] === 13 || bytes[i] === 9)) return null;
-  return out.slice(0, count);
+  i = skipSpace(bytes, i + 1); // past the ]
+  if (bytes[i] !== 125) return null;
+  return skipSpace(bytes, i + 1) === n ? out.slice(0, count) : null;
+}
+
+/** The index of the first byte at or after i that is not JSON's white space (n at the end). */
+function skipSpace(bytes: Uint8Array, i: number): number {
+  for (let c = bytes[i]; c === 32 || c === 10 || c === 13 || c === 9; c = bytes[++i]);
+  return i;
 }
 
 /**

@@ -137,27 +137,23 @@ const reluGrad: Replacement = { kernelName: GANC_RELU_GRAD, make: () => makeRelu
 /** Spectral norm's power-iteration step on the wasm heap (wasm only; elsewhere powerStep64 in JavaScript, or tensor ops). */
 const powerStep: Replacement = { kernelName: GANC_POWER_STEP, make: () => makePowerStepKernel() as unknown as TrainingKernelFunc };
 
-/** attention.ts's 2x2 max pooling: the window's first largest entry, the pooling by it, and its gradient. */
-function maxPool2(kernelName: string, part: "index" | "pool" | "grad"): Replacement {
-  return { kernelName, make: (backendName) => (backendName === "cpu" ? makeCpuMaxPool2Kernels() : makeMaxPool2Kernels())[part] as unknown as TrainingKernelFunc };
+/** One kernel of a set that ganc makes for each backend (wasm: on the tfjs heap; cpu: JavaScript loops). */
+function ofSet<P extends string>(kernelName: string, part: P, wasm: () => Record<P, unknown>, cpu: () => Record<P, unknown>): Replacement {
+  return { kernelName, make: (backendName) => (backendName === "cpu" ? cpu() : wasm())[part] as TrainingKernelFunc };
 }
-const maxPool2Index = maxPool2(GANC_MAX_POOL2_INDEX, "index");
-const maxPool2Pool = maxPool2(GANC_MAX_POOL2, "pool");
-const maxPool2Grad = maxPool2(GANC_MAX_POOL2_GRAD, "grad");
+
+/** attention.ts's 2x2 max pooling: the window's first largest entry, the pooling by it, and its gradient. */
+const maxPool2Index = ofSet(GANC_MAX_POOL2_INDEX, "index", makeMaxPool2Kernels, makeCpuMaxPool2Kernels);
+const maxPool2Pool = ofSet(GANC_MAX_POOL2, "pool", makeMaxPool2Kernels, makeCpuMaxPool2Kernels);
+const maxPool2Grad = ofSet(GANC_MAX_POOL2_GRAD, "grad", makeMaxPool2Kernels, makeCpuMaxPool2Kernels);
 
 /** attention.ts's softmax and its backward pass. */
-function softmax(kernelName: string, part: "forward" | "grad"): Replacement {
-  return { kernelName, make: (backendName) => (backendName === "cpu" ? makeCpuSoftmaxKernels() : makeSoftmaxKernels())[part] as unknown as TrainingKernelFunc };
-}
-const softmaxForward = softmax(GANC_SOFTMAX, "forward");
-const softmaxGrad = softmax(GANC_SOFTMAX_GRAD, "grad");
+const softmaxForward = ofSet(GANC_SOFTMAX, "forward", makeSoftmaxKernels, makeCpuSoftmaxKernels);
+const softmaxGrad = ofSet(GANC_SOFTMAX_GRAD, "grad", makeSoftmaxKernels, makeCpuSoftmaxKernels);
 
 /** Spectral norm's float32 steps in a fused net. */
-function spectralNorm(kernelName: string, part: "normalize" | "grad"): Replacement {
-  return { kernelName, make: (backendName) => (backendName === "cpu" ? makeCpuSpectralNormKernels() : makeSpectralNormKernels())[part] as unknown as TrainingKernelFunc };
-}
-const snNormalize = spectralNorm(GANC_SN_NORMALIZE, "normalize");
-const snGrad = spectralNorm(GANC_SN_GRAD, "grad");
+const snNormalize = ofSet(GANC_SN_NORMALIZE, "normalize", makeSpectralNormKernels, makeCpuSpectralNormKernels);
+const snGrad = ofSet(GANC_SN_GRAD, "grad", makeSpectralNormKernels, makeCpuSpectralNormKernels);
 
 const exp = wrapsStock(tf.Exp, makeExpKernel);
 
