@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, type Option } from "commander";
 import { MAX_SPEC_CHARS } from "./parser/limits.ts";
 import { OPT_PASSES, resolvePasses, type OptSet } from "./codegen/opt-passes.ts";
@@ -84,11 +84,7 @@ async function compileFor(file: string, text: string, passes?: OptSet) {
 
 
 async function runTrainer(execCode: string, runDir: string, argv: string[]): Promise<number> {
-  const dir = path.join(runDir, ".ganc");
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, "trainer.exec.mts");
-  writeFileAtomic(file, execCode);
-  const mod = (await import(pathToFileURL(path.resolve(file)).href)) as { main: (argv: string[]) => Promise<number> };
+  const mod = await (await runFolder()).importExec(execCode, runDir);
   return mod.main(argv);
 }
 

@@ -1,4 +1,5 @@
 import { specHash } from "../spec-hash.ts";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -14,7 +15,13 @@ export { readSpecInfo, RunFolderError, trainerFile } from "./runinfo.ts";
  * sample mode (the path `ganc sample` takes).
  */
 
-const RUNTIME_URL = new URL("../runtime/index.ts", import.meta.url).href;
+/**
+ * Where this module was loaded from: src/tools/ through tsx, or the bundle (dist/lazy/tools/ or
+ * dist/lazy/chunks/: scripts/build.mjs keeps every file of it one folder below dist/lazy/).
+ */
+const BUNDLED = !import.meta.url.endsWith(".ts");
+/** The runtime that came with this module, which the trainer must import: src/runtime/index.ts, or the bundle's entry. */
+const RUNTIME_URL = new URL(BUNDLED ? "../runtime/index.js" : "../runtime/index.ts", import.meta.url).href;
 
 /**
  * A trainer's source made runnable inside this process, wherever its run folder is: the runtime and
@@ -28,14 +35,39 @@ export function forThisProcess(code: string): string {
     .replace(/\nrt\.runIfMain\(import\.meta\.url, main\);\n$/, "\n");
 }
 
-/** The trainer module as this process runs it: imports pointed at this copy of ganc and tfjs. */
-async function importTrainer(runDir: string): Promise<{ SPEC: SpecInfo; main: (argv: string[]) => Promise<number> }> {
-  const exec = forThisProcess(fs.readFileSync(trainerFile(runDir), "utf8"));
+export interface TrainerModule {
+  SPEC: SpecInfo;
+  main: (argv: string[]) => Promise<number>;
+}
+
+/**
+ * Imports a trainer made runnable by forThisProcess, from <runDir>/.ganc/. From the sources it is
+ * trainer.exec.mts, which tsx (this process's loader) compiles. From the bundle, where no TypeScript loader
+ * runs, its types are stripped (sucrase, as the playground does) into trainer.exec.mjs, whose first line
+ * names the hash of the code it was made from, so the same trainer is not stripped again.
+ */
+export async function importExec(exec: string, runDir: string): Promise<TrainerModule> {
   const dir = path.join(runDir, ".ganc");
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, "trainer.exec.mts");
-  if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== exec) writeFileAtomic(file, exec);
-  return (await import(pathToFileURL(path.resolve(file)).href)) as { SPEC: SpecInfo; main: (argv: string[]) => Promise<number> };
+  const put = (file: string, text: string) => {
+    if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) writeFileAtomic(file, text);
+  };
+  let file = path.join(dir, "trainer.exec.mts");
+  put(file, exec);
+  if (BUNDLED) {
+    file = path.join(dir, "trainer.exec.mjs");
+    const stamp = `// ganc: trainer.exec.mts without its types, sha256 ${createHash("sha256").update(exec).digest("hex")}\n`;
+    if (!fs.existsSync(file) || !fs.readFileSync(file, "utf8").startsWith(stamp)) {
+      const { transform } = await import("sucrase");
+      writeFileAtomic(file, stamp + transform(exec, { transforms: ["typescript"], disableESTransforms: true }).code);
+    }
+  }
+  return (await import(pathToFileURL(path.resolve(file)).href)) as TrainerModule;
+}
+
+/** The trainer module as this process runs it: imports pointed at this copy of ganc and tfjs. */
+function importTrainer(runDir: string): Promise<TrainerModule> {
+  return importExec(forThisProcess(fs.readFileSync(trainerFile(runDir), "utf8")), runDir);
 }
 
 export interface Samples {

@@ -2,7 +2,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
+import { pathToFileURL } from "node:url";
 import { freshBuild } from "../../bin/fresh.mjs";
+import { LAZY_ENTRIES } from "../../scripts/build.mjs";
 import { trainCommand, trainerArgv } from "../../src/cli.ts";
 import { trainerCommand } from "../../src/runtime/run-flags.ts";
 import { VALIDATE_GRAMMAR } from "../../src/parser/dsl/tokens.ts";
@@ -44,6 +46,45 @@ describe("startup", () => {
     const r = loadedBy(["train", "test/fixtures/ring8.gan", "--steps", "1", "--quiet", "--out", path.join(tmpDir(), "run")]);
     expect(r.code).toBe(0);
     expect(r.modules.some(tfjs)).toBe(true);
+  });
+
+  it("ganc train and ganc sample run their trainer on the runtime's bundle (dist/lazy/): no TypeScript, no tsx", () => {
+    const run = path.join(tmpDir(), "run");
+    const tsx = (m: string) => /\/node_modules\/tsx\//.test(m);
+    const lazy = (rel: string) => new URL(`dist/lazy/${rel}`, `file://${ROOT}/`).href;
+    for (const args of [["train", "test/fixtures/ring8.gan", "--steps", "1", "--quiet", "--out", run], ["sample", run, "-n", "4", "-o", path.join(run, "s.png")]]) {
+      const r = loadedBy(args);
+      expect(r.code, args[0]).toBe(0);
+      expect(r.modules).toContain(lazy("runtime/index.js"));
+      expect(r.modules).toContain(lazy("tools/runfolder.js"));
+      expect(r.modules).toContain(pathToFileURL(path.join(run, ".ganc/trainer.exec.mjs")).href);
+      expect(r.modules.filter(fromSrc)).toEqual([]);
+      expect(r.modules.filter(tsx)).toEqual([]);
+    }
+    // The stripped trainer is the one ganc train wrote, made again only when the trainer changes.
+    const stripped = path.join(run, ".ganc/trainer.exec.mjs");
+    expect(fs.readFileSync(stripped, "utf8")).toMatch(/^\/\/ ganc: trainer\.exec\.mts without its types, sha256 [0-9a-f]{64}\n/);
+    // From the sources the trainer is TypeScript, compiled by tsx, on src/runtime.
+    const src = loadedBy(["sample", run, "-n", "4", "-o", path.join(run, "s2.png")], { GANC_FROM_SOURCE: "1" });
+    expect(src.code).toBe(0);
+    expect(src.modules).toContain(new URL("src/runtime/index.ts", `file://${ROOT}/`).href);
+    expect(src.modules).toContain(pathToFileURL(path.join(run, ".ganc/trainer.exec.mts")).href);
+    expect(src.modules.filter((m) => m.includes("/dist/lazy/"))).toEqual([]);
+  });
+
+  it("every module src/lazy.ts is asked for is an entry of the bundle (scripts/build.mjs LAZY_ENTRIES)", () => {
+    const asked = new Set<string>();
+    const visit = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const f = path.join(dir, e.name);
+        if (e.isDirectory()) visit(f);
+        else if (f.endsWith(".ts")) for (const m of fs.readFileSync(f, "utf8").matchAll(/loadSource<[^\n]*?>\("([^"]+)"\)/g)) asked.add(m[1]!);
+      }
+    };
+    visit(path.join(ROOT, "src"));
+    expect(asked.size).toBeGreaterThan(3);
+    for (const rel of asked) expect(LAZY_ENTRIES, rel).toContain(rel);
+    for (const rel of LAZY_ENTRIES) expect(fs.existsSync(path.join(ROOT, "dist/lazy", rel.replace(/\.ts$/, ".js"))), rel).toBe(true);
   });
 
   for (const args of COMMANDS) {
@@ -145,12 +186,15 @@ describe("npm run build", () => {
   it("leaves only this build's chunks in dist/chunks (earlier builds' and interrupted ones' files go)", () => {
     const chunks = path.join(ROOT, "dist/chunks");
     const stale = ["chunk-STALE000.js", "chunk-STALE001.js", "chunk-ABC.js.123.tmp"].map((f) => path.join(chunks, f));
-    for (const f of stale) fs.writeFileSync(f, "export {};\n");
+    // and in the runtime's bundle: an old chunk, and an entry that is no longer one
+    const lazyStale = [path.join(ROOT, "dist/lazy/chunks/chunk-STALE002.js"), path.join(ROOT, "dist/lazy/tools/gone.js")];
+    for (const f of [...stale, ...lazyStale]) fs.writeFileSync(f, "export {};\n");
     const hourAgo = Date.now() / 1000 - 7200;
     fs.utimesSync(stale[0]!, hourAgo, hourAgo); // old and recent alike
     const r = spawnSync(process.execPath, ["scripts/build.mjs", "--quiet"], { cwd: ROOT, encoding: "utf8" });
     expect(r.status, r.stderr).toBe(0);
-    for (const f of stale) expect(fs.existsSync(f), f).toBe(false);
+    for (const f of [...stale, ...lazyStale]) expect(fs.existsSync(f), f).toBe(false);
+    expect(fs.existsSync(path.join(ROOT, "dist/lazy/runtime/index.js"))).toBe(true);
     // What remains is what the entry and its chunks import, transitively.
     const imported = new Set<string>();
     const visit = (file: string) => {

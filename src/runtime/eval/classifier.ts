@@ -7,7 +7,9 @@ import * as tf from "@tensorflow/tfjs";
  * writes mnist-classifier.json next to this file; the weights are stored as base64 float16.
  */
 
-export const CLASSIFIER_FILE = new URL("./mnist-classifier.json", import.meta.url);
+// From the package's root: this module is src/runtime/eval/classifier.ts, or part of the bundle of the runtime,
+// whose every file lies in a folder of dist/lazy/ (scripts/build.mjs), three folders below the root as well.
+export const CLASSIFIER_FILE = new URL("../../../src/runtime/eval/mnist-classifier.json", import.meta.url);
 export const FEATURES_LAYER = "features";
 export const LOGITS_LAYER = "logits";
 
