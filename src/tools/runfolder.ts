@@ -1,11 +1,11 @@
 import { specHash } from "../spec-hash.ts";
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { TrainingError, type SpecInfo } from "../runtime/session.ts";
 import { writeFileAtomic } from "../runtime/fsutil.ts";
 import { readSpecInfo, RunFolderError, trainerFile } from "./runinfo.ts";
+import { isStrippedFrom, stripTypes } from "./strip-types.ts";
 
 export { readSpecInfo, RunFolderError, trainerFile } from "./runinfo.ts";
 
@@ -43,8 +43,8 @@ export interface TrainerModule {
 /**
  * Imports a trainer made runnable by forThisProcess, from <runDir>/.ganc/. From the sources it is
  * trainer.exec.mts, which tsx (this process's loader) compiles. From the bundle, where no TypeScript loader
- * runs, its types are stripped (sucrase, as the playground does) into trainer.exec.mjs, whose first line
- * names the hash of the code it was made from, so the same trainer is not stripped again.
+ * runs, it is that file's JavaScript (strip-types.ts), trainer.exec.mjs, made again only when the
+ * TypeScript changed.
  */
 export async function importExec(exec: string, runDir: string): Promise<TrainerModule> {
   const dir = path.join(runDir, ".ganc");
@@ -56,11 +56,7 @@ export async function importExec(exec: string, runDir: string): Promise<TrainerM
   put(file, exec);
   if (BUNDLED) {
     file = path.join(dir, "trainer.exec.mjs");
-    const stamp = `// ganc: trainer.exec.mts without its types, sha256 ${createHash("sha256").update(exec).digest("hex")}\n`;
-    if (!fs.existsSync(file) || !fs.readFileSync(file, "utf8").startsWith(stamp)) {
-      const { transform } = await import("sucrase");
-      writeFileAtomic(file, stamp + transform(exec, { transforms: ["typescript"], disableESTransforms: true }).code);
-    }
+    if (!fs.existsSync(file) || !isStrippedFrom(fs.readFileSync(file, "utf8"), exec)) writeFileAtomic(file, await stripTypes(exec));
   }
   return (await import(pathToFileURL(path.resolve(file)).href)) as TrainerModule;
 }
