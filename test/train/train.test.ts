@@ -92,6 +92,27 @@ describe("checkpoints and resume", () => {
     }
   }, 180_000);
 
+  it("a run that restores a checkpoint (sampling, --resume) does not draw its variables' initial values; a new run does", async () => {
+    // begin() assigns every variable from the checkpoint before anything reads one (or the run fails), so
+    // the draws would be thrown away: the seed GAN's 6.6M values took a third of a second of `ganc sample`.
+    const out = tmpDir();
+    expect((await gancInProcess(["train", "test/fixtures/mlp-mnist.gan", "--out", out, "--steps", "2", "--quiet"])).code).toBe(0);
+    const { forThisProcess, importExec, trainerFile } = await import("../../src/tools/runfolder.ts");
+    const { SPEC } = await importExec(forThisProcess(fs.readFileSync(trainerFile(out), "utf8")), out);
+    const { Run } = await import("../../src/runtime/session.ts");
+    let probes = 0;
+    const drawn = async (argv: string[]) => {
+      const run = await Run.start(SPEC, [...argv, "--quiet"]);
+      const v = run.variable(`probe${probes++}`, [256], { kind: "normal", mean: 0, std: 1 });
+      const nonzero = Array.from(v.dataSync()).filter((x) => x !== 0).length;
+      v.dispose();
+      return nonzero;
+    };
+    expect(await drawn(["--out", out, "--sample-to", path.join(out, "s.json")])).toBe(0);
+    expect(await drawn(["--out", out, "--resume"])).toBe(0);
+    expect(await drawn(["--out", tmpDir()])).toBe(256);
+  }, 120_000);
+
   it("a corrupt checkpoint is reported and resume falls back to the previous good one", async () => {
     const out = tmpDir();
     // the run to corrupt is made inside the test process; the resumes that report it are the command line's
