@@ -69,7 +69,8 @@ export class RunCheckpoints {
     }
     for (const [name, s] of w.states) tf.tidy(() => s.assign(tf.tensor(take(`state:${name}`).data, [])));
     const optMeta = meta.optimizers as Record<string, string[]>;
-    for (const [step, opt] of w.optimizers) {
+    // Sampling takes no step: the optimizers' moments (for Adam twice the weights they train) are left out.
+    for (const [step, opt] of run.sampling ? [] : w.optimizers) {
       const names = optMeta[step] ?? [];
       const weights = names.map((n, i) => {
         const t = take(`opt:${step}:${i}`);

@@ -293,3 +293,38 @@ describe("tensorsToSaved", () => {
     b.dispose();
   });
 });
+
+describe("RunCheckpoints.restore", () => {
+  it("restores the optimizers' state to resume, and leaves it out to sample (no step is taken)", async () => {
+    const { RunCheckpoints } = await import("../../src/runtime/run-checkpoints.ts");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ganc-restore-"));
+    try {
+      const weights = () => {
+        const v = tf.variable(tf.tensor1d([1, 2, 3]));
+        const opt = tf.train.adam(0.1);
+        return { v, opt, w: { vars: new Map([["w", { v, init: { kind: "zeros" as const } }]]), states: new Map<string, tf.Variable>(), optimizers: new Map<string, tf.Optimizer>([["step", opt]]) } };
+      };
+      const saved = weights();
+      // one Adam step, so the checkpoint holds moments and an iteration count
+      saved.opt.minimize(() => tf.sum(tf.square(saved.v)) as tf.Scalar, false, [saved.v]);
+      const id = { spec: "s", specHash: "h", backend: "cpu", batch: 2, seed: 1 };
+      await new RunCheckpoints(dir, 2).save(saved.w, { step: 1, iterator: { epoch: 0, cursor: 1 }, rng: [1, 2, 3, 4], dropoutSeed: 1 }, id);
+      const run = { specHash: "h", batch: 2, stepsPerEpoch: 10, batchChange: false };
+      /** How many tensors the optimizer holds (its iteration count, then Adam's two moments per variable once it has stepped) and its iteration count. */
+      const state = async (o: tf.Optimizer) => {
+        const ws = await o.getWeights();
+        return [ws.length, ws[0]!.tensor.dataSync()[0]];
+      };
+      expect(await state(saved.opt)).toEqual([3, 1]);
+      for (const sampling of [false, true]) {
+        const into = weights();
+        into.v.assign(tf.tensor1d([0, 0, 0]));
+        await new RunCheckpoints(dir, 2).restore(into.w, { ...run, sampling }, () => {});
+        expect(Array.from(into.v.dataSync())).toEqual(Array.from(saved.v.dataSync()));
+        expect(await state(into.opt), sampling ? "sampling" : "resuming").toEqual(sampling ? [1, 0] : [3, 1]);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
