@@ -50,8 +50,6 @@ export class Run {
   private readonly cfg: RunSettings;
   private rng: Rng;
   private readonly initRng: Rng;
-  /** Whether begin() restores a checkpoint, which sets every variable. */
-  private readonly restoring: boolean;
   private dropoutSeed = 1;
   /** Each batch drawn this iteration and its number in it (augmentation keys). */
   private batchNumbers = new WeakMap<Batch, number>();
@@ -90,7 +88,6 @@ export class Run {
     this.iterator = new BatchIterator(dataset, this.batchSize, seed);
     this.rng = new Rng(seed);
     this.initRng = new Rng((seed ^ 0x9e3779b9) >>> 0);
-    this.restoring = !!opts.sampleTo || !!opts.resume;
     const epochs = opts.epochs ?? spec.train.epochs;
     const steps = opts.steps ?? (opts.epochs !== undefined ? null : spec.train.steps);
     this.totalSteps = steps ?? (epochs ?? 25) * this.iterator.stepsPerEpoch;
@@ -142,8 +139,8 @@ export class Run {
     // variable from it in begin() before anything reads one, or fails (RunCheckpoints.restore), and the
     // init generator draws nothing else: its initial values are not drawn (the seed GAN's 6.6M took a
     // third of a second of `ganc sample`).
-    const values = this.restoring ? new Float32Array(shape.reduce((a, b) => a * b, 1)) : initValues(this.initRng, shape, init);
-    const v = tf.variable(tf.tensor(values, shape), trainable, `${this.spec.name}/${name}`);
+    const restoring = !!this.opts.sampleTo || this.opts.resume;
+    const v = tf.variable(restoring ? tf.zeros(shape) : tf.tensor(initValues(this.initRng, shape, init), shape), trainable, `${this.spec.name}/${name}`);
     this.vars.set(name, { v, init });
     return v;
   }

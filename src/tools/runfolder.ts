@@ -49,11 +49,8 @@ export interface TrainerModule {
 export async function importExec(exec: string, runDir: string): Promise<TrainerModule> {
   const dir = path.join(runDir, ".ganc");
   fs.mkdirSync(dir, { recursive: true });
-  const put = (file: string, text: string) => {
-    if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) writeFileAtomic(file, text);
-  };
   let file = path.join(dir, "trainer.exec.mts");
-  put(file, exec);
+  if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== exec) writeFileAtomic(file, exec);
   if (BUNDLED) {
     file = path.join(dir, "trainer.exec.mjs");
     if (!fs.existsSync(file) || !isStrippedFrom(fs.readFileSync(file, "utf8"), exec)) writeFileAtomic(file, await stripTypes(exec));
