@@ -207,22 +207,13 @@ async function useCpu(): Promise<Omit<BackendInfo, "fallbacks">> {
 }
 
 async function useWebgpu(): Promise<Omit<BackendInfo, "fallbacks">> {
-  // In Node, WebGPU needs both the tfjs backend and a native implementation (Dawn, the `webgpu`
-  // package) that provides navigator.gpu.
-  const missing: string[] = [];
-  const loaded: Record<string, unknown> = {};
-  for (const pkg of [DAWN, TFJS_WEBGPU]) {
-    try {
-      loaded[pkg] = await importOptional(pkg);
-    } catch (err) {
-      missing.push(errorMessage(err));
-    }
-  }
-  if (missing.length > 0) throw new Unavailable(missing.join("; "));
-  const dawn = loaded[DAWN] as { create?: (flags: string[]) => unknown; globals?: object };
-  if (typeof dawn.create !== "function") throw new Unavailable(`${DAWN} does not export create()`);
-  const g = globalThis as { navigator?: { gpu?: unknown } };
+  // In Node, WebGPU needs both the tfjs backend and a native implementation (Dawn, the `webgpu` package) that
+  // provides navigator.gpu. The tfjs backend registers itself when its module is evaluated, and only where
+  // navigator.gpu exists then: so Dawn first, navigator.gpu, and only then the backend's module.
+  const g = globalThis as { navigator?: { gpu?: GpuLike } };
   if (g.navigator?.gpu === undefined) {
+    const dawn = (await importOptional(DAWN)) as { create?: (flags: string[]) => GpuLike; globals?: object };
+    if (typeof dawn.create !== "function") throw new Unavailable(`${DAWN} does not export create()`);
     Object.assign(globalThis, dawn.globals ?? {});
     Object.defineProperty(globalThis, "navigator", {
       value: { ...(g.navigator ?? {}), gpu: dawn.create([]) },
@@ -230,6 +221,19 @@ async function useWebgpu(): Promise<Omit<BackendInfo, "fallbacks">> {
       writable: true,
     });
   }
+  await importOptional(TFJS_WEBGPU);
+  if (tf.findBackendFactory("webgpu") === null) {
+    throw new Unavailable(`${TFJS_WEBGPU} loaded before navigator.gpu existed and registered no 'webgpu' backend`);
+  }
+  // tfjs would fail on a missing adapter with a TypeError; say what is missing instead.
+  const adapter = await g.navigator!.gpu!.requestAdapter();
+  if (adapter === null) throw new Unavailable("no WebGPU adapter (Dawn found no usable Vulkan, Metal or D3D12 device)");
   await activate("webgpu");
-  return { name: "webgpu", detail: "webgpu (Dawn)" };
+  const info = adapter.info ?? {};
+  const device = [info.vendor, info.architecture, info.description || info.device].filter((p) => p).join(" ");
+  return { name: "webgpu", detail: `webgpu (Dawn${device ? `, ${device}` : ""})` };
+}
+
+interface GpuLike {
+  requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; device?: string; description?: string } } | null>;
 }

@@ -1,0 +1,49 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ganc, readJsonl, removeTmpDirs, tmpDir } from "../helpers.ts";
+import { skipNote, webgpuDevice } from "../webgpu.ts";
+
+const gpu = webgpuDevice();
+skipNote("the webgpu backend's tests", gpu);
+afterAll(removeTmpDirs);
+
+describe("the webgpu backend where Dawn finds no adapter", () => {
+  it("ganc train --backend webgpu stops with one line saying so, and writes no run", () => {
+    const out = path.join(tmpDir(), "run");
+    const none = path.join(tmpDir(), "no-such-driver.json");
+    const r = ganc(["train", "specs/ring8.gan", "--steps", "1", "--backend", "webgpu", "--out", out], {
+      env: { ...process.env, VK_DRIVER_FILES: none, VK_ICD_FILENAMES: none, XDG_RUNTIME_DIR: "/tmp" },
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/backend 'webgpu' is unavailable: (no WebGPU adapter \(Dawn found no usable Vulkan, Metal or D3D12 device\)|webgpu is not installed: npm install webgpu)/);
+    // no stack trace of ours (Dawn itself prints its Vulkan warnings with the C++ source line)
+    expect(r.stderr).not.toMatch(/\n\s+at .*\.(ts|js|mjs|cjs):\d+/);
+    expect(fs.existsSync(path.join(out, "checkpoints"))).toBe(false);
+  });
+});
+
+describe.skipIf(gpu.env === null)(`the webgpu backend in Node (Dawn on ${gpu.adapter || "no adapter"})`, () => {
+  it("ganc train --backend webgpu says which adapter it runs on and trains as the cpu backend does", () => {
+    const runs = tmpDir();
+    const train = (backend: string) => {
+      const out = path.join(runs, backend);
+      const r = ganc(["train", "specs/ring8.gan", "--steps", "3", "--log-every", "1", "--backend", backend, "--out", out], { env: gpu.env! });
+      expect(r.stderr + r.stdout).toContain("done at iteration 3");
+      expect(r.code).toBe(0);
+      return { r, metrics: readJsonl(path.join(out, "metrics.jsonl")) };
+    };
+    const webgpu = train("webgpu");
+    // tfjs-backend-webgpu registers itself only where navigator.gpu exists when its module loads: before Dawn was
+    // installed first, this said "Backend name 'webgpu' not found in registry".
+    expect(webgpu.r.stderr).toContain(`backend: webgpu (Dawn, ${gpu.adapter.split(" ")[0]}`);
+    const cpu = train("cpu");
+    expect(webgpu.metrics.map((m) => m.step)).toEqual([1, 2, 3]);
+    for (const [i, m] of webgpu.metrics.entries()) {
+      for (const key of ["d", "d_real", "d_fake", "g"]) {
+        // float32 on another device: the same operations, summed in another order
+        expect(Math.abs(m[key]! - cpu.metrics[i]![key]!)).toBeLessThan(1e-5 * Math.abs(cpu.metrics[i]![key]!));
+      }
+    }
+  });
+});
