@@ -229,9 +229,10 @@ async function useWebgpu(): Promise<Omit<BackendInfo, "fallbacks">> {
   const adapter = await g.navigator!.gpu!.requestAdapter();
   if (adapter === null) throw new Unavailable("no WebGPU adapter (Dawn found no usable Vulkan, Metal or D3D12 device)");
   await activate("webgpu");
+  registerTrainingKernels("webgpu");
   const info = adapter.info ?? {};
   const device = [info.vendor, info.architecture, info.description || info.device].filter((p) => p).join(" ");
-  return { name: "webgpu", detail: `webgpu (Dawn${device ? `, ${device}` : ""})` };
+  return { name: "webgpu", detail: `webgpu (Dawn${device ? `, ${device}` : ""}, ganc training kernels)` };
 }
 
 interface GpuLike {

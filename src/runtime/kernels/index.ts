@@ -32,6 +32,9 @@ import {
 import { makeCpuAdamKernel, makeCpuBnFactorsKernel, makeCpuMaxPool2Kernels, makeCpuMovingAveragesKernel, makeCpuSoftmaxKernels, makeCpuSpectralNormKernels } from "./cpu_kernels.ts";
 import { GANC_MAX_POOL2, GANC_MAX_POOL2_GRAD, GANC_MAX_POOL2_INDEX, GANC_SN_GRAD, GANC_SN_NORMALIZE, GANC_SOFTMAX, GANC_SOFTMAX_GRAD } from "./names.ts";
 import type { TrainingKernelFunc } from "./primitives.ts";
+import { makeWebgpuAdamKernel } from "./webgpu/adam.ts";
+import { makeWebgpuBatchNormGradKernel, makeWebgpuBatchNormTrainKernel } from "./webgpu/batchnorm.ts";
+import { makeWebgpuReluGradKernel } from "./webgpu/relu-grad.ts";
 import type { Blas } from "./blas.ts";
 import type { Dnnl } from "./dnnl.ts";
 import {
@@ -59,7 +62,7 @@ export {
   type MovingAveragesAttrs,
 } from "./wasm/index.ts";
 
-export type PackBackend = "wasm" | "cpu";
+export type PackBackend = "wasm" | "cpu" | "webgpu";
 
 interface Replacement {
   kernelName: string;
@@ -98,7 +101,8 @@ const fusedMatMul: Replacement = {
 
 const adam: Replacement = {
   kernelName: GANC_ADAM,
-  make: (backendName) => (backendName === "cpu" ? makeCpuAdamKernel() : makeAdamKernel()) as unknown as TrainingKernelFunc,
+  make: (backendName) =>
+    (backendName === "cpu" ? makeCpuAdamKernel() : backendName === "webgpu" ? makeWebgpuAdamKernel() : makeAdamKernel()) as unknown as TrainingKernelFunc,
 };
 
 const bnFactors: Replacement = {
@@ -213,6 +217,13 @@ const splitV: Replacement = {
 const PACKS: Record<PackBackend, Replacement[]> = {
   wasm: [conv2DBackpropFilter, conv2DBackpropInput, batchMatMul, fusedMatMul, splitV, adam, bnFactors, movingAverages, columnSum, columnMean, batchNorm, batchNormTrain, batchNormGrad, reluGrad, powerStep, exp, resizeNearest, tile, greater, select, identity, cast, maxPool2Index, maxPool2Pool, maxPool2Grad, softmaxForward, softmaxGrad, snNormalize, snGrad],
   cpu: [conv2DBackpropFilter, adam, bnFactors, movingAverages, maxPool2Index, maxPool2Pool, maxPool2Grad, softmaxForward, softmaxGrad, snNormalize, snGrad],
+  // WGSL shaders recorded in tfjs-backend-webgpu's command stream (webgpu/program.ts)
+  webgpu: [
+    adam,
+    { kernelName: GANC_BN_TRAIN, make: () => makeWebgpuBatchNormTrainKernel() as unknown as TrainingKernelFunc },
+    { kernelName: GANC_BN_GRAD, make: () => makeWebgpuBatchNormGradKernel() as unknown as TrainingKernelFunc },
+    { kernelName: GANC_RELU_GRAD, make: () => makeWebgpuReluGradKernel() as unknown as TrainingKernelFunc },
+  ],
 };
 
 /** The kernels registered before ours, per backend and kernel name (captured on first registration). */

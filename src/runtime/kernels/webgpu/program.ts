@@ -1,0 +1,119 @@
+import * as tf from "@tensorflow/tfjs";
+
+/**
+ * Runs a WGSL compute shader of ganc's on tfjs-backend-webgpu's device, in its command stream, with any number of
+ * outputs. tfjs's own programs (runWebGPUProgram) write one output each; ganc's one-kernel steps (Adam) write
+ * several, so this records the dispatch the way tfjs's recordAndSubmit does: the same device, command encoder,
+ * compute pass, deferred submission and buffer ownership, so that tfjs orders it with its own kernels and
+ * frees the buffers after the queue has read them.
+ *
+ * The shader declares its bindings in this order: the outputs (storage, read_write), the inputs (storage, read),
+ * then one uniform struct of 32-bit scalars in `uniforms`' order. Its entry point is `main`.
+ */
+
+/** The parts of tfjs-backend-webgpu's WebGPUBackend (4.x) that a dispatch needs. */
+interface WebgpuBackend {
+  device: GPUDeviceLike;
+  tensorMap: { get(dataId: object): { resource: unknown } | undefined };
+  commandQueueOwnedIds: WeakSet<object>;
+  commandEncoder: { beginComputePass(d: object): ComputePassLike } | null;
+  computePassEncoder: ComputePassLike | null;
+  dispatchCountInPass: number;
+  makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  uploadToGPU(dataId: object): void;
+  makeUniforms(u: { type: "float32" | "uint32" | "int32"; data: number[] }[]): { offset: number; size: number; buffer: unknown };
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+interface GPUDeviceLike {
+  createShaderModule(d: { code: string }): unknown;
+  createComputePipeline(d: { layout: "auto"; compute: { module: unknown; entryPoint: string } }): PipelineLike;
+  createBindGroup(d: { layout: unknown; entries: { binding: number; resource: unknown }[] }): unknown;
+}
+interface PipelineLike {
+  getBindGroupLayout(i: number): unknown;
+}
+interface ComputePassLike {
+  setPipeline(p: PipelineLike): void;
+  setBindGroup(i: number, g: unknown): void;
+  dispatchWorkgroups(x: number, y?: number, z?: number): void;
+}
+
+export interface Uniform {
+  type: "float32" | "uint32";
+  value: number;
+}
+
+/** Threads per workgroup of ganc's elementwise shaders. */
+export const WORKGROUP = 256;
+/** WebGPU's guaranteed maximum of workgroups along one dimension. */
+const MAX_GROUPS = 65535;
+
+const pipelines = new WeakMap<object, Map<string, PipelineLike>>();
+
+/** The backend object of an active webgpu backend, checked for the members this file uses. */
+export function webgpuBackend(backend: tf.KernelBackend): WebgpuBackend {
+  const b = backend as unknown as Partial<WebgpuBackend>;
+  for (const member of ["device", "tensorMap", "makeUniforms", "uploadToGPU", "ensureCommandEncoderReady", "endComputePassEncoder", "submitQueue"] as const) {
+    if (b[member] === undefined) throw new Error(`ganc's webgpu kernels: this tfjs-backend-webgpu has no '${member}' (written for 4.x)`);
+  }
+  return b as WebgpuBackend;
+}
+
+/**
+ * The workgroup counts for `threads` threads of WORKGROUP each, folded into two dimensions past 65,535 groups; the
+ * shader's index is (workgroup_id.y * groupsX + workgroup_id.x) * WORKGROUP + local_invocation_index, and it returns
+ * past its size (groupsX is passed as a uniform).
+ */
+export function grid(threads: number): { x: number; y: number } {
+  const groups = Math.max(1, Math.ceil(threads / WORKGROUP));
+  const y = Math.ceil(groups / MAX_GROUPS);
+  return { x: Math.ceil(groups / y), y };
+}
+
+/** Records one dispatch of `code` (cached per device and `key`) over the given output and input tensors. */
+export function dispatch(
+  backend: tf.KernelBackend,
+  key: string,
+  code: () => string,
+  outputs: tf.TensorInfo[],
+  inputs: tf.TensorInfo[],
+  uniforms: Uniform[],
+  groups: { x: number; y: number },
+): void {
+  const b = webgpuBackend(backend);
+  let cache = pipelines.get(b.device as object);
+  if (cache === undefined) pipelines.set(b.device as object, (cache = new Map()));
+  let pipeline = cache.get(key);
+  if (pipeline === undefined) {
+    pipeline = b.device.createComputePipeline({ layout: "auto", compute: { module: b.device.createShaderModule({ code: code() }), entryPoint: "main" } });
+    cache.set(key, pipeline);
+  }
+  const tensors = [...outputs, ...inputs];
+  for (const t of tensors) b.uploadToGPU(t.dataId);
+  const uniform = b.makeUniforms(uniforms.map((u) => ({ type: u.type, data: [u.value] })));
+  const entries = tensors.map((t, i) => ({ binding: i, resource: { buffer: b.tensorMap.get(t.dataId)!.resource } }));
+  entries.push({ binding: tensors.length, resource: uniform });
+  for (const t of tensors) b.commandQueueOwnedIds.add(t.dataId);
+  const bindGroup = b.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  b.ensureCommandEncoderReady();
+  if (b.computePassEncoder === null || b.computePassEncoder === undefined) b.computePassEncoder = b.commandEncoder!.beginComputePass({});
+  b.computePassEncoder.setPipeline(pipeline);
+  b.computePassEncoder.setBindGroup(0, bindGroup);
+  b.computePassEncoder.dispatchWorkgroups(groups.x, groups.y, 1);
+  b.dispatchCountInPass++;
+  if ((tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number) <= b.dispatchCountInPass) {
+    b.endComputePassEncoder();
+    b.submitQueue();
+  }
+}
+
+/** A new float32 tensor of the webgpu backend, its buffer allocated (for a dispatch to write). */
+export function output(backend: tf.KernelBackend, shape: number[]): tf.TensorInfo {
+  const b = webgpuBackend(backend);
+  const t = b.makeTensorInfo(shape, "float32");
+  b.uploadToGPU(t.dataId);
+  return t;
+}
