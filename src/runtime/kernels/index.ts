@@ -35,6 +35,7 @@ import type { TrainingKernelFunc } from "./primitives.ts";
 import { makeWebgpuAdamKernel } from "./webgpu/adam.ts";
 import { makeWebgpuBatchNormGradKernel, makeWebgpuBatchNormTrainKernel } from "./webgpu/batchnorm.ts";
 import { makeWebgpuReluGradKernel } from "./webgpu/relu-grad.ts";
+import { makeWebgpuBnFactorsKernel, makeWebgpuMovingAveragesKernel } from "./webgpu/bn-bookkeeping.ts";
 import type { Blas } from "./blas.ts";
 import type { Dnnl } from "./dnnl.ts";
 import {
@@ -223,6 +224,8 @@ const PACKS: Record<PackBackend, Replacement[]> = {
     { kernelName: GANC_BN_TRAIN, make: () => makeWebgpuBatchNormTrainKernel() as unknown as TrainingKernelFunc },
     { kernelName: GANC_BN_GRAD, make: () => makeWebgpuBatchNormGradKernel() as unknown as TrainingKernelFunc },
     { kernelName: GANC_RELU_GRAD, make: () => makeWebgpuReluGradKernel() as unknown as TrainingKernelFunc },
+    { kernelName: GANC_BN_FACTORS, make: () => makeWebgpuBnFactorsKernel() as unknown as TrainingKernelFunc },
+    { kernelName: GANC_MOVING_AVERAGES, make: () => makeWebgpuMovingAveragesKernel() as unknown as TrainingKernelFunc },
   ],
 };
 
