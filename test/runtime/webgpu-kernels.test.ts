@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import { FusedAdam } from "../../src/runtime/fused/index.ts";
+import { powerStep64 } from "../../src/runtime/ops.ts";
 import { grid, WORKGROUP } from "../../src/runtime/kernels/webgpu/program.ts";
 import { skipNote, webgpuDevice } from "../webgpu.ts";
 
@@ -272,6 +273,69 @@ describe.skipIf(gpu.env === null)(`ganc's webgpu kernels (Dawn on ${gpu.adapter 
       }
       tf.dispose([...moving, ...batch, ...outs]);
     }
+  });
+
+  it.each([
+    [288, 32],
+    [2304, 256],
+    [7, 300],
+    [1, 1],
+  ])("GancPowerStep on w [%i, %i]: one dispatch, float64's power step to float32 rounding", async (n, out) => {
+    const w = tf.randomNormal([n, out], 0, 0.1, "float32", 80);
+    const u = tf.randomNormal([1, out], 0, 1, "float32", 81);
+    const k = tf.getKernel("GancPowerStep", "webgpu")!;
+    let infos: tf.TensorInfo[] = [];
+    expect(dispatches(() => (infos = k.kernelFunc({ inputs: { w, u }, backend: tf.backend(), attrs: {} }) as tf.TensorInfo[]))).toBe(1);
+    const [v, un] = infos.map((i) => tf.engine().makeTensorFromTensorInfo(i));
+    expect(v!.shape).toEqual([1, n]);
+    expect(un!.shape).toEqual([1, out]);
+    const want = powerStep64(await w.data(), n, out, await u.data());
+    const [gv, gu] = [await v!.data(), await un!.data()];
+    // unit vectors: each entry within float32 rounding of a sum of n (or out) terms
+    for (let i = 0; i < n; i++) expect(Math.abs(gv[i]! - want.v[i]!)).toBeLessThanOrEqual(2e-6);
+    for (let j = 0; j < out; j++) expect(Math.abs(gu[j]! - want.u[j]!)).toBeLessThanOrEqual(2e-6);
+    tf.dispose([w, u, v!, un!]);
+  });
+
+  it("GancSnNormalize and GancSnGrad: kernel / sigma, and the gradient's two parts, to float64 within float32 rounding", async () => {
+    const [n, out] = [3 * 3 * 32, 64];
+    const kernel = tf.randomNormal([3, 3, 32, out], 0, 0.1, "float32", 90);
+    const s = tf.randomNormal([1, out], 0, 1, "float32", 91);
+    const un = tf.randomNormal([1, out], 0, 1, "float32", 92);
+    const dy = tf.randomNormal([3, 3, 32, out], 0, 1, "float32", 93);
+    let outs: tf.Tensor[] = [];
+    expect(dispatches(() => (outs = tf.engine().runKernel("GancSnNormalize", { kernel, s, un }, {}) as tf.Tensor[]))).toBe(1);
+    const [normalized, sigma] = outs as [tf.Tensor, tf.Tensor];
+    expect(normalized.shape).toEqual(kernel.shape);
+    expect(sigma.shape).toEqual([]);
+    const [kv, sv, uv, dv] = await Promise.all([kernel, s, un, dy].map((t) => t.data()));
+    let sg64 = 0;
+    let sgAbs = 0;
+    for (let j = 0; j < out; j++) {
+      sg64 += sv[j]! * uv[j]!;
+      sgAbs += Math.abs(sv[j]! * uv[j]!);
+    }
+    const sg = (await sigma.data())[0]!;
+    expect(Math.abs(sg - sg64)).toBeLessThanOrEqual(1e-6 * sgAbs);
+    const nv = await normalized.data();
+    // against float64 division by the kernel's own float32 sigma: one rounding (WGSL allows 2.5 ulps)
+    for (let i = 0; i < nv.length; i++) expect(Math.abs(nv[i]! - kv[i]! / sg)).toBeLessThanOrEqual(3e-7 * Math.abs(kv[i]! / sg));
+    let gOuts: tf.Tensor[] = [];
+    expect(dispatches(() => (gOuts = tf.engine().runKernel("GancSnGrad", { dy, kernel, sigma, un }, {}) as tf.Tensor[]))).toBe(2);
+    const [dA, dVW] = gOuts as [tf.Tensor, tf.Tensor];
+    expect(dA.shape).toEqual(dy.shape);
+    expect(dVW.shape).toEqual([1, out]);
+    let t64 = 0;
+    let tAbs = 0;
+    for (let i = 0; i < n * out; i++) {
+      t64 += dv[i]! * kv[i]!;
+      tAbs += Math.abs(dv[i]! * kv[i]!);
+    }
+    const dSigma64 = -(t64 / (sg * sg));
+    const [av, wv] = [await dA.data(), await dVW.data()];
+    for (let i = 0; i < av.length; i++) expect(Math.abs(av[i]! - dv[i]! / sg)).toBeLessThanOrEqual(3e-7 * Math.abs(dv[i]! / sg));
+    for (let j = 0; j < out; j++) expect(Math.abs(wv[j]! - dSigma64 * uv[j]!)).toBeLessThanOrEqual(1e-6 * (tAbs / (sg * sg)) * Math.abs(uv[j]!));
+    tf.dispose([kernel, s, un, dy, ...outs, ...gOuts]);
   });
 
   it("GancReluGrad: dy * step(y, alpha) in one dispatch, the bits of the stock Step and Multiply, NaN kept", async () => {

@@ -249,4 +249,37 @@ describe.skipIf(!CHROMIUM)("the playground in headless Chromium", () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 300_000);
+
+  it("on WebGPU (Chromium's SwiftShader adapter) with ganc's WGSL kernels, ring8 trains in the page to ganc train's losses within float32 rounding", async () => {
+    server ??= await startPlayground();
+    // a browser of its own: WebGPU on SwiftShader, the Vulkan device on the CPU that Chromium ships
+    const gpuBrowser = await playwright.launch({ executablePath: CHROMIUM!, args: ["--no-sandbox", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"] });
+    try {
+      const page = await gpuBrowser.newPage({ viewport: { width: 1400, height: 960 } });
+      const errors: string[] = [];
+      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+      page.on("pageerror", (e) => errors.push(`uncaught: ${e.message}`));
+      await page.goto(`${server.url}?iterations=5&seed=1&backend=webgpu`);
+      const adapter = await page.evaluate(async () => !!(await (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter()));
+      if (!adapter) {
+        console.warn("skipped the playground on WebGPU: this Chromium gives no SwiftShader WebGPU adapter");
+        return;
+      }
+      await poll(page, (s) => s.status === "idle" && s.diagnostics.length === 0, 30_000, "ring8 loaded and checked");
+      await page.click("#train");
+      const s = await poll(page, (x) => x.status === "finished" || x.status === "error", 240_000, "5 iterations on WebGPU");
+      expect(s.status, (await page.textContent("#message")) ?? "").toBe("finished");
+      expect(s.backend).toBe("webgpu (ganc training kernels)");
+      const out = path.join(tmpDir(), "ring8-cpu");
+      expect(ganc(["train", "specs/ring8.gan", "--seed", "1", "--steps", "5", "--log-every", "1", "--backend", "cpu", "--out", out]).code).toBe(0);
+      const rows = readJsonl(path.join(out, "metrics.jsonl"));
+      for (const name of ["d", "d_real", "d_fake", "g"]) {
+        expect(s.losses[name], name).toHaveLength(5);
+        s.losses[name]!.forEach((v, i) => expect(Math.abs(v - rows[i]![name]!), `${name} at ${i + 1}`).toBeLessThan(1e-5 * Math.abs(rows[i]![name]!)));
+      }
+      expect(errors).toEqual([]);
+    } finally {
+      await gpuBrowser.close();
+    }
+  }, 300_000);
 });

@@ -36,6 +36,7 @@ import { makeWebgpuAdamKernel } from "./webgpu/adam.ts";
 import { makeWebgpuBatchNormGradKernel, makeWebgpuBatchNormTrainKernel } from "./webgpu/batchnorm.ts";
 import { makeWebgpuReluGradKernel } from "./webgpu/relu-grad.ts";
 import { makeWebgpuBnFactorsKernel, makeWebgpuMovingAveragesKernel } from "./webgpu/bn-bookkeeping.ts";
+import { makeWebgpuPowerStepKernel, makeWebgpuSpectralNormKernels } from "./webgpu/spectral.ts";
 import type { Blas } from "./blas.ts";
 import type { Dnnl } from "./dnnl.ts";
 import {
@@ -226,6 +227,9 @@ const PACKS: Record<PackBackend, Replacement[]> = {
     { kernelName: GANC_RELU_GRAD, make: () => makeWebgpuReluGradKernel() as unknown as TrainingKernelFunc },
     { kernelName: GANC_BN_FACTORS, make: () => makeWebgpuBnFactorsKernel() as unknown as TrainingKernelFunc },
     { kernelName: GANC_MOVING_AVERAGES, make: () => makeWebgpuMovingAveragesKernel() as unknown as TrainingKernelFunc },
+    { kernelName: GANC_POWER_STEP, make: () => makeWebgpuPowerStepKernel() as unknown as TrainingKernelFunc },
+    { kernelName: GANC_SN_NORMALIZE, make: () => makeWebgpuSpectralNormKernels().normalize as unknown as TrainingKernelFunc },
+    { kernelName: GANC_SN_GRAD, make: () => makeWebgpuSpectralNormKernels().grad as unknown as TrainingKernelFunc },
   ],
 };
 

@@ -76,10 +76,10 @@ export async function usePageBackend(choice: PageBackend | "auto"): Promise<{ na
         setWasmPaths(new URL("./", document.baseURI).href);
         wasmPathsSet = true;
       }
-      if (name === "wasm" || name === "cpu") registerTrainingKernels(name);
+      if (name === "wasm" || name === "cpu" || name === "webgpu") registerTrainingKernels(name);
       if (!(await tf.setBackend(name))) throw new Error("failed to initialise");
       await tf.ready();
-      const detail = name === "wasm" ? `wasm (${(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) ? "SIMD" : "no SIMD"}, ganc training kernels)` : name === "cpu" ? "cpu (plain JavaScript, ganc training kernels)" : name;
+      const detail = name === "wasm" ? `wasm (${(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) ? "SIMD" : "no SIMD"}, ganc training kernels)` : name === "cpu" ? "cpu (plain JavaScript, ganc training kernels)" : name === "webgpu" ? "webgpu (ganc training kernels)" : name;
       return { name, detail, skipped };
     } catch (err) {
       const why = `${name}: ${(err as Error).message.split("\n")[0]}`;
