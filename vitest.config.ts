@@ -12,6 +12,7 @@ const SLOW_FIRST = [
   "test/pytorch/ddp.test.ts", // 134
   "test/opt/equivalence.test.ts", // 101
   "test/train/ring8-modes-wasm.test.ts", // 95
+  "test/runtime/webgpu.test.ts", // 45 (SwiftShader)
   "test/pytorch/oracle.test.ts", // 87
   "test/variants/check-train.test.ts", // 76
   "test/train/reliability.test.ts", // 71
