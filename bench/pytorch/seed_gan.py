@@ -1,6 +1,6 @@
 """The seed GAN (specs/gan.gan) in PyTorch, timing training iterations on the CPU.
 
-  python3 bench/pytorch/seed_gan.py [--iters 20] [--warmup 3] [--threads N] [--mnist-dir DIR]
+  python3 bench/pytorch/seed_gan.py [--iters 20] [--warmup 3] [--threads N] [--mnist-dir DIR] [--device cuda [--count-kernels]]
 
 infoGAN's MNIST architecture as in the reference collection: G = FC1024-BN-ReLU, FC(7*7*128)-BN-ReLU,
 deconv 64 4x4/2-BN-ReLU, deconv 1 4x4/2, sigmoid; D = conv 64 4x4/2-LReLU(0.2), conv 128 4x4/2-BN-LReLU,
@@ -73,7 +73,8 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
-    G, D = generator(), discriminator()
+    dev = torch.device(args.device)
+    G, D = generator().to(dev), discriminator().to(dev)
     G.apply(init_weights)
     D.apply(init_weights)
     G.train()
@@ -81,21 +82,21 @@ def main():
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999), eps=1e-8)
     bce = nn.BCEWithLogitsLoss()
-    images = load_images(args.mnist_dir)
-    ones = torch.ones(BATCH, 1)
-    zeros = torch.zeros(BATCH, 1)
-    state = {"order": torch.randperm(len(images)), "cursor": 0, "d": None, "g": None}
+    images = load_images(args.mnist_dir).to(dev)
+    ones = torch.ones(BATCH, 1, device=dev)
+    zeros = torch.zeros(BATCH, 1, device=dev)
+    state = {"order": torch.randperm(len(images), device=dev), "cursor": 0, "d": None, "g": None}
 
     def next_batch():
         if state["cursor"] + BATCH > len(images):
-            state["order"], state["cursor"] = torch.randperm(len(images)), 0
+            state["order"], state["cursor"] = torch.randperm(len(images), device=dev), 0
         idx = state["order"][state["cursor"]:state["cursor"] + BATCH]
         state["cursor"] += BATCH
         return images[idx]
 
     def iterate():
         x = next_batch()
-        z = torch.rand(BATCH, Z_DIM) * 2 - 1
+        z = torch.rand(BATCH, Z_DIM, device=dev) * 2 - 1
         # D step: G's forward pass is part of it (batch norm in training mode updates G's statistics too,
         # as in the reference); G's parameters get no gradient from it.
         opt_d.zero_grad(set_to_none=True)

@@ -210,20 +210,23 @@ async function useWebgpu(): Promise<Omit<BackendInfo, "fallbacks">> {
   // In Node, WebGPU needs both the tfjs backend and a native implementation (Dawn, the `webgpu` package) that
   // provides navigator.gpu. The tfjs backend registers itself when its module is evaluated, and only where
   // navigator.gpu exists then: so Dawn first, navigator.gpu, and only then the backend's module.
+  // (A program bundled with the backend and Dawn registers it before this runs: nothing to import then.)
   const g = globalThis as { navigator?: { gpu?: GpuLike } };
-  if (g.navigator?.gpu === undefined) {
-    const dawn = (await importOptional(DAWN)) as { create?: (flags: string[]) => GpuLike; globals?: object };
-    if (typeof dawn.create !== "function") throw new Unavailable(`${DAWN} does not export create()`);
-    Object.assign(globalThis, dawn.globals ?? {});
-    Object.defineProperty(globalThis, "navigator", {
-      value: { ...(g.navigator ?? {}), gpu: dawn.create([]) },
-      configurable: true,
-      writable: true,
-    });
-  }
-  await importOptional(TFJS_WEBGPU);
   if (tf.findBackendFactory("webgpu") === null) {
-    throw new Unavailable(`${TFJS_WEBGPU} loaded before navigator.gpu existed and registered no 'webgpu' backend`);
+    if (g.navigator?.gpu === undefined) {
+      const dawn = (await importOptional(DAWN)) as { create?: (flags: string[]) => GpuLike; globals?: object };
+      if (typeof dawn.create !== "function") throw new Unavailable(`${DAWN} does not export create()`);
+      Object.assign(globalThis, dawn.globals ?? {});
+      Object.defineProperty(globalThis, "navigator", {
+        value: { ...(g.navigator ?? {}), gpu: dawn.create([]) },
+        configurable: true,
+        writable: true,
+      });
+    }
+    await importOptional(TFJS_WEBGPU);
+    if (tf.findBackendFactory("webgpu") === null) {
+      throw new Unavailable(`${TFJS_WEBGPU} loaded before navigator.gpu existed and registered no 'webgpu' backend`);
+    }
   }
   // tfjs would fail on a missing adapter with a TypeError; say what is missing instead.
   const adapter = await g.navigator!.gpu!.requestAdapter();
