@@ -338,6 +338,43 @@ describe.skipIf(gpu.env === null)(`ganc's webgpu kernels (Dawn on ${gpu.adapter 
     tf.dispose([kernel, s, un, dy, ...outs, ...gOuts]);
   });
 
+  it.each([
+    [[4, 1024], false],
+    [[4, 7, 7, 128], true],
+    [[64, 1], false],
+    [[3, 5, 17], false],
+  ])("Sum and Mean over every axis but the last of %j (keepDims %s): one dispatch, float64 to float32 rounding; other axes to the stock kernel", async (shape, keepDims) => {
+    const x = tf.add(tf.randomNormal(shape, 0, 1, "float32", 100), tf.randomUniform([shape[shape.length - 1]!], -20, 20, "float32", 101));
+    const axes = shape.slice(0, -1).map((_, i) => i);
+    const cols = shape[shape.length - 1]!;
+    const rows = x.size / cols;
+    const xv = await x.data();
+    const sum64 = new Float64Array(cols);
+    const abs64 = new Float64Array(cols);
+    for (let i = 0; i < xv.length; i++) {
+      sum64[i % cols]! += xv[i]!;
+      abs64[i % cols]! += Math.abs(xv[i]!);
+    }
+    for (const kind of ["Sum", "Mean"] as const) {
+      let y: tf.Tensor | null = null;
+      expect(dispatches(() => (y = kind === "Sum" ? tf.sum(x, axes, keepDims) : tf.mean(x, axes, keepDims)))).toBe(1);
+      expect(y!.shape).toEqual(keepDims ? shape.map((d, i) => (i < shape.length - 1 ? 1 : d)) : [cols]);
+      const yv = await y!.data();
+      const div = kind === "Mean" ? rows : 1;
+      for (let c = 0; c < cols; c++) expect(Math.abs(yv[c]! - sum64[c]! / div)).toBeLessThanOrEqual((1e-6 * abs64[c]!) / div);
+      tf.dispose(y!);
+    }
+    // the last axis, or all of them, is the stock kernel's (a transpose first where it needs one)
+    const rowSums = tf.sum(x, -1);
+    const rv = await rowSums.data();
+    for (let r = 0; r < rows; r++) {
+      let want = 0;
+      for (let c = 0; c < cols; c++) want += xv[r * cols + c]!;
+      expect(Math.abs(rv[r]! - want)).toBeLessThanOrEqual(1e-5 * (Math.abs(want) + cols));
+    }
+    tf.dispose([x, rowSums]);
+  });
+
   it("GancReluGrad: dy * step(y, alpha) in one dispatch, the bits of the stock Step and Multiply, NaN kept", async () => {
     const y = tf.concat([tf.randomNormal([5000], 0, 1, "float32", 30), tf.tensor1d([0, -0, NaN, Infinity, -Infinity])]);
     const dy = tf.randomNormal([5005], 0, 1, "float32", 31);

@@ -37,6 +37,7 @@ import { makeWebgpuBatchNormGradKernel, makeWebgpuBatchNormTrainKernel } from ".
 import { makeWebgpuReluGradKernel } from "./webgpu/relu-grad.ts";
 import { makeWebgpuBnFactorsKernel, makeWebgpuMovingAveragesKernel } from "./webgpu/bn-bookkeeping.ts";
 import { makeWebgpuPowerStepKernel, makeWebgpuSpectralNormKernels } from "./webgpu/spectral.ts";
+import { makeWebgpuColumnReduceKernel } from "./webgpu/column-reduce.ts";
 import type { Blas } from "./blas.ts";
 import type { Dnnl } from "./dnnl.ts";
 import {
@@ -230,6 +231,8 @@ const PACKS: Record<PackBackend, Replacement[]> = {
     { kernelName: GANC_POWER_STEP, make: () => makeWebgpuPowerStepKernel() as unknown as TrainingKernelFunc },
     { kernelName: GANC_SN_NORMALIZE, make: () => makeWebgpuSpectralNormKernels().normalize as unknown as TrainingKernelFunc },
     { kernelName: GANC_SN_GRAD, make: () => makeWebgpuSpectralNormKernels().grad as unknown as TrainingKernelFunc },
+    wrapsStock(tf.Sum, (stock) => makeWebgpuColumnReduceKernel("sum", stock)),
+    wrapsStock(tf.Mean, (stock) => makeWebgpuColumnReduceKernel("mean", stock)),
   ],
 };
 
