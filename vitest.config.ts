@@ -1,5 +1,9 @@
 import { defineConfig } from "vitest/config";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
+import { useChromiumVulkanLoader } from "./test/vulkan-loader.ts";
+
+// Dawn's Vulkan loader for the webgpu tests, before any test process starts (test/vulkan-loader.ts says why).
+useChromiumVulkanLoader(import.meta.dirname);
 
 /**
  * The slowest test files, in seconds of a fresh-clone CI run (2 cores). vitest runs the files it has no

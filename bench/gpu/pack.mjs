@@ -67,7 +67,8 @@ for (let d = 0; d < 10; d++) copy(path.join(mnist, "src/digits", `${d}.json`), p
 // 3. This Node.js, the Vulkan loader Dawn opens (the GPU machine has the driver's ICD file, not always the loader).
 copy(process.execPath, path.join(STAGE, "node"));
 fs.chmodSync(path.join(STAGE, "node"), 0o755);
-const loader = ["/usr/lib/x86_64-linux-gnu/libvulkan.so.1", "/lib/x86_64-linux-gnu/libvulkan.so.1"].find((p) => fs.existsSync(p));
+// (Debian's libvulkan1, else the copy Debian's chromium ships)
+const loader = ["/usr/lib/x86_64-linux-gnu/libvulkan.so.1", "/lib/x86_64-linux-gnu/libvulkan.so.1", "/usr/lib/chromium/libvulkan.so.1"].find((p) => fs.existsSync(p));
 if (loader) copy(fs.realpathSync(loader), path.join(STAGE, "lib/libvulkan.so.1"));
 else console.warn("pack: no libvulkan.so.1 here (apt-get install libvulkan1); the GPU machine must have its own");
 
