@@ -1,9 +1,9 @@
-// Packs the seed GAN's compiled trainer for a GPU machine that has Python and PyTorch but no Node.js and no
+// Packs the seed GAN's and sngan_resnet's compiled trainers for a GPU machine that has Python and PyTorch but no Node.js and no
 // network: one folder holding a payload (this Node.js binary, the trainer bundled with ganc's runtime and
 // tfjs-backend-webgpu, Dawn, the Vulkan loader, the embedded digits, the PyTorch bench script) and run.sh, which
 // unpacks it there and times the trainer on webgpu against PyTorch on CUDA, with kernels per iteration of both.
 //
-//   node bench/gpu/pack.mjs [--out bench/gpu/out]      # here (x86_64 Linux, after npm ci)
+//   node bench/gpu/pack.mjs [--out bench/gpu/out] [--specs gan,sngan_resnet]   # here (x86_64 Linux, after npm ci)
 //   bash bench/gpu/out/run.sh [steps]                  # there; bench/gpu/README.md says more
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -15,7 +15,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const args = process.argv.slice(2);
 const OUT = path.resolve(args[args.indexOf("--out") + 1] && args.includes("--out") ? args[args.indexOf("--out") + 1] : path.join(ROOT, "bench/gpu/out"));
 const STAGE = path.join(OUT, "stage");
-const SPECS = ["gan"];
+const SPECS = args.includes("--specs") ? args[args.indexOf("--specs") + 1].split(",") : ["gan", "sngan_resnet"];
 
 fs.rmSync(OUT, { recursive: true, force: true });
 fs.mkdirSync(STAGE, { recursive: true });
@@ -73,7 +73,7 @@ if (loader) copy(fs.realpathSync(loader), path.join(STAGE, "lib/libvulkan.so.1")
 else console.warn("pack: no libvulkan.so.1 here (apt-get install libvulkan1); the GPU machine must have its own");
 
 // 4. The PyTorch side, and the summary.
-for (const f of ["seed_gan.py", "common.py"]) copy(path.join(ROOT, "bench/pytorch", f), path.join(STAGE, "pytorch", f));
+for (const f of ["seed_gan.py", "sngan_resnet.py", "common.py"]) copy(path.join(ROOT, "bench/pytorch", f), path.join(STAGE, "pytorch", f));
 copy(path.join(ROOT, "bench/gpu/summary.mjs"), path.join(STAGE, "summary.mjs"));
 
 // 5. One compressed payload and the script that unpacks and runs it.

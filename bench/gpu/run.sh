@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# On the GPU machine, in the folder bench/gpu/pack.mjs wrote: unpacks the payload once, trains the seed GAN's
-# compiled trainer on webgpu (Dawn on the machine's Vulkan driver), runs the same model in PyTorch on CUDA, and
-# prints ms and kernels per iteration of both. Needs xz, Python 3 with torch; no Node.js, no network.
+# On the GPU machine, in the folder bench/gpu/pack.mjs wrote: unpacks the payload once, then for each trainer
+# packed (the seed GAN, sngan_resnet at the spec's own size) trains it on webgpu (Dawn on the machine's Vulkan
+# driver), runs the same model in PyTorch on CUDA, and prints ms and kernels per iteration of both. Needs xz and
+# Python 3 with torch; no Node.js, no network.
 #
-#   bash run.sh [steps]      # default 40 webgpu iterations, 30 timed PyTorch iterations after 5
+#   bash run.sh [steps]      # default 40 webgpu iterations; PyTorch 30 after 5 (sngan_resnet 10 after 2)
 #
-# PYTHON (default python3) picks the interpreter; TRAINER_ARGS adds flags to the trainer's command (a smoke test
-# on a machine without a GPU: TRAINER_ARGS="--batch 4").
+# PYTHON (default python3) picks the interpreter, MODELS some of the trainers (MODELS=gan), TRAINER_ARGS adds
+# flags to the trainers' command (a smoke test on a machine without a GPU: MODELS=gan TRAINER_ARGS="--batch 4").
 set -uo pipefail
 PYTHON="${PYTHON:-python3}"
 cd "$(dirname "$0")"
@@ -25,12 +26,20 @@ fi
 echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-(unset: the Vulkan loader searches its default places)}"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 
-# webgpu: --log-every 1 reads the losses back every iteration, so each logged elapsed time covers the GPU's work
-./node trainer-gan.mjs --backend webgpu --steps "$STEPS" --log-every 1 --sample-every 1000000 --checkpoint-every 1000000 \
-  --out runs/gan --fresh --stats stats-gan.json --stats-iteration "$((STEPS - 1))" ${TRAINER_ARGS:-} 2>&1 | grep -v "^step " | tail -5
-
 DEVICE=cuda
 "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null || DEVICE=cpu
-"$PYTHON" pytorch/seed_gan.py --device "$DEVICE" --iters 30 --warmup 5 --threads "$(nproc)" --count-kernels > pytorch-gan.txt || echo "run.sh: the PyTorch script failed"
 
-./node summary.mjs runs/gan/metrics.jsonl stats-gan.json pytorch-gan.txt
+for trainer in trainer-*.mjs; do
+  name="${trainer#trainer-}"; name="${name%.mjs}"
+  case " ${MODELS:-$name} " in *" $name "*) ;; *) continue ;; esac
+  echo "== $name"
+  # webgpu: --log-every 1 reads the losses back every iteration, so each logged elapsed time covers the GPU's work
+  ./node "$trainer" --backend webgpu --steps "$STEPS" --log-every 1 --sample-every 1000000 --checkpoint-every 1000000 \
+    --out "runs/$name" --fresh --stats "stats-$name.json" --stats-iteration "$((STEPS - 1))" ${TRAINER_ARGS:-} 2>&1 | grep -v "^step " | tail -5
+  case "$name" in
+    gan) "$PYTHON" pytorch/seed_gan.py --device "$DEVICE" --iters 30 --warmup 5 --threads "$(nproc)" --count-kernels > "pytorch-$name.txt" ;;
+    # the spec's own size: batch 64, G 256 and D 128 channels
+    sngan_resnet) "$PYTHON" pytorch/sngan_resnet.py --device "$DEVICE" --batch 64 --width 1 --iters 10 --warmup 2 --threads "$(nproc)" --count-kernels > "pytorch-$name.txt" ;;
+  esac || echo "run.sh: the PyTorch script for $name failed"
+  ./node summary.mjs "runs/$name/metrics.jsonl" "stats-$name.json" "pytorch-$name.txt"
+done

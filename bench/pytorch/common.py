@@ -202,11 +202,11 @@ def shuffled_batches(images, batch):
     a batch is dropped), as the tfjs trainers read their data."""
     import torch
 
-    state = {"order": torch.randperm(len(images)), "cursor": 0}
+    state = {"order": torch.randperm(len(images), device=images.device), "cursor": 0}
 
     def next_batch():
         if state["cursor"] + batch > len(images):
-            state["order"], state["cursor"] = torch.randperm(len(images)), 0
+            state["order"], state["cursor"] = torch.randperm(len(images), device=images.device), 0
         idx = state["order"][state["cursor"]:state["cursor"] + batch]
         state["cursor"] += batch
         return images[idx]

@@ -1,6 +1,6 @@
 """SNGAN's CIFAR ResNet (specs/sngan_resnet.gan) in PyTorch, timing training iterations on the CPU.
 
-  python3 bench/pytorch/sngan_resnet.py [--iters 5] [--warmup 1] [--threads N] [--batch 16] [--width 0.25]
+  python3 bench/pytorch/sngan_resnet.py [--iters 5] [--warmup 1] [--threads N] [--batch 16] [--width 0.25] [--device cuda [--count-kernels]]
 
 G: z ~ N(0, 1)^128 -> FC(4*4*C_G) -> 3 up-blocks [BN, ReLU, nearest 2x up, conv3, BN, ReLU, conv3;
 shortcut: up 2x, conv1] -> BN, ReLU, conv3 to 3 channels, sigmoid. D: an optimized first block [conv3,
@@ -103,15 +103,16 @@ def main():
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
     batch = args.batch
+    dev = torch.device(args.device)
     G = Generator(max(1, round(256 * args.width)))
     D = Discriminator(max(1, round(128 * args.width)))
     common.xavier_init(G)
     common.xavier_init(D)
-    G.train()
-    D.train()
+    G.to(dev).train()
+    D.to(dev).train()
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.0, 0.9), eps=1e-8)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.0, 0.9), eps=1e-8)
-    images = torch.rand(IMAGES, 3, 32, 32)
+    images = torch.rand(IMAGES, 3, 32, 32, device=dev)
     state = {"d": None, "g": None}
     next_batch = common.shuffled_batches(images, batch)
 
@@ -120,7 +121,7 @@ def main():
         z0 = None
         for i in range(D_STEPS):
             x = next_batch()
-            z = torch.randn(batch, Z_DIM)
+            z = torch.randn(batch, Z_DIM, device=dev)
             if i == 0:
                 z0 = z
             with torch.no_grad():
