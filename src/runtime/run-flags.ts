@@ -81,7 +81,7 @@ const FLAGS: { option: () => Option; sampling?: true }[] = [
   { option: () => new Option("--sample-to <file>", "only write a sample grid from the newest checkpoint to this PNG file"), sampling: true },
   { option: () => new Option("--sample-count <n>", "images in that grid").argParser(positiveInt), sampling: true },
   { option: () => new Option("--truncation <psi>", "with --sample-to: psi of truncate() in the samples (1: none, 0: the average w)").argParser(finiteNumber), sampling: true },
-  { option: () => new Option("--stats <file>", "profile one iteration with tf.profile and write its kernel counts to this JSON file") },
+  { option: () => new Option("--stats <file>", "profile one iteration with tf.profile and write its kernel counts (on webgpu also its compute dispatches) to this JSON file") },
   {
     option: () =>
       new Option("--stats-iteration <n>", "with --stats: the iteration to profile (default 2; a later one shows the steady state, after the first iterations' heap growth)").argParser(positiveInt),
