@@ -385,17 +385,27 @@ export function spectralSigma(w: tf.Tensor, vv: tf.Tensor, un: tf.Tensor): tf.Te
  * spectralNorm's power-iteration step: the kernel as [n, out] and the vectors v [1, n] and u' [1, out] (constants to
  * a tape), u updated to u' in training.
  */
-export function spectralNormVectors(kernel: tf.Tensor, u: tf.Variable, mode: Mode): { w: tf.Tensor; vv: tf.Tensor; un: tf.Tensor } {
+export function spectralNormVectors(
+  kernel: tf.Tensor,
+  u: tf.Variable,
+  mode: Mode,
+  opts: { wantVw?: boolean } = {},
+): { w: tf.Tensor; vv: tf.Tensor; un: tf.Tensor; vw?: tf.Tensor } {
   const w = tf.reshape(kernel, [-1, kernel.shape[kernel.rank - 1]!]); // [n, out]
   let vv: tf.Tensor; // [1, n]
   let un: tf.Tensor; // [1, out]
+  let vw: tf.Tensor | undefined; // [1, out]: v w, the product u' normalizes (webgpu's kernel hands it out)
   if (tf.getKernel(GANC_POWER_STEP, tf.getBackend()) !== undefined) {
     // The same float64 step on the wasm heap (kernels/wasm/index.ts, makePowerStepKernel), called below tfjs's
     // engine: no gradient tape records it, so its results are constants to the tape (the kernel has no gradient),
-    // as the uploaded results of the JavaScript step below are.
+    // as the uploaded results of the JavaScript step below are. (webgpu: float32, kernels/webgpu/spectral.ts.)
     const k = tf.getKernel(GANC_POWER_STEP, tf.getBackend())!;
     const outs = k.kernelFunc({ inputs: { w, u }, backend: tf.backend(), attrs: {} }) as tf.TensorInfo[];
-    [vv, un] = outs.map((info) => tf.engine().makeTensorFromTensorInfo(info)) as [tf.Tensor, tf.Tensor];
+    [vv, un, vw] = outs.map((info) => tf.engine().makeTensorFromTensorInfo(info)) as [tf.Tensor, tf.Tensor, tf.Tensor?];
+    if (vw !== undefined && !opts.wantVw) {
+      vw.dispose();
+      vw = undefined;
+    }
   } else if (POWER_STEP_ON_HOST.has(tf.getBackend())) {
     const step = powerStep64(w.dataSync() as Float32Array, w.shape[0]!, w.shape[1]!, u.dataSync() as Float32Array);
     vv = tf.tensor2d(step.v, [1, w.shape[0]!]);
@@ -406,7 +416,7 @@ export function spectralNormVectors(kernel: tf.Tensor, u: tf.Variable, mode: Mod
     un = stopGradient(l2(tf.matMul(vv, w)));
   }
   if (mode === "train") tf.tidy(() => u.assign(un));
-  return { w, vv, un };
+  return { w, vv, un, ...(vw !== undefined ? { vw } : {}) };
 }
 
 // ---- expression functions --------------------------------------------------------------------------

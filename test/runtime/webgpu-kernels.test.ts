@@ -286,18 +286,30 @@ describe.skipIf(gpu.env === null)(`ganc's webgpu kernels (Dawn on ${gpu.adapter 
     const k = tf.getKernel("GancPowerStep", "webgpu")!;
     let infos: tf.TensorInfo[] = [];
     expect(dispatches(() => (infos = k.kernelFunc({ inputs: { w, u }, backend: tf.backend(), attrs: {} }) as tf.TensorInfo[]))).toBe(1);
-    const [v, un] = infos.map((i) => tf.engine().makeTensorFromTensorInfo(i));
+    const [v, un, vw] = infos.map((i) => tf.engine().makeTensorFromTensorInfo(i));
     expect(v!.shape).toEqual([1, n]);
     expect(un!.shape).toEqual([1, out]);
-    const want = powerStep64(await w.data(), n, out, await u.data());
-    const [gv, gu] = [await v!.data(), await un!.data()];
+    expect(vw!.shape).toEqual([1, out]);
+    const wv = await w.data();
+    const want = powerStep64(wv, n, out, await u.data());
+    const [gv, gu, gvw] = [await v!.data(), await un!.data(), await vw!.data()];
     // unit vectors: each entry within float32 rounding of a sum of n (or out) terms
     for (let i = 0; i < n; i++) expect(Math.abs(gv[i]! - want.v[i]!)).toBeLessThanOrEqual(2e-6);
     for (let j = 0; j < out; j++) expect(Math.abs(gu[j]! - want.u[j]!)).toBeLessThanOrEqual(2e-6);
-    tf.dispose([w, u, v!, un!]);
+    // v w, from the kernel's own (float32) v, in float64, against the size of its terms
+    for (let j = 0; j < out; j++) {
+      let s = 0;
+      let a = 0;
+      for (let i = 0; i < n; i++) {
+        s += gv[i]! * wv[i * out + j]!;
+        a += Math.abs(gv[i]! * wv[i * out + j]!);
+      }
+      expect(Math.abs(gvw[j]! - s)).toBeLessThanOrEqual(1e-6 * a);
+    }
+    tf.dispose([w, u, v!, un!, vw!]);
   });
 
-  it("GancSnNormalize and GancSnGrad: kernel / sigma, and the gradient's two parts, to float64 within float32 rounding", async () => {
+  it("GancSnNormalize and GancSnGrad: kernel / sigma, and the gradient's parts, to float64 within float32 rounding; dW the bits of the stock outer product", async () => {
     const [n, out] = [3 * 3 * 32, 64];
     const kernel = tf.randomNormal([3, 3, 32, out], 0, 0.1, "float32", 90);
     const s = tf.randomNormal([1, out], 0, 1, "float32", 91);
@@ -320,11 +332,13 @@ describe.skipIf(gpu.env === null)(`ganc's webgpu kernels (Dawn on ${gpu.adapter 
     const nv = await normalized.data();
     // against float64 division by the kernel's own float32 sigma: one rounding (WGSL allows 2.5 ulps)
     for (let i = 0; i < nv.length; i++) expect(Math.abs(nv[i]! - kv[i]! / sg)).toBeLessThanOrEqual(3e-7 * Math.abs(kv[i]! / sg));
+    const vv = tf.randomNormal([1, n], 0, 0.1, "float32", 94);
     let gOuts: tf.Tensor[] = [];
-    expect(dispatches(() => (gOuts = tf.engine().runKernel("GancSnGrad", { dy, kernel, sigma, un }, {}) as tf.Tensor[]))).toBe(2);
-    const [dA, dVW] = gOuts as [tf.Tensor, tf.Tensor];
+    expect(dispatches(() => (gOuts = tf.engine().runKernel("GancSnGrad", { dy, kernel, sigma, un, vv }, {}) as tf.Tensor[]))).toBe(2);
+    const [dA, dVW, dW] = gOuts as [tf.Tensor, tf.Tensor, tf.Tensor];
     expect(dA.shape).toEqual(dy.shape);
     expect(dVW.shape).toEqual([1, out]);
+    expect(dW.shape).toEqual(kernel.shape);
     let t64 = 0;
     let tAbs = 0;
     for (let i = 0; i < n * out; i++) {
@@ -335,7 +349,14 @@ describe.skipIf(gpu.env === null)(`ganc's webgpu kernels (Dawn on ${gpu.adapter 
     const [av, wv] = [await dA.data(), await dVW.data()];
     for (let i = 0; i < av.length; i++) expect(Math.abs(av[i]! - dv[i]! / sg)).toBeLessThanOrEqual(3e-7 * Math.abs(dv[i]! / sg));
     for (let j = 0; j < out; j++) expect(Math.abs(wv[j]! - dSigma64 * uv[j]!)).toBeLessThanOrEqual(1e-6 * (tAbs / (sg * sg)) * Math.abs(uv[j]!));
-    tf.dispose([kernel, s, un, dy, ...outs, ...gOuts]);
+    // dW = v^T d(v W): one product per element, of the float32 operands, rounded once (what a k = 1 matMul gives)
+    const [vvv, dwv] = [await vv.data(), await dW.data()];
+    let differing = 0;
+    for (let i = 0; i < n * out; i++) if (!Object.is(dwv[i], f32(vvv[Math.floor(i / out)]! * wv[i % out]!))) differing++;
+    expect(differing).toBe(0);
+    const stockDW = tf.matMul(vv, dVW, true, false);
+    await sameBits(tf.reshape(dW, [n, out]), stockDW);
+    tf.dispose([kernel, s, un, dy, vv, stockDW, ...outs, ...gOuts]);
   });
 
   it.each([

@@ -32,9 +32,10 @@ export function spectralNormOp(kernel: tf.Variable, u: tf.Variable, arena: Arena
     () => {
       let p: { normalized: tf.Tensor; vv: tf.Tensor; un: tf.Tensor; sigma: tf.Tensor };
       if (tf.getKernel(GANC_SN_NORMALIZE, tf.getBackend()) !== undefined) {
-        // the power step, v W, then ganc's kernel for the sum and the division (the same float32 operations)
-        const { w, vv: v, un: uu } = spectralNormVectors(kernel, u, "train");
-        const [normalized, s] = tf.engine().runKernel(GANC_SN_NORMALIZE, { kernel, s: tf.matMul(v, w), un: uu }, {}) as tf.Tensor[];
+        // the power step, v W, then ganc's kernel for the sum and the division (the same float32 operations); where
+        // the power step hands out v W itself (webgpu, whose results are float32 roundings anyway), that product
+        const { w, vv: v, un: uu, vw } = spectralNormVectors(kernel, u, "train", { wantVw: true });
+        const [normalized, s] = tf.engine().runKernel(GANC_SN_NORMALIZE, { kernel, s: vw ?? tf.matMul(v, w), un: uu }, {}) as tf.Tensor[];
         p = { normalized: normalized!, vv: v, un: uu, sigma: s! };
       } else p = spectralNormParts(kernel, u, "train");
       vv = arena.keep(p.vv);
@@ -48,8 +49,10 @@ export function spectralNormOp(kernel: tf.Variable, u: tf.Variable, arena: Arena
       let dA: tf.Tensor;
       let dVW: tf.Tensor;
       const taped = tapeRecording();
+      let dWk: tf.Tensor | undefined;
       if (tf.getKernel(GANC_SN_GRAD, tf.getBackend()) !== undefined && !taped) {
-        [dA, dVW] = tf.engine().runKernel(GANC_SN_GRAD, { dy: dy!, kernel, sigma: sigma!, un: un! }, {}) as [tf.Tensor, tf.Tensor];
+        // (webgpu's kernel also takes v and writes dW = v^T d(v W) with dA: one dispatch for both)
+        [dA, dVW, dWk] = tf.engine().runKernel(GANC_SN_GRAD, { dy: dy!, kernel, sigma: sigma!, un: un!, vv: vv! }, {}) as [tf.Tensor, tf.Tensor, tf.Tensor?];
       } else {
         // Under a tape, sigma again from the kernel with the forward pass's ops (the same value), so that the tape sees
         // it depend on the kernel as rt.spectralNorm's does: held as the forward pass's constant, a second derivative
@@ -59,6 +62,7 @@ export function spectralNormOp(kernel: tf.Variable, u: tf.Variable, arena: Arena
         const dSigma = tf.neg(tf.div(tf.sum(tf.mul(dy!, kernel)), tf.square(sg)));
         dVW = tf.mul(dSigma, un!);
       }
+      if (dWk !== undefined) return [dA, dWk];
       const dW = tf.matMul(vv!, dVW, true, false);
       return [dA, taped ? tf.reshape(dW, kernel.shape) : view(dW, kernel.shape)];
     },

@@ -8,11 +8,14 @@ import { dispatch, grid, output, WORKGROUP } from "./program.ts";
  * Sum and Sqrt, the divisions, sigma, and the tape's stopGradient copies): 121 applications per reduced
  * sngan_resnet iteration.
  *
- *   GancPowerStep {w [n, out], u [1, out]} -> v [1, n], u' [1, out]:
- *     v = l2(u w^T), u' = l2(v w) with l2(t) = t / (sqrt(sum(t * t)) + 1e-12): one workgroup, one dispatch
+ *   GancPowerStep {w [n, out], u [1, out]} -> v [1, n], u' [1, out], v w [1, out]:
+ *     v = l2(u w^T), u' = l2(v w) with l2(t) = t / (sqrt(sum(t * t)) + 1e-12): one workgroup, one dispatch; v w
+ *     too, which the fused net's normalization takes instead of a product of its own
  *   GancSnNormalize {kernel, s [1, out], un [1, out]} -> kernel / sigma, sigma = sum(s * un): one dispatch (each
  *     workgroup sums sigma itself, in the same order)
- *   GancSnGrad {dy, kernel, sigma, un} -> dy / sigma, -(sum(dy * kernel) / (sigma * sigma)) * un: two dispatches
+ *   GancSnGrad {dy, kernel, sigma, un, vv} -> dA = dy / sigma, d(v w) = -(sum(dy * kernel) / (sigma * sigma)) * un,
+ *     and dW = v^T d(v w) in the kernel's shape: two dispatches (the wasm and cpu kernels give the first two; the
+ *     net multiplies v^T d(v w) out itself)
  *
  * In float32, as the stock chain on webgpu (WGSL has no float64; the wasm and cpu steps run the power iteration in
  * float64), summed in another order than tfjs's reductions: held to float64 in test/runtime/webgpu-kernels.test.ts.
@@ -30,10 +33,11 @@ fn treeSum(li: u32) {
 const POWER_STEP = () => /* wgsl */ `
 @group(0) @binding(0) var<storage, read_write> v: array<f32>;
 @group(0) @binding(1) var<storage, read_write> un: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> u: array<f32>;
+@group(0) @binding(2) var<storage, read_write> vw: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(4) var<storage, read> u: array<f32>;
 struct U { n: u32, out: u32 }
-@group(0) @binding(4) var<uniform> dims: U;
+@group(0) @binding(5) var<uniform> dims: U;
 var<workgroup> part: array<f32, ${WORKGROUP}>;
 ${TREE}
 @compute @workgroup_size(${WORKGROUP}) fn main(@builtin(local_invocation_index) li: u32) {
@@ -58,6 +62,7 @@ ${TREE}
   for (var j = li; j < dims.out; j = j + ${WORKGROUP}u) {
     var acc = 0.0;
     for (var i = 0u; i < dims.n; i = i + 1u) { acc = acc + v[i] * w[i * dims.out + j]; }
+    vw[j] = acc;
     un[j] = acc;
     q = q + acc * acc;
   }
@@ -90,15 +95,22 @@ ${TREE}
   if (i < dims.size) { normalized[i] = kernel[i] / sg; }
 }`;
 
-const DIVIDE = () => /* wgsl */ `
+/** dA = dy / sigma and dW = v^T d(v W) (the outer product: one product per element, as a k = 1 matMul) together. */
+const DA_DW = () => /* wgsl */ `
 @group(0) @binding(0) var<storage, read_write> dA: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> sigma: array<f32>;
-struct U { size: u32, groupsX: u32 }
-@group(0) @binding(3) var<uniform> dims: U;
+@group(0) @binding(1) var<storage, read_write> dW: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> sigma: array<f32>;
+@group(0) @binding(4) var<storage, read> vv: array<f32>;
+@group(0) @binding(5) var<storage, read> dVW: array<f32>;
+struct U { size: u32, out: u32, groupsX: u32 }
+@group(0) @binding(6) var<uniform> dims: U;
 @compute @workgroup_size(${WORKGROUP}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = (wg.y * dims.groupsX + wg.x) * ${WORKGROUP}u + li;
-  if (i < dims.size) { dA[i] = dy[i] / sigma[0]; }
+  if (i < dims.size) {
+    dA[i] = dy[i] / sigma[0];
+    dW[i] = vv[i / dims.out] * dVW[i % dims.out];
+  }
 }`;
 
 const DSIGMA = () => /* wgsl */ `
@@ -138,9 +150,9 @@ export function makeWebgpuPowerStepKernel(): tf.KernelFunc {
       throw new Error(`${GANC_POWER_STEP}: w must be a non-empty float32 [n, out] and u float32 with out values`);
     }
     const [n, out] = w.shape as [number, number];
-    const [v, un] = [output(backend, [1, n]), output(backend, [1, out])];
-    dispatch(backend, GANC_POWER_STEP, POWER_STEP, [v, un], [w, u], [u32(n), u32(out)], { x: 1, y: 1 });
-    return [v, un];
+    const [v, un, vw] = [output(backend, [1, n]), output(backend, [1, out]), output(backend, [1, out])];
+    dispatch(backend, GANC_POWER_STEP, POWER_STEP, [v, un, vw], [w, u], [u32(n), u32(out)], { x: 1, y: 1 });
+    return [v, un, vw];
   }) as unknown as tf.KernelFunc;
 }
 
@@ -156,11 +168,15 @@ export function makeWebgpuSpectralNormKernels(): { normalize: tf.KernelFunc; gra
   const grad = (({ inputs, backend }: Args): tf.TensorInfo[] => {
     const { dy, kernel, sigma, un } = inputs as Record<string, tf.TensorInfo>;
     check(GANC_SN_GRAD, { dy, kernel, sigma, un }, ["dy", "kernel"]);
-    const [dA, dVW] = [output(backend, [...dy!.shape]), output(backend, [...un!.shape])];
+    const { vv } = inputs as Record<string, tf.TensorInfo | undefined>;
+    if (vv === undefined || vv.dtype !== "float32" || size(vv) * size(un!) !== size(kernel!)) {
+      throw new Error(`${GANC_SN_GRAD}: on webgpu it takes vv [1, n] too (n * out = the kernel's size)`);
+    }
+    const [dA, dVW, dW] = [output(backend, [...dy!.shape]), output(backend, [...un!.shape]), output(backend, [...kernel!.shape])];
     const groups = grid(size(dy!));
-    dispatch(backend, `${GANC_SN_GRAD}.divide`, DIVIDE, [dA], [dy!, sigma!], [u32(size(dy!)), u32(groups.x)], groups);
     dispatch(backend, `${GANC_SN_GRAD}.dsigma`, DSIGMA, [dVW], [dy!, kernel!, sigma!, un!], [u32(size(dy!)), u32(size(un!))], { x: 1, y: 1 });
-    return [dA, dVW];
+    dispatch(backend, `${GANC_SN_GRAD}.dadw`, DA_DW, [dA, dW], [dy!, sigma!, vv, dVW], [u32(size(dy!)), u32(size(un!)), u32(groups.x)], groups);
+    return [dA, dVW, dW];
   }) as unknown as tf.KernelFunc;
   return { normalize, grad };
 }
