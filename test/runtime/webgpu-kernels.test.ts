@@ -356,6 +356,16 @@ describe.skipIf(gpu.env === null)(`ganc's webgpu kernels (Dawn on ${gpu.adapter 
     expect(differing).toBe(0);
     const stockDW = tf.matMul(vv, dVW, true, false);
     await sameBits(tf.reshape(dW, [n, out]), stockDW);
+    // with `sum` (webgpu's fused nets): the kernel's one gradient dA + dW, each the same as apart, added once
+    let sOuts: tf.Tensor[] = [];
+    expect(dispatches(() => (sOuts = tf.engine().runKernel("GancSnGrad", { dy, kernel, sigma, un, vv }, { sum: true }) as tf.Tensor[]))).toBe(2);
+    expect(sOuts).toHaveLength(2);
+    await sameBits(sOuts[1]!, dVW);
+    const [dkv, dav] = [await sOuts[0]!.data(), await dA.data()];
+    differing = 0;
+    for (let i = 0; i < n * out; i++) if (!Object.is(dkv[i], f32(dav[i]! + dwv[i]!))) differing++;
+    expect(differing).toBe(0);
+    tf.dispose(sOuts);
     tf.dispose([kernel, s, un, dy, vv, stockDW, ...outs, ...gOuts]);
   });
 

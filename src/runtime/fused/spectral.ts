@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { GANC_SN_GRAD, GANC_SN_NORMALIZE } from "../kernels/names.ts";
+import { GANC_SN_GRAD, GANC_SN_NORMALIZE, SN_ONE_GRADIENT_BACKENDS } from "../kernels/names.ts";
 import { spectralNormParts, spectralNormVectors, spectralSigma } from "../ops.ts";
 import { customOp, tapeRecording, view, type Arena } from "./engine.ts";
 
@@ -21,14 +21,18 @@ import { customOp, tapeRecording, view, type Arena } from "./engine.ts";
  * two applications in a step (D(real), D(fake)), ((dA2 + dW2) + dA1) + dW1, not (dA2 + dW2) + (dA1 + dW1).
  *
  * The zeros the power-iteration step would add change no value (x + 0 = x; only a -0 could become +0).
+ *
+ * On the backends of SN_ONE_GRADIENT_BACKENDS (webgpu) the op takes the kernel once and gives dA + dW as its one
+ * gradient, from one kernel: the order of additions differs from the tape's there, in the last bits.
  */
 export function spectralNormOp(kernel: tf.Variable, u: tf.Variable, arena: Arena): tf.Tensor {
   let vv: tf.Tensor | null = null;
   let un: tf.Tensor | null = null;
   let sigma: tf.Tensor | null = null;
+  const one = SN_ONE_GRADIENT_BACKENDS.has(tf.getBackend()) && tf.getKernel(GANC_SN_GRAD, tf.getBackend()) !== undefined;
   return customOp(
     `sn ${kernel.name}`,
-    [kernel, kernel],
+    one ? [kernel] : [kernel, kernel],
     () => {
       let p: { normalized: tf.Tensor; vv: tf.Tensor; un: tf.Tensor; sigma: tf.Tensor };
       if (tf.getKernel(GANC_SN_NORMALIZE, tf.getBackend()) !== undefined) {
@@ -49,6 +53,11 @@ export function spectralNormOp(kernel: tf.Variable, u: tf.Variable, arena: Arena
       let dA: tf.Tensor;
       let dVW: tf.Tensor;
       const taped = tapeRecording();
+      if (one && !taped) {
+        // dA + dW in one dispatch (kernels/webgpu/spectral.ts)
+        const [dK] = tf.engine().runKernel(GANC_SN_GRAD, { dy: dy!, kernel, sigma: sigma!, un: un!, vv: vv! }, { sum: true }) as tf.Tensor[];
+        return [dK!];
+      }
       let dWk: tf.Tensor | undefined;
       if (tf.getKernel(GANC_SN_GRAD, tf.getBackend()) !== undefined && !taped) {
         // (webgpu's kernel also takes v and writes dW = v^T d(v W) with dA: one dispatch for both)
@@ -64,7 +73,8 @@ export function spectralNormOp(kernel: tf.Variable, u: tf.Variable, arena: Arena
       }
       if (dWk !== undefined) return [dA, dWk];
       const dW = tf.matMul(vv!, dVW, true, false);
-      return [dA, taped ? tf.reshape(dW, kernel.shape) : view(dW, kernel.shape)];
+      const dWk2 = taped ? tf.reshape(dW, kernel.shape) : view(dW, kernel.shape);
+      return one ? [tf.add(dA, dWk2)] : [dA, dWk2];
     },
   )[0]!;
 }

@@ -36,3 +36,10 @@ export const GANC_SOFTMAX_GRAD = "GancSoftmaxGrad";
 /** Spectral norm's float32 steps in a fused net (wasm/index.ts, makeSpectralNormKernels; cpu_kernels.ts): no gradients, used only where no tape records. */
 export const GANC_SN_NORMALIZE = "GancSnNormalize";
 export const GANC_SN_GRAD = "GancSnGrad";
+
+/**
+ * Backends where a fused net's spectral-norm op hands its kernel one gradient, dA + dW, from GancSnGrad with the
+ * attribute `sum` (one dispatch instead of two and the tape's addition), rather than the two the tape adds in the
+ * layer-by-layer trainer's order: webgpu, whose sums already differ from that trainer's in the last bits.
+ */
+export const SN_ONE_GRADIENT_BACKENDS: ReadonlySet<string> = new Set(["webgpu"]);

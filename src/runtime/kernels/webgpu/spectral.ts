@@ -15,7 +15,8 @@ import { dispatch, grid, output, WORKGROUP } from "./program.ts";
  *     workgroup sums sigma itself, in the same order)
  *   GancSnGrad {dy, kernel, sigma, un, vv} -> dA = dy / sigma, d(v w) = -(sum(dy * kernel) / (sigma * sigma)) * un,
  *     and dW = v^T d(v w) in the kernel's shape: two dispatches (the wasm and cpu kernels give the first two; the
- *     net multiplies v^T d(v w) out itself)
+ *     net multiplies v^T d(v w) out itself). With the attribute `sum`: dA + dW, d(v w) (names.ts,
+ *     SN_ONE_GRADIENT_BACKENDS)
  *
  * In float32, as the stock chain on webgpu (WGSL has no float64; the wasm and cpu steps run the power iteration in
  * float64), summed in another order than tfjs's reductions: held to float64 in test/runtime/webgpu-kernels.test.ts.
@@ -95,21 +96,25 @@ ${TREE}
   if (i < dims.size) { normalized[i] = kernel[i] / sg; }
 }`;
 
-/** dA = dy / sigma and dW = v^T d(v W) (the outer product: one product per element, as a k = 1 matMul) together. */
-const DA_DW = () => /* wgsl */ `
+/**
+ * dA = dy / sigma and dW = v^T d(v W) (the outer product: one product per element, as a k = 1 matMul) together, or
+ * (`sum`) their sum dA + dW as the kernel's one gradient.
+ */
+const DA_DW = (sum: boolean) => /* wgsl */ `
 @group(0) @binding(0) var<storage, read_write> dA: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dW: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read> sigma: array<f32>;
-@group(0) @binding(4) var<storage, read> vv: array<f32>;
-@group(0) @binding(5) var<storage, read> dVW: array<f32>;
+${sum ? "" : "@group(0) @binding(1) var<storage, read_write> dW: array<f32>;"}
+@group(0) @binding(${sum ? 1 : 2}) var<storage, read> dy: array<f32>;
+@group(0) @binding(${sum ? 2 : 3}) var<storage, read> sigma: array<f32>;
+@group(0) @binding(${sum ? 3 : 4}) var<storage, read> vv: array<f32>;
+@group(0) @binding(${sum ? 4 : 5}) var<storage, read> dVW: array<f32>;
 struct U { size: u32, out: u32, groupsX: u32 }
-@group(0) @binding(6) var<uniform> dims: U;
+@group(0) @binding(${sum ? 5 : 6}) var<uniform> dims: U;
 @compute @workgroup_size(${WORKGROUP}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = (wg.y * dims.groupsX + wg.x) * ${WORKGROUP}u + li;
   if (i < dims.size) {
-    dA[i] = dy[i] / sigma[0];
-    dW[i] = vv[i / dims.out] * dVW[i % dims.out];
+    let a = dy[i] / sigma[0];
+    let w = vv[i / dims.out] * dVW[i % dims.out];
+    ${sum ? "dA[i] = a + w;" : "dA[i] = a; dW[i] = w;"}
   }
 }`;
 
@@ -165,18 +170,20 @@ export function makeWebgpuSpectralNormKernels(): { normalize: tf.KernelFunc; gra
     dispatch(backend, GANC_SN_NORMALIZE, NORMALIZE, [normalized, sigma], [kernel!, s!, un!], [u32(size(kernel!)), u32(size(s!)), u32(groups.x)], groups);
     return [normalized, sigma];
   }) as unknown as tf.KernelFunc;
-  const grad = (({ inputs, backend }: Args): tf.TensorInfo[] => {
+  const grad = (({ inputs, backend, attrs }: Args & { attrs?: tf.NamedAttrMap }): tf.TensorInfo[] => {
+    const sum = (attrs as { sum?: boolean } | undefined)?.sum === true;
     const { dy, kernel, sigma, un } = inputs as Record<string, tf.TensorInfo>;
     check(GANC_SN_GRAD, { dy, kernel, sigma, un }, ["dy", "kernel"]);
     const { vv } = inputs as Record<string, tf.TensorInfo | undefined>;
     if (vv === undefined || vv.dtype !== "float32" || size(vv) * size(un!) !== size(kernel!)) {
       throw new Error(`${GANC_SN_GRAD}: on webgpu it takes vv [1, n] too (n * out = the kernel's size)`);
     }
-    const [dA, dVW, dW] = [output(backend, [...dy!.shape]), output(backend, [...un!.shape]), output(backend, [...kernel!.shape])];
+    const [dA, dVW] = [output(backend, [...dy!.shape]), output(backend, [...un!.shape])];
+    const dW = sum ? null : output(backend, [...kernel!.shape]);
     const groups = grid(size(dy!));
     dispatch(backend, `${GANC_SN_GRAD}.dsigma`, DSIGMA, [dVW], [dy!, kernel!, sigma!, un!], [u32(size(dy!)), u32(size(un!))], { x: 1, y: 1 });
-    dispatch(backend, `${GANC_SN_GRAD}.dadw`, DA_DW, [dA, dW], [dy!, sigma!, vv, dVW], [u32(size(dy!)), u32(size(un!)), u32(groups.x)], groups);
-    return [dA, dVW, dW];
+    dispatch(backend, `${GANC_SN_GRAD}.dadw ${sum ? 1 : 0}`, () => DA_DW(sum), dW ? [dA, dW] : [dA], [dy!, sigma!, vv, dVW], [u32(size(dy!)), u32(size(un!)), u32(groups.x)], groups);
+    return dW ? [dA, dVW, dW] : [dA, dVW];
   }) as unknown as tf.KernelFunc;
   return { normalize, grad };
 }
