@@ -1,6 +1,6 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { AdamKernelAttrs } from "../wasm/index.ts";
-import { dispatch, grid, output, WORKGROUP } from "./program.ts";
+import { dispatch, elementwiseMain, f32, grid, output, size, u32 } from "./program.ts";
 
 /**
  * GancAdam on webgpu: FusedAdam's step (src/runtime/fused/adam.ts) as one dispatch per variable plus one for the
@@ -40,17 +40,16 @@ const STEP = () => /* wgsl */ `
 @group(0) @binding(7) var<storage, read> oneMinus: array<f32>;
 struct U { b1: f32, b2: f32, c1: f32, c2: f32, eps: f32, nlr: f32, offset: u32, size: u32, groupsX: u32 }
 @group(0) @binding(8) var<uniform> u: U;
-@compute @workgroup_size(${WORKGROUP}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let j = (wg.y * u.groupsX + wg.x) * ${WORKGROUP}u + li;
-  if (j >= u.size) { return; }
-  let k = u.offset + j;
-  let gj = g[j];
+${elementwiseMain("u")}
+  if (i >= u.size) { return; }
+  let k = u.offset + i;
+  let gj = g[i];
   let mj = m[k] * u.b1 + gj * u.c1;
   let vj = v[k] * u.b2 + (gj * gj) * u.c2;
   mOut[k] = mj;
   vOut[k] = vj;
   let denom = sqrt(vj / oneMinus[1]) + u.eps;
-  wOut[j] = ((mj / oneMinus[0]) / denom) * u.nlr + w[j];
+  wOut[i] = ((mj / oneMinus[0]) / denom) * u.nlr + w[i];
 }`;
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
@@ -59,31 +58,29 @@ export function makeWebgpuAdamKernel(): tf.KernelFunc {
   return (({ inputs, backend, attrs }: Args): tf.TensorInfo[] => {
     const a = attrs as unknown as AdamKernelAttrs;
     const ins = inputs as Record<string, tf.TensorInfo>;
-    const f = (value: number) => ({ type: "float32" as const, value });
-    const u = (value: number) => ({ type: "uint32" as const, value });
-    const total = ins.m!.shape.reduce((x, y) => x * y, 1);
-    const sizes = Array.from({ length: a.count }, (_, i) => ins[`w${i}`]!.shape.reduce((x, y) => x * y, 1));
+    const total = size(ins.m!);
+    const sizes = Array.from({ length: a.count }, (_, i) => size(ins[`w${i}`]!));
     if (sizes.reduce((x, y) => x + y, 0) !== total) {
       throw new Error(`GancAdam: the variables hold ${sizes.reduce((x, y) => x + y, 0)} values, the moments ${total}`);
     }
     const acc1 = output(backend, []);
     const acc2 = output(backend, []);
     const oneMinus = output(backend, [2]);
-    dispatch(backend, "GancAdam.acc", ACC, [acc1, acc2, oneMinus], [ins.acc1!, ins.acc2!], [f(a.beta1), f(a.beta2)], { x: 1, y: 1 });
+    dispatch(backend, "GancAdam.acc", ACC, [acc1, acc2, oneMinus], [ins.acc1!, ins.acc2!], [f32(a.beta1), f32(a.beta2)], { x: 1, y: 1 });
     const m = output(backend, [...ins.m!.shape]);
     const v = output(backend, [...ins.v!.shape]);
     const ws: tf.TensorInfo[] = [];
     let offset = 0;
-    sizes.forEach((size, i) => {
+    sizes.forEach((n, i) => {
       const w = ins[`w${i}`]!;
       const out = output(backend, [...w.shape]);
-      if (size > 0) {
-        const groups = grid(size);
-        const uniforms = [f(a.beta1), f(a.beta2), f(1 - a.beta1), f(1 - a.beta2), f(a.epsilon), f(-a.learningRate), u(offset), u(size), u(groups.x)];
+      if (n > 0) {
+        const groups = grid(n);
+        const uniforms = [f32(a.beta1), f32(a.beta2), f32(1 - a.beta1), f32(1 - a.beta2), f32(a.epsilon), f32(-a.learningRate), u32(offset), u32(n), u32(groups.x)];
         dispatch(backend, "GancAdam.step", STEP, [out, m, v], [ins[`g${i}`]!, w, ins.m!, ins.v!, oneMinus], uniforms, groups);
       }
       ws.push(out);
-      offset += size;
+      offset += n;
     });
     backend.disposeData(oneMinus.dataId);
     return [...ws, m, v, acc1, acc2];

@@ -1,7 +1,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import { GANC_BN_GRAD, GANC_BN_TRAIN } from "../names.ts";
 import type { BatchNormGradAttrs } from "../wasm/index.ts";
-import { dispatch, grid, output, WORKGROUP, type Uniform } from "./program.ts";
+import { columnTree, dispatch, elementwiseMain, f32, grid, LANES, output, size, u32 } from "./program.ts";
 
 /**
  * Batch norm with batch statistics on webgpu, forward and backward, as the wasm kernel pair computes it (see
@@ -18,24 +18,11 @@ import { dispatch, grid, output, WORKGROUP, type Uniform } from "./program.ts";
  * same formulas, not always the chain's bits (test/runtime/webgpu-kernels.test.ts holds them to float64).
  */
 
-const LANES = 16;
-
 /** Workgroups of the per-channel dispatches: 16 channels each. */
 function channelGroups(cols: number, kernel: string): { x: number; y: number } {
   const x = Math.ceil(cols / LANES);
   if (x > 65535) throw new Error(`${kernel}: ${cols} channels is more than this kernel handles (${65535 * LANES})`);
   return { x, y: 1 };
-}
-
-/** WGSL for the tree over a workgroup's 16 row lanes of `arrays` (each array<f32, 256> indexed ly * 16 + lx). */
-function treeSum(arrays: string[]): string {
-  return `
-  for (var stride = ${LANES / 2}u; stride > 0u; stride = stride / 2u) {
-    if (ly < stride) {
-${arrays.map((a) => `      ${a}[ly * ${LANES}u + lx] = ${a}[ly * ${LANES}u + lx] + ${a}[(ly + stride) * ${LANES}u + lx];`).join("\n")}
-    }
-    workgroupBarrier();
-  }`;
 }
 
 const STATS = () => /* wgsl */ `
@@ -54,14 +41,14 @@ var<workgroup> part: array<f32, ${LANES * LANES}>;
   if (live) { for (var r = ly; r < u.rows; r = r + ${LANES}u) { s = s + x[r * u.cols + c]; } }
   part[ly * ${LANES}u + lx] = s;
   workgroupBarrier();
-  ${treeSum(["part"])}
+  ${columnTree(["part"])}
   let m = part[lx] / f32(u.rows);
   workgroupBarrier();
   var q = 0.0;
   if (live) { for (var r = ly; r < u.rows; r = r + ${LANES}u) { let d = x[r * u.cols + c] - m; q = q + d * d; } }
   part[ly * ${LANES}u + lx] = q;
   workgroupBarrier();
-  ${treeSum(["part"])}
+  ${columnTree(["part"])}
   if (ly == 0u && live) {
     mean[c] = m;
     variance[c] = part[lx] / f32(u.rows);
@@ -78,8 +65,7 @@ function normalize(scale: boolean, offset: boolean, relu: boolean): string {
 ${extra.map((name, i) => `@group(0) @binding(${4 + i}) var<storage, read> ${name}: array<f32>;`).join("\n")}
 struct U { size: u32, cols: u32, eps: f32, groupsX: u32 }
 @group(0) @binding(${4 + extra.length}) var<uniform> u: U;
-@compute @workgroup_size(${WORKGROUP}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = (wg.y * u.groupsX + wg.x) * ${WORKGROUP}u + li;
+${elementwiseMain("u")}
   if (i >= u.size) { return; }
   let c = i % u.cols;
   // tfjs's FusedBatchNorm (BatchNormProgram), then its Relu
@@ -90,9 +76,6 @@ struct U { size: u32, cols: u32, eps: f32, groupsX: u32 }
 }
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
-const size = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
-const f = (value: number): Uniform => ({ type: "float32", value });
-const u = (value: number): Uniform => ({ type: "uint32", value });
 
 export function makeWebgpuBatchNormTrainKernel(): tf.KernelFunc {
   return (({ inputs, backend, attrs }: Args): tf.TensorInfo[] => {
@@ -104,12 +87,12 @@ export function makeWebgpuBatchNormTrainKernel(): tf.KernelFunc {
     const rows = size(x!) / cols;
     const mean = output(backend, [cols]);
     const variance = output(backend, [cols]);
-    dispatch(backend, `${GANC_BN_TRAIN}.stats`, STATS, [mean, variance], [x!], [u(rows), u(cols)], channelGroups(cols, GANC_BN_TRAIN));
+    dispatch(backend, `${GANC_BN_TRAIN}.stats`, STATS, [mean, variance], [x!], [u32(rows), u32(cols)], channelGroups(cols, GANC_BN_TRAIN));
     const y = output(backend, [...x!.shape]);
     const groups = grid(size(x!));
     const key = `${GANC_BN_TRAIN}.normalize ${scale ? 1 : 0}${offset ? 1 : 0}${relu ? 1 : 0}`;
     const extra = [...(scale ? [scale] : []), ...(offset ? [offset] : [])];
-    dispatch(backend, key, () => normalize(!!scale, !!offset, relu), [y], [x!, mean, variance, ...extra], [u(size(x!)), u(cols), f(varianceEpsilon), u(groups.x)], groups);
+    dispatch(backend, key, () => normalize(!!scale, !!offset, relu), [y], [x!, mean, variance, ...extra], [u32(size(x!)), u32(cols), f32(varianceEpsilon), u32(groups.x)], groups);
     return [y, mean, variance];
   }) as unknown as tf.KernelFunc;
 }
@@ -169,7 +152,7 @@ var<workgroup> sR: array<f32, ${LANES * LANES}>;
   sVar[at] = a2;
   sR[at] = a3;
   workgroupBarrier();
-  ${treeSum(["sDy", "sG", "sVar", "sR"])}
+  ${columnTree(["sDy", "sG", "sVar", "sR"])}
   let n = f32(u.rows);
   let k = (sVar[lx] / n) * 2.0;
   let sumR = sR[lx];
@@ -182,7 +165,7 @@ var<workgroup> sR: array<f32, ${LANES * LANES}>;
   if (live) { for (var row = ly; row < u.rows; row = row + ${LANES}u) { s = s + (x[row * u.cols + c] - m) * k; } }
   sDy[at] = s;
   workgroupBarrier();
-  ${treeSum(["sDy"])}
+  ${columnTree(["sDy"])}
   if (ly == 0u && live) {
     coef[c] = k;
     coef[u.cols + c] = (sumR + sDy[lx]) / -n;
@@ -203,8 +186,7 @@ function gradDx(gamma: boolean, into: boolean): string {
 ${extra.map((name, i) => `@group(0) @binding(${6 + i}) var<storage, read> ${name}: array<f32>;`).join("\n")}
 struct U { size: u32, cols: u32, groupsX: u32 }
 @group(0) @binding(${6 + extra.length}) var<uniform> u: U;
-@compute @workgroup_size(${WORKGROUP}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = (wg.y * u.groupsX + wg.x) * ${WORKGROUP}u + li;
+${elementwiseMain("u")}
   if (i >= u.size) { return; }
   let c = i % u.cols;
   let dx1 = ${gamma ? "(dy[i] * rmh[c]) * gamma[c]" : "dy[i] * rmh[c]"};
@@ -224,18 +206,18 @@ export function makeWebgpuBatchNormGradKernel(): tf.KernelFunc {
     const rows = size(x!) / cols;
     // r and mh side by side: one binding (a dispatch may bind 8 storage buffers)
     const rmh = output(backend, [2 * cols]);
-    dispatch(backend, `${GANC_BN_GRAD}.rmh`, PACK2, [rmh], [r!, mh!], [u(cols), u(grid(cols).x)], grid(cols));
+    dispatch(backend, `${GANC_BN_GRAD}.rmh`, PACK2, [rmh], [r!, mh!], [u32(cols), u32(grid(cols).x)], grid(cols));
     const dgamma = output(backend, [cols]);
     const dbeta = output(backend, [cols]);
     const coef = output(backend, [2 * cols]);
     const g = gamma ? [gamma] : [];
-    dispatch(backend, `${GANC_BN_GRAD}.sums ${gamma ? 1 : 0}`, () => gradSums(!!gamma), [dgamma, dbeta, coef], [dy!, x!, mean!, rmh, ...g], [u(rows), u(cols)], channelGroups(cols, GANC_BN_GRAD));
+    dispatch(backend, `${GANC_BN_GRAD}.sums ${gamma ? 1 : 0}`, () => gradSums(!!gamma), [dgamma, dbeta, coef], [dy!, x!, mean!, rmh, ...g], [u32(rows), u32(cols)], channelGroups(cols, GANC_BN_GRAD));
     let dx: tf.TensorInfo | null = null;
     if (needDx) {
       dx = output(backend, [...x!.shape]);
       const groups = grid(size(x!));
       const key = `${GANC_BN_GRAD}.dx ${gamma ? 1 : 0}${into ? 1 : 0}`;
-      dispatch(backend, key, () => gradDx(!!gamma, !!into), [dx], [dy!, x!, mean!, rmh, coef, ...g, ...(into ? [into] : [])], [u(size(x!)), u(cols), u(groups.x)], groups);
+      dispatch(backend, key, () => gradDx(!!gamma, !!into), [dx], [dy!, x!, mean!, rmh, coef, ...g, ...(into ? [into] : [])], [u32(size(x!)), u32(cols), u32(groups.x)], groups);
     }
     backend.disposeData(rmh.dataId);
     backend.disposeData(coef.dataId);
@@ -250,8 +232,7 @@ const PACK2 = () => /* wgsl */ `
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 struct U { cols: u32, groupsX: u32 }
 @group(0) @binding(3) var<uniform> u: U;
-@compute @workgroup_size(${WORKGROUP}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = (wg.y * u.groupsX + wg.x) * ${WORKGROUP}u + li;
+${elementwiseMain("u")}
   if (i >= u.cols) { return; }
   out[i] = a[i];
   out[u.cols + i] = b[i];

@@ -1,6 +1,6 @@
 import type * as tf from "@tensorflow/tfjs";
 import { GANC_BN_FACTORS, GANC_MOVING_AVERAGES, type BnFactorsAttrs, type MovingAveragesAttrs } from "../wasm/index.ts";
-import { dispatch, grid, output, WORKGROUP } from "./program.ts";
+import { dispatch, elementwiseMain, f32, grid, output, size, u32 } from "./program.ts";
 
 /**
  * Batch norm's per-forward-pass bookkeeping on webgpu (src/runtime/fused/net.ts, bnFactors and
@@ -17,8 +17,7 @@ const FACTORS = () => /* wgsl */ `
 @group(0) @binding(2) var<storage, read> v: array<f32>;
 struct U { size: u32, eps: f32, groupsX: u32 }
 @group(0) @binding(3) var<uniform> u: U;
-@compute @workgroup_size(${WORKGROUP}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = (wg.y * u.groupsX + wg.x) * ${WORKGROUP}u + li;
+${elementwiseMain("u")}
   if (i >= u.size) { return; }
   let ri = inverseSqrt(v[i] + u.eps);
   r[i] = ri;
@@ -31,8 +30,7 @@ const MOVING = () => /* wgsl */ `
 @group(0) @binding(2) var<storage, read> batch: array<f32>;
 struct U { size: u32, decay: f32, oneMinusDecay: f32, times: u32, groupsX: u32 }
 @group(0) @binding(3) var<uniform> u: U;
-@compute @workgroup_size(${WORKGROUP}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = (wg.y * u.groupsX + wg.x) * ${WORKGROUP}u + li;
+${elementwiseMain("u")}
   if (i >= u.size) { return; }
   let b = batch[i] * u.oneMinusDecay;
   var x = moving[i];
@@ -41,7 +39,6 @@ struct U { size: u32, decay: f32, oneMinusDecay: f32, times: u32, groupsX: u32 }
 }`;
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
-const size = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
 
 export function makeWebgpuBnFactorsKernel(): tf.KernelFunc {
   return (({ inputs, backend, attrs }: Args): tf.TensorInfo[] => {
@@ -53,7 +50,7 @@ export function makeWebgpuBnFactorsKernel(): tf.KernelFunc {
       const [r, mh] = [output(backend, [...v.shape]), output(backend, [...v.shape])];
       if (size(v) > 0) {
         const groups = grid(size(v));
-        dispatch(backend, GANC_BN_FACTORS, FACTORS, [r, mh], [v], [{ type: "uint32", value: size(v) }, { type: "float32", value: eps }, { type: "uint32", value: groups.x }], groups);
+        dispatch(backend, GANC_BN_FACTORS, FACTORS, [r, mh], [v], [u32(size(v)), f32(eps), u32(groups.x)], groups);
       }
       rs.push(r);
       mhs.push(mh);
@@ -72,13 +69,7 @@ export function makeWebgpuMovingAveragesKernel(): tf.KernelFunc {
       const next = output(backend, [...moving.shape]);
       if (size(moving) > 0) {
         const groups = grid(size(moving));
-        const uniforms = [
-          { type: "uint32" as const, value: size(moving) },
-          { type: "float32" as const, value: decay },
-          { type: "float32" as const, value: 1 - decay },
-          { type: "uint32" as const, value: times },
-          { type: "uint32" as const, value: groups.x },
-        ];
+        const uniforms = [u32(size(moving)), f32(decay), f32(1 - decay), u32(times), u32(groups.x)];
         dispatch(backend, GANC_MOVING_AVERAGES, MOVING, [next], [moving, batch], uniforms, groups);
       }
       return next;

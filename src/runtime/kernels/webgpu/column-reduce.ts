@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { dispatch, output } from "./program.ts";
+import { columnTree, dispatch, LANES, output, size, u32 } from "./program.ts";
 
 /**
  * Sum and Mean over every axis but the last on webgpu (bias gradients, batch statistics, a loss's mean over a
@@ -9,8 +9,6 @@ import { dispatch, output } from "./program.ts";
  * dtypes, go to the stock kernel. Float32 sums in another order than tfjs's: held to float64 in
  * test/runtime/webgpu-kernels.test.ts.
  */
-const LANES = 16;
-
 const COLUMN = (mean: boolean) => /* wgsl */ `
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -25,10 +23,7 @@ var<workgroup> part: array<f32, ${LANES * LANES}>;
   if (c < u.cols) { for (var r = ly; r < u.rows; r = r + ${LANES}u) { s = s + x[r * u.cols + c]; } }
   part[ly * ${LANES}u + lx] = s;
   workgroupBarrier();
-  for (var stride = ${LANES / 2}u; stride > 0u; stride = stride / 2u) {
-    if (ly < stride) { part[ly * ${LANES}u + lx] = part[ly * ${LANES}u + lx] + part[(ly + stride) * ${LANES}u + lx]; }
-    workgroupBarrier();
-  }
+  ${columnTree(["part"])}
   if (ly == 0u && c < u.cols) { out[c] = ${mean ? "part[lx] / f32(u.rows)" : "part[lx]"}; }
 }`;
 
@@ -38,12 +33,12 @@ export function makeWebgpuColumnReduceKernel(kind: "sum" | "mean", stock: tf.Ker
     const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
     const rank = x.shape.length;
     const axes = [...tf.util.parseAxisParam(axis, x.shape as number[])].sort((a, b) => a - b);
-    const n = x.shape.reduce((a, b) => a * b, 1);
+    const n = size(x);
     const cols = x.shape[rank - 1] ?? 0;
     const columns = x.dtype === "float32" && rank >= 2 && n > 0 && axes.length === rank - 1 && axes.every((a, i) => a === i);
     if (!columns || Math.ceil(cols / LANES) > 65535) return stock({ inputs, backend, attrs }) as tf.TensorInfo;
     const out = output(backend, keepDims ? x.shape.map((d, i) => (i < rank - 1 ? 1 : d)) : [cols]);
-    dispatch(backend, `GancColumn${kind}`, () => COLUMN(kind === "mean"), [out], [x], [{ type: "uint32", value: n / cols }, { type: "uint32", value: cols }], { x: Math.ceil(cols / LANES), y: 1 });
+    dispatch(backend, `GancColumn${kind}`, () => COLUMN(kind === "mean"), [out], [x], [u32(n / cols), u32(cols)], { x: Math.ceil(cols / LANES), y: 1 });
     return out;
   }) as unknown as tf.KernelFunc;
 }

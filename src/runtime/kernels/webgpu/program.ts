@@ -53,13 +53,50 @@ const MAX_GROUPS = 65535;
 
 const pipelines = new WeakMap<object, Map<string, PipelineLike>>();
 
+/** Backends already checked by webgpuBackend (the check runs once per backend, not per dispatch). */
+const checked = new WeakSet<object>();
+
 /** The backend object of an active webgpu backend, checked for the members this file uses. */
 export function webgpuBackend(backend: tf.KernelBackend): WebgpuBackend {
   const b = backend as unknown as Partial<WebgpuBackend>;
+  if (checked.has(b)) return b as WebgpuBackend;
   for (const member of ["device", "tensorMap", "makeUniforms", "uploadToGPU", "ensureCommandEncoderReady", "endComputePassEncoder", "submitQueue"] as const) {
     if (b[member] === undefined) throw new Error(`ganc's webgpu kernels: this tfjs-backend-webgpu has no '${member}' (written for 4.x)`);
   }
+  checked.add(b);
   return b as WebgpuBackend;
+}
+
+/** Elements of a tensor. */
+export const size = (t: tf.TensorInfo): number => tf.util.sizeFromShape(t.shape as number[]);
+/** A float32 or a uint32 field of a dispatch's uniform struct. */
+export const f32 = (value: number): Uniform => ({ type: "float32", value });
+export const u32 = (value: number): Uniform => ({ type: "uint32", value });
+
+/**
+ * WGSL: the entry point of an elementwise shader over grid(threads) and its element index `i`, from the uniform
+ * struct `uniforms` (which holds groupsX); the body follows, and closes the function.
+ */
+export function elementwiseMain(uniforms: string): string {
+  return `@compute @workgroup_size(${WORKGROUP}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = (wg.y * ${uniforms}.groupsX + wg.x) * ${WORKGROUP}u + li;`;
+}
+
+/** Channels per workgroup of the per-channel shaders, and threads down the rows of each: a 16 x 16 workgroup. */
+export const LANES = 16;
+
+/**
+ * WGSL: the tree over a per-channel workgroup's 16 row lanes of each of `arrays` (array<f32, 256> indexed
+ * ly * 16 + lx), leaving each channel's total at index lx (every thread runs it: it holds barriers).
+ */
+export function columnTree(arrays: string[]): string {
+  return `
+  for (var stride = ${LANES / 2}u; stride > 0u; stride = stride / 2u) {
+    if (ly < stride) {
+${arrays.map((a) => `      ${a}[ly * ${LANES}u + lx] = ${a}[ly * ${LANES}u + lx] + ${a}[(ly + stride) * ${LANES}u + lx];`).join("\n")}
+    }
+    workgroupBarrier();
+  }`;
 }
 
 /**

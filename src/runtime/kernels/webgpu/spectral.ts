@@ -1,6 +1,6 @@
 import type * as tf from "@tensorflow/tfjs";
 import { GANC_POWER_STEP, GANC_SN_GRAD, GANC_SN_NORMALIZE } from "../names.ts";
-import { dispatch, grid, output, WORKGROUP } from "./program.ts";
+import { dispatch, elementwiseMain, grid, output, size, u32, WORKGROUP } from "./program.ts";
 
 /**
  * Spectral norm's steps on webgpu (src/runtime/ops.ts spectralNormVectors, src/runtime/fused/spectral.ts), where the
@@ -109,8 +109,7 @@ ${sum ? "" : "@group(0) @binding(1) var<storage, read_write> dW: array<f32>;"}
 @group(0) @binding(${sum ? 4 : 5}) var<storage, read> dVW: array<f32>;
 struct U { size: u32, out: u32, groupsX: u32 }
 @group(0) @binding(${sum ? 5 : 6}) var<uniform> dims: U;
-@compute @workgroup_size(${WORKGROUP}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = (wg.y * dims.groupsX + wg.x) * ${WORKGROUP}u + li;
+${elementwiseMain("dims")}
   if (i < dims.size) {
     let a = dy[i] / sigma[0];
     let w = vv[i / dims.out] * dVW[i % dims.out];
@@ -140,8 +139,6 @@ ${TREE}
 }`;
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend };
-const size = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
-const u32 = (value: number) => ({ type: "uint32" as const, value });
 
 function check(kernel: string, ins: Record<string, tf.TensorInfo | undefined>, same: [string, string]): void {
   for (const [k, t] of Object.entries(ins)) if (t?.dtype !== "float32") throw new Error(`${kernel}: ${k} must be a float32 tensor`);
